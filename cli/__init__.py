@@ -1,0 +1,1 @@
+"""odgeo's command line (installed as ``odgeo_cli``, console script ``odgeo``)."""

@@ -1,0 +1,107 @@
+"""``odgeo hotspots``: the main job, from an incident file to a map."""
+
+from __future__ import annotations
+
+import click
+
+from .options import (
+    KERNELS,
+    columns_from,
+    config_option,
+    input_options,
+    output_options,
+    split_outcomes,
+    stderr_is_terminal,
+)
+
+
+def _bandwidth(ctx, param, value):
+    if value is None or str(value).lower() == "auto":
+        return None if value is None else "auto"
+    try:
+        number = float(value)
+    except ValueError:
+        raise click.BadParameter("give metres (e.g. 400) or 'auto'") from None
+    if not number > 0:
+        raise click.BadParameter("must be a positive number of metres or 'auto'")
+    return number
+
+
+def _positive(ctx, param, value):
+    if value is not None and not value > 0:
+        raise click.BadParameter("must be positive")
+    return value
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@output_options
+@click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the hex counts (default 8, ~0.74 km²; 7 for counties).")
+@click.option("--period", type=click.Choice(["month", "week", "none"]), help="Time breakdown columns in hexes.geojson (default month).")
+@click.option("--bandwidth", callback=_bandwidth, metavar="METRES|auto", help="Kernel radius in metres, or auto (default: ArcGIS spatial Silverman rule).")
+@click.option("--cell-size", type=float, callback=_positive, metavar="METRES", help="Density cell size (default: extent / 250, at most bandwidth / 2).")
+@click.option("--kernel", type=click.Choice(KERNELS), help="Density kernel (default quartic, as ArcGIS and QGIS).")
+@click.option("--percentile", type=click.FloatRange(0, 100, min_open=True, max_open=True), help="Hot spots are cells above this percentile of non-zero density (default 95).")
+@click.option("--eps", type=float, callback=_positive, metavar="METRES", help="DBSCAN search distance (default 100).")
+@click.option("--min-samples", type=click.IntRange(1), help="DBSCAN minimum incidents within --eps, itself included (default 15).")
+@click.option("--stack-min", type=click.IntRange(2), help="Incidents at one exact point flagged as a possible geocoding artefact (default 10).")
+@input_options
+@click.option("--title", help="Map title (default: 'Suspected overdoses: <input file>').")
+@click.option("--tiles", metavar="URL|none", help="Basemap tiles: a tile URL template, or none (default OpenStreetMap).")
+@config_option
+@click.pass_context
+def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:
+    """Count, smooth and cluster incidents; write a map and its data.
+
+    INPUT is a CSV (any common delimiter and encoding), GeoJSON, GeoPackage,
+    Shapefile or GeoParquet of incidents. Columns are found by name; override
+    them with --lon-col, --lat-col, --date-col, --id-col.
+
+    \b
+    Writes into --out:
+      map.html          the map (open it in a browser)
+      hexes.geojson     counts per H3 hexagon, by outcome and by month
+      density.tif       kernel density, incidents per km² (GeoTIFF)
+      hotspots.geojson  areas above the density percentile
+      clusters.geojson  DBSCAN clusters (possible geocoding artefacts flagged)
+      rejects.csv       every row left out, with the reason
+      run.json          every parameter with its reason, counts, versions
+
+    \b
+    Examples:
+      odgeo hotspots incidents.csv --out results/
+      odgeo hotspots ems.csv --out results/ --bandwidth 400 --since 2024-01-01 \\
+          --timezone America/Phoenix --lon-col X --lat-col Y
+      odgeo hotspots ems.csv --out results/ --config settings.toml
+    """
+    from odgeo.pipeline import HotspotSettings, run_hotspots
+
+    verbosity = ctx.obj.get("verbosity", 0)
+    columns = columns_from(options)
+    settings = HotspotSettings(
+        resolution=options["resolution"], period=options["period"], bandwidth_m=options["bandwidth"],
+        cell_size_m=options["cell_size"], kernel=options["kernel"], percentile=options["percentile"],
+        eps_m=options["eps"], min_samples=options["min_samples"], stack_min=options["stack_min"],
+        since=options["since"], until=options["until"], outcomes=split_outcomes(options["outcomes"]),
+        audience=options["audience"], columns=columns, crs=options["crs"], timezone=options["timezone"],
+        layer=options["layer"], title=options["title"], tiles=options["tiles"],
+    )
+    show = verbosity >= 1 or (verbosity == 0 and stderr_is_terminal())
+    progress = (lambda step: click.echo(f"odgeo: {step}...", err=True)) if show else None
+    result = run_hotspots(input_path, out_dir, settings, overwrite=overwrite, progress=progress)
+    _summary(result, out_dir)
+
+
+def _summary(result, out_dir: str) -> None:
+    from pathlib import Path
+
+    counts = result.record.sections["counts"]
+    out = Path(out_dir)
+    n_art = int(result.clusters["possible_artefact"].sum()) if len(result.clusters) else 0
+    click.echo(f"Map: {out / 'map.html'}")
+    click.echo(f"Incidents: {counts['n_input']} rows: {counts['n_used']} used, "
+               f"{counts['n_unlocated']} without coordinates, {counts['n_rejected']} rejected "
+               f"(reasons in {out / 'rejects.csv'})")
+    click.echo(f"Found: {len(result.hotspots)} hot spots, {len(result.clusters)} clusters"
+               + (f" ({n_art} flagged as a possible geocoding artefact)" if n_art else ""))
+    click.echo(f"Every setting and count: {out / 'run.json'}")

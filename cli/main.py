@@ -1,0 +1,68 @@
+"""The ``odgeo`` command group: verbosity, version, and one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+import click
+
+from odgeo._version import __version__
+
+__all__ = ["cli"]
+
+
+class OdgeoGroup(click.Group):
+    """Turns library errors into one line and exit code 1 (-vv shows the traceback)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as err:  # noqa: BLE001 - the one place errors meet the terminal
+            from odgeo.errors import OdgeoError
+
+            verbosity = (ctx.obj or {}).get("verbosity", 0)
+            if verbosity >= 2:
+                traceback.print_exc()
+            if isinstance(err, OdgeoError):
+                click.echo(f"Error: {err}", err=True)
+            else:
+                click.echo(f"Error: unexpected {type(err).__name__}: {err} "
+                           "(please report it; -vv shows the traceback)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=OdgeoGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="odgeo")
+@click.option("-v", "--verbose", count=True, help="More messages on stderr (-vv: debug and tracebacks).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Map drug overdoses offline: incidents to hex counts, density, hot spots and clusters.
+
+    \b
+    Example:
+      odgeo hotspots incidents.csv --out results/
+      odgeo hotspots --help
+    """
+    verbosity = -1 if quiet else verbose
+    ctx.obj = {"verbosity": verbosity}
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger("odgeo")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _register() -> None:
+    from .hotspots import hotspots
+
+    cli.add_command(hotspots)
+
+
+_register()

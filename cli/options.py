@@ -1,0 +1,106 @@
+"""Options shared by odgeo commands, defined once; choices come from the library's tables."""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+import click
+
+__all__ = ["input_options", "output_options", "config_option", "columns_from", "split_outcomes"]
+
+# Kept in step with odgeo.webmap.AUDIENCES, odgeo.density.KERNELS and odgeo.schema.OUTCOMES
+# by tests/test_cli.py (importing the library here would slow down `odgeo --help`).
+AUDIENCES = ("public", "restricted")
+KERNELS = ("quartic", "gaussian")
+OUTCOMES = ("fatal", "nonfatal", "unknown")
+
+
+def _stack(*decorators):
+    def apply(func):
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+    return apply
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: str | None):
+    """Read a TOML file whose keys are this command's option names (a [command] table or top level)."""
+    if not value:
+        return value
+    path = Path(value)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise click.BadParameter(f"cannot read {path}: {err.strerror}", ctx=ctx, param=param) from err
+    except tomllib.TOMLDecodeError as err:
+        raise click.BadParameter(f"{path} is not valid TOML: {err}", ctx=ctx, param=param) from err
+    table = doc.get(ctx.command.name, doc)
+    known = {p.name: p for p in ctx.command.params if isinstance(p, click.Option)}
+    defaults = {}
+    for key, val in table.items():
+        if isinstance(val, dict):
+            continue  # another command's table
+        name = key.replace("-", "_")
+        if name not in known or name == "config":
+            raise click.BadParameter(
+                f"{path}: unknown setting {key!r}; settings are the option names of "
+                f"'odgeo {ctx.command.name} --help' (for example bandwidth = 400)", ctx=ctx, param=param)
+        if known[name].multiple and not isinstance(val, list):
+            val = [val]
+        defaults[name] = val
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
+config_option = click.option(
+    "--config", type=click.Path(exists=True, dir_okay=False), is_eager=True, expose_value=False,
+    callback=_load_config, help="TOML file of settings (option names as keys); options given on the command line win.")
+
+input_options = _stack(
+    click.option("--lon-col", metavar="COL", help="Longitude column (default: detected: longitude, lon, lng, x ...)."),
+    click.option("--lat-col", metavar="COL", help="Latitude column (default: detected: latitude, lat, y ...)."),
+    click.option("--date-col", metavar="COL", help="Date/time column (default: detected: occurred_at, date, incident_date ...)."),
+    click.option("--id-col", metavar="COL", help="Incident id column (default: detected: incident_id, id, case_number ...)."),
+    click.option("--outcome-col", metavar="COL", help="Fatal/non-fatal column (default: detected: outcome, fatal ...)."),
+    click.option("--crs", metavar="CRS", help="CRS of the coordinate columns of a CSV, e.g. EPSG:2223 (default: degrees, EPSG:4326)."),
+    click.option("--timezone", metavar="TZ", help="Time zone of dates without an offset, e.g. America/Chicago (default UTC)."),
+    click.option("--layer", metavar="NAME", help="Layer of a multi-layer vector file."),
+    click.option("--since", metavar="DATE", help="Keep incidents on or after DATE (YYYY-MM-DD)."),
+    click.option("--until", metavar="DATE", help="Keep incidents on or before DATE (YYYY-MM-DD, inclusive)."),
+    click.option("--outcome", "outcomes", multiple=True, metavar="OUTCOME",
+                 help="Keep only these outcomes: fatal, nonfatal, unknown (repeat or comma-separate)."),
+    click.option("--audience", type=click.Choice(AUDIENCES), default=None,
+                 help="public (default): aggregates only. restricted: adds incident points and a banner."),
+)
+
+output_options = _stack(
+    click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
+                 help="Folder to write the products into (must be empty or new)."),
+    click.option("--overwrite", is_flag=True, help="Write into a non-empty --out folder, replacing files."),
+)
+
+
+def columns_from(kwargs: dict) -> dict[str, str | None]:
+    """The column override options as a role -> column mapping."""
+    return {
+        "longitude": kwargs.pop("lon_col", None),
+        "latitude": kwargs.pop("lat_col", None),
+        "occurred_at": kwargs.pop("date_col", None),
+        "incident_id": kwargs.pop("id_col", None),
+        "outcome": kwargs.pop("outcome_col", None),
+    }
+
+
+def split_outcomes(values) -> tuple[str, ...] | None:
+    parts = [p.strip() for v in values or () for p in str(v).split(",") if p.strip()]
+    bad = [p for p in parts if p.lower() not in OUTCOMES]
+    if bad:
+        raise click.BadParameter(f"{', '.join(bad)} is not an outcome; use {', '.join(OUTCOMES)}",
+                                 param_hint="--outcome")
+    return tuple(p.lower() for p in parts) or None
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,2 @@
+"""odgeo: offline overdose mapping."""
+from ._version import __version__

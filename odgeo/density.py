@@ -1,0 +1,256 @@
+"""Kernel density in metres (DensityGrid): quartic by default, as ArcGIS and QGIS.
+
+The bandwidth is the kernel's radius (quartic) or standard deviation (Gaussian),
+in metres of a local projected CRS, so the surface does not change with zoom
+the way a web heat map's pixel radius does. Points are linearly binned onto a
+grid whose nodes include every output cell centre, fine enough (node spacing at
+most bandwidth / 20) that binning moves no value by more than about 0.25% of
+the peak, and convolved with the kernel by FFT.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyproj
+from affine import Affine
+from scipy.signal import fftconvolve
+
+from .errors import NoDataError, ParameterError
+
+__all__ = [
+    "DensityGrid",
+    "KERNELS",
+    "kernel_density",
+    "auto_bandwidth",
+    "default_cell_size",
+    "kernel_values",
+]
+
+KERNELS = ("quartic", "gaussian")
+UNITS = "incidents per km²"
+# Binning node spacing never exceeds bandwidth / this (keeps binning error < 0.3% of peak).
+_NODES_PER_BANDWIDTH = 20
+_MAX_FINE_CELLS = 40_000_000
+_MAX_OUTPUT_CELLS = 25_000_000
+_GAUSS_TRUNCATE = 4.0  # standard deviations
+
+
+@dataclass(frozen=True)
+class DensityGrid:
+    """A kernel density surface on a north-up grid in a metric CRS.
+
+    Attributes
+    ----------
+    values
+        2-D array (rows from north to south) of density in ``units``.
+    transform
+        Affine transform from (col, row) to CRS coordinates of cell corners.
+    crs
+        The projected CRS (metres).
+    bandwidth_m, cell_size_m, kernel
+        The parameters used.
+    n_points
+        Number of points that went in.
+    units
+        Always "incidents per km²".
+    """
+
+    values: np.ndarray
+    transform: Affine
+    crs: pyproj.CRS
+    bandwidth_m: float
+    cell_size_m: float
+    kernel: str
+    n_points: int
+    units: str = UNITS
+    method: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.values.shape
+
+    def cell_centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """x and y of every cell centre, arrays shaped like ``values``."""
+        rows, cols = np.indices(self.values.shape)
+        x = self.transform.c + (cols + 0.5) * self.transform.a
+        y = self.transform.f + (rows + 0.5) * self.transform.e
+        return x, y
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) in the grid's CRS."""
+        rows, cols = self.values.shape
+        west, north = self.transform.c, self.transform.f
+        return west, north + rows * self.transform.e, west + cols * self.transform.a, north
+
+    def mass(self) -> float:
+        """Integral of the surface: about the number of points (edge loss aside)."""
+        return float(self.values.sum() * (self.cell_size_m / 1000.0) ** 2)
+
+
+def kernel_values(distance_m: np.ndarray, bandwidth_m: float, kernel: str = "quartic") -> np.ndarray:
+    """The kernel at distances ``distance_m``, per km² (integrates to 1 over the plane).
+
+    Quartic: ``3 / (pi h^2) * (1 - d^2 / h^2)^2`` for ``d < h`` (ArcGIS, QGIS).
+    Gaussian: ``exp(-d^2 / (2 s^2)) / (2 pi s^2)`` with ``s`` the bandwidth.
+    """
+    d2 = np.asarray(distance_m, dtype=float) ** 2
+    h2 = bandwidth_m**2
+    if kernel == "quartic":
+        k = 3.0 / (np.pi * h2) * np.clip(1.0 - d2 / h2, 0.0, None) ** 2
+    elif kernel == "gaussian":
+        k = np.exp(-d2 / (2.0 * h2)) / (2.0 * np.pi * h2)
+    else:
+        raise ParameterError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    return k * 1e6  # per m² -> per km²
+
+
+def auto_bandwidth(x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
+    """The spatial variant of Silverman's rule that ArcGIS Kernel Density uses.
+
+    ``h = 0.9 * min(SD, sqrt(1 / ln 2) * Dm) * n ** -0.2`` where SD is the
+    standard distance of the points and Dm the median distance to their mean
+    centre. Returns the bandwidth and the figures behind it.
+    """
+    n = len(x)
+    if n < 2:
+        raise NoDataError("the automatic bandwidth needs at least 2 located incidents; give --bandwidth in metres")
+    dx, dy = x - x.mean(), y - y.mean()
+    sd = math.sqrt(float(np.mean(dx**2 + dy**2)))
+    dm = float(np.median(np.hypot(dx, dy)))
+    spread = min(sd, math.sqrt(1.0 / math.log(2.0)) * dm)
+    h = 0.9 * spread * n**-0.2
+    if not h > 0:
+        raise NoDataError("every located incident is at the same place: the automatic bandwidth is 0; give --bandwidth")
+    reason = {
+        "rule": "0.9 * min(SD, sqrt(1/ln 2) * Dm) * n^-0.2 (ArcGIS spatial Silverman)",
+        "standard_distance_m": round(sd, 2),
+        "median_distance_m": round(dm, 2),
+        "n": n,
+    }
+    return h, reason
+
+
+def default_cell_size(x: np.ndarray, y: np.ndarray, bandwidth_m: float) -> tuple[float, str]:
+    """Shorter side of the points' extent (padded by the bandwidth) / 250, as ArcGIS,
+    but never more than half the bandwidth."""
+    width = float(np.ptp(x)) + 2 * bandwidth_m
+    height = float(np.ptp(y)) + 2 * bandwidth_m
+    cell = min(width, height) / 250.0
+    if cell > bandwidth_m / 2:
+        return bandwidth_m / 2, "shorter side of the extent / 250 exceeded half the bandwidth; capped"
+    return cell, "shorter side of the extent (points plus bandwidth) / 250"
+
+
+def kernel_density(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    crs: pyproj.CRS,
+    bandwidth_m: float,
+    cell_size_m: float | None = None,
+    kernel: str = "quartic",
+    weights: np.ndarray | None = None,
+) -> DensityGrid:
+    """Kernel density of points given in metres.
+
+    Parameters
+    ----------
+    x, y
+        Projected coordinates in metres (see :func:`odgeo.projection.project_points`).
+    crs
+        Their CRS (kept with the grid).
+    bandwidth_m
+        Kernel radius (quartic) or standard deviation (Gaussian), metres.
+    cell_size_m
+        Output cell size; default :func:`default_cell_size`.
+    kernel
+        ``"quartic"`` (default) or ``"gaussian"``.
+    weights
+        Optional weight per point (default 1).
+
+    Returns
+    -------
+    DensityGrid
+        Covers every point plus the kernel's reach; values per km².
+    """
+    if kernel not in KERNELS:
+        raise ParameterError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    if not (bandwidth_m and bandwidth_m > 0 and math.isfinite(bandwidth_m)):
+        raise ParameterError(f"bandwidth must be a positive number of metres, not {bandwidth_m!r}")
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if len(x) == 0:
+        raise NoDataError("no located incidents to compute a density from")
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
+    if cell_size_m is None:
+        cell_size_m, _ = default_cell_size(x, y, bandwidth_m)
+    if not (cell_size_m > 0 and math.isfinite(cell_size_m)):
+        raise ParameterError(f"cell size must be a positive number of metres, not {cell_size_m!r}")
+    reach = bandwidth_m if kernel == "quartic" else _GAUSS_TRUNCATE * bandwidth_m
+    west = math.floor((x.min() - reach) / cell_size_m) * cell_size_m
+    south = math.floor((y.min() - reach) / cell_size_m) * cell_size_m
+    cols = int(math.ceil((x.max() + reach - west) / cell_size_m))
+    rows = int(math.ceil((y.max() + reach - south) / cell_size_m))
+    if rows * cols > _MAX_OUTPUT_CELLS:
+        raise ParameterError(
+            f"a {cell_size_m:g} m cell size makes a {cols} x {rows} grid; give a larger --cell-size"
+        )
+    sub = max(1, math.ceil(cell_size_m * _NODES_PER_BANDWIDTH / bandwidth_m))
+    while sub > 1 and rows * cols * sub * sub > _MAX_FINE_CELLS:
+        sub -= 1
+    step = cell_size_m / sub
+    # Binning node (r, c) sits at (x0 + c * step, y0 + r * step): every sub-th node
+    # is an output cell centre, so the output is the convolution read at those nodes.
+    x0 = west + cell_size_m / 2.0
+    y0 = south + cell_size_m / 2.0
+    n_cols, n_rows = (cols - 1) * sub + 1, (rows - 1) * sub + 1
+    binned = _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows)
+    offsets = _kernel_stencil(bandwidth_m, step, kernel, reach)
+    fine = fftconvolve(binned, offsets, mode="same")
+    values = fine[::sub, ::sub][::-1]  # rows north to south
+    values = np.where(values < 1e-9 * max(values.max(), 1e-300), 0.0, values)  # FFT round-off
+    transform = Affine(cell_size_m, 0.0, west, 0.0, -cell_size_m, south + rows * cell_size_m)
+    return DensityGrid(
+        values=values,
+        transform=transform,
+        crs=crs,
+        bandwidth_m=float(bandwidth_m),
+        cell_size_m=float(cell_size_m),
+        kernel=kernel,
+        n_points=len(x),
+        method={"binning": "linear", "nodes_per_cell": sub, "node_spacing_m": step, "convolution": "FFT"},
+    )
+
+
+def _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows) -> np.ndarray:
+    """Spread each weight over its four nearest nodes (bilinear); rows south to north."""
+    fx = (x - x0) / step
+    fy = (y - y0) / step
+    ix = np.clip(np.floor(fx).astype(np.int64), 0, n_cols - 2 if n_cols > 1 else 0)
+    iy = np.clip(np.floor(fy).astype(np.int64), 0, n_rows - 2 if n_rows > 1 else 0)
+    tx = np.clip(fx - ix, 0.0, 1.0)
+    ty = np.clip(fy - iy, 0.0, 1.0)
+    grid = np.zeros(n_rows * n_cols)
+    for dy, wy in ((0, 1.0 - ty), (1, ty)):
+        for dx, wx in ((0, 1.0 - tx), (1, tx)):
+            r = np.minimum(iy + dy, n_rows - 1)
+            c = np.minimum(ix + dx, n_cols - 1)
+            grid += np.bincount(r * n_cols + c, weights=w * wx * wy, minlength=n_rows * n_cols)
+    return grid.reshape(n_rows, n_cols)
+
+
+def _kernel_stencil(bandwidth_m: float, step: float, kernel: str, reach: float) -> np.ndarray:
+    """The kernel sampled at node offsets, an odd square array centred on zero."""
+    half = int(math.ceil(reach / step))
+    d = np.arange(-half, half + 1) * step
+    dist = np.hypot(*np.meshgrid(d, d))
+    if kernel == "gaussian":
+        # Linear binning blurs by a variance of step²/6 per axis: take it off the kernel.
+        sigma = math.sqrt(max(bandwidth_m**2 - step**2 / 6.0, (bandwidth_m * 0.5) ** 2))
+        k = kernel_values(dist, sigma, "gaussian")
+        k[dist > reach] = 0.0
+        return k
+    return kernel_values(dist, bandwidth_m, kernel)

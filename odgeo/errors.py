@@ -1,0 +1,42 @@
+"""The odgeo exception hierarchy: domain errors that are also builtin errors."""
+
+from __future__ import annotations
+
+__all__ = [
+    "OdgeoError",
+    "InputFileError",
+    "ColumnError",
+    "ParameterError",
+    "OutputExistsError",
+    "NoDataError",
+]
+
+
+class OdgeoError(Exception):
+    """Base class of every error odgeo raises on purpose.
+
+    Messages name the file, column, row or parameter at fault and say what to do.
+    """
+
+
+class InputFileError(OdgeoError, OSError):
+    """An input file is missing, unreadable or of an unsupported format."""
+
+
+class ColumnError(OdgeoError, KeyError):
+    """A required column is missing or a column override names no column."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ParameterError(OdgeoError, ValueError):
+    """A parameter value is out of range or inconsistent with another."""
+
+
+class OutputExistsError(OdgeoError, FileExistsError):
+    """The output folder is not empty and overwriting was not asked for."""
+
+
+class NoDataError(OdgeoError, ValueError):
+    """Nothing is left to analyse (for example every row was rejected)."""

@@ -1,0 +1,581 @@
+"""Turn a raw incident table into an IncidentFrame, with a reason for every row left out.
+
+Each input row ends up in exactly one place: located (coordinates usable),
+unlocated (an address but no coordinates yet: the geocoder's work) or rejected
+(with a reason code, the column at fault and a sentence saying what is wrong).
+Reasons never quote the offending value, so a rejects file carries no
+identifying data.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pandas.tseries.api import guess_datetime_format
+
+from .errors import ColumnError, ParameterError
+from .read import GEOMETRY_LAT, GEOMETRY_LON, RawTable, read_table
+from .schema import (
+    ADDRESS,
+    CITY,
+    GEOCODE_SCORE,
+    GEOCODE_STATUS,
+    INCIDENT_COLUMNS,
+    INCIDENT_ID,
+    NALOXONE_DOSES,
+    OCCURRED_AT,
+    OUTCOME,
+    OUTCOME_ALIASES,
+    SOURCE_ROW,
+    SUSPECTED_DRUG,
+    WGS84,
+    ZIP,
+    detect_columns,
+    has_location,
+    normalise_name,
+)
+
+__all__ = [
+    "IncidentRead",
+    "REJECT_COLUMNS",
+    "read_incidents",
+    "validate_table",
+    "filter_incidents",
+]
+
+log = logging.getLogger(__name__)
+
+#: Columns of a rejects table: the 1-based record number (1 = first record after
+#: the header), the incident id, the reason code, the column at fault, the reason.
+REJECT_COLUMNS = ["row", INCIDENT_ID, "code", "column", "reason"]
+
+#: Status of incidents whose coordinates came with the input.
+STATUS_INPUT = "input"
+#: Status of incidents that have an address but no coordinates yet.
+STATUS_PENDING = "pending"
+
+_EARTH_RADIUS_KM = 6371.0088
+# A swapped pair is recognised when swapping brings a far point back among the others.
+_SWAP_MIN_KM = 50.0
+
+
+@dataclass
+class IncidentRead:
+    """The result of reading and validating an incident file.
+
+    Attributes
+    ----------
+    incidents
+        IncidentFrame of the usable rows: located ones and unlocated ones
+        (empty geometry, ``geocode_status == "pending"``).
+    rejects
+        One row per rejected input row, columns :data:`REJECT_COLUMNS`.
+    n_input
+        Number of records in the input.
+    columns
+        Role to source column name (None where absent).
+    source
+        Description of the input (path, format, encoding, delimiter).
+    notes
+        Counts of values that were read with a default (for the run record).
+    """
+
+    incidents: gpd.GeoDataFrame
+    rejects: pd.DataFrame
+    n_input: int
+    columns: dict[str, str | None]
+    source: dict[str, object] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_located(self) -> int:
+        return int(has_location(self.incidents.geometry).sum())
+
+    @property
+    def n_unlocated(self) -> int:
+        return len(self.incidents) - self.n_located
+
+    @property
+    def n_rejected(self) -> int:
+        return len(self.rejects)
+
+
+def read_incidents(
+    path: str | Path,
+    *,
+    columns: dict[str, str | None] | None = None,
+    crs: str | None = None,
+    timezone: str = "UTC",
+    layer: str | None = None,
+) -> IncidentRead:
+    """Read an incident file and validate every row.
+
+    Parameters
+    ----------
+    path
+        CSV, GeoJSON, GeoPackage, Shapefile or GeoParquet file.
+    columns
+        Column overrides by role (``"longitude"``, ``"latitude"``,
+        ``"occurred_at"``, ``"incident_id"``, ``"outcome"``, ...); other roles
+        are detected by name (see :data:`odgeo.schema.ROLE_ALIASES`).
+    crs
+        CRS of the coordinate columns of a CSV (default EPSG:4326, degrees).
+    timezone
+        Time zone of dates written without an offset (IANA name).
+    layer
+        Layer of a multi-layer vector file.
+
+    Returns
+    -------
+    IncidentRead
+    """
+    return validate_table(read_table(path, layer=layer), columns=columns, crs=crs, timezone=timezone)
+
+
+def validate_table(
+    table: RawTable,
+    *,
+    columns: dict[str, str | None] | None = None,
+    crs: str | None = None,
+    timezone: str = "UTC",
+) -> IncidentRead:
+    """Validate the rows of a :class:`~odgeo.read.RawTable` (see :func:`read_incidents`)."""
+    data = table.data
+    overrides = dict(columns or {})
+    if table.format != "csv":
+        # A vector file's coordinates come from its geometries unless overridden.
+        overrides.setdefault("longitude", GEOMETRY_LON)
+        overrides.setdefault("latitude", GEOMETRY_LAT)
+    try:
+        roles = detect_columns(list(data.columns), overrides)
+    except ColumnError as err:
+        raise ColumnError(f"{table.path}: {err}") from err
+    _require_columns(roles, table)
+    rows = _RowChecker(data, roles, table.path)
+    rows.reject_empty()
+    rows.reject_bad_geometry(table.geometry_problems or {})
+    ids = rows.incident_ids()
+    occurred = rows.parse_dates(timezone)
+    lon, lat = rows.parse_coordinates(crs)
+    outcome = rows.parse_outcomes()
+    doses = rows.parse_doses()
+
+    keep = rows.kept
+    n = len(data)
+    geometry = np.full(n, None, dtype=object)
+    has_xy = keep & np.isfinite(lon) & np.isfinite(lat)
+    geometry[has_xy] = shapely.points(lon[has_xy], lat[has_xy])
+    geometry[keep & ~has_xy] = shapely.Point()
+    frame = pd.DataFrame(
+        {
+            INCIDENT_ID: ids,
+            OCCURRED_AT: occurred,
+            OUTCOME: outcome,
+            NALOXONE_DOSES: doses,
+            SUSPECTED_DRUG: rows.text(SUSPECTED_DRUG),
+            ADDRESS: rows.text(ADDRESS),
+            CITY: rows.text(CITY),
+            ZIP: rows.text(ZIP),
+            SOURCE_ROW: np.arange(1, n + 1),
+            GEOCODE_STATUS: np.where(has_xy, STATUS_INPUT, STATUS_PENDING),
+            GEOCODE_SCORE: np.nan,
+        }
+    )
+    incidents = gpd.GeoDataFrame(frame[keep], geometry=geometry[keep], crs=WGS84)
+    incidents = incidents[INCIDENT_COLUMNS + ["geometry"]].reset_index(drop=True)
+    source = {"path": str(table.path), "format": table.format}
+    if table.encoding:
+        source.update(encoding=table.encoding, delimiter=table.delimiter)
+    return IncidentRead(
+        incidents=incidents,
+        rejects=rows.rejects_frame(ids),
+        n_input=n,
+        columns=roles,
+        source=source,
+        notes=rows.notes,
+    )
+
+
+def filter_incidents(
+    read: IncidentRead,
+    *,
+    since: pd.Timestamp | str | None = None,
+    until: pd.Timestamp | str | None = None,
+    outcomes: list[str] | tuple[str, ...] | None = None,
+) -> IncidentRead:
+    """Keep incidents in a date range and of given outcomes; the rest become rejects.
+
+    ``since`` and ``until`` are inclusive dates (or times) in the incidents' time
+    zone; ``until="2025-06-30"`` keeps the whole of 30 June. Filtered rows go to
+    the rejects with codes ``before_since``, ``after_until`` or
+    ``outcome_filtered``, so the counts still add up.
+    """
+    frame = read.incidents
+    times = frame[OCCURRED_AT]
+    tz = times.dt.tz
+    drop = pd.Series("", index=frame.index, dtype=object)
+    reasons: dict[str, tuple[str, str]] = {}
+    if since is not None:
+        start = _as_bound(since, tz, "--since")
+        mask = times < start
+        drop[mask & (drop == "")] = "before_since"
+        reasons["before_since"] = (OCCURRED_AT, f"before --since {start.isoformat()}")
+    if until is not None:
+        end = _as_bound(until, tz, "--until", inclusive_day=True)
+        if since is not None and end < _as_bound(since, tz, "--since"):
+            raise ParameterError(f"--until ({until}) is before --since ({since})")
+        mask = times > end
+        drop[mask & (drop == "")] = "after_until"
+        reasons["after_until"] = (OCCURRED_AT, f"after --until {pd.Timestamp(until).date()}")
+    if outcomes:
+        wanted = {o.strip().lower() for o in outcomes}
+        unknown = wanted - {"fatal", "nonfatal", "unknown"}
+        if unknown:
+            raise ParameterError(
+                f"--outcome {', '.join(sorted(unknown))} is not an outcome; use fatal, nonfatal or unknown"
+            )
+        mask = ~frame[OUTCOME].isin(wanted)
+        drop[mask & (drop == "")] = "outcome_filtered"
+        reasons["outcome_filtered"] = (OUTCOME, f"outcome not in --outcome {','.join(sorted(wanted))}")
+    out = drop != ""
+    if not out.any():
+        return read
+    dropped = frame[out]
+    extra = pd.DataFrame(
+        {
+            "row": dropped[SOURCE_ROW].to_numpy(),
+            INCIDENT_ID: dropped[INCIDENT_ID].to_numpy(),
+            "code": drop[out].to_numpy(),
+            "column": [reasons[c][0] for c in drop[out]],
+            "reason": [reasons[c][1] for c in drop[out]],
+        }
+    )
+    rejects = pd.concat([read.rejects, extra], ignore_index=True).sort_values("row", kind="stable")
+    return IncidentRead(
+        incidents=frame[~out].reset_index(drop=True),
+        rejects=rejects.reset_index(drop=True),
+        n_input=read.n_input,
+        columns=read.columns,
+        source=read.source,
+        notes=read.notes,
+    )
+
+
+def _as_bound(value, tz, option: str, *, inclusive_day: bool = False) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as err:
+        raise ParameterError(f"{option} {value!r} is not a date; use YYYY-MM-DD") from err
+    if stamp is pd.NaT:
+        raise ParameterError(f"{option} {value!r} is not a date; use YYYY-MM-DD")
+    day_only = isinstance(value, str) and len(value.strip()) <= 10
+    if inclusive_day and day_only:
+        stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize(tz)
+    return stamp
+
+
+def _require_columns(roles: dict[str, str | None], table: RawTable) -> None:
+    cols = ", ".join(map(str, table.data.columns))
+    if roles[OCCURRED_AT] is None:
+        raise ColumnError(
+            f"{table.path}: no date column found (looked for names like date, datetime, "
+            f"incident_date, occurred_at); name it with --date-col. Columns are: {cols}"
+        )
+    has_xy = roles["longitude"] is not None and roles["latitude"] is not None
+    if not has_xy and roles[ADDRESS] is None:
+        raise ColumnError(
+            f"{table.path}: no coordinate columns (longitude/latitude, lon/lat, x/y) and no "
+            f"address column found; name them with --lon-col and --lat-col. Columns are: {cols}"
+        )
+    if (roles["longitude"] is None) != (roles["latitude"] is None):
+        found, missing = ("longitude", "latitude") if roles["longitude"] else ("latitude", "longitude")
+        raise ColumnError(
+            f"{table.path}: found a {found} column ({roles[found]!r}) but no {missing} column; "
+            f"name it with --{missing[:3]}-col"
+        )
+
+
+class _RowChecker:
+    """Parses the columns of a raw table, rejecting rows with their first problem."""
+
+    def __init__(self, data: pd.DataFrame, roles: dict[str, str | None], path: Path):
+        self.data = data
+        self.roles = roles
+        self.path = path
+        n = len(data)
+        self.code = np.full(n, "", dtype=object)
+        self.column = np.full(n, "", dtype=object)
+        self.reason = np.full(n, "", dtype=object)
+        self.notes: dict[str, int] = {}
+
+    @property
+    def kept(self) -> np.ndarray:
+        return self.code == ""
+
+    def reject(self, mask: np.ndarray, code: str, column: str | None, reason: str) -> None:
+        """Reject rows in ``mask`` not already rejected (the first problem wins)."""
+        new = np.asarray(mask, dtype=bool) & self.kept
+        self.code[new] = code
+        self.column[new] = column or ""
+        self.reason[new] = reason
+
+    def raw(self, role: str) -> pd.Series:
+        col = self.roles.get(role)
+        if col is None:
+            return pd.Series([""] * len(self.data), index=self.data.index, dtype=object)
+        return self.data[col].astype(object).fillna("").map(str).str.strip()
+
+    def text(self, role: str) -> np.ndarray:
+        values = self.raw(role).to_numpy(dtype=object)
+        return np.where(values == "", None, values)
+
+    def note(self, key: str, count: int) -> None:
+        if count:
+            self.notes[key] = self.notes.get(key, 0) + int(count)
+
+    def reject_empty(self) -> None:
+        if self.data.shape[1] == 0:
+            return
+        blank = self.data.astype(object).fillna("").map(lambda v: str(v).strip() == "")
+        self.reject(blank.all(axis=1).to_numpy(), "empty_row", None, "the row is empty")
+
+    def reject_bad_geometry(self, problems: dict[int, str]) -> None:
+        for pos, reason in problems.items():
+            mask = np.zeros(len(self.data), dtype=bool)
+            mask[pos] = True
+            self.reject(mask, "bad_geometry", "geometry", reason)
+
+    def incident_ids(self) -> np.ndarray:
+        ids = self.raw(INCIDENT_ID).to_numpy(dtype=object)
+        rows = np.arange(1, len(ids) + 1)
+        missing = ids == ""
+        if self.roles[INCIDENT_ID] is not None:
+            self.note("incident_id_generated", (missing & self.kept).sum())
+        ids = np.where(missing, [f"odgeo-row-{r}" for r in rows], ids)
+        candidates = pd.Series(np.where(self.kept, ids, None))
+        dup = candidates.duplicated(keep="first").to_numpy() & self.kept
+        if dup.any():
+            first_row = {}
+            for pos, value in enumerate(candidates):
+                if value is not None and value not in first_row:
+                    first_row[value] = pos + 1
+            for pos in np.flatnonzero(dup):
+                mask = np.zeros(len(ids), dtype=bool)
+                mask[pos] = True
+                self.reject(mask, "duplicate_id", self.roles[INCIDENT_ID],
+                            f"duplicate incident id (first seen at row {first_row[ids[pos]]})")
+        return ids
+
+    def parse_dates(self, timezone: str) -> pd.Series:
+        col = self.roles[OCCURRED_AT]
+        text = self.raw(OCCURRED_AT)
+        empty = (text == "").to_numpy()
+        self.reject(empty, "missing_date", col, "the date is empty")
+        try:
+            parsed = _parse_datetimes(text.where(~empty, None), timezone)
+        except Exception as err:  # zoneinfo raises several types
+            raise ParameterError(f"--timezone {timezone!r} is not a time zone name (e.g. America/Phoenix)") from err
+        bad = parsed.isna().to_numpy() & ~empty
+        self.reject(bad, "bad_date", col, "cannot read the date (use ISO 8601, e.g. 2024-05-17 14:30)")
+        return parsed
+
+    def parse_coordinates(self, crs: str | None) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self.data)
+        if self.roles["longitude"] is None:
+            return np.full(n, np.nan), np.full(n, np.nan)
+        lon_col, lat_col = self.roles["longitude"], self.roles["latitude"]
+        lon_text, lat_text = self.raw("longitude"), self.raw("latitude")
+        lon, lat = _to_float(lon_text), _to_float(lat_text)
+        lon_empty, lat_empty = (lon_text == "").to_numpy(), (lat_text == "").to_numpy()
+        self.reject(~lon_empty & np.isnan(lon), "bad_coordinate", lon_col, "longitude is not a number")
+        self.reject(~lat_empty & np.isnan(lat), "bad_coordinate", lat_col, "latitude is not a number")
+        self.reject(lon_empty & ~lat_empty, "partial_coordinates", lon_col, "latitude given without longitude")
+        self.reject(lat_empty & ~lon_empty, "partial_coordinates", lat_col, "longitude given without latitude")
+        both_empty = lon_empty & lat_empty
+        no_address = self.raw(ADDRESS).to_numpy(dtype=object) == ""
+        self.reject(both_empty & no_address, "no_location", lon_col, "no coordinates and no address")
+        if crs is not None and not _is_wgs84(crs):
+            lon, lat = _transform_to_wgs84(lon, lat, crs)
+        else:
+            self._check_degrees(lon, lat, lon_col, lat_col)
+        self._check_ranges(lon, lat, lon_col, lat_col)
+        lon = np.where(self.kept, lon, np.nan)
+        lat = np.where(self.kept, lat, np.nan)
+        return lon, lat
+
+    def _check_degrees(self, lon, lat, lon_col, lat_col) -> None:
+        finite = np.isfinite(lon) & np.isfinite(lat) & self.kept
+        if finite.sum() < 3:
+            return
+        outside = (np.abs(lon[finite]) > 180) | (np.abs(lat[finite]) > 90)
+        if outside.mean() > 0.5:
+            example = f"{lon[finite][0]:.1f}, {lat[finite][0]:.1f}"
+            raise ParameterError(
+                f"{self.path}: columns {lon_col!r}/{lat_col!r} hold values like ({example}) that "
+                f"are not degrees; give their CRS with --crs (for example --crs EPSG:2223)"
+            )
+
+    def _check_ranges(self, lon, lat, lon_col, lat_col) -> None:
+        finite = np.isfinite(lon) & np.isfinite(lat)
+        swapped = finite & _looks_swapped(lon, lat, finite & self.kept)
+        self.reject(swapped, "swapped_coordinates", f"{lon_col}/{lat_col}",
+                    "latitude and longitude appear swapped; fix the row or its columns")
+        self.reject(finite & (np.abs(lat) > 90), "coordinate_out_of_range", lat_col,
+                    "latitude out of range [-90, 90]")
+        self.reject(finite & (np.abs(lon) > 180), "coordinate_out_of_range", lon_col,
+                    "longitude out of range [-180, 180]")
+        self.reject(finite & (lon == 0) & (lat == 0), "zero_coordinates", f"{lon_col}/{lat_col}",
+                    "coordinates are 0, 0 (a placeholder, not a location)")
+
+    def parse_outcomes(self) -> np.ndarray:
+        values = self.raw(OUTCOME).map(normalise_name)
+        mapped = values.map(OUTCOME_ALIASES)
+        self.note("outcome_unrecognised_as_unknown", (mapped.isna().to_numpy() & self.kept).sum())
+        if self.roles[OUTCOME] is None:
+            self.note("outcome_column_absent", self.kept.sum())
+        return mapped.fillna("unknown").to_numpy(dtype=object)
+
+    def parse_doses(self) -> pd.arrays.IntegerArray:
+        text = self.raw(NALOXONE_DOSES)
+        norm = text.map(normalise_name)
+        numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
+        numbers[norm.isin(["no", "n", "false", "none"])] = 0
+        yes = norm.isin(["yes", "y", "true"]).to_numpy()
+        self.note("naloxone_yes_without_dose_count", (yes & self.kept).sum())
+        unreadable = numbers.isna() & (text != "") & ~norm.isin(["yes", "y", "true", "null", "na", "unknown"])
+        impossible = numbers.notna() & ((numbers < 0) | (numbers % 1 != 0))
+        invalid = unreadable | impossible
+        self.note("naloxone_doses_unreadable", (invalid.to_numpy() & self.kept).sum())
+        numbers[invalid] = np.nan
+        return pd.array(numbers.round(), dtype="Int64")
+
+    def rejects_frame(self, ids: np.ndarray) -> pd.DataFrame:
+        out = ~self.kept
+        rows = np.flatnonzero(out)
+        return pd.DataFrame(
+            {
+                "row": rows + 1,
+                INCIDENT_ID: np.where(self.code[out] == "empty_row", None, ids[out]),
+                "code": self.code[out],
+                "column": self.column[out],
+                "reason": self.reason[out],
+            },
+            columns=REJECT_COLUMNS,
+        )
+
+
+def _to_float(text: pd.Series) -> np.ndarray:
+    values = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(dtype=float)
+    retry = np.isnan(values) & text.str.contains(",", regex=False).to_numpy()
+    if retry.any():  # decimal comma, as in many European exports
+        values[retry] = pd.to_numeric(text[retry].str.replace(",", ".", regex=False), errors="coerce")
+    return values
+
+
+def _is_wgs84(crs: str) -> bool:
+    from pyproj import CRS
+
+    try:
+        return CRS.from_user_input(crs).equals(CRS.from_user_input(WGS84))
+    except Exception as err:
+        raise ParameterError(f"--crs {crs!r} is not a CRS pyproj knows (e.g. EPSG:2223)") from err
+
+
+def _transform_to_wgs84(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    from pyproj import Transformer
+
+    transformer = Transformer.from_crs(crs, WGS84, always_xy=True)
+    lon, lat = transformer.transform(x, y)
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    lon[~np.isfinite(lon)] = np.nan
+    lat[~np.isfinite(lat)] = np.nan
+    return lon, lat
+
+
+def _haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
+    lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def _looks_swapped(lon: np.ndarray, lat: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Rows far from the bulk of the data whose swapped pair falls inside it.
+
+    The bulk is the median centre of the in-range rows; "inside" is within the
+    larger of 50 km and twice the 95th percentile distance of rows to it.
+    """
+    in_range = usable & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    result = np.zeros(len(lon), dtype=bool)
+    if in_range.sum() < 3:
+        return result
+    centre_lon, centre_lat = np.median(lon[in_range]), np.median(lat[in_range])
+    with np.errstate(invalid="ignore"):
+        dist = _haversine_km(lon, lat, centre_lon, centre_lat)
+        swapped_ok = (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
+        dist_swapped = np.where(swapped_ok, _haversine_km(lat, lon, centre_lon, centre_lat), np.inf)
+    finite = np.isfinite(dist)
+    radius = max(_SWAP_MIN_KM, 2 * float(np.percentile(dist[in_range & finite], 95)))
+    far = ~(dist <= radius)  # NaN distances (out of range) count as far
+    result = np.isfinite(lon) & np.isfinite(lat) & far & (dist_swapped <= radius)
+    return result
+
+
+def _parse_datetimes(text: pd.Series, timezone: str) -> pd.Series:
+    """Parse date strings to timezone-aware timestamps (NaT where unreadable).
+
+    The format is guessed from the first value (month before day when
+    ambiguous, as in US exports) and applied to all; values it does not fit are
+    parsed one by one. Values without an offset are taken in ``timezone``;
+    values with one are converted to it.
+    """
+    import zoneinfo
+
+    zoneinfo.ZoneInfo(timezone)  # raises on an unknown name
+    out = pd.Series(pd.NaT, index=text.index, dtype=f"datetime64[ns, {timezone}]")
+    present = text.notna()
+    if not present.any():
+        return out
+    values = text[present]
+    fmt = guess_datetime_format(values.iloc[0])
+    if fmt is not None:
+        try:
+            parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc="%z" in fmt or "%Z" in fmt)
+        except (ValueError, TypeError):
+            parsed = pd.Series(pd.NaT, index=values.index)
+        out.loc[parsed.index] = _to_zone(parsed, timezone)
+    failed = out.isna() & present
+    if failed.any():
+        out.loc[failed] = [_parse_one(v, timezone) for v in text[failed]]
+    return out
+
+
+def _to_zone(parsed: pd.Series, timezone: str) -> pd.Series:
+    # A local time that occurs twice (the autumn clock change) is read as the first
+    # (daylight) one; a time skipped in spring moves forward to the first valid one.
+    if parsed.dt.tz is None:
+        first = np.ones(len(parsed), dtype=bool)
+        return parsed.dt.tz_localize(timezone, ambiguous=first, nonexistent="shift_forward")
+    return parsed.dt.tz_convert(timezone)
+
+
+def _parse_one(value: str, timezone: str):
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+    if stamp is pd.NaT:
+        return pd.NaT
+    try:
+        if stamp.tzinfo is None:
+            return stamp.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
+        return stamp.tz_convert(timezone)
+    except (ValueError, TypeError):
+        return pd.NaT

@@ -1,0 +1,346 @@
+"""The main job: incidents to H3 counts, density, hot spots, clusters, map and run record.
+
+:func:`run_hotspots` is what ``odgeo hotspots`` calls; :func:`analyse_hotspots`
+does the analysis without writing, and :func:`write_hotspot_products` writes a
+result into a folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import clusters as clusters_mod
+from . import hexes as hexes_mod
+from .density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density
+from .errors import NoDataError, OutputExistsError, ParameterError
+from .hotspots import DEFAULT_PERCENTILE, hotspot_polygons
+from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents, read_incidents
+from .projection import lonlat_of, project_points
+from .runrecord import RunRecord, file_sha256
+from .schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, located
+from .webmap import AUDIENCES, build_map
+from .writers import write_csv, write_density_geotiff, write_geojson, write_json
+
+__all__ = ["HotspotSettings", "HotspotResult", "run_hotspots", "analyse_hotspots",
+           "write_hotspot_products", "PRODUCT_FILES"]
+
+log = logging.getLogger(__name__)
+
+PRODUCT_FILES = ("map.html", "hexes.geojson", "density.tif", "hotspots.geojson",
+                 "clusters.geojson", "rejects.csv", "run.json")
+
+
+@dataclass(frozen=True)
+class HotspotSettings:
+    """Every setting of the main job; None means "use the default" (or decide automatically).
+
+    Attributes
+    ----------
+    resolution
+        H3 resolution of the hex counts (default 8).
+    period
+        Time breakdown of hex counts: "month" (default), "week" or "none".
+    bandwidth_m
+        Kernel bandwidth in metres, or None/"auto" for the spatial Silverman rule.
+    cell_size_m
+        Density cell size in metres (default: extent / 250, at most bandwidth / 2).
+    kernel
+        "quartic" (default) or "gaussian".
+    percentile
+        Density percentile above which cells form hot spots (default 95).
+    eps_m, min_samples
+        DBSCAN search distance (default 100 m) and minimum points (default 15).
+    stack_min
+        Incidents at one exact coordinate flagged as a possible artefact (default 10).
+    since, until, outcomes
+        Filters (inclusive dates; outcomes among fatal, nonfatal, unknown).
+    audience
+        "public" (default) or "restricted".
+    columns
+        Column overrides by role (see :func:`odgeo.schema.detect_columns`).
+    crs, timezone, layer
+        Input CRS of coordinate columns, time zone of naive dates, vector layer.
+    title, tiles
+        Map title and basemap (None: OpenStreetMap; "none": no basemap).
+    """
+
+    resolution: int | None = None
+    period: str | None = None
+    bandwidth_m: float | str | None = None
+    cell_size_m: float | None = None
+    kernel: str | None = None
+    percentile: float | None = None
+    eps_m: float | None = None
+    min_samples: int | None = None
+    stack_min: int | None = None
+    since: str | None = None
+    until: str | None = None
+    outcomes: tuple[str, ...] | None = None
+    audience: str | None = None
+    columns: dict[str, str | None] = field(default_factory=dict)
+    crs: str | None = None
+    timezone: str | None = None
+    layer: str | None = None
+    title: str | None = None
+    tiles: str | None = None
+
+
+@dataclass
+class HotspotResult:
+    """Everything the main job produced, for notebooks and for the writers."""
+
+    read: IncidentRead
+    incidents: gpd.GeoDataFrame  # located incidents used
+    counts: pd.DataFrame  # CellCounts
+    hexes: gpd.GeoDataFrame  # counts with polygons
+    grid: DensityGrid
+    hotspots: gpd.GeoDataFrame  # metric CRS
+    clusters: gpd.GeoDataFrame  # metric CRS
+    labels: np.ndarray  # DBSCAN label per used incident (-1 noise)
+    map: folium.Map
+    record: RunRecord
+    audience: str
+
+
+def _pick(record: RunRecord, name: str, given, default, reason=None):
+    if given is None:
+        return record.param(name, default, "default", reason)
+    return record.param(name, given, "given")
+
+
+def run_hotspots(
+    path: str | Path,
+    out_dir: str | Path,
+    settings: HotspotSettings | None = None,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> HotspotResult:
+    """Read ``path``, analyse it and write every product into ``out_dir``.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``out_dir`` holds files and ``overwrite`` is False (checked first).
+    """
+    settings = settings or HotspotSettings()
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir, overwrite)
+    say = progress or (lambda step: None)
+    say("reading incidents")
+    record = RunRecord("hotspots")
+    with record.timed("read"):
+        read = read_incidents(path, columns=settings.columns, crs=settings.crs,
+                              timezone=settings.timezone or "UTC", layer=settings.layer)
+    record.sections["input"] = {**read.source, "sha256": file_sha256(Path(path))}
+    result = analyse_hotspots(read, settings, progress=progress, record=record)
+    say("writing products")
+    write_hotspot_products(result, out_dir, overwrite=overwrite)
+    return result
+
+
+def analyse_hotspots(
+    read: IncidentRead,
+    settings: HotspotSettings | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    record: RunRecord | None = None,
+) -> HotspotResult:
+    """Run every stage of the main job on validated incidents (nothing is written)."""
+    settings = settings or HotspotSettings()
+    record = record or RunRecord("hotspots")
+    say = progress or (lambda step: None)
+    audience = _pick(record, "audience", settings.audience, "public")
+    if audience not in AUDIENCES:
+        raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    record.param("timezone", settings.timezone or "UTC", "given" if settings.timezone else "default")
+    record.param("since", settings.since, "given" if settings.since else "default")
+    record.param("until", settings.until, "given" if settings.until else "default")
+    record.param("outcomes", list(settings.outcomes) if settings.outcomes else None,
+                 "given" if settings.outcomes else "default")
+    read = filter_incidents(read, since=settings.since, until=settings.until, outcomes=settings.outcomes)
+    used = located(read.incidents).reset_index(drop=True)
+    record.sections["columns"] = read.columns
+    record.sections["counts"] = _counts(read, len(used))
+    if read.notes:
+        record.sections["data_notes"] = read.notes
+    if used.empty:
+        raise NoDataError(
+            f"{read.source.get('path', 'input')}: no located incidents to analyse "
+            f"({read.n_input} rows: {read.n_unlocated} without coordinates, {read.n_rejected} rejected; "
+            f"see rejects.csv reasons with -v)"
+        )
+    lon, lat = lonlat_of(used.geometry)
+    x, y, metric_crs = project_points(lon, lat)
+    record.sections["metric_crs"] = metric_crs.to_string()
+
+    say("counting incidents per H3 hexagon")
+    with record.timed("hexes"):
+        resolution = _pick(record, "resolution", settings.resolution, hexes_mod.DEFAULT_RESOLUTION,
+                           "H3 res 8 (~0.74 km², 531 m edge) suits a city")
+        period = _pick(record, "period", settings.period, "month")
+        counts = hexes_mod.count_cells(used, resolution=resolution,
+                                       period=None if period == "none" else period)
+        hexes = gpd.GeoDataFrame(counts.reset_index(), geometry=hexes_mod.cells_to_polygons(counts.index).values,
+                                 crs="EPSG:4326")
+
+    say("computing kernel density")
+    with record.timed("density"):
+        grid = _density(record, settings, x, y, metric_crs)
+
+    say("delineating hot spots")
+    with record.timed("hotspots"):
+        percentile = _pick(record, "hotspot_percentile", settings.percentile, DEFAULT_PERCENTILE,
+                           "cells above the 95th percentile of non-zero density: the densest 5% of the area")
+        hotspots = hotspot_polygons(grid, x, y, percentile=percentile)
+
+    say("finding DBSCAN clusters")
+    with record.timed("clusters"):
+        clusters, labels = _clusters(record, settings, used, x, y, lon, lat, metric_crs)
+
+    record.sections["products"] = {
+        "hexes": {"n_cells": len(counts), "sum_of_counts": int(counts["count"].sum())},
+        "density": {"shape": list(grid.shape), "max_per_km2": round(float(grid.values.max()), 3),
+                    "mass": round(grid.mass(), 3), "method": grid.method},
+        "hotspots": {"n": len(hotspots), "n_incidents_inside": int(hotspots["n_incidents"].sum())},
+        "clusters": {"n": len(clusters), "n_noise": int((labels < 0).sum()),
+                     "possible_artefacts": int(clusters["possible_artefact"].sum()) if len(clusters) else 0},
+    }
+    say("drawing the map")
+    with record.timed("map"):
+        fmap = _map(settings, read, used, hexes, grid, hotspots, clusters, audience)
+    return HotspotResult(read=read, incidents=used, counts=counts, hexes=hexes, grid=grid,
+                         hotspots=hotspots, clusters=clusters, labels=labels, map=fmap,
+                         record=record, audience=audience)
+
+
+def _counts(read: IncidentRead, n_used: int) -> dict:
+    by_code = read.rejects["code"].value_counts().sort_index()
+    counts = {
+        "n_input": read.n_input,
+        "n_used": n_used,
+        "n_unlocated": read.n_unlocated,
+        "n_rejected": read.n_rejected,
+        "rejected_by_code": {str(k): int(v) for k, v in by_code.items()},
+        "check": "n_input = n_used + n_unlocated + n_rejected",
+    }
+    if counts["n_used"] + counts["n_unlocated"] + counts["n_rejected"] != counts["n_input"]:
+        raise AssertionError(f"row counts do not add up: {counts}")  # a bug, never user error
+    return counts
+
+
+def _density(record: RunRecord, settings: HotspotSettings, x, y, crs) -> DensityGrid:
+    kernel = _pick(record, "kernel", settings.kernel, "quartic", "as ArcGIS Kernel Density and QGIS Heatmap")
+    if kernel not in KERNELS:
+        raise ParameterError(f"--kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    if settings.bandwidth_m in (None, "auto"):
+        bandwidth, reason = auto_bandwidth(x, y)
+        record.param("bandwidth_m", round(bandwidth, 2), "auto", reason)
+    else:
+        bandwidth = float(settings.bandwidth_m)
+        if not bandwidth > 0:
+            raise ParameterError(f"--bandwidth must be a positive number of metres or 'auto', not {settings.bandwidth_m!r}")
+        record.param("bandwidth_m", bandwidth, "given")
+    if settings.cell_size_m is None:
+        cell, why = default_cell_size(x, y, bandwidth)
+        record.param("cell_size_m", round(cell, 3), "auto", why)
+    else:
+        cell = float(settings.cell_size_m)
+        if not cell > 0:
+            raise ParameterError(f"--cell-size must be a positive number of metres, not {settings.cell_size_m!r}")
+        record.param("cell_size_m", cell, "given")
+    return kernel_density(x, y, crs=crs, bandwidth_m=bandwidth, cell_size_m=cell, kernel=kernel)
+
+
+def _clusters(record, settings, used, x, y, lon, lat, crs):
+    eps = _pick(record, "eps_m", settings.eps_m, clusters_mod.DEFAULT_EPS_M, "about a city block")
+    min_samples = _pick(record, "min_samples", settings.min_samples, clusters_mod.DEFAULT_MIN_SAMPLES)
+    stack_min = _pick(record, "stack_min", settings.stack_min, clusters_mod.DEFAULT_STACK_MIN,
+                      "this many incidents at one exact coordinate suggest a geocoding fallback")
+    labels, is_core = clusters_mod.dbscan(x, y, eps_m=eps, min_samples=min_samples)
+    stacks = clusters_mod.coordinate_stacks(lon, lat, stack_min=stack_min)
+    clusters = clusters_mod.cluster_polygons(x, y, labels, is_core, used[OCCURRED_AT], crs=crs,
+                                             eps_m=eps, stacks=stacks, stack_min=stack_min)
+    big = stacks >= stack_min
+    stack_rows = []
+    if big.any():
+        frame = pd.DataFrame({"lon": lon[big], "lat": lat[big], "label": labels[big]})
+        for (_, _), grp in frame.groupby(["lon", "lat"], sort=True):
+            label = int(grp["label"].iloc[0])
+            stack_rows.append({"n_incidents": len(grp), "cluster_id": label + 1 if label >= 0 else None})
+        stack_rows.sort(key=lambda r: -r["n_incidents"])
+        log.warning("%d coordinate(s) hold %d or more incidents each: possible geocoding artefacts",
+                    len(stack_rows), stack_min)
+    record.sections["coordinate_stacks"] = stack_rows
+    return clusters, labels
+
+
+def _date_span(used: gpd.GeoDataFrame) -> str:
+    times = used[OCCURRED_AT]
+    first, last = times.min(), times.max()
+    return f"{first:%b %Y}" if (first.year, first.month) == (last.year, last.month) else f"{first:%b %Y} to {last:%b %Y}"
+
+
+def _map(settings, read, used, hexes, grid, hotspots, clusters, audience) -> folium.Map:
+    source = Path(str(read.source.get("path", "incidents"))).name
+    title = settings.title or f"Suspected overdoses: {source}"
+    n_fatal = int((used[OUTCOME] == "fatal").sum())
+    subtitle = (f"{_date_span(used)} · {len(used):,} located incidents ({n_fatal:,} fatal) · "
+                f"{read.n_unlocated:,} without coordinates · {read.n_rejected:,} rejected")
+    tiles = settings.tiles
+    tiles = None if tiles == "none" else (tiles or "OpenStreetMap")
+    return build_map(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, points=used,
+                     audience=audience, title=title, subtitle=subtitle, tiles=tiles)
+
+
+def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(f"{out_dir} is a file; give a folder for --out")
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise OutputExistsError(f"{out_dir} is not empty; choose another folder or add --overwrite")
+
+
+def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
+    """Write the products of :func:`analyse_hotspots` into ``out_dir``; return their paths.
+
+    For the public audience, ``rejects.csv`` carries no incident ids and the map
+    no points.
+    """
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir, overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with result.record.timed("write"):
+        written = [
+            write_geojson(result.hexes, out_dir / "hexes.geojson"),
+            write_density_geotiff(result.grid, out_dir / "density.tif"),
+            write_geojson(result.hotspots, out_dir / "hotspots.geojson"),
+            write_geojson(_clusters_for_file(result.clusters), out_dir / "clusters.geojson"),
+            write_csv(_rejects_for(result.read.rejects, result.audience), out_dir / "rejects.csv"),
+        ]
+        result.map.save(str(out_dir / "map.html"))
+        written.append(out_dir / "map.html")
+    record = result.record.as_dict()
+    record["outputs"] = sorted(p.name for p in [*written, out_dir / "run.json"])
+    written.append(write_json(record, out_dir / "run.json"))
+    return written
+
+
+def _clusters_for_file(clusters: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = clusters.copy()
+    for col in ("first_date", "last_date"):
+        out[col] = [pd.Timestamp(v).strftime("%Y-%m-%d") if pd.notna(v) else None for v in out[col]]
+    return out
+
+
+def _rejects_for(rejects: pd.DataFrame, audience: str) -> pd.DataFrame:
+    if audience == "restricted":
+        return rejects[REJECT_COLUMNS]
+    return rejects[[c for c in REJECT_COLUMNS if c != INCIDENT_ID]]

@@ -1,0 +1,85 @@
+"""The run record (run.json): parameters with their reasons, counts that add up,
+software versions and timings."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from ._version import __version__
+
+__all__ = ["Parameter", "RunRecord", "software_versions", "file_sha256"]
+
+_PACKAGES = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "h3", "rasterio",
+             "scikit-learn", "scipy", "folium")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A parameter's value and where it came from: given, default or auto (with reason)."""
+
+    value: object
+    source: str  # "given", "default" or "auto"
+    reason: object = None
+
+    def as_dict(self) -> dict:
+        out = {"value": self.value, "source": self.source}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class RunRecord:
+    """Collects what a run did; :meth:`as_dict` is what run.json holds."""
+
+    command: str
+    parameters: dict[str, Parameter] = field(default_factory=dict)
+    sections: dict[str, object] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def param(self, name: str, value, source: str, reason=None):
+        self.parameters[name] = Parameter(value, source, reason)
+        return value
+
+    @contextmanager
+    def timed(self, step: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = round(time.perf_counter() - start, 4)
+
+    def as_dict(self) -> dict:
+        return {
+            "odgeo_version": __version__,
+            "command": self.command,
+            "parameters": {k: v.as_dict() for k, v in self.parameters.items()},
+            **self.sections,
+            "software": software_versions(),
+            "timings_s": self.timings,
+        }
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of Python and of the libraries that shape the results."""
+    versions = {"python": platform.python_version(), "odgeo": __version__}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,219 @@
+"""Column names, recognised aliases and the IncidentFrame contract, in one place.
+
+Every other module takes column names from here, and the docs table of accepted
+column names is generated from :data:`ROLE_ALIASES`, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .errors import ColumnError
+
+__all__ = [
+    "INCIDENT_ID",
+    "OCCURRED_AT",
+    "OUTCOME",
+    "NALOXONE_DOSES",
+    "SUSPECTED_DRUG",
+    "ADDRESS",
+    "CITY",
+    "ZIP",
+    "SOURCE_ROW",
+    "GEOCODE_STATUS",
+    "GEOCODE_SCORE",
+    "OUTCOMES",
+    "OUTCOME_ALIASES",
+    "ROLE_ALIASES",
+    "INCIDENT_COLUMNS",
+    "WGS84",
+    "normalise_name",
+    "detect_columns",
+    "validate_incident_frame",
+    "has_location",
+    "located",
+    "unlocated",
+]
+
+WGS84 = "EPSG:4326"
+
+INCIDENT_ID = "incident_id"
+OCCURRED_AT = "occurred_at"
+OUTCOME = "outcome"
+NALOXONE_DOSES = "naloxone_doses"
+SUSPECTED_DRUG = "suspected_drug"
+ADDRESS = "address"
+CITY = "city"
+ZIP = "zip"
+SOURCE_ROW = "source_row"
+GEOCODE_STATUS = "geocode_status"
+GEOCODE_SCORE = "geocode_score"
+
+#: The columns of an IncidentFrame, in order (geometry comes last).
+INCIDENT_COLUMNS = [
+    INCIDENT_ID,
+    OCCURRED_AT,
+    OUTCOME,
+    NALOXONE_DOSES,
+    SUSPECTED_DRUG,
+    ADDRESS,
+    CITY,
+    ZIP,
+    SOURCE_ROW,
+    GEOCODE_STATUS,
+    GEOCODE_SCORE,
+]
+
+OUTCOMES = ("fatal", "nonfatal", "unknown")
+
+#: Values (normalised with :func:`normalise_name`) read as each outcome.
+OUTCOME_ALIASES: dict[str, str] = {
+    **dict.fromkeys(["fatal", "death", "dead", "deceased", "died", "f", "yes", "y", "1", "true"], "fatal"),
+    **dict.fromkeys(
+        ["nonfatal", "notfatal", "survived", "alive", "nf", "no", "n", "0", "false"], "nonfatal"
+    ),
+    **dict.fromkeys(["", "unknown", "unk", "na", "null", "none", "u"], "unknown"),
+}
+
+#: For each role, the column names recognised, best first (normalised: lower case,
+#: letters and digits only). The first present wins; the choice is recorded.
+ROLE_ALIASES: dict[str, tuple[str, ...]] = {
+    "longitude": ("longitude", "lon", "lng", "long", "x", "xcoord", "pointx", "gpslongitude"),
+    "latitude": ("latitude", "lat", "y", "ycoord", "pointy", "gpslatitude"),
+    OCCURRED_AT: (
+        "occurredat", "datetime", "incidentdatetime", "incidentdate", "date", "eventdate",
+        "dateofincident", "calldate", "dispatchdate", "dateofdeath", "dateoccurred", "time",
+    ),
+    INCIDENT_ID: (
+        "incidentid", "incidentnumber", "incidentno", "casenumber", "caseno", "caseid", "id",
+        "recordid", "objectid", "fid",
+    ),
+    OUTCOME: ("outcome", "fatal", "fatality", "fatalnonfatal", "isfatal", "fatalornonfatal"),
+    NALOXONE_DOSES: (
+        "naloxonedoses", "narcandoses", "naloxone", "narcan", "naloxonegiven", "narcangiven",
+        "naloxoneadministered", "narcanadministered",
+    ),
+    SUSPECTED_DRUG: ("suspecteddrug", "drug", "suspectedsubstance", "substance", "drugtype"),
+    ADDRESS: ("address", "fulladdress", "streetaddress", "incidentaddress", "addr"),
+    CITY: ("city", "town", "municipality", "incidentcity"),
+    ZIP: ("zip", "zipcode", "postcode", "postalcode", "zip5"),
+}
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def normalise_name(name: object) -> str:
+    """Lower-case ``name`` and drop everything but letters and digits.
+
+    >>> normalise_name(" Incident_Date ")
+    'incidentdate'
+    """
+    return _NON_ALNUM.sub("", str(name).strip().lower())
+
+
+def detect_columns(
+    columns: list[str], overrides: dict[str, str | None] | None = None
+) -> dict[str, str | None]:
+    """Map each role of :data:`ROLE_ALIASES` to a column of ``columns`` (or None).
+
+    Parameters
+    ----------
+    columns
+        The column names as they appear in the file.
+    overrides
+        Role to column name, given by the user; each must name an existing column.
+
+    Returns
+    -------
+    dict
+        Role to source column name, None where no column was found. One source
+        column never serves two roles.
+
+    Raises
+    ------
+    ColumnError
+        If an override names a column that does not exist.
+    """
+    overrides = {k: v for k, v in (overrides or {}).items() if v}
+    by_norm: dict[str, str] = {}
+    for col in columns:
+        by_norm.setdefault(normalise_name(col), col)
+    chosen: dict[str, str | None] = {}
+    for role, col in overrides.items():
+        if role not in ROLE_ALIASES:
+            raise ColumnError(f"unknown column role {role!r}; roles are {', '.join(ROLE_ALIASES)}")
+        if col not in columns:
+            hint = by_norm.get(normalise_name(col))
+            also = f" (did you mean {hint!r}?)" if hint else ""
+            raise ColumnError(
+                f"column {col!r} given for {role} is not in the input{also}; "
+                f"columns are: {', '.join(map(str, columns))}"
+            )
+        chosen[role] = col
+    used = set(chosen.values())
+    for role, aliases in ROLE_ALIASES.items():
+        if role in chosen:
+            continue
+        chosen[role] = None
+        for alias in aliases:
+            col = by_norm.get(alias)
+            if col is not None and col not in used:
+                chosen[role] = col
+                used.add(col)
+                break
+    return {role: chosen[role] for role in ROLE_ALIASES}
+
+
+def validate_incident_frame(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Check that ``frame`` honours the IncidentFrame contract and return it.
+
+    The contract: a GeoDataFrame in EPSG:4326 with the columns of
+    :data:`INCIDENT_COLUMNS`, unique ``incident_id``, timezone-aware
+    ``occurred_at``, ``outcome`` in :data:`OUTCOMES`, and Point geometries
+    (empty for incidents not yet located).
+
+    Raises
+    ------
+    ColumnError
+        If a column is missing.
+    ValueError
+        If a value breaks the contract.
+    """
+    missing = [c for c in INCIDENT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ColumnError(f"IncidentFrame lacks column(s): {', '.join(missing)}")
+    if frame.crs is None or not frame.crs.equals(WGS84):
+        raise ValueError(f"IncidentFrame must be in {WGS84}, not {frame.crs}")
+    if not frame[INCIDENT_ID].is_unique:
+        raise ValueError("IncidentFrame has duplicate incident_id values")
+    times = frame[OCCURRED_AT]
+    if not isinstance(times.dtype, pd.DatetimeTZDtype):
+        raise ValueError("IncidentFrame.occurred_at must be timezone-aware datetimes")
+    bad = ~frame[OUTCOME].isin(OUTCOMES)
+    if bad.any():
+        raise ValueError(f"IncidentFrame.outcome must be one of {OUTCOMES}")
+    kinds = set(frame.geometry[has_location(frame.geometry)].geom_type.unique())
+    if kinds - {"Point"}:
+        raise ValueError(f"IncidentFrame geometries must be points, not {sorted(kinds)}")
+    return frame
+
+
+def has_location(geoms: gpd.GeoSeries) -> np.ndarray:
+    """Boolean array: True where a geometry is present and not empty."""
+    values = np.asarray(geoms.values, dtype=object)
+    return ~(shapely.is_missing(values) | shapely.is_empty(values))
+
+
+def located(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The incidents that have a location (non-empty geometry)."""
+    return frame[has_location(frame.geometry)]
+
+
+def unlocated(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The incidents that still lack a location (for the geocoder)."""
+    return frame[~has_location(frame.geometry)]
