@@ -159,14 +159,28 @@ def detect_columns(
     for role, aliases in ROLE_ALIASES.items():
         if role in chosen:
             continue
-        chosen[role] = None
-        for alias in aliases:
-            col = by_norm.get(alias)
-            if col is not None and col not in used:
-                chosen[role] = col
-                used.add(col)
-                break
+        chosen[role] = _first_alias(aliases, by_norm, used) or _first_truncated(aliases, columns, used)
+        if chosen[role] is not None:
+            used.add(chosen[role])
     return {role: chosen[role] for role in ROLE_ALIASES}
+
+
+def _first_alias(aliases, by_norm: dict[str, str], used: set) -> str | None:
+    for alias in aliases:
+        col = by_norm.get(alias)
+        if col is not None and col not in used:
+            return col
+    return None
+
+
+def _first_truncated(aliases, columns: list[str], used: set) -> str | None:
+    """A Shapefile (DBF) cuts names to 10 characters: 'occurred_at' becomes 'occurred_a'."""
+    for alias in aliases:
+        for col in columns:
+            norm = normalise_name(col)
+            if len(str(col)) == 10 and len(norm) >= 6 and alias.startswith(norm) and col not in used:
+                return col
+    return None
 
 
 def validate_incident_frame(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

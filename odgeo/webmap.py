@@ -101,9 +101,10 @@ def _bounds(*layers) -> tuple[float, float, float, float] | None:
 
 
 def _quantile_breaks(values: np.ndarray) -> list[float]:
+    """Quantile class breaks (at least two classes, even when every value is equal)."""
     qs = np.unique(np.quantile(values, np.linspace(0, 1, _N_CLASSES + 1)))
-    if len(qs) < 2:
-        qs = np.array([values.min(), values.min() + 1])
+    if len(qs) < 3:
+        qs = np.linspace(values.min(), max(values.max(), values.min() + 2), 3)
     return [float(q) for q in qs]
 
 

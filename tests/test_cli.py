@@ -1,0 +1,108 @@
+"""The command line: exit codes, stdout holds only the summary, help, config."""
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from odgeo import density, schema, webmap
+from odgeo_cli import options
+from odgeo_cli.main import cli
+
+from .conftest import SAMPLE
+
+INPUT = str(SAMPLE / "incidents.csv")
+
+
+def _run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_hotspots_writes_and_summarises(tmp_path):
+    out = tmp_path / "res"
+    result = _run("hotspots", INPUT, "--out", str(out), "--timezone", "America/Chicago", "--bandwidth", "400")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == f"Map: {out / 'map.html'}"
+    assert "5036 rows: 3975 used, 1053 without coordinates, 8 rejected" in result.stdout
+    record = json.loads((out / "run.json").read_text())
+    assert record["parameters"]["bandwidth_m"] == {"value": 400.0, "source": "given"}
+
+
+def test_non_empty_out_is_exit_1_with_one_line(tmp_path):
+    (tmp_path / "x").write_text("")
+    result = _run("hotspots", INPUT, "--out", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("Error:")
+    assert "--overwrite" in result.stderr
+
+
+def test_usage_errors_are_exit_2(tmp_path):
+    assert _run("hotspots", INPUT, "--out", str(tmp_path / "o"), "--bandwidth", "-3").exit_code == 2
+    assert _run("hotspots", INPUT, "--out", str(tmp_path / "o"), "--kernel", "box").exit_code == 2
+    assert _run("hotspots", INPUT, "--out", str(tmp_path / "o"), "--outcome", "dead").exit_code == 2
+    assert _run("hotspots", "missing.csv", "--out", str(tmp_path / "o")).exit_code == 2
+
+
+def test_bad_column_names_the_column(tmp_path):
+    result = _run("hotspots", INPUT, "--out", str(tmp_path / "o"), "--lon-col", "LONG_X")
+    assert result.exit_code == 1 and "'LONG_X'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_vv_shows_the_traceback(tmp_path):
+    (tmp_path / "x").write_text("")
+    result = _run("-vv", "hotspots", INPUT, "--out", str(tmp_path))
+    assert result.exit_code == 1 and "Traceback" in result.stderr
+
+
+def test_config_file_sets_options_and_command_line_wins(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[hotspots]\nbandwidth = "350"\ntimezone = "America/Chicago"\nresolution = 7\n')
+    out = tmp_path / "o"
+    result = _run("hotspots", INPUT, "--out", str(out), "--config", str(cfg), "--resolution", "9")
+    assert result.exit_code == 0, result.output
+    params = json.loads((out / "run.json").read_text())["parameters"]
+    assert params["bandwidth_m"]["value"] == 350.0 and params["resolution"]["value"] == 9
+    assert params["timezone"]["value"] == "America/Chicago"
+    cfg.write_text("bandwith = 3\n")
+    assert _run("hotspots", INPUT, "--out", str(tmp_path / "p"), "--config", str(cfg)).exit_code == 2
+
+
+def test_help_and_version():
+    assert "Example" in _run("--help").output
+    page = _run("hotspots", "--help").output
+    assert "odgeo hotspots incidents.csv --out results/" in page and "--bandwidth" in page
+    assert _run("--version").output.strip().endswith("0.1.0")
+
+
+def test_cli_choices_match_the_library():
+    assert options.AUDIENCES == webmap.AUDIENCES
+    assert options.KERNELS == density.KERNELS
+    assert options.OUTCOMES == schema.OUTCOMES
+
+
+def test_console_script_is_installed_and_help_does_not_import_the_library():
+    code = "import sys; from odgeo_cli.main import cli; print('odgeo.pipeline' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    done = subprocess.run([sys.executable, "-m", "odgeo_cli", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and "0.1.0" in done.stdout
+
+
+def test_library_never_imports_click_prints_or_exits():
+    # rasterio imports click itself, so the rule is checked on our source.
+    import ast
+    from pathlib import Path
+
+    import odgeo
+
+    for path in Path(odgeo.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                assert not any(n.split(".")[0] == "click" for n in names), path
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id != "print", f"{path}:{node.lineno}"
+            if isinstance(node, ast.Attribute) and node.attr == "exit":
+                assert getattr(node.value, "id", "") != "sys", f"{path}:{node.lineno}"

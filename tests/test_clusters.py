@@ -1,0 +1,80 @@
+"""DBSCAN equals scikit-learn; clusters and coordinate stacks on the sample."""
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.cluster import DBSCAN
+
+from odgeo.clusters import cluster_polygons, coordinate_stacks, dbscan
+
+
+def _scene(seed, n):
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 4000, (8, 2))
+    k = n // 2
+    blobs = rng.normal(0, 1, (k, 2)) * rng.uniform(20, 150) + centres[rng.integers(0, 8, k)]
+    pts = np.vstack([blobs, rng.uniform(0, 4000, (n - k, 2))])
+    return np.round(pts, 1)  # rounding makes exact-eps distances and duplicates likely
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 1500), st.floats(10, 300), st.integers(1, 30))
+def test_labels_equal_scikit_learn(seed, n, eps, min_samples):
+    pts = _scene(seed, n)
+    labels, core = dbscan(pts[:, 0], pts[:, 1], eps_m=eps, min_samples=min_samples)
+    ref = DBSCAN(eps=eps, min_samples=min_samples).fit(pts)
+    ref_core = np.zeros(n, dtype=bool)
+    ref_core[ref.core_sample_indices_] = True
+    assert np.array_equal(core, ref_core)
+    assert np.array_equal(labels[core], ref.labels_[core])
+    assert np.array_equal(labels, ref.labels_)
+
+
+def test_labels_stay_aligned_with_rows_when_rows_are_shuffled():
+    pts = _scene(5, 800)
+    labels, core = dbscan(pts[:, 0], pts[:, 1], eps_m=120, min_samples=8)
+    perm = np.random.default_rng(0).permutation(len(pts))
+    labels2, core2 = dbscan(pts[perm, 0], pts[perm, 1], eps_m=120, min_samples=8)
+    assert np.array_equal(core2, core[perm])
+    # Same partition of core points, whatever the numbering.
+    pairs = set(zip(labels[perm][core2], labels2[core2]))
+    assert len(pairs) == len(set(labels[core]))
+
+
+def test_exact_eps_distance_counts_as_a_neighbour():
+    x = np.array([0.0, 100.0])
+    labels, core = dbscan(x, np.zeros(2), eps_m=100.0, min_samples=2)
+    assert core.all() and (labels == 0).all()
+
+
+def test_stacks_and_artefact_flag():
+    lon = np.array([1.0] * 12 + [2.0, 3.0])
+    lat = np.array([5.0] * 12 + [5.0, 5.0])
+    stacks = coordinate_stacks(lon, lat)
+    assert stacks.tolist() == [12] * 12 + [1, 1]
+    x = np.r_[np.zeros(12), 10.0, 20.0]
+    labels, core = dbscan(x, np.zeros(14), eps_m=50, min_samples=3)
+    dates = pd.Series(pd.date_range("2024-01-01", periods=14, tz="UTC"))
+    frame = cluster_polygons(x, np.zeros(14), labels, core, dates, crs=pyproj.CRS.from_epsg(32614),
+                             eps_m=50, stacks=stacks, stack_min=10)
+    assert frame["possible_artefact"].tolist() == [True]
+    assert frame["n_incidents"].tolist() == [14]
+    assert frame["first_date"].iloc[0] == dates.iloc[0]
+    # The polygon is buffered: no incident lies on its edge.
+    assert not shapely.touches(frame.geometry.iloc[0], shapely.points(x, np.zeros(14))).any()
+
+
+def test_sample_cluster_and_pile_up(sample_run, truth):
+    result, _ = sample_run
+    clusters = result.clusters.to_crs(4326)
+    tight = clusters[clusters.contains(shapely.Point(truth["tight_cluster"]["centre"]))]
+    assert len(tight) == 1
+    assert tight["n_incidents"].iloc[0] >= 0.9 * truth["tight_cluster"]["n"]
+    assert not tight["possible_artefact"].iloc[0]
+    pile = clusters[clusters.intersects(shapely.Point(truth["centroid_pileup"]["location"]))]
+    assert pile["possible_artefact"].tolist() == [True]
+    assert pile["max_stack"].iloc[0] == truth["centroid_pileup"]["n"]
+    assert result.record.sections["coordinate_stacks"][0]["n_incidents"] == truth["centroid_pileup"]["n"]

@@ -1,0 +1,96 @@
+"""Kernel density: brute-force agreement, mass, the automatic bandwidth, the GeoTIFF."""
+
+import math
+
+import numpy as np
+import pyproj
+import pytest
+import rasterio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from odgeo.density import auto_bandwidth, default_cell_size, kernel_density, kernel_values
+from odgeo.writers import write_density_geotiff
+
+UTM = pyproj.CRS.from_epsg(32614)
+
+
+def _brute_force(grid, x, y):
+    cx, cy = grid.cell_centres()
+    total = np.zeros(cx.shape)
+    for a, b in zip(x, y):
+        total += kernel_values(np.hypot(cx - a, cy - b), grid.bandwidth_m, grid.kernel)
+    return total
+
+
+def _points(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 700, n), rng.normal(0, 500, n)
+
+
+@pytest.mark.parametrize("kernel", ["quartic", "gaussian"])
+@pytest.mark.parametrize("cell_fraction", [None, 0.02, 0.1, 0.25, 0.37, 0.5])
+def test_matches_brute_force_within_half_a_percent_of_peak(kernel, cell_fraction):
+    x, y = _points(250)
+    h = 350.0
+    cell = None if cell_fraction is None else h * cell_fraction
+    grid = kernel_density(x, y, crs=UTM, bandwidth_m=h, cell_size_m=cell, kernel=kernel)
+    ref = _brute_force(grid, x, y)
+    assert np.abs(grid.values - ref).max() <= 0.005 * ref.max()
+
+
+def test_kernel_integrates_to_one_per_km2():
+    d = np.linspace(0, 1000, 20001)
+    for kernel, h in [("quartic", 400.0), ("gaussian", 150.0)]:
+        mass = np.trapezoid(kernel_values(d, h, kernel) * 2 * np.pi * d, d) / 1e6
+        assert abs(mass - 1) < 1e-4
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 400), st.floats(100, 800), st.integers(0, 1000))
+def test_mass_is_the_number_of_points(n, h, seed):
+    x, y = _points(n, seed)
+    grid = kernel_density(x, y, crs=UTM, bandwidth_m=h)  # quartic: no edge loss by construction
+    assert grid.mass() == pytest.approx(n, rel=2e-3)
+
+
+def test_grid_covers_every_point_plus_the_bandwidth():
+    x, y = _points(100)
+    grid = kernel_density(x, y, crs=UTM, bandwidth_m=300.0, cell_size_m=50.0)
+    west, south, east, north = grid.bounds()
+    assert west <= x.min() - 300 and east >= x.max() + 300
+    assert south <= y.min() - 300 and north >= y.max() + 300
+    # North-up: the first row is the northernmost.
+    assert grid.transform.e < 0
+
+
+def test_auto_bandwidth_is_the_documented_formula():
+    x, y = _points(500, seed=3)
+    h, reason = auto_bandwidth(x, y)
+    d = np.hypot(x - x.mean(), y - y.mean())
+    sd = math.sqrt(np.mean(d**2))
+    dm = np.median(d)
+    assert h == pytest.approx(0.9 * min(sd, math.sqrt(1 / math.log(2)) * dm) * 500**-0.2)
+    assert reason["n"] == 500
+
+
+def test_default_cell_size_is_extent_over_250_capped_at_half_bandwidth():
+    x, y = np.array([0.0, 5000.0]), np.array([0.0, 2000.0])
+    cell, _ = default_cell_size(x, y, 400.0)
+    assert cell == pytest.approx((2000 + 800) / 250)
+    cell, why = default_cell_size(x, y, 10.0)
+    assert cell == 5.0 and "capped" in why
+
+
+def test_geotiff_has_crs_units_nodata_and_overviews(tmp_path):
+    x, y = _points(300)
+    grid = kernel_density(x, y, crs=UTM, bandwidth_m=400.0, cell_size_m=5.0)
+    path = write_density_geotiff(grid, tmp_path / "d.tif")
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 32614
+        assert src.nodata == -9999.0
+        assert src.tags()["units"] == "incidents per km²"
+        assert src.overviews(1)
+        data = src.read(1)
+        assert np.allclose(data, grid.values.astype(np.float32))
+        assert src.transform == grid.transform

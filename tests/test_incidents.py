@@ -1,0 +1,119 @@
+"""Every row ends up used, unlocated or rejected with a reason; the counts add up."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from odgeo.errors import ColumnError, ParameterError
+from odgeo.incidents import filter_incidents, read_incidents
+from odgeo.schema import validate_incident_frame
+
+
+def _write(tmp_path, rows, header="incident_id,occurred_at,outcome,longitude,latitude,address"):
+    path = tmp_path / "in.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_sample_bad_rows_are_rejected_with_their_reasons(sample_dir, truth):
+    read = read_incidents(sample_dir / "incidents.csv", timezone="America/Chicago")
+    got = sorted(zip(read.rejects["row"], read.rejects["code"]))
+    assert got == sorted((b["row"], b["code"]) for b in truth["bad_rows"])
+    assert read.n_unlocated == truth["n_unlocated"]
+    assert read.n_input == truth["n_rows"]
+    assert read.n_located + read.n_unlocated + read.n_rejected == read.n_input
+    validate_incident_frame(read.incidents)
+
+
+def test_reasons_never_quote_values(sample_dir):
+    read = read_incidents(sample_dir / "incidents.csv", timezone="America/Chicago")
+    assert not read.rejects["reason"].str.contains("95.2|N/A|not recorded|SMP-").any()
+
+
+def test_dates_in_two_formats_and_time_zones(tmp_path):
+    path = _write(tmp_path, [
+        "1,2024-03-10 02:30:00,fatal,-97.4,38.2,",  # skipped by the spring clock change
+        "2,2024-11-03 01:30:00,nonfatal,-97.4,38.2,",  # happens twice in autumn
+        "3,05/17/2024 2:05 PM,nonfatal,-97.4,38.2,",
+        "4,2024-05-17T19:05:00+00:00,nonfatal,-97.4,38.2,",
+    ])
+    read = read_incidents(path, timezone="America/Chicago")
+    assert read.n_rejected == 0
+    times = read.incidents.set_index("incident_id")["occurred_at"]
+    assert str(times.dt.tz) == "America/Chicago"
+    assert times["3"] == pd.Timestamp("2024-05-17 14:05", tz="America/Chicago")
+    assert times["3"] == times["4"]
+
+
+def test_swapped_and_out_of_range_coordinates(tmp_path):
+    rows = [f"{i},2024-01-0{1 + i % 5},nonfatal,{-97.4 + i * 0.001},{38.2 + i * 0.001}," for i in range(10)]
+    rows += ["s,2024-01-02,fatal,38.2,-97.4,", "r,2024-01-02,fatal,-97.4,95.3,", "z,2024-01-02,fatal,0,0,",
+             "p,2024-01-02,fatal,-97.4,,12 Oak St", "n,2024-01-02,fatal,,,", "u,2024-01-02,fatal,,,12 Oak St"]
+    read = read_incidents(_write(tmp_path, rows))
+    codes = dict(zip(read.rejects["incident_id"], read.rejects["code"]))
+    assert codes == {"s": "swapped_coordinates", "r": "coordinate_out_of_range", "z": "zero_coordinates",
+                     "p": "partial_coordinates", "n": "no_location"}
+    assert read.n_unlocated == 1 and read.n_located == 10
+
+
+def test_projected_coordinates_need_a_crs(tmp_path):
+    rows = [f"{i},2024-01-01,fatal,{630000 + i * 10},{4229000 + i * 10}," for i in range(5)]
+    path = _write(tmp_path, rows)
+    with pytest.raises(ParameterError, match="not degrees.*--crs"):
+        read_incidents(path)
+    read = read_incidents(path, crs="EPSG:32614")
+    assert read.n_located == 5
+    assert abs(read.incidents.geometry.x.iloc[0] - (-97.52)) < 0.05
+
+
+def test_missing_date_column_is_one_clear_error(tmp_path):
+    path = _write(tmp_path, ["1,-97.4,38.2"], header="id,lon,lat")
+    with pytest.raises(ColumnError, match="no date column.*--date-col"):
+        read_incidents(path)
+
+
+def test_outcomes_and_doses_are_normalised(tmp_path):
+    path = _write(tmp_path, ["1,2024-01-01,Fatal,-97.4,38.2,2", "2,2024-01-01,Non-Fatal,-97.4,38.2,no",
+                             "3,2024-01-01,weird,-97.4,38.2,yes", "4,2024-01-01,,-97.4,38.2,-1"],
+                  header="incident_id,date,outcome,lon,lat,naloxone_doses")
+    read = read_incidents(path)
+    frame = read.incidents.set_index("incident_id")
+    assert frame["outcome"].to_dict() == {"1": "fatal", "2": "nonfatal", "3": "unknown", "4": "unknown"}
+    assert frame["naloxone_doses"].tolist()[:2] == [2, 0]
+    assert frame["naloxone_doses"].isna().tolist()[2:] == [True, True]
+    assert read.notes == {"outcome_unrecognised_as_unknown": 1, "naloxone_yes_without_dose_count": 1,
+                          "naloxone_doses_unreadable": 1}
+
+
+def test_filters_send_rows_to_rejects(sample_dir):
+    read = read_incidents(sample_dir / "incidents.csv", timezone="America/Chicago")
+    kept = filter_incidents(read, since="2025-01-01", until="2025-06-30", outcomes=["fatal"])
+    times = kept.incidents["occurred_at"]
+    assert times.min() >= pd.Timestamp("2025-01-01", tz="America/Chicago")
+    assert times.max() < pd.Timestamp("2025-07-01", tz="America/Chicago")
+    assert set(kept.incidents["outcome"]) == {"fatal"}
+    assert len(kept.incidents) + kept.n_rejected == len(read.incidents) + read.n_rejected
+    assert {"before_since", "after_until", "outcome_filtered"} <= set(kept.rejects["code"])
+    with pytest.raises(ParameterError, match="--until"):
+        filter_incidents(read, since="2025-01-01", until="2024-01-01")
+
+
+_cell = st.sampled_from(["", "x", "2024-02-30", "2024-05-01 10:00", "-97.4", "38.2", "95", "0", "abc"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["1", "2", "3", ""]), _cell, _cell, _cell, _cell), max_size=25))
+def test_counts_always_add_up(tmp_path_factory, rows):
+    path = tmp_path_factory.mktemp("prop") / "in.csv"
+    lines = ["incident_id,occurred_at,longitude,latitude,address"] + [",".join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    try:
+        read = read_incidents(path)
+    except ParameterError:
+        return  # a file whose coordinates are mostly not degrees is refused as a whole
+    assert read.n_located + read.n_unlocated + read.n_rejected == read.n_input
+    assert read.incidents["incident_id"].is_unique
+    assert read.rejects["row"].is_unique
+    assert np.all(read.rejects["reason"].str.len() > 0)

@@ -1,0 +1,118 @@
+"""The main job end to end: products, counts that add up, determinism, audiences."""
+
+import csv
+import json
+import re
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import rasterio
+
+from odgeo.errors import NoDataError, OutputExistsError
+from odgeo.pipeline import PRODUCT_FILES, HotspotSettings, run_hotspots
+
+from .conftest import SAMPLE, SAMPLE_TZ
+
+
+def test_every_product_is_written(sample_run):
+    _, out = sample_run
+    assert sorted(p.name for p in out.iterdir()) == sorted(PRODUCT_FILES)
+
+
+def test_run_record_counts_add_up_and_parameters_have_sources(sample_run, truth):
+    _, out = sample_run
+    record = json.loads((out / "run.json").read_text())
+    c = record["counts"]
+    assert c["n_input"] == c["n_used"] + c["n_unlocated"] + c["n_rejected"] == truth["n_rows"]
+    assert sum(c["rejected_by_code"].values()) == c["n_rejected"]
+    params = record["parameters"]
+    assert params["bandwidth_m"]["source"] == "auto" and "rule" in params["bandwidth_m"]["reason"]
+    assert params["timezone"] == {"value": SAMPLE_TZ, "source": "given"}
+    assert params["resolution"]["value"] == 8
+    assert record["software"]["h3"] and record["timings_s"]["density"] >= 0
+    assert record["columns"]["longitude"] == "longitude"
+
+
+def test_hexes_sum_to_incidents_used(sample_run):
+    _, out = sample_run
+    hexes = gpd.read_file(out / "hexes.geojson")
+    used = json.loads((out / "run.json").read_text())["counts"]["n_used"]
+    assert hexes["count"].sum() == used
+    assert {"h3_cell", "count", "fatal", "nonfatal", "2024-01", "2025-12"} <= set(hexes.columns)
+
+
+def test_rejects_file_lists_every_rejected_row(sample_run, truth):
+    _, out = sample_run
+    with open(out / "rejects.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((int(r["row"]), r["code"]) for r in rows) == sorted((b["row"], b["code"]) for b in truth["bad_rows"])
+    assert "incident_id" not in rows[0]  # public audience: no identifiers
+
+
+def test_density_tif_is_metric_and_matches_the_grid(sample_run):
+    result, out = sample_run
+    with rasterio.open(out / "density.tif") as src:
+        assert src.crs.is_projected and src.crs.linear_units in ("metre", "meter")
+        assert src.read(1).shape == result.grid.values.shape
+
+
+def test_same_input_gives_byte_identical_outputs(tmp_path):
+    settings = HotspotSettings(timezone=SAMPLE_TZ, audience="restricted")
+    run_hotspots(SAMPLE / "incidents.csv", tmp_path / "a", settings)
+    run_hotspots(SAMPLE / "incidents.csv", tmp_path / "b", settings)
+    for name in PRODUCT_FILES:
+        a, b = (tmp_path / "a" / name).read_bytes(), (tmp_path / "b" / name).read_bytes()
+        if name == "run.json":  # timings differ from run to run; everything else must not
+            a, b = (json.loads(x) for x in (a, b))
+            a.pop("timings_s"), b.pop("timings_s")
+        assert a == b, name
+
+
+def test_public_map_has_no_points_restricted_map_has_points_and_banner(sample_run, tmp_path):
+    result, out = sample_run
+    public = (out / "map.html").read_text()
+    incidents = {(round(p.x, 5), round(p.y, 5)) for p in result.incidents.geometry}
+    assert not incidents & _coordinate_pairs(public)
+    assert "RESTRICTED" not in public
+    run_hotspots(SAMPLE / "incidents.csv", tmp_path / "r", HotspotSettings(timezone=SAMPLE_TZ, audience="restricted"))
+    restricted = (tmp_path / "r" / "map.html").read_text()
+    assert "RESTRICTED: contains sensitive health data" in restricted
+    assert "<title>RESTRICTED" in restricted
+    assert len(incidents & _coordinate_pairs(restricted)) > 0.9 * len(incidents)
+    rejects = pd.read_csv(tmp_path / "r" / "rejects.csv")
+    assert "incident_id" in rejects.columns
+
+
+def _coordinate_pairs(text):
+    pairs = re.findall(r"\[\s*(-?\d+\.\d+),\s*(-?\d+\.\d+)\s*\]", text)
+    return {(round(float(a), 5), round(float(b), 5)) for a, b in pairs}
+
+
+def test_map_layers_and_title(sample_run):
+    _, out = sample_run
+    page = (out / "map.html").read_text()
+    for layer in ("Overdoses per hexagon", "Kernel density", "Hot spots (density)", "DBSCAN clusters"):
+        assert layer in page
+    assert "Jan 2024 to Dec 2025" in page and "Audience: public" in page
+
+
+def test_refuses_non_empty_output_folder(tmp_path):
+    (tmp_path / "keep.txt").write_text("x")
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        run_hotspots(SAMPLE / "incidents.csv", tmp_path)
+    assert (tmp_path / "keep.txt").exists()
+
+
+def test_no_located_incidents_is_a_clear_error(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("id,date,address\n1,2024-01-01,12 Oak St\n")
+    with pytest.raises(NoDataError, match="no located incidents"):
+        run_hotspots(path, tmp_path / "out")
+
+
+def test_three_incidents_still_work(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("id,date,lon,lat\n1,2024-01-01,-97.40,38.20\n2,2024-02-01,-97.41,38.21\n3,2024-03-01,-97.42,38.20\n")
+    result = run_hotspots(path, tmp_path / "out")
+    assert result.counts["count"].sum() == 3 and len(result.clusters) == 0

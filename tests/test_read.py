@@ -1,0 +1,90 @@
+"""Reading every supported format, delimiter and encoding into the same rows."""
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from odgeo.errors import InputFileError
+from odgeo.incidents import read_incidents
+from odgeo.read import read_table
+
+ROWS = [
+    ("A1", "2024-05-01 10:00", "fatal", "-97.40", "38.20", "Café Ñandú, 12 Oak St"),
+    ("A2", "2024-05-02 11:30", "nonfatal", "-97.41", "38.21", "34 Elm St"),
+    ("A3", "2024-05-03 12:45", "nonfatal", "-97.42", "38.22", "56 Pine St"),
+]
+HEADER = ["incident_id", "occurred_at", "outcome", "longitude", "latitude", "address"]
+
+
+def _csv_text(delimiter: str) -> str:
+    lines = [delimiter.join(HEADER)] + [delimiter.join(f'"{v}"' if delimiter in v or "," in v else v for v in r) for r in ROWS]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252"])
+def test_csv_any_delimiter_and_encoding(tmp_path, delimiter, encoding):
+    path = tmp_path / "in.csv"
+    path.write_bytes(_csv_text(delimiter).encode(encoding))
+    table = read_table(path)
+    assert list(table.data.columns) == HEADER
+    assert table.delimiter == delimiter
+    assert table.data["address"].iloc[0] == "Café Ñandú, 12 Oak St"
+    read = read_incidents(path)
+    assert read.n_located == 3 and read.n_rejected == 0
+
+
+def _frame():
+    df = pd.DataFrame(ROWS, columns=HEADER)
+    geom = shapely.points(df["longitude"].astype(float), df["latitude"].astype(float))
+    return gpd.GeoDataFrame(df.drop(columns=["longitude", "latitude"]), geometry=geom, crs="EPSG:4326")
+
+
+@pytest.mark.parametrize("suffix, writer", [
+    (".geojson", lambda f, p: f.to_file(p, driver="GeoJSON")),
+    (".gpkg", lambda f, p: f.to_file(p, driver="GPKG")),
+    (".shp", lambda f, p: f.to_file(p)),
+    (".parquet", lambda f, p: f.to_parquet(p)),
+])
+def test_vector_formats_give_the_same_incidents(tmp_path, suffix, writer):
+    path = tmp_path / f"in{suffix}"
+    writer(_frame(), path)
+    read = read_incidents(path)
+    assert read.n_located == 3 and read.n_rejected == 0
+    got = sorted(zip(read.incidents["incident_id"], read.incidents.geometry.x.round(6)))
+    assert got == [("A1", -97.40), ("A2", -97.41), ("A3", -97.42)]
+
+
+def test_vector_in_projected_crs_is_reprojected(tmp_path):
+    path = tmp_path / "utm.gpkg"
+    _frame().to_crs("EPSG:32614").to_file(path, driver="GPKG")
+    read = read_incidents(path)
+    assert read.incidents.geometry.x.round(6).tolist() == [-97.40, -97.41, -97.42]
+
+
+def test_polygon_geometry_is_rejected_with_reason(tmp_path):
+    frame = _frame()
+    frame.loc[1, "geometry"] = shapely.box(-97.4, 38.2, -97.39, 38.21)
+    path = tmp_path / "mixed.gpkg"
+    frame.to_file(path, driver="GPKG")
+    read = read_incidents(path)
+    assert read.n_located == 2
+    assert read.rejects["code"].tolist() == ["bad_geometry"]
+    assert "Polygon" in read.rejects["reason"].iloc[0]
+
+
+@pytest.mark.parametrize("content, message", [(None, "no such file"), (b"", "empty")])
+def test_missing_or_empty_file(tmp_path, content, message):
+    path = tmp_path / "x.csv"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputFileError, match=message):
+        read_table(path)
+
+
+def test_binary_file_is_refused(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"\x00\x01\x02PK" * 100)
+    with pytest.raises(InputFileError, match="binary"):
+        read_table(path)

@@ -1,0 +1,43 @@
+import pytest
+
+from odgeo.errors import ColumnError
+from odgeo.schema import ROLE_ALIASES, detect_columns, normalise_name
+
+
+def test_normalise_name_drops_case_and_punctuation():
+    assert normalise_name(" Incident_Date ") == "incidentdate"
+    assert normalise_name("X") == "x"
+
+
+@pytest.mark.parametrize(
+    "columns, role, expected",
+    [
+        (["X", "Y", "Incident_Date"], "longitude", "X"),
+        (["X", "Y", "Incident_Date"], "occurred_at", "Incident_Date"),
+        (["lng", "lat", "datetime"], "longitude", "lng"),
+        (["Longitude", "Lat", "x"], "longitude", "Longitude"),  # best alias wins
+        (["OBJECTID", "Case Number"], "incident_id", "Case Number"),
+    ],
+)
+def test_detect_columns_by_alias(columns, role, expected):
+    assert detect_columns(columns)[role] == expected
+
+
+def test_one_column_never_serves_two_roles():
+    roles = detect_columns(["date", "x", "y"], {"occurred_at": "date"})
+    assert list(roles.values()).count("date") == 1
+
+
+def test_override_wins_and_bad_override_names_the_column():
+    assert detect_columns(["a", "b", "x"], {"longitude": "a"})["longitude"] == "a"
+    with pytest.raises(ColumnError, match="'lon_typo'.*not in the input"):
+        detect_columns(["lon", "lat"], {"longitude": "lon_typo"})
+
+
+def test_every_role_has_aliases():
+    assert all(ROLE_ALIASES[r] for r in ROLE_ALIASES)
+
+
+def test_shapefile_truncated_names_are_recognised():
+    roles = detect_columns(["incident_i", "occurred_a", "outcome"])
+    assert roles["incident_id"] == "incident_i" and roles["occurred_at"] == "occurred_a"
