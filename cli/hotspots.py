@@ -102,6 +102,10 @@ def _summary(result, out_dir: str) -> None:
     click.echo(f"Incidents: {counts['n_input']} rows: {counts['n_used']} used, "
                f"{counts['n_unlocated']} without coordinates, {counts['n_rejected']} rejected "
                f"(reasons in {out / 'rejects.csv'})")
-    click.echo(f"Found: {len(result.hotspots)} hot spots, {len(result.clusters)} clusters"
+    click.echo(f"Found: {_plural(len(result.hotspots), 'hot spot')}, {_plural(len(result.clusters), 'cluster')}"
                + (f" ({n_art} flagged as a possible geocoding artefact)" if n_art else ""))
     click.echo(f"Every setting and count: {out / 'run.json'}")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -29,6 +29,8 @@ __all__ = [
     "dbscan",
     "cluster_polygons",
     "coordinate_stacks",
+    "coordinate_decimals",
+    "suspect_stacks",
 ]
 
 #: Search distance: a city block (about a 1-2 minute walk).
@@ -38,6 +40,9 @@ DEFAULT_MIN_SAMPLES = 15
 #: This many incidents at one exact coordinate are flagged as a possible
 #: geocoding artefact (a city centroid or a default address), not a hot spot.
 DEFAULT_STACK_MIN = 10
+#: Fewer suffice when the coordinate is round (a centroid typed by hand).
+ROUND_STACK_MIN = 3
+ROUND_DECIMALS = 2
 
 CLUSTER_COLUMNS = [
     "cluster_id", "n_incidents", "n_core", "first_date", "last_date", "max_stack",
@@ -75,11 +80,12 @@ def dbscan(x: np.ndarray, y: np.ndarray, *, eps_m: float = DEFAULT_EPS_M,
     if n == 0:
         return labels, np.zeros(0, dtype=bool)
     grid = _Grid(x, y, eps_m / math.sqrt(2.0))
-    tree = cKDTree(np.c_[x, y])
     is_core = grid.counts_of_point >= min_samples
     unsure = np.flatnonzero(~is_core)
     if len(unsure):
-        counts = tree.query_ball_point(np.c_[x[unsure], y[unsure]], r=eps_m, return_length=True)
+        tree = cKDTree(np.column_stack([x, y]))
+        counts = tree.query_ball_point(np.column_stack([x[unsure], y[unsure]]), r=eps_m,
+                                        return_length=True, workers=-1)
         is_core[unsure] = counts >= min_samples
     if not is_core.any():
         return labels, is_core
@@ -90,7 +96,7 @@ def dbscan(x: np.ndarray, y: np.ndarray, *, eps_m: float = DEFAULT_EPS_M,
     first = pd.Series(core_idx).groupby(comp_of_core).min().sort_values()
     number = pd.Series(np.arange(len(first)), index=first.index)
     labels[core_idx] = number[comp_of_core].to_numpy()
-    _label_border_points(labels, is_core, x, y, eps_m)
+    _label_border_points(labels, is_core, x, y, eps_m, min_samples)
     return labels, is_core
 
 
@@ -98,8 +104,9 @@ class _Grid:
     """Points bucketed into square cells of side ``size`` (sorted by cell)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, size: float):
-        ix = np.floor((x - x.min()) / size).astype(np.int64)
-        iy = np.floor((y - y.min()) / size).astype(np.int64)
+        self.x0, self.y0, self.size = float(x.min()), float(y.min()), size
+        ix = np.floor((x - self.x0) / size).astype(np.int64)
+        iy = np.floor((y - self.y0) / size).astype(np.int64)
         self.height = int(iy.max()) + 3
         key = (ix + 1) * self.height + (iy + 1)
         self.order = np.argsort(key, kind="stable")
@@ -109,6 +116,12 @@ class _Grid:
         self.cell_of_point = np.empty(len(x), dtype=np.int64)
         self.cell_of_point[self.order] = np.repeat(np.arange(len(self.keys)), counts)
         self.counts_of_point = counts[self.cell_of_point]
+
+    def centres(self, cells: np.ndarray) -> np.ndarray:
+        """(x, y) of the centres of ``cells``, an (n, 2) array."""
+        keys = self.keys[cells]
+        ix, iy = keys // self.height - 1, keys % self.height - 1
+        return np.column_stack([self.x0 + (ix + 0.5) * self.size, self.y0 + (iy + 0.5) * self.size])
 
     def members(self, cell: int) -> np.ndarray:
         return self.order[self.start[cell]:self.end[cell]]
@@ -129,10 +142,47 @@ class _Grid:
         return np.concatenate(a_all), np.concatenate(b_all)
 
 
+# Cells with at most this many core points are joined in one vectorised pass.
+_SMALL_CELL = 12
+_PAIR_CHUNK = 20_000
+
+
 def _join_core_cells(grid: _Grid, x, y, is_core, eps_m) -> np.ndarray:
-    """Union-find over cells: two cells join when some core pair is within eps."""
+    """Connected cells: two cells join when some pair of their core points is within eps.
+
+    Pairs of cells with few core points are tested all at once in NumPy; the
+    rest go through a union-find that skips pairs already joined.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n_cells = len(grid.keys)
-    parent = np.arange(n_cells)
+    # Core points grouped by cell: core_order[core_start[c]:core_end[c]].
+    core_pos = np.flatnonzero(is_core[grid.order])
+    core_order = grid.order[core_pos]
+    core_cell = grid.cell_of_point[core_order]
+    n_core = np.bincount(core_cell, minlength=n_cells)
+    core_start = np.concatenate([[0], np.cumsum(n_core)[:-1]])
+    a_cells, b_cells = grid.neighbour_pairs()
+    keep = (n_core[a_cells] > 0) & (n_core[b_cells] > 0)
+    a_cells, b_cells = a_cells[keep], b_cells[keep]
+    xy = np.column_stack([x, y])
+    # A sufficient test first: the two cells' core points nearest their centres.
+    rep = _central_core_point(grid, core_order, core_cell, xy, n_cells)
+    close = ((xy[rep[a_cells]] - xy[rep[b_cells]]) ** 2).sum(axis=1) <= eps_m * eps_m
+    a_cells, b_cells, edges_a, edges_b = a_cells[~close], b_cells[~close], a_cells[close], b_cells[close]
+    small = (n_core[a_cells] <= _SMALL_CELL) & (n_core[b_cells] <= _SMALL_CELL)
+    joined = _small_pairs_within(a_cells[small], b_cells[small], core_order, core_start, n_core, xy, eps_m)
+    edges_a = np.concatenate([edges_a, a_cells[small][joined]])
+    edges_b = np.concatenate([edges_b, b_cells[small][joined]])
+    big_a, big_b = a_cells[~small], b_cells[~small]
+    graph = coo_matrix((np.ones(len(edges_a)), (edges_a, edges_b)), shape=(n_cells, n_cells))
+    _, parent = connected_components(graph, directed=False)
+    parent = parent.astype(np.int64)
+    root_of = np.full(parent.max() + 1, -1)
+    for cell in range(n_cells - 1, -1, -1):
+        root_of[parent[cell]] = cell
+    parent = root_of[parent]  # each component points at one of its cells
 
     def find(i: int) -> int:
         root = i
@@ -142,60 +192,117 @@ def _join_core_cells(grid: _Grid, x, y, is_core, eps_m) -> np.ndarray:
             parent[i], i = root, parent[i]
         return root
 
-    core_points: dict[int, np.ndarray] = {}
+    eps2 = eps_m * eps_m
     trees: dict[int, cKDTree] = {}
-
-    def cores(cell: int) -> np.ndarray:
-        if cell not in core_points:
-            m = grid.members(cell)
-            core_points[cell] = m[is_core[m]]
-        return core_points[cell]
-
-    has_core = np.zeros(n_cells, dtype=bool)
-    has_core[np.unique(grid.cell_of_point[is_core])] = True
-    a_cells, b_cells = grid.neighbour_pairs()
-    keep = has_core[a_cells] & has_core[b_cells]
-    for a, b in zip(a_cells[keep].tolist(), b_cells[keep].tolist()):
+    for a, b in zip(big_a.tolist(), big_b.tolist()):
         ra, rb = find(a), find(b)
         if ra == rb:
             continue
-        pa, pb = cores(a), cores(b)
+        pa = core_order[core_start[a]:core_start[a] + n_core[a]]
+        pb = core_order[core_start[b]:core_start[b] + n_core[b]]
         if len(pa) > len(pb):
             a, b, pa, pb = b, a, pb, pa
-        if b not in trees:
-            trees[b] = cKDTree(np.c_[x[pb], y[pb]])
-        dist, _ = trees[b].query(np.c_[x[pa], y[pa]], k=1, distance_upper_bound=eps_m * (1 + 1e-12))
-        if np.any(dist <= eps_m):
+        if len(pa) * len(pb) <= 50_000:
+            d2 = ((xy[pa, None, :] - xy[None, pb, :]) ** 2).sum(axis=2)
+            near = bool((d2 <= eps2).any())
+        else:
+            if b not in trees:
+                trees[b] = cKDTree(xy[pb])
+            dist, _ = trees[b].query(xy[pa], k=1, distance_upper_bound=eps_m * (1 + 1e-9))
+            near = bool(np.any(dist <= eps_m))
+        if near:
             parent[ra] = rb
     return np.array([find(i) for i in range(n_cells)])
 
 
-def _label_border_points(labels, is_core, x, y, eps_m) -> None:
-    """A non-core point within eps of core points joins the lowest-numbered cluster."""
+def _central_core_point(grid: _Grid, core_order, core_cell, xy, n_cells) -> np.ndarray:
+    """Per cell, the index of its core point nearest the cell centre (-1 if none)."""
+    centre = grid.centres(core_cell)
+    d2 = ((xy[core_order] - centre) ** 2).sum(axis=1)
+    order = np.lexsort((d2, core_cell))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = core_cell[order][1:] != core_cell[order][:-1]
+    rep = np.full(n_cells, -1, dtype=np.int64)
+    rep[core_cell[order][first]] = core_order[order][first]
+    return rep
+
+
+def _small_pairs_within(a, b, core_order, core_start, n_core, xy, eps_m) -> np.ndarray:
+    """For cell pairs with few core points each: is some core pair within eps?"""
+    out = np.zeros(len(a), dtype=bool)
+    slots = np.arange(_SMALL_CELL)
+    for lo in range(0, len(a), _PAIR_CHUNK):
+        ca, cb = a[lo:lo + _PAIR_CHUNK], b[lo:lo + _PAIR_CHUNK]
+        pa = _padded(ca, slots, core_order, core_start, n_core, xy)
+        pb = _padded(cb, slots, core_order, core_start, n_core, xy)
+        d2 = ((pa[:, :, None, :] - pb[:, None, :, :]) ** 2).sum(axis=3)
+        out[lo:lo + _PAIR_CHUNK] = (d2 <= eps_m * eps_m).any(axis=(1, 2))
+    return out
+
+
+def _padded(cells, slots, core_order, core_start, n_core, xy) -> np.ndarray:
+    """Core point coordinates of each cell in a (cells, slots, 2) array, NaN-padded."""
+    valid = slots[None, :] < n_core[cells][:, None]
+    idx = np.where(valid, core_start[cells][:, None] + slots[None, :], 0)
+    pts = xy[core_order[idx]]
+    pts[~valid] = np.nan
+    return pts
+
+
+def _label_border_points(labels, is_core, x, y, eps_m, min_samples) -> None:
+    """A non-core point within eps of core points joins the lowest-numbered cluster.
+
+    A non-core point has fewer than min_samples neighbours in all, so its
+    min_samples - 1 nearest core points include every core point within eps.
+    """
     core_idx = np.flatnonzero(is_core)
     others = np.flatnonzero(~is_core)
     if not len(others):
         return
-    core_tree = cKDTree(np.c_[x[core_idx], y[core_idx]])
-    near = core_tree.query_ball_point(np.c_[x[others], y[others]], r=eps_m)
-    core_labels = labels[core_idx]
-    for point, hits in zip(others.tolist(), near):
-        if hits:
-            labels[point] = core_labels[hits].min()
+    k = max(1, min(int(min_samples) - 1, len(core_idx)))
+    core_tree = cKDTree(np.column_stack([x[core_idx], y[core_idx]]))
+    dist, hit = core_tree.query(np.column_stack([x[others], y[others]]), k=k,
+                                distance_upper_bound=eps_m * (1 + 1e-9), workers=-1)
+    dist, hit = dist.reshape(len(others), k), hit.reshape(len(others), k)
+    within = dist <= eps_m
+    hit_labels = np.where(within, labels[core_idx][np.minimum(hit, len(core_idx) - 1)], np.iinfo(np.int64).max)
+    best = hit_labels.min(axis=1)
+    found = within.any(axis=1)
+    labels[others[found]] = best[found]
 
 
-def coordinate_stacks(lon: np.ndarray, lat: np.ndarray, *, stack_min: int = DEFAULT_STACK_MIN) -> np.ndarray:
-    """Size of the stack each point belongs to: incidents at exactly its coordinate.
-
-    Points with ``stack >= stack_min`` are possible geocoding artefacts (many
-    records placed at a city centroid or a default address).
-    """
+def coordinate_stacks(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Size of the stack each point belongs to: incidents at exactly its coordinate."""
     if len(lon) == 0:
         return np.zeros(0, dtype=np.int64)
-    keys = pd.MultiIndex.from_arrays([np.asarray(lon), np.asarray(lat)])
-    codes, uniques = pd.factorize(keys)
-    sizes = np.bincount(codes)
-    return sizes[codes]
+    codes, _ = pd.factorize(pd.MultiIndex.from_arrays([np.asarray(lon), np.asarray(lat)]))
+    return np.bincount(codes)[codes]
+
+
+def coordinate_decimals(values: np.ndarray, max_decimals: int = 7) -> np.ndarray:
+    """Decimal places each coordinate really carries (-97.4 has 1, -97.4123 has 4)."""
+    values = np.asarray(values, dtype=float)
+    out = np.full(values.shape, max_decimals, dtype=np.int64)
+    for k in range(max_decimals - 1, -1, -1):
+        exact = np.abs(np.round(values, k) - values) < 1e-9
+        out[exact] = k
+    return out
+
+
+def suspect_stacks(lon: np.ndarray, lat: np.ndarray, *, stack_min: int = DEFAULT_STACK_MIN) -> np.ndarray:
+    """Per point, why its coordinate looks like a geocoding fallback ("" if it does not).
+
+    Two signs, either enough: ``stack_min`` or more incidents at exactly one
+    coordinate; or at least ``ROUND_STACK_MIN`` at one coordinate written with
+    ``ROUND_DECIMALS`` decimals or fewer (about a kilometre: a city or ZIP
+    centroid, as Tempe's "placed at center of city" records at -111.93, 33.39).
+    """
+    stacks = coordinate_stacks(lon, lat)
+    decimals = np.maximum(coordinate_decimals(lon), coordinate_decimals(lat)) if len(lon) else stacks
+    reason = np.full(len(stacks), "", dtype=object)
+    reason[(stacks >= ROUND_STACK_MIN) & (decimals <= ROUND_DECIMALS)] = "round coordinate"
+    reason[stacks >= stack_min] = "many at one point"
+    return reason
 
 
 def cluster_polygons(
@@ -208,14 +315,15 @@ def cluster_polygons(
     crs: pyproj.CRS,
     eps_m: float,
     stacks: np.ndarray,
-    stack_min: int = DEFAULT_STACK_MIN,
+    suspect: np.ndarray,
 ) -> gpd.GeoDataFrame:
     """One row per cluster (a ClusterFrame), polygons in the metric CRS.
 
     The polygon is the convex hull of the members buffered by eps/2 and
     simplified, so its edges do not run through incident locations.
-    ``possible_artefact`` is True when the cluster holds a stack of at least
-    ``stack_min`` incidents at one exact coordinate.
+    ``max_stack`` is the most incidents at one exact coordinate in the cluster;
+    ``possible_artefact`` is True when a member's coordinate is a suspect stack
+    (see :func:`suspect_stacks`, whose per-point reasons ``suspect`` holds).
     """
     rows = []
     dates = pd.Series(np.asarray(dates))
@@ -232,7 +340,7 @@ def cluster_polygons(
             "first_date": member_dates.min(),
             "last_date": member_dates.max(),
             "max_stack": max_stack,
-            "possible_artefact": bool(max_stack >= stack_min),
+            "possible_artefact": bool((suspect[members] != "").any()),
             "geometry": polygon,
         })
     if not rows:

@@ -264,21 +264,26 @@ def _clusters(record, settings, used, x, y, lon, lat, crs):
     eps = _pick(record, "eps_m", settings.eps_m, clusters_mod.DEFAULT_EPS_M, "about a city block")
     min_samples = _pick(record, "min_samples", settings.min_samples, clusters_mod.DEFAULT_MIN_SAMPLES)
     stack_min = _pick(record, "stack_min", settings.stack_min, clusters_mod.DEFAULT_STACK_MIN,
-                      "this many incidents at one exact coordinate suggest a geocoding fallback")
+                      f"this many incidents at one exact coordinate suggest a geocoding fallback; "
+                      f"{clusters_mod.ROUND_STACK_MIN} suffice at a coordinate with "
+                      f"{clusters_mod.ROUND_DECIMALS} decimals or fewer")
     labels, is_core = clusters_mod.dbscan(x, y, eps_m=eps, min_samples=min_samples)
-    stacks = clusters_mod.coordinate_stacks(lon, lat, stack_min=stack_min)
+    stacks = clusters_mod.coordinate_stacks(lon, lat)
+    suspect = clusters_mod.suspect_stacks(lon, lat, stack_min=stack_min)
     clusters = clusters_mod.cluster_polygons(x, y, labels, is_core, used[OCCURRED_AT], crs=crs,
-                                             eps_m=eps, stacks=stacks, stack_min=stack_min)
-    big = stacks >= stack_min
+                                             eps_m=eps, stacks=stacks, suspect=suspect)
     stack_rows = []
-    if big.any():
-        frame = pd.DataFrame({"lon": lon[big], "lat": lat[big], "label": labels[big]})
-        for (_, _), grp in frame.groupby(["lon", "lat"], sort=True):
+    flagged = suspect != ""
+    if flagged.any():
+        frame = pd.DataFrame({"lon": lon[flagged], "lat": lat[flagged], "label": labels[flagged],
+                              "why": suspect[flagged]})
+        for _, grp in frame.groupby(["lon", "lat"], sort=True):
             label = int(grp["label"].iloc[0])
-            stack_rows.append({"n_incidents": len(grp), "cluster_id": label + 1 if label >= 0 else None})
-        stack_rows.sort(key=lambda r: -r["n_incidents"])
-        log.warning("%d coordinate(s) hold %d or more incidents each: possible geocoding artefacts",
-                    len(stack_rows), stack_min)
+            stack_rows.append({"n_incidents": len(grp), "reason": grp["why"].iloc[0],
+                               "cluster_id": label + 1 if label >= 0 else None})
+        stack_rows.sort(key=lambda r: (-r["n_incidents"], r["reason"]))
+        log.warning("%d coordinate(s) look like geocoding fallbacks (%d incidents): see "
+                    "coordinate_stacks in run.json", len(stack_rows), int(flagged.sum()))
     record.sections["coordinate_stacks"] = stack_rows
     return clusters, labels
 

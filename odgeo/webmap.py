@@ -148,8 +148,10 @@ def _add_density(fmap: folium.Map, grid: DensityGrid) -> None:
     t = pyproj.Transformer.from_crs(_WEB_MERCATOR, WGS84, always_xy=True)
     (w, e), (s, n) = t.transform([transform.c, transform.c + width * transform.a],
                                  [transform.f + height * transform.e, transform.f])
+    # Off by default: hexagon counts are the primary layer and two colour ramps on top
+    # of each other hide one another.
     ImageOverlay(rgba, bounds=[[s, w], [n, e]], name="Kernel density", opacity=1.0,
-                 pixelated=False).add_to(fmap)
+                 pixelated=False, show=False).add_to(fmap)
     legend = cm.LinearColormap(_RAMP.colors, vmin=0, vmax=round(vmax, 1),
                                caption=f"Kernel density ({grid.units}, {grid.kernel}, "
                                        f"bandwidth {grid.bandwidth_m:.0f} m)")
@@ -206,7 +208,7 @@ def _add_title(fmap: folium.Map, title: str, subtitle: str, audience: str) -> No
         banner = (f'<div style="background:#b10026;color:#fff;font-weight:bold;padding:2px 6px;'
                   f'margin-bottom:4px">{html.escape(RESTRICTED_BANNER)}</div>')
     box = (
-        '<div style="position:fixed;top:10px;left:60px;z-index:1000;background:rgba(255,255,255,.92);'
+        '<div style="position:fixed;bottom:60px;left:10px;z-index:1000;background:rgba(255,255,255,.92);'
         'padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);'
         'font:14px/1.3 sans-serif;max-width:60%">'
         f'{banner}<div style="font-weight:bold">{html.escape(title)}</div>'

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import DBSCAN
 
-from odgeo.clusters import cluster_polygons, coordinate_stacks, dbscan
+from odgeo.clusters import cluster_polygons, coordinate_decimals, coordinate_stacks, dbscan, suspect_stacks
 
 
 def _scene(seed, n):
@@ -55,16 +55,28 @@ def test_stacks_and_artefact_flag():
     lat = np.array([5.0] * 12 + [5.0, 5.0])
     stacks = coordinate_stacks(lon, lat)
     assert stacks.tolist() == [12] * 12 + [1, 1]
+    suspect = suspect_stacks(lon, lat, stack_min=10)
+    assert (suspect[:12] == "many at one point").all() and (suspect[12:] == "").all()
     x = np.r_[np.zeros(12), 10.0, 20.0]
     labels, core = dbscan(x, np.zeros(14), eps_m=50, min_samples=3)
     dates = pd.Series(pd.date_range("2024-01-01", periods=14, tz="UTC"))
     frame = cluster_polygons(x, np.zeros(14), labels, core, dates, crs=pyproj.CRS.from_epsg(32614),
-                             eps_m=50, stacks=stacks, stack_min=10)
+                             eps_m=50, stacks=stacks, suspect=suspect)
     assert frame["possible_artefact"].tolist() == [True]
-    assert frame["n_incidents"].tolist() == [14]
+    assert frame["n_incidents"].tolist() == [14] and frame["max_stack"].tolist() == [12]
     assert frame["first_date"].iloc[0] == dates.iloc[0]
     # The polygon is buffered: no incident lies on its edge.
     assert not shapely.touches(frame.geometry.iloc[0], shapely.points(x, np.zeros(14))).any()
+
+
+def test_round_coordinates_flag_smaller_stacks():
+    # Tempe's "placed at center of city" records: 8 at -111.93, 33.39, among 4-decimal points.
+    lon = np.array([-111.93] * 8 + [-111.9334] * 8 + [-111.95] * 2)
+    lat = np.array([33.39] * 8 + [33.4297] * 8 + [33.41] * 2)
+    suspect = suspect_stacks(lon, lat, stack_min=10)
+    assert (suspect[:8] == "round coordinate").all()
+    assert (suspect[8:] == "").all()  # 8 at a precise point, and only 2 at a round one
+    assert coordinate_decimals(np.array([-111.93, -111.9334, 5.0, 38.123456])).tolist() == [2, 4, 0, 6]
 
 
 def test_sample_cluster_and_pile_up(sample_run, truth):
