@@ -275,7 +275,8 @@ def coordinate_stacks(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Size of the stack each point belongs to: incidents at exactly its coordinate."""
     if len(lon) == 0:
         return np.zeros(0, dtype=np.int64)
-    codes, _ = pd.factorize(pd.MultiIndex.from_arrays([np.asarray(lon), np.asarray(lat)]))
+    # One complex number per coordinate pair: hashed in a single pass.
+    codes, _ = pd.factorize(np.asarray(lon, dtype=float) + 1j * np.asarray(lat, dtype=float))
     return np.bincount(codes)[codes]
 
 
@@ -289,7 +290,8 @@ def coordinate_decimals(values: np.ndarray, max_decimals: int = 7) -> np.ndarray
     return out
 
 
-def suspect_stacks(lon: np.ndarray, lat: np.ndarray, *, stack_min: int = DEFAULT_STACK_MIN) -> np.ndarray:
+def suspect_stacks(lon: np.ndarray, lat: np.ndarray, *, stack_min: int = DEFAULT_STACK_MIN,
+                   stacks: np.ndarray | None = None) -> np.ndarray:
     """Per point, why its coordinate looks like a geocoding fallback ("" if it does not).
 
     Two signs, either enough: ``stack_min`` or more incidents at exactly one
@@ -297,10 +299,13 @@ def suspect_stacks(lon: np.ndarray, lat: np.ndarray, *, stack_min: int = DEFAULT
     ``ROUND_DECIMALS`` decimals or fewer (about a kilometre: a city or ZIP
     centroid, as Tempe's "placed at center of city" records at -111.93, 33.39).
     """
-    stacks = coordinate_stacks(lon, lat)
-    decimals = np.maximum(coordinate_decimals(lon), coordinate_decimals(lat)) if len(lon) else stacks
+    if stacks is None:
+        stacks = coordinate_stacks(lon, lat)
     reason = np.full(len(stacks), "", dtype=object)
-    reason[(stacks >= ROUND_STACK_MIN) & (decimals <= ROUND_DECIMALS)] = "round coordinate"
+    candidates = np.flatnonzero(stacks >= ROUND_STACK_MIN)
+    decimals = np.maximum(coordinate_decimals(np.asarray(lon)[candidates]),
+                          coordinate_decimals(np.asarray(lat)[candidates]))
+    reason[candidates[decimals <= ROUND_DECIMALS]] = "round coordinate"
     reason[stacks >= stack_min] = "many at one point"
     return reason
 
@@ -327,8 +332,10 @@ def cluster_polygons(
     """
     rows = []
     dates = pd.Series(np.asarray(dates))
-    for cluster in np.unique(labels[labels >= 0]):
-        members = np.flatnonzero(labels == cluster)
+    in_cluster = np.flatnonzero(labels >= 0)
+    order = in_cluster[np.argsort(labels[in_cluster], kind="stable")]
+    ids, starts = np.unique(labels[order], return_index=True)
+    for cluster, members in zip(ids, np.split(order, starts[1:])):
         hull = shapely.multipoints(np.c_[x[members], y[members]]).convex_hull
         polygon = hull.buffer(eps_m / 2.0, quad_segs=4).simplify(eps_m / 10.0)
         member_dates = dates.iloc[members]

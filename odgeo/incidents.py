@@ -331,7 +331,7 @@ class _RowChecker:
         col = self.roles.get(role)
         if col is None:
             return pd.Series([""] * len(self.data), index=self.data.index, dtype=object)
-        return self.data[col].astype(object).fillna("").map(str).str.strip()
+        return self.data[col].fillna("").astype(str).str.strip()
 
     def text(self, role: str) -> np.ndarray:
         values = self.raw(role).to_numpy(dtype=object)
@@ -344,8 +344,10 @@ class _RowChecker:
     def reject_empty(self) -> None:
         if self.data.shape[1] == 0:
             return
-        blank = self.data.astype(object).fillna("").map(lambda v: str(v).strip() == "")
-        self.reject(blank.all(axis=1).to_numpy(), "empty_row", None, "the row is empty")
+        blank = np.ones(len(self.data), dtype=bool)
+        for col in self.data.columns:
+            blank &= (self.data[col].fillna("").astype(str).str.strip() == "").to_numpy()
+        self.reject(blank, "empty_row", None, "the row is empty")
 
     def reject_bad_geometry(self, problems: dict[int, str]) -> None:
         for pos, reason in problems.items():
@@ -359,14 +361,12 @@ class _RowChecker:
         missing = ids == ""
         if self.roles[INCIDENT_ID] is not None:
             self.note("incident_id_generated", (missing & self.kept).sum())
-        ids = np.where(missing, [f"odgeo-row-{r}" for r in rows], ids)
+        ids[missing] = [f"odgeo-row-{r}" for r in rows[missing]]
         candidates = pd.Series(np.where(self.kept, ids, None))
         dup = candidates.duplicated(keep="first").to_numpy() & self.kept
         if dup.any():
-            first_row = {}
-            for pos, value in enumerate(candidates):
-                if value is not None and value not in first_row:
-                    first_row[value] = pos + 1
+            firsts = candidates[candidates.notna()].drop_duplicates(keep="first")
+            first_row = dict(zip(firsts.to_numpy(), firsts.index.to_numpy() + 1))
             for pos in np.flatnonzero(dup):
                 mask = np.zeros(len(ids), dtype=bool)
                 mask[pos] = True
@@ -436,8 +436,7 @@ class _RowChecker:
                     "coordinates are 0, 0 (a placeholder, not a location)")
 
     def parse_outcomes(self) -> np.ndarray:
-        values = self.raw(OUTCOME).map(normalise_name)
-        mapped = values.map(OUTCOME_ALIASES)
+        mapped = _normalised(self.raw(OUTCOME)).map(OUTCOME_ALIASES)
         self.note("outcome_unrecognised_as_unknown", (mapped.isna().to_numpy() & self.kept).sum())
         if self.roles[OUTCOME] is None:
             self.note("outcome_column_absent", self.kept.sum())
@@ -445,7 +444,7 @@ class _RowChecker:
 
     def parse_doses(self) -> pd.arrays.IntegerArray:
         text = self.raw(NALOXONE_DOSES)
-        norm = text.map(normalise_name)
+        norm = _normalised(text)
         numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
         numbers[norm.isin(["no", "n", "false", "none"])] = 0
         yes = norm.isin(["yes", "y", "true"]).to_numpy()
@@ -470,6 +469,13 @@ class _RowChecker:
             },
             columns=REJECT_COLUMNS,
         )
+
+
+def _normalised(text: pd.Series) -> pd.Series:
+    """:func:`normalise_name` of each value, computed once per distinct value."""
+    codes, uniques = pd.factorize(text)
+    names = np.array([normalise_name(u) for u in uniques] + [""], dtype=object)
+    return pd.Series(names[codes], index=text.index)
 
 
 def _to_float(text: pd.Series) -> np.ndarray:

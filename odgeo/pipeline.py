@@ -269,7 +269,7 @@ def _clusters(record, settings, used, x, y, lon, lat, crs):
                       f"{clusters_mod.ROUND_DECIMALS} decimals or fewer")
     labels, is_core = clusters_mod.dbscan(x, y, eps_m=eps, min_samples=min_samples)
     stacks = clusters_mod.coordinate_stacks(lon, lat)
-    suspect = clusters_mod.suspect_stacks(lon, lat, stack_min=stack_min)
+    suspect = clusters_mod.suspect_stacks(lon, lat, stack_min=stack_min, stacks=stacks)
     clusters = clusters_mod.cluster_polygons(x, y, labels, is_core, used[OCCURRED_AT], crs=crs,
                                              eps_m=eps, stacks=stacks, suspect=suspect)
     stack_rows = []
