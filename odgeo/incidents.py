@@ -283,24 +283,22 @@ def _as_bound(value, tz, option: str, *, inclusive_day: bool = False) -> pd.Time
 
 
 def _require_columns(roles: dict[str, str | None], table: RawTable) -> None:
-    cols = ", ".join(map(str, table.data.columns))
+    """Raise one error listing every missing required column."""
+    problems = []
     if roles[OCCURRED_AT] is None:
-        raise ColumnError(
-            f"{table.path}: no date column found (looked for names like date, datetime, "
-            f"incident_date, occurred_at); name it with --date-col. Columns are: {cols}"
-        )
-    has_xy = roles["longitude"] is not None and roles["latitude"] is not None
-    if not has_xy and roles[ADDRESS] is None:
-        raise ColumnError(
-            f"{table.path}: no coordinate columns (longitude/latitude, lon/lat, x/y) and no "
-            f"address column found; name them with --lon-col and --lat-col. Columns are: {cols}"
-        )
-    if (roles["longitude"] is None) != (roles["latitude"] is None):
-        found, missing = ("longitude", "latitude") if roles["longitude"] else ("latitude", "longitude")
-        raise ColumnError(
-            f"{table.path}: found a {found} column ({roles[found]!r}) but no {missing} column; "
-            f"name it with --{missing[:3]}-col"
-        )
+        problems.append("no date column found (looked for names like date, datetime, incident_date, "
+                        "occurred_at); name it with --date-col")
+    has_lon, has_lat = roles["longitude"] is not None, roles["latitude"] is not None
+    if not has_lon and not has_lat and roles[ADDRESS] is None:
+        problems.append("no coordinate columns (longitude/latitude, lon/lat, x/y) and no address "
+                        "column found; name them with --lon-col and --lat-col")
+    elif has_lon != has_lat:
+        found, missing = ("longitude", "latitude") if has_lon else ("latitude", "longitude")
+        problems.append(f"found a {found} column ({roles[found]!r}) but no {missing} column; "
+                        f"name it with --{missing[:3]}-col")
+    if problems:
+        cols = ", ".join(map(str, table.data.columns))
+        raise ColumnError(f"{table.path}: {'; and '.join(problems)}. Columns are: {cols}")
 
 
 class _RowChecker:

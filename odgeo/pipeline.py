@@ -241,23 +241,29 @@ def _density(record: RunRecord, settings: HotspotSettings, x, y, crs) -> Density
     kernel = _pick(record, "kernel", settings.kernel, "quartic", "as ArcGIS Kernel Density and QGIS Heatmap")
     if kernel not in KERNELS:
         raise ParameterError(f"--kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
-    if settings.bandwidth_m in (None, "auto"):
-        bandwidth, reason = auto_bandwidth(x, y)
-        record.param("bandwidth_m", round(bandwidth, 2), "auto", reason)
-    else:
-        bandwidth = float(settings.bandwidth_m)
-        if not bandwidth > 0:
-            raise ParameterError(f"--bandwidth must be a positive number of metres or 'auto', not {settings.bandwidth_m!r}")
-        record.param("bandwidth_m", bandwidth, "given")
-    if settings.cell_size_m is None:
-        cell, why = default_cell_size(x, y, bandwidth)
-        record.param("cell_size_m", round(cell, 3), "auto", why)
-    else:
-        cell = float(settings.cell_size_m)
-        if not cell > 0:
-            raise ParameterError(f"--cell-size must be a positive number of metres, not {settings.cell_size_m!r}")
-        record.param("cell_size_m", cell, "given")
+    bandwidth = _metres(record, "bandwidth_m", "--bandwidth", settings.bandwidth_m,
+                        lambda: auto_bandwidth(x, y), decimals=2)
+    cell = _metres(record, "cell_size_m", "--cell-size", settings.cell_size_m,
+                   lambda: default_cell_size(x, y, bandwidth), decimals=3)
     return kernel_density(x, y, crs=crs, bandwidth_m=bandwidth, cell_size_m=cell, kernel=kernel)
+
+
+def _metres(record: RunRecord, name: str, option: str, given, auto, *, decimals: int) -> float:
+    """A distance given in metres, or chosen by ``auto()`` -> (value, reason).
+
+    The automatic value is rounded before use, so the value in run.json
+    reproduces the result exactly when given back.
+    """
+    if given in (None, "auto"):
+        value, reason = auto()
+        return record.param(name, round(float(value), decimals), "auto", reason)
+    try:
+        value = float(given)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ParameterError(f"{option} must be a positive number of metres, not {given!r}")
+    return record.param(name, value, "given")
 
 
 def _clusters(record, settings, used, x, y, lon, lat, crs):

@@ -83,7 +83,7 @@ def grid_streets():
             # Numbers grow away from Main St; heading east the north side is left.
             nums = (lo, hi) if east else (hi, lo)
             segments.append((name, [(a, y), (b, y)], nums, True))
-    for i, x in enumerate(ticks):  # north-south streets, numbered from y = 0 (Center St)
+    for x in ticks:  # north-south streets, numbered from y = 0 (Center St)
         k_x = int(round(x / BLOCK))
         if k_x == 0:
             base = "Main St"
@@ -247,7 +247,7 @@ def clean_address(number, street, unit=""):
 def make_incidents(rng, addresses, segments):
     """All incident rows plus the truth about each planted structure."""
     pts = np.array([(a["x"], a["y"]) for a in addresses])
-    rows, truth_rows = [], []
+    rows = []
 
     def add(kind, idx=None, xy=None, dates=None, address=None, coords_xy=None):
         for k in range(len(dates)):
@@ -389,7 +389,7 @@ def add_bad_rows(rng, rows):
     templates.append(({k: "" for k in base}, "empty_row"))
     templates.append((variant(longitude="N/A"), "bad_coordinate"))
     templates.append((variant(longitude="", latitude="", address=""), "no_location"))
-    for pos, (row, code) in zip(spots, templates):
+    for pos, (row, _) in zip(spots, templates):
         row["_kind"] = "bad_row"
         rows.insert(pos, row)
     for i, r in enumerate(rows):

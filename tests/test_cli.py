@@ -5,10 +5,10 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
-
-from odgeo import density, schema, webmap
 from odgeo_cli import options
 from odgeo_cli.main import cli
+
+from odgeo import density, schema, webmap
 
 from .conftest import SAMPLE
 

@@ -74,6 +74,12 @@ def test_missing_date_column_is_one_clear_error(tmp_path):
         read_incidents(path)
 
 
+def test_all_column_problems_are_reported_together(tmp_path):
+    path = _write(tmp_path, ["1,x,38.2"], header="id,note,lat")
+    with pytest.raises(ColumnError, match="no date column.*; and found a latitude column.*--lon-col"):
+        read_incidents(path)
+
+
 def test_outcomes_and_doses_are_normalised(tmp_path):
     path = _write(tmp_path, ["1,2024-01-01,Fatal,-97.4,38.2,2", "2,2024-01-01,Non-Fatal,-97.4,38.2,no",
                              "3,2024-01-01,weird,-97.4,38.2,yes", "4,2024-01-01,,-97.4,38.2,-1"],
