@@ -64,6 +64,9 @@ input_options = _stack(
     click.option("--date-col", metavar="COL", help="Date/time column (default: detected: occurred_at, date, incident_date ...)."),
     click.option("--id-col", metavar="COL", help="Incident id column (default: detected: incident_id, id, case_number ...)."),
     click.option("--outcome-col", metavar="COL", help="Fatal/non-fatal column (default: detected: outcome, fatal ...)."),
+    click.option("--location-col", metavar="COL",
+                 help="One column holding both coordinates, as '(41.30, -72.92)' or 'POINT (-72.92 41.30)' "
+                      "(used when there are no longitude/latitude columns)."),
     click.option("--crs", metavar="CRS", help="CRS of the coordinate columns of a CSV, e.g. EPSG:2223 (default: degrees, EPSG:4326)."),
     click.option("--timezone", metavar="TZ", help="Time zone of dates without an offset, e.g. America/Chicago (default UTC)."),
     click.option("--layer", metavar="NAME", help="Layer of a multi-layer vector file."),
@@ -90,6 +93,7 @@ def columns_from(kwargs: dict) -> dict[str, str | None]:
         "occurred_at": kwargs.pop("date_col", None),
         "incident_id": kwargs.pop("id_col", None),
         "outcome": kwargs.pop("outcome_col", None),
+        "location": kwargs.pop("location_col", None),
     }
 
 

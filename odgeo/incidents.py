@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from pandas.tseries.api import guess_datetime_format
 
+from .coordtext import looks_like_locations, parse_location_text
 from .errors import ColumnError, ParameterError
 from .read import GEOMETRY_LAT, GEOMETRY_LON, RawTable, read_table
 from .schema import (
@@ -156,6 +157,11 @@ def validate_table(
         roles = detect_columns(list(data.columns), overrides)
     except ColumnError as err:
         raise ColumnError(f"{table.path}: {err}") from err
+    if roles["longitude"] is not None or (
+        roles["location"] is not None and "location" not in overrides
+        and not looks_like_locations(data[roles["location"]])
+    ):
+        roles["location"] = None  # coordinate columns win; a non-coordinate "Location" is ignored
     _require_columns(roles, table)
     rows = _RowChecker(data, roles, table.path)
     rows.reject_empty()
@@ -289,9 +295,10 @@ def _require_columns(roles: dict[str, str | None], table: RawTable) -> None:
         problems.append("no date column found (looked for names like date, datetime, incident_date, "
                         "occurred_at); name it with --date-col")
     has_lon, has_lat = roles["longitude"] is not None, roles["latitude"] is not None
-    if not has_lon and not has_lat and roles[ADDRESS] is None:
-        problems.append("no coordinate columns (longitude/latitude, lon/lat, x/y) and no address "
-                        "column found; name them with --lon-col and --lat-col")
+    if not has_lon and not has_lat and roles[ADDRESS] is None and roles["location"] is None:
+        problems.append("no coordinate columns (longitude/latitude, lon/lat, x/y), no location column "
+                        "and no address column found; name them with --lon-col and --lat-col "
+                        "(or --location-col for text like '(41.30, -72.92)')")
     elif has_lon != has_lat:
         found, missing = ("longitude", "latitude") if has_lon else ("latitude", "longitude")
         problems.append(f"found a {found} column ({roles[found]!r}) but no {missing} column; "
@@ -386,20 +393,18 @@ class _RowChecker:
         return parsed
 
     def parse_coordinates(self, crs: str | None) -> tuple[np.ndarray, np.ndarray]:
-        n = len(self.data)
-        if self.roles["longitude"] is None:
-            return np.full(n, np.nan), np.full(n, np.nan)
-        lon_col, lat_col = self.roles["longitude"], self.roles["latitude"]
-        lon_text, lat_text = self.raw("longitude"), self.raw("latitude")
-        lon, lat = _to_float(lon_text), _to_float(lat_text)
-        lon_empty, lat_empty = (lon_text == "").to_numpy(), (lat_text == "").to_numpy()
-        self.reject(~lon_empty & np.isnan(lon), "bad_coordinate", lon_col, "longitude is not a number")
-        self.reject(~lat_empty & np.isnan(lat), "bad_coordinate", lat_col, "latitude is not a number")
-        self.reject(lon_empty & ~lat_empty, "partial_coordinates", lon_col, "latitude given without longitude")
-        self.reject(lat_empty & ~lon_empty, "partial_coordinates", lat_col, "longitude given without latitude")
-        both_empty = lon_empty & lat_empty
+        """Coordinates from longitude/latitude columns, else from a location column."""
+        if self.roles["longitude"] is not None:
+            lon, lat, empty, lon_col, lat_col = self._from_columns()
+        elif self.roles["location"] is not None:
+            lon, lat, empty = self._from_location_text()
+            lon_col = lat_col = self.roles["location"]
+        else:
+            n = len(self.data)
+            lon, lat, empty = np.full(n, np.nan), np.full(n, np.nan), np.ones(n, dtype=bool)
+            lon_col = lat_col = self.roles[ADDRESS]
         no_address = self.raw(ADDRESS).to_numpy(dtype=object) == ""
-        self.reject(both_empty & no_address, "no_location", lon_col, "no coordinates and no address")
+        self.reject(empty & no_address, "no_location", lon_col, "no coordinates and no address")
         if crs is not None and not _is_wgs84(crs):
             lon, lat = _transform_to_wgs84(lon, lat, crs)
         else:
@@ -408,6 +413,25 @@ class _RowChecker:
         lon = np.where(self.kept, lon, np.nan)
         lat = np.where(self.kept, lat, np.nan)
         return lon, lat
+
+    def _from_columns(self):
+        lon_col, lat_col = self.roles["longitude"], self.roles["latitude"]
+        lon_text, lat_text = self.raw("longitude"), self.raw("latitude")
+        lon, lat = _to_float(lon_text), _to_float(lat_text)
+        lon_empty, lat_empty = (lon_text == "").to_numpy(), (lat_text == "").to_numpy()
+        self.reject(~lon_empty & np.isnan(lon), "bad_coordinate", lon_col, "longitude is not a number")
+        self.reject(~lat_empty & np.isnan(lat), "bad_coordinate", lat_col, "latitude is not a number")
+        self.reject(lon_empty & ~lat_empty, "partial_coordinates", lon_col, "latitude given without longitude")
+        self.reject(lat_empty & ~lon_empty, "partial_coordinates", lat_col, "longitude given without latitude")
+        return lon, lat, lon_empty & lat_empty, lon_col, lat_col
+
+    def _from_location_text(self):
+        text = self.raw("location")
+        lon, lat = parse_location_text(text)
+        empty = (text == "").to_numpy()
+        self.reject(~empty & np.isnan(lon), "bad_coordinate", self.roles["location"],
+                    "no coordinate pair in the location text (expected '(lat, lon)' or 'POINT (lon lat)')")
+        return lon, lat, empty
 
     def _check_degrees(self, lon, lat, lon_col, lat_col) -> None:
         finite = np.isfinite(lon) & np.isfinite(lat) & self.kept

@@ -173,10 +173,11 @@ def analyse_hotspots(
     if read.notes:
         record.sections["data_notes"] = read.notes
     if used.empty:
+        by_code = ", ".join(f"{n} {code}" for code, n in record.sections["counts"]["rejected_by_code"].items())
         raise NoDataError(
             f"{read.source.get('path', 'input')}: no located incidents to analyse "
-            f"({read.n_input} rows: {read.n_unlocated} without coordinates, {read.n_rejected} rejected; "
-            f"see rejects.csv reasons with -v)"
+            f"({read.n_input} rows: {read.n_unlocated} without coordinates, {read.n_rejected} rejected"
+            + (f": {by_code}" if by_code else "") + ")"
         )
     lon, lat = lonlat_of(used.geometry)
     x, y, metric_crs = project_points(lon, lat)
@@ -242,10 +243,22 @@ def _density(record: RunRecord, settings: HotspotSettings, x, y, crs) -> Density
     if kernel not in KERNELS:
         raise ParameterError(f"--kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
     bandwidth = _metres(record, "bandwidth_m", "--bandwidth", settings.bandwidth_m,
-                        lambda: auto_bandwidth(x, y), decimals=2)
+                        lambda: _auto_bandwidth_or_fallback(x, y), decimals=2)
     cell = _metres(record, "cell_size_m", "--cell-size", settings.cell_size_m,
                    lambda: default_cell_size(x, y, bandwidth), decimals=3)
     return kernel_density(x, y, crs=crs, bandwidth_m=bandwidth, cell_size_m=cell, kernel=kernel)
+
+
+#: Bandwidth used when the automatic rule has nothing to measure (one incident, or all
+#: at one place): 400 m, the "city block" scale of Esri's hot spot bins.
+FALLBACK_BANDWIDTH_M = 400.0
+
+
+def _auto_bandwidth_or_fallback(x, y) -> tuple[float, object]:
+    try:
+        return auto_bandwidth(x, y)
+    except NoDataError as err:
+        return FALLBACK_BANDWIDTH_M, f"{err.args[0].split(';')[0]}: used the fallback of {FALLBACK_BANDWIDTH_M:g} m"
 
 
 def _metres(record: RunRecord, name: str, option: str, given, auto, *, decimals: int) -> float:

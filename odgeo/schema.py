@@ -100,6 +100,11 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
     ),
     SUSPECTED_DRUG: ("suspecteddrug", "drug", "suspectedsubstance", "substance", "drugtype"),
     ADDRESS: ("address", "fulladdress", "streetaddress", "incidentaddress", "addr"),
+    # One text column holding both coordinates ("(lat, lon)" or WKT); used only when
+    # there are no longitude/latitude columns, and when auto-detected only if most
+    # of its values parse (a "Location" column often holds words like "Residence").
+    "location": ("location", "geolocation", "geocodedlocation", "point", "geopoint", "latlon",
+                 "latlong", "latlng", "coordinates", "wkt"),
     CITY: ("city", "town", "municipality", "incidentcity"),
     ZIP: ("zip", "zipcode", "postcode", "postalcode", "zip5"),
 }

@@ -123,3 +123,29 @@ def test_counts_always_add_up(tmp_path_factory, rows):
     assert read.incidents["incident_id"].is_unique
     assert read.rejects["row"].is_unique
     assert np.all(read.rejects["reason"].str.len() > 0)
+
+
+def test_location_text_column_socrata_and_wkt(tmp_path):
+    path = _write(tmp_path, ['1,2024-01-01,"CT\n(41.30, -72.92)"', "2,2024-01-02,POINT (-72.93 41.31)",
+                             "3,2024-01-03,Hospital", "4,2024-01-04,"],
+                  header="id,date,geo_location")
+    read = read_incidents(path, columns={"location": "geo_location"})
+    assert read.n_located == 2
+    assert read.incidents.geometry.x.round(2).tolist() == [-72.92, -72.93]
+    assert dict(zip(read.rejects["row"], read.rejects["code"])) == {3: "bad_coordinate", 4: "no_location"}
+
+
+def test_a_location_column_of_words_is_ignored_not_rejected(tmp_path):
+    # Connecticut's "Location" says where the death occurred (Residence, Hospital).
+    path = _write(tmp_path, ["1,2024-01-01,Residence,-72.9,41.3,", "2,2024-01-02,Hospital,,,12 Oak St"],
+                  header="id,date,Location,lon,lat,address")
+    read = read_incidents(path)
+    assert read.columns["location"] is None
+    assert (read.n_located, read.n_unlocated, read.n_rejected) == (1, 1, 0)
+
+
+def test_address_only_file_rejects_rows_without_address(tmp_path):
+    path = _write(tmp_path, ["1,2024-01-01,12 Oak St", "2,2024-01-02,"], header="id,date,address")
+    read = read_incidents(path)
+    assert (read.n_unlocated, read.n_rejected) == (1, 1)
+    assert read.rejects["code"].tolist() == ["no_location"]

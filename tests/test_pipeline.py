@@ -106,9 +106,18 @@ def test_refuses_non_empty_output_folder(tmp_path):
 
 def test_no_located_incidents_is_a_clear_error(tmp_path):
     path = tmp_path / "in.csv"
-    path.write_text("id,date,address\n1,2024-01-01,12 Oak St\n")
-    with pytest.raises(NoDataError, match="no located incidents"):
+    path.write_text("id,date,lon,lat,address\n1,2024-01-01,,,12 Oak St\n2,someday,-97.4,38.2,\n")
+    with pytest.raises(NoDataError, match="no located incidents.*1 without coordinates, 1 rejected: 1 bad_date"):
         run_hotspots(path, tmp_path / "out")
+
+
+def test_one_incident_uses_the_fallback_bandwidth(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("id,date,lon,lat\n1,2024-01-01,-97.40,38.20\n")
+    result = run_hotspots(path, tmp_path / "out")
+    param = result.record.parameters["bandwidth_m"]
+    assert param.value == 400.0 and param.source == "auto" and "fallback" in param.reason
+    assert result.grid.mass() == pytest.approx(1.0, rel=1e-3)
 
 
 def test_three_incidents_still_work(tmp_path):
