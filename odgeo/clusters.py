@@ -111,8 +111,7 @@ class _Grid:
         key = (ix + 1) * self.height + (iy + 1)
         self.order = np.argsort(key, kind="stable")
         sorted_keys = key[self.order]
-        self.keys, self.start, counts = np.unique(sorted_keys, return_index=True, return_counts=True)
-        self.end = self.start + counts
+        self.keys, counts = np.unique(sorted_keys, return_counts=True)
         self.cell_of_point = np.empty(len(x), dtype=np.int64)
         self.cell_of_point[self.order] = np.repeat(np.arange(len(self.keys)), counts)
         self.counts_of_point = counts[self.cell_of_point]
@@ -122,9 +121,6 @@ class _Grid:
         keys = self.keys[cells]
         ix, iy = keys // self.height - 1, keys % self.height - 1
         return np.column_stack([self.x0 + (ix + 0.5) * self.size, self.y0 + (iy + 0.5) * self.size])
-
-    def members(self, cell: int) -> np.ndarray:
-        return self.order[self.start[cell]:self.end[cell]]
 
     def neighbour_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Pairs (a, b), a < b, of occupied cells close enough to hold points within eps."""

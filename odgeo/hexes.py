@@ -2,7 +2,7 @@
 
 Point-to-cell assignment is vectorised and exact. h3-py has no vectorised
 ``latlng_to_cell``, so instead of one call per point we call h3 once per
-occupied block of about half a cell and once per candidate cell, then decide
+occupied block of 3/4 of an edge and once per candidate cell, then decide
 each point with a point-in-hexagon test done in NumPy. A point is decided only
 when it lies inside a candidate hexagon by a safety margin (about a metre, more
 for coarse cells) that covers the difference between an H3 edge (a great-circle
@@ -160,7 +160,7 @@ def _occupied(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 def _assign_fast(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
     """Cells of points decided by hexagon tests; 0 where undecided.
 
-    Two nested grids: coarse blocks (half an edge) get their centre's cell and its
+    Two nested grids: coarse blocks (3/4 of an edge) get their centre's cell and its
     six neighbours from h3; fine blocks (a fraction of a coarse block) are decided
     wholesale when their four corners lie inside the nearest of those seven
     hexagons; points in the remaining fine blocks are tested one by one in NumPy.
@@ -199,8 +199,6 @@ def _assign_fast(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarra
     coarse_x, coarse_y = coarse // ch + cx0, coarse % ch + cy0
     centre = [h3i.latlng_to_cell((y + 0.5) * step, (x + 0.5) * step / coslat, resolution)
               for x, y in zip(coarse_x.tolist(), coarse_y.tolist())]
-    # Every point is within one edge of its coarse block's centre, so its cell is
-    # the centre's cell or one of the six around it.
     candidates, cand_of_coarse = np.unique(np.asarray(centre, dtype=np.uint64), return_inverse=True)
     rings = np.array([_ring7(c) for c in candidates.tolist()], dtype=np.uint64)
     table_cells = np.unique(rings)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from rasterio import features
+from scipy import ndimage
 
 from .density import DensityGrid
 from .errors import ParameterError
@@ -61,7 +62,7 @@ def hotspot_polygons(
     mask = grid.values >= threshold
     if not np.isfinite(threshold) or not mask.any():
         return gpd.GeoDataFrame(columns=HOTSPOT_COLUMNS, geometry="geometry", crs=grid.crs)
-    labels, n = _label_regions(mask)
+    labels, _ = ndimage.label(mask)  # edge (4-) connectivity, as the polygons
     shapes = features.shapes(labels.astype(np.int32), mask=mask, transform=grid.transform, connectivity=4)
     parts: dict[int, list] = {}
     for geom, value in shapes:
@@ -72,13 +73,13 @@ def hotspot_polygons(
     vals = grid.values.ravel()
     peak = pd.Series(vals).groupby(flat).max()
     mean = pd.Series(vals).groupby(flat).mean()
-    counts = _incidents_per_region(grid, labels, x, y, len(region_ids))
+    per_label = _incidents_per_label(grid, labels, x, y)
     cell_km2 = (grid.cell_size_m / 1000.0) ** 2
     area = pd.Series(flat).value_counts()
     frame = gpd.GeoDataFrame(
         {
             "area_km2": [round(float(area[r]) * cell_km2, 4) for r in region_ids],
-            "n_incidents": counts,
+            "n_incidents": [int(per_label[r]) for r in region_ids],
             "peak_density": [float(peak[r]) for r in region_ids],
             "mean_density": [float(mean[r]) for r in region_ids],
         },
@@ -90,19 +91,12 @@ def hotspot_polygons(
     return frame.reset_index(drop=True)[HOTSPOT_COLUMNS]
 
 
-def _incidents_per_region(grid: DensityGrid, labels: np.ndarray, x, y, n_regions: int) -> list[int]:
-    """Incidents per region, read off the label raster: a polygon is exactly the union
-    of its cells, so an incident is inside when its cell is (one pass over the points)."""
+def _incidents_per_label(grid: DensityGrid, labels: np.ndarray, x, y) -> np.ndarray:
+    """Incidents per region label, read off the label raster: a polygon is exactly the
+    union of its cells, so an incident is inside when its cell is (one pass)."""
     rows, cols = labels.shape
     col = np.floor((np.asarray(x) - grid.transform.c) / grid.transform.a).astype(np.int64)
     row = np.floor((np.asarray(y) - grid.transform.f) / grid.transform.e).astype(np.int64)
     ok = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
     region = labels[row[ok], col[ok]]
-    return np.bincount(region, minlength=n_regions + 1)[1:].tolist()
-
-
-def _label_regions(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    from scipy import ndimage
-
-    labels, n = ndimage.label(mask)  # edge (4-) connectivity, as the polygons
-    return labels, n
+    return np.bincount(region, minlength=int(labels.max()) + 1)

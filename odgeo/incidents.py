@@ -195,7 +195,7 @@ def validate_table(
     )
     incidents = gpd.GeoDataFrame(frame[keep], geometry=geometry[keep], crs=WGS84)
     incidents = incidents[INCIDENT_COLUMNS + ["geometry"]].reset_index(drop=True)
-    source = {"path": str(table.path), "format": table.format}
+    source = {"path": str(table.path), "format": table.format, "sha256": table.sha256}
     if table.encoding:
         source.update(encoding=table.encoding, delimiter=table.delimiter)
     return IncidentRead(

@@ -24,7 +24,7 @@ from .errors import NoDataError, OutputExistsError, ParameterError
 from .hotspots import DEFAULT_PERCENTILE, hotspot_polygons
 from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents, read_incidents
 from .projection import lonlat_of, project_points
-from .runrecord import RunRecord, file_sha256
+from .runrecord import RunRecord
 from .schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, located
 from .webmap import AUDIENCES, build_map
 from .writers import write_csv, write_density_geotiff, write_geojson, write_json
@@ -140,7 +140,7 @@ def run_hotspots(
     with record.timed("read"):
         read = read_incidents(path, columns=settings.columns, crs=settings.crs,
                               timezone=settings.timezone or "UTC", layer=settings.layer)
-    record.sections["input"] = {**read.source, "sha256": file_sha256(Path(path))}
+    record.sections["input"] = read.source
     result = analyse_hotspots(read, settings, progress=progress, record=record)
     say("writing products")
     write_hotspot_products(result, out_dir, overwrite=overwrite)

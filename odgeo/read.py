@@ -9,6 +9,7 @@ same row validation (:mod:`odgeo.validate`).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import pandas as pd
 from .errors import InputFileError
 from .schema import WGS84
 
-__all__ = ["RawTable", "read_table", "VECTOR_SUFFIXES", "GEOMETRY_LON", "GEOMETRY_LAT"]
+__all__ = ["RawTable", "read_table", "file_sha256", "VECTOR_SUFFIXES", "GEOMETRY_LON", "GEOMETRY_LAT"]
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,14 @@ class RawTable:
     geometry_problems
         For vector files: row position to a reason its geometry cannot be used
         as a point (for example a polygon).
+    sha256
+        Checksum of the file read (for the run record).
     """
 
     data: pd.DataFrame
     path: Path
     format: str
+    sha256: str = ""
     encoding: str | None = None
     delimiter: str | None = None
     geometry_problems: dict[int, str] | None = None
@@ -148,7 +152,7 @@ def _read_csv(path: Path) -> RawTable:
     data = _drop_trailing_blank_lines(data)
     log.debug("%s: %d rows, encoding %s, delimiter %r", path.name, len(data), encoding, delimiter)
     return RawTable(data=data.reset_index(drop=True), path=path, format="csv",
-                    encoding=encoding, delimiter=delimiter)
+                    sha256=hashlib.sha256(raw).hexdigest(), encoding=encoding, delimiter=delimiter)
 
 
 def _drop_trailing_blank_lines(data: pd.DataFrame) -> pd.DataFrame:
@@ -197,7 +201,16 @@ def _read_vector(path: Path, *, layer: str | None) -> RawTable:
     data[GEOMETRY_LON] = [repr(float(v)) if np.isfinite(v) else "" for v in lon]
     data[GEOMETRY_LAT] = [repr(float(v)) if np.isfinite(v) else "" for v in lat]
     return RawTable(data=data.reset_index(drop=True), path=path, format=fmt,
-                    geometry_problems=problems)
+                    sha256=file_sha256(path), geometry_problems=problems)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _as_text(column: pd.Series) -> pd.Series:

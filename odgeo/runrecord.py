@@ -3,17 +3,15 @@ software versions and timings."""
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 
 from ._version import __version__
 
-__all__ = ["Parameter", "RunRecord", "software_versions", "file_sha256"]
+__all__ = ["Parameter", "RunRecord", "software_versions"]
 
 _PACKAGES = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "h3", "rasterio",
              "scikit-learn", "scipy", "folium")
@@ -75,11 +73,3 @@ def software_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

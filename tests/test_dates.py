@@ -1,3 +1,5 @@
+import zoneinfo
+
 import pandas as pd
 import pytest
 
@@ -13,5 +15,5 @@ def test_formats_offsets_and_failures():
 
 
 def test_unknown_time_zone_raises():
-    with pytest.raises(Exception):
+    with pytest.raises(zoneinfo.ZoneInfoNotFoundError):
         parse_datetimes(pd.Series(["2024-01-01"]), "Mars/Olympus_Mons")

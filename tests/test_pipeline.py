@@ -1,6 +1,7 @@
 """The main job end to end: products, counts that add up, determinism, audiences."""
 
 import csv
+import hashlib
 import json
 import re
 
@@ -32,6 +33,9 @@ def test_run_record_counts_add_up_and_parameters_have_sources(sample_run, truth)
     assert params["resolution"]["value"] == 8
     assert record["software"]["h3"] and record["timings_s"]["density"] >= 0
     assert record["columns"]["longitude"] == "longitude"
+    digest = hashlib.sha256((SAMPLE / "incidents.csv").read_bytes()).hexdigest()
+    assert record["input"] == {"path": str(SAMPLE / "incidents.csv"), "format": "csv", "sha256": digest,
+                               "encoding": "utf-8", "delimiter": ","}
 
 
 def test_hexes_sum_to_incidents_used(sample_run):

@@ -1,5 +1,7 @@
 """Reading every supported format, delimiter and encoding into the same rows."""
 
+import hashlib
+
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -54,6 +56,7 @@ def test_vector_formats_give_the_same_incidents(tmp_path, suffix, writer):
     assert read.n_located == 3 and read.n_rejected == 0
     got = sorted(zip(read.incidents["incident_id"], read.incidents.geometry.x.round(6)))
     assert got == [("A1", -97.40), ("A2", -97.41), ("A3", -97.42)]
+    assert read.source["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_vector_in_projected_crs_is_reprojected(tmp_path):
