@@ -6,6 +6,7 @@ import click
 
 from .options import (
     KERNELS,
+    audience_settings,
     columns_from,
     config_option,
     input_options,
@@ -57,6 +58,9 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     Shapefile or GeoParquet of incidents. Columns are found by name; override
     them with --lon-col, --lat-col, --date-col, --id-col.
 
+    The products are for --audience public unless told otherwise: aggregates
+    only, no area with fewer than --min-count incidents (docs/privacy.md).
+
     \b
     Writes into --out:
       map.html          the map (open it in a browser)
@@ -73,18 +77,20 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
       odgeo hotspots ems.csv --out results/ --bandwidth 400 --since 2024-01-01 \\
           --timezone America/Phoenix --lon-col X --lat-col Y
       odgeo hotspots ems.csv --out results/ --config settings.toml
+      odgeo hotspots ems.csv --out team/ --audience restricted --mask-points 50,300
     """
     from odgeo.pipeline import HotspotSettings, run_hotspots
 
     verbosity = ctx.obj.get("verbosity", 0)
     columns = columns_from(options)
+    audience = audience_settings(options)
     settings = HotspotSettings(
         resolution=options["resolution"], period=options["period"], bandwidth_m=options["bandwidth"],
         cell_size_m=options["cell_size"], kernel=options["kernel"], percentile=options["percentile"],
         eps_m=options["eps"], min_samples=options["min_samples"], stack_min=options["stack_min"],
         since=options["since"], until=options["until"], outcomes=split_outcomes(options["outcomes"]),
-        audience=options["audience"], columns=columns, crs=options["crs"], timezone=options["timezone"],
-        layer=options["layer"], title=options["title"], tiles=options["tiles"],
+        columns=columns, crs=options["crs"], timezone=options["timezone"],
+        layer=options["layer"], title=options["title"], tiles=options["tiles"], **audience,
     )
     show = verbosity >= 1 or (verbosity == 0 and stderr_is_terminal())
     progress = (lambda step: click.echo(f"odgeo: {step}...", err=True)) if show else None
@@ -97,14 +103,30 @@ def _summary(result, out_dir: str) -> None:
 
     counts = result.record.sections["counts"]
     out = Path(out_dir)
-    n_art = int(result.clusters["possible_artefact"].sum()) if len(result.clusters) else 0
+    products = result.products
+    n_art = int(products.clusters["possible_artefact"].sum()) if len(products.clusters) else 0
     click.echo(f"Map: {out / 'map.html'}")
     click.echo(f"Incidents: {counts['n_input']} rows: {counts['n_used']} used, "
                f"{counts['n_unlocated']} without coordinates, {counts['n_rejected']} rejected "
                f"(reasons in {out / 'rejects.csv'})")
     click.echo(f"Found: {_plural(len(result.hotspots), 'hot spot')}, {_plural(len(result.clusters), 'cluster')}"
-               + (f" ({n_art} flagged as a possible geocoding artefact)" if n_art else ""))
+               + (f" ({n_art} shown flagged as a possible geocoding artefact)" if n_art else ""))
+    click.echo(_privacy_line(products))
     click.echo(f"Every setting and count: {out / 'run.json'}")
+
+
+def _privacy_line(products) -> str:
+    privacy = products.privacy
+    if products.audience == "restricted":
+        masked = privacy.get("geomask")
+        how = (f"points displaced {masked['min_m']:g}-{masked['max_m']:g} m" if masked else "exact points")
+        return f"Audience: RESTRICTED (exact counts, {how}); do not share outside the team"
+    hexes = privacy["hexes"]
+    return (f"Audience: public (no area under {products.min_count}): {hexes['n_published']} areas shown, "
+            f"{hexes['n_merged_areas']} of them merged cells; {hexes['n_areas_suppressed']} area(s) "
+            f"({hexes['n_incidents_suppressed']} incidents) too small to show; "
+            f"{privacy['hotspots']['n_shown']} of {privacy['hotspots']['n']} hot spots and "
+            f"{privacy['clusters']['n_shown']} of {privacy['clusters']['n']} clusters shown")
 
 
 def _plural(n: int, noun: str) -> str:

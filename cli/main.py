@@ -61,8 +61,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 def _register() -> None:
     from .hotspots import hotspots
+    from .leakscan import leakscan
 
     cli.add_command(hotspots)
+    cli.add_command(leakscan)
 
 
 _register()

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-__all__ = ["input_options", "output_options", "config_option", "columns_from", "split_outcomes"]
+__all__ = ["input_options", "output_options", "config_option", "columns_from", "split_outcomes",
+           "audience_settings"]
 
 # Kept in step with odgeo.webmap.AUDIENCES, odgeo.density.KERNELS and odgeo.schema.OUTCOMES
 # by tests/test_cli.py (importing the library here would slow down `odgeo --help`).
@@ -75,7 +76,19 @@ input_options = _stack(
     click.option("--outcome", "outcomes", multiple=True, metavar="OUTCOME",
                  help="Keep only these outcomes: fatal, nonfatal, unknown (repeat or comma-separate)."),
     click.option("--audience", type=click.Choice(AUDIENCES), default=None,
-                 help="public (default): aggregates only. restricted: adds incident points and a banner."),
+                 help="public (default): aggregates only, small counts protected. "
+                      "restricted: exact counts, incident points and a RESTRICTED banner."),
+    click.option("--min-count", type=click.IntRange(1), metavar="N",
+                 help="Public: the smallest count published; smaller areas are merged or hidden "
+                      "(default 10, as CDC WONDER)."),
+    click.option("--mask-points", metavar="MIN_M,MAX_M",
+                 help="Restricted: displace the map's points by MIN to MAX metres (donut geomasking), "
+                      "e.g. 50,300."),
+    click.option("--mask-seed", type=int, metavar="N", help="Seed of --mask-points (default 0)."),
+    click.option("--population", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+                 help="Polygons with a population column: with --mask-points, estimates each point's "
+                      "k-anonymity."),
+    click.option("--population-col", metavar="COL", help="Population column of --population (default: detected)."),
 )
 
 output_options = _stack(
@@ -95,6 +108,13 @@ def columns_from(kwargs: dict) -> dict[str, str | None]:
         "outcome": kwargs.pop("outcome_col", None),
         "location": kwargs.pop("location_col", None),
     }
+
+
+def audience_settings(kwargs: dict) -> dict:
+    """The audience options as HotspotSettings keyword arguments."""
+    return {"audience": kwargs.pop("audience", None), "min_count": kwargs.pop("min_count", None),
+            "mask_points": kwargs.pop("mask_points", None), "mask_seed": kwargs.pop("mask_seed", None),
+            "population": kwargs.pop("population", None), "population_col": kwargs.pop("population_col", None)}
 
 
 def split_outcomes(values) -> tuple[str, ...] | None:

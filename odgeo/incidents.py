@@ -389,7 +389,7 @@ class _RowChecker:
         except Exception as err:  # zoneinfo raises several types
             raise ParameterError(f"--timezone {timezone!r} is not a time zone name (e.g. America/Phoenix)") from err
         bad = parsed.isna().to_numpy() & ~empty
-        self.reject(bad, "bad_date", col, "cannot read the date (use ISO 8601, e.g. 2024-05-17 14:30)")
+        self.reject(bad, "bad_date", col, "cannot read the date (use ISO 8601: YYYY-MM-DD or YYYY-MM-DD HH:MM)")
         return parsed
 
     def parse_coordinates(self, crs: str | None) -> tuple[np.ndarray, np.ndarray]:

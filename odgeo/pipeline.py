@@ -21,9 +21,13 @@ from . import clusters as clusters_mod
 from . import hexes as hexes_mod
 from .density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density
 from .errors import NoDataError, OutputExistsError, ParameterError
+from .geomask import donut_mask, parse_mask_distances, ring_population
 from .hotspots import DEFAULT_PERCENTILE, hotspot_polygons
 from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents, read_incidents
+from .layers import read_population
+from .privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count, shown_count
 from .projection import lonlat_of, project_points
+from .publish import Products, public_products, restricted_products
 from .runrecord import RunRecord
 from .schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, located
 from .webmap import AUDIENCES, build_map
@@ -70,6 +74,14 @@ class HotspotSettings:
         Input CRS of coordinate columns, time zone of naive dates, vector layer.
     title, tiles
         Map title and basemap (None: OpenStreetMap; "none": no basemap).
+    min_count
+        Public audience: smallest count published (default 10; see docs/privacy.md).
+    mask_points, mask_seed
+        Restricted audience: donut geomasking of the map's points, (min, max) metres
+        or "MIN,MAX", and its seed (default 0).
+    population, population_col
+        Polygon layer with a population column: with ``mask_points``, estimates
+        each displaced point's k-anonymity.
     """
 
     resolution: int | None = None
@@ -91,6 +103,11 @@ class HotspotSettings:
     layer: str | None = None
     title: str | None = None
     tiles: str | None = None
+    min_count: int | None = None
+    mask_points: str | tuple[float, float] | None = None
+    mask_seed: int | None = None
+    population: str | None = None
+    population_col: str | None = None
 
 
 @dataclass
@@ -105,6 +122,7 @@ class HotspotResult:
     hotspots: gpd.GeoDataFrame  # metric CRS
     clusters: gpd.GeoDataFrame  # metric CRS
     labels: np.ndarray  # DBSCAN label per used incident (-1 noise)
+    products: Products  # what the audience may see: the only thing written
     map: folium.Map
     record: RunRecord
     audience: str
@@ -207,20 +225,73 @@ def analyse_hotspots(
     with record.timed("clusters"):
         clusters, labels = _clusters(record, settings, used, x, y, lon, lat, metric_crs)
 
-    record.sections["products"] = {
-        "hexes": {"n_cells": len(counts), "sum_of_counts": int(counts["count"].sum())},
-        "density": {"shape": list(grid.shape), "max_per_km2": round(float(grid.values.max()), 3),
-                    "mass": round(grid.mass(), 3), "method": grid.method},
-        "hotspots": {"n": len(hotspots), "n_incidents_inside": int(hotspots["n_incidents"].sum())},
-        "clusters": {"n": len(clusters), "n_noise": int((labels < 0).sum()),
-                     "possible_artefacts": int(clusters["possible_artefact"].sum()) if len(clusters) else 0},
-    }
+    say(f"preparing {audience} products")
+    with record.timed("privacy"):
+        if audience == "public":
+            products = public_products(counts=counts, grid=grid, hotspots=hotspots, clusters=clusters,
+                                       x=x, y=y, eps_m=record.parameters["eps_m"].value,
+                                       min_count=_min_count(record, settings))
+            record.sections["coordinate_stacks"] = _stacks_summary(record.sections["coordinate_stacks"])
+        else:
+            products = _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat)
+    record.sections["privacy"] = products.privacy
+    record.sections["products"] = _products_summary(products, labels)
     say("drawing the map")
     with record.timed("map"):
-        fmap = _map(settings, read, used, hexes, grid, hotspots, clusters, audience)
+        fmap = _map(settings, read, used, products)
     return HotspotResult(read=read, incidents=used, counts=counts, hexes=hexes, grid=grid,
-                         hotspots=hotspots, clusters=clusters, labels=labels, map=fmap,
-                         record=record, audience=audience)
+                         hotspots=hotspots, clusters=clusters, labels=labels, products=products,
+                         map=fmap, record=record, audience=audience)
+
+
+def _min_count(record: RunRecord, settings: HotspotSettings) -> int:
+    if settings.min_count is None:
+        return record.param("min_count", DEFAULT_MIN_COUNT, "default", MIN_COUNT_SOURCE)
+    return record.param("min_count", check_min_count(settings.min_count), "given")
+
+
+def _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat) -> Products:
+    if settings.min_count is not None:
+        log.info("--min-count applies to the public audience; restricted products keep exact counts")
+    distances = parse_mask_distances(settings.mask_points)
+    if distances is None:
+        if settings.population:
+            raise ParameterError("--population is used with --mask-points (to estimate k-anonymity); "
+                                 "give both or neither")
+        return restricted_products(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used)
+    record.param("mask_points_m", list(distances), "given")
+    seed = _pick(record, "mask_seed", settings.mask_seed, 0)
+    mask = donut_mask(lon, lat, min_m=distances[0], max_m=distances[1], seed=int(seed))
+    k = None
+    if settings.population:
+        layer, column = read_population(settings.population, column=settings.population_col)
+        record.param("population", str(settings.population), "given", f"column {column!r}")
+        k = ring_population(lon, lat, layer, column, min_m=distances[0], max_m=distances[1])
+    return restricted_products(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
+                               mask=mask, k_anonymity=k)
+
+
+def _stacks_summary(rows: list[dict]) -> dict:
+    """Public run.json: how many suspect stacks, not where or how big each one is."""
+    return {"n_stacks": len(rows), "n_incidents": sum(r["n_incidents"] for r in rows),
+            "detail": "per-stack rows are in the restricted run record"}
+
+
+def _products_summary(products: Products, labels: np.ndarray) -> dict:
+    grid = products.grid
+    summary = {
+        "hexes": {"n_areas": len(products.hexes), "sum_of_counts": int(products.hexes["count"].sum())},
+        "density": {"shape": list(grid.shape), "max_per_km2": round(float(grid.values.max()), 3),
+                    "method": grid.method},
+        "hotspots": {"n": len(products.hotspots),
+                     "n_incidents_inside": int(products.hotspots["n_incidents"].sum())},
+        "clusters": {"n": len(products.clusters),
+                     "possible_artefacts": int(products.clusters["possible_artefact"].sum())},
+    }
+    if products.audience == "restricted":
+        summary["density"]["mass"] = round(grid.mass(), 3)
+        summary["clusters"]["n_noise"] = int((labels < 0).sum())
+    return summary
 
 
 def _counts(read: IncidentRead, n_used: int) -> dict:
@@ -313,16 +384,21 @@ def _date_span(used: gpd.GeoDataFrame) -> str:
     return f"{first:%b %Y}" if (first.year, first.month) == (last.year, last.month) else f"{first:%b %Y} to {last:%b %Y}"
 
 
-def _map(settings, read, used, hexes, grid, hotspots, clusters, audience) -> folium.Map:
+def _map(settings, read, used, products: Products) -> folium.Map:
     source = Path(str(read.source.get("path", "incidents"))).name
     title = settings.title or f"Suspected overdoses: {source}"
     n_fatal = int((used[OUTCOME] == "fatal").sum())
-    subtitle = (f"{_date_span(used)} · {len(used):,} located incidents ({n_fatal:,} fatal) · "
-                f"{read.n_unlocated:,} without coordinates · {read.n_rejected:,} rejected")
+    if products.audience == "public":
+        def count(n):
+            return shown_count(n, products.min_count)
+    else:
+        def count(n):
+            return f"{n:,}"
+    subtitle = (f"{_date_span(used)} · {count(len(used))} located incidents ({count(n_fatal)} fatal) · "
+                f"{count(read.n_unlocated)} without coordinates · {count(read.n_rejected)} rejected")
     tiles = settings.tiles
     tiles = None if tiles == "none" else (tiles or "OpenStreetMap")
-    return build_map(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, points=used,
-                     audience=audience, title=title, subtitle=subtitle, tiles=tiles)
+    return build_map(products, title=title, subtitle=subtitle, tiles=tiles)
 
 
 def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
@@ -335,18 +411,19 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
 def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     """Write the products of :func:`analyse_hotspots` into ``out_dir``; return their paths.
 
-    For the public audience, ``rejects.csv`` carries no incident ids and the map
-    no points.
+    Only ``result.products`` is written (see :mod:`odgeo.publish`); for the
+    public audience ``rejects.csv`` carries no incident ids.
     """
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     with result.record.timed("write"):
+        products = result.products
         written = [
-            write_geojson(result.hexes, out_dir / "hexes.geojson"),
-            write_density_geotiff(result.grid, out_dir / "density.tif"),
-            write_geojson(result.hotspots, out_dir / "hotspots.geojson"),
-            write_geojson(_clusters_for_file(result.clusters), out_dir / "clusters.geojson"),
+            write_geojson(products.hexes, out_dir / "hexes.geojson"),
+            write_density_geotiff(products.grid, out_dir / "density.tif"),
+            write_geojson(products.hotspots, out_dir / "hotspots.geojson"),
+            write_geojson(products.clusters, out_dir / "clusters.geojson"),
             write_csv(_rejects_for(result.read.rejects, result.audience), out_dir / "rejects.csv"),
         ]
         result.map.save(str(out_dir / "map.html"))
@@ -355,13 +432,6 @@ def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwr
     record["outputs"] = sorted(p.name for p in [*written, out_dir / "run.json"])
     written.append(write_json(record, out_dir / "run.json"))
     return written
-
-
-def _clusters_for_file(clusters: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    out = clusters.copy()
-    for col in ("first_date", "last_date"):
-        out[col] = [pd.Timestamp(v).strftime("%Y-%m-%d") if pd.notna(v) else None for v in out[col]]
-    return out
 
 
 def _rejects_for(rejects: pd.DataFrame, audience: str) -> pd.DataFrame:

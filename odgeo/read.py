@@ -21,7 +21,7 @@ import pandas as pd
 from .errors import InputFileError
 from .schema import WGS84
 
-__all__ = ["RawTable", "read_table", "file_sha256", "VECTOR_SUFFIXES", "GEOMETRY_LON", "GEOMETRY_LAT"]
+__all__ = ["RawTable", "read_table", "read_vector_layer", "file_sha256", "VECTOR_SUFFIXES", "GEOMETRY_LON", "GEOMETRY_LAT"]
 
 log = logging.getLogger(__name__)
 
@@ -166,25 +166,35 @@ def _drop_trailing_blank_lines(data: pd.DataFrame) -> pd.DataFrame:
     return data.iloc[:last]
 
 
-def _read_vector(path: Path, *, layer: str | None) -> RawTable:
-    import geopandas as gpd
-    import shapely
+def read_vector_layer(path: str | Path, *, layer: str | None = None):
+    """A vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet ...) as a GeoDataFrame in EPSG:4326.
 
+    A layer without a CRS is taken as EPSG:4326 (logged).
+    """
+    import geopandas as gpd
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file")
     try:
         if path.suffix.lower() in (".parquet", ".geoparquet"):
             frame = gpd.read_parquet(path)
-            fmt = "GeoParquet"
         else:
             frame = gpd.read_file(path, layer=layer, engine="pyogrio")
-            fmt = path.suffix.lower().lstrip(".")
     except Exception as err:  # pyogrio/arrow raise many types; the message is what matters
         raise InputFileError(f"{path}: cannot read as a vector file ({err})") from err
-    problems: dict[int, str] = {}
     if frame.crs is None:
         log.info("%s has no CRS; assuming %s", path.name, WGS84)
-        frame = frame.set_crs(WGS84)
-    elif not frame.crs.equals(WGS84):
-        frame = frame.to_crs(WGS84)
+        return frame.set_crs(WGS84)
+    return frame if frame.crs.equals(WGS84) else frame.to_crs(WGS84)
+
+
+def _read_vector(path: Path, *, layer: str | None) -> RawTable:
+    import shapely
+
+    frame = read_vector_layer(path, layer=layer)
+    fmt = "GeoParquet" if path.suffix.lower() in (".parquet", ".geoparquet") else path.suffix.lower().lstrip(".")
+    problems: dict[int, str] = {}
     geoms = frame.geometry
     kinds = geoms.geom_type.to_numpy()
     present = geoms.notna().to_numpy() & ~geoms.is_empty.to_numpy()

@@ -15,7 +15,9 @@ import shapely
 from folium.raster_layers import ImageOverlay
 
 from .density import DensityGrid
-from .schema import OCCURRED_AT, OUTCOME, WGS84
+from .publish import Products
+from .schema import WGS84
+from .writers import COORD_DECIMALS
 
 __all__ = ["build_map", "AUDIENCES", "RESTRICTED_BANNER"]
 
@@ -27,40 +29,24 @@ _WEB_MERCATOR = "EPSG:3857"
 
 
 def build_map(
+    products: Products,
     *,
-    hexes: gpd.GeoDataFrame | None = None,
-    grid: DensityGrid | None = None,
-    hotspots: gpd.GeoDataFrame | None = None,
-    clusters: gpd.GeoDataFrame | None = None,
-    points: gpd.GeoDataFrame | None = None,
-    audience: str = "public",
     title: str = "Overdose incidents",
     subtitle: str = "",
     tiles: str | None = "OpenStreetMap",
 ) -> folium.Map:
-    """Compose the map from the analysis products (each optional).
+    """Draw the products for one audience (see :mod:`odgeo.publish`).
 
-    Parameters
-    ----------
-    hexes
-        Hexagon polygons (EPSG:4326) with ``h3_cell``, ``count`` and outcome columns.
-    grid
-        Density surface, drawn as an image warped to Web Mercator so its extent is
-        geographic (it does not change with zoom).
-    hotspots, clusters
-        Polygons from :mod:`odgeo.hotspots` and :mod:`odgeo.clusters`.
-    points
-        Incident points; drawn only when ``audience == "restricted"``.
-    audience
-        ``"public"`` or ``"restricted"`` (adds a banner and the points).
-    title, subtitle
-        Shown at the top; escaped.
-    tiles
-        Basemap tiles (a folium name or URL), or None for none.
+    Hexagon areas, the density surface (as an image warped to Web Mercator so
+    its extent is geographic), hot spots and clusters; incident points only
+    when the products are restricted ones, with a banner saying so. ``title``
+    and ``subtitle`` are escaped; ``tiles`` is a folium name or URL, or None.
     """
+    audience = products.audience
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
-    bounds = _bounds(hexes, hotspots, clusters, grid)
+    hexes, grid, hotspots, clusters = products.hexes, products.grid, products.hotspots, products.clusters
+    bounds = _bounds(hexes, hotspots, clusters, grid) or products.extent
     fmap = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=True)
     if bounds is not None:
         fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
@@ -74,12 +60,22 @@ def build_map(
         _add_hotspots(fmap, hotspots)
     if clusters is not None and len(clusters):
         _add_clusters(fmap, clusters)
-    if audience == "restricted" and points is not None and len(points):
-        _add_points(fmap, points)
-    _add_title(fmap, title, subtitle, audience)
+    if audience == "restricted" and products.points is not None and len(products.points):
+        _add_points(fmap, products.points)
+    _add_title(fmap, title, subtitle, audience, _privacy_note(products))
     folium.LayerControl(collapsed=False).add_to(fmap)
     _make_ids_deterministic(fmap)
     return fmap
+
+
+def _privacy_note(products: Products) -> str:
+    if products.audience != "public":
+        return ""
+    hexes = products.privacy.get("hexes", {})
+    note = f"Areas with fewer than {products.min_count} overdoses are merged with neighbours or not shown"
+    if hexes.get("n_areas_suppressed"):
+        note += f" ({hexes['n_areas_suppressed']} area(s) not shown)"
+    return note + "."
 
 
 def _bounds(*layers) -> tuple[float, float, float, float] | None:
@@ -88,6 +84,8 @@ def _bounds(*layers) -> tuple[float, float, float, float] | None:
         if layer is None:
             continue
         if isinstance(layer, DensityGrid):
+            if not np.nanmax(layer.values, initial=0) > 0:
+                continue
             west, south, east, north = layer.bounds()
             t = pyproj.Transformer.from_crs(layer.crs, WGS84, always_xy=True)
             xs, ys = t.transform([west, east, west, east], [south, south, north, north])
@@ -116,8 +114,16 @@ def _add_hexes(fmap: folium.Map, hexes: gpd.GeoDataFrame) -> None:
                            caption="Overdoses per hexagon (quantile classes)")
     data = hexes.to_crs(WGS84).copy()
     data["fill"] = [step(c) for c in counts]
-    fields = ["h3_cell", "count"] + [c for c in ("fatal", "nonfatal") if c in data.columns]
-    aliases = ["Hexagon", "Overdoses"] + [a for c, a in (("fatal", "Fatal"), ("nonfatal", "Non-fatal")) if c in data.columns]
+    fields, aliases = ["h3_cell", "count"], ["Hexagon", "Overdoses"]
+    for col, alias in (("fatal", "Fatal"), ("nonfatal", "Non-fatal")):
+        if col in data.columns:
+            data[col] = ["hidden (small numbers)" if pd.isna(v) else f"{int(v):,}" for v in data[col]]
+            fields.append(col)
+            aliases.append(alias)
+    if "merged" in data.columns:
+        data["area"] = np.where(data["merged"], "several hexagons merged to protect small numbers", "one hexagon")
+        fields.append("area")
+        aliases.append("Area")
     layer = folium.GeoJson(
         _rounded(data[fields + ["fill", "geometry"]]),
         name="Overdoses per hexagon",
@@ -171,7 +177,8 @@ def _add_hotspots(fmap: folium.Map, hotspots: gpd.GeoDataFrame) -> None:
 
 def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame) -> None:
     data = clusters.to_crs(WGS84).copy()
-    data["dates"] = [f"{_month(a)} to {_month(b)}" for a, b in zip(data["first_date"], data["last_date"])]
+    first, last = ("first_month", "last_month") if "first_month" in data.columns else ("first_date", "last_date")
+    data["dates"] = [f"{_month(a)} to {_month(b)}" for a, b in zip(data[first], data[last])]
     data["note"] = np.where(data["possible_artefact"],
                             "many incidents at one exact point: possible geocoding artefact", "")
     cols = ["cluster_id", "n_incidents", "dates", "note", "possible_artefact", "geometry"]
@@ -188,12 +195,8 @@ def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame) -> None:
 
 
 def _add_points(fmap: folium.Map, points: gpd.GeoDataFrame) -> None:
-    data = points.to_crs(WGS84)
-    data = gpd.GeoDataFrame(
-        {"date": data[OCCURRED_AT].dt.strftime("%Y-%m-%d"), "outcome": data[OUTCOME]},
-        geometry=data.geometry, crs=WGS84)
     folium.GeoJson(
-        _rounded(data),
+        _rounded(points[["date", "outcome", "geometry"]]),
         name="Incidents (restricted)",
         show=False,
         marker=folium.CircleMarker(radius=3, fill=True, fill_opacity=0.8, weight=0),
@@ -202,7 +205,7 @@ def _add_points(fmap: folium.Map, points: gpd.GeoDataFrame) -> None:
     ).add_to(fmap)
 
 
-def _add_title(fmap: folium.Map, title: str, subtitle: str, audience: str) -> None:
+def _add_title(fmap: folium.Map, title: str, subtitle: str, audience: str, note: str = "") -> None:
     banner = ""
     if audience == "restricted":
         banner = (f'<div style="background:#b10026;color:#fff;font-weight:bold;padding:2px 6px;'
@@ -213,7 +216,7 @@ def _add_title(fmap: folium.Map, title: str, subtitle: str, audience: str) -> No
         'font:14px/1.3 sans-serif;max-width:60%">'
         f'{banner}<div style="font-weight:bold">{html.escape(title)}</div>'
         f'<div>{html.escape(subtitle)}</div>'
-        f'<div style="font-size:12px;color:#444">Audience: {html.escape(audience)}</div></div>'
+        f'<div style="font-size:12px;color:#444">Audience: {html.escape(audience)}. {html.escape(note)}</div></div>'
     )
     fmap.get_root().html.add_child(folium.Element(box))
 
@@ -224,10 +227,14 @@ def _month(value) -> str:
 
 
 def _rounded(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Coordinates to 5 decimals (about 1 m): a third smaller page, nothing visible lost."""
+    """Coordinates to the decimals the GeoJSON files carry (6, about 0.1 m): a smaller page.
+
+    Six, not fewer: shapes drawn from lattices (H3, the density grid) then
+    cannot match an incident's location by chance at the printed precision,
+    which is what the leak scanner checks."""
     out = frame.copy()
     out.geometry = shapely.transform(np.asarray(frame.geometry.values, dtype=object),
-                                     lambda c: np.round(c, 5))
+                                     lambda c: np.round(c, COORD_DECIMALS))
     return out
 
 

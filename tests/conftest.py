@@ -30,3 +30,14 @@ def sample_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample_run")
     result = run_hotspots(SAMPLE / "incidents.csv", out, HotspotSettings(timezone=SAMPLE_TZ), overwrite=True)
     return result, out
+
+
+@pytest.fixture(scope="session")
+def restricted_run(tmp_path_factory):
+    """The main job on the sample incidents for the restricted audience."""
+    from odgeo.pipeline import HotspotSettings, run_hotspots
+
+    out = tmp_path_factory.mktemp("restricted_run")
+    settings = HotspotSettings(timezone=SAMPLE_TZ, audience="restricted")
+    result = run_hotspots(SAMPLE / "incidents.csv", out, settings, overwrite=True)
+    return result, out

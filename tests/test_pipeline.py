@@ -38,12 +38,18 @@ def test_run_record_counts_add_up_and_parameters_have_sources(sample_run, truth)
                                "encoding": "utf-8", "delimiter": ","}
 
 
-def test_hexes_sum_to_incidents_used(sample_run):
-    _, out = sample_run
+def test_hexes_sum_to_incidents_used(sample_run, restricted_run):
+    _, out = restricted_run
     hexes = gpd.read_file(out / "hexes.geojson")
     used = json.loads((out / "run.json").read_text())["counts"]["n_used"]
     assert hexes["count"].sum() == used
     assert {"h3_cell", "count", "fatal", "nonfatal", "2024-01", "2025-12"} <= set(hexes.columns)
+    # Public: published areas plus the suppressed incidents account for every incident.
+    _, out = sample_run
+    public = gpd.read_file(out / "hexes.geojson")
+    record = json.loads((out / "run.json").read_text())
+    assert public["count"].sum() + record["privacy"]["hexes"]["n_incidents_suppressed"] == used
+    assert public["count"].min() >= record["privacy"]["min_count"] == 10
 
 
 def test_rejects_file_lists_every_rejected_row(sample_run, truth):
@@ -58,7 +64,7 @@ def test_density_tif_is_metric_and_matches_the_grid(sample_run):
     result, out = sample_run
     with rasterio.open(out / "density.tif") as src:
         assert src.crs.is_projected and src.crs.linear_units in ("metre", "meter")
-        assert src.read(1).shape == result.grid.values.shape
+        assert src.read(1).shape == result.products.grid.values.shape
 
 
 def test_same_input_gives_byte_identical_outputs(tmp_path):

@@ -4,7 +4,10 @@ import re
 
 import pyproj
 
+from odgeo.publish import Products
 from odgeo.webmap import build_map
+
+NOTHING = Products("public", hexes=None, grid=None, hotspots=None, clusters=None, min_count=10)
 
 
 def test_density_overlay_bounds_are_the_grid_extent_in_degrees(sample_run):
@@ -14,7 +17,7 @@ def test_density_overlay_bounds_are_the_grid_extent_in_degrees(sample_run):
                       r"\[\[([-\d.]+), ([-\d.]+)\], \[([-\d.]+), ([-\d.]+)\]\]", page)
     assert match, "no image overlay"
     south, west, north, east = map(float, match.groups())
-    grid = result.grid
+    grid = result.products.grid
     to_wgs84 = pyproj.Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
     gw, gs, ge, gn = grid.bounds()
     lons, lats = to_wgs84.transform([gw, ge, gw, ge], [gs, gs, gn, gn])
@@ -34,7 +37,7 @@ def test_hex_tooltips_and_legend(sample_run):
 
 
 def test_title_text_is_escaped():
-    fmap = build_map(title="<script>alert(1)</script>", subtitle='"><img src=x onerror=alert(1)>')
+    fmap = build_map(NOTHING, title="<script>alert(1)</script>", subtitle='"><img src=x onerror=alert(1)>')
     page = fmap.get_root().render()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -42,5 +45,5 @@ def test_title_text_is_escaped():
 
 
 def test_empty_map_still_renders():
-    page = build_map(tiles=None).get_root().render()
+    page = build_map(NOTHING, tiles=None).get_root().render()
     assert "Audience: public" in page and "L.map(" in page

@@ -1,0 +1,52 @@
+"""``odgeo leakscan``: check a folder of public products against the incidents behind them."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.argument("input_path", metavar="INCIDENTS", type=click.Path(exists=True, dir_okay=False))
+@click.option("--min-count", type=click.IntRange(1), default=10, show_default=True,
+              help="The smallest count the products may show.")
+@click.option("--timezone", metavar="TZ", help="Time zone of dates without an offset (as given to the run).")
+@click.option("--id-col", metavar="COL", help="Incident id column (default: detected).")
+@click.option("--identifying-col", "identifying_cols", multiple=True, metavar="COL",
+              help="Another column whose values must never appear (names, free text); repeat.")
+def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None, id_col: str | None,
+             identifying_cols: tuple[str, ...]) -> None:
+    """Scan every file in FOLDER for incident locations, counts under
+    --min-count, non-public properties, day-level dates and incident ids.
+
+    Exits 1 when anything is found, listing each finding, so it can guard a
+    publishing step in a script.
+
+    \b
+    Example:
+      odgeo hotspots ems.csv --out public/ --timezone America/Phoenix
+      odgeo leakscan public/ ems.csv --timezone America/Phoenix
+    """
+    import pandas as pd
+
+    from odgeo.errors import ColumnError
+    from odgeo.incidents import read_incidents
+    from odgeo.leakscan import scan_public_outputs
+    from odgeo.read import read_table
+    from odgeo.schema import INCIDENT_ID
+
+    read = read_incidents(input_path, columns={"incident_id": id_col}, timezone=timezone or "UTC")
+    values = [read.incidents[INCIDENT_ID].dropna().astype(str)]
+    if identifying_cols:
+        raw = read_table(input_path).data
+        for col in identifying_cols:
+            if col not in raw.columns:
+                raise ColumnError(f"{input_path}: no column {col!r} (--identifying-col)")
+            values.append(raw[col].astype(str))
+    leaks = scan_public_outputs(folder, read.incidents, min_count=min_count,
+                                identifying=pd.concat(values, ignore_index=True))
+    for leak in leaks:
+        click.echo(str(leak))
+    click.echo(f"{len(leaks)} finding(s) in {folder}")
+    if leaks:
+        raise SystemExit(1)

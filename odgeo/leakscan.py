@@ -1,0 +1,171 @@
+"""A leak scanner for public products: reads every file written and reports what must not be there.
+
+It fails on what a reader of the files could use to single someone out:
+
+- an incident's location: a coordinate pair equal to an incident's longitude
+  and latitude at the precision the file prints it (4 decimals, about 11 m,
+  or finer), in either order, and any point geometry at all;
+- a small count: a count-like property of a map or GeoJSON feature in
+  (0, min_count);
+- a property that is not one of the public ones (an input column slipping through);
+- a date finer than a month: any day-level date in a data file, and any
+  incident's own date anywhere (the HTML includes library code with dates of its own);
+- a value of an identifying column (ids, names, free text) given by the caller.
+
+Used by the test suite on every public run it makes; usable on any folder:
+``odgeo leakscan OUT_DIR INCIDENTS.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+
+from .projection import lonlat_of
+from .publish import PUBLIC_PROPERTIES
+from .schema import OCCURRED_AT, has_location
+
+__all__ = ["Leak", "scan_public_outputs", "COUNT_PROPERTIES"]
+
+#: Feature properties that hold numbers of incidents.
+COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents"})
+#: Properties the map adds for drawing (colours and sentences).
+MAP_PROPERTIES = frozenset({"fill", "dates", "note", "area"})
+_PERIOD = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
+_NUMBER = re.compile(r"-?\d{1,3}\.(\d+)")
+_PAIR_GAP = re.compile(r"^[\s,\]\[\"']{1,6}$")
+_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+_POINT = re.compile(r"\"type\"\s*:\s*\"(Multi)?Point\"")
+
+
+@dataclass(frozen=True)
+class Leak:
+    file: str
+    kind: str  # "coordinate", "point", "small count", "property", "date", "identifier"
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.kind}: {self.detail}"
+
+
+def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_count: int = 10,
+                        identifying: Iterable[str] = ()) -> list[Leak]:
+    """Every leak found in the files of ``folder`` (empty list: none).
+
+    ``incidents`` are the incidents behind the products (an IncidentFrame:
+    geometry in EPSG:4326 and ``occurred_at``); ``identifying`` are values of
+    columns that must never appear (values shorter than 5 characters are
+    skipped: they would match unrelated text).
+    """
+    located = incidents[has_location(incidents.geometry)]
+    lon, lat = lonlat_of(located.geometry)
+    keys = {p: set(zip(np.round(lon * 10**p).astype(np.int64).tolist(),
+                       np.round(lat * 10**p).astype(np.int64).tolist())) for p in (4, 5, 6)}
+    days = set(located[OCCURRED_AT].dt.strftime("%Y-%m-%d")) if len(located) else set()
+    secrets = sorted({str(v) for v in identifying if len(str(v)) >= 5})
+    leaks: list[Leak] = []
+    for path in sorted(Path(folder).iterdir()):
+        if not path.is_file():
+            continue
+        text = _text_of(path)
+        name = path.name
+        leaks += [Leak(name, "coordinate", d) for d in _coordinate_pairs(text, keys)]
+        if _POINT.search(text):
+            leaks.append(Leak(name, "point", "a point geometry"))
+        for collection in _feature_collections(text, path):
+            leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, min_count)]
+        leaks += [Leak(name, "date", d) for d in _dates(text, path, days)]
+        leaks += [Leak(name, "identifier", repr(s)) for s in secrets if s in text]
+    return leaks
+
+
+def _text_of(path: Path) -> str:
+    if path.suffix.lower() in (".tif", ".tiff"):
+        return _geotiff_text(path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.name == "run.json":
+        doc = json.loads(text)
+        for name in ("since", "until"):  # the user's own filter dates, not data
+            doc.get("parameters", {}).pop(name, None)
+        text = json.dumps(doc)
+    return text
+
+
+def _geotiff_text(path: Path) -> str:
+    """Bounds (in degrees and in the file's CRS), tags and descriptions of a GeoTIFF."""
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    with rasterio.open(path) as src:
+        parts = [json.dumps(src.tags()), str(src.descriptions), str(list(src.bounds))]
+        if src.crs is not None:
+            parts.append(str(list(transform_bounds(src.crs, "EPSG:4326", *src.bounds))))
+    return "\n".join(parts)
+
+
+def _coordinate_pairs(text: str, keys: dict[int, set]) -> list[str]:
+    found = []
+    matches = list(_NUMBER.finditer(text))
+    for a, b in zip(matches, matches[1:]):
+        if not _PAIR_GAP.match(text[a.end():b.start()]):
+            continue
+        # Both numbers of a pair are written at one precision; the shorter lost trailing zeros.
+        p = min(max(len(a.group(1)), len(b.group(1))), 6)
+        if p < 4:
+            continue
+        x, y = float(a.group(0)), float(b.group(0))
+        for first, second in ((x, y), (y, x)):
+            if (round(first * 10**p), round(second * 10**p)) in keys[p]:
+                found.append(f"{a.group(0)}, {b.group(0)} is an incident's location at {p} decimals")
+    return found
+
+
+def _feature_collections(text: str, path: Path) -> list[dict]:
+    """GeoJSON FeatureCollections in a file: the file itself, or those embedded in a page."""
+    if path.suffix.lower() in (".geojson", ".json") and '"FeatureCollection"' in text[:200]:
+        return [json.loads(text)]
+    out, decoder = [], json.JSONDecoder()
+    for match in re.finditer(r"\{\s*\"(type|features)\"", text):
+        try:
+            obj, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and obj.get("type") == "FeatureCollection":
+            out.append(obj)
+    return out
+
+
+def _feature_problems(collection: dict, min_count: int):
+    allowed = PUBLIC_PROPERTIES | MAP_PROPERTIES
+    for feature in collection.get("features", []):
+        for key, value in (feature.get("properties") or {}).items():
+            periodic = bool(_PERIOD.match(str(key)))
+            if key not in allowed and not periodic:
+                yield "property", f"{key!r} is not a public property"
+            if key in COUNT_PROPERTIES or periodic:
+                n = _as_count(value)
+                if n is not None and 0 < n < min_count:
+                    yield "small count", f"{key} = {value!r}"
+            if isinstance(value, str) and _DAY.search(value):
+                yield "date", f"{key} = {value!r}"
+
+
+def _as_count(value) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).replace(",", "")
+    return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else None
+
+
+def _dates(text: str, path: Path, days: set[str]) -> list[str]:
+    if path.suffix.lower() in (".html", ".htm"):
+        return [f"incident date {d}" for d in sorted(days) if d in text]
+    return [f"day-level date {d}" for d in sorted(set(_DAY.findall(text)))]
