@@ -231,14 +231,14 @@ def filter_incidents(
         start = _as_bound(since, tz, "--since")
         mask = times < start
         drop[mask & (drop == "")] = "before_since"
-        reasons["before_since"] = (OCCURRED_AT, f"before --since {start.isoformat()}")
+        reasons["before_since"] = (OCCURRED_AT, "before the --since date (in run.json)")
     if until is not None:
         end = _as_bound(until, tz, "--until", inclusive_day=True)
         if since is not None and end < _as_bound(since, tz, "--since"):
             raise ParameterError(f"--until ({until}) is before --since ({since})")
         mask = times > end
         drop[mask & (drop == "")] = "after_until"
-        reasons["after_until"] = (OCCURRED_AT, f"after --until {pd.Timestamp(until).date()}")
+        reasons["after_until"] = (OCCURRED_AT, "after the --until date (in run.json)")
     if outcomes:
         wanted = {o.strip().lower() for o in outcomes}
         unknown = wanted - {"fatal", "nonfatal", "unknown"}

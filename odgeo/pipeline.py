@@ -179,6 +179,7 @@ def analyse_hotspots(
     audience = _pick(record, "audience", settings.audience, "public")
     if audience not in AUDIENCES:
         raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    _check_audience_options(settings, audience)
     record.param("timezone", settings.timezone or "UTC", "given" if settings.timezone else "default")
     record.param("since", settings.since, "given" if settings.since else "default")
     record.param("until", settings.until, "given" if settings.until else "default")
@@ -244,6 +245,19 @@ def analyse_hotspots(
                          map=fmap, record=record, audience=audience)
 
 
+def _check_audience_options(settings: HotspotSettings, audience: str) -> None:
+    """Refuse option mixes that cannot mean anything, before any work is done."""
+    if audience == "public" and (settings.mask_points or settings.population):
+        raise ParameterError("--mask-points and --population apply to --audience restricted: "
+                             "public products carry no points to displace")
+    if settings.population and not settings.mask_points:
+        raise ParameterError("--population is used with --mask-points (to estimate k-anonymity); "
+                             "give both or neither")
+    parse_mask_distances(settings.mask_points)
+    if settings.min_count is not None:
+        check_min_count(settings.min_count)
+
+
 def _min_count(record: RunRecord, settings: HotspotSettings) -> int:
     if settings.min_count is None:
         return record.param("min_count", DEFAULT_MIN_COUNT, "default", MIN_COUNT_SOURCE)
@@ -255,9 +269,6 @@ def _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, la
         log.info("--min-count applies to the public audience; restricted products keep exact counts")
     distances = parse_mask_distances(settings.mask_points)
     if distances is None:
-        if settings.population:
-            raise ParameterError("--population is used with --mask-points (to estimate k-anonymity); "
-                                 "give both or neither")
         return restricted_products(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used)
     record.param("mask_points_m", list(distances), "given")
     seed = _pick(record, "mask_seed", settings.mask_seed, 0)

@@ -200,7 +200,7 @@ def suppress_breakdowns(table: pd.DataFrame, groups: dict[str, list[str]], *,
     """Hide small values of each row's breakdowns, with complementary suppression.
 
     ``groups`` maps a name ("outcome", "month") to columns whose values add up
-    to the row's published ``count``. A value in (0, min_count) is hidden
+    to the row's published ``count`` (at least ``min_count``: rows are published areas). A value in (0, min_count) is hidden
     (None); then, while a row's hidden values are a single one or add up to
     less than ``min_count``, its smallest shown positive value is hidden too.
     Returns the table (hidden values as pandas NA) and counts per group.

@@ -106,3 +106,42 @@ def test_library_never_imports_click_prints_or_exits():
                 assert node.func.id != "print", f"{path}:{node.lineno}"
             if isinstance(node, ast.Attribute) and node.attr == "exit":
                 assert getattr(node.value, "id", "") != "sys", f"{path}:{node.lineno}"
+
+
+def test_audience_options_reach_the_run(tmp_path):
+    out = tmp_path / "r"
+    result = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--out", str(out),
+                                      "--timezone", "America/Chicago", "--audience", "restricted",
+                                      "--mask-points", "40,200", "--mask-seed", "5",
+                                      "--population", str(SAMPLE / "neighbourhoods.geojson")])
+    assert result.exit_code == 0, result.output
+    assert "RESTRICTED (exact counts, points displaced 40-200 m)" in result.output
+    record = json.loads((out / "run.json").read_text())
+    assert record["parameters"]["mask_points_m"]["value"] == [40.0, 200.0]
+    assert record["privacy"]["geomask"]["seed"] == 5
+    # The same folder passed to the leak scanner is reported, with exit 1.
+    scan = CliRunner().invoke(cli, ["leakscan", str(out), str(SAMPLE / "incidents.csv"),
+                                    "--timezone", "America/Chicago"])
+    assert scan.exit_code == 1 and "identifier" in scan.output
+
+
+def test_min_count_and_a_clean_leakscan(tmp_path):
+    out = tmp_path / "p"
+    result = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--out", str(out),
+                                      "--timezone", "America/Chicago", "--min-count", "25"])
+    assert result.exit_code == 0, result.output
+    assert "Audience: public (no area under 25)" in result.output
+    scan = CliRunner().invoke(cli, ["leakscan", str(out), str(SAMPLE / "incidents.csv"), "--min-count", "25",
+                                    "--timezone", "America/Chicago", "--identifying-col", "narrative",
+                                    "--identifying-col", "address"])
+    assert scan.exit_code == 0, scan.output
+    assert scan.output.strip() == f"0 finding(s) in {out}"
+
+
+def test_mask_points_with_public_audience_is_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--out", str(tmp_path / "x"),
+                                      "--mask-points", "50,300"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: --mask-points and --population apply to --audience restricted: "
+        "public products carry no points to displace"]

@@ -79,18 +79,18 @@ def test_same_input_gives_byte_identical_outputs(tmp_path):
         assert a == b, name
 
 
-def test_public_map_has_no_points_restricted_map_has_points_and_banner(sample_run, tmp_path):
+def test_public_map_has_no_points_restricted_map_has_points_and_banner(sample_run, restricted_run):
     result, out = sample_run
     public = (out / "map.html").read_text()
     incidents = {(round(p.x, 5), round(p.y, 5)) for p in result.incidents.geometry}
     assert not incidents & _coordinate_pairs(public)
     assert "RESTRICTED" not in public
-    run_hotspots(SAMPLE / "incidents.csv", tmp_path / "r", HotspotSettings(timezone=SAMPLE_TZ, audience="restricted"))
-    restricted = (tmp_path / "r" / "map.html").read_text()
+    restricted_out = restricted_run[1]
+    restricted = (restricted_out / "map.html").read_text()
     assert "RESTRICTED: contains sensitive health data" in restricted
     assert "<title>RESTRICTED" in restricted
     assert len(incidents & _coordinate_pairs(restricted)) > 0.9 * len(incidents)
-    rejects = pd.read_csv(tmp_path / "r" / "rejects.csv")
+    rejects = pd.read_csv(restricted_out / "rejects.csv")
     assert "incident_id" in rejects.columns
 
 

@@ -1,0 +1,133 @@
+"""Public products cannot leak: the scanner reads every file a public run writes.
+
+The scanner itself is tested first on files that do leak (each kind), then on
+restricted output (which must light up), then run over the public output of
+every option combination the suite uses, including a three-incident input and
+one full of HTML/JS payloads.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from odgeo_cli.main import cli
+
+from odgeo.incidents import read_incidents
+from odgeo.leakscan import scan_public_outputs
+from odgeo.pipeline import HotspotSettings, run_hotspots
+
+from .conftest import SAMPLE, SAMPLE_TZ
+
+PAYLOADS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "javascript:alert(1)"]
+
+
+def _identifying(path) -> list[str]:
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    cols = [c for c in ("incident_id", "address", "narrative", "notes", "name") if c in raw.columns]
+    return raw[cols].to_numpy().ravel().tolist()
+
+
+def _scan(out, path, *, min_count=10, timezone=SAMPLE_TZ):
+    incidents = read_incidents(path, timezone=timezone).incidents
+    return scan_public_outputs(out, incidents, min_count=min_count, identifying=_identifying(path))
+
+
+def test_scanner_finds_each_kind_of_leak(tmp_path):
+    csv = tmp_path / "in.csv"
+    csv.write_text("incident_id,occurred_at,outcome,longitude,latitude\n"
+                   "CASE-0001,2025-03-04 10:00,fatal,-97.412345,38.201234\n"
+                   "CASE-0002,2025-03-05 11:00,nonfatal,-97.40001,38.21002\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "hull.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"count": 3, "age": "34", "first": "2025-03-04"},
+        "geometry": {"type": "Polygon", "coordinates": [[[-97.4123, 38.2012], [-97.39, 38.2], [-97.4123, 38.2012]]]},
+    }]}))
+    (out / "points.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [-97.5, 38.0]}}]}))
+    (out / "map.html").write_text("<html><script>L.marker([38.21002, -97.40001]);</script>"
+                                  "<p>seen 2025-03-05: CASE-0002</p></html>")
+    leaks = _scan(out, csv, timezone="UTC")
+    kinds = {(leak.file, leak.kind) for leak in leaks}
+    assert ("hull.geojson", "coordinate") in kinds  # 4-decimal hull vertex through an incident
+    assert ("hull.geojson", "small count") in kinds
+    assert ("hull.geojson", "property") in kinds  # 'age' is not a public property
+    assert ("hull.geojson", "date") in kinds
+    assert ("points.geojson", "point") in kinds
+    assert ("map.html", "coordinate") in kinds  # (lat, lon) order as Leaflet writes it
+    assert ("map.html", "date") in kinds and ("map.html", "identifier") in kinds
+
+
+def test_scanner_lights_up_on_restricted_output(restricted_run):
+    _, out = restricted_run
+    kinds = {leak.kind for leak in _scan(out, SAMPLE / "incidents.csv")}
+    assert {"coordinate", "point", "identifier", "date"} <= kinds
+
+
+def test_default_public_run_is_clean(sample_run):
+    _, out = sample_run
+    assert _scan(out, SAMPLE / "incidents.csv") == []
+
+
+@pytest.mark.parametrize("options", [
+    {"min_count": 5, "resolution": 9, "period": "week", "min_samples": 5},
+    {"min_count": 20, "resolution": 7, "kernel": "gaussian", "outcomes": ("fatal",)},
+    {"min_count": 3, "resolution": 10, "eps_m": 60, "min_samples": 3, "bandwidth_m": 150},
+    {"since": "2025-01-01", "until": "2025-06-30", "period": "none"},
+])
+def test_public_runs_with_other_options_are_clean(tmp_path, options):
+    settings = HotspotSettings(timezone=SAMPLE_TZ, **options)
+    result = run_hotspots(SAMPLE / "incidents.csv", tmp_path, settings)
+    min_count = options.get("min_count", 10)
+    leaks = scan_public_outputs(tmp_path, result.incidents, min_count=min_count,
+                                identifying=_identifying(SAMPLE / "incidents.csv"))
+    assert leaks == []
+    assert (result.products.hexes["count"] >= min_count).all()
+
+
+def test_three_incidents_give_a_safe_mostly_empty_product(tmp_path):
+    csv = tmp_path / "three.csv"
+    csv.write_text("incident_id,occurred_at,outcome,longitude,latitude\n"
+                   "T-00001,2025-03-04 10:00,fatal,-97.41,38.20\n"
+                   "T-00002,2025-03-05 11:00,nonfatal,-97.415,38.205\n"
+                   "T-00003,2025-04-01 09:00,nonfatal,-97.40,38.21\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["hotspots", str(csv), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "too small to show" in result.output
+    assert _scan(out, csv, timezone="UTC") == []
+    hexes = json.loads((out / "hexes.geojson").read_text())
+    assert hexes["features"] == []
+    record = json.loads((out / "run.json").read_text())
+    assert record["privacy"]["hexes"]["n_incidents_suppressed"] == 3
+    assert "fewer than 10 located incidents" in (out / "map.html").read_text()
+
+
+def _payload_csv(path):
+    rows = []
+    for i in range(40):
+        payload = PAYLOADS[i % len(PAYLOADS)]
+        rows.append({"incident_id": f"{payload}-{i}", "occurred_at": f"2025-0{1 + i % 6}-1{i % 9} 10:00",
+                     "outcome": payload if i % 4 == 0 else "fatal", "suspected_drug": payload,
+                     "address": f"{i} {payload} St", "city": payload, "narrative": payload,
+                     "longitude": -97.41 + (i % 5) * 0.0004, "latitude": 38.20 + (i // 5) * 0.0004})
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("audience", ["public", "restricted"])
+def test_html_payloads_in_every_text_field_are_never_written_unescaped(tmp_path, audience):
+    csv = tmp_path / "x<script>alert(1)<>.csv"
+    _payload_csv(csv)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["hotspots", str(csv), "--out", str(out), "--audience", audience,
+                                      "--title", PAYLOADS[1], "--min-count", "3"])
+    assert result.exit_code == 0, result.output
+    page = (out / "map.html").read_text()
+    for payload in PAYLOADS[:2]:
+        assert payload not in page
+    assert "<img src=x" not in page and "<script>alert" not in page
+    assert "javascript:alert" not in page
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page  # the title, shown as text
