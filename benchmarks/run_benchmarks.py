@@ -219,13 +219,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k and 100k only")
     parser.add_argument("--sklearn-dbscan-max", type=int, default=1_000_000,
                         help="largest size to run scikit-learn's DBSCAN on (it needs ~20 GB at 1M)")
+    parser.add_argument("--only", default="h3,density,dbscan,hotspots",
+                        help="comma-separated benchmarks to run (default: all)")
     args = parser.parse_args()
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    only = set(args.only.split(","))
     print(f"odgeo benchmarks, python {sys.version.split()[0]}")
-    bench_h3(sizes)
-    bench_density()
-    bench_dbscan(sizes, args.sklearn_dbscan_max)
-    bench_hotspots([n for n in sizes if n >= 100_000])
+    if "h3" in only:
+        bench_h3(sizes)
+    if "density" in only:
+        bench_density()
+    if "dbscan" in only:
+        bench_dbscan(sizes, args.sklearn_dbscan_max)
+    if "hotspots" in only:
+        bench_hotspots([n for n in sizes if n >= 100_000])
 
 
 if __name__ == "__main__":

@@ -48,7 +48,11 @@ def _positive(ctx, param, value):
 @click.option("--stack-min", type=click.IntRange(2), help="Incidents at one exact point flagged as a possible geocoding artefact (default 10).")
 @input_options
 @click.option("--title", help="Map title (default: 'Suspected overdoses: <input file>').")
-@click.option("--tiles", metavar="URL|none", help="Basemap tiles: a tile URL template, or none (default OpenStreetMap).")
+@click.option("--tiles", metavar="URL|none",
+              help="Basemap tiles: a tile URL template such as https://tiles.example.org/{z}/{x}/{y}.png, "
+                   "or none (default OpenStreetMap, fetched by the browser when online).")
+@click.option("--classes", type=click.Choice(["quantiles", "natural_breaks"]),
+              help="Colour classes of the hexagon counts (default quantiles).")
 @config_option
 @click.pass_context
 def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:
@@ -90,7 +94,8 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
         eps_m=options["eps"], min_samples=options["min_samples"], stack_min=options["stack_min"],
         since=options["since"], until=options["until"], outcomes=split_outcomes(options["outcomes"]),
         columns=columns, crs=options["crs"], timezone=options["timezone"],
-        layer=options["layer"], title=options["title"], tiles=options["tiles"], **audience,
+        layer=options["layer"], title=options["title"], tiles=options["tiles"],
+        classes=options["classes"], **audience,
     )
     show = verbosity >= 1 or (verbosity == 0 and stderr_is_terminal())
     progress = (lambda step: click.echo(f"odgeo: {step}...", err=True)) if show else None

@@ -35,8 +35,9 @@ __all__ = ["Leak", "scan_public_outputs", "COUNT_PROPERTIES"]
 
 #: Feature properties that hold numbers of incidents.
 COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents"})
-#: Properties the map adds for drawing (colours and sentences).
-MAP_PROPERTIES = frozenset({"fill", "dates", "note", "area"})
+#: Properties the map adds: per-period counts of a hexagon, tooltip sentences, styling flags.
+MAP_PROPERTIES = frozenset({"months", "sentence", "artefact"})
+_SENTENCE_COUNT = re.compile(r"(\d[\d,]*) (?:overdoses?|incidents?|fatal)\b")
 _PERIOD = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
 _NUMBER = re.compile(r"-?\d{1,3}\.(\d+)")
 _PAIR_GAP = re.compile(r"^[\s,\]\[\"']{1,6}$")
@@ -88,6 +89,11 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
 def _text_of(path: Path) -> str:
     if path.suffix.lower() in (".tif", ".tiff"):
         return _geotiff_text(path)
+    if path.suffix.lower() == ".png":
+        from PIL import Image
+
+        with Image.open(path) as image:  # pixels hold no numbers; its text chunks might
+            return json.dumps(getattr(image, "text", {}))
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.name == "run.json":
         doc = json.loads(text)
@@ -148,10 +154,18 @@ def _feature_problems(collection: dict, min_count: int):
             periodic = bool(_PERIOD.match(str(key)))
             if key not in allowed and not periodic:
                 yield "property", f"{key!r} is not a public property"
+            numbers = []
             if key in COUNT_PROPERTIES or periodic:
-                n = _as_count(value)
+                numbers = [value]
+            elif key == "months" and isinstance(value, list):
+                numbers = value
+            elif isinstance(value, str):
+                numbers = [m.replace(",", "") for m in _SENTENCE_COUNT.findall(value)]
+            for number in numbers:
+                n = _as_count(number)
                 if n is not None and 0 < n < min_count:
                     yield "small count", f"{key} = {value!r}"
+                    break
             if isinstance(value, str) and _DAY.search(value):
                 yield "date", f"{key} = {value!r}"
 

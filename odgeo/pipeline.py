@@ -25,6 +25,7 @@ from .geomask import donut_mask, parse_mask_distances, ring_population
 from .hotspots import DEFAULT_PERCENTILE, hotspot_polygons
 from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents, read_incidents
 from .layers import read_population
+from .mapimage import write_map_png
 from .privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count, shown_count
 from .projection import lonlat_of, project_points
 from .publish import Products, public_products, restricted_products
@@ -38,7 +39,7 @@ __all__ = ["HotspotSettings", "HotspotResult", "run_hotspots", "analyse_hotspots
 
 log = logging.getLogger(__name__)
 
-PRODUCT_FILES = ("map.html", "hexes.geojson", "density.tif", "hotspots.geojson",
+PRODUCT_FILES = ("map.html", "map.png", "hexes.geojson", "density.tif", "hotspots.geojson",
                  "clusters.geojson", "rejects.csv", "run.json")
 
 
@@ -72,8 +73,9 @@ class HotspotSettings:
         Column overrides by role (see :func:`odgeo.schema.detect_columns`).
     crs, timezone, layer
         Input CRS of coordinate columns, time zone of naive dates, vector layer.
-    title, tiles
-        Map title and basemap (None: OpenStreetMap; "none": no basemap).
+    title, tiles, classes
+        Map title, basemap (None: OpenStreetMap; "none": no basemap) and hexagon
+        classes ("quantiles", the default, or "natural_breaks").
     min_count
         Public audience: smallest count published (default 10; see docs/privacy.md).
     mask_points, mask_seed
@@ -108,6 +110,7 @@ class HotspotSettings:
     mask_seed: int | None = None
     population: str | None = None
     population_col: str | None = None
+    classes: str | None = None
 
 
 @dataclass
@@ -124,6 +127,7 @@ class HotspotResult:
     labels: np.ndarray  # DBSCAN label per used incident (-1 noise)
     products: Products  # what the audience may see: the only thing written
     map: folium.Map
+    map_caption: dict  # title, subtitle and classes, for map.png
     record: RunRecord
     audience: str
 
@@ -239,10 +243,10 @@ def analyse_hotspots(
     record.sections["products"] = _products_summary(products, labels)
     say("drawing the map")
     with record.timed("map"):
-        fmap = _map(settings, read, used, products)
+        fmap, caption = _map(settings, read, used, products, record)
     return HotspotResult(read=read, incidents=used, counts=counts, hexes=hexes, grid=grid,
                          hotspots=hotspots, clusters=clusters, labels=labels, products=products,
-                         map=fmap, record=record, audience=audience)
+                         map=fmap, map_caption=caption, record=record, audience=audience)
 
 
 def _check_audience_options(settings: HotspotSettings, audience: str) -> None:
@@ -395,7 +399,7 @@ def _date_span(used: gpd.GeoDataFrame) -> str:
     return f"{first:%b %Y}" if (first.year, first.month) == (last.year, last.month) else f"{first:%b %Y} to {last:%b %Y}"
 
 
-def _map(settings, read, used, products: Products) -> folium.Map:
+def _map(settings, read, used, products: Products, record: RunRecord) -> tuple[folium.Map, dict]:
     source = Path(str(read.source.get("path", "incidents"))).name
     title = settings.title or f"Suspected overdoses: {source}"
     n_fatal = int((used[OUTCOME] == "fatal").sum())
@@ -405,11 +409,26 @@ def _map(settings, read, used, products: Products) -> folium.Map:
     else:
         def count(n):
             return f"{n:,}"
-    subtitle = (f"{_date_span(used)} · {count(len(used))} located incidents ({count(n_fatal)} fatal) · "
-                f"{count(read.n_unlocated)} without coordinates · {count(read.n_rejected)} rejected")
+    span = _date_span(used)
+    subtitle = f"{span} · {count(len(used))} located incidents ({count(n_fatal)} fatal)"
+    notes = [f"{count(read.n_unlocated)} incidents had no coordinates and {count(read.n_rejected)} rows were "
+             f"rejected (see rejects.csv); none of them is on the map."]
+    hexes = products.privacy.get("hexes", {})
+    if hexes.get("n_areas_suppressed"):
+        notes.append(f"{hexes['n_areas_suppressed']} area(s) too small to show even after merging "
+                     f"({count(hexes['n_incidents_suppressed'])} incidents).")
+    stacks = record.sections.get("coordinate_stacks")
+    n_stacks = len(stacks) if isinstance(stacks, list) else (stacks or {}).get("n_stacks", 0)
+    if n_stacks:
+        notes.append(f"{n_stacks} location(s) hold many incidents at one exact point, likely a geocoding "
+                     "fallback (a city or ZIP centre); clusters there are marked as possible artefacts.")
     tiles = settings.tiles
     tiles = None if tiles == "none" else (tiles or "OpenStreetMap")
-    return build_map(products, title=title, subtitle=subtitle, tiles=tiles)
+    classes = _pick(record, "classes", settings.classes, "quantiles",
+                    "each colour class holds about as many areas")
+    fmap = build_map(products, title=title, subtitle=subtitle, notes=notes, period=span, tiles=tiles,
+                     classes=classes)
+    return fmap, {"title": title, "subtitle": subtitle, "classes": classes}
 
 
 def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
@@ -439,6 +458,7 @@ def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwr
         ]
         result.map.save(str(out_dir / "map.html"))
         written.append(out_dir / "map.html")
+        written.append(write_map_png(products, out_dir / "map.png", **result.map_caption))
     record = result.record.as_dict()
     record["outputs"] = sorted(p.name for p in [*written, out_dir / "run.json"])
     written.append(write_json(record, out_dir / "run.json"))

@@ -1,11 +1,12 @@
-"""The HTML map (folium): hex counts, density image, hot spots, clusters, and points
-only for the restricted audience."""
+"""The HTML map (folium + Leaflet, one self-contained file): hexagon counts with a month
+selector, the density surface, hot spots, clusters, and points only for the restricted audience."""
 
 from __future__ import annotations
 
 import html
+import re
+from urllib.parse import urlsplit
 
-import branca.colormap as cm
 import folium
 import geopandas as gpd
 import numpy as np
@@ -13,19 +14,23 @@ import pandas as pd
 import pyproj
 import shapely
 from folium.raster_layers import ImageOverlay
+from jinja2 import Template
 
+from .classify import CLASSIFIERS, class_breaks, class_labels
 from .density import DensityGrid
+from .mappage import HIDDEN_COLOUR, YLORRD, Legend, add_panel, inline_leaflet, js_data, swatch_rows
 from .publish import Products
 from .schema import WGS84
 from .writers import COORD_DECIMALS
 
-__all__ = ["build_map", "AUDIENCES", "RESTRICTED_BANNER"]
+__all__ = ["build_map", "AUDIENCES", "RESTRICTED_BANNER", "LAYER_NAMES"]
 
 AUDIENCES = ("public", "restricted")
 RESTRICTED_BANNER = "RESTRICTED: contains sensitive health data"
-_RAMP = cm.linear.YlOrRd_09
-_N_CLASSES = 5
+LAYER_NAMES = {"hexes": "Overdoses per area", "density": "Kernel density", "hotspots": "Hot spots (density)",
+               "clusters": "DBSCAN clusters", "points": "Incidents (restricted)"}
 _WEB_MERCATOR = "EPSG:3857"
+_PERIOD = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
 
 
 def build_map(
@@ -33,49 +38,68 @@ def build_map(
     *,
     title: str = "Overdose incidents",
     subtitle: str = "",
+    notes: list[str] | tuple[str, ...] = (),
+    period: str = "",
     tiles: str | None = "OpenStreetMap",
+    classes: str = "quantiles",
 ) -> folium.Map:
-    """Draw the products for one audience (see :mod:`odgeo.publish`).
+    """Draw the products for one audience (see :mod:`odgeo.publish`) as a self-contained page.
 
-    Hexagon areas, the density surface (as an image warped to Web Mercator so
-    its extent is geographic), hot spots and clusters; incident points only
-    when the products are restricted ones, with a banner saying so. ``title``
-    and ``subtitle`` are escaped; ``tiles`` is a folium name or URL, or None.
+    Parameters
+    ----------
+    products
+        What the audience may see; incident points are drawn only for restricted products.
+    title, subtitle
+        Shown in the title box (escaped); the page title adds the audience.
+    notes
+        Data notes (what was suppressed, what could not be located), shown under "Data notes".
+    period
+        The study period in words ("Jan 2024 to Dec 2025"), used in tooltips.
+    tiles
+        Basemap: a folium tile name or a URL template, or None for no basemap
+        (the page stays readable: areas, outlines and labels come from the data).
+    classes
+        Hexagon classes: ``"quantiles"`` or ``"natural_breaks"`` (see :mod:`odgeo.classify`).
     """
-    audience = products.audience
-    if audience not in AUDIENCES:
-        raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
+    if products.audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {AUDIENCES}, not {products.audience!r}")
+    if classes not in CLASSIFIERS:
+        raise ValueError(f"classes must be one of {CLASSIFIERS}, not {classes!r}")
     hexes, grid, hotspots, clusters = products.hexes, products.grid, products.hotspots, products.clusters
     bounds = _bounds(hexes, hotspots, clusters, grid) or products.extent
-    fmap = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=True)
+    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    if tiles:
+        _tile_layer(tiles).add_to(fmap)
+    inline_leaflet(fmap)
     if bounds is not None:
         fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    page_title = f"{RESTRICTED_BANNER} - {title}" if audience == "restricted" else title
+    restricted = products.audience == "restricted"
+    page_title = f"{RESTRICTED_BANNER} - {title}" if restricted else f"{title} (public)"
     fmap.get_root().header.add_child(folium.Element(f"<title>{html.escape(page_title)}</title>"))
+    legend = Legend()
     if grid is not None and np.nanmax(grid.values, initial=0) > 0:
-        _add_density(fmap, grid)
+        _add_density(fmap, grid, legend)
     if hexes is not None and len(hexes):
-        _add_hexes(fmap, hexes)
+        HexLayer(hexes, classes=classes, period=period, min_count=products.min_count, legend=legend).add_to(fmap)
     if hotspots is not None and len(hotspots):
-        _add_hotspots(fmap, hotspots)
+        _add_hotspots(fmap, hotspots, legend)
     if clusters is not None and len(clusters):
-        _add_clusters(fmap, clusters)
-    if audience == "restricted" and products.points is not None and len(products.points):
-        _add_points(fmap, products.points)
-    _add_title(fmap, title, subtitle, audience, _privacy_note(products))
+        _add_clusters(fmap, clusters, legend)
+    if restricted and products.points is not None and len(products.points):
+        _add_points(fmap, products.points, legend)
+    legend.add_to(fmap)
+    _add_title(fmap, title, subtitle, products, list(notes))
     folium.LayerControl(collapsed=False).add_to(fmap)
     _make_ids_deterministic(fmap)
     return fmap
 
 
-def _privacy_note(products: Products) -> str:
-    if products.audience != "public":
-        return ""
-    hexes = products.privacy.get("hexes", {})
-    note = f"Areas with fewer than {products.min_count} overdoses are merged with neighbours or not shown"
-    if hexes.get("n_areas_suppressed"):
-        note += f" ({hexes['n_areas_suppressed']} area(s) not shown)"
-    return note + "."
+def _tile_layer(tiles: str) -> folium.TileLayer:
+    """A named basemap, or a URL template credited to its host (the user's own tile server)."""
+    if "{" not in tiles:
+        return folium.TileLayer(tiles, name=f"{tiles} (online)")
+    host = urlsplit(tiles).netloc or "tile server"
+    return folium.TileLayer(tiles, attr=f"Tiles: {html.escape(host)}", name=f"Basemap: {html.escape(host)}")
 
 
 def _bounds(*layers) -> tuple[float, float, float, float] | None:
@@ -98,44 +122,149 @@ def _bounds(*layers) -> tuple[float, float, float, float] | None:
     return arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max()
 
 
-def _quantile_breaks(values: np.ndarray) -> list[float]:
-    """Quantile class breaks (at least two classes, even when every value is equal)."""
-    qs = np.unique(np.quantile(values, np.linspace(0, 1, _N_CLASSES + 1)))
-    if len(qs) < 3:
-        qs = np.linspace(values.min(), max(values.max(), values.min() + 2), 3)
-    return [float(q) for q in qs]
+def _month_label(period: str) -> str:
+    return pd.Timestamp(period + "-01").strftime("%b %Y") if len(period) == 7 else period.replace("-W", " week ")
 
 
-def _add_hexes(fmap: folium.Map, hexes: gpd.GeoDataFrame) -> None:
-    counts = hexes["count"].to_numpy(dtype=float)
-    breaks = _quantile_breaks(counts)
-    colours = _RAMP.to_step(len(breaks) - 1)
-    step = cm.StepColormap(colours.colors, index=breaks, vmin=breaks[0], vmax=breaks[-1],
-                           caption="Overdoses per hexagon (quantile classes)")
-    data = hexes.to_crs(WGS84).copy()
-    data["fill"] = [step(c) for c in counts]
-    fields, aliases = ["h3_cell", "count"], ["Hexagon", "Overdoses"]
-    for col, alias in (("fatal", "Fatal"), ("nonfatal", "Non-fatal")):
-        if col in data.columns:
-            data[col] = ["hidden (small numbers)" if pd.isna(v) else f"{int(v):,}" for v in data[col]]
-            fields.append(col)
-            aliases.append(alias)
-    if "merged" in data.columns:
-        data["area"] = np.where(data["merged"], "several hexagons merged to protect small numbers", "one hexagon")
-        fields.append("area")
-        aliases.append("Area")
-    layer = folium.GeoJson(
-        _rounded(data[fields + ["fill", "geometry"]]),
-        name="Overdoses per hexagon",
-        style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#555555",
-                                  "weight": 0.5, "fillOpacity": 0.6},
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
-    )
-    layer.add_to(fmap)
-    step.add_to(fmap)
+class HexLayer(folium.map.Layer):
+    """Hexagon areas coloured by class, with a month selector that recolours them in place.
+
+    Each feature carries its count, outcome counts and one value per period
+    (null where hidden), so switching month restyles the same features
+    instead of drawing one layer per month.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var data = {{ this.data }}, periods = {{ this.periods }}, labels = {{ this.labels }};
+            var breaks = {{ this.breaks }}, colours = {{ this.colours }}, hidden = {{ this.hidden_colour }};
+            var studyPeriod = {{ this.period }}, minCount = {{ this.min_count }};
+            var state = {period: -1};
+            function esc(s) { return String(s).replace(/[&<>"']/g, function (c) {
+                return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; }); }
+            function value(p) { return state.period < 0 ? p.count : (p.months ? p.months[state.period] : null); }
+            function colour(v) {
+                var b = breaks[state.period < 0 ? "total" : "period"];
+                if (v === null) { return hidden; }
+                for (var i = 0; i < b.length; i++) { if (v <= b[i]) { return colours[i]; } }
+                return colours[colours.length - 1];
+            }
+            function style(f) {
+                var v = value(f.properties);
+                return {fillColor: v === 0 ? "#ffffff" : colour(v), fillOpacity: v === 0 ? 0.2 : 0.65,
+                        color: "#555555", weight: 0.6};
+            }
+            function count(v, noun) {
+                if (v === null) { return noun + " hidden (small numbers)"; }
+                return v.toLocaleString("en-US") + " " + noun;
+            }
+            function sentence(p) {
+                var head;
+                if (state.period < 0) {
+                    head = count(p.count, p.count === 1 ? "overdose" : "overdoses");
+                    if ("fatal" in p) {
+                        head += ", " + (p.fatal === null ? "fatal hidden" : p.fatal.toLocaleString("en-US") + " fatal");
+                    }
+                    head += ", " + studyPeriod;
+                } else {
+                    var v = value(p);
+                    head = labels[state.period] + ": " + count(v, v === 1 ? "overdose" : "overdoses");
+                }
+                var where = p.merged ? "several hexagons merged to protect small numbers" : "one hexagon";
+                return "<b>" + esc(head) + "</b><br>" + esc(where) + " (H3 " + esc(p.h3_cell) + ")";
+            }
+            var layer = L.geoJSON(data, {style: style, onEachFeature: function (f, l) {
+                l.bindTooltip(function () { return sentence(f.properties); }, {sticky: true});
+            }});
+            layer.odgeoSetPeriod = function (i) {
+                state.period = i;
+                layer.setStyle(style);
+                var total = document.getElementById("odgeo-hex-total");
+                var each = document.getElementById("odgeo-hex-period");
+                if (total && each) { total.style.display = i < 0 ? "" : "none"; each.style.display = i < 0 ? "none" : ""; }
+                var shown = document.getElementById("odgeo-hex-label");
+                if (shown) { shown.textContent = i < 0 ? "all months" : labels[i]; }
+            };
+            return layer;
+        })();
+        {% if this.periods_list %}
+        (function () {
+            var control = L.control({position: "bottomleft"});
+            control.onAdd = function () {
+                var div = L.DomUtil.create("div", "odgeo-panel odgeo-time");
+                div.innerHTML = '<b>Show:</b> <span id="odgeo-hex-label">all months</span><br>' +
+                    '<input type="range" min="-1" max="{{ this.periods_list|length - 1 }}" value="-1" ' +
+                    'step="1" aria-label="Month" id="odgeo-hex-slider"> ' +
+                    '<button type="button" id="odgeo-hex-all">All</button>';
+                L.DomEvent.disableClickPropagation(div);
+                var slider = div.querySelector("input"), all = div.querySelector("button");
+                slider.addEventListener("input", function () {
+                    {{ this.get_name() }}.odgeoSetPeriod(parseInt(slider.value, 10)); });
+                all.addEventListener("click", function () {
+                    slider.value = -1; {{ this.get_name() }}.odgeoSetPeriod(-1); });
+                return div;
+            };
+            control.addTo({{ this._parent.get_name() }});
+        })();
+        {% endif %}
+        {% endmacro %}
+    """)
+
+    def __init__(self, hexes: gpd.GeoDataFrame, *, classes: str, period: str, min_count: int | None,
+                 legend: Legend):
+        super().__init__(name=LAYER_NAMES["hexes"], overlay=True, control=True, show=True)
+        self._name = "HexLayer"
+        data = hexes.to_crs(WGS84)
+        periods = sorted(c for c in data.columns if _PERIOD.match(str(c)))
+        self.periods_list = periods
+        totals = data["count"].to_numpy(dtype=float)
+        per_period = data[periods].to_numpy(dtype=float) if periods else np.zeros((len(data), 0))
+        total_breaks = class_breaks(totals, classes)
+        period_values = per_period[np.isfinite(per_period) & (per_period > 0)]
+        period_breaks = class_breaks(period_values, classes) if len(period_values) else [1.0]
+        self.data = js_data(_hex_features(data, periods))
+        self.periods = js_data(periods)
+        self.labels = js_data([_month_label(p) for p in periods])
+        self.breaks = js_data({"total": total_breaks, "period": period_breaks})
+        self.colours = js_data(list(YLORRD))
+        self.hidden_colour = js_data(HIDDEN_COLOUR)
+        self.period = js_data(period or "all months")
+        self.min_count = js_data(min_count)
+        unit = "Overdoses per area"
+        rows = swatch_rows(_ramp(total_breaks), class_labels(totals, total_breaks))
+        extra = ""
+        if periods:
+            extra = (f'<div id="odgeo-hex-period" style="display:none">'
+                     f"<div>{html.escape('In the month shown:')}</div>"
+                     f"{swatch_rows(_ramp(period_breaks), class_labels(period_values, period_breaks))}"
+                     f"{swatch_rows(['#ffffff'], ['none'])}</div>")
+        hidden_row = swatch_rows([HIDDEN_COLOUR], ["hidden (small numbers)"]) if min_count else ""
+        method = "quantiles" if classes == "quantiles" else "natural breaks"
+        legend.add(LAYER_NAMES["hexes"], f"{unit} ({method})",
+                   f'<div id="odgeo-hex-total">{rows}</div>{extra}{hidden_row}')
 
 
-def _add_density(fmap: folium.Map, grid: DensityGrid) -> None:
+def _ramp(breaks: list[float]) -> list[str]:
+    return list(YLORRD[: len(breaks)]) if len(breaks) <= len(YLORRD) else list(YLORRD)
+
+
+def _hex_features(data: gpd.GeoDataFrame, periods: list[str]) -> dict:
+    geoms = _rounded_geoms(data.geometry)
+    features = []
+    for pos, (_, row) in enumerate(data.iterrows()):
+        props = {"h3_cell": str(row["h3_cell"]), "count": int(row["count"])}
+        if "fatal" in data.columns:
+            props["fatal"] = None if pd.isna(row["fatal"]) else int(row["fatal"])
+        if periods:
+            props["months"] = [None if pd.isna(row[p]) else int(row[p]) for p in periods]
+        if "merged" in data.columns:
+            props["merged"] = bool(row["merged"])
+        features.append({"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geoms[pos])})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _add_density(fmap: folium.Map, grid: DensityGrid, legend: Legend) -> None:
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
     rows, cols = grid.values.shape
@@ -146,8 +275,7 @@ def _add_density(fmap: folium.Map, grid: DensityGrid) -> None:
     reproject(grid.values, warped, src_transform=grid.transform, src_crs=grid.crs,
               dst_transform=transform, dst_crs=_WEB_MERCATOR, resampling=Resampling.bilinear)
     vmax = float(warped.max())
-    lut = np.array([_RAMP.rgba_bytes_tuple(_RAMP.vmin + (_RAMP.vmax - _RAMP.vmin) * i / 255)
-                    for i in range(256)], dtype=np.uint8)
+    lut = _ramp_lut()
     level = np.clip(np.round(warped / vmax * 255), 0, 255).astype(np.int64)
     rgba = lut[level].copy()
     rgba[..., 3] = np.where(warped > 0.02 * vmax, 190, 0)
@@ -156,69 +284,101 @@ def _add_density(fmap: folium.Map, grid: DensityGrid) -> None:
                                  [transform.f + height * transform.e, transform.f])
     # Off by default: hexagon counts are the primary layer and two colour ramps on top
     # of each other hide one another.
-    ImageOverlay(rgba, bounds=[[s, w], [n, e]], name="Kernel density", opacity=1.0,
+    ImageOverlay(rgba, bounds=[[s, w], [n, e]], name=LAYER_NAMES["density"], opacity=1.0,
                  pixelated=False, show=False).add_to(fmap)
-    legend = cm.LinearColormap(_RAMP.colors, vmin=0, vmax=round(vmax, 1),
-                               caption=f"Kernel density ({grid.units}, {grid.kernel}, "
-                                       f"bandwidth {grid.bandwidth_m:.0f} m)")
-    legend.add_to(fmap)
+    gradient = ", ".join(YLORRD)
+    legend.add(LAYER_NAMES["density"],
+               f"Kernel density ({grid.units}; {grid.kernel}, bandwidth {grid.bandwidth_m:.0f} m)",
+               f'<div class="ramp" style="background:linear-gradient(to right, {gradient})"></div>'
+               f'<div class="row" style="justify-content:space-between;width:182px">'
+               f"<span>low</span><span>{vmax:,.0f}</span></div>", shown=False)
 
 
-def _add_hotspots(fmap: folium.Map, hotspots: gpd.GeoDataFrame) -> None:
-    data = hotspots.to_crs(WGS84)[["hotspot_id", "n_incidents", "area_km2", "geometry"]]
+def _ramp_lut() -> np.ndarray:
+    """256 RGBA colours interpolated along the YlOrRd classes."""
+    stops = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in YLORRD], dtype=float)
+    pos = np.linspace(0, 1, len(stops))
+    t = np.linspace(0, 1, 256)
+    rgb = np.column_stack([np.interp(t, pos, stops[:, k]) for k in range(3)])
+    return np.column_stack([np.round(rgb), np.full(256, 255)]).astype(np.uint8)
+
+
+def _add_hotspots(fmap: folium.Map, hotspots: gpd.GeoDataFrame, legend: Legend) -> None:
+    data = hotspots.to_crs(WGS84)
+    data = gpd.GeoDataFrame({"sentence": [
+        f"Hot spot {int(r.hotspot_id)}: {int(r.n_incidents):,} overdoses inside, {float(r.area_km2):.2f} km²"
+        for r in data.itertuples()]}, geometry=_rounded_geoms(data.geometry), crs=WGS84)
     folium.GeoJson(
-        _rounded(data),
-        name="Hot spots (density)",
+        data, name=LAYER_NAMES["hotspots"],
         style_function=lambda f: {"color": "#b10026", "weight": 2.5, "fill": False},
-        tooltip=folium.GeoJsonTooltip(fields=["hotspot_id", "n_incidents", "area_km2"],
-                                      aliases=["Hot spot", "Overdoses inside", "Area (km²)"]),
+        tooltip=folium.GeoJsonTooltip(fields=["sentence"], labels=False),
     ).add_to(fmap)
+    legend.add(LAYER_NAMES["hotspots"], "Hot spots",
+               '<div class="row"><span class="swatch" style="border:2.5px solid #b10026;background:none">'
+               "</span><span>densest 5% of the area (kernel density)</span></div>")
 
 
-def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame) -> None:
-    data = clusters.to_crs(WGS84).copy()
+def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) -> None:
+    data = clusters.to_crs(WGS84)
     first, last = ("first_month", "last_month") if "first_month" in data.columns else ("first_date", "last_date")
-    data["dates"] = [f"{_month(a)} to {_month(b)}" for a, b in zip(data[first], data[last])]
-    data["note"] = np.where(data["possible_artefact"],
-                            "many incidents at one exact point: possible geocoding artefact", "")
-    cols = ["cluster_id", "n_incidents", "dates", "note", "possible_artefact", "geometry"]
+    sentences = []
+    for row in data.itertuples():
+        text = (f"Cluster {int(row.cluster_id)}: {int(row.n_incidents):,} overdoses, "
+                f"{_month(getattr(row, first))} to {_month(getattr(row, last))}")
+        if row.possible_artefact:
+            text += " (many at one exact point: possibly a geocoding fallback, not a hot spot)"
+        sentences.append(text)
+    out = gpd.GeoDataFrame({"sentence": sentences, "artefact": data["possible_artefact"].to_numpy(dtype=bool)},
+                           geometry=_rounded_geoms(data.geometry), crs=WGS84)
     folium.GeoJson(
-        _rounded(data[cols]),
-        name="DBSCAN clusters",
-        show=False,
+        out, name=LAYER_NAMES["clusters"], show=False,
         style_function=lambda f: ({"color": "#666666", "weight": 2, "dashArray": "6 4", "fillOpacity": 0.1}
-                                  if f["properties"]["possible_artefact"]
+                                  if f["properties"]["artefact"]
                                   else {"color": "#54278f", "weight": 2, "fillOpacity": 0.15}),
-        tooltip=folium.GeoJsonTooltip(fields=["cluster_id", "n_incidents", "dates", "note"],
-                                      aliases=["Cluster", "Overdoses", "Dates", "Note"]),
+        tooltip=folium.GeoJsonTooltip(fields=["sentence"], labels=False),
     ).add_to(fmap)
+    legend.add(LAYER_NAMES["clusters"], "DBSCAN clusters",
+               swatch_rows(["#54278f", "#666666"], ["cluster", "possible geocoding artefact"]), shown=False)
 
 
-def _add_points(fmap: folium.Map, points: gpd.GeoDataFrame) -> None:
+def _add_points(fmap: folium.Map, points: gpd.GeoDataFrame, legend: Legend) -> None:
+    data = gpd.GeoDataFrame(points[["date", "outcome"]], geometry=_rounded_geoms(points.geometry), crs=WGS84)
     folium.GeoJson(
-        _rounded(points[["date", "outcome", "geometry"]]),
-        name="Incidents (restricted)",
-        show=False,
+        data, name=LAYER_NAMES["points"], show=False,
         marker=folium.CircleMarker(radius=3, fill=True, fill_opacity=0.8, weight=0),
         style_function=lambda f: {"fillColor": "#000000" if f["properties"]["outcome"] == "fatal" else "#2b8cbe"},
         tooltip=folium.GeoJsonTooltip(fields=["date", "outcome"], aliases=["Date", "Outcome"]),
     ).add_to(fmap)
+    legend.add(LAYER_NAMES["points"], "Incidents (restricted)",
+               swatch_rows(["#000000", "#2b8cbe"], ["fatal", "non-fatal or unknown"]), shown=False)
 
 
-def _add_title(fmap: folium.Map, title: str, subtitle: str, audience: str, note: str = "") -> None:
-    banner = ""
-    if audience == "restricted":
-        banner = (f'<div style="background:#b10026;color:#fff;font-weight:bold;padding:2px 6px;'
-                  f'margin-bottom:4px">{html.escape(RESTRICTED_BANNER)}</div>')
-    box = (
-        '<div style="position:fixed;bottom:60px;left:10px;z-index:1000;background:rgba(255,255,255,.92);'
-        'padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);'
-        'font:14px/1.3 sans-serif;max-width:60%">'
-        f'{banner}<div style="font-weight:bold">{html.escape(title)}</div>'
-        f'<div>{html.escape(subtitle)}</div>'
-        f'<div style="font-size:12px;color:#444">Audience: {html.escape(audience)}. {html.escape(note)}</div></div>'
-    )
-    fmap.get_root().html.add_child(folium.Element(box))
+_HOW_TO_READ = (
+    "Each area is coloured by the number of suspected overdoses in it (darker: more); hover for "
+    "the numbers. Use the slider to see one month. Red outlines mark hot spots, the densest 5% of "
+    "the area by kernel density. Switch layers on and off at the top right. Counts are where "
+    "incidents were recorded, not where people live."
+)
+
+
+def _add_title(fmap: folium.Map, title: str, subtitle: str, products: Products, notes: list[str]) -> None:
+    restricted = products.audience == "restricted"
+    banner = f'<div class="odgeo-banner">{html.escape(RESTRICTED_BANNER)}</div>' if restricted else ""
+    if products.audience == "public" and products.min_count:
+        notes = [f"Areas with fewer than {products.min_count} overdoses are merged with neighbouring "
+                 f"hexagons or, where still too few, not shown; smaller figures show as 'hidden'.", *notes]
+    audience = ("RESTRICTED (exact counts and incident locations; do not share)" if restricted
+                else "public (aggregates only)")
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    add_panel(fmap, (
+        f'<div class="odgeo-panel odgeo-title">{banner}'
+        f'<div class="main">{html.escape(title)}</div>'
+        f"<div>{html.escape(subtitle)}</div>"
+        f'<div style="font-size:12px;color:#444">Audience: {html.escape(audience)}</div>'
+        f"<details><summary>How to read this map</summary>{html.escape(_HOW_TO_READ)}</details>"
+        + (f"<details><summary>Data notes</summary><ul style=\"margin:2px 0;padding-left:18px\">{items}</ul>"
+           f"</details>" if items else "")
+        + "</div>"))
 
 
 def _month(value) -> str:
@@ -226,16 +386,14 @@ def _month(value) -> str:
     return stamp.strftime("%b %Y") if stamp is not pd.NaT else "?"
 
 
-def _rounded(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Coordinates to the decimals the GeoJSON files carry (6, about 0.1 m): a smaller page.
+def _rounded_geoms(geoms) -> np.ndarray:
+    """Coordinates to the decimals the GeoJSON files carry (6, about 0.1 m).
 
     Six, not fewer: shapes drawn from lattices (H3, the density grid) then
     cannot match an incident's location by chance at the printed precision,
     which is what the leak scanner checks."""
-    out = frame.copy()
-    out.geometry = shapely.transform(np.asarray(frame.geometry.values, dtype=object),
-                                     lambda c: np.round(c, COORD_DECIMALS))
-    return out
+    return shapely.transform(np.asarray(getattr(geoms, "values", geoms), dtype=object),
+                             lambda c: np.round(c, COORD_DECIMALS))
 
 
 def _make_ids_deterministic(root) -> None:
@@ -247,3 +405,4 @@ def _make_ids_deterministic(root) -> None:
         element._id = f"{counter:05x}"
         counter += 1
         stack.extend(reversed(list(element._children.values())))
+

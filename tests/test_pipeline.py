@@ -102,7 +102,7 @@ def _coordinate_pairs(text):
 def test_map_layers_and_title(sample_run):
     _, out = sample_run
     page = (out / "map.html").read_text()
-    for layer in ("Overdoses per hexagon", "Kernel density", "Hot spots (density)", "DBSCAN clusters"):
+    for layer in ("Overdoses per area", "Kernel density", "Hot spots (density)", "DBSCAN clusters"):
         assert layer in page
     assert "Jan 2024 to Dec 2025" in page and "Audience: public" in page
 

@@ -1,13 +1,28 @@
-"""Map contents: the density image sits on the ground, layers and tooltips are there."""
+"""Map contents: one self-contained page, the density image on the ground, classes and legends."""
 
+import itertools
+import json
 import re
 
+import numpy as np
 import pyproj
+import pytest
 
+from odgeo.classify import class_breaks, class_labels
 from odgeo.publish import Products
 from odgeo.webmap import build_map
 
 NOTHING = Products("public", hexes=None, grid=None, hotspots=None, clusters=None, min_count=10)
+
+
+def test_page_needs_no_network(sample_run):
+    _, out = sample_run
+    page = (out / "map.html").read_text()
+    assert not re.search(r"<script[^>]+src=", page)
+    assert not re.search(r"<link[^>]+href=", page)
+    assert "cdn." not in page and "code.jquery.com" not in page and "d3.min.js" not in page
+    assert "L.version" in page or 'version="1.9.3"' in page or "1.9.3" in page  # Leaflet itself is inlined
+    assert "url(images/" not in page  # the stylesheet's images are data URIs
 
 
 def test_density_overlay_bounds_are_the_grid_extent_in_degrees(sample_run):
@@ -28,22 +43,59 @@ def test_density_overlay_bounds_are_the_grid_extent_in_degrees(sample_run):
     assert east - west < (max(lons) - min(lons)) * 1.05
 
 
-def test_hex_tooltips_and_legend(sample_run):
+def test_hex_data_and_legend_classes(sample_run):
     result, _ = sample_run
     page = result.map.get_root().render()
-    assert '"h3_cell", "count", "fatal", "nonfatal"' in page
-    assert "Overdoses per hexagon (quantile classes)" in page
-    assert "Kernel density (incidents per km" in page
+    hexes = result.products.hexes
+    counts = hexes["count"].to_numpy()
+    for label in class_labels(counts, class_breaks(counts, "quantiles")):
+        assert f"<span>{label}</span>" in page
+    assert "Overdoses per area (quantiles)" in page and "hidden (small numbers)" in page
+    # Every published area is in the page once, with its count and its months.
+    data = json.loads(re.search(r"var data = (\{.*?\}), periods = ", page, re.S).group(1))
+    assert {f["properties"]["h3_cell"]: f["properties"]["count"] for f in data["features"]} == \
+        dict(zip(hexes["h3_cell"], hexes["count"]))
+    assert len(data["features"][0]["properties"]["months"]) == 24
 
 
 def test_title_text_is_escaped():
-    fmap = build_map(NOTHING, title="<script>alert(1)</script>", subtitle='"><img src=x onerror=alert(1)>')
+    fmap = build_map(NOTHING, title="<script>alert(1)</script>", subtitle='"><img src=x onerror=alert(1)>',
+                     notes=["<b>note</b>"])
     page = fmap.get_root().render()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "<img src=x" not in page
+    assert "<img src=x" not in page and "<b>note</b>" not in page
 
 
-def test_empty_map_still_renders():
+def test_empty_map_still_renders_and_tiles_can_be_off():
     page = build_map(NOTHING, tiles=None).get_root().render()
     assert "Audience: public" in page and "L.map(" in page
+    assert "L.tileLayer" not in page
+    page = build_map(NOTHING, tiles="https://tiles.example.org/{z}/{x}/{y}.png").get_root().render()
+    assert "https://tiles.example.org/{z}/{x}/{y}.png" in page
+
+
+def _jenks_brute_force(values, k):
+    """Upper bounds of the k contiguous classes of sorted values with the least within-class variance."""
+    y = np.sort(values)
+    best, best_bounds = np.inf, None
+    for cuts in itertools.combinations(range(1, len(y)), k - 1):
+        groups = np.split(y, cuts)
+        cost = sum(((g - g.mean()) ** 2).sum() for g in groups)
+        if cost < best - 1e-9:
+            best, best_bounds = cost, [float(g.max()) for g in groups]
+    return best_bounds
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_natural_breaks_equal_a_brute_force_jenks(seed):
+    values = np.random.default_rng(seed).integers(1, 200, size=12).astype(float)
+    assert class_breaks(values, "natural_breaks", k=4) == _jenks_brute_force(values, 4)
+
+
+def test_quantile_breaks_and_labels():
+    values = np.arange(1, 101, dtype=float)
+    breaks = class_breaks(values, "quantiles")
+    assert breaks == [20.8, 40.6, 60.4, 80.2, 100.0]
+    assert class_labels(values, breaks) == ["1–20", "21–40", "41–60", "61–80", "81–100"]
+    assert class_breaks(np.array([3.0, 3.0, 7.0]), "quantiles") == [3.0, 7.0]  # fewer distinct values than classes

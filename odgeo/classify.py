@@ -1,0 +1,63 @@
+"""Class breaks for choropleth maps, from mapclassify (PySAL's classification library).
+
+Quantiles (the default) give each class about as many areas; natural breaks
+(Fisher-Jenks, as ArcGIS's default "Natural Breaks (Jenks)") minimise the
+variance within classes. Counts are whole numbers, so classes are labelled
+as ranges of whole numbers ("10-24").
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+__all__ = ["CLASSIFIERS", "DEFAULT_CLASSES", "class_breaks", "class_labels"]
+
+CLASSIFIERS = ("quantiles", "natural_breaks")
+DEFAULT_CLASSES = 5
+#: Fisher-Jenks is exact but quadratic in pure Python; above this many values it runs
+#: on a fixed-seed sample (mapclassify's FisherJenksSampled).
+_JENKS_EXACT_MAX = 1500
+
+
+def class_breaks(values: np.ndarray, method: str = "quantiles", k: int = DEFAULT_CLASSES) -> list[float]:
+    """Upper bounds of up to ``k`` classes (the last is the maximum); fewer when values repeat."""
+    import mapclassify
+
+    if method not in CLASSIFIERS:
+        raise ValueError(f"classes must be one of {', '.join(CLASSIFIERS)}, not {method!r}")
+    y = np.asarray(values, dtype=float)
+    y = y[np.isfinite(y)]
+    if y.size == 0:
+        return [1.0]
+    distinct = np.unique(y)
+    if len(distinct) <= k:
+        return [float(v) for v in distinct]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Numba not installed", "not enough unique values"
+        if method == "quantiles":
+            bins = mapclassify.Quantiles(y, k=k).bins
+        elif len(y) <= _JENKS_EXACT_MAX:
+            bins = mapclassify.FisherJenks(y, k=k).bins
+        else:
+            state = np.random.get_state()
+            np.random.seed(0)  # FisherJenksSampled samples with numpy's global generator
+            try:
+                bins = mapclassify.FisherJenksSampled(y, k=k, pct=_JENKS_EXACT_MAX / len(y)).bins
+            finally:
+                np.random.set_state(state)
+    return [float(b) for b in np.unique(bins)]
+
+
+def class_labels(values: np.ndarray, breaks: list[float]) -> list[str]:
+    """"a-b" per class for whole-number counts (the first class starts at the smallest value)."""
+    y = np.asarray(values, dtype=float)
+    y = y[np.isfinite(y)]
+    low = float(y.min()) if y.size else 0.0
+    labels = []
+    for upper in breaks:
+        lo, hi = int(np.ceil(low)), int(np.floor(upper))
+        labels.append(f"{lo:,}" if lo >= hi else f"{lo:,}–{hi:,}")
+        low = np.floor(upper) + 1
+    return labels

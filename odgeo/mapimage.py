@@ -1,0 +1,82 @@
+"""A static PNG of the map for slide decks and reports, drawn with matplotlib (no browser, no tiles).
+
+The same hexagon areas, classes and colours as ``map.html``, hot spot outlines
+and clusters, in the local metric CRS (shapes are true to scale), with a
+legend, a scale bar and the title. Never incident points, whatever the
+audience: a slide travels further than its author intends.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .classify import class_breaks, class_labels
+from .mappage import YLORRD
+from .publish import Products
+
+__all__ = ["write_map_png"]
+
+
+def write_map_png(products: Products, path: str | Path, *, title: str, subtitle: str = "",
+                  classes: str = "quantiles", crs=None) -> Path:
+    """Draw hexagon counts, hot spots and clusters into a PNG (1600 x 1200 pixels)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    path = Path(path)
+    crs = crs or (products.grid.crs if products.grid is not None else "EPSG:3857")
+    fig, ax = plt.subplots(figsize=(8, 6), dpi=200)
+    handles = []
+    hexes = products.hexes
+    if hexes is not None and len(hexes):
+        counts = hexes["count"].to_numpy(dtype=float)
+        breaks = class_breaks(counts, classes)
+        colours = np.array(YLORRD[: len(breaks)] if len(breaks) <= len(YLORRD) else YLORRD)
+        index = np.minimum(np.searchsorted(breaks, counts, side="left"), len(colours) - 1)
+        hexes.to_crs(crs).plot(ax=ax, color=colours[index], edgecolor="#555555", linewidth=0.3, alpha=0.85)
+        labels = class_labels(counts, breaks)
+        handles += [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in zip(colours, labels)]
+    if products.hotspots is not None and len(products.hotspots):
+        products.hotspots.to_crs(crs).boundary.plot(ax=ax, color="#b10026", linewidth=1.2)
+        handles.append(Patch(facecolor="none", edgecolor="#b10026", label="hot spot (densest 5%)"))
+    if products.clusters is not None and len(products.clusters):
+        products.clusters.to_crs(crs).boundary.plot(ax=ax, color="#54278f", linewidth=0.8, linestyle="--")
+        handles.append(Patch(facecolor="none", edgecolor="#54278f", linestyle="--", label="DBSCAN cluster"))
+    if not handles:
+        ax.text(0.5, 0.5, "Nothing to show: every area holds too few incidents", ha="center",
+                va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    _scale_bar(ax)
+    ax.set_title(title + ("\n" + subtitle if subtitle else ""), fontsize=9, loc="left")
+    if handles:
+        ax.legend(handles=handles, loc="lower right", fontsize=6, frameon=True,
+                  title="Overdoses per area", title_fontsize=6)
+    footer = f"odgeo · {products.audience} · no basemap"
+    if products.min_count:
+        footer += f" · areas with fewer than {products.min_count} overdoses are merged with neighbours or not shown"
+    fig.text(0.01, 0.01, footer, fontsize=5, color="#666666")
+    fig.savefig(path, dpi=200, bbox_inches="tight", metadata={"Software": "odgeo"})
+    plt.close(fig)
+    return path
+
+
+def _scale_bar(ax) -> None:
+    """A bar of a round length (1, 2 or 5 x 10^n metres) about a fifth of the width."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    target = (x1 - x0) / 5
+    if not target > 0:
+        return
+    power = 10 ** math.floor(math.log10(target))
+    length = max(m * power for m in (1, 2, 5) if m * power <= target)
+    left, bottom = x0 + (x1 - x0) * 0.03, y0 + (y1 - y0) * 0.04
+    ax.plot([left, left + length], [bottom, bottom], color="black", linewidth=2)
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    ax.text(left + length / 2, bottom + (y1 - y0) * 0.015, label, ha="center", fontsize=6)

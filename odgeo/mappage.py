@@ -1,0 +1,126 @@
+"""The page around the map: Leaflet inlined from an installed package, legends, title and notes.
+
+folium links Leaflet, jQuery, Bootstrap and Font Awesome from CDNs, so its pages
+are blank without a network. odgeo's maps use only Leaflet, read from the
+``xstatic-leaflet`` package (the Leaflet release folium is written for) and
+written into the page, with the stylesheet's images as data URIs: one file
+that works offline. Legends are plain HTML (branca's need d3 from a CDN).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import folium
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+__all__ = ["inline_leaflet", "Legend", "add_panel", "js_data", "YLORRD", "HIDDEN_COLOUR"]
+
+#: ColorBrewer YlOrRd, 5 classes (light to dark).
+YLORRD = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+#: Areas whose value is hidden to protect small numbers.
+HIDDEN_COLOUR = "#bdbdbd"
+
+
+@lru_cache(maxsize=1)
+def _leaflet_assets() -> tuple[str, str]:
+    import xstatic.pkg.leaflet as leaflet
+
+    base = Path(leaflet.BASE_DIR)
+    script = (base / "leaflet.js").read_text(encoding="utf-8")
+    script = re.sub(r"//# sourceMappingURL=\S+", "", script)
+
+    def data_uri(match: re.Match) -> str:
+        image = base / match.group(1)
+        return f"url(data:image/png;base64,{base64.b64encode(image.read_bytes()).decode('ascii')})"
+
+    css = re.sub(r"url\((images/[\w.-]+\.png)\)", data_uri, (base / "leaflet.css").read_text(encoding="utf-8"))
+    return script, css
+
+
+def inline_leaflet(fmap: folium.Map) -> None:
+    """Replace folium's CDN links by Leaflet's own script and stylesheet, written into the page."""
+    fmap.default_js = []
+    fmap.default_css = []
+    script, css = _leaflet_assets()
+    header = fmap.get_root().header
+    header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+    header.add_child(Element(f"<script>{script}</script>"), name="leaflet_js_inline")
+    header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="odgeo_css")
+
+
+_PAGE_CSS = """
+html, body {width: 100%; height: 100%; margin: 0; padding: 0;}
+.odgeo-panel {background: rgba(255,255,255,.94); padding: 6px 10px; border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 13px/1.35 sans-serif; color: #222;}
+.odgeo-panel h4 {margin: 0 0 4px; font-size: 13px;}
+.odgeo-legend .row {display: flex; align-items: center; gap: 6px; margin: 1px 0;}
+.odgeo-legend .swatch {width: 16px; height: 12px; border: 1px solid #777; flex: none;}
+.odgeo-legend .ramp {height: 10px; width: 180px; border: 1px solid #777;}
+.odgeo-legend section + section {margin-top: 6px;}
+.odgeo-title {position: absolute; top: 10px; left: 54px; z-index: 1000; max-width: 55%;}
+.odgeo-title .main {font-weight: bold; font-size: 15px;}
+.odgeo-title details {margin-top: 4px; font-size: 12px;}
+.odgeo-banner {background: #b10026; color: #fff; font-weight: bold; padding: 2px 6px; margin-bottom: 4px;}
+.odgeo-time {font: 13px sans-serif;}
+.odgeo-time input[type=range] {width: 160px; vertical-align: middle;}
+"""
+
+
+def js_data(value) -> str:
+    """JSON for a <script>: '<', '>' and '&' escaped so no text can end the script."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+class Legend(MacroElement):
+    """One legend box; each section shows while the layer it belongs to is on the map."""
+
+    _template = Template("""
+        {% macro html(this, kwargs) %}
+        <div id="{{ this.get_name() }}" class="odgeo-panel odgeo-legend"
+             style="position:absolute; bottom:28px; right:10px; z-index:1000; max-width:300px">
+        {% for s in this.sections %}<section data-layer="{{ s.layer }}"
+            {% if not s.shown %}style="display:none"{% endif %}>{{ s.html }}</section>{% endfor %}
+        </div>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function () {
+            var box = document.getElementById({{ this.get_name()|tojson }});
+            function show(name, on) {
+                box.querySelectorAll("section").forEach(function (s) {
+                    if (s.dataset.layer === name) { s.style.display = on ? "" : "none"; }
+                });
+            }
+            {{ this._parent.get_name() }}.on("overlayadd", function (e) { show(e.name, true); });
+            {{ this._parent.get_name() }}.on("overlayremove", function (e) { show(e.name, false); });
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self):
+        super().__init__()
+        self._name = "Legend"
+        self.sections: list[dict] = []
+
+    def add(self, layer: str, title: str, rows_html: str, *, shown: bool = True, section_id: str = "") -> None:
+        """A section: ``title`` is escaped, ``rows_html`` is markup built by the caller from escaped parts."""
+        ident = f' id="{html.escape(section_id)}"' if section_id else ""
+        self.sections.append({"layer": html.escape(layer), "shown": shown,
+                              "html": f"<h4{ident}>{html.escape(title)}</h4>{rows_html}"})
+
+
+def swatch_rows(colours, labels) -> str:
+    return "".join(f'<div class="row"><span class="swatch" style="background:{c}"></span>'
+                   f"<span>{html.escape(label)}</span></div>" for c, label in zip(colours, labels))
+
+
+def add_panel(fmap: folium.Map, markup: str) -> None:
+    """Fixed HTML added to the page body (markup built from escaped parts)."""
+    fmap.get_root().html.add_child(Element(markup))
