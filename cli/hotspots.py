@@ -53,6 +53,12 @@ def _positive(ctx, param, value):
                    "or none (default OpenStreetMap, fetched by the browser when online).")
 @click.option("--classes", type=click.Choice(["quantiles", "natural_breaks"]),
               help="Colour classes of the hexagon counts (default quantiles).")
+@click.option("--boundaries", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Polygons (neighbourhoods, tracts) to count incidents in; rates per 10,000 when they "
+                   "have a population column. Drawn with their names; writes areas.geojson.")
+@click.option("--boundary-name-col", metavar="COL", help="Name column of --boundaries (default: detected).")
+@click.option("--boundary-population-col", metavar="COL",
+              help="Population column of --boundaries (default: detected, e.g. population, POP100).")
 @config_option
 @click.pass_context
 def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:
@@ -82,6 +88,7 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
           --timezone America/Phoenix --lon-col X --lat-col Y
       odgeo hotspots ems.csv --out results/ --config settings.toml
       odgeo hotspots ems.csv --out team/ --audience restricted --mask-points 50,300
+      odgeo hotspots ems.csv --out results/ --boundaries tracts.gpkg --tiles none
     """
     from odgeo.pipeline import HotspotSettings, run_hotspots
 
@@ -95,7 +102,9 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
         since=options["since"], until=options["until"], outcomes=split_outcomes(options["outcomes"]),
         columns=columns, crs=options["crs"], timezone=options["timezone"],
         layer=options["layer"], title=options["title"], tiles=options["tiles"],
-        classes=options["classes"], **audience,
+        classes=options["classes"], boundaries=options["boundaries"],
+        boundary_name_col=options["boundary_name_col"],
+        boundary_population_col=options["boundary_population_col"], **audience,
     )
     show = verbosity >= 1 or (verbosity == 0 and stderr_is_terminal())
     progress = (lambda step: click.echo(f"odgeo: {step}...", err=True)) if show else None

@@ -42,7 +42,7 @@ _PERIOD = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
 _NUMBER = re.compile(r"-?\d{1,3}\.(\d+)")
 _PAIR_GAP = re.compile(r"^[\s,\]\[\"']{1,6}$")
 _DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-_POINT = re.compile(r"\"type\"\s*:\s*\"(Multi)?Point\"")
+_POINT = re.compile(r"\"type\"\s*:\s*\"(Multi)?Point\"|odgeo-points")
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,14 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
         text = _text_of(path)
         name = path.name
         leaks += [Leak(name, "coordinate", d) for d in _coordinate_pairs(text, keys)]
+        leaks += [Leak(name, "coordinate", d) for d in _point_layer_pairs(text, keys)]
         if _POINT.search(text):
             leaks.append(Leak(name, "point", "a point geometry"))
         for collection in _feature_collections(text, path):
             leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, min_count)]
+        if path.suffix.lower() in (".html", ".htm"):  # counts written as words on the page
+            leaks += [Leak(name, "small count", f"'{m.group(0)}' in the page") for m in _SENTENCE_COUNT.finditer(text)
+                      if 0 < int(m.group(1).replace(",", "")) < min_count]
         leaks += [Leak(name, "date", d) for d in _dates(text, path, days)]
         leaks += [Leak(name, "identifier", repr(s)) for s in secrets if s in text]
     return leaks
@@ -129,6 +133,20 @@ def _coordinate_pairs(text: str, keys: dict[int, set]) -> list[str]:
         for first, second in ((x, y), (y, x)):
             if (round(first * 10**p), round(second * 10**p)) in keys[p]:
                 found.append(f"{a.group(0)}, {b.group(0)} is an incident's location at {p} decimals")
+    return found
+
+
+def _point_layer_pairs(text: str, keys: dict[int, set]) -> list[str]:
+    """Coordinates in odgeo's compact point layer (integers of 1e-5 degrees)."""
+    found, decoder = [], json.JSONDecoder()
+    for match in re.finditer(r"\{\"lon\":\[", text):
+        try:
+            obj, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        for lon, lat in zip(obj.get("lon", []), obj.get("lat", [])):
+            if (int(lon), int(lat)) in keys[5]:
+                found.append(f"{lon / 1e5}, {lat / 1e5} (point layer) is an incident's location at 5 decimals")
     return found
 
 

@@ -48,6 +48,14 @@ def write_map_png(products: Products, path: str | Path, *, title: str, subtitle:
     if products.clusters is not None and len(products.clusters):
         products.clusters.to_crs(crs).boundary.plot(ax=ax, color="#54278f", linewidth=0.8, linestyle="--")
         handles.append(Patch(facecolor="none", edgecolor="#54278f", linestyle="--", label="DBSCAN cluster"))
+    if products.areas is not None and len(products.areas):
+        areas = products.areas.to_crs(crs)
+        areas.boundary.plot(ax=ax, color="#252525", linewidth=0.6, linestyle=(0, (4, 3)))
+        if len(areas) <= 60:
+            for name, geom in zip(areas["name"], areas.geometry):
+                point = geom.representative_point()
+                ax.annotate(str(name), (point.x, point.y), ha="center", fontsize=5, color="#252525")
+        handles.append(Patch(facecolor="none", edgecolor="#252525", linestyle="--", label="boundaries"))
     if not handles:
         ax.text(0.5, 0.5, "Nothing to show: every area holds too few incidents", ha="center",
                 va="center", transform=ax.transAxes)

@@ -70,6 +70,8 @@ html, body {width: 100%; height: 100%; margin: 0; padding: 0;}
 .odgeo-banner {background: #b10026; color: #fff; font-weight: bold; padding: 2px 6px; margin-bottom: 4px;}
 .odgeo-time {font: 13px sans-serif;}
 .odgeo-time input[type=range] {width: 160px; vertical-align: middle;}
+.odgeo-label {font: 11px/1.2 sans-serif; color: #252525; text-align: center;
+  text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff;}
 """
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import clusters as clusters_mod
 from . import hexes as hexes_mod
+from .areas import area_counts, read_boundaries
 from .density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density
 from .errors import NoDataError, OutputExistsError, ParameterError
 from .geomask import donut_mask, parse_mask_distances, ring_population
@@ -84,6 +85,9 @@ class HotspotSettings:
     population, population_col
         Polygon layer with a population column: with ``mask_points``, estimates
         each displaced point's k-anonymity.
+    boundaries, boundary_name_col, boundary_population_col
+        Polygons (neighbourhoods, tracts) to count incidents in, with rates per
+        10,000 residents when they carry a population (see :mod:`odgeo.areas`).
     """
 
     resolution: int | None = None
@@ -111,6 +115,9 @@ class HotspotSettings:
     population: str | None = None
     population_col: str | None = None
     classes: str | None = None
+    boundaries: str | None = None
+    boundary_name_col: str | None = None
+    boundary_population_col: str | None = None
 
 
 @dataclass
@@ -230,15 +237,16 @@ def analyse_hotspots(
     with record.timed("clusters"):
         clusters, labels = _clusters(record, settings, used, x, y, lon, lat, metric_crs)
 
+    areas = _areas(record, settings, used)
     say(f"preparing {audience} products")
     with record.timed("privacy"):
         if audience == "public":
             products = public_products(counts=counts, grid=grid, hotspots=hotspots, clusters=clusters,
                                        x=x, y=y, eps_m=record.parameters["eps_m"].value,
-                                       min_count=_min_count(record, settings))
+                                       min_count=_min_count(record, settings), areas=areas)
             record.sections["coordinate_stacks"] = _stacks_summary(record.sections["coordinate_stacks"])
         else:
-            products = _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat)
+            products = _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat, areas)
     record.sections["privacy"] = products.privacy
     record.sections["products"] = _products_summary(products, labels)
     say("drawing the map")
@@ -268,12 +276,23 @@ def _min_count(record: RunRecord, settings: HotspotSettings) -> int:
     return record.param("min_count", check_min_count(settings.min_count), "given")
 
 
-def _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat) -> Products:
+def _areas(record: RunRecord, settings: HotspotSettings, used: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+    if not settings.boundaries:
+        return None
+    with record.timed("areas"):
+        boundaries, columns = read_boundaries(settings.boundaries, name_col=settings.boundary_name_col,
+                                              population_col=settings.boundary_population_col)
+        record.param("boundaries", str(settings.boundaries), "given", {"columns": columns})
+        return area_counts(boundaries, used)
+
+
+def _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat, areas) -> Products:
     if settings.min_count is not None:
         log.info("--min-count applies to the public audience; restricted products keep exact counts")
     distances = parse_mask_distances(settings.mask_points)
     if distances is None:
-        return restricted_products(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used)
+        return restricted_products(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
+                                   areas=areas)
     record.param("mask_points_m", list(distances), "given")
     seed = _pick(record, "mask_seed", settings.mask_seed, 0)
     mask = donut_mask(lon, lat, min_m=distances[0], max_m=distances[1], seed=int(seed))
@@ -283,7 +302,7 @@ def _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, la
         record.param("population", str(settings.population), "given", f"column {column!r}")
         k = ring_population(lon, lat, layer, column, min_m=distances[0], max_m=distances[1])
     return restricted_products(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
-                               mask=mask, k_anonymity=k)
+                               mask=mask, k_anonymity=k, areas=areas)
 
 
 def _stacks_summary(rows: list[dict]) -> dict:
@@ -459,6 +478,8 @@ def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwr
         result.map.save(str(out_dir / "map.html"))
         written.append(out_dir / "map.html")
         written.append(write_map_png(products, out_dir / "map.png", **result.map_caption))
+        if products.areas is not None:
+            written.append(write_geojson(products.areas, out_dir / "areas.geojson"))
     record = result.record.as_dict()
     record["outputs"] = sorted(p.name for p in [*written, out_dir / "run.json"])
     written.append(write_json(record, out_dir / "run.json"))

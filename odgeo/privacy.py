@@ -46,6 +46,7 @@ __all__ = [
     "suppress_breakdowns",
     "public_density",
     "shown_count",
+    "hidden_counts",
 ]
 
 #: Counts below this are never published for the public audience.
@@ -221,6 +222,20 @@ def suppress_breakdowns(table: pd.DataFrame, groups: dict[str, list[str]], *,
             out[col] = pd.array(np.where(hidden[:, j], 0, values[:, j]), dtype="Int64")
             out.loc[hidden[:, j], col] = pd.NA
     return out, report
+
+
+def hidden_counts(values: np.ndarray, *, min_count: int = DEFAULT_MIN_COUNT) -> np.ndarray:
+    """Which of a set of counts to hide when their total is published (True = hide).
+
+    Values in (0, min_count), plus the smallest others until the hidden ones are
+    not a single one and add up to 0 or at least ``min_count`` (as
+    :func:`suppress_breakdowns` does within a row).
+    """
+    values = np.asarray(values, dtype=np.int64)
+    hidden = (values > 0) & (values < min_count)
+    if hidden.any():
+        _complete_row(values, hidden, min_count)
+    return hidden
 
 
 def _complete_row(values: np.ndarray, hidden: np.ndarray, min_count: int) -> None:

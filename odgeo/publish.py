@@ -22,7 +22,7 @@ import shapely
 from .density import DensityGrid
 from .geomask import DonutMask
 from .hexes import cell_edge_length_m, cells_to_polygons
-from .privacy import coarsen_cells, public_density, suppress_breakdowns
+from .privacy import coarsen_cells, hidden_counts, public_density, suppress_breakdowns
 from .schema import OCCURRED_AT, OUTCOME, OUTCOMES, WGS84
 
 __all__ = ["Products", "public_products", "restricted_products", "PUBLIC_PROPERTIES"]
@@ -33,6 +33,7 @@ PUBLIC_PROPERTIES = frozenset({
     "h3_cell", "h3_resolution", "merged", "n_fine_cells", "count", *OUTCOMES,
     "hotspot_id", "area_km2", "n_incidents", "peak_density", "mean_density",
     "cluster_id", "first_month", "last_month", "possible_artefact",
+    "name", "population", "rate_per_10k", "unstable",
 })
 
 
@@ -49,6 +50,7 @@ class Products:
     min_count: int | None = None
     privacy: dict = field(default_factory=dict)
     extent: tuple[float, float, float, float] | None = None  # lon/lat box for the map when nothing is drawn
+    areas: gpd.GeoDataFrame | None = None  # counts per boundary polygon, when a boundaries file was given
 
 
 def _period_columns(counts: pd.DataFrame) -> list[str]:
@@ -57,11 +59,11 @@ def _period_columns(counts: pd.DataFrame) -> list[str]:
 
 def public_products(*, counts: pd.DataFrame, grid: DensityGrid, hotspots: gpd.GeoDataFrame,
                     clusters: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, eps_m: float,
-                    min_count: int) -> Products:
+                    min_count: int, areas: gpd.GeoDataFrame | None = None) -> Products:
     """Aggregates safe for a wide audience (see docs/privacy.md)."""
-    areas, coarsening = coarsen_cells(counts, min_count=min_count)
+    hex_areas, coarsening = coarsen_cells(counts, min_count=min_count)
     groups = {"outcome": [c for c in OUTCOMES if c in counts.columns], "period": _period_columns(counts)}
-    areas, hidden = suppress_breakdowns(areas, groups, min_count=min_count)
+    hex_areas, hidden = suppress_breakdowns(hex_areas, groups, min_count=min_count)
     coarsening.breakdowns = hidden
     public_grid, density_report = public_density(grid, x, y, min_count=min_count)
     step = density_report["rounding_step_per_km2"]
@@ -82,8 +84,26 @@ def public_products(*, counts: pd.DataFrame, grid: DensityGrid, hotspots: gpd.Ge
                              f"buffered hull covers; dates by month"},
         "points": "none (public products carry no incident locations)",
     }
-    return Products("public", areas, public_grid, spots.reset_index(drop=True), shown_clusters,
-                    min_count=min_count, privacy=privacy, extent=_coarse_extent(counts, coarsening.coarsest_resolution))
+    shown_areas = None
+    if areas is not None:
+        shown_areas, privacy["areas"] = _public_areas(areas, min_count)
+    return Products("public", hex_areas, public_grid, spots.reset_index(drop=True), shown_clusters,
+                    min_count=min_count, privacy=privacy, extent=_coarse_extent(counts, coarsening.coarsest_resolution),
+                    areas=shown_areas)
+
+
+def _public_areas(areas: gpd.GeoDataFrame, min_count: int) -> tuple[gpd.GeoDataFrame, dict]:
+    """Boundary counts with small ones hidden (and others, so the total does not give them away)."""
+    out = areas.copy()
+    hidden = hidden_counts(out["count"].to_numpy(), min_count=min_count)
+    fatal = out["fatal"].to_numpy()
+    fatal_hidden = hidden | ((fatal > 0) & (fatal < min_count))
+    out["count"] = pd.array(np.where(hidden, 0, out["count"]), dtype="Int64")
+    out.loc[hidden, "count"] = pd.NA
+    out["fatal"] = pd.array(np.where(fatal_hidden, 0, fatal), dtype="Int64")
+    out.loc[fatal_hidden, "fatal"] = pd.NA
+    out.loc[hidden, "rate_per_10k"] = np.nan
+    return out, {"n": len(out), "n_counts_hidden": int(hidden.sum()), "n_fatal_hidden": int(fatal_hidden.sum())}
 
 
 def _coarse_extent(counts: pd.DataFrame, resolution: int) -> tuple[float, float, float, float] | None:
@@ -96,7 +116,8 @@ def _coarse_extent(counts: pd.DataFrame, resolution: int) -> tuple[float, float,
 
 def restricted_products(*, hexes: gpd.GeoDataFrame, grid: DensityGrid, hotspots: gpd.GeoDataFrame,
                         clusters: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame,
-                        mask: DonutMask | None = None, k_anonymity: np.ndarray | None = None) -> Products:
+                        mask: DonutMask | None = None, k_anonymity: np.ndarray | None = None,
+                        areas: gpd.GeoDataFrame | None = None) -> Products:
     """Every detail for the analysts' team: exact counts, day dates, incident points."""
     geometry = incidents.geometry.to_crs(WGS84)
     if mask is not None:
@@ -114,7 +135,7 @@ def restricted_products(*, hexes: gpd.GeoDataFrame, grid: DensityGrid, hotspots:
         privacy["geomask"] = mask.summary()
         if k_anonymity is not None:
             privacy["geomask"]["k_anonymity"] = _k_summary(k_anonymity)
-    return Products("restricted", hexes, grid, hotspots, clusters, points=points, privacy=privacy)
+    return Products("restricted", hexes, grid, hotspots, clusters, points=points, privacy=privacy, areas=areas)
 
 
 def _k_summary(k: np.ndarray) -> dict:

@@ -19,6 +19,7 @@ from jinja2 import Template
 from .classify import CLASSIFIERS, class_breaks, class_labels
 from .density import DensityGrid
 from .mappage import HIDDEN_COLOUR, YLORRD, Legend, add_panel, inline_leaflet, js_data, swatch_rows
+from .pointlayer import MAX_MAP_POINTS, PointLayer
 from .publish import Products
 from .schema import WGS84
 from .writers import COORD_DECIMALS
@@ -28,7 +29,9 @@ __all__ = ["build_map", "AUDIENCES", "RESTRICTED_BANNER", "LAYER_NAMES"]
 AUDIENCES = ("public", "restricted")
 RESTRICTED_BANNER = "RESTRICTED: contains sensitive health data"
 LAYER_NAMES = {"hexes": "Overdoses per area", "density": "Kernel density", "hotspots": "Hot spots (density)",
-               "clusters": "DBSCAN clusters", "points": "Incidents (restricted)"}
+               "clusters": "DBSCAN clusters", "points": "Incidents (restricted)", "areas": "Boundaries"}
+#: Up to this many boundary polygons carry permanent name labels (more would cover the map).
+MAX_LABELLED_AREAS = 60
 _WEB_MERCATOR = "EPSG:3857"
 _PERIOD = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
 
@@ -66,7 +69,7 @@ def build_map(
     if classes not in CLASSIFIERS:
         raise ValueError(f"classes must be one of {CLASSIFIERS}, not {classes!r}")
     hexes, grid, hotspots, clusters = products.hexes, products.grid, products.hotspots, products.clusters
-    bounds = _bounds(hexes, hotspots, clusters, grid) or products.extent
+    bounds = _bounds(hexes, hotspots, clusters, grid, products.areas) or products.extent
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
     if tiles:
         _tile_layer(tiles).add_to(fmap)
@@ -85,10 +88,17 @@ def build_map(
         _add_hotspots(fmap, hotspots, legend)
     if clusters is not None and len(clusters):
         _add_clusters(fmap, clusters, legend)
+    if products.areas is not None and len(products.areas):
+        _add_areas(fmap, products.areas, legend)
+    notes = list(notes)
     if restricted and products.points is not None and len(products.points):
-        _add_points(fmap, products.points, legend)
+        if len(products.points) <= MAX_MAP_POINTS:
+            _add_points(fmap, products.points, legend)
+        else:
+            notes.append(f"{len(products.points):,} incidents are too many to draw as points (the limit is "
+                         f"{MAX_MAP_POINTS:,}); filter with --since/--until to see them.")
     legend.add_to(fmap)
-    _add_title(fmap, title, subtitle, products, list(notes))
+    _add_title(fmap, title, subtitle, products, notes)
     folium.LayerControl(collapsed=False).add_to(fmap)
     _make_ids_deterministic(fmap)
     return fmap
@@ -341,14 +351,42 @@ def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) 
                swatch_rows(["#54278f", "#666666"], ["cluster", "possible geocoding artefact"]), shown=False)
 
 
+def _area_label(row) -> str:
+    """Name, count and rate on separate lines (escaped markup), drawn on the map: no hover needed."""
+    lines = [f"<b>{html.escape(str(row.name))}</b>"]
+    if pd.isna(row.count):
+        lines.append("count hidden")
+    else:
+        lines.append(f"{int(row.count):,} overdoses")
+        if pd.notna(row.rate_per_10k):
+            lines.append(f"{float(row.rate_per_10k):,.0f} per 10k" + (" (unstable)" if row.unstable else ""))
+    return "<br>".join(lines)
+
+
+def _add_areas(fmap: folium.Map, areas: gpd.GeoDataFrame, legend: Legend) -> None:
+    """Boundary outlines with names and counts written on them: orientation without a basemap.
+
+    Outlines only (no fill), so hovering still reaches the hexagons beneath.
+    """
+    data = gpd.GeoDataFrame(geometry=_rounded_geoms(areas.geometry), crs=WGS84)
+    group = folium.FeatureGroup(name=LAYER_NAMES["areas"], show=True)
+    folium.GeoJson(data, style_function=lambda f: {"color": "#252525", "weight": 1.5, "fill": False,
+                                                   "dashArray": "4 3"}).add_to(group)
+    if len(areas) <= MAX_LABELLED_AREAS:
+        for row, geom in zip(areas.itertuples(), areas.geometry):
+            point = geom.representative_point()
+            folium.Marker([round(point.y, 6), round(point.x, 6)], icon=folium.DivIcon(
+                html=f'<div class="odgeo-label">{_area_label(row)}</div>',
+                icon_size=(110, 42), icon_anchor=(55, 21)), interactive=False).add_to(group)
+    group.add_to(fmap)
+    legend.add(LAYER_NAMES["areas"], "Boundaries",
+               '<div class="row"><span class="swatch" style="border:1.5px dashed #252525;background:none"></span>'
+               "<span>" + ("names and counts written on the map" if len(areas) <= MAX_LABELLED_AREAS
+                           else "counts in areas.geojson") + "</span></div>")
+
+
 def _add_points(fmap: folium.Map, points: gpd.GeoDataFrame, legend: Legend) -> None:
-    data = gpd.GeoDataFrame(points[["date", "outcome"]], geometry=_rounded_geoms(points.geometry), crs=WGS84)
-    folium.GeoJson(
-        data, name=LAYER_NAMES["points"], show=False,
-        marker=folium.CircleMarker(radius=3, fill=True, fill_opacity=0.8, weight=0),
-        style_function=lambda f: {"fillColor": "#000000" if f["properties"]["outcome"] == "fatal" else "#2b8cbe"},
-        tooltip=folium.GeoJsonTooltip(fields=["date", "outcome"], aliases=["Date", "Outcome"]),
-    ).add_to(fmap)
+    PointLayer(points, name=LAYER_NAMES["points"], show=False).add_to(fmap)
     legend.add(LAYER_NAMES["points"], "Incidents (restricted)",
                swatch_rows(["#000000", "#2b8cbe"], ["fatal", "non-fatal or unknown"]), shown=False)
 

@@ -12,9 +12,11 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from odgeo_cli.main import cli
+from scipy.spatial import cKDTree
 
 from .conftest import ROOT
 from .test_leakscan import PAYLOADS, _payload_csv
@@ -82,9 +84,15 @@ class Page:
         box = self.page.locator(f"#{self.map_name}").bounding_box()
         return box["x"] + xy[0], box["y"] + xy[1]
 
-    def hover_tooltip(self, lon: float, lat: float) -> str:
-        self.page.mouse.move(*self.point_of(lon, lat), steps=4)
-        tooltip = self.page.locator(".leaflet-tooltip").last
+    def hover_tooltip(self, lon: float, lat: float, selector: str = ".leaflet-tooltip") -> str:
+        x, y = self.point_of(lon, lat)
+        self.page.mouse.move(x, y, steps=4)
+        # Leaflet's canvas renderer handles hover at most every 32 ms and may drop the
+        # last move: move once more after a pause so the hovered feature is this one.
+        self.page.wait_for_timeout(80)
+        self.page.mouse.move(x + 0.5, y)
+        self.page.wait_for_timeout(80)
+        tooltip = self.page.locator(selector).last
         tooltip.wait_for(state="visible", timeout=5000)
         return tooltip.inner_text()
 
@@ -167,6 +175,19 @@ def test_restricted_map_with_points_loads_offline(browser, restricted_run):
     before = page.map_pixels()
     page.toggle("Incidents (restricted)")
     assert page.map_pixels() != before
+    # The most isolated incident in the middle of the view (not under a panel):
+    # hovering it names its date and outcome.
+    points = restricted_run[0].products.points
+    xy = np.c_[points.geometry.x, points.geometry.y]
+    gap, _ = cKDTree(xy).query(xy, k=2)
+    for i in np.argsort(-gap[:, 1]):
+        px, py = page.point_of(xy[i, 0], xy[i, 1])
+        if 350 < px < 900 and 200 < py < 600:
+            lonely = points.iloc[int(i)]
+            break
+    outcome = {"fatal": "fatal", "nonfatal": "non-fatal"}.get(lonely["outcome"], "unknown")
+    text = page.hover_tooltip(lonely.geometry.x, lonely.geometry.y, ".odgeo-point-tip")
+    assert text == f"{lonely['date']}, {outcome}"
     assert page.errors == [] and page.non_tile_failures() == []
     SCREENSHOTS.mkdir(exist_ok=True)
     page.page.screenshot(path=str(SCREENSHOTS / "map-restricted.png"))

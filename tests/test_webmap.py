@@ -99,3 +99,14 @@ def test_quantile_breaks_and_labels():
     assert breaks == [20.8, 40.6, 60.4, 80.2, 100.0]
     assert class_labels(values, breaks) == ["1–20", "21–40", "41–60", "61–80", "81–100"]
     assert class_breaks(np.array([3.0, 3.0, 7.0]), "quantiles") == [3.0, 7.0]  # fewer distinct values than classes
+
+
+def test_static_png_shows_the_classes_and_no_points(sample_run, restricted_run):
+    from PIL import Image
+
+    for _, out in (sample_run, restricted_run):
+        with Image.open(out / "map.png") as image:
+            assert image.format == "PNG" and image.width >= 1200 and image.height >= 900
+            colours = {c for _, c in image.convert("RGB").getcolors(maxcolors=1 << 20)}
+        assert (0xBD, 0x00, 0x26) in colours  # the darkest class, in the legend
+        assert (0x2B, 0x8C, 0xBE) not in colours  # the restricted map's point colour is not

@@ -1,0 +1,79 @@
+"""Counts and rates per area of a boundaries file (neighbourhoods, tracts, ZIP areas).
+
+Each incident counts in every polygon that contains it (polygons of one file
+rarely overlap; where they do, each gets its own count). With a population
+column, rates are per 10,000 residents and flagged unstable below 20
+incidents (CDC WISQARS and Washington DOH mark rates from fewer than 20
+events as unreliable).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .errors import ColumnError
+from .layers import POPULATION_ALIASES, read_population
+from .read import read_vector_layer
+from .schema import OUTCOME, WGS84, has_location, normalise_name
+
+__all__ = ["read_boundaries", "area_counts", "NAME_ALIASES", "UNSTABLE_BELOW", "RATE_PER"]
+
+NAME_ALIASES = ("name", "neighbourhood", "neighborhood", "nbhd", "area_name", "namelsad", "district",
+                "ward", "tract", "geoid", "zcta5ce20", "zcta5ce10", "zip", "zipcode")
+#: Rates from fewer events than this are marked unstable.
+UNSTABLE_BELOW = 20
+RATE_PER = 10_000
+
+
+def read_boundaries(path: str | Path, *, name_col: str | None = None, population_col: str | None = None,
+                    layer: str | None = None) -> tuple[gpd.GeoDataFrame, dict]:
+    """Polygons with a name and, when there is one, a population; returns (frame, columns used).
+
+    The frame has ``name`` (text; "Area N" where the file has no name column),
+    ``population`` (float or NaN) and the polygons in EPSG:4326.
+    """
+    path = Path(path)
+    frame = read_vector_layer(path, layer=layer)
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    by_norm = {normalise_name(c): c for c in columns}
+    if name_col is not None and name_col not in frame.columns:
+        raise ColumnError(f"{path}: no column {name_col!r} (--boundary-name-col); columns are {', '.join(columns)}")
+    name_col = name_col or next((by_norm[a] for a in NAME_ALIASES if a in by_norm), None)
+    names = (frame[name_col].astype(str) if name_col else
+             pd.Series([f"Area {i + 1}" for i in range(len(frame))], index=frame.index))
+    population = np.full(len(frame), np.nan)
+    has_pop = population_col is not None or any(a in by_norm for a in POPULATION_ALIASES)
+    if has_pop:
+        polygons, population_col = read_population(path, column=population_col, layer=layer)
+        population = polygons[population_col].to_numpy(dtype=float)
+    else:
+        kinds = frame.geometry.geom_type.to_numpy()
+        if not np.isin(kinds, ["Polygon", "MultiPolygon"]).all():
+            raise ColumnError(f"{path}: boundaries must be polygons")
+    out = gpd.GeoDataFrame({"name": names.to_numpy(), "population": population},
+                           geometry=frame.geometry.to_numpy(), crs=WGS84)
+    return out, {"name": name_col, "population": population_col if has_pop else None}
+
+
+def area_counts(boundaries: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Per area: ``count``, ``fatal``, and with a population ``rate_per_10k`` and ``unstable``."""
+    located = incidents[has_location(incidents.geometry)]
+    points = gpd.GeoDataFrame({"fatal": (located[OUTCOME] == "fatal").to_numpy()},
+                              geometry=located.geometry.to_numpy(), crs=WGS84)
+    areas = boundaries.reset_index(drop=True)
+    hits = gpd.sjoin(points, areas[[areas.geometry.name]], how="inner", predicate="intersects")
+    count = np.bincount(hits["index_right"].to_numpy(), minlength=len(areas))
+    fatal = np.bincount(hits["index_right"].to_numpy(), weights=hits["fatal"].to_numpy(dtype=float),
+                        minlength=len(areas)).astype(np.int64)
+    out = areas[["name", "population"]].copy()
+    out["count"] = count
+    out["fatal"] = fatal
+    pop = out["population"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate_per_10k"] = np.where(pop > 0, np.round(count / pop * RATE_PER, 2), np.nan)
+    out["unstable"] = np.where(np.isfinite(out["rate_per_10k"]), count < UNSTABLE_BELOW, False)
+    return gpd.GeoDataFrame(out, geometry=areas.geometry.to_numpy(), crs=WGS84)

@@ -1,0 +1,77 @@
+"""Counts and rates per boundary polygon, and how public products hide the small ones."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from odgeo.areas import area_counts, read_boundaries
+from odgeo.errors import ColumnError
+from odgeo.leakscan import scan_public_outputs
+from odgeo.pipeline import HotspotSettings, run_hotspots
+from odgeo.privacy import hidden_counts
+
+from .conftest import SAMPLE, SAMPLE_TZ
+
+
+def test_counts_equal_a_point_in_polygon_loop(sample_run):
+    result, _ = sample_run
+    boundaries, columns = read_boundaries(SAMPLE / "neighbourhoods.geojson")
+    assert columns == {"name": "name", "population": "population"}
+    areas = area_counts(boundaries, result.incidents)
+    points = list(result.incidents.geometry)
+    fatal = (result.incidents["outcome"] == "fatal").to_numpy()
+    for row, polygon in zip(areas.itertuples(), boundaries.geometry):
+        inside = np.array([polygon.intersects(p) for p in points])
+        assert row.count == inside.sum() and row.fatal == (inside & fatal).sum()
+        assert row.rate_per_10k == pytest.approx(round(row.count / row.population * 10_000, 2))
+
+
+def test_rates_need_a_population_and_are_unstable_below_20(tmp_path):
+    boxes = gpd.GeoDataFrame({"NAMELSAD": ["A", "B"], "POP100": [1000, 0]},
+                             geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs=4326)
+    boxes.to_file(tmp_path / "b.geojson")
+    boundaries, columns = read_boundaries(tmp_path / "b.geojson")
+    assert columns == {"name": "NAMELSAD", "population": "POP100"}
+    incidents = gpd.GeoDataFrame({"outcome": ["fatal"] * 5}, geometry=gpd.points_from_xy([0.5] * 3 + [1.5] * 2,
+                                                                                        [0.5] * 5), crs=4326)
+    areas = area_counts(boundaries, incidents)
+    assert areas["count"].tolist() == [3, 2]
+    assert areas["rate_per_10k"].iloc[0] == 30.0 and bool(areas["unstable"].iloc[0])
+    assert np.isnan(areas["rate_per_10k"].iloc[1])  # no residents, no rate
+    with pytest.raises(ColumnError, match="no column 'label'"):
+        read_boundaries(tmp_path / "b.geojson", name_col="label")
+
+
+def test_hidden_counts_protect_each_other():
+    assert hidden_counts(np.array([50, 4, 30, 0]), min_count=10).tolist() == [False, True, True, False]
+    assert hidden_counts(np.array([50, 4, 8, 0]), min_count=10).tolist() == [False, True, True, False]
+    assert hidden_counts(np.array([50, 40]), min_count=10).tolist() == [False, False]
+
+
+def test_public_areas_are_written_hidden_where_small_and_clean(tmp_path):
+    settings = HotspotSettings(timezone=SAMPLE_TZ, boundaries=str(SAMPLE / "neighbourhoods.geojson"),
+                               outcomes=("fatal",), min_count=50)
+    result = run_hotspots(SAMPLE / "incidents.csv", tmp_path, settings)
+    doc = json.loads((tmp_path / "areas.geojson").read_text())
+    counts = [f["properties"]["count"] for f in doc["features"]]
+    assert all(c is None or c >= 50 for c in counts) and None in counts
+    assert sum(c is None for c in counts) != 1
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["privacy"]["areas"]["n_counts_hidden"] == sum(c is None for c in counts)
+    assert scan_public_outputs(tmp_path, result.incidents, min_count=50) == []
+    page = (tmp_path / "map.html").read_text()
+    assert "count hidden" in page and "odgeo-label" in page
+
+
+def test_scanner_reads_counts_written_as_words(tmp_path):
+    (tmp_path / "map.html").write_text("<div class='odgeo-label'><b>Harbor</b><br>4 overdoses</div>")
+    incidents = gpd.GeoDataFrame({"occurred_at": pd.to_datetime(["2025-01-01"], utc=True)},
+                                 geometry=gpd.points_from_xy([0.0], [0.0]), crs=4326)
+    leaks = scan_public_outputs(tmp_path, incidents, min_count=10)
+    assert [leak.kind for leak in leaks] == ["small count"]
