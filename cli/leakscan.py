@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .options import column_options, columns_from
+
 
 @click.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
@@ -11,16 +13,16 @@ import click
 @click.option("--min-count", type=click.IntRange(1), default=10, show_default=True,
               help="The smallest count the products may show.")
 @click.option("--timezone", metavar="TZ", help="Time zone of dates without an offset (as given to the run).")
-@click.option("--id-col", metavar="COL", help="Incident id column (default: detected).")
+@column_options
 @click.option("--identifying-col", "identifying_cols", multiple=True, metavar="COL",
               help="Another column whose values must never appear (names, free text); repeat.")
-def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None, id_col: str | None,
-             identifying_cols: tuple[str, ...]) -> None:
+def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
+             identifying_cols: tuple[str, ...], **columns) -> None:
     """Scan every file in FOLDER for incident locations, counts under
     --min-count, non-public properties, day-level dates and incident ids.
 
     Exits 1 when anything is found, listing each finding, so it can guard a
-    publishing step in a script.
+    publishing step in a script. Give the same column options as to the run.
 
     \b
     Example:
@@ -35,7 +37,7 @@ def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
     from odgeo.read import read_table
     from odgeo.schema import INCIDENT_ID
 
-    read = read_incidents(input_path, columns={"incident_id": id_col}, timezone=timezone or "UTC")
+    read = read_incidents(input_path, columns=columns_from(columns), timezone=timezone or "UTC")
     values = [read.incidents[INCIDENT_ID].dropna().astype(str)]
     if identifying_cols:
         raw = read_table(input_path).data

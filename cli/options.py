@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["input_options", "output_options", "config_option", "columns_from", "split_outcomes",
+__all__ = ["input_options", "column_options", "output_options", "config_option", "columns_from", "split_outcomes",
            "audience_settings"]
 
 # Kept in step with odgeo.webmap.AUDIENCES, odgeo.density.KERNELS and odgeo.schema.OUTCOMES
@@ -59,7 +59,7 @@ config_option = click.option(
     "--config", type=click.Path(exists=True, dir_okay=False), is_eager=True, expose_value=False,
     callback=_load_config, help="TOML file of settings (option names as keys); options given on the command line win.")
 
-input_options = _stack(
+column_options = _stack(
     click.option("--lon-col", metavar="COL", help="Longitude column (default: detected: longitude, lon, lng, x ...)."),
     click.option("--lat-col", metavar="COL", help="Latitude column (default: detected: latitude, lat, y ...)."),
     click.option("--date-col", metavar="COL", help="Date/time column (default: detected: occurred_at, date, incident_date ...)."),
@@ -68,6 +68,10 @@ input_options = _stack(
     click.option("--location-col", metavar="COL",
                  help="One column holding both coordinates, as '(41.30, -72.92)' or 'POINT (-72.92 41.30)' "
                       "(used when there are no longitude/latitude columns)."),
+)
+
+input_options = _stack(
+    column_options,
     click.option("--crs", metavar="CRS", help="CRS of the coordinate columns of a CSV, e.g. EPSG:2223 (default: degrees, EPSG:4326)."),
     click.option("--timezone", metavar="TZ", help="Time zone of dates without an offset, e.g. America/Chicago (default UTC)."),
     click.option("--layer", metavar="NAME", help="Layer of a multi-layer vector file."),

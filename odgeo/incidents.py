@@ -148,7 +148,7 @@ def validate_table(
 ) -> IncidentRead:
     """Validate the rows of a :class:`~odgeo.read.RawTable` (see :func:`read_incidents`)."""
     data = table.data
-    overrides = dict(columns or {})
+    overrides = {role: col for role, col in (columns or {}).items() if col is not None}
     if table.format != "csv":
         # A vector file's coordinates come from its geometries unless overridden.
         overrides.setdefault("longitude", GEOMETRY_LON)

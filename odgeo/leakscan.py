@@ -86,8 +86,13 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
             leaks += [Leak(name, "small count", f"'{m.group(0)}' in the page") for m in _SENTENCE_COUNT.finditer(text)
                       if 0 < int(m.group(1).replace(",", "")) < min_count]
         leaks += [Leak(name, "date", d) for d in _dates(text, path, days)]
-        leaks += [Leak(name, "identifier", repr(s)) for s in secrets if s in text]
+        leaks += [Leak(name, "identifier", repr(s)) for s in secrets if s in text and _as_word(s).search(text)]
     return leaks
+
+
+def _as_word(value: str) -> re.Pattern:
+    """The value standing alone (not inside a longer word: 'Overdose' is not in 'Overdoses')."""
+    return re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
 
 
 def _text_of(path: Path) -> str:

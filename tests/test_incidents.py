@@ -149,3 +149,16 @@ def test_address_only_file_rejects_rows_without_address(tmp_path):
     read = read_incidents(path)
     assert (read.n_unlocated, read.n_rejected) == (1, 1)
     assert read.rejects["code"].tolist() == ["no_location"]
+
+
+def test_a_location_column_of_words_is_ignored_when_overrides_are_none(tmp_path):
+    """The command line passes every column option, most of them None: that is no override."""
+    from odgeo.errors import ColumnError
+
+    path = tmp_path / "deaths.csv"
+    path.write_text("ID,Date,Location,DeathCityGeo\n1,2014-06-28,Residence,\"HARTFORD, CT\n(41.76, -72.68)\"\n")
+    columns = {"longitude": None, "latitude": None, "location": None, "occurred_at": None}
+    with pytest.raises(ColumnError, match="--location-col"):
+        read_incidents(path, columns=columns)
+    read = read_incidents(path, columns={**columns, "location": "DeathCityGeo"})
+    assert read.n_located == 1
