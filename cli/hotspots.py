@@ -53,6 +53,19 @@ def _positive(ctx, param, value):
                    "or none (default OpenStreetMap, fetched by the browser when online).")
 @click.option("--classes", type=click.Choice(["quantiles", "natural_breaks"]),
               help="Colour classes of the hexagon counts (default quantiles).")
+@click.option("--method", type=click.Choice(["fixed", "optimized"]),
+              help="Gi* scale: fixed (default: the hexagon resolution, --gi-rings or --gi-distance) or "
+                   "optimized (resolution and distance chosen from the data; decisions printed and in run.json).")
+@click.option("--gi-distance", type=float, callback=_positive, metavar="METRES",
+              help="Gi* distance band, turned into H3 rings (default: 1 ring).")
+@click.option("--gi-rings", type=click.IntRange(1), metavar="K", help="Gi* neighbours: the cells within K rings.")
+@click.option("--correction", type=click.Choice(["fdr", "bonferroni", "none"]),
+              help="Multiple-testing correction of the Gi* p-values (default fdr: Benjamini-Hochberg).")
+@click.option("--permutations", type=click.IntRange(0), metavar="N",
+              help="Conditional permutations for Gi* pseudo p-values (default 0: analytic); e.g. 999.")
+@click.option("--seed", type=int, help="Seed of --permutations (default 0).")
+@click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Polygon(s) whose empty cells take part in Gi* (default: the incidents' hull, buffered).")
 @click.option("--boundaries", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Polygons (neighbourhoods, tracts) to count incidents in; rates per 10,000 when they "
                    "have a population column. Drawn with their names; writes areas.geojson.")
@@ -77,6 +90,7 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
       hexes.geojson     counts per H3 hexagon, by outcome and by month
       density.tif       kernel density, incidents per km² (GeoTIFF)
       hotspots.geojson  areas above the density percentile
+      gistar.geojson    Getis-Ord Gi* per H3 cell (public: the confidence bin only)
       clusters.geojson  DBSCAN clusters (possible geocoding artefacts flagged)
       rejects.csv       every row left out, with the reason
       run.json          every parameter with its reason, counts, versions
@@ -102,7 +116,9 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
         since=options["since"], until=options["until"], outcomes=split_outcomes(options["outcomes"]),
         columns=columns, crs=options["crs"], timezone=options["timezone"],
         layer=options["layer"], title=options["title"], tiles=options["tiles"],
-        classes=options["classes"], boundaries=options["boundaries"],
+        classes=options["classes"], boundaries=options["boundaries"], method=options["method"],
+        gi_distance_m=options["gi_distance"], gi_rings=options["gi_rings"], correction=options["correction"],
+        permutations=options["permutations"], seed=options["seed"], study_area=options["study_area"],
         boundary_name_col=options["boundary_name_col"],
         boundary_population_col=options["boundary_population_col"], **audience,
     )
@@ -125,6 +141,12 @@ def _summary(result, out_dir: str) -> None:
                f"(reasons in {out / 'rejects.csv'})")
     click.echo(f"Found: {_plural(len(result.hotspots), 'hot spot')}, {_plural(len(result.clusters), 'cluster')}"
                + (f" ({n_art} shown flagged as a possible geocoding artefact)" if n_art else ""))
+    gistar = result.gistar.settings
+    click.echo(f"Gi*: {gistar['n_hot']['3']} cells hot at 99% confidence, {gistar['n_cold']['3']} cold "
+               f"({gistar['n_cells']} cells, {gistar['rings']} ring(s) = {gistar['distance_m']:.0f} m, "
+               f"{gistar['correction']} correction)")
+    for step in result.record.sections.get("decisions", []):
+        click.echo(f"  decision: {step['decision']}")
     click.echo(_privacy_line(products))
     click.echo(f"Every setting and count: {out / 'run.json'}")
 

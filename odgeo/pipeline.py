@@ -21,17 +21,20 @@ from . import clusters as clusters_mod
 from . import hexes as hexes_mod
 from .areas import area_counts, read_boundaries
 from .density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density
-from .errors import NoDataError, OutputExistsError, ParameterError
+from .errors import NoDataError, ParameterError
 from .geomask import donut_mask, parse_mask_distances, ring_population
+from .gistar import GiStar
 from .hotspots import DEFAULT_PERCENTILE, hotspot_polygons
-from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents, read_incidents
+from .hotspotstats import hotspot_statistics
+from .incidents import IncidentRead, read_incidents
+from .jobs import check_out_dir, date_span, rejects_for, select_incidents
 from .layers import read_population
 from .mapimage import write_map_png
 from .privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count, shown_count
 from .projection import lonlat_of, project_points
 from .publish import Products, public_products, restricted_products
 from .runrecord import RunRecord
-from .schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, located
+from .schema import OCCURRED_AT, OUTCOME
 from .webmap import AUDIENCES, build_map
 from .writers import write_csv, write_density_geotiff, write_geojson, write_json
 
@@ -40,7 +43,7 @@ __all__ = ["HotspotSettings", "HotspotResult", "run_hotspots", "analyse_hotspots
 
 log = logging.getLogger(__name__)
 
-PRODUCT_FILES = ("map.html", "map.png", "hexes.geojson", "density.tif", "hotspots.geojson",
+PRODUCT_FILES = ("map.html", "map.png", "hexes.geojson", "gistar.geojson", "density.tif", "hotspots.geojson",
                  "clusters.geojson", "rejects.csv", "run.json")
 
 
@@ -85,6 +88,12 @@ class HotspotSettings:
     population, population_col
         Polygon layer with a population column: with ``mask_points``, estimates
         each displaced point's k-anonymity.
+    method, gi_distance_m, gi_rings, correction, permutations, seed, study_area
+        Gi* hot spot statistics (see :mod:`odgeo.gistar`, :mod:`odgeo.optimized`):
+        "fixed" (default: the hexagon resolution, 1 ring unless given) or
+        "optimized"; the multiple-testing correction ("fdr" default, "bonferroni",
+        "none"); permutations for pseudo p-values (default 0: analytic); the
+        study area polygon file (default: the incidents' buffered hull).
     boundaries, boundary_name_col, boundary_population_col
         Polygons (neighbourhoods, tracts) to count incidents in, with rates per
         10,000 residents when they carry a population (see :mod:`odgeo.areas`).
@@ -116,6 +125,13 @@ class HotspotSettings:
     population_col: str | None = None
     classes: str | None = None
     boundaries: str | None = None
+    method: str | None = None
+    gi_distance_m: float | None = None
+    gi_rings: int | None = None
+    correction: str | None = None
+    permutations: int | None = None
+    seed: int | None = None
+    study_area: str | None = None
     boundary_name_col: str | None = None
     boundary_population_col: str | None = None
 
@@ -132,17 +148,12 @@ class HotspotResult:
     hotspots: gpd.GeoDataFrame  # metric CRS
     clusters: gpd.GeoDataFrame  # metric CRS
     labels: np.ndarray  # DBSCAN label per used incident (-1 noise)
+    gistar: GiStar
     products: Products  # what the audience may see: the only thing written
     map: folium.Map
     map_caption: dict  # title, subtitle and classes, for map.png
     record: RunRecord
     audience: str
-
-
-def _pick(record: RunRecord, name: str, given, default, reason=None):
-    if given is None:
-        return record.param(name, default, "default", reason)
-    return record.param(name, given, "given")
 
 
 def run_hotspots(
@@ -162,7 +173,7 @@ def run_hotspots(
     """
     settings = settings or HotspotSettings()
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir, overwrite)
+    check_out_dir(out_dir, overwrite)
     say = progress or (lambda step: None)
     say("reading incidents")
     record = RunRecord("hotspots")
@@ -187,37 +198,20 @@ def analyse_hotspots(
     settings = settings or HotspotSettings()
     record = record or RunRecord("hotspots")
     say = progress or (lambda step: None)
-    audience = _pick(record, "audience", settings.audience, "public")
+    audience = record.pick("audience", settings.audience, "public")
     if audience not in AUDIENCES:
         raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     _check_audience_options(settings, audience)
-    record.param("timezone", settings.timezone or "UTC", "given" if settings.timezone else "default")
-    record.param("since", settings.since, "given" if settings.since else "default")
-    record.param("until", settings.until, "given" if settings.until else "default")
-    record.param("outcomes", list(settings.outcomes) if settings.outcomes else None,
-                 "given" if settings.outcomes else "default")
-    read = filter_incidents(read, since=settings.since, until=settings.until, outcomes=settings.outcomes)
-    used = located(read.incidents).reset_index(drop=True)
-    record.sections["columns"] = read.columns
-    record.sections["counts"] = _counts(read, len(used))
-    if read.notes:
-        record.sections["data_notes"] = read.notes
-    if used.empty:
-        by_code = ", ".join(f"{n} {code}" for code, n in record.sections["counts"]["rejected_by_code"].items())
-        raise NoDataError(
-            f"{read.source.get('path', 'input')}: no located incidents to analyse "
-            f"({read.n_input} rows: {read.n_unlocated} without coordinates, {read.n_rejected} rejected"
-            + (f": {by_code}" if by_code else "") + ")"
-        )
+    read, used = select_incidents(read, settings, record)
     lon, lat = lonlat_of(used.geometry)
     x, y, metric_crs = project_points(lon, lat)
     record.sections["metric_crs"] = metric_crs.to_string()
 
     say("counting incidents per H3 hexagon")
     with record.timed("hexes"):
-        resolution = _pick(record, "resolution", settings.resolution, hexes_mod.DEFAULT_RESOLUTION,
+        resolution = record.pick("resolution", settings.resolution, hexes_mod.DEFAULT_RESOLUTION,
                            "H3 res 8 (~0.74 km², 531 m edge) suits a city")
-        period = _pick(record, "period", settings.period, "month")
+        period = record.pick("period", settings.period, "month")
         counts = hexes_mod.count_cells(used, resolution=resolution,
                                        period=None if period == "none" else period)
         hexes = gpd.GeoDataFrame(counts.reset_index(), geometry=hexes_mod.cells_to_polygons(counts.index).values,
@@ -229,7 +223,7 @@ def analyse_hotspots(
 
     say("delineating hot spots")
     with record.timed("hotspots"):
-        percentile = _pick(record, "hotspot_percentile", settings.percentile, DEFAULT_PERCENTILE,
+        percentile = record.pick("hotspot_percentile", settings.percentile, DEFAULT_PERCENTILE,
                            "cells above the 95th percentile of non-zero density: the densest 5% of the area")
         hotspots = hotspot_polygons(grid, x, y, percentile=percentile)
 
@@ -237,23 +231,28 @@ def analyse_hotspots(
     with record.timed("clusters"):
         clusters, labels = _clusters(record, settings, used, x, y, lon, lat, metric_crs)
 
+    say("computing Gi* hot spot statistics")
+    with record.timed("gistar"):
+        gistar = hotspot_statistics(record, settings, used, x, y, lon, lat, counts, resolution)
+    record.sections["gistar"] = gistar.settings
     areas = _areas(record, settings, used)
     say(f"preparing {audience} products")
     with record.timed("privacy"):
         if audience == "public":
             products = public_products(counts=counts, grid=grid, hotspots=hotspots, clusters=clusters,
                                        x=x, y=y, eps_m=record.parameters["eps_m"].value,
-                                       min_count=_min_count(record, settings), areas=areas)
+                                       min_count=_min_count(record, settings), areas=areas, gistar=gistar.frame)
             record.sections["coordinate_stacks"] = _stacks_summary(record.sections["coordinate_stacks"])
         else:
             products = _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat, areas)
+            products.gistar = gistar.frame
     record.sections["privacy"] = products.privacy
     record.sections["products"] = _products_summary(products, labels)
     say("drawing the map")
     with record.timed("map"):
         fmap, caption = _map(settings, read, used, products, record)
     return HotspotResult(read=read, incidents=used, counts=counts, hexes=hexes, grid=grid,
-                         hotspots=hotspots, clusters=clusters, labels=labels, products=products,
+                         hotspots=hotspots, clusters=clusters, labels=labels, gistar=gistar, products=products,
                          map=fmap, map_caption=caption, record=record, audience=audience)
 
 
@@ -294,7 +293,7 @@ def _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, la
         return restricted_products(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
                                    areas=areas)
     record.param("mask_points_m", list(distances), "given")
-    seed = _pick(record, "mask_seed", settings.mask_seed, 0)
+    seed = record.pick("mask_seed", settings.mask_seed, 0)
     mask = donut_mask(lon, lat, min_m=distances[0], max_m=distances[1], seed=int(seed))
     k = None
     if settings.population:
@@ -328,23 +327,8 @@ def _products_summary(products: Products, labels: np.ndarray) -> dict:
     return summary
 
 
-def _counts(read: IncidentRead, n_used: int) -> dict:
-    by_code = read.rejects["code"].value_counts().sort_index()
-    counts = {
-        "n_input": read.n_input,
-        "n_used": n_used,
-        "n_unlocated": read.n_unlocated,
-        "n_rejected": read.n_rejected,
-        "rejected_by_code": {str(k): int(v) for k, v in by_code.items()},
-        "check": "n_input = n_used + n_unlocated + n_rejected",
-    }
-    if counts["n_used"] + counts["n_unlocated"] + counts["n_rejected"] != counts["n_input"]:
-        raise AssertionError(f"row counts do not add up: {counts}")  # a bug, never user error
-    return counts
-
-
 def _density(record: RunRecord, settings: HotspotSettings, x, y, crs) -> DensityGrid:
-    kernel = _pick(record, "kernel", settings.kernel, "quartic", "as ArcGIS Kernel Density and QGIS Heatmap")
+    kernel = record.pick("kernel", settings.kernel, "quartic", "as ArcGIS Kernel Density and QGIS Heatmap")
     if kernel not in KERNELS:
         raise ParameterError(f"--kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
     bandwidth = _metres(record, "bandwidth_m", "--bandwidth", settings.bandwidth_m,
@@ -385,9 +369,9 @@ def _metres(record: RunRecord, name: str, option: str, given, auto, *, decimals:
 
 
 def _clusters(record, settings, used, x, y, lon, lat, crs):
-    eps = _pick(record, "eps_m", settings.eps_m, clusters_mod.DEFAULT_EPS_M, "about a city block")
-    min_samples = _pick(record, "min_samples", settings.min_samples, clusters_mod.DEFAULT_MIN_SAMPLES)
-    stack_min = _pick(record, "stack_min", settings.stack_min, clusters_mod.DEFAULT_STACK_MIN,
+    eps = record.pick("eps_m", settings.eps_m, clusters_mod.DEFAULT_EPS_M, "about a city block")
+    min_samples = record.pick("min_samples", settings.min_samples, clusters_mod.DEFAULT_MIN_SAMPLES)
+    stack_min = record.pick("stack_min", settings.stack_min, clusters_mod.DEFAULT_STACK_MIN,
                       f"this many incidents at one exact coordinate suggest a geocoding fallback; "
                       f"{clusters_mod.ROUND_STACK_MIN} suffice at a coordinate with "
                       f"{clusters_mod.ROUND_DECIMALS} decimals or fewer")
@@ -412,12 +396,6 @@ def _clusters(record, settings, used, x, y, lon, lat, crs):
     return clusters, labels
 
 
-def _date_span(used: gpd.GeoDataFrame) -> str:
-    times = used[OCCURRED_AT]
-    first, last = times.min(), times.max()
-    return f"{first:%b %Y}" if (first.year, first.month) == (last.year, last.month) else f"{first:%b %Y} to {last:%b %Y}"
-
-
 def _map(settings, read, used, products: Products, record: RunRecord) -> tuple[folium.Map, dict]:
     source = Path(str(read.source.get("path", "incidents"))).name
     title = settings.title or f"Suspected overdoses: {source}"
@@ -428,7 +406,7 @@ def _map(settings, read, used, products: Products, record: RunRecord) -> tuple[f
     else:
         def count(n):
             return f"{n:,}"
-    span = _date_span(used)
+    span = date_span(used)
     subtitle = f"{span} · {count(len(used))} located incidents ({count(n_fatal)} fatal)"
     notes = [f"{count(read.n_unlocated)} incidents had no coordinates and {count(read.n_rejected)} rows were "
              f"rejected (see rejects.csv); none of them is on the map."]
@@ -443,18 +421,11 @@ def _map(settings, read, used, products: Products, record: RunRecord) -> tuple[f
                      "fallback (a city or ZIP centre); clusters there are marked as possible artefacts.")
     tiles = settings.tiles
     tiles = None if tiles == "none" else (tiles or "OpenStreetMap")
-    classes = _pick(record, "classes", settings.classes, "quantiles",
+    classes = record.pick("classes", settings.classes, "quantiles",
                     "each colour class holds about as many areas")
     fmap = build_map(products, title=title, subtitle=subtitle, notes=notes, period=span, tiles=tiles,
                      classes=classes)
     return fmap, {"title": title, "subtitle": subtitle, "classes": classes}
-
-
-def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputExistsError(f"{out_dir} is a file; give a folder for --out")
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{out_dir} is not empty; choose another folder or add --overwrite")
 
 
 def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
@@ -464,7 +435,7 @@ def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwr
     public audience ``rejects.csv`` carries no incident ids.
     """
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir, overwrite)
+    check_out_dir(out_dir, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     with result.record.timed("write"):
         products = result.products
@@ -473,20 +444,16 @@ def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwr
             write_density_geotiff(products.grid, out_dir / "density.tif"),
             write_geojson(products.hotspots, out_dir / "hotspots.geojson"),
             write_geojson(products.clusters, out_dir / "clusters.geojson"),
-            write_csv(_rejects_for(result.read.rejects, result.audience), out_dir / "rejects.csv"),
+            write_csv(rejects_for(result.read.rejects, result.audience), out_dir / "rejects.csv"),
         ]
         result.map.save(str(out_dir / "map.html"))
         written.append(out_dir / "map.html")
         written.append(write_map_png(products, out_dir / "map.png", **result.map_caption))
         if products.areas is not None:
             written.append(write_geojson(products.areas, out_dir / "areas.geojson"))
+        if products.gistar is not None:
+            written.append(write_geojson(products.gistar, out_dir / "gistar.geojson"))
     record = result.record.as_dict()
     record["outputs"] = sorted(p.name for p in [*written, out_dir / "run.json"])
     written.append(write_json(record, out_dir / "run.json"))
     return written
-
-
-def _rejects_for(rejects: pd.DataFrame, audience: str) -> pd.DataFrame:
-    if audience == "restricted":
-        return rejects[REJECT_COLUMNS]
-    return rejects[[c for c in REJECT_COLUMNS if c != INCIDENT_ID]]

@@ -33,7 +33,7 @@ PUBLIC_PROPERTIES = frozenset({
     "h3_cell", "h3_resolution", "merged", "n_fine_cells", "count", *OUTCOMES,
     "hotspot_id", "area_km2", "n_incidents", "peak_density", "mean_density",
     "cluster_id", "first_month", "last_month", "possible_artefact",
-    "name", "population", "rate_per_10k", "unstable",
+    "name", "population", "rate_per_10k", "unstable", "gi_bin",
 })
 
 
@@ -51,6 +51,7 @@ class Products:
     privacy: dict = field(default_factory=dict)
     extent: tuple[float, float, float, float] | None = None  # lon/lat box for the map when nothing is drawn
     areas: gpd.GeoDataFrame | None = None  # counts per boundary polygon, when a boundaries file was given
+    gistar: gpd.GeoDataFrame | None = None  # Gi* per cell (public: gi_bin only)
 
 
 def _period_columns(counts: pd.DataFrame) -> list[str]:
@@ -59,7 +60,8 @@ def _period_columns(counts: pd.DataFrame) -> list[str]:
 
 def public_products(*, counts: pd.DataFrame, grid: DensityGrid, hotspots: gpd.GeoDataFrame,
                     clusters: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, eps_m: float,
-                    min_count: int, areas: gpd.GeoDataFrame | None = None) -> Products:
+                    min_count: int, areas: gpd.GeoDataFrame | None = None,
+                    gistar: gpd.GeoDataFrame | None = None) -> Products:
     """Aggregates safe for a wide audience (see docs/privacy.md)."""
     hex_areas, coarsening = coarsen_cells(counts, min_count=min_count)
     groups = {"outcome": [c for c in OUTCOMES if c in counts.columns], "period": _period_columns(counts)}
@@ -89,7 +91,15 @@ def public_products(*, counts: pd.DataFrame, grid: DensityGrid, hotspots: gpd.Ge
         shown_areas, privacy["areas"] = _public_areas(areas, min_count)
     return Products("public", hex_areas, public_grid, spots.reset_index(drop=True), shown_clusters,
                     min_count=min_count, privacy=privacy, extent=_coarse_extent(counts, coarsening.coarsest_resolution),
-                    areas=shown_areas)
+                    areas=shown_areas, gistar=_public_gistar(gistar))
+
+
+def _public_gistar(gistar: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """Only the confidence bin per cell: counts of fine cells would undo the coarsening, and
+    z-scores of overlapping neighbourhoods can be solved back to counts."""
+    if gistar is None:
+        return None
+    return gistar[["h3_cell", "gi_bin", gistar.geometry.name]].copy()
 
 
 def _public_areas(areas: gpd.GeoDataFrame, min_count: int) -> tuple[gpd.GeoDataFrame, dict]:

@@ -45,6 +45,12 @@ class RunRecord:
         self.parameters[name] = Parameter(value, source, reason)
         return value
 
+    def pick(self, name: str, given, default, reason=None):
+        """``given`` when not None (recorded as given), else ``default`` (recorded with its reason)."""
+        if given is None:
+            return self.param(name, default, "default", reason)
+        return self.param(name, given, "given")
+
     @contextmanager
     def timed(self, step: str):
         start = time.perf_counter()

@@ -29,7 +29,13 @@ __all__ = ["build_map", "AUDIENCES", "RESTRICTED_BANNER", "LAYER_NAMES"]
 AUDIENCES = ("public", "restricted")
 RESTRICTED_BANNER = "RESTRICTED: contains sensitive health data"
 LAYER_NAMES = {"hexes": "Overdoses per area", "density": "Kernel density", "hotspots": "Hot spots (density)",
-               "clusters": "DBSCAN clusters", "points": "Incidents (restricted)", "areas": "Boundaries"}
+               "clusters": "DBSCAN clusters", "points": "Incidents (restricted)", "areas": "Boundaries",
+               "gistar": "Gi* hot and cold spots"}
+#: ArcGIS's conventional Gi* colours, from cold (99%) to hot (99%).
+GI_COLOURS = {-3: "#4575b4", -2: "#91bfdb", -1: "#e0f3f8", 0: "#f7f7f7", 1: "#fee090", 2: "#fc8d59", 3: "#d73027"}
+GI_LABELS = {3: "hot spot, 99% confidence", 2: "hot spot, 95% confidence", 1: "hot spot, 90% confidence",
+             0: "not significant", -1: "cold spot, 90% confidence", -2: "cold spot, 95% confidence",
+             -3: "cold spot, 99% confidence"}
 #: Up to this many boundary polygons carry permanent name labels (more would cover the map).
 MAX_LABELLED_AREAS = 60
 _WEB_MERCATOR = "EPSG:3857"
@@ -88,6 +94,8 @@ def build_map(
         _add_hotspots(fmap, hotspots, legend)
     if clusters is not None and len(clusters):
         _add_clusters(fmap, clusters, legend)
+    if products.gistar is not None and (products.gistar["gi_bin"] != 0).any():
+        _add_gistar(fmap, products.gistar, legend)
     if products.areas is not None and len(products.areas):
         _add_areas(fmap, products.areas, legend)
     notes = list(notes)
@@ -349,6 +357,29 @@ def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) 
     ).add_to(fmap)
     legend.add(LAYER_NAMES["clusters"], "DBSCAN clusters",
                swatch_rows(["#54278f", "#666666"], ["cluster", "possible geocoding artefact"]), shown=False)
+
+
+def _add_gistar(fmap: folium.Map, gistar: gpd.GeoDataFrame, legend: Legend) -> None:
+    """Cells coloured by Gi* confidence bin (red hot, blue cold); not-significant cells left clear."""
+    data = gistar.to_crs(WGS84)
+    significant = data["gi_bin"].to_numpy() != 0
+    sentences = []
+    for row in data[significant].itertuples():
+        text = GI_LABELS[int(row.gi_bin)].capitalize()
+        if hasattr(row, "gi_z"):
+            text += f" (Gi* z = {row.gi_z:.2f}, {int(row.count):,} overdoses in the cell)"
+        sentences.append(text)
+    shown = gpd.GeoDataFrame({"gi_bin": data["gi_bin"].to_numpy()[significant], "sentence": sentences},
+                             geometry=_rounded_geoms(data.geometry.values[significant]), crs=WGS84)
+    folium.GeoJson(
+        shown, name=LAYER_NAMES["gistar"], show=False,
+        style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["gi_bin"]], "fillOpacity": 0.7,
+                                  "color": "#777777", "weight": 0.3},
+        tooltip=folium.GeoJsonTooltip(fields=["sentence"], labels=False),
+    ).add_to(fmap)
+    legend.add(LAYER_NAMES["gistar"], "Gi* hot and cold spots (after FDR correction)",
+               swatch_rows([GI_COLOURS[b] for b in (3, 2, 1, 0, -1, -2, -3)],
+                           [GI_LABELS[b] for b in (3, 2, 1, 0, -1, -2, -3)]), shown=False)
 
 
 def _area_label(row) -> str:

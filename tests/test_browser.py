@@ -123,7 +123,7 @@ def test_public_map_loads_offline_without_errors(public_page):
 
 def test_layer_control_lists_the_layers_and_toggling_redraws(public_page):
     assert public_page.overlay_names() == ["Kernel density", "Overdoses per area", "Hot spots (density)",
-                                           "DBSCAN clusters"]
+                                           "DBSCAN clusters", "Gi* hot and cold spots"]
     before = public_page.map_pixels()
     public_page.toggle("Overdoses per area")
     after = public_page.map_pixels()

@@ -1,0 +1,83 @@
+"""Gi* for the main job: the neighbourhood given, defaulted or chosen (``--method optimized``)."""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from .errors import ParameterError
+from .gistar import CORRECTIONS, GiStar, gi_star_cells, ring_for_distance
+from .hexes import count_cells
+from .optimized import Decisions, optimized_scale
+from .read import read_vector_layer
+from .runrecord import RunRecord
+
+__all__ = ["METHODS", "hotspot_statistics", "read_study_area"]
+
+log = logging.getLogger(__name__)
+
+METHODS = ("fixed", "optimized")
+
+
+def read_study_area(path) -> shapely.Geometry:
+    """The union of a polygon file's features (EPSG:4326)."""
+    frame = read_vector_layer(path)
+    kinds = set(frame.geometry.geom_type)
+    if not kinds <= {"Polygon", "MultiPolygon"}:
+        raise ParameterError(f"{path}: the study area must be polygons, not {', '.join(sorted(kinds))}")
+    return shapely.union_all(frame.geometry.values)
+
+
+def hotspot_statistics(record: RunRecord, settings, used: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray,
+                       lon: np.ndarray, lat: np.ndarray, counts, resolution: int) -> GiStar:
+    """Gi* of the incidents per H3 cell, every choice recorded in ``record``."""
+    method = record.pick("method", settings.method, "fixed", "Gi* at the hexagon resolution, 1 ring")
+    if method not in METHODS:
+        raise ParameterError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    correction = record.pick("correction", settings.correction, "fdr",
+                             "Benjamini-Hochberg false discovery rate: many cells are tested at once")
+    if correction not in CORRECTIONS:
+        raise ParameterError(f"--correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
+    permutations = record.pick("permutations", settings.permutations, 0, "analytic p-values")
+    if int(permutations) != permutations or permutations < 0:
+        raise ParameterError(f"--permutations must be a whole number >= 0, not {permutations!r}")
+    seed = record.pick("seed", settings.seed, 0)
+    boundary = None
+    if settings.study_area:
+        boundary = read_study_area(settings.study_area)
+        record.param("study_area", str(settings.study_area), "given")
+    if method == "optimized":
+        if settings.gi_distance_m is not None or settings.gi_rings is not None:
+            raise ParameterError("--method optimized chooses the Gi* distance itself; "
+                                 "drop --gi-distance/--gi-rings or use --method fixed")
+        decisions = Decisions()
+        keep, resolution, rings = optimized_scale(x, y, lon, lat, decisions)
+        record.sections["decisions"] = decisions.steps
+        for line in decisions.lines():
+            log.info("decision: %s", line)
+        record.param("gi_resolution", resolution, "auto", "see decisions")
+        record.param("gi_rings", rings, "auto", "see decisions")
+        counts = count_cells(used[keep], resolution=resolution, by_outcome=False)
+        correction = "fdr" if settings.correction is None else correction
+    else:
+        rings = _fixed_rings(record, settings, resolution)
+        record.param("gi_resolution", resolution, "default", "the hexagon resolution")
+    return gi_star_cells(counts["count"], resolution=resolution, rings=rings, boundary=boundary,
+                         correction=correction, permutations=int(permutations), seed=int(seed))
+
+
+def _fixed_rings(record: RunRecord, settings, resolution: int) -> int:
+    if settings.gi_rings is not None and settings.gi_distance_m is not None:
+        raise ParameterError("give --gi-distance or --gi-rings, not both")
+    if settings.gi_rings is not None:
+        if int(settings.gi_rings) != settings.gi_rings or settings.gi_rings < 1:
+            raise ParameterError(f"--gi-rings must be a whole number >= 1, not {settings.gi_rings!r}")
+        return record.param("gi_rings", int(settings.gi_rings), "given")
+    if settings.gi_distance_m is not None:
+        rings = ring_for_distance(float(settings.gi_distance_m), resolution)
+        record.param("gi_distance_m", float(settings.gi_distance_m), "given")
+        return record.param("gi_rings", rings, "auto", f"{settings.gi_distance_m} m at resolution {resolution}")
+    return record.param("gi_rings", 1, "default", "the cell and its six neighbours")

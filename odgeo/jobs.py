@@ -1,0 +1,79 @@
+"""Steps every command shares: choosing the incidents, checking the output folder, the rejects file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from .errors import NoDataError, OutputExistsError
+from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents
+from .runrecord import RunRecord
+from .schema import INCIDENT_ID, OCCURRED_AT, located
+
+__all__ = ["select_incidents", "row_counts", "check_out_dir", "date_span", "rejects_for"]
+
+
+def select_incidents(read: IncidentRead, settings, record: RunRecord) -> tuple[IncidentRead, gpd.GeoDataFrame]:
+    """Apply the date and outcome filters; return the read and the located incidents used.
+
+    Records the filters, the columns and the row counts (which must add up);
+    no located incident left is a NoDataError that says where the rows went.
+    """
+    record.param("timezone", settings.timezone or "UTC", "given" if settings.timezone else "default")
+    record.param("since", settings.since, "given" if settings.since else "default")
+    record.param("until", settings.until, "given" if settings.until else "default")
+    record.param("outcomes", list(settings.outcomes) if settings.outcomes else None,
+                 "given" if settings.outcomes else "default")
+    read = filter_incidents(read, since=settings.since, until=settings.until, outcomes=settings.outcomes)
+    used = located(read.incidents).reset_index(drop=True)
+    record.sections["columns"] = read.columns
+    record.sections["counts"] = row_counts(read, len(used))
+    if read.notes:
+        record.sections["data_notes"] = read.notes
+    if used.empty:
+        by_code = ", ".join(f"{n} {code}" for code, n in record.sections["counts"]["rejected_by_code"].items())
+        raise NoDataError(
+            f"{read.source.get('path', 'input')}: no located incidents to analyse "
+            f"({read.n_input} rows: {read.n_unlocated} without coordinates, {read.n_rejected} rejected"
+            + (f": {by_code}" if by_code else "") + ")"
+        )
+    return read, used
+
+
+def row_counts(read: IncidentRead, n_used: int) -> dict:
+    """Where every input row went; ``n_input = n_used + n_unlocated + n_rejected``."""
+    by_code = read.rejects["code"].value_counts().sort_index()
+    counts = {
+        "n_input": read.n_input,
+        "n_used": n_used,
+        "n_unlocated": read.n_unlocated,
+        "n_rejected": read.n_rejected,
+        "rejected_by_code": {str(k): int(v) for k, v in by_code.items()},
+        "check": "n_input = n_used + n_unlocated + n_rejected",
+    }
+    if counts["n_used"] + counts["n_unlocated"] + counts["n_rejected"] != counts["n_input"]:
+        raise AssertionError(f"row counts do not add up: {counts}")  # a bug, never user error
+    return counts
+
+
+def check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(f"{out_dir} is a file; give a folder for --out")
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise OutputExistsError(f"{out_dir} is not empty; choose another folder or add --overwrite")
+
+
+def date_span(used: gpd.GeoDataFrame) -> str:
+    """The incidents' months in words: "Jan 2024 to Dec 2025"."""
+    times = used[OCCURRED_AT]
+    first, last = times.min(), times.max()
+    return f"{first:%b %Y}" if (first.year, first.month) == (last.year, last.month) else f"{first:%b %Y} to {last:%b %Y}"
+
+
+def rejects_for(rejects: pd.DataFrame, audience: str) -> pd.DataFrame:
+    """The rejects table to write: without incident ids for the public audience."""
+    if audience == "restricted":
+        return rejects[REJECT_COLUMNS]
+    return rejects[[c for c in REJECT_COLUMNS if c != INCIDENT_ID]]
