@@ -60,10 +60,12 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
+    from .emerging import emerging
     from .hotspots import hotspots
     from .leakscan import leakscan
 
     cli.add_command(hotspots)
+    cli.add_command(emerging)
     cli.add_command(leakscan)
 
 

@@ -90,8 +90,8 @@ input_options = _stack(
                       "e.g. 50,300."),
     click.option("--mask-seed", type=int, metavar="N", help="Seed of --mask-points (default 0)."),
     click.option("--population", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
-                 help="Polygons with a population column: with --mask-points, estimates each point's "
-                      "k-anonymity."),
+                 help="Polygons with a population column (tracts): hexagon rates per 10,000 residents, "
+                      "and with --mask-points each point's k-anonymity."),
     click.option("--population-col", metavar="COL", help="Population column of --population (default: detected)."),
 )
 

@@ -20,7 +20,7 @@ from .layers import POPULATION_ALIASES, read_population
 from .read import read_vector_layer
 from .schema import OUTCOME, WGS84, has_location, normalise_name
 
-__all__ = ["read_boundaries", "area_counts", "NAME_ALIASES", "UNSTABLE_BELOW", "RATE_PER"]
+__all__ = ["read_boundaries", "area_counts", "add_rates", "NAME_ALIASES", "UNSTABLE_BELOW", "RATE_PER"]
 
 NAME_ALIASES = ("name", "neighbourhood", "neighborhood", "nbhd", "area_name", "namelsad", "district",
                 "ward", "tract", "geoid", "zcta5ce20", "zcta5ce10", "zip", "zipcode")
@@ -77,3 +77,34 @@ def area_counts(boundaries: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> gp
         out["rate_per_10k"] = np.where(pop > 0, np.round(count / pop * RATE_PER, 2), np.nan)
     out["unstable"] = np.where(np.isfinite(out["rate_per_10k"]), count < UNSTABLE_BELOW, False)
     return gpd.GeoDataFrame(out, geometry=areas.geometry.to_numpy(), crs=WGS84)
+
+
+def add_rates(areas: gpd.GeoDataFrame, population: gpd.GeoDataFrame, column: str) -> gpd.GeoDataFrame:
+    """Add ``population``, ``rate_per_10k`` and ``unstable`` to count areas (hexagons), by areal weighting.
+
+    Each population polygon's residents are spread evenly over its area; an
+    area receives the share of each polygon it overlaps (areas measured in a
+    local metric CRS). Residents of polygons partly outside every area are
+    not counted anywhere, so a hexagon at the edge of the population layer
+    gets only its covered share. Rates from fewer than 20 incidents are marked unstable.
+    """
+    from .projection import local_metric_crs
+
+    out = areas.copy()
+    if not len(out):
+        return out.assign(population=[], rate_per_10k=[], unstable=[])
+    centre = out.geometry.union_all().centroid
+    crs = local_metric_crs(np.array([centre.x]), np.array([centre.y]))
+    cells = out[[out.geometry.name]].to_crs(crs).reset_index(drop=True)
+    cells["cell_index"] = np.arange(len(cells))
+    pops = population[[column, population.geometry.name]].to_crs(crs).reset_index(drop=True)
+    pops["density"] = pops[column].to_numpy(dtype=float) / pops.geometry.area.to_numpy()
+    pieces = gpd.overlay(cells, pops[["density", pops.geometry.name]], how="intersection", keep_geom_type=True)
+    residents = np.bincount(pieces["cell_index"].to_numpy(), weights=(pieces["density"] * pieces.geometry.area)
+                            .to_numpy(), minlength=len(cells))
+    counts = pd.to_numeric(out["count"], errors="coerce").to_numpy(dtype=float)
+    out["population"] = np.round(residents, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate_per_10k"] = np.where(residents > 0, np.round(counts / residents * RATE_PER, 2), np.nan)
+    out["unstable"] = np.isfinite(out["rate_per_10k"]) & (counts < UNSTABLE_BELOW)
+    return out

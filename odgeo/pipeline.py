@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import clusters as clusters_mod
 from . import hexes as hexes_mod
-from .areas import area_counts, read_boundaries
+from .areas import add_rates, area_counts, read_boundaries
 from .density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density
 from .errors import NoDataError, ParameterError
 from .geomask import donut_mask, parse_mask_distances, ring_population
@@ -86,8 +86,9 @@ class HotspotSettings:
         Restricted audience: donut geomasking of the map's points, (min, max) metres
         or "MIN,MAX", and its seed (default 0).
     population, population_col
-        Polygon layer with a population column: with ``mask_points``, estimates
-        each displaced point's k-anonymity.
+        Polygon layer with a population column: hexagon rates per 10,000
+        residents (areal weighting; unstable below 20 incidents) and, with
+        ``mask_points``, each displaced point's k-anonymity.
     method, gi_distance_m, gi_rings, correction, permutations, seed, study_area
         Gi* hot spot statistics (see :mod:`odgeo.gistar`, :mod:`odgeo.optimized`):
         "fixed" (default: the hexagon resolution, 1 ring unless given) or
@@ -236,6 +237,7 @@ def analyse_hotspots(
         gistar = hotspot_statistics(record, settings, used, x, y, lon, lat, counts, resolution)
     record.sections["gistar"] = gistar.settings
     areas = _areas(record, settings, used)
+    population = _population(record, settings)
     say(f"preparing {audience} products")
     with record.timed("privacy"):
         if audience == "public":
@@ -244,8 +246,11 @@ def analyse_hotspots(
                                        min_count=_min_count(record, settings), areas=areas, gistar=gistar.frame)
             record.sections["coordinate_stacks"] = _stacks_summary(record.sections["coordinate_stacks"])
         else:
-            products = _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat, areas)
+            products = _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat, areas,
+                                   population)
             products.gistar = gistar.frame
+        if population is not None:
+            products.hexes = add_rates(products.hexes, *population)
     record.sections["privacy"] = products.privacy
     record.sections["products"] = _products_summary(products, labels)
     say("drawing the map")
@@ -258,12 +263,9 @@ def analyse_hotspots(
 
 def _check_audience_options(settings: HotspotSettings, audience: str) -> None:
     """Refuse option mixes that cannot mean anything, before any work is done."""
-    if audience == "public" and (settings.mask_points or settings.population):
-        raise ParameterError("--mask-points and --population apply to --audience restricted: "
+    if audience == "public" and settings.mask_points:
+        raise ParameterError("--mask-points applies to --audience restricted: "
                              "public products carry no points to displace")
-    if settings.population and not settings.mask_points:
-        raise ParameterError("--population is used with --mask-points (to estimate k-anonymity); "
-                             "give both or neither")
     parse_mask_distances(settings.mask_points)
     if settings.min_count is not None:
         check_min_count(settings.min_count)
@@ -285,7 +287,18 @@ def _areas(record: RunRecord, settings: HotspotSettings, used: gpd.GeoDataFrame)
         return area_counts(boundaries, used)
 
 
-def _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat, areas) -> Products:
+def _population(record: RunRecord, settings: HotspotSettings):
+    """The population layer and its column, or None."""
+    if not settings.population:
+        return None
+    layer, column = read_population(settings.population, column=settings.population_col)
+    record.param("population", str(settings.population), "given",
+                 f"column {column!r}: rates per 10,000 residents per hexagon (areal weighting)"
+                 + ("; k-anonymity of the displaced points" if settings.mask_points else ""))
+    return layer, column
+
+
+def _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat, areas, population) -> Products:
     if settings.min_count is not None:
         log.info("--min-count applies to the public audience; restricted products keep exact counts")
     distances = parse_mask_distances(settings.mask_points)
@@ -296,10 +309,8 @@ def _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, la
     seed = record.pick("mask_seed", settings.mask_seed, 0)
     mask = donut_mask(lon, lat, min_m=distances[0], max_m=distances[1], seed=int(seed))
     k = None
-    if settings.population:
-        layer, column = read_population(settings.population, column=settings.population_col)
-        record.param("population", str(settings.population), "given", f"column {column!r}")
-        k = ring_population(lon, lat, layer, column, min_m=distances[0], max_m=distances[1])
+    if population is not None:
+        k = ring_population(lon, lat, *population, min_m=distances[0], max_m=distances[1])
     return restricted_products(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
                                mask=mask, k_anonymity=k, areas=areas)
 

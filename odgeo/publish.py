@@ -34,6 +34,7 @@ PUBLIC_PROPERTIES = frozenset({
     "hotspot_id", "area_km2", "n_incidents", "peak_density", "mean_density",
     "cluster_id", "first_month", "last_month", "possible_artefact",
     "name", "population", "rate_per_10k", "unstable", "gi_bin",
+    "category", "mk_tau", "mk_p", "n_steps_hot", "n_steps_cold",
 })
 
 
@@ -52,6 +53,7 @@ class Products:
     extent: tuple[float, float, float, float] | None = None  # lon/lat box for the map when nothing is drawn
     areas: gpd.GeoDataFrame | None = None  # counts per boundary polygon, when a boundaries file was given
     gistar: gpd.GeoDataFrame | None = None  # Gi* per cell (public: gi_bin only)
+    emerging: gpd.GeoDataFrame | None = None  # emerging hot spot category per cell
 
 
 def _period_columns(counts: pd.DataFrame) -> list[str]:

@@ -30,7 +30,16 @@ AUDIENCES = ("public", "restricted")
 RESTRICTED_BANNER = "RESTRICTED: contains sensitive health data"
 LAYER_NAMES = {"hexes": "Overdoses per area", "density": "Kernel density", "hotspots": "Hot spots (density)",
                "clusters": "DBSCAN clusters", "points": "Incidents (restricted)", "areas": "Boundaries",
-               "gistar": "Gi* hot and cold spots"}
+               "gistar": "Gi* hot and cold spots", "emerging": "Emerging hot spots"}
+#: Colours of the emerging hot spot categories: reds for hot, blues for cold, darker = stronger.
+EMERGING_COLOURS = {
+    "new hot spot": "#fdd0a2", "consecutive hot spot": "#fdae6b", "intensifying hot spot": "#a50f15",
+    "persistent hot spot": "#de2d26", "diminishing hot spot": "#fb6a4a", "sporadic hot spot": "#fcbba1",
+    "oscillating hot spot": "#c994c7", "historical hot spot": "#bcbddc",
+    "new cold spot": "#c6dbef", "consecutive cold spot": "#9ecae1", "intensifying cold spot": "#08519c",
+    "persistent cold spot": "#3182bd", "diminishing cold spot": "#6baed6", "sporadic cold spot": "#deebf7",
+    "oscillating cold spot": "#a6bddb", "historical cold spot": "#d0d1e6",
+}
 #: ArcGIS's conventional Gi* colours, from cold (99%) to hot (99%).
 GI_COLOURS = {-3: "#4575b4", -2: "#91bfdb", -1: "#e0f3f8", 0: "#f7f7f7", 1: "#fee090", 2: "#fc8d59", 3: "#d73027"}
 GI_LABELS = {3: "hot spot, 99% confidence", 2: "hot spot, 95% confidence", 1: "hot spot, 90% confidence",
@@ -94,6 +103,8 @@ def build_map(
         _add_hotspots(fmap, hotspots, legend)
     if clusters is not None and len(clusters):
         _add_clusters(fmap, clusters, legend)
+    if products.emerging is not None:
+        _add_emerging(fmap, products.emerging, legend)
     if products.gistar is not None and (products.gistar["gi_bin"] != 0).any():
         _add_gistar(fmap, products.gistar, legend)
     if products.areas is not None and len(products.areas):
@@ -185,6 +196,10 @@ class HexLayer(folium.map.Layer):
                         head += ", " + (p.fatal === null ? "fatal hidden" : p.fatal.toLocaleString("en-US") + " fatal");
                     }
                     head += ", " + studyPeriod;
+                    if ("rate_per_10k" in p) {
+                        head += "; " + p.rate_per_10k.toLocaleString("en-US", {maximumFractionDigits: 1}) +
+                            " per 10,000 residents" + (p.unstable ? " (unstable: fewer than 20)" : "");
+                    }
                 } else {
                     var v = value(p);
                     head = labels[state.period] + ": " + count(v, v === 1 ? "overdose" : "overdoses");
@@ -278,6 +293,9 @@ def _hex_features(data: gpd.GeoDataFrame, periods: list[str]) -> dict:
             props["months"] = [None if pd.isna(row[p]) else int(row[p]) for p in periods]
         if "merged" in data.columns:
             props["merged"] = bool(row["merged"])
+        if "rate_per_10k" in data.columns and pd.notna(row["rate_per_10k"]):
+            props["rate_per_10k"] = float(row["rate_per_10k"])
+            props["unstable"] = bool(row["unstable"])
         features.append({"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geoms[pos])})
     return {"type": "FeatureCollection", "features": features}
 
@@ -359,6 +377,27 @@ def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) 
                swatch_rows(["#54278f", "#666666"], ["cluster", "possible geocoding artefact"]), shown=False)
 
 
+def _add_emerging(fmap: folium.Map, cells: gpd.GeoDataFrame, legend: Legend) -> None:
+    """Cells with a pattern, coloured by category; the legend lists the categories present."""
+    data = cells[cells["category"] != "no pattern detected"]
+    present = [c for c in EMERGING_COLOURS if c in set(data["category"])]
+    if len(data):
+        sentences = [f"{row.category.capitalize()}: hot in {int(row.n_steps_hot)} and cold in "
+                     f"{int(row.n_steps_cold)} time steps; trend tau {row.mk_tau:+.2f} (p = {row.mk_p:.3f})"
+                     for row in data.itertuples()]
+        shown = gpd.GeoDataFrame({"category": data["category"].to_numpy(), "sentence": sentences},
+                                 geometry=_rounded_geoms(data.geometry.values), crs=WGS84)
+        folium.GeoJson(
+            shown, name=LAYER_NAMES["emerging"],
+            style_function=lambda f: {"fillColor": EMERGING_COLOURS[f["properties"]["category"]],
+                                      "fillOpacity": 0.75, "color": "#555555", "weight": 0.4},
+            tooltip=folium.GeoJsonTooltip(fields=["sentence"], labels=False),
+        ).add_to(fmap)
+    rows = swatch_rows([EMERGING_COLOURS[c] for c in present], present) if present else \
+        "<div>No cell shows a pattern.</div>"
+    legend.add(LAYER_NAMES["emerging"], "Emerging hot spots (space-time Gi*, Mann-Kendall)", rows)
+
+
 def _add_gistar(fmap: folium.Map, gistar: gpd.GeoDataFrame, legend: Legend) -> None:
     """Cells coloured by Gi* confidence bin (red hot, blue cold); not-significant cells left clear."""
     data = gistar.to_crs(WGS84)
@@ -430,8 +469,17 @@ _HOW_TO_READ = (
 )
 
 
+_HOW_TO_READ_EMERGING = (
+    "Each coloured cell shows how its overdose hot or cold spot behaved over time: new, consecutive, "
+    "intensifying, persistent, diminishing, sporadic, oscillating or historical (hover for the number of "
+    "hot steps and the trend). Cells without a pattern are not drawn. A hot spot here means more overdoses "
+    "around the cell than across the whole area and period, beyond chance."
+)
+
+
 def _add_title(fmap: folium.Map, title: str, subtitle: str, products: Products, notes: list[str]) -> None:
     restricted = products.audience == "restricted"
+    how_to_read = _HOW_TO_READ_EMERGING if products.emerging is not None else _HOW_TO_READ
     banner = f'<div class="odgeo-banner">{html.escape(RESTRICTED_BANNER)}</div>' if restricted else ""
     if products.audience == "public" and products.min_count:
         notes = [f"Areas with fewer than {products.min_count} overdoses are merged with neighbouring "
@@ -444,7 +492,7 @@ def _add_title(fmap: folium.Map, title: str, subtitle: str, products: Products, 
         f'<div class="main">{html.escape(title)}</div>'
         f"<div>{html.escape(subtitle)}</div>"
         f'<div style="font-size:12px;color:#444">Audience: {html.escape(audience)}</div>'
-        f"<details><summary>How to read this map</summary>{html.escape(_HOW_TO_READ)}</details>"
+        f"<details><summary>How to read this map</summary>{html.escape(how_to_read)}</details>"
         + (f"<details><summary>Data notes</summary><ul style=\"margin:2px 0;padding-left:18px\">{items}</ul>"
            f"</details>" if items else "")
         + "</div>"))

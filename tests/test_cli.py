@@ -143,5 +143,4 @@ def test_mask_points_with_public_audience_is_one_line(tmp_path):
                                       "--mask-points", "50,300"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: --mask-points and --population apply to --audience restricted: "
-        "public products carry no points to displace"]
+        "Error: --mask-points applies to --audience restricted: public products carry no points to displace"]

@@ -77,7 +77,7 @@ def test_restricted_run_with_masking_records_displacement_and_k(tmp_path):
 
 
 def test_masking_options_are_refused_for_public_products(tmp_path):
-    with pytest.raises(ParameterError, match="--audience restricted"):
+    with pytest.raises(ParameterError, match="--mask-points applies to --audience restricted"):
         run_hotspots(SAMPLE / "incidents.csv", tmp_path, HotspotSettings(timezone=SAMPLE_TZ, mask_points="50,300"))
 
 

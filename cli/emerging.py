@@ -1,0 +1,90 @@
+"""``odgeo emerging``: new, intensifying, persistent ... hot spots over time."""
+
+from __future__ import annotations
+
+import click
+
+from .options import (
+    audience_settings,
+    columns_from,
+    config_option,
+    input_options,
+    output_options,
+    split_outcomes,
+    stderr_is_terminal,
+)
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@output_options
+@click.option("--step", type=click.Choice(["auto", "week", "month"]),
+              help="Time step (default auto: months when there are at least 10, else weeks).")
+@click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the cells (default 8).")
+@click.option("--gi-rings", type=click.IntRange(1), metavar="K", help="Spatial neighbours: cells within K rings (default 1).")
+@click.option("--gi-distance", type=click.FloatRange(0, min_open=True), metavar="METRES",
+              help="Spatial neighbourhood as a distance band, turned into rings.")
+@click.option("--time-window", type=click.IntRange(0), metavar="N",
+              help="Earlier time steps in a bin's neighbourhood (default 1).")
+@click.option("--correction", type=click.Choice(["fdr", "bonferroni", "none"]),
+              help="Multiple-testing correction over all bins (default fdr).")
+@click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Polygon(s) whose empty cells take part (default: the incidents' hull, buffered).")
+@input_options
+@click.option("--title", help="Map title.")
+@click.option("--tiles", metavar="URL|none", help="Basemap tiles: a URL template, or none (default OpenStreetMap).")
+@config_option
+@click.pass_context
+def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:
+    """Classify each H3 cell's hot or cold spot over time (emerging hot spot analysis).
+
+    Space-time Getis-Ord Gi* per cell and time step, a Mann-Kendall trend on
+    each cell's z-scores, and ArcGIS's categories: new, consecutive,
+    intensifying, persistent, diminishing, sporadic, oscillating and
+    historical hot (or cold) spots, or no pattern detected.
+
+    \b
+    Writes into --out:
+      emerging.geojson  h3_cell, category, mk_tau, mk_p, n_steps_hot, n_steps_cold
+                        (restricted adds each cell's count)
+      map.html          the categories on a map (works offline)
+      rejects.csv       every row left out, with the reason
+      run.json          every setting, the step, counts per category
+
+    \b
+    Examples:
+      odgeo emerging incidents.csv --out emerging/ --timezone America/Chicago
+      odgeo emerging ems.csv --out emerging/ --step week --since 2025-01-01 --gi-distance 800
+    """
+    from odgeo.emergingjob import EmergingSettings, run_emerging
+
+    columns = columns_from(options)
+    audience = audience_settings(options)
+    if audience.pop("mask_points") or audience.pop("population"):
+        raise click.UsageError("--mask-points and --population do not apply to odgeo emerging (it draws no points)")
+    audience.pop("mask_seed", None)
+    audience.pop("population_col", None)
+    settings = EmergingSettings(
+        step=options["step"], resolution=options["resolution"], gi_rings=options["gi_rings"],
+        gi_distance_m=options["gi_distance"], time_window=options["time_window"], correction=options["correction"],
+        study_area=options["study_area"], since=options["since"], until=options["until"],
+        outcomes=split_outcomes(options["outcomes"]), columns=columns, crs=options["crs"],
+        timezone=options["timezone"], layer=options["layer"], title=options["title"], tiles=options["tiles"],
+        **audience)
+    verbosity = ctx.obj.get("verbosity", 0)
+    show = verbosity >= 1 or (verbosity == 0 and stderr_is_terminal())
+    progress = (lambda step: click.echo(f"odgeo: {step}...", err=True)) if show else None
+    run = run_emerging(input_path, out_dir, settings, overwrite=overwrite, progress=progress)
+    from pathlib import Path
+
+    out = Path(out_dir)
+    counts = run.record.sections["counts"]
+    info = run.record.sections["emerging"]
+    click.echo(f"Map: {out / 'map.html'}")
+    click.echo(f"Incidents: {counts['n_input']} rows: {counts['n_used']} used, {counts['n_unlocated']} without "
+               f"coordinates, {counts['n_rejected']} rejected (reasons in {out / 'rejects.csv'})")
+    click.echo(f"Cube: {info['n_cells']} cells x {info['n_steps']} {info['step']}s "
+               f"({info['first_step']} to {info['last_step']})")
+    for category, n in info["categories"].items():
+        click.echo(f"  {category}: {n}")
+    click.echo(f"Every setting and count: {out / 'run.json'}")

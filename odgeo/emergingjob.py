@@ -1,0 +1,198 @@
+"""``odgeo emerging``: from an incident file to emerging hot spot categories, a map and a run record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import h3.api.basic_int as h3i
+import numpy as np
+import pandas as pd
+
+from .emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
+from .errors import NoDataError, ParameterError
+from .gistar import CORRECTIONS, neighbours, ring_distance_m, ring_for_distance, study_cells
+from .hexes import DEFAULT_RESOLUTION, H3_CELL, cells_to_polygons, points_to_cells
+from .hotspotstats import read_study_area
+from .incidents import read_incidents
+from .jobs import check_out_dir, date_span, rejects_for, select_incidents
+from .privacy import DEFAULT_MIN_COUNT, shown_count
+from .projection import lonlat_of
+from .publish import Products
+from .runrecord import RunRecord
+from .schema import OCCURRED_AT, WGS84
+from .webmap import AUDIENCES, build_map
+from .writers import write_csv, write_geojson, write_json
+
+__all__ = ["EmergingSettings", "EmergingRun", "run_emerging", "analyse_emerging", "STEPS"]
+
+STEPS = ("auto", "week", "month")
+
+
+@dataclass(frozen=True)
+class EmergingSettings:
+    """Settings of ``odgeo emerging``; None means the default.
+
+    step: "auto" (default: months if there are at least 10, else weeks), "week" or "month".
+    resolution: H3 resolution (default 8). gi_rings / gi_distance_m: the spatial
+    neighbourhood (default 1 ring). time_window: earlier steps in a bin's
+    neighbourhood (default 1). correction: "fdr" (default), "bonferroni", "none".
+    The input, filter, audience and map settings are those of ``odgeo hotspots``.
+    """
+
+    step: str | None = None
+    resolution: int | None = None
+    gi_rings: int | None = None
+    gi_distance_m: float | None = None
+    time_window: int | None = None
+    correction: str | None = None
+    study_area: str | None = None
+    since: str | None = None
+    until: str | None = None
+    outcomes: tuple[str, ...] | None = None
+    audience: str | None = None
+    min_count: int | None = None
+    columns: dict[str, str | None] = field(default_factory=dict)
+    crs: str | None = None
+    timezone: str | None = None
+    layer: str | None = None
+    title: str | None = None
+    tiles: str | None = None
+
+
+@dataclass
+class EmergingRun:
+    read: object
+    incidents: gpd.GeoDataFrame
+    result: EmergingResult
+    cells: gpd.GeoDataFrame  # one row per cell, with polygons and the cell's total count
+    map: folium.Map
+    record: RunRecord
+    audience: str
+
+
+def run_emerging(path, out_dir, settings: EmergingSettings | None = None, *, overwrite: bool = False,
+                 progress: Callable[[str], None] | None = None) -> EmergingRun:
+    """Read ``path``, find emerging hot spots and write emerging.geojson, map.html, rejects.csv, run.json."""
+    settings = settings or EmergingSettings()
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir, overwrite)
+    say = progress or (lambda step: None)
+    record = RunRecord("emerging")
+    say("reading incidents")
+    with record.timed("read"):
+        read = read_incidents(path, columns=settings.columns, crs=settings.crs,
+                              timezone=settings.timezone or "UTC", layer=settings.layer)
+    record.sections["input"] = read.source
+    run = analyse_emerging(read, settings, record=record, progress=progress)
+    say("writing products")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [write_geojson(_for_audience(run.cells, run.audience), out_dir / "emerging.geojson"),
+               write_csv(rejects_for(run.read.rejects, run.audience), out_dir / "rejects.csv")]
+    run.map.save(str(out_dir / "map.html"))
+    written.append(out_dir / "map.html")
+    doc = record.as_dict()
+    doc["outputs"] = sorted(p.name for p in [*written, out_dir / "run.json"])
+    write_json(doc, out_dir / "run.json")
+    return run
+
+
+def _for_audience(cells: gpd.GeoDataFrame, audience: str) -> gpd.GeoDataFrame:
+    """Public: categories and trends only (cell counts would undo the hexagon coarsening)."""
+    return cells if audience == "restricted" else cells.drop(columns=["count"])
+
+
+def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | None = None,
+                     progress: Callable[[str], None] | None = None) -> EmergingRun:
+    """Build the space-time cube and classify every cell (nothing is written)."""
+    record = record or RunRecord("emerging")
+    say = progress or (lambda step: None)
+    audience = record.pick("audience", settings.audience, "public")
+    if audience not in AUDIENCES:
+        raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    read, used = select_incidents(read, settings, record)
+    resolution = record.pick("resolution", settings.resolution, DEFAULT_RESOLUTION)
+    rings = _rings(record, settings, resolution)
+    time_window = record.pick("time_window", settings.time_window, 1, "the step itself and the one before")
+    correction = record.pick("correction", settings.correction, "fdr", "Benjamini-Hochberg over all bins")
+    if correction not in CORRECTIONS:
+        raise ParameterError(f"--correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
+    step = _step(record, settings.step, used[OCCURRED_AT])
+    say(f"building the space-time cube ({step}s)")
+    lon, lat = lonlat_of(used.geometry)
+    occupied_of = points_to_cells(lon, lat, resolution)
+    boundary = read_study_area(settings.study_area) if settings.study_area else None
+    cells = study_cells(np.unique(occupied_of), resolution, rings, boundary)
+    steps, step_of = _periods(used[OCCURRED_AT], step)
+    cube = np.zeros((len(steps), len(cells)))
+    np.add.at(cube, (step_of, np.searchsorted(cells, occupied_of)), 1)
+    say("space-time Gi* and trends")
+    with record.timed("emerging"):
+        names = [h3i.int_to_str(int(c)) for c in cells.tolist()]
+        result = emerging_hot_spots(cube, names, steps, neighbours(cells, rings), time_window=time_window,
+                                    correction=correction)
+    record.sections["emerging"] = {**result.settings, "resolution": resolution, "rings": rings,
+                                   "distance_m": round(ring_distance_m(rings, resolution), 1),
+                                   "n_cells": len(cells), "step": step}
+    frame = result.table.assign(count=cube.sum(axis=0).astype(np.int64))
+    cells_frame = gpd.GeoDataFrame(frame, geometry=cells_to_polygons(frame[H3_CELL]).values, crs=WGS84)
+    fmap = _map(settings, read, used, cells_frame, audience)
+    return EmergingRun(read, used, result, cells_frame, fmap, record, audience)
+
+
+def _rings(record: RunRecord, settings: EmergingSettings, resolution: int) -> int:
+    if settings.gi_rings is not None and settings.gi_distance_m is not None:
+        raise ParameterError("give --gi-distance or --gi-rings, not both")
+    if settings.gi_distance_m is not None:
+        record.param("gi_distance_m", float(settings.gi_distance_m), "given")
+        return record.param("gi_rings", ring_for_distance(float(settings.gi_distance_m), resolution), "auto")
+    return record.pick("gi_rings", settings.gi_rings, 1, "the cell and its six neighbours")
+
+
+def _step(record: RunRecord, given: str | None, times: pd.Series) -> str:
+    months = len(pd.period_range(times.min().tz_localize(None).to_period("M"),
+                                 times.max().tz_localize(None).to_period("M")))
+    weeks = int((times.max() - times.min()).days // 7) + 1
+    if given not in (None, "auto") and given not in STEPS:
+        raise ParameterError(f"--step must be one of {', '.join(STEPS)}, not {given!r}")
+    if given in (None, "auto"):
+        if months >= MIN_STEPS:
+            return record.param("step", "month", "auto", f"{months} months (at least {MIN_STEPS})")
+        if weeks >= MIN_STEPS:
+            return record.param("step", "week", "auto", f"{months} months are fewer than {MIN_STEPS}; {weeks} weeks")
+        raise NoDataError(f"emerging hot spots need at least {MIN_STEPS} time steps; the incidents span "
+                          f"{weeks} week(s)")
+    n = months if given == "month" else weeks
+    if n < MIN_STEPS:
+        raise NoDataError(f"--step {given} gives {n} steps; emerging hot spots need at least {MIN_STEPS}")
+    return record.param("step", given, "given")
+
+
+def _periods(times: pd.Series, step: str) -> tuple[list[str], np.ndarray]:
+    """Every step from the first to the last (empty ones included) and each incident's step."""
+    naive = times.dt.tz_localize(None)
+    freq = "M" if step == "month" else "W-SUN"
+    periods = naive.dt.to_period(freq)
+    full = pd.period_range(periods.min(), periods.max(), freq=freq)
+    labels = [str(p) if step == "month" else "{}-W{:02d}".format(*p.start_time.isocalendar()[:2]) for p in full]
+    return labels, pd.PeriodIndex(periods).asi8 - full[0].ordinal
+
+
+def _map(settings: EmergingSettings, read, used, cells: gpd.GeoDataFrame, audience: str) -> folium.Map:
+    source = Path(str(read.source.get("path", "incidents"))).name
+    title = settings.title or f"Emerging overdose hot spots: {source}"
+    min_count = settings.min_count or DEFAULT_MIN_COUNT
+    def count(n: int) -> str:
+        return shown_count(n, min_count) if audience == "public" else f"{n:,}"
+
+    total = count(len(used))
+    products = Products(audience, hexes=None, grid=None, hotspots=None, clusters=None, emerging=cells)
+    tiles = None if settings.tiles == "none" else (settings.tiles or "OpenStreetMap")
+    notes = [f"{count(read.n_unlocated)} incidents had no coordinates and {count(read.n_rejected)} rows were "
+             "rejected; none of them is counted.",
+             "The map shows categories, not counts: see odgeo hotspots for numbers of overdoses."]
+    return build_map(products, title=title, subtitle=f"{date_span(used)} · {total} located incidents",
+                     notes=notes, tiles=tiles)
