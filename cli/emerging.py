@@ -29,7 +29,7 @@ from .options import (
 @click.option("--correction", type=click.Choice(["fdr", "bonferroni", "none"]),
               help="Multiple-testing correction over all bins (default fdr).")
 @click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
-              help="Polygon(s) whose empty cells take part (default: the incidents' hull, buffered).")
+              help="Polygon(s) whose empty cells take part (default: the hull of the cells with incidents).")
 @input_options
 @click.option("--title", help="Map title.")
 @click.option("--tiles", metavar="URL|none", help="Basemap tiles: a URL template, or none (default OpenStreetMap).")

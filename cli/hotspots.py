@@ -54,8 +54,10 @@ def _positive(ctx, param, value):
 @click.option("--classes", type=click.Choice(["quantiles", "natural_breaks"]),
               help="Colour classes of the hexagon counts (default quantiles).")
 @click.option("--method", type=click.Choice(["fixed", "optimized"]),
-              help="Gi* scale: fixed (default: the hexagon resolution, --gi-rings or --gi-distance) or "
+              help="Gi* scale: fixed (default: --gi-resolution with --gi-rings or --gi-distance) or "
                    "optimized (resolution and distance chosen from the data; decisions printed and in run.json).")
+@click.option("--gi-resolution", type=click.IntRange(0, 15),
+              help="H3 resolution of the Gi* cells (default: one finer than --resolution).")
 @click.option("--gi-distance", type=float, callback=_positive, metavar="METRES",
               help="Gi* distance band, turned into H3 rings (default: 1 ring).")
 @click.option("--gi-rings", type=click.IntRange(1), metavar="K", help="Gi* neighbours: the cells within K rings.")
@@ -65,7 +67,7 @@ def _positive(ctx, param, value):
               help="Conditional permutations for Gi* pseudo p-values (default 0: analytic); e.g. 999.")
 @click.option("--seed", type=int, help="Seed of --permutations (default 0).")
 @click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
-              help="Polygon(s) whose empty cells take part in Gi* (default: the incidents' hull, buffered).")
+              help="Polygon(s) whose empty cells take part in Gi* (default: the hull of the cells with incidents).")
 @click.option("--boundaries", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Polygons (neighbourhoods, tracts) to count incidents in; rates per 10,000 when they "
                    "have a population column. Drawn with their names; writes areas.geojson.")
@@ -117,6 +119,7 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
         columns=columns, crs=options["crs"], timezone=options["timezone"],
         layer=options["layer"], title=options["title"], tiles=options["tiles"],
         classes=options["classes"], boundaries=options["boundaries"], method=options["method"],
+        gi_resolution=options["gi_resolution"],
         gi_distance_m=options["gi_distance"], gi_rings=options["gi_rings"], correction=options["correction"],
         permutations=options["permutations"], seed=options["seed"], study_area=options["study_area"],
         boundary_name_col=options["boundary_name_col"],

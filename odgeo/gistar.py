@@ -1,9 +1,9 @@
 """Getis-Ord Gi* hot spot statistics on H3 cells, with false discovery rate correction.
 
 Which cells take part: every cell with incidents and every empty cell of the
-study area (the cells of a boundary polygon, or of the incidents' convex hull
-buffered by the neighbourhood distance). Empty cells matter: a count of 40 is a
-hot spot among zeros and not among 50s.
+study area (the cells of a boundary polygon, or of the convex hull of the
+cells with incidents; see :func:`study_cells` for why not buffered). Empty
+cells matter: a count of 40 is a hot spot among zeros and not among 50s.
 
 Neighbours: the cell itself and the cells within ``k`` H3 rings (binary
 weights, "fixed distance band"). A distance band of ``d`` metres becomes
@@ -32,7 +32,6 @@ import geopandas as gpd
 import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 from scipy import sparse, stats
 
@@ -71,25 +70,21 @@ def study_cells(occupied: np.ndarray, resolution: int, rings: int,
     """Sorted H3 cells (int) that take part: occupied cells plus empty cells of the study area.
 
     The study area is ``boundary`` (EPSG:4326) when given, else the convex hull of
-    the occupied cells' centres buffered by the neighbourhood distance.
+    the occupied cells' centres. Not the hull buffered by the neighbourhood
+    distance: that margin holds empty cells where no incident could have been
+    recorded, and against it the whole data extent looks hot (on complete
+    spatial randomness in a rectangle, 15% of cells came out significant after
+    FDR with the buffer, 0.2% with the true rectangle). ``rings`` is kept for
+    callers that widen the area themselves.
     """
     occupied = np.unique(np.asarray(occupied, dtype=np.uint64))
     if boundary is None:
-        lat, lon = np.array([h3i.cell_to_latlng(int(c)) for c in occupied]).T
-        hull = shapely.multipoints(np.c_[lon, lat]).convex_hull
-        to_m = pyproj.Transformer.from_crs(WGS84, _local_crs(lon, lat), always_xy=True)
-        back = pyproj.Transformer.from_crs(_local_crs(lon, lat), WGS84, always_xy=True)
-        area = shapely.transform(hull, lambda c: np.column_stack(to_m.transform(c[:, 0], c[:, 1])))
-        area = area.buffer(ring_distance_m(rings, resolution) + cell_spacing_m(resolution) / 2)
-        boundary = shapely.transform(area, lambda c: np.column_stack(back.transform(c[:, 0], c[:, 1])))
+        lat, lon = np.array([h3i.cell_to_latlng(int(c)) for c in occupied]).reshape(-1, 2).T
+        boundary = shapely.multipoints(np.c_[lon, lat]).convex_hull
+        if boundary.geom_type != "Polygon":  # one or two cells, or cells in a line
+            return occupied
     inside = np.array(h3i.geo_to_cells(boundary.__geo_interface__, resolution), dtype=np.uint64)
     return np.union1d(occupied, inside)
-
-
-def _local_crs(lon, lat):
-    from .projection import local_metric_crs
-
-    return local_metric_crs(np.asarray(lon), np.asarray(lat))
 
 
 @dataclass(frozen=True)
@@ -212,7 +207,7 @@ def gi_star_cells(counts: pd.Series, *, resolution: int, distance_m: float | Non
     distance_m, rings
         The neighbourhood: a distance band in metres, or a number of rings (default 1).
     boundary
-        Study area polygon (EPSG:4326); default the incidents' buffered hull.
+        Study area polygon (EPSG:4326); default the convex hull of the cells with incidents.
     correction
         "fdr" (Benjamini-Hochberg, default), "bonferroni" or "none".
     permutations, seed
@@ -240,7 +235,7 @@ def gi_star_cells(counts: pd.Series, *, resolution: int, distance_m: float | Non
         "resolution": resolution, "rings": rings, "distance_m": round(ring_distance_m(rings, resolution), 1),
         "neighbours": f"the cell and the cells within {rings} H3 ring(s) (binary weights)",
         "n_cells": len(cells), "n_cells_with_incidents": int((x > 0).sum()),
-        "study_area": "boundary file" if boundary is not None else "convex hull of the incidents buffered by the band",
+        "study_area": "boundary file" if boundary is not None else "convex hull of the cells with incidents",
         "inference": f"{permutations} conditional permutations (seed {seed})" if permutations else "analytic (normal)",
         "correction": correction, "bins": "±3/±2/±1 = 99/95/90% confidence after the correction",
         "n_hot": {f"{lv}": int((frame['gi_bin'] == lv).sum()) for lv in (1, 2, 3)},

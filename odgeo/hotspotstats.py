@@ -34,7 +34,7 @@ def read_study_area(path) -> shapely.Geometry:
 def hotspot_statistics(record: RunRecord, settings, used: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray,
                        lon: np.ndarray, lat: np.ndarray, counts, resolution: int) -> GiStar:
     """Gi* of the incidents per H3 cell, every choice recorded in ``record``."""
-    method = record.pick("method", settings.method, "fixed", "Gi* at the hexagon resolution, 1 ring")
+    method = record.pick("method", settings.method, "fixed", "Gi* one resolution finer than the hexagons, 1 ring")
     if method not in METHODS:
         raise ParameterError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
     correction = record.pick("correction", settings.correction, "fdr",
@@ -50,9 +50,9 @@ def hotspot_statistics(record: RunRecord, settings, used: gpd.GeoDataFrame, x: n
         boundary = read_study_area(settings.study_area)
         record.param("study_area", str(settings.study_area), "given")
     if method == "optimized":
-        if settings.gi_distance_m is not None or settings.gi_rings is not None:
-            raise ParameterError("--method optimized chooses the Gi* distance itself; "
-                                 "drop --gi-distance/--gi-rings or use --method fixed")
+        if settings.gi_distance_m is not None or settings.gi_rings is not None or settings.gi_resolution is not None:
+            raise ParameterError("--method optimized chooses the Gi* resolution and distance itself; "
+                                 "drop --gi-resolution/--gi-distance/--gi-rings or use --method fixed")
         decisions = Decisions()
         keep, resolution, rings = optimized_scale(x, y, lon, lat, decisions)
         record.sections["decisions"] = decisions.steps
@@ -63,8 +63,13 @@ def hotspot_statistics(record: RunRecord, settings, used: gpd.GeoDataFrame, x: n
         counts = count_cells(used[keep], resolution=resolution, by_outcome=False)
         correction = "fdr" if settings.correction is None else correction
     else:
+        gi_resolution = record.pick(
+            "gi_resolution", settings.gi_resolution, min(resolution + 1, 15),
+            "one finer than the hexagons: Gi* needs cells smaller than the hot spots it should find")
+        if gi_resolution != resolution:
+            counts = count_cells(used, resolution=int(gi_resolution), by_outcome=False)
+        resolution = int(gi_resolution)
         rings = _fixed_rings(record, settings, resolution)
-        record.param("gi_resolution", resolution, "default", "the hexagon resolution")
     return gi_star_cells(counts["count"], resolution=resolution, rings=rings, boundary=boundary,
                          correction=correction, permutations=int(permutations), seed=int(seed))
 

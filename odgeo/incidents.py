@@ -361,7 +361,7 @@ class _RowChecker:
             self.reject(mask, "bad_geometry", "geometry", reason)
 
     def incident_ids(self) -> np.ndarray:
-        ids = self.raw(INCIDENT_ID).to_numpy(dtype=object)
+        ids = self.raw(INCIDENT_ID).to_numpy(dtype=object, copy=True)  # a column of "" may be a read-only view
         rows = np.arange(1, len(ids) + 1)
         missing = ids == ""
         if self.roles[INCIDENT_ID] is not None:

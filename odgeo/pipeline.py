@@ -89,12 +89,12 @@ class HotspotSettings:
         Polygon layer with a population column: hexagon rates per 10,000
         residents (areal weighting; unstable below 20 incidents) and, with
         ``mask_points``, each displaced point's k-anonymity.
-    method, gi_distance_m, gi_rings, correction, permutations, seed, study_area
+    method, gi_resolution, gi_distance_m, gi_rings, correction, permutations, seed, study_area
         Gi* hot spot statistics (see :mod:`odgeo.gistar`, :mod:`odgeo.optimized`):
-        "fixed" (default: the hexagon resolution, 1 ring unless given) or
+        "fixed" (default: one resolution finer than the hexagons, 1 ring unless given) or
         "optimized"; the multiple-testing correction ("fdr" default, "bonferroni",
         "none"); permutations for pseudo p-values (default 0: analytic); the
-        study area polygon file (default: the incidents' buffered hull).
+        study area polygon file (default: the convex hull of the cells with incidents).
     boundaries, boundary_name_col, boundary_population_col
         Polygons (neighbourhoods, tracts) to count incidents in, with rates per
         10,000 residents when they carry a population (see :mod:`odgeo.areas`).
@@ -127,6 +127,7 @@ class HotspotSettings:
     classes: str | None = None
     boundaries: str | None = None
     method: str | None = None
+    gi_resolution: int | None = None
     gi_distance_m: float | None = None
     gi_rings: int | None = None
     correction: str | None = None

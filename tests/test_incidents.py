@@ -162,3 +162,10 @@ def test_a_location_column_of_words_is_ignored_when_overrides_are_none(tmp_path)
         read_incidents(path, columns=columns)
     read = read_incidents(path, columns={**columns, "location": "DeathCityGeo"})
     assert read.n_located == 1
+
+
+def test_a_file_without_an_id_column_gets_row_ids(tmp_path):
+    path = tmp_path / "noid.csv"
+    path.write_text("occurred_at,longitude,latitude\n2025-01-01,-97.4,38.2\n2025-01-02,-97.41,38.21\n")
+    read = read_incidents(path)
+    assert read.incidents["incident_id"].tolist() == ["odgeo-row-1", "odgeo-row-2"]
