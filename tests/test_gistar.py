@@ -26,6 +26,7 @@ from odgeo.gistar import (
     ring_for_distance,
 )
 from odgeo.hexes import count_cells, points_to_cells
+from odgeo.leakscan import scan_public_outputs
 from odgeo.optimized import Decisions, morans_i_z, optimized_scale
 from odgeo.pipeline import HotspotSettings, run_hotspots
 
@@ -159,6 +160,7 @@ def test_optimized_mode_decides_and_writes_it_down(tmp_path):
     assert record["parameters"]["gi_resolution"]["source"] == "auto"
     assert result.gistar.settings["resolution"] == record["parameters"]["gi_resolution"]["value"]
     assert record["gistar"]["correction"] == "fdr"
+    assert scan_public_outputs(tmp_path, result.incidents) == []
     frame = result.gistar.frame.set_index("h3_cell")
     res = result.gistar.settings["resolution"]
     for spot in json.loads((SAMPLE / "truth.json").read_text())["hot_spots"]:

@@ -131,3 +131,5 @@ def test_html_payloads_in_every_text_field_are_never_written_unescaped(tmp_path,
     assert "<img src=x" not in page and "<script>alert" not in page
     assert "javascript:alert" not in page
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page  # the title, shown as text
+    if audience == "public":
+        assert _scan(out, csv, min_count=3, timezone="UTC") == []
