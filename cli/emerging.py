@@ -10,8 +10,8 @@ from .options import (
     config_option,
     input_options,
     output_options,
+    progress_printer,
     split_outcomes,
-    stderr_is_terminal,
 )
 
 
@@ -71,9 +71,7 @@ def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
         outcomes=split_outcomes(options["outcomes"]), columns=columns, crs=options["crs"],
         timezone=options["timezone"], layer=options["layer"], title=options["title"], tiles=options["tiles"],
         **audience)
-    verbosity = ctx.obj.get("verbosity", 0)
-    show = verbosity >= 1 or (verbosity == 0 and stderr_is_terminal())
-    progress = (lambda step: click.echo(f"odgeo: {step}...", err=True)) if show else None
+    progress = progress_printer(ctx)
     run = run_emerging(input_path, out_dir, settings, overwrite=overwrite, progress=progress)
     from pathlib import Path
 

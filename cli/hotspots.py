@@ -11,8 +11,8 @@ from .options import (
     config_option,
     input_options,
     output_options,
+    progress_printer,
     split_outcomes,
-    stderr_is_terminal,
 )
 
 
@@ -108,7 +108,6 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     """
     from odgeo.pipeline import HotspotSettings, run_hotspots
 
-    verbosity = ctx.obj.get("verbosity", 0)
     columns = columns_from(options)
     audience = audience_settings(options)
     settings = HotspotSettings(
@@ -125,8 +124,7 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
         boundary_name_col=options["boundary_name_col"],
         boundary_population_col=options["boundary_population_col"], **audience,
     )
-    show = verbosity >= 1 or (verbosity == 0 and stderr_is_terminal())
-    progress = (lambda step: click.echo(f"odgeo: {step}...", err=True)) if show else None
+    progress = progress_printer(ctx)
     result = run_hotspots(input_path, out_dir, settings, overwrite=overwrite, progress=progress)
     _summary(result, out_dir)
 

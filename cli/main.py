@@ -63,10 +63,12 @@ def _register() -> None:
     from .emerging import emerging
     from .hotspots import hotspots
     from .leakscan import leakscan
+    from .sites import sites
 
     cli.add_command(hotspots)
     cli.add_command(emerging)
     cli.add_command(leakscan)
+    cli.add_command(sites)
 
 
 _register()

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 __all__ = ["input_options", "column_options", "output_options", "config_option", "columns_from", "split_outcomes",
-           "audience_settings"]
+           "audience_settings", "progress_printer"]
 
 # Kept in step with odgeo.webmap.AUDIENCES, odgeo.density.KERNELS and odgeo.schema.OUTCOMES
 # by tests/test_cli.py (importing the library here would slow down `odgeo --help`).
@@ -132,3 +132,10 @@ def split_outcomes(values) -> tuple[str, ...] | None:
 
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def progress_printer(ctx: click.Context):
+    """Print progress steps on stderr with -v, or by default when stderr is a terminal; else None."""
+    verbosity = ctx.obj.get("verbosity", 0)
+    show = verbosity >= 1 or (verbosity == 0 and stderr_is_terminal())
+    return (lambda step: click.echo(f"odgeo: {step}...", err=True)) if show else None

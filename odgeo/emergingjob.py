@@ -18,14 +18,14 @@ from .gistar import CORRECTIONS, neighbours, ring_distance_m, ring_for_distance,
 from .hexes import DEFAULT_RESOLUTION, H3_CELL, cells_to_polygons, points_to_cells
 from .hotspotstats import read_study_area
 from .incidents import read_incidents
-from .jobs import check_out_dir, date_span, rejects_for, select_incidents
+from .jobs import check_out_dir, date_span, rejects_for, save_map_and_record, select_incidents
 from .privacy import DEFAULT_MIN_COUNT, shown_count
 from .projection import lonlat_of
 from .publish import Products
 from .runrecord import RunRecord
 from .schema import OCCURRED_AT, WGS84
 from .webmap import AUDIENCES, build_map
-from .writers import write_csv, write_geojson, write_json
+from .writers import write_csv, write_geojson
 
 __all__ = ["EmergingSettings", "EmergingRun", "run_emerging", "analyse_emerging", "STEPS"]
 
@@ -92,11 +92,7 @@ def run_emerging(path, out_dir, settings: EmergingSettings | None = None, *, ove
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [write_geojson(_for_audience(run.cells, run.audience), out_dir / "emerging.geojson"),
                write_csv(rejects_for(run.read.rejects, run.audience), out_dir / "rejects.csv")]
-    run.map.save(str(out_dir / "map.html"))
-    written.append(out_dir / "map.html")
-    doc = record.as_dict()
-    doc["outputs"] = sorted(p.name for p in [*written, out_dir / "run.json"])
-    write_json(doc, out_dir / "run.json")
+    save_map_and_record(run.map, record, out_dir, written)
     return run
 
 

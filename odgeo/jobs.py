@@ -12,7 +12,7 @@ from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents
 from .runrecord import RunRecord
 from .schema import INCIDENT_ID, OCCURRED_AT, located
 
-__all__ = ["select_incidents", "row_counts", "check_out_dir", "date_span", "rejects_for"]
+__all__ = ["select_incidents", "row_counts", "check_out_dir", "date_span", "rejects_for", "save_map_and_record"]
 
 
 def select_incidents(read: IncidentRead, settings, record: RunRecord) -> tuple[IncidentRead, gpd.GeoDataFrame]:
@@ -77,3 +77,14 @@ def rejects_for(rejects: pd.DataFrame, audience: str) -> pd.DataFrame:
     if audience == "restricted":
         return rejects[REJECT_COLUMNS]
     return rejects[[c for c in REJECT_COLUMNS if c != INCIDENT_ID]]
+
+
+def save_map_and_record(fmap, record: RunRecord, out_dir: Path, written: list[Path]) -> list[Path]:
+    """Write map.html, then run.json listing every file written (itself included)."""
+    from .writers import write_json
+
+    fmap.save(str(out_dir / "map.html"))
+    written = [*written, out_dir / "map.html"]
+    doc = record.as_dict()
+    doc["outputs"] = sorted(p.name for p in [*written, out_dir / "run.json"])
+    return [*written, write_json(doc, out_dir / "run.json")]

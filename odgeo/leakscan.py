@@ -34,7 +34,7 @@ from .schema import OCCURRED_AT, has_location
 __all__ = ["Leak", "scan_public_outputs", "COUNT_PROPERTIES"]
 
 #: Feature properties that hold numbers of incidents.
-COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents"})
+COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents", "covered", "marginal_gain"})
 #: Properties the map adds: per-period counts of a hexagon, tooltip sentences, styling flags.
 MAP_PROPERTIES = frozenset({"months", "sentence", "artefact"})
 _SENTENCE_COUNT = re.compile(r"(\d[\d,]*) (?:overdoses?|incidents?|fatal)\b")
@@ -56,18 +56,26 @@ class Leak:
 
 
 def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_count: int = 10,
-                        identifying: Iterable[str] = ()) -> list[Leak]:
+                        identifying: Iterable[str] = (), public_places: gpd.GeoDataFrame | None = None) -> list[Leak]:
     """Every leak found in the files of ``folder`` (empty list: none).
 
     ``incidents`` are the incidents behind the products (an IncidentFrame:
     geometry in EPSG:4326 and ``occurred_at``); ``identifying`` are values of
     columns that must never appear (values shorter than 5 characters are
-    skipped: they would match unrelated text).
+    skipped: they would match unrelated text). ``public_places`` are points
+    that may be published (naloxone sites: pharmacies, libraries): point
+    geometries are allowed in ``sites.geojson`` and their coordinates are not
+    taken for an incident's even where one happened there.
     """
     located = incidents[has_location(incidents.geometry)]
     lon, lat = lonlat_of(located.geometry)
     keys = {p: set(zip(np.round(lon * 10**p).astype(np.int64).tolist(),
                        np.round(lat * 10**p).astype(np.int64).tolist())) for p in (4, 5, 6)}
+    if public_places is not None and len(public_places):
+        plon, plat = lonlat_of(public_places.geometry)
+        for p in keys:
+            keys[p] -= set(zip(np.round(plon * 10**p).astype(np.int64).tolist(),
+                               np.round(plat * 10**p).astype(np.int64).tolist()))
     days = set(located[OCCURRED_AT].dt.strftime("%Y-%m-%d")) if len(located) else set()
     secrets = sorted({str(v) for v in identifying if len(str(v)) >= 5})
     leaks: list[Leak] = []
@@ -78,7 +86,7 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
         name = path.name
         leaks += [Leak(name, "coordinate", d) for d in _coordinate_pairs(text, keys)]
         leaks += [Leak(name, "coordinate", d) for d in _point_layer_pairs(text, keys)]
-        if _POINT.search(text):
+        if _POINT.search(text) and not (public_places is not None and name == "sites.geojson"):
             leaks.append(Leak(name, "point", "a point geometry"))
         for collection in _feature_collections(text, path):
             leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, min_count)]
@@ -106,7 +114,7 @@ def _text_of(path: Path) -> str:
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.name == "run.json":
         doc = json.loads(text)
-        for name in ("since", "until"):  # the user's own filter dates, not data
+        for name in ("since", "until", "train_until"):  # the user's own dates, not data
             doc.get("parameters", {}).pop(name, None)
         text = json.dumps(doc)
     return text

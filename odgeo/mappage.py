@@ -17,11 +17,20 @@ from functools import lru_cache
 from pathlib import Path
 
 import folium
+import numpy as np
+import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-__all__ = ["inline_leaflet", "Legend", "add_panel", "js_data", "YLORRD", "HIDDEN_COLOUR"]
+from .writers import COORD_DECIMALS
 
+__all__ = ["inline_leaflet", "Legend", "add_panel", "js_data", "rounded_geoms", "swatch_rows", "LAYER_NAMES",
+           "YLORRD", "HIDDEN_COLOUR"]
+
+LAYER_NAMES = {"hexes": "Overdoses per area", "density": "Kernel density", "hotspots": "Hot spots (density)",
+               "clusters": "DBSCAN clusters", "points": "Incidents (restricted)", "areas": "Boundaries",
+               "gistar": "Gi* hot and cold spots", "emerging": "Emerging hot spots",
+               "sites": "Naloxone sites", "uncovered": "Hot spots no site reaches"}
 #: ColorBrewer YlOrRd, 5 classes (light to dark).
 YLORRD = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 #: Areas whose value is hidden to protect small numbers.
@@ -126,3 +135,13 @@ def swatch_rows(colours, labels) -> str:
 def add_panel(fmap: folium.Map, markup: str) -> None:
     """Fixed HTML added to the page body (markup built from escaped parts)."""
     fmap.get_root().html.add_child(Element(markup))
+
+
+def rounded_geoms(geoms) -> np.ndarray:
+    """Coordinates to the decimals the GeoJSON files carry (6, about 0.1 m).
+
+    Six, not fewer: shapes drawn from lattices (H3, the density grid) then
+    cannot match an incident's location by chance at the printed precision,
+    which is what the leak scanner checks."""
+    return shapely.transform(np.asarray(getattr(geoms, "values", geoms), dtype=object),
+                             lambda c: np.round(c, COORD_DECIMALS))

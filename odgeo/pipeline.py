@@ -27,7 +27,7 @@ from .gistar import GiStar
 from .hotspots import DEFAULT_PERCENTILE, hotspot_polygons
 from .hotspotstats import hotspot_statistics
 from .incidents import IncidentRead, read_incidents
-from .jobs import check_out_dir, date_span, rejects_for, select_incidents
+from .jobs import check_out_dir, date_span, rejects_for, save_map_and_record, select_incidents
 from .layers import read_population
 from .mapimage import write_map_png
 from .privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count, shown_count
@@ -36,7 +36,7 @@ from .publish import Products, public_products, restricted_products
 from .runrecord import RunRecord
 from .schema import OCCURRED_AT, OUTCOME
 from .webmap import AUDIENCES, build_map
-from .writers import write_csv, write_density_geotiff, write_geojson, write_json
+from .writers import write_csv, write_density_geotiff, write_geojson
 
 __all__ = ["HotspotSettings", "HotspotResult", "run_hotspots", "analyse_hotspots",
            "write_hotspot_products", "PRODUCT_FILES"]
@@ -458,14 +458,9 @@ def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwr
             write_geojson(products.clusters, out_dir / "clusters.geojson"),
             write_csv(rejects_for(result.read.rejects, result.audience), out_dir / "rejects.csv"),
         ]
-        result.map.save(str(out_dir / "map.html"))
-        written.append(out_dir / "map.html")
         written.append(write_map_png(products, out_dir / "map.png", **result.map_caption))
         if products.areas is not None:
             written.append(write_geojson(products.areas, out_dir / "areas.geojson"))
         if products.gistar is not None:
             written.append(write_geojson(products.gistar, out_dir / "gistar.geojson"))
-    record = result.record.as_dict()
-    record["outputs"] = sorted(p.name for p in [*written, out_dir / "run.json"])
-    written.append(write_json(record, out_dir / "run.json"))
-    return written
+    return save_map_and_record(result.map, result.record, out_dir, written)

@@ -35,6 +35,7 @@ PUBLIC_PROPERTIES = frozenset({
     "cluster_id", "first_month", "last_month", "possible_artefact",
     "name", "population", "rate_per_10k", "unstable", "gi_bin",
     "category", "mk_tau", "mk_p", "n_steps_hot", "n_steps_cold",
+    "status", "rank", "site_id", "covered", "marginal_gain", "cumulative_share",
 })
 
 
@@ -54,6 +55,8 @@ class Products:
     areas: gpd.GeoDataFrame | None = None  # counts per boundary polygon, when a boundaries file was given
     gistar: gpd.GeoDataFrame | None = None  # Gi* per cell (public: gi_bin only)
     emerging: gpd.GeoDataFrame | None = None  # emerging hot spot category per cell
+    sites: gpd.GeoDataFrame | None = None  # naloxone sites: existing and chosen (odgeo sites)
+    sites_radius_m: float | None = None
 
 
 def _period_columns(counts: pd.DataFrame) -> list[str]:

@@ -18,35 +18,26 @@ from jinja2 import Template
 
 from .classify import CLASSIFIERS, class_breaks, class_labels
 from .density import DensityGrid
-from .mappage import HIDDEN_COLOUR, YLORRD, Legend, add_panel, inline_leaflet, js_data, swatch_rows
+from .maplayers import add_areas, add_emerging, add_gistar, add_sites
+from .mappage import (
+    HIDDEN_COLOUR,
+    LAYER_NAMES,
+    YLORRD,
+    Legend,
+    add_panel,
+    inline_leaflet,
+    js_data,
+    rounded_geoms,
+    swatch_rows,
+)
 from .pointlayer import MAX_MAP_POINTS, PointLayer
 from .publish import Products
 from .schema import WGS84
-from .writers import COORD_DECIMALS
 
 __all__ = ["build_map", "AUDIENCES", "RESTRICTED_BANNER", "LAYER_NAMES"]
 
 AUDIENCES = ("public", "restricted")
 RESTRICTED_BANNER = "RESTRICTED: contains sensitive health data"
-LAYER_NAMES = {"hexes": "Overdoses per area", "density": "Kernel density", "hotspots": "Hot spots (density)",
-               "clusters": "DBSCAN clusters", "points": "Incidents (restricted)", "areas": "Boundaries",
-               "gistar": "Gi* hot and cold spots", "emerging": "Emerging hot spots"}
-#: Colours of the emerging hot spot categories: reds for hot, blues for cold, darker = stronger.
-EMERGING_COLOURS = {
-    "new hot spot": "#fdd0a2", "consecutive hot spot": "#fdae6b", "intensifying hot spot": "#a50f15",
-    "persistent hot spot": "#de2d26", "diminishing hot spot": "#fb6a4a", "sporadic hot spot": "#fcbba1",
-    "oscillating hot spot": "#c994c7", "historical hot spot": "#bcbddc",
-    "new cold spot": "#c6dbef", "consecutive cold spot": "#9ecae1", "intensifying cold spot": "#08519c",
-    "persistent cold spot": "#3182bd", "diminishing cold spot": "#6baed6", "sporadic cold spot": "#deebf7",
-    "oscillating cold spot": "#a6bddb", "historical cold spot": "#d0d1e6",
-}
-#: ArcGIS's conventional Gi* colours, from cold (99%) to hot (99%).
-GI_COLOURS = {-3: "#4575b4", -2: "#91bfdb", -1: "#e0f3f8", 0: "#f7f7f7", 1: "#fee090", 2: "#fc8d59", 3: "#d73027"}
-GI_LABELS = {3: "hot spot, 99% confidence", 2: "hot spot, 95% confidence", 1: "hot spot, 90% confidence",
-             0: "not significant", -1: "cold spot, 90% confidence", -2: "cold spot, 95% confidence",
-             -3: "cold spot, 99% confidence"}
-#: Up to this many boundary polygons carry permanent name labels (more would cover the map).
-MAX_LABELLED_AREAS = 60
 _WEB_MERCATOR = "EPSG:3857"
 _PERIOD = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
 
@@ -104,11 +95,13 @@ def build_map(
     if clusters is not None and len(clusters):
         _add_clusters(fmap, clusters, legend)
     if products.emerging is not None:
-        _add_emerging(fmap, products.emerging, legend)
+        add_emerging(fmap, products.emerging, legend)
     if products.gistar is not None and (products.gistar["gi_bin"] != 0).any():
-        _add_gistar(fmap, products.gistar, legend)
+        add_gistar(fmap, products.gistar, legend)
     if products.areas is not None and len(products.areas):
-        _add_areas(fmap, products.areas, legend)
+        add_areas(fmap, products.areas, legend)
+    if products.sites is not None and len(products.sites):
+        add_sites(fmap, products, legend)
     notes = list(notes)
     if restricted and products.points is not None and len(products.points):
         if len(products.points) <= MAX_MAP_POINTS:
@@ -283,7 +276,7 @@ def _ramp(breaks: list[float]) -> list[str]:
 
 
 def _hex_features(data: gpd.GeoDataFrame, periods: list[str]) -> dict:
-    geoms = _rounded_geoms(data.geometry)
+    geoms = rounded_geoms(data.geometry)
     features = []
     for pos, (_, row) in enumerate(data.iterrows()):
         props = {"h3_cell": str(row["h3_cell"]), "count": int(row["count"])}
@@ -343,7 +336,7 @@ def _add_hotspots(fmap: folium.Map, hotspots: gpd.GeoDataFrame, legend: Legend) 
     data = hotspots.to_crs(WGS84)
     data = gpd.GeoDataFrame({"sentence": [
         f"Hot spot {int(r.hotspot_id)}: {int(r.n_incidents):,} overdoses inside, {float(r.area_km2):.2f} km²"
-        for r in data.itertuples()]}, geometry=_rounded_geoms(data.geometry), crs=WGS84)
+        for r in data.itertuples()]}, geometry=rounded_geoms(data.geometry), crs=WGS84)
     folium.GeoJson(
         data, name=LAYER_NAMES["hotspots"],
         style_function=lambda f: {"color": "#b10026", "weight": 2.5, "fill": False},
@@ -365,7 +358,7 @@ def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) 
             text += " (many at one exact point: possibly a geocoding fallback, not a hot spot)"
         sentences.append(text)
     out = gpd.GeoDataFrame({"sentence": sentences, "artefact": data["possible_artefact"].to_numpy(dtype=bool)},
-                           geometry=_rounded_geoms(data.geometry), crs=WGS84)
+                           geometry=rounded_geoms(data.geometry), crs=WGS84)
     folium.GeoJson(
         out, name=LAYER_NAMES["clusters"], show=False,
         style_function=lambda f: ({"color": "#666666", "weight": 2, "dashArray": "6 4", "fillOpacity": 0.1}
@@ -375,84 +368,6 @@ def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) 
     ).add_to(fmap)
     legend.add(LAYER_NAMES["clusters"], "DBSCAN clusters",
                swatch_rows(["#54278f", "#666666"], ["cluster", "possible geocoding artefact"]), shown=False)
-
-
-def _add_emerging(fmap: folium.Map, cells: gpd.GeoDataFrame, legend: Legend) -> None:
-    """Cells with a pattern, coloured by category; the legend lists the categories present."""
-    data = cells[cells["category"] != "no pattern detected"]
-    present = [c for c in EMERGING_COLOURS if c in set(data["category"])]
-    if len(data):
-        sentences = [f"{row.category.capitalize()}: hot in {int(row.n_steps_hot)} and cold in "
-                     f"{int(row.n_steps_cold)} time steps; trend tau {row.mk_tau:+.2f} (p = {row.mk_p:.3f})"
-                     for row in data.itertuples()]
-        shown = gpd.GeoDataFrame({"category": data["category"].to_numpy(), "sentence": sentences},
-                                 geometry=_rounded_geoms(data.geometry.values), crs=WGS84)
-        folium.GeoJson(
-            shown, name=LAYER_NAMES["emerging"],
-            style_function=lambda f: {"fillColor": EMERGING_COLOURS[f["properties"]["category"]],
-                                      "fillOpacity": 0.75, "color": "#555555", "weight": 0.4},
-            tooltip=folium.GeoJsonTooltip(fields=["sentence"], labels=False),
-        ).add_to(fmap)
-    rows = swatch_rows([EMERGING_COLOURS[c] for c in present], present) if present else \
-        "<div>No cell shows a pattern.</div>"
-    legend.add(LAYER_NAMES["emerging"], "Emerging hot spots (space-time Gi*, Mann-Kendall)", rows)
-
-
-def _add_gistar(fmap: folium.Map, gistar: gpd.GeoDataFrame, legend: Legend) -> None:
-    """Cells coloured by Gi* confidence bin (red hot, blue cold); not-significant cells left clear."""
-    data = gistar.to_crs(WGS84)
-    significant = data["gi_bin"].to_numpy() != 0
-    sentences = []
-    for row in data[significant].itertuples():
-        text = GI_LABELS[int(row.gi_bin)].capitalize()
-        if hasattr(row, "gi_z"):
-            text += f" (Gi* z = {row.gi_z:.2f}, {int(row.count):,} overdoses in the cell)"
-        sentences.append(text)
-    shown = gpd.GeoDataFrame({"gi_bin": data["gi_bin"].to_numpy()[significant], "sentence": sentences},
-                             geometry=_rounded_geoms(data.geometry.values[significant]), crs=WGS84)
-    folium.GeoJson(
-        shown, name=LAYER_NAMES["gistar"], show=False,
-        style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["gi_bin"]], "fillOpacity": 0.7,
-                                  "color": "#777777", "weight": 0.3},
-        tooltip=folium.GeoJsonTooltip(fields=["sentence"], labels=False),
-    ).add_to(fmap)
-    legend.add(LAYER_NAMES["gistar"], "Gi* hot and cold spots (after FDR correction)",
-               swatch_rows([GI_COLOURS[b] for b in (3, 2, 1, 0, -1, -2, -3)],
-                           [GI_LABELS[b] for b in (3, 2, 1, 0, -1, -2, -3)]), shown=False)
-
-
-def _area_label(row) -> str:
-    """Name, count and rate on separate lines (escaped markup), drawn on the map: no hover needed."""
-    lines = [f"<b>{html.escape(str(row.name))}</b>"]
-    if pd.isna(row.count):
-        lines.append("count hidden")
-    else:
-        lines.append(f"{int(row.count):,} overdoses")
-        if pd.notna(row.rate_per_10k):
-            lines.append(f"{float(row.rate_per_10k):,.0f} per 10k" + (" (unstable)" if row.unstable else ""))
-    return "<br>".join(lines)
-
-
-def _add_areas(fmap: folium.Map, areas: gpd.GeoDataFrame, legend: Legend) -> None:
-    """Boundary outlines with names and counts written on them: orientation without a basemap.
-
-    Outlines only (no fill), so hovering still reaches the hexagons beneath.
-    """
-    data = gpd.GeoDataFrame(geometry=_rounded_geoms(areas.geometry), crs=WGS84)
-    group = folium.FeatureGroup(name=LAYER_NAMES["areas"], show=True)
-    folium.GeoJson(data, style_function=lambda f: {"color": "#252525", "weight": 1.5, "fill": False,
-                                                   "dashArray": "4 3"}).add_to(group)
-    if len(areas) <= MAX_LABELLED_AREAS:
-        for row, geom in zip(areas.itertuples(), areas.geometry):
-            point = geom.representative_point()
-            folium.Marker([round(point.y, 6), round(point.x, 6)], icon=folium.DivIcon(
-                html=f'<div class="odgeo-label">{_area_label(row)}</div>',
-                icon_size=(110, 42), icon_anchor=(55, 21)), interactive=False).add_to(group)
-    group.add_to(fmap)
-    legend.add(LAYER_NAMES["areas"], "Boundaries",
-               '<div class="row"><span class="swatch" style="border:1.5px dashed #252525;background:none"></span>'
-               "<span>" + ("names and counts written on the map" if len(areas) <= MAX_LABELLED_AREAS
-                           else "counts in areas.geojson") + "</span></div>")
 
 
 def _add_points(fmap: folium.Map, points: gpd.GeoDataFrame, legend: Legend) -> None:
@@ -501,16 +416,6 @@ def _add_title(fmap: folium.Map, title: str, subtitle: str, products: Products, 
 def _month(value) -> str:
     stamp = pd.Timestamp(value)
     return stamp.strftime("%b %Y") if stamp is not pd.NaT else "?"
-
-
-def _rounded_geoms(geoms) -> np.ndarray:
-    """Coordinates to the decimals the GeoJSON files carry (6, about 0.1 m).
-
-    Six, not fewer: shapes drawn from lattices (H3, the density grid) then
-    cannot match an incident's location by chance at the printed precision,
-    which is what the leak scanner checks."""
-    return shapely.transform(np.asarray(getattr(geoms, "values", geoms), dtype=object),
-                             lambda c: np.round(c, COORD_DECIMALS))
 
 
 def _make_ids_deterministic(root) -> None:

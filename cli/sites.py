@@ -1,0 +1,107 @@
+"""``odgeo sites``: where new naloxone sites reach the most overdoses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .options import (
+    audience_settings,
+    columns_from,
+    config_option,
+    input_options,
+    output_options,
+    progress_printer,
+    split_outcomes,
+)
+
+
+@click.command()
+@click.argument("input_path", metavar="INCIDENTS", type=click.Path(exists=True, dir_okay=False))
+@output_options
+@click.option("--candidates", required=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Candidate sites: CSV with longitude/latitude columns or any vector file; site_id and name.")
+@click.option("--existing", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Sites already open: always kept, never counted as new.")
+@click.option("--n-sites", type=click.IntRange(1), metavar="N", help="How many new sites (default 5).")
+@click.option("--target", type=click.FloatRange(0, 1, min_open=True), metavar="SHARE",
+              help="Instead of --n-sites: the fewest new sites that reach this share of incidents (e.g. 0.5).")
+@click.option("--radius", type=click.FloatRange(0, min_open=True), metavar="METRES",
+              help="A site reaches incidents within this distance (default 400 m, a five-minute walk).")
+@click.option("--network", type=click.Path(exists=True, dir_okay=False), metavar="STREETS",
+              help="Street centerlines: measure the walk along them instead of the straight line.")
+@click.option("--weight", metavar="SPEC", help="Incident weights, e.g. fatal=3,recent=365 (fatal count 3 times; "
+                                               "half-life 365 days). Default: every incident counts 1.")
+@click.option("--equity", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Polygons with an index (e.g. social vulnerability): incidents inside count up to double.")
+@click.option("--equity-col", metavar="COL", help="The index column of --equity.")
+@click.option("--capacity-col", metavar="COL",
+              help="Capacity column of the site files (kits per month): capacitated coverage.")
+@click.option("--train-until", metavar="DATE",
+              help="Choose from incidents up to DATE, report the share of later incidents reached "
+                   "beside the best possible share.")
+@click.option("--time-limit", type=click.FloatRange(0, min_open=True), metavar="SECONDS",
+              help="Solver time limit (default 60); past it the best solution found and its gap are reported.")
+@input_options
+@click.option("--title", help="Map title.")
+@click.option("--tiles", metavar="URL|none", help="Basemap tiles: a URL template, or none (default OpenStreetMap).")
+@config_option
+@click.pass_context
+def sites(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:
+    """Choose where new naloxone sites reach the most overdoses (maximal covering location).
+
+    Existing sites stay open; N new ones are chosen among the candidates to
+    maximise the (weighted) incidents within reach of an open site, solved
+    exactly with HiGHS (scipy) within a time limit.
+
+    \b
+    Writes into --out:
+      sites.geojson   existing sites, then the new ones by rank: rank, site_id, name,
+                      covered, marginal_gain, cumulative_share
+      coverage.csv    share of incidents reached with 0 (existing only), 1, ..., N new sites
+      map.html        hexagons, hot spots, sites with their reach, hot spots out of reach
+      rejects.csv     every incident row left out, with the reason
+      run.json        settings, weights, solver, gap, out-of-time check
+
+    \b
+    Examples:
+      odgeo sites incidents.csv --candidates candidates.csv --existing existing.csv --out sites/
+      odgeo sites ems.csv --candidates libraries.gpkg --n-sites 10 --radius 300 --network streets.gpkg \\
+          --weight fatal=3 --train-until 2025-06-30 --out sites/
+    """
+    from odgeo.pipeline import HotspotSettings
+    from odgeo.sitesjob import SitesSettings, run_sites
+
+    columns = columns_from(options)
+    audience = audience_settings(options)
+    if audience.pop("mask_points"):
+        raise click.UsageError("--mask-points does not apply to odgeo sites")
+    audience.pop("mask_seed", None)
+    hotspots = HotspotSettings(since=options["since"], until=options["until"],
+                               outcomes=split_outcomes(options["outcomes"]), columns=columns, crs=options["crs"],
+                               timezone=options["timezone"], layer=options["layer"], title=options["title"],
+                               tiles=options["tiles"], **audience)
+    settings = SitesSettings(
+        candidates=options["candidates"], existing=options["existing"], n_sites=options["n_sites"],
+        target=options["target"], radius_m=options["radius"], network=options["network"], weight=options["weight"],
+        equity=options["equity"], equity_col=options["equity_col"], capacity_col=options["capacity_col"],
+        train_until=options["train_until"], time_limit_s=options["time_limit"], hotspots=hotspots)
+    progress = progress_printer(ctx)
+    result = run_sites(input_path, out_dir, settings, overwrite=overwrite, progress=progress)
+    out = Path(out_dir)
+    solution = result.record.sections["solution"]
+    click.echo(f"Map: {out / 'map.html'}")
+    click.echo(f"Existing sites reach {solution['share_reached_by_existing']:.1%} of incidents; with "
+               f"{solution['n_new_sites']} new, {solution['share_reached']:.1%} "
+               f"({solution['method']}, gap {solution['gap']:.2%}, {solution['seconds']:.1f} s)")
+    for row in result.sites[result.sites["status"] == "new"].itertuples():
+        click.echo(f"  {int(row.rank)}. {row.site_id} {row.name}: +{row.marginal_gain:,.0f}, "
+                   f"{row.cumulative_share:.1%} reached")
+    if result.evaluation:
+        ev = result.evaluation
+        click.echo(f"Out of time: chosen from incidents up to {ev['train_until']}, they reach "
+                   f"{ev['share_of_later_reached']:.1%} of the {ev['n_later']} later incidents; the best possible "
+                   f"choice reaches {ev['best_possible_share_of_later']:.1%} ({ev['percent_of_best_possible']}% "
+                   f"of best possible)")
+    click.echo(f"Every setting and figure: {out / 'run.json'}")

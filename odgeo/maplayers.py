@@ -1,0 +1,160 @@
+"""Map layers of the analyses beyond counting: Gi*, emerging hot spots, boundaries, naloxone sites."""
+
+from __future__ import annotations
+
+import html
+
+import folium
+import geopandas as gpd
+import pandas as pd
+
+from .mappage import LAYER_NAMES, Legend, rounded_geoms, swatch_rows
+from .publish import Products
+from .schema import WGS84
+
+__all__ = ["add_emerging", "add_gistar", "add_sites", "add_areas", "GI_COLOURS", "EMERGING_COLOURS"]
+
+#: Colours of the emerging hot spot categories: reds for hot, blues for cold, darker = stronger.
+EMERGING_COLOURS = {
+    "new hot spot": "#fdd0a2", "consecutive hot spot": "#fdae6b", "intensifying hot spot": "#a50f15",
+    "persistent hot spot": "#de2d26", "diminishing hot spot": "#fb6a4a", "sporadic hot spot": "#fcbba1",
+    "oscillating hot spot": "#c994c7", "historical hot spot": "#bcbddc",
+    "new cold spot": "#c6dbef", "consecutive cold spot": "#9ecae1", "intensifying cold spot": "#08519c",
+    "persistent cold spot": "#3182bd", "diminishing cold spot": "#6baed6", "sporadic cold spot": "#deebf7",
+    "oscillating cold spot": "#a6bddb", "historical cold spot": "#d0d1e6",
+}
+#: ArcGIS's conventional Gi* colours, from cold (99%) to hot (99%).
+GI_COLOURS = {-3: "#4575b4", -2: "#91bfdb", -1: "#e0f3f8", 0: "#f7f7f7", 1: "#fee090", 2: "#fc8d59", 3: "#d73027"}
+GI_LABELS = {3: "hot spot, 99% confidence", 2: "hot spot, 95% confidence", 1: "hot spot, 90% confidence",
+             0: "not significant", -1: "cold spot, 90% confidence", -2: "cold spot, 95% confidence",
+             -3: "cold spot, 99% confidence"}
+#: Up to this many boundary polygons carry permanent name labels (more would cover the map).
+MAX_LABELLED_AREAS = 60
+
+
+def add_emerging(fmap: folium.Map, cells: gpd.GeoDataFrame, legend: Legend) -> None:
+    """Cells with a pattern, coloured by category; the legend lists the categories present."""
+    data = cells[cells["category"] != "no pattern detected"]
+    present = [c for c in EMERGING_COLOURS if c in set(data["category"])]
+    if len(data):
+        sentences = [f"{row.category.capitalize()}: hot in {int(row.n_steps_hot)} and cold in "
+                     f"{int(row.n_steps_cold)} time steps; trend tau {row.mk_tau:+.2f} (p = {row.mk_p:.3f})"
+                     for row in data.itertuples()]
+        shown = gpd.GeoDataFrame({"category": data["category"].to_numpy(), "sentence": sentences},
+                                 geometry=rounded_geoms(data.geometry.values), crs=WGS84)
+        folium.GeoJson(
+            shown, name=LAYER_NAMES["emerging"],
+            style_function=lambda f: {"fillColor": EMERGING_COLOURS[f["properties"]["category"]],
+                                      "fillOpacity": 0.75, "color": "#555555", "weight": 0.4},
+            tooltip=folium.GeoJsonTooltip(fields=["sentence"], labels=False),
+        ).add_to(fmap)
+    rows = swatch_rows([EMERGING_COLOURS[c] for c in present], present) if present else \
+        "<div>No cell shows a pattern.</div>"
+    legend.add(LAYER_NAMES["emerging"], "Emerging hot spots (space-time Gi*, Mann-Kendall)", rows)
+
+
+def add_gistar(fmap: folium.Map, gistar: gpd.GeoDataFrame, legend: Legend) -> None:
+    """Cells coloured by Gi* confidence bin (red hot, blue cold); not-significant cells left clear."""
+    data = gistar.to_crs(WGS84)
+    significant = data["gi_bin"].to_numpy() != 0
+    sentences = []
+    for row in data[significant].itertuples():
+        text = GI_LABELS[int(row.gi_bin)].capitalize()
+        if hasattr(row, "gi_z"):
+            text += f" (Gi* z = {row.gi_z:.2f}, {int(row.count):,} overdoses in the cell)"
+        sentences.append(text)
+    shown = gpd.GeoDataFrame({"gi_bin": data["gi_bin"].to_numpy()[significant], "sentence": sentences},
+                             geometry=rounded_geoms(data.geometry.values[significant]), crs=WGS84)
+    folium.GeoJson(
+        shown, name=LAYER_NAMES["gistar"], show=False,
+        style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["gi_bin"]], "fillOpacity": 0.7,
+                                  "color": "#777777", "weight": 0.3},
+        tooltip=folium.GeoJsonTooltip(fields=["sentence"], labels=False),
+    ).add_to(fmap)
+    legend.add(LAYER_NAMES["gistar"], "Gi* hot and cold spots (after FDR correction)",
+               swatch_rows([GI_COLOURS[b] for b in (3, 2, 1, 0, -1, -2, -3)],
+                           [GI_LABELS[b] for b in (3, 2, 1, 0, -1, -2, -3)]), shown=False)
+
+
+def _site_sentence(row) -> str:
+    covered = "fewer than 10 or hidden" if row.covered is None or pd.isna(row.covered) else f"{int(row.covered):,}"
+    if row.status == "existing":
+        return f"Existing site {row.name} ({row.site_id}): {covered} overdoses within reach"
+    gain = ("a few" if row.marginal_gain is None or pd.isna(row.marginal_gain)
+            else f"{float(row.marginal_gain):,.0f}")
+    return (f"New site {int(row.rank)}: {row.name} ({row.site_id}): reaches {gain} more overdoses; "
+            f"with sites 1-{int(row.rank)} and the existing ones, {float(row.cumulative_share):.0%} of all")
+
+
+def add_sites(fmap: folium.Map, products: Products, legend: Legend) -> None:
+    """Existing (blue) and new (green, numbered by rank) sites with their reach; hot cells out of reach."""
+    sites, radius = products.sites.to_crs(WGS84), float(products.sites_radius_m or 0)
+    group = folium.FeatureGroup(name=LAYER_NAMES["sites"], show=True)
+    for row in sites.itertuples():
+        colour = "#2166ac" if row.status == "existing" else "#1a9850"
+        lat, lon = round(row.geometry.y, 6), round(row.geometry.x, 6)
+        folium.Circle([lat, lon], radius=radius, color=colour, weight=1, fill=True, fill_opacity=0.08,
+                      dash_array="4 3", interactive=False).add_to(group)
+        folium.CircleMarker([lat, lon], radius=7, color="#ffffff", weight=2, fill=True, fill_color=colour,
+                            fill_opacity=1.0, tooltip=html.escape(_site_sentence(row))).add_to(group)
+    group.add_to(fmap)
+    rows = swatch_rows(["#2166ac", "#1a9850"], ["existing site", "new site (hover for its rank and reach)"])
+    legend.add(LAYER_NAMES["sites"], f"Naloxone sites (reach: {radius:g} m)", rows)
+    _add_uncovered(fmap, products, sites, radius, legend)
+
+
+def _add_uncovered(fmap: folium.Map, products: Products, sites: gpd.GeoDataFrame, radius: float,
+                   legend: Legend) -> None:
+    """Gi* hot cells (99%) whose centre is farther than the reach from every site (straight line)."""
+    gistar = products.gistar
+    if gistar is None or not (gistar["gi_bin"] == 3).any():
+        return
+    hot = gistar[gistar["gi_bin"] == 3].to_crs(WGS84)
+    centres = gpd.GeoSeries(hot.geometry.representative_point(), crs=WGS84)
+    from .projection import local_metric_crs
+
+    crs = local_metric_crs(centres.x.to_numpy(), centres.y.to_numpy())
+    near = centres.to_crs(crs).apply(lambda p: sites.to_crs(crs).distance(p).min() <= radius)
+    far = hot[~near.to_numpy()]
+    if not len(far):
+        return
+    folium.GeoJson(
+        gpd.GeoDataFrame(geometry=rounded_geoms(far.geometry.values), crs=WGS84), name=LAYER_NAMES["uncovered"],
+        style_function=lambda f: {"color": "#d01c8b", "weight": 2.5, "fill": True, "fillOpacity": 0.15},
+    ).add_to(fmap)
+    legend.add(LAYER_NAMES["uncovered"], "Hot spots no site reaches",
+               swatch_rows(["#d01c8b"], [f"Gi* hot (99%) cells farther than {radius:g} m from every site"]))
+
+
+def _area_label(row) -> str:
+    """Name, count and rate on separate lines (escaped markup), drawn on the map: no hover needed."""
+    lines = [f"<b>{html.escape(str(row.name))}</b>"]
+    if pd.isna(row.count):
+        lines.append("count hidden")
+    else:
+        lines.append(f"{int(row.count):,} overdoses")
+        if pd.notna(row.rate_per_10k):
+            lines.append(f"{float(row.rate_per_10k):,.0f} per 10k" + (" (unstable)" if row.unstable else ""))
+    return "<br>".join(lines)
+
+
+def add_areas(fmap: folium.Map, areas: gpd.GeoDataFrame, legend: Legend) -> None:
+    """Boundary outlines with names and counts written on them: orientation without a basemap.
+
+    Outlines only (no fill), so hovering still reaches the hexagons beneath.
+    """
+    data = gpd.GeoDataFrame(geometry=rounded_geoms(areas.geometry), crs=WGS84)
+    group = folium.FeatureGroup(name=LAYER_NAMES["areas"], show=True)
+    folium.GeoJson(data, style_function=lambda f: {"color": "#252525", "weight": 1.5, "fill": False,
+                                                   "dashArray": "4 3"}).add_to(group)
+    if len(areas) <= MAX_LABELLED_AREAS:
+        for row, geom in zip(areas.itertuples(), areas.geometry):
+            point = geom.representative_point()
+            folium.Marker([round(point.y, 6), round(point.x, 6)], icon=folium.DivIcon(
+                html=f'<div class="odgeo-label">{_area_label(row)}</div>',
+                icon_size=(110, 42), icon_anchor=(55, 21)), interactive=False).add_to(group)
+    group.add_to(fmap)
+    legend.add(LAYER_NAMES["areas"], "Boundaries",
+               '<div class="row"><span class="swatch" style="border:1.5px dashed #252525;background:none"></span>'
+               "<span>" + ("names and counts written on the map" if len(areas) <= MAX_LABELLED_AREAS
+                           else "counts in areas.geojson") + "</span></div>")
