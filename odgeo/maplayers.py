@@ -36,6 +36,11 @@ def add_emerging(fmap: folium.Map, cells: gpd.GeoDataFrame, legend: Legend) -> N
     """Cells with a pattern, coloured by category; the legend lists the categories present."""
     data = cells[cells["category"] != "no pattern detected"]
     present = [c for c in EMERGING_COLOURS if c in set(data["category"])]
+    # The study area's outline, for orientation without a basemap (one dissolved shape, not every cell).
+    area = gpd.GeoDataFrame(geometry=rounded_geoms([cells.geometry.union_all()]), crs=WGS84)
+    folium.GeoJson(area, name="Study area", style_function=lambda f: {
+        "color": "#737373", "weight": 1, "fill": True, "fillColor": "#f0f0f0", "fillOpacity": 0.3},
+        interactive=False).add_to(fmap)
     if len(data):
         sentences = [f"{row.category.capitalize()}: hot in {int(row.n_steps_hot)} and cold in "
                      f"{int(row.n_steps_cold)} time steps; trend tau {row.mk_tau:+.2f} (p = {row.mk_p:.3f})"

@@ -75,7 +75,7 @@ def build_map(
     if classes not in CLASSIFIERS:
         raise ValueError(f"classes must be one of {CLASSIFIERS}, not {classes!r}")
     hexes, grid, hotspots, clusters = products.hexes, products.grid, products.hotspots, products.clusters
-    bounds = _bounds(hexes, hotspots, clusters, grid, products.areas) or products.extent
+    bounds = _bounds(hexes, hotspots, clusters, grid, products.areas, products.emerging, products.sites) or products.extent
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
     if tiles:
         _tile_layer(tiles).add_to(fmap)

@@ -148,3 +148,14 @@ def test_too_few_steps_is_one_clear_line(tmp_path):
     csv.write_text("occurred_at,longitude,latitude\n2025-01-01,-97.4,38.2\n2025-01-20,-97.41,38.21\n")
     with pytest.raises(NoDataError, match="at least 10 time steps"):
         run_emerging(csv, tmp_path / "out", EmergingSettings())
+
+
+def test_emerging_map_opens_on_the_cells(emerging_public):
+    import re
+
+    _, out = emerging_public
+    page = (out / "map.html").read_text()
+    match = re.search(r"fitBounds\(\s*\[\[([-\d.]+), ([-\d.]+)\], \[([-\d.]+), ([-\d.]+)\]\]", page)
+    assert match, "the map does not fit its bounds"
+    south, west, north, east = map(float, match.groups())
+    assert 38.1 < south < north < 38.3 and -97.5 < west < east < -97.3
