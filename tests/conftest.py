@@ -41,3 +41,53 @@ def restricted_run(tmp_path_factory):
     settings = HotspotSettings(timezone=SAMPLE_TZ, audience="restricted")
     result = run_hotspots(SAMPLE / "incidents.csv", out, settings, overwrite=True)
     return result, out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_public_output_is_scanned():
+    """Every folder of public products any test writes is scanned for leaks at the end of the session.
+
+    The writers of every command are wrapped to note the folder, the incidents behind it and its
+    min_count; a leak in any of them fails the session, whichever test made the run.
+    """
+    from unittest import mock
+
+    import geopandas as gpd
+
+    from odgeo import emergingjob, jobs, pipeline, sitesjob
+    from odgeo.leakscan import scan_public_outputs
+
+    used_by_record: dict[int, object] = {}
+    folders: list[tuple[Path, object, int]] = []
+    real_select, real_save = jobs.select_incidents, jobs.save_map_and_record
+
+    def select(read, settings, record):
+        read, used = real_select(read, settings, record)
+        used_by_record[id(record)] = used
+        return read, used
+
+    def save(fmap, record, out_dir, written):
+        out = real_save(fmap, record, out_dir, written)
+        audience = record.parameters.get("audience")
+        if audience is not None and audience.value == "public" and id(record) in used_by_record:
+            min_count = record.parameters["min_count"].value if "min_count" in record.parameters else 10
+            folders.append((Path(out_dir), used_by_record[id(record)], min_count))
+        return out
+
+    patches = [mock.patch.object(module, "select_incidents", select) for module in (pipeline, emergingjob)]
+    patches += [mock.patch.object(module, "save_map_and_record", save) for module in (pipeline, emergingjob, sitesjob)]
+    for patch in patches:
+        patch.start()
+    yield folders
+    for patch in patches:
+        patch.stop()
+    problems = []
+    for folder, used, min_count in folders:
+        if not folder.exists():
+            continue
+        sites = folder / "sites.geojson"
+        places = gpd.read_file(sites) if sites.exists() else None
+        leaks = scan_public_outputs(folder, used, min_count=min_count, public_places=places,
+                                    identifying=used["incident_id"].astype(str))
+        problems += [f"{folder}: {leak}" for leak in leaks]
+    assert not problems, "public products leak:\n" + "\n".join(problems[:20])

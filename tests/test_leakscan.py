@@ -67,6 +67,14 @@ def test_scanner_lights_up_on_restricted_output(restricted_run):
     assert {"coordinate", "point", "identifier", "date"} <= kinds
 
 
+def test_every_public_run_is_noted_for_the_end_of_session_scan(tmp_path, every_public_output_is_scanned):
+    before = len(every_public_output_is_scanned)
+    run_hotspots(SAMPLE / "incidents.csv", tmp_path / "p", HotspotSettings(timezone=SAMPLE_TZ, min_count=12))
+    run_hotspots(SAMPLE / "incidents.csv", tmp_path / "r", HotspotSettings(timezone=SAMPLE_TZ, audience="restricted"))
+    added = every_public_output_is_scanned[before:]
+    assert [(folder.name, min_count) for folder, _, min_count in added] == [("p", 12)]
+
+
 def test_default_public_run_is_clean(sample_run):
     _, out = sample_run
     assert _scan(out, SAMPLE / "incidents.csv") == []
