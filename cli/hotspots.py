@@ -68,6 +68,11 @@ def _positive(ctx, param, value):
 @click.option("--seed", type=int, help="Seed of --permutations (default 0).")
 @click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Polygon(s) whose empty cells take part in Gi* (default: the hull of the cells with incidents).")
+@click.option("--reference", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Address points (OpenAddresses CSV ...) and/or street centerlines (TIGER) to geocode the rows "
+                   "that have an address and no coordinates; repeat for several. Offline.")
+@click.option("--min-score", type=click.FloatRange(0, 1), metavar="SCORE",
+              help="Geocoded rows scoring below this go to rejects.csv (default 0.5: keeps block level).")
 @click.option("--boundaries", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Polygons (neighbourhoods, tracts) to count incidents in; rates per 10,000 when they "
                    "have a population column. Drawn with their names; writes areas.geojson.")
@@ -118,7 +123,8 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
         columns=columns, crs=options["crs"], timezone=options["timezone"],
         layer=options["layer"], title=options["title"], tiles=options["tiles"],
         classes=options["classes"], boundaries=options["boundaries"], method=options["method"],
-        gi_resolution=options["gi_resolution"],
+        gi_resolution=options["gi_resolution"], reference=tuple(options["reference"]),
+        min_score=options["min_score"],
         gi_distance_m=options["gi_distance"], gi_rings=options["gi_rings"], correction=options["correction"],
         permutations=options["permutations"], seed=options["seed"], study_area=options["study_area"],
         boundary_name_col=options["boundary_name_col"],
@@ -137,6 +143,11 @@ def _summary(result, out_dir: str) -> None:
     products = result.products
     n_art = int(products.clusters["possible_artefact"].sum()) if len(products.clusters) else 0
     click.echo(f"Map: {out / 'map.html'}")
+    geocoding = result.record.sections.get("geocoding")
+    if geocoding:
+        statuses = ", ".join(f"{n} {s}" for s, n in geocoding["by_status"].items() if n)
+        click.echo(f"Geocoded {geocoding['n']} addresses offline: {statuses}; {geocoding['n_located']} used "
+                   f"(score >= {geocoding['min_score']:g})")
     click.echo(f"Incidents: {counts['n_input']} rows: {counts['n_used']} used, "
                f"{counts['n_unlocated']} without coordinates, {counts['n_rejected']} rejected "
                f"(reasons in {out / 'rejects.csv'})")

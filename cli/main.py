@@ -61,12 +61,14 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 def _register() -> None:
     from .emerging import emerging
+    from .geocode import geocode
     from .hotspots import hotspots
     from .leakscan import leakscan
     from .sites import sites
 
     cli.add_command(hotspots)
     cli.add_command(emerging)
+    cli.add_command(geocode)
     cli.add_command(leakscan)
     cli.add_command(sites)
 

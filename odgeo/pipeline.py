@@ -22,6 +22,7 @@ from . import hexes as hexes_mod
 from .areas import add_rates, area_counts, read_boundaries
 from .density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density
 from .errors import NoDataError, ParameterError
+from .geocodejob import apply_reference
 from .geomask import donut_mask, parse_mask_distances, ring_population
 from .gistar import GiStar
 from .hotspots import DEFAULT_PERCENTILE, hotspot_polygons
@@ -95,6 +96,10 @@ class HotspotSettings:
         "optimized"; the multiple-testing correction ("fdr" default, "bonferroni",
         "none"); permutations for pseudo p-values (default 0: analytic); the
         study area polygon file (default: the convex hull of the cells with incidents).
+    reference, min_score
+        Address points and/or street centerlines to geocode the incidents that
+        have an address and no coordinates (see :mod:`odgeo.geocoder`); matches
+        scoring under ``min_score`` (default 0.5) go to the rejects.
     boundaries, boundary_name_col, boundary_population_col
         Polygons (neighbourhoods, tracts) to count incidents in, with rates per
         10,000 residents when they carry a population (see :mod:`odgeo.areas`).
@@ -134,6 +139,8 @@ class HotspotSettings:
     permutations: int | None = None
     seed: int | None = None
     study_area: str | None = None
+    reference: tuple[str, ...] = ()
+    min_score: float | None = None
     boundary_name_col: str | None = None
     boundary_population_col: str | None = None
 
@@ -183,6 +190,9 @@ def run_hotspots(
         read = read_incidents(path, columns=settings.columns, crs=settings.crs,
                               timezone=settings.timezone or "UTC", layer=settings.layer)
     record.sections["input"] = read.source
+    if settings.reference:
+        say("geocoding addresses without coordinates")
+        read = apply_reference(read, settings.reference, settings.min_score, record)
     result = analyse_hotspots(read, settings, progress=progress, record=record)
     say("writing products")
     write_hotspot_products(result, out_dir, overwrite=overwrite)

@@ -236,3 +236,13 @@ def located(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def unlocated(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The incidents that still lack a location (for the geocoder)."""
     return frame[~has_location(frame.geometry)]
+
+
+def find_column(columns: list[str], aliases, given: str | None = None, *, path=None, option: str = "") -> str | None:
+    """The column named ``given`` (which must exist), else the first of ``aliases`` present (by normalised name)."""
+    if given is not None:
+        if given not in columns:
+            raise ColumnError(f"{path}: no column {given!r} ({option}); columns are {', '.join(map(str, columns))}")
+        return given
+    by_norm = {normalise_name(c): c for c in columns}
+    return next((by_norm[a] for a in aliases if a in by_norm), None)

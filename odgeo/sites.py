@@ -10,22 +10,13 @@ import pandas as pd
 
 from .errors import ColumnError, InputFileError
 from .read import GEOMETRY_LAT, GEOMETRY_LON, read_table
-from .schema import ROLE_ALIASES, WGS84, normalise_name
+from .schema import ROLE_ALIASES, WGS84, find_column
 
 __all__ = ["read_sites", "SITE_ID_ALIASES", "SITE_NAME_ALIASES", "CAPACITY_ALIASES"]
 
 SITE_ID_ALIASES = ("siteid", "site", "id", "objectid", "fid", "facilityid", "locationid")
 SITE_NAME_ALIASES = ("name", "sitename", "facilityname", "facility", "location", "label")
 CAPACITY_ALIASES = ("capacitypermonth", "capacity", "kitspermonth", "kits")
-
-
-def _find(columns: list[str], aliases, given: str | None, path: Path, option: str) -> str | None:
-    if given is not None:
-        if given not in columns:
-            raise ColumnError(f"{path}: no column {given!r} ({option}); columns are {', '.join(columns)}")
-        return given
-    by_norm = {normalise_name(c): c for c in columns}
-    return next((by_norm[a] for a in aliases if a in by_norm), None)
 
 
 def read_sites(path: str | Path, *, id_col: str | None = None, name_col: str | None = None,
@@ -42,13 +33,13 @@ def read_sites(path: str | Path, *, id_col: str | None = None, name_col: str | N
     if GEOMETRY_LON in columns:
         lon_col, lat_col = GEOMETRY_LON, GEOMETRY_LAT
     else:
-        lon_col = _find(columns, ROLE_ALIASES["longitude"], None, table.path, "")
-        lat_col = _find(columns, ROLE_ALIASES["latitude"], None, table.path, "")
+        lon_col = find_column(columns, ROLE_ALIASES["longitude"])
+        lat_col = find_column(columns, ROLE_ALIASES["latitude"])
         if lon_col is None or lat_col is None:
             raise ColumnError(f"{table.path}: no longitude/latitude columns; columns are {', '.join(columns)}")
-    id_col = _find(columns, SITE_ID_ALIASES, id_col, table.path, "--site-id-col")
-    name_col = _find(columns, SITE_NAME_ALIASES, name_col, table.path, "--site-name-col")
-    capacity_col = _find(columns, CAPACITY_ALIASES, capacity_col, table.path, "--capacity-col")
+    id_col = find_column(columns, SITE_ID_ALIASES, id_col, path=table.path, option="--site-id-col")
+    name_col = find_column(columns, SITE_NAME_ALIASES, name_col, path=table.path, option="--site-name-col")
+    capacity_col = find_column(columns, CAPACITY_ALIASES, capacity_col, path=table.path, option="--capacity-col")
     lon = pd.to_numeric(data[lon_col], errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(data[lat_col], errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)))

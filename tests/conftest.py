@@ -22,6 +22,15 @@ def truth() -> dict:
     return json.loads((SAMPLE / "truth.json").read_text())
 
 
+@pytest.fixture(scope="session", autouse=True)
+def geocode_cache(tmp_path_factory):
+    """The geocoder's index cache in a folder of the session's own (empty at the start)."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("odgeo_cache")
+        patch.setenv("ODGEO_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory):
     """The main job on the sample incidents, written to a temporary folder."""

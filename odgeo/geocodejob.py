@@ -1,0 +1,139 @@
+"""Geocoding as a step of the main job (``--reference``) and as a command of its own (``odgeo geocode``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from .addressindex import AddressIndex
+from .errors import ColumnError, ParameterError
+from .geocoder import GEOCODE_COLUMNS, STATUSES, geocode_frame
+from .incidents import IncidentRead
+from .read import read_table
+from .schema import (
+    ADDRESS,
+    CITY,
+    GEOCODE_SCORE,
+    GEOCODE_STATUS,
+    INCIDENT_ID,
+    SOURCE_ROW,
+    WGS84,
+    ZIP,
+    find_column,
+    has_location,
+)
+
+__all__ = ["DEFAULT_MIN_SCORE", "geocode_pending", "geocode_table", "status_summary", "OUTPUT_SUFFIXES",
+           "apply_reference", "write_geocoded"]
+
+#: Geocoded incidents below this score are left out of the analysis (with their reason):
+#: 0.5 keeps block-level matches (0.6) and drops street and ZIP centres (0.3, 0.15).
+DEFAULT_MIN_SCORE = 0.5
+OUTPUT_SUFFIXES = (".csv", ".gpkg", ".parquet", ".geoparquet")
+
+
+def status_summary(result: pd.DataFrame) -> dict:
+    """Counts by status and the median score of the located ones (for run.json and the terminal)."""
+    counts = result["geocode_status"].value_counts()
+    located = result["geocode_status"] != "unmatched"
+    return {"n": len(result), "by_status": {s: int(counts.get(s, 0)) for s in STATUSES},
+            "median_score": round(float(result.loc[located, "geocode_score"].median()), 3) if located.any() else None}
+
+
+def geocode_pending(read: IncidentRead, index: AddressIndex, *, min_score: float = DEFAULT_MIN_SCORE
+                    ) -> tuple[IncidentRead, dict]:
+    """Locate the incidents that have an address but no coordinates.
+
+    Matches scoring at least ``min_score`` get their point; the others move to
+    the rejects with code ``not_geocoded`` and the reason, so every row stays
+    accounted for.
+    """
+    if not 0 <= min_score <= 1:
+        raise ParameterError(f"--min-score must be between 0 and 1, not {min_score!r}")
+    frame = read.incidents
+    pending = ~has_location(frame.geometry)
+    if not pending.any():
+        return read, {"n": 0, "by_status": {}, "median_score": None}
+    rows = frame[pending]
+    result = geocode_frame(index, rows[ADDRESS], rows[CITY], rows[ZIP])
+    good = (result["geocode_status"] != "unmatched") & (result["geocode_score"] >= min_score)
+    frame = frame.copy()
+    ok = result.index[good]
+    frame.loc[ok, frame.geometry.name] = gpd.points_from_xy(result.loc[ok, "longitude"], result.loc[ok, "latitude"])
+    frame.loc[ok, GEOCODE_STATUS] = result.loc[ok, "geocode_status"]
+    frame.loc[ok, GEOCODE_SCORE] = result.loc[ok, "geocode_score"]
+    bad = result.index[~good]
+    reasons = [_reason(r) for _, r in result.loc[bad].iterrows()]
+    rejects = pd.DataFrame({"row": frame.loc[bad, SOURCE_ROW].to_numpy(), INCIDENT_ID: frame.loc[bad, INCIDENT_ID],
+                            "code": "not_geocoded", "column": ADDRESS, "reason": reasons})
+    summary = status_summary(result) | {"min_score": min_score, "n_located": int(good.sum()),
+                                        "n_left_out": int((~good).sum())}
+    merged = pd.concat([read.rejects, rejects], ignore_index=True).sort_values("row", kind="stable")
+    return replace(read, incidents=frame.drop(index=bad), rejects=merged.reset_index(drop=True)), summary
+
+
+def _reason(row: pd.Series) -> str:
+    if row["geocode_status"] == "unmatched":
+        return f"address not found: {row['geocode_reason']}"
+    return (f"geocoded only to the {row['geocode_status']} level (score {row['geocode_score']:.2f}, "
+            f"below --min-score)")
+
+
+def geocode_table(path, index: AddressIndex, *, address_col: str | None = None, city_col: str | None = None,
+                  zip_col: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Every input column plus the geocode columns, one row per input row in the same order."""
+    table = read_table(path)
+    data = table.data
+    columns = list(data.columns)
+    address = find_column(columns, ("address", "fulladdress", "streetaddress", "incidentaddress", "addr",
+                                    "location", "street"), address_col, path=table.path, option="--address-col")
+    if address is None:
+        raise ColumnError(f"{table.path}: no address column found; name it with --address-col "
+                          f"(columns are {', '.join(columns)})")
+    city = find_column(columns, ("city", "town", "municipality"), city_col, path=table.path, option="--city-col")
+    zip_code = find_column(columns, ("zip", "zipcode", "postcode", "postalcode", "zip5"), zip_col, path=table.path,
+                           option="--zip-col")
+    result = geocode_frame(index, data[address], data[city] if city else None, data[zip_code] if zip_code else None)
+    clash = [c for c in GEOCODE_COLUMNS if c in data.columns]
+    out = pd.concat([data.drop(columns=clash), result.reset_index(drop=True)], axis=1)
+    return out, status_summary(result) | {"columns": {"address": address, "city": city, "zip": zip_code}}
+
+
+def write_geocoded(frame: pd.DataFrame, path: Path) -> Path:
+    """CSV, GeoPackage or GeoParquet by the output's extension (unmatched rows have no geometry)."""
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise ParameterError(f"--out must end in {', '.join(OUTPUT_SUFFIXES)}, not {path.name!r}")
+    if suffix == ".csv":
+        frame.to_csv(path, index=False, lineterminator="\n")
+        return path
+    lon, lat = frame["longitude"].to_numpy(float), frame["latitude"].to_numpy(float)
+    geometry = [None if not (math.isfinite(x) and math.isfinite(y)) else gpd.points_from_xy([x], [y])[0]
+                for x, y in zip(lon, lat)]
+    geo = gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84)
+    if suffix == ".gpkg":
+        geo.to_file(path, driver="GPKG", layer="geocoded", engine="pyogrio")
+    else:
+        geo.to_parquet(path)
+    return path
+
+
+def apply_reference(read: IncidentRead, references, min_score, record) -> IncidentRead:
+    """The main job's geocoding step: locate pending incidents against ``references``, record what happened."""
+    from .addressindex import load_index
+
+    if not references:
+        return read
+    min_score = record.pick("min_score", min_score, DEFAULT_MIN_SCORE,
+                            "keeps block-level matches (0.6); leaves out street (0.3) and ZIP (0.15) centres")
+    with record.timed("geocode"):
+        index, how = load_index(list(references))
+        read, summary = geocode_pending(read, index, min_score=float(min_score))
+    record.param("reference", [str(p) for p in references], "given",
+                 {"index_cache": how["cache"], "built_now": how["built"], "sources": index.sources})
+    record.sections["geocoding"] = summary
+    return read
