@@ -9,7 +9,7 @@ import click
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
-@click.option("--reference", "references", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--reference", "references", multiple=True, type=click.Path(exists=True, dir_okay=False),
               metavar="FILE", help="Address points (OpenAddresses CSV, or a point layer with number and street "
                                    "columns) and/or TIGER-style street centerlines; repeat for several.")
 @click.option("--out", "-o", "out_path", required=True, type=click.Path(dir_okay=False),
@@ -19,9 +19,20 @@ import click
 @click.option("--city-col", metavar="COL", help="City column (default: detected).")
 @click.option("--zip-col", metavar="COL", help="ZIP column (default: detected).")
 @click.option("--no-cache", is_flag=True, help="Build the reference index without reading or writing the cache.")
+@click.option("--service", type=click.Choice(["census", "nominatim"]),
+              help="ONLINE: send the addresses the references could not place (all, without --reference) to the "
+                   "Census batch geocoder or Nominatim. Addresses leave this machine; answers are cached locally "
+                   "so none is sent twice.")
+@click.option("--state", default="", metavar="ST", help="State sent with each address to --service census (e.g. KS).")
+@click.option("--service-url", metavar="URL", help="Another address for the service (a mirror, your own Nominatim).")
+@click.option("--user-agent", metavar="TEXT", help="User agent for --service nominatim (its policy asks for one "
+                                                    "that identifies you).")
 def geocode(input_path: str, references: tuple[str, ...], out_path: str, overwrite: bool, address_col, city_col,
-            zip_col, no_cache: bool) -> None:
+            zip_col, no_cache: bool, service, state, service_url, user_agent) -> None:
     """Geocode the addresses of INPUT against local reference files, nothing sent anywhere.
+
+    With --service, the addresses the references could not place are sent to
+    the Census batch geocoder or Nominatim (online: the command warns first).
 
     Writes every input column plus longitude, latitude, geocode_status (exact,
     interpolated, range, intersection, street, postcode, unmatched),
@@ -42,11 +53,22 @@ def geocode(input_path: str, references: tuple[str, ...], out_path: str, overwri
     out = Path(out_path)
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; choose another file or add --overwrite")
-    index, how = load_index(list(references), cache=not no_cache)
-    frame, summary = geocode_table(input_path, index, address_col=address_col, city_col=city_col, zip_col=zip_col)
+    if not references and not service:
+        raise click.UsageError("give --reference FILE (offline), or --service to send addresses online")
+    index, how = load_index(list(references), cache=not no_cache) if references else (None, {"built": None})
+    online = None
+    if service:
+        from odgeo.onlinegeo import USER_AGENT, OnlineGeocoder
+
+        click.echo(f"Warning: --service {service} sends addresses to an online service; they leave this machine.",
+                   err=True)
+        online = OnlineGeocoder(service, url=service_url, user_agent=user_agent or USER_AGENT)
+    frame, summary = geocode_table(input_path, index, address_col=address_col, city_col=city_col, zip_col=zip_col,
+                                   online=online, state=state)
     write_geocoded(frame, out)
-    click.echo(f"Geocoded: {out} ({summary['n']} rows; reference index "
-               f"{'built' if how['built'] else 'loaded from the cache'})")
+    source = {True: "reference index built", False: "reference index loaded from the cache", None: "no reference"}
+    click.echo(f"Geocoded: {out} ({summary['n']} rows; {source[how['built']]}"
+               + (f"; {summary['online_requests']} request(s) to {service}" if service else "") + ")")
     click.echo(f"{'status':<14}{'rows':>7}")
     for status, n in summary["by_status"].items():
         click.echo(f"{status:<14}{n:>7}")

@@ -27,7 +27,7 @@ from .projection import local_metric_crs
 from .read import file_sha256, read_table, read_vector_layer
 from .schema import WGS84, find_column
 
-__all__ = ["AddressIndex", "load_index", "build_index", "INDEX_VERSION"]
+__all__ = ["AddressIndex", "load_index", "build_index", "cache_dir", "INDEX_VERSION"]
 
 INDEX_VERSION = 1
 _NUMBER_COLS = ("number", "addrnum", "housenum", "housenumber", "addnumber", "addressnumber", "stnum")
@@ -67,7 +67,8 @@ class AddressIndex:
         return back.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
+    """Where reference indexes are cached: ``$ODGEO_CACHE/geocode`` or ``~/.cache/odgeo/geocode``."""
     return Path(os.environ.get("ODGEO_CACHE") or Path.home() / ".cache" / "odgeo") / "geocode"
 
 
@@ -78,7 +79,7 @@ def load_index(paths: list[str | Path], *, cache: bool = True) -> tuple[AddressI
         if not p.is_file():
             raise InputFileError(f"{p}: no such reference file")
     key = hashlib.sha256(f"v{INDEX_VERSION}".encode() + b"".join(file_sha256(p).encode() for p in paths)).hexdigest()
-    cached = _cache_dir() / f"{key[:32]}.pickle"
+    cached = cache_dir() / f"{key[:32]}.pickle"
     if cache and cached.is_file():
         with open(cached, "rb") as fh:
             return pickle.load(fh), {"cache": str(cached), "built": False}

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from .addressindex import AddressIndex
@@ -83,9 +84,15 @@ def _reason(row: pd.Series) -> str:
             f"below --min-score)")
 
 
-def geocode_table(path, index: AddressIndex, *, address_col: str | None = None, city_col: str | None = None,
-                  zip_col: str | None = None) -> tuple[pd.DataFrame, dict]:
-    """Every input column plus the geocode columns, one row per input row in the same order."""
+def geocode_table(path, index: AddressIndex | None, *, address_col: str | None = None, city_col: str | None = None,
+                  zip_col: str | None = None, online=None, state: str = "",
+                  min_score: float = DEFAULT_MIN_SCORE) -> tuple[pd.DataFrame, dict]:
+    """Every input column plus the geocode columns, one row per input row in the same order.
+
+    With ``online`` (an :class:`~odgeo.onlinegeo.OnlineGeocoder`), the rows the
+    offline ladder left unmatched or under ``min_score`` (all rows without an
+    index) are sent to the service, and its answer replaces theirs when it found one.
+    """
     table = read_table(path)
     data = table.data
     columns = list(data.columns)
@@ -97,10 +104,27 @@ def geocode_table(path, index: AddressIndex, *, address_col: str | None = None, 
     city = find_column(columns, ("city", "town", "municipality"), city_col, path=table.path, option="--city-col")
     zip_code = find_column(columns, ("zip", "zipcode", "postcode", "postalcode", "zip5"), zip_col, path=table.path,
                            option="--zip-col")
-    result = geocode_frame(index, data[address], data[city] if city else None, data[zip_code] if zip_code else None)
+    cities = data[city] if city else pd.Series([""] * len(data))
+    zips = data[zip_code] if zip_code else pd.Series([""] * len(data))
+    if index is not None:
+        result = geocode_frame(index, data[address], cities, zips).reset_index(drop=True)
+    else:
+        result = pd.DataFrame({"longitude": np.nan, "latitude": np.nan, "geocode_status": "unmatched",
+                               "geocode_score": 0.0, "matched_address": "", "geocode_reason": "not tried offline"},
+                              index=range(len(data)))
+    sent = 0
+    if online is not None:
+        weak = np.flatnonzero(((result["geocode_status"] == "unmatched") | (result["geocode_score"] < min_score))
+                              .to_numpy())
+        queries = [f"{data[address].iloc[i]}|{cities.iloc[i]}|{state}|{zips.iloc[i]}" for i in weak]
+        answers = online.geocode(queries)
+        better = (answers["geocode_status"] != "unmatched").to_numpy()
+        result.loc[weak[better], GEOCODE_COLUMNS] = answers.loc[better, GEOCODE_COLUMNS].to_numpy()
+        sent = online.requests
     clash = [c for c in GEOCODE_COLUMNS if c in data.columns]
-    out = pd.concat([data.drop(columns=clash), result.reset_index(drop=True)], axis=1)
-    return out, status_summary(result) | {"columns": {"address": address, "city": city, "zip": zip_code}}
+    out = pd.concat([data.drop(columns=clash).reset_index(drop=True), result.reset_index(drop=True)], axis=1)
+    return out, status_summary(result) | {"columns": {"address": address, "city": city, "zip": zip_code},
+                                          "online_requests": sent}
 
 
 def write_geocoded(frame: pd.DataFrame, path: Path) -> Path:
