@@ -29,7 +29,7 @@ import click
                                                     "that identifies you).")
 def geocode(input_path: str, references: tuple[str, ...], out_path: str, overwrite: bool, address_col, city_col,
             zip_col, no_cache: bool, service, state, service_url, user_agent) -> None:
-    """Geocode the addresses of INPUT against local reference files, nothing sent anywhere.
+    """Geocode the addresses of INPUT against local reference files: offline unless --service.
 
     With --service, the addresses the references could not place are sent to
     the Census batch geocoder or Nominatim (online: the command warns first).
