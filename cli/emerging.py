@@ -11,6 +11,7 @@ from .options import (
     input_options,
     output_options,
     progress_printer,
+    reference_options,
     split_outcomes,
 )
 
@@ -31,6 +32,7 @@ from .options import (
 @click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Polygon(s) whose empty cells take part (default: the hull of the cells with incidents).")
 @input_options
+@reference_options
 @click.option("--title", help="Map title.")
 @click.option("--tiles", metavar="URL|none", help="Basemap tiles: a URL template, or none (default OpenStreetMap).")
 @config_option
@@ -70,7 +72,7 @@ def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
         study_area=options["study_area"], since=options["since"], until=options["until"],
         outcomes=split_outcomes(options["outcomes"]), columns=columns, crs=options["crs"],
         timezone=options["timezone"], layer=options["layer"], title=options["title"], tiles=options["tiles"],
-        **audience)
+        reference=tuple(options["reference"]), min_score=options["min_score"], **audience)
     progress = progress_printer(ctx)
     run = run_emerging(input_path, out_dir, settings, overwrite=overwrite, progress=progress)
     from pathlib import Path

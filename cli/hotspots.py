@@ -12,6 +12,7 @@ from .options import (
     input_options,
     output_options,
     progress_printer,
+    reference_options,
     split_outcomes,
 )
 
@@ -68,11 +69,7 @@ def _positive(ctx, param, value):
 @click.option("--seed", type=int, help="Seed of --permutations (default 0).")
 @click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Polygon(s) whose empty cells take part in Gi* (default: the hull of the cells with incidents).")
-@click.option("--reference", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
-              help="Address points (OpenAddresses CSV ...) and/or street centerlines (TIGER) to geocode the rows "
-                   "that have an address and no coordinates; repeat for several. Offline.")
-@click.option("--min-score", type=click.FloatRange(0, 1), metavar="SCORE",
-              help="Geocoded rows scoring below this go to rejects.csv (default 0.5: keeps block level).")
+@reference_options
 @click.option("--boundaries", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Polygons (neighbourhoods, tracts) to count incidents in; rates per 10,000 when they "
                    "have a population column. Drawn with their names; writes areas.geojson.")

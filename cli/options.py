@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["input_options", "column_options", "output_options", "config_option", "columns_from", "split_outcomes",
+__all__ = ["input_options", "column_options", "reference_options", "output_options", "config_option", "columns_from", "split_outcomes",
            "audience_settings", "progress_printer"]
 
 # Kept in step with odgeo.webmap.AUDIENCES, odgeo.density.KERNELS and odgeo.schema.OUTCOMES
@@ -93,6 +93,14 @@ input_options = _stack(
                  help="Polygons with a population column (tracts): hexagon rates per 10,000 residents, "
                       "and with --mask-points each point's k-anonymity."),
     click.option("--population-col", metavar="COL", help="Population column of --population (default: detected)."),
+)
+
+reference_options = _stack(
+    click.option("--reference", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+                 help="Address points (OpenAddresses CSV ...) and/or street centerlines (TIGER) to geocode the rows "
+                      "that have an address and no coordinates; repeat for several. Offline."),
+    click.option("--min-score", type=click.FloatRange(0, 1), metavar="SCORE",
+                 help="Geocoded rows scoring below this go to rejects.csv (default 0.5: keeps block level)."),
 )
 
 output_options = _stack(

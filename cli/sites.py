@@ -13,6 +13,7 @@ from .options import (
     input_options,
     output_options,
     progress_printer,
+    reference_options,
     split_outcomes,
 )
 
@@ -44,6 +45,7 @@ from .options import (
 @click.option("--time-limit", type=click.FloatRange(0, min_open=True), metavar="SECONDS",
               help="Solver time limit (default 60); past it the best solution found and its gap are reported.")
 @input_options
+@reference_options
 @click.option("--title", help="Map title.")
 @click.option("--tiles", metavar="URL|none", help="Basemap tiles: a URL template, or none (default OpenStreetMap).")
 @config_option
@@ -81,7 +83,8 @@ def sites(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **
     hotspots = HotspotSettings(since=options["since"], until=options["until"],
                                outcomes=split_outcomes(options["outcomes"]), columns=columns, crs=options["crs"],
                                timezone=options["timezone"], layer=options["layer"], title=options["title"],
-                               tiles=options["tiles"], **audience)
+                               tiles=options["tiles"], reference=tuple(options["reference"]),
+                               min_score=options["min_score"], **audience)
     settings = SitesSettings(
         candidates=options["candidates"], existing=options["existing"], n_sites=options["n_sites"],
         target=options["target"], radius_m=options["radius"], network=options["network"], weight=options["weight"],

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
 from .errors import NoDataError, ParameterError
+from .geocodejob import apply_reference
 from .gistar import CORRECTIONS, neighbours, ring_distance_m, ring_for_distance, study_cells
 from .hexes import DEFAULT_RESOLUTION, H3_CELL, cells_to_polygons, points_to_cells
 from .hotspotstats import read_study_area
@@ -40,7 +41,8 @@ class EmergingSettings:
     resolution: H3 resolution (default 8). gi_rings / gi_distance_m: the spatial
     neighbourhood (default 1 ring). time_window: earlier steps in a bin's
     neighbourhood (default 1). correction: "fdr" (default), "bonferroni", "none".
-    The input, filter, audience and map settings are those of ``odgeo hotspots``.
+    The input, filter, geocoding (``reference``, ``min_score``), audience and map
+    settings are those of ``odgeo hotspots``.
     """
 
     step: str | None = None
@@ -61,6 +63,8 @@ class EmergingSettings:
     layer: str | None = None
     title: str | None = None
     tiles: str | None = None
+    reference: tuple[str, ...] = ()
+    min_score: float | None = None
 
 
 @dataclass
@@ -87,6 +91,7 @@ def run_emerging(path, out_dir, settings: EmergingSettings | None = None, *, ove
         read = read_incidents(path, columns=settings.columns, crs=settings.crs,
                               timezone=settings.timezone or "UTC", layer=settings.layer)
     record.sections["input"] = read.source
+    read = apply_reference(read, settings.reference, settings.min_score, record)
     run = analyse_emerging(read, settings, record=record, progress=progress)
     say("writing products")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from scipy import sparse
 
 from .coverage import Solution, coverage_problem, greedy, solve_capacitated, solve_max_coverage, solve_target_share
 from .errors import ParameterError
+from .geocodejob import apply_reference
 from .hexes import points_to_cells
 from .incidents import read_incidents
 from .jobs import check_out_dir, rejects_for, save_map_and_record
@@ -87,6 +88,7 @@ def run_sites(path, out_dir, settings: SitesSettings, *, overwrite: bool = False
     with record.timed("read"):
         read = read_incidents(path, columns=hs.columns, crs=hs.crs, timezone=hs.timezone or "UTC", layer=hs.layer)
     record.sections["input"] = read.source
+    read = apply_reference(read, hs.reference, hs.min_score, record)
     result = analyse_sites(read, settings, record=record, progress=progress)
     say("writing products")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -139,3 +139,16 @@ def test_main_job_geocodes_pending_rows(tmp_path):
     rejects = pd.read_csv(out / "rejects.csv")
     assert (rejects["code"] == "not_geocoded").sum() == geocoding["n_left_out"]
     assert "Geocoded 1053 addresses offline" in result.output
+
+
+@pytest.mark.parametrize("command, extra", [
+    ("emerging", []),
+    ("sites", ["--candidates", str(SAMPLE / "candidate_sites.csv"), "--n-sites", "2"]),
+])
+def test_other_commands_geocode_too(tmp_path, command, extra):
+    out = tmp_path / command
+    result = CliRunner().invoke(cli, [command, str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ, "--out", str(out),
+                                      "--reference", str(REFERENCES[0]), "--reference", str(REFERENCES[1]), *extra])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text())
+    assert record["geocoding"]["n"] == 1053 and record["counts"]["n_unlocated"] == 0
