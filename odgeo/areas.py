@@ -15,10 +15,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .errors import ColumnError
-from .layers import POPULATION_ALIASES, read_population
+from .layers import POPULATION_ALIASES, checked_population, require_polygons
 from .read import read_vector_layer
-from .schema import OUTCOME, WGS84, has_location, normalise_name
+from .schema import OUTCOME, WGS84, find_column, has_location
 
 __all__ = ["read_boundaries", "area_counts", "add_rates", "NAME_ALIASES", "UNSTABLE_BELOW", "RATE_PER"]
 
@@ -39,21 +38,16 @@ def read_boundaries(path: str | Path, *, name_col: str | None = None, population
     path = Path(path)
     frame = read_vector_layer(path, layer=layer)
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    by_norm = {normalise_name(c): c for c in columns}
-    if name_col is not None and name_col not in frame.columns:
-        raise ColumnError(f"{path}: no column {name_col!r} (--boundary-name-col); columns are {', '.join(columns)}")
-    name_col = name_col or next((by_norm[a] for a in NAME_ALIASES if a in by_norm), None)
+    name_col = find_column(columns, NAME_ALIASES, name_col, path=path, option="--boundary-name-col")
     names = (frame[name_col].astype(str) if name_col else
              pd.Series([f"Area {i + 1}" for i in range(len(frame))], index=frame.index))
     population = np.full(len(frame), np.nan)
-    has_pop = population_col is not None or any(a in by_norm for a in POPULATION_ALIASES)
+    has_pop = population_col is not None or find_column(columns, POPULATION_ALIASES) is not None
     if has_pop:
-        polygons, population_col = read_population(path, column=population_col, layer=layer)
-        population = polygons[population_col].to_numpy(dtype=float)
+        frame, population_col = checked_population(frame, path, population_col)
+        population = frame[population_col].to_numpy(dtype=float)
     else:
-        kinds = frame.geometry.geom_type.to_numpy()
-        if not np.isin(kinds, ["Polygon", "MultiPolygon"]).all():
-            raise ColumnError(f"{path}: boundaries must be polygons")
+        require_polygons(frame, path, "a boundaries file")
     out = gpd.GeoDataFrame({"name": names.to_numpy(), "population": population},
                            geometry=frame.geometry.to_numpy(), crs=WGS84)
     return out, {"name": name_col, "population": population_col if has_pop else None}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import folium
@@ -14,12 +14,18 @@ import pandas as pd
 
 from .emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
 from .errors import NoDataError, ParameterError
-from .geocodejob import apply_reference
-from .gistar import CORRECTIONS, neighbours, ring_distance_m, ring_for_distance, study_cells
+from .gistar import CORRECTIONS, neighbours, ring_distance_m, study_cells
 from .hexes import DEFAULT_RESOLUTION, H3_CELL, cells_to_polygons, points_to_cells
-from .hotspotstats import read_study_area
-from .incidents import read_incidents
-from .jobs import check_out_dir, date_span, rejects_for, save_map_and_record, select_incidents
+from .hotspotstats import neighbourhood_rings, read_study_area
+from .jobs import (
+    JobSettings,
+    check_out_dir,
+    date_span,
+    read_job_input,
+    rejects_for,
+    save_map_and_record,
+    select_incidents,
+)
 from .privacy import DEFAULT_MIN_COUNT, shown_count
 from .projection import lonlat_of
 from .publish import Products
@@ -34,15 +40,15 @@ STEPS = ("auto", "week", "month")
 
 
 @dataclass(frozen=True)
-class EmergingSettings:
+class EmergingSettings(JobSettings):
     """Settings of ``odgeo emerging``; None means the default.
 
     step: "auto" (default: months if there are at least 10, else weeks), "week" or "month".
     resolution: H3 resolution (default 8). gi_rings / gi_distance_m: the spatial
     neighbourhood (default 1 ring). time_window: earlier steps in a bin's
     neighbourhood (default 1). correction: "fdr" (default), "bonferroni", "none".
-    The input, filter, geocoding (``reference``, ``min_score``), audience and map
-    settings are those of ``odgeo hotspots``.
+    The input, filter, geocoding, audience and map settings are those of
+    :class:`odgeo.jobs.JobSettings`.
     """
 
     step: str | None = None
@@ -52,19 +58,6 @@ class EmergingSettings:
     time_window: int | None = None
     correction: str | None = None
     study_area: str | None = None
-    since: str | None = None
-    until: str | None = None
-    outcomes: tuple[str, ...] | None = None
-    audience: str | None = None
-    min_count: int | None = None
-    columns: dict[str, str | None] = field(default_factory=dict)
-    crs: str | None = None
-    timezone: str | None = None
-    layer: str | None = None
-    title: str | None = None
-    tiles: str | None = None
-    reference: tuple[str, ...] = ()
-    min_score: float | None = None
 
 
 @dataclass
@@ -86,12 +79,7 @@ def run_emerging(path, out_dir, settings: EmergingSettings | None = None, *, ove
     check_out_dir(out_dir, overwrite)
     say = progress or (lambda step: None)
     record = RunRecord("emerging")
-    say("reading incidents")
-    with record.timed("read"):
-        read = read_incidents(path, columns=settings.columns, crs=settings.crs,
-                              timezone=settings.timezone or "UTC", layer=settings.layer)
-    record.sections["input"] = read.source
-    read = apply_reference(read, settings.reference, settings.min_score, record)
+    read = read_job_input(path, settings, record, say)
     run = analyse_emerging(read, settings, record=record, progress=progress)
     say("writing products")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -116,7 +104,7 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
         raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     read, used = select_incidents(read, settings, record)
     resolution = record.pick("resolution", settings.resolution, DEFAULT_RESOLUTION)
-    rings = _rings(record, settings, resolution)
+    rings = neighbourhood_rings(record, settings.gi_rings, settings.gi_distance_m, resolution)
     time_window = record.pick("time_window", settings.time_window, 1, "the step itself and the one before")
     correction = record.pick("correction", settings.correction, "fdr", "Benjamini-Hochberg over all bins")
     if correction not in CORRECTIONS:
@@ -142,15 +130,6 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
     cells_frame = gpd.GeoDataFrame(frame, geometry=cells_to_polygons(frame[H3_CELL]).values, crs=WGS84)
     fmap = _map(settings, read, used, cells_frame, audience)
     return EmergingRun(read, used, result, cells_frame, fmap, record, audience)
-
-
-def _rings(record: RunRecord, settings: EmergingSettings, resolution: int) -> int:
-    if settings.gi_rings is not None and settings.gi_distance_m is not None:
-        raise ParameterError("give --gi-distance or --gi-rings, not both")
-    if settings.gi_distance_m is not None:
-        record.param("gi_distance_m", float(settings.gi_distance_m), "given")
-        return record.param("gi_rings", ring_for_distance(float(settings.gi_distance_m), resolution), "auto")
-    return record.pick("gi_rings", settings.gi_rings, 1, "the cell and its six neighbours")
 
 
 def _step(record: RunRecord, given: str | None, times: pd.Series) -> str:

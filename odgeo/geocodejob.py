@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -136,9 +135,9 @@ def write_geocoded(frame: pd.DataFrame, path: Path) -> Path:
         frame.to_csv(path, index=False, lineterminator="\n")
         return path
     lon, lat = frame["longitude"].to_numpy(float), frame["latitude"].to_numpy(float)
-    geometry = [None if not (math.isfinite(x) and math.isfinite(y)) else gpd.points_from_xy([x], [y])[0]
-                for x, y in zip(lon, lat)]
-    geo = gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84)
+    points = np.asarray(gpd.points_from_xy(lon, lat), dtype=object)
+    points[~(np.isfinite(lon) & np.isfinite(lat))] = None
+    geo = gpd.GeoDataFrame(frame, geometry=points, crs=WGS84)
     if suffix == ".gpkg":
         geo.to_file(path, driver="GPKG", layer="geocoded", engine="pyogrio")
     else:

@@ -15,7 +15,7 @@ from .optimized import Decisions, optimized_scale
 from .read import read_vector_layer
 from .runrecord import RunRecord
 
-__all__ = ["METHODS", "hotspot_statistics", "read_study_area"]
+__all__ = ["METHODS", "hotspot_statistics", "neighbourhood_rings", "read_study_area"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ def hotspot_statistics(record: RunRecord, settings, used: gpd.GeoDataFrame, x: n
         record.param("gi_resolution", resolution, "auto", "see decisions")
         record.param("gi_rings", rings, "auto", "see decisions")
         counts = count_cells(used[keep], resolution=resolution, by_outcome=False)
-        correction = "fdr" if settings.correction is None else correction
     else:
         gi_resolution = record.pick(
             "gi_resolution", settings.gi_resolution, min(resolution + 1, 15),
@@ -69,20 +68,22 @@ def hotspot_statistics(record: RunRecord, settings, used: gpd.GeoDataFrame, x: n
         if gi_resolution != resolution:
             counts = count_cells(used, resolution=int(gi_resolution), by_outcome=False)
         resolution = int(gi_resolution)
-        rings = _fixed_rings(record, settings, resolution)
+        rings = neighbourhood_rings(record, settings.gi_rings, settings.gi_distance_m, resolution)
     return gi_star_cells(counts["count"], resolution=resolution, rings=rings, boundary=boundary,
                          correction=correction, permutations=int(permutations), seed=int(seed))
 
 
-def _fixed_rings(record: RunRecord, settings, resolution: int) -> int:
-    if settings.gi_rings is not None and settings.gi_distance_m is not None:
+def neighbourhood_rings(record: RunRecord, gi_rings: int | None, gi_distance_m: float | None,
+                        resolution: int) -> int:
+    """Gi* neighbours as H3 rings: given, from a distance band, or 1 by default (recorded)."""
+    if gi_rings is not None and gi_distance_m is not None:
         raise ParameterError("give --gi-distance or --gi-rings, not both")
-    if settings.gi_rings is not None:
-        if int(settings.gi_rings) != settings.gi_rings or settings.gi_rings < 1:
-            raise ParameterError(f"--gi-rings must be a whole number >= 1, not {settings.gi_rings!r}")
-        return record.param("gi_rings", int(settings.gi_rings), "given")
-    if settings.gi_distance_m is not None:
-        rings = ring_for_distance(float(settings.gi_distance_m), resolution)
-        record.param("gi_distance_m", float(settings.gi_distance_m), "given")
-        return record.param("gi_rings", rings, "auto", f"{settings.gi_distance_m} m at resolution {resolution}")
+    if gi_rings is not None:
+        if int(gi_rings) != gi_rings or gi_rings < 1:
+            raise ParameterError(f"--gi-rings must be a whole number >= 1, not {gi_rings!r}")
+        return record.param("gi_rings", int(gi_rings), "given")
+    if gi_distance_m is not None:
+        rings = ring_for_distance(float(gi_distance_m), resolution)
+        record.param("gi_distance_m", float(gi_distance_m), "given")
+        return record.param("gi_rings", rings, "auto", f"{gi_distance_m} m at resolution {resolution}")
     return record.param("gi_rings", 1, "default", "the cell and its six neighbours")

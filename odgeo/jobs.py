@@ -2,20 +2,75 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
 from .errors import NoDataError, OutputExistsError
-from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents
+from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents, read_incidents
 from .runrecord import RunRecord
 from .schema import INCIDENT_ID, OCCURRED_AT, located
 
-__all__ = ["select_incidents", "row_counts", "check_out_dir", "date_span", "rejects_for", "save_map_and_record"]
+__all__ = ["JobSettings", "read_job_input", "select_incidents", "row_counts", "check_out_dir", "date_span", "rejects_for", "save_map_and_record"]
 
 
-def select_incidents(read: IncidentRead, settings, record: RunRecord) -> tuple[IncidentRead, gpd.GeoDataFrame]:
+@dataclass(frozen=True)
+class JobSettings:
+    """What every command takes: input columns, filters, geocoding, audience and map (None: the default).
+
+    Attributes
+    ----------
+    columns, crs, timezone, layer
+        Column overrides by role (see :func:`odgeo.schema.detect_columns`), the input
+        CRS of coordinate columns, the time zone of naive dates, the vector layer.
+    since, until, outcomes
+        Filters (inclusive dates; outcomes among fatal, nonfatal, unknown).
+    reference, min_score
+        Address points and/or street centerlines to geocode the incidents that have
+        an address and no coordinates (see :mod:`odgeo.geocoder`); matches scoring
+        under ``min_score`` (default 0.5) go to the rejects.
+    audience, min_count
+        "public" (default) or "restricted"; the smallest count published for the
+        public (default 10; see docs/privacy.md).
+    title, tiles
+        Map title and basemap (None: OpenStreetMap; "none": no basemap).
+    """
+
+    columns: dict[str, str | None] = field(default_factory=dict)
+    crs: str | None = None
+    timezone: str | None = None
+    layer: str | None = None
+    since: str | None = None
+    until: str | None = None
+    outcomes: tuple[str, ...] | None = None
+    reference: tuple[str, ...] = ()
+    min_score: float | None = None
+    audience: str | None = None
+    min_count: int | None = None
+    title: str | None = None
+    tiles: str | None = None
+
+
+def read_job_input(path, settings: JobSettings, record: RunRecord,
+                   say: Callable[[str], None] = lambda step: None) -> IncidentRead:
+    """Read the incident file, record it, and geocode what lacks coordinates when references are given."""
+    from .geocodejob import apply_reference
+
+    say("reading incidents")
+    with record.timed("read"):
+        read = read_incidents(path, columns=settings.columns, crs=settings.crs,
+                              timezone=settings.timezone or "UTC", layer=settings.layer)
+    record.sections["input"] = read.source
+    if settings.reference:
+        say("geocoding addresses without coordinates")
+        read = apply_reference(read, settings.reference, settings.min_score, record)
+    return read
+
+
+def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecord) -> tuple[IncidentRead, gpd.GeoDataFrame]:
     """Apply the date and outcome filters; return the read and the located incidents used.
 
     Records the filters, the columns and the row counts (which must add up);

@@ -119,8 +119,11 @@ def _add_uncovered(fmap: folium.Map, products: Products, sites: gpd.GeoDataFrame
     from .projection import local_metric_crs
 
     crs = local_metric_crs(centres.x.to_numpy(), centres.y.to_numpy())
-    near = centres.to_crs(crs).apply(lambda p: sites.to_crs(crs).distance(p).min() <= radius)
-    far = hot[~near.to_numpy()]
+    from scipy.spatial import cKDTree
+
+    site_xy = sites.to_crs(crs).get_coordinates().to_numpy()
+    nearest, _ = cKDTree(site_xy).query(centres.to_crs(crs).get_coordinates().to_numpy())
+    far = hot[nearest > radius]
     if not len(far):
         return
     folium.GeoJson(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import folium
@@ -22,13 +22,20 @@ from . import hexes as hexes_mod
 from .areas import add_rates, area_counts, read_boundaries
 from .density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density
 from .errors import NoDataError, ParameterError
-from .geocodejob import apply_reference
 from .geomask import donut_mask, parse_mask_distances, ring_population
 from .gistar import GiStar
 from .hotspots import DEFAULT_PERCENTILE, hotspot_polygons
 from .hotspotstats import hotspot_statistics
-from .incidents import IncidentRead, read_incidents
-from .jobs import check_out_dir, date_span, rejects_for, save_map_and_record, select_incidents
+from .incidents import IncidentRead
+from .jobs import (
+    JobSettings,
+    check_out_dir,
+    date_span,
+    read_job_input,
+    rejects_for,
+    save_map_and_record,
+    select_incidents,
+)
 from .layers import read_population
 from .mapimage import write_map_png
 from .privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count, shown_count
@@ -49,8 +56,12 @@ PRODUCT_FILES = ("map.html", "map.png", "hexes.geojson", "gistar.geojson", "dens
 
 
 @dataclass(frozen=True)
-class HotspotSettings:
+class HotspotSettings(JobSettings):
     """Every setting of the main job; None means "use the default" (or decide automatically).
+
+    The input, filter, geocoding, audience and map settings are those of
+    :class:`odgeo.jobs.JobSettings`; ``title`` and ``tiles`` are joined here by
+    ``classes``.
 
     Attributes
     ----------
@@ -70,19 +81,8 @@ class HotspotSettings:
         DBSCAN search distance (default 100 m) and minimum points (default 15).
     stack_min
         Incidents at one exact coordinate flagged as a possible artefact (default 10).
-    since, until, outcomes
-        Filters (inclusive dates; outcomes among fatal, nonfatal, unknown).
-    audience
-        "public" (default) or "restricted".
-    columns
-        Column overrides by role (see :func:`odgeo.schema.detect_columns`).
-    crs, timezone, layer
-        Input CRS of coordinate columns, time zone of naive dates, vector layer.
-    title, tiles, classes
-        Map title, basemap (None: OpenStreetMap; "none": no basemap) and hexagon
-        classes ("quantiles", the default, or "natural_breaks").
-    min_count
-        Public audience: smallest count published (default 10; see docs/privacy.md).
+    classes
+        Hexagon colour classes: "quantiles" (the default) or "natural_breaks".
     mask_points, mask_seed
         Restricted audience: donut geomasking of the map's points, (min, max) metres
         or "MIN,MAX", and its seed (default 0).
@@ -96,10 +96,6 @@ class HotspotSettings:
         "optimized"; the multiple-testing correction ("fdr" default, "bonferroni",
         "none"); permutations for pseudo p-values (default 0: analytic); the
         study area polygon file (default: the convex hull of the cells with incidents).
-    reference, min_score
-        Address points and/or street centerlines to geocode the incidents that
-        have an address and no coordinates (see :mod:`odgeo.geocoder`); matches
-        scoring under ``min_score`` (default 0.5) go to the rejects.
     boundaries, boundary_name_col, boundary_population_col
         Polygons (neighbourhoods, tracts) to count incidents in, with rates per
         10,000 residents when they carry a population (see :mod:`odgeo.areas`).
@@ -114,17 +110,6 @@ class HotspotSettings:
     eps_m: float | None = None
     min_samples: int | None = None
     stack_min: int | None = None
-    since: str | None = None
-    until: str | None = None
-    outcomes: tuple[str, ...] | None = None
-    audience: str | None = None
-    columns: dict[str, str | None] = field(default_factory=dict)
-    crs: str | None = None
-    timezone: str | None = None
-    layer: str | None = None
-    title: str | None = None
-    tiles: str | None = None
-    min_count: int | None = None
     mask_points: str | tuple[float, float] | None = None
     mask_seed: int | None = None
     population: str | None = None
@@ -139,8 +124,6 @@ class HotspotSettings:
     permutations: int | None = None
     seed: int | None = None
     study_area: str | None = None
-    reference: tuple[str, ...] = ()
-    min_score: float | None = None
     boundary_name_col: str | None = None
     boundary_population_col: str | None = None
 
@@ -184,15 +167,8 @@ def run_hotspots(
     out_dir = Path(out_dir)
     check_out_dir(out_dir, overwrite)
     say = progress or (lambda step: None)
-    say("reading incidents")
     record = RunRecord("hotspots")
-    with record.timed("read"):
-        read = read_incidents(path, columns=settings.columns, crs=settings.crs,
-                              timezone=settings.timezone or "UTC", layer=settings.layer)
-    record.sections["input"] = read.source
-    if settings.reference:
-        say("geocoding addresses without coordinates")
-        read = apply_reference(read, settings.reference, settings.min_score, record)
+    read = read_job_input(path, settings, record, say)
     result = analyse_hotspots(read, settings, progress=progress, record=record)
     say("writing products")
     write_hotspot_products(result, out_dir, overwrite=overwrite)

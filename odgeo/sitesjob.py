@@ -22,12 +22,19 @@ import pandas as pd
 import pyproj
 from scipy import sparse
 
-from .coverage import Solution, coverage_problem, greedy, solve_capacitated, solve_max_coverage, solve_target_share
+from .coverage import (
+    CoverageProblem,
+    Solution,
+    coverage_problem,
+    covered_weight,
+    greedy,
+    solve_capacitated,
+    solve_max_coverage,
+    solve_target_share,
+)
 from .errors import ParameterError
-from .geocodejob import apply_reference
 from .hexes import points_to_cells
-from .incidents import read_incidents
-from .jobs import check_out_dir, rejects_for, save_map_and_record
+from .jobs import check_out_dir, read_job_input, rejects_for, save_map_and_record
 from .network import network_cover, read_network, straight_cover
 from .pipeline import HotspotSettings, analyse_hotspots
 from .projection import lonlat_of, project_points
@@ -83,19 +90,14 @@ def run_sites(path, out_dir, settings: SitesSettings, *, overwrite: bool = False
     check_out_dir(out_dir, overwrite)
     say = progress or (lambda step: None)
     record = RunRecord("sites")
-    say("reading incidents")
-    hs = settings.hotspots
-    with record.timed("read"):
-        read = read_incidents(path, columns=hs.columns, crs=hs.crs, timezone=hs.timezone or "UTC", layer=hs.layer)
-    record.sections["input"] = read.source
-    read = apply_reference(read, hs.reference, hs.min_score, record)
+    read = read_job_input(path, settings.hotspots, record, say)
     result = analyse_sites(read, settings, record=record, progress=progress)
     say("writing products")
     out_dir.mkdir(parents=True, exist_ok=True)
     audience = result.hotspots.audience
     written = [write_geojson(_sites_for(result.sites, audience, result.hotspots.products.min_count),
                              out_dir / "sites.geojson"),
-               write_csv(_curve_for(result.curve, audience), out_dir / "coverage.csv"),
+               write_csv(result.curve.assign(share=result.curve["share"].round(4)), out_dir / "coverage.csv"),
                write_csv(rejects_for(result.hotspots.read.rejects, audience), out_dir / "rejects.csv")]
     save_map_and_record(result.map, record, out_dir, written)
     return result
@@ -130,7 +132,8 @@ def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = N
     cand_xy = _xy(candidates, crs)
     exist_xy = _xy(existing, crs)
     demand = _demand(x, y, lon, lat, weights, record)
-    model = _Model(cover_of(cand_xy, demand.xy), cover_of(exist_xy, demand.xy), demand.weights,
+    cand_cover, exist_cover = cover_of(cand_xy, demand.xy), cover_of(exist_xy, demand.xy)
+    model = _Model(cand_cover, exist_cover, demand.weights, coverage_problem(demand.weights, cand_cover, exist_cover),
                    capacitated, candidates, existing, incidents, weights)
     say("choosing sites")
     with record.timed("solve"):
@@ -146,7 +149,7 @@ def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = N
     if model.capacitated:
         demand = solution.details["demand_per_month"]
         record.sections["solution"]["share_of_monthly_demand_served"] = round(solution.covered_weight / demand, 4)
-    evaluation = _out_of_time(settings, record, incidents, x, y, weights, cover_of, cand_xy, exist_xy,
+    evaluation = _out_of_time(settings, record, incidents, weights, exact_cand, exact_exist,
                               len(solution.chosen), time_limit)
     fmap = _map(hs_result, sites, radius, settings, evaluation)
     return SitesResult(sites, curve, solution, evaluation, record, hs_result, fmap)
@@ -163,6 +166,7 @@ class _Model:
     cand_cover: sparse.csr_matrix  # demand x candidates
     exist_cover: sparse.csr_matrix  # demand x existing
     demand_w: np.ndarray
+    problem: CoverageProblem  # the uncapacitated model, merged
     capacitated: bool
     candidates: gpd.GeoDataFrame
     existing: gpd.GeoDataFrame
@@ -238,7 +242,7 @@ def _solve(model: _Model, settings: SitesSettings, record: RunRecord, time_limit
                                      time_limit=time_limit)
         solution.chosen = [j - len(model.existing) for j in solution.chosen]
         return solution
-    problem = coverage_problem(model.demand_w, model.cand_cover, model.exist_cover)
+    problem = model.problem
     if settings.target is not None:
         record.param("target", float(settings.target), "given")
         return solve_target_share(problem, float(settings.target), time_limit=time_limit)
@@ -269,10 +273,10 @@ def _report(solution: Solution, model: _Model, exact_cand, exact_exist, w, time_
         reached[cover[:, best].indices] = True
     rows = []
     cum = float(w[by_existing].sum())
+    per_existing = np.diff(exact_exist.tocsc().indptr)  # incidents within reach of each existing site
     for site, row in model.existing.iterrows():
-        idx = exact_exist[:, site].indices if exact_exist.shape[1] else []
         rows.append({"status": "existing", "rank": None, "site_id": row["site_id"], "name": row["name"],
-                     "covered": int(len(idx)), "marginal_gain": None, "cumulative_share": None,
+                     "covered": int(per_existing[site]), "marginal_gain": None, "cumulative_share": None,
                      "geometry": row.geometry})
     for rank, (site, gain) in enumerate(zip(order, gains), start=1):
         row = model.candidates.iloc[site]
@@ -289,12 +293,11 @@ def _report(solution: Solution, model: _Model, exact_cand, exact_exist, w, time_
 def _curve(model: _Model, n: int, total: float, by_existing, w, time_limit: float) -> pd.DataFrame:
     """The best share for 0 (existing only), 1, ..., n new sites (optimal each; greedy when capacitated)."""
     rows = [{"n_new_sites": 0, "share": float(w[by_existing].sum()) / total if total else 0.0}]
+    problem = model.problem
     if model.capacitated:
-        problem = coverage_problem(model.demand_w, model.cand_cover, model.exist_cover)
         picked = greedy(problem, n)
         rows += [{"n_new_sites": k, "share": _share(problem, picked[:k])} for k in range(1, n + 1)]
         return pd.DataFrame(rows).assign(method="greedy, ignoring capacities")
-    problem = coverage_problem(model.demand_w, model.cand_cover, model.exist_cover)
     for k in range(1, n + 1):
         rows.append({"n_new_sites": k, "share": _share(problem, solve_max_coverage(problem, k,
                                                                                     time_limit=time_limit).chosen)})
@@ -302,12 +305,10 @@ def _curve(model: _Model, n: int, total: float, by_existing, w, time_limit: floa
 
 
 def _share(problem, chosen) -> float:
-    from .coverage import covered_weight
-
     return covered_weight(problem, chosen) / problem.total_weight if problem.total_weight else 0.0
 
 
-def _out_of_time(settings, record, incidents, x, y, w, cover_of, cand_xy, exist_xy, n, time_limit):
+def _out_of_time(settings, record, incidents, w, exact_cand, exact_exist, n, time_limit):
     """Choose on incidents up to --train-until, score on those after, beside the best possible score."""
     if not settings.train_until:
         return None
@@ -322,13 +323,12 @@ def _out_of_time(settings, record, incidents, x, y, w, cover_of, cand_xy, exist_
         raise ParameterError(f"--train-until {settings.train_until} leaves no incidents on one side "
                              f"({int(train.sum())} before, {int((~train).sum())} after)")
 
-    def best(mask):
-        xy = np.c_[x[mask], y[mask]]
-        problem = coverage_problem(w[mask], cover_of(cand_xy, xy), cover_of(exist_xy, xy))
+    def best(mask):  # the incident-level coverage, restricted to one period
+        problem = coverage_problem(w[mask], exact_cand[mask], exact_exist[mask])
         return problem, solve_max_coverage(problem, int(n), time_limit=time_limit)
+
     _, chosen_on_train = best(train)
     test_problem, best_on_test = best(~train)
-    from .coverage import covered_weight
 
     reached = covered_weight(test_problem, chosen_on_train.chosen) / test_problem.total_weight
     possible = best_on_test.covered_weight / test_problem.total_weight
@@ -355,10 +355,6 @@ def _sites_for(sites: gpd.GeoDataFrame, audience: str, min_count: int | None) ->
         small = values.notna() & (values > 0) & (values < min_count)
         out[col] = values.astype(object).where(~small, None)
     return out
-
-
-def _curve_for(curve: pd.DataFrame, audience: str) -> pd.DataFrame:
-    return curve.assign(share=curve["share"].round(4))
 
 
 def _map(hs_result, sites: gpd.GeoDataFrame, radius: float, settings: SitesSettings, evaluation):

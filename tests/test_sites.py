@@ -78,7 +78,12 @@ def test_merging_identical_demand_changes_nothing():
     weights, cand, exist = _instance(1)
     problem = coverage_problem(weights, cand, exist)
     assert len(problem.weights) < len(weights)
-    assert problem.fixed_weight + problem.weights.sum() <= weights.sum()
+    fixed = np.asarray(exist.sum(axis=1)).ravel() > 0
+    reachable = ~fixed & (np.asarray(cand.sum(axis=1)).ravel() > 0)
+    assert problem.fixed_weight == weights[fixed].sum() and problem.weights.sum() == weights[reachable].sum()
+    for combo in itertools.combinations(range(cand.shape[1]), 2):  # any choice covers the same weight
+        hit = fixed | (np.asarray(cand[:, list(combo)].sum(axis=1)).ravel() > 0)
+        assert covered_weight(problem, combo) == pytest.approx(weights[hit].sum())
 
 
 def test_target_share_is_the_fewest_sites():
