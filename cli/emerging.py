@@ -5,14 +5,15 @@ from __future__ import annotations
 import click
 
 from .options import (
+    Metres,
+    Tiles,
     audience_settings,
-    columns_from,
     config_option,
     input_options,
+    job_settings,
     output_options,
     progress_printer,
     reference_options,
-    split_outcomes,
 )
 
 
@@ -23,7 +24,7 @@ from .options import (
               help="Time step (default auto: months when there are at least 10, else weeks).")
 @click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the cells (default 8).")
 @click.option("--gi-rings", type=click.IntRange(1), metavar="K", help="Spatial neighbours: cells within K rings (default 1).")
-@click.option("--gi-distance", type=click.FloatRange(0, min_open=True), metavar="METRES",
+@click.option("--gi-distance", type=Metres(), metavar="METRES",
               help="Spatial neighbourhood as a distance band, turned into rings.")
 @click.option("--time-window", type=click.IntRange(0), metavar="N",
               help="Earlier time steps in a bin's neighbourhood (default 1).")
@@ -34,7 +35,7 @@ from .options import (
 @input_options
 @reference_options
 @click.option("--title", help="Map title.")
-@click.option("--tiles", metavar="URL|none", help="Basemap tiles: a URL template, or none (default OpenStreetMap).")
+@click.option("--tiles", type=Tiles(), metavar="URL|none", help="Basemap tiles: a URL template, or none (default OpenStreetMap).")
 @config_option
 @click.pass_context
 def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:
@@ -60,7 +61,6 @@ def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     """
     from odgeo.emergingjob import EmergingSettings, run_emerging
 
-    columns = columns_from(options)
     audience = audience_settings(options)
     if audience.pop("mask_points") or audience.pop("population"):
         raise click.UsageError("--mask-points and --population do not apply to odgeo emerging (it draws no points)")
@@ -69,10 +69,7 @@ def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     settings = EmergingSettings(
         step=options["step"], resolution=options["resolution"], gi_rings=options["gi_rings"],
         gi_distance_m=options["gi_distance"], time_window=options["time_window"], correction=options["correction"],
-        study_area=options["study_area"], since=options["since"], until=options["until"],
-        outcomes=split_outcomes(options["outcomes"]), columns=columns, crs=options["crs"],
-        timezone=options["timezone"], layer=options["layer"], title=options["title"], tiles=options["tiles"],
-        reference=tuple(options["reference"]), min_score=options["min_score"], **audience)
+        study_area=options["study_area"], **job_settings(options), **audience)
     progress = progress_printer(ctx)
     run = run_emerging(input_path, out_dir, settings, overwrite=overwrite, progress=progress)
     from pathlib import Path

@@ -6,33 +6,17 @@ import click
 
 from .options import (
     KERNELS,
+    FiniteFloat,
+    Metres,
+    Tiles,
     audience_settings,
-    columns_from,
     config_option,
     input_options,
+    job_settings,
     output_options,
     progress_printer,
     reference_options,
-    split_outcomes,
 )
-
-
-def _bandwidth(ctx, param, value):
-    if value is None or str(value).lower() == "auto":
-        return None if value is None else "auto"
-    try:
-        number = float(value)
-    except ValueError:
-        raise click.BadParameter("give metres (e.g. 400) or 'auto'") from None
-    if not number > 0:
-        raise click.BadParameter("must be a positive number of metres or 'auto'")
-    return number
-
-
-def _positive(ctx, param, value):
-    if value is not None and not value > 0:
-        raise click.BadParameter("must be positive")
-    return value
 
 
 @click.command()
@@ -40,16 +24,16 @@ def _positive(ctx, param, value):
 @output_options
 @click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the hex counts (default 8, ~0.74 km²; 7 for counties).")
 @click.option("--period", type=click.Choice(["month", "week", "none"]), help="Time breakdown columns in hexes.geojson (default month).")
-@click.option("--bandwidth", callback=_bandwidth, metavar="METRES|auto", help="Kernel radius in metres, or auto (default: ArcGIS spatial Silverman rule).")
-@click.option("--cell-size", type=float, callback=_positive, metavar="METRES", help="Density cell size (default: extent / 250, at most bandwidth / 2).")
+@click.option("--bandwidth", type=Metres(allow_auto=True), metavar="METRES|auto", help="Kernel radius in metres, or auto (default: ArcGIS spatial Silverman rule).")
+@click.option("--cell-size", type=Metres(), metavar="METRES", help="Density cell size (default: extent / 250, at most bandwidth / 2).")
 @click.option("--kernel", type=click.Choice(KERNELS), help="Density kernel (default quartic, as ArcGIS and QGIS).")
-@click.option("--percentile", type=click.FloatRange(0, 100, min_open=True, max_open=True), help="Hot spots are cells above this percentile of non-zero density (default 95).")
-@click.option("--eps", type=float, callback=_positive, metavar="METRES", help="DBSCAN search distance (default 100).")
+@click.option("--percentile", type=FiniteFloat(0, 100, min_open=True, max_open=True), help="Hot spots are cells above this percentile of non-zero density (default 95).")
+@click.option("--eps", type=Metres(), metavar="METRES", help="DBSCAN search distance (default 100).")
 @click.option("--min-samples", type=click.IntRange(1), help="DBSCAN minimum incidents within --eps, itself included (default 15).")
 @click.option("--stack-min", type=click.IntRange(2), help="Incidents at one exact point flagged as a possible geocoding artefact (default 10).")
 @input_options
 @click.option("--title", help="Map title (default: 'Suspected overdoses: <input file>').")
-@click.option("--tiles", metavar="URL|none",
+@click.option("--tiles", type=Tiles(), metavar="URL|none",
               help="Basemap tiles: a tile URL template such as https://tiles.example.org/{z}/{x}/{y}.png, "
                    "or none (default OpenStreetMap, fetched by the browser when online).")
 @click.option("--classes", type=click.Choice(["quantiles", "natural_breaks"]),
@@ -59,14 +43,14 @@ def _positive(ctx, param, value):
                    "optimized (resolution and distance chosen from the data; decisions printed and in run.json).")
 @click.option("--gi-resolution", type=click.IntRange(0, 15),
               help="H3 resolution of the Gi* cells (default: one finer than --resolution).")
-@click.option("--gi-distance", type=float, callback=_positive, metavar="METRES",
+@click.option("--gi-distance", type=Metres(), metavar="METRES",
               help="Gi* distance band, turned into H3 rings (default: 1 ring).")
 @click.option("--gi-rings", type=click.IntRange(1), metavar="K", help="Gi* neighbours: the cells within K rings.")
 @click.option("--correction", type=click.Choice(["fdr", "bonferroni", "none"]),
               help="Multiple-testing correction of the Gi* p-values (default fdr: Benjamini-Hochberg).")
 @click.option("--permutations", type=click.IntRange(0), metavar="N",
               help="Conditional permutations for Gi* pseudo p-values (default 0: analytic); e.g. 999.")
-@click.option("--seed", type=int, help="Seed of --permutations (default 0).")
+@click.option("--seed", type=click.IntRange(0), help="Seed of --permutations (default 0).")
 @click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Polygon(s) whose empty cells take part in Gi* (default: the hull of the cells with incidents).")
 @reference_options
@@ -110,22 +94,16 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     """
     from odgeo.pipeline import HotspotSettings, run_hotspots
 
-    columns = columns_from(options)
-    audience = audience_settings(options)
     settings = HotspotSettings(
         resolution=options["resolution"], period=options["period"], bandwidth_m=options["bandwidth"],
         cell_size_m=options["cell_size"], kernel=options["kernel"], percentile=options["percentile"],
         eps_m=options["eps"], min_samples=options["min_samples"], stack_min=options["stack_min"],
-        since=options["since"], until=options["until"], outcomes=split_outcomes(options["outcomes"]),
-        columns=columns, crs=options["crs"], timezone=options["timezone"],
-        layer=options["layer"], title=options["title"], tiles=options["tiles"],
         classes=options["classes"], boundaries=options["boundaries"], method=options["method"],
-        gi_resolution=options["gi_resolution"], reference=tuple(options["reference"]),
-        min_score=options["min_score"],
-        gi_distance_m=options["gi_distance"], gi_rings=options["gi_rings"], correction=options["correction"],
-        permutations=options["permutations"], seed=options["seed"], study_area=options["study_area"],
-        boundary_name_col=options["boundary_name_col"],
-        boundary_population_col=options["boundary_population_col"], **audience,
+        gi_resolution=options["gi_resolution"], gi_distance_m=options["gi_distance"], gi_rings=options["gi_rings"],
+        correction=options["correction"], permutations=options["permutations"], seed=options["seed"],
+        study_area=options["study_area"], boundary_name_col=options["boundary_name_col"],
+        boundary_population_col=options["boundary_population_col"], **job_settings(options),
+        **audience_settings(options),
     )
     progress = progress_printer(ctx)
     result = run_hotspots(input_path, out_dir, settings, overwrite=overwrite, progress=progress)

@@ -14,25 +14,34 @@ __all__ = ["cli"]
 
 
 class OdgeoGroup(click.Group):
-    """Turns library errors into one line and exit code 1 (-vv shows the traceback)."""
+    """Turns library errors into one line: exit 2 for a bad option value, 1 otherwise (-vv: the traceback)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except MemoryError:
+            # Its text may hold data (a value being built when memory ran out): never print it.
+            _show_traceback(ctx)
+            click.echo("Error: out of memory: the input is too large for this machine; filter it (--since, "
+                       "--until, a smaller area) or split it into parts", err=True)
+            ctx.exit(1)
         except Exception as err:  # noqa: BLE001 - the one place errors meet the terminal
-            from odgeo.errors import OdgeoError
+            from odgeo.errors import OdgeoError, ParameterError
 
-            verbosity = (ctx.obj or {}).get("verbosity", 0)
-            if verbosity >= 2:
-                traceback.print_exc()
+            _show_traceback(ctx)
             if isinstance(err, OdgeoError):
                 click.echo(f"Error: {err}", err=True)
-            else:
-                click.echo(f"Error: unexpected {type(err).__name__}: {err} "
-                           "(please report it; -vv shows the traceback)", err=True)
+                ctx.exit(2 if isinstance(err, ParameterError) else 1)
+            click.echo(f"Error: unexpected {type(err).__name__}: {err} "
+                       "(please report it; -vv shows the traceback)", err=True)
             ctx.exit(1)
+
+
+def _show_traceback(ctx: click.Context) -> None:
+    if (ctx.obj or {}).get("verbosity", 0) >= 2:
+        traceback.print_exc()
 
 
 @click.group(cls=OdgeoGroup, context_settings={"help_option_names": ["-h", "--help"]})

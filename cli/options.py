@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import tomllib
 from pathlib import Path
 
 import click
 
-__all__ = ["input_options", "column_options", "reference_options", "output_options", "config_option", "columns_from", "split_outcomes",
+__all__ = ["input_options", "column_options", "reference_options", "output_options", "config_option", "columns_from", "split_outcomes", "job_settings", "Metres", "FiniteFloat", "Tiles",
            "audience_settings", "progress_printer"]
 
 # Kept in step with odgeo.webmap.AUDIENCES, odgeo.density.KERNELS and odgeo.schema.OUTCOMES
@@ -16,6 +17,81 @@ __all__ = ["input_options", "column_options", "reference_options", "output_optio
 AUDIENCES = ("public", "restricted")
 KERNELS = ("quartic", "gaussian")
 OUTCOMES = ("fatal", "nonfatal", "unknown")
+
+
+class FiniteFloat(click.FloatRange):
+    """A float range that also refuses nan and inf (click's ranges let both through)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+class Metres(click.ParamType):
+    """A positive, finite distance in metres (or 'auto' where allowed)."""
+
+    name = "metres"
+
+    def __init__(self, allow_auto: bool = False):
+        self.allow_auto = allow_auto
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) and math.isfinite(value) and value > 0:
+            return value
+        if self.allow_auto and str(value).strip().lower() == "auto":
+            return "auto"
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not (math.isfinite(number) and number > 0):
+            self.fail(f"{value!r} is not a positive number of metres" + (" or 'auto'" if self.allow_auto else ""),
+                      param, ctx)
+        return number
+
+
+class MaskDistances(click.ParamType):
+    """MIN_M,MAX_M for donut geomasking: 0 <= MIN < MAX, finite."""
+
+    name = "min_m,max_m"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).split(",")
+        try:
+            low, high = (float(p) for p in parts)
+        except ValueError:
+            low = high = float("nan")
+        if not (math.isfinite(low) and math.isfinite(high) and 0 <= low < high):
+            self.fail(f"{value!r}: give MIN_M,MAX_M metres with 0 <= MIN < MAX, for example 50,300", param, ctx)
+        return str(value)
+
+
+class Tiles(click.ParamType):
+    """A basemap: none, a tile URL template with {z}, {x} and {y}, or a tile provider name."""
+
+    name = "url|name|none"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip()
+        if text.lower() == "none":
+            return "none"
+        if text.startswith(("http://", "https://", "file://")) or "/" in text:
+            if not all(part in text for part in ("{z}", "{x}", "{y}")):
+                self.fail(f"{text!r} is not a tile URL template: it needs {{z}}, {{x}} and {{y}}, for example "
+                          "https://tiles.example.org/{z}/{x}/{y}.png", param, ctx)
+            return text
+        import xyzservices
+
+        try:
+            xyzservices.providers.query_name(text)
+        except ValueError:
+            self.fail(f"{text!r} is not a tile provider name (for example OpenStreetMap or CartoDB.Positron); "
+                      "give a URL template with {z}/{x}/{y}, or none", param, ctx)
+        return text
 
 
 def _stack(*decorators):
@@ -35,24 +111,52 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None):
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise click.BadParameter(f"cannot read {path}: {err.strerror}", ctx=ctx, param=param) from err
+    except UnicodeDecodeError as err:
+        raise click.BadParameter(f"{path} is not a UTF-8 text file; save it as UTF-8 TOML", ctx=ctx,
+                                 param=param) from err
     except tomllib.TOMLDecodeError as err:
         raise click.BadParameter(f"{path} is not valid TOML: {err}", ctx=ctx, param=param) from err
+    commands = set(ctx.parent.command.commands) if ctx.parent and isinstance(ctx.parent.command, click.Group) \
+        else {ctx.command.name}
+    for key, val in doc.items():
+        if isinstance(val, dict) and key not in commands:
+            raise click.BadParameter(f"{path}: unknown table [{key}]; tables are command names "
+                                     f"({', '.join(sorted(commands))})", ctx=ctx, param=param)
     table = doc.get(ctx.command.name, doc)
-    known = {p.name: p for p in ctx.command.params if isinstance(p, click.Option)}
+    by_key = {}
+    for p in ctx.command.params:
+        if isinstance(p, click.Option) and p.name != "config":
+            by_key[p.name] = p
+            by_key.update({opt.lstrip("-").replace("-", "_"): p for opt in p.opts if opt.startswith("--")})
     defaults = {}
     for key, val in table.items():
         if isinstance(val, dict):
             continue  # another command's table
-        name = key.replace("-", "_")
-        if name not in known or name == "config":
+        option = by_key.get(key.replace("-", "_"))
+        if option is None:
             raise click.BadParameter(
                 f"{path}: unknown setting {key!r}; settings are the option names of "
                 f"'odgeo {ctx.command.name} --help' (for example bandwidth = 400)", ctx=ctx, param=param)
-        if known[name].multiple and not isinstance(val, list):
-            val = [val]
-        defaults[name] = val
+        defaults[option.name] = _config_value(option, key, val, path, ctx, param)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
+
+
+def _config_value(option: click.Option, key: str, val, path: Path, ctx, param):
+    """A TOML value checked as the option would check it on the command line (naming the file and key)."""
+    values = val if isinstance(val, list) else [val]
+    if option.multiple is False and isinstance(val, list):
+        raise click.BadParameter(f"{path}: {key} takes one value, not a list", ctx=ctx, param=param)
+    for item in values:
+        if isinstance(item, bool) != bool(option.is_flag):
+            kind = "true or false" if option.is_flag else "a value, not true/false"
+            raise click.BadParameter(f"{path}: {key} = {item!r} is not valid: give {kind}", ctx=ctx, param=param)
+        if not option.is_flag:
+            try:
+                option.type.convert(item, option, ctx)
+            except click.BadParameter as err:
+                raise click.BadParameter(f"{path}: {key} = {item!r}: {err.message}", ctx=ctx, param=param) from err
+    return values if option.multiple else val
 
 
 config_option = click.option(
@@ -74,6 +178,15 @@ input_options = _stack(
     column_options,
     click.option("--crs", metavar="CRS", help="CRS of the coordinate columns of a CSV, e.g. EPSG:2223 (default: degrees, EPSG:4326)."),
     click.option("--timezone", metavar="TZ", help="Time zone of dates without an offset, e.g. America/Chicago (default UTC)."),
+    click.option("--date-format", metavar="FORMAT",
+                 help="strftime format of the dates, e.g. '%d/%m/%Y %H:%M' (default: guessed; 03/04/2024 is read "
+                      "month first unless some date proves day first; a file proving both is refused)."),
+    click.option("--accept-implausible-dates", is_flag=True, default=None,
+                 help="Keep dates before 1990 or after today (default: rejected as implausible_date, "
+                      "since such dates are mostly placeholders like 1900-01-01)."),
+    click.option("--drop-outliers", is_flag=True, default=None,
+                 help="Set aside incidents far from all the others (rejected as outlier) instead of refusing "
+                      "a spread too wide for one local map projection."),
     click.option("--layer", metavar="NAME", help="Layer of a multi-layer vector file."),
     click.option("--since", metavar="DATE", help="Keep incidents on or after DATE (YYYY-MM-DD)."),
     click.option("--until", metavar="DATE", help="Keep incidents on or before DATE (YYYY-MM-DD, inclusive)."),
@@ -85,10 +198,10 @@ input_options = _stack(
     click.option("--min-count", type=click.IntRange(1), metavar="N",
                  help="Public: the smallest count published; smaller areas are merged or hidden "
                       "(default 10, as CDC WONDER)."),
-    click.option("--mask-points", metavar="MIN_M,MAX_M",
+    click.option("--mask-points", type=MaskDistances(), metavar="MIN_M,MAX_M",
                  help="Restricted: displace the map's points by MIN to MAX metres (donut geomasking), "
                       "e.g. 50,300."),
-    click.option("--mask-seed", type=int, metavar="N", help="Seed of --mask-points (default 0)."),
+    click.option("--mask-seed", type=click.IntRange(0), metavar="N", help="Seed of --mask-points (default 0)."),
     click.option("--population", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
                  help="Polygons with a population column (tracts): hexagon rates per 10,000 residents, "
                       "and with --mask-points each point's k-anonymity."),
@@ -99,7 +212,7 @@ reference_options = _stack(
     click.option("--reference", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
                  help="Address points (OpenAddresses CSV ...) and/or street centerlines (TIGER) to geocode the rows "
                       "that have an address and no coordinates; repeat for several. Offline."),
-    click.option("--min-score", type=click.FloatRange(0, 1), metavar="SCORE",
+    click.option("--min-score", type=FiniteFloat(0, 1), metavar="SCORE",
                  help="Geocoded rows scoring below this go to rejects.csv (default 0.5: keeps block level)."),
 )
 
@@ -119,6 +232,19 @@ def columns_from(kwargs: dict) -> dict[str, str | None]:
         "incident_id": kwargs.pop("id_col", None),
         "outcome": kwargs.pop("outcome_col", None),
         "location": kwargs.pop("location_col", None),
+    }
+
+
+def job_settings(kwargs: dict) -> dict:
+    """The settings every command shares (odgeo.jobs.JobSettings fields), taken out of the click options."""
+    return {
+        "columns": columns_from(kwargs), "crs": kwargs.pop("crs", None), "timezone": kwargs.pop("timezone", None),
+        "layer": kwargs.pop("layer", None), "since": kwargs.pop("since", None), "until": kwargs.pop("until", None),
+        "outcomes": split_outcomes(kwargs.pop("outcomes", ())), "date_format": kwargs.pop("date_format", None),
+        "accept_implausible_dates": kwargs.pop("accept_implausible_dates", None),
+        "drop_outliers": kwargs.pop("drop_outliers", None), "reference": tuple(kwargs.pop("reference", ())),
+        "min_score": kwargs.pop("min_score", None), "title": kwargs.pop("title", None),
+        "tiles": kwargs.pop("tiles", None),
     }
 
 

@@ -7,14 +7,16 @@ from pathlib import Path
 import click
 
 from .options import (
+    FiniteFloat,
+    Metres,
+    Tiles,
     audience_settings,
-    columns_from,
     config_option,
     input_options,
+    job_settings,
     output_options,
     progress_printer,
     reference_options,
-    split_outcomes,
 )
 
 
@@ -26,9 +28,9 @@ from .options import (
 @click.option("--existing", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Sites already open: always kept, never counted as new.")
 @click.option("--n-sites", type=click.IntRange(1), metavar="N", help="How many new sites (default 5).")
-@click.option("--target", type=click.FloatRange(0, 1, min_open=True), metavar="SHARE",
+@click.option("--target", type=FiniteFloat(0, 1, min_open=True), metavar="SHARE",
               help="Instead of --n-sites: the fewest new sites that reach this share of incidents (e.g. 0.5).")
-@click.option("--radius", type=click.FloatRange(0, min_open=True), metavar="METRES",
+@click.option("--radius", type=Metres(), metavar="METRES",
               help="A site reaches incidents within this distance (default 400 m, a five-minute walk).")
 @click.option("--network", type=click.Path(exists=True, dir_okay=False), metavar="STREETS",
               help="Street centerlines: measure the walk along them instead of the straight line.")
@@ -42,12 +44,12 @@ from .options import (
 @click.option("--train-until", metavar="DATE",
               help="Choose from incidents up to DATE, report the share of later incidents reached "
                    "beside the best possible share.")
-@click.option("--time-limit", type=click.FloatRange(0, min_open=True), metavar="SECONDS",
+@click.option("--time-limit", type=FiniteFloat(0, min_open=True), metavar="SECONDS",
               help="Solver time limit (default 60); past it the best solution found and its gap are reported.")
 @input_options
 @reference_options
 @click.option("--title", help="Map title.")
-@click.option("--tiles", metavar="URL|none", help="Basemap tiles: a URL template, or none (default OpenStreetMap).")
+@click.option("--tiles", type=Tiles(), metavar="URL|none", help="Basemap tiles: a URL template, or none (default OpenStreetMap).")
 @config_option
 @click.pass_context
 def sites(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:
@@ -75,16 +77,11 @@ def sites(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **
     from odgeo.pipeline import HotspotSettings
     from odgeo.sitesjob import SitesSettings, run_sites
 
-    columns = columns_from(options)
     audience = audience_settings(options)
     if audience.pop("mask_points"):
         raise click.UsageError("--mask-points does not apply to odgeo sites")
     audience.pop("mask_seed", None)
-    hotspots = HotspotSettings(since=options["since"], until=options["until"],
-                               outcomes=split_outcomes(options["outcomes"]), columns=columns, crs=options["crs"],
-                               timezone=options["timezone"], layer=options["layer"], title=options["title"],
-                               tiles=options["tiles"], reference=tuple(options["reference"]),
-                               min_score=options["min_score"], **audience)
+    hotspots = HotspotSettings(**job_settings(options), **audience)
     settings = SitesSettings(
         candidates=options["candidates"], existing=options["existing"], n_sites=options["n_sites"],
         target=options["target"], radius_m=options["radius"], network=options["network"], weight=options["weight"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import logging
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ from .errors import ColumnError, InputFileError
 from .projection import local_metric_crs
 from .read import file_sha256, read_table, read_vector_layer
 from .schema import WGS84, find_column
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AddressIndex", "load_index", "build_index", "cache_dir", "INDEX_VERSION"]
 
@@ -80,17 +83,50 @@ def load_index(paths: list[str | Path], *, cache: bool = True) -> tuple[AddressI
             raise InputFileError(f"{p}: no such reference file")
     key = hashlib.sha256(f"v{INDEX_VERSION}".encode() + b"".join(file_sha256(p).encode() for p in paths)).hexdigest()
     cached = cache_dir() / f"{key[:32]}.pickle"
-    if cache and cached.is_file():
-        with open(cached, "rb") as fh:
-            return pickle.load(fh), {"cache": str(cached), "built": False}
-    index = build_index(paths)
     if cache:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(index, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(cached)
-    return index, {"cache": str(cached) if cache else None, "built": True}
+        index = _read_cache(cached)
+        if index is not None:
+            return index, {"cache": str(cached), "built": False}
+    index = build_index(paths)
+    if cache and not _write_cache(cached, index):
+        cached = None
+    return index, {"cache": str(cached) if cache and cached else None, "built": True}
+
+
+# A cache file is this header, the SHA-256 of the payload, then the pickled index: a file cut
+# short or damaged fails the checksum and is rebuilt rather than trusted.
+_CACHE_MAGIC = b"odgeo-index-cache\n"
+
+
+def _read_cache(path: Path) -> AddressIndex | None:
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        log.warning("cannot read the geocoder cache %s (%s); rebuilding the index", path, err.strerror)
+        return None
+    head = len(_CACHE_MAGIC)
+    digest, payload = blob[head:head + 64], blob[head + 64:]
+    if blob[:head] != _CACHE_MAGIC or hashlib.sha256(payload).hexdigest().encode() != digest:
+        log.warning("the geocoder cache %s is damaged or from another version; rebuilding it", path.name)
+        return None
+    return pickle.loads(payload)  # noqa: S301 - our own file, checksum verified
+
+
+def _write_cache(path: Path, index: AddressIndex) -> bool:
+    """Write the cache atomically (unique temporary name); an unwritable cache is a warning, not a failure."""
+    from .outputs import atomic_write_bytes
+
+    payload = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, _CACHE_MAGIC + hashlib.sha256(payload).hexdigest().encode() + payload)
+    except OSError as err:
+        log.warning("cannot write the geocoder cache in %s (%s); the index will be built again next time "
+                    "(set ODGEO_CACHE to a writable folder)", path.parent, err.strerror or err)
+        return False
+    return True
 
 
 def build_index(paths: list[Path]) -> AddressIndex:

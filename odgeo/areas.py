@@ -96,7 +96,7 @@ def add_rates(areas: gpd.GeoDataFrame, population: gpd.GeoDataFrame, column: str
     pieces = gpd.overlay(cells, pops[["density", pops.geometry.name]], how="intersection", keep_geom_type=True)
     residents = np.bincount(pieces["cell_index"].to_numpy(), weights=(pieces["density"] * pieces.geometry.area)
                             .to_numpy(), minlength=len(cells))
-    counts = pd.to_numeric(out["count"], errors="coerce").to_numpy(dtype=float)
+    counts = pd.to_numeric(out["count"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     out["population"] = np.round(residents, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["rate_per_10k"] = np.where(residents > 0, np.round(counts / residents * RATE_PER, 2), np.nan)

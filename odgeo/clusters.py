@@ -35,6 +35,8 @@ __all__ = [
 
 #: Search distance: a city block (about a 1-2 minute walk).
 DEFAULT_EPS_M = 100.0
+#: The largest search distance: beyond a few kilometres every incident of a city is one cluster.
+MAX_EPS_M = 20_000.0
 #: Minimum incidents within eps (the point itself included) for a core point.
 DEFAULT_MIN_SAMPLES = 15
 #: This many incidents at one exact coordinate are flagged as a possible
@@ -71,6 +73,9 @@ def dbscan(x: np.ndarray, y: np.ndarray, *, eps_m: float = DEFAULT_EPS_M,
     """
     if not (eps_m > 0 and math.isfinite(eps_m)):
         raise ParameterError(f"eps must be a positive number of metres, not {eps_m!r}")
+    if eps_m > MAX_EPS_M:
+        raise ParameterError(f"--eps {eps_m:g} m is more than {MAX_EPS_M:,.0f} m: DBSCAN's search distance is a "
+                             "neighbourhood's size (100-500 m is usual), not a region's")
     if int(min_samples) != min_samples or min_samples < 1:
         raise ParameterError(f"min_samples must be a whole number >= 1, not {min_samples!r}")
     x = np.asarray(x, dtype=float)

@@ -1,62 +1,226 @@
-"""Incident dates and times: text to timezone-aware timestamps."""
+"""Incident dates and times: text to timezone-aware timestamps, with the day/month order decided
+from every value and implausible dates told apart from unreadable ones."""
 
 from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-__all__ = ["parse_datetimes"]
+from .errors import DataError, ParameterError
+
+__all__ = ["DateParse", "parse_datetimes", "check_timezone", "default_window", "PLAUSIBLE_SINCE"]
+
+#: Dates before this are taken for placeholders (Excel's day 0 is 1900-01-00, many
+#: exports write 1900-01-01 or 0001-01-01 for "unknown") unless accepted.
+PLAUSIBLE_SINCE = pd.Timestamp("1990-01-01")
+# What a datetime64[ns] column can hold (pandas' bounds, a day inside them).
+_NS_MIN, _NS_MAX = pd.Timestamp("1677-09-22"), pd.Timestamp("2262-04-10")
+# A date written with two numbers before the year: 03/04/2024, 3.4.24, 03-04-2024 09:15.
+_NUMERIC_DMY = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})\b")
 
 
-def parse_datetimes(text: pd.Series, timezone: str) -> pd.Series:
-    """Parse date strings to timezone-aware timestamps (NaT where unreadable).
+@dataclass
+class DateParse:
+    """Parsed timestamps and what was decided on the way.
 
-    The format is guessed from the first value (month before day when
-    ambiguous, as in US exports) and applied to all; values it does not fit are
-    parsed one by one. Values without an offset are taken in ``timezone``;
-    values with one are converted to it.
+    Attributes
+    ----------
+    values
+        Timezone-aware timestamps (``datetime64[ns, timezone]``), NaT where none.
+    unreadable, out_of_range, implausible
+        Boolean arrays: text that is no date; a date outside what can be held
+        (before 1678 or after 2261); a date outside the plausible window.
+    order
+        How numeric dates such as 03/04/2024 were read: "month-first", "day-first",
+        the format given, or "unambiguous" when no value needed the choice.
     """
-    import zoneinfo
 
-    zoneinfo.ZoneInfo(timezone)  # raises on an unknown name
-    out = pd.Series(pd.NaT, index=text.index, dtype=f"datetime64[ns, {timezone}]")
-    present = text.notna()
-    if not present.any():
-        return out
-    values = text[present]
-    fmt = guess_datetime_format(values.iloc[0])
-    if fmt is not None:
+    values: pd.Series
+    unreadable: np.ndarray
+    out_of_range: np.ndarray
+    implausible: np.ndarray
+    order: str
+    evidence: dict = field(default_factory=dict)
+
+
+def check_timezone(timezone: str) -> str:
+    """``timezone`` when it is an IANA time zone name, else a ParameterError."""
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as err:
+        raise ParameterError(f"--timezone {timezone!r} is not a time zone name (e.g. America/Phoenix)") from err
+    return timezone
+
+
+def parse_datetimes(text: pd.Series, timezone: str, *, date_format: str | None = None,
+                    day_first: bool | None = None, plausible: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+                    column: str = "date") -> DateParse:
+    """Parse date strings to timestamps in ``timezone``.
+
+    Parameters
+    ----------
+    text
+        Date strings; None or "" where there is no date.
+    timezone
+        Time zone of values written without an offset (values with one are converted).
+    date_format
+        A strftime format that every value follows (``"%d/%m/%Y %H:%M"``); values
+        it does not fit are unreadable.
+    day_first
+        Read numeric dates such as 03/04/2024 day first; default: decided from
+        every value (a first number over 12 proves day-first, a second number
+        over 12 month-first; a file proving both is refused), month first
+        (US exports) when nothing decides.
+    plausible
+        (earliest, latest) window; dates outside it are flagged ``implausible``
+        (default: 1990-01-01 to the end of today). Pass None to accept all.
+    column
+        The column's name, for messages.
+
+    Raises
+    ------
+    ParameterError
+        If the time zone is unknown.
+    DataError
+        If the values prove both orders.
+    """
+    check_timezone(timezone)
+    present = text.notna() & (text.astype(object).fillna("").astype(str).str.strip() != "")
+    codes, uniques = pd.factorize(text.where(present).astype(object).str.strip())
+    uniques = pd.Series(np.asarray(uniques, dtype=object))
+    evidence: dict = {}
+    if date_format is not None:
+        order = f"format {date_format}"
+    else:
+        if day_first is None:
+            day_first, evidence = _decide_order(uniques, codes, column)
+        else:
+            evidence = {"ambiguous": True, "decided_by": "given"}
+        order = ("day-first" if day_first else "month-first") if evidence.get("ambiguous") else "unambiguous"
+    utc_ns, bad, out_of_range = _parse_unique(uniques, timezone, date_format, bool(day_first))
+    # One sentinel slot after the unique values stands for "no date" (code -1).
+    utc_ns, bad, out_of_range = (np.r_[utc_ns, np.iinfo(np.int64).min], np.r_[bad, False], np.r_[out_of_range, False])
+    codes = np.where(codes >= 0, codes, len(uniques))
+    values_ns = utc_ns[codes]
+    values = pd.Series(pd.to_datetime(values_ns, utc=True).as_unit("ns"), index=text.index).dt.tz_convert(timezone)
+    unreadable, outside = bad[codes], out_of_range[codes]
+    implausible = np.zeros(len(text), dtype=bool)
+    if plausible is not None:
+        low, high = plausible
+        local = values.dt.tz_localize(None)
+        implausible = (values.notna() & ((local < low) | (local > high))).to_numpy()
+    return DateParse(values, unreadable, outside, implausible, order, evidence)
+
+
+def default_window(now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """1990-01-01 to the end of today (a day of slack for time zones)."""
+    now = now or pd.Timestamp.now(tz="UTC").tz_localize(None)
+    return PLAUSIBLE_SINCE, now.normalize() + pd.Timedelta(days=2)
+
+
+def _decide_order(uniques: pd.Series, codes: np.ndarray, column: str) -> tuple[bool, dict]:
+    """Day-first when some value proves it and none proves the opposite."""
+    parts = uniques.str.extract(_NUMERIC_DMY)
+    if parts.empty or parts[0].isna().all():
+        return False, {}
+    first = pd.to_numeric(parts[0], errors="coerce").to_numpy()
+    second = pd.to_numeric(parts[1], errors="coerce").to_numpy()
+    day_first_proof = np.flatnonzero(first > 12)
+    month_first_proof = np.flatnonzero(second > 12)
+    evidence = {"ambiguous": True, "values_proving_day_first": int(np.isin(codes, day_first_proof).sum()),
+                "values_proving_month_first": int(np.isin(codes, month_first_proof).sum())}
+    if len(day_first_proof) and len(month_first_proof):
+        row_d = int(np.flatnonzero(np.isin(codes, day_first_proof))[0]) + 1
+        row_m = int(np.flatnonzero(np.isin(codes, month_first_proof))[0]) + 1
+        raise DataError(
+            f"column {column!r} mixes day-first dates (row {row_d} has a first number over 12) and "
+            f"month-first dates (row {row_m} has a second number over 12); give the format with "
+            f"--date-format (e.g. --date-format '%m/%d/%Y %H:%M')")
+    day_first = bool(len(day_first_proof))
+    evidence["decided_by"] = "a first number over 12" if day_first else (
+        "a second number over 12" if len(month_first_proof) else "nothing decided: month first, as US exports")
+    return day_first, evidence
+
+
+def _parse_unique(uniques: pd.Series, timezone: str, fmt: str | None, day_first: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct value: UTC nanoseconds, unreadable, out of range.
+
+    One format (given, or guessed from the first value) parses the bulk at once;
+    each value it does not fit is parsed on its own (unless the format was given).
+    """
+    n = len(uniques)
+    result = _Parsed(n, timezone)
+    if not n:
+        return result.ns, result.bad, result.outside
+    guess = fmt or guess_datetime_format(uniques.iloc[0], dayfirst=day_first)
+    done = np.zeros(n, dtype=bool)
+    if guess is not None:
+        utc = "%z" in guess or "%Z" in guess
         try:
-            parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc="%z" in fmt or "%Z" in fmt)
-        except (ValueError, TypeError):
-            parsed = pd.Series(pd.NaT, index=values.index)
-        out.loc[parsed.index] = _to_zone(parsed, timezone)
-    failed = out.isna() & present
-    if failed.any():
-        out.loc[failed] = [_parse_one(v, timezone) for v in text[failed]]
-    return out
+            bulk = pd.to_datetime(uniques, format=guess, errors="coerce", utc=utc)
+        except (ValueError, TypeError, OverflowError):
+            bulk = None  # a format pandas guessed but cannot apply: every value on its own
+        if bulk is not None:
+            done = bulk.notna().to_numpy()
+            result.store(np.flatnonzero(done), pd.DatetimeIndex(bulk[done]))
+    for i in np.flatnonzero(~done):
+        result.store_one(i, _one(uniques.iloc[i], fmt=fmt, day_first=day_first))
+    return result.ns, result.bad, result.outside
 
 
-def _to_zone(parsed: pd.Series, timezone: str) -> pd.Series:
-    # A local time that occurs twice (the autumn clock change) is read as the first
-    # (daylight) one; a time skipped in spring moves forward to the first valid one.
-    if parsed.dt.tz is None:
-        first = np.ones(len(parsed), dtype=bool)
-        return parsed.dt.tz_localize(timezone, ambiguous=first, nonexistent="shift_forward")
-    return parsed.dt.tz_convert(timezone)
+class _Parsed:
+    """UTC nanoseconds of parsed values, with the bounds check pandas 3 no longer does for us."""
+
+    def __init__(self, n: int, timezone: str):
+        self.timezone = timezone
+        self.ns = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+        self.bad = np.ones(n, dtype=bool)
+        self.outside = np.zeros(n, dtype=bool)
+
+    def store(self, idx: np.ndarray, stamps: pd.DatetimeIndex) -> None:
+        wall = stamps.tz_convert("UTC").tz_localize(None) if stamps.tz is not None else stamps
+        inside = np.asarray((wall >= _NS_MIN) & (wall <= _NS_MAX))
+        self.bad[idx] = False
+        self.outside[idx[~inside]] = True
+        idx, stamps = idx[inside], stamps[inside].as_unit("ns")
+        if stamps.tz is None:
+            # A local time that occurs twice (the autumn clock change) is read as the first
+            # (daylight) one; a time skipped in spring moves forward to the first valid one.
+            first = np.ones(len(stamps), dtype=bool)
+            stamps = stamps.tz_localize(self.timezone, ambiguous=first, nonexistent="shift_forward")
+        self.ns[idx] = stamps.tz_convert("UTC").asi8
+
+    def store_one(self, i: int, stamp) -> None:
+        if stamp == "out_of_range":
+            self.bad[i], self.outside[i] = False, True
+        elif isinstance(stamp, pd.Timestamp):
+            self.store(np.array([i]), pd.DatetimeIndex([stamp]))
 
 
-def _parse_one(value: str, timezone: str):
+def _one(value: str, *, fmt: str | None = None, day_first: bool = False):
+    """One value as a Timestamp (naive, or tz-aware when it has an offset), "out_of_range", or None."""
     try:
-        stamp = pd.Timestamp(value)
+        if fmt is not None:
+            stamp = pd.to_datetime(value, format=fmt, utc="%z" in fmt or "%Z" in fmt)
+        else:
+            stamp = pd.to_datetime(value, dayfirst=day_first)
+    except pd.errors.OutOfBoundsDatetime:
+        return "out_of_range"
     except (ValueError, TypeError, OverflowError):
-        return pd.NaT
-    if stamp is pd.NaT:
-        return pd.NaT
-    try:
-        if stamp.tzinfo is None:
-            return stamp.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
-        return stamp.tz_convert(timezone)
-    except (ValueError, TypeError):
-        return pd.NaT
+        return _year_out_of_range(value)
+    return None if stamp is pd.NaT else stamp
+
+
+def _year_out_of_range(value: str):
+    """A date pandas cannot hold in nanoseconds (year 0001, 9999), told apart from text that is no date."""
+    match = re.match(r"^\s*(\d{4})[-/]\d{1,2}[-/]\d{1,2}\b", value) or re.match(
+        r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-](\d{4})\b", value)
+    if match and not 1678 <= int(match.group(1)) <= 2261:
+        return "out_of_range"
+    return None

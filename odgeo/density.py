@@ -126,7 +126,7 @@ def auto_bandwidth(x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
     dm = float(np.median(np.hypot(dx, dy)))
     spread = min(sd, math.sqrt(1.0 / math.log(2.0)) * dm)
     h = 0.9 * spread * n**-0.2
-    if not h > 0:
+    if not h >= 1.0:  # identical points project to a spread of float noise, not of metres
         raise NoDataError("every located incident is at the same place: the automatic bandwidth is 0; give --bandwidth")
     reason = {
         "rule": "0.9 * min(SD, sqrt(1/ln 2) * Dm) * n^-0.2 (ArcGIS spatial Silverman)",
@@ -193,15 +193,18 @@ def kernel_density(
         cell_size_m, _ = default_cell_size(x, y, bandwidth_m)
     if not (cell_size_m > 0 and math.isfinite(cell_size_m)):
         raise ParameterError(f"cell size must be a positive number of metres, not {cell_size_m!r}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ParameterError("some points have no finite projected coordinates (too far from the map's centre)")
     reach = bandwidth_m if kernel == "quartic" else _GAUSS_TRUNCATE * bandwidth_m
+    cols, rows = grid_shape(x, y, cell_size_m, reach)
+    if rows * cols > _MAX_OUTPUT_CELLS:
+        width_km, height_km = (np.ptp(x) + 2 * reach) / 1000, (np.ptp(y) + 2 * reach) / 1000
+        raise ParameterError(
+            f"the density grid would be {cols:,} x {rows:,} cells ({width_km:,.0f} x {height_km:,.0f} km at "
+            f"{cell_size_m:g} m, at most {_MAX_OUTPUT_CELLS:,} cells); give a larger --cell-size or a smaller "
+            "--bandwidth, or filter the incidents to a smaller area")
     west = math.floor((x.min() - reach) / cell_size_m) * cell_size_m
     south = math.floor((y.min() - reach) / cell_size_m) * cell_size_m
-    cols = int(math.ceil((x.max() + reach - west) / cell_size_m))
-    rows = int(math.ceil((y.max() + reach - south) / cell_size_m))
-    if rows * cols > _MAX_OUTPUT_CELLS:
-        raise ParameterError(
-            f"a {cell_size_m:g} m cell size makes a {cols} x {rows} grid; give a larger --cell-size"
-        )
     sub = max(1, math.ceil(cell_size_m * _NODES_PER_BANDWIDTH[kernel] / bandwidth_m))
     while sub > 1 and rows * cols * sub * sub > _MAX_FINE_CELLS:
         sub -= 1
@@ -227,6 +230,15 @@ def kernel_density(
         n_points=len(x),
         method={"binning": "linear", "nodes_per_cell": sub, "node_spacing_m": step, "convolution": "FFT"},
     )
+
+
+def grid_shape(x: np.ndarray, y: np.ndarray, cell_size_m: float, reach_m: float) -> tuple[int, int]:
+    """(columns, rows) of the grid that covers the points plus the kernel's reach."""
+    west = math.floor((float(np.min(x)) - reach_m) / cell_size_m) * cell_size_m
+    south = math.floor((float(np.min(y)) - reach_m) / cell_size_m) * cell_size_m
+    cols = math.ceil((float(np.max(x)) + reach_m - west) / cell_size_m)
+    rows = math.ceil((float(np.max(y)) + reach_m - south) / cell_size_m)
+    return int(cols), int(rows)
 
 
 def _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows) -> np.ndarray:

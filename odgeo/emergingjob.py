@@ -19,7 +19,6 @@ from .hexes import DEFAULT_RESOLUTION, H3_CELL, cells_to_polygons, points_to_cel
 from .hotspotstats import neighbourhood_rings, read_study_area
 from .jobs import (
     JobSettings,
-    check_out_dir,
     date_span,
     read_job_input,
     rejects_for,
@@ -29,6 +28,7 @@ from .jobs import (
 from .privacy import DEFAULT_MIN_COUNT, shown_count
 from .projection import lonlat_of
 from .publish import Products
+from .outputs import OutputFolder
 from .runrecord import RunRecord
 from .schema import OCCURRED_AT, WGS84
 from .webmap import AUDIENCES, build_map
@@ -38,6 +38,9 @@ __all__ = ["EmergingSettings", "EmergingRun", "run_emerging", "analyse_emerging"
 
 STEPS = ("auto", "week", "month")
 
+
+#: The most (cell, time step) bins of a space-time cube (8 bytes each, several copies in the work).
+MAX_CUBE_BINS = 40_000_000
 
 @dataclass(frozen=True)
 class EmergingSettings(JobSettings):
@@ -75,17 +78,15 @@ def run_emerging(path, out_dir, settings: EmergingSettings | None = None, *, ove
                  progress: Callable[[str], None] | None = None) -> EmergingRun:
     """Read ``path``, find emerging hot spots and write emerging.geojson, map.html, rejects.csv, run.json."""
     settings = settings or EmergingSettings()
-    out_dir = Path(out_dir)
-    check_out_dir(out_dir, overwrite)
     say = progress or (lambda step: None)
-    record = RunRecord("emerging")
-    read = read_job_input(path, settings, record, say)
-    run = analyse_emerging(read, settings, record=record, progress=progress)
-    say("writing products")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [write_geojson(_for_audience(run.cells, run.audience), out_dir / "emerging.geojson"),
-               write_csv(rejects_for(run.read.rejects, run.audience), out_dir / "rejects.csv")]
-    save_map_and_record(run.map, record, out_dir, written)
+    with OutputFolder(out_dir, overwrite=overwrite) as folder:
+        record = RunRecord("emerging")
+        read = read_job_input(path, settings, record, say)
+        run = analyse_emerging(read, settings, record=record, progress=progress)
+        say("writing products")
+        written = [write_geojson(_for_audience(run.cells, run.audience), folder.path("emerging.geojson")),
+                   write_csv(rejects_for(run.read.rejects, run.audience), folder.path("rejects.csv"))]
+        save_map_and_record(run.map, record, folder, written)
     return run
 
 
@@ -102,7 +103,7 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
     audience = record.pick("audience", settings.audience, "public")
     if audience not in AUDIENCES:
         raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
-    read, used = select_incidents(read, settings, record)
+    read, used = select_incidents(read, settings, record, require_dates="emerging hot spot analysis")
     resolution = record.pick("resolution", settings.resolution, DEFAULT_RESOLUTION)
     rings = neighbourhood_rings(record, settings.gi_rings, settings.gi_distance_m, resolution)
     time_window = record.pick("time_window", settings.time_window, 1, "the step itself and the one before")
@@ -116,6 +117,10 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
     boundary = read_study_area(settings.study_area) if settings.study_area else None
     cells = study_cells(np.unique(occupied_of), resolution, rings, boundary)
     steps, step_of = _periods(used[OCCURRED_AT], step)
+    if len(steps) * len(cells) > MAX_CUBE_BINS:
+        raise ParameterError(f"the space-time cube would hold {len(cells):,} cells x {len(steps):,} {step}s "
+                             f"= {len(steps) * len(cells):,} bins (at most {MAX_CUBE_BINS:,}); choose a coarser "
+                             "--resolution, --step month, or a shorter period (--since/--until)")
     cube = np.zeros((len(steps), len(cells)))
     np.add.at(cube, (step_of, np.searchsorted(cells, occupied_of)), 1)
     say("space-time Gi* and trends")

@@ -9,6 +9,8 @@ __all__ = [
     "ParameterError",
     "OutputExistsError",
     "NoDataError",
+    "OutputError",
+    "DataError",
 ]
 
 
@@ -40,3 +42,11 @@ class OutputExistsError(OdgeoError, FileExistsError):
 
 class NoDataError(OdgeoError, ValueError):
     """Nothing is left to analyse (for example every row was rejected)."""
+
+
+class OutputError(OdgeoError, OSError):
+    """The output folder cannot be created or written (a file in the way, no space, no permission, locked)."""
+
+
+class DataError(OdgeoError, ValueError):
+    """The input's values cannot be analysed as they are (dates in two orders, a spread too wide to map)."""

@@ -127,22 +127,52 @@ def geocode_table(path, index: AddressIndex | None, *, address_col: str | None =
 
 
 def write_geocoded(frame: pd.DataFrame, path: Path) -> Path:
-    """CSV, GeoPackage or GeoParquet by the output's extension (unmatched rows have no geometry)."""
+    """CSV, GeoPackage or GeoParquet by the output's extension (unmatched rows have no geometry).
+
+    Written under a temporary name and renamed when complete, so a kill never leaves half a file.
+    """
+    import uuid
+
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise ParameterError(f"--out must end in {', '.join(OUTPUT_SUFFIXES)}, not {path.name!r}")
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp{suffix}")
+    try:
+        _write_geocoded(frame, tmp, suffix)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _write_geocoded(frame: pd.DataFrame, path: Path, suffix: str) -> None:
     if suffix == ".csv":
         frame.to_csv(path, index=False, lineterminator="\n")
-        return path
+        return
     lon, lat = frame["longitude"].to_numpy(float), frame["latitude"].to_numpy(float)
     points = np.asarray(gpd.points_from_xy(lon, lat), dtype=object)
     points[~(np.isfinite(lon) & np.isfinite(lat))] = None
     geo = gpd.GeoDataFrame(frame, geometry=points, crs=WGS84)
     if suffix == ".gpkg":
-        geo.to_file(path, driver="GPKG", layer="geocoded", engine="pyogrio")
+        _write_gpkg_deterministic(geo, path)
     else:
         geo.to_parquet(path)
-    return path
+
+
+#: GeoPackages record when they were written; a fixed date makes identical inputs give identical bytes.
+GPKG_DATE = "2000-01-01T00:00:00.000Z"
+
+
+def _write_gpkg_deterministic(frame: gpd.GeoDataFrame, path: Path) -> None:
+    import pyogrio
+
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_DATE})
+    try:
+        path.unlink(missing_ok=True)
+        frame.to_file(path, driver="GPKG", layer="geocoded", engine="pyogrio")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
 
 
 def apply_reference(read: IncidentRead, references, min_score, record) -> IncidentRead:

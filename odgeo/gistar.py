@@ -83,8 +83,30 @@ def study_cells(occupied: np.ndarray, resolution: int, rings: int,
         boundary = shapely.multipoints(np.c_[lon, lat]).convex_hull
         if boundary.geom_type != "Polygon":  # one or two cells, or cells in a line
             return occupied
+    _check_cell_budget(boundary, resolution)
     inside = np.array(h3i.geo_to_cells(boundary.__geo_interface__, resolution), dtype=np.uint64)
     return np.union1d(occupied, inside)
+
+
+#: The most cells a study area may take, and the most (cell, neighbour) pairs: beyond them a
+#: run takes minutes and gigabytes (a resolution of 13-15 over a city, hundreds of rings).
+MAX_STUDY_CELLS = 2_000_000
+MAX_NEIGHBOUR_PAIRS = 60_000_000
+#: The most random draws a permutation test may take (cells x permutations x neighbours).
+MAX_PERMUTATION_DRAWS = 3_000_000_000
+
+
+def _check_cell_budget(area, resolution: int) -> None:
+    import pyproj
+
+    from .hexes import cell_area_km2
+
+    km2 = abs(pyproj.Geod(ellps="WGS84").geometry_area_perimeter(area)[0]) / 1e6
+    estimate = km2 / cell_area_km2(resolution)
+    if estimate > MAX_STUDY_CELLS:
+        raise ParameterError(f"Gi* at H3 resolution {resolution} would take about {estimate:,.0f} cells over the "
+                             f"study area ({km2:,.0f} km², at most {MAX_STUDY_CELLS:,}); choose a coarser "
+                             "--gi-resolution (or --resolution)")
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,11 @@ class Neighbours:
 def neighbours(cells: np.ndarray, rings: int) -> Neighbours:
     """Each cell's neighbours among ``cells``: itself and the cells within ``rings`` rings."""
     cells = np.asarray(cells, dtype=np.uint64)
+    disk = 3 * rings * (rings + 1) + 1
+    if len(cells) * disk > MAX_NEIGHBOUR_PAIRS:
+        raise ParameterError(f"{rings} ring(s) give each of the {len(cells):,} cells {disk:,} neighbours "
+                             f"({len(cells) * disk:,} pairs, at most {MAX_NEIGHBOUR_PAIRS:,}); choose fewer "
+                             "--gi-rings, a shorter --gi-distance or a coarser resolution")
     disks = [h3i.grid_disk(int(c), rings) for c in cells.tolist()]
     sizes = np.array([len(d) for d in disks])
     flat = np.fromiter((c for d in disks for c in d), dtype=np.uint64, count=int(sizes.sum()))
@@ -138,6 +165,11 @@ def permutation_p(values: np.ndarray, nb: Neighbours, permutations: int, seed: i
     x = np.asarray(values, dtype=float)
     n = len(x)
     card = nb.cardinality
+    draws_needed = float(n) * permutations * max(int(card.max()) - 1, 1)
+    if draws_needed > MAX_PERMUTATION_DRAWS:
+        raise ParameterError(f"{permutations:,} permutations over {n:,} cells would take {draws_needed:,.0f} "
+                             f"random draws (at most {MAX_PERMUTATION_DRAWS:,}); 999 permutations are the usual "
+                             "choice")
     rng = np.random.default_rng(seed)
     k = int(card.max()) - 1
     draws = None

@@ -261,7 +261,8 @@ def count_cells(
         Add ``fatal``, ``nonfatal`` and ``unknown`` columns.
     period
         ``"month"`` or ``"week"`` adds one column per period (``"2024-05"`` or
-        ``"2024-W19"``, ISO weeks) holding that period's count.
+        ``"2024-W19"``, ISO weeks) holding that period's count; incidents without
+        a date count in ``count`` only.
 
     Returns
     -------
@@ -281,10 +282,12 @@ def count_cells(
         outcome = pd.Categorical(frame[OUTCOME].to_numpy(), categories=list(OUTCOMES))
         table = table.join(_crosstab(cell_index, outcome.codes, list(OUTCOMES), labels))
     if period is not None:
+        # Undated incidents count in ``count`` and in no period column.
         times = frame[OCCURRED_AT]
-        stamp = times.dt.strftime("%Y-%m") if period == "month" else _iso_week(times)
+        dated = times.notna().to_numpy()
+        stamp = times[dated].dt.strftime("%Y-%m") if period == "month" else _iso_week(times[dated])
         periods = pd.Categorical(stamp.to_numpy())
-        table = table.join(_crosstab(cell_index, periods.codes, list(periods.categories), labels))
+        table = table.join(_crosstab(cell_index[dated], periods.codes, list(periods.categories), labels))
     return table.sort_index()
 
 

@@ -19,8 +19,8 @@ import pandas as pd
 import shapely
 
 from .coordtext import looks_like_locations, parse_location_text
-from .dates import parse_datetimes
-from .errors import ColumnError, ParameterError
+from .dates import default_window, parse_datetimes
+from .errors import ColumnError, DataError, ParameterError
 from .read import GEOMETRY_LAT, GEOMETRY_LON, RawTable, read_table
 from .schema import (
     ADDRESS,
@@ -33,6 +33,7 @@ from .schema import (
     OCCURRED_AT,
     OUTCOME,
     OUTCOME_ALIASES,
+    ROLE_OPTIONS,
     SOURCE_ROW,
     SUSPECTED_DRUG,
     WGS84,
@@ -40,6 +41,7 @@ from .schema import (
     detect_columns,
     has_location,
     normalise_name,
+    other_candidates,
 )
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "read_incidents",
     "validate_table",
     "filter_incidents",
+    "move_to_rejects",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,6 +117,8 @@ def read_incidents(
     crs: str | None = None,
     timezone: str = "UTC",
     layer: str | None = None,
+    date_format: str | None = None,
+    accept_implausible_dates: bool = False,
 ) -> IncidentRead:
     """Read an incident file and validate every row.
 
@@ -131,12 +136,18 @@ def read_incidents(
         Time zone of dates written without an offset (IANA name).
     layer
         Layer of a multi-layer vector file.
+    date_format
+        strftime format of the dates (default: guessed; numeric dates such as
+        03/04/2024 month first unless some value proves day first).
+    accept_implausible_dates
+        Keep dates before 1990 or after today (rejected as ``implausible_date`` by default).
 
     Returns
     -------
     IncidentRead
     """
-    return validate_table(read_table(path, layer=layer), columns=columns, crs=crs, timezone=timezone)
+    return validate_table(read_table(path, layer=layer), columns=columns, crs=crs, timezone=timezone,
+                          date_format=date_format, accept_implausible_dates=accept_implausible_dates)
 
 
 def validate_table(
@@ -145,6 +156,8 @@ def validate_table(
     columns: dict[str, str | None] | None = None,
     crs: str | None = None,
     timezone: str = "UTC",
+    date_format: str | None = None,
+    accept_implausible_dates: bool = False,
 ) -> IncidentRead:
     """Validate the rows of a :class:`~odgeo.read.RawTable` (see :func:`read_incidents`)."""
     data = table.data
@@ -163,11 +176,14 @@ def validate_table(
     ):
         roles["location"] = None  # coordinate columns win; a non-coordinate "Location" is ignored
     _require_columns(roles, table)
+    also = _check_repeated_and_rival_columns(table, roles, overrides)
     rows = _RowChecker(data, roles, table.path)
+    for pos, (code, reason) in sorted(table.row_problems.items()):
+        rows.reject(_one_row(len(data), pos), code, None, reason)
     rows.reject_empty()
     rows.reject_bad_geometry(table.geometry_problems or {})
     ids = rows.incident_ids()
-    occurred = rows.parse_dates(timezone)
+    occurred = rows.parse_dates(timezone, date_format, accept_implausible_dates)
     lon, lat = rows.parse_coordinates(crs)
     outcome = rows.parse_outcomes()
     doses = rows.parse_doses()
@@ -195,9 +211,15 @@ def validate_table(
     )
     incidents = gpd.GeoDataFrame(frame[keep], geometry=geometry[keep], crs=WGS84)
     incidents = incidents[INCIDENT_COLUMNS + ["geometry"]].reset_index(drop=True)
-    source = {"path": str(table.path), "format": table.format, "sha256": table.sha256}
+    rows.note("undated", (keep & occurred.isna().to_numpy()).sum())
+    for key, count in table.notes.items():
+        rows.note(key, count)
+    source = {"path": str(table.path), "format": table.format, "sha256": table.sha256,
+              "date_order": rows.date_order}
     if table.encoding:
         source.update(encoding=table.encoding, delimiter=table.delimiter)
+    if also:
+        source["columns_also_matching"] = also
     return IncidentRead(
         incidents=incidents,
         rejects=rows.rejects_frame(ids),
@@ -214,13 +236,16 @@ def filter_incidents(
     since: pd.Timestamp | str | None = None,
     until: pd.Timestamp | str | None = None,
     outcomes: list[str] | tuple[str, ...] | None = None,
+    require_dates: str | None = None,
 ) -> IncidentRead:
     """Keep incidents in a date range and of given outcomes; the rest become rejects.
 
     ``since`` and ``until`` are inclusive dates (or times) in the incidents' time
     zone; ``until="2025-06-30"`` keeps the whole of 30 June. Filtered rows go to
-    the rejects with codes ``before_since``, ``after_until`` or
-    ``outcome_filtered``, so the counts still add up.
+    the rejects with codes ``before_since``, ``after_until``, ``undated_filtered``
+    (no date, with a date filter) or ``outcome_filtered``, so the counts still add up.
+    ``require_dates`` names an analysis that needs every incident's date (a time
+    series): undated incidents are then rejected as ``missing_date``.
     """
     frame = read.incidents
     times = frame[OCCURRED_AT]
@@ -239,6 +264,12 @@ def filter_incidents(
         mask = times > end
         drop[mask & (drop == "")] = "after_until"
         reasons["after_until"] = (OCCURRED_AT, "after the --until date (in run.json)")
+    if require_dates:
+        drop[times.isna()] = "missing_date"
+        reasons["missing_date"] = (OCCURRED_AT, f"the date is empty; {require_dates} needs every incident's date")
+    if since is not None or until is not None:
+        drop[times.isna() & (drop == "")] = "undated_filtered"
+        reasons["undated_filtered"] = (OCCURRED_AT, "no date, so the --since/--until filter cannot keep it")
     if outcomes:
         wanted = {o.strip().lower() for o in outcomes}
         unknown = wanted - {"fatal", "nonfatal", "unknown"}
@@ -249,7 +280,16 @@ def filter_incidents(
         mask = ~frame[OUTCOME].isin(wanted)
         drop[mask & (drop == "")] = "outcome_filtered"
         reasons["outcome_filtered"] = (OUTCOME, f"outcome not in --outcome {','.join(sorted(wanted))}")
-    out = drop != ""
+    return move_to_rejects(read, drop.to_numpy(dtype=object), reasons)
+
+
+def move_to_rejects(read: IncidentRead, codes: np.ndarray, reasons: dict[str, tuple[str, str]]) -> IncidentRead:
+    """Move the incidents whose ``codes`` entry is not "" to the rejects.
+
+    ``reasons`` maps each code to (column, reason); the row counts still add up.
+    """
+    frame = read.incidents
+    out = np.asarray(codes, dtype=object) != ""
     if not out.any():
         return read
     dropped = frame[out]
@@ -257,9 +297,9 @@ def filter_incidents(
         {
             "row": dropped[SOURCE_ROW].to_numpy(),
             INCIDENT_ID: dropped[INCIDENT_ID].to_numpy(),
-            "code": drop[out].to_numpy(),
-            "column": [reasons[c][0] for c in drop[out]],
-            "reason": [reasons[c][1] for c in drop[out]],
+            "code": codes[out],
+            "column": [reasons[c][0] for c in codes[out]],
+            "reason": [reasons[c][1] for c in codes[out]],
         }
     )
     rejects = pd.concat([read.rejects, extra], ignore_index=True).sort_values("row", kind="stable")
@@ -286,6 +326,27 @@ def _as_bound(value, tz, option: str, *, inclusive_day: bool = False) -> pd.Time
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize(tz)
     return stamp
+
+
+def _check_repeated_and_rival_columns(table: RawTable, roles: dict[str, str | None],
+                                      overrides: dict[str, str]) -> dict[str, list[str]]:
+    """Refuse a role read from one of several same-named columns that differ; warn of rival columns."""
+    for role, col in roles.items():
+        copies = table.duplicate_columns.get(col or "")
+        if not copies or role in overrides:
+            continue
+        first = table.data[copies[0]]
+        if all(table.data[c].equals(first) for c in copies[1:]):
+            continue
+        option = ROLE_OPTIONS.get(role, "the column options")
+        raise ColumnError(f"{table.path}: {len(copies)} columns are named {col!r} and hold different values; "
+                          f"choose one with {option} (the copies are called "
+                          f"{', '.join(repr(c) for c in copies)})")
+    also = other_candidates(list(table.data.columns), roles, overrides)
+    for role, others in also.items():
+        log.warning("%s: column %r is read as %s; %s would fit too (choose with %s)", table.path.name,
+                    roles[role], role, ", ".join(repr(c) for c in others), ROLE_OPTIONS.get(role, "a column option"))
+    return also
 
 
 def _require_columns(roles: dict[str, str | None], table: RawTable) -> None:
@@ -320,6 +381,7 @@ class _RowChecker:
         self.column = np.full(n, "", dtype=object)
         self.reason = np.full(n, "", dtype=object)
         self.notes: dict[str, int] = {}
+        self.date_order = "unambiguous"
 
     @property
     def kept(self) -> np.ndarray:
@@ -356,9 +418,7 @@ class _RowChecker:
 
     def reject_bad_geometry(self, problems: dict[int, str]) -> None:
         for pos, reason in problems.items():
-            mask = np.zeros(len(self.data), dtype=bool)
-            mask[pos] = True
-            self.reject(mask, "bad_geometry", "geometry", reason)
+            self.reject(_one_row(len(self.data), pos), "bad_geometry", "geometry", reason)
 
     def incident_ids(self) -> np.ndarray:
         ids = self.raw(INCIDENT_ID).to_numpy(dtype=object, copy=True)  # a column of "" may be a read-only view
@@ -373,24 +433,28 @@ class _RowChecker:
             firsts = candidates[candidates.notna()].drop_duplicates(keep="first")
             first_row = dict(zip(firsts.to_numpy(), firsts.index.to_numpy() + 1))
             for pos in np.flatnonzero(dup):
-                mask = np.zeros(len(ids), dtype=bool)
-                mask[pos] = True
-                self.reject(mask, "duplicate_id", self.roles[INCIDENT_ID],
+                self.reject(_one_row(len(ids), pos), "duplicate_id", self.roles[INCIDENT_ID],
                             f"duplicate incident id (first seen at row {first_row[ids[pos]]})")
         return ids
 
-    def parse_dates(self, timezone: str) -> pd.Series:
+    def parse_dates(self, timezone: str, date_format: str | None, accept_implausible: bool) -> pd.Series:
+        """Timestamps; an empty date is kept (undated), unreadable and implausible ones are rejected."""
         col = self.roles[OCCURRED_AT]
         text = self.raw(OCCURRED_AT)
-        empty = (text == "").to_numpy()
-        self.reject(empty, "missing_date", col, "the date is empty")
+        window = None if accept_implausible else default_window()
         try:
-            parsed = parse_datetimes(text.where(~empty, None), timezone)
-        except Exception as err:  # zoneinfo raises several types
-            raise ParameterError(f"--timezone {timezone!r} is not a time zone name (e.g. America/Phoenix)") from err
-        bad = parsed.isna().to_numpy() & ~empty
-        self.reject(bad, "bad_date", col, "cannot read the date (use ISO 8601: YYYY-MM-DD or YYYY-MM-DD HH:MM)")
-        return parsed
+            parsed = parse_datetimes(text, timezone, date_format=date_format, plausible=window, column=col)
+        except DataError as err:
+            raise DataError(f"{self.path}: {err}") from err
+        self.date_order = parsed.order
+        self.reject(parsed.unreadable, "bad_date", col,
+                    "cannot read the date (use ISO 8601: YYYY-MM-DD or YYYY-MM-DD HH:MM, or give --date-format)")
+        self.reject(parsed.out_of_range, "bad_date", col,
+                    "the date is outside the years 1678-2261 (a placeholder for an unknown date?)")
+        self.reject(parsed.implausible, "implausible_date", col,
+                    "the date is before 1990 or after today (a placeholder such as the first day of 1900?); "
+                    "add --accept-implausible-dates to keep such dates")
+        return parsed.values
 
     def parse_coordinates(self, crs: str | None) -> tuple[np.ndarray, np.ndarray]:
         """Coordinates from longitude/latitude columns, else from a location column."""
@@ -421,6 +485,8 @@ class _RowChecker:
         lon_empty, lat_empty = (lon_text == "").to_numpy(), (lat_text == "").to_numpy()
         self.reject(~lon_empty & np.isnan(lon), "bad_coordinate", lon_col, "longitude is not a number")
         self.reject(~lat_empty & np.isnan(lat), "bad_coordinate", lat_col, "latitude is not a number")
+        self.reject(np.isinf(lon), "bad_coordinate", lon_col, "longitude is not a finite number")
+        self.reject(np.isinf(lat), "bad_coordinate", lat_col, "latitude is not a finite number")
         self.reject(lon_empty & ~lat_empty, "partial_coordinates", lon_col, "latitude given without longitude")
         self.reject(lat_empty & ~lon_empty, "partial_coordinates", lat_col, "longitude given without latitude")
         return lon, lat, lon_empty & lat_empty, lon_col, lat_col
@@ -440,7 +506,7 @@ class _RowChecker:
         outside = (np.abs(lon[finite]) > 180) | (np.abs(lat[finite]) > 90)
         if outside.mean() > 0.5:
             example = f"{lon[finite][0]:.1f}, {lat[finite][0]:.1f}"
-            raise ParameterError(
+            raise DataError(
                 f"{self.path}: columns {lon_col!r}/{lat_col!r} hold values like ({example}) that "
                 f"are not degrees; give their CRS with --crs (for example --crs EPSG:2223)"
             )
@@ -493,6 +559,12 @@ class _RowChecker:
         )
 
 
+def _one_row(n: int, pos: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[pos] = True
+    return mask
+
+
 def _normalised(text: pd.Series) -> pd.Series:
     """:func:`normalise_name` of each value, computed once per distinct value."""
     codes, uniques = pd.factorize(text)
@@ -501,7 +573,7 @@ def _normalised(text: pd.Series) -> pd.Series:
 
 
 def _to_float(text: pd.Series) -> np.ndarray:
-    values = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(dtype=float)
+    values = np.array(pd.to_numeric(text.where(text != ""), errors="coerce"), dtype=float)  # a writable copy
     retry = np.isnan(values) & text.str.contains(",", regex=False).to_numpy()
     if retry.any():  # decimal comma, as in many European exports
         values[retry] = pd.to_numeric(text[retry].str.replace(",", ".", regex=False), errors="coerce")
@@ -511,9 +583,11 @@ def _to_float(text: pd.Series) -> np.ndarray:
 def _is_wgs84(crs: str) -> bool:
     from pyproj import CRS
 
+    from pyproj.exceptions import CRSError
+
     try:
         return CRS.from_user_input(crs).equals(CRS.from_user_input(WGS84))
-    except Exception as err:
+    except CRSError as err:
         raise ParameterError(f"--crs {crs!r} is not a CRS pyproj knows (e.g. EPSG:2223)") from err
 
 

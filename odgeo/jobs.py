@@ -9,12 +9,17 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from .errors import NoDataError, OutputExistsError
-from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents, read_incidents
-from .runrecord import RunRecord
-from .schema import INCIDENT_ID, OCCURRED_AT, located
+import numpy as np
 
-__all__ = ["JobSettings", "read_job_input", "select_incidents", "row_counts", "check_out_dir", "date_span", "rejects_for", "save_map_and_record"]
+from .errors import DataError, NoDataError
+from .extent import check_spread
+from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents, move_to_rejects, read_incidents
+from .outputs import OutputFolder
+from .runrecord import RunRecord
+from .projection import lonlat_of
+from .schema import INCIDENT_ID, OCCURRED_AT, has_location, located
+
+__all__ = ["JobSettings", "read_job_input", "select_incidents", "row_counts", "date_span", "rejects_for", "save_map_and_record"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,12 @@ class JobSettings:
         CRS of coordinate columns, the time zone of naive dates, the vector layer.
     since, until, outcomes
         Filters (inclusive dates; outcomes among fatal, nonfatal, unknown).
+    date_format, accept_implausible_dates
+        strftime format of the dates (default: guessed, with the day/month order
+        decided from every value); keep dates before 1990 or after today.
+    drop_outliers
+        Set aside incidents far from all others (rejected as ``outlier``) instead of
+        refusing a spread too wide for one local projection (see :mod:`odgeo.extent`).
     reference, min_score
         Address points and/or street centerlines to geocode the incidents that have
         an address and no coordinates (see :mod:`odgeo.geocoder`); matches scoring
@@ -46,6 +57,9 @@ class JobSettings:
     since: str | None = None
     until: str | None = None
     outcomes: tuple[str, ...] | None = None
+    date_format: str | None = None
+    accept_implausible_dates: bool | None = None
+    drop_outliers: bool | None = None
     reference: tuple[str, ...] = ()
     min_score: float | None = None
     audience: str | None = None
@@ -62,7 +76,9 @@ def read_job_input(path, settings: JobSettings, record: RunRecord,
     say("reading incidents")
     with record.timed("read"):
         read = read_incidents(path, columns=settings.columns, crs=settings.crs,
-                              timezone=settings.timezone or "UTC", layer=settings.layer)
+                              timezone=settings.timezone or "UTC", layer=settings.layer,
+                              date_format=settings.date_format,
+                              accept_implausible_dates=bool(settings.accept_implausible_dates))
     record.sections["input"] = read.source
     if settings.reference:
         say("geocoding addresses without coordinates")
@@ -70,7 +86,8 @@ def read_job_input(path, settings: JobSettings, record: RunRecord,
     return read
 
 
-def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecord) -> tuple[IncidentRead, gpd.GeoDataFrame]:
+def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecord, *,
+                     require_dates: str | None = None) -> tuple[IncidentRead, gpd.GeoDataFrame]:
     """Apply the date and outcome filters; return the read and the located incidents used.
 
     Records the filters, the columns and the row counts (which must add up);
@@ -81,10 +98,17 @@ def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecor
     record.param("until", settings.until, "given" if settings.until else "default")
     record.param("outcomes", list(settings.outcomes) if settings.outcomes else None,
                  "given" if settings.outcomes else "default")
-    read = filter_incidents(read, since=settings.since, until=settings.until, outcomes=settings.outcomes)
+    record.param("date_format", settings.date_format, "given" if settings.date_format else "default",
+                 None if settings.date_format else "guessed; day/month order decided from every value")
+    record.param("accept_implausible_dates", bool(settings.accept_implausible_dates),
+                 "given" if settings.accept_implausible_dates else "default",
+                 None if settings.accept_implausible_dates else "dates before 1990 or after today are rejected")
+    read = filter_incidents(read, since=settings.since, until=settings.until, outcomes=settings.outcomes,
+                            require_dates=require_dates)
+    read = _set_aside_outliers(read, settings, record)
     used = located(read.incidents).reset_index(drop=True)
     record.sections["columns"] = read.columns
-    record.sections["counts"] = row_counts(read, len(used))
+    record.sections["counts"] = row_counts(read, len(used), int(used[OCCURRED_AT].isna().sum()))
     if read.notes:
         record.sections["data_notes"] = read.notes
     if used.empty:
@@ -97,8 +121,28 @@ def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecor
     return read, used
 
 
-def row_counts(read: IncidentRead, n_used: int) -> dict:
-    """Where every input row went; ``n_input = n_used + n_unlocated + n_rejected``."""
+def _set_aside_outliers(read: IncidentRead, settings: JobSettings, record: RunRecord) -> IncidentRead:
+    """Refuse (or, with drop_outliers, reject) incidents too far from the rest for one local map."""
+    has_xy = has_location(read.incidents.geometry)
+    lon, lat = lonlat_of(read.incidents.geometry[has_xy])
+    try:
+        outliers, info = check_spread(lon, lat, drop_outliers=bool(settings.drop_outliers))
+    except DataError as err:
+        raise DataError(f"{read.source.get('path', 'input')}: {err}") from err
+    record.param("drop_outliers", bool(settings.drop_outliers), "given" if settings.drop_outliers else "default")
+    record.sections["spread"] = info
+    codes = np.full(len(read.incidents), "", dtype=object)
+    codes[np.flatnonzero(has_xy)[outliers]] = "outlier"
+    reason = {"outlier": ("geometry", "far from all other incidents (--drop-outliers; see spread in run.json)")}
+    return move_to_rejects(read, codes, reason)
+
+
+def row_counts(read: IncidentRead, n_used: int, n_undated: int = 0) -> dict:
+    """Where every input row went; ``n_input = n_used + n_unlocated + n_rejected``.
+
+    ``n_used_undated`` of the used incidents have no date: they count in every product
+    that does not break down by time and in no month, week or time filter.
+    """
     by_code = read.rejects["code"].value_counts().sort_index()
     counts = {
         "n_input": read.n_input,
@@ -106,6 +150,7 @@ def row_counts(read: IncidentRead, n_used: int) -> dict:
         "n_unlocated": read.n_unlocated,
         "n_rejected": read.n_rejected,
         "rejected_by_code": {str(k): int(v) for k, v in by_code.items()},
+        "n_used_undated": n_undated,
         "check": "n_input = n_used + n_unlocated + n_rejected",
     }
     if counts["n_used"] + counts["n_unlocated"] + counts["n_rejected"] != counts["n_input"]:
@@ -113,16 +158,11 @@ def row_counts(read: IncidentRead, n_used: int) -> dict:
     return counts
 
 
-def check_out_dir(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputExistsError(f"{out_dir} is a file; give a folder for --out")
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{out_dir} is not empty; choose another folder or add --overwrite")
-
-
 def date_span(used: gpd.GeoDataFrame) -> str:
     """The incidents' months in words: "Jan 2024 to Dec 2025"."""
-    times = used[OCCURRED_AT]
+    times = used[OCCURRED_AT].dropna()
+    if times.empty:
+        return "undated"
     first, last = times.min(), times.max()
     return f"{first:%b %Y}" if (first.year, first.month) == (last.year, last.month) else f"{first:%b %Y} to {last:%b %Y}"
 
@@ -134,12 +174,13 @@ def rejects_for(rejects: pd.DataFrame, audience: str) -> pd.DataFrame:
     return rejects[[c for c in REJECT_COLUMNS if c != INCIDENT_ID]]
 
 
-def save_map_and_record(fmap, record: RunRecord, out_dir: Path, written: list[Path]) -> list[Path]:
-    """Write map.html, then run.json listing every file written (itself included)."""
+def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: list[Path]) -> list[Path]:
+    """Write map.html, then run.json listing every file written (itself included); return their final paths."""
     from .writers import write_json
 
-    fmap.save(str(out_dir / "map.html"))
-    written = [*written, out_dir / "map.html"]
+    fmap.save(str(folder.path("map.html")))
+    written = [*written, folder.path("map.html")]
     doc = record.as_dict()
-    doc["outputs"] = sorted(p.name for p in [*written, out_dir / "run.json"])
-    return [*written, write_json(doc, out_dir / "run.json")]
+    doc["outputs"] = sorted(p.name for p in [*written, folder.path("run.json")])
+    written.append(write_json(doc, folder.path("run.json")))
+    return [folder.final_path(p) for p in written]

@@ -76,7 +76,7 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
         for p in keys:
             keys[p] -= set(zip(np.round(plon * 10**p).astype(np.int64).tolist(),
                                np.round(plat * 10**p).astype(np.int64).tolist()))
-    days = set(located[OCCURRED_AT].dt.strftime("%Y-%m-%d")) if len(located) else set()
+    days = set(located[OCCURRED_AT].dropna().dt.strftime("%Y-%m-%d"))
     secrets = sorted({str(v) for v in identifying if len(str(v)) >= 5})
     leaks: list[Leak] = []
     for path in sorted(Path(folder).iterdir()):

@@ -35,7 +35,7 @@ def write_map_png(products: Products, path: str | Path, *, title: str, subtitle:
     handles = []
     hexes = products.hexes
     if hexes is not None and len(hexes):
-        counts = hexes["count"].to_numpy(dtype=float)
+        counts = hexes["count"].to_numpy(dtype=float, na_value=np.nan)
         breaks = class_breaks(counts, classes)
         colours = np.array(YLORRD[: len(breaks)] if len(breaks) <= len(YLORRD) else YLORRD)
         index = np.minimum(np.searchsorted(breaks, counts, side="left"), len(colours) - 1)

@@ -29,7 +29,6 @@ from .hotspotstats import hotspot_statistics
 from .incidents import IncidentRead
 from .jobs import (
     JobSettings,
-    check_out_dir,
     date_span,
     read_job_input,
     rejects_for,
@@ -38,6 +37,7 @@ from .jobs import (
 )
 from .layers import read_population
 from .mapimage import write_map_png
+from .outputs import OutputFolder
 from .privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count, shown_count
 from .projection import lonlat_of, project_points
 from .publish import Products, public_products, restricted_products
@@ -162,16 +162,18 @@ def run_hotspots(
     ------
     OutputExistsError
         If ``out_dir`` holds files and ``overwrite`` is False (checked first).
+    OutputError
+        If ``out_dir`` cannot be created or written (checked first), or the disk fills
+        while writing; ``out_dir`` is then as it was.
     """
     settings = settings or HotspotSettings()
-    out_dir = Path(out_dir)
-    check_out_dir(out_dir, overwrite)
     say = progress or (lambda step: None)
-    record = RunRecord("hotspots")
-    read = read_job_input(path, settings, record, say)
-    result = analyse_hotspots(read, settings, progress=progress, record=record)
-    say("writing products")
-    write_hotspot_products(result, out_dir, overwrite=overwrite)
+    with OutputFolder(out_dir, overwrite=overwrite) as folder:  # checked and locked before any work
+        record = RunRecord("hotspots")
+        read = read_job_input(path, settings, record, say)
+        result = analyse_hotspots(read, settings, progress=progress, record=record)
+        say("writing products")
+        _write_products(result, folder)
     return result
 
 
@@ -408,6 +410,10 @@ def _map(settings, read, used, products: Products, record: RunRecord) -> tuple[f
     subtitle = f"{span} · {count(len(used))} located incidents ({count(n_fatal)} fatal)"
     notes = [f"{count(read.n_unlocated)} incidents had no coordinates and {count(read.n_rejected)} rows were "
              f"rejected (see rejects.csv); none of them is on the map."]
+    undated = int(used[OCCURRED_AT].isna().sum())
+    if undated:
+        notes.append(f"{count(undated)} incidents have no date: they are counted in the areas and the density "
+                     "surface, and in no month.")
     hexes = products.privacy.get("hexes", {})
     if hexes.get("n_areas_suppressed"):
         notes.append(f"{hexes['n_areas_suppressed']} area(s) too small to show even after merging "
@@ -432,21 +438,23 @@ def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwr
     Only ``result.products`` is written (see :mod:`odgeo.publish`); for the
     public audience ``rejects.csv`` carries no incident ids.
     """
-    out_dir = Path(out_dir)
-    check_out_dir(out_dir, overwrite)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with OutputFolder(out_dir, overwrite=overwrite) as folder:
+        return _write_products(result, folder)
+
+
+def _write_products(result: HotspotResult, folder: OutputFolder) -> list[Path]:
     with result.record.timed("write"):
         products = result.products
         written = [
-            write_geojson(products.hexes, out_dir / "hexes.geojson"),
-            write_density_geotiff(products.grid, out_dir / "density.tif"),
-            write_geojson(products.hotspots, out_dir / "hotspots.geojson"),
-            write_geojson(products.clusters, out_dir / "clusters.geojson"),
-            write_csv(rejects_for(result.read.rejects, result.audience), out_dir / "rejects.csv"),
+            write_geojson(products.hexes, folder.path("hexes.geojson")),
+            write_density_geotiff(products.grid, folder.path("density.tif")),
+            write_geojson(products.hotspots, folder.path("hotspots.geojson")),
+            write_geojson(products.clusters, folder.path("clusters.geojson")),
+            write_csv(rejects_for(result.read.rejects, result.audience), folder.path("rejects.csv")),
         ]
-        written.append(write_map_png(products, out_dir / "map.png", **result.map_caption))
+        written.append(write_map_png(products, folder.path("map.png"), **result.map_caption))
         if products.areas is not None:
-            written.append(write_geojson(products.areas, out_dir / "areas.geojson"))
+            written.append(write_geojson(products.areas, folder.path("areas.geojson")))
         if products.gistar is not None:
-            written.append(write_geojson(products.gistar, out_dir / "gistar.geojson"))
-    return save_map_and_record(result.map, result.record, out_dir, written)
+            written.append(write_geojson(products.gistar, folder.path("gistar.geojson")))
+    return save_map_and_record(result.map, result.record, folder, written)

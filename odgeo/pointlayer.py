@@ -37,7 +37,9 @@ class PointLayer(folium.map.Layer):
             var d = {{ this.data }};
             var colours = ["#000000", "#2b8cbe", "#2b8cbe"], names = ["fatal", "non-fatal", "unknown"];
             var day0 = Date.UTC(d.y0, d.m0 - 1, d.d0);
-            function dateOf(i) { return new Date(day0 + d.day[i] * 86400000).toISOString().slice(0, 10); }
+            function dateOf(i) {
+                return d.day[i] < 0 ? "undated" : new Date(day0 + d.day[i] * 86400000).toISOString().slice(0, 10);
+            }
             var Layer = L.Layer.extend({
                 onAdd: function (map) {
                     this._map = map;
@@ -105,11 +107,13 @@ class PointLayer(folium.map.Layer):
 
         lon = np.round(shapely.get_x(geoms) * _SCALE).astype(np.int64)
         lat = np.round(shapely.get_y(geoms) * _SCALE).astype(np.int64)
-        days = pd.to_datetime(points["date"]).to_numpy(dtype="datetime64[D]")
-        first = days.min() if len(days) else np.datetime64("1970-01-01")
+        days = pd.to_datetime(points["date"].replace("", None)).to_numpy(dtype="datetime64[D]")
+        dated = ~np.isnat(days)
+        first = days[dated].min() if dated.any() else np.datetime64("1970-01-01")
         y0, m0, d0 = (int(part) for part in str(first).split("-"))
+        day = np.where(dated, (days - first).astype(np.int64), -1)  # -1: undated
         self.data = js_data({
             "lon": lon.tolist(), "lat": lat.tolist(),
-            "day": (days - first).astype(np.int64).tolist(), "y0": y0, "m0": m0, "d0": d0,
+            "day": day.tolist(), "y0": y0, "m0": m0, "d0": d0,
             "outcome": [_OUTCOME_CODES.get(o, 2) for o in points["outcome"]],
         })

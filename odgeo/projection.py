@@ -11,12 +11,21 @@ from .schema import WGS84
 __all__ = ["local_metric_crs", "project_points", "lonlat_of"]
 
 
+#: Beyond this many km from their median centre, points leave the comfort of one UTM zone.
+UTM_MAX_RADIUS_KM = 600.0
+
+
 def local_metric_crs(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
-    """The UTM zone (WGS 84) holding the median of the points.
+    """The UTM zone (WGS 84) holding the median of the points; for a wider spread, an equal-area map.
 
     UTM keeps scale error under 0.1% within a zone, which is far below any
-    bandwidth or search distance a city or county analysis uses.
+    bandwidth or search distance a city or county analysis uses. Points more than
+    600 km from their centre (a state, a region) get a Lambert azimuthal
+    equal-area projection centred on the whole degree nearest their median, whose
+    scale error stays under 1% within 1,800 km (and never names a place finer than a degree).
     """
+    from .extent import distances_from_centre_km
+
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     ok = np.isfinite(lon) & np.isfinite(lat)
@@ -24,6 +33,9 @@ def local_metric_crs(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
         lon_c, lat_c = 0.0, 0.0
     else:
         lon_c, lat_c = float(np.median(lon[ok])), float(np.median(lat[ok]))
+        if distances_from_centre_km(lon[ok], lat[ok]).max() > UTM_MAX_RADIUS_KM:
+            return pyproj.CRS.from_proj4(f"+proj=laea +lat_0={round(lat_c):d} +lon_0={round(lon_c):d} "
+                                         "+datum=WGS84 +units=m +no_defs")
     zone = int(np.clip(np.floor((lon_c + 180.0) / 6.0) + 1, 1, 60))
     return pyproj.CRS.from_epsg((32600 if lat_c >= 0 else 32700) + zone)
 

@@ -138,7 +138,7 @@ def restricted_products(*, hexes: gpd.GeoDataFrame, grid: DensityGrid, hotspots:
     if mask is not None:
         geometry = gpd.GeoSeries(gpd.points_from_xy(mask.lon, mask.lat), crs=WGS84)
     points = gpd.GeoDataFrame(
-        {"date": incidents[OCCURRED_AT].dt.strftime("%Y-%m-%d").to_numpy(),
+        {"date": incidents[OCCURRED_AT].dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
          "outcome": incidents[OUTCOME].to_numpy()},
         geometry=geometry.to_numpy(), crs=WGS84)
     clusters = clusters.copy()
@@ -162,6 +162,11 @@ def _k_summary(k: np.ndarray) -> dict:
         out.update({"min": round(float(q[0]), 1), "p5": round(float(q[1]), 1), "median": round(float(q[2]), 1),
                     "n_below_5": int((known < 5).sum()), "n_below_10": int((known < 10).sum())})
     return out
+
+
+def _month(value) -> str | None:
+    """"2024-05", or None for a cluster whose incidents are all undated."""
+    return None if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m")
 
 
 def _cluster_resolution(eps_m: float) -> int:
@@ -190,8 +195,8 @@ def _generalised_clusters(clusters: gpd.GeoDataFrame, eps_m: float) -> gpd.GeoDa
     out = pd.DataFrame({
         "cluster_id": clusters["cluster_id"].to_numpy(),
         "n_incidents": clusters["n_incidents"].to_numpy(),
-        "first_month": [pd.Timestamp(v).strftime("%Y-%m") for v in clusters["first_date"]],
-        "last_month": [pd.Timestamp(v).strftime("%Y-%m") for v in clusters["last_date"]],
+        "first_month": [_month(v) for v in clusters["first_date"]],
+        "last_month": [_month(v) for v in clusters["last_date"]],
         "possible_artefact": clusters["possible_artefact"].to_numpy(dtype=bool),
     })
     return gpd.GeoDataFrame(out, geometry=geoms, crs=WGS84)

@@ -12,7 +12,8 @@ import csv
 import hashlib
 import io
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ class RawTable:
     ----------
     data
         One row per input record, every column as text (missing values are "").
+        Repeated column names are told apart as "name (2)", "name (3)".
     path
         The file read.
     format
@@ -52,6 +54,13 @@ class RawTable:
     geometry_problems
         For vector files: row position to a reason its geometry cannot be used
         as a point (for example a polygon).
+    row_problems
+        Row position to (code, reason) for records that are not rows of the table:
+        a wrong number of fields, a repeated header line.
+    notes
+        What was read with a repair, for the run record (counts only).
+    duplicate_columns
+        Column name as written to the names it was given ("name", "name (2)").
     sha256
         Checksum of the file read (for the run record).
     """
@@ -63,6 +72,9 @@ class RawTable:
     encoding: str | None = None
     delimiter: str | None = None
     geometry_problems: dict[int, str] | None = None
+    row_problems: dict[int, tuple[str, str]] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)
+    duplicate_columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read_table(path: str | Path, *, layer: str | None = None) -> RawTable:
@@ -71,9 +83,10 @@ def read_table(path: str | Path, *, layer: str | None = None) -> RawTable:
     Parameters
     ----------
     path
-        A CSV/TSV file or a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet).
+        A CSV/TSV file, a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet),
+        or a .zip holding one CSV or one Shapefile.
     layer
-        The layer to read from a multi-layer vector file (default: the first).
+        The layer to read from a multi-layer vector file (default: the first point layer).
 
     Raises
     ------
@@ -88,24 +101,76 @@ def read_table(path: str | Path, *, layer: str | None = None) -> RawTable:
     if path.stat().st_size == 0:
         raise InputFileError(f"{path}: the file is empty")
     suffix = "".join(path.suffixes[-1:]).lower()
+    if suffix == ".zip":
+        inner = _zip_member(path)
+        if inner is not None:
+            return _read_csv(path, raw=inner)
     if suffix in VECTOR_SUFFIXES:
         return _read_vector(path, layer=layer)
     return _read_csv(path)
 
 
-def _decode(raw: bytes, path: Path) -> tuple[str, str]:
-    """Decode bytes by BOM, then UTF-8, then Windows-1252; return (text, encoding)."""
+def _zip_member(path: Path) -> bytes | None:
+    """The bytes of the one CSV a .zip holds; None when it holds a Shapefile (read as a vector)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/") and "__MACOSX" not in n]
+            if any(n.lower().endswith(".shp") for n in names):
+                return None
+            tables = [n for n in names if n.lower().endswith(CSV_SUFFIXES)]
+            if len(tables) != 1:
+                raise InputFileError(f"{path}: a .zip must hold one CSV or one Shapefile; it holds "
+                                     f"{len(names)} file(s): {', '.join(names[:5])}; unzip it and give the file")
+            return archive.read(tables[0])
+    except zipfile.BadZipFile as err:
+        raise InputFileError(f"{path}: not a readable .zip file ({err})") from err
+
+
+def _decode(raw: bytes, path: Path) -> tuple[str, str, int]:
+    """Decode bytes; return (text, encoding, characters replaced).
+
+    A BOM decides; UTF-16 without a BOM is recognised by its zero bytes; then
+    UTF-8, kept even when a few byte sequences are damaged (a record cut inside a
+    character: those are replaced, and counted) unless the file reads as
+    Windows-1252 throughout.
+    """
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), "utf-16"
+        return raw.decode("utf-16", errors="replace"), "utf-16", 0
     if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    log.info("%s: neither UTF-8 nor Windows-1252; reading as Latin-1", path.name)
-    return raw.decode("latin-1"), "latin-1"
+        raw = raw[3:]
+        text = raw.decode("utf-8", errors="replace")
+        return text, "utf-8-sig", text.count("\ufffd") - raw.decode("utf-8", "ignore").count("\ufffd")
+    bom_less = _utf16_without_bom(raw)
+    if bom_less:
+        return raw.decode(bom_less, errors="replace"), bom_less, 0
+    try:
+        return raw.decode("utf-8"), "utf-8", 0
+    except UnicodeDecodeError:
+        pass
+    text = raw.decode("utf-8", errors="replace")
+    damaged = text.count("\ufffd") - raw.decode("utf-8", errors="ignore").count("\ufffd")
+    multibyte = sum(1 for ch in text if ord(ch) > 0x7F) - damaged
+    cut_at_end = text.find("\ufffd") >= len(text.rstrip()) - 4  # the last record cut inside a character
+    if (damaged <= 3 and (multibyte > 0 or cut_at_end)) or damaged * 100 <= multibyte:
+        log.warning("%s: %d damaged UTF-8 byte sequence(s) replaced by \ufffd (see data_notes in run.json)",
+                    path.name, damaged)
+        return text, "utf-8", damaged
+    return raw.decode("cp1252", errors="replace"), "cp1252", 0
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """"utf-16-le"/"utf-16-be" when every other byte of the start is zero (ASCII text in UTF-16)."""
+    sample = raw[:4096]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
 
 
 def _sniff_delimiter(sample: str, path: Path) -> str:
@@ -122,37 +187,145 @@ def _sniff_delimiter(sample: str, path: Path) -> str:
         return max(counts, key=counts.get) if max(counts.values()) else ","
 
 
-def _read_csv(path: Path) -> RawTable:
+#: Reading a CSV takes about this many bytes of memory per byte of file (text, then columns of
+#: Python strings); tracemalloc's peak was 8x on the sample city and on a 200,000-row copy of it.
+_MEMORY_PER_BYTE = 10
+
+
+def _check_memory(path: Path, size: int) -> None:
+    """Refuse, before reading, a file whose columns would not fit in the memory this machine has free."""
     try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from err
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return  # not knowable here (not Linux): read and let a MemoryError say so
+    need = size * _MEMORY_PER_BYTE
+    if need > free:
+        raise InputFileError(f"{path}: the file is {size / 1e9:.1f} GB; reading it needs about {need / 1e9:.0f} GB "
+                             f"of memory and this machine has {free / 1e9:.1f} GB free; filter or split the file "
+                             "(for example one year at a time)")
+
+
+def _read_csv(path: Path, raw: bytes | None = None) -> RawTable:
+    if raw is None:
+        _check_memory(path, path.stat().st_size)
+        try:
+            raw = path.read_bytes()
+        except OSError as err:
+            raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from err
+    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")) and not _utf16_without_bom(raw):
         raise InputFileError(
             f"{path}: looks like a binary file, not CSV; give a CSV or a vector file "
             f"({', '.join(VECTOR_SUFFIXES)})"
         )
-    text, encoding = _decode(raw, path)
+    text, encoding, damaged = _decode(raw, path)
     delimiter = _sniff_delimiter(text[:_SNIFF_BYTES], path)
-    try:
-        data = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            skipinitialspace=True,
-            on_bad_lines="error",
-        )
-    except pd.errors.ParserError as err:
-        raise InputFileError(f"{path}: not a readable CSV ({err}); check quoting and delimiters") from err
-    except pd.errors.EmptyDataError as err:
-        raise InputFileError(f"{path}: the file holds no header row") from err
-    data.columns = [str(c).strip() for c in data.columns]
+    header = _header(text, delimiter, path)
+    names, duplicates = _unique_names(header)
+    data, problems = _parse_fast(text, delimiter, names), {}
+    if data is None:  # some record is not one row of the table: read record by record, reject those rows
+        data, problems = _parse_slow(text, delimiter, names, path)
     data = _drop_trailing_blank_lines(data)
+    problems.update(_repeated_headers(data, header, problems))
+    notes = {"damaged_characters_replaced": damaged} if damaged else {}
     log.debug("%s: %d rows, encoding %s, delimiter %r", path.name, len(data), encoding, delimiter)
     return RawTable(data=data.reset_index(drop=True), path=path, format="csv",
-                    sha256=hashlib.sha256(raw).hexdigest(), encoding=encoding, delimiter=delimiter)
+                    sha256=hashlib.sha256(raw).hexdigest(), encoding=encoding, delimiter=delimiter,
+                    row_problems=problems, notes=notes, duplicate_columns=duplicates)
+
+
+def _header(text: str, delimiter: str, path: Path) -> list[str]:
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True))
+    except StopIteration:
+        header = []
+    except csv.Error as err:
+        raise InputFileError(f"{path}: the header row is not readable CSV ({err}); check its quoting") from err
+    header = [h.strip() for h in header]
+    if not any(header):
+        raise InputFileError(f"{path}: the file holds no header row")
+    return header
+
+
+def _unique_names(header: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Column names with repeats numbered: latitude, latitude (2); empty names become column_N."""
+    names, seen, duplicates = [], {}, {}
+    for i, name in enumerate(header):
+        name = name or f"column_{i + 1}"
+        seen[name] = seen.get(name, 0) + 1
+        unique = name if seen[name] == 1 else f"{name} ({seen[name]})"
+        if seen[name] > 1:
+            duplicates.setdefault(name, [name]).append(unique)
+        names.append(unique)
+    return names, duplicates
+
+
+def _parse_fast(text: str, delimiter: str, names: list[str]) -> pd.DataFrame | None:
+    """Every record as text with pyarrow's strict reader; None when some record is not one row of the table.
+
+    pyarrow refuses a record with more or fewer fields than the header (pandas pads
+    short ones and shifts long ones into an index), so a None here sends the file
+    to :func:`_parse_slow`, which says which rows are wrong.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    invalid: list[int] = []
+
+    def on_invalid(row) -> str:
+        invalid.append(1)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid:
+        return None  # e.g. an unterminated quote: the slow reader says where
+    if invalid:
+        return None
+    import pyarrow.compute as pc
+
+    # Leading spaces off each field, as a CSV reader with skipinitialspace does.
+    return pd.DataFrame({n: pc.utf8_ltrim(table.column(i), characters=" ").to_numpy(zero_copy_only=False)
+                         for i, n in enumerate(names)}, columns=names)
+
+
+def _wrong_width(n_got: int, n_fields: int, first_field: str, delimiter: str) -> tuple[str, str]:
+    other = [d for d in _DELIMITERS if d != delimiter and d in str(first_field)]
+    hint = (f"; it seems to use {other[0]!r} as delimiter where the file uses {delimiter!r}" if other and n_got == 1
+            else "; a field with the delimiter in it needs quotes")
+    return "bad_row", f"the row has {n_got} field(s) where the header has {n_fields}{hint}"
+
+
+def _parse_slow(text: str, delimiter: str, names: list[str], path: Path) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    next(reader)
+    rows, problems = [], {}
+    width = len(names)
+    try:
+        records = list(reader)
+    except csv.Error as err:
+        raise InputFileError(f"{path}: not a readable CSV near line {reader.line_num} ({err}); check quoting") from err
+    for pos, record in enumerate(records):
+        if len(record) != width and any(v.strip() for v in record):
+            problems[pos] = _wrong_width(len(record), width, record[0] if record else "", delimiter)
+        rows.append((record + [""] * width)[:width])
+    return pd.DataFrame(rows, columns=names, dtype=object), problems
+
+
+def _repeated_headers(data: pd.DataFrame, header: list[str], problems: dict) -> dict[int, tuple[str, str]]:
+    """Copies of the header line inside the data (two exports joined into one file)."""
+    if data.empty or len(header) < 2:
+        return {}
+    same = np.ones(len(data), dtype=bool)
+    for col, name in zip(data.columns, header):
+        same &= (data[col].astype(str).str.strip() == name).to_numpy()
+    return {int(pos): ("repeated_header", "a copy of the header line (files joined into one?)")
+            for pos in np.flatnonzero(same) if pos not in problems}
 
 
 def _drop_trailing_blank_lines(data: pd.DataFrame) -> pd.DataFrame:
@@ -164,6 +337,14 @@ def _drop_trailing_blank_lines(data: pd.DataFrame) -> pd.DataFrame:
     while last and blank[last - 1]:
         last -= 1
     return data.iloc[:last]
+
+
+def _vector_errors() -> tuple[type[BaseException], ...]:
+    """What pyogrio and pyarrow raise for a file they cannot read (not every exception)."""
+    import pyogrio.errors
+
+    return (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError,
+            pyogrio.errors.GeometryError, pyogrio.errors.CRSError, OSError, ValueError)
 
 
 def read_vector_layer(path: str | Path, *, layer: str | None = None):
@@ -181,19 +362,48 @@ def read_vector_layer(path: str | Path, *, layer: str | None = None):
             frame = gpd.read_parquet(path)
         else:
             frame = gpd.read_file(path, layer=layer, engine="pyogrio")
-    except Exception as err:  # pyogrio/arrow raise many types; the message is what matters
+    except _vector_errors() as err:
         raise InputFileError(f"{path}: cannot read as a vector file ({err})") from err
+    if not isinstance(frame, gpd.GeoDataFrame):  # a table without geometry (a CSV inside, a GPKG attribute table)
+        return frame
     if frame.crs is None:
         log.info("%s has no CRS; assuming %s", path.name, WGS84)
         return frame.set_crs(WGS84)
     return frame if frame.crs.equals(WGS84) else frame.to_crs(WGS84)
 
 
+def _point_layer(path: Path, layer: str | None) -> str | None:
+    """The layer to read: the one given, else the first that holds points (say which when the first does not)."""
+    if layer is not None or path.suffix.lower() not in (".gpkg",):
+        return layer
+    import pyogrio
+
+    try:
+        layers = pyogrio.list_layers(path)
+    except _vector_errors() as err:
+        raise InputFileError(f"{path}: cannot read as a vector file ({err})") from err
+    if len(layers) == 0:
+        raise InputFileError(f"{path}: the GeoPackage holds no layer")
+    first_name, first_kind = layers[0]
+    if not any(word in str(first_kind).lower() for word in ("polygon", "line", "curve", "surface")):
+        return None  # points, a table, or mixed ("Unknown"): its rows are checked one by one
+    points = [name for name, kind in layers if kind is not None and "point" in str(kind).lower()]
+    if not points:
+        raise InputFileError(f"{path}: layer {first_name!r} holds {str(first_kind).lower()}s and no layer holds "
+                             "points; odgeo needs incident points (or a table with coordinate columns)")
+    raise InputFileError(f"{path}: layer {first_name!r} holds {str(first_kind).lower()}s; choose a point layer "
+                         f"with --layer: {', '.join(points)}")
+
+
 def _read_vector(path: Path, *, layer: str | None) -> RawTable:
+    import geopandas as gpd
     import shapely
 
-    frame = read_vector_layer(path, layer=layer)
+    frame = read_vector_layer(path, layer=_point_layer(path, layer))
     fmt = "GeoParquet" if path.suffix.lower() in (".parquet", ".geoparquet") else path.suffix.lower().lstrip(".")
+    if not isinstance(frame, gpd.GeoDataFrame):  # attributes only: coordinates must be in columns
+        data = pd.DataFrame(frame).apply(_as_text)
+        return RawTable(data=data.reset_index(drop=True), path=path, format="csv", sha256=file_sha256(path))
     problems: dict[int, str] = {}
     geoms = frame.geometry
     kinds = geoms.geom_type.to_numpy()

@@ -34,6 +34,8 @@ __all__ = [
     "WGS84",
     "normalise_name",
     "detect_columns",
+    "other_candidates",
+    "ROLE_OPTIONS",
     "validate_incident_frame",
     "has_location",
     "located",
@@ -168,6 +170,31 @@ def detect_columns(
         if chosen[role] is not None:
             used.add(chosen[role])
     return {role: chosen[role] for role in ROLE_ALIASES}
+
+
+#: The command-line option that names each role's column.
+ROLE_OPTIONS = {"longitude": "--lon-col", "latitude": "--lat-col", OCCURRED_AT: "--date-col",
+                INCIDENT_ID: "--id-col", OUTCOME: "--outcome-col", "location": "--location-col"}
+
+
+def other_candidates(columns: list[str], chosen: dict[str, str | None],
+                     overrides: dict[str, str | None] | None = None) -> dict[str, list[str]]:
+    """Per detected role, the other columns whose names would also fit it (not chosen for any role).
+
+    Two date columns ("date" and "incident_date") or two latitude columns are read
+    with the best-ranked one; the caller says so rather than choose silently.
+    """
+    overrides = overrides or {}
+    used = {c for c in chosen.values() if c is not None}
+    out: dict[str, list[str]] = {}
+    for role, col in chosen.items():
+        if col is None or overrides.get(role):
+            continue
+        aliases = set(ROLE_ALIASES[role])
+        others = [c for c in columns if c not in used and normalise_name(c) in aliases]
+        if others:
+            out[role] = others
+    return out
 
 
 def _first_alias(aliases, by_norm: dict[str, str], used: set) -> str | None:

@@ -20,7 +20,8 @@ CAPACITY_ALIASES = ("capacitypermonth", "capacity", "kitspermonth", "kits")
 
 
 def read_sites(path: str | Path, *, id_col: str | None = None, name_col: str | None = None,
-               capacity_col: str | None = None, require_capacity: bool = False) -> gpd.GeoDataFrame:
+               capacity_col: str | None = None, require_capacity: bool = False,
+               what: str = "candidate sites") -> gpd.GeoDataFrame:
     """Sites as points (EPSG:4326) with ``site_id`` (kept as given), ``name`` and, if any, ``capacity``.
 
     Rows without usable coordinates, duplicate ids and non-numeric capacities are
@@ -30,6 +31,9 @@ def read_sites(path: str | Path, *, id_col: str | None = None, name_col: str | N
     table = read_table(path)
     data = table.data
     columns = list(data.columns)
+    if data.empty and what == "candidate sites":
+        raise InputFileError(f"{table.path}: the file holds no candidate sites (a header and no rows); "
+                             "give at least one candidate")
     if GEOMETRY_LON in columns:
         lon_col, lat_col = GEOMETRY_LON, GEOMETRY_LAT
     else:

@@ -34,10 +34,11 @@ from .coverage import (
 )
 from .errors import ParameterError
 from .hexes import points_to_cells
-from .jobs import check_out_dir, read_job_input, rejects_for, save_map_and_record
+from .jobs import read_job_input, rejects_for, save_map_and_record
 from .network import network_cover, read_network, straight_cover
 from .pipeline import HotspotSettings, analyse_hotspots
 from .projection import lonlat_of, project_points
+from .outputs import OutputFolder
 from .runrecord import RunRecord
 from .schema import OCCURRED_AT, WGS84
 from .sites import read_sites
@@ -86,20 +87,18 @@ class SitesResult:
 def run_sites(path, out_dir, settings: SitesSettings, *, overwrite: bool = False,
               progress: Callable[[str], None] | None = None) -> SitesResult:
     """Read incidents and sites, choose, and write sites.geojson, coverage.csv, map.html, rejects.csv, run.json."""
-    out_dir = Path(out_dir)
-    check_out_dir(out_dir, overwrite)
     say = progress or (lambda step: None)
-    record = RunRecord("sites")
-    read = read_job_input(path, settings.hotspots, record, say)
-    result = analyse_sites(read, settings, record=record, progress=progress)
-    say("writing products")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    audience = result.hotspots.audience
-    written = [write_geojson(_sites_for(result.sites, audience, result.hotspots.products.min_count),
-                             out_dir / "sites.geojson"),
-               write_csv(result.curve.assign(share=result.curve["share"].round(4)), out_dir / "coverage.csv"),
-               write_csv(rejects_for(result.hotspots.read.rejects, audience), out_dir / "rejects.csv")]
-    save_map_and_record(result.map, record, out_dir, written)
+    with OutputFolder(out_dir, overwrite=overwrite) as folder:
+        record = RunRecord("sites")
+        read = read_job_input(path, settings.hotspots, record, say)
+        result = analyse_sites(read, settings, record=record, progress=progress)
+        say("writing products")
+        audience = result.hotspots.audience
+        written = [write_geojson(_sites_for(result.sites, audience, result.hotspots.products.min_count),
+                                 folder.path("sites.geojson")),
+                   write_csv(result.curve.assign(share=result.curve["share"].round(4)), folder.path("coverage.csv")),
+                   write_csv(rejects_for(result.hotspots.read.rejects, audience), folder.path("rejects.csv"))]
+        save_map_and_record(result.map, record, folder, written)
     return result
 
 
@@ -119,7 +118,8 @@ def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = N
     record.sections["weights"] = weight_info
     capacitated = settings.capacity_col is not None
     candidates = read_sites(settings.candidates, capacity_col=settings.capacity_col, require_capacity=capacitated)
-    existing = (read_sites(settings.existing, capacity_col=settings.capacity_col, require_capacity=capacitated)
+    existing = (read_sites(settings.existing, capacity_col=settings.capacity_col, require_capacity=capacitated,
+                           what="existing sites")
                 if settings.existing else candidates.iloc[:0].copy())
     candidates = _drop_existing_ids(candidates, existing, record)
     radius = record.pick("radius_m", settings.radius_m, DEFAULT_RADIUS_M,
@@ -318,22 +318,24 @@ def _out_of_time(settings, record, incidents, w, exact_cand, exact_exist, n, tim
     except ValueError as err:
         raise ParameterError(f"--train-until must be a date (YYYY-MM-DD), not {settings.train_until!r}") from err
     cut = (cut.tz_localize(tz) if cut.tzinfo is None else cut) + pd.Timedelta(days=1)
-    train = (incidents[OCCURRED_AT] < cut).to_numpy()
-    if train.sum() == 0 or (~train).sum() == 0:
+    dated = incidents[OCCURRED_AT].notna().to_numpy()  # an undated incident is on neither side
+    train = (incidents[OCCURRED_AT] < cut).to_numpy() & dated
+    later = dated & ~train
+    if train.sum() == 0 or later.sum() == 0:
         raise ParameterError(f"--train-until {settings.train_until} leaves no incidents on one side "
-                             f"({int(train.sum())} before, {int((~train).sum())} after)")
+                             f"({int(train.sum())} before, {int(later.sum())} after)")
 
     def best(mask):  # the incident-level coverage, restricted to one period
         problem = coverage_problem(w[mask], exact_cand[mask], exact_exist[mask])
         return problem, solve_max_coverage(problem, int(n), time_limit=time_limit)
 
     _, chosen_on_train = best(train)
-    test_problem, best_on_test = best(~train)
+    test_problem, best_on_test = best(later)
 
     reached = covered_weight(test_problem, chosen_on_train.chosen) / test_problem.total_weight
     possible = best_on_test.covered_weight / test_problem.total_weight
     evaluation = {
-        "train_until": settings.train_until, "n_train": int(train.sum()), "n_later": int((~train).sum()),
+        "train_until": settings.train_until, "n_train": int(train.sum()), "n_later": int(later.sum()),
         "n_new_sites": int(n), "share_of_later_reached": round(reached, 4),
         "best_possible_share_of_later": round(possible, 4),
         "percent_of_best_possible": round(100 * reached / possible, 1) if possible else None,

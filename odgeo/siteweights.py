@@ -54,9 +54,14 @@ def incident_weights(incidents: gpd.GeoDataFrame, spec: str | None = None, *, eq
     if "recent" in parts:
         times = incidents[OCCURRED_AT]
         age = ((times.max() - times).dt.total_seconds() / 86400.0).to_numpy()
-        weights *= 0.5 ** (age / parts["recent"])
+        decay = 0.5 ** (age / parts["recent"])
+        undated = ~np.isfinite(decay)
+        # An undated incident weighs as much as the average dated one: its age is unknown.
+        decay[undated] = decay[~undated].mean() if (~undated).any() else 1.0
+        weights *= decay
         info["recent"] = {"half_life_days": parts["recent"], "decay": "0.5 ** (age in days / half-life)",
-                          "reference_date": f"{times.max():%Y-%m}"}
+                          "reference_date": f"{times.max():%Y-%m}" if (~undated).any() else None,
+                          "n_undated_at_mean_weight": int(undated.sum())}
     if equity:
         factor, equity_info = _equity_factor(incidents, equity, equity_col)
         weights *= factor

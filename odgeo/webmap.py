@@ -244,8 +244,8 @@ class HexLayer(folium.map.Layer):
         data = hexes.to_crs(WGS84)
         periods = sorted(c for c in data.columns if _PERIOD.match(str(c)))
         self.periods_list = periods
-        totals = data["count"].to_numpy(dtype=float)
-        per_period = data[periods].to_numpy(dtype=float) if periods else np.zeros((len(data), 0))
+        totals = data["count"].to_numpy(dtype=float, na_value=np.nan)
+        per_period = data[periods].to_numpy(dtype=float, na_value=np.nan) if periods else np.zeros((len(data), 0))
         total_breaks = class_breaks(totals, classes)
         period_values = per_period[np.isfinite(per_period) & (per_period > 0)]
         period_breaks = class_breaks(period_values, classes) if len(period_values) else [1.0]
@@ -415,7 +415,7 @@ def _add_title(fmap: folium.Map, title: str, subtitle: str, products: Products, 
 
 def _month(value) -> str:
     stamp = pd.Timestamp(value)
-    return stamp.strftime("%b %Y") if stamp is not pd.NaT else "?"
+    return stamp.strftime("%b %Y") if stamp is not pd.NaT else "undated"
 
 
 def _make_ids_deterministic(root) -> None:

@@ -70,8 +70,8 @@ def every_public_output_is_scanned():
     folders: list[tuple[Path, object, int]] = []
     real_select, real_save = jobs.select_incidents, jobs.save_map_and_record
 
-    def select(read, settings, record):
-        read, used = real_select(read, settings, record)
+    def select(read, settings, record, **kwargs):
+        read, used = real_select(read, settings, record, **kwargs)
         used_by_record[id(record)] = used
         return read, used
 
@@ -80,7 +80,7 @@ def every_public_output_is_scanned():
         audience = record.parameters.get("audience")
         if audience is not None and audience.value == "public" and id(record) in used_by_record:
             min_count = record.parameters["min_count"].value if "min_count" in record.parameters else 10
-            folders.append((Path(out_dir), used_by_record[id(record)], min_count))
+            folders.append((Path(getattr(out_dir, "final", out_dir)), used_by_record[id(record)], min_count))
         return out
 
     patches = [mock.patch.object(module, "select_incidents", select) for module in (pipeline, emergingjob)]

@@ -141,6 +141,6 @@ def test_min_count_and_a_clean_leakscan(tmp_path):
 def test_mask_points_with_public_audience_is_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--out", str(tmp_path / "x"),
                                       "--mask-points", "50,300"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # options that cannot go together: a usage error
     assert result.output.strip().splitlines() == [
         "Error: --mask-points applies to --audience restricted: public products carry no points to displace"]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from odgeo.errors import ColumnError, ParameterError
+from odgeo.errors import ColumnError, DataError, ParameterError
 from odgeo.incidents import filter_incidents, read_incidents
 from odgeo.schema import validate_incident_frame
 
@@ -61,7 +61,7 @@ def test_swapped_and_out_of_range_coordinates(tmp_path):
 def test_projected_coordinates_need_a_crs(tmp_path):
     rows = [f"{i},2024-01-01,fatal,{630000 + i * 10},{4229000 + i * 10}," for i in range(5)]
     path = _write(tmp_path, rows)
-    with pytest.raises(ParameterError, match="not degrees.*--crs"):
+    with pytest.raises(DataError, match="not degrees.*--crs"):
         read_incidents(path)
     read = read_incidents(path, crs="EPSG:32614")
     assert read.n_located == 5

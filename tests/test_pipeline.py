@@ -35,7 +35,7 @@ def test_run_record_counts_add_up_and_parameters_have_sources(sample_run, truth)
     assert record["columns"]["longitude"] == "longitude"
     digest = hashlib.sha256((SAMPLE / "incidents.csv").read_bytes()).hexdigest()
     assert record["input"] == {"path": str(SAMPLE / "incidents.csv"), "format": "csv", "sha256": digest,
-                               "encoding": "utf-8", "delimiter": ","}
+                               "encoding": "utf-8", "delimiter": ",", "date_order": "month-first"}
 
 
 def test_hexes_sum_to_incidents_used(sample_run, restricted_run):
