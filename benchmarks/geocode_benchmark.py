@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_benchmarks import table  # noqa: E402
+from run_benchmarks import table
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_geodata"
 

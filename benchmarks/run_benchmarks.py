@@ -85,7 +85,8 @@ def bench_h3(sizes: list[int]) -> None:
         t_naive, ref = timed(naive, lon, lat, repeat=1 if n >= 1_000_000 else 2)
         same = dict(zip([h3.int_to_str(int(c)) for c in codes], counts.tolist())) == ref.to_dict()
         rows.append([f"{n:,}", f"{t_ours:.3f}", f"{t_naive:.3f}", f"{t_naive / t_ours:.1f}x", "yes" if same else "NO"])
-    table("H3 counts per cell, res 8 (target >= 4x)", ["points", "odgeo s", "per-point loop s", "speed-up", "equal"], rows)
+    table("H3 counts per cell, res 8 (target >= "
+          "4x)", ["points", "odgeo s", "per-point loop s", "speed-up", "equal"], rows)
 
 
 def bench_density() -> None:
@@ -115,7 +116,8 @@ def bench_density() -> None:
     err_sk = np.abs(sk[sample] - exact).max() / peak
     table("Kernel density, 10k points, 1000 x 1000 grid, Gaussian (target >= 200x at <= 0.5% of peak)",
           ["method", "seconds", "max error / peak", "speed-up"],
-          [[f"odgeo (grid {grid.shape[0]}x{grid.shape[1]})", f"{t_ours:.3f}", f"{err_ours:.2e}", f"{t_sk / t_ours:.0f}x"],
+          [[f"odgeo (grid "
+            f"{grid.shape[0]}x{grid.shape[1]})", f"{t_ours:.3f}", f"{err_ours:.2e}", f"{t_sk / t_ours:.0f}x"],
            ["scikit-learn KernelDensity rtol=1e-4", f"{t_sk:.2f}", f"{err_sk:.2e}", "1x"]])
 
 
@@ -178,7 +180,8 @@ def bench_dbscan(sizes: list[int], sklearn_max: int) -> None:
                          fmt(peer.get("seconds"), "{:.2f}"), fmt(peer.get("peak_mb"), "{:.0f}"), ratio, same,
                          peer.get("note", "")])
     table("DBSCAN, eps 250 m, min_samples 20 (target at 1M: <= 5 s, <= 1 GB)",
-          ["points", "odgeo s", "odgeo peak MB", "sklearn s", "sklearn peak MB", "speed-up", "core labels equal", "note"], rows)
+          ["points", "odgeo s", "odgeo peak MB", "sklearn s", "sklearn peak MB", "speed-up", "core labels equal",
+           "note"], rows)
 
 
 def bench_hotspots(sizes: list[int]) -> None:
@@ -209,7 +212,8 @@ def bench_hotspots(sizes: list[int]) -> None:
             record = json.loads((Path(tmp) / f"out_{n}" / "run.json").read_text()) if done.returncode == 0 else {}
             steps = record.get("timings_s", {})
             rows.append([f"{n:,}", f"{wall:.1f}", f"{peak:.0f}",
-                         " ".join(f"{k}={v:.1f}" for k, v in steps.items()), "ok" if done.returncode == 0 else done.stderr[-200:]])
+                         " ".join(f"{k}={v:.1f}" for k, v in steps.items()),
+                         "ok" if done.returncode == 0 else done.stderr[-200:]])
     table("odgeo hotspots end to end, incidents with coordinates (target: 1M <= 60 s)",
           ["incidents", "wall s (incl. start-up)", "peak MB", "steps (s)", "status"], rows)
 

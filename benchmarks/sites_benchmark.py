@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_benchmarks import city_points, table  # noqa: E402
+from run_benchmarks import city_points, table
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     from odgeo.projection import project_points
 
     lon, lat = city_points(args.incidents, seed=21)
-    x, y, crs = project_points(np.round(lon, 5), np.round(lat, 5))
+    x, y, _ = project_points(np.round(lon, 5), np.round(lat, 5))
     rng = np.random.default_rng(21)
     pick = rng.choice(args.incidents, args.candidates, replace=False)
     cand = np.c_[x[pick], y[pick]] + rng.normal(0, 150, (args.candidates, 2))

@@ -27,7 +27,7 @@ import h3
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_benchmarks import table  # noqa: E402
+from run_benchmarks import table
 
 
 def _cells(n_target: int, resolution: int = 9) -> np.ndarray:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from odgeo.vocabulary import SERVICES
+
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
@@ -19,7 +21,7 @@ import click
 @click.option("--city-col", metavar="COL", help="City column (default: detected).")
 @click.option("--zip-col", metavar="COL", help="ZIP column (default: detected).")
 @click.option("--no-cache", is_flag=True, help="Build the reference index without reading or writing the cache.")
-@click.option("--service", type=click.Choice(["census", "nominatim"]),
+@click.option("--service", type=click.Choice(SERVICES),
               help="ONLINE: send the addresses the references could not place (all, without --reference) to the "
                    "Census batch geocoder or Nominatim. Addresses leave this machine; answers are cached locally "
                    "so none is sent twice.")

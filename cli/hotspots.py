@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
+from odgeo.vocabulary import CLASSIFIERS, CORRECTIONS, KERNELS, METHODS, PERIODS
+
 from .options import (
-    KERNELS,
     FiniteFloat,
     Metres,
     Tiles,
@@ -22,23 +23,29 @@ from .options import (
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
 @output_options
-@click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the hex counts (default 8, ~0.74 km²; 7 for counties).")
-@click.option("--period", type=click.Choice(["month", "week", "none"]), help="Time breakdown columns in hexes.geojson (default month).")
-@click.option("--bandwidth", type=Metres(allow_auto=True), metavar="METRES|auto", help="Kernel radius in metres, or auto (default: ArcGIS spatial Silverman rule).")
-@click.option("--cell-size", type=Metres(), metavar="METRES", help="Density cell size (default: extent / 250, at most bandwidth / 2).")
+@click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the hex counts (default 8, "
+                                                               "~0.74 km²; 7 for counties).")
+@click.option("--period", type=click.Choice(PERIODS), help="Time breakdown columns in hexes.geojson (default month).")
+@click.option("--bandwidth", type=Metres(allow_auto=True), metavar="METRES|auto",
+              help="Kernel radius in metres, or auto (default: ArcGIS spatial Silverman rule).")
+@click.option("--cell-size", type=Metres(), metavar="METRES", help="Density cell size (default: extent / 250, "
+                                                                   "at most bandwidth / 2).")
 @click.option("--kernel", type=click.Choice(KERNELS), help="Density kernel (default quartic, as ArcGIS and QGIS).")
-@click.option("--percentile", type=FiniteFloat(0, 100, min_open=True, max_open=True), help="Hot spots are cells above this percentile of non-zero density (default 95).")
+@click.option("--percentile", type=FiniteFloat(0, 100, min_open=True, max_open=True),
+              help="Hot spots are cells above this percentile of non-zero density (default 95).")
 @click.option("--eps", type=Metres(), metavar="METRES", help="DBSCAN search distance (default 100).")
-@click.option("--min-samples", type=click.IntRange(1), help="DBSCAN minimum incidents within --eps, itself included (default 15).")
-@click.option("--stack-min", type=click.IntRange(2), help="Incidents at one exact point flagged as a possible geocoding artefact (default 10).")
+@click.option("--min-samples", type=click.IntRange(1), help="DBSCAN minimum incidents within --eps, itself "
+                                                            "included (default 15).")
+@click.option("--stack-min", type=click.IntRange(2), help="Incidents at one exact point flagged as a possible "
+                                                          "geocoding artefact (default 10).")
 @input_options
 @click.option("--title", help="Map title (default: 'Suspected overdoses: <input file>').")
 @click.option("--tiles", type=Tiles(), metavar="URL|none",
               help="Basemap tiles: a tile URL template such as https://tiles.example.org/{z}/{x}/{y}.png, "
                    "or none (default OpenStreetMap, fetched by the browser when online).")
-@click.option("--classes", type=click.Choice(["quantiles", "natural_breaks"]),
+@click.option("--classes", type=click.Choice(CLASSIFIERS),
               help="Colour classes of the hexagon counts (default quantiles).")
-@click.option("--method", type=click.Choice(["fixed", "optimized"]),
+@click.option("--method", type=click.Choice(METHODS),
               help="Gi* scale: fixed (default: --gi-resolution with --gi-rings or --gi-distance) or "
                    "optimized (resolution and distance chosen from the data; decisions printed and in run.json).")
 @click.option("--gi-resolution", type=click.IntRange(0, 15),
@@ -46,7 +53,7 @@ from .options import (
 @click.option("--gi-distance", type=Metres(), metavar="METRES",
               help="Gi* distance band, turned into H3 rings (default: 1 ring).")
 @click.option("--gi-rings", type=click.IntRange(1), metavar="K", help="Gi* neighbours: the cells within K rings.")
-@click.option("--correction", type=click.Choice(["fdr", "bonferroni", "none"]),
+@click.option("--correction", type=click.Choice(CORRECTIONS),
               help="Multiple-testing correction of the Gi* p-values (default fdr: Benjamini-Hochberg).")
 @click.option("--permutations", type=click.IntRange(0), metavar="N",
               help="Conditional permutations for Gi* pseudo p-values (default 0: analytic); e.g. 999.")

@@ -18,8 +18,10 @@ from .options import column_options, columns_from
               help="Another column whose values must never appear (names, free text); repeat.")
 def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
              identifying_cols: tuple[str, ...], **columns) -> None:
-    """Scan every file in FOLDER for incident locations, counts under
-    --min-count, non-public properties, day-level dates and incident ids.
+    """Scan every file in FOLDER for what public products must not hold.
+
+    That is: incident locations, counts under --min-count, non-public
+    properties, day-level dates and incident ids.
 
     Exits 1 when anything is found, listing each finding, so it can guard a
     publishing step in a script. Give the same column options as to the run.

@@ -27,7 +27,7 @@ class OdgeoGroup(click.Group):
             click.echo("Error: out of memory: the input is too large for this machine; filter it (--since, "
                        "--until, a smaller area) or split it into parts", err=True)
             ctx.exit(1)
-        except Exception as err:  # noqa: BLE001 - the one place errors meet the terminal
+        except Exception as err:
             from odgeo.errors import OdgeoError, ParameterError
 
             _show_traceback(ctx)

@@ -9,20 +9,32 @@ from pathlib import Path
 
 import click
 
-__all__ = ["input_options", "column_options", "reference_options", "output_options", "config_option", "columns_from", "split_outcomes", "job_settings", "Metres", "FiniteFloat", "Tiles",
-           "audience_settings", "progress_printer"]
+__all__ = [
+    "FiniteFloat",
+    "Metres",
+    "Tiles",
+    "audience_settings",
+    "column_options",
+    "columns_from",
+    "config_option",
+    "input_options",
+    "job_settings",
+    "output_options",
+    "progress_printer",
+    "reference_options",
+    "split_outcomes",
+]
 
-# Kept in step with odgeo.webmap.AUDIENCES, odgeo.density.KERNELS and odgeo.schema.OUTCOMES
-# by tests/test_cli.py (importing the library here would slow down `odgeo --help`).
-AUDIENCES = ("public", "restricted")
-KERNELS = ("quartic", "gaussian")
-OUTCOMES = ("fatal", "nonfatal", "unknown")
+# The choices come from the library's own dependency-free vocabulary: they cannot drift,
+# and importing it keeps `odgeo --help` instant.
+from odgeo.vocabulary import AUDIENCES, OUTCOMES
 
 
 class FiniteFloat(click.FloatRange):
     """A float range that also refuses nan and inf (click's ranges let both through)."""
 
     def convert(self, value, param, ctx):
+        """Parse a finite float in range."""
         number = super().convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
@@ -38,6 +50,7 @@ class Metres(click.ParamType):
         self.allow_auto = allow_auto
 
     def convert(self, value, param, ctx):
+        """Parse metres (or 'auto')."""
         if isinstance(value, float) and math.isfinite(value) and value > 0:
             return value
         if self.allow_auto and str(value).strip().lower() == "auto":
@@ -76,6 +89,7 @@ class Tiles(click.ParamType):
     name = "url|name|none"
 
     def convert(self, value, param, ctx):
+        """Parse a tile source."""
         text = str(value).strip()
         if text.lower() == "none":
             return "none"
@@ -166,9 +180,12 @@ config_option = click.option(
 column_options = _stack(
     click.option("--lon-col", metavar="COL", help="Longitude column (default: detected: longitude, lon, lng, x ...)."),
     click.option("--lat-col", metavar="COL", help="Latitude column (default: detected: latitude, lat, y ...)."),
-    click.option("--date-col", metavar="COL", help="Date/time column (default: detected: occurred_at, date, incident_date ...)."),
-    click.option("--id-col", metavar="COL", help="Incident id column (default: detected: incident_id, id, case_number ...)."),
-    click.option("--outcome-col", metavar="COL", help="Fatal/non-fatal column (default: detected: outcome, fatal ...)."),
+    click.option("--date-col", metavar="COL", help="Date/time column (default: detected: occurred_at, date, "
+                                                   "incident_date ...)."),
+    click.option("--id-col", metavar="COL", help="Incident id column (default: detected: incident_id, id, "
+                                                 "case_number ...)."),
+    click.option("--outcome-col", metavar="COL", help="Fatal/non-fatal column (default: detected: outcome, "
+                                                      "fatal ...)."),
     click.option("--location-col", metavar="COL",
                  help="One column holding both coordinates, as '(41.30, -72.92)' or 'POINT (-72.92 41.30)' "
                       "(used when there are no longitude/latitude columns)."),
@@ -176,8 +193,10 @@ column_options = _stack(
 
 input_options = _stack(
     column_options,
-    click.option("--crs", metavar="CRS", help="CRS of the coordinate columns of a CSV, e.g. EPSG:2223 (default: degrees, EPSG:4326)."),
-    click.option("--timezone", metavar="TZ", help="Time zone of dates without an offset, e.g. America/Chicago (default UTC)."),
+    click.option("--crs", metavar="CRS", help="CRS of the coordinate columns of a CSV, e.g. EPSG:2223 (default: "
+                                              "degrees, EPSG:4326)."),
+    click.option("--timezone", metavar="TZ", help="Time zone of dates without an offset, e.g. America/Chicago "
+                                                  "(default UTC)."),
     click.option("--date-format", metavar="FORMAT",
                  help="strftime format of the dates, e.g. '%d/%m/%Y %H:%M' (default: guessed; 03/04/2024 is read "
                       "month first unless some date proves day first; a file proving both is refused)."),
@@ -256,6 +275,7 @@ def audience_settings(kwargs: dict) -> dict:
 
 
 def split_outcomes(values) -> tuple[str, ...] | None:
+    """The --outcome values, comma-separated or repeated, checked."""
     parts = [p.strip() for v in values or () for p in str(v).split(",") if p.strip()]
     bad = [p for p in parts if p.lower() not in OUTCOMES]
     if bad:

@@ -49,7 +49,8 @@ from .options import (
 @input_options
 @reference_options
 @click.option("--title", help="Map title.")
-@click.option("--tiles", type=Tiles(), metavar="URL|none", help="Basemap tiles: a URL template, or none (default OpenStreetMap).")
+@click.option("--tiles", type=Tiles(), metavar="URL|none", help="Basemap tiles: a URL template, or none "
+                                                                "(default OpenStreetMap).")
 @config_option
 @click.pass_context
 def sites(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:

@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-__all__ = ["Address", "parse_address", "normalise_street", "DIRECTIONS", "STREET_TYPES", "MAX_LENGTH"]
+__all__ = ["DIRECTIONS", "MAX_LENGTH", "STREET_TYPES", "Address", "normalise_street", "parse_address"]
 
 MAX_LENGTH = 200
 DIRECTIONS = {"N": "N", "NORTH": "N", "S": "S", "SOUTH": "S", "E": "E", "EAST": "E", "W": "W", "WEST": "W",
@@ -111,7 +111,7 @@ def _ordinal(n: int) -> str:
     return f"{n}{end}"
 
 
-def parse_address(text, *, city: str | None = None, zip: str | None = None) -> Address:  # noqa: A002
+def parse_address(text, *, city: str | None = None, zip: str | None = None) -> Address:
     """Parse one address; never raises: what cannot be matched says why in ``reason``."""
     return _parse(str(text) if text is not None else "", _clean(city or ""), _clean(zip or "")[:5])
 

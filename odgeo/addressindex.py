@@ -11,8 +11,8 @@ the index version, so a second run loads it instead of building it.
 from __future__ import annotations
 
 import hashlib
-import os
 import logging
+import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +30,7 @@ from .schema import WGS84, find_column
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AddressIndex", "load_index", "build_index", "cache_dir", "INDEX_VERSION"]
+__all__ = ["INDEX_VERSION", "AddressIndex", "build_index", "cache_dir", "load_index"]
 
 INDEX_VERSION = 1
 _NUMBER_COLS = ("number", "addrnum", "housenum", "housenumber", "addnumber", "addressnumber", "stnum")
@@ -60,12 +60,15 @@ class AddressIndex:
 
     @property
     def n_points(self) -> int:
+        """Number of address points."""
         return len(self.pt_number)
 
     def points_of(self, street: int) -> slice:
+        """The slice of the points of one street."""
         return slice(int(self.street_start[street]), int(self.street_start[street + 1]))
 
     def to_lonlat(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Index coordinates (metres) back to longitude and latitude."""
         back = pyproj.Transformer.from_crs(self.crs, WGS84, always_xy=True)
         return back.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
 
@@ -111,7 +114,7 @@ def _read_cache(path: Path) -> AddressIndex | None:
     if blob[:head] != _CACHE_MAGIC or hashlib.sha256(payload).hexdigest().encode() != digest:
         log.warning("the geocoder cache %s is damaged or from another version; rebuilding it", path.name)
         return None
-    return pickle.loads(payload)  # noqa: S301 - our own file, checksum verified
+    return pickle.loads(payload)
 
 
 def _write_cache(path: Path, index: AddressIndex) -> bool:
@@ -213,7 +216,8 @@ def _read_reference(path: Path) -> tuple[str, pd.DataFrame]:
     if geometry is not None:
         lon, lat = np.asarray(shapely.get_x(geometry.values)), np.asarray(shapely.get_y(geometry.values))
     else:
-        lon_col, lat_col = find_column(columns, ("lon", "longitude", "x", "lng")), find_column(columns, ("lat", "latitude", "y"))
+        lon_col = find_column(columns, ("lon", "longitude", "x", "lng"))
+        lat_col = find_column(columns, ("lat", "latitude", "y"))
         if lon_col is None or lat_col is None:
             raise ColumnError(f"{path}: no LON/LAT columns for the address points")
         lon = pd.to_numeric(data[lon_col], errors="coerce").to_numpy(float)

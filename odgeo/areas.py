@@ -19,7 +19,7 @@ from .layers import POPULATION_ALIASES, checked_population, require_polygons
 from .read import read_vector_layer
 from .schema import OUTCOME, WGS84, find_column, has_location
 
-__all__ = ["read_boundaries", "area_counts", "add_rates", "NAME_ALIASES", "UNSTABLE_BELOW", "RATE_PER"]
+__all__ = ["NAME_ALIASES", "RATE_PER", "UNSTABLE_BELOW", "add_rates", "area_counts", "read_boundaries"]
 
 NAME_ALIASES = ("name", "neighbourhood", "neighborhood", "nbhd", "area_name", "namelsad", "district",
                 "ward", "tract", "geoid", "zcta5ce20", "zcta5ce10", "zip", "zipcode")

@@ -12,9 +12,10 @@ import warnings
 
 import numpy as np
 
+from .vocabulary import CLASSIFIERS
+
 __all__ = ["CLASSIFIERS", "DEFAULT_CLASSES", "class_breaks", "class_labels"]
 
-CLASSIFIERS = ("quantiles", "natural_breaks")
 DEFAULT_CLASSES = 5
 #: Fisher-Jenks is exact but quadratic in pure Python; above this many values it runs
 #: on a fixed-seed sample (mapclassify's FisherJenksSampled).

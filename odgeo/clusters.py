@@ -26,10 +26,10 @@ __all__ = [
     "DEFAULT_EPS_M",
     "DEFAULT_MIN_SAMPLES",
     "DEFAULT_STACK_MIN",
-    "dbscan",
     "cluster_polygons",
-    "coordinate_stacks",
     "coordinate_decimals",
+    "coordinate_stacks",
+    "dbscan",
     "suspect_stacks",
 ]
 
@@ -229,7 +229,7 @@ def _central_core_point(grid: _Grid, core_order, core_cell, xy, n_cells) -> np.n
 
 
 def _small_pairs_within(a, b, core_order, core_start, n_core, xy, eps_m) -> np.ndarray:
-    """For cell pairs with few core points each: is some core pair within eps?"""
+    """For cell pairs with few core points each, whether some core pair is within eps."""
     out = np.zeros(len(a), dtype=bool)
     slots = np.arange(_SMALL_CELL)
     for lo in range(0, len(a), _PAIR_CHUNK):

@@ -1,12 +1,14 @@
-"""Coordinates written as text in one column: "(lat, lon)" as Socrata exports them
-(often after a place name), "lat, lon", or WKT "POINT (lon lat)"."""
+"""Coordinates written as text in one column.
+
+"(lat, lon)" as Socrata exports them (often after a place name), "lat, lon", or WKT "POINT (lon lat)".
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["parse_location_text", "looks_like_locations"]
+__all__ = ["looks_like_locations", "parse_location_text"]
 
 _NUMBER = r"[-+]?\d+(?:\.\d+)?"
 # WKT first: its order is (x y) = (lon lat).
@@ -16,9 +18,9 @@ _PAIR = rf"\(?\s*(?P<lat>{_NUMBER})\s*,\s*(?P<lon>{_NUMBER})\s*\)?\s*$"
 
 
 def parse_location_text(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude and latitude parsed from each value (NaN where none is found).
+    r"""Longitude and latitude parsed from each value (NaN where none is found).
 
-    >>> lon, lat = parse_location_text(pd.Series(["CT\\n(41.3, -72.9)", "POINT (-97.4 38.2)", "Hospital"]))
+    >>> lon, lat = parse_location_text(pd.Series(["CT\n(41.3, -72.9)", "POINT (-97.4 38.2)", "Hospital"]))
     >>> lon.tolist(), lat.tolist()
     ([-72.9, -97.4, nan], [41.3, 38.2, nan])
     """

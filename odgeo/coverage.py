@@ -30,8 +30,16 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from .errors import ParameterError
 
-__all__ = ["CoverageProblem", "Solution", "solve_max_coverage", "solve_target_share", "solve_capacitated", "greedy",
-           "coverage_problem", "covered_weight"]
+__all__ = [
+    "CoverageProblem",
+    "Solution",
+    "coverage_problem",
+    "covered_weight",
+    "greedy",
+    "solve_capacitated",
+    "solve_max_coverage",
+    "solve_target_share",
+]
 
 
 @dataclass
@@ -45,6 +53,7 @@ class CoverageProblem:
 
     @property
     def n_candidates(self) -> int:
+        """Number of candidate sites."""
         return self.cover.shape[1]
 
 
@@ -73,6 +82,8 @@ def coverage_problem(weights: np.ndarray, cover: sparse.csr_matrix, existing: sp
 
 @dataclass
 class Solution:
+    """Chosen sites, the weight they cover and how the solver got there."""
+
     chosen: list[int]  # candidate indices, in no particular order
     covered_weight: float  # including what the existing sites cover
     method: str  # "milp (optimal)", "milp (time limit)", "greedy (fallback)"

@@ -1,5 +1,7 @@
-"""Incident dates and times: text to timezone-aware timestamps, with the day/month order decided
-from every value and implausible dates told apart from unreadable ones."""
+"""Incident dates and times: text to timezone-aware timestamps.
+
+The day/month order is decided from every value, and implausible dates are told apart from unreadable ones.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pandas.tseries.api import guess_datetime_format
 
 from .errors import DataError, ParameterError
 
-__all__ = ["DateParse", "parse_datetimes", "check_timezone", "default_window", "PLAUSIBLE_SINCE"]
+__all__ = ["PLAUSIBLE_SINCE", "DateParse", "check_timezone", "default_window", "parse_datetimes"]
 
 #: Dates before this are taken for placeholders (Excel's day 0 is 1900-01-00, many
 #: exports write 1900-01-01 or 0001-01-01 for "unknown") unless accepted.

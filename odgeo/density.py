@@ -20,17 +20,17 @@ from affine import Affine
 from scipy.signal import fftconvolve
 
 from .errors import NoDataError, ParameterError
+from .vocabulary import KERNELS
 
 __all__ = [
-    "DensityGrid",
     "KERNELS",
-    "kernel_density",
+    "DensityGrid",
     "auto_bandwidth",
     "default_cell_size",
+    "kernel_density",
     "kernel_values",
 ]
 
-KERNELS = ("quartic", "gaussian")
 UNITS = "incidents per km²"
 # Binning node spacing never exceeds bandwidth / this. For the quartic, linear binning
 # moves a value by at most (spacing / bandwidth)² of the peak: 0.25%. The Gaussian's
@@ -74,10 +74,11 @@ class DensityGrid:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the grid."""
         return self.values.shape
 
     def cell_centres(self) -> tuple[np.ndarray, np.ndarray]:
-        """x and y of every cell centre, arrays shaped like ``values``."""
+        """X and y of every cell centre, arrays shaped like ``values``."""
         rows, cols = np.indices(self.values.shape)
         x = self.transform.c + (cols + 0.5) * self.transform.a
         y = self.transform.f + (rows + 0.5) * self.transform.e
@@ -138,8 +139,10 @@ def auto_bandwidth(x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
 
 
 def default_cell_size(x: np.ndarray, y: np.ndarray, bandwidth_m: float) -> tuple[float, str]:
-    """Shorter side of the points' extent (padded by the bandwidth) / 250, as ArcGIS,
-    but never more than half the bandwidth."""
+    """Shorter side of the points' extent (padded by the bandwidth) / 250, as ArcGIS.
+
+    Never more than half the bandwidth.
+    """
     width = float(np.ptp(x)) + 2 * bandwidth_m
     height = float(np.ptp(y)) + 2 * bandwidth_m
     cell = min(width, height) / 250.0
@@ -260,7 +263,7 @@ def _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows) -> np.ndarray:
 
 def _kernel_stencil(bandwidth_m: float, step: float, kernel: str, reach: float) -> np.ndarray:
     """The kernel sampled at node offsets, an odd square array centred on zero."""
-    half = int(math.ceil(reach / step))
+    half = math.ceil(reach / step)
     d = np.arange(-half, half + 1) * step
     dist = np.hypot(*np.meshgrid(d, d))
     if kernel == "gaussian":

@@ -37,8 +37,15 @@ from scipy import stats
 
 from .gistar import Neighbours, confidence_bins
 
-__all__ = ["CATEGORIES", "mann_kendall", "space_time_gi_star", "categorise", "EmergingResult",
-           "emerging_hot_spots", "MIN_STEPS"]
+__all__ = [
+    "CATEGORIES",
+    "MIN_STEPS",
+    "EmergingResult",
+    "categorise",
+    "emerging_hot_spots",
+    "mann_kendall",
+    "space_time_gi_star",
+]
 
 MIN_STEPS = 10
 HOT_SHARE = 0.9

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
-import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
 
 from .emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
 from .errors import NoDataError, ParameterError
 from .gistar import CORRECTIONS, neighbours, ring_distance_m, study_cells
-from .hexes import DEFAULT_RESOLUTION, H3_CELL, cells_to_polygons, points_to_cells
+from .hexes import DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, points_to_cells
 from .hotspotstats import neighbourhood_rings, read_study_area
 from .jobs import (
     JobSettings,
@@ -25,18 +24,18 @@ from .jobs import (
     save_map_and_record,
     select_incidents,
 )
+from .outputs import OutputFolder
 from .privacy import DEFAULT_MIN_COUNT, shown_count
 from .projection import lonlat_of
 from .publish import Products
-from .outputs import OutputFolder
 from .runrecord import RunRecord
 from .schema import OCCURRED_AT, WGS84
+from .vocabulary import STEPS
 from .webmap import AUDIENCES, build_map
 from .writers import write_csv, write_geojson
 
-__all__ = ["EmergingSettings", "EmergingRun", "run_emerging", "analyse_emerging", "STEPS"]
+__all__ = ["STEPS", "EmergingRun", "EmergingSettings", "analyse_emerging", "run_emerging"]
 
-STEPS = ("auto", "week", "month")
 
 
 #: The most (cell, time step) bins of a space-time cube (8 bytes each, several copies in the work).
@@ -65,6 +64,8 @@ class EmergingSettings(JobSettings):
 
 @dataclass
 class EmergingRun:
+    """Everything ``odgeo emerging`` produced, for notebooks and the writers."""
+
     read: object
     incidents: gpd.GeoDataFrame
     result: EmergingResult
@@ -125,7 +126,7 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
     np.add.at(cube, (step_of, np.searchsorted(cells, occupied_of)), 1)
     say("space-time Gi* and trends")
     with record.timed("emerging"):
-        names = [h3i.int_to_str(int(c)) for c in cells.tolist()]
+        names = cell_strs(cells)
         result = emerging_hot_spots(cube, names, steps, neighbours(cells, rings), time_window=time_window,
                                     correction=correction)
     record.sections["emerging"] = {**result.settings, "resolution": resolution, "rings": rings,

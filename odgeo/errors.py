@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 __all__ = [
-    "OdgeoError",
-    "InputFileError",
     "ColumnError",
-    "ParameterError",
-    "OutputExistsError",
-    "NoDataError",
-    "OutputError",
     "DataError",
+    "InputFileError",
+    "NoDataError",
+    "OdgeoError",
+    "OutputError",
+    "OutputExistsError",
+    "ParameterError",
 ]
 
 

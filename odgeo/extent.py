@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import DataError
 
-__all__ = ["MAX_RADIUS_KM", "OUTLIER_MIN_KM", "distances_from_centre_km", "locational_outliers", "check_spread"]
+__all__ = ["MAX_RADIUS_KM", "OUTLIER_MIN_KM", "check_spread", "distances_from_centre_km", "locational_outliers"]
 
 #: Incidents more than this far from their median centre cannot share one local map.
 MAX_RADIUS_KM = 2500.0

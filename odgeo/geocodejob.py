@@ -27,8 +27,15 @@ from .schema import (
     has_location,
 )
 
-__all__ = ["DEFAULT_MIN_SCORE", "geocode_pending", "geocode_table", "status_summary", "OUTPUT_SUFFIXES",
-           "apply_reference", "write_geocoded"]
+__all__ = [
+    "DEFAULT_MIN_SCORE",
+    "OUTPUT_SUFFIXES",
+    "apply_reference",
+    "geocode_pending",
+    "geocode_table",
+    "status_summary",
+    "write_geocoded",
+]
 
 #: Geocoded incidents below this score are left out of the analysis (with their reason):
 #: 0.5 keeps block-level matches (0.6) and drops street and ZIP centres (0.3, 0.15).

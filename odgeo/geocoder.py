@@ -21,7 +21,8 @@ Doubt lowers the score: a street type or direction missing from the input and
 filled in (-0.03 each), a wrong ZIP (the street found elsewhere, -0.05), a
 street name one or two typos away (-0.05 - 0.1 per edit), a left-out direction
 or type that two streets of the name could take (-0.25), a number range
-(-0.02); when two streets fit equally, the point is theirs (status ``street``). ``docs/geocoding.md`` gives what each score band means,
+(-0.02); when two streets fit equally, the point is theirs (status ``street``).
+``docs/geocoding.md`` gives what each score band means,
 measured on the sample city.
 """
 
@@ -36,7 +37,7 @@ import shapely
 from .addresses import Address, parse_address
 from .addressindex import AddressIndex
 
-__all__ = ["GEOCODE_COLUMNS", "STATUSES", "geocode_frame", "geocode_one", "Match"]
+__all__ = ["GEOCODE_COLUMNS", "STATUSES", "Match", "geocode_frame", "geocode_one"]
 
 STATUSES = ("exact", "interpolated", "range", "intersection", "street", "postcode", "unmatched")
 GEOCODE_COLUMNS = ["longitude", "latitude", "geocode_status", "geocode_score", "matched_address", "geocode_reason"]
@@ -49,6 +50,8 @@ _OFFSET_M = 8.0
 
 @dataclass(frozen=True)
 class Match:
+    """One geocoding answer: a point in the index CRS, its status, score and matched address."""
+
     x: float
     y: float
     status: str

@@ -21,7 +21,7 @@ from .errors import ParameterError
 from .projection import project_points
 from .schema import WGS84
 
-__all__ = ["DonutMask", "parse_mask_distances", "donut_mask", "ring_population"]
+__all__ = ["DonutMask", "donut_mask", "parse_mask_distances", "ring_population"]
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,12 @@ class DonutMask:
     seed: int
 
     def summary(self) -> dict:
+        """The displacement for run.json: settings and achieved distances."""
         d = self.distance_m
         quantiles = np.percentile(d, [0, 5, 50, 95, 100]) if len(d) else [float("nan")] * 5
         return {
             "method": "donut (uniform over the ring's area, uniform direction)",
-            "min_m": self.min_m, "max_m": self.max_m, "seed": self.seed, "n_points": int(len(d)),
+            "min_m": self.min_m, "max_m": self.max_m, "seed": self.seed, "n_points": len(d),
             "achieved_displacement_m": dict(zip(("min", "p5", "median", "p95", "max"),
                                                 [round(float(q), 1) for q in quantiles])),
         }

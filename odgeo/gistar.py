@@ -29,21 +29,40 @@ import math
 from dataclasses import dataclass, field
 
 import geopandas as gpd
-import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
 import shapely
 from scipy import sparse, stats
 
 from .errors import ParameterError
-from .hexes import H3_CELL, cell_edge_length_m, cells_to_polygons
+from .hexes import (
+    H3_CELL,
+    cell_centres,
+    cell_disks,
+    cell_edge_length_m,
+    cell_ints,
+    cell_strs,
+    cells_to_polygons,
+    polygon_cells,
+)
 from .schema import WGS84
+from .vocabulary import CORRECTIONS
 
-__all__ = ["CORRECTIONS", "ring_for_distance", "ring_distance_m", "cell_spacing_m", "study_cells",
-           "Neighbours", "neighbours", "gi_star_z", "permutation_p", "confidence_bins", "gi_star_cells",
-           "GiStar"]
+__all__ = [
+    "CORRECTIONS",
+    "GiStar",
+    "Neighbours",
+    "cell_spacing_m",
+    "confidence_bins",
+    "gi_star_cells",
+    "gi_star_z",
+    "neighbours",
+    "permutation_p",
+    "ring_distance_m",
+    "ring_for_distance",
+    "study_cells",
+]
 
-CORRECTIONS = ("fdr", "bonferroni", "none")
 #: Confidence levels of gi_bin 3, 2 and 1.
 LEVELS = ((3, 0.01), (2, 0.05), (1, 0.10))
 
@@ -57,7 +76,7 @@ def ring_for_distance(distance_m: float, resolution: int) -> int:
     """H3 rings that best match a distance band in metres (at least 1)."""
     if not (distance_m > 0 and math.isfinite(distance_m)):
         raise ParameterError(f"the Gi* distance band must be a positive number of metres, not {distance_m!r}")
-    return max(1, int(round(distance_m / cell_spacing_m(resolution))))
+    return max(1, round(distance_m / cell_spacing_m(resolution)))
 
 
 def ring_distance_m(rings: int, resolution: int) -> float:
@@ -79,12 +98,12 @@ def study_cells(occupied: np.ndarray, resolution: int, rings: int,
     """
     occupied = np.unique(np.asarray(occupied, dtype=np.uint64))
     if boundary is None:
-        lat, lon = np.array([h3i.cell_to_latlng(int(c)) for c in occupied]).reshape(-1, 2).T
+        lon, lat = cell_centres(occupied)
         boundary = shapely.multipoints(np.c_[lon, lat]).convex_hull
         if boundary.geom_type != "Polygon":  # one or two cells, or cells in a line
             return occupied
     _check_cell_budget(boundary, resolution)
-    inside = np.array(h3i.geo_to_cells(boundary.__geo_interface__, resolution), dtype=np.uint64)
+    inside = polygon_cells(boundary, resolution)
     return np.union1d(occupied, inside)
 
 
@@ -119,6 +138,7 @@ class Neighbours:
 
     @property
     def cardinality(self) -> np.ndarray:
+        """Neighbours of each cell, itself included."""
         return np.diff(self.matrix.indptr)
 
 
@@ -130,7 +150,7 @@ def neighbours(cells: np.ndarray, rings: int) -> Neighbours:
         raise ParameterError(f"{rings} ring(s) give each of the {len(cells):,} cells {disk:,} neighbours "
                              f"({len(cells) * disk:,} pairs, at most {MAX_NEIGHBOUR_PAIRS:,}); choose fewer "
                              "--gi-rings, a shorter --gi-distance or a coarser resolution")
-    disks = [h3i.grid_disk(int(c), rings) for c in cells.tolist()]
+    disks = cell_disks(cells, rings)
     sizes = np.array([len(d) for d in disks])
     flat = np.fromiter((c for d in disks for c in d), dtype=np.uint64, count=int(sizes.sum()))
     rows = np.repeat(np.arange(len(cells)), sizes)
@@ -247,14 +267,14 @@ def gi_star_cells(counts: pd.Series, *, resolution: int, distance_m: float | Non
     """
     if rings is None:
         rings = ring_for_distance(distance_m, resolution) if distance_m is not None else 1
-    occupied = np.array([h3i.str_to_int(c) for c in counts.index], dtype=np.uint64)
+    occupied = cell_ints(counts.index)
     cells = study_cells(occupied, resolution, rings, boundary)
     x = np.zeros(len(cells))
     x[np.searchsorted(cells, occupied)] = counts.to_numpy(dtype=float)
     nb = neighbours(cells, rings)
     z = gi_star_z(x, nb)
     p = 2.0 * stats.norm.sf(np.abs(z))
-    columns = {H3_CELL: [h3i.int_to_str(int(c)) for c in cells.tolist()], "count": x.astype(np.int64),
+    columns = {H3_CELL: cell_strs(cells), "count": x.astype(np.int64),
                "gi_z": z, "gi_p": p}
     decide = p
     if permutations:

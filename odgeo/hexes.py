@@ -26,13 +26,23 @@ from .errors import ParameterError
 from .schema import OCCURRED_AT, OUTCOME, OUTCOMES, WGS84, has_location
 
 __all__ = [
-    "H3_CELL",
     "DEFAULT_RESOLUTION",
-    "points_to_cells",
-    "count_cells",
-    "cells_to_polygons",
-    "cell_edge_length_m",
+    "H3_CELL",
     "cell_area_km2",
+    "cell_centres",
+    "cell_children",
+    "cell_disks",
+    "cell_edge_length_m",
+    "cell_ints",
+    "cell_of_point",
+    "cell_parent",
+    "cell_resolution",
+    "cell_strs",
+    "cells_outline",
+    "cells_to_polygons",
+    "count_cells",
+    "points_to_cells",
+    "polygon_cells",
 ]
 
 log = logging.getLogger(__name__)
@@ -309,3 +319,56 @@ def cells_to_polygons(cells: pd.Index | list[str]) -> gpd.GeoSeries:
         rings.append([(lng, lat) for lat, lng in boundary])
     polygons = np.array([shapely.Polygon(r) for r in rings], dtype=object)
     return gpd.GeoSeries(polygons, index=pd.Index(cells, name=H3_CELL), crs=WGS84)
+
+
+# --- Cell helpers: every other module reaches h3 through these (integers inside, strings in files). ---
+
+def cell_ints(cells) -> np.ndarray:
+    """H3 index strings to 64-bit integers."""
+    return np.array([h3i.str_to_int(str(c)) for c in cells], dtype=np.uint64)
+
+
+def cell_strs(cells) -> list[str]:
+    """64-bit H3 integers to index strings."""
+    return [h3i.int_to_str(int(c)) for c in np.asarray(cells, dtype=np.uint64).tolist()]
+
+
+def cell_resolution(cell: int) -> int:
+    """The resolution of an H3 cell (integer)."""
+    return int(h3i.get_resolution(int(cell)))
+
+
+def cell_parent(cell: int, resolution: int) -> int:
+    """The cell's ancestor at ``resolution``."""
+    return int(h3i.cell_to_parent(int(cell), resolution))
+
+
+def cell_children(cell: int, resolution: int) -> list[int]:
+    """The cell's descendants at ``resolution``."""
+    return [int(c) for c in h3i.cell_to_children(int(cell), resolution)]
+
+
+def cell_centres(cells) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) of the centres of H3 cells (integers)."""
+    ll = np.array([h3i.cell_to_latlng(int(c)) for c in np.asarray(cells, dtype=np.uint64).tolist()]).reshape(-1, 2)
+    return ll[:, 1].copy(), ll[:, 0].copy()
+
+
+def cell_of_point(lon: float, lat: float, resolution: int) -> int:
+    """The H3 cell (integer) holding one point."""
+    return int(h3i.latlng_to_cell(lat, lon, resolution))
+
+
+def polygon_cells(polygon, resolution: int) -> np.ndarray:
+    """H3 cells (integers) whose centres lie in a shapely polygon (EPSG:4326)."""
+    return np.array(h3i.geo_to_cells(polygon.__geo_interface__, resolution), dtype=np.uint64)
+
+
+def cell_disks(cells, rings: int) -> list[list[int]]:
+    """For each cell, itself and the cells within ``rings`` rings."""
+    return [h3i.grid_disk(int(c), rings) for c in np.asarray(cells, dtype=np.uint64).tolist()]
+
+
+def cells_outline(cells):
+    """The union of H3 cells (integers) as one shapely (Multi)Polygon in EPSG:4326."""
+    return shapely.geometry.shape(h3i.cells_to_h3shape(sorted(int(c) for c in cells)).__geo_interface__)

@@ -12,7 +12,7 @@ from scipy import ndimage
 from .density import DensityGrid
 from .errors import ParameterError
 
-__all__ = ["DEFAULT_PERCENTILE", "hotspot_polygons", "density_threshold"]
+__all__ = ["DEFAULT_PERCENTILE", "density_threshold", "hotspot_polygons"]
 
 #: Cells above this percentile of the non-zero density form hot spots: the top 5%
 #: of the area where incidents have any influence. A common convention in crime
@@ -92,8 +92,10 @@ def hotspot_polygons(
 
 
 def _incidents_per_label(grid: DensityGrid, labels: np.ndarray, x, y) -> np.ndarray:
-    """Incidents per region label, read off the label raster: a polygon is exactly the
-    union of its cells, so an incident is inside when its cell is (one pass)."""
+    """Incidents per region label, read off the label raster.
+
+    A polygon is exactly the union of its cells, so an incident is inside when its cell is (one pass).
+    """
     rows, cols = labels.shape
     col = np.floor((np.asarray(x) - grid.transform.c) / grid.transform.a).astype(np.int64)
     row = np.floor((np.asarray(y) - grid.transform.f) / grid.transform.e).astype(np.int64)

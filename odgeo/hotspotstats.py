@@ -14,12 +14,12 @@ from .hexes import count_cells
 from .optimized import Decisions, optimized_scale
 from .read import read_vector_layer
 from .runrecord import RunRecord
+from .vocabulary import METHODS
 
 __all__ = ["METHODS", "hotspot_statistics", "neighbourhood_rings", "read_study_area"]
 
 log = logging.getLogger(__name__)
 
-METHODS = ("fixed", "optimized")
 
 
 def read_study_area(path) -> shapely.Geometry:

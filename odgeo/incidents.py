@@ -45,12 +45,12 @@ from .schema import (
 )
 
 __all__ = [
-    "IncidentRead",
     "REJECT_COLUMNS",
-    "read_incidents",
-    "validate_table",
+    "IncidentRead",
     "filter_incidents",
     "move_to_rejects",
+    "read_incidents",
+    "validate_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -99,14 +99,17 @@ class IncidentRead:
 
     @property
     def n_located(self) -> int:
+        """Incidents with a location."""
         return int(has_location(self.incidents.geometry).sum())
 
     @property
     def n_unlocated(self) -> int:
+        """Incidents with an address and no location yet."""
         return len(self.incidents) - self.n_located
 
     @property
     def n_rejected(self) -> int:
+        """Rows left out, with their reasons."""
         return len(self.rejects)
 
 
@@ -582,7 +585,6 @@ def _to_float(text: pd.Series) -> np.ndarray:
 
 def _is_wgs84(crs: str) -> bool:
     from pyproj import CRS
-
     from pyproj.exceptions import CRSError
 
     try:

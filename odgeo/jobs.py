@@ -7,19 +7,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
-
 import numpy as np
+import pandas as pd
 
 from .errors import DataError, NoDataError
 from .extent import check_spread
 from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents, move_to_rejects, read_incidents
 from .outputs import OutputFolder
-from .runrecord import RunRecord
 from .projection import lonlat_of
+from .runrecord import RunRecord
 from .schema import INCIDENT_ID, OCCURRED_AT, has_location, located
 
-__all__ = ["JobSettings", "read_job_input", "select_incidents", "row_counts", "date_span", "rejects_for", "save_map_and_record"]
+__all__ = ["JobSettings", "date_span", "read_job_input", "rejects_for", "row_counts", "save_map_and_record",
+           "select_incidents"]
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,9 @@ def date_span(used: gpd.GeoDataFrame) -> str:
     if times.empty:
         return "undated"
     first, last = times.min(), times.max()
-    return f"{first:%b %Y}" if (first.year, first.month) == (last.year, last.month) else f"{first:%b %Y} to {last:%b %Y}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first:%b %Y}"
+    return f"{first:%b %Y} to {last:%b %Y}"
 
 
 def rejects_for(rejects: pd.DataFrame, audience: str) -> pd.DataFrame:

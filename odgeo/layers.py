@@ -12,7 +12,7 @@ from .errors import ColumnError, InputFileError
 from .read import read_vector_layer
 from .schema import find_column
 
-__all__ = ["POPULATION_ALIASES", "read_population", "checked_population", "require_polygons"]
+__all__ = ["POPULATION_ALIASES", "checked_population", "read_population", "require_polygons"]
 
 #: Population column names recognised without --population-col (census and common exports).
 POPULATION_ALIASES = ("population", "pop", "pop_total", "total_pop", "totpop", "pop100", "p1_001n",

@@ -18,6 +18,7 @@ Used by the test suite on every public run it makes; usable on any folder:
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable
@@ -31,7 +32,7 @@ from .projection import lonlat_of
 from .publish import PUBLIC_PROPERTIES
 from .schema import OCCURRED_AT, has_location
 
-__all__ = ["Leak", "scan_public_outputs", "COUNT_PROPERTIES"]
+__all__ = ["COUNT_PROPERTIES", "Leak", "scan_public_outputs"]
 
 #: Feature properties that hold numbers of incidents.
 COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents", "covered", "marginal_gain"})
@@ -47,6 +48,8 @@ _POINT = re.compile(r"\"type\"\s*:\s*\"(Multi)?Point\"|odgeo-points")
 
 @dataclass(frozen=True)
 class Leak:
+    """One finding: the file, its kind and what was found."""
+
     file: str
     kind: str  # "coordinate", "point", "small count", "property", "date", "identifier"
     detail: str
@@ -135,7 +138,7 @@ def _geotiff_text(path: Path) -> str:
 def _coordinate_pairs(text: str, keys: dict[int, set]) -> list[str]:
     found = []
     matches = list(_NUMBER.finditer(text))
-    for a, b in zip(matches, matches[1:]):
+    for a, b in itertools.pairwise(matches):
         if not _PAIR_GAP.match(text[a.end():b.start()]):
             continue
         # Both numbers of a pair are written at one precision; the shorter lost trailing zeros.

@@ -12,7 +12,7 @@ from .mappage import LAYER_NAMES, Legend, rounded_geoms, swatch_rows
 from .publish import Products
 from .schema import WGS84
 
-__all__ = ["add_emerging", "add_gistar", "add_sites", "add_areas", "GI_COLOURS", "EMERGING_COLOURS"]
+__all__ = ["EMERGING_COLOURS", "GI_COLOURS", "add_areas", "add_emerging", "add_gistar", "add_sites"]
 
 #: Colours of the emerging hot spot categories: reds for hot, blues for cold, darker = stronger.
 EMERGING_COLOURS = {

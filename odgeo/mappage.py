@@ -24,8 +24,17 @@ from jinja2 import Template
 
 from .writers import COORD_DECIMALS
 
-__all__ = ["inline_leaflet", "Legend", "add_panel", "js_data", "rounded_geoms", "swatch_rows", "LAYER_NAMES",
-           "YLORRD", "HIDDEN_COLOUR"]
+__all__ = [
+    "HIDDEN_COLOUR",
+    "LAYER_NAMES",
+    "YLORRD",
+    "Legend",
+    "add_panel",
+    "inline_leaflet",
+    "js_data",
+    "rounded_geoms",
+    "swatch_rows",
+]
 
 LAYER_NAMES = {"hexes": "Overdoses per area", "density": "Kernel density", "hotspots": "Hot spots (density)",
                "clusters": "DBSCAN clusters", "points": "Incidents (restricted)", "areas": "Boundaries",
@@ -128,6 +137,7 @@ class Legend(MacroElement):
 
 
 def swatch_rows(colours, labels) -> str:
+    """Legend rows: a colour swatch and an escaped label each."""
     return "".join(f'<div class="row"><span class="swatch" style="background:{c}"></span>'
                    f"<span>{html.escape(label)}</span></div>" for c, label in zip(colours, labels))
 
@@ -142,6 +152,7 @@ def rounded_geoms(geoms) -> np.ndarray:
 
     Six, not fewer: shapes drawn from lattices (H3, the density grid) then
     cannot match an incident's location by chance at the printed precision,
-    which is what the leak scanner checks."""
+    which is what the leak scanner checks.
+    """
     return shapely.transform(np.asarray(getattr(geoms, "values", geoms), dtype=object),
                              lambda c: np.round(c, COORD_DECIMALS))

@@ -25,13 +25,15 @@ from scipy.spatial import cKDTree
 from .errors import InputFileError
 from .read import read_vector_layer
 
-__all__ = ["StreetNetwork", "read_network", "network_from_lines", "network_cover", "straight_cover"]
+__all__ = ["StreetNetwork", "network_cover", "network_from_lines", "read_network", "straight_cover"]
 
 _NODE_DECIMALS = 2  # vertices within 1 cm are the same node
 
 
 @dataclass
 class StreetNetwork:
+    """Street centerlines as a graph in metres, with a k-d tree of its nodes for snapping."""
+
     graph: sparse.csr_matrix  # symmetric, edge lengths in metres
     nodes: np.ndarray  # (n, 2) node coordinates in ``crs``
     crs: pyproj.CRS
@@ -40,6 +42,7 @@ class StreetNetwork:
 
     @property
     def n_nodes(self) -> int:
+        """Number of graph nodes."""
         return len(self.nodes)
 
     def snap(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

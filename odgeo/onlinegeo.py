@@ -33,12 +33,12 @@ import pandas as pd
 from ._version import __version__
 from .addressindex import cache_dir
 from .errors import ParameterError
+from .vocabulary import SERVICES
 
-__all__ = ["SERVICES", "SERVICE_URLS", "OnlineGeocoder", "USER_AGENT"]
+__all__ = ["SERVICES", "SERVICE_URLS", "USER_AGENT", "OnlineGeocoder"]
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("census", "nominatim")
 SERVICE_URLS = {
     "census": "https://geocoding.geo.census.gov/geocoder/locations/addressbatch",
     "nominatim": "https://nominatim.openstreetmap.org/search",
@@ -99,7 +99,7 @@ class OnlineGeocoder:
     def _request(self, request: urllib.request.Request) -> bytes:
         request.add_header("User-Agent", self.user_agent)
         self.requests += 1
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:  # noqa: S310 (the user asked)
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
             return response.read()
 
     def _census(self, queries: list[str]) -> dict[str, tuple]:

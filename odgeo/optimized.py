@@ -32,7 +32,7 @@ from scipy.spatial import cKDTree
 from .errors import NoDataError
 from .gistar import Neighbours, cell_spacing_m, neighbours, ring_distance_m, ring_for_distance, study_cells
 
-__all__ = ["MIN_INCIDENTS", "Decisions", "optimized_scale", "morans_i_z", "locational_outliers"]
+__all__ = ["MIN_INCIDENTS", "Decisions", "locational_outliers", "morans_i_z", "optimized_scale"]
 
 MIN_INCIDENTS = 30
 RESOLUTIONS = range(6, 11)
@@ -47,9 +47,11 @@ class Decisions:
     steps: list[dict] = field(default_factory=list)
 
     def add(self, decision: str, **numbers) -> None:
+        """Record a decision and the numbers behind it."""
         self.steps.append({"decision": decision, **numbers})
 
     def lines(self) -> list[str]:
+        """The decisions as sentences."""
         return [s["decision"] for s in self.steps]
 
 

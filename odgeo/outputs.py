@@ -48,6 +48,7 @@ class OutputFolder:
             raise OutputError(f"cannot create the folder for --out {self.final}: {err.strerror or err}") from err
         self._lock = parent / f".{self.final.name}.odgeo-lock"
         self._take_lock()
+        self._remove_leftovers(parent)
         self.tmp = parent / f".{self.final.name}.odgeo-tmp-{uuid.uuid4().hex[:12]}"
         try:
             self.tmp.mkdir()
@@ -90,6 +91,19 @@ class OutputFolder:
             return
         raise OutputError(f"cannot take the lock {self._lock} for --out {self.final}; try again")
 
+    def _remove_leftovers(self, parent: Path) -> None:
+        """Folders a killed run left beside --out (only runs holding the lock write them).
+
+        A run killed between the two renames of :meth:`commit` left ``--out`` moved
+        aside: it is put back first.
+        """
+        moved = sorted(parent.glob(f".{self.final.name}.odgeo-old-*"))
+        if moved and not self.final.exists():
+            moved[0].rename(self.final)
+        for pattern in (f".{self.final.name}.odgeo-tmp-*", f".{self.final.name}.odgeo-old-*"):
+            for leftover in parent.glob(pattern):
+                shutil.rmtree(leftover, ignore_errors=True)
+
     def _release(self) -> None:
         self._lock.unlink(missing_ok=True)
 
@@ -114,6 +128,7 @@ class OutputFolder:
         self._release()
 
     def abort(self) -> None:
+        """Remove what was written and release the lock; ``--out`` stays as it was."""
         shutil.rmtree(self.tmp, ignore_errors=True)
         self._release()
 

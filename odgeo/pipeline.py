@@ -46,8 +46,14 @@ from .schema import OCCURRED_AT, OUTCOME
 from .webmap import AUDIENCES, build_map
 from .writers import write_csv, write_density_geotiff, write_geojson
 
-__all__ = ["HotspotSettings", "HotspotResult", "run_hotspots", "analyse_hotspots",
-           "write_hotspot_products", "PRODUCT_FILES"]
+__all__ = [
+    "PRODUCT_FILES",
+    "HotspotResult",
+    "HotspotSettings",
+    "analyse_hotspots",
+    "run_hotspots",
+    "write_hotspot_products",
+]
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from jinja2 import Template
 
 from .mappage import js_data
 
-__all__ = ["PointLayer", "MAX_MAP_POINTS"]
+__all__ = ["MAX_MAP_POINTS", "PointLayer"]
 
 #: Above this many points the map leaves them out (and says so): no browser draws
 #: a million points usefully; hexagons and the density surface show them instead.

@@ -1,5 +1,7 @@
-"""Small-count protection for public products: H3 coarsening, complementary
-suppression, and a density surface that cannot single out an incident.
+"""Small-count protection for public products.
+
+H3 coarsening, complementary suppression, and a density surface that cannot
+single out an incident.
 
 The rules (see docs/privacy.md):
 
@@ -25,28 +27,26 @@ import math
 from dataclasses import dataclass, field
 
 import geopandas as gpd
-import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
-import shapely
 from affine import Affine
 from scipy.signal import fftconvolve
 
 from .density import DensityGrid, kernel_values
 from .errors import ParameterError
-from .hexes import H3_CELL
+from .hexes import H3_CELL, cell_children, cell_ints, cell_parent, cell_resolution, cell_strs, cells_outline
 from .schema import WGS84
 
 __all__ = [
+    "COARSEN_LEVELS",
     "DEFAULT_MIN_COUNT",
     "MIN_COUNT_SOURCE",
-    "COARSEN_LEVELS",
     "check_min_count",
     "coarsen_cells",
-    "suppress_breakdowns",
+    "hidden_counts",
     "public_density",
     "shown_count",
-    "hidden_counts",
+    "suppress_breakdowns",
 ]
 
 #: Counts below this are never published for the public audience.
@@ -133,8 +133,8 @@ def coarsen_cells(counts: pd.DataFrame, *, min_count: int = DEFAULT_MIN_COUNT,
         left out and counted in ``report``.
     """
     min_count = check_min_count(min_count)
-    codes = [h3i.str_to_int(c) for c in counts.index]
-    resolution = h3i.get_resolution(codes[0]) if len(codes) else 8
+    codes = [int(c) for c in cell_ints(counts.index)]
+    resolution = cell_resolution(codes[0]) if len(codes) else 8
     coarsest = max(0, resolution - int(levels))
     report = CoarsenReport(min_count, resolution, coarsest, n_cells_in=len(codes))
     areas = [_Area(c, resolution, [c], int(n)) for c, n in zip(codes, counts["count"].to_numpy())]
@@ -158,7 +158,7 @@ def _merge_level(areas: list[_Area], parent_level: int, resolution: int, min_cou
     """One step up: under each parent, pool the small areas (plus the smallest big one if needed)."""
     by_parent: dict[int, list[_Area]] = {}
     for area in areas:
-        by_parent.setdefault(h3i.cell_to_parent(area.occupied[0], parent_level), []).append(area)
+        by_parent.setdefault(cell_parent(area.occupied[0], parent_level), []).append(area)
     out: list[_Area] = []
     for parent, group in by_parent.items():
         small = [a for a in group if a.count < min_count]
@@ -170,7 +170,7 @@ def _merge_level(areas: list[_Area], parent_level: int, resolution: int, min_cou
         if sum(a.count for a in small) < min_count and big:
             pooled = small + [big.pop(0)]
         others: set[int] = set().union(*(a.cells() for a in big)) if big else set()
-        region = set(h3i.cell_to_children(parent, resolution)) - others
+        region = set(cell_children(parent, resolution)) - others
         occupied = [c for a in pooled for c in a.occupied]
         out.extend(big)
         out.append(_Area(parent, parent_level, occupied, sum(a.count for a in pooled),
@@ -182,8 +182,8 @@ def _areas_frame(areas: list[_Area], counts: pd.DataFrame) -> gpd.GeoDataFrame:
     value_cols = list(counts.columns)
     rows, geoms = [], []
     for area in sorted(areas, key=lambda a: (a.level, a.key)):
-        sums = counts.loc[[h3i.int_to_str(c) for c in area.occupied], value_cols].sum()
-        rows.append({H3_CELL: h3i.int_to_str(area.key), "h3_resolution": area.level,
+        sums = counts.loc[cell_strs(area.occupied), value_cols].sum()
+        rows.append({H3_CELL: cell_strs([area.key])[0], "h3_resolution": area.level,
                      "merged": area.merged, "n_fine_cells": len(area.cells()),
                      **{c: int(sums[c]) for c in value_cols}})
         geoms.append(_region_polygon(area))
@@ -192,8 +192,7 @@ def _areas_frame(areas: list[_Area], counts: pd.DataFrame) -> gpd.GeoDataFrame:
 
 
 def _region_polygon(area: _Area):
-    shape = h3i.cells_to_h3shape(sorted(area.cells()))
-    return shapely.geometry.shape(shape.__geo_interface__)
+    return cells_outline(area.cells())
 
 
 def suppress_breakdowns(table: pd.DataFrame, groups: dict[str, list[str]], *,
@@ -201,7 +200,8 @@ def suppress_breakdowns(table: pd.DataFrame, groups: dict[str, list[str]], *,
     """Hide small values of each row's breakdowns, with complementary suppression.
 
     ``groups`` maps a name ("outcome", "month") to columns whose values add up
-    to the row's published ``count`` (at least ``min_count``: rows are published areas). A value in (0, min_count) is hidden
+    to the row's published ``count`` (at least ``min_count``: rows are published areas).
+    A value in (0, min_count) is hidden
     (None); then, while a row's hidden values are a single one or add up to
     less than ``min_count``, its smallest shown positive value is hidden too.
     Returns the table (hidden values as pandas NA) and counts per group.
@@ -269,7 +269,8 @@ def public_density(grid: DensityGrid, x: np.ndarray, y: np.ndarray, *,
         # westmost and northmost incidents are, to a cell.
         west = math.floor(grid.transform.c / _EMPTY_SNAP_M) * _EMPTY_SNAP_M
         north = math.ceil(grid.transform.f / _EMPTY_SNAP_M) * _EMPTY_SNAP_M
-        return _with_values(grid, np.zeros((1, 1)), Affine(grid.cell_size_m, 0, west, 0, -grid.cell_size_m, north)), report
+        lattice = Affine(grid.cell_size_m, 0, west, 0, -grid.cell_size_m, north)
+        return _with_values(grid, np.zeros((1, 1)), lattice), report
     rows, cols = np.flatnonzero(kept.any(axis=1)), np.flatnonzero(kept.any(axis=0))
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     transform = grid.transform @ Affine.translation(c0, r0)
@@ -291,7 +292,7 @@ def _support_lower_bound(grid: DensityGrid, x: np.ndarray, y: np.ndarray) -> np.
     ok = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
     binned = np.bincount(row[ok] * cols + col[ok], minlength=rows * cols).reshape(rows, cols).astype(float)
     # Cell (i, j) lies wholly within radius h of a centre when its farthest corner does.
-    half = int(math.floor(grid.bandwidth_m / size))
+    half = math.floor(grid.bandwidth_m / size)
     offsets = np.arange(-half, half + 1) * size
     dx, dy = np.meshgrid(offsets, offsets)
     far = np.hypot(np.abs(dx) + size / 2, np.abs(dy) + size / 2)

@@ -8,7 +8,7 @@ import shapely
 
 from .schema import WGS84
 
-__all__ = ["local_metric_crs", "project_points", "lonlat_of"]
+__all__ = ["local_metric_crs", "lonlat_of", "project_points"]
 
 
 #: Beyond this many km from their median centre, points leave the comfort of one UTM zone.

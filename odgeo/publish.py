@@ -14,18 +14,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import geopandas as gpd
-import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
-import shapely
 
 from .density import DensityGrid
 from .geomask import DonutMask
-from .hexes import cell_edge_length_m, cells_to_polygons
+from .hexes import (
+    cell_edge_length_m,
+    cell_ints,
+    cell_of_point,
+    cell_parent,
+    cell_strs,
+    cells_outline,
+    cells_to_polygons,
+    polygon_cells,
+)
 from .privacy import coarsen_cells, hidden_counts, public_density, suppress_breakdowns
 from .schema import OCCURRED_AT, OUTCOME, OUTCOMES, WGS84
 
-__all__ = ["Products", "public_products", "restricted_products", "PUBLIC_PROPERTIES"]
+__all__ = ["PUBLIC_PROPERTIES", "Products", "public_products", "restricted_products"]
 
 #: Every property a public GeoJSON feature may carry (the leak scanner checks this),
 #: besides period columns ("2024-05", "2024-W19").
@@ -100,8 +107,11 @@ def public_products(*, counts: pd.DataFrame, grid: DensityGrid, hotspots: gpd.Ge
 
 
 def _public_gistar(gistar: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
-    """Only the confidence bin per cell: counts of fine cells would undo the coarsening, and
-    z-scores of overlapping neighbourhoods can be solved back to counts."""
+    """Only the confidence bin per cell.
+
+    Counts of fine cells would undo the coarsening, and z-scores of overlapping
+    neighbourhoods can be solved back to counts.
+    """
     if gistar is None:
         return None
     return gistar[["h3_cell", "gi_bin", gistar.geometry.name]].copy()
@@ -125,8 +135,8 @@ def _coarse_extent(counts: pd.DataFrame, resolution: int) -> tuple[float, float,
     """The box of the coarsest cells holding incidents: where the map opens, and no closer."""
     if not len(counts):
         return None
-    parents = {h3i.cell_to_parent(h3i.str_to_int(c), resolution) for c in counts.index}
-    return tuple(cells_to_polygons([h3i.int_to_str(p) for p in sorted(parents)]).total_bounds)
+    parents = {cell_parent(c, resolution) for c in cell_ints(counts.index)}
+    return tuple(cells_to_polygons(cell_strs(sorted(parents))).total_bounds)
 
 
 def restricted_products(*, hexes: gpd.GeoDataFrame, grid: DensityGrid, hotspots: gpd.GeoDataFrame,
@@ -156,7 +166,7 @@ def restricted_products(*, hexes: gpd.GeoDataFrame, grid: DensityGrid, hotspots:
 def _k_summary(k: np.ndarray) -> dict:
     known = k[np.isfinite(k)]
     out = {"estimate": "residents in the masking ring: population density of the point's polygon x ring area",
-           "n_points": int(len(k)), "n_outside_population_layer": int(len(k) - len(known))}
+           "n_points": len(k), "n_outside_population_layer": int(len(k) - len(known))}
     if len(known):
         q = np.percentile(known, [0, 5, 50])
         out.update({"min": round(float(q[0]), 1), "p5": round(float(q[1]), 1), "median": round(float(q[2]), 1),
@@ -187,11 +197,11 @@ def _generalised_clusters(clusters: gpd.GeoDataFrame, eps_m: float) -> gpd.GeoDa
     shapes = clusters.to_crs(WGS84).geometry
     geoms = []
     for polygon in shapes:
-        cells = h3i.geo_to_cells(polygon.__geo_interface__, res)
-        if not cells:
+        cells = polygon_cells(polygon, res)
+        if not len(cells):
             centre = polygon.representative_point()
-            cells = [h3i.latlng_to_cell(centre.y, centre.x, res)]
-        geoms.append(shapely.geometry.shape(h3i.cells_to_h3shape(sorted(cells)).__geo_interface__))
+            cells = [cell_of_point(centre.x, centre.y, res)]
+        geoms.append(cells_outline(cells))
     out = pd.DataFrame({
         "cluster_id": clusters["cluster_id"].to_numpy(),
         "n_incidents": clusters["n_incidents"].to_numpy(),

@@ -22,7 +22,8 @@ import pandas as pd
 from .errors import InputFileError
 from .schema import WGS84
 
-__all__ = ["RawTable", "read_table", "read_vector_layer", "file_sha256", "VECTOR_SUFFIXES", "GEOMETRY_LON", "GEOMETRY_LAT"]
+__all__ = ["GEOMETRY_LAT", "GEOMETRY_LON", "VECTOR_SUFFIXES", "RawTable", "file_sha256", "read_table",
+           "read_vector_layer"]
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +302,8 @@ def _wrong_width(n_got: int, n_fields: int, first_field: str, delimiter: str) ->
     return "bad_row", f"the row has {n_got} field(s) where the header has {n_fields}{hint}"
 
 
-def _parse_slow(text: str, delimiter: str, names: list[str], path: Path) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
+def _parse_slow(text: str, delimiter: str, names: list[str],
+                path: Path) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
     next(reader)
     rows, problems = [], {}

@@ -1,5 +1,7 @@
-"""The run record (run.json): parameters with their reasons, counts that add up,
-software versions and timings."""
+"""The run record (run.json).
+
+Parameters with their reasons, counts that add up, software versions and timings.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class Parameter:
     reason: object = None
 
     def as_dict(self) -> dict:
+        """The parameter as run.json holds it."""
         out = {"value": self.value, "source": self.source}
         if self.reason is not None:
             out["reason"] = self.reason
@@ -42,6 +45,7 @@ class RunRecord:
     timings: dict[str, float] = field(default_factory=dict)
 
     def param(self, name: str, value, source: str, reason=None):
+        """Record a parameter with its source; return the value."""
         self.parameters[name] = Parameter(value, source, reason)
         return value
 
@@ -53,6 +57,7 @@ class RunRecord:
 
     @contextmanager
     def timed(self, step: str):
+        """Time a step into ``timings``."""
         start = time.perf_counter()
         try:
             yield
@@ -60,6 +65,7 @@ class RunRecord:
             self.timings[step] = round(time.perf_counter() - start, 4)
 
     def as_dict(self) -> dict:
+        """What run.json holds."""
         return {
             "odgeo_version": __version__,
             "command": self.command,

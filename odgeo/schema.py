@@ -14,32 +14,33 @@ import pandas as pd
 import shapely
 
 from .errors import ColumnError
+from .vocabulary import OUTCOMES
 
 __all__ = [
-    "INCIDENT_ID",
-    "OCCURRED_AT",
-    "OUTCOME",
-    "NALOXONE_DOSES",
-    "SUSPECTED_DRUG",
     "ADDRESS",
     "CITY",
-    "ZIP",
-    "SOURCE_ROW",
-    "GEOCODE_STATUS",
     "GEOCODE_SCORE",
+    "GEOCODE_STATUS",
+    "INCIDENT_COLUMNS",
+    "INCIDENT_ID",
+    "NALOXONE_DOSES",
+    "OCCURRED_AT",
+    "OUTCOME",
     "OUTCOMES",
     "OUTCOME_ALIASES",
     "ROLE_ALIASES",
-    "INCIDENT_COLUMNS",
-    "WGS84",
-    "normalise_name",
-    "detect_columns",
-    "other_candidates",
     "ROLE_OPTIONS",
-    "validate_incident_frame",
+    "SOURCE_ROW",
+    "SUSPECTED_DRUG",
+    "WGS84",
+    "ZIP",
+    "detect_columns",
     "has_location",
     "located",
+    "normalise_name",
+    "other_candidates",
     "unlocated",
+    "validate_incident_frame",
 ]
 
 WGS84 = "EPSG:4326"
@@ -71,7 +72,6 @@ INCIDENT_COLUMNS = [
     GEOCODE_SCORE,
 ]
 
-OUTCOMES = ("fatal", "nonfatal", "unknown")
 
 #: Values (normalised with :func:`normalise_name`) read as each outcome.
 OUTCOME_ALIASES: dict[str, str] = {

@@ -12,7 +12,7 @@ from .errors import ColumnError, InputFileError
 from .read import GEOMETRY_LAT, GEOMETRY_LON, read_table
 from .schema import ROLE_ALIASES, WGS84, find_column
 
-__all__ = ["read_sites", "SITE_ID_ALIASES", "SITE_NAME_ALIASES", "CAPACITY_ALIASES"]
+__all__ = ["CAPACITY_ALIASES", "SITE_ID_ALIASES", "SITE_NAME_ALIASES", "read_sites"]
 
 SITE_ID_ALIASES = ("siteid", "site", "id", "objectid", "fid", "facilityid", "locationid")
 SITE_NAME_ALIASES = ("name", "sitename", "facilityname", "facility", "location", "label")

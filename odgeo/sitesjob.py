@@ -36,16 +36,16 @@ from .errors import ParameterError
 from .hexes import points_to_cells
 from .jobs import read_job_input, rejects_for, save_map_and_record
 from .network import network_cover, read_network, straight_cover
+from .outputs import OutputFolder
 from .pipeline import HotspotSettings, analyse_hotspots
 from .projection import lonlat_of, project_points
-from .outputs import OutputFolder
 from .runrecord import RunRecord
 from .schema import OCCURRED_AT, WGS84
 from .sites import read_sites
 from .siteweights import incident_weights
 from .writers import write_csv, write_geojson
 
-__all__ = ["SitesSettings", "SitesResult", "run_sites", "analyse_sites", "DEFAULT_RADIUS_M", "DEFAULT_N_SITES"]
+__all__ = ["DEFAULT_N_SITES", "DEFAULT_RADIUS_M", "SitesResult", "SitesSettings", "analyse_sites", "run_sites"]
 
 DEFAULT_RADIUS_M = 400.0
 DEFAULT_N_SITES = 5
@@ -75,6 +75,8 @@ class SitesSettings:
 
 @dataclass
 class SitesResult:
+    """Everything ``odgeo sites`` produced, for notebooks and the writers."""
+
     sites: gpd.GeoDataFrame  # existing then chosen (rank order), EPSG:4326
     curve: pd.DataFrame  # n_new_sites, share (and incidents_reached for restricted)
     solution: Solution
@@ -282,7 +284,7 @@ def _report(solution: Solution, model: _Model, exact_cand, exact_exist, w, time_
         row = model.candidates.iloc[site]
         cum += gain
         rows.append({"status": "new", "rank": rank, "site_id": row["site_id"], "name": row["name"],
-                     "covered": int(len(cover[:, site].indices)), "marginal_gain": round(gain, 3),
+                     "covered": len(cover[:, site].indices), "marginal_gain": round(gain, 3),
                      "cumulative_share": round(cum / total, 4) if total else 0.0, "geometry": row.geometry})
     sites = gpd.GeoDataFrame(rows, columns=["status", "rank", "site_id", "name", "covered", "marginal_gain",
                                             "cumulative_share", "geometry"], geometry="geometry", crs=WGS84)

@@ -10,7 +10,7 @@ from .errors import ColumnError, ParameterError
 from .read import read_vector_layer
 from .schema import OCCURRED_AT, OUTCOME, WGS84
 
-__all__ = ["parse_weight_spec", "incident_weights"]
+__all__ = ["incident_weights", "parse_weight_spec"]
 
 _KEYS = {"fatal": "multiplier of fatal incidents", "recent": "half-life in days"}
 

@@ -1,5 +1,8 @@
-"""The HTML map (folium + Leaflet, one self-contained file): hexagon counts with a month
-selector, the density surface, hot spots, clusters, and points only for the restricted audience."""
+"""The HTML map (folium + Leaflet, one self-contained file).
+
+Hexagon counts with a month selector, the density surface, hot spots,
+clusters, and points only for the restricted audience.
+"""
 
 from __future__ import annotations
 
@@ -33,10 +36,10 @@ from .mappage import (
 from .pointlayer import MAX_MAP_POINTS, PointLayer
 from .publish import Products
 from .schema import WGS84
+from .vocabulary import AUDIENCES
 
-__all__ = ["build_map", "AUDIENCES", "RESTRICTED_BANNER", "LAYER_NAMES"]
+__all__ = ["AUDIENCES", "LAYER_NAMES", "RESTRICTED_BANNER", "build_map"]
 
-AUDIENCES = ("public", "restricted")
 RESTRICTED_BANNER = "RESTRICTED: contains sensitive health data"
 _WEB_MERCATOR = "EPSG:3857"
 _PERIOD = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
@@ -75,7 +78,8 @@ def build_map(
     if classes not in CLASSIFIERS:
         raise ValueError(f"classes must be one of {CLASSIFIERS}, not {classes!r}")
     hexes, grid, hotspots, clusters = products.hexes, products.grid, products.hotspots, products.clusters
-    bounds = _bounds(hexes, hotspots, clusters, grid, products.areas, products.emerging, products.sites) or products.extent
+    bounds = (_bounds(hexes, hotspots, clusters, grid, products.areas, products.emerging, products.sites)
+              or products.extent)
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
     if tiles:
         _tile_layer(tiles).add_to(fmap)
@@ -419,7 +423,7 @@ def _month(value) -> str:
 
 
 def _make_ids_deterministic(root) -> None:
-    """folium names elements with random UUIDs; number them so a run is reproducible."""
+    """Folium names elements with random UUIDs; number them so a run is reproducible."""
     counter = 0
     stack = [root]
     while stack:

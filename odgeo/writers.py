@@ -14,7 +14,7 @@ import shapely
 from .density import DensityGrid
 from .schema import WGS84
 
-__all__ = ["write_geojson", "write_density_geotiff", "write_csv", "write_json", "COORD_DECIMALS"]
+__all__ = ["COORD_DECIMALS", "write_csv", "write_density_geotiff", "write_geojson", "write_json"]
 
 #: Decimals of longitude/latitude written (6 decimals is about 0.1 m).
 COORD_DECIMALS = 6
@@ -89,7 +89,7 @@ def write_density_geotiff(grid: DensityGrid, path: Path) -> Path:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Write a table as UTF-8 CSV with a header, no index, '\\n' line ends."""
+    """Write a table as UTF-8 CSV with a header, no index, newline line ends."""
     frame.to_csv(path, index=False, lineterminator="\n")
     return path
 

@@ -84,9 +84,10 @@ def data_cases() -> list[Case]:
     me_rows = good_rows(60)
     for i, row in enumerate(me_rows):  # a medical examiner export: slashes, +00 offsets, empty dates
         row[1] = "" if i % 6 == 0 else row[1].replace("-", "/") + ":00+00"
-    cases.append(Case("medical_examiner_offsets_and_empty_dates", csv_text(me_rows).encode(), args=("--timezone", "UTC"),
+    cases.append(Case("medical_examiner_offsets_and_empty_dates", csv_text(me_rows).encode(),
+                      args=("--timezone", "UTC"),
                       codes={"missing_date": 0, "bad_date": 0}, undated=10))
-    cases.append(Case("all_dates_empty", csv_text(_rows_with({i: (1, "") for i in range(60)})).encode(),
+    cases.append(Case("all_dates_empty", csv_text(_rows_with(dict.fromkeys(range(60), (1, "")))).encode(),
                       undated=60))
     cases.append(Case("unreadable_date", csv_text(_rows_with({7: (1, "yesterday")})).encode(), codes={"bad_date": 1}))
     dayfirst = good_rows(30)
@@ -113,7 +114,8 @@ def data_cases() -> list[Case]:
     cases.append(Case("only_latitude", csv_text(_rows_with({2: (3, "")})).encode(), codes={"partial_coordinates": 1}))
     cases.append(Case("no_location", csv_text(_rows_with({2: (3, ""), 2 + 1: (4, "")})).encode()))
     euro_rows = [[r[0], r[1], r[2], r[3].replace(".", ","), r[4].replace(".", ",")] for r in good_rows()]
-    cases.append(Case("semicolon_decimal_commas", csv_text(euro_rows, delimiter=";").encode(), codes={"bad_coordinate": 0}))
+    cases.append(Case("semicolon_decimal_commas", csv_text(euro_rows, delimiter=";").encode(),
+                      codes={"bad_coordinate": 0}))
     mixed = good_rows(60)
     text = csv_text(mixed[:30]) + "".join(";".join(r) + "\n" for r in mixed[30:45]) + \
         "".join(",".join(r) + "\n" for r in mixed[45:])
@@ -140,7 +142,8 @@ def data_cases() -> list[Case]:
     cp = cp.replace(",Caf\u00e9 \u00d1and\u00fa\n", "\n", 1)  # the header keeps its five names + place
     cases.append(Case("windows_1252", cp.encode("cp1252")))
     names = csv_text([[*r, "Jos\u00e9 \u00c1lvar\u00e9"] for r in good_rows()], header=[*HEADER, "name"]).encode()
-    cases.append(Case("last_record_cut_in_a_character", names.rstrip(b"\n")[:-1], message="damaged_characters_replaced"))
+    cases.append(Case("last_record_cut_in_a_character", names.rstrip(b"\n")[:-1],
+                      message="damaged_characters_replaced"))
     cases.append(Case("zip_holding_a_csv", _zip_of({"calls.csv": good}), suffix=".zip"))
     dup = csv_text([[*r, r[4]] for r in good_rows()], header=[*HEADER, "latitude"]).encode()
     cases.append(Case("two_identical_latitude_columns", dup))
@@ -162,11 +165,12 @@ def data_cases() -> list[Case]:
     cases.append(Case("all_at_one_point", csv_text(stack).encode()))
     cases.append(Case("one_incident", csv_text(good_rows(1)).encode()))
     cases.append(Case("header_only", csv_text([]).encode(), exit=1, message="no located incidents"))
-    cases.append(Case("every_row_rejected", csv_text(_rows_with({i: (3, "x") for i in range(60)})).encode(),
+    cases.append(Case("every_row_rejected", csv_text(_rows_with(dict.fromkeys(range(60), (3, "x")))).encode(),
                       exit=1, message="no located incidents"))
     cases.append(Case("quoted_newlines", csv_text([[r[0], r[1], f'"{r[2]}\nsecond line"', r[3], r[4]]
                                                     for r in good_rows(20)]).encode()))
-    cases.append(Case("unterminated_quote", (csv_text(good_rows(20)) + 'R99,"2024-05-05,fatal,-97.41,38.21\n').encode()))
+    unterminated = csv_text(good_rows(20)) + 'R99,"2024-05-05,fatal,-97.41,38.21\n'
+    cases.append(Case("unterminated_quote", unterminated.encode()))
     cases.append(Case("spaces_around_values", csv_text([[f" {v} " for v in r] for r in good_rows()]).encode()))
     cases.append(Case("crlf_line_ends", csv_text(good_rows()).replace("\n", "\r\n").encode()))
     cases.append(Case("tab_separated", csv_text(good_rows(), delimiter="\t").encode(), suffix=".tsv"))

@@ -143,7 +143,8 @@ def test_hovering_a_hexagon_shows_its_numbers_in_words(public_page, sample_run):
     single = hexes[~hexes["merged"]].sort_values("count").iloc[-1]
     centre = single.geometry.centroid
     text = public_page.hover_tooltip(centre.x, centre.y)
-    fatal = "fatal hidden" if single["fatal"] is None or str(single["fatal"]) == "<NA>" else f"{int(single['fatal']):,} fatal"
+    hidden = single["fatal"] is None or str(single["fatal"]) == "<NA>"
+    fatal = "fatal hidden" if hidden else f"{int(single['fatal']):,} fatal"
     assert text.startswith(f"{int(single['count']):,} overdoses, {fatal}, Jan 2024 to Dec 2025")
     assert f"one hexagon (H3 {single['h3_cell']})" in text
 

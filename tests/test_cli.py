@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import click
 from click.testing import CliRunner
 from odgeo_cli import options
 from odgeo_cli.main import cli
@@ -75,10 +76,18 @@ def test_help_and_version():
     assert _run("--version").output.strip().endswith("0.1.0")
 
 
-def test_cli_choices_match_the_library():
-    assert options.AUDIENCES == webmap.AUDIENCES
-    assert options.KERNELS == density.KERNELS
-    assert options.OUTCOMES == schema.OUTCOMES
+def test_cli_choices_are_the_library_vocabulary():
+    from odgeo import vocabulary
+
+    assert options.AUDIENCES is vocabulary.AUDIENCES is webmap.AUDIENCES
+    assert vocabulary.KERNELS is density.KERNELS
+    assert options.OUTCOMES is vocabulary.OUTCOMES is schema.OUTCOMES
+    # Every choice offered on the command line is one of the library's tuples.
+    tuples = {getattr(vocabulary, name) for name in vocabulary.__all__}
+    for command in cli.commands.values():
+        for param in command.params:
+            if isinstance(param.type, click.Choice):
+                assert tuple(param.type.choices) in tuples, (command.name, param.name)
 
 
 def test_console_script_is_installed_and_help_does_not_import_the_library():

@@ -147,7 +147,8 @@ def test_main_job_geocodes_pending_rows(tmp_path):
 ])
 def test_other_commands_geocode_too(tmp_path, command, extra):
     out = tmp_path / command
-    result = CliRunner().invoke(cli, [command, str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ, "--out", str(out),
+    result = CliRunner().invoke(cli, [command, str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ,
+                                      "--out", str(out),
                                       "--reference", str(REFERENCES[0]), "--reference", str(REFERENCES[1]), *extra])
     assert result.exit_code == 0, result.output
     record = json.loads((out / "run.json").read_text())

@@ -204,7 +204,7 @@ def _complete(out: Path) -> bool:
 def test_a_kill_never_leaves_a_mix(tmp_path):
     out = tmp_path / "out"
     subprocess.run(_run_args(out), check=True, capture_output=True)
-    first = (out / "run.json").read_bytes()
+    first = (out / "hexes.geojson").read_bytes()
     (out / "stale.txt").write_text("from an earlier run")  # replaced with the folder as a whole
     for delay in (0.5, 1.5, 3.0, 4.5):
         proc = subprocess.Popen(_run_args(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -218,9 +218,8 @@ def test_a_kill_never_leaves_a_mix(tmp_path):
     # A later run after the kills (their lock files are stale) completes and drops the stale file.
     subprocess.run(_run_args(out), check=True, capture_output=True)
     assert _complete(out) and not (out / "stale.txt").exists()
-    assert (out / "run.json").read_bytes().count(b"sha256") == first.count(b"sha256")
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "out"]
-    assert all(".odgeo-tmp-" in n or n.endswith("odgeo-lock") for n in leftovers)
+    assert (out / "hexes.geojson").read_bytes() == first  # the same products as before the kills
+    assert [p.name for p in tmp_path.iterdir()] == ["out"], "what the killed runs left is cleared"
 
 
 def test_a_full_disk_names_the_folder_and_keeps_the_earlier_products(tmp_path, monkeypatch):
@@ -315,3 +314,17 @@ def test_the_real_medical_examiner_date_shape_is_read(tmp_path):
     months = sum(v or 0 for f in hexes for k, v in f["properties"].items() if k.startswith("2024-"))
     assert total <= 400 and months < total  # undated incidents count in the areas, in no month
     assert "have no date" in (out / "map.html").read_text()
+
+
+def test_a_kill_between_the_two_renames_is_mended_by_the_next_run(tmp_path):
+    from odgeo.outputs import OutputFolder
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text("{}")
+    out.rename(tmp_path / ".out.odgeo-old-0123456789ab")  # commit moved --out aside, then the run died
+    (tmp_path / ".out.odgeo-tmp-0123456789ab").mkdir()
+    folder = OutputFolder(out, overwrite=True)
+    assert (out / "run.json").read_text() == "{}", "the earlier products are back in place"
+    folder.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -11,6 +11,7 @@ import urllib.parse
 from email import policy
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pandas as pd
 import pytest
@@ -23,7 +24,7 @@ from .conftest import SAMPLE
 
 
 class _Stub(BaseHTTPRequestHandler):
-    seen: list[dict] = []
+    seen: ClassVar[list[dict]] = []
 
     def log_message(self, *args):  # keep the test output clean
         pass
@@ -64,7 +65,7 @@ class _Stub(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@pytest.fixture()
+@pytest.fixture
 def stub():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

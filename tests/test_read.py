@@ -20,7 +20,8 @@ HEADER = ["incident_id", "occurred_at", "outcome", "longitude", "latitude", "add
 
 
 def _csv_text(delimiter: str) -> str:
-    lines = [delimiter.join(HEADER)] + [delimiter.join(f'"{v}"' if delimiter in v or "," in v else v for v in r) for r in ROWS]
+    quoted = [[f'"{v}"' if delimiter in v or "," in v else v for v in r] for r in ROWS]
+    lines = [delimiter.join(HEADER)] + [delimiter.join(r) for r in quoted]
     return "\n".join(lines) + "\n"
 
 

@@ -141,7 +141,7 @@ def test_weights(sample_run):
     age = (incidents["occurred_at"].max() - incidents["occurred_at"]).dt.total_seconds() / 86400
     assert np.allclose(w, 0.5 ** (age / 365))
     w, info = incident_weights(incidents, equity=str(SAMPLE / "neighbourhoods.geojson"), equity_col="population")
-    assert 1.0 <= w.min() and w.max() == pytest.approx(2.0) and info["equity"]["index_min"] > 0
+    assert w.min() >= 1.0 and w.max() == pytest.approx(2.0) and info["equity"]["index_min"] > 0
 
 
 def test_site_files_are_checked(tmp_path):

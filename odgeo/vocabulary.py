@@ -1,0 +1,39 @@
+"""The words odgeo's choices are made of, in one dependency-free module.
+
+The library checks values against these tuples and the command line offers them as
+``click.Choice`` lists, so a choice cannot be added in one place and forgotten in the
+other; importing this module costs nothing, so ``odgeo --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+           "AUDIENCES",
+           "CLASSIFIERS",
+           "CORRECTIONS",
+           "KERNELS",
+           "METHODS",
+           "OUTCOMES",
+           "PERIODS",
+           "SERVICES",
+           "STEPS",
+]
+
+#: Who a run's products are for: aggregates for anyone, or every detail for the analysts' team.
+AUDIENCES = ("public", "restricted")
+#: Kernel density kernels: quartic (ArcGIS, QGIS) and Gaussian.
+KERNELS = ("quartic", "gaussian")
+#: An incident's outcome.
+OUTCOMES = ("fatal", "nonfatal", "unknown")
+#: Multiple-testing corrections of Gi* p-values.
+CORRECTIONS = ("fdr", "bonferroni", "none")
+#: How Gi*'s scale is chosen: given (fixed) or from the data (optimized).
+METHODS = ("fixed", "optimized")
+#: Colour classes of choropleth maps.
+CLASSIFIERS = ("quantiles", "natural_breaks")
+#: Time breakdowns of hexagon counts.
+PERIODS = ("month", "week", "none")
+#: Time steps of the emerging hot spot cube.
+STEPS = ("auto", "week", "month")
+#: Online geocoding services (used only when asked).
+SERVICES = ("census", "nominatim")
