@@ -48,8 +48,8 @@ def _by(out, err, key):
 
 
 def accuracy() -> None:
-    from odgeo.addressindex import load_index
-    from odgeo.geocoder import geocode_frame
+    from odgeo.geocode.index import load_index
+    from odgeo.geocode.matcher import geocode_frame
 
     index, _ = load_index([SAMPLE / "address_points.csv", SAMPLE / "streets.geojson"], cache=False)
     truth = {u["incident_id"]: u for u in json.loads((SAMPLE / "truth.json").read_text())["unlocated_truth"]}
@@ -65,8 +65,8 @@ def accuracy() -> None:
 
 
 def holdout() -> None:
-    from odgeo.addressindex import load_index
-    from odgeo.geocoder import geocode_frame
+    from odgeo.geocode.index import load_index
+    from odgeo.geocode.matcher import geocode_frame
 
     points = pd.read_csv(SAMPLE / "address_points.csv", dtype=str, keep_default_na=False)
     rng = np.random.default_rng(0)
@@ -85,8 +85,8 @@ def holdout() -> None:
 def speed(n_points: int) -> None:
     import usaddress
 
-    from odgeo.addressindex import load_index
-    from odgeo.geocoder import geocode_frame
+    from odgeo.geocode.index import load_index
+    from odgeo.geocode.matcher import geocode_frame
 
     rng = np.random.default_rng(1)
     n_streets = max(100, n_points // 200)

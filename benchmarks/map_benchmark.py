@@ -74,7 +74,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from odgeo.incidents import read_incidents
-    from odgeo.pipeline import HotspotSettings, analyse_hotspots
+    from odgeo.jobs.hotspots import HotspotSettings, analyse_hotspots
 
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     rows = []

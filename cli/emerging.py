@@ -63,7 +63,7 @@ def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
       odgeo emerging incidents.csv --out emerging/ --timezone America/Chicago
       odgeo emerging ems.csv --out emerging/ --step week --since 2025-01-01 --gi-distance 800
     """
-    from odgeo.emergingjob import EmergingSettings, run_emerging
+    from odgeo.jobs.emerging import EmergingSettings, run_emerging
 
     audience = audience_settings(options)
     if audience.pop("mask_points") or audience.pop("population"):

@@ -48,9 +48,9 @@ def geocode(input_path: str, references: tuple[str, ...], out_path: str, overwri
       odgeo geocode calls.csv --reference addresses.csv --reference streets.shp --out calls_geocoded.gpkg
       odgeo geocode cases.csv --reference county_points.gpkg --address-col ADDR --zip-col ZIP5 --out cases.csv
     """
-    from odgeo.addressindex import load_index
     from odgeo.errors import OutputExistsError
-    from odgeo.geocodejob import geocode_table, write_geocoded
+    from odgeo.geocode.index import load_index
+    from odgeo.jobs.geocode import geocode_table, write_geocoded
 
     out = Path(out_path)
     if out.exists() and not overwrite:
@@ -60,7 +60,7 @@ def geocode(input_path: str, references: tuple[str, ...], out_path: str, overwri
     index, how = load_index(list(references), cache=not no_cache) if references else (None, {"built": None})
     online = None
     if service:
-        from odgeo.onlinegeo import USER_AGENT, OnlineGeocoder
+        from odgeo.geocode.online import USER_AGENT, OnlineGeocoder
 
         click.echo(f"Warning: --service {service} sends addresses to an online service; they leave this machine.",
                    err=True)

@@ -99,7 +99,7 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
       odgeo hotspots ems.csv --out team/ --audience restricted --mask-points 50,300
       odgeo hotspots ems.csv --out results/ --boundaries tracts.gpkg --tiles none
     """
-    from odgeo.pipeline import HotspotSettings, run_hotspots
+    from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 
     settings = HotspotSettings(
         resolution=options["resolution"], period=options["period"], bandwidth_m=options["bandwidth"],

@@ -36,8 +36,8 @@ def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
     from odgeo.errors import ColumnError
     from odgeo.incidents import read_incidents
     from odgeo.leakscan import scan_public_outputs
-    from odgeo.read import read_table
     from odgeo.schema import INCIDENT_ID
+    from odgeo.tables import read_table
 
     read = read_incidents(input_path, columns=columns_from(columns), timezone=timezone or "UTC")
     values = [read.incidents[INCIDENT_ID].dropna().astype(str)]

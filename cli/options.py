@@ -255,7 +255,7 @@ def columns_from(kwargs: dict) -> dict[str, str | None]:
 
 
 def job_settings(kwargs: dict) -> dict:
-    """The settings every command shares (odgeo.jobs.JobSettings fields), taken out of the click options."""
+    """The settings every command shares (odgeo.jobs.common.JobSettings fields), taken out of the click options."""
     return {
         "columns": columns_from(kwargs), "crs": kwargs.pop("crs", None), "timezone": kwargs.pop("timezone", None),
         "layer": kwargs.pop("layer", None), "since": kwargs.pop("since", None), "until": kwargs.pop("until", None),

@@ -75,8 +75,8 @@ def sites(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **
       odgeo sites ems.csv --candidates libraries.gpkg --n-sites 10 --radius 300 --network streets.gpkg \\
           --weight fatal=3 --train-until 2025-06-30 --out sites/
     """
-    from odgeo.pipeline import HotspotSettings
-    from odgeo.sitesjob import SitesSettings, run_sites
+    from odgeo.jobs.hotspots import HotspotSettings
+    from odgeo.jobs.sites import SitesSettings, run_sites
 
     audience = audience_settings(options)
     if audience.pop("mask_points"):

@@ -15,9 +15,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .layers import POPULATION_ALIASES, checked_population, require_polygons
-from .read import read_vector_layer
+from .population import POPULATION_ALIASES, checked_population, require_polygons
 from .schema import OUTCOME, WGS84, find_column, has_location
+from .tables import read_vector_layer
 
 __all__ = ["NAME_ALIASES", "RATE_PER", "UNSTABLE_BELOW", "add_rates", "area_counts", "read_boundaries"]
 

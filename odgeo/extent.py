@@ -28,15 +28,19 @@ _OUTLIER_FACTOR = 20.0
 _EARTH_RADIUS_KM = 6371.0088
 
 
+def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Great-circle distance in km between points given in degrees (arrays broadcast)."""
+    lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
 def distances_from_centre_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Great-circle distance of each point from the points' median centre."""
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     if not len(lon):
         return np.zeros(0)
-    lon0, lat0 = np.radians(np.median(lon)), np.radians(np.median(lat))
-    lam, phi = np.radians(lon), np.radians(lat)
-    a = np.sin((phi - lat0) / 2) ** 2 + np.cos(phi) * np.cos(lat0) * np.sin((lam - lon0) / 2) ** 2
-    return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    return haversine_km(lon, lat, np.median(lon), np.median(lat))
 
 
 def locational_outliers(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, float]:

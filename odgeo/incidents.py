@@ -21,7 +21,7 @@ import shapely
 from .coordtext import looks_like_locations, parse_location_text
 from .dates import default_window, parse_datetimes
 from .errors import ColumnError, DataError, ParameterError
-from .read import GEOMETRY_LAT, GEOMETRY_LON, RawTable, read_table
+from .extent import haversine_km
 from .schema import (
     ADDRESS,
     CITY,
@@ -43,12 +43,11 @@ from .schema import (
     normalise_name,
     other_candidates,
 )
+from .tables import GEOMETRY_LAT, GEOMETRY_LON, RawTable, read_table
 
 __all__ = [
     "REJECT_COLUMNS",
     "IncidentRead",
-    "filter_incidents",
-    "move_to_rejects",
     "read_incidents",
     "validate_table",
 ]
@@ -64,7 +63,6 @@ STATUS_INPUT = "input"
 #: Status of incidents that have an address but no coordinates yet.
 STATUS_PENDING = "pending"
 
-_EARTH_RADIUS_KM = 6371.0088
 # A swapped pair is recognised when swapping brings a far point back among the others.
 _SWAP_MIN_KM = 50.0
 
@@ -162,7 +160,7 @@ def validate_table(
     date_format: str | None = None,
     accept_implausible_dates: bool = False,
 ) -> IncidentRead:
-    """Validate the rows of a :class:`~odgeo.read.RawTable` (see :func:`read_incidents`)."""
+    """Validate the rows of a :class:`~odgeo.tables.RawTable` (see :func:`read_incidents`)."""
     data = table.data
     overrides = {role: col for role, col in (columns or {}).items() if col is not None}
     if table.format != "csv":
@@ -231,104 +229,6 @@ def validate_table(
         source=source,
         notes=rows.notes,
     )
-
-
-def filter_incidents(
-    read: IncidentRead,
-    *,
-    since: pd.Timestamp | str | None = None,
-    until: pd.Timestamp | str | None = None,
-    outcomes: list[str] | tuple[str, ...] | None = None,
-    require_dates: str | None = None,
-) -> IncidentRead:
-    """Keep incidents in a date range and of given outcomes; the rest become rejects.
-
-    ``since`` and ``until`` are inclusive dates (or times) in the incidents' time
-    zone; ``until="2025-06-30"`` keeps the whole of 30 June. Filtered rows go to
-    the rejects with codes ``before_since``, ``after_until``, ``undated_filtered``
-    (no date, with a date filter) or ``outcome_filtered``, so the counts still add up.
-    ``require_dates`` names an analysis that needs every incident's date (a time
-    series): undated incidents are then rejected as ``missing_date``.
-    """
-    frame = read.incidents
-    times = frame[OCCURRED_AT]
-    tz = times.dt.tz
-    drop = pd.Series("", index=frame.index, dtype=object)
-    reasons: dict[str, tuple[str, str]] = {}
-    if since is not None:
-        start = _as_bound(since, tz, "--since")
-        mask = times < start
-        drop[mask & (drop == "")] = "before_since"
-        reasons["before_since"] = (OCCURRED_AT, "before the --since date (in run.json)")
-    if until is not None:
-        end = _as_bound(until, tz, "--until", inclusive_day=True)
-        if since is not None and end < _as_bound(since, tz, "--since"):
-            raise ParameterError(f"--until ({until}) is before --since ({since})")
-        mask = times > end
-        drop[mask & (drop == "")] = "after_until"
-        reasons["after_until"] = (OCCURRED_AT, "after the --until date (in run.json)")
-    if require_dates:
-        drop[times.isna()] = "missing_date"
-        reasons["missing_date"] = (OCCURRED_AT, f"the date is empty; {require_dates} needs every incident's date")
-    if since is not None or until is not None:
-        drop[times.isna() & (drop == "")] = "undated_filtered"
-        reasons["undated_filtered"] = (OCCURRED_AT, "no date, so the --since/--until filter cannot keep it")
-    if outcomes:
-        wanted = {o.strip().lower() for o in outcomes}
-        unknown = wanted - {"fatal", "nonfatal", "unknown"}
-        if unknown:
-            raise ParameterError(
-                f"--outcome {', '.join(sorted(unknown))} is not an outcome; use fatal, nonfatal or unknown"
-            )
-        mask = ~frame[OUTCOME].isin(wanted)
-        drop[mask & (drop == "")] = "outcome_filtered"
-        reasons["outcome_filtered"] = (OUTCOME, f"outcome not in --outcome {','.join(sorted(wanted))}")
-    return move_to_rejects(read, drop.to_numpy(dtype=object), reasons)
-
-
-def move_to_rejects(read: IncidentRead, codes: np.ndarray, reasons: dict[str, tuple[str, str]]) -> IncidentRead:
-    """Move the incidents whose ``codes`` entry is not "" to the rejects.
-
-    ``reasons`` maps each code to (column, reason); the row counts still add up.
-    """
-    frame = read.incidents
-    out = np.asarray(codes, dtype=object) != ""
-    if not out.any():
-        return read
-    dropped = frame[out]
-    extra = pd.DataFrame(
-        {
-            "row": dropped[SOURCE_ROW].to_numpy(),
-            INCIDENT_ID: dropped[INCIDENT_ID].to_numpy(),
-            "code": codes[out],
-            "column": [reasons[c][0] for c in codes[out]],
-            "reason": [reasons[c][1] for c in codes[out]],
-        }
-    )
-    rejects = pd.concat([read.rejects, extra], ignore_index=True).sort_values("row", kind="stable")
-    return IncidentRead(
-        incidents=frame[~out].reset_index(drop=True),
-        rejects=rejects.reset_index(drop=True),
-        n_input=read.n_input,
-        columns=read.columns,
-        source=read.source,
-        notes=read.notes,
-    )
-
-
-def _as_bound(value, tz, option: str, *, inclusive_day: bool = False) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as err:
-        raise ParameterError(f"{option} {value!r} is not a date; use YYYY-MM-DD") from err
-    if stamp is pd.NaT:
-        raise ParameterError(f"{option} {value!r} is not a date; use YYYY-MM-DD")
-    day_only = isinstance(value, str) and len(value.strip()) <= 10
-    if inclusive_day and day_only:
-        stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize(tz)
-    return stamp
 
 
 def _check_repeated_and_rival_columns(table: RawTable, roles: dict[str, str | None],
@@ -604,12 +504,6 @@ def _transform_to_wgs84(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndar
     return lon, lat
 
 
-def _haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
-    lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
 def _looks_swapped(lon: np.ndarray, lat: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """Rows far from the bulk of the data whose swapped pair falls inside it.
 
@@ -622,9 +516,9 @@ def _looks_swapped(lon: np.ndarray, lat: np.ndarray, usable: np.ndarray) -> np.n
         return result
     centre_lon, centre_lat = np.median(lon[in_range]), np.median(lat[in_range])
     with np.errstate(invalid="ignore"):
-        dist = _haversine_km(lon, lat, centre_lon, centre_lat)
+        dist = haversine_km(lon, lat, centre_lon, centre_lat)
         swapped_ok = (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
-        dist_swapped = np.where(swapped_ok, _haversine_km(lat, lon, centre_lon, centre_lat), np.inf)
+        dist_swapped = np.where(swapped_ok, haversine_km(lat, lon, centre_lon, centre_lat), np.inf)
     finite = np.isfinite(dist)
     radius = max(_SWAP_MIN_KM, 2 * float(np.percentile(dist[in_range & finite], 95)))
     far = ~(dist <= radius)  # NaN distances (out of range) count as far

@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from .errors import InputFileError
-from .read import read_vector_layer
+from .tables import read_vector_layer
 
 __all__ = ["StreetNetwork", "network_cover", "network_from_lines", "read_network", "straight_cover"]
 

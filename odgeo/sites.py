@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import ColumnError, InputFileError
-from .read import GEOMETRY_LAT, GEOMETRY_LON, read_table
 from .schema import ROLE_ALIASES, WGS84, find_column
+from .tables import GEOMETRY_LAT, GEOMETRY_LON, read_table
 
 __all__ = ["CAPACITY_ALIASES", "SITE_ID_ALIASES", "SITE_NAME_ALIASES", "read_sites"]
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import ColumnError, ParameterError
-from .read import read_vector_layer
 from .schema import OCCURRED_AT, OUTCOME, WGS84
+from .tables import read_vector_layer
 
 __all__ = ["incident_weights", "parse_weight_spec"]
 

@@ -34,7 +34,7 @@ def geocode_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory):
     """The main job on the sample incidents, written to a temporary folder."""
-    from odgeo.pipeline import HotspotSettings, run_hotspots
+    from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 
     out = tmp_path_factory.mktemp("sample_run")
     result = run_hotspots(SAMPLE / "incidents.csv", out, HotspotSettings(timezone=SAMPLE_TZ), overwrite=True)
@@ -44,7 +44,7 @@ def sample_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def restricted_run(tmp_path_factory):
     """The main job on the sample incidents for the restricted audience."""
-    from odgeo.pipeline import HotspotSettings, run_hotspots
+    from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 
     out = tmp_path_factory.mktemp("restricted_run")
     settings = HotspotSettings(timezone=SAMPLE_TZ, audience="restricted")
@@ -63,7 +63,10 @@ def every_public_output_is_scanned():
 
     import geopandas as gpd
 
-    from odgeo import emergingjob, jobs, pipeline, sitesjob
+    from odgeo.jobs import common as jobs
+    from odgeo.jobs import emerging as emergingjob
+    from odgeo.jobs import hotspots as pipeline
+    from odgeo.jobs import sites as sitesjob
     from odgeo.leakscan import scan_public_outputs
 
     used_by_record: dict[int, object] = {}

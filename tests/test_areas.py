@@ -12,8 +12,8 @@ import shapely
 
 from odgeo.areas import area_counts, read_boundaries
 from odgeo.errors import ColumnError
+from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.leakscan import scan_public_outputs
-from odgeo.pipeline import HotspotSettings, run_hotspots
 from odgeo.privacy import hidden_counts
 
 from .conftest import SAMPLE, SAMPLE_TZ

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from odgeo_cli.main import cli
 
-from odgeo.addresses import parse_address
-from odgeo.addressindex import load_index
-from odgeo.geocoder import geocode_frame
+from odgeo.geocode.addresses import parse_address
+from odgeo.geocode.index import load_index
+from odgeo.geocode.matcher import geocode_frame
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

@@ -12,7 +12,7 @@ import shapely
 
 from odgeo.errors import ParameterError
 from odgeo.geomask import donut_mask, parse_mask_distances, ring_population
-from odgeo.pipeline import HotspotSettings, run_hotspots
+from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 
 from .conftest import SAMPLE, SAMPLE_TZ
 
@@ -83,7 +83,7 @@ def test_masking_options_are_refused_for_public_products(tmp_path):
 
 def test_population_layer_problems_are_one_clear_line(tmp_path):
     from odgeo.errors import ColumnError, InputFileError
-    from odgeo.layers import read_population
+    from odgeo.population import read_population
 
     layer, column = read_population(SAMPLE / "neighbourhoods.geojson")
     assert column == "population" and len(layer) == 9

@@ -25,10 +25,10 @@ from odgeo.gistar import (
     permutation_p,
     ring_for_distance,
 )
+from odgeo.gistar_scale import Decisions, morans_i_z, optimized_scale
 from odgeo.hexes import count_cells, points_to_cells
+from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.leakscan import scan_public_outputs
-from odgeo.optimized import Decisions, morans_i_z, optimized_scale
-from odgeo.pipeline import HotspotSettings, run_hotspots
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

@@ -5,7 +5,7 @@ import pyproj
 import shapely
 
 from odgeo.density import kernel_density
-from odgeo.hotspots import density_threshold, hotspot_polygons
+from odgeo.hotspot_areas import density_threshold, hotspot_polygons
 
 UTM = pyproj.CRS.from_epsg(32614)
 

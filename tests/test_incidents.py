@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from odgeo.errors import ColumnError, DataError, ParameterError
-from odgeo.incidents import filter_incidents, read_incidents
+from odgeo.incidents import read_incidents
 from odgeo.schema import validate_incident_frame
+from odgeo.selection import filter_incidents
 
 
 def _write(tmp_path, rows, header="incident_id,occurred_at,outcome,longitude,latitude,address"):

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from odgeo_cli.main import cli
 
 from odgeo.incidents import read_incidents
+from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.leakscan import scan_public_outputs
-from odgeo.pipeline import HotspotSettings, run_hotspots
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

@@ -223,9 +223,9 @@ def test_a_kill_never_leaves_a_mix(tmp_path):
 
 
 def test_a_full_disk_names_the_folder_and_keeps_the_earlier_products(tmp_path, monkeypatch):
-    from odgeo import pipeline
     from odgeo.errors import OutputError
-    from odgeo.pipeline import HotspotSettings, run_hotspots
+    from odgeo.jobs import hotspots as pipeline
+    from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 
     out = tmp_path / "out"
     settings = HotspotSettings(timezone="America/Chicago", tiles="none")
@@ -277,7 +277,7 @@ def test_a_second_run_into_a_locked_folder_says_who_holds_it(tmp_path):
 
 
 def test_a_damaged_geocoder_cache_is_rebuilt(tmp_path, monkeypatch, caplog):
-    from odgeo.addressindex import load_index
+    from odgeo.geocode.index import load_index
 
     monkeypatch.setenv("ODGEO_CACHE", str(tmp_path / "cache"))
     reference = [SAMPLE / "address_points.csv"]

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from odgeo_cli.main import cli
 
-from odgeo.onlinegeo import OnlineGeocoder
+from odgeo.geocode.online import OnlineGeocoder
 
 from .conftest import SAMPLE
 

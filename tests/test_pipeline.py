@@ -10,8 +10,8 @@ import pytest
 import rasterio
 
 from odgeo.errors import NoDataError, OutputExistsError
+from odgeo.jobs.hotspots import PRODUCT_FILES, HotspotSettings, run_hotspots
 from odgeo.leakscan import scan_public_outputs
-from odgeo.pipeline import PRODUCT_FILES, HotspotSettings, run_hotspots
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

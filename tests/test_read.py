@@ -9,7 +9,7 @@ import shapely
 
 from odgeo.errors import InputFileError
 from odgeo.incidents import read_incidents
-from odgeo.read import read_table
+from odgeo.tables import read_table
 
 ROWS = [
     ("A1", "2024-05-01 10:00", "fatal", "-97.40", "38.20", "Café Ñandú, 12 Oak St"),

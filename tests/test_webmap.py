@@ -8,9 +8,9 @@ import numpy as np
 import pyproj
 import pytest
 
-from odgeo.classify import class_breaks, class_labels
+from odgeo.maps.classes import class_breaks, class_labels
+from odgeo.maps.webmap import build_map
 from odgeo.publish import Products
-from odgeo.webmap import build_map
 
 NOTHING = Products("public", hexes=None, grid=None, hotspots=None, clusters=None, min_count=10)
 

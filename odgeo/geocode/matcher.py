@@ -1,4 +1,4 @@
-"""Offline geocoding against an :class:`~odgeo.addressindex.AddressIndex`: a ladder, best first.
+"""Offline geocoding against an :class:`~odgeo.geocode.index.AddressIndex`: a ladder, best first.
 
 Each address gets ``geocode_status``, ``geocode_score`` in [0, 1],
 ``matched_address`` and, when unmatched, ``geocode_reason``:
@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 
 from .addresses import Address, parse_address
-from .addressindex import AddressIndex
+from .index import AddressIndex
 
 __all__ = ["GEOCODE_COLUMNS", "STATUSES", "Match", "geocode_frame", "geocode_one"]
 

@@ -22,17 +22,17 @@ import pandas as pd
 import pyproj
 import shapely
 
+from ..errors import ColumnError, InputFileError
+from ..projection import local_metric_crs
+from ..schema import WGS84, find_column
+from ..tables import file_sha256, read_table, read_vector_layer
 from .addresses import normalise_street
-from .errors import ColumnError, InputFileError
-from .projection import local_metric_crs
-from .read import file_sha256, read_table, read_vector_layer
-from .schema import WGS84, find_column
 
 log = logging.getLogger(__name__)
 
 __all__ = ["INDEX_VERSION", "AddressIndex", "build_index", "cache_dir", "load_index"]
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # bump when AddressIndex changes (2: the class moved to odgeo.geocode.index)
 _NUMBER_COLS = ("number", "addrnum", "housenum", "housenumber", "addnumber", "addressnumber", "stnum")
 _STREET_COLS = ("street", "streetname", "fullname", "stname", "fullstreet", "road")
 _ZIP_COLS = ("postcode", "zip", "zipcode", "postalcode", "zip5")
@@ -114,12 +114,17 @@ def _read_cache(path: Path) -> AddressIndex | None:
     if blob[:head] != _CACHE_MAGIC or hashlib.sha256(payload).hexdigest().encode() != digest:
         log.warning("the geocoder cache %s is damaged or from another version; rebuilding it", path.name)
         return None
-    return pickle.loads(payload)
+    try:
+        return pickle.loads(payload)  # our own file, its checksum verified
+    except (pickle.UnpicklingError, ImportError, AttributeError) as err:
+        # Written by an odgeo whose classes lived elsewhere: build it anew.
+        log.warning("the geocoder cache %s was written by another odgeo version (%s); rebuilding it", path.name, err)
+        return None
 
 
 def _write_cache(path: Path, index: AddressIndex) -> bool:
     """Write the cache atomically (unique temporary name); an unwritable cache is a warning, not a failure."""
-    from .outputs import atomic_write_bytes
+    from ..outputs import atomic_write_bytes
 
     payload = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
     try:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Template
 
-from .mappage import js_data
+from .page import js_data
 
 __all__ = ["MAX_MAP_POINTS", "PointLayer"]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .classify import class_breaks, class_labels
-from .mappage import YLORRD
-from .publish import Products
+from ..publish import Products
+from .classes import class_breaks, class_labels
+from .page import YLORRD
 
 __all__ = ["write_map_png"]
 

@@ -19,10 +19,13 @@ import shapely
 from folium.raster_layers import ImageOverlay
 from jinja2 import Template
 
-from .classify import CLASSIFIERS, class_breaks, class_labels
-from .density import DensityGrid
-from .maplayers import add_areas, add_emerging, add_gistar, add_sites
-from .mappage import (
+from ..density import DensityGrid
+from ..publish import Products
+from ..schema import WGS84
+from ..vocabulary import AUDIENCES
+from .classes import CLASSIFIERS, class_breaks, class_labels
+from .overlays import add_areas, add_emerging, add_gistar, add_sites
+from .page import (
     HIDDEN_COLOUR,
     LAYER_NAMES,
     YLORRD,
@@ -33,10 +36,7 @@ from .mappage import (
     rounded_geoms,
     swatch_rows,
 )
-from .pointlayer import MAX_MAP_POINTS, PointLayer
-from .publish import Products
-from .schema import WGS84
-from .vocabulary import AUDIENCES
+from .points import MAX_MAP_POINTS, PointLayer
 
 __all__ = ["AUDIENCES", "LAYER_NAMES", "RESTRICTED_BANNER", "build_map"]
 
@@ -71,7 +71,7 @@ def build_map(
         Basemap: a folium tile name or a URL template, or None for no basemap
         (the page stays readable: areas, outlines and labels come from the data).
     classes
-        Hexagon classes: ``"quantiles"`` or ``"natural_breaks"`` (see :mod:`odgeo.classify`).
+        Hexagon classes: ``"quantiles"`` or ``"natural_breaks"`` (see :mod:`odgeo.maps.classes`).
     """
     if products.audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}, not {products.audience!r}")

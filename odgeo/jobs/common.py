@@ -10,13 +10,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, NoDataError
-from .extent import check_spread
-from .incidents import REJECT_COLUMNS, IncidentRead, filter_incidents, move_to_rejects, read_incidents
-from .outputs import OutputFolder
-from .projection import lonlat_of
-from .runrecord import RunRecord
-from .schema import INCIDENT_ID, OCCURRED_AT, has_location, located
+from ..errors import DataError, NoDataError
+from ..extent import check_spread
+from ..incidents import REJECT_COLUMNS, IncidentRead, read_incidents
+from ..outputs import OutputFolder
+from ..projection import lonlat_of
+from ..runrecord import RunRecord
+from ..schema import INCIDENT_ID, OCCURRED_AT, has_location, located
+from ..selection import filter_incidents, move_to_rejects
 
 __all__ = ["JobSettings", "date_span", "read_job_input", "rejects_for", "row_counts", "save_map_and_record",
            "select_incidents"]
@@ -41,7 +42,7 @@ class JobSettings:
         refusing a spread too wide for one local projection (see :mod:`odgeo.extent`).
     reference, min_score
         Address points and/or street centerlines to geocode the incidents that have
-        an address and no coordinates (see :mod:`odgeo.geocoder`); matches scoring
+        an address and no coordinates (see :mod:`odgeo.geocode.matcher`); matches scoring
         under ``min_score`` (default 0.5) go to the rejects.
     audience, min_count
         "public" (default) or "restricted"; the smallest count published for the
@@ -71,7 +72,7 @@ class JobSettings:
 def read_job_input(path, settings: JobSettings, record: RunRecord,
                    say: Callable[[str], None] = lambda step: None) -> IncidentRead:
     """Read the incident file, record it, and geocode what lacks coordinates when references are given."""
-    from .geocodejob import apply_reference
+    from .geocode import apply_reference
 
     say("reading incidents")
     with record.timed("read"):
@@ -178,7 +179,7 @@ def rejects_for(rejects: pd.DataFrame, audience: str) -> pd.DataFrame:
 
 def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: list[Path]) -> list[Path]:
     """Write map.html, then run.json listing every file written (itself included); return their final paths."""
-    from .writers import write_json
+    from ..writers import write_json
 
     fmap.save(str(folder.path("map.html")))
     written = [*written, folder.path("map.html")]

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._version import __version__
-from .addressindex import cache_dir
-from .errors import ParameterError
-from .vocabulary import SERVICES
+from .._version import __version__
+from ..errors import ParameterError
+from ..vocabulary import SERVICES
+from .index import cache_dir
 
 __all__ = ["SERVICES", "SERVICE_URLS", "USER_AGENT", "OnlineGeocoder"]
 

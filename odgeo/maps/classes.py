@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .vocabulary import CLASSIFIERS
+from ..vocabulary import CLASSIFIERS
 
 __all__ = ["CLASSIFIERS", "DEFAULT_CLASSES", "class_breaks", "class_labels"]
 

@@ -17,17 +17,26 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import clusters as clusters_mod
-from . import hexes as hexes_mod
-from .areas import add_rates, area_counts, read_boundaries
-from .density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density
-from .errors import NoDataError, ParameterError
-from .geomask import donut_mask, parse_mask_distances, ring_population
-from .gistar import GiStar
-from .hotspots import DEFAULT_PERCENTILE, hotspot_polygons
-from .hotspotstats import hotspot_statistics
-from .incidents import IncidentRead
-from .jobs import (
+from .. import clusters as clusters_mod
+from .. import hexes as hexes_mod
+from ..areas import add_rates, area_counts, read_boundaries
+from ..density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density
+from ..errors import NoDataError, ParameterError
+from ..geomask import donut_mask, parse_mask_distances, ring_population
+from ..gistar import GiStar
+from ..hotspot_areas import DEFAULT_PERCENTILE, hotspot_polygons
+from ..incidents import IncidentRead
+from ..maps.image import write_map_png
+from ..maps.webmap import AUDIENCES, build_map
+from ..outputs import OutputFolder
+from ..population import read_population
+from ..privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count, shown_count
+from ..projection import lonlat_of, project_points
+from ..publish import Products, public_products, restricted_products
+from ..runrecord import RunRecord
+from ..schema import OCCURRED_AT, OUTCOME
+from ..writers import write_csv, write_density_geotiff, write_geojson
+from .common import (
     JobSettings,
     date_span,
     read_job_input,
@@ -35,16 +44,7 @@ from .jobs import (
     save_map_and_record,
     select_incidents,
 )
-from .layers import read_population
-from .mapimage import write_map_png
-from .outputs import OutputFolder
-from .privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count, shown_count
-from .projection import lonlat_of, project_points
-from .publish import Products, public_products, restricted_products
-from .runrecord import RunRecord
-from .schema import OCCURRED_AT, OUTCOME
-from .webmap import AUDIENCES, build_map
-from .writers import write_csv, write_density_geotiff, write_geojson
+from .gistar_steps import hotspot_statistics
 
 __all__ = [
     "PRODUCT_FILES",
@@ -66,7 +66,7 @@ class HotspotSettings(JobSettings):
     """Every setting of the main job; None means "use the default" (or decide automatically).
 
     The input, filter, geocoding, audience and map settings are those of
-    :class:`odgeo.jobs.JobSettings`; ``title`` and ``tiles`` are joined here by
+    :class:`odgeo.jobs.common.JobSettings`; ``title`` and ``tiles`` are joined here by
     ``classes``.
 
     Attributes
@@ -97,7 +97,7 @@ class HotspotSettings(JobSettings):
         residents (areal weighting; unstable below 20 incidents) and, with
         ``mask_points``, each displaced point's k-anonymity.
     method, gi_resolution, gi_distance_m, gi_rings, correction, permutations, seed, study_area
-        Gi* hot spot statistics (see :mod:`odgeo.gistar`, :mod:`odgeo.optimized`):
+        Gi* hot spot statistics (see :mod:`odgeo.gistar`, :mod:`odgeo.gistar_scale`):
         "fixed" (default: one resolution finer than the hexagons, 1 ring unless given) or
         "optimized"; the multiple-testing correction ("fdr" default, "bonferroni",
         "none"); permutations for pseudo p-values (default 0: analytic); the

@@ -22,7 +22,7 @@ import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from .writers import COORD_DECIMALS
+from ..writers import COORD_DECIMALS
 
 __all__ = [
     "HIDDEN_COLOUR",

@@ -9,12 +9,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .addressindex import AddressIndex
-from .errors import ColumnError, ParameterError
-from .geocoder import GEOCODE_COLUMNS, STATUSES, geocode_frame
-from .incidents import IncidentRead
-from .read import read_table
-from .schema import (
+from ..errors import ColumnError, ParameterError
+from ..geocode.index import AddressIndex
+from ..geocode.matcher import GEOCODE_COLUMNS, STATUSES, geocode_frame
+from ..incidents import IncidentRead
+from ..schema import (
     ADDRESS,
     CITY,
     GEOCODE_SCORE,
@@ -26,6 +25,7 @@ from .schema import (
     find_column,
     has_location,
 )
+from ..tables import read_table
 
 __all__ = [
     "DEFAULT_MIN_SCORE",
@@ -95,7 +95,7 @@ def geocode_table(path, index: AddressIndex | None, *, address_col: str | None =
                   min_score: float = DEFAULT_MIN_SCORE) -> tuple[pd.DataFrame, dict]:
     """Every input column plus the geocode columns, one row per input row in the same order.
 
-    With ``online`` (an :class:`~odgeo.onlinegeo.OnlineGeocoder`), the rows the
+    With ``online`` (an :class:`~odgeo.geocode.online.OnlineGeocoder`), the rows the
     offline ladder left unmatched or under ``min_score`` (all rows without an
     index) are sent to the service, and its answer replaces theirs when it found one.
     """
@@ -184,7 +184,7 @@ def _write_gpkg_deterministic(frame: gpd.GeoDataFrame, path: Path) -> None:
 
 def apply_reference(read: IncidentRead, references, min_score, record) -> IncidentRead:
     """The main job's geocoding step: locate pending incidents against ``references``, record what happened."""
-    from .addressindex import load_index
+    from ..geocode.index import load_index
 
     if not references:
         return read

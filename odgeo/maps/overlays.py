@@ -8,9 +8,9 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
-from .mappage import LAYER_NAMES, Legend, rounded_geoms, swatch_rows
-from .publish import Products
-from .schema import WGS84
+from ..publish import Products
+from ..schema import WGS84
+from .page import LAYER_NAMES, Legend, rounded_geoms, swatch_rows
 
 __all__ = ["EMERGING_COLOURS", "GI_COLOURS", "add_areas", "add_emerging", "add_gistar", "add_sites"]
 
@@ -116,7 +116,7 @@ def _add_uncovered(fmap: folium.Map, products: Products, sites: gpd.GeoDataFrame
         return
     hot = gistar[gistar["gi_bin"] == 3].to_crs(WGS84)
     centres = gpd.GeoSeries(hot.geometry.representative_point(), crs=WGS84)
-    from .projection import local_metric_crs
+    from ..projection import local_metric_crs
 
     crs = local_metric_crs(centres.x.to_numpy(), centres.y.to_numpy())
     from scipy.spatial import cKDTree

@@ -3,7 +3,7 @@
 CSV (any common delimiter, UTF-8 with or without BOM, UTF-16, Windows-1252),
 GeoJSON, GeoPackage, Shapefile and GeoParquet. Vector geometries become two
 text columns of longitude and latitude, so every format then goes through the
-same row validation (:mod:`odgeo.validate`).
+same row validation (:mod:`odgeo.incidents`).
 """
 
 from __future__ import annotations

@@ -11,12 +11,20 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
-from .errors import NoDataError, ParameterError
-from .gistar import CORRECTIONS, neighbours, ring_distance_m, study_cells
-from .hexes import DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, points_to_cells
-from .hotspotstats import neighbourhood_rings, read_study_area
-from .jobs import (
+from ..emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
+from ..errors import NoDataError, ParameterError
+from ..gistar import CORRECTIONS, neighbours, ring_distance_m, study_cells
+from ..hexes import DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, points_to_cells
+from ..maps.webmap import AUDIENCES, build_map
+from ..outputs import OutputFolder
+from ..privacy import DEFAULT_MIN_COUNT, shown_count
+from ..projection import lonlat_of
+from ..publish import Products
+from ..runrecord import RunRecord
+from ..schema import OCCURRED_AT, WGS84
+from ..vocabulary import STEPS
+from ..writers import write_csv, write_geojson
+from .common import (
     JobSettings,
     date_span,
     read_job_input,
@@ -24,15 +32,7 @@ from .jobs import (
     save_map_and_record,
     select_incidents,
 )
-from .outputs import OutputFolder
-from .privacy import DEFAULT_MIN_COUNT, shown_count
-from .projection import lonlat_of
-from .publish import Products
-from .runrecord import RunRecord
-from .schema import OCCURRED_AT, WGS84
-from .vocabulary import STEPS
-from .webmap import AUDIENCES, build_map
-from .writers import write_csv, write_geojson
+from .gistar_steps import neighbourhood_rings, read_study_area
 
 __all__ = ["STEPS", "EmergingRun", "EmergingSettings", "analyse_emerging", "run_emerging"]
 
@@ -50,7 +50,7 @@ class EmergingSettings(JobSettings):
     neighbourhood (default 1 ring). time_window: earlier steps in a bin's
     neighbourhood (default 1). correction: "fdr" (default), "bonferroni", "none".
     The input, filter, geocoding, audience and map settings are those of
-    :class:`odgeo.jobs.JobSettings`.
+    :class:`odgeo.jobs.common.JobSettings`.
     """
 
     step: str | None = None

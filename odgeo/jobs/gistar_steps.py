@@ -8,13 +8,13 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from .errors import ParameterError
-from .gistar import CORRECTIONS, GiStar, gi_star_cells, ring_for_distance
-from .hexes import count_cells
-from .optimized import Decisions, optimized_scale
-from .read import read_vector_layer
-from .runrecord import RunRecord
-from .vocabulary import METHODS
+from ..errors import ParameterError
+from ..gistar import CORRECTIONS, GiStar, gi_star_cells, ring_for_distance
+from ..gistar_scale import Decisions, optimized_scale
+from ..hexes import count_cells
+from ..runrecord import RunRecord
+from ..tables import read_vector_layer
+from ..vocabulary import METHODS
 
 __all__ = ["METHODS", "hotspot_statistics", "neighbourhood_rings", "read_study_area"]
 

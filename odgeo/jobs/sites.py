@@ -22,7 +22,7 @@ import pandas as pd
 import pyproj
 from scipy import sparse
 
-from .coverage import (
+from ..coverage import (
     CoverageProblem,
     Solution,
     coverage_problem,
@@ -32,18 +32,18 @@ from .coverage import (
     solve_max_coverage,
     solve_target_share,
 )
-from .errors import ParameterError
-from .hexes import points_to_cells
-from .jobs import read_job_input, rejects_for, save_map_and_record
-from .network import network_cover, read_network, straight_cover
-from .outputs import OutputFolder
-from .pipeline import HotspotSettings, analyse_hotspots
-from .projection import lonlat_of, project_points
-from .runrecord import RunRecord
-from .schema import OCCURRED_AT, WGS84
-from .sites import read_sites
-from .siteweights import incident_weights
-from .writers import write_csv, write_geojson
+from ..errors import ParameterError
+from ..hexes import points_to_cells
+from ..network import network_cover, read_network, straight_cover
+from ..outputs import OutputFolder
+from ..projection import lonlat_of, project_points
+from ..runrecord import RunRecord
+from ..schema import OCCURRED_AT, WGS84
+from ..sites import read_sites
+from ..siteweights import incident_weights
+from ..writers import write_csv, write_geojson
+from .common import read_job_input, rejects_for, save_map_and_record
+from .hotspots import HotspotSettings, analyse_hotspots
 
 __all__ = ["DEFAULT_N_SITES", "DEFAULT_RADIUS_M", "SitesResult", "SitesSettings", "analyse_sites", "run_sites"]
 
@@ -217,7 +217,7 @@ def _demand(x, y, lon, lat, weights, record: RunRecord) -> _Demand:
     w = np.bincount(inv, weights=weights, minlength=len(uniq))
     cx = np.bincount(inv, weights=x, minlength=len(uniq)) / np.bincount(inv, minlength=len(uniq))
     cy = np.bincount(inv, weights=y, minlength=len(uniq)) / np.bincount(inv, minlength=len(uniq))
-    from .hexes import cell_edge_length_m
+    from ..hexes import cell_edge_length_m
 
     bound = cell_edge_length_m(_DEMAND_RESOLUTION)
     record.sections["demand"] = {
@@ -362,7 +362,7 @@ def _sites_for(sites: gpd.GeoDataFrame, audience: str, min_count: int | None) ->
 
 
 def _map(hs_result, sites: gpd.GeoDataFrame, radius: float, settings: SitesSettings, evaluation):
-    from .webmap import build_map
+    from ..maps.webmap import build_map
 
     products = replace(hs_result.products, sites=_sites_for(sites, hs_result.audience, hs_result.products.min_count),
                        sites_radius_m=radius)

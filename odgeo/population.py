@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import ColumnError, InputFileError
-from .read import read_vector_layer
 from .schema import find_column
+from .tables import read_vector_layer
 
 __all__ = ["POPULATION_ALIASES", "checked_population", "read_population", "require_polygons"]
 
