@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import click
 
-from odgeo.vocabulary import CORRECTIONS, STEPS
+from odgeo.vocabulary import STEPS
 
 from .options import (
-    Metres,
-    Tiles,
     audience_settings,
     config_option,
+    gistar_options,
     input_options,
     job_settings,
+    map_options,
     output_options,
     progress_printer,
     reference_options,
@@ -25,21 +25,12 @@ from .options import (
 @click.option("--step", type=click.Choice(STEPS),
               help="Time step (default auto: months when there are at least 10, else weeks).")
 @click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the cells (default 8).")
-@click.option("--gi-rings", type=click.IntRange(1), metavar="K", help="Spatial neighbours: cells within K rings "
-                                                                      "(default 1).")
-@click.option("--gi-distance", type=Metres(), metavar="METRES",
-              help="Spatial neighbourhood as a distance band, turned into rings.")
 @click.option("--time-window", type=click.IntRange(0), metavar="N",
               help="Earlier time steps in a bin's neighbourhood (default 1).")
-@click.option("--correction", type=click.Choice(CORRECTIONS),
-              help="Multiple-testing correction over all bins (default fdr).")
-@click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
-              help="Polygon(s) whose empty cells take part (default: the hull of the cells with incidents).")
+@gistar_options
 @input_options
 @reference_options
-@click.option("--title", help="Map title.")
-@click.option("--tiles", type=Tiles(), metavar="URL|none", help="Basemap tiles: a URL template, or none "
-                                                                "(default OpenStreetMap).")
+@map_options
 @config_option
 @click.pass_context
 def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:

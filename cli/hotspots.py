@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import click
 
-from odgeo.vocabulary import CLASSIFIERS, CORRECTIONS, KERNELS, METHODS, PERIODS
+from odgeo.vocabulary import CLASSIFIERS, KERNELS, METHODS, PERIODS
 
 from .options import (
     FiniteFloat,
     Metres,
-    Tiles,
     audience_settings,
     config_option,
+    gistar_options,
     input_options,
     job_settings,
+    map_options,
     output_options,
     progress_printer,
     reference_options,
@@ -39,10 +40,6 @@ from .options import (
 @click.option("--stack-min", type=click.IntRange(2), help="Incidents at one exact point flagged as a possible "
                                                           "geocoding artefact (default 10).")
 @input_options
-@click.option("--title", help="Map title (default: 'Suspected overdoses: <input file>').")
-@click.option("--tiles", type=Tiles(), metavar="URL|none",
-              help="Basemap tiles: a tile URL template such as https://tiles.example.org/{z}/{x}/{y}.png, "
-                   "or none (default OpenStreetMap, fetched by the browser when online).")
 @click.option("--classes", type=click.Choice(CLASSIFIERS),
               help="Colour classes of the hexagon counts (default quantiles).")
 @click.option("--method", type=click.Choice(METHODS),
@@ -50,17 +47,12 @@ from .options import (
                    "optimized (resolution and distance chosen from the data; decisions printed and in run.json).")
 @click.option("--gi-resolution", type=click.IntRange(0, 15),
               help="H3 resolution of the Gi* cells (default: one finer than --resolution).")
-@click.option("--gi-distance", type=Metres(), metavar="METRES",
-              help="Gi* distance band, turned into H3 rings (default: 1 ring).")
-@click.option("--gi-rings", type=click.IntRange(1), metavar="K", help="Gi* neighbours: the cells within K rings.")
-@click.option("--correction", type=click.Choice(CORRECTIONS),
-              help="Multiple-testing correction of the Gi* p-values (default fdr: Benjamini-Hochberg).")
 @click.option("--permutations", type=click.IntRange(0), metavar="N",
               help="Conditional permutations for Gi* pseudo p-values (default 0: analytic); e.g. 999.")
 @click.option("--seed", type=click.IntRange(0), help="Seed of --permutations (default 0).")
-@click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
-              help="Polygon(s) whose empty cells take part in Gi* (default: the hull of the cells with incidents).")
+@gistar_options
 @reference_options
+@map_options
 @click.option("--boundaries", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Polygons (neighbourhoods, tracts) to count incidents in; rates per 10,000 when they "
                    "have a population column. Drawn with their names; writes areas.geojson.")

@@ -17,8 +17,10 @@ __all__ = [
     "column_options",
     "columns_from",
     "config_option",
+    "gistar_options",
     "input_options",
     "job_settings",
+    "map_options",
     "output_options",
     "progress_printer",
     "reference_options",
@@ -27,7 +29,7 @@ __all__ = [
 
 # The choices come from the library's own dependency-free vocabulary: they cannot drift,
 # and importing it keeps `odgeo --help` instant.
-from odgeo.vocabulary import AUDIENCES, OUTCOMES
+from odgeo.vocabulary import AUDIENCES, CORRECTIONS, OUTCOMES
 
 
 class FiniteFloat(click.FloatRange):
@@ -130,13 +132,13 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None):
                                  param=param) from err
     except tomllib.TOMLDecodeError as err:
         raise click.BadParameter(f"{path} is not valid TOML: {err}", ctx=ctx, param=param) from err
-    commands = set(ctx.parent.command.commands) if ctx.parent and isinstance(ctx.parent.command, click.Group) \
-        else {ctx.command.name}
+    group = ctx.parent.command if ctx.parent else None
+    commands: set[str] = set(group.commands) if isinstance(group, click.Group) else {str(ctx.command.name)}
     for key, val in doc.items():
         if isinstance(val, dict) and key not in commands:
             raise click.BadParameter(f"{path}: unknown table [{key}]; tables are command names "
                                      f"({', '.join(sorted(commands))})", ctx=ctx, param=param)
-    table = doc.get(ctx.command.name, doc)
+    table = doc.get(str(ctx.command.name), doc)
     by_key = {}
     for p in ctx.command.params:
         if isinstance(p, click.Option) and p.name != "config":
@@ -151,7 +153,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None):
             raise click.BadParameter(
                 f"{path}: unknown setting {key!r}; settings are the option names of "
                 f"'odgeo {ctx.command.name} --help' (for example bandwidth = 400)", ctx=ctx, param=param)
-        defaults[option.name] = _config_value(option, key, val, path, ctx, param)
+        defaults[str(option.name)] = _config_value(option, key, val, path, ctx, param)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 
@@ -233,6 +235,24 @@ reference_options = _stack(
                       "that have an address and no coordinates; repeat for several. Offline."),
     click.option("--min-score", type=FiniteFloat(0, 1), metavar="SCORE",
                  help="Geocoded rows scoring below this go to rejects.csv (default 0.5: keeps block level)."),
+)
+
+map_options = _stack(
+    click.option("--title", help="Map title (default: what the command shows and the input file's name)."),
+    click.option("--tiles", type=Tiles(), metavar="URL|name|none",
+                 help="Basemap tiles: a tile URL template such as https://tiles.example.org/{z}/{x}/{y}.png, a "
+                      "provider name, or none (default OpenStreetMap, fetched by the browser when online)."),
+)
+
+gistar_options = _stack(
+    click.option("--gi-distance", type=Metres(), metavar="METRES",
+                 help="Gi* neighbourhood as a distance band in metres, turned into H3 rings (default: 1 ring)."),
+    click.option("--gi-rings", type=click.IntRange(1), metavar="K", help="Gi* neighbours: the cells within K rings."),
+    click.option("--correction", type=click.Choice(CORRECTIONS),
+                 help="Multiple-testing correction of the Gi* p-values (default fdr: Benjamini-Hochberg)."),
+    click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+                 help="Polygon(s) whose empty cells take part in Gi* (default: the hull of the cells with "
+                      "incidents)."),
 )
 
 output_options = _stack(

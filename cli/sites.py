@@ -9,11 +9,11 @@ import click
 from .options import (
     FiniteFloat,
     Metres,
-    Tiles,
     audience_settings,
     config_option,
     input_options,
     job_settings,
+    map_options,
     output_options,
     progress_printer,
     reference_options,
@@ -48,9 +48,7 @@ from .options import (
               help="Solver time limit (default 60); past it the best solution found and its gap are reported.")
 @input_options
 @reference_options
-@click.option("--title", help="Map title.")
-@click.option("--tiles", type=Tiles(), metavar="URL|none", help="Basemap tiles: a URL template, or none "
-                                                                "(default OpenStreetMap).")
+@map_options
 @config_option
 @click.pass_context
 def sites(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:

@@ -273,7 +273,18 @@ def _label_border_points(labels, is_core, x, y, eps_m, min_samples) -> None:
 
 
 def coordinate_stacks(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Size of the stack each point belongs to: incidents at exactly its coordinate."""
+    """Size of the stack each point belongs to: incidents at exactly its coordinate.
+
+    Parameters
+    ----------
+    lon, lat
+        Coordinates in degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per point, how many points share its exact coordinate (itself included).
+    """
     if len(lon) == 0:
         return np.zeros(0, dtype=np.int64)
     # One complex number per coordinate pair: hashed in a single pass.
@@ -330,6 +341,27 @@ def cluster_polygons(
     ``max_stack`` is the most incidents at one exact coordinate in the cluster;
     ``possible_artefact`` is True when a member's coordinate is a suspect stack
     (see :func:`suspect_stacks`, whose per-point reasons ``suspect`` holds).
+
+    Parameters
+    ----------
+    x, y
+        Projected coordinates in metres.
+    labels, is_core
+        From :func:`dbscan`.
+    dates
+        Each point's timestamp (NaT for undated incidents).
+    crs
+        The CRS of ``x`` and ``y``.
+    eps_m
+        The DBSCAN search distance (the buffer is half of it).
+    stacks, suspect
+        From :func:`coordinate_stacks` and :func:`suspect_stacks`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``cluster_id, n_incidents, n_core, first_date, last_date, max_stack,
+        possible_artefact`` and the polygon, in ``crs``.
     """
     rows = []
     dates = pd.Series(np.asarray(dates))

@@ -72,7 +72,8 @@ def coverage_problem(weights: np.ndarray, cover: sparse.csr_matrix, existing: sp
     sub = cover[free]
     # Identical rows (same set of covering candidates) merge into one group.
     keys = [sub.indices[sub.indptr[i]:sub.indptr[i + 1]].tobytes() for i in range(sub.shape[0])]
-    uniq, inverse = np.unique(np.array(keys, dtype=object), return_inverse=True) if keys else ([], np.zeros(0, int))
+    uniq, inverse = (np.unique(np.array(keys, dtype=object), return_inverse=True) if keys
+                     else (np.zeros(0, dtype=object), np.zeros(0, int)))
     group_w = np.bincount(inverse, weights=weights[free], minlength=len(uniq)) if keys else np.zeros(0)
     first = np.zeros(len(uniq), dtype=np.int64)
     first[inverse[::-1]] = np.arange(len(inverse))[::-1]

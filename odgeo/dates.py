@@ -134,8 +134,9 @@ def _decide_order(uniques: pd.Series, codes: np.ndarray, column: str) -> tuple[b
     second = pd.to_numeric(parts[1], errors="coerce").to_numpy()
     day_first_proof = np.flatnonzero(first > 12)
     month_first_proof = np.flatnonzero(second > 12)
-    evidence = {"ambiguous": True, "values_proving_day_first": int(np.isin(codes, day_first_proof).sum()),
-                "values_proving_month_first": int(np.isin(codes, month_first_proof).sum())}
+    evidence: dict[str, object] = {
+        "ambiguous": True, "values_proving_day_first": int(np.isin(codes, day_first_proof).sum()),
+        "values_proving_month_first": int(np.isin(codes, month_first_proof).sum())}
     if len(day_first_proof) and len(month_first_proof):
         row_d = int(np.flatnonzero(np.isin(codes, day_first_proof))[0]) + 1
         row_m = int(np.flatnonzero(np.isin(codes, month_first_proof))[0]) + 1
@@ -172,7 +173,7 @@ def _parse_unique(uniques: pd.Series, timezone: str, fmt: str | None, day_first:
             done = bulk.notna().to_numpy()
             result.store(np.flatnonzero(done), pd.DatetimeIndex(bulk[done]))
     for i in np.flatnonzero(~done):
-        result.store_one(i, _one(uniques.iloc[i], fmt=fmt, day_first=day_first))
+        result.store_one(int(i), _one(uniques.iloc[i], fmt=fmt, day_first=day_first))
     return result.ns, result.bad, result.outside
 
 

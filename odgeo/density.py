@@ -75,13 +75,14 @@ class DensityGrid:
     @property
     def shape(self) -> tuple[int, int]:
         """(rows, columns) of the grid."""
-        return self.values.shape
+        rows, cols = self.values.shape
+        return int(rows), int(cols)
 
     def cell_centres(self) -> tuple[np.ndarray, np.ndarray]:
         """X and y of every cell centre, arrays shaped like ``values``."""
         rows, cols = np.indices(self.values.shape)
-        x = self.transform.c + (cols + 0.5) * self.transform.a
-        y = self.transform.f + (rows + 0.5) * self.transform.e
+        x = np.asarray(self.transform.c + (cols + 0.5) * self.transform.a)
+        y = np.asarray(self.transform.f + (rows + 0.5) * self.transform.e)
         return x, y
 
     def bounds(self) -> tuple[float, float, float, float]:
@@ -117,7 +118,22 @@ def auto_bandwidth(x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
 
     ``h = 0.9 * min(SD, sqrt(1 / ln 2) * Dm) * n ** -0.2`` where SD is the
     standard distance of the points and Dm the median distance to their mean
-    centre. Returns the bandwidth and the figures behind it.
+    centre.
+
+    Parameters
+    ----------
+    x, y
+        Projected coordinates in metres.
+
+    Returns
+    -------
+    bandwidth_m, reason
+        The bandwidth and the figures behind it (for the run record).
+
+    Raises
+    ------
+    NoDataError
+        With fewer than two points, or when every point is at one place (the rule gives 0).
     """
     n = len(x)
     if n < 2:

@@ -312,7 +312,18 @@ def _crosstab(rows: np.ndarray, cols: np.ndarray, names: list[str], index: pd.In
 
 
 def cells_to_polygons(cells: pd.Index | list[str]) -> gpd.GeoSeries:
-    """Hexagon polygons (EPSG:4326) of H3 index strings, in the given order."""
+    """Hexagon polygons (EPSG:4326) of H3 index strings, in the given order.
+
+    Parameters
+    ----------
+    cells
+        H3 index strings.
+
+    Returns
+    -------
+    geopandas.GeoSeries
+        One polygon per cell, indexed by ``h3_cell``.
+    """
     rings = []
     for cell in cells:
         boundary = h3.cell_to_boundary(cell)  # ((lat, lng), ...)

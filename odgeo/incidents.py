@@ -162,7 +162,7 @@ def validate_table(
 ) -> IncidentRead:
     """Validate the rows of a :class:`~odgeo.tables.RawTable` (see :func:`read_incidents`)."""
     data = table.data
-    overrides = {role: col for role, col in (columns or {}).items() if col is not None}
+    overrides: dict[str, str | None] = {role: col for role, col in (columns or {}).items() if col is not None}
     if table.format != "csv":
         # A vector file's coordinates come from its geometries unless overridden.
         overrides.setdefault("longitude", GEOMETRY_LON)
@@ -215,8 +215,8 @@ def validate_table(
     rows.note("undated", (keep & occurred.isna().to_numpy()).sum())
     for key, count in table.notes.items():
         rows.note(key, count)
-    source = {"path": str(table.path), "format": table.format, "sha256": table.sha256,
-              "date_order": rows.date_order}
+    source: dict[str, object] = {"path": str(table.path), "format": table.format, "sha256": table.sha256,
+                                 "date_order": rows.date_order}
     if table.encoding:
         source.update(encoding=table.encoding, delimiter=table.delimiter)
     if also:
@@ -232,7 +232,7 @@ def validate_table(
 
 
 def _check_repeated_and_rival_columns(table: RawTable, roles: dict[str, str | None],
-                                      overrides: dict[str, str]) -> dict[str, list[str]]:
+                                      overrides: dict[str, str | None]) -> dict[str, list[str]]:
     """Refuse a role read from one of several same-named columns that differ; warn of rival columns."""
     for role, col in roles.items():
         copies = table.duplicate_columns.get(col or "")
@@ -304,8 +304,9 @@ class _RowChecker:
         return self.data[col].fillna("").astype(str).str.strip()
 
     def text(self, role: str) -> np.ndarray:
-        values = self.raw(role).to_numpy(dtype=object)
-        return np.where(values == "", None, values)
+        values = self.raw(role).to_numpy(dtype=object, copy=True)
+        values[values == ""] = None
+        return values
 
     def note(self, key: str, count: int) -> None:
         if count:
@@ -330,13 +331,13 @@ class _RowChecker:
         if self.roles[INCIDENT_ID] is not None:
             self.note("incident_id_generated", (missing & self.kept).sum())
         ids[missing] = [f"odgeo-row-{r}" for r in rows[missing]]
-        candidates = pd.Series(np.where(self.kept, ids, None))
+        candidates = pd.Series(_where_kept(ids, self.kept))
         dup = candidates.duplicated(keep="first").to_numpy() & self.kept
         if dup.any():
             firsts = candidates[candidates.notna()].drop_duplicates(keep="first")
             first_row = dict(zip(firsts.to_numpy(), firsts.index.to_numpy() + 1))
             for pos in np.flatnonzero(dup):
-                self.reject(_one_row(len(ids), pos), "duplicate_id", self.roles[INCIDENT_ID],
+                self.reject(_one_row(len(ids), int(pos)), "duplicate_id", self.roles[INCIDENT_ID],
                             f"duplicate incident id (first seen at row {first_row[ids[pos]]})")
         return ids
 
@@ -346,7 +347,8 @@ class _RowChecker:
         text = self.raw(OCCURRED_AT)
         window = None if accept_implausible else default_window()
         try:
-            parsed = parse_datetimes(text, timezone, date_format=date_format, plausible=window, column=col)
+            parsed = parse_datetimes(text, timezone, date_format=date_format, plausible=window,
+                                     column=str(col))
         except DataError as err:
             raise DataError(f"{self.path}: {err}") from err
         self.date_order = parsed.order
@@ -453,13 +455,20 @@ class _RowChecker:
         return pd.DataFrame(
             {
                 "row": rows + 1,
-                INCIDENT_ID: np.where(self.code[out] == "empty_row", None, ids[out]),
+                INCIDENT_ID: _where_kept(ids[out], self.code[out] != "empty_row"),
                 "code": self.code[out],
                 "column": self.column[out],
                 "reason": self.reason[out],
             },
             columns=REJECT_COLUMNS,
         )
+
+
+def _where_kept(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``values`` as objects, None where ``keep`` is False."""
+    out = np.asarray(values, dtype=object).copy()
+    out[~np.asarray(keep, dtype=bool)] = None
+    return out
 
 
 def _one_row(n: int, pos: int) -> np.ndarray:

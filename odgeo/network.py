@@ -97,9 +97,9 @@ def network_cover(network: StreetNetwork, site_xy: np.ndarray, demand_xy: np.nda
             hit = np.flatnonzero(total <= radius_m)
             rows.append(hit)
             cols.append(np.full(len(hit), site))
-    rows = np.concatenate(rows) if rows else np.zeros(0, int)
-    cols = np.concatenate(cols) if cols else np.zeros(0, int)
-    return sparse.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)),
+    row_of = np.concatenate(rows) if rows else np.zeros(0, int)
+    col_of = np.concatenate(cols) if cols else np.zeros(0, int)
+    return sparse.csr_matrix((np.ones(len(row_of), dtype=np.int8), (row_of, col_of)),
                              shape=(len(demand_xy), len(site_xy)))
 
 

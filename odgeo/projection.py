@@ -23,6 +23,16 @@ def local_metric_crs(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
     600 km from their centre (a state, a region) get a Lambert azimuthal
     equal-area projection centred on the whole degree nearest their median, whose
     scale error stays under 1% within 1,800 km (and never names a place finer than a degree).
+
+    Parameters
+    ----------
+    lon, lat
+        Coordinates in degrees (non-finite values are ignored).
+
+    Returns
+    -------
+    pyproj.CRS
+        A projected CRS in metres.
     """
     from .extent import distances_from_centre_km
 
@@ -49,7 +59,20 @@ def lonlat_of(geoms) -> tuple[np.ndarray, np.ndarray]:
 def project_points(
     lon: np.ndarray, lat: np.ndarray, crs: pyproj.CRS | None = None
 ) -> tuple[np.ndarray, np.ndarray, pyproj.CRS]:
-    """Project lon/lat to metres: ``(x, y, crs)``; ``crs`` defaults to the local UTM zone."""
+    """Project lon/lat to metres.
+
+    Parameters
+    ----------
+    lon, lat
+        Coordinates in degrees.
+    crs
+        The target CRS; default :func:`local_metric_crs` of the points.
+
+    Returns
+    -------
+    x, y, crs
+        Coordinates in metres and the CRS they are in.
+    """
     if crs is None:
         crs = local_metric_crs(lon, lat)
     transformer = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)

@@ -200,7 +200,7 @@ def _generalised_clusters(clusters: gpd.GeoDataFrame, eps_m: float) -> gpd.GeoDa
         cells = polygon_cells(polygon, res)
         if not len(cells):
             centre = polygon.representative_point()
-            cells = [cell_of_point(centre.x, centre.y, res)]
+            cells = np.array([cell_of_point(centre.x, centre.y, res)], dtype=np.uint64)
         geoms.append(cells_outline(cells))
     out = pd.DataFrame({
         "cluster_id": clusters["cluster_id"].to_numpy(),

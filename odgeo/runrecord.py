@@ -10,6 +10,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
+from typing import Any
 
 from ._version import __version__
 
@@ -23,7 +24,7 @@ _PACKAGES = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "h3
 class Parameter:
     """A parameter's value and where it came from: given, default or auto (with reason)."""
 
-    value: object
+    value: Any
     source: str  # "given", "default" or "auto"
     reason: object = None
 
@@ -41,7 +42,7 @@ class RunRecord:
 
     command: str
     parameters: dict[str, Parameter] = field(default_factory=dict)
-    sections: dict[str, object] = field(default_factory=dict)
+    sections: dict[str, Any] = field(default_factory=dict)  # JSON-able values, by section name
     timings: dict[str, float] = field(default_factory=dict)
 
     def param(self, name: str, value, source: str, reason=None):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .errors import ColumnError
+from .errors import ColumnError, DataError
 from .vocabulary import OUTCOMES
 
 __all__ = [
@@ -151,7 +151,8 @@ def detect_columns(
     for col in columns:
         by_norm.setdefault(normalise_name(col), col)
     chosen: dict[str, str | None] = {}
-    for role, col in overrides.items():
+    given = {role: str(col) for role, col in overrides.items()}
+    for role, col in given.items():
         if role not in ROLE_ALIASES:
             raise ColumnError(f"unknown column role {role!r}; roles are {', '.join(ROLE_ALIASES)}")
         if col not in columns:
@@ -227,25 +228,25 @@ def validate_incident_frame(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ------
     ColumnError
         If a column is missing.
-    ValueError
-        If a value breaks the contract.
+    DataError
+        If a value breaks the contract (a frame built by hand, or a bug).
     """
     missing = [c for c in INCIDENT_COLUMNS if c not in frame.columns]
     if missing:
         raise ColumnError(f"IncidentFrame lacks column(s): {', '.join(missing)}")
     if frame.crs is None or not frame.crs.equals(WGS84):
-        raise ValueError(f"IncidentFrame must be in {WGS84}, not {frame.crs}")
+        raise DataError(f"IncidentFrame must be in {WGS84}, not {frame.crs}")
     if not frame[INCIDENT_ID].is_unique:
-        raise ValueError("IncidentFrame has duplicate incident_id values")
+        raise DataError("IncidentFrame has duplicate incident_id values")
     times = frame[OCCURRED_AT]
     if not isinstance(times.dtype, pd.DatetimeTZDtype):
-        raise ValueError("IncidentFrame.occurred_at must be timezone-aware datetimes")
+        raise DataError("IncidentFrame.occurred_at must be timezone-aware datetimes")
     bad = ~frame[OUTCOME].isin(OUTCOMES)
     if bad.any():
-        raise ValueError(f"IncidentFrame.outcome must be one of {OUTCOMES}")
+        raise DataError(f"IncidentFrame.outcome must be one of {OUTCOMES}")
     kinds = set(frame.geometry[has_location(frame.geometry)].geom_type.unique())
     if kinds - {"Point"}:
-        raise ValueError(f"IncidentFrame geometries must be points, not {sorted(kinds)}")
+        raise DataError(f"IncidentFrame geometries must be points, not {sorted(kinds)}")
     return frame
 
 

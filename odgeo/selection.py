@@ -31,8 +31,28 @@ def filter_incidents(
     zone; ``until="2025-06-30"`` keeps the whole of 30 June. Filtered rows go to
     the rejects with codes ``before_since``, ``after_until``, ``undated_filtered``
     (no date, with a date filter) or ``outcome_filtered``, so the counts still add up.
-    ``require_dates`` names an analysis that needs every incident's date (a time
-    series): undated incidents are then rejected as ``missing_date``.
+
+    Parameters
+    ----------
+    read
+        The validated incidents and their rejects.
+    since, until
+        Inclusive bounds (dates or times); None for no bound.
+    outcomes
+        Outcomes to keep (fatal, nonfatal, unknown); None for all.
+    require_dates
+        The name of an analysis that needs every incident's date (a time series):
+        undated incidents are then rejected as ``missing_date``.
+
+    Returns
+    -------
+    IncidentRead
+        The incidents kept, with the others added to the rejects.
+
+    Raises
+    ------
+    ParameterError
+        If a bound is not a date, ``until`` is before ``since``, or an outcome is unknown.
     """
     frame = read.incidents
     times = frame[OCCURRED_AT]

@@ -37,10 +37,11 @@ def read_sites(path: str | Path, *, id_col: str | None = None, name_col: str | N
     if GEOMETRY_LON in columns:
         lon_col, lat_col = GEOMETRY_LON, GEOMETRY_LAT
     else:
-        lon_col = find_column(columns, ROLE_ALIASES["longitude"])
-        lat_col = find_column(columns, ROLE_ALIASES["latitude"])
-        if lon_col is None or lat_col is None:
+        found_lon = find_column(columns, ROLE_ALIASES["longitude"])
+        found_lat = find_column(columns, ROLE_ALIASES["latitude"])
+        if found_lon is None or found_lat is None:
             raise ColumnError(f"{table.path}: no longitude/latitude columns; columns are {', '.join(columns)}")
+        lon_col, lat_col = found_lon, found_lat
     id_col = find_column(columns, SITE_ID_ALIASES, id_col, path=table.path, option="--site-id-col")
     name_col = find_column(columns, SITE_NAME_ALIASES, name_col, path=table.path, option="--site-name-col")
     capacity_col = find_column(columns, CAPACITY_ALIASES, capacity_col, path=table.path, option="--capacity-col")

@@ -185,7 +185,7 @@ def _sniff_delimiter(sample: str, path: Path) -> str:
     except csv.Error:
         # Fall back to the candidate most frequent in the header line.
         counts = {d: lines[0].count(d) for d in _DELIMITERS}
-        return max(counts, key=counts.get) if max(counts.values()) else ","
+        return max(counts, key=lambda d: counts[d]) if max(counts.values()) else ","
 
 
 #: Reading a CSV takes about this many bytes of memory per byte of file (text, then columns of
@@ -222,7 +222,8 @@ def _read_csv(path: Path, raw: bytes | None = None) -> RawTable:
     delimiter = _sniff_delimiter(text[:_SNIFF_BYTES], path)
     header = _header(text, delimiter, path)
     names, duplicates = _unique_names(header)
-    data, problems = _parse_fast(text, delimiter, names), {}
+    data = _parse_fast(text, delimiter, names)
+    problems: dict[int, tuple[str, str]] = {}
     if data is None:  # some record is not one row of the table: read record by record, reject those rows
         data, problems = _parse_slow(text, delimiter, names, path)
     data = _drop_trailing_blank_lines(data)
@@ -249,7 +250,9 @@ def _header(text: str, delimiter: str, path: Path) -> list[str]:
 
 def _unique_names(header: list[str]) -> tuple[list[str], dict[str, list[str]]]:
     """Column names with repeats numbered: latitude, latitude (2); empty names become column_N."""
-    names, seen, duplicates = [], {}, {}
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    duplicates: dict[str, list[str]] = {}
     for i, name in enumerate(header):
         name = name or f"column_{i + 1}"
         seen[name] = seen.get(name, 0) + 1

@@ -48,3 +48,23 @@ def test_choices_live_in_the_vocabulary_only():
 
 def test_the_vocabulary_imports_nothing():
     assert _imports(LIBRARY / "vocabulary.py") <= {"__future__"}
+
+
+def test_mypy_finds_nothing():
+    done = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_exported_function_has_numpydoc_sections():
+    import importlib
+    import inspect
+
+    from odgeo import _EXPORTS
+
+    for name, module in _EXPORTS.items():
+        obj = getattr(importlib.import_module(f"odgeo.{module}"), name)
+        doc = inspect.getdoc(obj) or ""
+        if inspect.isclass(obj):
+            assert len(doc.splitlines()) > 1 or issubclass(obj, Exception), name
+            continue
+        assert "Parameters\n----------" in doc and "Returns\n-------" in doc, name

@@ -41,3 +41,25 @@ def test_every_role_has_aliases():
 def test_shapefile_truncated_names_are_recognised():
     roles = detect_columns(["incident_i", "occurred_a", "outcome"])
     assert roles["incident_id"] == "incident_i" and roles["occurred_at"] == "occurred_a"
+
+
+def test_frames_that_break_the_contract_are_refused_where_they_enter(tmp_path):
+    import geopandas as gpd
+    import pandas as pd
+    import pytest
+    import shapely
+
+    from odgeo.errors import DataError
+    from odgeo.incidents import IncidentRead
+    from odgeo.jobs.common import JobSettings, select_incidents
+    from odgeo.runrecord import RunRecord
+    from odgeo.schema import INCIDENT_COLUMNS
+
+    frame = pd.DataFrame({c: [None, None] for c in INCIDENT_COLUMNS})
+    frame["incident_id"] = ["A", "A"]
+    frame["occurred_at"] = pd.to_datetime(["2024-01-01", "2024-01-02"]).tz_localize("UTC")
+    frame["outcome"] = "fatal"
+    incidents = gpd.GeoDataFrame(frame, geometry=[shapely.Point(-97.4, 38.2)] * 2, crs="EPSG:4326")
+    read = IncidentRead(incidents, pd.DataFrame(columns=["row", "incident_id", "code", "column", "reason"]), 2, {})
+    with pytest.raises(DataError, match="duplicate incident_id"):
+        select_incidents(read, JobSettings(), RunRecord("test"))

@@ -80,20 +80,19 @@ def cache_dir() -> Path:
 
 def load_index(paths: list[str | Path], *, cache: bool = True) -> tuple[AddressIndex, dict]:
     """The index of the reference files, from the cache when it holds them; returns (index, how)."""
-    paths = [Path(p) for p in paths]
-    for p in paths:
+    files = [Path(p) for p in paths]
+    for p in files:
         if not p.is_file():
             raise InputFileError(f"{p}: no such reference file")
-    key = hashlib.sha256(f"v{INDEX_VERSION}".encode() + b"".join(file_sha256(p).encode() for p in paths)).hexdigest()
+    key = hashlib.sha256(f"v{INDEX_VERSION}".encode() + b"".join(file_sha256(p).encode() for p in files)).hexdigest()
     cached = cache_dir() / f"{key[:32]}.pickle"
     if cache:
-        index = _read_cache(cached)
-        if index is not None:
-            return index, {"cache": str(cached), "built": False}
-    index = build_index(paths)
-    if cache and not _write_cache(cached, index):
-        cached = None
-    return index, {"cache": str(cached) if cache and cached else None, "built": True}
+        found = _read_cache(cached)
+        if found is not None:
+            return found, {"cache": str(cached), "built": False}
+    index = build_index(files)
+    kept = cache and _write_cache(cached, index)
+    return index, {"cache": str(cached) if kept else None, "built": True}
 
 
 # A cache file is this header, the SHA-256 of the payload, then the pickled index: a file cut
@@ -139,7 +138,9 @@ def _write_cache(path: Path, index: AddressIndex) -> bool:
 
 def build_index(paths: list[Path]) -> AddressIndex:
     """Read and normalise every reference file into one index."""
-    points, lines, sources = [], [], []
+    points: list[pd.DataFrame] = []
+    lines: list[pd.DataFrame] = []
+    sources: list[dict] = []
     for path in paths:
         kind, frame = _read_reference(path)
         (points if kind == "points" else lines).append(frame)

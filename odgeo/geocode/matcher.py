@@ -100,7 +100,10 @@ def geocode_one(index: AddressIndex, address: Address) -> Match:
             if fallback.status != "unmatched" else Match(np.nan, np.nan, "unmatched", 0.0, "", reason)
     if address.kind == "intersection":
         return _intersection(index, address, streets)
-    number = address.number if address.kind != "block" else (address.number + address.number_high) // 2
+    # Every kind that reaches here (address, range, block) was parsed with a number.
+    low = int(address.number or 0)
+    high = int(address.number_high if address.number_high is not None else low)
+    number = low if address.kind != "block" else (low + high) // 2
     found = []
     for street, penalty in streets:
         located = _locate(index, street, number, block=address.kind == "block",
@@ -242,7 +245,7 @@ def _centre_of(index: AddressIndex, streets: list[int]) -> tuple[float, float]:
 
 
 def _intersection(index: AddressIndex, address: Address, first: list[tuple[int, float]]) -> Match:
-    predir, name, suffix, postdir = address.cross
+    predir, name, suffix, postdir = address.cross or ("", "", "", "")
     cross = Address("address", predir=predir, name=name, suffix=suffix, postdir=postdir, zip=address.zip)
     second = _streets(index, cross)
     if not second:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -16,7 +17,7 @@ from ..incidents import REJECT_COLUMNS, IncidentRead, read_incidents
 from ..outputs import OutputFolder
 from ..projection import lonlat_of
 from ..runrecord import RunRecord
-from ..schema import INCIDENT_ID, OCCURRED_AT, has_location, located
+from ..schema import INCIDENT_ID, OCCURRED_AT, has_location, located, validate_incident_frame
 from ..selection import filter_incidents, move_to_rejects
 
 __all__ = ["JobSettings", "date_span", "read_job_input", "rejects_for", "row_counts", "save_map_and_record",
@@ -94,6 +95,7 @@ def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecor
     Records the filters, the columns and the row counts (which must add up);
     no located incident left is a NoDataError that says where the rows went.
     """
+    validate_incident_frame(read.incidents)  # frames from notebooks enter here as well as files
     record.param("timezone", settings.timezone or "UTC", "given" if settings.timezone else "default")
     record.param("since", settings.since, "given" if settings.since else "default")
     record.param("until", settings.until, "given" if settings.until else "default")
@@ -145,7 +147,7 @@ def row_counts(read: IncidentRead, n_used: int, n_undated: int = 0) -> dict:
     that does not break down by time and in no month, week or time filter.
     """
     by_code = read.rejects["code"].value_counts().sort_index()
-    counts = {
+    counts: dict[str, Any] = {
         "n_input": read.n_input,
         "n_used": n_used,
         "n_unlocated": read.n_unlocated,

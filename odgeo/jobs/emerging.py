@@ -15,6 +15,7 @@ from ..emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
 from ..errors import NoDataError, ParameterError
 from ..gistar import CORRECTIONS, neighbours, ring_distance_m, study_cells
 from ..hexes import DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, points_to_cells
+from ..incidents import IncidentRead
 from ..maps.webmap import AUDIENCES, build_map
 from ..outputs import OutputFolder
 from ..privacy import DEFAULT_MIN_COUNT, shown_count
@@ -66,7 +67,7 @@ class EmergingSettings(JobSettings):
 class EmergingRun:
     """Everything ``odgeo emerging`` produced, for notebooks and the writers."""
 
-    read: object
+    read: IncidentRead
     incidents: gpd.GeoDataFrame
     result: EmergingResult
     cells: gpd.GeoDataFrame  # one row per cell, with polygons and the cell's total count

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -136,7 +137,30 @@ class HotspotSettings(JobSettings):
 
 @dataclass
 class HotspotResult:
-    """Everything the main job produced, for notebooks and for the writers."""
+    """Everything the main job produced, for notebooks and for the writers.
+
+    Attributes
+    ----------
+    read
+        The incidents read and their rejects (after the filters).
+    incidents
+        The located incidents used.
+    counts, hexes
+        CellCounts, and the same with hexagon polygons.
+    grid, hotspots, clusters, labels
+        The density surface, its hot spot polygons, the DBSCAN clusters (metric CRS)
+        and each used incident's cluster label (-1: noise).
+    gistar
+        Gi* per cell and its settings.
+    products
+        What the audience may see: the only thing written.
+    map, map_caption
+        The HTML map, and its title, subtitle and classes (for map.png).
+    record
+        The run record.
+    audience
+        "public" or "restricted".
+    """
 
     read: IncidentRead
     incidents: gpd.GeoDataFrame  # located incidents used
@@ -164,6 +188,24 @@ def run_hotspots(
 ) -> HotspotResult:
     """Read ``path``, analyse it and write every product into ``out_dir``.
 
+    Parameters
+    ----------
+    path
+        The incident file.
+    out_dir
+        The output folder (checked, locked and written aside before anything else).
+    settings
+        Every setting (see :class:`HotspotSettings`).
+    overwrite
+        Replace a non-empty ``out_dir`` as a whole.
+    progress
+        Called with a few words before each step.
+
+    Returns
+    -------
+    HotspotResult
+        What was computed and written.
+
     Raises
     ------
     OutputExistsError
@@ -190,7 +232,24 @@ def analyse_hotspots(
     progress: Callable[[str], None] | None = None,
     record: RunRecord | None = None,
 ) -> HotspotResult:
-    """Run every stage of the main job on validated incidents (nothing is written)."""
+    """Run every stage of the main job on validated incidents (nothing is written).
+
+    Parameters
+    ----------
+    read
+        Validated incidents (:func:`odgeo.read_incidents`).
+    settings
+        Every setting; None fields take their defaults (recorded in the run record).
+    progress
+        Called with a few words before each step.
+    record
+        The run record to fill (a new one by default).
+
+    Returns
+    -------
+    HotspotResult
+        The analysis, the products for the audience, the map and the run record.
+    """
     settings = settings or HotspotSettings()
     record = record or RunRecord("hotspots")
     say = progress or (lambda step: None)
@@ -237,7 +296,7 @@ def analyse_hotspots(
     with record.timed("privacy"):
         if audience == "public":
             products = public_products(counts=counts, grid=grid, hotspots=hotspots, clusters=clusters,
-                                       x=x, y=y, eps_m=record.parameters["eps_m"].value,
+                                       x=x, y=y, eps_m=float(record.parameters["eps_m"].value),
                                        min_count=_min_count(record, settings), areas=areas, gistar=gistar.frame)
             record.sections["coordinate_stacks"] = _stacks_summary(record.sections["coordinate_stacks"])
         else:
@@ -316,16 +375,21 @@ def _stacks_summary(rows: list[dict]) -> dict:
             "detail": "per-stack rows are in the restricted run record"}
 
 
+def _main_layers(products: Products) -> tuple[gpd.GeoDataFrame, DensityGrid, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The four layers the main job's products always hold (the type allows None for other commands)."""
+    if products.hexes is None or products.grid is None or products.hotspots is None or products.clusters is None:
+        raise AssertionError("the main job's products lack a layer")  # a bug, never user error
+    return products.hexes, products.grid, products.hotspots, products.clusters
+
+
 def _products_summary(products: Products, labels: np.ndarray) -> dict:
-    grid = products.grid
-    summary = {
-        "hexes": {"n_areas": len(products.hexes), "sum_of_counts": int(products.hexes["count"].sum())},
+    hexes, grid, spots, clusters = _main_layers(products)
+    summary: dict[str, dict[str, Any]] = {
+        "hexes": {"n_areas": len(hexes), "sum_of_counts": int(hexes["count"].sum())},
         "density": {"shape": list(grid.shape), "max_per_km2": round(float(grid.values.max()), 3),
                     "method": grid.method},
-        "hotspots": {"n": len(products.hotspots),
-                     "n_incidents_inside": int(products.hotspots["n_incidents"].sum())},
-        "clusters": {"n": len(products.clusters),
-                     "possible_artefacts": int(products.clusters["possible_artefact"].sum())},
+        "hotspots": {"n": len(spots), "n_incidents_inside": int(spots["n_incidents"].sum())},
+        "clusters": {"n": len(clusters), "possible_artefacts": int(clusters["possible_artefact"].sum())},
     }
     if products.audience == "restricted":
         summary["density"]["mass"] = round(grid.mass(), 3)
@@ -408,7 +472,7 @@ def _map(settings, read, used, products: Products, record: RunRecord) -> tuple[f
     n_fatal = int((used[OUTCOME] == "fatal").sum())
     if products.audience == "public":
         def count(n):
-            return shown_count(n, products.min_count)
+            return shown_count(n, products.min_count or DEFAULT_MIN_COUNT)
     else:
         def count(n):
             return f"{n:,}"
@@ -443,6 +507,20 @@ def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwr
 
     Only ``result.products`` is written (see :mod:`odgeo.publish`); for the
     public audience ``rejects.csv`` carries no incident ids.
+
+    Parameters
+    ----------
+    result
+        From :func:`analyse_hotspots`.
+    out_dir
+        The output folder, written aside and swapped in when complete.
+    overwrite
+        Replace a non-empty ``out_dir`` as a whole.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, run.json last.
     """
     with OutputFolder(out_dir, overwrite=overwrite) as folder:
         return _write_products(result, folder)
@@ -453,7 +531,7 @@ def _write_products(result: HotspotResult, folder: OutputFolder) -> list[Path]:
         products = result.products
         written = [
             write_geojson(products.hexes, folder.path("hexes.geojson")),
-            write_density_geotiff(products.grid, folder.path("density.tif")),
+            write_density_geotiff(_main_layers(products)[1], folder.path("density.tif")),
             write_geojson(products.hotspots, folder.path("hotspots.geojson")),
             write_geojson(products.clusters, folder.path("clusters.geojson")),
             write_csv(rejects_for(result.read.rejects, result.audience), folder.path("rejects.csv")),

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ from ..sites import read_sites
 from ..siteweights import incident_weights
 from ..writers import write_csv, write_geojson
 from .common import read_job_input, rejects_for, save_map_and_record
-from .hotspots import HotspotSettings, analyse_hotspots
+from .hotspots import HotspotResult, HotspotSettings, analyse_hotspots
 
 __all__ = ["DEFAULT_N_SITES", "DEFAULT_RADIUS_M", "SitesResult", "SitesSettings", "analyse_sites", "run_sites"]
 
@@ -82,8 +83,8 @@ class SitesResult:
     solution: Solution
     evaluation: dict | None
     record: RunRecord
-    hotspots: object  # the HotspotResult behind the base map
-    map: object
+    hotspots: HotspotResult  # the main job's result behind the base map
+    map: folium.Map
 
 
 def run_sites(path, out_dir, settings: SitesSettings, *, overwrite: bool = False,
@@ -268,10 +269,10 @@ def _report(solution: Solution, model: _Model, exact_cand, exact_exist, w, time_
     remaining = list(solution.chosen)
     cover = exact_cand.tocsc()
     while remaining:
-        gain = [float(w[cover[:, j].indices][~reached[cover[:, j].indices]].sum()) for j in remaining]
-        best = remaining.pop(int(np.argmax(gain)))
+        gain_of = [float(w[cover[:, j].indices][~reached[cover[:, j].indices]].sum()) for j in remaining]
+        best = remaining.pop(int(np.argmax(gain_of)))
         order.append(best)
-        gains.append(max(gain))
+        gains.append(max(gain_of))
         reached[cover[:, best].indices] = True
     rows = []
     cum = float(w[by_existing].sum())

@@ -93,6 +93,8 @@ def _site_sentence(row) -> str:
 
 def add_sites(fmap: folium.Map, products: Products, legend: Legend) -> None:
     """Existing (blue) and new (green, numbered by rank) sites with their reach; hot cells out of reach."""
+    if products.sites is None:
+        return
     sites, radius = products.sites.to_crs(WGS84), float(products.sites_radius_m or 0)
     group = folium.FeatureGroup(name=LAYER_NAMES["sites"], show=True)
     for row in sites.itertuples():

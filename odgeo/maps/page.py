@@ -15,11 +15,12 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import folium
 import numpy as np
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 from ..writers import COORD_DECIMALS
@@ -67,7 +68,7 @@ def inline_leaflet(fmap: folium.Map) -> None:
     fmap.default_js = []
     fmap.default_css = []
     script, css = _leaflet_assets()
-    header = fmap.get_root().header
+    header = root_of(fmap).header
     header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
     header.add_child(Element(f"<script>{script}</script>"), name="leaflet_js_inline")
     header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="odgeo_css")
@@ -142,9 +143,14 @@ def swatch_rows(colours, labels) -> str:
                    f"<span>{html.escape(label)}</span></div>" for c, label in zip(colours, labels))
 
 
+def root_of(fmap: folium.Map) -> Figure:
+    """The page (branca Figure) a map is drawn into: its header, html and script sections."""
+    return cast(Figure, fmap.get_root())
+
+
 def add_panel(fmap: folium.Map, markup: str) -> None:
     """Fixed HTML added to the page body (markup built from escaped parts)."""
-    fmap.get_root().html.add_child(Element(markup))
+    root_of(fmap).html.add_child(Element(markup))
 
 
 def rounded_geoms(geoms) -> np.ndarray:

@@ -33,6 +33,7 @@ from .page import (
     add_panel,
     inline_leaflet,
     js_data,
+    root_of,
     rounded_geoms,
     swatch_rows,
 )
@@ -72,6 +73,11 @@ def build_map(
         (the page stays readable: areas, outlines and labels come from the data).
     classes
         Hexagon classes: ``"quantiles"`` or ``"natural_breaks"`` (see :mod:`odgeo.maps.classes`).
+
+    Returns
+    -------
+    folium.Map
+        The page; ``.save(path)`` writes one self-contained HTML file.
     """
     if products.audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}, not {products.audience!r}")
@@ -88,7 +94,7 @@ def build_map(
         fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     restricted = products.audience == "restricted"
     page_title = f"{RESTRICTED_BANNER} - {title}" if restricted else f"{title} (public)"
-    fmap.get_root().header.add_child(folium.Element(f"<title>{html.escape(page_title)}</title>"))
+    root_of(fmap).header.add_child(folium.Element(f"<title>{html.escape(page_title)}</title>"))
     legend = Legend()
     if grid is not None and np.nanmax(grid.values, initial=0) > 0:
         _add_density(fmap, grid, legend)
