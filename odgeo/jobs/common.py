@@ -20,8 +20,8 @@ from ..runrecord import RunRecord
 from ..schema import INCIDENT_ID, OCCURRED_AT, has_location, located, validate_incident_frame
 from ..selection import filter_incidents, move_to_rejects
 
-__all__ = ["JobSettings", "date_span", "read_job_input", "rejects_for", "row_counts", "save_map_and_record",
-           "select_incidents"]
+__all__ = ["JobSettings", "date_span", "read_job_input", "rejects_for", "row_counts", "run_job",
+           "save_map_and_record", "select_incidents"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,27 @@ class JobSettings:
     min_count: int | None = None
     title: str | None = None
     tiles: str | None = None
+
+
+def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
+            analyse: Callable[..., Any], write: Callable[[Any, OutputFolder], object],
+            overwrite: bool = False, progress: Callable[[str], None] | None = None):
+    """The template every command runs: check and lock ``out_dir``, read, analyse, write, swap in.
+
+    ``analyse(read, record=..., progress=...)`` returns the command's result (its
+    settings are resolved and recorded inside, before any analysis) and
+    ``write(result, folder)`` writes its products through the publishing gate into
+    the output folder, ending with :func:`save_map_and_record`. Nothing reaches
+    ``out_dir`` unless every step succeeded.
+    """
+    say = progress or (lambda step: None)
+    with OutputFolder(out_dir, overwrite=overwrite) as folder:  # checked and locked before any work
+        record = RunRecord(command)
+        read = read_job_input(path, input_settings, record, say)
+        result = analyse(read, record=record, progress=progress)
+        say("writing products")
+        write(result, folder)
+    return result
 
 
 def read_job_input(path, settings: JobSettings, record: RunRecord,

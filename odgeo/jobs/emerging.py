@@ -28,8 +28,8 @@ from ..writers import write_csv, write_geojson
 from .common import (
     JobSettings,
     date_span,
-    read_job_input,
     rejects_for,
+    run_job,
     save_map_and_record,
     select_incidents,
 )
@@ -80,21 +80,42 @@ def run_emerging(path, out_dir, settings: EmergingSettings | None = None, *, ove
                  progress: Callable[[str], None] | None = None) -> EmergingRun:
     """Read ``path``, find emerging hot spots and write emerging.geojson, map.html, rejects.csv, run.json."""
     settings = settings or EmergingSettings()
-    say = progress or (lambda step: None)
-    with OutputFolder(out_dir, overwrite=overwrite) as folder:
-        record = RunRecord("emerging")
-        read = read_job_input(path, settings, record, say)
-        run = analyse_emerging(read, settings, record=record, progress=progress)
-        say("writing products")
-        written = [write_geojson(_for_audience(run.cells, run.audience), folder.path("emerging.geojson")),
-                   write_csv(rejects_for(run.read.rejects, run.audience), folder.path("rejects.csv"))]
-        save_map_and_record(run.map, record, folder, written)
-    return run
+    return run_job("emerging", path, out_dir, settings, overwrite=overwrite, progress=progress,
+                   analyse=lambda read, **kw: analyse_emerging(read, settings, **kw), write=_write_products)
+
+
+def _write_products(run: EmergingRun, folder: OutputFolder) -> list[Path]:
+    written = [write_geojson(_for_audience(run.cells, run.audience), folder.path("emerging.geojson")),
+               write_csv(rejects_for(run.read.rejects, run.audience), folder.path("rejects.csv"))]
+    return save_map_and_record(run.map, run.record, folder, written)
 
 
 def _for_audience(cells: gpd.GeoDataFrame, audience: str) -> gpd.GeoDataFrame:
     """Public: categories and trends only (cell counts would undo the hexagon coarsening)."""
     return cells if audience == "restricted" else cells.drop(columns=["count"])
+
+
+@dataclass(frozen=True)
+class ResolvedEmergingSettings:
+    """Every setting of one ``odgeo emerging`` run, decided before the cube is built and recorded once."""
+
+    resolution: int
+    rings: int
+    time_window: int
+    correction: str
+    step: str
+
+
+def resolve_settings(settings: EmergingSettings, record: RunRecord, times: pd.Series) -> ResolvedEmergingSettings:
+    """Decide every setting from ``settings``, the defaults and the incidents' dates; record each once."""
+    resolution = int(record.pick("resolution", settings.resolution, DEFAULT_RESOLUTION))
+    rings = neighbourhood_rings(record, settings.gi_rings, settings.gi_distance_m, resolution)
+    time_window = record.pick("time_window", settings.time_window, 1, "the step itself and the one before")
+    correction = record.pick("correction", settings.correction, "fdr", "Benjamini-Hochberg over all bins")
+    if correction not in CORRECTIONS:
+        raise ParameterError(f"--correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
+    step = _step(record, settings.step, times)
+    return ResolvedEmergingSettings(resolution, int(rings), int(time_window), correction, step)
 
 
 def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | None = None,
@@ -106,13 +127,8 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
     if audience not in AUDIENCES:
         raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     read, used = select_incidents(read, settings, record, require_dates="emerging hot spot analysis")
-    resolution = record.pick("resolution", settings.resolution, DEFAULT_RESOLUTION)
-    rings = neighbourhood_rings(record, settings.gi_rings, settings.gi_distance_m, resolution)
-    time_window = record.pick("time_window", settings.time_window, 1, "the step itself and the one before")
-    correction = record.pick("correction", settings.correction, "fdr", "Benjamini-Hochberg over all bins")
-    if correction not in CORRECTIONS:
-        raise ParameterError(f"--correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
-    step = _step(record, settings.step, used[OCCURRED_AT])
+    plan = resolve_settings(settings, record, used[OCCURRED_AT])
+    resolution, rings, step = plan.resolution, plan.rings, plan.step
     say(f"building the space-time cube ({step}s)")
     lon, lat = lonlat_of(used.geometry)
     occupied_of = points_to_cells(lon, lat, resolution)
@@ -128,8 +144,8 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
     say("space-time Gi* and trends")
     with record.timed("emerging"):
         names = cell_strs(cells)
-        result = emerging_hot_spots(cube, names, steps, neighbours(cells, rings), time_window=time_window,
-                                    correction=correction)
+        result = emerging_hot_spots(cube, names, steps, neighbours(cells, rings), time_window=plan.time_window,
+                                    correction=plan.correction)
     record.sections["emerging"] = {**result.settings, "resolution": resolution, "rings": rings,
                                    "distance_m": round(ring_distance_m(rings, resolution), 1),
                                    "n_cells": len(cells), "step": step}

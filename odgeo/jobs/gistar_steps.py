@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -16,7 +17,7 @@ from ..runrecord import RunRecord
 from ..tables import read_vector_layer
 from ..vocabulary import METHODS
 
-__all__ = ["METHODS", "hotspot_statistics", "neighbourhood_rings", "read_study_area"]
+__all__ = ["METHODS", "GiPlan", "hotspot_statistics", "neighbourhood_rings", "plan_gistar", "read_study_area"]
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,37 @@ def read_study_area(path) -> shapely.Geometry:
     return shapely.union_all(frame.geometry.values)
 
 
-def hotspot_statistics(record: RunRecord, settings, used: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray,
-                       lon: np.ndarray, lat: np.ndarray, counts, resolution: int) -> GiStar:
-    """Gi* of the incidents per H3 cell, every choice recorded in ``record``."""
+@dataclass(frozen=True, eq=False)
+class GiPlan:
+    """Every choice behind the main job's Gi*, made before it runs.
+
+    Attributes
+    ----------
+    method
+        "fixed" or "optimized".
+    resolution, rings
+        H3 resolution of the Gi* cells and the neighbourhood in rings.
+    correction, permutations, seed
+        Multiple-testing correction; permutations for pseudo p-values (0: analytic) and their seed.
+    boundary
+        The study area polygon (EPSG:4326), or None for the hull of the cells with incidents.
+    keep
+        Incidents taking part (optimized mode sets locational outliers aside); None: all.
+    """
+
+    method: str
+    resolution: int
+    rings: int
+    correction: str
+    permutations: int
+    seed: int
+    boundary: shapely.Geometry | None = None
+    keep: np.ndarray | None = None
+
+
+def plan_gistar(record: RunRecord, settings, x: np.ndarray, y: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                resolution: int) -> GiPlan:
+    """Resolve the Gi* settings (given, default, or chosen from the data) and record each once."""
     method = record.pick("method", settings.method, "fixed", "Gi* one resolution finer than the hexagons, 1 ring")
     if method not in METHODS:
         raise ParameterError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -49,28 +78,34 @@ def hotspot_statistics(record: RunRecord, settings, used: gpd.GeoDataFrame, x: n
     if settings.study_area:
         boundary = read_study_area(settings.study_area)
         record.param("study_area", str(settings.study_area), "given")
+    keep = None
     if method == "optimized":
         if settings.gi_distance_m is not None or settings.gi_rings is not None or settings.gi_resolution is not None:
             raise ParameterError("--method optimized chooses the Gi* resolution and distance itself; "
                                  "drop --gi-resolution/--gi-distance/--gi-rings or use --method fixed")
         decisions = Decisions()
-        keep, resolution, rings = optimized_scale(x, y, lon, lat, decisions)
+        keep, gi_resolution, rings = optimized_scale(x, y, lon, lat, decisions)
         record.sections["decisions"] = decisions.steps
         for line in decisions.lines():
             log.info("decision: %s", line)
-        record.param("gi_resolution", resolution, "auto", "see decisions")
+        record.param("gi_resolution", gi_resolution, "auto", "see decisions")
         record.param("gi_rings", rings, "auto", "see decisions")
-        counts = count_cells(used[keep], resolution=resolution, by_outcome=False)
     else:
-        gi_resolution = record.pick(
+        gi_resolution = int(record.pick(
             "gi_resolution", settings.gi_resolution, min(resolution + 1, 15),
-            "one finer than the hexagons: Gi* needs cells smaller than the hot spots it should find")
-        if gi_resolution != resolution:
-            counts = count_cells(used, resolution=int(gi_resolution), by_outcome=False)
-        resolution = int(gi_resolution)
-        rings = neighbourhood_rings(record, settings.gi_rings, settings.gi_distance_m, resolution)
-    return gi_star_cells(counts["count"], resolution=resolution, rings=rings, boundary=boundary,
-                         correction=correction, permutations=int(permutations), seed=int(seed))
+            "one finer than the hexagons: Gi* needs cells smaller than the hot spots it should find"))
+        rings = neighbourhood_rings(record, settings.gi_rings, settings.gi_distance_m, gi_resolution)
+    return GiPlan(method, int(gi_resolution), int(rings), correction, int(permutations), int(seed), boundary, keep)
+
+
+def hotspot_statistics(plan: GiPlan, used: gpd.GeoDataFrame, counts, resolution: int) -> GiStar:
+    """Gi* of the incidents per H3 cell as ``plan`` says; ``counts`` are at the hexagons' ``resolution``."""
+    if plan.keep is not None:
+        counts = count_cells(used[plan.keep], resolution=plan.resolution, by_outcome=False)
+    elif plan.resolution != resolution:
+        counts = count_cells(used, resolution=plan.resolution, by_outcome=False)
+    return gi_star_cells(counts["count"], resolution=plan.resolution, rings=plan.rings, boundary=plan.boundary,
+                         correction=plan.correction, permutations=plan.permutations, seed=plan.seed)
 
 
 def neighbourhood_rings(record: RunRecord, gi_rings: int | None, gi_distance_m: float | None,

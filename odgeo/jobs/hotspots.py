@@ -40,12 +40,12 @@ from ..writers import write_csv, write_density_geotiff, write_geojson
 from .common import (
     JobSettings,
     date_span,
-    read_job_input,
     rejects_for,
+    run_job,
     save_map_and_record,
     select_incidents,
 )
-from .gistar_steps import hotspot_statistics
+from .gistar_steps import GiPlan, hotspot_statistics, plan_gistar
 
 __all__ = [
     "PRODUCT_FILES",
@@ -178,6 +178,70 @@ class HotspotResult:
     audience: str
 
 
+@dataclass(frozen=True)
+class ResolvedHotspotSettings:
+    """Every setting of one run of the main job, decided before the analysis and recorded once.
+
+    Given values, defaults and automatic choices (the bandwidth, the cell size,
+    the Gi* scale) are all made by :func:`resolve_settings`; each field says what
+    the analysis uses, and ``run.json`` says where each came from.
+    """
+
+    audience: str
+    resolution: int
+    period: str
+    kernel: str
+    bandwidth_m: float
+    cell_size_m: float
+    percentile: float
+    eps_m: float
+    min_samples: int
+    stack_min: int
+    gistar: GiPlan
+    min_count: int | None  # public audience
+    mask_points_m: tuple[float, float] | None  # restricted audience
+    mask_seed: int
+    classes: str
+
+
+def resolve_settings(settings: HotspotSettings, record: RunRecord, audience: str, x: np.ndarray, y: np.ndarray,
+                     lon: np.ndarray, lat: np.ndarray) -> ResolvedHotspotSettings:
+    """Decide every setting from ``settings``, the defaults and the located incidents; record each once."""
+    resolution = int(record.pick("resolution", settings.resolution, hexes_mod.DEFAULT_RESOLUTION,
+                                 "H3 res 8 (~0.74 km², 531 m edge) suits a city"))
+    period = record.pick("period", settings.period, "month")
+    kernel = record.pick("kernel", settings.kernel, "quartic", "as ArcGIS Kernel Density and QGIS Heatmap")
+    if kernel not in KERNELS:
+        raise ParameterError(f"--kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    bandwidth = _metres(record, "bandwidth_m", "--bandwidth", settings.bandwidth_m,
+                        lambda: _auto_bandwidth_or_fallback(x, y), decimals=2)
+    cell = _metres(record, "cell_size_m", "--cell-size", settings.cell_size_m,
+                   lambda: default_cell_size(x, y, bandwidth), decimals=3)
+    percentile = record.pick("hotspot_percentile", settings.percentile, DEFAULT_PERCENTILE,
+                             "cells above the 95th percentile of non-zero density: the densest 5% of the area")
+    eps = record.pick("eps_m", settings.eps_m, clusters_mod.DEFAULT_EPS_M, "about a city block")
+    min_samples = record.pick("min_samples", settings.min_samples, clusters_mod.DEFAULT_MIN_SAMPLES)
+    stack_min = record.pick("stack_min", settings.stack_min, clusters_mod.DEFAULT_STACK_MIN,
+                            f"this many incidents at one exact coordinate suggest a geocoding fallback; "
+                            f"{clusters_mod.ROUND_STACK_MIN} suffice at a coordinate with "
+                            f"{clusters_mod.ROUND_DECIMALS} decimals or fewer")
+    gistar = plan_gistar(record, settings, x, y, lon, lat, resolution)
+    min_count, distances, mask_seed = None, None, 0
+    if audience == "public":
+        min_count = _min_count(record, settings)
+    else:
+        if settings.min_count is not None:
+            log.info("--min-count applies to the public audience; restricted products keep exact counts")
+        distances = parse_mask_distances(settings.mask_points)
+        if distances is not None:
+            record.param("mask_points_m", list(distances), "given")
+            mask_seed = int(record.pick("mask_seed", settings.mask_seed, 0))
+    classes = record.pick("classes", settings.classes, "quantiles", "each colour class holds about as many areas")
+    return ResolvedHotspotSettings(audience, resolution, period, kernel, float(bandwidth), float(cell),
+                                   float(percentile), float(eps), int(min_samples), int(stack_min), gistar,
+                                   min_count, distances, mask_seed, classes)
+
+
 def run_hotspots(
     path: str | Path,
     out_dir: str | Path,
@@ -215,14 +279,8 @@ def run_hotspots(
         while writing; ``out_dir`` is then as it was.
     """
     settings = settings or HotspotSettings()
-    say = progress or (lambda step: None)
-    with OutputFolder(out_dir, overwrite=overwrite) as folder:  # checked and locked before any work
-        record = RunRecord("hotspots")
-        read = read_job_input(path, settings, record, say)
-        result = analyse_hotspots(read, settings, progress=progress, record=record)
-        say("writing products")
-        _write_products(result, folder)
-    return result
+    return run_job("hotspots", path, out_dir, settings, overwrite=overwrite, progress=progress,
+                   analyse=lambda read, **kw: analyse_hotspots(read, settings, **kw), write=_write_products)
 
 
 def analyse_hotspots(
@@ -261,34 +319,31 @@ def analyse_hotspots(
     lon, lat = lonlat_of(used.geometry)
     x, y, metric_crs = project_points(lon, lat)
     record.sections["metric_crs"] = metric_crs.to_string()
+    plan = resolve_settings(settings, record, audience, x, y, lon, lat)
 
     say("counting incidents per H3 hexagon")
     with record.timed("hexes"):
-        resolution = record.pick("resolution", settings.resolution, hexes_mod.DEFAULT_RESOLUTION,
-                           "H3 res 8 (~0.74 km², 531 m edge) suits a city")
-        period = record.pick("period", settings.period, "month")
-        counts = hexes_mod.count_cells(used, resolution=resolution,
-                                       period=None if period == "none" else period)
+        counts = hexes_mod.count_cells(used, resolution=plan.resolution,
+                                       period=None if plan.period == "none" else plan.period)
         hexes = gpd.GeoDataFrame(counts.reset_index(), geometry=hexes_mod.cells_to_polygons(counts.index).values,
                                  crs="EPSG:4326")
 
     say("computing kernel density")
     with record.timed("density"):
-        grid = _density(record, settings, x, y, metric_crs)
+        grid = kernel_density(x, y, crs=metric_crs, bandwidth_m=plan.bandwidth_m, cell_size_m=plan.cell_size_m,
+                              kernel=plan.kernel)
 
     say("delineating hot spots")
     with record.timed("hotspots"):
-        percentile = record.pick("hotspot_percentile", settings.percentile, DEFAULT_PERCENTILE,
-                           "cells above the 95th percentile of non-zero density: the densest 5% of the area")
-        hotspots = hotspot_polygons(grid, x, y, percentile=percentile)
+        hotspots = hotspot_polygons(grid, x, y, percentile=plan.percentile)
 
     say("finding DBSCAN clusters")
     with record.timed("clusters"):
-        clusters, labels = _clusters(record, settings, used, x, y, lon, lat, metric_crs)
+        clusters, labels = _clusters(record, plan, used, x, y, lon, lat, metric_crs)
 
     say("computing Gi* hot spot statistics")
     with record.timed("gistar"):
-        gistar = hotspot_statistics(record, settings, used, x, y, lon, lat, counts, resolution)
+        gistar = hotspot_statistics(plan.gistar, used, counts, plan.resolution)
     record.sections["gistar"] = gistar.settings
     areas = _areas(record, settings, used)
     population = _population(record, settings)
@@ -296,12 +351,11 @@ def analyse_hotspots(
     with record.timed("privacy"):
         if audience == "public":
             products = public_products(counts=counts, grid=grid, hotspots=hotspots, clusters=clusters,
-                                       x=x, y=y, eps_m=float(record.parameters["eps_m"].value),
-                                       min_count=_min_count(record, settings), areas=areas, gistar=gistar.frame)
+                                       x=x, y=y, eps_m=plan.eps_m, min_count=int(plan.min_count or 0),
+                                       areas=areas, gistar=gistar.frame)
             record.sections["coordinate_stacks"] = _stacks_summary(record.sections["coordinate_stacks"])
         else:
-            products = _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat, areas,
-                                   population)
+            products = _restricted(plan, hexes, grid, hotspots, clusters, used, lon, lat, areas, population)
             products.gistar = gistar.frame
         if population is not None:
             products.hexes = add_rates(products.hexes, *population)
@@ -309,7 +363,7 @@ def analyse_hotspots(
     record.sections["products"] = _products_summary(products, labels)
     say("drawing the map")
     with record.timed("map"):
-        fmap, caption = _map(settings, read, used, products, record)
+        fmap, caption = _map(settings, plan, read, used, products, record)
     return HotspotResult(read=read, incidents=used, counts=counts, hexes=hexes, grid=grid,
                          hotspots=hotspots, clusters=clusters, labels=labels, gistar=gistar, products=products,
                          map=fmap, map_caption=caption, record=record, audience=audience)
@@ -352,16 +406,13 @@ def _population(record: RunRecord, settings: HotspotSettings):
     return layer, column
 
 
-def _restricted(record, settings, hexes, grid, hotspots, clusters, used, lon, lat, areas, population) -> Products:
-    if settings.min_count is not None:
-        log.info("--min-count applies to the public audience; restricted products keep exact counts")
-    distances = parse_mask_distances(settings.mask_points)
+def _restricted(plan: ResolvedHotspotSettings, hexes, grid, hotspots, clusters, used, lon, lat, areas,
+                population) -> Products:
+    distances = plan.mask_points_m
     if distances is None:
         return restricted_products(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
                                    areas=areas)
-    record.param("mask_points_m", list(distances), "given")
-    seed = record.pick("mask_seed", settings.mask_seed, 0)
-    mask = donut_mask(lon, lat, min_m=distances[0], max_m=distances[1], seed=int(seed))
+    mask = donut_mask(lon, lat, min_m=distances[0], max_m=distances[1], seed=plan.mask_seed)
     k = None
     if population is not None:
         k = ring_population(lon, lat, *population, min_m=distances[0], max_m=distances[1])
@@ -397,17 +448,6 @@ def _products_summary(products: Products, labels: np.ndarray) -> dict:
     return summary
 
 
-def _density(record: RunRecord, settings: HotspotSettings, x, y, crs) -> DensityGrid:
-    kernel = record.pick("kernel", settings.kernel, "quartic", "as ArcGIS Kernel Density and QGIS Heatmap")
-    if kernel not in KERNELS:
-        raise ParameterError(f"--kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
-    bandwidth = _metres(record, "bandwidth_m", "--bandwidth", settings.bandwidth_m,
-                        lambda: _auto_bandwidth_or_fallback(x, y), decimals=2)
-    cell = _metres(record, "cell_size_m", "--cell-size", settings.cell_size_m,
-                   lambda: default_cell_size(x, y, bandwidth), decimals=3)
-    return kernel_density(x, y, crs=crs, bandwidth_m=bandwidth, cell_size_m=cell, kernel=kernel)
-
-
 #: Bandwidth used when the automatic rule has nothing to measure (one incident, or all
 #: at one place): 400 m, the "city block" scale of Esri's hot spot bins.
 FALLBACK_BANDWIDTH_M = 400.0
@@ -438,13 +478,8 @@ def _metres(record: RunRecord, name: str, option: str, given, auto, *, decimals:
     return record.param(name, value, "given")
 
 
-def _clusters(record, settings, used, x, y, lon, lat, crs):
-    eps = record.pick("eps_m", settings.eps_m, clusters_mod.DEFAULT_EPS_M, "about a city block")
-    min_samples = record.pick("min_samples", settings.min_samples, clusters_mod.DEFAULT_MIN_SAMPLES)
-    stack_min = record.pick("stack_min", settings.stack_min, clusters_mod.DEFAULT_STACK_MIN,
-                      f"this many incidents at one exact coordinate suggest a geocoding fallback; "
-                      f"{clusters_mod.ROUND_STACK_MIN} suffice at a coordinate with "
-                      f"{clusters_mod.ROUND_DECIMALS} decimals or fewer")
+def _clusters(record: RunRecord, plan: ResolvedHotspotSettings, used, x, y, lon, lat, crs):
+    eps, min_samples, stack_min = plan.eps_m, plan.min_samples, plan.stack_min
     labels, is_core = clusters_mod.dbscan(x, y, eps_m=eps, min_samples=min_samples)
     stacks = clusters_mod.coordinate_stacks(lon, lat)
     suspect = clusters_mod.suspect_stacks(lon, lat, stack_min=stack_min, stacks=stacks)
@@ -466,7 +501,8 @@ def _clusters(record, settings, used, x, y, lon, lat, crs):
     return clusters, labels
 
 
-def _map(settings, read, used, products: Products, record: RunRecord) -> tuple[folium.Map, dict]:
+def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read, used, products: Products,
+         record: RunRecord) -> tuple[folium.Map, dict]:
     source = Path(str(read.source.get("path", "incidents"))).name
     title = settings.title or f"Suspected overdoses: {source}"
     n_fatal = int((used[OUTCOME] == "fatal").sum())
@@ -495,8 +531,7 @@ def _map(settings, read, used, products: Products, record: RunRecord) -> tuple[f
                      "fallback (a city or ZIP centre); clusters there are marked as possible artefacts.")
     tiles = settings.tiles
     tiles = None if tiles == "none" else (tiles or "OpenStreetMap")
-    classes = record.pick("classes", settings.classes, "quantiles",
-                    "each colour class holds about as many areas")
+    classes = plan.classes
     fmap = build_map(products, title=title, subtitle=subtitle, notes=notes, period=span, tiles=tiles,
                      classes=classes)
     return fmap, {"title": title, "subtitle": subtitle, "classes": classes}

@@ -43,7 +43,7 @@ from ..schema import OCCURRED_AT, WGS84
 from ..sites import read_sites
 from ..siteweights import incident_weights
 from ..writers import write_csv, write_geojson
-from .common import read_job_input, rejects_for, save_map_and_record
+from .common import rejects_for, run_job, save_map_and_record
 from .hotspots import HotspotResult, HotspotSettings, analyse_hotspots
 
 __all__ = ["DEFAULT_N_SITES", "DEFAULT_RADIUS_M", "SitesResult", "SitesSettings", "analyse_sites", "run_sites"]
@@ -90,19 +90,17 @@ class SitesResult:
 def run_sites(path, out_dir, settings: SitesSettings, *, overwrite: bool = False,
               progress: Callable[[str], None] | None = None) -> SitesResult:
     """Read incidents and sites, choose, and write sites.geojson, coverage.csv, map.html, rejects.csv, run.json."""
-    say = progress or (lambda step: None)
-    with OutputFolder(out_dir, overwrite=overwrite) as folder:
-        record = RunRecord("sites")
-        read = read_job_input(path, settings.hotspots, record, say)
-        result = analyse_sites(read, settings, record=record, progress=progress)
-        say("writing products")
-        audience = result.hotspots.audience
-        written = [write_geojson(_sites_for(result.sites, audience, result.hotspots.products.min_count),
-                                 folder.path("sites.geojson")),
-                   write_csv(result.curve.assign(share=result.curve["share"].round(4)), folder.path("coverage.csv")),
-                   write_csv(rejects_for(result.hotspots.read.rejects, audience), folder.path("rejects.csv"))]
-        save_map_and_record(result.map, record, folder, written)
-    return result
+    return run_job("sites", path, out_dir, settings.hotspots, overwrite=overwrite, progress=progress,
+                   analyse=lambda read, **kw: analyse_sites(read, settings, **kw), write=_write_products)
+
+
+def _write_products(result: SitesResult, folder: OutputFolder) -> list[Path]:
+    audience = result.hotspots.audience
+    written = [write_geojson(_sites_for(result.sites, audience, result.hotspots.products.min_count),
+                             folder.path("sites.geojson")),
+               write_csv(result.curve.assign(share=result.curve["share"].round(4)), folder.path("coverage.csv")),
+               write_csv(rejects_for(result.hotspots.read.rejects, audience), folder.path("rejects.csv"))]
+    return save_map_and_record(result.map, result.record, folder, written)
 
 
 def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = None,
@@ -125,11 +123,8 @@ def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = N
                            what="existing sites")
                 if settings.existing else candidates.iloc[:0].copy())
     candidates = _drop_existing_ids(candidates, existing, record)
-    radius = record.pick("radius_m", settings.radius_m, DEFAULT_RADIUS_M,
-                         "about a five-minute walk: 200-400 m is the walking scale used for naloxone access")
-    if not (radius > 0 and np.isfinite(radius)):
-        raise ParameterError(f"--radius must be a positive number of metres, not {radius!r}")
-    time_limit = record.pick("time_limit_s", settings.time_limit_s, DEFAULT_TIME_LIMIT_S)
+    plan = resolve_settings(settings, record, n_candidates=len(candidates))
+    radius, time_limit = plan.radius_m, plan.time_limit_s
     say("measuring who each site reaches")
     cover_of = _cover_function(settings, crs, radius, record)
     cand_xy = _xy(candidates, crs)
@@ -140,7 +135,7 @@ def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = N
                    capacitated, candidates, existing, incidents, weights)
     say("choosing sites")
     with record.timed("solve"):
-        solution = _solve(model, settings, record, time_limit)
+        solution = _solve(model, plan, record)
     exact_cand = cover_of(cand_xy, np.c_[x, y])
     exact_exist = cover_of(exist_xy, np.c_[x, y])
     sites, curve = _report(solution, model, exact_cand, exact_exist, weights, time_limit)
@@ -229,13 +224,42 @@ def _demand(x, y, lon, lat, weights, record: RunRecord) -> _Demand:
     return _Demand(np.c_[cx, cy], w)
 
 
-def _solve(model: _Model, settings: SitesSettings, record: RunRecord, time_limit: float) -> Solution:
+@dataclass(frozen=True)
+class ResolvedSitesSettings:
+    """The choices of one ``odgeo sites`` run, decided before any coverage is measured and recorded once."""
+
+    radius_m: float
+    time_limit_s: float
+    n_sites: int | None  # None with a target share
+    target: float | None
+
+
+def resolve_settings(settings: SitesSettings, record: RunRecord, *, n_candidates: int) -> ResolvedSitesSettings:
+    """Decide the reach, the solver's time limit and how many sites (or which share); record each once."""
+    radius = record.pick("radius_m", settings.radius_m, DEFAULT_RADIUS_M,
+                         "about a five-minute walk: 200-400 m is the walking scale used for naloxone access")
+    if not (radius > 0 and np.isfinite(radius)):
+        raise ParameterError(f"--radius must be a positive number of metres, not {radius!r}")
+    time_limit = record.pick("time_limit_s", settings.time_limit_s, DEFAULT_TIME_LIMIT_S)
     if settings.n_sites is not None and settings.target is not None:
         raise ParameterError("give --n-sites or --target, not both")
+    if settings.capacity_col is not None and settings.target is not None:
+        raise ParameterError("--target is not available with capacities (--capacity-col)")
+    if settings.train_until:
+        record.param("train_until", settings.train_until, "given")
+    if settings.target is not None:
+        return ResolvedSitesSettings(float(radius), float(time_limit), None,
+                                     float(record.param("target", float(settings.target), "given")))
+    n = record.pick("n_sites", settings.n_sites, min(DEFAULT_N_SITES, n_candidates))
+    if int(n) != n or n < 1:
+        raise ParameterError(f"--n-sites must be a whole number >= 1, not {n!r}")
+    return ResolvedSitesSettings(float(radius), float(time_limit), int(n), None)
+
+
+def _solve(model: _Model, plan: ResolvedSitesSettings, record: RunRecord) -> Solution:
+    time_limit = plan.time_limit_s
     if model.capacitated:
-        if settings.target is not None:
-            raise ParameterError("--target is not available with capacities (--capacity-col)")
-        n = record.pick("n_sites", settings.n_sites, min(DEFAULT_N_SITES, len(model.candidates)))
+        n = int(plan.n_sites or 0)
         months = _months(model.incidents)
         record.param("capacity", "kits per month", "given", f"demand = weighted incidents / {months:.1f} months")
         cover = sparse.hstack([model.exist_cover, model.cand_cover], format="csr")
@@ -246,13 +270,9 @@ def _solve(model: _Model, settings: SitesSettings, record: RunRecord, time_limit
         solution.chosen = [j - len(model.existing) for j in solution.chosen]
         return solution
     problem = model.problem
-    if settings.target is not None:
-        record.param("target", float(settings.target), "given")
-        return solve_target_share(problem, float(settings.target), time_limit=time_limit)
-    n = record.pick("n_sites", settings.n_sites, min(DEFAULT_N_SITES, len(model.candidates)))
-    if int(n) != n or n < 1:
-        raise ParameterError(f"--n-sites must be a whole number >= 1, not {n!r}")
-    return solve_max_coverage(problem, int(n), time_limit=time_limit)
+    if plan.target is not None:
+        return solve_target_share(problem, plan.target, time_limit=time_limit)
+    return solve_max_coverage(problem, int(plan.n_sites or 0), time_limit=time_limit)
 
 
 def _months(incidents: gpd.GeoDataFrame) -> float:
@@ -345,7 +365,6 @@ def _out_of_time(settings, record, incidents, w, exact_cand, exact_exist, n, tim
         "meaning": "sites chosen from the incidents up to the date, scored on the incidents after it, beside "
                    "the best choice of as many sites made knowing the later incidents (Heuton et al. 2024)",
     }
-    record.param("train_until", settings.train_until, "given")
     record.sections["out_of_time"] = {k: v for k, v in evaluation.items() if k != "train_until"}
     return evaluation
 
