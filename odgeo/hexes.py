@@ -14,6 +14,7 @@ sent to ``h3.latlng_to_cell`` itself. The result equals per-point calls.
 from __future__ import annotations
 
 import logging
+import re
 
 import geopandas as gpd
 import h3
@@ -28,6 +29,7 @@ from .schema import OCCURRED_AT, OUTCOME, OUTCOMES, WGS84, has_location
 __all__ = [
     "DEFAULT_RESOLUTION",
     "H3_CELL",
+    "PERIOD_COLUMN",
     "cell_area_km2",
     "cell_centres",
     "cell_children",
@@ -48,6 +50,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 H3_CELL = "h3_cell"
+#: Names of the per-period columns count_cells makes: "2024-05" (month) or "2024-W19" (ISO week).
+PERIOD_COLUMN = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
 DEFAULT_RESOLUTION = 8
 
 _EARTH_R = 6371008.8

@@ -28,6 +28,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
+from .hexes import PERIOD_COLUMN
 from .projection import lonlat_of
 from .publish import PUBLIC_PROPERTIES
 from .schema import OCCURRED_AT, has_location
@@ -39,7 +40,6 @@ COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incide
 #: Properties the map adds: per-period counts of a hexagon, tooltip sentences, styling flags.
 MAP_PROPERTIES = frozenset({"months", "sentence", "artefact"})
 _SENTENCE_COUNT = re.compile(r"(\d[\d,]*) (?:overdoses?|incidents?|fatal)\b")
-_PERIOD = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
 _NUMBER = re.compile(r"-?\d{1,3}\.(\d+)")
 _PAIR_GAP = re.compile(r"^[\s,\]\[\"']{1,6}$")
 _DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
@@ -185,7 +185,7 @@ def _feature_problems(collection: dict, min_count: int):
     allowed = PUBLIC_PROPERTIES | MAP_PROPERTIES
     for feature in collection.get("features", []):
         for key, value in (feature.get("properties") or {}).items():
-            periodic = bool(_PERIOD.match(str(key)))
+            periodic = bool(PERIOD_COLUMN.match(str(key)))
             if key not in allowed and not periodic:
                 yield "property", f"{key!r} is not a public property"
             numbers = []

@@ -16,7 +16,7 @@ from ..errors import NoDataError, ParameterError
 from ..gistar import CORRECTIONS, neighbours, ring_distance_m, study_cells
 from ..hexes import DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, points_to_cells
 from ..incidents import IncidentRead
-from ..maps.webmap import AUDIENCES, build_map
+from ..maps.webmap import AUDIENCES, basemap, build_map
 from ..outputs import OutputFolder
 from ..privacy import DEFAULT_MIN_COUNT, shown_count
 from ..projection import lonlat_of
@@ -193,7 +193,7 @@ def _map(settings: EmergingSettings, read, used, cells: gpd.GeoDataFrame, audien
 
     total = count(len(used))
     products = Products(audience, hexes=None, grid=None, hotspots=None, clusters=None, emerging=cells)
-    tiles = None if settings.tiles == "none" else (settings.tiles or "OpenStreetMap")
+    tiles = basemap(settings.tiles)
     notes = [f"{count(read.n_unlocated)} incidents had no coordinates and {count(read.n_rejected)} rows were "
              "rejected; none of them is counted.",
              "The map shows categories, not counts: see odgeo hotspots for numbers of overdoses."]

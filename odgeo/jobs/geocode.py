@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,83 +10,23 @@ import pandas as pd
 
 from ..errors import ColumnError, ParameterError
 from ..geocode.index import AddressIndex
-from ..geocode.matcher import GEOCODE_COLUMNS, STATUSES, geocode_frame
+from ..geocode.matcher import GEOCODE_COLUMNS, geocode_frame
+from ..geocode.pending import DEFAULT_MIN_SCORE, geocode_pending, status_summary
 from ..incidents import IncidentRead
 from ..schema import (
-    ADDRESS,
-    CITY,
-    GEOCODE_SCORE,
-    GEOCODE_STATUS,
-    INCIDENT_ID,
-    SOURCE_ROW,
     WGS84,
-    ZIP,
     find_column,
-    has_location,
 )
 from ..tables import read_table
 
 __all__ = [
-    "DEFAULT_MIN_SCORE",
     "OUTPUT_SUFFIXES",
     "apply_reference",
-    "geocode_pending",
     "geocode_table",
-    "status_summary",
     "write_geocoded",
 ]
 
-#: Geocoded incidents below this score are left out of the analysis (with their reason):
-#: 0.5 keeps block-level matches (0.6) and drops street and ZIP centres (0.3, 0.15).
-DEFAULT_MIN_SCORE = 0.5
 OUTPUT_SUFFIXES = (".csv", ".gpkg", ".parquet", ".geoparquet")
-
-
-def status_summary(result: pd.DataFrame) -> dict:
-    """Counts by status and the median score of the located ones (for run.json and the terminal)."""
-    counts = result["geocode_status"].value_counts()
-    located = result["geocode_status"] != "unmatched"
-    return {"n": len(result), "by_status": {s: int(counts.get(s, 0)) for s in STATUSES},
-            "median_score": round(float(result.loc[located, "geocode_score"].median()), 3) if located.any() else None}
-
-
-def geocode_pending(read: IncidentRead, index: AddressIndex, *, min_score: float = DEFAULT_MIN_SCORE
-                    ) -> tuple[IncidentRead, dict]:
-    """Locate the incidents that have an address but no coordinates.
-
-    Matches scoring at least ``min_score`` get their point; the others move to
-    the rejects with code ``not_geocoded`` and the reason, so every row stays
-    accounted for.
-    """
-    if not 0 <= min_score <= 1:
-        raise ParameterError(f"--min-score must be between 0 and 1, not {min_score!r}")
-    frame = read.incidents
-    pending = ~has_location(frame.geometry)
-    if not pending.any():
-        return read, {"n": 0, "by_status": {}, "median_score": None}
-    rows = frame[pending]
-    result = geocode_frame(index, rows[ADDRESS], rows[CITY], rows[ZIP])
-    good = (result["geocode_status"] != "unmatched") & (result["geocode_score"] >= min_score)
-    frame = frame.copy()
-    ok = result.index[good]
-    frame.loc[ok, frame.geometry.name] = gpd.points_from_xy(result.loc[ok, "longitude"], result.loc[ok, "latitude"])
-    frame.loc[ok, GEOCODE_STATUS] = result.loc[ok, "geocode_status"]
-    frame.loc[ok, GEOCODE_SCORE] = result.loc[ok, "geocode_score"]
-    bad = result.index[~good]
-    reasons = [_reason(r) for _, r in result.loc[bad].iterrows()]
-    rejects = pd.DataFrame({"row": frame.loc[bad, SOURCE_ROW].to_numpy(), INCIDENT_ID: frame.loc[bad, INCIDENT_ID],
-                            "code": "not_geocoded", "column": ADDRESS, "reason": reasons})
-    summary = status_summary(result) | {"min_score": min_score, "n_located": int(good.sum()),
-                                        "n_left_out": int((~good).sum())}
-    merged = pd.concat([read.rejects, rejects], ignore_index=True).sort_values("row", kind="stable")
-    return replace(read, incidents=frame.drop(index=bad), rejects=merged.reset_index(drop=True)), summary
-
-
-def _reason(row: pd.Series) -> str:
-    if row["geocode_status"] == "unmatched":
-        return f"address not found: {row['geocode_reason']}"
-    return (f"geocoded only to the {row['geocode_status']} level (score {row['geocode_score']:.2f}, "
-            f"below --min-score)")
 
 
 def geocode_table(path, index: AddressIndex | None, *, address_col: str | None = None, city_col: str | None = None,

@@ -28,7 +28,7 @@ from ..gistar import GiStar
 from ..hotspot_areas import DEFAULT_PERCENTILE, hotspot_polygons
 from ..incidents import IncidentRead
 from ..maps.image import write_map_png
-from ..maps.webmap import AUDIENCES, build_map
+from ..maps.webmap import AUDIENCES, basemap, build_map
 from ..outputs import OutputFolder
 from ..population import read_population
 from ..privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count, shown_count
@@ -529,11 +529,9 @@ def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read, used, p
     if n_stacks:
         notes.append(f"{n_stacks} location(s) hold many incidents at one exact point, likely a geocoding "
                      "fallback (a city or ZIP centre); clusters there are marked as possible artefacts.")
-    tiles = settings.tiles
-    tiles = None if tiles == "none" else (tiles or "OpenStreetMap")
     classes = plan.classes
-    fmap = build_map(products, title=title, subtitle=subtitle, notes=notes, period=span, tiles=tiles,
-                     classes=classes)
+    fmap = build_map(products, title=title, subtitle=subtitle, notes=notes, period=span,
+                     tiles=basemap(settings.tiles), classes=classes)
     return fmap, {"title": title, "subtitle": subtitle, "classes": classes}
 
 

@@ -382,7 +382,7 @@ def _sites_for(sites: gpd.GeoDataFrame, audience: str, min_count: int | None) ->
 
 
 def _map(hs_result, sites: gpd.GeoDataFrame, radius: float, settings: SitesSettings, evaluation):
-    from ..maps.webmap import build_map
+    from ..maps.webmap import basemap, build_map
 
     products = replace(hs_result.products, sites=_sites_for(sites, hs_result.audience, hs_result.products.min_count),
                        sites_radius_m=radius)
@@ -398,5 +398,5 @@ def _map(hs_result, sites: gpd.GeoDataFrame, radius: float, settings: SitesSetti
                      f"({evaluation['percent_of_best_possible']}% of best possible).")
     return build_map(products, title=settings.hotspots.title or caption["title"].replace(
         "Suspected overdoses", "Naloxone sites and overdoses"), subtitle=caption["subtitle"], notes=notes,
-        tiles=None if settings.hotspots.tiles == "none" else (settings.hotspots.tiles or "OpenStreetMap"),
+        tiles=basemap(settings.hotspots.tiles),
         classes=caption["classes"])

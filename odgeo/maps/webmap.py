@@ -7,7 +7,6 @@ clusters, and points only for the restricted audience.
 from __future__ import annotations
 
 import html
-import re
 from urllib.parse import urlsplit
 
 import folium
@@ -20,6 +19,7 @@ from folium.raster_layers import ImageOverlay
 from jinja2 import Template
 
 from ..density import DensityGrid
+from ..hexes import PERIOD_COLUMN
 from ..publish import Products
 from ..schema import WGS84
 from ..vocabulary import AUDIENCES
@@ -39,11 +39,10 @@ from .page import (
 )
 from .points import MAX_MAP_POINTS, PointLayer
 
-__all__ = ["AUDIENCES", "LAYER_NAMES", "RESTRICTED_BANNER", "build_map"]
+__all__ = ["AUDIENCES", "DEFAULT_TILES", "LAYER_NAMES", "RESTRICTED_BANNER", "basemap", "build_map"]
 
 RESTRICTED_BANNER = "RESTRICTED: contains sensitive health data"
 _WEB_MERCATOR = "EPSG:3857"
-_PERIOD = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
 
 
 def build_map(
@@ -124,6 +123,15 @@ def build_map(
     folium.LayerControl(collapsed=False).add_to(fmap)
     _make_ids_deterministic(fmap)
     return fmap
+
+
+#: The basemap when none is named: OpenStreetMap's tiles, fetched by the browser when online.
+DEFAULT_TILES = "OpenStreetMap"
+
+
+def basemap(tiles: str | None) -> str | None:
+    """The ``tiles`` to draw for a ``--tiles`` setting: None (default) is OpenStreetMap, "none" no basemap."""
+    return None if tiles == "none" else (tiles or DEFAULT_TILES)
 
 
 def _tile_layer(tiles: str) -> folium.TileLayer:
@@ -252,7 +260,7 @@ class HexLayer(folium.map.Layer):
         super().__init__(name=LAYER_NAMES["hexes"], overlay=True, control=True, show=True)
         self._name = "HexLayer"
         data = hexes.to_crs(WGS84)
-        periods = sorted(c for c in data.columns if _PERIOD.match(str(c)))
+        periods = sorted(c for c in data.columns if PERIOD_COLUMN.match(str(c)))
         self.periods_list = periods
         totals = data["count"].to_numpy(dtype=float, na_value=np.nan)
         per_period = data[periods].to_numpy(dtype=float, na_value=np.nan) if periods else np.zeros((len(data), 0))
