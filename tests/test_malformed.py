@@ -328,3 +328,14 @@ def test_a_kill_between_the_two_renames_is_mended_by_the_next_run(tmp_path):
     assert (out / "run.json").read_text() == "{}", "the earlier products are back in place"
     folder.abort()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_the_spread_of_the_data_is_told_only_to_the_restricted_audience(tmp_path):
+    from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
+
+    for audience in ("public", "restricted"):
+        run_hotspots(SAMPLE / "incidents.csv", tmp_path / audience,
+                     HotspotSettings(timezone="America/Chicago", tiles="none", audience=audience))
+        spread = json.loads((tmp_path / audience / "run.json").read_text())["spread"]
+        assert ("max_distance_from_median_centre_km" in spread) == (audience == "restricted")
+        assert spread["n_outliers"] == 0

@@ -154,6 +154,11 @@ def _set_aside_outliers(read: IncidentRead, settings: JobSettings, record: RunRe
     except DataError as err:
         raise DataError(f"{read.source.get('path', 'input')}: {err}") from err
     record.param("drop_outliers", bool(settings.drop_outliers), "given" if settings.drop_outliers else "default")
+    audience = record.parameters.get("audience")
+    if audience is None or audience.value != "restricted":
+        # The farthest incident's distance is a fact about one incident: a release a day later that
+        # states another distance says where the new extreme incident is. Public records omit it.
+        info = {k: v for k, v in info.items() if k != "max_distance_from_median_centre_km"}
     record.sections["spread"] = info
     codes = np.full(len(read.incidents), "", dtype=object)
     codes[np.flatnonzero(has_xy)[outliers]] = "outlier"
