@@ -193,12 +193,30 @@ def _sniff_delimiter(sample: str, path: Path) -> str:
 _MEMORY_PER_BYTE = 10
 
 
+def available_memory() -> int | None:
+    """Bytes of memory this machine can give a process now, or None where that is not knowable.
+
+    Linux's MemAvailable counts the page cache the kernel would drop for us; free pages
+    alone (``SC_AVPHYS_PAGES``) can be a fraction of it on a busy machine.
+    """
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def _check_memory(path: Path, size: int) -> None:
     """Refuse, before reading, a file whose columns would not fit in the memory this machine has free."""
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return  # not knowable here (not Linux): read and let a MemoryError say so
+    free = available_memory()
+    if free is None:
+        return  # not knowable here: read, and let a MemoryError say so in one line
     need = size * _MEMORY_PER_BYTE
     if need > free:
         raise InputFileError(f"{path}: the file is {size / 1e9:.1f} GB; reading it needs about {need / 1e9:.0f} GB "

@@ -339,3 +339,17 @@ def test_the_spread_of_the_data_is_told_only_to_the_restricted_audience(tmp_path
         spread = json.loads((tmp_path / audience / "run.json").read_text())["spread"]
         assert ("max_distance_from_median_centre_km" in spread) == (audience == "restricted")
         assert spread["n_outliers"] == 0
+
+
+def test_a_file_too_large_for_the_memory_left_is_refused_before_reading(tmp_path, monkeypatch):
+    from odgeo import tables
+    from odgeo.errors import InputFileError
+
+    path = tmp_path / "big.csv"
+    path.write_text(csv_text(good_rows(200)))
+    monkeypatch.setattr(tables, "available_memory", lambda: path.stat().st_size * 5)  # less than 8x the file
+    with pytest.raises(InputFileError, match=r"reading it needs about .* GB of memory and this machine has"):
+        tables.read_table(path)
+    monkeypatch.setattr(tables, "available_memory", lambda: None)  # not knowable: read it
+    assert len(tables.read_table(path).data) == 200
+
