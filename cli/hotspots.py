@@ -59,6 +59,10 @@ from .options import (
 @click.option("--boundary-name-col", metavar="COL", help="Name column of --boundaries (default: detected).")
 @click.option("--boundary-population-col", metavar="COL",
               help="Population column of --boundaries (default: detected, e.g. population, POP100).")
+@click.option("--ledger", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Public: a release ledger shared by every release of a series (daily, weekly, monthly); "
+                   "created by the first. Keeps the earlier areas and holds back changes under --min-count, so "
+                   "releases cannot be differenced. Keep it private, outside --out (see docs/privacy.md).")
 @config_option
 @click.pass_context
 def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:
@@ -101,7 +105,8 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
         gi_resolution=options["gi_resolution"], gi_distance_m=options["gi_distance"], gi_rings=options["gi_rings"],
         correction=options["correction"], permutations=options["permutations"], seed=options["seed"],
         study_area=options["study_area"], boundary_name_col=options["boundary_name_col"],
-        boundary_population_col=options["boundary_population_col"], **job_settings(options),
+        boundary_population_col=options["boundary_population_col"], ledger=options.pop("ledger", None),
+        **job_settings(options),
         **audience_settings(options),
     )
     progress = progress_printer(ctx)
@@ -127,10 +132,10 @@ def _summary(result, out_dir: str) -> None:
                f"(reasons in {out / 'rejects.csv'})")
     click.echo(f"Found: {_plural(len(result.hotspots), 'hot spot')}, {_plural(len(result.clusters), 'cluster')}"
                + (f" ({n_art} shown flagged as a possible geocoding artefact)" if n_art else ""))
-    gistar = result.gistar.settings
-    click.echo(f"Gi*: {gistar['n_hot']['3']} cells hot at 99% confidence, {gistar['n_cold']['3']} cold "
-               f"({gistar['n_cells']} cells, {gistar['rings']} ring(s) = {gistar['distance_m']:.0f} m, "
-               f"{gistar['correction']} correction)")
+    gi = products.gistar
+    if gi is not None and len(gi):
+        click.echo(f"Gi* (as published): {int((gi['gi_bin'] == 3).sum())} cells hot at 99% confidence, "
+                   f"{int((gi['gi_bin'] == -3).sum())} cold, of {len(gi)} cells")
     for step in result.record.sections.get("decisions", []):
         click.echo(f"  decision: {step['decision']}")
     click.echo(_privacy_line(products))
@@ -138,17 +143,11 @@ def _summary(result, out_dir: str) -> None:
 
 
 def _privacy_line(products) -> str:
-    privacy = products.privacy
-    if products.audience == "restricted":
-        masked = privacy.get("geomask")
-        how = (f"points displaced {masked['min_m']:g}-{masked['max_m']:g} m" if masked else "exact points")
-        return f"Audience: RESTRICTED (exact counts, {how}); do not share outside the team"
-    hexes = privacy["hexes"]
-    return (f"Audience: public (no area under {products.min_count}): {hexes['n_published']} areas shown, "
-            f"{hexes['n_merged_areas']} of them merged cells; {hexes['n_areas_suppressed']} area(s) "
-            f"({hexes['n_incidents_suppressed']} incidents) too small to show; "
-            f"{privacy['hotspots']['n_shown']} of {privacy['hotspots']['n']} hot spots and "
-            f"{privacy['clusters']['n_shown']} of {privacy['clusters']['n']} clusters shown")
+    masked = products.privacy.get("geomask")
+    how = f"; points displaced {masked['min_m']:g}-{masked['max_m']:g} m" if masked else ""
+    return (f"Audience: {products.audience_label}{how}: {_plural(len(products.hexes), 'area')}, "
+            f"{_plural(len(products.hotspots), 'hot spot')} and {_plural(len(products.clusters), 'cluster')} "
+            "written")
 
 
 def _plural(n: int, noun: str) -> str:

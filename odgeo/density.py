@@ -154,6 +154,12 @@ def auto_bandwidth(x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
     return h, reason
 
 
+def nice_below(value: float) -> float:
+    """The largest of 1, 2, 2.5 and 5 times a power of ten not above ``value`` (a cell size to print)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    return max(f * power for f in (1.0, 2.0, 2.5, 5.0) if f * power <= value * (1 + 1e-12))
+
+
 def default_cell_size(x: np.ndarray, y: np.ndarray, bandwidth_m: float) -> tuple[float, str]:
     """Shorter side of the points' extent (padded by the bandwidth) / 250, as ArcGIS.
 

@@ -38,6 +38,7 @@ def hotspot_polygons(
     y: np.ndarray,
     *,
     percentile: float = DEFAULT_PERCENTILE,
+    weights: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """Dissolve the cells above the density threshold into hot spot polygons.
 
@@ -50,6 +51,8 @@ def hotspot_polygons(
         the incidents inside each polygon.
     percentile
         Threshold percentile of the non-zero density (default 95).
+    weights
+        Incidents each point stands for (default 1); ``n_incidents`` is then rounded.
 
     Returns
     -------
@@ -73,13 +76,13 @@ def hotspot_polygons(
     vals = grid.values.ravel()
     peak = pd.Series(vals).groupby(flat).max()
     mean = pd.Series(vals).groupby(flat).mean()
-    per_label = _incidents_per_label(grid, labels, x, y)
+    per_label = _incidents_per_label(grid, labels, x, y, weights)
     cell_km2 = (grid.cell_size_m / 1000.0) ** 2
     area = pd.Series(flat).value_counts()
     frame = gpd.GeoDataFrame(
         {
             "area_km2": [round(float(area[r]) * cell_km2, 4) for r in region_ids],
-            "n_incidents": [int(per_label[r]) for r in region_ids],
+            "n_incidents": [round(per_label[r]) for r in region_ids],
             "peak_density": [float(peak[r]) for r in region_ids],
             "mean_density": [float(mean[r]) for r in region_ids],
         },
@@ -91,7 +94,7 @@ def hotspot_polygons(
     return frame.reset_index(drop=True)[HOTSPOT_COLUMNS]
 
 
-def _incidents_per_label(grid: DensityGrid, labels: np.ndarray, x, y) -> np.ndarray:
+def _incidents_per_label(grid: DensityGrid, labels: np.ndarray, x, y, weights=None) -> np.ndarray:
     """Incidents per region label, read off the label raster.
 
     A polygon is exactly the union of its cells, so an incident is inside when its cell is (one pass).
@@ -101,4 +104,5 @@ def _incidents_per_label(grid: DensityGrid, labels: np.ndarray, x, y) -> np.ndar
     row = np.floor((np.asarray(y) - grid.transform.f) / grid.transform.e).astype(np.int64)
     ok = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
     region = labels[row[ok], col[ok]]
-    return np.bincount(region, minlength=int(labels.max()) + 1)
+    w = None if weights is None else np.asarray(weights, dtype=float)[ok]
+    return np.bincount(region, weights=w, minlength=int(labels.max()) + 1)

@@ -86,8 +86,8 @@ def every_public_output_is_scanned():
         used_by_record[id(record)] = used
         return read, used
 
-    def save(fmap, record, out_dir, written):
-        out = real_save(fmap, record, out_dir, written)
+    def save(fmap, record, out_dir, written, gate):
+        out = real_save(fmap, record, out_dir, written, gate)
         audience = record.parameters.get("audience")
         if audience is not None and audience.value == "public" and id(record) in used_by_record:
             min_count = record.parameters["min_count"].value if "min_count" in record.parameters else 10

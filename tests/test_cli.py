@@ -125,7 +125,8 @@ def test_audience_options_reach_the_run(tmp_path):
                                       "--mask-points", "40,200", "--mask-seed", "5",
                                       "--population", str(SAMPLE / "neighbourhoods.geojson")])
     assert result.exit_code == 0, result.output
-    assert "RESTRICTED (exact counts, points displaced 40-200 m)" in result.output
+    assert "RESTRICTED (exact counts and incident locations; do not share); points displaced 40-200 m" \
+        in result.output
     record = json.loads((out / "run.json").read_text())
     assert record["parameters"]["mask_points_m"]["value"] == [40.0, 200.0]
     assert record["privacy"]["geomask"]["seed"] == 5
@@ -140,7 +141,7 @@ def test_min_count_and_a_clean_leakscan(tmp_path):
     result = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--out", str(out),
                                       "--timezone", "America/Chicago", "--min-count", "25"])
     assert result.exit_code == 0, result.output
-    assert "Audience: public (no area under 25)" in result.output
+    assert "Audience: public (aggregates only)" in result.output
     scan = CliRunner().invoke(cli, ["leakscan", str(out), str(SAMPLE / "incidents.csv"), "--min-count", "25",
                                     "--timezone", "America/Chicago", "--identifying-col", "narrative",
                                     "--identifying-col", "address"])

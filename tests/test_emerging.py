@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+import geopandas as gpd
 import h3
 import numpy as np
 import pytest
+import shapely
 from click.testing import CliRunner
 from odgeo_cli.main import cli
 from scipy import stats
@@ -121,7 +123,11 @@ def test_sample_city_categories(emerging_public, truth):
     assert record["emerging"]["step"] == "month" and record["emerging"]["n_steps"] == 24
     doc = json.loads((out / "emerging.geojson").read_text())
     props = doc["features"][0]["properties"]
-    assert set(props) == {"h3_cell", "category", "mk_tau", "mk_p", "n_steps_hot", "n_steps_cold"}
+    # Public: a category per published area (cells merged to hold 10), no trend statistics.
+    assert set(props) == {"h3_cell", "h3_resolution", "merged", "n_fine_cells", "category"}
+    areas = gpd.GeoDataFrame.from_features(doc["features"], crs="EPSG:4326")
+    steady_area = areas[areas.contains(shapely.Point(truth["hot_spots"][0]["centre"]))]
+    assert steady_area["category"].iloc[0].endswith("hot spot")
     table = run.result.table.set_index("h3_cell")
     assert set(table["category"]) <= set(CATEGORIES)
     steady, growing, fading = (table.loc[h3.latlng_to_cell(s["centre"][1], s["centre"][0], 9)]

@@ -129,7 +129,7 @@ def test_main_job_geocodes_pending_rows(tmp_path):
     out = tmp_path / "r"
     result = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ,
                                       "--out", str(out), "--reference", str(REFERENCES[0]),
-                                      "--reference", str(REFERENCES[1])])
+                                      "--reference", str(REFERENCES[1]), "--audience", "restricted"])
     assert result.exit_code == 0, result.output
     record = json.loads((out / "run.json").read_text())
     counts, geocoding = record["counts"], record["geocoding"]

@@ -153,13 +153,14 @@ def test_morans_i_equals_esda(sample_gistar):
 def test_optimized_mode_decides_and_writes_it_down(tmp_path):
     result = run_hotspots(SAMPLE / "incidents.csv", tmp_path, HotspotSettings(timezone=SAMPLE_TZ, method="optimized"))
     record = json.loads((tmp_path / "run.json").read_text())
-    decisions = [d["decision"] for d in record["decisions"]]
+    assert "restricted" in record["decisions"]  # measured on the incidents: not in the public record
+    decisions = [d["decision"] for d in result.record.sections["decisions"]]
     assert decisions[0].startswith("3,975 located incidents")
     assert any(d.startswith("H3 resolution") for d in decisions)
     assert any("distance band" in d for d in decisions)
     assert record["parameters"]["gi_resolution"]["source"] == "auto"
     assert result.gistar.settings["resolution"] == record["parameters"]["gi_resolution"]["value"]
-    assert record["gistar"]["correction"] == "fdr"
+    assert record["privacy"]["gistar"]["correction"] == "fdr"
     assert scan_public_outputs(tmp_path, result.incidents) == []
     frame = result.gistar.frame.set_index("h3_cell")
     res = result.gistar.settings["resolution"]

@@ -105,13 +105,13 @@ def test_three_incidents_give_a_safe_mostly_empty_product(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["hotspots", str(csv), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "too small to show" in result.output
+    assert "0 areas" in result.output
     assert _scan(out, csv, timezone="UTC") == []
     hexes = json.loads((out / "hexes.geojson").read_text())
     assert hexes["features"] == []
     record = json.loads((out / "run.json").read_text())
-    assert record["privacy"]["hexes"]["n_incidents_suppressed"] == 3
-    assert "fewer than 10 located incidents" in (out / "map.html").read_text()
+    assert record["counts"]["n_incidents_suppressed"] is None and record["counts"]["n_used"] is None
+    assert "undisclosed number of located incidents" in (out / "map.html").read_text()
 
 
 def _payload_csv(path):

@@ -21,12 +21,17 @@ def test_every_product_is_written(sample_run):
     assert sorted(p.name for p in out.iterdir()) == sorted(PRODUCT_FILES)
 
 
-def test_run_record_counts_add_up_and_parameters_have_sources(sample_run, truth):
-    _, out = sample_run
-    record = json.loads((out / "run.json").read_text())
-    c = record["counts"]
+def test_run_record_counts_add_up_and_parameters_have_sources(sample_run, restricted_run, truth):
+    _, out = restricted_run
+    c = json.loads((out / "run.json").read_text())["counts"]
     assert c["n_input"] == c["n_used"] + c["n_unlocated"] + c["n_rejected"] == truth["n_rows"]
     assert sum(c["rejected_by_code"].values()) == c["n_rejected"]
+    _, out = sample_run
+    record = json.loads((out / "run.json").read_text())
+    public = record["counts"]  # the sample's 8 rejects and 8 suppressed incidents are hidden
+    assert public["n_input"] == truth["n_rows"] and public["n_unlocated"] == c["n_unlocated"]
+    assert public["n_used"] is None and public["n_rejected"] is None
+    assert public["n_used_in_published_areas"] + 8 == c["n_used"]
     params = record["parameters"]
     assert params["bandwidth_m"]["source"] == "auto" and "rule" in params["bandwidth_m"]["reason"]
     assert params["timezone"] == {"value": SAMPLE_TZ, "source": "given"}
@@ -45,19 +50,26 @@ def test_hexes_sum_to_incidents_used(sample_run, restricted_run):
     assert hexes["count"].sum() == used
     assert {"h3_cell", "count", "fatal", "nonfatal", "2024-01", "2025-12"} <= set(hexes.columns)
     # Public: published areas plus the suppressed incidents account for every incident.
-    _, out = sample_run
+    result, out = sample_run
     public = gpd.read_file(out / "hexes.geojson")
     record = json.loads((out / "run.json").read_text())
-    assert public["count"].sum() + record["privacy"]["hexes"]["n_incidents_suppressed"] == used
+    assert public["count"].sum() == record["counts"]["n_used_in_published_areas"]
+    assert public["count"].sum() + result.gate.n_suppressed == used
     assert public["count"].min() >= record["privacy"]["min_count"] == 10
 
 
-def test_rejects_file_lists_every_rejected_row(sample_run, truth):
-    _, out = sample_run
+def test_rejects_file_lists_every_rejected_row(sample_run, restricted_run, truth):
+    _, out = restricted_run
     with open(out / "rejects.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert sorted((int(r["row"]), r["code"]) for r in rows) == sorted((b["row"], b["code"]) for b in truth["bad_rows"])
-    assert "incident_id" not in rows[0]  # public audience: no identifiers
+    # Public: totals by code, no rows (which rows were rejected says which were that day's), none small.
+    _, out = sample_run
+    with open(out / "rejects.csv", newline="") as fh:
+        public = list(csv.DictReader(fh))
+    assert set(public[0]) == {"code", "n_rows", "reason"}
+    assert {r["code"] for r in public} == {b["code"] for b in truth["bad_rows"]}
+    assert all(r["n_rows"] == "" or int(r["n_rows"]) >= 10 for r in public)
 
 
 def test_density_tif_is_metric_and_matches_the_grid(sample_run):

@@ -1,21 +1,16 @@
-"""Small-count protection: coarsening, complementary suppression, the public density surface."""
+"""Small-count protection: coarsening and complementary suppression."""
 
 from __future__ import annotations
 
-import math
-
 import h3
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.spatial import cKDTree
 
-from odgeo.density import kernel_density, kernel_values
 from odgeo.errors import ParameterError
-from odgeo.privacy import check_min_count, coarsen_cells, public_density, suppress_breakdowns
+from odgeo.privacy import check_min_count, coarsen_cells, suppress_breakdowns
 
 CENTRE = h3.latlng_to_cell(38.2, -97.4, 8)
 
@@ -132,36 +127,6 @@ def test_min_count_must_be_a_whole_positive_number():
     for bad in (0, -3, 2.5, "ten", None):
         with pytest.raises(ParameterError, match="--min-count"):
             check_min_count(bad)
-
-
-def test_public_density_is_supported_rounded_and_cropped():
-    rng = np.random.default_rng(3)
-    crowd = rng.normal(0, 150, size=(60, 2))
-    lone = np.array([[3000.0, 3000.0], [3100.0, 2900.0]])
-    xy = np.vstack([crowd, lone])
-    grid = kernel_density(xy[:, 0], xy[:, 1], crs="EPSG:32614", bandwidth_m=400, cell_size_m=50)
-    public, report = public_density(grid, xy[:, 0], xy[:, 1], min_count=10)
-    step = float(kernel_values(np.zeros(1), 400, "quartic")[0])
-    shown = public.values > 0
-    assert shown.any() and report["n_cells_hidden"] > 0
-    assert np.allclose(public.values[shown] / step, np.round(public.values[shown] / step))
-    # Brute force: every shown cell has at least 10 incidents within the bandwidth.
-    cx, cy = public.cell_centres()
-    tree = cKDTree(xy)
-    support = tree.query_ball_point(np.c_[cx[shown], cy[shown]], r=400, return_length=True)
-    assert support.min() >= 10
-    # The two lone incidents are far from anything shown.
-    _, _, east, north = public.bounds()
-    assert east < 2500 and north < 2500
-
-
-def test_public_density_of_too_few_incidents_is_empty_and_placed_on_a_coarse_lattice():
-    xy = np.array([[630123.0, 4230456.0], [630300.0, 4230500.0]])
-    grid = kernel_density(xy[:, 0], xy[:, 1], crs="EPSG:32614", bandwidth_m=300, cell_size_m=20)
-    public, report = public_density(grid, xy[:, 0], xy[:, 1], min_count=10)
-    assert public.values.shape == (1, 1) and public.values.max() == 0
-    assert report["n_cells_shown"] == 0
-    assert math.fmod(public.transform.c, 10_000) == 0 and math.fmod(public.transform.f, 10_000) == 0
 
 
 def test_merged_area_shapes_are_valid_polygons(sample_run):

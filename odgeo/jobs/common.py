@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,19 +10,24 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
-from ..errors import DataError, NoDataError
+from ..errors import DataError, NoDataError, ParameterError
 from ..extent import check_spread
-from ..incidents import REJECT_COLUMNS, IncidentRead, read_incidents
+from ..geomask import DonutMask
+from ..incidents import IncidentRead, read_incidents
+from ..ledger import Ledger
 from ..outputs import OutputFolder
+from ..privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count
 from ..projection import lonlat_of
+from ..publish import Gate, gate_for
 from ..runrecord import RunRecord
-from ..schema import INCIDENT_ID, OCCURRED_AT, has_location, located, validate_incident_frame
+from ..schema import OCCURRED_AT, OUTCOME, has_location, located, validate_incident_frame
 from ..selection import filter_incidents, move_to_rejects
 
-__all__ = ["JobSettings", "date_span", "read_job_input", "rejects_for", "row_counts", "run_job",
-           "save_map_and_record", "select_incidents"]
+__all__ = ["JobSettings", "check_ledger_place", "date_span", "open_gate", "read_job_input", "row_counts",
+           "run_job", "save_map_and_record", "select_incidents"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,9 +51,10 @@ class JobSettings:
         Address points and/or street centerlines to geocode the incidents that have
         an address and no coordinates (see :mod:`odgeo.geocode.matcher`); matches scoring
         under ``min_score`` (default 0.5) go to the rejects.
-    audience, min_count
+    audience, min_count, ledger
         "public" (default) or "restricted"; the smallest count published for the
-        public (default 10; see docs/privacy.md).
+        public (default 10); a release ledger shared by successive public runs
+        (see :mod:`odgeo.ledger` and docs/privacy.md).
     title, tiles
         Map title and basemap (None: OpenStreetMap; "none": no basemap).
     """
@@ -66,6 +73,7 @@ class JobSettings:
     min_score: float | None = None
     audience: str | None = None
     min_count: int | None = None
+    ledger: str | None = None
     title: str | None = None
     tiles: str | None = None
 
@@ -82,6 +90,7 @@ def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
     ``out_dir`` unless every step succeeded.
     """
     say = progress or (lambda step: None)
+    check_ledger_place(input_settings, out_dir)
     with OutputFolder(out_dir, overwrite=overwrite) as folder:  # checked and locked before any work
         record = RunRecord(command)
         read = read_job_input(path, input_settings, record, say)
@@ -132,7 +141,8 @@ def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecor
     read = _set_aside_outliers(read, settings, record)
     used = located(read.incidents).reset_index(drop=True)
     record.sections["columns"] = read.columns
-    record.sections["counts"] = row_counts(read, len(used), int(used[OCCURRED_AT].isna().sum()))
+    record.sections["counts"] = row_counts(read, len(used), int(used[OCCURRED_AT].isna().sum()),
+                                           int((used[OUTCOME] == "fatal").sum()))
     if read.notes:
         record.sections["data_notes"] = read.notes
     if used.empty:
@@ -154,11 +164,6 @@ def _set_aside_outliers(read: IncidentRead, settings: JobSettings, record: RunRe
     except DataError as err:
         raise DataError(f"{read.source.get('path', 'input')}: {err}") from err
     record.param("drop_outliers", bool(settings.drop_outliers), "given" if settings.drop_outliers else "default")
-    audience = record.parameters.get("audience")
-    if audience is None or audience.value != "restricted":
-        # The farthest incident's distance is a fact about one incident: a release a day later that
-        # states another distance says where the new extreme incident is. Public records omit it.
-        info = {k: v for k, v in info.items() if k != "max_distance_from_median_centre_km"}
     record.sections["spread"] = info
     codes = np.full(len(read.incidents), "", dtype=object)
     codes[np.flatnonzero(has_xy)[outliers]] = "outlier"
@@ -166,11 +171,12 @@ def _set_aside_outliers(read: IncidentRead, settings: JobSettings, record: RunRe
     return move_to_rejects(read, codes, reason)
 
 
-def row_counts(read: IncidentRead, n_used: int, n_undated: int = 0) -> dict:
+def row_counts(read: IncidentRead, n_used: int, n_undated: int = 0, n_fatal: int = 0) -> dict:
     """Where every input row went; ``n_input = n_used + n_unlocated + n_rejected``.
 
     ``n_used_undated`` of the used incidents have no date: they count in every product
-    that does not break down by time and in no month, week or time filter.
+    that does not break down by time and in no month, week or time filter;
+    ``n_used_fatal`` were fatal.
     """
     by_code = read.rejects["code"].value_counts().sort_index()
     counts: dict[str, Any] = {
@@ -180,6 +186,7 @@ def row_counts(read: IncidentRead, n_used: int, n_undated: int = 0) -> dict:
         "n_rejected": read.n_rejected,
         "rejected_by_code": {str(k): int(v) for k, v in by_code.items()},
         "n_used_undated": n_undated,
+        "n_used_fatal": n_fatal,
         "check": "n_input = n_used + n_unlocated + n_rejected",
     }
     if counts["n_used"] + counts["n_unlocated"] + counts["n_rejected"] != counts["n_input"]:
@@ -198,20 +205,59 @@ def date_span(used: gpd.GeoDataFrame) -> str:
     return f"{first:%b %Y} to {last:%b %Y}"
 
 
-def rejects_for(rejects: pd.DataFrame, audience: str) -> pd.DataFrame:
-    """The rejects table to write: without incident ids for the public audience."""
+def open_gate(record: RunRecord, settings: JobSettings, audience: str, *, ledger_settings: dict | None = None,
+              mask: DonutMask | None = None, k_anonymity: np.ndarray | None = None) -> Gate:
+    """The publishing gate for ``audience``, with ``--min-count`` and ``--ledger`` resolved and recorded.
+
+    ``ledger_settings`` are the settings every release sharing a ledger must
+    keep (None: this command takes no ledger).
+    """
     if audience == "restricted":
-        return rejects[REJECT_COLUMNS]
-    return rejects[[c for c in REJECT_COLUMNS if c != INCIDENT_ID]]
+        if settings.min_count is not None:
+            log.info("--min-count applies to the public audience; restricted products keep exact counts")
+        if settings.ledger:
+            raise ParameterError("--ledger applies to --audience public: restricted products are not released")
+        return gate_for("restricted", mask=mask, k_anonymity=k_anonymity)
+    if settings.min_count is None:
+        min_count = record.param("min_count", DEFAULT_MIN_COUNT, "default", MIN_COUNT_SOURCE)
+    else:
+        min_count = record.param("min_count", check_min_count(settings.min_count), "given")
+    ledger = None
+    if settings.ledger:
+        if ledger_settings is None:
+            raise ParameterError(f"--ledger applies to odgeo hotspots; {record.command} releases are not "
+                                 "held back yet: publish them once, or use --audience restricted")
+        ledger = Ledger.open(settings.ledger, min_count=min_count, settings=ledger_settings)
+        record.param("ledger", Path(settings.ledger).name, "given",
+                     f"release {len(ledger.releases) + 1}; earlier areas kept, changes under {min_count} held back")
+    else:
+        log.warning("public release without --ledger: it is safe alone, but two releases of the same data "
+                    "(a week apart, or with one record removed) can be differenced to find single incidents; "
+                    "give --ledger FILE to every release of a series")
+    return gate_for("public", min_count=min_count, ledger=ledger)
 
 
-def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: list[Path]) -> list[Path]:
-    """Write map.html, then run.json listing every file written (itself included); return their final paths."""
+def check_ledger_place(settings: JobSettings, out_dir) -> None:
+    """A ledger inside the output folder would be replaced with the folder: refuse it."""
+    if settings.ledger:
+        ledger, out = Path(settings.ledger).resolve(), Path(out_dir).resolve()
+        if out == ledger.parent or out in ledger.parents:
+            raise ParameterError(f"--ledger {settings.ledger} is inside --out {out_dir}, which each run replaces; "
+                                 "keep the ledger outside the output folder")
+
+
+def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: list[Path],
+                        gate: Gate) -> list[Path]:
+    """Write map.html, then run.json (through the gate) listing every file written; return their final paths.
+
+    The gate finishes last (a ledger is saved), before the folder is swapped in.
+    """
     from ..writers import write_json
 
     fmap.save(str(folder.path("map.html")))
     written = [*written, folder.path("map.html")]
-    doc = record.as_dict()
+    doc = gate.run_record(record.as_dict())
     doc["outputs"] = sorted(p.name for p in [*written, folder.path("run.json")])
     written.append(write_json(doc, folder.path("run.json")))
+    gate.finish(str(record.sections.get("input", {}).get("path", "")))
     return [folder.final_path(p) for p in written]

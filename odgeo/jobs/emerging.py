@@ -18,9 +18,8 @@ from ..hexes import DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, p
 from ..incidents import IncidentRead
 from ..maps.webmap import AUDIENCES, basemap, build_map
 from ..outputs import OutputFolder
-from ..privacy import DEFAULT_MIN_COUNT, shown_count
 from ..projection import lonlat_of
-from ..publish import Products
+from ..publish import Gate, Products
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, WGS84
 from ..vocabulary import STEPS
@@ -28,7 +27,7 @@ from ..writers import write_csv, write_geojson
 from .common import (
     JobSettings,
     date_span,
-    rejects_for,
+    open_gate,
     run_job,
     save_map_and_record,
     select_incidents,
@@ -71,9 +70,11 @@ class EmergingRun:
     incidents: gpd.GeoDataFrame
     result: EmergingResult
     cells: gpd.GeoDataFrame  # one row per cell, with polygons and the cell's total count
+    layer: gpd.GeoDataFrame  # what the audience may see (public: categories per published area)
     map: folium.Map
     record: RunRecord
     audience: str
+    gate: Gate
 
 
 def run_emerging(path, out_dir, settings: EmergingSettings | None = None, *, overwrite: bool = False,
@@ -85,14 +86,10 @@ def run_emerging(path, out_dir, settings: EmergingSettings | None = None, *, ove
 
 
 def _write_products(run: EmergingRun, folder: OutputFolder) -> list[Path]:
-    written = [write_geojson(_for_audience(run.cells, run.audience), folder.path("emerging.geojson")),
-               write_csv(rejects_for(run.read.rejects, run.audience), folder.path("rejects.csv"))]
-    return save_map_and_record(run.map, run.record, folder, written)
-
-
-def _for_audience(cells: gpd.GeoDataFrame, audience: str) -> gpd.GeoDataFrame:
-    """Public: categories and trends only (cell counts would undo the hexagon coarsening)."""
-    return cells if audience == "restricted" else cells.drop(columns=["count"])
+    totals = run.gate.totals(run.record.sections["counts"])
+    written = [write_geojson(run.layer, folder.path("emerging.geojson")),
+               write_csv(run.gate.rejects(run.read.rejects, totals), folder.path("rejects.csv"))]
+    return save_map_and_record(run.map, run.record, folder, written, run.gate)
 
 
 @dataclass(frozen=True)
@@ -127,6 +124,7 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
     if audience not in AUDIENCES:
         raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     read, used = select_incidents(read, settings, record, require_dates="emerging hot spot analysis")
+    gate = open_gate(record, settings, audience)
     plan = resolve_settings(settings, record, used[OCCURRED_AT])
     resolution, rings, step = plan.resolution, plan.rings, plan.step
     say(f"building the space-time cube ({step}s)")
@@ -140,7 +138,9 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
                              f"= {len(steps) * len(cells):,} bins (at most {MAX_CUBE_BINS:,}); choose a coarser "
                              "--resolution, --step month, or a shorter period (--since/--until)")
     cube = np.zeros((len(steps), len(cells)))
-    np.add.at(cube, (step_of, np.searchsorted(cells, occupied_of)), 1)
+    pos = np.minimum(np.searchsorted(cells, occupied_of), len(cells) - 1)
+    inside = cells[pos] == occupied_of  # a given study area leaves the incidents outside it out
+    np.add.at(cube, (step_of[inside], pos[inside]), 1)
     say("space-time Gi* and trends")
     with record.timed("emerging"):
         names = cell_strs(cells)
@@ -148,11 +148,16 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
                                     correction=plan.correction)
     record.sections["emerging"] = {**result.settings, "resolution": resolution, "rings": rings,
                                    "distance_m": round(ring_distance_m(rings, resolution), 1),
-                                   "n_cells": len(cells), "step": step}
+                                   "n_cells": len(cells), "step": step,
+                                   "n_incidents_outside_study_area": int((~inside).sum())}
     frame = result.table.assign(count=cube.sum(axis=0).astype(np.int64))
     cells_frame = gpd.GeoDataFrame(frame, geometry=cells_to_polygons(frame[H3_CELL]).values, crs=WGS84)
-    fmap = _map(settings, read, used, cells_frame, audience)
-    return EmergingRun(read, used, result, cells_frame, fmap, record, audience)
+    layer = gate.emerging_cells(cells_frame, cube, steps, {"time_window": plan.time_window,
+                                                           "correction": plan.correction, "step": step,
+                                                           "resolution": resolution,
+                                                           "study_area_given": boundary is not None})
+    fmap = _map(settings, read, used, layer, record, gate)
+    return EmergingRun(read, used, result, cells_frame, layer, fmap, record, audience, gate)
 
 
 def _step(record: RunRecord, given: str | None, times: pd.Series) -> str:
@@ -184,18 +189,17 @@ def _periods(times: pd.Series, step: str) -> tuple[list[str], np.ndarray]:
     return labels, pd.PeriodIndex(periods).asi8 - full[0].ordinal
 
 
-def _map(settings: EmergingSettings, read, used, cells: gpd.GeoDataFrame, audience: str) -> folium.Map:
+def _map(settings: EmergingSettings, read, used, layer: gpd.GeoDataFrame, record: RunRecord,
+         gate: Gate) -> folium.Map:
     source = Path(str(read.source.get("path", "incidents"))).name
     title = settings.title or f"Emerging overdose hot spots: {source}"
-    min_count = settings.min_count or DEFAULT_MIN_COUNT
-    def count(n: int) -> str:
-        return shown_count(n, min_count) if audience == "public" else f"{n:,}"
-
-    total = count(len(used))
-    products = Products(audience, hexes=None, grid=None, hotspots=None, clusters=None, emerging=cells)
+    totals = gate.totals(record.sections["counts"])
+    count = gate.count
+    products = gate.label(Products(gate.audience, hexes=None, grid=None, hotspots=None, clusters=None,
+                                   emerging=layer))
     tiles = basemap(settings.tiles)
-    notes = [f"{count(read.n_unlocated)} incidents had no coordinates and {count(read.n_rejected)} rows were "
-             "rejected; none of them is counted.",
+    notes = [f"{count(totals['n_unlocated'])} incidents had no coordinates and {count(totals['n_rejected'])} rows "
+             "were rejected; none of them is counted.",
              "The map shows categories, not counts: see odgeo hotspots for numbers of overdoses."]
-    return build_map(products, title=title, subtitle=f"{date_span(used)} · {total} located incidents",
+    return build_map(products, title=title, subtitle=f"{date_span(used)} · {count(totals['n_used'])} located incidents",
                      notes=notes, tiles=tiles)

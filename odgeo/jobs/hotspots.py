@@ -21,7 +21,7 @@ import pandas as pd
 from .. import clusters as clusters_mod
 from .. import hexes as hexes_mod
 from ..areas import add_rates, area_counts, read_boundaries
-from ..density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density
+from ..density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density, nice_below
 from ..errors import NoDataError, ParameterError
 from ..geomask import donut_mask, parse_mask_distances, ring_population
 from ..gistar import GiStar
@@ -31,16 +31,16 @@ from ..maps.image import write_map_png
 from ..maps.webmap import AUDIENCES, basemap, build_map
 from ..outputs import OutputFolder
 from ..population import read_population
-from ..privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count, shown_count
+from ..privacy import check_min_count
 from ..projection import lonlat_of, project_points
-from ..publish import Products, public_products, restricted_products
+from ..publish import Gate, HotspotLayers, Products
 from ..runrecord import RunRecord
-from ..schema import OCCURRED_AT, OUTCOME
+from ..schema import OCCURRED_AT
 from ..writers import write_csv, write_density_geotiff, write_geojson
 from .common import (
     JobSettings,
     date_span,
-    rejects_for,
+    open_gate,
     run_job,
     save_map_and_record,
     select_incidents,
@@ -160,6 +160,8 @@ class HotspotResult:
         The run record.
     audience
         "public" or "restricted".
+    gate
+        The publishing gate that made ``products`` and makes every file written.
     """
 
     read: IncidentRead
@@ -176,6 +178,7 @@ class HotspotResult:
     map_caption: dict  # title, subtitle and classes, for map.png
     record: RunRecord
     audience: str
+    gate: Gate  # made every file written
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,6 @@ class ResolvedHotspotSettings:
     min_samples: int
     stack_min: int
     gistar: GiPlan
-    min_count: int | None  # public audience
     mask_points_m: tuple[float, float] | None  # restricted audience
     mask_seed: int
     classes: str
@@ -214,9 +216,9 @@ def resolve_settings(settings: HotspotSettings, record: RunRecord, audience: str
     if kernel not in KERNELS:
         raise ParameterError(f"--kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
     bandwidth = _metres(record, "bandwidth_m", "--bandwidth", settings.bandwidth_m,
-                        lambda: _auto_bandwidth_or_fallback(x, y), decimals=2)
+                        lambda: _auto_bandwidth_or_fallback(x, y), step=10.0)
     cell = _metres(record, "cell_size_m", "--cell-size", settings.cell_size_m,
-                   lambda: default_cell_size(x, y, bandwidth), decimals=3)
+                   lambda: default_cell_size(x, y, bandwidth), step=None)
     percentile = record.pick("hotspot_percentile", settings.percentile, DEFAULT_PERCENTILE,
                              "cells above the 95th percentile of non-zero density: the densest 5% of the area")
     eps = record.pick("eps_m", settings.eps_m, clusters_mod.DEFAULT_EPS_M, "about a city block")
@@ -226,20 +228,14 @@ def resolve_settings(settings: HotspotSettings, record: RunRecord, audience: str
                             f"{clusters_mod.ROUND_STACK_MIN} suffice at a coordinate with "
                             f"{clusters_mod.ROUND_DECIMALS} decimals or fewer")
     gistar = plan_gistar(record, settings, x, y, lon, lat, resolution)
-    min_count, distances, mask_seed = None, None, 0
-    if audience == "public":
-        min_count = _min_count(record, settings)
-    else:
-        if settings.min_count is not None:
-            log.info("--min-count applies to the public audience; restricted products keep exact counts")
-        distances = parse_mask_distances(settings.mask_points)
-        if distances is not None:
-            record.param("mask_points_m", list(distances), "given")
-            mask_seed = int(record.pick("mask_seed", settings.mask_seed, 0))
+    distances, mask_seed = parse_mask_distances(settings.mask_points), 0
+    if distances is not None:  # only restricted runs get here with it (see _check_audience_options)
+        record.param("mask_points_m", list(distances), "given")
+        mask_seed = int(record.pick("mask_seed", settings.mask_seed, 0))
     classes = record.pick("classes", settings.classes, "quantiles", "each colour class holds about as many areas")
     return ResolvedHotspotSettings(audience, resolution, period, kernel, float(bandwidth), float(cell),
                                    float(percentile), float(eps), int(min_samples), int(stack_min), gistar,
-                                   min_count, distances, mask_seed, classes)
+                                   distances, mask_seed, classes)
 
 
 def run_hotspots(
@@ -349,24 +345,23 @@ def analyse_hotspots(
     population = _population(record, settings)
     say(f"preparing {audience} products")
     with record.timed("privacy"):
-        if audience == "public":
-            products = public_products(counts=counts, grid=grid, hotspots=hotspots, clusters=clusters,
-                                       x=x, y=y, eps_m=plan.eps_m, min_count=int(plan.min_count or 0),
-                                       areas=areas, gistar=gistar.frame)
-            record.sections["coordinate_stacks"] = _stacks_summary(record.sections["coordinate_stacks"])
-        else:
-            products = _restricted(plan, hexes, grid, hotspots, clusters, used, lon, lat, areas, population)
-            products.gistar = gistar.frame
+        gate = _gate(record, settings, audience, plan, lon, lat, population)
+        products = gate.hotspot_products(HotspotLayers(
+            counts=counts, hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
+            lon=lon, lat=lat, eps_m=plan.eps_m, percentile=plan.percentile, gistar=gistar,
+            gi_resolution=plan.gistar.resolution, gi_rings=plan.gistar.rings, correction=plan.gistar.correction,
+            permutations=plan.gistar.permutations, seed=plan.gistar.seed, study_area=plan.gistar.boundary,
+            areas=areas))
         if population is not None:
             products.hexes = add_rates(products.hexes, *population)
     record.sections["privacy"] = products.privacy
-    record.sections["products"] = _products_summary(products, labels)
+    record.sections["products"] = _products_summary(products)
     say("drawing the map")
     with record.timed("map"):
-        fmap, caption = _map(settings, plan, read, used, products, record)
+        fmap, caption = _map(settings, plan, read, products, record, gate)
     return HotspotResult(read=read, incidents=used, counts=counts, hexes=hexes, grid=grid,
                          hotspots=hotspots, clusters=clusters, labels=labels, gistar=gistar, products=products,
-                         map=fmap, map_caption=caption, record=record, audience=audience)
+                         map=fmap, map_caption=caption, record=record, audience=audience, gate=gate)
 
 
 def _check_audience_options(settings: HotspotSettings, audience: str) -> None:
@@ -377,12 +372,6 @@ def _check_audience_options(settings: HotspotSettings, audience: str) -> None:
     parse_mask_distances(settings.mask_points)
     if settings.min_count is not None:
         check_min_count(settings.min_count)
-
-
-def _min_count(record: RunRecord, settings: HotspotSettings) -> int:
-    if settings.min_count is None:
-        return record.param("min_count", DEFAULT_MIN_COUNT, "default", MIN_COUNT_SOURCE)
-    return record.param("min_count", check_min_count(settings.min_count), "given")
 
 
 def _areas(record: RunRecord, settings: HotspotSettings, used: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
@@ -406,24 +395,17 @@ def _population(record: RunRecord, settings: HotspotSettings):
     return layer, column
 
 
-def _restricted(plan: ResolvedHotspotSettings, hexes, grid, hotspots, clusters, used, lon, lat, areas,
-                population) -> Products:
+def _gate(record: RunRecord, settings: HotspotSettings, audience: str, plan: ResolvedHotspotSettings,
+          lon: np.ndarray, lat: np.ndarray, population) -> Gate:
+    """The publishing gate, with the restricted map's displacement (and its k-anonymity) when asked."""
+    mask, k = None, None
     distances = plan.mask_points_m
-    if distances is None:
-        return restricted_products(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
-                                   areas=areas)
-    mask = donut_mask(lon, lat, min_m=distances[0], max_m=distances[1], seed=plan.mask_seed)
-    k = None
-    if population is not None:
-        k = ring_population(lon, lat, *population, min_m=distances[0], max_m=distances[1])
-    return restricted_products(hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
-                               mask=mask, k_anonymity=k, areas=areas)
-
-
-def _stacks_summary(rows: list[dict]) -> dict:
-    """Public run.json: how many suspect stacks, not where or how big each one is."""
-    return {"n_stacks": len(rows), "n_incidents": sum(r["n_incidents"] for r in rows),
-            "detail": "per-stack rows are in the restricted run record"}
+    if distances is not None:
+        mask = donut_mask(lon, lat, min_m=distances[0], max_m=distances[1], seed=plan.mask_seed)
+        if population is not None:
+            k = ring_population(lon, lat, *population, min_m=distances[0], max_m=distances[1])
+    return open_gate(record, settings, audience, mask=mask, k_anonymity=k,
+                     ledger_settings={"command": "hotspots", "resolution": plan.resolution, "period": plan.period})
 
 
 def _main_layers(products: Products) -> tuple[gpd.GeoDataFrame, DensityGrid, gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -433,18 +415,16 @@ def _main_layers(products: Products) -> tuple[gpd.GeoDataFrame, DensityGrid, gpd
     return products.hexes, products.grid, products.hotspots, products.clusters
 
 
-def _products_summary(products: Products, labels: np.ndarray) -> dict:
+def _products_summary(products: Products) -> dict:
+    """What the products hold (the gate's run record keeps it for the public: it describes public files)."""
     hexes, grid, spots, clusters = _main_layers(products)
     summary: dict[str, dict[str, Any]] = {
         "hexes": {"n_areas": len(hexes), "sum_of_counts": int(hexes["count"].sum())},
         "density": {"shape": list(grid.shape), "max_per_km2": round(float(grid.values.max()), 3),
-                    "method": grid.method},
+                    "mass": round(grid.mass(), 3), "method": grid.method},
         "hotspots": {"n": len(spots), "n_incidents_inside": int(spots["n_incidents"].sum())},
         "clusters": {"n": len(clusters), "possible_artefacts": int(clusters["possible_artefact"].sum())},
     }
-    if products.audience == "restricted":
-        summary["density"]["mass"] = round(grid.mass(), 3)
-        summary["clusters"]["n_noise"] = int((labels < 0).sum())
     return summary
 
 
@@ -460,15 +440,18 @@ def _auto_bandwidth_or_fallback(x, y) -> tuple[float, object]:
         return FALLBACK_BANDWIDTH_M, f"{err.args[0].split(';')[0]}: used the fallback of {FALLBACK_BANDWIDTH_M:g} m"
 
 
-def _metres(record: RunRecord, name: str, option: str, given, auto, *, decimals: int) -> float:
+def _metres(record: RunRecord, name: str, option: str, given, auto, *, step: float | None) -> float:
     """A distance given in metres, or chosen by ``auto()`` -> (value, reason).
 
-    The automatic value is rounded before use, so the value in run.json
-    reproduces the result exactly when given back.
+    The automatic value is rounded before use (to ``step`` metres, or with
+    ``step=None`` down to 1, 2, 2.5 or 5 times a power of ten), so the value in
+    run.json reproduces the result when given back, and it states the data's
+    spread only coarsely: to the centimetre, it moves with a single incident.
     """
     if given in (None, "auto"):
         value, reason = auto()
-        return record.param(name, round(float(value), decimals), "auto", reason)
+        rounded = max(step, round(float(value) / step) * step) if step else nice_below(float(value))
+        return record.param(name, rounded, "auto", reason)
     try:
         value = float(given)
     except (TypeError, ValueError):
@@ -501,33 +484,28 @@ def _clusters(record: RunRecord, plan: ResolvedHotspotSettings, used, x, y, lon,
     return clusters, labels
 
 
-def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read, used, products: Products,
-         record: RunRecord) -> tuple[folium.Map, dict]:
+def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read, products: Products,
+         record: RunRecord, gate: Gate) -> tuple[folium.Map, dict]:
     source = Path(str(read.source.get("path", "incidents"))).name
     title = settings.title or f"Suspected overdoses: {source}"
-    n_fatal = int((used[OUTCOME] == "fatal").sum())
-    if products.audience == "public":
-        def count(n):
-            return shown_count(n, products.min_count or DEFAULT_MIN_COUNT)
-    else:
-        def count(n):
-            return f"{n:,}"
-    span = date_span(used)
-    subtitle = f"{span} · {count(len(used))} located incidents ({count(n_fatal)} fatal)"
-    notes = [f"{count(read.n_unlocated)} incidents had no coordinates and {count(read.n_rejected)} rows were "
-             f"rejected (see rejects.csv); none of them is on the map."]
-    undated = int(used[OCCURRED_AT].isna().sum())
-    if undated:
-        notes.append(f"{count(undated)} incidents have no date: they are counted in the areas and the density "
-                     "surface, and in no month.")
-    hexes = products.privacy.get("hexes", {})
-    if hexes.get("n_areas_suppressed"):
-        notes.append(f"{hexes['n_areas_suppressed']} area(s) too small to show even after merging "
-                     f"({count(hexes['n_incidents_suppressed'])} incidents).")
-    stacks = record.sections.get("coordinate_stacks")
-    n_stacks = len(stacks) if isinstance(stacks, list) else (stacks or {}).get("n_stacks", 0)
-    if n_stacks:
-        notes.append(f"{n_stacks} location(s) hold many incidents at one exact point, likely a geocoding "
+    totals = gate.totals(record.sections["counts"])
+    count = gate.count
+    span = date_span(read.incidents)
+    used = count(totals["n_used"])
+    if totals["n_used"] is None and totals.get("n_used_in_published_areas"):
+        used = f"at least {totals['n_used_in_published_areas']:,}"  # what the areas add up to
+    subtitle = f"{span} · {used} located incidents ({count(totals['n_used_fatal'])} fatal)"
+    notes = [f"{count(totals['n_unlocated'])} incidents had no coordinates and {count(totals['n_rejected'])} rows "
+             "were rejected (see rejects.csv); none of them is on the map."]
+    if totals["n_used_undated"] != 0:
+        notes.append(f"{count(totals['n_used_undated'])} incidents have no date: they are counted in the areas and "
+                     "the density surface, and in no month.")
+    if totals.get("n_incidents_suppressed", 0) != 0:
+        notes.append(f"{count(totals['n_incidents_suppressed'])} incidents are in areas too small to show even "
+                     "after merging.")
+    stacks = record.sections.get("coordinate_stacks") or []
+    if stacks:
+        notes.append(f"{len(stacks)} location(s) hold many incidents at one exact point, likely a geocoding "
                      "fallback (a city or ZIP centre); clusters there are marked as possible artefacts.")
     classes = plan.classes
     fmap = build_map(products, title=title, subtitle=subtitle, notes=notes, period=span,
@@ -567,11 +545,12 @@ def _write_products(result: HotspotResult, folder: OutputFolder) -> list[Path]:
             write_density_geotiff(_main_layers(products)[1], folder.path("density.tif")),
             write_geojson(products.hotspots, folder.path("hotspots.geojson")),
             write_geojson(products.clusters, folder.path("clusters.geojson")),
-            write_csv(rejects_for(result.read.rejects, result.audience), folder.path("rejects.csv")),
+            write_csv(result.gate.rejects(result.read.rejects, result.gate.totals(result.record.sections["counts"])),
+                      folder.path("rejects.csv")),
         ]
         written.append(write_map_png(products, folder.path("map.png"), **result.map_caption))
         if products.areas is not None:
             written.append(write_geojson(products.areas, folder.path("areas.geojson")))
         if products.gistar is not None:
             written.append(write_geojson(products.gistar, folder.path("gistar.geojson")))
-    return save_map_and_record(result.map, result.record, folder, written)
+    return save_map_and_record(result.map, result.record, folder, written, result.gate)

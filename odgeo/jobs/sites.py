@@ -43,7 +43,7 @@ from ..schema import OCCURRED_AT, WGS84
 from ..sites import read_sites
 from ..siteweights import incident_weights
 from ..writers import write_csv, write_geojson
-from .common import rejects_for, run_job, save_map_and_record
+from .common import run_job, save_map_and_record
 from .hotspots import HotspotResult, HotspotSettings, analyse_hotspots
 
 __all__ = ["DEFAULT_N_SITES", "DEFAULT_RADIUS_M", "SitesResult", "SitesSettings", "analyse_sites", "run_sites"]
@@ -95,12 +95,12 @@ def run_sites(path, out_dir, settings: SitesSettings, *, overwrite: bool = False
 
 
 def _write_products(result: SitesResult, folder: OutputFolder) -> list[Path]:
-    audience = result.hotspots.audience
-    written = [write_geojson(_sites_for(result.sites, audience, result.hotspots.products.min_count),
-                             folder.path("sites.geojson")),
-               write_csv(result.curve.assign(share=result.curve["share"].round(4)), folder.path("coverage.csv")),
-               write_csv(rejects_for(result.hotspots.read.rejects, audience), folder.path("rejects.csv"))]
-    return save_map_and_record(result.map, result.record, folder, written)
+    gate = result.hotspots.gate
+    counts = result.record.sections["counts"]
+    written = [write_geojson(gate.sites(result.sites), folder.path("sites.geojson")),
+               write_csv(gate.coverage(result.curve, counts["n_used"]), folder.path("coverage.csv")),
+               write_csv(gate.rejects(result.hotspots.read.rejects, gate.totals(counts)), folder.path("rejects.csv"))]
+    return save_map_and_record(result.map, result.record, folder, written, gate)
 
 
 def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = None,
@@ -108,6 +108,9 @@ def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = N
     """Choose the sites (nothing is written)."""
     record = record or RunRecord("sites")
     say = progress or (lambda step: None)
+    if settings.hotspots.ledger:
+        raise ParameterError("--ledger applies to odgeo hotspots; sites releases are not held back yet: publish "
+                             "them once, or use --audience restricted")
     hs_result = analyse_hotspots(read, settings.hotspots, progress=progress, record=record)
     incidents = hs_result.incidents
     crs = pyproj.CRS(record.sections["metric_crs"])
@@ -369,28 +372,15 @@ def _out_of_time(settings, record, incidents, w, exact_cand, exact_exist, n, tim
     return evaluation
 
 
-def _sites_for(sites: gpd.GeoDataFrame, audience: str, min_count: int | None) -> gpd.GeoDataFrame:
-    """Public: per-site counts under --min-count hidden (a site's circle is a small, known area)."""
-    if audience == "restricted" or not min_count:
-        return sites
-    out = sites.copy()
-    for col in ("covered", "marginal_gain"):
-        values = pd.to_numeric(out[col], errors="coerce")
-        small = values.notna() & (values > 0) & (values < min_count)
-        out[col] = values.astype(object).where(~small, None)
-    return out
-
-
 def _map(hs_result, sites: gpd.GeoDataFrame, radius: float, settings: SitesSettings, evaluation):
     from ..maps.webmap import basemap, build_map
 
-    products = replace(hs_result.products, sites=_sites_for(sites, hs_result.audience, hs_result.products.min_count),
-                       sites_radius_m=radius)
+    products = replace(hs_result.products, sites=hs_result.gate.sites(sites), sites_radius_m=radius)
     caption = hs_result.map_caption
     notes = [f"Sites reach incidents within {radius:g} m "
              + ("walking along the streets (circles show the straight-line reach)." if settings.network
                 else "in a straight line.")]
-    if evaluation:
+    if evaluation and "hidden" not in hs_result.gate.out_of_time(evaluation):
         month = pd.Timestamp(evaluation["train_until"]).strftime("%b %Y")
         notes.append(f"Chosen from incidents up to the --train-until date ({month}), these sites reach "
                      f"{evaluation['share_of_later_reached']:.0%} of later incidents; the best possible choice "

@@ -32,6 +32,15 @@ GI_LABELS = {3: "hot spot, 99% confidence", 2: "hot spot, 95% confidence", 1: "h
 MAX_LABELLED_AREAS = 60
 
 
+def _emerging_sentence(row) -> str:
+    """The category, with the hot/cold steps and the trend where the layer has them (restricted)."""
+    text = row.category.capitalize()
+    if hasattr(row, "mk_tau"):
+        text += (f": hot in {int(row.n_steps_hot)} and cold in {int(row.n_steps_cold)} time steps; "
+                 f"trend tau {row.mk_tau:+.2f} (p = {row.mk_p:.3f})")
+    return text
+
+
 def add_emerging(fmap: folium.Map, cells: gpd.GeoDataFrame, legend: Legend) -> None:
     """Cells with a pattern, coloured by category; the legend lists the categories present."""
     data = cells[cells["category"] != "no pattern detected"]
@@ -42,9 +51,7 @@ def add_emerging(fmap: folium.Map, cells: gpd.GeoDataFrame, legend: Legend) -> N
         "color": "#737373", "weight": 1, "fill": True, "fillColor": "#f0f0f0", "fillOpacity": 0.3},
         interactive=False).add_to(fmap)
     if len(data):
-        sentences = [f"{row.category.capitalize()}: hot in {int(row.n_steps_hot)} and cold in "
-                     f"{int(row.n_steps_cold)} time steps; trend tau {row.mk_tau:+.2f} (p = {row.mk_p:.3f})"
-                     for row in data.itertuples()]
+        sentences = [_emerging_sentence(row) for row in data.itertuples()]
         shown = gpd.GeoDataFrame({"category": data["category"].to_numpy(), "sentence": sentences},
                                  geometry=rounded_geoms(data.geometry.values), crs=WGS84)
         folium.GeoJson(
@@ -85,10 +92,12 @@ def _site_sentence(row) -> str:
     covered = "fewer than 10 or hidden" if row.covered is None or pd.isna(row.covered) else f"{int(row.covered):,}"
     if row.status == "existing":
         return f"Existing site {row.name} ({row.site_id}): {covered} overdoses within reach"
-    gain = ("a few" if row.marginal_gain is None or pd.isna(row.marginal_gain)
+    gain = ("a hidden number of" if row.marginal_gain is None or pd.isna(row.marginal_gain)
             else f"{float(row.marginal_gain):,.0f}")
-    return (f"New site {int(row.rank)}: {row.name} ({row.site_id}): reaches {gain} more overdoses; "
-            f"with sites 1-{int(row.rank)} and the existing ones, {float(row.cumulative_share):.0%} of all")
+    text = f"New site {int(row.rank)}: {row.name} ({row.site_id}): reaches {gain} more overdoses"
+    if row.cumulative_share is None or pd.isna(row.cumulative_share):
+        return text
+    return f"{text}; with sites 1-{int(row.rank)} and the existing ones, {float(row.cumulative_share):.0%} of all"
 
 
 def add_sites(fmap: folium.Map, products: Products, legend: Legend) -> None:

@@ -20,7 +20,7 @@ from jinja2 import Template
 
 from ..density import DensityGrid
 from ..hexes import PERIOD_COLUMN
-from ..publish import Products
+from ..publish import RESTRICTED_BANNER, Products
 from ..schema import WGS84
 from ..vocabulary import AUDIENCES
 from .classes import CLASSIFIERS, class_breaks, class_labels
@@ -41,7 +41,6 @@ from .points import MAX_MAP_POINTS, PointLayer
 
 __all__ = ["AUDIENCES", "DEFAULT_TILES", "LAYER_NAMES", "RESTRICTED_BANNER", "basemap", "build_map"]
 
-RESTRICTED_BANNER = "RESTRICTED: contains sensitive health data"
 _WEB_MERCATOR = "EPSG:3857"
 
 
@@ -91,8 +90,7 @@ def build_map(
     inline_leaflet(fmap)
     if bounds is not None:
         fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    restricted = products.audience == "restricted"
-    page_title = f"{RESTRICTED_BANNER} - {title}" if restricted else f"{title} (public)"
+    page_title = f"{products.banner} - {title}" if products.banner else f"{title} ({products.audience})"
     root_of(fmap).header.add_child(folium.Element(f"<title>{html.escape(page_title)}</title>"))
     legend = Legend()
     if grid is not None and np.nanmax(grid.values, initial=0) > 0:
@@ -112,7 +110,7 @@ def build_map(
     if products.sites is not None and len(products.sites):
         add_sites(fmap, products, legend)
     notes = list(notes)
-    if restricted and products.points is not None and len(products.points):
+    if products.points is not None and len(products.points):
         if len(products.points) <= MAX_MAP_POINTS:
             _add_points(fmap, products.points, legend)
         else:
@@ -411,14 +409,10 @@ _HOW_TO_READ_EMERGING = (
 
 
 def _add_title(fmap: folium.Map, title: str, subtitle: str, products: Products, notes: list[str]) -> None:
-    restricted = products.audience == "restricted"
     how_to_read = _HOW_TO_READ_EMERGING if products.emerging is not None else _HOW_TO_READ
-    banner = f'<div class="odgeo-banner">{html.escape(RESTRICTED_BANNER)}</div>' if restricted else ""
-    if products.audience == "public" and products.min_count:
-        notes = [f"Areas with fewer than {products.min_count} overdoses are merged with neighbouring "
-                 f"hexagons or, where still too few, not shown; smaller figures show as 'hidden'.", *notes]
-    audience = ("RESTRICTED (exact counts and incident locations; do not share)" if restricted
-                else "public (aggregates only)")
+    banner = f'<div class="odgeo-banner">{html.escape(products.banner)}</div>' if products.banner else ""
+    notes = [*products.notes, *notes]
+    audience = products.audience_label or products.audience
     items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     add_panel(fmap, (
         f'<div class="odgeo-panel odgeo-title">{banner}'
