@@ -16,8 +16,13 @@ from .options import column_options, columns_from
 @column_options
 @click.option("--identifying-col", "identifying_cols", multiple=True, metavar="COL",
               help="Another column whose values must never appear (names, free text); repeat.")
+@click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="The run's --study-area: no Gi* or emerging feature may lie outside it.")
+@click.option("--previous", type=click.Path(exists=True, file_okay=False), metavar="DIR",
+              help="The release before FOLDER: figures that changed by less than --min-count, and areas "
+                   "that changed shape, give single incidents away by subtraction.")
 def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
-             identifying_cols: tuple[str, ...], **columns) -> None:
+             identifying_cols: tuple[str, ...], study_area: str | None, previous: str | None, **columns) -> None:
     """Scan every file in FOLDER for what public products must not hold.
 
     That is: incident locations, counts under --min-count, non-public
@@ -30,6 +35,7 @@ def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
     Example:
       odgeo hotspots ems.csv --out public/ --timezone America/Phoenix
       odgeo leakscan public/ ems.csv --timezone America/Phoenix
+      odgeo leakscan week2/ ems.csv --previous week1/
     """
     import pandas as pd
 
@@ -47,8 +53,14 @@ def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
             if col not in raw.columns:
                 raise ColumnError(f"{input_path}: no column {col!r} (--identifying-col)")
             values.append(raw[col].astype(str))
+    from odgeo.jobs.gistar_steps import read_study_area
+    from odgeo.leakscan import difference_releases
+
     leaks = scan_public_outputs(folder, read.incidents, min_count=min_count,
-                                identifying=pd.concat(values, ignore_index=True))
+                                identifying=pd.concat(values, ignore_index=True),
+                                study_area=read_study_area(study_area) if study_area else None)
+    if previous:
+        leaks += difference_releases(previous, folder, min_count=min_count)
     for leak in leaks:
         click.echo(str(leak))
     click.echo(f"{len(leaks)} finding(s) in {folder}")

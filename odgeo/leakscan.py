@@ -10,7 +10,15 @@ It fails on what a reader of the files could use to single someone out:
 - a property that is not one of the public ones (an input column slipping through);
 - a date finer than a month: any day-level date in a data file, and any
   incident's own date anywhere (the HTML includes library code with dates of its own);
-- a value of an identifying column (ids, names, free text) given by the caller.
+- a value of an identifying column (ids, names, free text) given by the caller;
+- in run.json, a count of incidents or rows in (0, min_count), and figures
+  measured on the incidents (standard distances, the farthest incident);
+- in a CSV, a row-number column or a count in (0, min_count);
+- with a study area, a Gi* or emerging feature outside it.
+
+:func:`difference_releases` compares two releases of the same series: a
+published figure that changed by less than ``min_count``, or an area whose
+shape changed, gives single incidents away by subtraction.
 
 Used by the test suite on every public run it makes; usable on any folder:
 ``odgeo leakscan OUT_DIR INCIDENTS.csv``.
@@ -30,10 +38,10 @@ import numpy as np
 
 from .hexes import PERIOD_COLUMN
 from .projection import lonlat_of
-from .publish import PUBLIC_PROPERTIES
+from .publish import PUBLIC_PROPERTIES, is_incident_count_key
 from .schema import OCCURRED_AT, has_location
 
-__all__ = ["COUNT_PROPERTIES", "Leak", "scan_public_outputs"]
+__all__ = ["COUNT_PROPERTIES", "Leak", "difference_releases", "scan_public_outputs"]
 
 #: Feature properties that hold numbers of incidents.
 COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents", "covered", "marginal_gain"})
@@ -59,7 +67,8 @@ class Leak:
 
 
 def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_count: int = 10,
-                        identifying: Iterable[str] = (), public_places: gpd.GeoDataFrame | None = None) -> list[Leak]:
+                        identifying: Iterable[str] = (), public_places: gpd.GeoDataFrame | None = None,
+                        study_area=None) -> list[Leak]:
     """Every leak found in the files of ``folder`` (empty list: none).
 
     ``incidents`` are the incidents behind the products (an IncidentFrame:
@@ -68,7 +77,9 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
     skipped: they would match unrelated text). ``public_places`` are points
     that may be published (naloxone sites: pharmacies, libraries): point
     geometries are allowed in ``sites.geojson`` and their coordinates are not
-    taken for an incident's even where one happened there.
+    taken for an incident's even where one happened there. ``study_area`` (a
+    shapely polygon, EPSG:4326) is the --study-area of the run: no Gi* or
+    emerging feature may lie outside it.
     """
     located = incidents[has_location(incidents.geometry)]
     lon, lat = lonlat_of(located.geometry)
@@ -98,6 +109,91 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
                       if 0 < int(m.group(1).replace(",", "")) < min_count]
         leaks += [Leak(name, "date", d) for d in _dates(text, path, days)]
         leaks += [Leak(name, "identifier", repr(s)) for s in secrets if s in text and _as_word(s).search(text)]
+        if name == "run.json":
+            leaks += [Leak(name, kind, d) for kind, d in _record_problems(json.loads(text), min_count)]
+        if path.suffix.lower() == ".csv":
+            leaks += [Leak(name, kind, d) for kind, d in _csv_problems(path, min_count)]
+        if study_area is not None and name in ("gistar.geojson", "emerging.geojson"):
+            leaks += [Leak(name, "footprint", d) for d in _outside(path, study_area)]
+    return leaks
+
+
+_MEASURED = ("standard_distance_m", "median_distance_m", "max_distance_from_median_centre_km")
+
+
+def _record_problems(value, min_count: int, key: str = ""):
+    """Small counts and figures measured on single incidents anywhere in a run record."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in _MEASURED:
+                yield "measured", f"run.json {k} = {v!r}"
+            yield from _record_problems(v, min_count, str(k))
+    elif isinstance(value, list):
+        for v in value:
+            yield from _record_problems(v, min_count, key)
+    elif isinstance(value, int) and not isinstance(value, bool) and is_incident_count_key(key) \
+            and 0 < value < min_count:
+        yield "small count", f"run.json {key} = {value}"
+
+
+def _csv_problems(path: Path, min_count: int):
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    if "row" in table.columns:
+        yield "row numbers", "a 'row' column says which input rows were rejected"
+    for col in table.columns:
+        if col in ("count", "n_rows", "covered") or is_incident_count_key(str(col)):
+            values = pd.to_numeric(table[col], errors="coerce")
+            small = values[(values > 0) & (values < min_count)]
+            if len(small):
+                yield "small count", f"{col} = {small.iloc[0]:g}"
+
+
+def _outside(path: Path, study_area) -> list[str]:
+    import shapely
+
+    features = json.loads(path.read_text()).get("features", [])
+    if not features:
+        return []
+    frame = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
+    # A cell counts as inside when its centre is (as H3 fills a polygon); a hair of tolerance.
+    outside = ~frame.geometry.centroid.within(shapely.buffer(study_area, 1e-9))
+    return [f"{int(outside.sum())} feature(s) outside the study area"] if outside.any() else []
+
+
+def difference_releases(previous: str | Path, current: str | Path, *, min_count: int = 10) -> list[Leak]:
+    """What subtracting the earlier release ``previous`` from ``current`` gives away.
+
+    Areas (hexes.geojson, areas.geojson) are matched by key; a figure that moved
+    by less than ``min_count`` (but moved), and an area whose cells changed,
+    are findings; so are run.json counts that moved by less than ``min_count``.
+    """
+    leaks: list[Leak] = []
+    for name, key in (("hexes.geojson", "h3_cell"), ("areas.geojson", "name")):
+        a, b = Path(previous) / name, Path(current) / name
+        if not (a.exists() and b.exists()):
+            continue
+        old = {f["properties"][key]: f for f in json.loads(a.read_text())["features"]}
+        for feature in json.loads(b.read_text())["features"]:
+            props = feature["properties"]
+            before = old.get(props[key])
+            if before is None:
+                continue
+            if props.get("n_fine_cells") != before["properties"].get("n_fine_cells"):
+                leaks.append(Leak(name, "difference", f"area {props[key]} changed shape"))
+            for column, value in props.items():
+                if column in COUNT_PROPERTIES or PERIOD_COLUMN.match(str(column)):
+                    earlier = before["properties"].get(column)
+                    if isinstance(value, int) and isinstance(earlier, int) and 0 < abs(value - earlier) < min_count:
+                        leaks.append(Leak(name, "difference", f"{props[key]} {column}: {earlier} -> {value}"))
+    a, b = Path(previous) / "run.json", Path(current) / "run.json"
+    if a.exists() and b.exists():
+        old_counts = json.loads(a.read_text()).get("counts", {})
+        for k, v in json.loads(b.read_text()).get("counts", {}).items():
+            w = old_counts.get(k)
+            if isinstance(v, int) and isinstance(w, int) and 0 < abs(v - w) < min_count:
+                leaks.append(Leak("run.json", "difference", f"counts {k}: {w} -> {v}"))
     return leaks
 
 

@@ -1,0 +1,159 @@
+"""The adversary's attacks on public products (issue 15), each scored against the synthetic truth.
+
+Every attack here recovered single incidents from an earlier odgeo; each test
+now asserts that it recovers nothing under --min-count.
+"""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
+from odgeo.leakscan import difference_releases, scan_public_outputs
+from odgeo.publish import PublicGate
+
+from .conftest import SAMPLE, SAMPLE_TZ
+
+FIXED = {"timezone": SAMPLE_TZ, "bandwidth_m": 400.0, "cell_size_m": 50.0}
+LAYERS = ("hexes.geojson", "density.tif", "hotspots.geojson", "gistar.geojson")
+
+
+def _sample() -> pd.DataFrame:
+    return pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False)
+
+
+def _write(frame: pd.DataFrame, path) -> str:
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def _run(path, out, **settings):
+    return run_hotspots(path, out, HotspotSettings(**{**FIXED, **settings}), overwrite=True)
+
+
+def test_public_layers_follow_the_published_areas_alone(tmp_path):
+    """Move every incident to its hexagon's centre: the hexagon counts stay, so must every public layer.
+
+    Before, the Gi* footprint's hull vertices were occupied cells (28 of 28 in a default
+    run), and bins and density followed each incident.
+    """
+    frame = _sample()
+    lon, lat = pd.to_numeric(frame["longitude"], errors="coerce"), pd.to_numeric(frame["latitude"], errors="coerce")
+    moved = frame.copy()
+    for i in np.flatnonzero((lon.notna() & lat.notna() & lat.between(-90, 90)).to_numpy()):
+        cell = h3.latlng_to_cell(float(lat.iloc[i]), float(lon.iloc[i]), 8)
+        moved.loc[i, "latitude"], moved.loc[i, "longitude"] = (f"{v:.6f}" for v in h3.cell_to_latlng(cell))
+    _run(_write(frame, tmp_path / "a.csv"), tmp_path / "a")
+    _run(_write(moved, tmp_path / "b.csv"), tmp_path / "b")
+    for name in LAYERS:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_nothing_outside_the_study_area_is_published(tmp_path):
+    """A study area smaller than the data: before, every occupied cell outside it was published."""
+    frame = _sample()
+    box = shapely.box(-97.43, 38.19, -97.40, 38.22)
+    area = tmp_path / "area.geojson"
+    gpd.GeoDataFrame(geometry=[box], crs="EPSG:4326").to_file(area)
+    path = _write(frame, tmp_path / "in.csv")
+    result = _run(path, tmp_path / "out", study_area=str(area))
+    gistar = gpd.read_file(tmp_path / "out" / "gistar.geojson")
+    assert len(gistar) and gistar.geometry.centroid.within(box).all()
+    assert set(json.loads((tmp_path / "out" / "gistar.geojson").read_text())["features"][0]["properties"]) \
+        == {"h3_cell", "gi_bin"}
+    assert scan_public_outputs(tmp_path / "out", result.incidents, study_area=box) == []
+    # The scanner finds the old behaviour: cells beyond the study area.
+    shifted = shapely.affinity.translate(box, xoff=0.05)
+    assert any(leak.kind == "footprint" for leak in scan_public_outputs(tmp_path / "out", result.incidents,
+                                                                       study_area=shifted))
+
+
+def test_a_one_day_run_states_no_small_number(tmp_path):
+    """Before: n_used 5 in run.json and the day's deaths within 127 m of a hull vertex."""
+    path = _write(_sample(), tmp_path / "in.csv")
+    result = _run(path, tmp_path / "day", since="2024-05-01", until="2024-05-01")
+    record = json.loads((tmp_path / "day" / "run.json").read_text())
+    assert 0 < result.record.sections["counts"]["n_used"] < 20  # the truth is small
+    assert record["counts"]["n_used"] is None or record["counts"]["n_used"] >= 10
+    assert scan_public_outputs(tmp_path / "day", result.incidents) == []
+    for name, column in (("hexes.geojson", "count"), ("hotspots.geojson", "n_incidents"),
+                         ("clusters.geojson", "n_incidents")):
+        features = json.loads((tmp_path / "day" / name).read_text())["features"]
+        assert all(f["properties"][column] >= 10 for f in features), name
+
+
+def test_differencing_two_weekly_releases(tmp_path):
+    """Two releases a week apart: without a ledger differencing finds the week's incidents; with one, nothing."""
+    path = _write(_sample(), tmp_path / "in.csv")
+    truth_week = _run(path, tmp_path / "n2", until="2025-06-07").record.sections["counts"]["n_used"]
+    _run(path, tmp_path / "n1", until="2025-05-31")
+    found = difference_releases(tmp_path / "n1", tmp_path / "n2")
+    assert found, "the attack works on releases made without a ledger"
+    ledger = tmp_path / "ledger.json"
+    _run(path, tmp_path / "l1", until="2025-05-31", ledger=str(ledger))
+    second = _run(path, tmp_path / "l2", until="2025-06-07", ledger=str(ledger))
+    assert second.record.sections["counts"]["n_used"] == truth_week
+    assert difference_releases(tmp_path / "l1", tmp_path / "l2") == []
+    before = {f["properties"]["h3_cell"]: f["properties"]["n_fine_cells"]
+              for f in json.loads((tmp_path / "l1" / "hexes.geojson").read_text())["features"]}
+    after = {f["properties"]["h3_cell"]: f["properties"]["n_fine_cells"]
+             for f in json.loads((tmp_path / "l2" / "hexes.geojson").read_text())["features"]}
+    assert all(after.get(k, v) == v for k, v in before.items())  # the earlier partition is kept
+    doc = json.loads(ledger.read_text())
+    assert len(doc["releases"]) == 2 and doc["min_count"] == 10
+
+
+def test_removing_one_row_changes_no_published_file(tmp_path):
+    """One record removed (a correction, or an adversary's guess): with a ledger nothing published moves."""
+    frame = _sample()
+    ledger = tmp_path / "ledger.json"
+    _run(_write(frame, tmp_path / "all.csv"), tmp_path / "r1", ledger=str(ledger))
+    victim = frame.index[frame["outcome"] == "fatal"][0]
+    _run(_write(frame.drop(index=victim), tmp_path / "less.csv"), tmp_path / "r2", ledger=str(ledger))
+    for name in LAYERS:
+        assert (tmp_path / "r1" / name).read_bytes() == (tmp_path / "r2" / name).read_bytes(), name
+    counts = [json.loads((tmp_path / r / "run.json").read_text())["counts"] for r in ("r1", "r2")]
+    assert counts[0] == counts[1]
+
+
+def test_a_ledger_refuses_other_settings_and_a_place_inside_the_output(tmp_path):
+    from odgeo.errors import ParameterError
+
+    path = _write(_sample(), tmp_path / "in.csv")
+    ledger = tmp_path / "ledger.json"
+    _run(path, tmp_path / "a", ledger=str(ledger))
+    with pytest.raises(ParameterError, match="--min-count 10"):
+        _run(path, tmp_path / "b", ledger=str(ledger), min_count=20)
+    with pytest.raises(ParameterError, match="inside --out"):
+        _run(path, tmp_path / "c", ledger=str(tmp_path / "c" / "ledger.json"))
+
+
+def test_totals_hide_small_counts_so_that_none_can_be_had_by_subtraction():
+    gate = PublicGate(10)
+    gate._n_suppressed = 3
+    counts = {"n_input": 120, "n_used": 100, "n_unlocated": 15, "n_rejected": 5, "n_used_undated": 0,
+              "n_used_fatal": 12, "rejected_by_code": {"bad_date": 4, "bad_coordinate": 1}}
+    out = gate.totals(counts)
+    parts = [out["n_used"], out["n_unlocated"], out["n_rejected"]]
+    assert all(v is None or v == 0 or v >= 10 for v in [out["n_input"], *parts])
+    assert sum(v is None for v in parts) != 1  # a lone hidden part is the total minus the others
+    assert out["n_incidents_suppressed"] is None and out["n_used"] is None  # 3 = n_used - sum of areas
+    assert set(out["rejected_by_code"].values()) == {None}
+
+
+def test_site_shares_stop_at_the_first_hidden_gain():
+    """Before: cumulative_share gave back every hidden marginal gain (17 of 17)."""
+    sites = pd.DataFrame({"site_id": ["a", "b", "c"], "status": ["new"] * 3, "rank": [1, 2, 3],
+                          "covered": [40, 12, 5], "marginal_gain": [40, 6, 3],
+                          "cumulative_share": [0.40, 0.46, 0.49]})
+    out = PublicGate(10).sites(sites)
+    assert out["marginal_gain"].tolist() == [40, None, None]
+    assert out["cumulative_share"].tolist() == [0.40, None, None]
+    assert out["covered"].tolist() == [40, 12, None]
