@@ -9,6 +9,7 @@ import traceback
 import click
 
 from odgeo._version import __version__
+from odgeo.errors import OdgeoError, ParameterError
 
 __all__ = ["cli"]
 
@@ -27,13 +28,12 @@ class OdgeoGroup(click.Group):
             click.echo("Error: out of memory: the input is too large for this machine; filter it (--since, "
                        "--until, a smaller area) or split it into parts", err=True)
             ctx.exit(1)
-        except Exception as err:
-            from odgeo.errors import OdgeoError, ParameterError
-
+        except OdgeoError as err:
             _show_traceback(ctx)
-            if isinstance(err, OdgeoError):
-                click.echo(f"Error: {err}", err=True)
-                ctx.exit(2 if isinstance(err, ParameterError) else 1)
+            click.echo(f"Error: {err}", err=True)
+            ctx.exit(2 if isinstance(err, ParameterError) else 1)
+        except Exception as err:  # a bug in odgeo: reported as one, under its own type, never renamed
+            _show_traceback(ctx)
             click.echo(f"Error: unexpected {type(err).__name__}: {err} "
                        "(please report it; -vv shows the traceback)", err=True)
             ctx.exit(1)

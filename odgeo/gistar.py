@@ -50,6 +50,7 @@ from .vocabulary import CORRECTIONS
 
 __all__ = [
     "CORRECTIONS",
+    "GiPlan",
     "GiStar",
     "Neighbours",
     "cell_spacing_m",
@@ -238,6 +239,34 @@ def _critical_p(p: np.ndarray, alpha: float, correction: str) -> float:
     ranked = np.sort(p)
     passing = np.flatnonzero(ranked <= alpha * np.arange(1, m + 1) / m)
     return float(ranked[passing[-1]]) if len(passing) else -1.0
+
+
+@dataclass(frozen=True, eq=False)
+class GiPlan:
+    """Every choice behind the main job's Gi*, made before it runs.
+
+    Attributes
+    ----------
+    method
+        "fixed" or "optimized".
+    resolution, rings
+        H3 resolution of the Gi* cells and the neighbourhood in rings.
+    correction, permutations, seed
+        Multiple-testing correction; permutations for pseudo p-values (0: analytic) and their seed.
+    boundary
+        The study area polygon (EPSG:4326), or None for the hull of the cells with incidents.
+    keep
+        Incidents taking part (optimized mode sets locational outliers aside); None: all.
+    """
+
+    method: str
+    resolution: int
+    rings: int
+    correction: str
+    permutations: int
+    seed: int
+    boundary: shapely.Geometry | None = None
+    keep: np.ndarray | None = None
 
 
 @dataclass

@@ -37,8 +37,9 @@ import geopandas as gpd
 import numpy as np
 
 from .hexes import PERIOD_COLUMN
+from .products import PUBLIC_PROPERTIES
 from .projection import lonlat_of
-from .publish import PUBLIC_PROPERTIES, is_incident_count_key
+from .public import is_incident_count_key
 from .schema import OCCURRED_AT, has_location
 
 __all__ = ["COUNT_PROPERTIES", "Leak", "difference_releases", "scan_public_outputs"]
@@ -121,19 +122,27 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
 _MEASURED = ("standard_distance_m", "median_distance_m", "max_distance_from_median_centre_km")
 
 
-def _record_problems(value, min_count: int, key: str = ""):
-    """Small counts and figures measured on single incidents anywhere in a run record."""
+def _record_problems(doc: dict, min_count: int):
+    """Small counts, and figures measured on single incidents, anywhere in a run record."""
+    text = json.dumps(doc)
+    for key in _MEASURED:
+        if f'"{key}"' in text:
+            yield "measured", f"run.json holds {key}"
+    for where, value in _record_counts(doc):
+        if 0 < value < min_count:
+            yield "small count", f"run.json {where} = {value}"
+
+
+def _record_counts(value, path: str = ""):
+    """(path, value) of every count of incidents or rows in a run record."""
     if isinstance(value, dict):
         for k, v in value.items():
-            if k in _MEASURED:
-                yield "measured", f"run.json {k} = {v!r}"
-            yield from _record_problems(v, min_count, str(k))
+            yield from _record_counts(v, f"{path}.{k}" if path else str(k))
     elif isinstance(value, list):
-        for v in value:
-            yield from _record_problems(v, min_count, key)
-    elif isinstance(value, int) and not isinstance(value, bool) and is_incident_count_key(key) \
-            and 0 < value < min_count:
-        yield "small count", f"run.json {key} = {value}"
+        for i, v in enumerate(value):
+            yield from _record_counts(v, f"{path}[{i}]")
+    elif isinstance(value, int) and not isinstance(value, bool) and is_incident_count_key(path.rsplit(".", 1)[-1]):
+        yield path, value
 
 
 def _csv_problems(path: Path, min_count: int):
@@ -167,7 +176,8 @@ def difference_releases(previous: str | Path, current: str | Path, *, min_count:
 
     Areas (hexes.geojson, areas.geojson) are matched by key; a figure that moved
     by less than ``min_count`` (but moved), and an area whose cells changed,
-    are findings; so are run.json counts that moved by less than ``min_count``.
+    are findings; so are counts of incidents anywhere in run.json that moved
+    by less than ``min_count``.
     """
     leaks: list[Leak] = []
     for name, key in (("hexes.geojson", "h3_cell"), ("areas.geojson", "name")):
@@ -189,11 +199,11 @@ def difference_releases(previous: str | Path, current: str | Path, *, min_count:
                         leaks.append(Leak(name, "difference", f"{props[key]} {column}: {earlier} -> {value}"))
     a, b = Path(previous) / "run.json", Path(current) / "run.json"
     if a.exists() and b.exists():
-        old_counts = json.loads(a.read_text()).get("counts", {})
-        for k, v in json.loads(b.read_text()).get("counts", {}).items():
-            w = old_counts.get(k)
-            if isinstance(v, int) and isinstance(w, int) and 0 < abs(v - w) < min_count:
-                leaks.append(Leak("run.json", "difference", f"counts {k}: {w} -> {v}"))
+        earlier = dict(_record_counts(json.loads(a.read_text())))
+        for where, value in _record_counts(json.loads(b.read_text())):
+            before = earlier.get(where)
+            if before is not None and 0 < abs(value - before) < min_count:
+                leaks.append(Leak("run.json", "difference", f"{where}: {before} -> {value}"))
     return leaks
 
 

@@ -91,7 +91,7 @@ class Ledger:
             raise ParameterError(f"--ledger {path} was made with --min-count {doc['min_count']}; every release "
                                  f"sharing a ledger must use it (this run: {min_count})")
         for name, value in settings.items():
-            if doc["settings"].get(name) != value:
+            if name != "fixed" and doc["settings"].get(name) != value:
                 raise ParameterError(f"--ledger {path} was made with {name} {doc['settings'].get(name)!r}; every "
                                      f"release sharing a ledger must use it (this run: {value!r})")
         return cls(path, doc["min_count"], doc["settings"], doc["partition"], doc["held"], doc["releases"])
@@ -133,6 +133,10 @@ class Ledger:
                 row[column] = last = value
             out[column] = last
         return out
+
+    def fixed(self, name: str, values: dict) -> dict:
+        """Settings chosen from the data that a series keeps from its first release (``values`` the first time)."""
+        return self.settings.setdefault("fixed", {}).setdefault(name, dict(values))
 
     def save(self, source: str) -> None:
         """Write the ledger (atomically: a crash leaves the earlier one) with one more release."""

@@ -17,7 +17,7 @@ import shapely
 
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.leakscan import difference_releases, scan_public_outputs
-from odgeo.publish import PublicGate
+from odgeo.public import PublicGate
 
 from .conftest import SAMPLE, SAMPLE_TZ
 
@@ -121,6 +121,25 @@ def test_removing_one_row_changes_no_published_file(tmp_path):
         assert (tmp_path / "r1" / name).read_bytes() == (tmp_path / "r2" / name).read_bytes(), name
     counts = [json.loads((tmp_path / r / "run.json").read_text())["counts"] for r in ("r1", "r2")]
     assert counts[0] == counts[1]
+
+
+def test_a_series_keeps_what_was_chosen_from_the_data(tmp_path):
+    """A record removed at a geocoding pile-up, and another bandwidth: run.json and the density stay put.
+
+    Without the ledger the pile-up's size in run.json would drop by one, and a new
+    (data-chosen) bandwidth would redraw the density everywhere.
+    """
+    frame, pile = _sample(), json.loads((SAMPLE / "truth.json").read_text())["centroid_pileup"]
+    ledger = tmp_path / "ledger.json"
+    _run(_write(frame, tmp_path / "all.csv"), tmp_path / "r1", ledger=str(ledger))
+    at_pile = (pd.to_numeric(frame["longitude"], errors="coerce").round(6) == round(pile["location"][0], 6)) & \
+        (pd.to_numeric(frame["latitude"], errors="coerce").round(6) == round(pile["location"][1], 6))
+    less = frame.drop(index=frame.index[at_pile][0])
+    _run(_write(less, tmp_path / "less.csv"), tmp_path / "r2", ledger=str(ledger), bandwidth_m=800.0)
+    assert difference_releases(tmp_path / "r1", tmp_path / "r2") == []
+    stacks = [json.loads((tmp_path / r / "run.json").read_text())["coordinate_stacks"] for r in ("r1", "r2")]
+    assert stacks[0] == stacks[1] and stacks[0]["n_incidents"] >= 10
+    assert (tmp_path / "r1" / "density.tif").read_bytes() == (tmp_path / "r2" / "density.tif").read_bytes()
 
 
 def test_a_ledger_refuses_other_settings_and_a_place_inside_the_output(tmp_path):

@@ -23,9 +23,10 @@ from ..publish import Gate, gate_for
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, OUTCOME, has_location, located, validate_incident_frame
 from ..selection import filter_incidents, move_to_rejects
+from ..vocabulary import AUDIENCES
 
-__all__ = ["JobSettings", "check_ledger_place", "date_span", "open_gate", "read_job_input", "row_counts",
-           "run_job", "save_map_and_record", "select_incidents"]
+__all__ = ["JobSettings", "check_ledger_place", "date_span", "open_gate", "pick_audience", "read_job_input",
+           "row_counts", "run_job", "save_map_and_record", "select_incidents"]
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,14 @@ def date_span(used: gpd.GeoDataFrame) -> str:
     if (first.year, first.month) == (last.year, last.month):
         return f"{first:%b %Y}"
     return f"{first:%b %Y} to {last:%b %Y}"
+
+
+def pick_audience(record: RunRecord, settings: JobSettings) -> str:
+    """The audience given, or "public" (recorded); a ParameterError for another word."""
+    audience = record.pick("audience", settings.audience, "public")
+    if audience not in AUDIENCES:
+        raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    return audience
 
 
 def open_gate(record: RunRecord, settings: JobSettings, audience: str, *, ledger_settings: dict | None = None,

@@ -16,7 +16,7 @@ from ..errors import NoDataError, ParameterError
 from ..gistar import CORRECTIONS, neighbours, ring_distance_m, study_cells
 from ..hexes import DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, points_to_cells
 from ..incidents import IncidentRead
-from ..maps.webmap import AUDIENCES, basemap, build_map
+from ..maps.webmap import basemap, build_map
 from ..outputs import OutputFolder
 from ..projection import lonlat_of
 from ..publish import Gate, Products
@@ -28,6 +28,7 @@ from .common import (
     JobSettings,
     date_span,
     open_gate,
+    pick_audience,
     run_job,
     save_map_and_record,
     select_incidents,
@@ -120,9 +121,7 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
     """Build the space-time cube and classify every cell (nothing is written)."""
     record = record or RunRecord("emerging")
     say = progress or (lambda step: None)
-    audience = record.pick("audience", settings.audience, "public")
-    if audience not in AUDIENCES:
-        raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    audience = pick_audience(record, settings)
     read, used = select_incidents(read, settings, record, require_dates="emerging hot spot analysis")
     gate = open_gate(record, settings, audience)
     plan = resolve_settings(settings, record, used[OCCURRED_AT])

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
 from ..errors import ParameterError
-from ..gistar import CORRECTIONS, GiStar, gi_star_cells, ring_for_distance
+from ..gistar import CORRECTIONS, GiPlan, GiStar, gi_star_cells, ring_for_distance
 from ..gistar_scale import Decisions, optimized_scale
 from ..hexes import count_cells
 from ..runrecord import RunRecord
@@ -30,34 +29,6 @@ def read_study_area(path) -> shapely.Geometry:
     if not kinds <= {"Polygon", "MultiPolygon"}:
         raise ParameterError(f"{path}: the study area must be polygons, not {', '.join(sorted(kinds))}")
     return shapely.union_all(frame.geometry.values)
-
-
-@dataclass(frozen=True, eq=False)
-class GiPlan:
-    """Every choice behind the main job's Gi*, made before it runs.
-
-    Attributes
-    ----------
-    method
-        "fixed" or "optimized".
-    resolution, rings
-        H3 resolution of the Gi* cells and the neighbourhood in rings.
-    correction, permutations, seed
-        Multiple-testing correction; permutations for pseudo p-values (0: analytic) and their seed.
-    boundary
-        The study area polygon (EPSG:4326), or None for the hull of the cells with incidents.
-    keep
-        Incidents taking part (optimized mode sets locational outliers aside); None: all.
-    """
-
-    method: str
-    resolution: int
-    rings: int
-    correction: str
-    permutations: int
-    seed: int
-    boundary: shapely.Geometry | None = None
-    keep: np.ndarray | None = None
 
 
 def plan_gistar(record: RunRecord, settings, x: np.ndarray, y: np.ndarray, lon: np.ndarray, lat: np.ndarray,

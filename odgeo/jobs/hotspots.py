@@ -28,7 +28,7 @@ from ..gistar import GiStar
 from ..hotspot_areas import DEFAULT_PERCENTILE, hotspot_polygons
 from ..incidents import IncidentRead
 from ..maps.image import write_map_png
-from ..maps.webmap import AUDIENCES, basemap, build_map
+from ..maps.webmap import basemap, build_map
 from ..outputs import OutputFolder
 from ..population import read_population
 from ..privacy import check_min_count
@@ -41,6 +41,7 @@ from .common import (
     JobSettings,
     date_span,
     open_gate,
+    pick_audience,
     run_job,
     save_map_and_record,
     select_incidents,
@@ -307,9 +308,7 @@ def analyse_hotspots(
     settings = settings or HotspotSettings()
     record = record or RunRecord("hotspots")
     say = progress or (lambda step: None)
-    audience = record.pick("audience", settings.audience, "public")
-    if audience not in AUDIENCES:
-        raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    audience = pick_audience(record, settings)
     _check_audience_options(settings, audience)
     read, used = select_incidents(read, settings, record)
     lon, lat = lonlat_of(used.geometry)
@@ -348,10 +347,7 @@ def analyse_hotspots(
         gate = _gate(record, settings, audience, plan, lon, lat, population)
         products = gate.hotspot_products(HotspotLayers(
             counts=counts, hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
-            lon=lon, lat=lat, eps_m=plan.eps_m, percentile=plan.percentile, gistar=gistar,
-            gi_resolution=plan.gistar.resolution, gi_rings=plan.gistar.rings, correction=plan.gistar.correction,
-            permutations=plan.gistar.permutations, seed=plan.gistar.seed, study_area=plan.gistar.boundary,
-            areas=areas))
+            eps_m=plan.eps_m, percentile=plan.percentile, gistar=gistar, gi_plan=plan.gistar, areas=areas))
         if population is not None:
             products.hexes = add_rates(products.hexes, *population)
     record.sections["privacy"] = products.privacy

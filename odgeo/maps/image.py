@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..publish import Products
+from ..products import Products
 from .classes import class_breaks, class_labels
 from .page import YLORRD
 

@@ -8,7 +8,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
-from ..publish import Products
+from ..products import Products
 from ..schema import WGS84
 from .page import LAYER_NAMES, Legend, rounded_geoms, swatch_rows
 

@@ -20,7 +20,7 @@ from jinja2 import Template
 
 from ..density import DensityGrid
 from ..hexes import PERIOD_COLUMN
-from ..publish import RESTRICTED_BANNER, Products
+from ..products import RESTRICTED_BANNER, Products
 from ..schema import WGS84
 from ..vocabulary import AUDIENCES
 from .classes import CLASSIFIERS, class_breaks, class_labels

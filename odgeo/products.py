@@ -1,0 +1,123 @@
+"""What a gate hands to the writers and the map, and what every gate does (see :mod:`odgeo.publish`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .density import DensityGrid
+from .gistar import GiPlan, GiStar
+from .schema import OUTCOMES
+
+__all__ = ["PUBLIC_PROPERTIES", "RESTRICTED_BANNER", "Gate", "HotspotLayers", "Products"]
+
+#: Every property a public GeoJSON feature may carry (the leak scanner checks this),
+#: besides period columns ("2024-05", "2024-W19").
+PUBLIC_PROPERTIES = frozenset({
+    "h3_cell", "h3_resolution", "merged", "n_fine_cells", "count", *OUTCOMES,
+    "hotspot_id", "area_km2", "n_incidents", "peak_density", "mean_density",
+    "cluster_id", "first_month", "last_month", "possible_artefact",
+    "name", "population", "rate_per_10k", "unstable", "gi_bin",
+    "category", "status", "rank", "site_id", "covered", "marginal_gain", "cumulative_share",
+})
+RESTRICTED_BANNER = "RESTRICTED: contains sensitive health data"
+
+
+@dataclass
+class Products:
+    """What may be written and drawn for one audience (made by a :class:`Gate`)."""
+
+    audience: str
+    hexes: gpd.GeoDataFrame | None  # EPSG:4326
+    grid: DensityGrid | None
+    hotspots: gpd.GeoDataFrame | None
+    clusters: gpd.GeoDataFrame | None
+    points: gpd.GeoDataFrame | None = None  # restricted only: date, outcome, geometry
+    min_count: int | None = None
+    privacy: dict = field(default_factory=dict)
+    extent: tuple[float, float, float, float] | None = None  # lon/lat box for the map when nothing is drawn
+    areas: gpd.GeoDataFrame | None = None  # counts per boundary polygon, when a boundaries file was given
+    gistar: gpd.GeoDataFrame | None = None  # Gi* per cell (public: gi_bin only)
+    emerging: gpd.GeoDataFrame | None = None  # emerging hot spot category per cell or area
+    sites: gpd.GeoDataFrame | None = None  # naloxone sites: existing and chosen (odgeo sites)
+    sites_radius_m: float | None = None
+    banner: str | None = None  # shown on top of a restricted map
+    audience_label: str = ""  # the map's "Audience:" line
+    notes: list[str] = field(default_factory=list)  # what the map says about the protection
+
+
+@dataclass
+class HotspotLayers:
+    """The main job's analysis, as the gate takes it."""
+
+    counts: pd.DataFrame  # CellCounts at the hexagon resolution
+    hexes: gpd.GeoDataFrame  # the same with polygons
+    grid: DensityGrid
+    hotspots: gpd.GeoDataFrame
+    clusters: gpd.GeoDataFrame
+    incidents: gpd.GeoDataFrame  # located incidents used
+    eps_m: float
+    percentile: float
+    gistar: GiStar
+    gi_plan: GiPlan  # resolution, rings, correction, permutations, seed, study area
+    areas: gpd.GeoDataFrame | None = None  # counts per boundary polygon
+
+    @property
+    def study_area(self) -> shapely.Geometry | None:
+        """The --study-area polygon, or None."""
+        return self.gi_plan.boundary
+
+
+class Gate:
+    """What every audience's gate does; see :class:`odgeo.public.PublicGate` and ``RestrictedGate``."""
+
+    audience: str = ""
+    min_count: int | None = None
+
+    def count(self, n: int | None) -> str:
+        """A count for a sentence on a page."""
+        raise NotImplementedError
+
+    def totals(self, counts: dict) -> dict:
+        """The row counts of run.json as this audience may see them."""
+        raise NotImplementedError
+
+    def hotspot_products(self, layers: HotspotLayers) -> Products:
+        """The main job's products."""
+        raise NotImplementedError
+
+    def emerging_cells(self, cells: gpd.GeoDataFrame, cube: np.ndarray, steps: list[str],
+                       settings: dict) -> gpd.GeoDataFrame:
+        """The emerging hot spot layer from the (steps x cells) ``cube`` over ``cells``."""
+        raise NotImplementedError
+
+    def label(self, products: Products) -> Products:
+        """Products made by a command, marked with what the map says about the audience."""
+        raise NotImplementedError
+
+    def coverage(self, curve: pd.DataFrame, n_incidents: int) -> pd.DataFrame:
+        """coverage.csv of odgeo sites: the share reached by the best k new sites."""
+        raise NotImplementedError
+
+    def out_of_time(self, evaluation: dict) -> dict:
+        """The --train-until evaluation of odgeo sites (with "hidden" when it may not be shown)."""
+        raise NotImplementedError
+
+    def sites(self, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """The naloxone sites layer."""
+        raise NotImplementedError
+
+    def rejects(self, rejects: pd.DataFrame, totals: dict) -> pd.DataFrame:
+        """rejects.csv."""
+        raise NotImplementedError
+
+    def run_record(self, doc: dict) -> dict:
+        """run.json."""
+        raise NotImplementedError
+
+    def finish(self, source: str) -> None:
+        """Called once the products are written (before they are swapped in)."""
