@@ -490,7 +490,8 @@ def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read, product
     used = count(totals["n_used"])
     if totals["n_used"] is None and totals.get("n_used_in_published_areas"):
         used = f"at least {totals['n_used_in_published_areas']:,}"  # what the areas add up to
-    subtitle = f"{span} · {used} located incidents ({count(totals['n_used_fatal'])} fatal)"
+    fatal = "fatal: hidden" if totals["n_used_fatal"] is None else f"{count(totals['n_used_fatal'])} fatal"
+    subtitle = f"{span} · {used} located incidents ({fatal})"
     notes = [f"{count(totals['n_unlocated'])} incidents had no coordinates and {count(totals['n_rejected'])} rows "
              "were rejected (see rejects.csv); none of them is on the map."]
     if totals["n_used_undated"] != 0:
