@@ -69,6 +69,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
+    from .alerts import alerts
     from .emerging import emerging
     from .geocode import geocode
     from .hotspots import hotspots
@@ -77,6 +78,7 @@ def _register() -> None:
 
     cli.add_command(hotspots)
     cli.add_command(emerging)
+    cli.add_command(alerts)
     cli.add_command(geocode)
     cli.add_command(leakscan)
     cli.add_command(sites)

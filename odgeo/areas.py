@@ -29,7 +29,8 @@ RATE_PER = 10_000
 
 
 def read_boundaries(path: str | Path, *, name_col: str | None = None, population_col: str | None = None,
-                    layer: str | None = None) -> tuple[gpd.GeoDataFrame, dict]:
+                    layer: str | None = None, option: str = "--boundary-name-col",
+                    what: str = "a boundaries file") -> tuple[gpd.GeoDataFrame, dict]:
     """Polygons with a name and, when there is one, a population; returns (frame, columns used).
 
     The frame has ``name`` (text; "Area N" where the file has no name column),
@@ -38,7 +39,7 @@ def read_boundaries(path: str | Path, *, name_col: str | None = None, population
     path = Path(path)
     frame = read_vector_layer(path, layer=layer)
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    name_col = find_column(columns, NAME_ALIASES, name_col, path=path, option="--boundary-name-col")
+    name_col = find_column(columns, NAME_ALIASES, name_col, path=path, option=option)
     names = (frame[name_col].astype(str) if name_col else
              pd.Series([f"Area {i + 1}" for i in range(len(frame))], index=frame.index))
     population = np.full(len(frame), np.nan)
@@ -47,7 +48,7 @@ def read_boundaries(path: str | Path, *, name_col: str | None = None, population
         frame, population_col = checked_population(frame, path, population_col)
         population = frame[population_col].to_numpy(dtype=float)
     else:
-        require_polygons(frame, path, "a boundaries file")
+        require_polygons(frame, path, what)
     out = gpd.GeoDataFrame({"name": names.to_numpy(), "population": population},
                            geometry=frame.geometry.to_numpy(), crs=WGS84)
     return out, {"name": name_col, "population": population_col if has_pop else None}

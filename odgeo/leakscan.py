@@ -8,8 +8,10 @@ It fails on what a reader of the files could use to single someone out:
 - a small count: a count-like property of a map or GeoJSON feature in
   (0, min_count);
 - a property that is not one of the public ones (an input column slipping through);
-- a date finer than a month: any day-level date in a data file, and any
-  incident's own date anywhere (the HTML includes library code with dates of its own);
+- a date finer than a month: any day-level date in a data file (but the daily
+  products of ``odgeo alerts``, alerts.csv and ears.csv, whose every count is
+  checked instead), and any incident's own date anywhere (the HTML includes
+  library code with dates of its own);
 - a value of an identifying column (ids, names, free text) given by the caller;
 - in run.json, a count of incidents or rows in (0, min_count), and figures
   measured on the incidents (standard distances, the farthest incident);
@@ -319,7 +321,13 @@ def _as_count(value) -> float | None:
     return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else None
 
 
+#: Files that are daily by design (public alerts name their day; their counts obey min_count).
+DAILY_PRODUCTS = frozenset({"alerts.csv", "ears.csv"})
+
+
 def _dates(text: str, path: Path, days: set[str]) -> list[str]:
+    if path.name in DAILY_PRODUCTS:
+        return []
     if path.suffix.lower() in (".html", ".htm"):
         return [f"incident date {d}" for d in sorted(days) if d in text]
     return [f"day-level date {d}" for d in sorted(set(_DAY.findall(text)))]

@@ -13,7 +13,7 @@ from .density import DensityGrid
 from .gistar import GiPlan, GiStar
 from .schema import OUTCOMES
 
-__all__ = ["PUBLIC_PROPERTIES", "RESTRICTED_BANNER", "Gate", "HotspotLayers", "Products"]
+__all__ = ["PUBLIC_PROPERTIES", "RESTRICTED_BANNER", "AlertFiles", "Gate", "HotspotLayers", "Products"]
 
 #: Every property a public GeoJSON feature may carry (the leak scanner checks this),
 #: besides period columns ("2024-05", "2024-W19").
@@ -23,6 +23,7 @@ PUBLIC_PROPERTIES = frozenset({
     "cluster_id", "first_month", "last_month", "possible_artefact",
     "name", "population", "rate_per_10k", "unstable", "gi_bin",
     "category", "status", "rank", "site_id", "covered", "marginal_gain", "cumulative_share",
+    "alert", "sentence",
 })
 RESTRICTED_BANNER = "RESTRICTED: contains sensitive health data"
 
@@ -45,6 +46,7 @@ class Products:
     emerging: gpd.GeoDataFrame | None = None  # emerging hot spot category per cell or area
     sites: gpd.GeoDataFrame | None = None  # naloxone sites: existing and chosen (odgeo sites)
     sites_radius_m: float | None = None
+    alert_areas: gpd.GeoDataFrame | None = None  # odgeo alerts: name, alert (kind words), sentence
     banner: str | None = None  # shown on top of a restricted map
     audience_label: str = ""  # the map's "Audience:" line
     notes: list[str] = field(default_factory=list)  # what the map says about the protection
@@ -72,6 +74,22 @@ class HotspotLayers:
         return self.gi_plan.boundary
 
 
+@dataclass
+class AlertFiles:
+    """What ``odgeo alerts`` may write for one audience (made by :meth:`Gate.alert_files`)."""
+
+    alerts: pd.DataFrame  # alerts.csv (window times or dates, counts or NA)
+    ears: pd.DataFrame  # ears.csv
+    thresholds: dict  # run.json's per-area thresholds
+    shown_areas: set[str] | None  # None: every area may be named
+    hidden: np.ndarray | None  # days x series: daily counts the audience may not see
+    time_format: str  # strftime of a window's end in sentences
+
+    def moment(self, stamp) -> str:
+        """A reference time as this audience may see it (public: its date only)."""
+        return pd.Timestamp(stamp).strftime("%Y-%m-%d %H:%M%z" if "%H" in self.time_format else "%Y-%m-%d")
+
+
 class Gate:
     """What every audience's gate does; see :class:`odgeo.public.PublicGate` and ``RestrictedGate``."""
 
@@ -97,6 +115,11 @@ class Gate:
 
     def label(self, products: Products) -> Products:
         """Products made by a command, marked with what the map says about the audience."""
+        raise NotImplementedError
+
+    def alert_files(self, alerts: pd.DataFrame, ears: pd.DataFrame, counts: np.ndarray, names: list[str],
+                    days: list[str], thresholds: dict, *, cells_are_areas: bool) -> AlertFiles:
+        """The tables of odgeo alerts: ``counts`` is days x (areas + all); ``cells_are_areas`` for H3 areas."""
         raise NotImplementedError
 
     def coverage(self, curve: pd.DataFrame, n_incidents: int) -> pd.DataFrame:

@@ -21,7 +21,8 @@ from .gistar import GiPlan
 from .hexes import H3_CELL, cell_ints, cell_resolution, cell_strs
 from .ledger import Ledger
 from .privacy import COARSEN_LEVELS, Area, areas_frame, hidden_counts, partition_cells, suppress_breakdowns
-from .products import Gate, HotspotLayers, Products
+from .products import AlertFiles, Gate, HotspotLayers, Products
+from .public_alerts import public_alert_table, public_daily_hidden, public_ears_table, public_thresholds
 from .public_layers import (
     SPREAD_LEVELS,
     area_density,
@@ -244,6 +245,13 @@ class PublicGate(Gate):
         """Categories per published area, no trend statistics (see :func:`odgeo.public_layers.area_emerging`)."""
         frame, self.emerging_settings = area_emerging(cells, cube, steps, settings, self.limit)
         return frame
+
+    def alert_files(self, alerts, ears, counts, names, days, thresholds, *, cells_are_areas):
+        """Area names and dates; small counts hidden (see :mod:`odgeo.public_alerts`)."""
+        shown = {*alerts["area"], names[-1]} if cells_are_areas else None
+        hidden = public_daily_hidden(counts, len(names) - 1, self.limit)
+        return AlertFiles(public_alert_table(alerts, self.limit), public_ears_table(ears, hidden, names, days, shown),
+                          public_thresholds(thresholds, self.limit, shown), shown, hidden, "%d %b")
 
     def sites(self, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         """Per-site counts under ``min_count`` hidden; shares only while every gain before them is shown.

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .geomask import DonutMask
 from .ledger import Ledger
-from .products import PUBLIC_PROPERTIES, RESTRICTED_BANNER, Gate, HotspotLayers, Products
+from .products import PUBLIC_PROPERTIES, RESTRICTED_BANNER, AlertFiles, Gate, HotspotLayers, Products
 from .schema import OCCURRED_AT, OUTCOME, WGS84
 
 __all__ = ["PUBLIC_PROPERTIES", "RESTRICTED_BANNER", "Gate", "HotspotLayers", "Products", "RestrictedGate",
@@ -97,6 +97,10 @@ class RestrictedGate(Gate):
     def emerging_cells(self, cells, cube, steps, settings):
         """Every cell with its counts and trend statistics."""
         return cells
+
+    def alert_files(self, alerts, ears, counts, names, days, thresholds, *, cells_are_areas):
+        """Exact counts and times of every area."""
+        return AlertFiles(alerts, ears, thresholds, None, None, "%d %b %H:%M")
 
     def coverage(self, curve, n_incidents):
         """Shares to four decimals."""

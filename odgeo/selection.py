@@ -24,6 +24,7 @@ def filter_incidents(
     until: pd.Timestamp | str | None = None,
     outcomes: list[str] | tuple[str, ...] | None = None,
     require_dates: str | None = None,
+    as_of: pd.Timestamp | None = None,
 ) -> IncidentRead:
     """Keep incidents in a date range and of given outcomes; the rest become rejects.
 
@@ -43,6 +44,9 @@ def filter_incidents(
     require_dates
         The name of an analysis that needs every incident's date (a time series):
         undated incidents are then rejected as ``missing_date``.
+    as_of
+        The reference time of ``odgeo alerts`` (tz-aware): later incidents are
+        rejected as ``after_as_of``.
 
     Returns
     -------
@@ -71,6 +75,9 @@ def filter_incidents(
         mask = times > end
         drop[mask & (drop == "")] = "after_until"
         reasons["after_until"] = (OCCURRED_AT, "after the --until date (in run.json)")
+    if as_of is not None:
+        drop[(times > as_of) & (drop == "")] = "after_as_of"
+        reasons["after_as_of"] = (OCCURRED_AT, "after --as-of, the time the alerts are computed for (in run.json)")
     if require_dates:
         drop[times.isna()] = "missing_date"
         reasons["missing_date"] = (OCCURRED_AT, f"the date is empty; {require_dates} needs every incident's date")

@@ -45,6 +45,9 @@ HOT_SPOTS = [
 TIGHT_CLUSTER = {"x": -1880.0, "y": -1530.0, "radius_m": 35.0, "n": 60}
 PILE_UP_N = 18
 SPIKE = {"x": 2150.0, "y": 2300.0, "radius_m": 220.0, "n": 30, "start": "2025-08-12", "days": 4}
+#: The last day's burst in one neighbourhood, so that `odgeo alerts` on the sample shows a spike alert. It is
+#: drawn from its own seed and appended to the file, so every row before it is unchanged.
+LATE_SPIKE = {"x": -600.0, "y": -1900.0, "radius_m": 150.0, "n": 9, "date": "2025-12-31", "hours": (2, 19)}
 N_BACKGROUND = 3500
 UNLOCATED_SHARE = 0.2
 
@@ -402,6 +405,26 @@ def add_bad_rows(rng, rows):
 # ----------------------------------------------------------------------------- writers
 
 
+def late_spike_rows(addresses):
+    """The rows of LATE_SPIKE: located, timed, at addresses near its centre (its own random stream)."""
+    rng = np.random.default_rng(SEED + 1)
+    s = LATE_SPIKE
+    near = [a for a in addresses if (a["x"] - s["x"]) ** 2 + (a["y"] - s["y"]) ** 2 <= s["radius_m"] ** 2]
+    rows = []
+    minutes = np.sort(rng.integers(s["hours"][0] * 60, s["hours"][1] * 60, size=s["n"]))
+    for k, minute in enumerate(minutes):
+        a = near[int(rng.integers(len(near)))]
+        lon, lat = to_lonlat(a["x"] + rng.normal(0, 6.0), a["y"] + rng.normal(0, 6.0))
+        rows.append({
+            "incident_id": f"SMP-25-L{k + 1:05d}", "occurred_at": f"{s['date']} {minute // 60:02d}:{minute % 60:02d}:00",
+            "outcome": "nonfatal", "naloxone_doses": str(int(rng.choice([1, 2, 2, 3]))), "suspected_drug": "fentanyl",
+            "address": clean_address(a["number"], a["street"], a["unit"]), "city": CITY, "zip": a["zip"],
+            "longitude": f"{lon:.6f}", "latitude": f"{lat:.6f}", "age_band": rng.choice(AGE_BANDS),
+            "sex": rng.choice(["M", "M", "F", "U"]), "narrative": "", "_kind": "late_spike", "_true_xy": (a["x"], a["y"]),
+        })
+    return rows
+
+
 def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -489,6 +512,7 @@ def main(out_dir: Path) -> None:
 
     incidents, truth_unlocated = build_incident_table(rng, addresses, segments)
     incidents, faults = add_bad_rows(rng, incidents)
+    incidents += late_spike_rows(addresses)
     header = ["incident_id", "occurred_at", "outcome", "naloxone_doses", "suspected_drug", "address",
               "city", "zip", "longitude", "latitude", "age_band", "sex", "narrative"]
     write_csv(out_dir / "incidents.csv", header, [[r[h] for h in header] for r in incidents])
@@ -538,6 +562,9 @@ def write_truth(out_dir, incidents, faults, truth_unlocated):
         "spike": {"centre": centre(SPIKE["x"], SPIKE["y"]), "radius_m": SPIKE["radius_m"],
                   "n": SPIKE["n"], "start": SPIKE["start"], "days": SPIKE["days"],
                   "incident_ids": [r["incident_id"] for r in kinds["spike"]]},
+        "late_spike": {"centre": centre(LATE_SPIKE["x"], LATE_SPIKE["y"]), "radius_m": LATE_SPIKE["radius_m"],
+                       "n": LATE_SPIKE["n"], "date": LATE_SPIKE["date"],
+                       "incident_ids": [r["incident_id"] for r in kinds["late_spike"]]},
         "seasonal_trend": "daily rate x (1 + 0.35 sin(2 pi (day - 100) / 365.25)), summer peak, "
                           "and x (1 + 0.15 t / T): 15% growth over the two years",
         "bad_rows": faults,

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
 sh scripts/install-chromium.sh
+sh scripts/install-r.sh
 echo "== newest releases allowed =="
 .venv/bin/python -m pytest
 python3 -m venv .venv-oldest

@@ -71,6 +71,7 @@ def every_public_output_is_scanned():
 
     import geopandas as gpd
 
+    from odgeo.jobs import alerts as alertsjob
     from odgeo.jobs import common as jobs
     from odgeo.jobs import emerging as emergingjob
     from odgeo.jobs import hotspots as pipeline
@@ -94,8 +95,9 @@ def every_public_output_is_scanned():
             folders.append((Path(getattr(out_dir, "final", out_dir)), used_by_record[id(record)], min_count))
         return out
 
-    patches = [mock.patch.object(module, "select_incidents", select) for module in (pipeline, emergingjob)]
-    patches += [mock.patch.object(module, "save_map_and_record", save) for module in (pipeline, emergingjob, sitesjob)]
+    patches = [mock.patch.object(module, "select_incidents", select) for module in (pipeline, emergingjob, alertsjob)]
+    patches += [mock.patch.object(module, "save_map_and_record", save)
+                for module in (pipeline, emergingjob, sitesjob, alertsjob)]
     for patch in patches:
         patch.start()
     yield folders

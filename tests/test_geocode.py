@@ -122,7 +122,7 @@ def test_vector_outputs(tmp_path, suffix):
     assert result.exit_code == 0, result.output
     assert "exact" in result.output and "median score" in result.output
     frame = gpd.read_parquet(out) if suffix == ".parquet" else gpd.read_file(out)
-    assert len(frame) == 5036 and {"geocode_status", "geocode_score", "matched_address"} <= set(frame.columns)
+    assert len(frame) == 5045 and {"geocode_status", "geocode_score", "matched_address"} <= set(frame.columns)
 
 
 def test_main_job_geocodes_pending_rows(tmp_path):

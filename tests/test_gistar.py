@@ -155,7 +155,7 @@ def test_optimized_mode_decides_and_writes_it_down(tmp_path):
     record = json.loads((tmp_path / "run.json").read_text())
     assert "restricted" in record["decisions"]  # measured on the incidents: not in the public record
     decisions = [d["decision"] for d in result.record.sections["decisions"]]
-    assert decisions[0].startswith("3,975 located incidents")
+    assert decisions[0].startswith("3,984 located incidents")
     assert any(d.startswith("H3 resolution") for d in decisions)
     assert any("distance band" in d for d in decisions)
     assert record["parameters"]["gi_resolution"]["source"] == "auto"

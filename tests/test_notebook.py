@@ -17,4 +17,4 @@ def test_quickstart_notebook_runs_and_shows_the_map():
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "leaflet" in html.lower()
     text = "".join(o.get("text", "") for o in outputs)
-    assert "5036 rows: 3975 located, 1053 unlocated, 8 rejected" in text
+    assert "5045 rows: 3984 located, 1053 unlocated, 8 rejected" in text

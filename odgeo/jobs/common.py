@@ -10,6 +10,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from ..errors import DataError, NoDataError, ParameterError
 from ..extent import check_spread
@@ -120,7 +121,8 @@ def read_job_input(path, settings: JobSettings, record: RunRecord,
 
 
 def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecord, *,
-                     require_dates: str | None = None) -> tuple[IncidentRead, gpd.GeoDataFrame]:
+                     require_dates: str | None = None,
+                     as_of: pd.Timestamp | None = None) -> tuple[IncidentRead, gpd.GeoDataFrame]:
     """Apply the date and outcome filters; return the read and the located incidents used.
 
     Records the filters, the columns and the row counts (which must add up);
@@ -138,7 +140,7 @@ def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecor
                  "given" if settings.accept_implausible_dates else "default",
                  None if settings.accept_implausible_dates else "dates before 1990 or after today are rejected")
     read = filter_incidents(read, since=settings.since, until=settings.until, outcomes=settings.outcomes,
-                            require_dates=require_dates)
+                            require_dates=require_dates, as_of=as_of)
     read = _set_aside_outliers(read, settings, record)
     used = located(read.incidents).reset_index(drop=True)
     record.sections["columns"] = read.columns

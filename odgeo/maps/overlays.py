@@ -12,7 +12,8 @@ from ..products import Products
 from ..schema import WGS84
 from .page import LAYER_NAMES, Legend, rounded_geoms, swatch_rows
 
-__all__ = ["EMERGING_COLOURS", "GI_COLOURS", "add_areas", "add_emerging", "add_gistar", "add_sites"]
+__all__ = ["EMERGING_COLOURS", "GI_COLOURS", "add_alert_areas", "add_areas", "add_emerging", "add_gistar",
+           "add_sites"]
 
 #: Colours of the emerging hot spot categories: reds for hot, blues for cold, darker = stronger.
 EMERGING_COLOURS = {
@@ -177,3 +178,22 @@ def add_areas(fmap: folium.Map, areas: gpd.GeoDataFrame, legend: Legend) -> None
                '<div class="row"><span class="swatch" style="border:1.5px dashed #252525;background:none"></span>'
                "<span>" + ("names and counts written on the map" if len(areas) <= MAX_LABELLED_AREAS
                            else "counts in areas.geojson") + "</span></div>")
+
+
+def add_alert_areas(fmap: folium.Map, areas: gpd.GeoDataFrame, legend: Legend) -> None:
+    """Areas of odgeo alerts: red in alert, orange next to one in alert, outlines elsewhere; the sentence on hover."""
+    def colour(kinds: str) -> str:
+        parts = set(filter(None, kinds.split(", ")))
+        return "#d7301f" if parts - {"neighbour"} else ("#fdbb84" if parts else "none")
+
+    data = gpd.GeoDataFrame({"name": areas["name"].astype(str), "alert": areas["alert"],
+                             "sentence": areas["sentence"]}, geometry=rounded_geoms(areas.geometry), crs=WGS84)
+    data["fill"] = data["alert"].map(colour)
+    folium.GeoJson(
+        data, name=LAYER_NAMES["alerts"],
+        style_function=lambda f: {"color": "#525252", "weight": 1, "fillColor": f["properties"]["fill"],
+                                  "fillOpacity": 0.0 if f["properties"]["fill"] == "none" else 0.6},
+        tooltip=folium.GeoJsonTooltip(["name", "sentence"], aliases=["Area", "Alert"]),
+    ).add_to(fmap)
+    legend.add(LAYER_NAMES["alerts"], "Spike alerts",
+               swatch_rows(["#d7301f", "#fdbb84"], ["in alert (spike or EARS)", "next to an area in spike alert"]))

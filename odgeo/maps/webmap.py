@@ -24,7 +24,7 @@ from ..products import RESTRICTED_BANNER, Products
 from ..schema import WGS84
 from ..vocabulary import AUDIENCES
 from .classes import CLASSIFIERS, class_breaks, class_labels
-from .overlays import add_areas, add_emerging, add_gistar, add_sites
+from .overlays import add_alert_areas, add_areas, add_emerging, add_gistar, add_sites
 from .page import (
     HIDDEN_COLOUR,
     LAYER_NAMES,
@@ -82,7 +82,8 @@ def build_map(
     if classes not in CLASSIFIERS:
         raise ValueError(f"classes must be one of {CLASSIFIERS}, not {classes!r}")
     hexes, grid, hotspots, clusters = products.hexes, products.grid, products.hotspots, products.clusters
-    bounds = (_bounds(hexes, hotspots, clusters, grid, products.areas, products.emerging, products.sites)
+    bounds = (_bounds(hexes, hotspots, clusters, grid, products.areas, products.emerging, products.sites,
+                      products.alert_areas)
               or products.extent)
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
     if tiles:
@@ -109,6 +110,8 @@ def build_map(
         add_areas(fmap, products.areas, legend)
     if products.sites is not None and len(products.sites):
         add_sites(fmap, products, legend)
+    if products.alert_areas is not None and len(products.alert_areas):
+        add_alert_areas(fmap, products.alert_areas, legend)
     notes = list(notes)
     if products.points is not None and len(products.points):
         if len(products.points) <= MAX_MAP_POINTS:

@@ -1,0 +1,112 @@
+"""``odgeo alerts``: the daily early-warning job."""
+
+from __future__ import annotations
+
+import click
+
+from .options import (
+    FiniteFloat,
+    audience_settings,
+    config_option,
+    input_options,
+    job_settings,
+    map_options,
+    output_options,
+    progress_printer,
+    reference_options,
+)
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@output_options
+@click.option("--as-of", metavar="DATE|TIME",
+              help="Reference time: YYYY-MM-DD (the end of that day) or 'YYYY-MM-DD HH:MM' (default: the latest "
+                   "incident).")
+@click.option("--areas", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Polygons to watch (counties, ZIP areas, districts); default: H3 cells at --resolution.")
+@click.option("--area-name-col", metavar="COL", help="Name column of --areas (default: detected: name, zip ...).")
+@click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution without --areas (default 7, ~5 km2).")
+@click.option("--neighbours", metavar="auto|none|FILE",
+              help="Neighbour alerts: auto (touching areas, the default), none, or a CSV of area name pairs.")
+@click.option("--threshold", metavar="N|recommended",
+              help="Alert when the window holds N incidents, or the area's recommended threshold (default).")
+@click.option("--window-hours", type=FiniteFloat(1, 24 * 14), metavar="HOURS", help="Alert window (default 24).")
+@click.option("--ears", metavar="c1,c2,c3|none", help="EARS methods on daily counts (default c1,c2,c3).")
+@click.option("--ears-z", type=FiniteFloat(0.5, 10), metavar="Z", help="EARS C1/C2 standard deviations (default 3).")
+@click.option("--ears-min-sd", type=FiniteFloat(0, 100), metavar="SD",
+              help="Smallest baseline SD of EARS (default 0.5: a quiet week does not make one case an alarm).")
+@click.option("--history", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Alert history kept across daily runs (.csv, or .sqlite/.db); ongoing alerts are not new.")
+@click.option("--backtest", is_flag=True, default=None,
+              help="Replay the methods day by day over the input, with planted spikes: backtest.csv.")
+@click.option("--notify", metavar="smtp://HOST:PORT", help="Send summary.html by e-mail through this SMTP server.")
+@click.option("--to", "recipients", multiple=True, metavar="ADDRESS", help="Recipient of --notify (repeat).")
+@click.option("--from", "sender", metavar="ADDRESS", help="Sender of --notify (default odgeo@localhost).")
+@input_options
+@reference_options
+@map_options
+@config_option
+@click.pass_context
+def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:
+    """Spike alerts for today: count thresholds per area (ODMAP), neighbours, EARS C1/C2/C3.
+
+    An area is in alert when its incidents in the last 24 hours (to --as-of)
+    reach its threshold; the areas next to it get a neighbour alert; EARS
+    compares the last day with the week before. With --history, a rerun the
+    next day marks alerts ongoing or ended instead of new.
+
+    \b
+    Writes into --out:
+      alerts.csv    one row per alert: area, kind, status, window, count, threshold, sentence
+      ears.csv      every area and day: count, method, baseline, upper bound, alarm
+      summary.html  the alerts, a small map and 90-day charts: for a phone or an e-mail
+      map.html      the areas in alert on a map
+      backtest.csv  with --backtest: alerts per month and spikes detected, per method
+      rejects.csv, run.json
+
+    \b
+    Examples:
+      odgeo alerts ems.csv --out today/ --timezone America/Chicago --history alerts-history.csv
+      odgeo alerts deaths.csv --out today/ --areas counties.geojson --area-name-col NAME --backtest
+    """
+    from pathlib import Path
+
+    from odgeo.jobs.alerts import AlertSettings, run_alerts
+    from odgeo.notify import send_summary, smtp_address
+
+    audience = audience_settings(options)
+    if audience.pop("mask_points") or audience.pop("population"):
+        raise click.UsageError("--mask-points and --population do not apply to odgeo alerts (it draws no points)")
+    audience.pop("mask_seed", None)
+    audience.pop("population_col", None)
+    if options["notify"]:
+        smtp_address(options["notify"])  # a bad address fails before any work
+        if not options["recipients"]:
+            raise click.UsageError("--notify needs --to ADDRESS")
+    ears = options["ears"]
+    settings = AlertSettings(
+        as_of=options["as_of"], areas=options["areas"], area_name_col=options["area_name_col"],
+        resolution=options["resolution"], neighbours=options["neighbours"], threshold=options["threshold"],
+        window_hours=options["window_hours"], ears=tuple(ears.split(",")) if ears else None,
+        ears_z=options["ears_z"], ears_min_sd=options["ears_min_sd"], history=options["history"],
+        backtest=options["backtest"], **job_settings(options), **audience)
+    run = run_alerts(input_path, out_dir, settings, overwrite=overwrite, progress=progress_printer(ctx))
+    out = Path(out_dir)
+    counts = run.record.sections["counts"]
+    click.echo(f"Summary: {out / 'summary.html'}")
+    click.echo(f"Incidents: {counts['n_input']} rows: {counts['n_used']} used, {counts['n_unlocated']} without "
+               f"coordinates, {counts['n_rejected']} rejected (reasons in {out / 'rejects.csv'})")
+    click.echo(f"As of {run.as_of:%Y-%m-%d %H:%M}: {len(run.alerts)} alerts over {len(run.areas.names)} areas")
+    for sentence, status in zip(run.files.alerts["sentence"], run.files.alerts["status"]):
+        click.echo(f"  [{status}] {sentence}")
+    if run.backtest is not None:
+        click.echo("Backtest (alerts per month; share of planted spikes detected within "
+                   f"{run.backtest.settings['detection_horizon_days']} days):")
+        click.echo(run.backtest.table.to_string(index=False))
+    if options["notify"]:
+        send_summary(options["notify"], list(options["recipients"]), out / "summary.html",
+                     subject=f"odgeo alerts as of {run.as_of:%d %b %Y}: {len(run.alerts)} alerts",
+                     sender=options["sender"] or "odgeo@localhost")
+        click.echo(f"Sent {out / 'summary.html'} to {', '.join(options['recipients'])} via {options['notify']}")
+    click.echo(f"Every setting and count: {out / 'run.json'}")

@@ -1,0 +1,291 @@
+"""``odgeo alerts``: the daily early-warning job (spike alerts, neighbour alerts, EARS, history, backtest)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import pandas as pd
+
+from ..alert_areas import DEFAULT_ALERT_RESOLUTION, AlertAreas, h3_areas, polygon_areas, read_neighbour_pairs
+from ..alert_history import AlertHistory, history_key
+from ..alerts import DailySeries, ThresholdRule, current_alerts, daily_series, rule_record, wall_clock
+from ..backtest import Backtest, backtest
+from ..ears import DEFAULT_MIN_SD, DEFAULT_Z, EARS_METHODS
+from ..errors import DataError, ParameterError
+from ..incidents import IncidentRead
+from ..maps.summary import alert_sentence, summary_page
+from ..maps.webmap import basemap, build_map
+from ..outputs import OutputFolder
+from ..products import AlertFiles, Products
+from ..publish import Gate
+from ..runrecord import RunRecord
+from ..schema import OCCURRED_AT
+from ..writers import write_csv
+from .common import JobSettings, open_gate, pick_audience, run_job, save_map_and_record, select_incidents
+
+__all__ = ["QUIET_DAYS", "AlertRun", "AlertSettings", "analyse_alerts", "run_alerts"]
+
+#: How long after the latest incident --as-of may be (days without incidents happen; weeks mean a stale export).
+QUIET_DAYS = pd.Timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class AlertSettings(JobSettings):
+    """Settings of ``odgeo alerts``; None means the default.
+
+    as_of: the reference time ("YYYY-MM-DD": the end of that day; default: the
+    latest incident). areas / area_name_col: polygons and their name column
+    (default: H3 cells at ``resolution``, 7). neighbours: "auto" (touching areas),
+    "none", or a CSV of name pairs. threshold: "recommended" or a count.
+    window_hours: the alert window (24). ears: methods ("c1", "c2", "c3"); ears_z:
+    z per method; ears_min_sd: the EARS minimum SD (0.5). history: the alert
+    history file. backtest: replay the methods over the history.
+    """
+
+    as_of: str | None = None
+    areas: str | None = None
+    area_name_col: str | None = None
+    resolution: int | None = None
+    neighbours: str | None = None
+    threshold: str | int | None = None
+    window_hours: float | None = None
+    ears: tuple[str, ...] | None = None
+    ears_z: float | None = None
+    ears_min_sd: float | None = None
+    history: str | None = None
+    backtest: bool | None = None
+
+
+@dataclass
+class AlertRun:
+    """Everything ``odgeo alerts`` produced, for notebooks and the writers."""
+
+    read: IncidentRead
+    incidents: gpd.GeoDataFrame
+    areas: AlertAreas
+    series: DailySeries
+    as_of: pd.Timestamp
+    alerts: pd.DataFrame  # this run's alerts, exact (status from the history)
+    files: AlertFiles  # what the audience may see
+    backtest: Backtest | None
+    history: AlertHistory | None
+    map: folium.Map
+    summary_html: str
+    record: RunRecord
+    audience: str
+    gate: Gate
+
+
+def run_alerts(path, out_dir, settings: AlertSettings | None = None, *, overwrite: bool = False,
+               progress: Callable[[str], None] | None = None) -> AlertRun:
+    """Read ``path``, compute today's alerts and write alerts.csv, ears.csv, summary.html, map.html, run.json."""
+    settings = settings or AlertSettings()
+    if settings.history:
+        _check_history_place(settings.history, out_dir)
+    return run_job("alerts", path, out_dir, settings, overwrite=overwrite, progress=progress,
+                   analyse=lambda read, **kw: analyse_alerts(read, settings, **kw), write=_write_products)
+
+
+def _write_products(run: AlertRun, folder: OutputFolder) -> list[Path]:
+    totals = run.gate.totals(run.record.sections["counts"])
+    written = [write_csv(run.files.alerts, folder.path("alerts.csv")),
+               write_csv(run.files.ears, folder.path("ears.csv")),
+               write_csv(run.gate.rejects(run.read.rejects, totals), folder.path("rejects.csv"))]
+    if run.backtest is not None:
+        written.append(write_csv(run.backtest.table, folder.path("backtest.csv")))
+    summary = folder.path("summary.html")
+    summary.write_text(run.summary_html, encoding="utf-8")
+    written.append(summary)
+    paths = save_map_and_record(run.map, run.record, folder, written, run.gate)
+    if run.history is not None:
+        run.history.save()  # last: a failed run leaves the history as it was
+    return paths
+
+
+def _check_history_place(history: str, out_dir) -> None:
+    path, out = Path(history).resolve(), Path(out_dir).resolve()
+    if out == path.parent or out in path.parents:
+        raise ParameterError(f"--history {history} is inside --out {out_dir}, which each run replaces; keep the "
+                             "history outside the output folder")
+
+
+def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = None,
+                   progress: Callable[[str], None] | None = None) -> AlertRun:
+    """Compute the alerts for the reference time (nothing is written)."""
+    record = record or RunRecord("alerts")
+    say = progress or (lambda step: None)
+    audience = pick_audience(record, settings)
+    tz = str(read.incidents[OCCURRED_AT].dt.tz or settings.timezone or "UTC")
+    given_as_of = _parse_as_of(settings.as_of, tz, read.incidents[OCCURRED_AT])
+    read, used = select_incidents(read, settings, record, require_dates="odgeo alerts", as_of=given_as_of)
+    gate = open_gate(record, settings, audience)
+    times = used[OCCURRED_AT]
+    as_of = given_as_of if given_as_of is not None else _latest(times)
+    say("counting incidents per area and day")
+    areas = _areas(settings, used, record)
+    window_hours = float(record.pick("window_hours", settings.window_hours, 24))
+    series = daily_series(times, areas, as_of, window_hours=window_hours)
+    rule, fixed = _threshold(settings, record, window_hours)
+    methods = _methods(settings, record)
+    ears_z = {m: float(settings.ears_z) if settings.ears_z is not None and m != "c3" else DEFAULT_Z[m]
+              for m in EARS_METHODS}
+    record.param("ears_z", ears_z, "given" if settings.ears_z is not None else "default",
+                 "CDC: 3 SD for C1 and C2, a C3 sum of 2" if settings.ears_z is None else "C3 keeps 2")
+    min_sd = float(record.pick("ears_min_sd", settings.ears_min_sd, DEFAULT_MIN_SD,
+                               "chosen with the backtest on sparse real series (docs/alerts.md)"))
+    alerts, derivation, ears_table = current_alerts(series, areas, rule=rule, fixed=fixed, methods=methods,
+                                                    ears_z=ears_z, min_sd=min_sd)
+    history = _history(settings, areas, read, tz)
+    if history is not None:
+        alerts = history.update(alerts, as_of)
+    else:
+        alerts = AlertHistory(Path("unused"), {}).update(alerts, as_of)
+    files = gate.alert_files(alerts, ears_table, series.counts, series.names, series.days, derivation,
+                             cells_are_areas=areas.source["kind"] == "h3")
+    record.param("as_of", files.moment(as_of), "given" if given_as_of is not None else "default",
+                 None if given_as_of is not None else "the latest incident (the end of its day when it has no time)")
+    sentences = [alert_sentence(row, gate, files.time_format, window_hours) for row in alerts.itertuples(index=False)]
+    files.alerts.insert(len(files.alerts.columns), "sentence", sentences)
+    test = None
+    if settings.backtest:
+        say("backtesting the alert methods over the history")
+        with record.timed("backtest"):
+            test = backtest(series.counts, len(areas.names), ("threshold", *[f"ears_{m}" for m in methods]),
+                            rule=rule or ThresholdRule(), fixed=fixed, ears_z=ears_z, min_sd=min_sd)
+        record.sections["backtest"] = test.settings
+    record.sections["alerts"] = _summary_section(alerts, series, areas, files.moment(as_of), window_hours, rule)
+    record.sections["thresholds"] = files.thresholds
+    fmap = _map(settings, read, alerts, areas, files, gate, as_of)
+    page = summary_page(alerts=files.alerts, series=series, files=files, areas=areas, gate=gate, as_of=as_of,
+                        backtest=test, title=settings.title or "Overdose spike alerts",
+                        source=Path(str(read.source.get("path", "incidents"))).name)
+    return AlertRun(read, used, areas, series, as_of, alerts, files, test, history, fmap, page, record, audience,
+                    gate)
+
+
+def _parse_as_of(text: str | None, tz: str, times: pd.Series) -> pd.Timestamp | None:
+    """--as-of as a time in ``tz``: a date means the end of that day; an error outside the data."""
+    if text is None:
+        return None
+    try:
+        stamp = pd.Timestamp(str(text).strip())
+    except ValueError:
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise ParameterError(f"--as-of {text!r} is not a date or time; give YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
+    if len(str(text).strip()) <= 10:
+        stamp = stamp + pd.Timedelta(days=1)  # the end of the day given
+    stamp = wall_clock(stamp.tz_localize(None), tz)[0] if stamp.tzinfo is None else stamp.tz_convert(tz)
+    known = times.dropna()
+    if len(known) and not (known.min() < stamp <= _latest(known) + QUIET_DAYS):
+        raise DataError(f"--as-of {text} is outside the data ({known.min():%Y-%m-%d %H:%M} to "
+                        f"{known.max():%Y-%m-%d %H:%M}, and up to {QUIET_DAYS.days} quiet days after); "
+                        "give a time within it, or check that the export is today's")
+    return stamp
+
+
+def _latest(times: pd.Series) -> pd.Timestamp:
+    """The latest incident time, a date-only incident counting as the end of its day."""
+    local = times.dt.tz_localize(None)
+    date_only = local == local.dt.normalize()
+    latest = pd.Timestamp((local + pd.to_timedelta(date_only.astype(int), unit="D")).max())
+    return wall_clock(latest, times.dt.tz)[0]
+
+
+def _areas(settings: AlertSettings, used: gpd.GeoDataFrame, record: RunRecord) -> AlertAreas:
+    if settings.areas:
+        if settings.resolution is not None:
+            raise ParameterError("--resolution applies to H3 areas; with --areas the polygons are the areas")
+        areas = polygon_areas(settings.areas, used, name_col=settings.area_name_col)
+        record.param("areas", Path(settings.areas).name, "given")
+    else:
+        if settings.area_name_col:
+            raise ParameterError("--area-name-col needs --areas FILE")
+        resolution = int(record.pick("resolution", settings.resolution, DEFAULT_ALERT_RESOLUTION,
+                                     "H3 cells of about 5 km2 (without --areas)"))
+        areas = h3_areas(used, resolution)
+    given = settings.neighbours or "auto"
+    record.param("neighbours", given if given in ("auto", "none") else Path(given).name,
+                 "given" if settings.neighbours else "default",
+                 "touching areas (H3: cells one ring apart)" if given == "auto" else None)
+    if given == "none":
+        areas.neighbours = {i: set() for i in range(len(areas.names))}
+    elif given != "auto":
+        areas.neighbours = read_neighbour_pairs(given, areas.names)
+    return areas
+
+
+def _threshold(settings: AlertSettings, record: RunRecord, window_hours: float) -> tuple[ThresholdRule | None,
+                                                                                         int | None]:
+    given = settings.threshold
+    if given in (None, "recommended"):
+        if window_hours != 24:
+            raise ParameterError("--threshold recommended comes from daily counts and needs --window-hours 24; "
+                                 "give --threshold N for another window")
+        rule = ThresholdRule()
+        record.param("threshold", "recommended", "given" if given else "default", rule_record(rule))
+        return rule, None
+    try:
+        fixed = int(given)
+    except (TypeError, ValueError):
+        fixed = 0
+    if fixed < 1:
+        raise ParameterError(f"--threshold must be 'recommended' or a whole number of at least 1, not {given!r}")
+    record.param("threshold", fixed, "given")
+    return None, fixed
+
+
+def _methods(settings: AlertSettings, record: RunRecord) -> tuple[str, ...]:
+    methods = tuple(m.strip().lower() for m in (settings.ears or EARS_METHODS) if m.strip())
+    bad = [m for m in methods if m not in EARS_METHODS and m != "none"]
+    if bad:
+        raise ParameterError(f"--ears takes {', '.join(EARS_METHODS)} or none, not {', '.join(bad)}")
+    methods = tuple(m for m in methods if m != "none")
+    record.param("ears", list(methods), "given" if settings.ears else "default")
+    return methods
+
+
+def _history(settings: AlertSettings, areas: AlertAreas, read, tz: str) -> AlertHistory | None:
+    if not settings.history:
+        return None
+    key = history_key(areas.source, areas.names, dict(read.columns))
+    return AlertHistory.open(settings.history, key, tz)
+
+
+def _summary_section(alerts: pd.DataFrame, series: DailySeries, areas: AlertAreas, as_of: str,
+                     window_hours: float, rule: ThresholdRule | None) -> dict:
+    n_used = int(series.counts[:, -1].sum())
+    return {
+        "as_of": as_of, "window_hours": window_hours,
+        "areas": areas.source, "n_days": len(series.counts), "first_day": series.days[0], "last_day": series.days[-1],
+        "n_incidents_outside_areas": areas.n_outside(n_used) if areas.source["kind"] == "polygons" else 0,
+        "n_incidents_without_time_left_out_of_window": series.n_without_time_in_window,
+        "n_alerts": len(alerts),
+        "by_kind": {k: int(v) for k, v in alerts["kind"].value_counts().sort_index().items()},
+        "by_status": {k: int(v) for k, v in alerts["status"].value_counts().sort_index().items()},
+        "threshold_rule": rule.describe() if rule else "given",
+    }
+
+
+def _map(settings: AlertSettings, read, alerts: pd.DataFrame, areas: AlertAreas, files: AlertFiles, gate: Gate,
+         as_of: pd.Timestamp) -> folium.Map:
+    frame = areas.frame()
+    state = alerts[alerts["status"] != "ended"].groupby("area")["kind"].agg(lambda k: ", ".join(sorted(set(k))))
+    sentence = files.alerts[files.alerts["status"] != "ended"].groupby("area")["sentence"].agg(" ".join)
+    frame["alert"] = [state.get(n, "") for n in frame["name"]]
+    frame["sentence"] = [sentence.get(n, "no alert") for n in frame["name"]]
+    if files.shown_areas is not None:
+        frame = frame[frame["name"].isin(files.shown_areas)]
+    products = gate.label(Products(gate.audience, hexes=None, grid=None, hotspots=None, clusters=None,
+                                   alert_areas=gpd.GeoDataFrame(frame, geometry="geometry", crs=frame.crs),
+                                   extent=tuple(areas.outlines.total_bounds)))
+    source = Path(str(read.source.get("path", "incidents"))).name
+    title = settings.title or f"Overdose spike alerts: {source}"
+    n_live = int((alerts["status"] != "ended").sum())
+    return build_map(products, title=title, subtitle=f"as of {as_of.strftime(files.time_format)} · {n_live} alerts",
+                     notes=["Areas in red are in alert; orange borders one in alert. See summary.html."],
+                     tiles=basemap(settings.tiles))

@@ -1,0 +1,186 @@
+"""summary.html of ``odgeo alerts``: one self-contained page a duty officer reads on a phone.
+
+The alerts come first (one sentence each), then a small map of the areas (inline
+SVG, no tiles: it works offline and pasted into an e-mail), then a 90-day chart
+of each alerting area's daily counts with its threshold (public: the days in
+alert only, since daily counts are small), and the backtest when there is one.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+
+from ..alert_areas import ALL_AREAS
+from ..alerts import DailySeries
+from ..products import AlertFiles
+
+__all__ = ["CHART_DAYS", "alert_sentence", "summary_page"]
+
+CHART_DAYS = 90
+KIND_WORDS = {"threshold": "spike", "neighbour": "neighbouring spike", "ears_c1": "EARS C1", "ears_c2": "EARS C2",
+              "ears_c3": "EARS C3"}
+STATUS_COLOURS = {"new": "#b2182b", "ongoing": "#ef8a62", "ended": "#878787"}
+
+
+def _moment(value, fmt: str) -> str:
+    stamp = pd.Timestamp(value)
+    if "%H" not in fmt and stamp == stamp.normalize():
+        stamp = stamp - pd.Timedelta(1, "ns")  # a day ending at midnight is named by its own date
+    return stamp.strftime(fmt).lstrip("0")
+
+
+def alert_sentence(row, gate, fmt: str, window_hours: float) -> str:
+    """One alert in words, with counts as the audience may see them."""
+    area = "the whole input" if row.area == ALL_AREAS else str(row.area)
+    when = _moment(row.window_end, fmt)
+    limit = row.threshold_or_expected
+    shown_limit = limit is not None and pd.notna(limit) and (gate.min_count is None or limit >= gate.min_count)
+    hours = f"{window_hours:g} hours"
+    n = gate.count(int(row.count))
+    if row.status == "ended":
+        return (f"The {KIND_WORDS[row.kind]} alert in {area} (since {_moment(row.first_seen, fmt)}) has ended "
+                f"as of {when}.")
+    more = ""
+    if row.status == "ongoing" and pd.notna(row.prior_count) and int(row.count) > int(row.prior_count):
+        more = " More incidents have joined it since the last run."
+    elif row.status == "ongoing":
+        more = f" Ongoing since {_moment(row.first_seen, fmt)}."
+    if row.kind == "threshold":
+        rule = (f"; the alert threshold there is {int(limit)}" if shown_limit else
+                ", which reached the area's alert threshold")
+        return f"{n.capitalize()} suspected overdoses in {area} in the {hours} to {when}{rule}.{more}"
+    if row.kind == "neighbour":
+        return (f"{area} borders {row.related_areas}, in spike alert in the {hours} to {when} "
+                f"({n} suspected overdoses in {area} itself).{more}")
+    bound = (f", above the expected upper bound of {float(limit):.1f}" if shown_limit
+             else ", above what the week before leads to expect")
+    return f"{n.capitalize()} suspected overdoses in {area} on the day to {when}{bound} ({KIND_WORDS[row.kind]}).{more}"
+
+
+def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles, areas, gate, as_of,
+                 backtest, title: str, source: str) -> str:
+    """The page's HTML (self-contained: inline CSS and SVG, no script, no external resource)."""
+    when = _moment(as_of, files.time_format)
+    live = alerts[alerts["status"] != "ended"]
+    small = f" (counts under {gate.min_count} are shown as 'fewer than {gate.min_count}')" if gate.min_count else ""
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p class='sub'>{html.escape(source)} · as of {html.escape(when)} · audience: "
+             f"{html.escape(gate.audience)}{small}</p>"]
+    if gate.min_count is None:  # restricted
+        parts.insert(0, "<div class='banner'>RESTRICTED: contains sensitive health data</div>")
+    if alerts.empty:
+        parts.append("<p class='none'>No alerts.</p>")
+    else:
+        items = "".join(
+            f"<li><span class='badge' style='background:{STATUS_COLOURS[r.status]}'>{html.escape(r.status)}</span> "
+            f"<b>{html.escape(KIND_WORDS[r.kind])}</b>: {html.escape(r.sentence)}</li>" for r in alerts.itertuples())
+        parts.append(f"<h2>Alerts ({len(live)} live)</h2><ul class='alerts'>{items}</ul>")
+    parts.append("<h2>Areas</h2>" + _svg_map(areas, live, files.shown_areas))
+    charts = [_chart(series, name, files, alerts) for name in dict.fromkeys(live["area"])]
+    if charts:
+        parts.append(f"<h2>Last {CHART_DAYS} days</h2>" + "".join(charts))
+    if backtest is not None:
+        parts.append("<h2>Backtest</h2>" + _backtest_svg(backtest.table) + _backtest_table(backtest.table))
+    parts.append("<p class='foot'>What each alert means: docs/alerts.md. Every setting: run.json.</p>")
+    return PAGE.format(title=html.escape(title), body="\n".join(parts))
+
+
+def _svg_map(areas, live: pd.DataFrame, shown: set[str] | None, width: int = 320, height: int = 240) -> str:
+    frame = areas.frame()
+    if shown is not None:
+        frame = frame[frame["name"].isin(shown)]
+    if frame.empty:
+        return "<p>No area to draw.</p>"
+    x0, y0, x1, y1 = frame.total_bounds
+    scale = min(width / max(x1 - x0, 1e-9), height / max(y1 - y0, 1e-9))
+    kinds = live.groupby("area")["kind"].agg(set)
+    paths = []
+    for name, geom in zip(frame["name"], frame.geometry):
+        k = kinds.get(name, set())
+        fill = "#d7301f" if k - {"neighbour"} else ("#fdbb84" if k else "#f0f0f0")
+        rings = [p.exterior.coords for p in getattr(geom, "geoms", [geom]) if hasattr(p, "exterior")]
+        d = " ".join("M" + " L".join(f"{(x - x0) * scale:.1f},{(y1 - y) * scale:.1f}" for x, y in ring) + " Z"
+                     for ring in rings)
+        paths.append(f"<path d='{d}' fill='{fill}' stroke='#636363' stroke-width='0.6'>"
+                     f"<title>{html.escape(str(name))}</title></path>")
+    return (f"<svg viewBox='0 0 {width} {height}' class='map' role='img' aria-label='areas in alert'>"
+            + "".join(paths) + "</svg><p class='key'><span style='color:#d7301f'>&#9632;</span> in alert "
+            "<span style='color:#fdbb84'>&#9632;</span> neighbour of one in alert</p>")
+
+
+def _chart(series: DailySeries, name: str, files: AlertFiles, alerts: pd.DataFrame) -> str:
+    """Daily counts of the last 90 days with the threshold, or (public) the days in alert."""
+    col = series.names.index(name)
+    counts = series.counts[-CHART_DAYS:, col]
+    days = series.days[-CHART_DAYS:]
+    w, h, n = 320, 90, len(counts)
+    bar = w / max(n, 1)
+    if files.hidden is not None:  # public: no daily counts
+        kinds = alerts[(alerts["area"] == name) & (alerts["status"] != "ended")]
+        since = _moment(kinds["first_seen"].min(), files.time_format) if len(kinds) else ""
+        return (f"<h3>{html.escape(name)}</h3><p>Daily counts are not shown to the public: most are smaller than "
+                f"can be published. In alert since {html.escape(since)}.</p>")
+    top = max(int(counts.max(initial=0)), 1)
+    limit = alerts.loc[(alerts["area"] == name) & (alerts["kind"] == "threshold"), "threshold_or_expected"]
+    line = ""
+    if len(limit) and pd.notna(limit.iloc[0]):
+        top = max(top, int(limit.iloc[0]))
+        y = h - float(limit.iloc[0]) / top * (h - 10)
+        line = f"<line x1='0' x2='{w}' y1='{y:.1f}' y2='{y:.1f}' stroke='#b2182b' stroke-dasharray='4 2'/>"
+    bars = "".join(f"<rect x='{i * bar:.1f}' y='{h - c / top * (h - 10):.1f}' width='{max(bar - 0.5, 0.5):.1f}' "
+                   f"height='{c / top * (h - 10):.1f}' fill='#4d4d4d'><title>{d}: {c}</title></rect>"
+                   for i, (d, c) in enumerate(zip(days, counts.tolist())))
+    return (f"<h3>{html.escape(name)}</h3><svg viewBox='0 0 {w} {h}' class='chart'>{bars}{line}</svg>"
+            f"<p class='key'>{html.escape(days[0])} to {html.escape(days[-1])}; "
+            f"highest day {int(counts.max(initial=0))}"
+            + ("; dashed: the threshold" if line else "") + "</p>")
+
+
+def _backtest_svg(table: pd.DataFrame, w: int = 320, h: int = 200) -> str:
+    """Alerts per month (x) against the share of planted spikes detected (y), one point per method and size."""
+    if table.empty:
+        return ""
+    xmax = max(float(table["alerts_per_month"].max()), 1.0)
+    colours = dict(zip(dict.fromkeys(table["method"]), ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e"]))
+    dots = []
+    for r in table.itertuples():
+        share = r.detected_share if r.detected_share is not None and not np.isnan(r.detected_share) else 0.0
+        x, y = 30 + r.alerts_per_month / xmax * (w - 40), h - 20 - share * (h - 30)
+        dots.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='{2 + r.spike_size ** 0.5:.1f}' fill='{colours[r.method]}'>"
+                    f"<title>{html.escape(r.method)}, spikes of {r.spike_size}: {share:.0%} detected, "
+                    f"{r.alerts_per_month} alerts a month</title></circle>")
+    axes = (f"<line x1='30' y1='{h - 20}' x2='{w}' y2='{h - 20}' stroke='#000'/><line x1='30' y1='0' x2='30' "
+            f"y2='{h - 20}' stroke='#000'/><text x='{w / 2}' y='{h - 4}' font-size='10'>alerts per month "
+            f"(0 to {xmax:.1f})</text><text x='2' y='10' font-size='10'>detected</text>")
+    key = " ".join(f"<span style='color:{c}'>&#9679;</span> {html.escape(m)}" for m, c in colours.items())
+    return f"<svg viewBox='0 0 {w} {h}' class='chart'>{axes}{''.join(dots)}</svg><p class='key'>{key}</p>"
+
+
+def _backtest_table(table: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in r) + "</tr>"
+                   for r in table.itertuples(index=False))
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 40em; margin: 0 auto; padding: 0.6em; color: #222; }}
+h1 {{ font-size: 1.3em; margin-bottom: 0.1em; }} h2 {{ font-size: 1.1em; border-bottom: 1px solid #ccc; }}
+h3 {{ font-size: 1em; margin: 0.8em 0 0.2em; }}
+.sub, .key, .foot {{ color: #555; font-size: 0.85em; }}
+.banner {{ background: #b2182b; color: #fff; padding: 0.4em; font-weight: bold; }}
+ul.alerts {{ padding-left: 1em; }} ul.alerts li {{ margin-bottom: 0.5em; }}
+.badge {{ color: #fff; border-radius: 3px; padding: 0 0.3em; font-size: 0.8em; }}
+svg.map, svg.chart {{ width: 100%; max-width: 320px; height: auto; background: #fff; border: 1px solid #ddd; }}
+table {{ border-collapse: collapse; font-size: 0.75em; }} td, th {{ border: 1px solid #ddd; padding: 2px 4px; }}
+</style></head>
+<body>
+{body}
+</body></html>
+"""
