@@ -31,11 +31,11 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_benchmarks import table  # noqa: E402
+from run_benchmarks import table
 
-from odgeo.alert_areas import polygon_areas  # noqa: E402
-from odgeo.alerts import ThresholdRule, current_alerts, daily_series  # noqa: E402
-from odgeo.backtest import backtest  # noqa: E402
+from odgeo.alert_areas import polygon_areas
+from odgeo.alerts import ThresholdRule, current_alerts, daily_series
+from odgeo.backtest import backtest
 
 TZ = "America/New_York"
 
