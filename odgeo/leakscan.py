@@ -96,6 +96,7 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
     days = set(located[OCCURRED_AT].dropna().dt.strftime("%Y-%m-%d"))
     secrets = sorted({str(v) for v in identifying if len(str(v)) >= 5})
     leaks: list[Leak] = []
+    alert_days = _alert_days(Path(folder))
     for path in sorted(Path(folder).iterdir()):
         if not path.is_file():
             continue
@@ -110,7 +111,7 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
         if path.suffix.lower() in (".html", ".htm"):  # counts written as words on the page
             leaks += [Leak(name, "small count", f"'{m.group(0)}' in the page") for m in _SENTENCE_COUNT.finditer(text)
                       if 0 < int(m.group(1).replace(",", "")) < min_count]
-        leaks += [Leak(name, "date", d) for d in _dates(text, path, days)]
+        leaks += [Leak(name, "date", d) for d in _dates(text, path, days) if d.split()[-1] not in alert_days]
         leaks += [Leak(name, "identifier", repr(s)) for s in secrets if s in text and _as_word(s).search(text)]
         if name == "run.json":
             leaks += [Leak(name, kind, d) for kind, d in _record_problems(json.loads(text), min_count)]
@@ -319,6 +320,15 @@ def _as_count(value) -> float | None:
         return float(value)
     text = str(value).replace(",", "")
     return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else None
+
+
+def _alert_days(folder: Path) -> set[str]:
+    """The day odgeo alerts' products are for (the last day of ears.csv), which its run.json names."""
+    ears = folder / "ears.csv"
+    if not ears.exists():
+        return set()
+    found = _DAY.findall(ears.read_text(encoding="utf-8"))
+    return {max(found)} if found else set()
 
 
 #: Files that are daily by design (public alerts name their day; their counts obey min_count).

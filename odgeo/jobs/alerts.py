@@ -157,7 +157,11 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
             test = backtest(series.counts, len(areas.names), ("threshold", *[f"ears_{m}" for m in methods]),
                             rule=rule or ThresholdRule(), fixed=fixed, ears_z=ears_z, min_sd=min_sd)
         record.sections["backtest"] = test.settings
-    record.sections["alerts"] = _summary_section(alerts, series, areas, files.moment(as_of), window_hours, rule)
+    section = _summary_section(alerts, series, areas, files.moment(as_of), window_hours, rule)
+    if "%H" not in files.time_format:  # the public: the first day and the number of days date the first incident
+        section["first_day"] = section["first_day"][:7]
+        section.pop("n_days")
+    record.sections["alerts"] = section
     record.sections["thresholds"] = files.thresholds
     fmap = _map(settings, read, alerts, areas, files, gate, as_of)
     page = summary_page(alerts=files.alerts, series=series, files=files, areas=areas, gate=gate, as_of=as_of,
