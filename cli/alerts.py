@@ -6,7 +6,7 @@ import click
 
 from .options import (
     FiniteFloat,
-    audience_settings,
+    aggregate_audience_settings,
     config_option,
     input_options,
     job_settings,
@@ -75,11 +75,7 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
     from odgeo.jobs.alerts import AlertSettings, run_alerts
     from odgeo.notify import send_summary, smtp_address
 
-    audience = audience_settings(options)
-    if audience.pop("mask_points") or audience.pop("population"):
-        raise click.UsageError("--mask-points and --population do not apply to odgeo alerts (it draws no points)")
-    audience.pop("mask_seed", None)
-    audience.pop("population_col", None)
+    audience = aggregate_audience_settings(options, "alerts")
     if options["notify"]:
         smtp_address(options["notify"])  # a bad address fails before any work
         if not options["recipients"]:

@@ -7,7 +7,7 @@ import click
 from odgeo.vocabulary import STEPS
 
 from .options import (
-    audience_settings,
+    aggregate_audience_settings,
     config_option,
     gistar_options,
     input_options,
@@ -56,11 +56,7 @@ def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     """
     from odgeo.jobs.emerging import EmergingSettings, run_emerging
 
-    audience = audience_settings(options)
-    if audience.pop("mask_points") or audience.pop("population"):
-        raise click.UsageError("--mask-points and --population do not apply to odgeo emerging (it draws no points)")
-    audience.pop("mask_seed", None)
-    audience.pop("population_col", None)
+    audience = aggregate_audience_settings(options, "emerging")
     settings = EmergingSettings(
         step=options["step"], resolution=options["resolution"], gi_rings=options["gi_rings"],
         gi_distance_m=options["gi_distance"], time_window=options["time_window"], correction=options["correction"],

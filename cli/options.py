@@ -13,6 +13,7 @@ __all__ = [
     "FiniteFloat",
     "Metres",
     "Tiles",
+    "aggregate_audience_settings",
     "audience_settings",
     "column_options",
     "columns_from",
@@ -292,6 +293,14 @@ def audience_settings(kwargs: dict) -> dict:
     return {"audience": kwargs.pop("audience", None), "min_count": kwargs.pop("min_count", None),
             "mask_points": kwargs.pop("mask_points", None), "mask_seed": kwargs.pop("mask_seed", None),
             "population": kwargs.pop("population", None), "population_col": kwargs.pop("population_col", None)}
+
+
+def aggregate_audience_settings(kwargs: dict, command: str) -> dict:
+    """The audience options of a command that draws no points: --mask-points and --population refused."""
+    audience = audience_settings(kwargs)
+    if audience.pop("mask_points") or audience.pop("population"):
+        raise click.UsageError(f"--mask-points and --population do not apply to odgeo {command} (it draws no points)")
+    return {"audience": audience["audience"], "min_count": audience["min_count"]}
 
 
 def split_outcomes(values) -> tuple[str, ...] | None:

@@ -52,6 +52,11 @@ class AlertHistory:
     table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HISTORY_COLUMNS))
 
     @classmethod
+    def single_run(cls) -> AlertHistory:
+        """A history of this run alone (no --history): every alert is new, nothing is saved."""
+        return cls(Path(), {})
+
+    @classmethod
     def open(cls, path: str | Path, key: dict, timezone: str) -> AlertHistory:
         """The history at ``path`` (a new one when the file does not exist); an error if it is another's."""
         path = Path(path)

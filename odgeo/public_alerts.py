@@ -3,10 +3,11 @@
 - alerts: area names and dates (no times); counts and thresholds under
   ``min_count`` hidden (the sentence says "fewer than N": an alert in a small
   area is still news);
-- ears.csv: per area and day the alarm, and the count only where it and the
-  day's other hidden counts are 0 or at least ``min_count`` (complementary
-  suppression across the areas and ``all``); no baseline figures, which
-  are built from the small daily counts;
+- ears.csv: the alert day only (a history of every day's alarms would say, day
+  by day, where two or more overdoses happened in a quiet area), with each area's
+  alarm and its count only where it and the day's other hidden counts are 0 or
+  at least ``min_count`` (complementary suppression across the areas and
+  ``all``); no baseline figures, which are built from the small daily counts;
 - where the areas are H3 cells (which exist because incidents fell in them),
   only the cells in alert and ``all`` are listed, so the files do not draw
   where incidents happened.
@@ -51,7 +52,8 @@ def public_daily_hidden(counts: np.ndarray, n_areas: int, min_count: int) -> np.
 
 def public_ears_table(table: pd.DataFrame, hidden: np.ndarray, names: list[str], days: list[str],
                       shown_areas: set[str] | None) -> pd.DataFrame:
-    """ears.csv for the public: alarms, and counts where :func:`public_daily_hidden` allows."""
+    """ears.csv for the public: the last day's alarms, and counts where :func:`public_daily_hidden` allows."""
+    table = table[table["date"] == days[-1]]
     row_of = {d: i for i, d in enumerate(days)}
     col_of = {n: j for j, n in enumerate(names)}
     mask = hidden[table["date"].map(row_of).to_numpy(), table["area"].map(col_of).to_numpy()]

@@ -67,6 +67,17 @@ def _alerts(args: list[str]):
     return result
 
 
+def _west_spike(tmp_path: Path, out: Path, *options: str):
+    """odgeo alerts on the three districts, with 4 incidents in West on the morning of 1 March 2025."""
+    days = _quiet_history()
+    days["2025-03-01 06:00"] = [("West", 4)]
+    path = _write(_incidents(days), tmp_path / "ems.csv")
+    result = _alerts([path, "--out", str(out), "--timezone", TZ, "--areas", _areas_file(tmp_path),
+                      "--area-name-col", "district", *options])
+    assert result.exit_code == 0, result.output
+    return path
+
+
 def test_thresholds_equal_a_brute_force_rank():
     rng = np.random.default_rng(1)
     counts = rng.poisson(1.3, (120, 3))
@@ -97,13 +108,8 @@ def test_daily_series_windows_and_date_only_incidents(tmp_path):
 
 
 def test_threshold_and_neighbour_alerts_and_their_record(tmp_path):
-    days = _quiet_history()
-    days["2025-03-01 06:00"] = [("West", 4)]
-    path = _write(_incidents(days), tmp_path / "ems.csv")
     out = tmp_path / "out"
-    result = _alerts([path, "--out", str(out), "--timezone", TZ, "--areas", _areas_file(tmp_path),
-                      "--area-name-col", "district", "--audience", "restricted", "--as-of", "2025-03-01"])
-    assert result.exit_code == 0, result.output
+    _west_spike(tmp_path, out, "--audience", "restricted", "--as-of", "2025-03-01")
     alerts = pd.read_csv(out / "alerts.csv")
     spike = alerts[(alerts["kind"] == "threshold") & (alerts["area"] == "West")].iloc[0]
     record = json.loads((out / "run.json").read_text())
@@ -111,8 +117,8 @@ def test_threshold_and_neighbour_alerts_and_their_record(tmp_path):
     # The 40 days before: West had 1 on every other day, so its highest day is 1 and the floor 3 decides.
     assert west == {**west, "threshold": 3, "kth_highest_daily_count": 1, "baseline_days": 40, "floor": 3}
     assert spike["count"] == 4 and spike["threshold_or_expected"] == 3 and spike["status"] == "new"
-    assert "4 suspected overdoses in West in the 24 hours to 01 Mar 00:00" in spike["sentence"] or \
-        "4 suspected overdoses in West in the 24 hours to" in spike["sentence"]
+    assert spike["sentence"] == ("4 suspected overdoses in West in the 24 hours to 2 Mar 00:00; "
+                                 "the alert threshold there is 3.")
     neighbour = alerts[alerts["kind"] == "neighbour"]
     assert neighbour[["area", "related_areas"]].values.tolist() == [["East", "West"]]
     assert "Far" not in set(alerts["area"])
@@ -194,13 +200,8 @@ def test_bad_input_is_one_line_exit_1_and_nothing_is_overwritten(tmp_path):
 
 
 def test_public_alerts_hide_small_counts_and_times(tmp_path):
-    days = _quiet_history()
-    days["2025-03-01 06:00"] = [("West", 4)]
-    path = _write(_incidents(days), tmp_path / "ems.csv")
     out = tmp_path / "public"
-    result = _alerts([path, "--out", str(out), "--timezone", TZ, "--areas", _areas_file(tmp_path),
-                      "--area-name-col", "district", "--as-of", "2025-03-01 20:00"])
-    assert result.exit_code == 0, result.output
+    _west_spike(tmp_path, out, "--as-of", "2025-03-01 20:00")
     alerts = pd.read_csv(out / "alerts.csv", dtype=str, keep_default_na=False)
     spike = alerts[alerts["kind"] == "threshold"].iloc[0]
     assert spike["count"] == "" and spike["threshold_or_expected"] == ""
@@ -210,6 +211,7 @@ def test_public_alerts_hide_small_counts_and_times(tmp_path):
     assert ears["baseline_mean"].isna().all() and ears["upper_bound"].isna().all()
     shown = ears["count"].dropna()
     assert ((shown == 0) | (shown >= 10)).all() and ears["alarm"].any()
+    assert set(ears["date"]) == {"2025-03-01"}  # the alert day only: no history of daily alarms
     record = json.loads((out / "run.json").read_text())
     assert record["parameters"]["as_of"]["value"] == "2025-03-01"
     assert record["thresholds"]["West"]["threshold"] is None
@@ -268,13 +270,8 @@ def test_notify_sends_the_summary_to_a_local_smtp_server(tmp_path):
     server.messages = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        days = _quiet_history()
-        days["2025-03-01 06:00"] = [("West", 4)]
-        path = _write(_incidents(days), tmp_path / "ems.csv")
-        result = _alerts([path, "--out", str(tmp_path / "o"), "--timezone", TZ, "--areas", _areas_file(tmp_path),
-                          "--area-name-col", "district", "--notify", f"smtp://127.0.0.1:{server.server_address[1]}",
-                          "--to", "duty@example.org"])
-        assert result.exit_code == 0, result.output
+        path = _west_spike(tmp_path, tmp_path / "o", "--notify", f"smtp://127.0.0.1:{server.server_address[1]}",
+                           "--to", "duty@example.org")
         assert len(server.messages) == 1 and b"duty@example.org" in server.messages[0]
         assert b"West" in server.messages[0] and b"text/html" in server.messages[0]
     finally:

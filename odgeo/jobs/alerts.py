@@ -140,10 +140,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     alerts, derivation, ears_table = current_alerts(series, areas, rule=rule, fixed=fixed, methods=methods,
                                                     ears_z=ears_z, min_sd=min_sd)
     history = _history(settings, areas, read, tz)
-    if history is not None:
-        alerts = history.update(alerts, as_of)
-    else:
-        alerts = AlertHistory(Path("unused"), {}).update(alerts, as_of)
+    alerts = (history or AlertHistory.single_run()).update(alerts, as_of)
     files = gate.alert_files(alerts, ears_table, series.counts, series.names, series.days, derivation,
                              cells_are_areas=areas.source["kind"] == "h3")
     record.param("as_of", files.moment(as_of), "given" if given_as_of is not None else "default",
@@ -266,7 +263,7 @@ def _summary_section(alerts: pd.DataFrame, series: DailySeries, areas: AlertArea
     return {
         "as_of": as_of, "window_hours": window_hours,
         "areas": areas.source, "n_days": len(series.counts), "first_day": series.days[0], "last_day": series.days[-1],
-        "n_incidents_outside_areas": areas.n_outside(n_used) if areas.source["kind"] == "polygons" else 0,
+        "n_incidents_outside_areas": areas.n_outside(n_used),
         "n_incidents_without_time_left_out_of_window": series.n_without_time_in_window,
         "n_alerts": len(alerts),
         "by_kind": {k: int(v) for k, v in alerts["kind"].value_counts().sort_index().items()},

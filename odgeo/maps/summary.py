@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..alert_areas import ALL_AREAS
 from ..alerts import DailySeries
-from ..products import AlertFiles
+from ..products import RESTRICTED_BANNER, AlertFiles
 
 __all__ = ["CHART_DAYS", "alert_sentence", "summary_page"]
 
@@ -70,7 +70,7 @@ def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles
              f"<p class='sub'>{html.escape(source)} · as of {html.escape(when)} · audience: "
              f"{html.escape(gate.audience)}{small}</p>"]
     if gate.min_count is None:  # restricted
-        parts.insert(0, "<div class='banner'>RESTRICTED: contains sensitive health data</div>")
+        parts.insert(0, f"<div class='banner'>{html.escape(RESTRICTED_BANNER)}</div>")
     if alerts.empty:
         parts.append("<p class='none'>No alerts.</p>")
     else:
