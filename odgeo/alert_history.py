@@ -180,14 +180,15 @@ def _read_sqlite(path: Path) -> tuple[dict, pd.DataFrame]:
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-            table = pd.read_sql_query("SELECT * FROM alerts", con, dtype=str)
+            table = pd.read_sql_query("SELECT * FROM alerts", con)  # dtype=str would make NULL "None" (pandas 2.1)
     except (sqlite3.Error, pd.errors.DatabaseError) as err:
         raise InputFileError(f"{path}: not an odgeo alert history ({err}); give a new --history file") from err
     try:
         meta = {k: json.loads(v) for k, v in meta.items()}
     except json.JSONDecodeError as err:
         raise InputFileError(f"{path}: the history's meta table is damaged; start a new --history file") from err
-    return meta, table.replace({"": pd.NA})
+    table = table.astype(object).where(table.notna(), None)
+    return meta, table.replace({"": None})
 
 
 def _write_sqlite(path: Path, meta: dict, table: pd.DataFrame) -> None:
