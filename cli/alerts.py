@@ -40,6 +40,10 @@ from .options import (
               help="Alert history kept across daily runs (.csv, or .sqlite/.db); ongoing alerts are not new.")
 @click.option("--backtest", is_flag=True, default=None,
               help="Replay the methods day by day over the input, with planted spikes: backtest.csv.")
+@click.option("--scan", is_flag=True, default=None,
+              help="Also alert on odgeo scan's space-time clusters (its SOON defaults) to the alert day.")
+@click.option("--scan-max-p", type=FiniteFloat(0.0001, 1), metavar="P",
+              help="Largest p-value of a scan alert (default 0.01: a recurrence interval of 100 days, NYC).")
 @click.option("--notify", metavar="smtp://HOST:PORT", help="Send summary.html by e-mail through this SMTP server.")
 @click.option("--to", "recipients", multiple=True, metavar="ADDRESS", help="Recipient of --notify (repeat).")
 @click.option("--from", "sender", metavar="ADDRESS", help="Sender of --notify (default odgeo@localhost).")
@@ -53,7 +57,8 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
 
     An area is in alert when its incidents in the last 24 hours (to --as-of)
     reach its threshold; the areas next to it get a neighbour alert; EARS
-    compares the last day with the week before. With --history, a rerun the
+    compares the last day with the week before; --scan adds odgeo scan's
+    space-time clusters (kind scan). With --history, a rerun the
     next day marks alerts ongoing or ended instead of new.
 
     \b
@@ -86,7 +91,8 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
         resolution=options["resolution"], neighbours=options["neighbours"], threshold=options["threshold"],
         window_hours=options["window_hours"], ears=tuple(ears.split(",")) if ears else None,
         ears_z=options["ears_z"], ears_min_sd=options["ears_min_sd"], history=options["history"],
-        backtest=options["backtest"], **job_settings(options), **audience)
+        backtest=options["backtest"], scan=options["scan"], scan_max_p=options["scan_max_p"],
+        **job_settings(options), **audience)
     run = run_alerts(input_path, out_dir, settings, overwrite=overwrite, progress=progress_printer(ctx))
     out = Path(out_dir)
     counts = run.record.sections["counts"]

@@ -74,11 +74,13 @@ def _register() -> None:
     from .geocode import geocode
     from .hotspots import hotspots
     from .leakscan import leakscan
+    from .scan import scan
     from .sites import sites
 
     cli.add_command(hotspots)
     cli.add_command(emerging)
     cli.add_command(alerts)
+    cli.add_command(scan)
     cli.add_command(geocode)
     cli.add_command(leakscan)
     cli.add_command(sites)

@@ -28,10 +28,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .alert_areas import ALL_AREAS, AlertAreas
 from .ears import DEFAULT_MIN_SD, DEFAULT_Z, ears
 
-__all__ = ["ALERT_KINDS", "DailySeries", "ThresholdRule", "current_alerts", "daily_series", "thresholds",
+__all__ = ["ALERT_KINDS", "DailySeries", "ThresholdRule", "alert_row", "current_alerts", "daily_series", "thresholds",
            "wall_clock"]
 
-ALERT_KINDS = ("threshold", "neighbour", "ears_c1", "ears_c2", "ears_c3")
+ALERT_KINDS = ("threshold", "neighbour", "ears_c1", "ears_c2", "ears_c3", "scan")
 DAY = pd.Timedelta(days=1)
 
 
@@ -152,7 +152,7 @@ def current_alerts(series: DailySeries, areas: AlertAreas, *, rule: ThresholdRul
     start, end = series.day_ends[-1] - DAY, series.day_ends[-1]
     in_alert = np.flatnonzero(series.window >= limit).tolist()
     for s in in_alert:
-        rows.append(_row(series.names[s], "threshold", start, end, series.window[s], float(limit[s])))
+        rows.append(alert_row(series.names[s], "threshold", start, end, series.window[s], float(limit[s])))
     alerted = {int(s) for s in in_alert if s < n_areas}
     sources: dict[int, list[str]] = {}
     for s in sorted(alerted):
@@ -160,14 +160,14 @@ def current_alerts(series: DailySeries, areas: AlertAreas, *, rule: ThresholdRul
             if nb not in alerted:
                 sources.setdefault(nb, []).append(series.names[s])
     for nb, names in sorted(sources.items()):
-        rows.append(_row(series.names[nb], "neighbour", start, end, series.window[nb], float(limit[nb]),
+        rows.append(alert_row(series.names[nb], "neighbour", start, end, series.window[nb], float(limit[nb]),
                          related=", ".join(names)))
     tables = []
     for method in methods:
         z = (ears_z or {}).get(method, DEFAULT_Z[method])
         result = ears(counts, method, z=z, min_sd=min_sd)
         for s in np.flatnonzero(result.alarm[-1]).tolist():
-            rows.append(_row(series.names[s], f"ears_{method}", start, end, counts[-1, s],
+            rows.append(alert_row(series.names[s], f"ears_{method}", start, end, counts[-1, s],
                              round(float(result.upper_bound[-1, s]), 3)
                              if np.isfinite(result.upper_bound[-1, s]) else None))
         tables.append(_ears_table(series, method, result))
@@ -176,7 +176,8 @@ def current_alerts(series: DailySeries, areas: AlertAreas, *, rule: ThresholdRul
     return alerts, derivation, (pd.concat(tables, ignore_index=True) if tables else _ears_table(series, "c1", None))
 
 
-def _row(area: str, kind: str, start, end, count, limit: float | None, related: str = "") -> dict:
+def alert_row(area: str, kind: str, start, end, count, limit: float | None, related: str = "") -> dict:
+    """One row of an alerts table (before the history gives it an id and a status)."""
     return {"area": area, "kind": kind, "window_start": start, "window_end": end, "count": int(count),
             "threshold_or_expected": limit, "related_areas": related}
 

@@ -9,9 +9,10 @@ It fails on what a reader of the files could use to single someone out:
   (0, min_count);
 - a property that is not one of the public ones (an input column slipping through);
 - a date finer than a month: any day-level date in a data file (but the daily
-  products of ``odgeo alerts``, alerts.csv and ears.csv, whose every count is
-  checked instead), and any incident's own date anywhere (the HTML includes
-  library code with dates of its own);
+  products of ``odgeo alerts`` and ``odgeo scan``, alerts.csv, ears.csv and
+  scan_clusters.*, whose every count is checked instead, and the day those
+  products are for in run.json), and any incident's own date anywhere (the HTML
+  includes library code with dates of its own);
 - a value of an identifying column (ids, names, free text) given by the caller;
 - in run.json, a count of incidents or rows in (0, min_count), and figures
   measured on the incidents (standard distances, the farthest incident);
@@ -47,7 +48,8 @@ from .schema import OCCURRED_AT, has_location
 __all__ = ["COUNT_PROPERTIES", "Leak", "difference_releases", "scan_public_outputs"]
 
 #: Feature properties that hold numbers of incidents.
-COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents", "covered", "marginal_gain"})
+COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents", "covered", "marginal_gain",
+                              "observed"})
 #: Properties the map adds: per-period counts of a hexagon, tooltip sentences, styling flags.
 MAP_PROPERTIES = frozenset({"months", "sentence", "artefact"})
 _SENTENCE_COUNT = re.compile(r"(\d[\d,]*) (?:overdoses?|incidents?|fatal)\b")
@@ -96,7 +98,7 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
     days = set(located[OCCURRED_AT].dropna().dt.strftime("%Y-%m-%d"))
     secrets = sorted({str(v) for v in identifying if len(str(v)) >= 5})
     leaks: list[Leak] = []
-    alert_days = _alert_days(Path(folder))
+    alert_days = _product_days(Path(folder))
     for path in sorted(Path(folder).iterdir()):
         if not path.is_file():
             continue
@@ -107,7 +109,8 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
         if _POINT.search(text) and not (public_places is not None and name == "sites.geojson"):
             leaks.append(Leak(name, "point", "a point geometry"))
         for collection in _feature_collections(text, path):
-            leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, min_count)]
+            leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, min_count)
+                      if not (kind == "date" and name in DAILY_PRODUCTS)]
         if path.suffix.lower() in (".html", ".htm"):  # counts written as words on the page
             leaks += [Leak(name, "small count", f"'{m.group(0)}' in the page") for m in _SENTENCE_COUNT.finditer(text)
                       if 0 < int(m.group(1).replace(",", "")) < min_count]
@@ -155,7 +158,7 @@ def _csv_problems(path: Path, min_count: int):
     if "row" in table.columns:
         yield "row numbers", "a 'row' column says which input rows were rejected"
     for col in table.columns:
-        if col in ("count", "n_rows", "covered") or is_incident_count_key(str(col)):
+        if col in ("count", "n_rows", "covered", "observed") or is_incident_count_key(str(col)):
             values = pd.to_numeric(table[col], errors="coerce")
             small = values[(values > 0) & (values < min_count)]
             if len(small):
@@ -322,17 +325,24 @@ def _as_count(value) -> float | None:
     return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else None
 
 
-def _alert_days(folder: Path) -> set[str]:
-    """The day odgeo alerts' products are for (the last day of ears.csv), which its run.json names."""
-    ears = folder / "ears.csv"
-    if not ears.exists():
+def _product_days(folder: Path) -> set[str]:
+    """The day the daily products are for (odgeo alerts, odgeo scan): the last of ears.csv, run.json's as_of."""
+    if not any((folder / name).exists() for name in DAILY_PRODUCTS):
         return set()
-    found = _DAY.findall(ears.read_text(encoding="utf-8"))
-    return {max(found)} if found else set()
+    days = set()
+    ears = folder / "ears.csv"
+    if ears.exists():
+        found = _DAY.findall(ears.read_text(encoding="utf-8"))
+        days |= {max(found)} if found else set()
+    record = folder / "run.json"
+    if record.exists():
+        as_of = json.loads(record.read_text(encoding="utf-8")).get("parameters", {}).get("as_of", {}).get("value")
+        days |= set(_DAY.findall(str(as_of or "")))
+    return days
 
 
 #: Files that are daily by design (public alerts name their day; their counts obey min_count).
-DAILY_PRODUCTS = frozenset({"alerts.csv", "ears.csv"})
+DAILY_PRODUCTS = frozenset({"alerts.csv", "ears.csv", "scan_clusters.csv", "scan_clusters.geojson"})
 
 
 def _dates(text: str, path: Path, days: set[str]) -> list[str]:

@@ -24,6 +24,8 @@ PUBLIC_PROPERTIES = frozenset({
     "name", "population", "rate_per_10k", "unstable", "gi_bin",
     "category", "status", "rank", "site_id", "covered", "marginal_gain", "cumulative_share",
     "alert", "sentence",
+    "h3_cells", "start_date", "end_date", "n_days", "observed", "expected", "llr", "p_value",
+    "recurrence_interval_days",
 })
 RESTRICTED_BANNER = "RESTRICTED: contains sensitive health data"
 
@@ -47,6 +49,7 @@ class Products:
     sites: gpd.GeoDataFrame | None = None  # naloxone sites: existing and chosen (odgeo sites)
     sites_radius_m: float | None = None
     alert_areas: gpd.GeoDataFrame | None = None  # odgeo alerts: name, alert (kind words), sentence
+    scan_clusters: gpd.GeoDataFrame | None = None  # odgeo scan: circles (public: H3 cells) with a sentence
     banner: str | None = None  # shown on top of a restricted map
     audience_label: str = ""  # the map's "Audience:" line
     notes: list[str] = field(default_factory=list)  # what the map says about the protection
@@ -120,6 +123,14 @@ class Gate:
     def alert_files(self, alerts: pd.DataFrame, ears: pd.DataFrame, counts: np.ndarray, names: list[str],
                     days: list[str], thresholds: dict, *, cells_are_areas: bool) -> AlertFiles:
         """The tables of odgeo alerts: ``counts`` is days x (areas + all); ``cells_are_areas`` for H3 areas."""
+        raise NotImplementedError
+
+    def scan_clusters(self, clusters: gpd.GeoDataFrame, max_radius_m: float) -> gpd.GeoDataFrame:
+        """scan_clusters.csv and .geojson of odgeo scan, from the restricted table (circles in EPSG:4326)."""
+        raise NotImplementedError
+
+    def count_hexes(self, counts: pd.DataFrame) -> gpd.GeoDataFrame:
+        """Hexagon counts for a map under other results (CellCounts in, polygons out)."""
         raise NotImplementedError
 
     def coverage(self, curve: pd.DataFrame, n_incidents: int) -> pd.DataFrame:

@@ -35,6 +35,7 @@ from .public_layers import (
     period_columns,
     spread_counts,
 )
+from .public_scan import public_scan_clusters
 from .schema import OUTCOMES
 
 __all__ = ["NOT_INCIDENT_COUNTS", "PublicGate", "is_incident_count_key"]
@@ -124,14 +125,8 @@ class PublicGate(Gate):
         m = self.limit
         areas = (self.ledger.areas_for(layers.counts, COARSEN_LEVELS) if self.ledger is not None
                  else partition_cells(layers.counts, min_count=m))
-        table = self._held_areas(areas, layers.counts)
-        kept_mask = table["count"] >= m
-        kept = table[kept_mask].reset_index(drop=True)
-        self._n_suppressed = int(table.loc[~kept_mask, "count"].sum())
-        self._n_published = int(kept["count"].sum())
+        kept, shown, hidden = self._published_areas(areas, layers.counts)
         cells_of = {cell_strs([a.key])[0]: sorted(a.cells()) for a in areas}
-        groups = {"outcome": [c for c in OUTCOMES if c in kept.columns], "period": period_columns(kept)}
-        shown, hidden = suppress_breakdowns(kept, groups, min_count=m)
         resolution = cell_resolution(int(cell_ints(layers.counts.index)[0])) if len(layers.counts) else 8
         spread = spread_counts(kept, cells_of, resolution, layers.grid.crs)
         grid = self._density(layers.grid, spread)
@@ -161,6 +156,26 @@ class PublicGate(Gate):
         products = Products("public", shown, grid, spots, clusters, privacy=privacy,
                             extent=coarse_extent(shown, coarsest), areas=shown_areas, gistar=gistar)
         return self.label(products)
+
+    def _published_areas(self, areas: list[Area], counts: pd.DataFrame):
+        """The areas holding ``min_count`` (kept), as shown with their breakdowns suppressed, and what was hidden."""
+        m = self.limit
+        table = self._held_areas(areas, counts)
+        kept_mask = table["count"] >= m
+        kept = table[kept_mask].reset_index(drop=True)
+        self._n_suppressed = int(table.loc[~kept_mask, "count"].sum())
+        self._n_published = int(kept["count"].sum())
+        groups = {"outcome": [c for c in OUTCOMES if c in kept.columns], "period": period_columns(kept)}
+        shown, hidden = suppress_breakdowns(kept, groups, min_count=m)
+        return kept, shown, hidden
+
+    def count_hexes(self, counts: pd.DataFrame) -> gpd.GeoDataFrame:
+        """The published areas of these counts (cells merged upwards to ``min_count``; see :mod:`odgeo.privacy`)."""
+        return self._published_areas(partition_cells(counts, min_count=self.limit), counts)[1]
+
+    def scan_clusters(self, clusters: gpd.GeoDataFrame, max_radius_m: float) -> gpd.GeoDataFrame:
+        """H3 cells for circles, small counts hidden (see :mod:`odgeo.public_scan`)."""
+        return public_scan_clusters(clusters, self.limit, max_radius_m)
 
     @property
     def n_suppressed(self) -> int:
@@ -371,7 +386,8 @@ def _public_parameter(param: dict) -> dict:
 #: run.json keys that start with "n_" but count things other than incidents or rows (features of
 #: the public files, cells, steps), which the files themselves show.
 NOT_INCIDENT_COUNTS = frozenset({"n_published", "n_merged_areas", "n_shown", "n_stacks", "n_cells", "n_areas",
-                                 "n_new_sites", "n_steps", "n_counts_hidden", "n_fatal_hidden", "n_hot", "n_cold"})
+                                 "n_new_sites", "n_steps", "n_counts_hidden", "n_fatal_hidden", "n_hot", "n_cold",
+                                 "n_days", "n_time_windows", "n_clusters_reported"})
 
 
 def is_incident_count_key(key: str) -> bool:

@@ -2,7 +2,7 @@
 
 - alerts: area names and dates (no times); counts and thresholds under
   ``min_count`` hidden (the sentence says "fewer than N": an alert in a small
-  area is still news);
+  area is still news); a scan alert with a hidden count starts in a month;
 - ears.csv: the alert day only (a history of every day's alarms would say, day
   by day, where two or more overdoses happened in a quiet area), with each area's
   alarm and its count only where it and the day's other hidden counts are 0 or
@@ -35,6 +35,9 @@ def public_alert_table(alerts: pd.DataFrame, min_count: int) -> pd.DataFrame:
     for col in ("window_start", "window_end", "first_seen", "last_seen", "ended_at"):
         if col in out:
             out[col] = [_date(v, end=col != "window_start") for v in out[col]]
+    # A scan cluster's first day with a hidden count would date its first incidents: the month only.
+    vague = (out["kind"] == "scan").to_numpy() & out["count"].isna().to_numpy()
+    out.loc[vague, "window_start"] = [str(v)[:7] if v else v for v in out.loc[vague, "window_start"]]
     return out
 
 

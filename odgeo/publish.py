@@ -16,6 +16,7 @@ aggregates only:
 - **emerging hot spot categories** per published area (no trend statistics);
 - **clusters** with at least ``min_count`` incidents, as H3 cells and months
   (left out when a ledger is used: a cluster's shape follows single incidents);
+- **scan clusters** as H3 cells, small counts hidden (:mod:`odgeo.public_scan`);
 - **metadata** (run.json, rejects.csv, per-site figures) whose every count is
   0 or at least ``min_count``, with the totals suppressed complementarily.
 """
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .geomask import DonutMask
+from .hexes import cells_to_polygons
 from .ledger import Ledger
 from .products import PUBLIC_PROPERTIES, RESTRICTED_BANNER, AlertFiles, Gate, HotspotLayers, Products
 from .schema import OCCURRED_AT, OUTCOME, WGS84
@@ -101,6 +103,14 @@ class RestrictedGate(Gate):
     def alert_files(self, alerts, ears, counts, names, days, thresholds, *, cells_are_areas):
         """Exact counts and times of every area."""
         return AlertFiles(alerts, ears, thresholds, None, None, "%d %b %H:%M")
+
+    def scan_clusters(self, clusters, max_radius_m):
+        """Every cluster with its circle, centre and figures."""
+        return clusters
+
+    def count_hexes(self, counts):
+        """Every occupied cell with its exact counts."""
+        return gpd.GeoDataFrame(counts.reset_index(), geometry=cells_to_polygons(counts.index).values, crs=WGS84)
 
     def coverage(self, curve, n_incidents):
         """Shares to four decimals."""

@@ -12,6 +12,7 @@ __all__ = [
            "CLASSIFIERS",
            "CORRECTIONS",
            "KERNELS",
+           "LOCATION_KINDS",
            "METHODS",
            "OUTCOMES",
            "PERIODS",
@@ -37,3 +38,5 @@ PERIODS = ("month", "week", "none")
 STEPS = ("auto", "week", "month")
 #: Online geocoding services (used only when asked).
 SERVICES = ("census", "nominatim")
+#: Case locations of odgeo scan: distinct incident coordinates (as SaTScan's), or H3 cell centres.
+LOCATION_KINDS = ("points", "h3")

@@ -15,8 +15,8 @@ import pandas as pd
 from odgeo.alert_areas import h3_areas, polygon_areas
 from odgeo.alerts import ThresholdRule, daily_series
 from odgeo.backtest import backtest
-from odgeo.jobs.alerts import AlertSettings, _latest
-from odgeo.jobs.common import read_job_input, select_incidents
+from odgeo.jobs.alerts import AlertSettings
+from odgeo.jobs.common import latest_time, read_job_input, select_incidents
 from odgeo.runrecord import RunRecord
 
 RULES = [ThresholdRule(3, 30, 3), ThresholdRule(1, 30, 3), ThresholdRule(3, 90, 3), ThresholdRule(1, 90, 3),
@@ -36,7 +36,7 @@ def main() -> None:
     read = read_job_input(args.incidents, settings, record)
     read, used = select_incidents(read, settings, record, require_dates="alerts")
     areas = polygon_areas(args.areas, used) if args.areas else h3_areas(used)
-    series = daily_series(used["occurred_at"], areas, _latest(used["occurred_at"]))
+    series = daily_series(used["occurred_at"], areas, latest_time(used["occurred_at"]))
     n = len(areas.names)
     rows = []
     for rule in RULES:

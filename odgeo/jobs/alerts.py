@@ -3,35 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
-from ..alert_areas import DEFAULT_ALERT_RESOLUTION, AlertAreas, h3_areas, polygon_areas, read_neighbour_pairs
+from ..alert_areas import ALL_AREAS, DEFAULT_ALERT_RESOLUTION, AlertAreas, h3_areas, polygon_areas, read_neighbour_pairs
 from ..alert_history import AlertHistory, history_key
-from ..alerts import DailySeries, ThresholdRule, current_alerts, daily_series, rule_record, wall_clock
+from ..alerts import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
 from ..backtest import Backtest, backtest
 from ..ears import DEFAULT_MIN_SD, DEFAULT_Z, EARS_METHODS
-from ..errors import DataError, ParameterError
+from ..errors import ParameterError
 from ..incidents import IncidentRead
-from ..maps.summary import alert_sentence, summary_page
+from ..maps.summary import alert_sentence, chance_phrase, summary_page
 from ..maps.webmap import basemap, build_map
 from ..outputs import OutputFolder
 from ..products import AlertFiles, Products
 from ..publish import Gate
 from ..runrecord import RunRecord
+from ..scan import DEFAULT_SCAN, scan
 from ..schema import OCCURRED_AT
 from ..writers import write_csv
-from .common import JobSettings, open_gate, pick_audience, run_job, save_map_and_record, select_incidents
+from .common import (
+    JobSettings,
+    latest_time,
+    open_gate,
+    parse_as_of,
+    pick_audience,
+    run_job,
+    save_map_and_record,
+    select_incidents,
+)
+from .scan import scan_cases
 
-__all__ = ["QUIET_DAYS", "AlertRun", "AlertSettings", "analyse_alerts", "run_alerts"]
-
-#: How long after the latest incident --as-of may be (days without incidents happen; weeks mean a stale export).
-QUIET_DAYS = pd.Timedelta(days=7)
-
+__all__ = ["AlertRun", "AlertSettings", "analyse_alerts", "run_alerts"]
 
 @dataclass(frozen=True)
 class AlertSettings(JobSettings):
@@ -41,7 +49,8 @@ class AlertSettings(JobSettings):
     latest incident). areas / area_name_col: polygons and their name column
     (default: H3 cells at ``resolution``, 7). neighbours: "auto" (touching areas),
     "none", or a CSV of name pairs. threshold: "recommended" or a count.
-    window_hours: the alert window (24). ears: methods ("c1", "c2", "c3"); ears_z:
+    window_hours: the alert window (24). scan / scan_max_p: add the clusters of
+    ``odgeo scan`` (its defaults) with a p-value up to scan_max_p (0.01). ears: methods ("c1", "c2", "c3"); ears_z:
     z per method; ears_min_sd: the EARS minimum SD (0.5). history: the alert
     history file. backtest: replay the methods over the history.
     """
@@ -58,6 +67,8 @@ class AlertSettings(JobSettings):
     ears_min_sd: float | None = None
     history: str | None = None
     backtest: bool | None = None
+    scan: bool | None = None
+    scan_max_p: float | None = None
 
 
 @dataclass
@@ -120,11 +131,11 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     say = progress or (lambda step: None)
     audience = pick_audience(record, settings)
     tz = str(read.incidents[OCCURRED_AT].dt.tz or settings.timezone or "UTC")
-    given_as_of = _parse_as_of(settings.as_of, tz, read.incidents[OCCURRED_AT])
+    given_as_of = parse_as_of(settings.as_of, tz, read.incidents[OCCURRED_AT])
     read, used = select_incidents(read, settings, record, require_dates="odgeo alerts", as_of=given_as_of)
     gate = open_gate(record, settings, audience)
     times = used[OCCURRED_AT]
-    as_of = given_as_of if given_as_of is not None else _latest(times)
+    as_of = given_as_of if given_as_of is not None else latest_time(times)
     say("counting incidents per area and day")
     areas = _areas(settings, used, record)
     window_hours = float(record.pick("window_hours", settings.window_hours, 24))
@@ -139,13 +150,17 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
                                "chosen with the backtest on sparse real series (docs/alerts.md)"))
     alerts, derivation, ears_table = current_alerts(series, areas, rule=rule, fixed=fixed, methods=methods,
                                                     ears_z=ears_z, min_sd=min_sd)
+    scan_rows, rarity = _scan_alerts(settings, used, areas, as_of, record, say)
+    if len(scan_rows):
+        alerts = pd.concat([alerts, scan_rows], ignore_index=True)
     history = _history(settings, areas, read, tz)
     alerts = (history or AlertHistory.single_run()).update(alerts, as_of)
     files = gate.alert_files(alerts, ears_table, series.counts, series.names, series.days, derivation,
                              cells_are_areas=areas.source["kind"] == "h3")
     record.param("as_of", files.moment(as_of), "given" if given_as_of is not None else "default",
                  None if given_as_of is not None else "the latest incident (the end of its day when it has no time)")
-    sentences = [alert_sentence(row, gate, files.time_format, window_hours) for row in alerts.itertuples(index=False)]
+    sentences = [alert_sentence(row, gate, files.time_format, window_hours, rarity)
+                 for row in alerts.itertuples(index=False)]
     files.alerts.insert(len(files.alerts.columns), "sentence", sentences)
     test = None
     if settings.backtest:
@@ -168,33 +183,52 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
                     gate)
 
 
-def _parse_as_of(text: str | None, tz: str, times: pd.Series) -> pd.Timestamp | None:
-    """--as-of as a time in ``tz``: a date means the end of that day; an error outside the data."""
-    if text is None:
-        return None
-    try:
-        stamp = pd.Timestamp(str(text).strip())
-    except ValueError:
-        stamp = pd.NaT
-    if pd.isna(stamp):
-        raise ParameterError(f"--as-of {text!r} is not a date or time; give YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
-    if len(str(text).strip()) <= 10:
-        stamp = stamp + pd.Timedelta(days=1)  # the end of the day given
-    stamp = wall_clock(stamp.tz_localize(None), tz)[0] if stamp.tzinfo is None else stamp.tz_convert(tz)
-    known = times.dropna()
-    if len(known) and not (known.min() < stamp <= _latest(known) + QUIET_DAYS):
-        raise DataError(f"--as-of {text} is outside the data ({known.min():%Y-%m-%d %H:%M} to "
-                        f"{known.max():%Y-%m-%d %H:%M}, and up to {QUIET_DAYS.days} quiet days after); "
-                        "give a time within it, or check that the export is today's")
-    return stamp
+#: Scan clusters become alerts at a recurrence interval of 100 days or more (NYC DOHMH's signal).
+DEFAULT_SCAN_ALERT_P = 0.01
 
 
-def _latest(times: pd.Series) -> pd.Timestamp:
-    """The latest incident time, a date-only incident counting as the end of its day."""
-    local = times.dt.tz_localize(None)
-    date_only = local == local.dt.normalize()
-    latest = pd.Timestamp((local + pd.to_timedelta(date_only.astype(int), unit="D")).max())
-    return wall_clock(latest, times.dt.tz)[0]
+def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAreas, as_of: pd.Timestamp,
+                 record: RunRecord, say: Callable[[str], None]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Alerts of kind ``scan``: ``odgeo scan``'s clusters to the alert day, one per area (the strongest).
+
+    A cluster's area is the area of its centre; the other areas its circle
+    reaches are its related areas. Returns the rows and, by area, how rare the cluster is in words.
+    """
+    if not settings.scan:
+        if settings.scan_max_p is not None:
+            raise ParameterError("--scan-max-p applies with --scan")
+        return pd.DataFrame(), {}
+    max_p = float(record.pick("scan_max_p", settings.scan_max_p, DEFAULT_SCAN_ALERT_P,
+                              "a recurrence interval of at least 100 days (NYC DOHMH)"))
+    if not 0 < max_p <= 1:
+        raise ParameterError(f"--scan-max-p must be in (0, 1], not {max_p}")
+    options = replace(DEFAULT_SCAN, report_p=max_p)
+    last_day = (as_of - pd.Timedelta(1, "ns")).normalize()
+    first_day = last_day - pd.Timedelta(days=options.window_days - 1)
+    window = np.flatnonzero((used[OCCURRED_AT] >= first_day).to_numpy())
+    say(f"scanning the last {options.window_days} days for space-time clusters")
+    with record.timed("scan"):
+        cases = scan_cases(used.iloc[window], first_day)
+        result = scan(cases.location, cases.day, cases.x, cases.y, options.window_days, options)
+    area_of = dict(zip(areas.members[0].tolist(), areas.members[1].tolist()))
+    rows: list[dict] = []
+    rarity: dict[str, str] = {}
+    for r in result.clusters.itertuples():
+        inside = window[np.isin(cases.location, result.zones.members_of(r.centre, r.end))]
+        centre = window[cases.location == r.centre][0]
+        area = areas.names[area_of[centre]] if centre in area_of else ALL_AREAS
+        if area in rarity:
+            continue  # a weaker cluster in an area already in scan alert
+        related = sorted({areas.names[area_of[i]] for i in inside.tolist() if i in area_of} - {area})
+        start = first_day + pd.Timedelta(days=int(r.first_day))
+        rows.append(alert_row(area, "scan", start, as_of, r.observed, round(float(r.expected), 3), ", ".join(related)))
+        rarity[area] = chance_phrase(float(r.recurrence_interval_days), options.permutations)
+    record.sections["scan"] = {**{k: v for k, v in result.settings.items() if k in ("window_days", "max_days",
+                                                                                    "max_radius_m", "min_cases",
+                                                                                    "permutations", "seed")},
+                               "max_p": max_p, "n_clusters": len(result.clusters), "n_scan_alerts": len(rows),
+                               "defaults": "odgeo scan's (Baltimore's Project SOON; docs/scan.md)"}
+    return pd.DataFrame(rows), rarity
 
 
 def _areas(settings: AlertSettings, used: gpd.GeoDataFrame, record: RunRecord) -> AlertAreas:

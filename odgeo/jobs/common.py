@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..alerts import wall_clock
 from ..errors import DataError, NoDataError, ParameterError
 from ..extent import check_spread
 from ..geomask import DonutMask
@@ -26,10 +27,14 @@ from ..schema import OCCURRED_AT, OUTCOME, has_location, located, validate_incid
 from ..selection import filter_incidents, move_to_rejects
 from ..vocabulary import AUDIENCES
 
-__all__ = ["JobSettings", "check_ledger_place", "date_span", "open_gate", "pick_audience", "read_job_input",
-           "row_counts", "run_job", "save_map_and_record", "select_incidents"]
+__all__ = ["QUIET_DAYS", "JobSettings", "check_ledger_place", "date_span", "latest_time", "open_gate", "parse_as_of",
+           "pick_audience", "read_job_input", "row_counts", "run_job", "save_map_and_record", "select_incidents",
+           "set_aside_before"]
 
 log = logging.getLogger(__name__)
+
+#: How long after the latest incident --as-of may be (days without incidents happen; weeks mean a stale export).
+QUIET_DAYS = pd.Timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,23 @@ def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecor
     return read, used
 
 
+def set_aside_before(read: IncidentRead, record: RunRecord, start: pd.Timestamp,
+                     why: str) -> tuple[IncidentRead, gpd.GeoDataFrame]:
+    """After :func:`select_incidents`: incidents before ``start`` become rejects ``before_window`` (recounted).
+
+    ``why`` names the window ("the scan's study window, --window-days before --as-of").
+    """
+    codes = np.where(read.incidents[OCCURRED_AT] < start, "before_window", "").astype(object)
+    read = move_to_rejects(read, codes, {"before_window": (OCCURRED_AT, f"before {why}")})
+    used = located(read.incidents).reset_index(drop=True)
+    record.sections["counts"] = row_counts(read, len(used), int(used[OCCURRED_AT].isna().sum()),
+                                           int((used[OUTCOME] == "fatal").sum()))
+    if used.empty:
+        raise NoDataError(f"{read.source.get('path', 'input')}: no located incidents in {why} "
+                          f"(from {start:%Y-%m-%d}); check --as-of, or widen the window")
+    return read, used
+
+
 def _set_aside_outliers(read: IncidentRead, settings: JobSettings, record: RunRecord) -> IncidentRead:
     """Refuse (or, with drop_outliers, reject) incidents too far from the rest for one local map."""
     has_xy = has_location(read.incidents.geometry)
@@ -272,3 +294,32 @@ def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: 
     written.append(write_json(doc, folder.path("run.json")))
     gate.finish(str(record.sections.get("input", {}).get("path", "")))
     return [folder.final_path(p) for p in written]
+
+
+def parse_as_of(text: str | None, tz: str, times: pd.Series) -> pd.Timestamp | None:
+    """--as-of as a time in ``tz``: a date means the end of that day; an error outside the data (None: not given)."""
+    if text is None:
+        return None
+    try:
+        stamp = pd.Timestamp(str(text).strip())
+    except ValueError:
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise ParameterError(f"--as-of {text!r} is not a date or time; give YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
+    if len(str(text).strip()) <= 10:
+        stamp = stamp + pd.Timedelta(days=1)  # the end of the day given
+    stamp = wall_clock(stamp.tz_localize(None), tz)[0] if stamp.tzinfo is None else stamp.tz_convert(tz)
+    known = times.dropna()
+    if len(known) and not (known.min() < stamp <= latest_time(known) + QUIET_DAYS):
+        raise DataError(f"--as-of {text} is outside the data ({known.min():%Y-%m-%d %H:%M} to "
+                        f"{known.max():%Y-%m-%d %H:%M}, and up to {QUIET_DAYS.days} quiet days after); "
+                        "give a time within it, or check that the export is today's")
+    return stamp
+
+
+def latest_time(times: pd.Series) -> pd.Timestamp:
+    """The latest incident time, a date-only incident counting as the end of its day."""
+    local = times.dt.tz_localize(None)
+    date_only = local == local.dt.normalize()
+    latest = pd.Timestamp((local + pd.to_timedelta(date_only.astype(int), unit="D")).max())
+    return wall_clock(latest, times.dt.tz)[0]

@@ -13,7 +13,7 @@ from ..schema import WGS84
 from .page import LAYER_NAMES, Legend, rounded_geoms, swatch_rows
 
 __all__ = ["EMERGING_COLOURS", "GI_COLOURS", "add_alert_areas", "add_areas", "add_emerging", "add_gistar",
-           "add_sites"]
+           "add_scan_clusters", "add_sites"]
 
 #: Colours of the emerging hot spot categories: reds for hot, blues for cold, darker = stronger.
 EMERGING_COLOURS = {
@@ -197,3 +197,25 @@ def add_alert_areas(fmap: folium.Map, areas: gpd.GeoDataFrame, legend: Legend) -
     ).add_to(fmap)
     legend.add(LAYER_NAMES["alerts"], "Spike alerts",
                swatch_rows(["#d7301f", "#fdbb84"], ["in alert (spike or EARS)", "next to an area in spike alert"]))
+
+
+#: Scan clusters by p-value: SOON's spikes (p < 0.05) dark, clusters shown to outreach (to 0.4) light.
+SCAN_COLOURS = (("#7a0177", 0.05, "p < 0.05"), ("#dd3497", 0.1, "p < 0.1"), ("#fa9fb5", 1.0, "weaker (to --report-p)"))
+
+
+def add_scan_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) -> None:
+    """Space-time scan clusters: outlined by p-value, most likely on top, the sentence on hover."""
+    def colour(p: float) -> str:
+        return next(c for c, limit, _ in SCAN_COLOURS if p < limit or limit == 1.0)
+
+    data = gpd.GeoDataFrame({"cluster_id": clusters["cluster_id"].to_numpy(), "sentence": clusters["sentence"],
+                             "colour": [colour(float(p)) for p in clusters["p_value"]]},
+                            geometry=rounded_geoms(clusters.geometry.values), crs=WGS84).iloc[::-1]
+    folium.GeoJson(
+        data, name=LAYER_NAMES["scan"],
+        style_function=lambda f: {"color": f["properties"]["colour"], "weight": 3,
+                                  "fillColor": f["properties"]["colour"], "fillOpacity": 0.25},
+        tooltip=folium.GeoJsonTooltip(["cluster_id", "sentence"], aliases=["Cluster", ""]),
+    ).add_to(fmap)
+    legend.add(LAYER_NAMES["scan"], "Space-time clusters (permutation scan)",
+               swatch_rows([c for c, _, _ in SCAN_COLOURS], [w for _, _, w in SCAN_COLOURS]))

@@ -40,7 +40,8 @@ __all__ = [
 LAYER_NAMES = {"hexes": "Overdoses per area", "density": "Kernel density", "hotspots": "Hot spots (density)",
                "clusters": "DBSCAN clusters", "points": "Incidents (restricted)", "areas": "Boundaries",
                "gistar": "Gi* hot and cold spots", "emerging": "Emerging hot spots",
-               "sites": "Naloxone sites", "uncovered": "Hot spots no site reaches", "alerts": "Spike alerts"}
+               "sites": "Naloxone sites", "uncovered": "Hot spots no site reaches", "alerts": "Spike alerts",
+               "scan": "Space-time clusters (scan)"}
 #: ColorBrewer YlOrRd, 5 classes (light to dark).
 YLORRD = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 #: Areas whose value is hidden to protect small numbers.

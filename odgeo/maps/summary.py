@@ -17,11 +17,11 @@ from ..alert_areas import ALL_AREAS
 from ..alerts import DailySeries
 from ..products import RESTRICTED_BANNER, AlertFiles
 
-__all__ = ["CHART_DAYS", "alert_sentence", "summary_page"]
+__all__ = ["CHART_DAYS", "alert_sentence", "chance_phrase", "scan_sentence", "summary_page"]
 
 CHART_DAYS = 90
 KIND_WORDS = {"threshold": "spike", "neighbour": "neighbouring spike", "ears_c1": "EARS C1", "ears_c2": "EARS C2",
-              "ears_c3": "EARS C3"}
+              "ears_c3": "EARS C3", "scan": "space-time cluster"}
 STATUS_COLOURS = {"new": "#b2182b", "ongoing": "#ef8a62", "ended": "#878787"}
 
 
@@ -32,8 +32,28 @@ def _moment(value, fmt: str) -> str:
     return stamp.strftime(fmt).lstrip("0")
 
 
-def alert_sentence(row, gate, fmt: str, window_hours: float) -> str:
-    """One alert in words, with counts as the audience may see them."""
+def chance_phrase(interval: float, permutations: int) -> str:
+    """How often chance gives a scan cluster this strong: "about once in 53 days" (a recurrence interval)."""
+    if interval >= permutations + 1 - 1e-6:
+        return f"once in {permutations + 1:,} days or less often, the limit {permutations:,} permutations can tell"
+    return f"about once in {interval:,.0f} days"
+
+
+def scan_sentence(row, gate, max_days: int, permutations: int) -> str:
+    """A scan cluster in words (``row`` from :meth:`Gate.scan_clusters`): counts, days and how rare it is."""
+    rare = chance_phrase(float(row.recurrence_interval_days), permutations)
+    observed = row.observed
+    if observed is None or pd.isna(observed):
+        what = f"fewer than {gate.min_count} suspected overdoses within {max_days} days, more than expected"
+    else:
+        days = int(row.n_days)
+        what = (f"{int(observed):,} suspected overdoses in {days} day{'s' if days != 1 else ''} where "
+                f"{float(row.expected):.1f} were expected")
+    return f"{what[0].upper()}{what[1:]}; a cluster this strong would arise by chance {rare}."
+
+
+def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, str] | None = None) -> str:
+    """One alert in words, with counts as the audience may see them (``rarity``: :func:`chance_phrase` by area)."""
     area = "the whole input" if row.area == ALL_AREAS else str(row.area)
     when = _moment(row.window_end, fmt)
     limit = row.threshold_or_expected
@@ -55,6 +75,12 @@ def alert_sentence(row, gate, fmt: str, window_hours: float) -> str:
     if row.kind == "neighbour":
         return (f"{area} borders {row.related_areas}, in spike alert in the {hours} to {when} "
                 f"({n} suspected overdoses in {area} itself).{more}")
+    if row.kind == "scan":
+        days = max(1, round((pd.Timestamp(row.window_end) - pd.Timestamp(row.window_start)) / pd.Timedelta(days=1)))
+        expected = f"where {float(limit):.1f} were expected" if shown_limit else "more than expected"
+        chance = f" that chance gives {rarity[row.area]}" if rarity and row.area in rarity else ""
+        return (f"{n.capitalize()} suspected overdoses in and around {area} within {days} "
+                f"day{'s' if days != 1 else ''} to {when}, {expected}: a space-time cluster{chance}.{more}")
     bound = (f", above the expected upper bound of {float(limit):.1f}" if shown_limit
              else ", above what the week before leads to expect")
     return f"{n.capitalize()} suspected overdoses in {area} on the day to {when}{bound} ({KIND_WORDS[row.kind]}).{more}"

@@ -24,7 +24,7 @@ from ..products import RESTRICTED_BANNER, Products
 from ..schema import WGS84
 from ..vocabulary import AUDIENCES
 from .classes import CLASSIFIERS, class_breaks, class_labels
-from .overlays import add_alert_areas, add_areas, add_emerging, add_gistar, add_sites
+from .overlays import add_alert_areas, add_areas, add_emerging, add_gistar, add_scan_clusters, add_sites
 from .page import (
     HIDDEN_COLOUR,
     LAYER_NAMES,
@@ -83,7 +83,7 @@ def build_map(
         raise ValueError(f"classes must be one of {CLASSIFIERS}, not {classes!r}")
     hexes, grid, hotspots, clusters = products.hexes, products.grid, products.hotspots, products.clusters
     bounds = (_bounds(hexes, hotspots, clusters, grid, products.areas, products.emerging, products.sites,
-                      products.alert_areas)
+                      products.alert_areas, products.scan_clusters)
               or products.extent)
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
     if tiles:
@@ -112,6 +112,8 @@ def build_map(
         add_sites(fmap, products, legend)
     if products.alert_areas is not None and len(products.alert_areas):
         add_alert_areas(fmap, products.alert_areas, legend)
+    if products.scan_clusters is not None and len(products.scan_clusters):
+        add_scan_clusters(fmap, products.scan_clusters, legend)
     notes = list(notes)
     if products.points is not None and len(products.points):
         if len(products.points) <= MAX_MAP_POINTS:

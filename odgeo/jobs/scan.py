@@ -1,0 +1,274 @@
+"""``odgeo scan``: the prospective space-time permutation scan (SaTScan's model) as a daily job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..errors import ParameterError
+from ..hexes import DEFAULT_RESOLUTION, cell_centres, count_cells, points_to_cells
+from ..incidents import IncidentRead
+from ..maps.summary import scan_sentence
+from ..maps.webmap import basemap, build_map
+from ..outputs import OutputFolder
+from ..products import Products
+from ..projection import lonlat_of, project_points
+from ..publish import Gate
+from ..runrecord import RunRecord
+from ..satscan import write_satscan_input
+from ..scan import DEFAULT_SCAN, ScanResult, ScanSettings, scan
+from ..schema import OCCURRED_AT, WGS84
+from ..vocabulary import LOCATION_KINDS
+from ..writers import write_csv
+from .common import (
+    JobSettings,
+    latest_time,
+    open_gate,
+    parse_as_of,
+    pick_audience,
+    run_job,
+    save_map_and_record,
+    select_incidents,
+    set_aside_before,
+)
+
+__all__ = ["ScanCases", "ScanJobSettings", "ScanRun", "analyse_scan", "cluster_frame", "run_scan",
+           "scan_cases"]
+
+#: Decimals that make two coordinates one location (about 1 cm): duplicates of a geocoded address.
+LOCATION_DECIMALS = 7
+#: Circles of one location (radius 0) are drawn this wide on the restricted map.
+MIN_DRAWN_RADIUS_M = 25.0
+
+
+@dataclass(frozen=True)
+class ScanJobSettings(JobSettings):
+    """Settings of ``odgeo scan`` (None: the default; see :class:`odgeo.scan.ScanSettings`).
+
+    as_of: the last day of the study window (default: the latest incident's day).
+    locations: "points" (distinct incident coordinates, as SaTScan's case
+    locations) or "h3" (H3 cell centres at ``location_resolution``).
+    export_satscan: a folder for the same analysis as SaTScan input files.
+    """
+
+    as_of: str | None = None
+    window_days: int | None = None
+    max_days: int | None = None
+    max_radius_m: float | None = None
+    min_cases: int | None = None
+    permutations: int | None = None
+    seed: int | None = None
+    report_p: float | None = None
+    retrospective: bool | None = None
+    locations: str | None = None
+    location_resolution: int | None = None
+    export_satscan: str | None = None
+
+
+@dataclass
+class ScanRun:
+    """Everything ``odgeo scan`` produced, for notebooks and the writers."""
+
+    read: IncidentRead
+    incidents: gpd.GeoDataFrame  # the study window's located incidents
+    result: ScanResult
+    clusters: gpd.GeoDataFrame  # restricted: circles, centres, exact figures
+    files: gpd.GeoDataFrame  # what the audience may see (scan_clusters.csv / .geojson)
+    as_of: pd.Timestamp
+    first_day: pd.Timestamp
+    map: folium.Map
+    record: RunRecord
+    audience: str
+    gate: Gate
+
+
+def run_scan(path, out_dir, settings: ScanJobSettings | None = None, *, overwrite: bool = False,
+             progress: Callable[[str], None] | None = None) -> ScanRun:
+    """Read ``path``, scan the study window and write scan_clusters.csv/.geojson, map.html, run.json."""
+    settings = settings or ScanJobSettings()
+    if settings.export_satscan and settings.audience != "restricted":
+        raise ParameterError("--export-satscan writes every incident's coordinates and day (SaTScan's input): "
+                             "give --audience restricted")
+    return run_job("scan", path, out_dir, settings, overwrite=overwrite, progress=progress,
+                   analyse=lambda read, **kw: analyse_scan(read, settings, **kw), write=_write_products)
+
+
+def _write_products(run: ScanRun, folder: OutputFolder) -> list[Path]:
+    totals = run.gate.totals(run.record.sections["counts"])
+    table = pd.DataFrame(run.files.drop(columns="geometry"))
+    written = [write_csv(table, folder.path("scan_clusters.csv")),
+               write_csv(run.gate.rejects(run.read.rejects, totals), folder.path("rejects.csv"))]
+    geojson = folder.path("scan_clusters.geojson")
+    geojson.write_text(run.files.to_json(drop_id=True), encoding="utf-8")
+    written.append(geojson)
+    return save_map_and_record(run.map, run.record, folder, written, run.gate)
+
+
+def analyse_scan(read, settings: ScanJobSettings, *, record: RunRecord | None = None,
+                 progress: Callable[[str], None] | None = None) -> ScanRun:
+    """Scan the study window ending on the --as-of day (nothing is written but the SaTScan export)."""
+    record = record or RunRecord("scan")
+    say = progress or (lambda step: None)
+    audience = pick_audience(record, settings)
+    options = _scan_settings(settings, record)
+    tz = str(read.incidents[OCCURRED_AT].dt.tz or settings.timezone or "UTC")
+    given_as_of = parse_as_of(settings.as_of, tz, read.incidents[OCCURRED_AT])
+    read, used = select_incidents(read, settings, record, require_dates="odgeo scan", as_of=given_as_of)
+    as_of = given_as_of if given_as_of is not None else latest_time(used[OCCURRED_AT])
+    last_day = (as_of - pd.Timedelta(1, "ns")).normalize()
+    first_day = last_day - pd.Timedelta(days=options.window_days - 1)
+    read, used = set_aside_before(read, record, first_day.normalize(),
+                                  f"the scan's study window ({options.window_days} days to --as-of)")
+    gate = open_gate(record, settings, audience)
+    record.param("as_of", f"{last_day:%Y-%m-%d}", "given" if given_as_of is not None else "default",
+                 None if given_as_of is not None else "the latest incident's day")
+    say(f"scanning {len(used):,} incidents with {options.permutations:,} permutations")
+    with record.timed("scan"):
+        cases = scan_cases(used, first_day, _locations(settings, record))
+        result = scan(cases.location, cases.day, cases.x, cases.y, options.window_days, options)
+    clusters = cluster_frame(result, cases, first_day)
+    files = gate.scan_clusters(clusters, options.max_radius_m)
+    files.insert(len(files.columns) - 1, "sentence",
+                 [scan_sentence(row, gate, options.max_days, options.permutations) for row in files.itertuples()])
+    record.sections["scan"] = _scan_section(result, gate, first_day, len(files))
+    if settings.export_satscan:
+        say("writing the SaTScan input files")
+        record.sections["satscan_export"] = write_satscan_input(settings.export_satscan, cases, first_day, options)
+    fmap = _map(settings, read, used, files, gate, last_day, options)
+    return ScanRun(read, used, result, clusters, files, as_of, first_day, fmap, record, audience, gate)
+
+
+def _scan_settings(settings: ScanJobSettings, record: RunRecord) -> ScanSettings:
+    """The scan's settings, recorded (defaults: Baltimore's Project SOON)."""
+    soon = "Baltimore's Project SOON (docs/scan.md)"
+    d = DEFAULT_SCAN
+    options = ScanSettings(
+        window_days=int(record.pick("window_days", settings.window_days, d.window_days, soon)),
+        max_days=int(record.pick("max_days", settings.max_days, d.max_days, soon)),
+        max_radius_m=float(record.pick("max_radius_m", settings.max_radius_m, d.max_radius_m, f"0.75 mile: {soon}")),
+        min_cases=int(record.pick("min_cases", settings.min_cases, d.min_cases, soon)),
+        permutations=int(record.pick("permutations", settings.permutations, d.permutations, soon)),
+        seed=int(record.pick("seed", settings.seed, d.seed)),
+        report_p=float(record.pick("report_p", settings.report_p, d.report_p, f"clusters shown to outreach: {soon}")),
+        retrospective=bool(record.pick("retrospective", bool(settings.retrospective), False,
+                                       "prospective: clusters still going on the last day")),
+    )
+    return options.check()
+
+
+def _locations(settings: ScanJobSettings, record: RunRecord) -> int | None:
+    """None for distinct coordinates, or the H3 resolution of --locations h3."""
+    kind = record.pick("locations", settings.locations, "points", "distinct incident coordinates, as SaTScan's")
+    if kind not in LOCATION_KINDS:
+        raise ParameterError(f"--locations must be one of {', '.join(LOCATION_KINDS)}, not {kind!r}")
+    if kind == "points":
+        if settings.location_resolution is not None:
+            raise ParameterError("--location-resolution applies to --locations h3")
+        return None
+    return int(record.pick("location_resolution", settings.location_resolution, DEFAULT_RESOLUTION))
+
+
+@dataclass(frozen=True)
+class ScanCases:
+    """The scan's input: locations (lon/lat and metres) and, per case, its location and day index."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    location: np.ndarray
+    day: np.ndarray
+
+
+def scan_cases(used: gpd.GeoDataFrame, first_day: pd.Timestamp, h3_resolution: int | None = None) -> ScanCases:
+    """Cases of incidents (an IncidentFrame) from ``first_day``: at distinct coordinates, or H3 cell centres."""
+    lon, lat = lonlat_of(used.geometry)
+    if h3_resolution is None:
+        keys = np.column_stack([np.round(lon, LOCATION_DECIMALS), np.round(lat, LOCATION_DECIMALS)])
+        unique, location = np.unique(keys, axis=0, return_inverse=True)
+        loc_lon, loc_lat = unique[:, 0], unique[:, 1]
+    else:
+        cells, location = np.unique(points_to_cells(lon, lat, h3_resolution), return_inverse=True)
+        loc_lon, loc_lat = cell_centres(cells)
+    local = used[OCCURRED_AT].dt.tz_localize(None).dt.normalize()
+    day = (local - first_day.tz_localize(None)).dt.days.to_numpy()
+    x, y, _ = project_points(loc_lon, loc_lat)
+    return ScanCases(loc_lon, loc_lat, x, y, np.asarray(location).ravel(), day)
+
+
+def cluster_frame(result: ScanResult, cases: ScanCases, first_day: pd.Timestamp) -> gpd.GeoDataFrame:
+    """The restricted scan_clusters table: centres, dates and figures, with circles (EPSG:4326)."""
+    table, lon, lat = result.clusters, cases.lon, cases.lat
+    centre_lon, centre_lat = lon[table["centre"].to_numpy()], lat[table["centre"].to_numpy()]
+    day = [first_day + pd.Timedelta(days=int(d)) for d in table["first_day"]]
+    end = [first_day + pd.Timedelta(days=int(d)) for d in table["last_day"]]
+    frame = pd.DataFrame({
+        "cluster_id": table["cluster_id"].to_numpy(),
+        "center_longitude": np.round(centre_lon, LOCATION_DECIMALS),
+        "center_latitude": np.round(centre_lat, LOCATION_DECIMALS),
+        "radius_m": table["radius_m"].round(1).to_numpy(),
+        "start_date": [f"{d:%Y-%m-%d}" for d in day], "end_date": [f"{d:%Y-%m-%d}" for d in end],
+        "n_days": (table["last_day"] - table["first_day"] + 1).to_numpy(),
+        "n_locations": table["n_locations"].to_numpy(),
+        "observed": table["observed"].to_numpy(), "expected": table["expected"].round(3).to_numpy(),
+        "llr": table["llr"].round(4).to_numpy(), "p_value": table["p_value"].round(6).to_numpy(),
+        "recurrence_interval_days": table["recurrence_interval_days"].round(1).to_numpy(),
+    })
+    return gpd.GeoDataFrame(frame, geometry=_circles(cases, table), crs=WGS84)
+
+
+def _circles(cases: ScanCases, table: pd.DataFrame) -> list:
+    """The clusters' circles in the locations' metric CRS, back in lon/lat."""
+    if not len(table):
+        return []
+    _, _, crs = project_points(cases.lon, cases.lat)
+    centre = table["centre"].to_numpy()
+    radius = np.maximum(table["radius_m"].to_numpy(), MIN_DRAWN_RADIUS_M)
+    circles = shapely.buffer(shapely.points(cases.x[centre], cases.y[centre]), radius, quad_segs=16)
+    return list(gpd.GeoSeries(circles, crs=crs).to_crs(WGS84).values)
+
+
+def _scan_section(result: ScanResult, gate: Gate, first_day: pd.Timestamp, n_reported: int) -> dict:
+    """run.json's scan section: settings, counts, the critical values and the most likely cluster."""
+    maxima = result.null_maxima
+    section = {**result.settings, "first_day": f"{first_day:%Y-%m-%d}", "n_clusters_reported": n_reported,
+               "critical_llr": {"p_0.05": round(float(np.quantile(maxima, 0.95)), 4),
+                                "p_0.01": round(float(np.quantile(maxima, 0.99)), 4)},
+               "method": "Kulldorff's space-time permutation scan (Kulldorff et al. 2005), Monte Carlo p-values"}
+    best = result.most_likely
+    if best is None:
+        section["most_likely"] = None
+    elif gate.audience == "restricted":
+        section["most_likely"] = {k: best[k] for k in ("observed", "expected", "llr", "p_value",
+                                                       "recurrence_interval_days", "n_locations", "radius_m")}
+    else:  # the public learns how rare the best cluster is, not its counts
+        section["most_likely"] = {"p_value": best["p_value"],
+                                  "recurrence_interval_days": round(best["recurrence_interval_days"], 1)}
+        section["first_day"] = section["first_day"][:7]
+        for key in ("n_locations", "n_zones"):  # distinct coordinates, and circles through them: incidents in disguise
+            section.pop(key)
+    return section
+
+
+def _map(settings: ScanJobSettings, read, used: gpd.GeoDataFrame, files: gpd.GeoDataFrame, gate: Gate,
+         last_day: pd.Timestamp, options: ScanSettings) -> folium.Map:
+    hexes = gate.count_hexes(count_cells(used, resolution=DEFAULT_RESOLUTION))
+    products = gate.label(Products(gate.audience, hexes=hexes, grid=None, hotspots=None, clusters=None,
+                                   scan_clusters=files))
+    source = Path(str(read.source.get("path", "incidents"))).name
+    title = settings.title or f"Space-time clusters: {source}"
+    kind = "retrospective" if options.retrospective else "prospective"
+    n = f"{len(files)} cluster{'' if len(files) == 1 else 's'}"
+    return build_map(products, title=title,
+                     subtitle=f"{options.window_days} days to {last_day:%d %b %Y} · {n} (p ≤ {options.report_p:g}, "
+                              f"{kind} scan)",
+                     notes=[f"Hexagons: the study window's overdoses. Clusters: circles of at most "
+                            f"{options.max_radius_m:,.0f} m over at most {options.max_days} days, darker = rarer."],
+                     tiles=basemap(settings.tiles))
