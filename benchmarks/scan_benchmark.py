@@ -1,6 +1,8 @@
 """odgeo scan beside a naive pandas scan, in the same run.
 
     python benchmarks/scan_benchmark.py [--cases 3000] [--locations 2500] [--permutations 999] [--days 10]
+    python benchmarks/scan_benchmark.py --incidents ../shared/realdata/tempe/Opioid_EMS_Calls.csv \
+        --timezone America/Phoenix --year 2021     # a year of real daily runs, every day timed
 
 A SOON-style daily run (30-day window, clusters up to 7 days and 1.2 km, 999
 permutations) on a synthetic city of ``--cases`` cases at ``--locations``
@@ -14,7 +16,9 @@ locations over about 100 km2 (a background plus ten hot neighbourhoods):
   scaled to every centre and 1 + permutations data sets (noted as scaled);
 - a year of daily runs (the backtest of ``odgeo alerts``): ``--days`` consecutive
   daily runs over a year of such data, scaled to 365;
-- the retrospective mode (windows anywhere in the 30 days) with 99 permutations.
+- the retrospective mode (windows anywhere in the 30 days) with 99 permutations;
+- with ``--incidents``: 365 daily runs over ``--year`` of a real file, each day
+  timed (the clusters a daily SOON-style run would have reported that year).
 
 Target (issue 12): the daily run <= 10 s on this 2-core machine.
 """
@@ -70,6 +74,31 @@ def naive_max_llr(loc, day, x, y, n_days, s: ScanSettings, centres) -> float:
     return best
 
 
+def real_year(path: str, timezone: str, year: int, settings: ScanSettings) -> None:
+    """Every day of ``year`` scanned as a daily run would have: time, and days with a cluster at p < 0.05."""
+    from odgeo.incidents import read_incidents
+    from odgeo.jobs.scan import scan_cases
+    from odgeo.schema import located
+
+    used = located(read_incidents(path, timezone=timezone).incidents)
+    used = used[used["occurred_at"].notna()].reset_index(drop=True)
+    days = pd.date_range(f"{year}-01-01", f"{year}-12-31", tz=used["occurred_at"].dt.tz)
+    start, signals, cases = time.perf_counter(), 0, 0
+    for last in days:
+        first = last - pd.Timedelta(days=settings.window_days - 1)
+        window = used[(used["occurred_at"] >= first) & (used["occurred_at"] < last + pd.Timedelta(days=1))]
+        if len(window) < settings.min_cases:
+            continue
+        data = scan_cases(window, first)
+        result = scan(data.location, data.day, data.x, data.y, settings.window_days, settings)
+        signals += int(result.most_likely is not None and result.most_likely["p_value"] < 0.05)
+        cases += len(window)
+    elapsed = time.perf_counter() - start
+    table(f"A year of daily runs on {Path(path).name} ({year}, {settings.permutations} permutations)",
+          ["days", "seconds", "per day", "mean cases per window", "days with a cluster at p < 0.05"],
+          [[len(days), f"{elapsed:,.0f}", f"{elapsed / len(days):.2f}", f"{cases / len(days):.0f}", signals]])
+
+
 def timed(fn, *args, **kw):
     start = time.perf_counter()
     out = fn(*args, **kw)
@@ -83,8 +112,14 @@ def main() -> None:
     parser.add_argument("--permutations", type=int, default=999)
     parser.add_argument("--days", type=int, default=10, help="daily runs timed for the one-year figure")
     parser.add_argument("--naive-centres", type=int, default=40)
+    parser.add_argument("--incidents", help="a real incident file: time a year of daily runs on it instead")
+    parser.add_argument("--timezone", default="UTC")
+    parser.add_argument("--year", type=int, default=2021)
     args = parser.parse_args()
     settings = ScanSettings(**{**SOON.__dict__, "permutations": args.permutations})
+    if args.incidents:
+        real_year(args.incidents, args.timezone, args.year, settings)
+        return
     loc, day, x, y = city(args.cases, args.locations, 30)
 
     compile_s, _ = timed(scan, loc[:50], day[:50], x[:50], y[:50], 30, ScanSettings(permutations=9))

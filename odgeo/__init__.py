@@ -37,6 +37,10 @@ _EXPORTS = {
     "analyse_hotspots": "jobs.hotspots",
     "run_hotspots": "jobs.hotspots",
     "write_hotspot_products": "jobs.hotspots",
+    "ScanSettings": "scan",
+    "ScanJobSettings": "jobs.scan",
+    "analyse_scan": "jobs.scan",
+    "run_scan": "jobs.scan",
     "OdgeoError": "errors",
 }
 

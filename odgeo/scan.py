@@ -54,6 +54,11 @@ __all__ = [
 
 #: SaTScan's largest spatial cluster: half the cases (the "population at risk" of this model).
 MAX_SHARE = 0.5
+#: The columns of :attr:`ScanResult.clusters` (after ``cluster_id``) and their types.
+CLUSTER_DTYPES = {"centre": "int64", "end": "int64", "first_day": "int64", "last_day": "int64",
+                  "n_locations": "int64", "radius_m": "float64", "observed": "int64", "expected": "float64",
+                  "zone_cases": "int64", "llr": "float64", "p_value": "float64",
+                  "recurrence_interval_days": "float64"}
 #: Permutations drawn per batch: bounds the memory of the Monte Carlo, not its result.
 BATCH = 64
 
@@ -359,8 +364,6 @@ def _clusters(llr, end, window, observed, zones, first, last, window_cases, n_ca
             continue
         used[zone] = True
         rows.append(_row(i, llr, end, window, observed, zones, first, last, window_cases, n_cases, maxima))
-    table = pd.DataFrame(rows, columns=["centre", "end", "first_day", "last_day", "n_locations", "radius_m",
-                                        "observed", "expected", "zone_cases", "llr", "p_value",
-                                        "recurrence_interval_days"])
+    table = pd.DataFrame(rows, columns=list(CLUSTER_DTYPES)).astype(CLUSTER_DTYPES)  # typed when empty too
     table.insert(0, "cluster_id", np.arange(1, len(table) + 1))
     return table

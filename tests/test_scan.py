@@ -264,3 +264,49 @@ def test_alerts_include_scan_clusters_as_kind_scan(tmp_path, truth):
     strict = run_alerts(SAMPLE / "incidents.csv", tmp_path / "s",
                         AlertSettings(timezone=SAMPLE_TZ, scan=True, scan_max_p=0.0005, ears=("none",)))
     assert not (strict.alerts["kind"] == "scan").any()  # 999 permutations cannot reach p < 0.001
+
+
+def test_a_window_without_clusters_writes_empty_tables_and_no_day_in_public(tmp_path):
+    """Found on Connecticut's deaths: no cylinder at all broke the cluster table and leaked the first day."""
+    for audience in ("restricted", "public"):
+        out = tmp_path / audience
+        run = run_scan(SAMPLE / "incidents.csv", out, _settings(audience=audience, min_cases=500))
+        assert run.result.most_likely is None and len(run.files) == 0
+        assert list(pd.read_csv(out / "scan_clusters.csv").columns)[:2] == (
+            ["cluster_id", "center_longitude"] if audience == "restricted" else ["cluster_id", "h3_cells"])
+        section = json.loads((out / "run.json").read_text())["scan"]
+        assert section["most_likely"] is None
+    assert section["first_day"] == "2025-12" and "n_locations" not in section
+    assert scan_public_outputs(out, run.incidents, min_count=10) == []
+
+
+def test_date_only_incidents_after_the_as_of_day_are_rejected_not_scanned(tmp_path):
+    """Found on Connecticut's deaths (dates without times): the next day's midnight is after --as-of."""
+    rng = np.random.default_rng(2)
+    days = pd.date_range("2025-03-01", "2025-03-31")
+    frame = pd.DataFrame({"date": rng.choice(days, 120).astype("datetime64[ns]"),
+                          "lon": -97.4 + rng.uniform(0, 0.05, 120), "lat": 38.2 + rng.uniform(0, 0.05, 120)})
+    frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
+    path = tmp_path / "deaths.csv"
+    frame.to_csv(path, index=False)
+    run = run_scan(path, tmp_path / "out", ScanJobSettings(timezone="America/New_York", as_of="2025-03-20",
+                                                           audience="restricted", permutations=19))
+    counts = run.record.sections["counts"]
+    assert counts["rejected_by_code"]["after_as_of"] == int((frame["date"] > "2025-03-20").sum())
+    assert counts["n_used"] == int(frame["date"].between("2025-02-19", "2025-03-20").sum())
+
+
+def test_h3_locations_put_cases_at_cell_centres(tmp_path):
+    from odgeo.hexes import cell_centres, points_to_cells
+
+    run = run_scan(SAMPLE / "incidents.csv", tmp_path / "out", _settings(audience="restricted", locations="h3",
+                                                                         location_resolution=9))
+    lon, lat = run.incidents.geometry.x.to_numpy(), run.incidents.geometry.y.to_numpy()
+    cells = np.unique(points_to_cells(lon, lat, 9))
+    assert run.result.settings["n_locations"] == len(cells)
+    top = run.clusters.iloc[0]
+    centres = np.column_stack(cell_centres(cells))
+    assert np.isclose(centres, [top["center_longitude"], top["center_latitude"]], atol=1e-6).all(axis=1).any()
+    assert top["end_date"] == "2025-12-31" and top["p_value"] == pytest.approx(1 / 200)
+    with pytest.raises(ParameterError, match="--location-resolution"):
+        run_scan(SAMPLE / "incidents.csv", tmp_path / "bad", _settings(location_resolution=9))

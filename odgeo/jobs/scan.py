@@ -91,7 +91,33 @@ class ScanRun:
 
 def run_scan(path, out_dir, settings: ScanJobSettings | None = None, *, overwrite: bool = False,
              progress: Callable[[str], None] | None = None) -> ScanRun:
-    """Read ``path``, scan the study window and write scan_clusters.csv/.geojson, map.html, run.json."""
+    """Read ``path``, scan the study window and write scan_clusters.csv/.geojson, map.html, run.json.
+
+    Parameters
+    ----------
+    path
+        The incident file (dated: the scan needs every incident's day).
+    out_dir
+        The output folder (checked, locked and written aside before anything else).
+    settings
+        Every setting (see :class:`ScanJobSettings` and :class:`odgeo.scan.ScanSettings`).
+    overwrite
+        Replace a non-empty ``out_dir`` as a whole.
+    progress
+        Called with a few words before each step.
+
+    Returns
+    -------
+    ScanRun
+        The clusters (exact and as the audience sees them), the map and the run record.
+
+    Raises
+    ------
+    ParameterError
+        If a setting is out of range, or --export-satscan is asked for a public run.
+    OutputExistsError
+        If ``out_dir`` holds files and ``overwrite`` is False (checked first).
+    """
     settings = settings or ScanJobSettings()
     if settings.export_satscan and settings.audience != "restricted":
         raise ParameterError("--export-satscan writes every incident's coordinates and day (SaTScan's input): "
@@ -113,14 +139,33 @@ def _write_products(run: ScanRun, folder: OutputFolder) -> list[Path]:
 
 def analyse_scan(read, settings: ScanJobSettings, *, record: RunRecord | None = None,
                  progress: Callable[[str], None] | None = None) -> ScanRun:
-    """Scan the study window ending on the --as-of day (nothing is written but the SaTScan export)."""
+    """Scan the study window ending on the --as-of day (nothing is written but the SaTScan export).
+
+    Parameters
+    ----------
+    read
+        The incidents as read (:func:`odgeo.read_incidents`).
+    settings
+        Every setting (see :class:`ScanJobSettings`).
+    record
+        The run record to fill (default: a new one).
+    progress
+        Called with a few words before each step.
+
+    Returns
+    -------
+    ScanRun
+        The clusters (exact and as the audience sees them), the map and the run record.
+    """
     record = record or RunRecord("scan")
     say = progress or (lambda step: None)
     audience = pick_audience(record, settings)
     options = _scan_settings(settings, record)
     tz = str(read.incidents[OCCURRED_AT].dt.tz or settings.timezone or "UTC")
     given_as_of = parse_as_of(settings.as_of, tz, read.incidents[OCCURRED_AT])
-    read, used = select_incidents(read, settings, record, require_dates="odgeo scan", as_of=given_as_of)
+    # The study window ends with the --as-of day: a date-only incident of the next day (its midnight) is after it.
+    read, used = select_incidents(read, settings, record, require_dates="odgeo scan",
+                                  as_of=None if given_as_of is None else given_as_of - pd.Timedelta(1, "ns"))
     as_of = given_as_of if given_as_of is not None else latest_time(used[OCCURRED_AT])
     last_day = (as_of - pd.Timedelta(1, "ns")).normalize()
     first_day = last_day - pd.Timedelta(days=options.window_days - 1)
@@ -243,17 +288,17 @@ def _scan_section(result: ScanResult, gate: Gate, first_day: pd.Timestamp, n_rep
                                 "p_0.01": round(float(np.quantile(maxima, 0.99)), 4)},
                "method": "Kulldorff's space-time permutation scan (Kulldorff et al. 2005), Monte Carlo p-values"}
     best = result.most_likely
-    if best is None:
-        section["most_likely"] = None
-    elif gate.audience == "restricted":
-        section["most_likely"] = {k: best[k] for k in ("observed", "expected", "llr", "p_value",
-                                                       "recurrence_interval_days", "n_locations", "radius_m")}
-    else:  # the public learns how rare the best cluster is, not its counts
-        section["most_likely"] = {"p_value": best["p_value"],
-                                  "recurrence_interval_days": round(best["recurrence_interval_days"], 1)}
-        section["first_day"] = section["first_day"][:7]
-        for key in ("n_locations", "n_zones"):  # distinct coordinates, and circles through them: incidents in disguise
-            section.pop(key)
+    if gate.audience == "restricted":
+        section["most_likely"] = best and {k: best[k] for k in ("observed", "expected", "llr", "p_value",
+                                                                "recurrence_interval_days", "n_locations",
+                                                                "radius_m")}
+        return section
+    # The public learns how rare the best cluster is, not its counts; the first day as a month.
+    section["most_likely"] = best and {"p_value": best["p_value"],
+                                       "recurrence_interval_days": round(best["recurrence_interval_days"], 1)}
+    section["first_day"] = section["first_day"][:7]
+    for key in ("n_locations", "n_zones"):  # distinct coordinates, and circles through them: incidents in disguise
+        section.pop(key)
     return section
 
 
