@@ -47,21 +47,22 @@ def satscan_parameters(first_day: pd.Timestamp, n_days: int, options: ScanSettin
 
     sections: dict[str, dict[str, object]] = {
         "Input": {"CaseFile": "odgeo.cas", "PrecisionCaseTimes": 3, "StartDate": date(first_day),
-                  "EndDate": date(last_day), "CoordinatesFile": "odgeo.geo", "CoordinatesType": 1},
+                  "EndDate": date(last_day), "CoordinatesFile": "odgeo.geo", "UseGridFile": "n",
+                  "CoordinatesType": 1},
         "Analysis": {"AnalysisType": 3 if options.retrospective else 4, "ModelType": 2, "ScanAreas": 1,
                      "TimeAggregationUnits": 3, "TimeAggregationLength": 1},
-        "Output": {"ResultsFile": "odgeo.satscan.txt", "OutputClusterInformationASCII": "y"},
+        "Output": {"ResultsFile": "odgeo.satscan.txt"},
         "Spatial Window": {"MaxSpatialSizeInPopulationAtRisk": int(MAX_SHARE * 100),
-                           "UseDistanceFromCenterOption": "y",
+                           "UseMaxCirclePopulationFileOption": "n", "UseDistanceFromCenterOption": "y",
                            "MaxSpatialSizeInDistanceFromCenter": round(options.max_radius_m / 1000, 6),
                            "IncludePurelyTemporal": "n", "SpatialWindowShapeType": 0},
         "Temporal Window": {"MinimumTemporalClusterSize": 1, "MaxTemporalSizeInterpretation": 1,
                             "MaxTemporalSize": options.max_days, "IncludePurelySpatial": "n"},
         "Cluster Restrictions": {"MinimumCasesInHighRateClusters": options.min_cases},
-        "Inference": {"MonteCarloReps": options.permutations, "PValueReportType": 0,
+        "Inference": {"PValueReportType": 1, "MonteCarloReps": options.permutations,
                       "AdjustForEarlierAnalyses": "n", "ProspectiveStartDate": date(last_day)},
-        "Clusters Reported": {"CriteriaForReportingSecondaryClusters": 0},
-        "Run Options": {"RandomlyGenerateSeed": "n", "RandomizationSeed": 12345678},
+        "Spatial Output": {"CriteriaForReportingSecondaryClusters": 0},
+        "System": {"Version": "9.6.0"},
     }
     lines = ["; odgeo's scan settings for SaTScan (docs/scan.md maps each one).",
              "; SaTScan draws its own permutations: its p-values match odgeo's to Monte Carlo error, not exactly."]

@@ -59,6 +59,8 @@ CLUSTER_DTYPES = {"centre": "int64", "end": "int64", "first_day": "int64", "last
                   "n_locations": "int64", "radius_m": "float64", "observed": "int64", "expected": "float64",
                   "zone_cases": "int64", "llr": "float64", "p_value": "float64",
                   "recurrence_interval_days": "float64"}
+#: The largest (locations x time windows) count table one permutation may fill (8 bytes each, per thread).
+MAX_TABLE = 50_000_000
 #: Permutations drawn per batch: bounds the memory of the Monte Carlo, not its result.
 BATCH = 64
 
@@ -303,6 +305,10 @@ def scan(case_location: np.ndarray, case_day: np.ndarray, x: np.ndarray, y: np.n
     if n_cases and (day.min() < 0 or day.max() >= n_days or loc.min() < 0 or loc.max() >= n_locations):
         raise ValueError("case days must lie in 0..n_days-1 and case locations index x/y")  # a caller's bug
     first, last = time_windows(n_days, settings.max_days, settings.retrospective)
+    if len(first) * n_locations > MAX_TABLE:
+        raise ParameterError(f"{len(first):,} time windows x {n_locations:,} locations is too large a table for "
+                             "each permutation; lower --max-days (or --window-days with --retrospective), or use "
+                             "--locations h3")
     zones = build_zones(np.asarray(x, float), np.asarray(y, float), np.bincount(loc, minlength=n_locations),
                         settings.max_radius_m)
     per_day = np.bincount(day, minlength=n_days)

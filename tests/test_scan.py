@@ -219,7 +219,8 @@ def test_satscan_export_matches_the_analysis(tmp_path):
     assert cas["date"].min() >= "2025/12/02" and cas["date"].max() == "2025/12/31"
     prm = (export / "odgeo.prm").read_text()
     for line in ("ModelType=2", "AnalysisType=4", "MaxSpatialSizeInDistanceFromCenter=0.8", "MaxTemporalSize=5",
-                 "MonteCarloReps=199", "StartDate=2025/12/02", "EndDate=2025/12/31", "CoordinatesType=1"):
+                 "MonteCarloReps=199", "StartDate=2025/12/02", "EndDate=2025/12/31", "CoordinatesType=1",
+                 "PValueReportType=1", "CriteriaForReportingSecondaryClusters=0", "ProspectiveStartDate=2025/12/31"):
         assert line in prm.splitlines(), line
 
 
@@ -310,3 +311,10 @@ def test_h3_locations_put_cases_at_cell_centres(tmp_path):
     assert top["end_date"] == "2025-12-31" and top["p_value"] == pytest.approx(1 / 200)
     with pytest.raises(ParameterError, match="--location-resolution"):
         run_scan(SAMPLE / "incidents.csv", tmp_path / "bad", _settings(location_resolution=9))
+
+
+def test_a_table_too_large_for_memory_is_refused_with_the_options_to_change():
+    rng = np.random.default_rng(0)
+    loc, day, x, y = _random_cases(rng, 30_000, 30_000, 3000)
+    with pytest.raises(ParameterError, match="lower --max-days"):
+        scan(loc, day, x, y, 3000, ScanSettings(window_days=3000, max_days=3000, retrospective=True))
