@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from odgeo.vocabulary import CLASSIFIERS, KERNELS, METHODS, PERIODS
+from odgeo.vocabulary import CLASSIFIERS, CLUSTER_METHODS, KERNELS, METHODS, PERIODS
 
 from .options import (
     FiniteFloat,
@@ -34,7 +34,14 @@ from .options import (
 @click.option("--kernel", type=click.Choice(KERNELS), help="Density kernel (default quartic, as ArcGIS and QGIS).")
 @click.option("--percentile", type=FiniteFloat(0, 100, min_open=True, max_open=True),
               help="Hot spots are cells above this percentile of non-zero density (default 95).")
+@click.option("--cluster-method", type=click.Choice(CLUSTER_METHODS),
+              help="dbscan (places, the default), st-dbscan (places and days: --eps and --eps-days), or hdbscan "
+                   "(no distance to choose: --min-cluster-size).")
 @click.option("--eps", type=Metres(), metavar="METRES", help="DBSCAN search distance (default 100).")
+@click.option("--eps-days", type=FiniteFloat(0.001, 3660), metavar="DAYS",
+              help="ST-DBSCAN time distance in days, decimals allowed (default 2).")
+@click.option("--min-cluster-size", type=click.IntRange(2), metavar="N",
+              help="HDBSCAN's smallest cluster (default: --min-samples).")
 @click.option("--min-samples", type=click.IntRange(1), help="DBSCAN minimum incidents within --eps, itself "
                                                             "included (default 15).")
 @click.option("--stack-min", type=click.IntRange(2), help="Incidents at one exact point flagged as a possible "
@@ -82,7 +89,7 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
       density.tif       kernel density, incidents per km² (GeoTIFF)
       hotspots.geojson  areas above the density percentile
       gistar.geojson    Getis-Ord Gi* per H3 cell (public: the confidence bin only)
-      clusters.geojson  DBSCAN clusters (possible geocoding artefacts flagged)
+      clusters.geojson  DBSCAN / ST-DBSCAN / HDBSCAN clusters (possible geocoding artefacts flagged)
       rejects.csv       every row left out, with the reason
       run.json          every parameter with its reason, counts, versions
 
@@ -101,6 +108,8 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
         resolution=options["resolution"], period=options["period"], bandwidth_m=options["bandwidth"],
         cell_size_m=options["cell_size"], kernel=options["kernel"], percentile=options["percentile"],
         eps_m=options["eps"], min_samples=options["min_samples"], stack_min=options["stack_min"],
+        cluster_method=options["cluster_method"], eps_days=options["eps_days"],
+        min_cluster_size=options["min_cluster_size"],
         classes=options["classes"], boundaries=options["boundaries"], method=options["method"],
         gi_resolution=options["gi_resolution"], gi_distance_m=options["gi_distance"], gi_rings=options["gi_rings"],
         correction=options["correction"], permutations=options["permutations"], seed=options["seed"],

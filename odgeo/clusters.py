@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import geopandas as gpd
+import numba
 import numpy as np
 import pandas as pd
 import pyproj
@@ -30,6 +31,7 @@ __all__ = [
     "coordinate_decimals",
     "coordinate_stacks",
     "dbscan",
+    "find_root",
     "suspect_stacks",
 ]
 
@@ -47,7 +49,7 @@ ROUND_STACK_MIN = 3
 ROUND_DECIMALS = 2
 
 CLUSTER_COLUMNS = [
-    "cluster_id", "n_incidents", "n_core", "first_date", "last_date", "max_stack",
+    "cluster_id", "n_incidents", "n_core", "first_date", "last_date", "duration_days", "max_stack",
     "possible_artefact", "geometry",
 ]
 
@@ -186,12 +188,7 @@ def _join_core_cells(grid: _Grid, x, y, is_core, eps_m) -> np.ndarray:
     parent = root_of[parent]  # each component points at one of its cells
 
     def find(i: int) -> int:
-        root = i
-        while parent[root] != root:
-            root = parent[root]
-        while parent[i] != root:
-            parent[i], i = root, parent[i]
-        return root
+        return int(find_root(parent, i))
 
     eps2 = eps_m * eps_m
     trees: dict[int, cKDTree] = {}
@@ -214,6 +211,17 @@ def _join_core_cells(grid: _Grid, x, y, is_core, eps_m) -> np.ndarray:
         if near:
             parent[ra] = rb
     return np.array([find(i) for i in range(n_cells)])
+
+
+@numba.njit(cache=True)
+def find_root(parent: np.ndarray, i: int) -> int:  # pragma: no cover - compiled
+    """Union-find: the root of ``i`` in ``parent``, compressing the path on the way."""
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:
+        parent[i], i = root, parent[i]
+    return root
 
 
 def _central_core_point(grid: _Grid, core_order, core_cell, xy, n_cells) -> np.ndarray:
@@ -333,6 +341,7 @@ def cluster_polygons(
     eps_m: float,
     stacks: np.ndarray,
     suspect: np.ndarray,
+    probability: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """One row per cluster (a ClusterFrame), polygons in the metric CRS.
 
@@ -356,12 +365,15 @@ def cluster_polygons(
         The DBSCAN search distance (the buffer is half of it).
     stacks, suspect
         From :func:`coordinate_stacks` and :func:`suspect_stacks`.
+    probability
+        HDBSCAN's membership strength per point: adds ``mean_probability``.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``cluster_id, n_incidents, n_core, first_date, last_date, max_stack,
-        possible_artefact`` and the polygon, in ``crs``.
+        ``cluster_id, n_incidents, n_core, first_date, last_date, duration_days
+        (days from the first to the last incident, decimals kept), max_stack,
+        possible_artefact`` (and ``mean_probability``) and the polygon, in ``crs``.
     """
     rows = []
     dates = pd.Series(np.asarray(dates))
@@ -373,16 +385,22 @@ def cluster_polygons(
         polygon = hull.buffer(eps_m / 2.0, quad_segs=4).simplify(eps_m / 10.0)
         member_dates = dates.iloc[members]
         max_stack = int(stacks[members].max())
-        rows.append({
+        first, last = member_dates.min(), member_dates.max()
+        row = {
             "cluster_id": int(cluster) + 1,
             "n_incidents": len(members),
             "n_core": int(is_core[members].sum()),
-            "first_date": member_dates.min(),
-            "last_date": member_dates.max(),
+            "first_date": first,
+            "last_date": last,
+            "duration_days": round((last - first) / pd.Timedelta(days=1), 2) if pd.notna(first) else None,
             "max_stack": max_stack,
             "possible_artefact": bool((suspect[members] != "").any()),
             "geometry": polygon,
-        })
+        }
+        if probability is not None:
+            row["mean_probability"] = round(float(np.mean(probability[members])), 3)
+        rows.append(row)
+    columns = CLUSTER_COLUMNS if probability is None else [*CLUSTER_COLUMNS[:-1], "mean_probability", "geometry"]
     if not rows:
-        return gpd.GeoDataFrame(columns=CLUSTER_COLUMNS, geometry="geometry", crs=crs)
-    return gpd.GeoDataFrame(rows, columns=CLUSTER_COLUMNS, geometry="geometry", crs=crs)
+        return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=crs)
+    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=crs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
            "AUDIENCES",
            "CLASSIFIERS",
+           "CLUSTER_METHODS",
            "CORRECTIONS",
            "KERNELS",
            "LOCATION_KINDS",
@@ -40,3 +41,5 @@ STEPS = ("auto", "week", "month")
 SERVICES = ("census", "nominatim")
 #: Case locations of odgeo scan: distinct incident coordinates (as SaTScan's), or H3 cell centres.
 LOCATION_KINDS = ("points", "h3")
+#: Cluster methods of odgeo hotspots: places (DBSCAN), places and days (ST-DBSCAN), no distance to choose (HDBSCAN).
+CLUSTER_METHODS = ("dbscan", "st-dbscan", "hdbscan")

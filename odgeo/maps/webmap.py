@@ -373,8 +373,8 @@ def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) 
     first, last = ("first_month", "last_month") if "first_month" in data.columns else ("first_date", "last_date")
     sentences = []
     for row in data.itertuples():
-        text = (f"Cluster {int(row.cluster_id)}: {int(row.n_incidents):,} overdoses, "
-                f"{_month(getattr(row, first))} to {_month(getattr(row, last))}")
+        text = f"Cluster {int(row.cluster_id)}: {int(row.n_incidents):,} overdoses, " + _cluster_span(
+            getattr(row, first), getattr(row, last), by_day=first == "first_date")
         if row.possible_artefact:
             text += " (many at one exact point: possibly a geocoding fallback, not a hot spot)"
         sentences.append(text)
@@ -428,6 +428,20 @@ def _add_title(fmap: folium.Map, title: str, subtitle: str, products: Products, 
         + (f"<details><summary>Data notes</summary><ul style=\"margin:2px 0;padding-left:18px\">{items}</ul>"
            f"</details>" if items else "")
         + "</div>"))
+
+
+#: Clusters spanning up to this many days are dated by day on the restricted map (a space-time cluster).
+SHORT_CLUSTER_DAYS = 31
+
+
+def _cluster_span(first, last, *, by_day: bool) -> str:
+    """A short cluster dated by day: "over 2 days, 3 Mar to 4 Mar 2025"; else "Mar 2025 to May 2025"."""
+    start, end = pd.Timestamp(first), pd.Timestamp(last)
+    if by_day and start is not pd.NaT and end is not pd.NaT:
+        days = (end.normalize() - start.normalize()).days + 1
+        if days <= SHORT_CLUSTER_DAYS:
+            return f"over {days} day{'s' if days != 1 else ''}, {start:%-d %b} to {end:%-d %b %Y}"
+    return f"{_month(first)} to {_month(last)}"
 
 
 def _month(value) -> str:

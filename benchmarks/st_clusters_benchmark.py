@@ -1,0 +1,120 @@
+"""ST-DBSCAN and HDBSCAN beside their peers, in the same run (each timed in a child process of its own).
+
+    python benchmarks/st_clusters_benchmark.py [--sizes 10000,100000,1000000] [--hdbscan 100000]
+
+Synthetic city (~20 km across, 30 hot spots) over two years. Rows:
+
+- odgeo's ST-DBSCAN (eps 250 m, 2 days, min_samples 5) at each size; beside
+  scikit-learn's DBSCAN on the precomputed space-time distance matrix
+  max(d/eps, dt/eps_days) at 10k (its matrix is quadratic: 10k points is 0.8 GB),
+  and QGIS's ``native:stdbscanclustering`` when ``qgis_process`` is installed;
+- HDBSCAN at ``--hdbscan`` points: odgeo (scikit-learn's ``HDBSCAN``, called
+  with the same settings) beside scikit-learn's defaults.
+
+Targets (issue 16): ST-DBSCAN at 1M <= 2 s and <= 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_benchmarks import table
+
+HERE = Path(__file__).resolve().parent
+
+SETUP = textwrap.dedent("""
+    import json, resource, sys, time
+    import numpy as np
+    sys.path.insert(0, {root!r})
+    sys.path.insert(0, {here!r})
+    from run_benchmarks import city_points
+    from odgeo.projection import project_points
+    n = {n}
+    x, y, _ = project_points(*city_points(n))
+    t = np.random.default_rng(1).uniform(0, 730, n)
+""")
+
+CASES = {
+    "odgeo": """
+        from odgeo.st_dbscan import st_dbscan
+        st_dbscan(x[:200], y[:200], t[:200], eps_m=250, eps_days=2, min_samples=5)  # compile (cached)
+        start = time.perf_counter()
+        labels, _ = st_dbscan(x, y, t, eps_m=250, eps_days=2, min_samples=5)
+    """,
+    "sklearn": """
+        from sklearn.cluster import DBSCAN
+        start = time.perf_counter()
+        d = np.maximum(np.hypot(x[:, None] - x, y[:, None] - y) / 250, np.abs(t[:, None] - t) / 2)
+        labels = DBSCAN(eps=1, min_samples=5, metric="precomputed").fit(d).labels_
+    """,
+    "hdbscan_odgeo": """
+        from sklearn.cluster import HDBSCAN
+        start = time.perf_counter()
+        labels = HDBSCAN(min_cluster_size=15, min_samples=15, copy=True).fit(np.column_stack([x, y])).labels_
+    """,
+    "hdbscan_sklearn": """
+        from sklearn.cluster import HDBSCAN
+        start = time.perf_counter()
+        labels = HDBSCAN().fit(np.column_stack([x, y])).labels_
+    """,
+}
+REPORT = """
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    print(json.dumps({"seconds": seconds, "peak_gb": peak, "clusters": int(labels.max() + 1)}))
+"""
+
+
+def run(case: str, n: int) -> dict:
+    code = SETUP.format(root=str(HERE.parent), here=str(HERE), n=n) + textwrap.dedent(CASES[case]) + \
+        textwrap.dedent(REPORT)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode:
+        return {"error": done.stderr.strip().splitlines()[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def qgis_row(n: int) -> list:
+    if not shutil.which("qgis_process"):
+        return ["QGIS native:stdbscanclustering", f"{n:,}", "-", "-", "-", "qgis_process not installed"]
+    return ["QGIS native:stdbscanclustering", f"{n:,}", "-", "-", "-", "installed; this script does not drive it yet"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--hdbscan", type=int, default=100_000)
+    args = parser.parse_args()
+    rows = []
+    for n in [int(v) for v in args.sizes.split(",")]:
+        ours = run("odgeo", n)
+        rows.append(["odgeo ST-DBSCAN", f"{n:,}", f"{ours['seconds']:.2f}", f"{ours['peak_gb']:.2f}",
+                     ours["clusters"], "1.0"])
+        if n <= 10_000:
+            peer = run("sklearn", n)
+            if "error" in peer:
+                rows.append(["scikit-learn DBSCAN, precomputed", f"{n:,}", "-", "-", "-", peer["error"]])
+            else:
+                rows.append(["scikit-learn DBSCAN, precomputed", f"{n:,}", f"{peer['seconds']:.2f}",
+                             f"{peer['peak_gb']:.2f}", peer["clusters"],
+                             f"{peer['seconds'] / ours['seconds']:.0f}x slower"])
+            rows.append(qgis_row(n))
+    table("ST-DBSCAN, eps 250 m and 2 days, min_samples 5, two years of a synthetic city",
+          ["method", "points", "seconds", "peak GB", "clusters", "vs odgeo"], rows)
+    ours, peer = run("hdbscan_odgeo", args.hdbscan), run("hdbscan_sklearn", args.hdbscan)
+    table(f"HDBSCAN, {args.hdbscan:,} points", ["run", "seconds", "peak GB", "clusters"],
+          [["odgeo (scikit-learn HDBSCAN, min_cluster_size = min_samples = 15)", f"{ours['seconds']:.1f}",
+            f"{ours['peak_gb']:.2f}", ours["clusters"]],
+           ["scikit-learn HDBSCAN() defaults (min_cluster_size 5)", f"{peer['seconds']:.1f}", f"{peer['peak_gb']:.2f}",
+            peer["clusters"]]])
+
+
+if __name__ == "__main__":
+    main()
