@@ -49,7 +49,7 @@ ROUND_STACK_MIN = 3
 ROUND_DECIMALS = 2
 
 CLUSTER_COLUMNS = [
-    "cluster_id", "n_incidents", "n_core", "first_date", "last_date", "duration_days", "max_stack",
+    "cluster_id", "n_incidents", "n_core", "radius_m", "first_date", "last_date", "duration_days", "max_stack",
     "possible_artefact", "geometry",
 ]
 
@@ -213,6 +213,11 @@ def _join_core_cells(grid: _Grid, x, y, is_core, eps_m) -> np.ndarray:
     return np.array([find(i) for i in range(n_cells)])
 
 
+def _radius(x: np.ndarray, y: np.ndarray) -> float:
+    """The farthest point from the points' mean, rounded to 10 m."""
+    return round(float(np.hypot(x - x.mean(), y - y.mean()).max()), -1)
+
+
 @numba.njit(cache=True)
 def find_root(parent: np.ndarray, i: int) -> int:  # pragma: no cover - compiled
     """Union-find: the root of ``i`` in ``parent``, compressing the path on the way."""
@@ -371,8 +376,9 @@ def cluster_polygons(
     Returns
     -------
     geopandas.GeoDataFrame
-        ``cluster_id, n_incidents, n_core, first_date, last_date, duration_days
-        (days from the first to the last incident, decimals kept), max_stack,
+        ``cluster_id, n_incidents, n_core, radius_m (the farthest member from the
+        members' mean, to 10 m), first_date, last_date, duration_days (days from
+        the first to the last incident, decimals kept), max_stack,
         possible_artefact`` (and ``mean_probability``) and the polygon, in ``crs``.
     """
     rows = []
@@ -390,6 +396,7 @@ def cluster_polygons(
             "cluster_id": int(cluster) + 1,
             "n_incidents": len(members),
             "n_core": int(is_core[members].sum()),
+            "radius_m": _radius(x[members], y[members]),
             "first_date": first,
             "last_date": last,
             "duration_days": round((last - first) / pd.Timedelta(days=1), 2) if pd.notna(first) else None,

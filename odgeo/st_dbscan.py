@@ -63,7 +63,8 @@ def st_dbscan(x: np.ndarray, y: np.ndarray, t: np.ndarray, *, eps_m: float, eps_
     if not len(dated):
         return labels, is_core
     order, starts, cell_keys, span = _buckets(x[dated], y[dated], t[dated], eps_m, eps_days)
-    sub_labels, sub_core = _cluster(x[dated], y[dated], t[dated], order, starts, cell_keys, span,
+    xs, ys, ts = (np.ascontiguousarray(v[dated][order]) for v in (x, y, t))  # in cell order: contiguous reads
+    sub_labels, sub_core = _cluster(xs, ys, ts, order, starts, cell_keys, span,
                                     float(eps_m) ** 2, float(eps_days), int(min_samples))
     labels[dated], is_core[dated] = sub_labels, sub_core
     return labels, is_core
@@ -117,63 +118,73 @@ def _near(i, j, x, y, t, eps2, eps_days):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, parallel=True)
-def _neighbour_counts(x, y, t, order, starts, nb_start, nb, eps2, eps_days):  # pragma: no cover - compiled
-    """Neighbours of every point (itself included), cell by cell in parallel."""
+def _neighbour_counts(x, y, t, starts, nb_start, nb, eps2, eps_days):  # pragma: no cover - compiled
+    """Neighbours of every point (itself included), cell by cell in parallel (points in cell order)."""
     counts = np.zeros(len(x), dtype=np.int64)
     for c in numba.prange(len(starts) - 1):
-        for p in range(starts[c], starts[c + 1]):
-            i = order[p]
+        for i in range(starts[c], starts[c + 1]):
             k = 0
             for e in range(nb_start[c], nb_start[c + 1]):
                 d = nb[e]
-                for q in range(starts[d], starts[d + 1]):
-                    if _near(i, order[q], x, y, t, eps2, eps_days):
+                for j in range(starts[d], starts[d + 1]):
+                    if _near(i, j, x, y, t, eps2, eps_days):
                         k += 1
             counts[i] = k
     return counts
 
 
+@numba.njit(cache=True, parallel=True)
+def _border_labels(x, y, t, starts, nb_start, nb, core, labels, eps2, eps_days):  # pragma: no cover - compiled
+    """A non-core point within reach of core points takes the lowest of their cluster numbers."""
+    out = labels.copy()
+    for c in numba.prange(len(starts) - 1):
+        for i in range(starts[c], starts[c + 1]):
+            if core[i]:
+                continue
+            best = -1
+            for e in range(nb_start[c], nb_start[c + 1]):
+                d = nb[e]
+                for j in range(starts[d], starts[d + 1]):
+                    if core[j] and _near(i, j, x, y, t, eps2, eps_days) and (best < 0 or labels[j] < best):
+                        best = labels[j]
+            out[i] = best
+    return out
+
+
 @numba.njit(cache=True)
-def _cluster(x, y, t, order, starts, cell_keys, span, eps2, eps_days,
-             min_samples):  # pragma: no cover - compiled
+def _cluster(x, y, t, order, starts, cell_keys, span, eps2, eps_days, min_samples):  # pragma: no cover - compiled
+    """Labels and core flags of points given in cell order (``order`` maps them back to the input's)."""
     n = len(x)
     nb_start, nb = _neighbour_cells(cell_keys, span)
-    core = _neighbour_counts(x, y, t, order, starts, nb_start, nb, eps2, eps_days) >= min_samples
+    core = _neighbour_counts(x, y, t, starts, nb_start, nb, eps2, eps_days) >= min_samples
     parent = np.arange(n)
     for c in range(len(starts) - 1):
-        for p in range(starts[c], starts[c + 1]):
-            i = order[p]
+        for i in range(starts[c], starts[c + 1]):
             if not core[i]:
                 continue
             for e in range(nb_start[c], nb_start[c + 1]):
                 d = nb[e]
-                for q in range(starts[d], starts[d + 1]):
-                    j = order[q]
-                    if j > i and core[j] and _near(i, j, x, y, t, eps2, eps_days):
+                for j in range(max(starts[d], i + 1), starts[d + 1]):
+                    if core[j] and _near(i, j, x, y, t, eps2, eps_days):
                         a, b = find_root(parent, i), find_root(parent, j)
                         if a != b:
-                            parent[max(a, b)] = min(a, b)  # a root is its component's lowest index
+                            parent[max(a, b)] = min(a, b)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
     labels = np.full(n, -1, dtype=np.int64)
     number = np.full(n, -1, dtype=np.int64)
     next_label = 0
-    for i in range(n):  # numbered by lowest core point, as scikit-learn discovers clusters
+    for k in range(n):  # in input order: numbered by lowest core point, as scikit-learn discovers clusters
+        i = position[k]
         if core[i]:
             root = find_root(parent, i)
             if number[root] < 0:
                 number[root] = next_label
                 next_label += 1
             labels[i] = number[root]
-    for c in range(len(starts) - 1):
-        for p in range(starts[c], starts[c + 1]):
-            i = order[p]
-            if core[i]:
-                continue
-            best = -1
-            for e in range(nb_start[c], nb_start[c + 1]):
-                d = nb[e]
-                for q in range(starts[d], starts[d + 1]):
-                    j = order[q]
-                    if core[j] and _near(i, j, x, y, t, eps2, eps_days) and (best < 0 or labels[j] < best):
-                        best = labels[j]
-            labels[i] = best
-    return labels, core
+    labels = _border_labels(x, y, t, starts, nb_start, nb, core, labels, eps2, eps_days)
+    out_labels = np.empty(n, dtype=np.int64)
+    out_core = np.empty(n, dtype=np.bool_)
+    out_labels[order] = labels
+    out_core[order] = core
+    return out_labels, out_core

@@ -94,7 +94,9 @@ def test_st_dbscan_finds_the_august_spike_that_dbscan_merges_into_the_chronic_cl
     record = json.loads((tmp_path / "st" / "run.json").read_text())
     assert record["parameters"]["cluster_method"]["value"] == "st-dbscan"
     assert record["parameters"]["eps_days"]["value"] == 2
-    assert "over 4 days, 12 Aug to 15 Aug 2025" in (tmp_path / "st" / "map.html").read_text()
+    assert f"31 overdoses within {row['radius_m']:,.0f} m over 4 days, 12 Aug to 15 Aug 2025" in (
+        tmp_path / "st" / "map.html").read_text()
+    assert 100 <= row["radius_m"] <= 400  # planted within 220 m of its centre
 
 
 def test_hdbscan_labels_are_scikit_learns_with_membership_strength(tmp_path):

@@ -373,7 +373,8 @@ def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) 
     first, last = ("first_month", "last_month") if "first_month" in data.columns else ("first_date", "last_date")
     sentences = []
     for row in data.itertuples():
-        text = f"Cluster {int(row.cluster_id)}: {int(row.n_incidents):,} overdoses, " + _cluster_span(
+        within = f"within {row.radius_m:,.0f} m " if hasattr(row, "radius_m") and pd.notna(row.radius_m) else ""
+        text = f"Cluster {int(row.cluster_id)}: {int(row.n_incidents):,} overdoses {within}" + _cluster_span(
             getattr(row, first), getattr(row, last), by_day=first == "first_date")
         if row.possible_artefact:
             text += " (many at one exact point: possibly a geocoding fallback, not a hot spot)"
@@ -441,7 +442,7 @@ def _cluster_span(first, last, *, by_day: bool) -> str:
         days = (end.normalize() - start.normalize()).days + 1
         if days <= SHORT_CLUSTER_DAYS:
             return f"over {days} day{'s' if days != 1 else ''}, {start:%-d %b} to {end:%-d %b %Y}"
-    return f"{_month(first)} to {_month(last)}"
+    return f"from {_month(first)} to {_month(last)}"
 
 
 def _month(value) -> str:
