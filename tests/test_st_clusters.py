@@ -13,7 +13,8 @@ from sklearn.cluster import DBSCAN, HDBSCAN
 
 from cli.main import cli
 from odgeo.errors import ParameterError
-from odgeo.jobs.hotspots import HotspotSettings, _first_seen_numbering, run_hotspots
+from odgeo.jobs.cluster_steps import first_seen_numbering
+from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.st_dbscan import st_dbscan
 
 from .conftest import SAMPLE, SAMPLE_TZ
@@ -103,15 +104,15 @@ def test_hdbscan_labels_are_scikit_learns_with_membership_strength(tmp_path):
     run = _sample(tmp_path, "hd", cluster_method="hdbscan", min_cluster_size=30)
     x, y = run.incidents.geometry.to_crs(run.grid.crs).x, run.incidents.geometry.to_crs(run.grid.crs).y
     ref = HDBSCAN(min_cluster_size=30, min_samples=10).fit(np.column_stack([x, y]))
-    assert np.array_equal(run.labels, _first_seen_numbering(ref.labels_))
+    assert np.array_equal(run.labels, first_seen_numbering(ref.labels_))
     assert len(run.clusters) == ref.labels_.max() + 1
     assert run.clusters["mean_probability"].between(0, 1).all()
     first = run.clusters.iloc[0]
     assert first["mean_probability"] == pytest.approx(ref.probabilities_[run.labels == 0].mean(), abs=1e-3)
 
 
-def test_first_seen_numbering_orders_clusters_by_their_first_point():
-    assert _first_seen_numbering(np.array([3, -1, 0, 3, 2, 0])).tolist() == [0, -1, 1, 0, 2, 1]
+def testfirst_seen_numbering_orders_clusters_by_their_first_point():
+    assert first_seen_numbering(np.array([3, -1, 0, 3, 2, 0])).tolist() == [0, -1, 1, 0, 2, 1]
 
 
 def test_cli_cluster_method_options_are_checked(tmp_path):

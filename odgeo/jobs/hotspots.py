@@ -36,9 +36,8 @@ from ..projection import lonlat_of, project_points
 from ..publish import Gate, HotspotLayers, Products
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT
-from ..st_dbscan import DEFAULT_EPS_DAYS, st_dbscan
-from ..vocabulary import CLUSTER_METHODS
 from ..writers import write_csv, write_density_geotiff, write_geojson
+from .cluster_steps import ClusterPlan, cluster_labels, plan_clusters
 from .common import (
     JobSettings,
     date_span,
@@ -247,37 +246,7 @@ def resolve_settings(settings: HotspotSettings, record: RunRecord, audience: str
     classes = record.pick("classes", settings.classes, "quantiles", "each colour class holds about as many areas")
     return ResolvedHotspotSettings(audience, resolution, period, kernel, float(bandwidth), float(cell),
                                    float(percentile), float(eps), int(min_samples), int(stack_min), gistar,
-                                   _cluster_plan(record, settings, int(min_samples)), distances, mask_seed, classes)
-
-
-@dataclass(frozen=True)
-class ClusterPlan:
-    """The cluster method and what only it takes (eps and min_samples are shared)."""
-
-    method: str
-    eps_days: float | None  # st-dbscan
-    min_cluster_size: int | None  # hdbscan
-
-
-def _cluster_plan(record: RunRecord, settings: HotspotSettings, min_samples: int) -> ClusterPlan:
-    method = record.pick("cluster_method", settings.cluster_method, "dbscan", "places, whatever their dates")
-    if method not in CLUSTER_METHODS:
-        raise ParameterError(f"--cluster-method must be one of {', '.join(CLUSTER_METHODS)}, not {method!r}")
-    if settings.eps_days is not None and method != "st-dbscan":
-        raise ParameterError("--eps-days applies to --cluster-method st-dbscan")
-    if settings.min_cluster_size is not None and method != "hdbscan":
-        raise ParameterError("--min-cluster-size applies to --cluster-method hdbscan")
-    eps_days = size = None
-    if method == "st-dbscan":
-        eps_days = float(record.pick("eps_days", settings.eps_days, DEFAULT_EPS_DAYS,
-                                     "a bad batch moves through a neighbourhood within days"))
-        if not (eps_days > 0 and np.isfinite(eps_days)):
-            raise ParameterError(f"--eps-days must be a positive number of days, not {eps_days!r}")
-    if method == "hdbscan":
-        size = int(record.pick("min_cluster_size", settings.min_cluster_size, min_samples, "--min-samples"))
-        if size < 2:
-            raise ParameterError(f"--min-cluster-size must be at least 2, not {size}")
-    return ClusterPlan(method, eps_days, size)
+                                   plan_clusters(record, settings, int(min_samples)), distances, mask_seed, classes)
 
 
 def run_hotspots(
@@ -500,7 +469,7 @@ def _metres(record: RunRecord, name: str, option: str, given, auto, *, step: flo
 
 def _clusters(record: RunRecord, plan: ResolvedHotspotSettings, used, x, y, lon, lat, crs):
     eps, stack_min = plan.eps_m, plan.stack_min
-    labels, is_core, probability = _labels(plan, used, x, y)
+    labels, is_core, probability = cluster_labels(plan.clustering, used, x, y, plan.eps_m, plan.min_samples)
     stacks = clusters_mod.coordinate_stacks(lon, lat)
     suspect = clusters_mod.suspect_stacks(lon, lat, stack_min=stack_min, stacks=stacks)
     clusters = clusters_mod.cluster_polygons(x, y, labels, is_core, used[OCCURRED_AT], crs=crs,
@@ -519,38 +488,6 @@ def _clusters(record: RunRecord, plan: ResolvedHotspotSettings, used, x, y, lon,
                     "coordinate_stacks in run.json", len(stack_rows), int(flagged.sum()))
     record.sections["coordinate_stacks"] = stack_rows
     return clusters, labels
-
-
-def _labels(plan: ResolvedHotspotSettings, used, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Cluster labels, core flags and (HDBSCAN) membership strengths by the planned method."""
-    method = plan.clustering
-    if method.method == "st-dbscan":
-        assert method.eps_days is not None
-        local = used[OCCURRED_AT].dt.tz_localize(None)
-        days = ((local - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
-        labels, is_core = st_dbscan(x, y, days, eps_m=plan.eps_m, eps_days=method.eps_days,
-                                    min_samples=plan.min_samples)
-        return labels, is_core, None
-    if method.method == "hdbscan":
-        from sklearn.cluster import HDBSCAN
-
-        model = HDBSCAN(min_cluster_size=method.min_cluster_size, min_samples=plan.min_samples,
-                        copy=True).fit(np.column_stack([x, y]))
-        labels = _first_seen_numbering(model.labels_)
-        return labels, (labels >= 0) & (model.probabilities_ >= 1.0), model.probabilities_
-    labels, is_core = clusters_mod.dbscan(x, y, eps_m=plan.eps_m, min_samples=plan.min_samples)
-    return labels, is_core, None
-
-
-def _first_seen_numbering(labels: np.ndarray) -> np.ndarray:
-    """Cluster numbers in the order of each cluster's first point, as DBSCAN's (noise stays -1)."""
-    out = np.full(len(labels), -1, dtype=np.int64)
-    found = labels >= 0
-    ids, first = np.unique(labels[found], return_index=True)
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[np.argsort(first)] = np.arange(len(ids))
-    out[found] = rank[np.searchsorted(ids, labels[found])]
-    return out
 
 
 def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read, products: Products,

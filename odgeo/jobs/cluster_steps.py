@@ -1,0 +1,80 @@
+"""Clusters for the main job: DBSCAN, ST-DBSCAN or HDBSCAN (``--cluster-method``) and their settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import clusters as clusters_mod
+from ..errors import ParameterError
+from ..runrecord import RunRecord
+from ..schema import OCCURRED_AT
+from ..st_dbscan import DEFAULT_EPS_DAYS, st_dbscan
+from ..vocabulary import CLUSTER_METHODS
+
+__all__ = ["ClusterPlan", "cluster_labels", "first_seen_numbering", "plan_clusters"]
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """The cluster method and what only it takes (eps and min_samples are shared)."""
+
+    method: str
+    eps_days: float | None  # st-dbscan
+    min_cluster_size: int | None  # hdbscan
+
+
+def plan_clusters(record: RunRecord, settings, min_samples: int) -> ClusterPlan:
+    """The cluster method of ``settings`` (HotspotSettings) and its own parameters, recorded."""
+    method = record.pick("cluster_method", settings.cluster_method, "dbscan", "places, whatever their dates")
+    if method not in CLUSTER_METHODS:
+        raise ParameterError(f"--cluster-method must be one of {', '.join(CLUSTER_METHODS)}, not {method!r}")
+    if settings.eps_days is not None and method != "st-dbscan":
+        raise ParameterError("--eps-days applies to --cluster-method st-dbscan")
+    if settings.min_cluster_size is not None and method != "hdbscan":
+        raise ParameterError("--min-cluster-size applies to --cluster-method hdbscan")
+    eps_days = size = None
+    if method == "st-dbscan":
+        eps_days = float(record.pick("eps_days", settings.eps_days, DEFAULT_EPS_DAYS,
+                                     "a bad batch moves through a neighbourhood within days"))
+        if not (eps_days > 0 and np.isfinite(eps_days)):
+            raise ParameterError(f"--eps-days must be a positive number of days, not {eps_days!r}")
+    if method == "hdbscan":
+        size = int(record.pick("min_cluster_size", settings.min_cluster_size, min_samples, "--min-samples"))
+        if size < 2:
+            raise ParameterError(f"--min-cluster-size must be at least 2, not {size}")
+    return ClusterPlan(method, eps_days, size)
+
+
+def cluster_labels(method: ClusterPlan, used, x, y, eps_m: float,
+                   min_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Cluster labels, core flags and (HDBSCAN) membership strengths of projected incidents by ``method``."""
+    if method.method == "st-dbscan":
+        assert method.eps_days is not None
+        local = used[OCCURRED_AT].dt.tz_localize(None)
+        days = ((local - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
+        labels, is_core = st_dbscan(x, y, days, eps_m=eps_m, eps_days=method.eps_days,
+                                    min_samples=min_samples)
+        return labels, is_core, None
+    if method.method == "hdbscan":
+        from sklearn.cluster import HDBSCAN
+
+        model = HDBSCAN(min_cluster_size=method.min_cluster_size, min_samples=min_samples,
+                        copy=True).fit(np.column_stack([x, y]))
+        labels = first_seen_numbering(model.labels_)
+        return labels, (labels >= 0) & (model.probabilities_ >= 1.0), model.probabilities_
+    labels, is_core = clusters_mod.dbscan(x, y, eps_m=eps_m, min_samples=min_samples)
+    return labels, is_core, None
+
+
+def first_seen_numbering(labels: np.ndarray) -> np.ndarray:
+    """Cluster numbers in the order of each cluster's first point, as DBSCAN's (noise stays -1)."""
+    out = np.full(len(labels), -1, dtype=np.int64)
+    found = labels >= 0
+    ids, first = np.unique(labels[found], return_index=True)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(ids))
+    out[found] = rank[np.searchsorted(ids, labels[found])]
+    return out
