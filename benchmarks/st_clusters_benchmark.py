@@ -9,8 +9,10 @@ Synthetic city (~20 km across, 30 hot spots) over two years. Rows:
   max(d/eps, dt/eps_days) at 10k (its matrix is quadratic: 10k points is 0.8 GB),
   and QGIS's ``native:stdbscanclustering`` (up to 100k; the whole ``qgis_process`` run on a
   GeoPackage of the points; qgis_process 3.22 reads EPS2 in milliseconds) when QGIS is installed (Debian's ``qgis``);
-- HDBSCAN at ``--hdbscan`` points: odgeo (scikit-learn's ``HDBSCAN``, called
-  with the same settings) beside scikit-learn's defaults.
+- HDBSCAN at ``--hdbscan`` points: odgeo (the ``hdbscan`` package, Prim's tree: scikit-learn's
+  labels plus cluster persistence) beside scikit-learn's ``HDBSCAN`` with the same settings and
+  with its defaults, and the ``hdbscan`` package's faster Boruvka tree (other labels where
+  mutual reachability ties: adjusted Rand index against scikit-learn's printed).
 
 Targets (issue 16): ST-DBSCAN at 1M <= 2 s and <= 1 GB.
 """
@@ -22,8 +24,12 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import adjusted_rand_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_benchmarks import table
@@ -56,30 +62,55 @@ CASES = {
         labels = DBSCAN(eps=1, min_samples=5, metric="precomputed").fit(d).labels_
     """,
     "hdbscan_odgeo": """
+        from odgeo.jobs.cluster_steps import hdbscan_labels
+        start = time.perf_counter()
+        labels, _, _ = hdbscan_labels(x, y, min_cluster_size=15, min_samples=15)
+    """,
+    "hdbscan_same": """
         from sklearn.cluster import HDBSCAN
         start = time.perf_counter()
         labels = HDBSCAN(min_cluster_size=15, min_samples=15, copy=True).fit(np.column_stack([x, y])).labels_
     """,
+    "hdbscan_boruvka": """
+        import hdbscan
+        start = time.perf_counter()
+        labels = hdbscan.HDBSCAN(min_cluster_size=15, min_samples=14, algorithm="boruvka_kdtree",
+                                 approx_min_span_tree=False).fit(np.column_stack([x, y])).labels_
+    """,
     "hdbscan_sklearn": """
         from sklearn.cluster import HDBSCAN
         start = time.perf_counter()
-        labels = HDBSCAN().fit(np.column_stack([x, y])).labels_
+        labels = HDBSCAN(copy=True).fit(np.column_stack([x, y])).labels_
     """,
 }
 REPORT = """
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
-    print(json.dumps({"seconds": seconds, "peak_gb": peak, "clusters": int(labels.max() + 1)}))
+    np.save({labels_path!r}, labels)
+    print(json.dumps({{"seconds": seconds, "peak_gb": peak, "clusters": int(labels.max() + 1)}}))
 """
+
+
+LABELS = Path(tempfile.mkdtemp(prefix="odgeo-bench-"))
+
+
+def report(name: str) -> str:
+    """The child's last lines: time, peak memory and cluster count printed, labels saved as ``name``."""
+    return textwrap.dedent(REPORT.format(labels_path=str(LABELS / f"{name}.npy")))
 
 
 def run(case: str, n: int) -> dict:
     code = SETUP.format(root=str(HERE.parent), here=str(HERE), n=n) + textwrap.dedent(CASES[case]) + \
-        textwrap.dedent(REPORT)
+        report(f"{case}-{n}")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if done.returncode:
         return {"error": done.stderr.strip().splitlines()[-1]}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def labels_of(case: str, n: int) -> np.ndarray:
+    """The labels a run of ``case`` on ``n`` points saved."""
+    return np.load(LABELS / f"{case}-{n}.npy")
 
 
 QGIS_CASE = """
@@ -113,7 +144,7 @@ def qgis_row(n: int, ours: dict) -> list:
     if binary is None:
         return ["QGIS native:stdbscanclustering", f"{n:,}", "-", "-", "-", "qgis_process not installed"]
     code = SETUP.format(root=str(HERE.parent), here=str(HERE), n=n) + textwrap.dedent(QGIS_CASE.format(binary=binary)) \
-        + textwrap.dedent(REPORT)
+        + report(f"qgis-{n}")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if done.returncode:
         return ["QGIS native:stdbscanclustering", f"{n:,}", "-", "-", "-", done.stderr.strip().splitlines()[-1]]
@@ -144,12 +175,18 @@ def main() -> None:
             rows.append(qgis_row(n, ours))
     table("ST-DBSCAN, eps 250 m and 2 days, min_samples 5, two years of a synthetic city",
           ["method", "points", "seconds", "peak GB", "clusters", "vs odgeo"], rows)
-    ours, peer = run("hdbscan_odgeo", args.hdbscan), run("hdbscan_sklearn", args.hdbscan)
-    table(f"HDBSCAN, {args.hdbscan:,} points", ["run", "seconds", "peak GB", "clusters"],
-          [["odgeo (scikit-learn HDBSCAN, min_cluster_size = min_samples = 15)", f"{ours['seconds']:.1f}",
-            f"{ours['peak_gb']:.2f}", ours["clusters"]],
-           ["scikit-learn HDBSCAN() defaults (min_cluster_size 5)", f"{peer['seconds']:.1f}", f"{peer['peak_gb']:.2f}",
-            peer["clusters"]]])
+    n = args.hdbscan
+    names = {"hdbscan_odgeo": "odgeo (hdbscan package, Prim's tree), min_cluster_size = min_samples = 15",
+             "hdbscan_same": "scikit-learn HDBSCAN, the same settings",
+             "hdbscan_boruvka": "hdbscan package, exact Boruvka tree (not used)",
+             "hdbscan_sklearn": "scikit-learn HDBSCAN() defaults (min_cluster_size 5)"}
+    results = {case: run(case, n) for case in names}
+    same = labels_of("hdbscan_same", n)
+    rows = [[names[case], f"{r['seconds']:.1f}", f"{r['peak_gb']:.2f}", r["clusters"],
+             f"{adjusted_rand_score(same, labels_of(case, n)):.4f}" if case != "hdbscan_sklearn" else "-"]
+            if "error" not in r else [names[case], "-", "-", "-", r["error"]] for case, r in results.items()]
+    table(f"HDBSCAN, {n:,} points", ["run", "seconds", "peak GB", "clusters", "ARI vs scikit-learn, same settings"],
+          rows)
 
 
 if __name__ == "__main__":

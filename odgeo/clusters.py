@@ -347,6 +347,7 @@ def cluster_polygons(
     stacks: np.ndarray,
     suspect: np.ndarray,
     probability: np.ndarray | None = None,
+    persistence: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """One row per cluster (a ClusterFrame), polygons in the metric CRS.
 
@@ -370,8 +371,9 @@ def cluster_polygons(
         The DBSCAN search distance (the buffer is half of it).
     stacks, suspect
         From :func:`coordinate_stacks` and :func:`suspect_stacks`.
-    probability
-        HDBSCAN's membership strength per point: adds ``mean_probability``.
+    probability, persistence
+        HDBSCAN's membership strength per point and persistence per cluster (by
+        label): add ``mean_probability`` and ``persistence``.
 
     Returns
     -------
@@ -379,7 +381,7 @@ def cluster_polygons(
         ``cluster_id, n_incidents, n_core, radius_m (the farthest member from the
         members' mean, to 10 m), first_date, last_date, duration_days (days from
         the first to the last incident, decimals kept), max_stack,
-        possible_artefact`` (and ``mean_probability``) and the polygon, in ``crs``.
+        possible_artefact`` (and ``mean_probability, persistence``) and the polygon, in ``crs``.
     """
     rows = []
     dates = pd.Series(np.asarray(dates))
@@ -406,8 +408,12 @@ def cluster_polygons(
         }
         if probability is not None:
             row["mean_probability"] = round(float(np.mean(probability[members])), 3)
+        if persistence is not None:
+            row["persistence"] = round(float(persistence[cluster]), 3)
         rows.append(row)
-    columns = CLUSTER_COLUMNS if probability is None else [*CLUSTER_COLUMNS[:-1], "mean_probability", "geometry"]
+    extra = [name for name, given in (("mean_probability", probability), ("persistence", persistence))
+             if given is not None]
+    columns = [*CLUSTER_COLUMNS[:-1], *extra, "geometry"]
     if not rows:
         return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=crs)
     return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=crs)

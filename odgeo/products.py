@@ -40,6 +40,7 @@ class Products:
     hotspots: gpd.GeoDataFrame | None
     clusters: gpd.GeoDataFrame | None
     points: gpd.GeoDataFrame | None = None  # restricted only: date, outcome, geometry
+    cluster_method: str = "dbscan"  # how ``clusters`` were found (vocabulary.CLUSTER_METHODS): names the map layer
     min_count: int | None = None
     privacy: dict = field(default_factory=dict)
     extent: tuple[float, float, float, float] | None = None  # lon/lat box for the map when nothing is drawn
@@ -70,6 +71,7 @@ class HotspotLayers:
     gistar: GiStar
     gi_plan: GiPlan  # resolution, rings, correction, permutations, seed, study area
     areas: gpd.GeoDataFrame | None = None  # counts per boundary polygon
+    cluster_method: str = "dbscan"  # vocabulary.CLUSTER_METHODS
 
     @property
     def study_area(self) -> shapely.Geometry | None:

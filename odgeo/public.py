@@ -153,8 +153,8 @@ class PublicGate(Gate):
         }
         if areas_note:
             privacy["areas"] = areas_note
-        products = Products("public", shown, grid, spots, clusters, privacy=privacy,
-                            extent=coarse_extent(shown, coarsest), areas=shown_areas, gistar=gistar)
+        products = Products("public", shown, grid, spots, clusters, cluster_method=layers.cluster_method,
+                            privacy=privacy, extent=coarse_extent(shown, coarsest), areas=shown_areas, gistar=gistar)
         return self.label(products)
 
     def _published_areas(self, areas: list[Area], counts: pd.DataFrame):

@@ -89,7 +89,8 @@ class RestrictedGate(Gate):
             if self.k_anonymity is not None:
                 privacy["geomask"]["k_anonymity"] = _k_summary(self.k_anonymity)
         return self._label(Products("restricted", layers.hexes, layers.grid, layers.hotspots, clusters, points=points,
-                                    privacy=privacy, areas=layers.areas, gistar=layers.gistar.frame))
+                                    cluster_method=layers.cluster_method, privacy=privacy, areas=layers.areas,
+                                    gistar=layers.gistar.frame))
 
     def _label(self, products: Products) -> Products:
         products.banner = RESTRICTED_BANNER

@@ -13,7 +13,7 @@ from sklearn.cluster import DBSCAN, HDBSCAN
 
 from cli.main import cli
 from odgeo.errors import ParameterError
-from odgeo.jobs.cluster_steps import first_seen_numbering
+from odgeo.jobs.cluster_steps import first_seen_numbering, hdbscan_labels
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.st_dbscan import st_dbscan
 
@@ -95,8 +95,9 @@ def test_st_dbscan_finds_the_august_spike_that_dbscan_merges_into_the_chronic_cl
     record = json.loads((tmp_path / "st" / "run.json").read_text())
     assert record["parameters"]["cluster_method"]["value"] == "st-dbscan"
     assert record["parameters"]["eps_days"]["value"] == 2
-    assert f"31 overdoses within {row['radius_m']:,.0f} m over 4 days, 12 Aug to 15 Aug 2025" in (
-        tmp_path / "st" / "map.html").read_text()
+    html = (tmp_path / "st" / "map.html").read_text()
+    assert f"31 overdoses within {row['radius_m']:,.0f} m over 4 days, 12 Aug to 15 Aug 2025" in html
+    assert "ST-DBSCAN clusters (places and days)" in html
     assert 100 <= row["radius_m"] <= 400  # planted within 220 m of its centre
 
 
@@ -109,6 +110,29 @@ def test_hdbscan_labels_are_scikit_learns_with_membership_strength(tmp_path):
     assert run.clusters["mean_probability"].between(0, 1).all()
     first = run.clusters.iloc[0]
     assert first["mean_probability"] == pytest.approx(ref.probabilities_[run.labels == 0].mean(), abs=1e-3)
+    assert run.clusters["persistence"].between(0, 1).all() and run.clusters["persistence"].max() > 0
+    html = (tmp_path / "hd" / "map.html").read_text()
+    assert "HDBSCAN clusters" in html and "DBSCAN clusters" not in html.replace("HDBSCAN clusters", "")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hdbscan_labels_equal_scikit_learns_and_persistence_follows_each_cluster(seed):
+    rng = np.random.default_rng(seed)
+    tight = rng.normal(0, 15, (200, 2))  # dense and far from everything: persists over every density
+    loose = rng.normal(0, 150, (200, 2)) + [3000, 0]
+    noise = rng.uniform(-1000, 5000, (150, 2))
+    dup = np.repeat(tight[:5], 3, axis=0)  # one address, several incidents
+    xy = np.vstack([noise, loose, tight, dup])
+    labels, is_core, strengths = hdbscan_labels(xy[:, 0], xy[:, 1], min_cluster_size=20, min_samples=8)
+    ref = HDBSCAN(min_cluster_size=20, min_samples=8, copy=True).fit(xy)
+    assert np.array_equal(labels, first_seen_numbering(ref.labels_))
+    assert np.allclose(strengths.probability, ref.probabilities_)
+    assert np.array_equal(is_core, (labels >= 0) & (ref.probabilities_ >= 1.0))
+    of_tight, of_loose = np.bincount(labels[400:600][labels[400:600] >= 0]).argmax(), np.bincount(
+        labels[150:350][labels[150:350] >= 0]).argmax()
+    assert strengths.persistence[of_tight] > strengths.persistence[of_loose]
+    assert len(strengths.persistence) == labels.max() + 1 and (strengths.persistence >= 0).all()
+
 
 
 def testfirst_seen_numbering_orders_clusters_by_their_first_point():

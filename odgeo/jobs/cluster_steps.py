@@ -14,7 +14,9 @@ from ..schema import OCCURRED_AT
 from ..st_dbscan import DEFAULT_EPS_DAYS, st_dbscan
 from ..vocabulary import CLUSTER_METHODS
 
-__all__ = ["ClusterPlan", "cluster_labels", "first_seen_numbering", "plan_clusters"]
+__all__ = [
+    "ClusterPlan", "HdbscanStrengths", "cluster_labels", "first_seen_numbering", "hdbscan_labels", "plan_clusters",
+]
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,25 @@ def plan_clusters(record: RunRecord, settings, min_samples: int) -> ClusterPlan:
         if not (eps_days > 0 and np.isfinite(eps_days)):
             raise ParameterError(f"--eps-days must be a positive number of days, not {eps_days!r}")
     if method == "hdbscan":
+        if min_samples < 2:
+            raise ParameterError(f"--min-samples must be at least 2 for --cluster-method hdbscan, not {min_samples}")
         size = int(record.pick("min_cluster_size", settings.min_cluster_size, min_samples, "--min-samples"))
         if size < 2:
             raise ParameterError(f"--min-cluster-size must be at least 2, not {size}")
     return ClusterPlan(method, eps_days, size)
 
 
+@dataclass(frozen=True)
+class HdbscanStrengths:
+    """What HDBSCAN says of its clusters beyond the labels."""
+
+    probability: np.ndarray  # per point: membership strength, 0 (noise) to 1 (the cluster's dense core)
+    persistence: np.ndarray  # per cluster, by label: its stability across densities, 0 to 1
+
+
 def cluster_labels(method: ClusterPlan, used, x, y, eps_m: float,
-                   min_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Cluster labels, core flags and (HDBSCAN) membership strengths of projected incidents by ``method``."""
+                   min_samples: int) -> tuple[np.ndarray, np.ndarray, HdbscanStrengths | None]:
+    """Cluster labels, core flags and (HDBSCAN) strengths of projected incidents by ``method``."""
     if method.method == "st-dbscan":
         assert method.eps_days is not None
         local = used[OCCURRED_AT].dt.tz_localize(None)
@@ -59,14 +71,31 @@ def cluster_labels(method: ClusterPlan, used, x, y, eps_m: float,
                                     min_samples=min_samples)
         return labels, is_core, None
     if method.method == "hdbscan":
-        from sklearn.cluster import HDBSCAN
-
-        model = HDBSCAN(min_cluster_size=method.min_cluster_size, min_samples=min_samples,
-                        copy=True).fit(np.column_stack([x, y]))
-        labels = first_seen_numbering(model.labels_)
-        return labels, (labels >= 0) & (model.probabilities_ >= 1.0), model.probabilities_
+        assert method.min_cluster_size is not None
+        return hdbscan_labels(x, y, method.min_cluster_size, min_samples)
     labels, is_core = clusters_mod.dbscan(x, y, eps_m=eps_m, min_samples=min_samples)
     return labels, is_core, None
+
+
+def hdbscan_labels(x, y, min_cluster_size: int,
+                   min_samples: int) -> tuple[np.ndarray, np.ndarray, HdbscanStrengths]:
+    """HDBSCAN by the ``hdbscan`` package (scikit-learn-contrib), for the cluster persistence scikit-learn hides.
+
+    Prim's tree on a KD-tree gives scikit-learn's ``HDBSCAN`` labels exactly (tested); Boruvka is
+    faster but picks other minimum spanning trees among the many equal-weight ones that mutual
+    reachability makes. ``min_samples`` counts the point itself, as in DBSCAN and scikit-learn;
+    the ``hdbscan`` package does not, hence the minus one.
+    """
+    import hdbscan
+
+    model = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples - 1,
+                            algorithm="prims_kdtree").fit(np.column_stack([x, y]))
+    labels = first_seen_numbering(model.labels_)
+    found = model.labels_ >= 0
+    persistence = np.zeros(labels.max() + 1)
+    persistence[labels[found]] = np.asarray(model.cluster_persistence_)[model.labels_[found]]
+    strengths = HdbscanStrengths(probability=np.asarray(model.probabilities_), persistence=persistence)
+    return labels, found & (strengths.probability >= 1.0), strengths
 
 
 def first_seen_numbering(labels: np.ndarray) -> np.ndarray:

@@ -357,7 +357,8 @@ def analyse_hotspots(
         gate = _gate(record, settings, audience, plan, lon, lat, population)
         products = gate.hotspot_products(HotspotLayers(
             counts=counts, hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
-            eps_m=plan.eps_m, percentile=plan.percentile, gistar=gistar, gi_plan=plan.gistar, areas=areas))
+            eps_m=plan.eps_m, percentile=plan.percentile, gistar=gistar, gi_plan=plan.gistar, areas=areas,
+            cluster_method=plan.clustering.method))
         if population is not None:
             products.hexes = add_rates(products.hexes, *population)
     record.sections["privacy"] = products.privacy
@@ -469,11 +470,13 @@ def _metres(record: RunRecord, name: str, option: str, given, auto, *, step: flo
 
 def _clusters(record: RunRecord, plan: ResolvedHotspotSettings, used, x, y, lon, lat, crs):
     eps, stack_min = plan.eps_m, plan.stack_min
-    labels, is_core, probability = cluster_labels(plan.clustering, used, x, y, plan.eps_m, plan.min_samples)
+    labels, is_core, strengths = cluster_labels(plan.clustering, used, x, y, plan.eps_m, plan.min_samples)
     stacks = clusters_mod.coordinate_stacks(lon, lat)
     suspect = clusters_mod.suspect_stacks(lon, lat, stack_min=stack_min, stacks=stacks)
     clusters = clusters_mod.cluster_polygons(x, y, labels, is_core, used[OCCURRED_AT], crs=crs,
-                                             eps_m=eps, stacks=stacks, suspect=suspect, probability=probability)
+                                             eps_m=eps, stacks=stacks, suspect=suspect,
+                                             probability=None if strengths is None else strengths.probability,
+                                             persistence=None if strengths is None else strengths.persistence)
     stack_rows = []
     flagged = suspect != ""
     if flagged.any():

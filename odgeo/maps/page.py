@@ -26,6 +26,7 @@ from jinja2 import Template
 from ..writers import COORD_DECIMALS
 
 __all__ = [
+    "CLUSTER_LAYER_NAMES",
     "HIDDEN_COLOUR",
     "LAYER_NAMES",
     "YLORRD",
@@ -42,6 +43,9 @@ LAYER_NAMES = {"hexes": "Overdoses per area", "density": "Kernel density", "hots
                "gistar": "Gi* hot and cold spots", "emerging": "Emerging hot spots",
                "sites": "Naloxone sites", "uncovered": "Hot spots no site reaches", "alerts": "Spike alerts",
                "scan": "Space-time clusters (scan)"}
+#: The clusters layer by --cluster-method (vocabulary.CLUSTER_METHODS).
+CLUSTER_LAYER_NAMES = {"dbscan": LAYER_NAMES["clusters"], "st-dbscan": "ST-DBSCAN clusters (places and days)",
+                       "hdbscan": "HDBSCAN clusters"}
 #: ColorBrewer YlOrRd, 5 classes (light to dark).
 YLORRD = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 #: Areas whose value is hidden to protect small numbers.

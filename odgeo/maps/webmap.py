@@ -26,6 +26,7 @@ from ..vocabulary import AUDIENCES
 from .classes import CLASSIFIERS, class_breaks, class_labels
 from .overlays import add_alert_areas, add_areas, add_emerging, add_gistar, add_scan_clusters, add_sites
 from .page import (
+    CLUSTER_LAYER_NAMES,
     HIDDEN_COLOUR,
     LAYER_NAMES,
     YLORRD,
@@ -101,7 +102,7 @@ def build_map(
     if hotspots is not None and len(hotspots):
         _add_hotspots(fmap, hotspots, legend)
     if clusters is not None and len(clusters):
-        _add_clusters(fmap, clusters, legend)
+        _add_clusters(fmap, clusters, CLUSTER_LAYER_NAMES[products.cluster_method], legend)
     if products.emerging is not None:
         add_emerging(fmap, products.emerging, legend)
     if products.gistar is not None and (products.gistar["gi_bin"] != 0).any():
@@ -368,7 +369,7 @@ def _add_hotspots(fmap: folium.Map, hotspots: gpd.GeoDataFrame, legend: Legend) 
                "</span><span>densest 5% of the area (kernel density)</span></div>")
 
 
-def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) -> None:
+def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, name: str, legend: Legend) -> None:
     data = clusters.to_crs(WGS84)
     first, last = ("first_month", "last_month") if "first_month" in data.columns else ("first_date", "last_date")
     sentences = []
@@ -382,13 +383,13 @@ def _add_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) 
     out = gpd.GeoDataFrame({"sentence": sentences, "artefact": data["possible_artefact"].to_numpy(dtype=bool)},
                            geometry=rounded_geoms(data.geometry), crs=WGS84)
     folium.GeoJson(
-        out, name=LAYER_NAMES["clusters"], show=False,
+        out, name=name, show=False,
         style_function=lambda f: ({"color": "#666666", "weight": 2, "dashArray": "6 4", "fillOpacity": 0.1}
                                   if f["properties"]["artefact"]
                                   else {"color": "#54278f", "weight": 2, "fillOpacity": 0.15}),
         tooltip=folium.GeoJsonTooltip(fields=["sentence"], labels=False),
     ).add_to(fmap)
-    legend.add(LAYER_NAMES["clusters"], "DBSCAN clusters",
+    legend.add(name, name,
                swatch_rows(["#54278f", "#666666"], ["cluster", "possible geocoding artefact"]), shown=False)
 
 
