@@ -6,6 +6,7 @@ import click
 
 from .options import (
     FiniteFloat,
+    IncidentSource,
     aggregate_audience_settings,
     config_option,
     input_options,
@@ -18,7 +19,7 @@ from .options import (
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.argument("input_path", metavar="INPUT", type=IncidentSource())
 @output_options
 @click.option("--as-of", metavar="DATE|TIME",
               help="Reference time: YYYY-MM-DD (the end of that day) or 'YYYY-MM-DD HH:MM' (default: the latest "

@@ -7,6 +7,7 @@ import click
 from odgeo.vocabulary import STEPS
 
 from .options import (
+    IncidentSource,
     aggregate_audience_settings,
     config_option,
     gistar_options,
@@ -20,7 +21,7 @@ from .options import (
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.argument("input_path", metavar="INPUT", type=IncidentSource())
 @output_options
 @click.option("--step", type=click.Choice(STEPS),
               help="Time step (default auto: months when there are at least 10, else weeks).")

@@ -8,6 +8,7 @@ from odgeo.vocabulary import CLASSIFIERS, CLUSTER_METHODS, KERNELS, METHODS, PER
 
 from .options import (
     FiniteFloat,
+    IncidentSource,
     Metres,
     audience_settings,
     config_option,
@@ -22,7 +23,7 @@ from .options import (
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.argument("input_path", metavar="INPUT", type=IncidentSource())
 @output_options
 @click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the hex counts (default 8, "
                                                                "~0.74 km²; 7 for counties).")
@@ -76,8 +77,9 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     """Count, smooth and cluster incidents; write a map and its data.
 
     INPUT is a CSV (any common delimiter and encoding), GeoJSON, GeoPackage,
-    Shapefile or GeoParquet of incidents. Columns are found by name; override
-    them with --lon-col, --lat-col, --date-col, --id-col.
+    Shapefile or GeoParquet of incidents, or a PostgreSQL URL with --table or
+    --sql (docs/postgis.md). Columns are found by name; override them with
+    --lon-col, --lat-col, --date-col, --id-col.
 
     The products are for --audience public unless told otherwise: aggregates
     only, no area with fewer than --min-count incidents (docs/privacy.md).
@@ -101,6 +103,8 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
       odgeo hotspots ems.csv --out results/ --config settings.toml
       odgeo hotspots ems.csv --out team/ --audience restricted --mask-points 50,300
       odgeo hotspots ems.csv --out results/ --boundaries tracts.gpkg --tiles none
+      odgeo hotspots postgresql://analyst@db/surveillance --table ems.calls \\
+          --out results/ --to-postgis postgresql://analyst@db/surveillance
     """
     from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 

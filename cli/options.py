@@ -11,6 +11,7 @@ import click
 
 __all__ = [
     "FiniteFloat",
+    "IncidentSource",
     "Metres",
     "Tiles",
     "aggregate_audience_settings",
@@ -30,7 +31,7 @@ __all__ = [
 
 # The choices come from the library's own dependency-free vocabulary: they cannot drift,
 # and importing it keeps `odgeo --help` instant.
-from odgeo.vocabulary import AUDIENCES, CORRECTIONS, OUTCOMES
+from odgeo.vocabulary import AUDIENCES, CORRECTIONS, OUTCOMES, POSTGIS_MODES
 
 
 class FiniteFloat(click.FloatRange):
@@ -42,6 +43,20 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+
+class IncidentSource(click.ParamType):
+    """An incident file that exists, or a PostgreSQL URL (read with --table or --sql)."""
+
+    name = "file|postgresql://..."
+
+    def convert(self, value, param, ctx):
+        """A path that exists, or a database URL kept as given."""
+        from odgeo.postgis import is_database_url
+
+        if is_database_url(value):
+            return str(value)
+        return click.Path(exists=True, dir_okay=False).convert(value, param, ctx)
 
 
 class Metres(click.ParamType):
@@ -210,6 +225,12 @@ input_options = _stack(
                  help="Set aside incidents far from all the others (rejected as outlier) instead of refusing "
                       "a spread too wide for one local map projection."),
     click.option("--layer", metavar="NAME", help="Layer of a multi-layer vector file."),
+    click.option("--table", metavar="NAME", help="With INPUT postgresql://USER@HOST/DB: the table or view to read "
+                                                "(schema.name allowed); its geometry (any SRID) or coordinate "
+                                                "columns are the incidents' places."),
+    click.option("--sql", metavar="QUERY", help="With INPUT postgresql://...: a SELECT query to read instead of "
+                                               "a table, e.g. \"SELECT * FROM ems WHERE call_time > now() - "
+                                               "interval '30 days'\"."),
     click.option("--since", metavar="DATE", help="Keep incidents on or after DATE (YYYY-MM-DD)."),
     click.option("--until", metavar="DATE", help="Keep incidents on or before DATE (YYYY-MM-DD, inclusive)."),
     click.option("--outcome", "outcomes", multiple=True, metavar="OUTCOME",
@@ -260,6 +281,15 @@ output_options = _stack(
     click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
                  help="Folder to write the products into (must be empty or new)."),
     click.option("--overwrite", is_flag=True, help="Write into a non-empty --out folder, replacing files."),
+    click.option("--to-postgis", metavar="URL",
+                 help="Also copy the products (as written to --out: public unless --audience restricted) and the "
+                      "run record into PostgreSQL/PostGIS, in one transaction: postgresql://USER@HOST:PORT/DB. "
+                      "The password comes from ~/.pgpass, PGPASSWORD or PGSERVICE, never the URL."),
+    click.option("--schema", "postgis_schema", metavar="NAME",
+                 help="Schema of the --to-postgis tables (default odgeo; created when missing)."),
+    click.option("--postgis-mode", type=click.Choice(POSTGIS_MODES),
+                 help="replace (default): each product table holds this run only; append: rows added, every "
+                      "row tagged with its run_id."),
 )
 
 
@@ -284,7 +314,9 @@ def job_settings(kwargs: dict) -> dict:
         "accept_implausible_dates": kwargs.pop("accept_implausible_dates", None),
         "drop_outliers": kwargs.pop("drop_outliers", None), "reference": tuple(kwargs.pop("reference", ())),
         "min_score": kwargs.pop("min_score", None), "title": kwargs.pop("title", None),
-        "tiles": kwargs.pop("tiles", None),
+        "tiles": kwargs.pop("tiles", None), "table": kwargs.pop("table", None), "sql": kwargs.pop("sql", None),
+        "to_postgis": kwargs.pop("to_postgis", None), "postgis_schema": kwargs.pop("postgis_schema", None),
+        "postgis_mode": kwargs.pop("postgis_mode", None),
     }
 
 

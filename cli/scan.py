@@ -8,6 +8,7 @@ from odgeo.vocabulary import LOCATION_KINDS
 
 from .options import (
     FiniteFloat,
+    IncidentSource,
     aggregate_audience_settings,
     config_option,
     input_options,
@@ -20,7 +21,7 @@ from .options import (
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.argument("input_path", metavar="INPUT", type=IncidentSource())
 @output_options
 @click.option("--as-of", metavar="DATE", help="Last day of the study window (default: the latest incident's day).")
 @click.option("--window-days", type=click.IntRange(2, 3660), metavar="DAYS", help="Study window (default 30).")

@@ -8,6 +8,7 @@ import click
 
 from .options import (
     FiniteFloat,
+    IncidentSource,
     Metres,
     audience_settings,
     config_option,
@@ -21,7 +22,7 @@ from .options import (
 
 
 @click.command()
-@click.argument("input_path", metavar="INCIDENTS", type=click.Path(exists=True, dir_okay=False))
+@click.argument("input_path", metavar="INCIDENTS", type=IncidentSource())
 @output_options
 @click.option("--candidates", required=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Candidate sites: CSV with longitude/latitude columns or any vector file; site_id and name.")

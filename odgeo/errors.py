@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ColumnError",
     "DataError",
+    "DatabaseError",
     "InputFileError",
     "NoDataError",
     "OdgeoError",
@@ -50,3 +51,7 @@ class OutputError(OdgeoError, OSError):
 
 class DataError(OdgeoError, ValueError):
     """The input's values cannot be analysed as they are (dates in two orders, a spread too wide to map)."""
+
+
+class DatabaseError(OdgeoError, OSError):
+    """A database cannot be reached, or a table or query in it cannot be read or written."""

@@ -110,10 +110,19 @@ class IncidentRead:
         """Rows left out, with their reasons."""
         return len(self.rejects)
 
+    @property
+    def source_name(self) -> str:
+        """The input's short name for titles and captions: the file name, or a database's table ("query")."""
+        if self.source.get("format") in ("postgresql", "postgis"):
+            return str(self.source.get("table") or "query")
+        return Path(str(self.source.get("path", "incidents"))).name
+
 
 def read_incidents(
     path: str | Path,
     *,
+    table: str | None = None,
+    sql: str | None = None,
     columns: dict[str, str | None] | None = None,
     crs: str | None = None,
     timezone: str = "UTC",
@@ -126,7 +135,11 @@ def read_incidents(
     Parameters
     ----------
     path
-        CSV, GeoJSON, GeoPackage, Shapefile or GeoParquet file.
+        CSV, GeoJSON, GeoPackage, Shapefile or GeoParquet file, or a PostgreSQL URL
+        ``postgresql://USER@HOST:PORT/DATABASE`` (password from ``~/.pgpass``,
+        ``PGPASSWORD`` or ``PGSERVICE``; see docs/postgis.md).
+    table, sql
+        With a PostgreSQL URL: the table (or view) to read, or a SELECT query.
     columns
         Column overrides by role (``"longitude"``, ``"latitude"``,
         ``"occurred_at"``, ``"incident_id"``, ``"outcome"``, ...); other roles
@@ -147,7 +160,15 @@ def read_incidents(
     -------
     IncidentRead
     """
-    return validate_table(read_table(path, layer=layer), columns=columns, crs=crs, timezone=timezone,
+    from .postgis import is_database_url, read_database
+
+    if is_database_url(path):
+        raw = read_database(str(path), table=table, sql=sql)
+    elif table is not None or sql is not None:
+        raise ParameterError(f"--table and --sql apply to a database source (postgresql://...), not to {path}")
+    else:
+        raw = read_table(path, layer=layer)
+    return validate_table(raw, columns=columns, crs=crs, timezone=timezone,
                           date_format=date_format, accept_implausible_dates=accept_implausible_dates)
 
 
@@ -163,7 +184,7 @@ def validate_table(
     """Validate the rows of a :class:`~odgeo.tables.RawTable` (see :func:`read_incidents`)."""
     data = table.data
     overrides: dict[str, str | None] = {role: col for role, col in (columns or {}).items() if col is not None}
-    if table.format != "csv":
+    if table.format not in ("csv", "postgresql"):
         # A vector file's coordinates come from its geometries unless overridden.
         overrides.setdefault("longitude", GEOMETRY_LON)
         overrides.setdefault("latitude", GEOMETRY_LAT)
@@ -171,6 +192,9 @@ def validate_table(
         roles = detect_columns(list(data.columns), overrides)
     except ColumnError as err:
         raise ColumnError(f"{table.path}: {err}") from err
+    for role, col in table.role_hints.items():  # a database's primary key, its only timestamp column
+        if roles.get(role) is None:
+            roles[role] = col
     if roles["longitude"] is not None or (
         roles["location"] is not None and "location" not in overrides
         and not looks_like_locations(data[roles["location"]])
@@ -216,7 +240,7 @@ def validate_table(
     for key, count in table.notes.items():
         rows.note(key, count)
     source: dict[str, object] = {"path": str(table.path), "format": table.format, "sha256": table.sha256,
-                                 "date_order": rows.date_order}
+                                 "date_order": rows.date_order, **table.described}
     if table.encoding:
         source.update(encoding=table.encoding, delimiter=table.delimiter)
     if also:
@@ -247,7 +271,7 @@ def _check_repeated_and_rival_columns(table: RawTable, roles: dict[str, str | No
                           f"{', '.join(repr(c) for c in copies)})")
     also = other_candidates(list(table.data.columns), roles, overrides)
     for role, others in also.items():
-        log.warning("%s: column %r is read as %s; %s would fit too (choose with %s)", table.path.name,
+        log.warning("%s: column %r is read as %s; %s would fit too (choose with %s)", table.name,
                     roles[role], role, ", ".join(repr(c) for c in others), ROLE_OPTIONS.get(role, "a column option"))
     return also
 
@@ -275,7 +299,7 @@ def _require_columns(roles: dict[str, str | None], table: RawTable) -> None:
 class _RowChecker:
     """Parses the columns of a raw table, rejecting rows with their first problem."""
 
-    def __init__(self, data: pd.DataFrame, roles: dict[str, str | None], path: Path):
+    def __init__(self, data: pd.DataFrame, roles: dict[str, str | None], path: Path | str):
         self.data = data
         self.roles = roles
         self.path = path

@@ -19,8 +19,12 @@ import socket
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import OutputError, OutputExistsError
+
+if TYPE_CHECKING:
+    from .postgis import PostgisDestination
 
 __all__ = ["OutputFolder", "atomic_write_bytes"]
 
@@ -40,6 +44,8 @@ class OutputFolder:
     def __init__(self, out_dir: str | Path, *, overwrite: bool = False):
         self.final = Path(out_dir)
         self.overwrite = overwrite
+        #: Where the products are also copied once written (a PostGIS schema, :mod:`odgeo.postgis`), or None.
+        self.destination: PostgisDestination | None = None
         self._check_final()
         parent = self.final.absolute().parent
         try:

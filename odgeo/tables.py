@@ -22,8 +22,8 @@ import pandas as pd
 from .errors import InputFileError
 from .schema import WGS84
 
-__all__ = ["GEOMETRY_LAT", "GEOMETRY_LON", "VECTOR_SUFFIXES", "RawTable", "file_sha256", "read_table",
-           "read_vector_layer"]
+__all__ = ["GEOMETRY_LAT", "GEOMETRY_LON", "VECTOR_SUFFIXES", "RawTable", "file_sha256", "parse_csv_text",
+           "read_table", "read_vector_layer"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class RawTable:
         One row per input record, every column as text (missing values are "").
         Repeated column names are told apart as "name (2)", "name (3)".
     path
-        The file read.
+        The file read (for a database source, its label: URL without password, table or query).
     format
         "csv" or the vector driver used.
     encoding, delimiter
@@ -62,12 +62,19 @@ class RawTable:
         What was read with a repair, for the run record (counts only).
     duplicate_columns
         Column name as written to the names it was given ("name", "name (2)").
+    role_hints
+        What a database's types say of its columns, used for roles no column is named
+        for: its single-column primary key as the incident id, its only
+        timestamp or date column as the date (empty for files).
+    described
+        What the run record says of a database source besides its label: the
+        database URL (no password), the table or the query.
     sha256
         Checksum of the file read (for the run record).
     """
 
     data: pd.DataFrame
-    path: Path
+    path: Path | str
     format: str
     sha256: str = ""
     encoding: str | None = None
@@ -76,6 +83,13 @@ class RawTable:
     row_problems: dict[int, tuple[str, str]] = field(default_factory=dict)
     notes: dict[str, int] = field(default_factory=dict)
     duplicate_columns: dict[str, list[str]] = field(default_factory=dict)
+    role_hints: dict[str, str] = field(default_factory=dict)
+    described: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The file's name (a database source's label) for messages."""
+        return self.path.name if isinstance(self.path, Path) else str(self.path)
 
 
 def read_table(path: str | Path, *, layer: str | None = None) -> RawTable:
@@ -238,6 +252,17 @@ def _read_csv(path: Path, raw: bytes | None = None) -> RawTable:
         )
     text, encoding, damaged = _decode(raw, path)
     delimiter = _sniff_delimiter(text[:_SNIFF_BYTES], path)
+    data, problems, duplicates = _parse_text(text, delimiter, path)
+    notes = {"damaged_characters_replaced": damaged} if damaged else {}
+    log.debug("%s: %d rows, encoding %s, delimiter %r", path.name, len(data), encoding, delimiter)
+    return RawTable(data=data.reset_index(drop=True), path=path, format="csv",
+                    sha256=hashlib.sha256(raw).hexdigest(), encoding=encoding, delimiter=delimiter,
+                    row_problems=problems, notes=notes, duplicate_columns=duplicates)
+
+
+def _parse_text(text: str, delimiter: str,
+                path: Path | str) -> tuple[pd.DataFrame, dict[int, tuple[str, str]], dict[str, list[str]]]:
+    """CSV text as text columns, the rows that are not rows of the table, and the repeated column names."""
     header = _header(text, delimiter, path)
     names, duplicates = _unique_names(header)
     data = _parse_fast(text, delimiter, names)
@@ -246,14 +271,16 @@ def _read_csv(path: Path, raw: bytes | None = None) -> RawTable:
         data, problems = _parse_slow(text, delimiter, names, path)
     data = _drop_trailing_blank_lines(data)
     problems.update(_repeated_headers(data, header, problems))
-    notes = {"damaged_characters_replaced": damaged} if damaged else {}
-    log.debug("%s: %d rows, encoding %s, delimiter %r", path.name, len(data), encoding, delimiter)
-    return RawTable(data=data.reset_index(drop=True), path=path, format="csv",
-                    sha256=hashlib.sha256(raw).hexdigest(), encoding=encoding, delimiter=delimiter,
-                    row_problems=problems, notes=notes, duplicate_columns=duplicates)
+    return data.reset_index(drop=True), problems, duplicates
 
 
-def _header(text: str, delimiter: str, path: Path) -> list[str]:
+def parse_csv_text(text: str, delimiter: str, where: str) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
+    """CSV text (a database's COPY output) as text columns, and the records that are not rows of the table."""
+    data, problems, _ = _parse_text(text, delimiter, where)
+    return data, problems
+
+
+def _header(text: str, delimiter: str, path: Path | str) -> list[str]:
     try:
         header = next(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True))
     except StopIteration:
@@ -324,7 +351,7 @@ def _wrong_width(n_got: int, n_fields: int, first_field: str, delimiter: str) ->
 
 
 def _parse_slow(text: str, delimiter: str, names: list[str],
-                path: Path) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
+                path: Path | str) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
     next(reader)
     rows, problems = [], {}

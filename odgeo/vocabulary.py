@@ -17,6 +17,7 @@ __all__ = [
            "METHODS",
            "OUTCOMES",
            "PERIODS",
+           "POSTGIS_MODES",
            "SERVICES",
            "STEPS",
 ]
@@ -33,6 +34,8 @@ CORRECTIONS = ("fdr", "bonferroni", "none")
 METHODS = ("fixed", "optimized")
 #: Colour classes of choropleth maps.
 CLASSIFIERS = ("quantiles", "natural_breaks")
+#: How --to-postgis treats a product table that exists: replaced by this run's rows, or appended to.
+POSTGIS_MODES = ("replace", "append")
 #: Time breakdowns of hexagon counts.
 PERIODS = ("month", "week", "none")
 #: Time steps of the emerging hot spot cube.

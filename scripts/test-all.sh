@@ -8,6 +8,7 @@ python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
 sh scripts/install-chromium.sh
 sh scripts/install-r.sh
+sh scripts/install-postgis.sh
 echo "== newest releases allowed =="
 .venv/bin/python -m pytest
 python3 -m venv .venv-oldest

@@ -178,7 +178,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     fmap = _map(settings, read, alerts, areas, files, gate, as_of)
     page = summary_page(alerts=files.alerts, series=series, files=files, areas=areas, gate=gate, as_of=as_of,
                         backtest=test, title=settings.title or "Overdose spike alerts",
-                        source=Path(str(read.source.get("path", "incidents"))).name)
+                        source=read.source_name)
     return AlertRun(read, used, areas, series, as_of, alerts, files, test, history, fmap, page, record, audience,
                     gate)
 
@@ -318,7 +318,7 @@ def _map(settings: AlertSettings, read, alerts: pd.DataFrame, areas: AlertAreas,
     products = gate.label(Products(gate.audience, hexes=None, grid=None, hotspots=None, clusters=None,
                                    alert_areas=gpd.GeoDataFrame(frame, geometry="geometry", crs=frame.crs),
                                    extent=tuple(areas.outlines.total_bounds)))
-    source = Path(str(read.source.get("path", "incidents"))).name
+    source = read.source_name
     title = settings.title or f"Overdose spike alerts: {source}"
     n_live = int((alerts["status"] != "ended").sum())
     return build_map(products, title=title, subtitle=f"as of {as_of.strftime(files.time_format)} · {n_live} alerts",

@@ -19,6 +19,7 @@ from ..geomask import DonutMask
 from ..incidents import IncidentRead, read_incidents
 from ..ledger import Ledger
 from ..outputs import OutputFolder
+from ..postgis import PostgisDestination
 from ..privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count
 from ..projection import lonlat_of
 from ..publish import Gate, gate_for
@@ -64,6 +65,11 @@ class JobSettings:
         (see :mod:`odgeo.ledger` and docs/privacy.md).
     title, tiles
         Map title and basemap (None: OpenStreetMap; "none": no basemap).
+    table, sql
+        With a PostgreSQL URL as input: the table or the SELECT query to read.
+    to_postgis, postgis_schema, postgis_mode
+        Also copy the products into this PostgreSQL database, in this schema (default
+        odgeo), replacing or appending to its tables (see :mod:`odgeo.postgis`).
     """
 
     columns: dict[str, str | None] = field(default_factory=dict)
@@ -83,6 +89,11 @@ class JobSettings:
     ledger: str | None = None
     title: str | None = None
     tiles: str | None = None
+    table: str | None = None
+    sql: str | None = None
+    to_postgis: str | None = None
+    postgis_schema: str | None = None
+    postgis_mode: str | None = None
 
 
 def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
@@ -98,13 +109,25 @@ def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
     """
     say = progress or (lambda step: None)
     check_ledger_place(input_settings, out_dir)
+    destination = _open_destination(input_settings)  # a database to copy the products into: checked first
     with OutputFolder(out_dir, overwrite=overwrite) as folder:  # checked and locked before any work
+        folder.destination = destination
         record = RunRecord(command)
+        if destination is not None:
+            record.sections["postgis"] = destination.describe()
         read = read_job_input(path, input_settings, record, say)
         result = analyse(read, record=record, progress=progress)
         say("writing products")
         write(result, folder)
     return result
+
+
+def _open_destination(settings: JobSettings) -> PostgisDestination | None:
+    if settings.to_postgis is None:
+        if settings.postgis_schema is not None or settings.postgis_mode is not None:
+            raise ParameterError("--schema and --postgis-mode apply with --to-postgis URL")
+        return None
+    return PostgisDestination.open(settings.to_postgis, schema=settings.postgis_schema, mode=settings.postgis_mode)
 
 
 def read_job_input(path, settings: JobSettings, record: RunRecord,
@@ -114,7 +137,7 @@ def read_job_input(path, settings: JobSettings, record: RunRecord,
 
     say("reading incidents")
     with record.timed("read"):
-        read = read_incidents(path, columns=settings.columns, crs=settings.crs,
+        read = read_incidents(path, table=settings.table, sql=settings.sql, columns=settings.columns, crs=settings.crs,
                               timezone=settings.timezone or "UTC", layer=settings.layer,
                               date_format=settings.date_format,
                               accept_implausible_dates=bool(settings.accept_implausible_dates))
@@ -283,7 +306,8 @@ def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: 
                         gate: Gate) -> list[Path]:
     """Write map.html, then run.json (through the gate) listing every file written; return their final paths.
 
-    The gate finishes last (a ledger is saved), before the folder is swapped in.
+    With ``--to-postgis`` the products are then copied into the database in one
+    transaction. The gate finishes last (a ledger is saved), before the folder is swapped in.
     """
     from ..writers import write_json
 
@@ -292,6 +316,8 @@ def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: 
     doc = gate.run_record(record.as_dict())
     doc["outputs"] = sorted(p.name for p in [*written, folder.path("run.json")])
     written.append(write_json(doc, folder.path("run.json")))
+    if folder.destination is not None:
+        folder.destination.publish(written, record.command)
     gate.finish(str(record.sections.get("input", {}).get("path", "")))
     return [folder.final_path(p) for p in written]
 

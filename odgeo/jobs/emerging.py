@@ -190,7 +190,7 @@ def _periods(times: pd.Series, step: str) -> tuple[list[str], np.ndarray]:
 
 def _map(settings: EmergingSettings, read, used, layer: gpd.GeoDataFrame, record: RunRecord,
          gate: Gate) -> folium.Map:
-    source = Path(str(read.source.get("path", "incidents"))).name
+    source = read.source_name
     title = settings.title or f"Emerging overdose hot spots: {source}"
     totals = gate.totals(record.sections["counts"])
     count = gate.count

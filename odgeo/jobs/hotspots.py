@@ -495,7 +495,7 @@ def _clusters(record: RunRecord, plan: ResolvedHotspotSettings, used, x, y, lon,
 
 def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read, products: Products,
          record: RunRecord, gate: Gate) -> tuple[folium.Map, dict]:
-    source = Path(str(read.source.get("path", "incidents"))).name
+    source = read.source_name
     title = settings.title or f"Suspected overdoses: {source}"
     totals = gate.totals(record.sections["counts"])
     count = gate.count

@@ -307,7 +307,7 @@ def _map(settings: ScanJobSettings, read, used: gpd.GeoDataFrame, files: gpd.Geo
     hexes = gate.count_hexes(count_cells(used, resolution=DEFAULT_RESOLUTION))
     products = gate.label(Products(gate.audience, hexes=hexes, grid=None, hotspots=None, clusters=None,
                                    scan_clusters=files))
-    source = Path(str(read.source.get("path", "incidents"))).name
+    source = read.source_name
     title = settings.title or f"Space-time clusters: {source}"
     kind = "retrospective" if options.retrospective else "prospective"
     n = f"{len(files)} cluster{'' if len(files) == 1 else 's'}"

@@ -1,0 +1,249 @@
+"""PostgreSQL/PostGIS as source and destination, against a real throwaway server (tests/pg_server.py).
+
+Never a mock: the server is Debian's PostgreSQL 15 with PostGIS 3, installed by
+scripts/install-postgis.sh (the README's test command). Without it these tests fail
+and say so; set ODGEO_SKIP_POSTGIS=1 to skip them on a machine without PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+import shapely
+from click.testing import CliRunner
+from odgeo_cli.main import cli
+
+from odgeo.errors import DatabaseError, ParameterError
+from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
+from odgeo.postgis import PostgisDestination, database_label, read_database
+from odgeo.schema import INCIDENT_ID, OCCURRED_AT
+
+from .conftest import SAMPLE, SAMPLE_TZ
+from .pg_server import PASSWORD, ThrowawayServer
+
+PRODUCTS = ("hexes.geojson", "hotspots.geojson", "clusters.geojson", "gistar.geojson", "rejects.csv", "density.tif")
+
+
+@pytest.fixture(scope="module")
+def server():
+    if os.environ.get("ODGEO_SKIP_POSTGIS") == "1":
+        pytest.skip("ODGEO_SKIP_POSTGIS=1")
+    pg = ThrowawayServer().start()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PGPASSWORD", PASSWORD)  # as a user would: libpq reads it, odgeo never sees it
+        yield pg
+    pg.stop()
+
+
+def _connect(url: str):
+    return psycopg.connect(url, autocommit=True)
+
+
+@pytest.fixture(scope="module")
+def city(server) -> str:
+    """A database holding the sample city's CSV as it was exported: one text column per CSV column."""
+    url = server.create_database("city")
+    header = (SAMPLE / "incidents.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    with _connect(url) as conn:
+        conn.execute("CREATE TABLE incidents ({})".format(", ".join(f'"{h}" text' for h in header)))
+        with conn.cursor().copy("COPY incidents FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+            copy.write((SAMPLE / "incidents.csv").read_bytes())
+    return url
+
+
+def _rows(url: str, query: str, params=()) -> list[tuple]:
+    with _connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def test_round_trip_gives_the_file_runs_products_byte_for_byte(city, sample_run, tmp_path):
+    _, file_out = sample_run
+    out = tmp_path / "db_run"
+    run_hotspots(city, out, HotspotSettings(timezone=SAMPLE_TZ, table="incidents", to_postgis=city))
+    for name in PRODUCTS:
+        assert (out / name).read_bytes() == (file_out / name).read_bytes(), name
+    record = json.loads((out / "run.json").read_text())
+    assert record["input"]["format"] == "postgresql" and record["input"]["table"] == "incidents"
+    assert PASSWORD not in (out / "run.json").read_text()
+
+    # Every product file is a table holding exactly its rows; run.json is the runs row.
+    run_id = record["postgis"]["run_id"]
+    tables = {r[0] for r in _rows(city, "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                                        "'odgeo'")}
+    assert tables == {"hexes", "hotspots", "clusters", "gistar", "rejects_hotspots", "runs"}
+    for name in ("hexes", "hotspots", "clusters", "gistar"):
+        features = json.loads((out / f"{name}.geojson").read_text())["features"]
+        columns = [r[0] for r in _rows(city, "SELECT column_name FROM information_schema.columns WHERE "
+                                             "table_schema = 'odgeo' AND table_name = %s ORDER BY ordinal_position",
+                                       [name])]
+        assert columns == ["run_id", "position", *features[0]["properties"], "geom"], name
+        rows = _rows(city, f"SELECT run_id, ST_AsGeoJSON(geom), ST_SRID(geom) FROM odgeo.{name} ORDER BY position")
+        assert len(rows) == len(features) > 0, name
+        for (rid, geom, srid), feature in zip(rows, features):
+            assert rid == run_id and srid == 4326
+            assert shapely.equals_exact(shapely.from_geojson(geom), shapely.from_geojson(json.dumps(
+                feature["geometry"])), 1e-12)
+    hexes = pd.DataFrame([f["properties"] for f in json.loads((out / "hexes.geojson").read_text())["features"]])
+    counts = [r[0] for r in _rows(city, "SELECT count FROM odgeo.hexes ORDER BY position")]
+    assert counts == hexes["count"].tolist()
+    rejects = pd.read_csv(out / "rejects.csv")
+    assert _rows(city, "SELECT count(*) FROM odgeo.rejects_hotspots")[0][0] == len(rejects)
+    command, tables_listed, doc = _rows(city, "SELECT command, tables, record FROM odgeo.runs WHERE run_id = %s",
+                                        [run_id])[0]
+    assert command == "hotspots" and doc == record
+    assert set(tables_listed) == tables - {"runs"}
+
+
+def test_a_query_source_reads_only_its_rows(city, tmp_path):
+    raw = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False)
+    query = "SELECT * FROM incidents WHERE outcome = 'fatal' AND occurred_at >= '2025-01-01'"
+    read = read_database(city, sql=query)
+    expected = raw[(raw["outcome"] == "fatal") & (raw["occurred_at"] >= "2025-01-01")]
+    assert len(read.data) == len(expected) > 20
+    assert sorted(read.data["incident_id"]) == sorted(expected["incident_id"])
+    assert read.described["query"] == query and read.format == "postgresql"
+
+
+def test_geometry_columns_in_any_srid_primary_keys_and_rejects(server, tmp_path):
+    from odgeo.incidents import read_incidents
+
+    url = server.create_database("geoms")
+    lon = np.array([-97.41, -97.405, -97.40, -97.395, -97.39])
+    lat = np.array([38.21, 38.212, 38.215, 38.205, 38.20])
+    with _connect(url) as conn:
+        conn.execute("CREATE TABLE ems (call_no integer PRIMARY KEY, call_time timestamptz, disposition text, "
+                     "geom geometry(Geometry, 3857))")
+        for i, (x, y) in enumerate(zip(lon, lat)):
+            conn.execute("INSERT INTO ems VALUES (%s, %s, 'fatal', ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), "
+                         "4326), 3857))", [100 + 2 * i, f"2025-03-0{i + 1} 12:00:00+00", float(x), float(y)])
+        conn.execute("INSERT INTO ems VALUES (7, '2025-03-09 08:00:00-07', 'non-fatal', ST_Buffer("
+                     "ST_SetSRID(ST_MakePoint(-10843000, 4611000), 3857), 50))")  # first in key order
+        conn.execute("INSERT INTO ems VALUES (500, '2025-03-10 08:00:00+00', 'fatal', NULL)")
+        conn.execute("INSERT INTO ems VALUES (501, '2025-03-10 09:00:00+00', 'fatal', "
+                     "'SRID=3857;POINT EMPTY'::geometry)")
+    read = read_incidents(url, table="ems", timezone="America/Chicago")
+    assert read.n_input == 8 and read.n_located == 5 and read.n_rejected == 3
+    got = read.incidents.sort_values(INCIDENT_ID, key=lambda s: s.astype(int))
+    np.testing.assert_allclose(got.geometry.x, lon, atol=1e-9)
+    np.testing.assert_allclose(got.geometry.y, lat, atol=1e-9)
+    assert got[INCIDENT_ID].tolist() == [str(100 + 2 * i) for i in range(5)]  # the primary key names the rows
+    assert got[OCCURRED_AT].iloc[0] == pd.Timestamp("2025-03-01 12:00", tz="UTC")
+    rejects = read.rejects.set_index(INCIDENT_ID)
+    assert rejects.loc["7", "code"] == "bad_geometry" and rejects.loc["7", "row"] == 1  # rows in key order
+    assert "Polygon" in rejects.loc["7", "reason"]
+    assert set(rejects.loc[["500", "501"], "code"]) == {"no_location"}
+
+
+def test_append_keeps_every_run_and_replace_keeps_the_last(city, tmp_path):
+    settings = {"timezone": SAMPLE_TZ, "table": "incidents", "to_postgis": city, "postgis_schema": "daily",
+                "period": "none", "cluster_method": "dbscan"}
+    for i in range(2):
+        run_hotspots(city, tmp_path / f"a{i}", HotspotSettings(**settings, postgis_mode="append"))
+    runs = _rows(city, "SELECT run_id FROM daily.runs ORDER BY written_at")
+    assert len(runs) == 2
+    per_run = _rows(city, "SELECT run_id, count(*) FROM daily.hexes GROUP BY run_id ORDER BY 1")
+    assert [r[0] for r in per_run] == sorted(r[0] for r in runs) and per_run[0][1] == per_run[1][1] > 0
+    run_hotspots(city, tmp_path / "r", HotspotSettings(**settings, postgis_mode="replace"))
+    assert len(_rows(city, "SELECT DISTINCT run_id FROM daily.hexes")) == 1
+    assert len(_rows(city, "SELECT run_id FROM daily.runs")) == 3  # the runs table is the log of every release
+
+
+def test_a_killed_connection_mid_write_leaves_the_tables_as_they_were(city, tmp_path, monkeypatch):
+    settings = HotspotSettings(timezone=SAMPLE_TZ, table="incidents", to_postgis=city, postgis_schema="killed")
+    run_hotspots(city, tmp_path / "first", settings)
+    before = {t: _rows(city, f"SELECT run_id, count(*) FROM killed.{t} GROUP BY 1") for t in ("hexes", "clusters")}
+    write_table = PostgisDestination._write_table
+    calls = []
+
+    def write_then_kill(self, conn, name, product):
+        write_table(self, conn, name, product)
+        calls.append(name)
+        if len(calls) == 2:  # after two tables are replaced inside the transaction, the server drops us
+            _rows(city, "SELECT pg_terminate_backend(%s)", [conn.info.backend_pid])
+
+    monkeypatch.setattr(PostgisDestination, "_write_table", write_then_kill)
+    with pytest.raises(DatabaseError, match="nothing was written"):
+        run_hotspots(city, tmp_path / "second", settings)
+    assert len(calls) == 2
+    assert not (tmp_path / "second").exists()  # nor the files: a run lands whole or not at all
+    after = {t: _rows(city, f"SELECT run_id, count(*) FROM killed.{t} GROUP BY 1") for t in ("hexes", "clusters")}
+    assert after == before
+    assert len(_rows(city, "SELECT * FROM killed.runs")) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("case", ["wrong_password", "missing_table", "password_in_url", "refused", "bad_query",
+                                  "table_with_a_file", "no_postgis"])
+def test_database_problems_are_one_line(city, server, tmp_path, monkeypatch, case):
+    out = str(tmp_path / "out")
+    args = ["hotspots", city, "--table", "incidents", "--out", out]
+    expect, code = {
+        "wrong_password": ("password authentication failed", 1),
+        "missing_table": ("no table or view 'incidnets'; tables are: ", 1),
+        "password_in_url": ("the URL holds a password", 2),
+        "refused": ("cannot connect", 1),
+        "bad_query": ("the server refused to give the rows: column \"no_such_column\" does not exist", 1),
+        "table_with_a_file": ("--table and --sql apply to a database source", 2),
+        "no_postgis": ("the database has no PostGIS", 1),
+    }[case]
+    if case == "wrong_password":
+        monkeypatch.setenv("PGPASSWORD", "not-the-password")
+    elif case == "missing_table":
+        args[3] = "incidnets"
+    elif case == "password_in_url":
+        args[1] = city.replace("odgeo@", f"odgeo:{PASSWORD}@")
+    elif case == "refused":
+        args[1] = f"postgresql://odgeo@127.0.0.1:{_free_port()}/city"
+    elif case == "bad_query":
+        args[2:4] = ["--sql", "SELECT * FROM incidents WHERE no_such_column > 1"]
+    elif case == "table_with_a_file":
+        args[1] = str(SAMPLE / "incidents.csv")
+    elif case == "no_postgis":
+        args += ["--to-postgis", server.create_database("plain", postgis=False)]
+    result = CliRunner().invoke(cli, args)
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
+    assert result.exit_code == code, result.output
+    assert len(lines) == 1 and expect in lines[0], result.output
+    assert "Traceback" not in result.output and PASSWORD not in result.output
+    assert not Path(out).exists()
+
+
+def test_labels_never_carry_a_password():
+    assert database_label("postgresql://ann:s3cret@db.example.org:5432/ems") == \
+        "postgresql://ann@db.example.org:5432/ems"
+    assert database_label("postgresql+psycopg://ann:s3cret@db/ems?sslmode=require") == "postgresql://ann@db/ems"
+    with pytest.raises(ParameterError, match="--table NAME or --sql QUERY"):
+        read_database("postgresql://ann@db/ems")
+
+
+def test_alerts_and_scan_from_and_to_the_database_every_morning(city, tmp_path):
+    """The scheduled job of docs/postgis.md: read from the database, append the day's products."""
+    source = [city, "--table", "incidents", "--timezone", SAMPLE_TZ, "--to-postgis", city, "--schema", "morning",
+              "--postgis-mode", "append"]
+    alerts = CliRunner().invoke(cli, ["alerts", *source, "--out", str(tmp_path / "alerts")])
+    assert alerts.exit_code == 0, alerts.output
+    scan = CliRunner().invoke(cli, ["scan", *source, "--out", str(tmp_path / "scan"), "--permutations", "99",
+                                    "--audience", "restricted"])
+    assert scan.exit_code == 0, scan.output
+    for folder, name, table in (("alerts", "alerts.csv", "alerts"), ("alerts", "ears.csv", "ears"),
+                                ("scan", "scan_clusters.csv", "scan_clusters"),
+                                ("alerts", "rejects.csv", "rejects_alerts"), ("scan", "rejects.csv", "rejects_scan")):
+        rows = pd.read_csv(tmp_path / folder / name)
+        assert _rows(city, f"SELECT count(*) FROM morning.{table}")[0][0] == len(rows), table
+    assert _rows(city, "SELECT count(*) FROM morning.scan_clusters WHERE geom IS NOT NULL")[0][0] > 0
+    commands = [r[0] for r in _rows(city, "SELECT command FROM morning.runs ORDER BY written_at")]
+    assert commands == ["alerts", "scan"]
+    scan_record = json.loads((tmp_path / "scan" / "run.json").read_text())
+    assert _rows(city, "SELECT record FROM morning.runs WHERE command = 'scan'")[0][0] == scan_record
