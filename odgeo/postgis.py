@@ -359,9 +359,9 @@ class PostgisDestination:
         else:
             _add_missing_columns(conn, target, f"{self.schema}.{name}", columns, existing)
         names = sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
-        with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, names)) as copy:
-            for position, row in enumerate(product.rows, start=1):
-                copy.write_row((self.run_id, position, *row))
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(target, names)
+        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            copy.write(product.csv(self.run_id))
 
     def _write_run(self, conn, command: str, record: Path | None, tables: list[str]) -> None:
         from psycopg import sql
@@ -415,11 +415,35 @@ def _base_type(kind: str) -> str:
 
 @dataclass
 class Product:
-    """A product file as typed columns and rows ready for COPY (geometry last, as EWKB hex)."""
+    """A product file as typed columns (geometry last, as hex EWKB), written for COPY as CSV by Arrow.
+
+    Arrow's CSV writer quotes every string and leaves nulls unquoted and empty, which
+    is how COPY's CSV format tells an empty string from NULL; doubles are written in
+    their shortest exact form.
+    """
 
     columns: list[tuple[str, str]]
-    rows: list[tuple[Any, ...]]
+    data: dict[str, list[Any]]
     has_geometry: bool
+
+    def __len__(self) -> int:
+        return len(next(iter(self.data.values()))) if self.data else 0
+
+    def csv(self, run_id: str) -> bytes:
+        """The rows as COPY input, each led by ``run_id`` and its 1-based position."""
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        n = len(self)
+        arrays = [pa.array([run_id] * n, pa.string()), pa.array(np.arange(1, n + 1, dtype=np.int32))]
+        arrays += [pa.array(self.data[name], _ARROW_TYPES.get(kind, "string")) for name, kind in self.columns]
+        table = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+        return buffer.getvalue()
+
+
+_ARROW_TYPES = {"bigint": "int64", "double precision": "float64", "boolean": "bool"}
 
 
 def _read_product(path: Path) -> Product:
@@ -429,21 +453,25 @@ def _read_product(path: Path) -> Product:
 
 
 def _geojson_product(path: Path) -> Product:
-    import shapely
-
     features = json.loads(path.read_text(encoding="utf-8"))["features"]
     names: list[str] = []
     for feature in features:
         names.extend(k for k in feature["properties"] if k not in names)
     values = {n: [f["properties"].get(n) for f in features] for n in names}
     columns = [(n, _pg_type(values[n])) for n in names] + [("geom", "geometry(Geometry, 4326)")]
-    geoms = [shapely.from_geojson(json.dumps(f["geometry"])) if f["geometry"] is not None else None
-             for f in features]
-    ewkb = [shapely.to_wkb(shapely.set_srid(g, 4326), hex=True, include_srid=True) if g is not None else None
-            for g in geoms]
-    cells = [[_cell(v, kind) for v in values[n]] for n, kind in columns[:-1]]
-    rows = [tuple(col[i] for col in cells) + (ewkb[i],) for i in range(len(features))]
-    return Product(columns, rows, True)
+    data = {n: [_cell(v, kind) for v in values[n]] for n, kind in columns[:-1]}
+    data["geom"] = _ewkb(path, len(features))
+    return Product(columns, data, True)
+
+
+def _ewkb(path: Path, n: int) -> list[str | None]:
+    """The file's geometries as hex EWKB in EPSG:4326, read by GDAL in one pass (None for a null geometry)."""
+    import shapely
+    from pyogrio.raw import read
+
+    wkb = read(path, columns=[])[2] if n else np.array([], dtype=object)
+    geoms = shapely.set_srid(shapely.from_wkb(wkb), 4326)
+    return list(shapely.to_wkb(geoms, hex=True, include_srid=True))
 
 
 def _csv_product(path: Path) -> Product:
@@ -456,16 +484,18 @@ def _csv_product(path: Path) -> Product:
     text = {n: [r[i] if i < len(r) else "" for r in records] for i, n in enumerate(header)}
     typed = {n: _typed(v) for n, v in text.items()}
     columns = [(n, _pg_type(typed[n])) for n in header]
-    cells = [[_cell(v, kind) for v in typed[n]] for n, kind in columns]
-    return Product(columns, [tuple(col[i] for col in cells) for i in range(len(records))], False)
+    return Product(columns, {n: [_cell(v, kind) for v in typed[n]] for n, kind in columns}, False)
 
 
 _INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
+_CODE = re.compile(r"^-?0[0-9]")
 
 
 def _typed(values: list[str]) -> list[Any]:
     """A CSV column's text as ints, floats or booleans when every non-empty value is one; else text."""
     present = [v for v in values if v != ""]
+    if any(_CODE.match(v) for v in present):  # 06511: a code (ZIP, FIPS), not a number
+        return [None if v == "" else v for v in values]
     if present and all(v in ("True", "False") for v in present):
         return [None if v == "" else v == "True" for v in values]
     if present and all(_INT.match(v) and len(v) < 19 for v in present):

@@ -247,3 +247,36 @@ def test_alerts_and_scan_from_and_to_the_database_every_morning(city, tmp_path):
     assert commands == ["alerts", "scan"]
     scan_record = json.loads((tmp_path / "scan" / "run.json").read_text())
     assert _rows(city, "SELECT record FROM morning.runs WHERE command = 'scan'")[0][0] == scan_record
+
+
+def test_values_keep_their_type_and_nulls_stay_apart_from_empty_text(server, tmp_path):
+    url = server.create_database("types")
+    features = [
+        {"type": "Feature", "properties": {"n": 3, "x": 0.1, "ok": True, "label": "", "tags": ["a", "b"],
+                                           "big": 2 ** 62, "note": 'a "quoted", text'},
+         "geometry": {"type": "Point", "coordinates": [-97.4, 38.2]}},
+        {"type": "Feature", "properties": {"n": None, "x": 2 / 3, "ok": False, "label": None, "tags": None,
+                                           "big": 1, "note": "line\nbreak"},
+         "geometry": None},
+        {"type": "Feature", "properties": {"n": 5, "x": None, "ok": None, "label": "é", "tags": [],
+                                           "big": -1, "note": None},
+         "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}},
+    ]
+    path = tmp_path / "layer.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    csv_path = tmp_path / "table.csv"
+    csv_path.write_text("code,count,share,flag,zip\nA,1,0.5,True,06511\n,,,,\nC,12,1e-3,False,\n", encoding="utf-8")
+    dest = PostgisDestination.open(url, schema="typed")
+    assert dest.publish([path, csv_path], "test") == ["layer", "table"]
+    types = dict(_rows(url, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
+                            "'typed' AND table_name = 'layer'"))
+    assert types == {"run_id": "text", "position": "integer", "n": "bigint", "x": "double precision",
+                     "ok": "boolean", "label": "text", "tags": "jsonb", "big": "bigint", "note": "text",
+                     "geom": "USER-DEFINED"}
+    rows = _rows(url, "SELECT n, x, ok, label, tags, big, note, ST_AsText(geom) FROM typed.layer ORDER BY position")
+    assert rows == [(3, 0.1, True, "", ["a", "b"], 2 ** 62, 'a "quoted", text', "POINT(-97.4 38.2)"),
+                    (None, 2 / 3, False, None, None, 1, "line\nbreak", None),
+                    (5, None, None, "é", [], -1, None, "POLYGON((0 0,1 0,1 1,0 0))")]
+    table_rows = _rows(url, "SELECT code, count, share, flag, zip FROM typed.table ORDER BY position")
+    assert table_rows == [("A", 1, 0.5, True, "06511"), (None, None, None, None, None),
+                          ("C", 12, 0.001, False, None)]  # a ZIP with a leading zero stays text
