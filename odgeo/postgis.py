@@ -17,6 +17,7 @@ Everything goes through psycopg 3 (libpq); see docs/postgis.md.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import json
@@ -79,7 +80,8 @@ def database_label(url: str) -> str:
     if not match:
         return "postgresql://(unreadable URL)"
     user, host, db = match.group(2), match.group(3), match.group(4) or ""
-    return f"postgresql://{user + '@' if user else ''}{host}{db}"
+    service = re.search(r"[?&]service=([^&]+)", url)
+    return f"postgresql://{user + '@' if user else ''}{host}{db}" + (f"?service={service.group(1)}" if service else "")
 
 
 def _psycopg():
@@ -174,7 +176,7 @@ def read_database(url: str, *, table: str | None = None, sql: str | None = None)
                 query, key = _plain_query(sql or ""), None
                 where, described = f"{label} (query)", {"database": label, "query": query}
             names, geometry, times = _describe(conn, query, where)
-            raw = _copy_out(conn, _select_with_points(query, names, geometry), where)
+            raw = _copy_out(conn, _select_with_points(conn, query, names, geometry), where)
         except psycopg.Error as err:  # the server's own errors: a bad query, a permission, a lost connection
             raise DatabaseError(f"{where}: the server refused to give the rows: {_first_line(err)}") from err
     hints = {INCIDENT_ID: key} if key else {}
@@ -232,7 +234,7 @@ def _describe(conn, query: str, where: str) -> tuple[list[str], str | None, list
     return names, geoms[0] if geoms else None, times
 
 
-def _select_with_points(query: str, names: list[str], geometry: str | None) -> str:
+def _select_with_points(conn, query: str, names: list[str], geometry: str | None) -> str:
     """The query with its geometry column replaced by longitude, latitude, geometry kind and SRID."""
     from psycopg import sql
 
@@ -248,7 +250,7 @@ def _select_with_points(query: str, names: list[str], geometry: str | None) -> s
                      g=g, n=sql.Identifier(_KIND)),
                  sql.SQL("ST_SRID({g}) AS {n}").format(g=g, n=sql.Identifier(_SRID))]
     select = sql.SQL("SELECT {} FROM ({}) AS odgeo_source").format(sql.SQL(", ").join(cols), sql.SQL(query))
-    return sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(select).as_string(None)
+    return sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(select).as_string(conn)
 
 
 def _copy_out(conn, copy_sql: str, where: str) -> bytes:
@@ -297,26 +299,45 @@ class PostgisDestination:
     schema: str = "odgeo"
     mode: str = "replace"
     run_id: str = ""
+    audience: str = "public"
 
     @classmethod
-    def open(cls, url: str, *, schema: str | None = None, mode: str | None = None) -> PostgisDestination:
-        """Check the destination (reachable, PostGIS installed) and give it a new run id."""
+    def open(cls, url: str, *, schema: str | None = None, mode: str | None = None,
+             audience: str = "public") -> PostgisDestination:
+        """Check the destination (reachable, PostGIS installed, no other audience's releases) and give a run id."""
         dest = cls(url, schema or "odgeo", mode or "replace",
-                   f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
+                   f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", audience)
         if dest.mode not in POSTGIS_MODES:
             raise ParameterError(f"--postgis-mode must be one of {', '.join(POSTGIS_MODES)}, not {dest.mode!r}")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", dest.schema):
             raise ParameterError(f"--schema {dest.schema!r}: give a plain name (letters, digits, _), e.g. odgeo")
         with connect(url, purpose="write products") as conn:
             row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
-        if row is None:
-            raise DatabaseError(f"{database_label(url)}: the database has no PostGIS; run CREATE EXTENSION postgis "
-                                "in it (as its owner), or choose another database")
+            if row is None:
+                raise DatabaseError(f"{database_label(url)}: the database has no PostGIS; run CREATE EXTENSION "
+                                    "postgis in it (as its owner), or choose another database")
+            dest._check_audience(conn)
         return dest
+
+    def _check_audience(self, conn) -> None:
+        """Refuse to put one audience's products in a schema that holds the other's releases."""
+        from psycopg import sql
+
+        runs = sql.Identifier(self.schema, _RUNS)
+        if conn.execute("SELECT to_regclass(%s)", [runs.as_string(conn)]).fetchone()[0] is None:
+            return
+        other = conn.execute(sql.SQL("SELECT audience FROM {} WHERE audience <> %s LIMIT 1").format(runs),
+                             [self.audience]).fetchone()
+        if other is not None:
+            raise DatabaseError(f"{database_label(self.url)}: schema {self.schema} holds {other[0]} releases; write "
+                                f"{self.audience} products to a schema of their own (for example --schema "
+                                f"{self.schema}_{self.audience}), so that whoever may read one audience's tables "
+                                "never reads the other's")
 
     def describe(self) -> dict[str, str]:
         """What run.json records: the destination without a password, the schema, the mode, the run id."""
-        return {"url": database_label(self.url), "schema": self.schema, "mode": self.mode, "run_id": self.run_id}
+        return {"url": database_label(self.url), "schema": self.schema, "mode": self.mode, "run_id": self.run_id,
+                "audience": self.audience}
 
     def publish(self, files: Iterable[Path], command: str) -> list[str]:
         """Copy the product files and the run record (run.json) into the schema in one transaction.
@@ -334,6 +355,7 @@ class PostgisDestination:
         try:
             with connect(self.url, purpose="write products") as conn, conn.transaction():
                 conn.execute(_sql("CREATE SCHEMA IF NOT EXISTS {}", self.schema))
+                self._check_audience(conn)  # again, inside the transaction: another run may have written since
                 for name, path in tables:
                     self._write_table(conn, name, _read_product(path))
                     written.append(name)
@@ -369,11 +391,12 @@ class PostgisDestination:
         target = sql.Identifier(self.schema, _RUNS)
         conn.execute(sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (run_id text PRIMARY KEY, command text NOT NULL, "
-            "written_at timestamptz NOT NULL DEFAULT now(), mode text NOT NULL, tables text[] NOT NULL, "
-            "record jsonb)").format(target))
+            "written_at timestamptz NOT NULL DEFAULT now(), audience text NOT NULL, mode text NOT NULL, "
+            "tables text[] NOT NULL, record jsonb)").format(target))
         doc = record.read_text(encoding="utf-8") if record is not None else None
-        conn.execute(sql.SQL("INSERT INTO {} (run_id, command, mode, tables, record) VALUES (%s, %s, %s, %s, %s)")
-                     .format(target), [self.run_id, command, self.mode, tables, doc])
+        conn.execute(sql.SQL("INSERT INTO {} (run_id, command, audience, mode, tables, record) "
+                             "VALUES (%s, %s, %s, %s, %s, %s)").format(target),
+                     [self.run_id, command, self.audience, self.mode, tables, doc])
 
 
 def _sql(template: str, *identifiers: str):
@@ -447,9 +470,15 @@ _ARROW_TYPES = {"bigint": "int64", "double precision": "float64", "boolean": "bo
 
 
 def _read_product(path: Path) -> Product:
-    if path.suffix == ".geojson":
-        return _geojson_product(path)
-    return _csv_product(path)
+    # The cyclic garbage collector would rescan the millions of objects json.loads made at each
+    # batch of new geometries (most of the time at 200,000 features); none of them form cycles.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _geojson_product(path) if path.suffix == ".geojson" else _csv_product(path)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _geojson_product(path: Path) -> Product:
@@ -460,18 +489,42 @@ def _geojson_product(path: Path) -> Product:
     values = {n: [f["properties"].get(n) for f in features] for n in names}
     columns = [(n, _pg_type(values[n])) for n in names] + [("geom", "geometry(Geometry, 4326)")]
     data = {n: [_cell(v, kind) for v in values[n]] for n, kind in columns[:-1]}
-    data["geom"] = _ewkb(path, len(features))
+    data["geom"] = _ewkb([f["geometry"] for f in features])
     return Product(columns, data, True)
 
 
-def _ewkb(path: Path, n: int) -> list[str | None]:
-    """The file's geometries as hex EWKB in EPSG:4326, read by GDAL in one pass (None for a null geometry)."""
-    import shapely
-    from pyogrio.raw import read
+def _ewkb(geometries: list[dict[str, Any] | None]) -> list[str | None]:
+    """GeoJSON geometries as hex EWKB in EPSG:4326 (None for a null geometry), built in bulk.
 
-    wkb = read(path, columns=[])[2] if n else np.array([], dtype=object)
-    geoms = shapely.set_srid(shapely.from_wkb(wkb), 4326)
-    return list(shapely.to_wkb(geoms, hex=True, include_srid=True))
+    Points and one-ring polygons (every hexagon, hot spot and cluster of odgeo's
+    products) are made by shapely from coordinate arrays, a few calls per product;
+    anything else is parsed from its GeoJSON text.
+    """
+    import shapely
+
+    out = np.full(len(geometries), None, dtype=object)
+    groups: dict[tuple[str, int], list[tuple[int, dict[str, Any]]]] = {}
+    for i, g in enumerate(geometries):
+        if g is None:
+            continue
+        kind, coords = g.get("type"), g.get("coordinates") or []
+        if kind == "Point" and len(coords) == 2:
+            key = ("Point", 2)
+        elif kind == "Polygon" and len(coords) == 1 and all(len(c) == 2 for c in coords[0]):
+            key = ("Polygon", len(coords[0]))
+        else:
+            key = ("other", 0)  # holes, multi-parts, collections, 3D
+        groups.setdefault(key, []).append((i, g))
+    for (kind, _), members in groups.items():
+        rows = [i for i, _ in members]
+        if kind == "Point":
+            made = shapely.points(np.array([g["coordinates"] for _, g in members], dtype=np.float64))
+        elif kind == "Polygon":
+            made = shapely.polygons(np.array([g["coordinates"][0] for _, g in members], dtype=np.float64))
+        else:
+            made = shapely.from_geojson(np.array([json.dumps(g) for _, g in members], dtype=object))
+        out[rows] = shapely.to_wkb(shapely.set_srid(made, 4326), hex=True, include_srid=True)
+    return list(out)
 
 
 def _csv_product(path: Path) -> Product:

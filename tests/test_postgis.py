@@ -224,6 +224,7 @@ def test_labels_never_carry_a_password():
     assert database_label("postgresql://ann:s3cret@db.example.org:5432/ems") == \
         "postgresql://ann@db.example.org:5432/ems"
     assert database_label("postgresql+psycopg://ann:s3cret@db/ems?sslmode=require") == "postgresql://ann@db/ems"
+    assert database_label("postgresql:///?service=surveillance") == "postgresql:///?service=surveillance"
     with pytest.raises(ParameterError, match="--table NAME or --sql QUERY"):
         read_database("postgresql://ann@db/ems")
 
@@ -234,19 +235,23 @@ def test_alerts_and_scan_from_and_to_the_database_every_morning(city, tmp_path):
               "--postgis-mode", "append"]
     alerts = CliRunner().invoke(cli, ["alerts", *source, "--out", str(tmp_path / "alerts")])
     assert alerts.exit_code == 0, alerts.output
-    scan = CliRunner().invoke(cli, ["scan", *source, "--out", str(tmp_path / "scan"), "--permutations", "99",
-                                    "--audience", "restricted"])
+    scan_args = ["scan", *source, "--out", str(tmp_path / "scan"), "--permutations", "99", "--audience", "restricted"]
+    mixed = CliRunner().invoke(cli, scan_args)  # restricted products beside public ones: refused before any work
+    assert mixed.exit_code == 1 and "schema morning holds public releases" in mixed.output, mixed.output
+    assert not (tmp_path / "scan").exists()
+    scan = CliRunner().invoke(cli, [*scan_args, "--schema", "morning_restricted"])
     assert scan.exit_code == 0, scan.output
     for folder, name, table in (("alerts", "alerts.csv", "alerts"), ("alerts", "ears.csv", "ears"),
-                                ("scan", "scan_clusters.csv", "scan_clusters"),
-                                ("alerts", "rejects.csv", "rejects_alerts"), ("scan", "rejects.csv", "rejects_scan")):
+                                ("scan", "scan_clusters.csv", "morning_restricted.scan_clusters"),
+                                ("alerts", "rejects.csv", "rejects_alerts"),
+                                ("scan", "rejects.csv", "morning_restricted.rejects_scan")):
         rows = pd.read_csv(tmp_path / folder / name)
-        assert _rows(city, f"SELECT count(*) FROM morning.{table}")[0][0] == len(rows), table
-    assert _rows(city, "SELECT count(*) FROM morning.scan_clusters WHERE geom IS NOT NULL")[0][0] > 0
-    commands = [r[0] for r in _rows(city, "SELECT command FROM morning.runs ORDER BY written_at")]
-    assert commands == ["alerts", "scan"]
+        qualified = table if "." in table else f"morning.{table}"
+        assert _rows(city, f"SELECT count(*) FROM {qualified}")[0][0] == len(rows), table
+    assert _rows(city, "SELECT count(*) FROM morning_restricted.scan_clusters WHERE geom IS NOT NULL")[0][0] > 0
+    assert _rows(city, "SELECT command, audience FROM morning.runs") == [("alerts", "public")]
     scan_record = json.loads((tmp_path / "scan" / "run.json").read_text())
-    assert _rows(city, "SELECT record FROM morning.runs WHERE command = 'scan'")[0][0] == scan_record
+    assert _rows(city, "SELECT audience, record FROM morning_restricted.runs") == [("restricted", scan_record)]
 
 
 def test_values_keep_their_type_and_nulls_stay_apart_from_empty_text(server, tmp_path):
@@ -261,6 +266,9 @@ def test_values_keep_their_type_and_nulls_stay_apart_from_empty_text(server, tmp
         {"type": "Feature", "properties": {"n": 5, "x": None, "ok": None, "label": "é", "tags": [],
                                            "big": -1, "note": None},
          "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}},
+        {"type": "Feature", "properties": {"n": 1, "x": 1.5, "ok": True, "label": "x", "tags": [], "big": 0,
+                                           "note": ""},
+         "geometry": {"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [1, 2]}]}},
     ]
     path = tmp_path / "layer.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
@@ -276,7 +284,26 @@ def test_values_keep_their_type_and_nulls_stay_apart_from_empty_text(server, tmp
     rows = _rows(url, "SELECT n, x, ok, label, tags, big, note, ST_AsText(geom) FROM typed.layer ORDER BY position")
     assert rows == [(3, 0.1, True, "", ["a", "b"], 2 ** 62, 'a "quoted", text', "POINT(-97.4 38.2)"),
                     (None, 2 / 3, False, None, None, 1, "line\nbreak", None),
-                    (5, None, None, "é", [], -1, None, "POLYGON((0 0,1 0,1 1,0 0))")]
+                    (5, None, None, "é", [], -1, None, "POLYGON((0 0,1 0,1 1,0 0))"),
+                    (1, 1.5, True, "x", [], 0, "", "GEOMETRYCOLLECTION(POINT(1 2))")]
     table_rows = _rows(url, "SELECT code, count, share, flag, zip FROM typed.table ORDER BY position")
     assert table_rows == [("A", 1, 0.5, True, "06511"), (None, None, None, None, None),
                           ("C", 12, 0.001, False, None)]  # a ZIP with a leading zero stays text
+
+
+def test_passwords_come_from_pgpass_or_a_service_file(city, server, tmp_path, monkeypatch):
+    monkeypatch.delenv("PGPASSWORD")
+    with pytest.raises(DatabaseError, match="password"):
+        read_database(city, table="incidents")
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{server.port}:city:odgeo:{PASSWORD}\n")
+    pgpass.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    assert len(read_database(city, table="incidents").data) == 5045
+    monkeypatch.delenv("PGPASSFILE")
+    services = tmp_path / "pg_service.conf"
+    services.write_text(f"[surveillance]\nhost=127.0.0.1\nport={server.port}\ndbname=city\nuser=odgeo\n"
+                        f"password={PASSWORD}\n")
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
+    read = read_database("postgresql:///?service=surveillance", sql="SELECT * FROM incidents LIMIT 10")
+    assert len(read.data) == 10 and read.described["database"] == "postgresql:///?service=surveillance"

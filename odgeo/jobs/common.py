@@ -127,7 +127,8 @@ def _open_destination(settings: JobSettings) -> PostgisDestination | None:
         if settings.postgis_schema is not None or settings.postgis_mode is not None:
             raise ParameterError("--schema and --postgis-mode apply with --to-postgis URL")
         return None
-    return PostgisDestination.open(settings.to_postgis, schema=settings.postgis_schema, mode=settings.postgis_mode)
+    return PostgisDestination.open(settings.to_postgis, schema=settings.postgis_schema, mode=settings.postgis_mode,
+                                   audience=settings.audience or "public")
 
 
 def read_job_input(path, settings: JobSettings, record: RunRecord,
