@@ -3,8 +3,13 @@
     python scripts/product_hashes.py > before.txt
     ... change the code ...
     python scripts/product_hashes.py | diff before.txt -
+    python scripts/product_hashes.py --record   # store them for these library versions (tests/product_hashes.json)
 
-run.json is hashed without its timings and software versions (they change between runs).
+tests/test_product_hashes.py compares every product with the hashes recorded for the library
+versions installed, so a change that alters any byte of any product fails the suite. Hashes differ
+between library versions (FFT rounding, GEOS, PROJ, fonts), hence one record per set of versions.
+run.json is hashed without its timings and software versions (they change between runs), and
+paths inside the repository are written relative to it (a clone elsewhere gives the same bytes).
 """
 
 from __future__ import annotations
@@ -34,8 +39,31 @@ RUNS = {
 }
 
 
+RECORD = ROOT / "tests" / "product_hashes.json"
+#: The libraries whose releases shape the products' bytes, with their C libraries.
+VERSIONED = ("numpy", "scipy", "pandas", "shapely", "pyproj", "pyogrio", "rasterio", "h3", "scikit-learn",
+             "hdbscan", "numba", "pyarrow", "matplotlib", "folium", "branca", "mapclassify", "usaddress",
+             "rapidfuzz")
+
+
+def environment() -> dict[str, str]:
+    """The versions the hashes depend on: the Python packages and GEOS, PROJ and GDAL."""
+    from importlib import metadata
+
+    import pyogrio
+    import pyproj
+    import shapely
+
+    versions = {name: metadata.version(name) for name in VERSIONED}
+    versions.update(geos=shapely.geos_version_string, proj=pyproj.proj_version_str,
+                    gdal=".".join(map(str, pyogrio.__gdal_version__)))
+    return versions
+
+
 def _digest(path: Path) -> str:
     data = path.read_bytes()
+    if path.suffix in (".json", ".html", ".geojson", ".csv"):
+        data = data.replace(str(ROOT).encode(), b"<root>")
     if path.name == "run.json":
         doc = json.loads(data)
         for key in ("timings_s", "software"):
@@ -46,22 +74,52 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def main() -> int:
+def product_hashes() -> dict[str, str]:
+    """Run every sample command into a temporary folder; "run/file" to the first 16 hex digits of its SHA-256."""
     from odgeo_cli.main import cli
 
+    hashes = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, args in RUNS.items():
             out = Path(tmp) / name
             result = CliRunner().invoke(cli, [*args, "--out", str(out)])
             if result.exit_code != 0:
-                print(f"{name}: exit {result.exit_code}: {result.output}", file=sys.stderr)
-                return 1
+                raise RuntimeError(f"{name}: exit {result.exit_code}: {result.output}")
             for path in sorted(out.iterdir()):
-                print(f"{name}/{path.name} {_digest(path)}")
+                hashes[f"{name}/{path.name}"] = _digest(path)
         geocoded = Path(tmp) / "geocoded.gpkg"
         CliRunner().invoke(cli, ["geocode", str(SAMPLE / "incidents.csv"), "--reference",
                                  str(SAMPLE / "address_points.csv"), "--out", str(geocoded)])
-        print(f"geocode/geocoded.gpkg {_digest(geocoded)}")
+        hashes["geocode/geocoded.gpkg"] = _digest(geocoded)
+    return hashes
+
+
+def recorded(versions: dict[str, str]) -> dict[str, str] | None:
+    """The hashes recorded for exactly these versions, or None."""
+    if not RECORD.exists():
+        return None
+    for entry in json.loads(RECORD.read_text())["environments"]:
+        if entry["versions"] == versions:
+            return entry["hashes"]
+    return None
+
+
+def record(versions: dict[str, str], hashes: dict[str, str]) -> None:
+    """Store ``hashes`` for ``versions`` in tests/product_hashes.json, replacing an entry for the same versions."""
+    doc = json.loads(RECORD.read_text()) if RECORD.exists() else {"environments": []}
+    doc["environments"] = [e for e in doc["environments"] if e["versions"] != versions]
+    doc["environments"].append({"versions": versions, "hashes": hashes})
+    RECORD.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def main() -> int:
+    hashes = product_hashes()
+    if "--record" in sys.argv[1:]:
+        record(environment(), hashes)
+        print(f"recorded {len(hashes)} product hashes for these library versions in {RECORD}")
+        return 0
+    for name, digest in hashes.items():
+        print(f"{name} {digest}")
     return 0
 
 
