@@ -3,12 +3,15 @@
 import itertools
 import json
 import re
+import warnings
 
 import numpy as np
 import pyproj
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from odgeo.maps.classes import class_breaks, class_labels
+from odgeo.maps.classes import class_breaks, class_labels, quantile_bins
 from odgeo.maps.webmap import build_map
 from odgeo.publish import Products
 
@@ -91,6 +94,18 @@ def _jenks_brute_force(values, k):
 def test_natural_breaks_equal_a_brute_force_jenks(seed):
     values = np.random.default_rng(seed).integers(1, 200, size=12).astype(float)
     assert class_breaks(values, "natural_breaks", k=4) == _jenks_brute_force(values, 4)
+
+
+@given(st.lists(st.integers(0, 400), min_size=1, max_size=300), st.integers(2, 9))
+@settings(max_examples=200, deadline=None)
+def test_quantile_bins_are_mapclassifys(values, k):
+    import mapclassify
+
+    y = np.asarray(values, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = mapclassify.Quantiles(y, k=k).bins
+    assert np.array_equal(quantile_bins(y, k), np.unique(expected))  # bit for bit
 
 
 def test_quantile_breaks_and_labels():

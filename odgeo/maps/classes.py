@@ -1,4 +1,4 @@
-"""Class breaks for choropleth maps, from mapclassify (PySAL's classification library).
+"""Class breaks for choropleth maps, as mapclassify (PySAL's classification library) makes them.
 
 Quantiles (the default) give each class about as many areas; natural breaks
 (Fisher-Jenks, as ArcGIS's default "Natural Breaks (Jenks)") minimise the
@@ -14,7 +14,7 @@ import numpy as np
 
 from ..vocabulary import CLASSIFIERS
 
-__all__ = ["CLASSIFIERS", "DEFAULT_CLASSES", "class_breaks", "class_labels"]
+__all__ = ["CLASSIFIERS", "DEFAULT_CLASSES", "class_breaks", "class_labels", "quantile_bins"]
 
 DEFAULT_CLASSES = 5
 #: Fisher-Jenks is exact but quadratic in pure Python; above this many values it runs
@@ -24,8 +24,6 @@ _JENKS_EXACT_MAX = 1500
 
 def class_breaks(values: np.ndarray, method: str = "quantiles", k: int = DEFAULT_CLASSES) -> list[float]:
     """Upper bounds of up to ``k`` classes (the last is the maximum); fewer when values repeat."""
-    import mapclassify
-
     if method not in CLASSIFIERS:
         raise ValueError(f"classes must be one of {', '.join(CLASSIFIERS)}, not {method!r}")
     y = np.asarray(values, dtype=float)
@@ -35,11 +33,13 @@ def class_breaks(values: np.ndarray, method: str = "quantiles", k: int = DEFAULT
     distinct = np.unique(y)
     if len(distinct) <= k:
         return [float(v) for v in distinct]
+    if method == "quantiles":
+        return [float(b) for b in quantile_bins(y, k)]
+    import mapclassify  # only here: importing it compiles numba code, over a second at every run
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Numba not installed", "not enough unique values"
-        if method == "quantiles":
-            bins = mapclassify.Quantiles(y, k=k).bins
-        elif len(y) <= _JENKS_EXACT_MAX:
+        warnings.simplefilter("ignore")  # "not enough unique values"
+        if len(y) <= _JENKS_EXACT_MAX:
             bins = mapclassify.FisherJenks(y, k=k).bins
         else:
             state = np.random.get_state()
@@ -49,6 +49,21 @@ def class_breaks(values: np.ndarray, method: str = "quantiles", k: int = DEFAULT
             finally:
                 np.random.set_state(state)
     return [float(b) for b in np.unique(bins)]
+
+
+def quantile_bins(y: np.ndarray, k: int) -> np.ndarray:
+    """Mapclassify's ``Quantiles(y, k).bins``, computed as it does, without importing it.
+
+    The upper bound of each of ``k`` equal-count classes (scipy's ``scoreatpercentile``
+    at 100/k, 200/k ... 100), repeated bounds collapsed.
+    """
+    from scipy.stats import scoreatpercentile
+
+    w = 100.0 / k
+    p = np.arange(w, 100 + w, w)
+    if p[-1] > 100.0:
+        p[-1] = 100.0
+    return np.unique(np.array([scoreatpercentile(y, pct) for pct in p]))
 
 
 def class_labels(values: np.ndarray, breaks: list[float]) -> list[str]:
