@@ -20,8 +20,8 @@ import math
 import numba
 import numpy as np
 
-from .clusters import find_root
 from .errors import ParameterError
+from .grid_dbscan import border_labels, find_root, near, neighbour_cells
 
 __all__ = ["DEFAULT_EPS_DAYS", "st_dbscan"]
 
@@ -86,37 +86,6 @@ def _buckets(x, y, t, eps_m, eps_days):
     return order.astype(np.int64), starts, cell_keys, span
 
 
-@numba.njit(cache=True)
-def _neighbour_cells(cell_keys, span):  # pragma: no cover - compiled
-    """CSR of each occupied cell's occupied neighbours among the 27 around it (itself included).
-
-    For a given (dx, dy) the three time offsets are consecutive keys, so one
-    binary search finds them: 9 searches per cell.
-    """
-    n = len(cell_keys)
-    start = np.zeros(n + 1, dtype=np.int64)
-    out = np.empty(n * 27, dtype=np.int64)
-    m = 0
-    for c in range(n):
-        key = cell_keys[c]
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                low = key + (dx * span[0] + dy) * span[1] - 1
-                pos = np.searchsorted(cell_keys, low)
-                while pos < n and cell_keys[pos] <= low + 2:
-                    out[m] = pos
-                    m += 1
-                    pos += 1
-        start[c + 1] = m
-    return start, out[:m]
-
-
-@numba.njit(cache=True)
-def _near(i, j, x, y, t, eps2, eps_days):  # pragma: no cover - compiled
-    dx, dy = x[i] - x[j], y[i] - y[j]
-    return dx * dx + dy * dy <= eps2 and abs(t[i] - t[j]) <= eps_days
-
-
 @numba.njit(cache=True, parallel=True)
 def _neighbour_counts(x, y, t, starts, nb_start, nb, eps2, eps_days):  # pragma: no cover - compiled
     """Neighbours of every point (itself included), cell by cell in parallel (points in cell order)."""
@@ -127,35 +96,19 @@ def _neighbour_counts(x, y, t, starts, nb_start, nb, eps2, eps_days):  # pragma:
             for e in range(nb_start[c], nb_start[c + 1]):
                 d = nb[e]
                 for j in range(starts[d], starts[d + 1]):
-                    if _near(i, j, x, y, t, eps2, eps_days):
+                    if near(i, j, x, y, t, eps2, eps_days):
                         k += 1
             counts[i] = k
     return counts
-
-
-@numba.njit(cache=True, parallel=True)
-def _border_labels(x, y, t, starts, nb_start, nb, core, labels, eps2, eps_days):  # pragma: no cover - compiled
-    """A non-core point within reach of core points takes the lowest of their cluster numbers."""
-    out = labels.copy()
-    for c in numba.prange(len(starts) - 1):
-        for i in range(starts[c], starts[c + 1]):
-            if core[i]:
-                continue
-            best = -1
-            for e in range(nb_start[c], nb_start[c + 1]):
-                d = nb[e]
-                for j in range(starts[d], starts[d + 1]):
-                    if core[j] and _near(i, j, x, y, t, eps2, eps_days) and (best < 0 or labels[j] < best):
-                        best = labels[j]
-            out[i] = best
-    return out
 
 
 @numba.njit(cache=True)
 def _cluster(x, y, t, order, starts, cell_keys, span, eps2, eps_days, min_samples):  # pragma: no cover - compiled
     """Labels and core flags of points given in cell order (``order`` maps them back to the input's)."""
     n = len(x)
-    nb_start, nb = _neighbour_cells(cell_keys, span)
+    # For a given (dx, dy) the three time offsets are consecutive keys: 9 runs of 3 cells.
+    rows = np.array([(dx * span[0] + dy) * span[1] - 1 for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
+    nb_start, nb = neighbour_cells(cell_keys, rows, 2)
     core = _neighbour_counts(x, y, t, starts, nb_start, nb, eps2, eps_days) >= min_samples
     parent = np.arange(n)
     for c in range(len(starts) - 1):
@@ -165,7 +118,7 @@ def _cluster(x, y, t, order, starts, cell_keys, span, eps2, eps_days, min_sample
             for e in range(nb_start[c], nb_start[c + 1]):
                 d = nb[e]
                 for j in range(max(starts[d], i + 1), starts[d + 1]):
-                    if core[j] and _near(i, j, x, y, t, eps2, eps_days):
+                    if core[j] and near(i, j, x, y, t, eps2, eps_days):
                         a, b = find_root(parent, i), find_root(parent, j)
                         if a != b:
                             parent[max(a, b)] = min(a, b)
@@ -182,7 +135,7 @@ def _cluster(x, y, t, order, starts, cell_keys, span, eps2, eps_days, min_sample
                 number[root] = next_label
                 next_label += 1
             labels[i] = number[root]
-    labels = _border_labels(x, y, t, starts, nb_start, nb, core, labels, eps2, eps_days)
+    labels = border_labels(x, y, t, starts, nb_start, nb, core, labels, eps2, eps_days)
     out_labels = np.empty(n, dtype=np.int64)
     out_core = np.empty(n, dtype=np.bool_)
     out_labels[order] = labels
