@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import traceback
@@ -18,6 +19,7 @@ class OdgeoGroup(click.Group):
     """Turns library errors into one line: exit 2 for a bad option value, 1 otherwise (-vv: the traceback)."""
 
     def invoke(self, ctx: click.Context):
+        _tune_garbage_collector()
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -37,6 +39,17 @@ class OdgeoGroup(click.Group):
             click.echo(f"Error: unexpected {type(err).__name__}: {err} "
                        "(please report it; -vv shows the traceback)", err=True)
             ctx.exit(1)
+
+
+def _tune_garbage_collector() -> None:
+    """One job per process: spare the cyclic collector's rescans of millions of parsed values.
+
+    The modules imported so far are frozen out of its scans, and it runs after 100,000
+    new container objects instead of 700: 2.2 s of a 1M-incident run (18.5 s to 16.2 s).
+    Memory in cycles is still freed, a little later.
+    """
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
 
 
 def _show_traceback(ctx: click.Context) -> None:

@@ -12,10 +12,12 @@ the peak, and convolved with the kernel by FFT.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyproj
+import scipy.fft
 from affine import Affine
 from scipy.signal import fftconvolve
 
@@ -38,6 +40,8 @@ UNITS = "incidents per km²"
 # coarser spacing gives the same accuracy.
 _NODES_PER_BANDWIDTH = {"quartic": 20, "gaussian": 6}
 _MAX_FINE_CELLS = 40_000_000
+#: Threads of the FFT (every core this process may use).
+_FFT_WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 _MAX_OUTPUT_CELLS = 25_000_000
 _GAUSS_TRUNCATE = 4.0  # standard deviations
 
@@ -241,7 +245,8 @@ def kernel_density(
     n_cols, n_rows = (cols - 1) * sub + 1, (rows - 1) * sub + 1
     binned = _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows)
     offsets = _kernel_stencil(bandwidth_m, step, kernel, reach)
-    fine = fftconvolve(binned, offsets, mode="same")
+    with scipy.fft.set_workers(_FFT_WORKERS):  # pocketfft splits the rows and columns: the same bits
+        fine = fftconvolve(binned, offsets, mode="same")
     values = fine[::sub, ::sub][::-1]  # rows north to south
     values = np.where(values < 1e-9 * max(values.max(), 1e-300), 0.0, values)  # FFT round-off
     transform = Affine(cell_size_m, 0.0, west, 0.0, -cell_size_m, south + rows * cell_size_m)
