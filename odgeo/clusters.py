@@ -189,7 +189,7 @@ def cluster_polygons(
         possible_artefact`` (and ``mean_probability, persistence``) and the polygon, in ``crs``.
     """
     rows = []
-    dates = pd.Series(np.asarray(dates))
+    dates = pd.Series(dates).reset_index(drop=True)  # positions as x and y; the dtype kept (not Timestamp objects)
     in_cluster = np.flatnonzero(labels >= 0)
     order = in_cluster[np.argsort(labels[in_cluster], kind="stable")]
     ids, starts = np.unique(labels[order], return_index=True)

@@ -309,23 +309,35 @@ class _RowChecker:
         self.reason = np.full(n, "", dtype=object)
         self.notes: dict[str, int] = {}
         self.date_order = "unambiguous"
+        self._kept = np.ones(n, dtype=bool)
+        self._stripped: dict[str, pd.Series] = {}
 
     @property
     def kept(self) -> np.ndarray:
-        return self.code == ""
+        """Rows not rejected so far (read-only: :meth:`reject` keeps it)."""
+        view = self._kept.view()
+        view.flags.writeable = False
+        return view
 
     def reject(self, mask: np.ndarray, code: str, column: str | None, reason: str) -> None:
         """Reject rows in ``mask`` not already rejected (the first problem wins)."""
-        new = np.asarray(mask, dtype=bool) & self.kept
+        new = np.asarray(mask, dtype=bool) & self._kept
         self.code[new] = code
         self.column[new] = column or ""
         self.reason[new] = reason
+        self._kept &= ~new
 
     def raw(self, role: str) -> pd.Series:
         col = self.roles.get(role)
         if col is None:
             return pd.Series([""] * len(self.data), index=self.data.index, dtype=object)
-        return self.data[col].fillna("").astype(str).str.strip()
+        return self.stripped(col)
+
+    def stripped(self, col: str) -> pd.Series:
+        """Column ``col`` as text without surrounding spaces, "" where missing (made once per column)."""
+        if col not in self._stripped:
+            self._stripped[col] = self.data[col].fillna("").astype(str).str.strip()
+        return self._stripped[col]
 
     def text(self, role: str) -> np.ndarray:
         values = self.raw(role).to_numpy(dtype=object, copy=True)
@@ -341,7 +353,7 @@ class _RowChecker:
             return
         blank = np.ones(len(self.data), dtype=bool)
         for col in self.data.columns:
-            blank &= (self.data[col].fillna("").astype(str).str.strip() == "").to_numpy()
+            blank &= (self.stripped(col) == "").to_numpy()
         self.reject(blank, "empty_row", None, "the row is empty")
 
     def reject_bad_geometry(self, problems: dict[int, str]) -> None:

@@ -192,16 +192,21 @@ def _merge_level(areas: list[Area], parent_level: int, resolution: int, min_coun
 def areas_frame(areas: list[Area], counts: pd.DataFrame) -> gpd.GeoDataFrame:
     """One row per area: its key cell, resolution, shape and the sums of ``counts`` over its occupied cells."""
     value_cols = list(counts.columns)
-    rows, geoms = [], []
-    for area in sorted(areas, key=lambda a: (a.level, a.key)):
-        present = [c for c in cell_strs(area.occupied) if c in counts.index]
-        sums = counts.loc[present, value_cols].sum()
-        rows.append({H3_CELL: cell_strs([area.key])[0], "h3_resolution": area.level,
-                     "merged": area.merged, "n_fine_cells": len(area.cells()),
-                     **{c: int(sums[c]) for c in value_cols}})
-        geoms.append(cells_outline(area.cells()))
-    columns = [H3_CELL, "h3_resolution", "merged", "n_fine_cells", *value_cols]
-    return gpd.GeoDataFrame(pd.DataFrame(rows, columns=columns), geometry=geoms, crs=WGS84)
+    ordered = sorted(areas, key=lambda a: (a.level, a.key))
+    # Every occupied cell tagged with its area, then one grouped sum (cells absent from counts add nothing).
+    occupied = [cell for area in ordered for cell in cell_strs(area.occupied)]
+    area_of = np.repeat(np.arange(len(ordered)), [len(area.occupied) for area in ordered])
+    present = pd.Index(occupied).isin(counts.index)
+    values = counts.loc[np.asarray(occupied, dtype=object)[present], value_cols].to_numpy(dtype=np.int64)
+    sums = np.zeros((len(ordered), len(value_cols)), dtype=np.int64)
+    np.add.at(sums, area_of[present], values)
+    table = pd.DataFrame({H3_CELL: cell_strs([area.key for area in ordered]),
+                          "h3_resolution": [area.level for area in ordered],
+                          "merged": [area.merged for area in ordered],
+                          "n_fine_cells": [len(area.cells()) for area in ordered],
+                          **{c: sums[:, j] for j, c in enumerate(value_cols)}})
+    geoms = [cells_outline(area.cells()) for area in ordered]
+    return gpd.GeoDataFrame(table, geometry=geoms, crs=WGS84)
 
 
 def suppress_breakdowns(table: pd.DataFrame, groups: dict[str, list[str]], *,
