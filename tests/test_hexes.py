@@ -90,3 +90,24 @@ def test_polygons_contain_their_points():
     cells = [h3.latlng_to_cell(p.y, p.x, 8) for p in frame.geometry]
     polys = cells_to_polygons(pd.Index(cells))
     assert all(poly.buffer(1e-9).contains(p) for poly, p in zip(polys, frame.geometry))
+
+
+@pytest.mark.parametrize("period", ["month", "week"])
+def test_period_codes_are_the_formatted_dates(period):
+    from odgeo.hexes import period_codes
+
+    rng = np.random.default_rng(4)
+    times = pd.Series(pd.to_datetime(rng.integers(1.5e9, 1.8e9, 5000), unit="s", utc=True)
+                      .tz_convert("America/Chicago"))
+    times = pd.concat([times, pd.Series(pd.to_datetime(["2024-12-30 01:00", "2027-01-01 23:00"])
+                                        .tz_localize("America/Chicago"))], ignore_index=True)
+    if period == "month":
+        expected = times.dt.strftime("%Y-%m")
+    else:  # ISO weeks: 2024-12-30 is in 2025-W01, 2027-01-01 in 2026-W53
+        iso = times.dt.isocalendar()
+        expected = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    codes, names = period_codes(times, period)
+    assert [names[c] for c in codes] == expected.tolist()
+    assert names == sorted(set(expected))
+    if period == "week":
+        assert names[codes[-2]] == "2025-W01" and names[codes[-1]] == "2026-W53"
