@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_MIN_SAMPLES",
     "DEFAULT_STACK_MIN",
     "cluster_polygons",
+    "convex_hull",
     "coordinate_decimals",
     "coordinate_stacks",
     "dbscan",
@@ -83,6 +84,18 @@ def dbscan(x: np.ndarray, y: np.ndarray, *, eps_m: float = DEFAULT_EPS_M,
     if len(x) == 0:
         return np.full(0, -1, dtype=np.int64), np.zeros(0, dtype=bool)
     return grid_dbscan(x, y, float(eps_m), int(min_samples))
+
+
+def convex_hull(xy: np.ndarray) -> shapely.Geometry:
+    """GEOS's convex hull of points, given as an (n, 2) array.
+
+    Read from one coordinate sequence (a line through the points, in their order)
+    rather than a multipoint of n point geometries: the same hull, bit for bit
+    (tested), about ten times sooner for 200,000 points.
+    """
+    if len(xy) < 2:
+        return shapely.multipoints(xy).convex_hull
+    return shapely.linestrings(xy).convex_hull
 
 
 def _radius(x: np.ndarray, y: np.ndarray) -> float:
@@ -194,7 +207,7 @@ def cluster_polygons(
     order = in_cluster[np.argsort(labels[in_cluster], kind="stable")]
     ids, starts = np.unique(labels[order], return_index=True)
     for cluster, members in zip(ids, np.split(order, starts[1:])):
-        hull = shapely.multipoints(np.c_[x[members], y[members]]).convex_hull
+        hull = convex_hull(np.c_[x[members], y[members]])
         polygon = hull.buffer(eps_m / 2.0, quad_segs=4).simplify(eps_m / 10.0)
         member_dates = dates.iloc[members]
         max_stack = int(stacks[members].max())

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import DBSCAN
 
-from odgeo.clusters import cluster_polygons, coordinate_decimals, coordinate_stacks, dbscan, suspect_stacks
+from odgeo.clusters import (
+    cluster_polygons,
+    convex_hull,
+    coordinate_decimals,
+    coordinate_stacks,
+    dbscan,
+    suspect_stacks,
+)
 
 
 def _scene(seed, n):
@@ -95,3 +102,20 @@ def test_sample_cluster_and_pile_up(restricted_run, sample_run, truth):
     # The public record says how many, not where or how big each stack is.
     public_stacks = json.loads((sample_run[1] / "run.json").read_text())["coordinate_stacks"]
     assert public_stacks["n_stacks"] >= 1 and public_stacks["n_incidents"] >= truth["centroid_pileup"]["n"]
+
+
+@given(st.integers(1, 400), st.sampled_from(["normal", "grid", "line", "duplicates"]), st.integers(0, 10_000))
+@settings(max_examples=150, deadline=None)
+def test_convex_hull_is_geos_multipoint_hull_bit_for_bit(n, shape, seed):
+    rng = np.random.default_rng(seed)
+    if shape == "normal":
+        xy = rng.normal(0, 300, (n, 2))
+    elif shape == "grid":  # collinear runs on every hull edge
+        xy = rng.integers(0, 6, (n, 2)).astype(float) * 25.0
+    elif shape == "line":
+        t = rng.uniform(0, 1, n)
+        xy = np.c_[t * 100.0, t * 50.0 + 3.0]
+    else:
+        xy = np.repeat(rng.normal(0, 50, (max(1, n // 10), 2)), 10, axis=0)[:n]
+    reference = shapely.multipoints(xy).convex_hull
+    assert shapely.to_wkb(convex_hull(xy)) == shapely.to_wkb(reference)
