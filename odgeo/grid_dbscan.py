@@ -9,8 +9,8 @@ eps, skipping pairs of cells already joined. Clusters are numbered by their lowe
 point in input order, and a non-core point within eps of core points takes the lowest of
 their cluster numbers: scikit-learn's labels exactly (tests/test_clusters.py checks them).
 
-The neighbour counts and border labels run cell by cell in parallel (numba threads); the
-union-find runs in one thread. :mod:`odgeo.st_dbscan` is the same design with time as a
+The neighbour counts and border labels run in one thread: numba 0.59 crashed (SIGSEGV) loading
+their parallel versions from the cache in a new process. :mod:`odgeo.st_dbscan` is the same design with time as a
 third axis and shares :func:`find_root`, :func:`near`, :func:`neighbour_cells` and
 :func:`border_labels`.
 """
@@ -80,11 +80,11 @@ def neighbour_cells(cell_keys, offsets, width):  # pragma: no cover - compiled
     return start, out[:m]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _core_points(x, y, starts, nb_start, nb, eps2, min_samples):  # pragma: no cover - compiled
     """Core flags: every point of a cell with min_samples points; else counted, stopping at min_samples."""
     core = np.zeros(len(x), dtype=np.bool_)
-    for c in numba.prange(len(starts) - 1):
+    for c in range(len(starts) - 1):
         if starts[c + 1] - starts[c] >= min_samples:
             core[starts[c]:starts[c + 1]] = True
             continue
@@ -147,14 +147,14 @@ def near(i, j, x, y, t, eps2, eps_days):  # pragma: no cover - compiled
     return dx * dx + dy * dy <= eps2 and abs(t[i] - t[j]) <= eps_days
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def border_labels(x, y, t, starts, nb_start, nb, core, labels, eps2, eps_days):  # pragma: no cover - compiled
     """A non-core point within reach of core points takes the lowest of their cluster numbers.
 
     Points are in cell order; ``nb_start``/``nb`` list each cell's neighbour cells (CSR).
     """
     out = labels.copy()
-    for c in numba.prange(len(starts) - 1):
+    for c in range(len(starts) - 1):
         for i in range(starts[c], starts[c + 1]):
             if core[i]:
                 continue
