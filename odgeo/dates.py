@@ -92,9 +92,7 @@ def parse_datetimes(text: pd.Series, timezone: str, *, date_format: str | None =
         If the values prove both orders.
     """
     check_timezone(timezone)
-    present = text.notna() & (text.astype(object).fillna("").astype(str).str.strip() != "")
-    codes, uniques = pd.factorize(text.where(present).astype(object).str.strip())
-    uniques = pd.Series(np.asarray(uniques, dtype=object))
+    codes, uniques = _distinct_dates(text)
     evidence: dict = {}
     if date_format is not None:
         order = f"format {date_format}"
@@ -108,15 +106,32 @@ def parse_datetimes(text: pd.Series, timezone: str, *, date_format: str | None =
     # One sentinel slot after the unique values stands for "no date" (code -1).
     utc_ns, bad, out_of_range = (np.r_[utc_ns, np.iinfo(np.int64).min], np.r_[bad, False], np.r_[out_of_range, False])
     codes = np.where(codes >= 0, codes, len(uniques))
-    values_ns = utc_ns[codes]
-    values = pd.Series(pd.to_datetime(values_ns, utc=True).as_unit("ns"), index=text.index).dt.tz_convert(timezone)
+    values = pd.Series(_utc(utc_ns[codes]), index=text.index).dt.tz_convert(timezone)
     unreadable, outside = bad[codes], out_of_range[codes]
     implausible = np.zeros(len(text), dtype=bool)
-    if plausible is not None:
+    if plausible is not None:  # decided per distinct value, as the parsing
         low, high = plausible
-        local = values.dt.tz_localize(None)
-        implausible = (values.notna() & ((local < low) | (local > high))).to_numpy()
+        local = _utc(utc_ns).tz_convert(timezone).tz_localize(None)
+        implausible = np.asarray(local.notna() & ((local < low) | (local > high)))[codes]
     return DateParse(values, unreadable, outside, implausible, order, evidence)
+
+
+def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
+    """UTC timestamps of nanoseconds since 1970 (int64 minimum: NaT), without a per-value conversion."""
+    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+
+
+def _distinct_dates(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Each value's code (-1: no date) and the distinct stripped values, in order of first appearance.
+
+    Spaces are stripped from the distinct values only, not from every row.
+    """
+    raw_codes, raw = pd.factorize(text)  # missing values: -1
+    raw = np.asarray(raw, dtype=object)
+    present = np.array([str(v).strip() != "" for v in raw], dtype=bool)
+    stripped_codes, uniques = pd.factorize(pd.Series(raw, dtype=object).where(present).str.strip())
+    codes = np.r_[stripped_codes, -1][raw_codes]  # code -1 stays -1 through the sentinel
+    return codes, pd.Series(np.asarray(uniques, dtype=object))
 
 
 def default_window(now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -230,7 +230,7 @@ def validate_table(
             CITY: rows.text(CITY),
             ZIP: rows.text(ZIP),
             SOURCE_ROW: np.arange(1, n + 1),
-            GEOCODE_STATUS: np.where(has_xy, STATUS_INPUT, STATUS_PENDING),
+            GEOCODE_STATUS: _text_by_code([STATUS_PENDING, STATUS_INPUT], has_xy.astype(np.int64)),
             GEOCODE_SCORE: np.nan,
         }
     )
@@ -340,6 +340,8 @@ class _RowChecker:
         return self._stripped[col]
 
     def text(self, role: str) -> np.ndarray:
+        if self.roles.get(role) is None:
+            return np.full(len(self.data), None, dtype=object)
         values = self.raw(role).to_numpy(dtype=object, copy=True)
         values[values == ""] = None
         return values
@@ -360,21 +362,26 @@ class _RowChecker:
         for pos, reason in problems.items():
             self.reject(_one_row(len(self.data), pos), "bad_geometry", "geometry", reason)
 
-    def incident_ids(self) -> np.ndarray:
-        ids = self.raw(INCIDENT_ID).to_numpy(dtype=object, copy=True)  # a column of "" may be a read-only view
-        rows = np.arange(1, len(ids) + 1)
-        missing = ids == ""
-        if self.roles[INCIDENT_ID] is not None:
-            self.note("incident_id_generated", (missing & self.kept).sum())
-        ids[missing] = [f"odgeo-row-{r}" for r in rows[missing]]
-        candidates = pd.Series(_where_kept(ids, self.kept))
+    def incident_ids(self) -> pd.Series:
+        """Each row's id as text ("odgeo-row-N" where none is given); a repeated id rejects the later rows."""
+        n = len(self.data)
+        if self.roles[INCIDENT_ID] is None:
+            return _generated_ids(np.arange(1, n + 1))
+        ids = self.raw(INCIDENT_ID).copy()
+        missing = (ids == "").to_numpy()
+        self.note("incident_id_generated", (missing & self.kept).sum())
+        if missing.any():
+            ids[missing] = _generated_ids(np.flatnonzero(missing) + 1).to_numpy()
+        if not _has_repeats(ids, self.kept):
+            return ids
+        candidates = ids.where(self.kept)
         dup = candidates.duplicated(keep="first").to_numpy() & self.kept
         if dup.any():
             firsts = candidates[candidates.notna()].drop_duplicates(keep="first")
             first_row = dict(zip(firsts.to_numpy(), firsts.index.to_numpy() + 1))
             for pos in np.flatnonzero(dup):
-                self.reject(_one_row(len(ids), int(pos)), "duplicate_id", self.roles[INCIDENT_ID],
-                            f"duplicate incident id (first seen at row {first_row[ids[pos]]})")
+                self.reject(_one_row(n, int(pos)), "duplicate_id", self.roles[INCIDENT_ID],
+                            f"duplicate incident id (first seen at row {first_row[ids.iloc[pos]]})")
         return ids
 
     def parse_dates(self, timezone: str, date_format: str | None, accept_implausible: bool) -> pd.Series:
@@ -464,14 +471,19 @@ class _RowChecker:
         self.reject(finite & (lon == 0) & (lat == 0), "zero_coordinates", f"{lon_col}/{lat_col}",
                     "coordinates are 0, 0 (a placeholder, not a location)")
 
-    def parse_outcomes(self) -> np.ndarray:
-        mapped = _normalised(self.raw(OUTCOME)).map(OUTCOME_ALIASES)
-        self.note("outcome_unrecognised_as_unknown", (mapped.isna().to_numpy() & self.kept).sum())
+    def parse_outcomes(self) -> pd.Series:
+        """The outcome (fatal, nonfatal, unknown) of each row, decided once per distinct value."""
+        codes, uniques = pd.factorize(self.raw(OUTCOME))
+        outcomes = [OUTCOME_ALIASES.get(normalise_name(u)) for u in [*uniques, ""]]  # last: code -1, no value
+        unrecognised = np.array([o is None for o in outcomes])[codes]
+        self.note("outcome_unrecognised_as_unknown", (unrecognised & self.kept).sum())
         if self.roles[OUTCOME] is None:
             self.note("outcome_column_absent", self.kept.sum())
-        return mapped.fillna("unknown").to_numpy(dtype=object)
+        return _text_by_code([o or "unknown" for o in outcomes], codes)
 
     def parse_doses(self) -> pd.arrays.IntegerArray:
+        if self.roles[NALOXONE_DOSES] is None:
+            return pd.array(np.full(len(self.data), np.nan), dtype="Int64")
         text = self.raw(NALOXONE_DOSES)
         norm = _normalised(text)
         numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
@@ -485,19 +497,46 @@ class _RowChecker:
         numbers[invalid] = np.nan
         return pd.array(numbers.round(), dtype="Int64")
 
-    def rejects_frame(self, ids: np.ndarray) -> pd.DataFrame:
+    def rejects_frame(self, ids: pd.Series) -> pd.DataFrame:
         out = ~self.kept
         rows = np.flatnonzero(out)
         return pd.DataFrame(
             {
                 "row": rows + 1,
-                INCIDENT_ID: _where_kept(ids[out], self.code[out] != "empty_row"),
+                INCIDENT_ID: _where_kept(ids.to_numpy()[out], self.code[out] != "empty_row"),
                 "code": self.code[out],
                 "column": self.column[out],
                 "reason": self.reason[out],
             },
             columns=REJECT_COLUMNS,
         )
+
+
+def _generated_ids(rows: np.ndarray) -> pd.Series:
+    """"odgeo-row-N" for 1-based rows N, as text built by Arrow (no Python string per row in pandas 3)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.binary_join_element_wise("odgeo-row-", pc.cast(pa.array(rows, type=pa.int64()), pa.string()), "")
+    return pd.Series(text.to_pandas(), index=pd.RangeIndex(len(rows)))
+
+
+def _has_repeats(text: pd.Series, keep: np.ndarray) -> bool:
+    """Whether some value appears twice among the kept rows (Arrow's hash set: quicker than a full duplicated)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kept = pc.filter(pa.array(text, type=pa.string(), from_pandas=True), pa.array(keep))
+    return len(pc.unique(kept)) < len(kept)
+
+
+def _text_by_code(values: list[str], codes: np.ndarray) -> pd.Series:
+    """``values[code]`` per row (code -1: the last value) as text, taken by Arrow, not per Python string."""
+    import pyarrow as pa
+
+    codes = np.where(codes < 0, len(values) - 1, codes)
+    text = pa.array(values, type=pa.string()).take(pa.array(codes, type=pa.int64()))
+    return pd.Series(text.to_pandas(), index=pd.RangeIndex(len(codes)))
 
 
 def _where_kept(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -520,12 +559,36 @@ def _normalised(text: pd.Series) -> pd.Series:
     return pd.Series(names[codes], index=text.index)
 
 
+# A decimal number as pandas.to_numeric reads one (also inf, infinity, nan; any case).
+_DECIMAL = r"^[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf(inity)?|nan)$"
+
+
 def _to_float(text: pd.Series) -> np.ndarray:
-    values = np.array(pd.to_numeric(text.where(text != ""), errors="coerce"), dtype=float)  # a writable copy
+    """Numbers of stripped text, NaN where empty or not a number (a decimal comma is read too).
+
+    Parsed by Arrow, correctly rounded (as Python's float), without a Python object per value.
+    """
+    import pyarrow as pa
+
+    values = _decimal_numbers(pa.array(text, type=pa.string(), from_pandas=True))
     retry = np.isnan(values) & text.str.contains(",", regex=False).to_numpy()
     if retry.any():  # decimal comma, as in many European exports
-        values[retry] = pd.to_numeric(text[retry].str.replace(",", ".", regex=False), errors="coerce")
+        commas = pa.array(text[retry].str.replace(",", ".", regex=False), type=pa.string(), from_pandas=True)
+        values[retry] = _decimal_numbers(commas)
     return values
+
+
+def _decimal_numbers(strings) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    strings = pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings)
+    try:  # Arrow's cast accepts exactly what _DECIMAL matches: the pattern only for columns with non-numbers
+        numbers = pc.cast(strings, pa.float64())
+    except pa.ArrowInvalid:
+        numeric = pc.match_substring_regex(strings, _DECIMAL, ignore_case=True)
+        numbers = pc.cast(pc.if_else(numeric, strings, pa.scalar(None, pa.string())), pa.float64())
+    return numbers.to_numpy(zero_copy_only=False).astype(float, copy=True)  # writable, NaN where null
 
 
 def _is_wgs84(crs: str) -> bool:

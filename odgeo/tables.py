@@ -338,9 +338,11 @@ def _parse_fast(text: str, delimiter: str, names: list[str]) -> pd.DataFrame | N
         return None
     import pyarrow.compute as pc
 
-    # Leading spaces off each field, as a CSV reader with skipinitialspace does.
-    return pd.DataFrame({n: pc.utf8_ltrim(table.column(i), characters=" ").to_numpy(zero_copy_only=False)
-                         for i, n in enumerate(names)}, columns=names)
+    # Leading spaces off each field, as a CSV reader with skipinitialspace does. to_pandas gives the
+    # text dtype pandas itself would infer (object in pandas 2, Arrow-backed str in 3) without a
+    # round trip through a million Python strings.
+    trimmed = pa.table([pc.utf8_ltrim(table.column(i), characters=" ") for i in range(len(names))], names=names)
+    return trimmed.to_pandas()
 
 
 def _wrong_width(n_got: int, n_fields: int, first_field: str, delimiter: str) -> tuple[str, str]:

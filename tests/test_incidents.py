@@ -1,5 +1,7 @@
 """Every row ends up used, unlocated or rejected with a reason; the counts add up."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -170,3 +172,53 @@ def test_a_file_without_an_id_column_gets_row_ids(tmp_path):
     path.write_text("occurred_at,longitude,latitude\n2025-01-01,-97.4,38.2\n2025-01-02,-97.41,38.21\n")
     read = read_incidents(path)
     assert read.incidents["incident_id"].tolist() == ["odgeo-row-1", "odgeo-row-2"]
+
+
+_NUMBER_TEXT = ["-87.623177", "41.881832", "1e5", "+5", ".5", "5.", "1E-3", "-0", "0.1000000000000000055511151231257827",
+                "inf", "-Infinity", "NaN", "1_000", "0x10", "１２", "12a", "1e", "e5", "- 5", "5e1000", "1e-400", "00012"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_NUMBER_TEXT), st.text("0123456789.eE+-infatyINFATY_x,", max_size=8),
+                          st.floats(allow_nan=False).map(repr)), min_size=1, max_size=30))
+def test_coordinate_text_reads_as_pandas_decides_and_python_rounds(values):
+    from odgeo.incidents import _to_float
+
+    text = pd.Series(values, dtype=object)
+    got = _to_float(text)
+    # Which texts are numbers: as pandas.to_numeric says (a decimal comma read as a point);
+    # their values: as Python's float, correctly rounded (pandas 2's parser is not, on 17 digits).
+    def expected(value):
+        for candidate in (value, value.replace(",", ".") if "," in value else None):
+            if candidate is not None and not np.isnan(pd.to_numeric(pd.Series([candidate]), errors="coerce")[0]):
+                return float(candidate)
+        return np.nan
+
+    def overflows(value):  # pandas 2 calls "5e1000" not a number, pandas 3 infinite: rejected either way
+        try:
+            return any(c.isdigit() for c in value) and math.isinf(float(value))
+        except ValueError:
+            return False
+
+    want = np.array([expected(v) for v in values])
+    huge = np.array([overflows(v) for v in values])
+    assert np.array_equal(got[~huge], want[~huge], equal_nan=True)
+    assert np.isinf(got[huge]).all()
+
+
+def test_repeated_and_generated_ids(tmp_path):
+    path = _write(tmp_path, [
+        "A,2024-05-01,fatal,-97.4,38.2,",
+        "B,2024-05-01,fatal,999,38.2,",  # rejected for its longitude, after the ids are checked
+        "B,2024-05-02,fatal,-97.4,38.2,",
+        ",2024-05-02,fatal,-97.4,38.2,",
+        "A,2024-05-03,fatal,-97.4,38.2,",
+    ])
+    read = read_incidents(path)
+    assert list(read.incidents["incident_id"]) == ["A", "odgeo-row-4"]
+    rejects = read.rejects.set_index("row")
+    assert rejects.loc[2, "code"] == "coordinate_out_of_range"
+    assert rejects.loc[3, "reason"] == "duplicate incident id (first seen at row 2)"
+    assert rejects.loc[5, "reason"] == "duplicate incident id (first seen at row 1)"
+    assert list(rejects["incident_id"]) == ["B", "B", "A"]
+    assert read.notes["incident_id_generated"] == 1
