@@ -6,7 +6,8 @@ the way a web heat map's pixel radius does. Points are linearly binned onto a
 grid whose nodes include every output cell centre, fine enough (node spacing at
 most bandwidth / 20 for the quartic, / 6 for the Gaussian, whose kernel is
 narrowed by the binning blur) that binning moves no value by more than about 0.25% of
-the peak, and convolved with the kernel by FFT.
+the peak, and convolved with the kernel by FFT (the Gaussian as two 1-D convolutions in
+float32: it is the product of one profile per axis).
 """
 
 from __future__ import annotations
@@ -244,9 +245,12 @@ def kernel_density(
     y0 = south + cell_size_m / 2.0
     n_cols, n_rows = (cols - 1) * sub + 1, (rows - 1) * sub + 1
     binned = _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows)
-    offsets = _kernel_stencil(bandwidth_m, step, kernel, reach)
     with scipy.fft.set_workers(_FFT_WORKERS):  # pocketfft splits the rows and columns: the same bits
-        fine = fftconvolve(binned, offsets, mode="same")
+        if kernel == "gaussian":  # separable: one 1-D convolution per axis
+            profile = _gaussian_profile(bandwidth_m, step, reach)
+            fine = _convolve_rows(_convolve_rows(binned.T, profile).T, profile).astype(float)
+        else:
+            fine = fftconvolve(binned, _kernel_stencil(bandwidth_m, step, kernel), mode="same")
     values = fine[::sub, ::sub][::-1]  # rows north to south
     values = np.where(values < 1e-9 * max(values.max(), 1e-300), 0.0, values)  # FFT round-off
     transform = Affine(cell_size_m, 0.0, west, 0.0, -cell_size_m, south + rows * cell_size_m)
@@ -258,7 +262,8 @@ def kernel_density(
         cell_size_m=float(cell_size_m),
         kernel=kernel,
         n_points=len(x),
-        method={"binning": "linear", "nodes_per_cell": sub, "node_spacing_m": step, "convolution": "FFT"},
+        method={"binning": "linear", "nodes_per_cell": sub, "node_spacing_m": step,
+                "convolution": "FFT, separable (one axis at a time), float32" if kernel == "gaussian" else "FFT"},
     )
 
 
@@ -288,15 +293,44 @@ def _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows) -> np.ndarray:
     return grid.reshape(n_rows, n_cols)
 
 
-def _kernel_stencil(bandwidth_m: float, step: float, kernel: str, reach: float) -> np.ndarray:
-    """The kernel sampled at node offsets, an odd square array centred on zero."""
+def _kernel_stencil(bandwidth_m: float, step: float, kernel: str) -> np.ndarray:
+    """The (quartic) kernel sampled at node offsets, an odd square array centred on zero."""
+    half = math.ceil(bandwidth_m / step)
+    d = np.arange(-half, half + 1) * step
+    return kernel_values(np.hypot(*np.meshgrid(d, d)), bandwidth_m, kernel)
+
+
+def _convolve_rows(grid: np.ndarray, profile: np.ndarray) -> np.ndarray:
+    """Each row of ``grid`` convolved with the odd-length ``profile`` ("same" size), by FFT in float32.
+
+    Only the columns between the first and last non-zero one are transformed (the grid's margin
+    of one kernel reach is empty), along the contiguous axis. float32 keeps 7 digits: its error
+    (below 1e-6 of the peak) is a thousandth of the binning's.
+    """
+    rows, cols = grid.shape
+    occupied = np.flatnonzero(grid.any(axis=0))
+    out = np.zeros((rows, cols), dtype=np.float32)
+    if not len(occupied):
+        return out
+    lo, hi = int(occupied[0]), int(occupied[-1]) + 1
+    half = len(profile) // 2
+    n = scipy.fft.next_fast_len(hi - lo + 2 * half, real=True)
+    spectrum = scipy.fft.rfft(np.ascontiguousarray(grid[:, lo:hi], dtype=np.float32), n=n, axis=1)
+    spectrum *= scipy.fft.rfft(profile.astype(np.float32), n=n)
+    full = scipy.fft.irfft(spectrum, n=n, axis=1)  # column j of full is column lo - half + j of the output
+    first, last = max(lo - half, 0), min(hi + half, cols)
+    out[:, first:last] = full[:, first - (lo - half):last - (lo - half)]
+    return out
+
+
+def _gaussian_profile(bandwidth_m: float, step: float, reach: float) -> np.ndarray:
+    """One axis of the Gaussian stencil: its outer product with itself is the 2-D kernel, per km².
+
+    Truncated to a square of side 2 * reach (the kernel beyond 4 standard deviations is below
+    0.04% of its peak). Linear binning blurs by a variance of step²/6 per axis: that is taken
+    off the kernel's.
+    """
+    sigma = math.sqrt(max(bandwidth_m**2 - step**2 / 6.0, (bandwidth_m * 0.5) ** 2))
     half = math.ceil(reach / step)
     d = np.arange(-half, half + 1) * step
-    dist = np.hypot(*np.meshgrid(d, d))
-    if kernel == "gaussian":
-        # Linear binning blurs by a variance of step²/6 per axis: take it off the kernel.
-        sigma = math.sqrt(max(bandwidth_m**2 - step**2 / 6.0, (bandwidth_m * 0.5) ** 2))
-        k = kernel_values(dist, sigma, "gaussian")
-        k[dist > reach] = 0.0
-        return k
-    return kernel_values(dist, bandwidth_m, kernel)
+    return np.exp(-(d**2) / (2.0 * sigma**2)) * (1e3 / (math.sqrt(2.0 * np.pi) * sigma))

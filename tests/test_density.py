@@ -97,3 +97,21 @@ def test_geotiff_has_crs_units_nodata_and_overviews(tmp_path):
         data = src.read(1)
         assert np.allclose(data, grid.values.astype(np.float32))
         assert src.transform == grid.transform
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 40), st.integers(0, 20), st.integers(0, 20), st.integers(0, 12),
+       st.integers(0, 10_000))
+def test_row_convolution_equals_direct_convolution(rows, width, left, right, half, seed):
+    from scipy.signal import convolve
+
+    from odgeo.density import _convolve_rows
+
+    rng = np.random.default_rng(seed)
+    grid = np.zeros((rows, left + width + right))
+    grid[:, left:left + width] = rng.random((rows, width)) * (rng.random((rows, width)) < 0.5)
+    profile = rng.random(2 * half + 1)
+    want = np.array([convolve(row, profile, mode="same", method="direct") for row in grid])
+    got = _convolve_rows(grid, profile)
+    assert got.shape == grid.shape
+    assert np.abs(got - want).max() <= 1e-5 * max(np.abs(want).max(), 1e-12)

@@ -174,8 +174,9 @@ def test_a_file_without_an_id_column_gets_row_ids(tmp_path):
     assert read.incidents["incident_id"].tolist() == ["odgeo-row-1", "odgeo-row-2"]
 
 
-_NUMBER_TEXT = ["-87.623177", "41.881832", "1e5", "+5", ".5", "5.", "1E-3", "-0", "0.1000000000000000055511151231257827",
-                "inf", "-Infinity", "NaN", "1_000", "0x10", "１２", "12a", "1e", "e5", "- 5", "5e1000", "1e-400", "00012"]
+_NUMBER_TEXT = ["-87.623177", "41.881832", "1e5", "+5", ".5", "5.", "1E-3", "-0",
+                "0.1000000000000000055511151231257827", "inf", "-Infinity", "NaN", "1_000", "0x10", "１２", "12a",
+                "1e", "e5", "- 5", "5e1000", "1e-400", "00012"]
 
 
 @settings(max_examples=200, deadline=None)
