@@ -20,7 +20,6 @@ import numpy as np
 import pyproj
 import scipy.fft
 from affine import Affine
-from scipy.signal import fftconvolve
 
 from .errors import NoDataError, ParameterError
 from .vocabulary import KERNELS
@@ -30,6 +29,7 @@ __all__ = [
     "DensityGrid",
     "auto_bandwidth",
     "default_cell_size",
+    "fft_convolve_same",
     "kernel_density",
     "kernel_values",
 ]
@@ -250,7 +250,7 @@ def kernel_density(
             profile = _gaussian_profile(bandwidth_m, step, reach)
             fine = _convolve_rows(_convolve_rows(binned.T, profile).T, profile).astype(float)
         else:
-            fine = fftconvolve(binned, _kernel_stencil(bandwidth_m, step, kernel), mode="same")
+            fine = fft_convolve_same(binned, _kernel_stencil(bandwidth_m, step, kernel))
     values = fine[::sub, ::sub][::-1]  # rows north to south
     values = np.where(values < 1e-9 * max(values.max(), 1e-300), 0.0, values)  # FFT round-off
     transform = Affine(cell_size_m, 0.0, west, 0.0, -cell_size_m, south + rows * cell_size_m)
@@ -298,6 +298,25 @@ def _kernel_stencil(bandwidth_m: float, step: float, kernel: str) -> np.ndarray:
     half = math.ceil(bandwidth_m / step)
     d = np.arange(-half, half + 1) * step
     return kernel_values(np.hypot(*np.meshgrid(d, d)), bandwidth_m, kernel)
+
+
+def fft_convolve_same(grid: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``scipy.signal.fftconvolve(grid, kernel, mode="same")`` for 2-D float arrays, step for step.
+
+    The same transforms of the same sizes, so the same bits (tests/test_density.py checks),
+    without importing scipy.signal, which takes longer to import than most runs take to
+    convolve.
+    """
+    axes = [a for a in range(2) if grid.shape[a] != 1 and kernel.shape[a] != 1]  # length 1: a broadcast product
+    full = [grid.shape[a] + kernel.shape[a] - 1 if a in axes else max(grid.shape[a], kernel.shape[a]) for a in range(2)]
+    if axes:
+        sizes = [scipy.fft.next_fast_len(full[a], True) for a in axes]
+        spectrum = scipy.fft.rfftn(grid, sizes, axes=axes) * scipy.fft.rfftn(kernel, sizes, axes=axes)
+        product = scipy.fft.irfftn(spectrum, sizes, axes=axes)[: full[0], : full[1]]
+    else:
+        product = grid * kernel
+    top, left = (full[0] - grid.shape[0]) // 2, (full[1] - grid.shape[1]) // 2
+    return product[top : top + grid.shape[0], left : left + grid.shape[1]].copy()
 
 
 def _convolve_rows(grid: np.ndarray, profile: np.ndarray) -> np.ndarray:

@@ -115,3 +115,16 @@ def test_row_convolution_equals_direct_convolution(rows, width, left, right, hal
     got = _convolve_rows(grid, profile)
     assert got.shape == grid.shape
     assert np.abs(got - want).max() <= 1e-5 * max(np.abs(want).max(), 1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 60), st.integers(1, 60), st.integers(0, 9), st.integers(0, 9), st.integers(0, 10_000))
+def test_fft_convolution_is_scipys_bit_for_bit(rows, cols, half_r, half_c, seed):
+    from scipy.signal import fftconvolve
+
+    from odgeo.density import fft_convolve_same
+
+    rng = np.random.default_rng(seed)
+    grid = rng.random((rows, cols)) * (rng.random((rows, cols)) < 0.3)
+    kernel = rng.random((2 * half_r + 1, 2 * half_c + 1))
+    assert np.array_equal(fft_convolve_same(grid, kernel), fftconvolve(grid, kernel, mode="same"))

@@ -55,15 +55,27 @@ def quantile_bins(y: np.ndarray, k: int) -> np.ndarray:
     """Mapclassify's ``Quantiles(y, k).bins``, computed as it does, without importing it.
 
     The upper bound of each of ``k`` equal-count classes (scipy's ``scoreatpercentile``
-    at 100/k, 200/k ... 100), repeated bounds collapsed.
+    at 100/k, 200/k ... 100, its arithmetic repeated here: scipy.stats takes a second
+    to import), repeated bounds collapsed.
     """
-    from scipy.stats import scoreatpercentile
-
     w = 100.0 / k
     p = np.arange(w, 100 + w, w)
     if p[-1] > 100.0:
         p[-1] = 100.0
-    return np.unique(np.array([scoreatpercentile(y, pct) for pct in p]))
+    ordered = np.sort(np.asarray(y))
+    return np.unique(np.array([_score_at_percentile(ordered, pct) for pct in p]))
+
+
+def _score_at_percentile(ordered: np.ndarray, per: float) -> float:
+    """scipy.stats.scoreatpercentile of sorted values, interpolation "fraction", as scipy computes it."""
+    if ordered.size == 0:
+        return np.nan
+    idx = per / 100.0 * (ordered.shape[0] - 1)
+    i = int(idx)
+    if i == idx:
+        return np.add.reduce(ordered[i : i + 1] * np.array(1)) / 1.0
+    weights = np.array([(i + 1 - idx), (idx - i)], float)
+    return np.add.reduce(ordered[i : i + 2] * weights) / weights.sum()
 
 
 def class_labels(values: np.ndarray, breaks: list[float]) -> list[str]:
