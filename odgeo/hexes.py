@@ -338,11 +338,13 @@ def cells_to_polygons(cells: pd.Index | list[str]) -> gpd.GeoSeries:
     geopandas.GeoSeries
         One polygon per cell, indexed by ``h3_cell``.
     """
-    rings = []
-    for cell in cells:
-        boundary = h3.cell_to_boundary(cell)  # ((lat, lng), ...)
-        rings.append([(lng, lat) for lat, lng in boundary])
-    polygons = np.array([shapely.Polygon(r) for r in rings], dtype=object)
+    boundaries = [h3.cell_to_boundary(cell) for cell in cells]  # ((lat, lng), ...): 6 vertices, or 5 to 10
+    polygons = np.empty(len(boundaries), dtype=object)
+    sizes = np.array([len(b) for b in boundaries], dtype=np.int64)
+    for size in np.unique(sizes).tolist():  # one shapely call per vertex count (it closes each ring)
+        where = np.flatnonzero(sizes == size)
+        latlng = np.array([boundaries[i] for i in where.tolist()], dtype=float).reshape(len(where), size, 2)
+        polygons[where] = shapely.polygons(latlng[:, :, ::-1])
     return gpd.GeoSeries(polygons, index=pd.Index(cells, name=H3_CELL), crs=WGS84)
 
 

@@ -111,3 +111,16 @@ def test_period_codes_are_the_formatted_dates(period):
     assert names == sorted(set(expected))
     if period == "week":
         assert names[codes[-2]] == "2025-W01" and names[codes[-1]] == "2026-W53"
+
+
+def test_cell_polygons_are_h3_boundaries_vertex_for_vertex():
+    # Hexagons, pentagons (5 vertices) and their neighbours bent over icosahedron edges (7 to 10 vertices).
+    cells = [*h3.grid_disk(h3.latlng_to_cell(41.88, -87.63, 8), 4), *h3.get_pentagons(4),
+             *h3.grid_disk(h3.get_pentagons(5)[0], 3)]
+    got = cells_to_polygons(cells)
+    assert list(got.index) == cells
+    sizes = {len(h3.cell_to_boundary(c)) for c in cells}
+    assert {5, 6}.issubset(sizes) and max(sizes) > 6
+    for cell, polygon in zip(cells, got.values):
+        expected = shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(cell)])
+        assert shapely.to_wkb(polygon) == shapely.to_wkb(expected)
