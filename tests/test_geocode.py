@@ -51,6 +51,49 @@ def test_parsing(text, kind, number, high, street, unit):
         assert (address.street, address.unit) == (street, unit)
 
 
+# Notes, units and landmarks as typed into death investigation and EMS records (issue 14's examples
+# and the injury-place words of Connecticut's medical examiner export): split off before matching.
+@pytest.mark.parametrize("text, number, street, unit, note, city, zip_code", [
+    ("3127 West Taylor (Vacant Lot)", 3127, "W TAYLOR", "", "VACANT LOT", "", ""),
+    ("641 N. CLARK ST(WALGREENS)", 641, "N CLARK ST", "", "WALGREENS", "", ""),
+    ("6131 NORTH SHERIDAN, TOWN HSE B", 6131, "N SHERIDAN", "TOWN HSE B", "", "", ""),
+    ("5330 W Harrison, 2 S", 5330, "W HARRISON", "2 S", "", "", ""),
+    ("3720 W. McLean #2C/Rear Building", 3720, "W MCLEAN", "#2C/REAR BUILDING", "", "", ""),
+    ("4849 W Irving Park Road, hotel room 221", 4849, "W IRVING PARK RD", "HOTEL ROOM 221", "", "", ""),
+    ("3700 w. Congress, UnitT 1306", 3700, "W CONGRESS", "UNITT 1306", "", "", ""),
+    ("3173 WEST HARRISON, ALLEY", 3173, "W HARRISON", "", "ALLEY", "", ""),
+    ("5615 N Cumberland, 607", 5615, "N CUMBERLAND", "607", "", "", ""),
+    ("8017 South Langley, Apt.1", 8017, "S LANGLEY", "APT1", "", "", ""),
+    ("8017 South Langley Apt.1", 8017, "S LANGLEY", "APT1", "", "", ""),
+    ("426 S CLARK ST BSMT", 426, "S CLARK ST", "BSMT", "", "", ""),
+    ("123 1/2 Main St", 123, "MAIN ST", "", "", "", ""),
+    ("123\u00bd Main St", 123, "MAIN ST", "", "", "", ""),
+    ("12 Main St, Friend's Residence", 12, "MAIN ST", "", "FRIEND S RESIDENCE", "", ""),
+    ("40 Elm St, Hotel or Motel", 40, "ELM ST", "", "HOTEL OR MOTEL", "", ""),
+    ("7 Oak Ave, In Vehicle", 7, "OAK AVE", "", "IN VEHICLE", "", ""),
+    ("88 Pine St (parking lot), Sampleton, KS 67401", 88, "PINE ST", "", "PARKING LOT", "SAMPLETON", "67401"),
+    ("5 Oak, Apt 2, Sampleton, KS 67401", 5, "OAK", "APT 2", "", "SAMPLETON", "67401"),
+    ("123 Main St, IL 62704", 123, "MAIN ST", "", "", "", "62704"),
+    ("123 Main St, 62704", 123, "MAIN ST", "", "", "", "62704"),
+    ("100 United Way", 100, "UNITED WAY", "", "", "", ""),
+    ("55 Flower St", 55, "FLOWER ST", "", "", "", ""),
+    ("12 Lotus Ave", 12, "LOTUS AVE", "", "", "", ""),
+])
+def test_notes_and_units_are_split_off(text, number, street, unit, note, city, zip_code):
+    address = parse_address(text)
+    assert (address.kind, address.number, address.street) == ("address", number, street)
+    assert (address.unit, address.note, address.city, address.zip) == (unit, note, city, zip_code)
+
+
+@pytest.mark.parametrize("text, low, high, street", [
+    ("1200 BLK W MADISON", 1200, 1299, "W MADISON"), ("1200-BL W Madison St", 1200, 1299, "W MADISON ST"),
+    ("1200 block of W Madison", 1200, 1299, "W MADISON"),
+])
+def test_block_abbreviations(text, low, high, street):
+    address = parse_address(text)
+    assert (address.kind, address.number, address.number_high, address.street) == ("block", low, high, street)
+
+
 @pytest.mark.parametrize("text, kind", [
     ("MAIN ST & 3RD AVE", "intersection"), ("5th and Oak", "intersection"), ("Main / Elm", "intersection"),
     ("PO Box 123", "po_box"), ("City Hall", "place"), ("", "empty"), ("67401", "zip_only"),

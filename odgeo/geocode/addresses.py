@@ -40,12 +40,30 @@ STREET_TYPES = {alias: std for std, aliases in _TYPES.items() for alias in alias
 _ORDINALS = {"FIRST": "1ST", "SECOND": "2ND", "THIRD": "3RD", "FOURTH": "4TH", "FIFTH": "5TH", "SIXTH": "6TH",
              "SEVENTH": "7TH", "EIGHTH": "8TH", "NINTH": "9TH", "TENTH": "10TH", "ELEVENTH": "11TH",
              "TWELFTH": "12TH", "THIRTEENTH": "13TH", "FOURTEENTH": "14TH", "FIFTEENTH": "15TH"}
-_UNITS = ("APARTMENT", "APT", "UNIT", "ROOM", "RM", "SUITE", "STE", "FLOOR", "FL", "REAR", "BASEMENT", "BSMT",
-          "LOT", "SPACE", "SPC", "BLDG", "BUILDING", "TRLR", "DEPT", "OFC", "FRNT", "UPPR", "LOWR", "#")
-_UNIT_RE = re.compile(r"\s(?:(?:" + "|".join(u for u in _UNITS if u != "#") + r")\b\.?\s*[\w-]*|#\s*[\w-]+)(?:\s.*)?$")
-_NUMBER = re.compile(r"^(\d+)([A-Z]?)\s+(.*)$")
+_UNITS = ("APARTMENT", "APT", "UNITT", "UNIT", "UNT", "ROOM", "RM", "SUITE", "STE", "FLOOR", "FL", "REAR",
+          "BASEMENT", "BSMT", "LOT", "SPACE", "SPC", "BLDG", "BUILDING", "TRLR", "DEPT", "OFC", "FRNT", "UPPR", "LOWR",
+          "#")
+_UNIT_WORDS = "|".join(u for u in _UNITS if u != "#")
+# A unit designator ("APT 5", glued "APT1", misspelt "UNITT 1306", "#2C/REAR BUILDING") and the rest of the line.
+_UNIT_RE = re.compile(r"\s(?:(?:" + _UNIT_WORDS + r")(?=[\d\s-]|$)\s*[\w/-]*|#\s*[\w/-]+)(?:\s.*)?$")
+# What may follow a comma instead of a city: a unit, a bare number ("607", "2 S", "2C"), a room of a
+# hotel or a town house.
+_TAIL_UNIT = re.compile(r"^(?:(?:(?:HOTEL|MOTEL)\s+)?(?:" + _UNIT_WORDS + r"|TOWN\s*HSE|TOWNHOUSE|TH)(?=[\d\s-]|$)"
+                        r"|#|\d+[A-Z]?(?:\s+[A-Z0-9]{1,3})?$|[A-Z]\d+$)")
+_TAIL_ZIP = re.compile(r"^(?:(?:(?P<city>[A-Z][A-Z ]*?)\s+)?[A-Z]{2}\s+)?(?P<zip>\d{5})(?:-\d{4})?$")
+_TAIL_STATE = re.compile(r"^(?:(?P<city>[A-Z][A-Z ]*?)\s+)?[A-Z]{2}$")
+# Where on the premises or what kind of place, not part of the address ("3173 W HARRISON, ALLEY";
+# the words of medical examiners' injury-place fields: "HOTEL OR MOTEL", "FRIEND'S RESIDENCE").
+_PLACE_NOTE = re.compile(
+    r"^(?:(?:\w+\s+)?S\s+)?(?:IN\s+)?(?:ALLEY|ALLEYWAY|ALY|GANGWAY|GARAGE|(?:FRONT |BACK )?YARD|BACKYARD|PORCH|"
+    r"STAIRWELL|HALLWAY|LOBBY|BATHROOM|(?:PARKING|VACANT) LOT|VACANT (?:BUILDING|HOUSE)|PUBLIC PARK|PARK|SIDEWALK|"
+    r"STREET|ROADWAY|CURB|DRIVEWAY|WOODED AREA|WOODS|RESIDENCE|RESIDENTIAL BUILDING|HOUSE|HOME|APARTMENT|"
+    r"HOTEL(?: OR MOTEL)?|MOTEL|HOTEL/MOTEL|VEHICLE|AUTOMOBILE|CAR|HALFWAY HOUSE|NURSING HOME|RESTAURANT|"
+    r"OTHER(?: .*)?|UNKNOWN)$")
+_NOTES = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")  # parenthesised or bracketed, closed or not
+_NUMBER = re.compile(r"^(\d+)([A-Z]?)(?:\s+1/2)?\s+(.*)$")  # "123 1/2 MAIN": the half is dropped
 _RANGE = re.compile(r"^(\d+)\s*-\s*(\d+)\s+(.*)$")
-_BLOCK_OF = re.compile(r"^(\d+)\s+BLOCK(?:\s+OF)?\s+(.*)$")
+_BLOCK_OF = re.compile(r"^(\d+)\s*-?\s*(?:BLOCK|BLK|BL)(?:\s+OF)?\s+(.*)$")
 _XX = re.compile(r"^(\d+)XX\s+(.*)$")
 _INTERSECTION = re.compile(r"\s(?:&|/|AND|AT|@)\s")
 _PO_BOX = re.compile(r"^(?:P\s*O\s*BOX|POST OFFICE BOX|BOX)\s*\d+")
@@ -65,6 +83,7 @@ class Address:
     suffix: str = ""
     postdir: str = ""
     unit: str = ""
+    note: str = ""  # what the line said besides the address: "(VACANT LOT)", "ALLEY", a business name
     city: str = ""
     zip: str = ""
     cross: tuple[str, str, str, str] | None = None  # the second street of an intersection
@@ -120,8 +139,14 @@ def parse_address(text, *, city: str | None = None, zip: str | None = None) -> A
 def _parse(text: str, city: str, zip_code: str) -> Address:
     if len(text) > MAX_LENGTH:
         return Address("too_long", city=city, zip=zip_code, reason=f"longer than {MAX_LENGTH} characters")
-    line = _clean(text)
-    if _STATE_ZIP.search(line):
+    text = text.replace("\u00bd", " 1/2")  # NFKD would turn "123½" into "1232"
+    notes = [m.strip("()[] ") for m in _NOTES.findall(text)]
+    line = _clean(_NOTES.sub(" ", text))
+    units: list[str] = []
+    if "," in line:
+        line, city, zip_code, units, more = _split_at_commas(line, city, zip_code)
+        notes += more
+    elif _STATE_ZIP.search(line):
         line, city, zip_code = _split_one_line(line, city, zip_code)
     if not line:
         if zip_code:
@@ -131,10 +156,11 @@ def _parse(text: str, city: str, zip_code: str) -> Address:
         return Address("zip_only", city=city, zip=line[:5], reason="only a ZIP code")
     if _PO_BOX.match(line):
         return Address("po_box", city=city, zip=zip_code, reason="a PO box is not a place")
-    base = Address("address", city=city, zip=zip_code)
+    note = " ".join(_clean(n) for n in notes if _clean(n))
+    base = Address("address", city=city, zip=zip_code, unit=" ".join(units), note=note)
     unit = _UNIT_RE.search(" " + line)
     if unit:
-        base = replace(base, unit=unit.group(0).strip())
+        base = replace(base, unit=" ".join([unit.group(0).strip(), *units]))
         line = (" " + line)[: unit.start()].strip()
     if _INTERSECTION.search(f" {line} "):
         first, second = _INTERSECTION.split(f" {line} ", maxsplit=1)
@@ -165,6 +191,37 @@ def _range_end(first: str, second: str) -> int:
     if len(second) < len(first):
         second = first[: len(first) - len(second)] + second
     return max(int(first), int(second))
+
+
+def _split_at_commas(line: str, city: str, zip_code: str) -> tuple[str, str, str, list[str], list[str]]:
+    """The street before the first comma; after it, a city, state and ZIP, units and notes.
+
+    "6131 N SHERIDAN, TOWN HSE B" -> unit TOWN HSE B; "5615 N CUMBERLAND, 607" -> unit 607;
+    "3173 W HARRISON, ALLEY" -> note ALLEY; "123 MAIN ST, SPRINGFIELD, IL 62704" -> city and ZIP.
+    Nothing after a comma joins the street name.
+    """
+    first, *rest = [part.strip(" -") for part in line.split(",")]
+    units: list[str] = []
+    notes: list[str] = []
+    for i, part in enumerate(rest):
+        if not part:
+            continue
+        place = _is_place(part)
+        if place and (_ZIP.match(part) or not _TAIL_UNIT.match(part)):
+            city = _clean(place.group("city") or "") or city
+            zip_code = place.groupdict().get("zip") or zip_code
+        elif _TAIL_UNIT.match(part):
+            units.append(part)
+        elif _PLACE_NOTE.match(part) or city or (i < len(rest) - 1 and not _is_place(rest[i + 1])):
+            notes.append(part)  # a city is known, or this is not followed by a state or ZIP
+        else:
+            city = part
+    return first, city, zip_code, units, notes
+
+
+def _is_place(part: str) -> re.Match | None:
+    """A "CITY ST 12345", "ST 12345", "12345", "CITY ST" or "ST" after a comma."""
+    return _TAIL_ZIP.match(part) or _TAIL_STATE.match(part)
 
 
 def _split_one_line(line: str, city: str, zip_code: str) -> tuple[str, str, str]:
