@@ -140,6 +140,27 @@ def test_scores_mean_what_the_docs_say_on_the_sample_city(index):
     assert off_points.sum() == 60 and np.nanmedian(error[off_points]) <= 40
 
 
+def test_a_wrong_zip_in_a_tenth_of_rows_still_finds_the_address_point(index):
+    rows, facts = _sample_unlocated()
+    clean = ((facts["address_style"] == "clean") & facts["in_address_points"]).to_numpy()
+    rows, facts = rows[clean].reset_index(drop=True), facts[clean].reset_index(drop=True)
+    zips = ["67401", "67402", "67403", "67404"]
+    wrong = (np.arange(len(rows)) % 10 == 3) & rows["zip"].isin(zips).to_numpy()
+    given = rows["zip"].where(~wrong, [zips[(zips.index(z) + 1) % 4] if z in zips else z for z in rows["zip"]])
+    assert (given[wrong] != rows["zip"][wrong]).all() and wrong.sum() >= 20
+    out = geocode_frame(index, rows["address"], rows["city"], given)
+    right = geocode_frame(index, rows["address"], rows["city"], rows["zip"])
+    error = _error_m(out, facts)
+    # The number found on the street in another ZIP, exactly: the point is right, the score 0.05 lower.
+    moved = wrong & (out["geocode_status"] == "exact").to_numpy()
+    assert moved.sum() == wrong.sum()  # before: 2 of the 30 fell to the centre of the street in the given ZIP
+    assert (error[moved] <= 5).all()
+    assert np.allclose(out["geocode_score"][moved], right["geocode_score"][moved] - 0.05)
+    assert (out["geocode_reason"][moved] == [f"ZIP {g} disagreed: found in {z}"
+                                              for g, z in zip(given[moved], rows["zip"][moved])]).all()
+    pd.testing.assert_frame_equal(out[~wrong], right[~wrong])
+
+
 def test_bad_input_keeps_every_row_in_order(index, tmp_path):
     texts = ["", "67401", "x" * 10_000, "12\x00 Main\x07 St", "'; DROP TABLE x; --", "<img src=x onerror=alert(1)>",
              "PO Box 7", "562 W Locust St", "Café Olé"]

@@ -18,7 +18,8 @@ unmatched       0     nothing found (the reason says why)
 =============== ===== =====================================================================
 
 Doubt lowers the score: a street type or direction missing from the input and
-filled in (-0.03 each), a wrong ZIP (the street found elsewhere, -0.05), a
+filled in (-0.03 each), a wrong ZIP (the street found elsewhere, or the number
+not on the street in the given ZIP but in exactly one other: -0.05, the reason names both), a
 street name one or two typos away (-0.05 - 0.1 per edit), a left-out direction
 or type that two streets of the name could take (-0.25), a number range
 (-0.02); when two streets fit equally, the point is theirs (status ``street``).
@@ -44,6 +45,7 @@ GEOCODE_COLUMNS = ["longitude", "latitude", "geocode_status", "geocode_score", "
 _BASE = {"exact": 1.0, "interpolated": 0.9, "range": 0.85, "intersection": 0.8, "street": 0.3, "postcode": 0.15}
 _BLOCK_SCORE = 0.6
 _AMBIGUITY = 0.25  # a left-out direction or type that two streets of the name could take
+_WRONG_ZIP = 0.05  # the street (and number) found in another ZIP than the one given
 _MAX_GAP_NUMBERS = 200  # interpolate only between points at most this many numbers apart
 _OFFSET_M = 8.0
 
@@ -104,20 +106,23 @@ def geocode_one(index: AddressIndex, address: Address) -> Match:
     low = int(address.number or 0)
     high = int(address.number_high if address.number_high is not None else low)
     number = low if address.kind != "block" else (low + high) // 2
-    found = []
-    for street, penalty in streets:
-        located = _locate(index, street, number, block=address.kind == "block",
-                          low=address.number, high=address.number_high)
-        if located is not None:
-            found.append((located, penalty, street))
+    found = _locate_on(index, streets, address, number)
+    if not found and address.zip:
+        # The number is not on the street in the given ZIP: the same street and number in
+        # another ZIP, when only one has it (a ZIP typed wrong, or of the neighbouring area).
+        best = _best(_locate_on(index, _streets(index, address, outside_zip=True), address, number))
+        if best and len({index.street_keys[s][4] for _, _, s in best}) == 1:
+            found = best
     penalty_range = 0.02 if address.kind == "range" else 0.0
     if found:
-        best_status = min(STATUSES.index(m.status) for m, _, _ in found)
-        best = [f for f in found if STATUSES.index(f[0].status) == best_status]
+        best = _best(found)
         if len(best) == 1 or len({f[2] for f in best}) == 1:
             match, penalty, street = best[0]
+            zip_found = index.street_keys[street][4]
+            reason = f"ZIP {address.zip} disagreed: found in {zip_found}" if address.zip and \
+                zip_found != address.zip else ""
             return Match(match.x, match.y, match.status, max(0.0, match.score - penalty - penalty_range),
-                         _label(index, street, number if address.kind != "block" else None, address))
+                         _label(index, street, number if address.kind != "block" else None, address), reason)
         streets = [(s, p) for _, p, s in best]  # the direction stays ambiguous: fall to the street level
     street, penalty = streets[0]
     cx, cy = _centre_of(index, [s for s, _ in streets])
@@ -125,6 +130,26 @@ def geocode_one(index: AddressIndex, address: Address) -> Match:
     return Match(cx, cy, "street", max(0.0, _BASE["street"] - penalty - (0.1 if ambiguous else 0)),
                  _label(index, street, None, address),
                  "several streets of that name" if ambiguous else f"number {number} not found on the street")
+
+
+def _locate_on(index: AddressIndex, streets: list[tuple[int, float]], address: Address,
+               number: int) -> list[tuple[Match, float, int]]:
+    """The number located on each of ``streets`` where it can be: (match, penalty, street)."""
+    found = []
+    for street, penalty in streets:
+        located = _locate(index, street, number, block=address.kind == "block",
+                          low=address.number, high=address.number_high)
+        if located is not None:
+            found.append((located, penalty, street))
+    return found
+
+
+def _best(found: list[tuple[Match, float, int]]) -> list[tuple[Match, float, int]]:
+    """The located numbers of the best status (exact before interpolated before range)."""
+    if not found:
+        return []
+    best_status = min(STATUSES.index(m.status) for m, _, _ in found)
+    return [f for f in found if STATUSES.index(f[0].status) == best_status]
 
 
 def _label(index: AddressIndex, street: int, number: int | None, address: Address) -> str:
@@ -135,8 +160,12 @@ def _label(index: AddressIndex, street: int, number: int | None, address: Addres
     return f"{number} {words} {zip_code}".strip() if number is not None else f"{words} {zip_code}".strip()
 
 
-def _streets(index: AddressIndex, address: Address) -> list[tuple[int, float]]:
-    """Street ids for the address, with the penalty of each (best first)."""
+def _streets(index: AddressIndex, address: Address, *, outside_zip: bool = False) -> list[tuple[int, float]]:
+    """Street ids for the address, with the penalty of each (best first).
+
+    The streets in the address's ZIP when there are any, else all (a little doubt when a ZIP was
+    given); with ``outside_zip``, only those in other ZIPs (the same doubt).
+    """
     candidates = [(s, 0.0) for s in index.by_name.get(address.name, [])]
     if not candidates:
         candidates = _fuzzy(index, address)
@@ -158,10 +187,12 @@ def _streets(index: AddressIndex, address: Address) -> list[tuple[int, float]]:
     if filled:
         out = [(s, p + _AMBIGUITY, z) for s, p, z in out]
     in_zip = [(s, p) for s, p, z in out if address.zip and z == address.zip]
+    if outside_zip:
+        return sorted(((s, p + _WRONG_ZIP) for s, p, z in out if z != address.zip), key=lambda t: t[1])
     if in_zip:
         return sorted(in_zip, key=lambda t: t[1])
     # The ZIP is missing or wrong: the street elsewhere, with a little doubt.
-    return sorted(((s, p + (0.05 if address.zip else 0.0)) for s, p, _ in out), key=lambda t: t[1])
+    return sorted(((s, p + (_WRONG_ZIP if address.zip else 0.0)) for s, p, _ in out), key=lambda t: t[1])
 
 
 def _fuzzy(index: AddressIndex, address: Address) -> list[tuple[int, float]]:
