@@ -1,6 +1,6 @@
 """The offline geocoder: accuracy on the sample city's truth, a hold-out test, and throughput.
 
-    python benchmarks/geocode_benchmark.py [--reference-size 500000]
+    python benchmarks/geocode_benchmark.py [--reference-size 500000] [--previous DIR] [--speed-only]
 
 1. The sample's 1,053 addresses without coordinates against its address points and
    centerlines: error by status and by score band.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_benchmarks import table
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run_benchmarks import table  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_geodata"
 
@@ -82,7 +84,21 @@ def holdout() -> None:
           ["", "n", "median m", "p95 m", "share <= 100 m"], _by(out, err, "geocode_status"))
 
 
-def speed(n_points: int) -> None:
+def speed(n_points: int, previous: str | None = None) -> None:
+    """Build, load and match on a synthetic reference; with ``previous`` (a checkout of an earlier
+    odgeo), the same measured there in a process of its own, in the same run, as the row above."""
+    rows = [["this checkout", *_speed_row(n_points)]]
+    if previous:
+        code = (f"import sys; sys.path.insert(0, {previous!r}); sys.path.insert(1, {str(HERE)!r}); "
+                f"import json, geocode_benchmark as g; print(json.dumps(g._speed_row({n_points})))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        rows.insert(0, [f"previous ({previous})", *json.loads(done.stdout.strip().splitlines()[-1])])
+    table(f"Speed: synthetic reference of {n_points:,} points ({max(100, n_points // 200):,} streets)",
+          ["odgeo", "index build s", "cache load s", "100,000 addresses s", "addresses/s", "exact share",
+           "usaddress parse alone, s (extrapolated)"], rows)
+
+
+def _speed_row(n_points: int) -> list[str]:
     import usaddress
 
     from odgeo.geocode.index import load_index
@@ -118,20 +134,21 @@ def speed(n_points: int) -> None:
     for text in addresses[:5_000]:
         usaddress.tag(text)
     peer = (time.perf_counter() - start) / 5_000 * len(addresses)
-    table(f"Speed: synthetic reference of {n_points:,} points ({n_streets:,} streets)",
-          ["index build s", "cache load s", "100,000 addresses s", "addresses/s", "exact share",
-           "usaddress parse alone, s (extrapolated)"],
-          [[f"{build:.1f}", f"{load:.2f}", f"{ours:.2f}", f"{len(addresses) / ours:,.0f}",
-            f"{(out['geocode_status'] == 'exact').mean():.3f}", f"{peer:.1f}"]])
+    return [f"{build:.1f}", f"{load:.2f}", f"{ours:.2f}", f"{len(addresses) / ours:,.0f}",
+            f"{(out['geocode_status'] == 'exact').mean():.3f}", f"{peer:.1f}"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reference-size", type=int, default=500_000)
+    parser.add_argument("--previous", metavar="DIR", help="a checkout of an earlier odgeo (git worktree add DIR TAG): "
+                                                          "its speed measured in the same run, beside this one's")
+    parser.add_argument("--speed-only", action="store_true", help="leave out the accuracy tables")
     args = parser.parse_args()
-    accuracy()
-    holdout()
-    speed(args.reference_size)
+    if not args.speed_only:
+        accuracy()
+        holdout()
+    speed(args.reference_size, args.previous)
 
 
 if __name__ == "__main__":

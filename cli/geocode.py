@@ -8,6 +8,8 @@ import click
 
 from odgeo.vocabulary import SERVICES
 
+from .options import reference_columns_option
+
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
@@ -20,6 +22,10 @@ from odgeo.vocabulary import SERVICES
 @click.option("--address-col", metavar="COL", help="Address column (default: detected: address, full_address ...).")
 @click.option("--city-col", metavar="COL", help="City column (default: detected).")
 @click.option("--zip-col", metavar="COL", help="ZIP column (default: detected).")
+@click.option("--reference-columns", metavar="ROLE=COL,...",
+              callback=lambda ctx, param, value: reference_columns_option(value),
+              help="Columns of --reference files that are not detected: number=ADD_NUMBER,"
+                   "street=ST_PREDIR+ST_NAME+ST_POSTYP,zip=POST_CODE ('+' joins columns).")
 @click.option("--no-cache", is_flag=True, help="Build the reference index without reading or writing the cache.")
 @click.option("--service", type=click.Choice(SERVICES),
               help="ONLINE: send the addresses the references could not place (all, without --reference) to the "
@@ -30,7 +36,7 @@ from odgeo.vocabulary import SERVICES
 @click.option("--user-agent", metavar="TEXT", help="User agent for --service nominatim (its policy asks for one "
                                                     "that identifies you).")
 def geocode(input_path: str, references: tuple[str, ...], out_path: str, overwrite: bool, address_col, city_col,
-            zip_col, no_cache: bool, service, state, service_url, user_agent) -> None:
+            zip_col, reference_columns, no_cache: bool, service, state, service_url, user_agent) -> None:
     """Geocode the addresses of INPUT against local reference files: offline unless --service.
 
     With --service, the addresses the references could not place are sent to
@@ -47,6 +53,9 @@ def geocode(input_path: str, references: tuple[str, ...], out_path: str, overwri
     Examples:
       odgeo geocode calls.csv --reference addresses.csv --reference streets.shp --out calls_geocoded.gpkg
       odgeo geocode cases.csv --reference county_points.gpkg --address-col ADDR --zip-col ZIP5 --out cases.csv
+      odgeo geocode cases.csv --reference tl_2024_17031_addrfeat.zip --out cases.gpkg
+      odgeo geocode cases.csv --reference county.gpkg --reference-columns \\
+          number=ADD_NUMBER,street=ST_PREDIR+ST_NAME+ST_POSTYP,zip=POST_CODE --out cases.gpkg
     """
     from odgeo.errors import OutputExistsError
     from odgeo.geocode.index import load_index
@@ -57,7 +66,8 @@ def geocode(input_path: str, references: tuple[str, ...], out_path: str, overwri
         raise OutputExistsError(f"{out} exists; choose another file or add --overwrite")
     if not references and not service:
         raise click.UsageError("give --reference FILE (offline), or --service to send addresses online")
-    index, how = load_index(list(references), cache=not no_cache) if references else (None, {"built": None})
+    index, how = load_index(list(references), cache=not no_cache, columns=reference_columns) if references \
+        else (None, {"built": None})
     online = None
     if service:
         from odgeo.geocode.online import USER_AGENT, OnlineGeocoder

@@ -257,7 +257,24 @@ reference_options = _stack(
                       "that have an address and no coordinates; repeat for several. Offline."),
     click.option("--min-score", type=FiniteFloat(0, 1), metavar="SCORE",
                  help="Geocoded rows scoring below this go to rejects.csv (default 0.5: keeps block level)."),
+    click.option("--reference-columns", metavar="ROLE=COL,...",
+                 callback=lambda ctx, param, value: reference_columns_option(value),
+                 help="Columns of --reference files that are not detected, e.g. a county's address points: "
+                      "number=ADD_NUMBER,street=ST_PREDIR+ST_NAME+ST_POSTYP,zip=POST_CODE ('+' joins columns). "
+                      "Roles: number, street, zip, city, lon, lat, lfrom, lto, rfrom, rto, zipl, zipr."),
 )
+
+
+def reference_columns_option(value: str | None) -> dict[str, tuple[str, ...]]:
+    """--reference-columns as {role: columns}; a bad value is a usage error naming the option."""
+    from odgeo.errors import ParameterError
+    from odgeo.geocode.index import parse_reference_columns
+
+    try:
+        return parse_reference_columns(value)
+    except ParameterError as err:
+        raise click.BadParameter(str(err).removeprefix("--reference-columns: "),
+                                 param_hint="'--reference-columns'") from err
 
 map_options = _stack(
     click.option("--title", help="Map title (default: what the command shows and the input file's name)."),
@@ -313,6 +330,7 @@ def job_settings(kwargs: dict) -> dict:
         "outcomes": split_outcomes(kwargs.pop("outcomes", ())), "date_format": kwargs.pop("date_format", None),
         "accept_implausible_dates": kwargs.pop("accept_implausible_dates", None),
         "drop_outliers": kwargs.pop("drop_outliers", None), "reference": tuple(kwargs.pop("reference", ())),
+        "reference_columns": kwargs.pop("reference_columns", None) or {},
         "min_score": kwargs.pop("min_score", None), "title": kwargs.pop("title", None),
         "tiles": kwargs.pop("tiles", None), "table": kwargs.pop("table", None), "sql": kwargs.pop("sql", None),
         "to_postgis": kwargs.pop("to_postgis", None), "postgis_schema": kwargs.pop("postgis_schema", None),

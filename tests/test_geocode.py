@@ -217,3 +217,120 @@ def test_other_commands_geocode_too(tmp_path, command, extra):
     assert result.exit_code == 0, result.output
     record = json.loads((out / "run.json").read_text())
     assert record["geocoding"]["n"] == 1053 and record["counts"]["n_unlocated"] == 0
+
+
+def _tiger_addrfeat_zip(tmp_path, change=None):
+    """The sample streets as a TIGER/Line ADDRFEAT download: a zipped shapefile, the real column names.
+
+    House numbers are text (as TIGER's), ranges on LFROMHN/LTOHN/RFROMHN/RTOHN, a ZIP per side.
+    """
+    import zipfile
+
+    streets = gpd.read_file(SAMPLE / "streets.geojson")
+    addrfeat = gpd.GeoDataFrame({
+        "TLID": streets["TLID"], "TFIDL": 0, "TFIDR": 0, "ARIDL": "", "ARIDR": "", "LINEARID": "110" + streets["TLID"]
+        .astype(str), "FULLNAME": streets["FULLNAME"], "LFROMHN": streets["LFROMADD"].astype("Int64").astype(str),
+        "LTOHN": streets["LTOADD"].astype("Int64").astype(str), "RFROMHN": streets["RFROMADD"].astype("Int64")
+        .astype(str), "RTOHN": streets["RTOADD"].astype("Int64").astype(str), "ZIPL": streets["ZIPL"],
+        "ZIPR": streets["ZIPR"], "EDGE_MTFCC": "S1400", "ROAD_MTFCC": "S1400", "PARITYL": "O", "PARITYR": "E",
+        "PLUS4L": "", "PLUS4R": "", "LFROMTYP": "", "LTOTYP": "", "RFROMTYP": "", "RTOTYP": "", "OFFSETL": "N",
+        "OFFSETR": "N"}, geometry=list(streets.geometry), crs="EPSG:4269")  # TIGER is in NAD83
+    if change is not None:
+        addrfeat = change(addrfeat)
+    folder = tmp_path / "tl_2024_20169_addrfeat"
+    folder.mkdir()
+    addrfeat.to_file(folder / "tl_2024_20169_addrfeat.shp", engine="pyogrio")
+    archive = tmp_path / "tl_2024_20169_addrfeat.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for part in folder.iterdir():
+            z.write(part, part.name)
+    return archive
+
+
+def test_tiger_addrfeat_zip_as_downloaded_gives_the_same_ranges(tmp_path, monkeypatch):
+    monkeypatch.setenv("ODGEO_CACHE", str(tmp_path / "cache"))
+    rows, _ = _sample_unlocated()
+    tiger, _ = load_index([_tiger_addrfeat_zip(tmp_path)])  # centerlines only: every number from a range
+    geojson, _ = load_index([SAMPLE / "streets.geojson"])
+    got = geocode_frame(tiger, rows["address"], rows["city"], rows["zip"])
+    want = geocode_frame(geojson, rows["address"], rows["city"], rows["zip"])
+    assert (got["geocode_status"] == "range").mean() >= 0.9
+    pd.testing.assert_frame_equal(got, want, atol=1e-6)
+
+
+def test_tiger_sides_are_keyed_by_their_own_zip(tmp_path, monkeypatch):
+    monkeypatch.setenv("ODGEO_CACHE", str(tmp_path / "cache"))
+    streets = gpd.read_file(SAMPLE / "streets.geojson")
+    first = streets.iloc[0]  # W Oak St 1101-1199 left, 1100-1198 right, both in 67403
+    archive = _tiger_addrfeat_zip(tmp_path, lambda f: f.assign(ZIPR=np.where(f["TLID"] == first["TLID"], "67499",
+                                                                               f["ZIPR"])))
+    index, _ = load_index([archive])
+    out = geocode_frame(index, pd.Series(["1150 W Oak St", "1151 W Oak St"]), zips=pd.Series(["67499", "67403"]))
+    assert list(out["geocode_status"]) == ["range", "range"]
+    assert list(out["geocode_reason"]) == ["", ""]  # each side found in the ZIP given for it
+    assert list(out["matched_address"]) == ["1150 W OAK ST 67499", "1151 W OAK ST 67403"]
+
+
+def test_openaddresses_geojson_is_read_as_its_csv(tmp_path, monkeypatch):
+    monkeypatch.setenv("ODGEO_CACHE", str(tmp_path / "cache"))
+    table = pd.read_csv(SAMPLE / "address_points.csv", dtype=str, keep_default_na=False)
+    frame = gpd.GeoDataFrame({c.lower(): table[c] for c in table.columns if c not in ("LON", "LAT")},
+                             geometry=gpd.points_from_xy(table["LON"].astype(float), table["LAT"].astype(float)),
+                             crs="EPSG:4326")
+    path = tmp_path / "source.geojson"
+    frame.to_file(path, driver="GeoJSON", engine="pyogrio")
+    from_geojson, _ = load_index([path])
+    from_csv, _ = load_index([SAMPLE / "address_points.csv"])
+    rows, _ = _sample_unlocated()
+    got = geocode_frame(from_geojson, rows["address"], rows["city"], rows["zip"])
+    pd.testing.assert_frame_equal(got, geocode_frame(from_csv, rows["address"], rows["city"], rows["zip"]),
+                                  atol=1e-6)
+
+
+def _county_layer(tmp_path):
+    """The sample address points as a county keeps them: NENA-style split street fields, a GeoPackage."""
+    from odgeo.geocode.addresses import normalise_street
+
+    table = pd.read_csv(SAMPLE / "address_points.csv", dtype=str, keep_default_na=False)
+    parts = [normalise_street(s) for s in table["STREET"]]
+    frame = gpd.GeoDataFrame({"ADD_NUMBER": table["NUMBER"], "ST_PREDIR": [p[0] for p in parts],
+                              "ST_NAME": [p[1] for p in parts], "ST_POSTYP": [p[2] for p in parts],
+                              "POST_CODE": table["POSTCODE"], "MSAG_COMM": table["CITY"]},
+                             geometry=gpd.points_from_xy(table["LON"].astype(float), table["LAT"].astype(float)),
+                             crs="EPSG:4326")
+    path = tmp_path / "county_address_points.gpkg"
+    frame.to_file(path, driver="GPKG", engine="pyogrio")
+    return path
+
+
+def test_a_county_layer_with_a_column_mapping(tmp_path, monkeypatch):
+    monkeypatch.setenv("ODGEO_CACHE", str(tmp_path / "cache"))
+    county = _county_layer(tmp_path)
+    rows, facts = _sample_unlocated()
+    clean = ((facts["address_style"] == "clean") & facts["in_address_points"]).to_numpy()
+    mapping = {"number": ("ADD_NUMBER",), "street": ("ST_PREDIR", "ST_NAME", "ST_POSTYP"), "zip": ("POST_CODE",)}
+    mapped, _ = load_index([county], columns=mapping)
+    detected, _ = load_index([county])  # ST_NAME alone: no directions or types
+    reference, _ = load_index([SAMPLE / "address_points.csv"])
+    args = rows["address"][clean], rows["city"][clean], rows["zip"][clean]
+    got = geocode_frame(mapped, *args)
+    pd.testing.assert_frame_equal(got, geocode_frame(reference, *args), atol=1e-6)
+    assert (got["geocode_status"] == "exact").all()
+    assert (geocode_frame(detected, *args)["geocode_score"] < got["geocode_score"]).mean() > 0.5
+
+
+def test_reference_columns_on_the_command_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("ODGEO_CACHE", str(tmp_path / "cache"))
+    county = _county_layer(tmp_path)
+    runner = CliRunner()
+    base = ["geocode", str(SAMPLE / "incidents.csv"), "--reference", str(county), "--out", str(tmp_path / "g.csv")]
+    done = runner.invoke(cli, [*base, "--reference-columns",
+                               "number=ADD_NUMBER,street=ST_PREDIR+ST_NAME+ST_POSTYP,zip=POST_CODE"])
+    assert done.exit_code == 0, done.output
+    out = pd.read_csv(tmp_path / "g.csv", dtype=str, keep_default_na=False)
+    assert (out["geocode_status"] == "exact").sum() >= 800
+    for value, says in [("number=ADD_NUM", "number=ADD_NUM: no reference file has this column"),
+                        ("house=ADD_NUMBER", "'house' is not one of number, street"),
+                        ("number", "'number' is not ROLE=COLUMN")]:
+        bad = runner.invoke(cli, [*base, "--overwrite", "--reference-columns", value])
+        assert bad.exit_code == 2 and says in bad.output and "Traceback" not in bad.output

@@ -1,8 +1,9 @@
 """The geocoder's reference index: address points and street centerlines, normalised once and cached.
 
-References: OpenAddresses CSV (``LON, LAT, NUMBER, STREET, UNIT, CITY, POSTCODE``) or
-any point layer with number and street columns; TIGER-style centerlines
-(``FULLNAME, LFROMADD, LTOADD, RFROMADD, RTOADD, ZIPL, ZIPR``, lines). Several at
+References: OpenAddresses CSV (``LON, LAT, NUMBER, STREET, UNIT, CITY, POSTCODE``) or GeoJSON,
+any point layer with number and street columns (named by ``columns`` where they are not
+detected); TIGER/Line centerlines (``FULLNAME``, ``LFROMADD ...`` of EDGES or ``LFROMHN ...`` of
+ADDRFEAT, ``ZIPL, ZIPR``; a zipped shapefile as downloaded). Several at
 once. Streets are keyed by their normalised name (:func:`odgeo.addresses.normalise_street`)
 and ZIP. The index is cached on disk under a key made of the files' SHA-256 and
 the index version, so a second run loads it instead of building it.
@@ -22,7 +23,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from ..errors import ColumnError, InputFileError
+from ..errors import ColumnError, InputFileError, ParameterError
 from ..projection import local_metric_crs
 from ..schema import WGS84, find_column
 from ..tables import file_sha256, read_table, read_vector_layer
@@ -30,13 +31,44 @@ from .addresses import normalise_street
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INDEX_VERSION", "AddressIndex", "build_index", "cache_dir", "load_index"]
+__all__ = ["INDEX_VERSION", "REFERENCE_ROLES", "AddressIndex", "build_index", "cache_dir", "load_index",
+           "parse_reference_columns"]
 
-INDEX_VERSION = 2  # bump when AddressIndex changes (2: the class moved to odgeo.geocode.index)
+INDEX_VERSION = 3  # bump when AddressIndex changes (3: centerline sides keyed by their own ZIP)
 _NUMBER_COLS = ("number", "addrnum", "housenum", "housenumber", "addnumber", "addressnumber", "stnum")
 _STREET_COLS = ("street", "streetname", "fullname", "stname", "fullstreet", "road")
 _ZIP_COLS = ("postcode", "zip", "zipcode", "postalcode", "zip5")
 _CITY_COLS = ("city", "municipality", "placename", "town")
+# Centerline address ranges: TIGER/Line EDGES (LFROMADD ...) and ADDRFEAT (LFROMHN ...) spell them apart.
+_RANGE_COLS = {"lfrom": ("lfromadd", "lfromhn"), "lto": ("ltoadd", "ltohn"),
+               "rfrom": ("rfromadd", "rfromhn"), "rto": ("rtoadd", "rtohn")}
+#: What ``--reference-columns`` can name, and the columns looked for when it does not.
+REFERENCE_ROLES = {"number": _NUMBER_COLS, "street": _STREET_COLS, "zip": _ZIP_COLS, "city": _CITY_COLS,
+                   "lon": ("lon", "longitude", "x", "lng"), "lat": ("lat", "latitude", "y"), **_RANGE_COLS,
+                   "zipl": ("zipl",), "zipr": ("zipr",)}
+
+
+def parse_reference_columns(text: str | None) -> dict[str, tuple[str, ...]]:
+    """``"number=ADD_NUMBER,street=ST_PREDIR+ST_NAME+ST_POSTYP"`` -> {role: columns}; "+" joins columns.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown role or a part that is not ``role=COLUMN``.
+    """
+    mapping: dict[str, tuple[str, ...]] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        role, sep, cols = part.partition("=")
+        role, columns = role.strip().lower(), tuple(c.strip() for c in cols.split("+") if c.strip())
+        if not sep or not columns:
+            raise ParameterError(f"--reference-columns: {part.strip()!r} is not ROLE=COLUMN (for example "
+                                 "number=ADD_NUMBER,street=ST_NAME)")
+        if role not in REFERENCE_ROLES:
+            raise ParameterError(f"--reference-columns: {role!r} is not one of {', '.join(REFERENCE_ROLES)}")
+        mapping[role] = columns
+    return mapping
 
 
 @dataclass
@@ -78,19 +110,26 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ODGEO_CACHE") or Path.home() / ".cache" / "odgeo") / "geocode"
 
 
-def load_index(paths: list[str | Path], *, cache: bool = True) -> tuple[AddressIndex, dict]:
-    """The index of the reference files, from the cache when it holds them; returns (index, how)."""
+def load_index(paths: list[str | Path], *, cache: bool = True,
+               columns: dict[str, tuple[str, ...]] | None = None) -> tuple[AddressIndex, dict]:
+    """The index of the reference files, from the cache when it holds them; returns (index, how).
+
+    ``columns`` maps roles to column names (see :func:`parse_reference_columns`) where detection
+    would not find them.
+    """
     files = [Path(p) for p in paths]
     for p in files:
         if not p.is_file():
             raise InputFileError(f"{p}: no such reference file")
-    key = hashlib.sha256(f"v{INDEX_VERSION}".encode() + b"".join(file_sha256(p).encode() for p in files)).hexdigest()
+    mapping = repr(sorted((columns or {}).items())).encode()
+    key = hashlib.sha256(f"v{INDEX_VERSION}".encode() + mapping
+                         + b"".join(file_sha256(p).encode() for p in files)).hexdigest()
     cached = cache_dir() / f"{key[:32]}.pickle"
     if cache:
         found = _read_cache(cached)
         if found is not None:
             return found, {"cache": str(cached), "built": False}
-    index = build_index(files)
+    index = build_index(files, columns=columns)
     kept = cache and _write_cache(cached, index)
     return index, {"cache": str(cached) if kept else None, "built": True}
 
@@ -136,15 +175,23 @@ def _write_cache(path: Path, index: AddressIndex) -> bool:
     return True
 
 
-def build_index(paths: list[Path]) -> AddressIndex:
-    """Read and normalise every reference file into one index."""
+def build_index(paths: list[Path], *, columns: dict[str, tuple[str, ...]] | None = None) -> AddressIndex:
+    """Read and normalise every reference file into one index (``columns``: see :func:`load_index`)."""
     points: list[pd.DataFrame] = []
     lines: list[pd.DataFrame] = []
     sources: list[dict] = []
+    used: set[str] = set()
     for path in paths:
-        kind, frame = _read_reference(path)
+        kind, frame, mapped = _read_reference(Path(path), columns or {})
+        used |= mapped
         (points if kind == "points" else lines).append(frame)
-        sources.append({"path": str(path), "kind": kind, "rows": len(frame)})
+        sources.append({"path": str(path), "kind": kind, "rows": len(frame), "columns_given": sorted(mapped)})
+    unused = sorted(set(columns or {}) - used)
+    if unused:
+        role = unused[0]
+        raise ParameterError(f"--reference-columns {role}={'+'.join((columns or {})[role])}: no reference file has "
+                             f"{'these columns' if len((columns or {})[role]) > 1 else 'this column'}; check the "
+                             "names (case counts) against the file's header")
     pts = pd.concat(points, ignore_index=True) if points else pd.DataFrame(columns=["lon", "lat", "number",
                                                                                      "street", "zip", "city"])
     segs = pd.concat(lines, ignore_index=True) if lines else None
@@ -186,8 +233,8 @@ def build_index(paths: list[Path]) -> AddressIndex:
 
 
 def _street_centres(n, pt_street, x, y, seg_street, seg_lines) -> np.ndarray:
-    sx = np.bincount(pt_street, weights=x, minlength=n)
-    sy = np.bincount(pt_street, weights=y, minlength=n)
+    sx = np.bincount(pt_street, weights=x, minlength=n).astype(float)  # no points (centerlines only): ints
+    sy = np.bincount(pt_street, weights=y, minlength=n).astype(float)
     count = np.bincount(pt_street, minlength=n).astype(float)
     if len(seg_lines):
         mid = shapely.line_interpolate_point(seg_lines, 0.5, normalized=True)
@@ -198,58 +245,92 @@ def _street_centres(n, pt_street, x, y, seg_street, seg_lines) -> np.ndarray:
     return np.c_[sx / count, sy / count]
 
 
-def _read_reference(path: Path) -> tuple[str, pd.DataFrame]:
-    """("points" | "lines", frame with lon/lat/number/street/zip/city or street/zip/ranges/geometry)."""
-    columns = []
+class _Columns:
+    """The columns of one reference file for each role: those given (all present) else those detected."""
+
+    def __init__(self, data: pd.DataFrame, given: dict[str, tuple[str, ...]]):
+        self.data = data
+        names = [str(c) for c in data.columns]
+        self.given = {r: cols for r, cols in given.items() if all(c in names for c in cols)}
+        self.found = {r: cols[0] if len(cols) == 1 else None for r, cols in self.given.items()}
+        for role, aliases in REFERENCE_ROLES.items():
+            if role not in self.given:
+                self.found[role] = find_column(names, aliases)
+
+    def has(self, role: str) -> bool:
+        return role in self.given or self.found.get(role) is not None
+
+    def text(self, role: str) -> pd.Series:
+        """The role's values as text ("" where missing); several given columns joined by spaces."""
+        columns = self.given.get(role) or (self.found[role],)
+        parts = [self.data[c].fillna("").astype(str) for c in columns]
+        if len(parts) == 1:
+            return parts[0]
+        joined = parts[0].str.strip()
+        for part in parts[1:]:
+            joined = (joined + " " + part.str.strip()).str.strip()
+        return joined.str.replace(r"\s+", " ", regex=True)
+
+
+def _read_reference(path: Path, given: dict[str, tuple[str, ...]]) -> tuple[str, pd.DataFrame, set[str]]:
+    """("points" | "lines", frame with lon/lat/number/street/zip/city or street/zip/ranges/geometry, roles mapped).
+
+    A zipped shapefile (TIGER/Line downloads) is read as it is.
+    """
     if path.suffix.lower() in (".csv", ".txt", ".tsv"):
-        table = read_table(path)
-        data = table.data
-        columns = list(data.columns)
+        data = read_table(path).data
         geometry = None
     else:
         frame = read_vector_layer(path)
-        kinds = set(frame.geometry.geom_type)
         data = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-        columns = list(data.columns)
         geometry = frame.geometry
-        if kinds <= {"LineString", "MultiLineString"}:
-            return "lines", _lines(path, data, geometry)
-    number, street = find_column(columns, _NUMBER_COLS), find_column(columns, _STREET_COLS)
-    if number is None or street is None:
-        raise ColumnError(f"{path}: a reference needs house number and street columns (for example NUMBER and "
-                          f"STREET as OpenAddresses, or FULLNAME with LFROMADD... for centerlines); columns are "
-                          f"{', '.join(map(str, columns))}")
+    cols = _Columns(data, given)
+    if geometry is not None and set(geometry.geom_type) <= {"LineString", "MultiLineString"}:
+        return "lines", _lines(path, cols, geometry), set(cols.given)
+    if not (cols.has("number") and cols.has("street")):
+        raise ColumnError(f"{path}: a reference needs house number and street columns (NUMBER and STREET as "
+                          f"OpenAddresses, FULLNAME with LFROMADD or LFROMHN... for TIGER centerlines, or name them "
+                          f"with --reference-columns number=COL,street=COL); columns are "
+                          f"{', '.join(map(str, data.columns))}")
     if geometry is not None:
         lon, lat = np.asarray(shapely.get_x(geometry.values)), np.asarray(shapely.get_y(geometry.values))
     else:
-        lon_col = find_column(columns, ("lon", "longitude", "x", "lng"))
-        lat_col = find_column(columns, ("lat", "latitude", "y"))
-        if lon_col is None or lat_col is None:
-            raise ColumnError(f"{path}: no LON/LAT columns for the address points")
-        lon = pd.to_numeric(data[lon_col], errors="coerce").to_numpy(float)
-        lat = pd.to_numeric(data[lat_col], errors="coerce").to_numpy(float)
-    numbers = pd.to_numeric(data[number].astype(str).str.extract(r"^\s*(\d+)")[0], errors="coerce")
-    zip_col, city_col = find_column(columns, _ZIP_COLS), find_column(columns, _CITY_COLS)
-    out = pd.DataFrame({"lon": lon, "lat": lat, "number": numbers, "street": data[street].astype(str),
-                        "zip": data[zip_col].astype(str).str[:5] if zip_col else "",
-                        "city": data[city_col].astype(str) if city_col else ""})
-    return "points", out[np.isfinite(out["lon"]) & np.isfinite(out["lat"]) & out["number"].notna()]
+        if not (cols.has("lon") and cols.has("lat")):
+            raise ColumnError(f"{path}: no LON/LAT columns for the address points (name them with "
+                              "--reference-columns lon=COL,lat=COL)")
+        lon = pd.to_numeric(cols.text("lon"), errors="coerce").to_numpy(float)
+        lat = pd.to_numeric(cols.text("lat"), errors="coerce").to_numpy(float)
+    numbers = pd.to_numeric(cols.text("number").str.extract(r"^\s*(\d+)")[0], errors="coerce")
+    out = pd.DataFrame({"lon": lon, "lat": lat, "number": numbers, "street": cols.text("street"),
+                        "zip": cols.text("zip").str[:5] if cols.has("zip") else "",
+                        "city": cols.text("city") if cols.has("city") else ""})
+    return "points", out[np.isfinite(out["lon"]) & np.isfinite(out["lat"]) & out["number"].notna()], set(cols.given)
 
 
-def _lines(path: Path, data: pd.DataFrame, geometry) -> pd.DataFrame:
-    columns = list(data.columns)
-    street = find_column(columns, _STREET_COLS)
-    names = {k: find_column(columns, (k,)) for k in ("lfromadd", "ltoadd", "rfromadd", "rtoadd")}
-    if street is None or any(v is None for v in names.values()):
-        raise ColumnError(f"{path}: centerlines need FULLNAME, LFROMADD, LTOADD, RFROMADD and RTOADD columns")
-    zip_col = find_column(columns, ("zipl", "zip", "zipr", "postcode"))
+def _lines(path: Path, cols: _Columns, geometry) -> pd.DataFrame:
+    """Each centerline part with its ranges (one row per side where ZIPL and ZIPR differ).
+
+    Each side is filed under its own ZIP, as TIGER gives it.
+    """
+    if not cols.has("street") or not all(cols.has(r) for r in _RANGE_COLS):
+        raise ColumnError(f"{path}: centerlines need FULLNAME and LFROMADD, LTOADD, RFROMADD, RTOADD (TIGER EDGES) "
+                          "or LFROMHN, LTOHN, RFROMHN, RTOHN (TIGER ADDRFEAT) columns, or --reference-columns "
+                          f"street=COL,lfrom=COL,lto=COL,rfrom=COL,rto=COL; columns are "
+                          f"{', '.join(map(str, cols.data.columns))}")
     lines = geometry.explode(index_parts=False)
-    data = data.loc[lines.index].reset_index(drop=True)
-    out = pd.DataFrame({"street": data[street].astype(str),
-                        "zip": data[zip_col].astype(str).str[:5] if zip_col else "",
-                        "lf": pd.to_numeric(data[names["lfromadd"]], errors="coerce"),
-                        "lt": pd.to_numeric(data[names["ltoadd"]], errors="coerce"),
-                        "rf": pd.to_numeric(data[names["rfromadd"]], errors="coerce"),
-                        "rt": pd.to_numeric(data[names["rtoadd"]], errors="coerce")})
-    out["geometry"] = np.asarray(lines.values, dtype=object)
-    return out
+    positions = cols.data.index.get_indexer(lines.index)
+    zip_any = cols.text("zip").str[:5] if cols.has("zip") else pd.Series("", index=cols.data.index)
+    zips = {side: (cols.text(f"zip{side}").str[:5] if cols.has(f"zip{side}") else zip_any) for side in ("l", "r")}
+    numbers = {r: pd.to_numeric(cols.text(r), errors="coerce").to_numpy(float) for r in _RANGE_COLS}
+    street = cols.text("street").to_numpy(dtype=object)
+    parts = np.asarray(lines.values, dtype=object)
+    nothing = np.full(len(positions), np.nan)
+    left = pd.DataFrame({"street": street[positions], "zip": zips["l"].to_numpy(dtype=object)[positions],
+                         "lf": numbers["lfrom"][positions], "lt": numbers["lto"][positions],
+                         "rf": nothing, "rt": nothing, "geometry": parts})
+    right = pd.DataFrame({"street": street[positions], "zip": zips["r"].to_numpy(dtype=object)[positions],
+                          "lf": nothing, "lt": nothing, "rf": numbers["rfrom"][positions],
+                          "rt": numbers["rto"][positions], "geometry": parts})
+    same = (left["zip"] == right["zip"]).to_numpy()
+    both = left[same].assign(rf=right["rf"][same], rt=right["rt"][same])  # one row where both sides share a ZIP
+    return pd.concat([both, left[~same], right[~same]], ignore_index=True)

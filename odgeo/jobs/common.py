@@ -83,6 +83,7 @@ class JobSettings:
     accept_implausible_dates: bool | None = None
     drop_outliers: bool | None = None
     reference: tuple[str, ...] = ()
+    reference_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     min_score: float | None = None
     audience: str | None = None
     min_count: int | None = None
@@ -145,7 +146,7 @@ def read_job_input(path, settings: JobSettings, record: RunRecord,
     record.sections["input"] = read.source
     if settings.reference:
         say("geocoding addresses without coordinates")
-        read = apply_reference(read, settings.reference, settings.min_score, record)
+        read = apply_reference(read, settings.reference, settings.min_score, record, settings.reference_columns)
     return read
 
 

@@ -121,8 +121,11 @@ def _write_gpkg_deterministic(frame: gpd.GeoDataFrame, path: Path) -> None:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
 
 
-def apply_reference(read: IncidentRead, references, min_score, record) -> IncidentRead:
-    """The main job's geocoding step: locate pending incidents against ``references``, record what happened."""
+def apply_reference(read: IncidentRead, references, min_score, record, columns=None) -> IncidentRead:
+    """The main job's geocoding step: locate pending incidents against ``references``, record what happened.
+
+    ``columns``: the ``--reference-columns`` mapping (see :func:`odgeo.geocode.index.parse_reference_columns`).
+    """
     from ..geocode.index import load_index
 
     if not references:
@@ -130,9 +133,10 @@ def apply_reference(read: IncidentRead, references, min_score, record) -> Incide
     min_score = record.pick("min_score", min_score, DEFAULT_MIN_SCORE,
                             "keeps block-level matches (0.6); leaves out street (0.3) and ZIP (0.15) centres")
     with record.timed("geocode"):
-        index, how = load_index(list(references))
+        index, how = load_index(list(references), columns=columns)
         read, summary = geocode_pending(read, index, min_score=float(min_score))
     record.param("reference", [str(p) for p in references], "given",
-                 {"index_cache": how["cache"], "built_now": how["built"], "sources": index.sources})
+                 {"index_cache": how["cache"], "built_now": how["built"], "sources": index.sources,
+                  **({"columns": {r: "+".join(c) for r, c in columns.items()}} if columns else {})})
     record.sections["geocoding"] = summary
     return read
