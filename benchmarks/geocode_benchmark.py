@@ -66,22 +66,27 @@ def accuracy() -> None:
     table("... by score band", header, _by(out.assign(band=bands), err, "band"))
 
 
-def holdout() -> None:
+def holdout(share: float, centerlines: bool) -> None:
+    """Remove ``share`` of the sample's address points and geocode their addresses against the rest."""
     from odgeo.geocode.index import load_index
     from odgeo.geocode.matcher import geocode_frame
 
     points = pd.read_csv(SAMPLE / "address_points.csv", dtype=str, keep_default_na=False)
     rng = np.random.default_rng(0)
-    held = rng.random(len(points)) < 0.3
+    held = rng.random(len(points)) < share
     with tempfile.TemporaryDirectory() as tmp:
         kept = Path(tmp) / "kept.csv"
         points[~held].to_csv(kept, index=False)
-        index, _ = load_index([kept, SAMPLE / "streets.geojson"], cache=False)
+        index, _ = load_index([kept, *([SAMPLE / "streets.geojson"] if centerlines else [])], cache=False)
     test = points[held].reset_index(drop=True)
     out = geocode_frame(index, test["NUMBER"] + " " + test["STREET"], test["CITY"], test["POSTCODE"])
     err = _error(out, test["LON"].astype(float).to_numpy(), test["LAT"].astype(float).to_numpy())
-    table(f"Hold-out: {held.sum():,} of {len(points):,} address points removed, geocoded against the rest",
-          ["", "n", "median m", "p95 m", "share <= 100 m"], _by(out, err, "geocode_status"))
+    what = "points and centerlines" if centerlines else "points only"
+    header = ["", "n", "median m", "p95 m", "share <= 100 m"]
+    table(f"Hold-out ({what}): {held.sum():,} of {len(points):,} address points ({share:.0%}) removed, geocoded "
+          "against the rest: by status", header, _by(out, err, "geocode_status"))
+    bands = pd.cut(out["geocode_score"], [-0.01, 0.2, 0.5, 0.7, 0.8, 0.9, 1.0])
+    table("... by score band", header, _by(out.assign(band=bands), err, "band"))
 
 
 def speed(n_points: int, previous: str | None = None) -> None:
@@ -147,7 +152,9 @@ def main() -> None:
     args = parser.parse_args()
     if not args.speed_only:
         accuracy()
-        holdout()
+        for share in (0.3, 0.4, 0.8):
+            for centerlines in (True, False):
+                holdout(share, centerlines)
     speed(args.reference_size, args.previous)
 
 

@@ -334,3 +334,27 @@ def test_reference_columns_on_the_command_line(tmp_path, monkeypatch):
                         ("number", "'number' is not ROLE=COLUMN")]:
         bad = runner.invoke(cli, [*base, "--overwrite", "--reference-columns", value])
         assert bad.exit_code == 2 and says in bad.output and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize("share", [0.4, 0.8])
+def test_numbers_missing_from_sparse_points_are_placed_from_the_named_street(tmp_path, monkeypatch, share):
+    monkeypatch.setenv("ODGEO_CACHE", str(tmp_path / "cache"))
+    points = pd.read_csv(SAMPLE / "address_points.csv", dtype=str, keep_default_na=False)
+    held = np.random.default_rng(5).random(len(points)) < share
+    points[~held].to_csv(tmp_path / "kept.csv", index=False)
+    index, _ = load_index([tmp_path / "kept.csv"])  # no centerlines: only what the points know
+    test = points[held].reset_index(drop=True)
+    out = geocode_frame(index, test["NUMBER"] + " " + test["STREET"], test["CITY"], test["POSTCODE"])
+    error = np.hypot((out["longitude"] - test["LON"].astype(float)) * 111_320 * np.cos(np.radians(38.2)),
+                     (out["latitude"] - test["LAT"].astype(float)) * 110_540).to_numpy()
+    high = (out["geocode_score"] >= 0.8).to_numpy()
+    assert (error[high] <= 100).mean() >= 0.98
+    assert not (out["geocode_status"] == "street").any()  # never the centre of a street that crosses the city
+    # A number with known numbers of its side below and above it, in any ZIP, is interpolated.
+    kept = points[~held].assign(number=lambda f: f["NUMBER"].astype(int))
+    for i in np.flatnonzero(held)[:300]:
+        row = points.iloc[i]
+        same = kept[(kept["STREET"] == row["STREET"]) & (kept["number"] % 2 == int(row["NUMBER"]) % 2)]
+        bracketed = (same["number"] < int(row["NUMBER"])).any() and (same["number"] > int(row["NUMBER"])).any()
+        status = out["geocode_status"].iloc[int(np.flatnonzero(np.flatnonzero(held) == i)[0])]
+        assert status in (("exact", "interpolated") if bracketed else ("exact", "nearest")), row.to_dict()

@@ -140,8 +140,8 @@ def _parse(text: str, city: str, zip_code: str) -> Address:
     if len(text) > MAX_LENGTH:
         return Address("too_long", city=city, zip=zip_code, reason=f"longer than {MAX_LENGTH} characters")
     text = text.replace("\u00bd", " 1/2")  # NFKD would turn "123½" into "1232"
-    notes = [m.strip("()[] ") for m in _NOTES.findall(text)]
-    line = _clean(_NOTES.sub(" ", text))
+    notes = [m.strip("()[] ") for m in _NOTES.findall(text)] if "(" in text or "[" in text else []
+    line = _clean(_NOTES.sub(" ", text) if notes else text)
     units: list[str] = []
     if "," in line:
         line, city, zip_code, units, more = _split_at_commas(line, city, zip_code)
