@@ -46,11 +46,12 @@ def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
     columns = [c for c in frame.columns if c != frame.geometry.name]
     features = []
     records = frame[columns].to_dict(orient="records") if columns else [{}] * len(frame)
-    for props, geom in zip(records, geoms):
+    texts = shapely.to_geojson(geoms)  # one call for every geometry (None stays None)
+    for props, text in zip(records, texts):
         features.append({
             "type": "Feature",
             "properties": {k: _jsonable(v) for k, v in props.items()},
-            "geometry": json.loads(shapely.to_geojson(geom)) if geom is not None else None,
+            "geometry": json.loads(text) if text is not None else None,
         })
     doc = {"type": "FeatureCollection", "features": features}
     path.write_text(json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8")
