@@ -67,6 +67,13 @@ def period_columns(table: pd.DataFrame) -> list[str]:
 
 def values_at(kept: gpd.GeoDataFrame, cells_of: dict[str, list[int]], resolution: int) -> pd.Series:
     """Published counts per H3 cell at ``resolution``: spread evenly over finer cells, summed into coarser."""
+    codes, values = _values_by_cell(kept, cells_of, resolution)
+    return pd.Series(values, index=pd.Index(cell_strs(codes), name=H3_CELL), dtype=float)
+
+
+def _values_by_cell(kept: gpd.GeoDataFrame, cells_of: dict[str, list[int]],
+                    resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`values_at` as (cell integers in ascending order, values): no index strings."""
     out: dict[int, float] = {}
     for key, count in zip(kept[H3_CELL], kept["count"]):
         fine = cells_of[key]
@@ -78,7 +85,7 @@ def values_at(kept: gpd.GeoDataFrame, cells_of: dict[str, list[int]], resolution
         for c in targets:
             out[c] = out.get(c, 0.0) + share
     codes = sorted(out)
-    return pd.Series([out[c] for c in codes], index=pd.Index(cell_strs(codes), name=H3_CELL), dtype=float)
+    return np.array(codes, dtype=np.uint64), np.array([out[c] for c in codes], dtype=float)
 
 
 def spread_counts(kept: gpd.GeoDataFrame, cells_of: dict[str, list[int]], resolution: int, crs) -> pd.DataFrame:
@@ -88,10 +95,10 @@ def spread_counts(kept: gpd.GeoDataFrame, cells_of: dict[str, list[int]], resolu
     :data:`SPREAD_LEVELS` finer. ``attrs["spacing_m"]`` is their spacing.
     """
     res = resolution + SPREAD_LEVELS
-    values = values_at(kept, cells_of, res)
-    lon, lat = cell_centres(cell_ints(values.index)) if len(values) else (np.zeros(0), np.zeros(0))
+    codes, values = _values_by_cell(kept, cells_of, res)
+    lon, lat = cell_centres(codes) if len(codes) else (np.zeros(0), np.zeros(0))
     x, y, _ = project_points(lon, lat, crs)
-    out = pd.DataFrame({"x": x, "y": y, "weight": values.to_numpy()})
+    out = pd.DataFrame({"x": x, "y": y, "weight": values})
     out.attrs["spacing_m"] = math.sqrt(3.0) * cell_edge_length_m(res)
     return out
 
