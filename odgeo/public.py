@@ -333,9 +333,36 @@ class PublicGate(Gate):
                 out[key] = self.emerging_settings
             elif key == "out_of_time":
                 out[key] = self.out_of_time(value)
+            elif key == "geocoding" and isinstance(value, dict):
+                out[key] = self.geocoding(value)
             else:
                 out[key] = value
         return self._protect_numbers(out)
+
+    def geocoding(self, summary: dict) -> dict:
+        """The geocoding summary: its status counts (which add up to ``n``) suppressed complementarily.
+
+        ``n_located`` and ``n_left_out`` are sums of statuses: shown only when every status is, or one
+        hidden status would be ``n_located`` minus the shown ones.
+        """
+        m = self.limit
+        by_status = dict(summary.get("by_status") or {})
+        values = {"n": int(summary.get("n") or 0), **{f"status:{k}": int(v) for k, v in by_status.items()}}
+        if self.ledger is not None:
+            values = self.ledger.hold("geocoding", "rows", values)
+        statuses = list(by_status)
+        hidden = _hide(np.array([values[f"status:{s}"] for s in statuses], dtype=np.int64), m)
+        few = 0 < values["n"] < m
+        if few:
+            hidden[:] = True
+        out = dict(summary)
+        out["n"] = None if few else values["n"]
+        out["by_status"] = {s: (None if h else values[f"status:{s}"]) for s, h in zip(statuses, hidden)}
+        if hidden.any():
+            out.update({k: None for k in ("n_located", "n_left_out") if k in out})
+        if few:
+            out["median_score"] = None  # a score measured on a handful of addresses
+        return out
 
     def _protect_numbers(self, value, path: str = ""):
         """Every count of incidents or rows in the record: held by the ledger, then null when in (0, min_count)."""

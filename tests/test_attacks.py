@@ -167,6 +167,32 @@ def test_totals_hide_small_counts_so_that_none_can_be_had_by_subtraction():
     assert set(out["rejected_by_code"].values()) == {None}
 
 
+def test_geocoding_counts_hide_small_statuses_so_that_none_can_be_had_by_subtraction():
+    gate = PublicGate(10)
+    summary = {"n": 1053, "by_status": {"exact": 836, "interpolated": 55, "range": 159, "nearest": 0, "street": 3},
+               "median_score": 1.0, "min_score": 0.5, "n_located": 1050, "n_left_out": 3}
+    out = gate.geocoding(summary)
+    shown = {k: v for k, v in out["by_status"].items() if v is not None}
+    hidden = [k for k, v in out["by_status"].items() if v is None]
+    assert "street" in hidden and len(hidden) >= 2  # a lone hidden status is n minus the others
+    assert out["n"] - sum(shown.values()) >= 10
+    assert out["n_located"] is None and out["n_left_out"] is None  # 1050 - 836 - 159 would be interpolated
+    few = gate.geocoding({"n": 4, "by_status": {"exact": 4}, "median_score": 0.9, "n_located": 4})
+    assert few["n"] is None and few["by_status"] == {"exact": None} and few["median_score"] is None
+
+
+def test_a_short_geocoded_run_states_no_small_geocoding_count(tmp_path):
+    path = _write(_sample(), tmp_path / "in.csv")
+    result = _run(path, tmp_path / "week", since="2024-05-01", until="2024-05-14",
+                  reference=(str(SAMPLE / "address_points.csv"),))
+    truth = result.record.sections["geocoding"]["by_status"]
+    assert any(0 < v < 10 for v in truth.values())  # the restricted truth has small counts
+    record = json.loads((tmp_path / "week" / "run.json").read_text())["geocoding"]
+    values = [record["n"], *record["by_status"].values(), record.get("n_located"), record.get("n_left_out")]
+    assert all(v is None or v == 0 or v >= 10 for v in values)
+    assert sum(v is None for v in record["by_status"].values()) != 1
+
+
 def test_site_shares_stop_at_the_first_hidden_gain():
     """Before: cumulative_share gave back every hidden marginal gain (17 of 17)."""
     sites = pd.DataFrame({"site_id": ["a", "b", "c"], "status": ["new"] * 3, "rank": [1, 2, 3],
