@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .arrowtext import has_repeats, row_ids, text_by_code, to_float
 from .coordtext import looks_like_locations, parse_location_text
 from .dates import default_window, parse_datetimes
 from .errors import ColumnError, DataError, ParameterError
@@ -230,7 +231,7 @@ def validate_table(
             CITY: rows.text(CITY),
             ZIP: rows.text(ZIP),
             SOURCE_ROW: np.arange(1, n + 1),
-            GEOCODE_STATUS: _text_by_code([STATUS_PENDING, STATUS_INPUT], has_xy.astype(np.int64)),
+            GEOCODE_STATUS: text_by_code([STATUS_PENDING, STATUS_INPUT], has_xy.astype(np.int64)),
             GEOCODE_SCORE: np.nan,
         }
     )
@@ -366,13 +367,13 @@ class _RowChecker:
         """Each row's id as text ("odgeo-row-N" where none is given); a repeated id rejects the later rows."""
         n = len(self.data)
         if self.roles[INCIDENT_ID] is None:
-            return _generated_ids(np.arange(1, n + 1))
+            return row_ids(np.arange(1, n + 1))
         ids = self.raw(INCIDENT_ID).copy()
         missing = (ids == "").to_numpy()
         self.note("incident_id_generated", (missing & self.kept).sum())
         if missing.any():
-            ids[missing] = _generated_ids(np.flatnonzero(missing) + 1).to_numpy()
-        if not _has_repeats(ids, self.kept):
+            ids[missing] = row_ids(np.flatnonzero(missing) + 1).to_numpy()
+        if not has_repeats(ids, self.kept):
             return ids
         candidates = ids.where(self.kept)
         dup = candidates.duplicated(keep="first").to_numpy() & self.kept
@@ -429,7 +430,7 @@ class _RowChecker:
     def _from_columns(self):
         lon_col, lat_col = self.roles["longitude"], self.roles["latitude"]
         lon_text, lat_text = self.raw("longitude"), self.raw("latitude")
-        lon, lat = _to_float(lon_text), _to_float(lat_text)
+        lon, lat = to_float(lon_text), to_float(lat_text)
         lon_empty, lat_empty = (lon_text == "").to_numpy(), (lat_text == "").to_numpy()
         self.reject(~lon_empty & np.isnan(lon), "bad_coordinate", lon_col, "longitude is not a number")
         self.reject(~lat_empty & np.isnan(lat), "bad_coordinate", lat_col, "latitude is not a number")
@@ -479,7 +480,7 @@ class _RowChecker:
         self.note("outcome_unrecognised_as_unknown", (unrecognised & self.kept).sum())
         if self.roles[OUTCOME] is None:
             self.note("outcome_column_absent", self.kept.sum())
-        return _text_by_code([o or "unknown" for o in outcomes], codes)
+        return text_by_code([o or "unknown" for o in outcomes], codes)
 
     def parse_doses(self) -> pd.arrays.IntegerArray:
         if self.roles[NALOXONE_DOSES] is None:
@@ -512,33 +513,6 @@ class _RowChecker:
         )
 
 
-def _generated_ids(rows: np.ndarray) -> pd.Series:
-    """"odgeo-row-N" for 1-based rows N, as text built by Arrow (no Python string per row in pandas 3)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    text = pc.binary_join_element_wise("odgeo-row-", pc.cast(pa.array(rows, type=pa.int64()), pa.string()), "")
-    return pd.Series(text.to_pandas(), index=pd.RangeIndex(len(rows)))
-
-
-def _has_repeats(text: pd.Series, keep: np.ndarray) -> bool:
-    """Whether some value appears twice among the kept rows (Arrow's hash set: quicker than a full duplicated)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    kept = pc.filter(pa.array(text, type=pa.string(), from_pandas=True), pa.array(keep))
-    return len(pc.unique(kept)) < len(kept)
-
-
-def _text_by_code(values: list[str], codes: np.ndarray) -> pd.Series:
-    """``values[code]`` per row (code -1: the last value) as text, taken by Arrow, not per Python string."""
-    import pyarrow as pa
-
-    codes = np.where(codes < 0, len(values) - 1, codes)
-    text = pa.array(values, type=pa.string()).take(pa.array(codes, type=pa.int64()))
-    return pd.Series(text.to_pandas(), index=pd.RangeIndex(len(codes)))
-
-
 def _where_kept(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """``values`` as objects, None where ``keep`` is False."""
     out = np.asarray(values, dtype=object).copy()
@@ -557,38 +531,6 @@ def _normalised(text: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(text)
     names = np.array([normalise_name(u) for u in uniques] + [""], dtype=object)
     return pd.Series(names[codes], index=text.index)
-
-
-# A decimal number as pandas.to_numeric reads one (also inf, infinity, nan; any case).
-_DECIMAL = r"^[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf(inity)?|nan)$"
-
-
-def _to_float(text: pd.Series) -> np.ndarray:
-    """Numbers of stripped text, NaN where empty or not a number (a decimal comma is read too).
-
-    Parsed by Arrow, correctly rounded (as Python's float), without a Python object per value.
-    """
-    import pyarrow as pa
-
-    values = _decimal_numbers(pa.array(text, type=pa.string(), from_pandas=True))
-    retry = np.isnan(values) & text.str.contains(",", regex=False).to_numpy()
-    if retry.any():  # decimal comma, as in many European exports
-        commas = pa.array(text[retry].str.replace(",", ".", regex=False), type=pa.string(), from_pandas=True)
-        values[retry] = _decimal_numbers(commas)
-    return values
-
-
-def _decimal_numbers(strings) -> np.ndarray:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    strings = pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings)
-    try:  # Arrow's cast accepts exactly what _DECIMAL matches: the pattern only for columns with non-numbers
-        numbers = pc.cast(strings, pa.float64())
-    except pa.ArrowInvalid:
-        numeric = pc.match_substring_regex(strings, _DECIMAL, ignore_case=True)
-        numbers = pc.cast(pc.if_else(numeric, strings, pa.scalar(None, pa.string())), pa.float64())
-    return numbers.to_numpy(zero_copy_only=False).astype(float, copy=True)  # writable, NaN where null
 
 
 def _is_wgs84(crs: str) -> bool:

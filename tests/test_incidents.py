@@ -183,10 +183,10 @@ _NUMBER_TEXT = ["-87.623177", "41.881832", "1e5", "+5", ".5", "5.", "1E-3", "-0"
 @given(st.lists(st.one_of(st.sampled_from(_NUMBER_TEXT), st.text("0123456789.eE+-infatyINFATY_x,", max_size=8),
                           st.floats(allow_nan=False).map(repr)), min_size=1, max_size=30))
 def test_coordinate_text_reads_as_pandas_decides_and_python_rounds(values):
-    from odgeo.incidents import _to_float
+    from odgeo.arrowtext import to_float
 
     text = pd.Series(values, dtype=object)
-    got = _to_float(text)
+    got = to_float(text)
     # Which texts are numbers: as pandas.to_numeric says (a decimal comma read as a point);
     # their values: as Python's float, correctly rounded (pandas 2's parser is not, on 17 digits).
     def expected(value):

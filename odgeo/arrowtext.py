@@ -1,0 +1,59 @@
+"""Text columns handled by Arrow: numbers parsed, repeats found and text built without a Python object per row.
+
+With pandas 3 a text column is Arrow-backed already; with pandas 2 these convert it once. What
+counts as a number is what pandas.to_numeric accepts, and its value is Python's float (correctly
+rounded; pandas 2's own parser is not on 17-digit text).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["DECIMAL", "has_repeats", "row_ids", "text_by_code", "to_float"]
+
+
+def row_ids(rows: np.ndarray) -> pd.Series:
+    """"odgeo-row-N" for 1-based rows N, as text built by Arrow (no Python string per row in pandas 3)."""
+    text = pc.binary_join_element_wise("odgeo-row-", pc.cast(pa.array(rows, type=pa.int64()), pa.string()), "")
+    return pd.Series(text.to_pandas(), index=pd.RangeIndex(len(rows)))
+
+
+def has_repeats(text: pd.Series, keep: np.ndarray) -> bool:
+    """Whether some value appears twice among the kept rows (Arrow's hash set: quicker than a full duplicated)."""
+    kept = pc.filter(pa.array(text, type=pa.string(), from_pandas=True), pa.array(keep))
+    return len(pc.unique(kept)) < len(kept)
+
+
+def text_by_code(values: list[str], codes: np.ndarray) -> pd.Series:
+    """``values[code]`` per row (code -1: the last value) as text, taken by Arrow, not per Python string."""
+    codes = np.where(codes < 0, len(values) - 1, codes)
+    text = pa.array(values, type=pa.string()).take(pa.array(codes, type=pa.int64()))
+    return pd.Series(text.to_pandas(), index=pd.RangeIndex(len(codes)))
+
+
+#: A decimal number as pandas.to_numeric reads one (also inf, infinity, nan; any case).
+DECIMAL = r"^[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf(inity)?|nan)$"
+
+
+def to_float(text: pd.Series) -> np.ndarray:
+    """Numbers of stripped text, NaN where empty or not a number (a decimal comma is read too)."""
+    values = _decimal_numbers(pa.array(text, type=pa.string(), from_pandas=True))
+    retry = np.isnan(values) & text.str.contains(",", regex=False).to_numpy()
+    if retry.any():  # decimal comma, as in many European exports
+        commas = pa.array(text[retry].str.replace(",", ".", regex=False), type=pa.string(), from_pandas=True)
+        values[retry] = _decimal_numbers(commas)
+    return values
+
+
+def _decimal_numbers(strings) -> np.ndarray:
+    """Arrow strings to float64, NaN where null, empty or not a number."""
+    strings = pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings)
+    try:  # Arrow's cast accepts exactly what DECIMAL matches: the pattern only for columns with non-numbers
+        numbers = pc.cast(strings, pa.float64())
+    except pa.ArrowInvalid:
+        numeric = pc.match_substring_regex(strings, DECIMAL, ignore_case=True)
+        numbers = pc.cast(pc.if_else(numeric, strings, pa.scalar(None, pa.string())), pa.float64())
+    return numbers.to_numpy(zero_copy_only=False).astype(float, copy=True)  # writable, NaN where null
