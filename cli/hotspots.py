@@ -12,6 +12,8 @@ from .options import (
     Metres,
     audience_settings,
     config_option,
+    engine_options,
+    engine_settings,
     gistar_options,
     input_options,
     job_settings,
@@ -23,7 +25,7 @@ from .options import (
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=IncidentSource())
+@click.argument("input_path", metavar="INPUT", type=IncidentSource(parts=True))
 @output_options
 @click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the hex counts (default 8, "
                                                                "~0.74 km²; 7 for counties).")
@@ -71,6 +73,7 @@ from .options import (
               help="Public: a release ledger shared by every release of a series (daily, weekly, monthly); "
                    "created by the first. Keeps the earlier areas and holds back changes under --min-count, so "
                    "releases cannot be differenced. Keep it private, outside --out (see docs/privacy.md).")
+@engine_options
 @config_option
 @click.pass_context
 def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:
@@ -105,6 +108,8 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
       odgeo hotspots ems.csv --out results/ --boundaries tracts.gpkg --tiles none
       odgeo hotspots postgresql://analyst@db/surveillance --table ems.calls \\
           --out results/ --to-postgis postgresql://analyst@db/surveillance
+      odgeo hotspots 'exports/ems-*.csv' --engine dask --workers 4 --out state/
+      odgeo hotspots ems_parquet/ --engine dask --scheduler tcp://10.0.0.5:8786 --out state/
     """
     from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 
@@ -120,6 +125,7 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
         study_area=options["study_area"], boundary_name_col=options["boundary_name_col"],
         boundary_population_col=options["boundary_population_col"], ledger=options.pop("ledger", None),
         **job_settings(options),
+        **engine_settings(options),
         **audience_settings(options),
     )
     progress = progress_printer(ctx)

@@ -31,7 +31,7 @@ __all__ = [
 
 # The choices come from the library's own dependency-free vocabulary: they cannot drift,
 # and importing it keeps `odgeo --help` instant.
-from odgeo.vocabulary import AUDIENCES, CORRECTIONS, OUTCOMES, POSTGIS_MODES
+from odgeo.vocabulary import AUDIENCES, CORRECTIONS, ENGINES, OUTCOMES, POSTGIS_MODES
 
 
 class FiniteFloat(click.FloatRange):
@@ -46,16 +46,25 @@ class FiniteFloat(click.FloatRange):
 
 
 class IncidentSource(click.ParamType):
-    """An incident file that exists, or a PostgreSQL URL (read with --table or --sql)."""
+    """An incident file that exists, or a PostgreSQL URL (read with --table or --sql).
+
+    With ``parts``: also a folder of files or a glob pattern (``--engine dask``).
+    """
 
     name = "file|postgresql://..."
 
+    def __init__(self, parts: bool = False):
+        self.parts = parts
+
     def convert(self, value, param, ctx):
         """A path that exists, or a database URL kept as given."""
+        from odgeo.partitions import is_partitioned
         from odgeo.postgis import is_database_url
 
         if is_database_url(value):
             return str(value)
+        if self.parts and is_partitioned(value):
+            return str(value)  # a folder or a glob: its files are found (or not) by odgeo.partitions
         return click.Path(exists=True, dir_okay=False).convert(value, param, ctx)
 
 
@@ -250,6 +259,33 @@ input_options = _stack(
                       "and with --mask-points each point's k-anonymity."),
     click.option("--population-col", metavar="COL", help="Population column of --population (default: detected)."),
 )
+
+engine_options = _stack(
+    click.option("--engine", type=click.Choice(ENGINES), default=None,
+                 help="memory (default): read in this process. dask: read and validate in parts on a Dask "
+                      "cluster (INPUT may then be a folder, e.g. a Parquet dataset, or a quoted glob such as "
+                      "'exports/*.csv'). auto: dask for a folder or glob, or a file too big to read in memory."),
+    click.option("--scheduler", metavar="tcp://HOST:PORT",
+                 help="With --engine dask: the Dask scheduler to use (its workers must see INPUT at the same "
+                      "path); default: a local cluster on 127.0.0.1."),
+    click.option("--workers", type=click.IntRange(1), metavar="N",
+                 help="With --engine dask and no --scheduler: worker processes of the local cluster "
+                      "(default: one per core)."),
+    click.option("--worker-memory", metavar="SIZE",
+                 help="With --engine dask and no --scheduler: memory limit of each local worker, e.g. 4GB "
+                      "(default: the machine's memory shared out)."),
+    click.option("--blocksize", type=click.IntRange(1), metavar="MB",
+                 help="With --engine dask: megabytes of CSV per part (default 128)."),
+)
+
+
+def engine_settings(kwargs: dict) -> dict:
+    """The engine options as JobSettings keyword arguments."""
+    blocksize = kwargs.pop("blocksize", None)
+    return {"engine": kwargs.pop("engine", None), "scheduler": kwargs.pop("scheduler", None),
+            "workers": kwargs.pop("workers", None), "worker_memory": kwargs.pop("worker_memory", None),
+            "blocksize": None if blocksize is None else blocksize * 1024 * 1024}
+
 
 reference_options = _stack(
     click.option("--reference", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",

@@ -15,7 +15,8 @@ from pandas.tseries.api import guess_datetime_format
 
 from .errors import DataError, ParameterError
 
-__all__ = ["PLAUSIBLE_SINCE", "DateParse", "check_timezone", "default_window", "parse_datetimes"]
+__all__ = ["PLAUSIBLE_SINCE", "DateParse", "OrderEvidence", "check_timezone", "decide_order", "default_window",
+           "order_evidence", "order_name", "parse_datetimes"]
 
 #: Dates before this are taken for placeholders (Excel's day 0 is 1900-01-00, many
 #: exports write 1900-01-01 or 0001-01-01 for "unknown") unless accepted.
@@ -98,10 +99,10 @@ def parse_datetimes(text: pd.Series, timezone: str, *, date_format: str | None =
         order = f"format {date_format}"
     else:
         if day_first is None:
-            day_first, evidence = _decide_order(uniques, codes, column)
+            day_first, evidence = decide_order(_evidence(uniques, codes), column)
         else:
             evidence = {"ambiguous": True, "decided_by": "given"}
-        order = ("day-first" if day_first else "month-first") if evidence.get("ambiguous") else "unambiguous"
+        order = order_name(day_first, evidence)
     utc_ns, bad, out_of_range = _parse_unique(uniques, timezone, date_format, bool(day_first))
     # One sentinel slot after the unique values stands for "no date" (code -1).
     utc_ns, bad, out_of_range = (np.r_[utc_ns, np.iinfo(np.int64).min], np.r_[bad, False], np.r_[out_of_range, False])
@@ -140,29 +141,85 @@ def default_window(now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Ti
     return PLAUSIBLE_SINCE, now.normalize() + pd.Timedelta(days=2)
 
 
-def _decide_order(uniques: pd.Series, codes: np.ndarray, column: str) -> tuple[bool, dict]:
-    """Day-first when some value proves it and none proves the opposite."""
+@dataclass(frozen=True)
+class OrderEvidence:
+    """What the numeric dates of a column say of their day/month order (see :func:`decide_order`).
+
+    Attributes
+    ----------
+    ambiguous
+        Some value is a numeric date such as 03/04/2024.
+    day_first, month_first
+        Values whose first (second) number is over 12, proving that order.
+    day_first_row, month_first_row
+        The 1-based row of the first such value (None without one).
+    """
+
+    ambiguous: bool = False
+    day_first: int = 0
+    month_first: int = 0
+    day_first_row: int | None = None
+    month_first_row: int | None = None
+
+    def after(self, rows: int) -> OrderEvidence:
+        """The same evidence with its rows moved ``rows`` on (a part of a larger input)."""
+        return OrderEvidence(self.ambiguous, self.day_first, self.month_first,
+                             None if self.day_first_row is None else self.day_first_row + rows,
+                             None if self.month_first_row is None else self.month_first_row + rows)
+
+    def __add__(self, later: OrderEvidence) -> OrderEvidence:
+        """The evidence of two consecutive parts (``later`` with its rows already moved on)."""
+        return OrderEvidence(self.ambiguous or later.ambiguous, self.day_first + later.day_first,
+                             self.month_first + later.month_first,
+                             self.day_first_row if self.day_first_row is not None else later.day_first_row,
+                             self.month_first_row if self.month_first_row is not None else later.month_first_row)
+
+
+def order_evidence(text: pd.Series) -> OrderEvidence:
+    """The day/month evidence of every value of a date column."""
+    codes, uniques = _distinct_dates(text)
+    return _evidence(uniques, codes)
+
+
+def _evidence(uniques: pd.Series, codes: np.ndarray) -> OrderEvidence:
     parts = uniques.str.extract(_NUMERIC_DMY)
     if parts.empty or parts[0].isna().all():
-        return False, {}
+        return OrderEvidence()
     first = pd.to_numeric(parts[0], errors="coerce").to_numpy()
     second = pd.to_numeric(parts[1], errors="coerce").to_numpy()
-    day_first_proof = np.flatnonzero(first > 12)
-    month_first_proof = np.flatnonzero(second > 12)
-    evidence: dict[str, object] = {
-        "ambiguous": True, "values_proving_day_first": int(np.isin(codes, day_first_proof).sum()),
-        "values_proving_month_first": int(np.isin(codes, month_first_proof).sum())}
-    if len(day_first_proof) and len(month_first_proof):
-        row_d = int(np.flatnonzero(np.isin(codes, day_first_proof))[0]) + 1
-        row_m = int(np.flatnonzero(np.isin(codes, month_first_proof))[0]) + 1
+    proves_day = np.isin(codes, np.flatnonzero(first > 12))
+    proves_month = np.isin(codes, np.flatnonzero(second > 12))
+    return OrderEvidence(True, int(proves_day.sum()), int(proves_month.sum()),
+                         int(np.argmax(proves_day)) + 1 if proves_day.any() else None,
+                         int(np.argmax(proves_month)) + 1 if proves_month.any() else None)
+
+
+def decide_order(evidence: OrderEvidence, column: str) -> tuple[bool, dict]:
+    """Day-first when some value proves it and none proves the opposite; the evidence for the run record.
+
+    Raises
+    ------
+    DataError
+        If the values prove both orders.
+    """
+    if not evidence.ambiguous:
+        return False, {}
+    if evidence.day_first and evidence.month_first:
         raise DataError(
-            f"column {column!r} mixes day-first dates (row {row_d} has a first number over 12) and "
-            f"month-first dates (row {row_m} has a second number over 12); give the format with "
-            f"--date-format (e.g. --date-format '%m/%d/%Y %H:%M')")
-    day_first = bool(len(day_first_proof))
-    evidence["decided_by"] = "a first number over 12" if day_first else (
-        "a second number over 12" if len(month_first_proof) else "nothing decided: month first, as US exports")
-    return day_first, evidence
+            f"column {column!r} mixes day-first dates (row {evidence.day_first_row} has a first number over 12) "
+            f"and month-first dates (row {evidence.month_first_row} has a second number over 12); give the "
+            f"format with --date-format (e.g. --date-format '%m/%d/%Y %H:%M')")
+    day_first = bool(evidence.day_first)
+    return day_first, {
+        "ambiguous": True, "values_proving_day_first": evidence.day_first,
+        "values_proving_month_first": evidence.month_first,
+        "decided_by": "a first number over 12" if day_first else (
+            "a second number over 12" if evidence.month_first else "nothing decided: month first, as US exports")}
+
+
+def order_name(day_first: bool, evidence: dict) -> str:
+    """How the run record names the order read: day-first, month-first or unambiguous."""
+    return ("day-first" if day_first else "month-first") if evidence.get("ambiguous") else "unambiguous"
 
 
 def _parse_unique(uniques: pd.Series, timezone: str, fmt: str | None, day_first: bool

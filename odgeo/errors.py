@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ClusterError",
     "ColumnError",
     "DataError",
     "DatabaseError",
@@ -55,3 +56,7 @@ class DataError(OdgeoError, ValueError):
 
 class DatabaseError(OdgeoError, OSError):
     """A database cannot be reached, or a table or query in it cannot be read or written."""
+
+
+class ClusterError(OdgeoError, RuntimeError):
+    """A Dask cluster cannot finish the work: its workers keep dying on one part (out of memory)."""

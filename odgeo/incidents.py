@@ -49,7 +49,13 @@ from .tables import GEOMETRY_LAT, GEOMETRY_LON, RawTable, read_table
 __all__ = [
     "REJECT_COLUMNS",
     "IncidentRead",
+    "PartValidation",
+    "WholeInput",
+    "begin_validation",
+    "check_degrees",
+    "early_checks",
     "read_incidents",
+    "swap_reference",
     "validate_table",
 ]
 
@@ -173,6 +179,30 @@ def read_incidents(
                           date_format=date_format, accept_implausible_dates=accept_implausible_dates)
 
 
+@dataclass(frozen=True)
+class WholeInput:
+    """What a part of a larger input is told about the whole, so it validates as the whole would.
+
+    Attributes
+    ----------
+    row_offset
+        Records before this part: its rows are numbered from ``row_offset + 1``.
+    day_first
+        The day/month order decided from every date of the whole input (None: decide here).
+    earlier_ids
+        Incident ids first seen in an earlier part, with where ("12", "12 of 2023.csv"):
+        their rows here are duplicates.
+    location_text
+        Whether the "location" column holds coordinates, decided from every value
+        (None: decide here).
+    """
+
+    row_offset: int = 0
+    day_first: bool | None = None
+    earlier_ids: dict[str, str] = field(default_factory=dict)
+    location_text: bool | None = None
+
+
 def validate_table(
     table: RawTable,
     *,
@@ -183,6 +213,50 @@ def validate_table(
     accept_implausible_dates: bool = False,
 ) -> IncidentRead:
     """Validate the rows of a :class:`~odgeo.tables.RawTable` (see :func:`read_incidents`)."""
+    part = begin_validation(table, columns=columns, crs=crs, timezone=timezone, date_format=date_format,
+                            accept_implausible_dates=accept_implausible_dates)
+    lon, lat = part.coordinate_sample()
+    if part.in_degrees:
+        check_degrees(lon, lat, part)
+    return part.finish(swap_reference(lon, lat))
+
+
+def begin_validation(
+    table: RawTable,
+    *,
+    columns: dict[str, str | None] | None = None,
+    crs: str | None = None,
+    timezone: str = "UTC",
+    date_format: str | None = None,
+    accept_implausible_dates: bool = False,
+    whole: WholeInput | None = None,
+) -> PartValidation:
+    """The checks of :func:`validate_table` up to those that need every row's coordinates.
+
+    What is left needs the coordinates of the whole input (:meth:`PartValidation.coordinate_sample`
+    of every part, then :func:`check_degrees` and :func:`swap_reference`): the parts of a
+    larger input (:mod:`odgeo.dask_read`) send theirs to one place and finish with the answer.
+    """
+    whole = whole or WholeInput()
+    _, rows, also = _early_checks(table, columns, whole)
+    ids = rows.incident_ids(whole.earlier_ids)
+    occurred = rows.parse_dates(timezone, date_format, accept_implausible_dates, whole.day_first)
+    lon, lat, cols = rows.parse_coordinates(crs)
+    return PartValidation(table, rows, also, ids, occurred, lon, lat, cols, crs is None or _is_wgs84(crs))
+
+
+def early_checks(table: RawTable, columns: dict[str, str | None] | None) -> tuple[dict[str, str | None], _RowChecker]:
+    """The columns' roles and the rows left after the checks that come before the ids'.
+
+    Every part of a larger input runs these once more to tell the whole what it
+    holds (its ids, its dates) before it is validated (:mod:`odgeo.dask_read`).
+    """
+    roles, rows, _ = _early_checks(table, columns, WholeInput(), warn=False)
+    return roles, rows
+
+
+def _early_checks(table: RawTable, columns: dict[str, str | None] | None, whole: WholeInput, *, warn: bool = True
+                  ) -> tuple[dict[str, str | None], _RowChecker, dict[str, list[str]]]:
     data = table.data
     overrides: dict[str, str | None] = {role: col for role, col in (columns or {}).items() if col is not None}
     if table.format not in ("csv", "postgresql"):
@@ -198,66 +272,117 @@ def validate_table(
             roles[role] = col
     if roles["longitude"] is not None or (
         roles["location"] is not None and "location" not in overrides
-        and not looks_like_locations(data[roles["location"]])
+        and not (looks_like_locations(data[roles["location"]]) if whole.location_text is None
+                 else whole.location_text)
     ):
         roles["location"] = None  # coordinate columns win; a non-coordinate "Location" is ignored
     _require_columns(roles, table)
-    also = _check_repeated_and_rival_columns(table, roles, overrides)
-    rows = _RowChecker(data, roles, table.path)
+    also = _check_repeated_and_rival_columns(table, roles, overrides, warn=warn)
+    rows = _RowChecker(data, roles, table.path, whole.row_offset)
     for pos, (code, reason) in sorted(table.row_problems.items()):
         rows.reject(_one_row(len(data), pos), code, None, reason)
     rows.reject_empty()
     rows.reject_bad_geometry(table.geometry_problems or {})
-    ids = rows.incident_ids()
-    occurred = rows.parse_dates(timezone, date_format, accept_implausible_dates)
-    lon, lat = rows.parse_coordinates(crs)
-    outcome = rows.parse_outcomes()
-    doses = rows.parse_doses()
+    return roles, rows, also
 
-    keep = rows.kept
-    n = len(data)
-    geometry = np.full(n, None, dtype=object)
-    has_xy = keep & np.isfinite(lon) & np.isfinite(lat)
-    geometry[has_xy] = shapely.points(lon[has_xy], lat[has_xy])
-    geometry[keep & ~has_xy] = shapely.Point()
-    frame = pd.DataFrame(
-        {
-            INCIDENT_ID: ids,
-            OCCURRED_AT: occurred,
-            OUTCOME: outcome,
-            NALOXONE_DOSES: doses,
-            SUSPECTED_DRUG: rows.text(SUSPECTED_DRUG),
-            ADDRESS: rows.text(ADDRESS),
-            CITY: rows.text(CITY),
-            ZIP: rows.text(ZIP),
-            SOURCE_ROW: np.arange(1, n + 1),
-            GEOCODE_STATUS: text_by_code([STATUS_PENDING, STATUS_INPUT], has_xy.astype(np.int64)),
-            GEOCODE_SCORE: np.nan,
-        }
-    )
-    incidents = gpd.GeoDataFrame(frame[keep], geometry=geometry[keep], crs=WGS84)
-    incidents = incidents[INCIDENT_COLUMNS + ["geometry"]].reset_index(drop=True)
-    rows.note("undated", (keep & occurred.isna().to_numpy()).sum())
-    for key, count in table.notes.items():
-        rows.note(key, count)
-    source: dict[str, object] = {"path": str(table.path), "format": table.format, "sha256": table.sha256,
-                                 "date_order": rows.date_order, **table.described}
-    if table.encoding:
-        source.update(encoding=table.encoding, delimiter=table.delimiter)
-    if also:
-        source["columns_also_matching"] = also
-    return IncidentRead(
-        incidents=incidents,
-        rejects=rows.rejects_frame(ids),
-        n_input=n,
-        columns=roles,
-        source=source,
-        notes=rows.notes,
-    )
+
+@dataclass
+class PartValidation:
+    """A table validated up to the checks that need the whole input's coordinates (see :func:`begin_validation`)."""
+
+    table: RawTable
+    rows: _RowChecker
+    also: dict[str, list[str]]
+    ids: pd.Series
+    occurred: pd.Series
+    lon: np.ndarray
+    lat: np.ndarray
+    coordinate_columns: tuple[str | None, str | None]
+    in_degrees: bool  # no --crs transform: the values must look like degrees
+
+    def coordinate_sample(self) -> tuple[np.ndarray, np.ndarray]:
+        """Longitude and latitude of the rows kept so far that have both (what the whole-input checks use)."""
+        usable = np.isfinite(self.lon) & np.isfinite(self.lat) & self.rows.kept
+        return self.lon[usable], self.lat[usable]
+
+    def finish(self, reference: tuple[float, float, float] | None) -> IncidentRead:
+        """The remaining checks, with the whole input's :func:`swap_reference`; the validated rows."""
+        rows, table = self.rows, self.table
+        lon, lat = self.lon, self.lat
+        rows.check_ranges(lon, lat, *self.coordinate_columns, reference)
+        lon = np.where(rows.kept, lon, np.nan)
+        lat = np.where(rows.kept, lat, np.nan)
+        outcome = rows.parse_outcomes()
+        doses = rows.parse_doses()
+        keep = rows.kept
+        n = len(table.data)
+        geometry = np.full(n, None, dtype=object)
+        has_xy = keep & np.isfinite(lon) & np.isfinite(lat)
+        geometry[has_xy] = shapely.points(lon[has_xy], lat[has_xy])
+        geometry[keep & ~has_xy] = shapely.Point()
+        frame = pd.DataFrame(
+            {
+                INCIDENT_ID: self.ids,
+                OCCURRED_AT: self.occurred,
+                OUTCOME: outcome,
+                NALOXONE_DOSES: doses,
+                SUSPECTED_DRUG: rows.text(SUSPECTED_DRUG),
+                ADDRESS: rows.text(ADDRESS),
+                CITY: rows.text(CITY),
+                ZIP: rows.text(ZIP),
+                SOURCE_ROW: np.arange(1, n + 1) + rows.row_offset,
+                GEOCODE_STATUS: text_by_code([STATUS_PENDING, STATUS_INPUT], has_xy.astype(np.int64)),
+                GEOCODE_SCORE: np.nan,
+            }
+        )
+        incidents = gpd.GeoDataFrame(frame[keep], geometry=geometry[keep], crs=WGS84)
+        incidents = incidents[INCIDENT_COLUMNS + ["geometry"]].reset_index(drop=True)
+        rows.note("undated", (keep & self.occurred.isna().to_numpy()).sum())
+        for key, count in table.notes.items():
+            rows.note(key, count)
+        source: dict[str, object] = {"path": str(table.path), "format": table.format, "sha256": table.sha256,
+                                     "date_order": rows.date_order, **table.described}
+        if table.encoding:
+            source.update(encoding=table.encoding, delimiter=table.delimiter)
+        if self.also:
+            source["columns_also_matching"] = self.also
+        return IncidentRead(incidents=incidents, rejects=rows.rejects_frame(self.ids), n_input=n,
+                            columns=rows.roles, source=source, notes=rows.notes)
+
+
+def check_degrees(lon: np.ndarray, lat: np.ndarray, part: PartValidation) -> None:
+    """Refuse coordinates that are mostly not degrees (a projected CRS without --crs), given every usable pair."""
+    if len(lon) < 3:
+        return
+    outside = (np.abs(lon) > 180) | (np.abs(lat) > 90)
+    if outside.mean() > 0.5:
+        lon_col, lat_col = part.coordinate_columns
+        example = f"{lon[0]:.1f}, {lat[0]:.1f}"
+        raise DataError(
+            f"{part.table.path}: columns {lon_col!r}/{lat_col!r} hold values like ({example}) that "
+            f"are not degrees; give their CRS with --crs (for example --crs EPSG:2223)"
+        )
+
+
+def swap_reference(lon: np.ndarray, lat: np.ndarray) -> tuple[float, float, float] | None:
+    """The bulk of the data, given every usable pair: median centre and radius (km) for the swap check.
+
+    "Inside" is within the larger of 50 km and twice the 95th percentile distance of
+    the in-range rows to their median centre; None below three in-range rows.
+    """
+    in_range = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    if in_range.sum() < 3:
+        return None
+    lon, lat = lon[in_range], lat[in_range]
+    centre_lon, centre_lat = float(np.median(lon)), float(np.median(lat))
+    with np.errstate(invalid="ignore"):
+        dist = haversine_km(lon, lat, centre_lon, centre_lat)
+    radius = max(_SWAP_MIN_KM, 2 * float(np.percentile(dist[np.isfinite(dist)], 95)))
+    return centre_lon, centre_lat, radius
 
 
 def _check_repeated_and_rival_columns(table: RawTable, roles: dict[str, str | None],
-                                      overrides: dict[str, str | None]) -> dict[str, list[str]]:
+                                      overrides: dict[str, str | None], *, warn: bool = True) -> dict[str, list[str]]:
     """Refuse a role read from one of several same-named columns that differ; warn of rival columns."""
     for role, col in roles.items():
         copies = table.duplicate_columns.get(col or "")
@@ -271,7 +396,7 @@ def _check_repeated_and_rival_columns(table: RawTable, roles: dict[str, str | No
                           f"choose one with {option} (the copies are called "
                           f"{', '.join(repr(c) for c in copies)})")
     also = other_candidates(list(table.data.columns), roles, overrides)
-    for role, others in also.items():
+    for role, others in also.items() if warn else ():
         log.warning("%s: column %r is read as %s; %s would fit too (choose with %s)", table.name,
                     roles[role], role, ", ".join(repr(c) for c in others), ROLE_OPTIONS.get(role, "a column option"))
     return also
@@ -300,10 +425,11 @@ def _require_columns(roles: dict[str, str | None], table: RawTable) -> None:
 class _RowChecker:
     """Parses the columns of a raw table, rejecting rows with their first problem."""
 
-    def __init__(self, data: pd.DataFrame, roles: dict[str, str | None], path: Path | str):
+    def __init__(self, data: pd.DataFrame, roles: dict[str, str | None], path: Path | str, row_offset: int = 0):
         self.data = data
         self.roles = roles
         self.path = path
+        self.row_offset = row_offset  # rows are numbered from row_offset + 1 (a part of a larger input)
         n = len(data)
         self.code = np.full(n, "", dtype=object)
         self.column = np.full(n, "", dtype=object)
@@ -363,36 +489,42 @@ class _RowChecker:
         for pos, reason in problems.items():
             self.reject(_one_row(len(self.data), pos), "bad_geometry", "geometry", reason)
 
-    def incident_ids(self) -> pd.Series:
-        """Each row's id as text ("odgeo-row-N" where none is given); a repeated id rejects the later rows."""
-        n = len(self.data)
+    def incident_ids(self, earlier: dict[str, str] | None = None) -> pd.Series:
+        """Each row's id as text ("odgeo-row-N" where none is given); a repeated id rejects the later rows.
+
+        ``earlier`` holds ids first seen before this part of a larger input, with their rows.
+        """
+        n, offset = len(self.data), self.row_offset
         if self.roles[INCIDENT_ID] is None:
-            return row_ids(np.arange(1, n + 1))
+            return row_ids(np.arange(1, n + 1) + offset)
         ids = self.raw(INCIDENT_ID).copy()
         missing = (ids == "").to_numpy()
         self.note("incident_id_generated", (missing & self.kept).sum())
         if missing.any():
-            ids[missing] = row_ids(np.flatnonzero(missing) + 1).to_numpy()
-        if not has_repeats(ids, self.kept):
+            ids[missing] = row_ids(np.flatnonzero(missing) + 1 + offset).to_numpy()
+        if not earlier and not has_repeats(ids, self.kept):
             return ids
         candidates = ids.where(self.kept)
         dup = candidates.duplicated(keep="first").to_numpy() & self.kept
-        if dup.any():
+        seen_before = (candidates.isin(list(earlier)).to_numpy() & self.kept) if earlier else np.zeros(n, bool)
+        if dup.any() or seen_before.any():
             firsts = candidates[candidates.notna()].drop_duplicates(keep="first")
-            first_row = dict(zip(firsts.to_numpy(), firsts.index.to_numpy() + 1))
-            for pos in np.flatnonzero(dup):
+            first_row: dict[str, object] = dict(zip(firsts.to_numpy(), firsts.index.to_numpy() + 1 + offset))
+            first_row.update(earlier or {})
+            for pos in np.flatnonzero(dup | seen_before):
                 self.reject(_one_row(n, int(pos)), "duplicate_id", self.roles[INCIDENT_ID],
                             f"duplicate incident id (first seen at row {first_row[ids.iloc[pos]]})")
         return ids
 
-    def parse_dates(self, timezone: str, date_format: str | None, accept_implausible: bool) -> pd.Series:
+    def parse_dates(self, timezone: str, date_format: str | None, accept_implausible: bool,
+                    day_first: bool | None = None) -> pd.Series:
         """Timestamps; an empty date is kept (undated), unreadable and implausible ones are rejected."""
         col = self.roles[OCCURRED_AT]
         text = self.raw(OCCURRED_AT)
         window = None if accept_implausible else default_window()
         try:
             parsed = parse_datetimes(text, timezone, date_format=date_format, plausible=window,
-                                     column=str(col))
+                                     column=str(col), day_first=None if date_format else day_first)
         except DataError as err:
             raise DataError(f"{self.path}: {err}") from err
         self.date_order = parsed.order
@@ -405,8 +537,12 @@ class _RowChecker:
                     "add --accept-implausible-dates to keep such dates")
         return parsed.values
 
-    def parse_coordinates(self, crs: str | None) -> tuple[np.ndarray, np.ndarray]:
-        """Coordinates from longitude/latitude columns, else from a location column."""
+    def parse_coordinates(self, crs: str | None) -> tuple[np.ndarray, np.ndarray, tuple[str | None, str | None]]:
+        """Coordinates from longitude/latitude columns, else from a location column, and their columns.
+
+        In degrees (transformed from ``crs``); the checks that need every row's coordinates
+        (:func:`check_degrees`, :meth:`check_ranges`) come after.
+        """
         if self.roles["longitude"] is not None:
             lon, lat, empty, lon_col, lat_col = self._from_columns()
         elif self.roles["location"] is not None:
@@ -420,12 +556,7 @@ class _RowChecker:
         self.reject(empty & no_address, "no_location", lon_col, "no coordinates and no address")
         if crs is not None and not _is_wgs84(crs):
             lon, lat = _transform_to_wgs84(lon, lat, crs)
-        else:
-            self._check_degrees(lon, lat, lon_col, lat_col)
-        self._check_ranges(lon, lat, lon_col, lat_col)
-        lon = np.where(self.kept, lon, np.nan)
-        lat = np.where(self.kept, lat, np.nan)
-        return lon, lat
+        return lon, lat, (lon_col, lat_col)
 
     def _from_columns(self):
         lon_col, lat_col = self.roles["longitude"], self.roles["latitude"]
@@ -448,21 +579,10 @@ class _RowChecker:
                     "no coordinate pair in the location text (expected '(lat, lon)' or 'POINT (lon lat)')")
         return lon, lat, empty
 
-    def _check_degrees(self, lon, lat, lon_col, lat_col) -> None:
-        finite = np.isfinite(lon) & np.isfinite(lat) & self.kept
-        if finite.sum() < 3:
-            return
-        outside = (np.abs(lon[finite]) > 180) | (np.abs(lat[finite]) > 90)
-        if outside.mean() > 0.5:
-            example = f"{lon[finite][0]:.1f}, {lat[finite][0]:.1f}"
-            raise DataError(
-                f"{self.path}: columns {lon_col!r}/{lat_col!r} hold values like ({example}) that "
-                f"are not degrees; give their CRS with --crs (for example --crs EPSG:2223)"
-            )
-
-    def _check_ranges(self, lon, lat, lon_col, lat_col) -> None:
+    def check_ranges(self, lon, lat, lon_col, lat_col, reference: tuple[float, float, float] | None) -> None:
+        """Reject swapped, out-of-range and 0, 0 coordinates (``reference``: the whole input's swap_reference)."""
         finite = np.isfinite(lon) & np.isfinite(lat)
-        swapped = finite & _looks_swapped(lon, lat, finite & self.kept)
+        swapped = finite & _looks_swapped(lon, lat, reference)
         self.reject(swapped, "swapped_coordinates", f"{lon_col}/{lat_col}",
                     "latitude and longitude appear swapped; fix the row or its columns")
         self.reject(finite & (np.abs(lat) > 90), "coordinate_out_of_range", lat_col,
@@ -503,7 +623,7 @@ class _RowChecker:
         rows = np.flatnonzero(out)
         return pd.DataFrame(
             {
-                "row": rows + 1,
+                "row": rows + 1 + self.row_offset,
                 INCIDENT_ID: _where_kept(ids.to_numpy()[out], self.code[out] != "empty_row"),
                 "code": self.code[out],
                 "column": self.column[out],
@@ -554,23 +674,14 @@ def _transform_to_wgs84(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndar
     return lon, lat
 
 
-def _looks_swapped(lon: np.ndarray, lat: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """Rows far from the bulk of the data whose swapped pair falls inside it.
-
-    The bulk is the median centre of the in-range rows; "inside" is within the
-    larger of 50 km and twice the 95th percentile distance of rows to it.
-    """
-    in_range = usable & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
-    result = np.zeros(len(lon), dtype=bool)
-    if in_range.sum() < 3:
-        return result
-    centre_lon, centre_lat = np.median(lon[in_range]), np.median(lat[in_range])
+def _looks_swapped(lon: np.ndarray, lat: np.ndarray, reference: tuple[float, float, float] | None) -> np.ndarray:
+    """Rows far from the bulk of the data whose swapped pair falls inside it (see :func:`swap_reference`)."""
+    if reference is None:
+        return np.zeros(len(lon), dtype=bool)
+    centre_lon, centre_lat, radius = reference
     with np.errstate(invalid="ignore"):
         dist = haversine_km(lon, lat, centre_lon, centre_lat)
         swapped_ok = (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
         dist_swapped = np.where(swapped_ok, haversine_km(lat, lon, centre_lon, centre_lat), np.inf)
-    finite = np.isfinite(dist)
-    radius = max(_SWAP_MIN_KM, 2 * float(np.percentile(dist[in_range & finite], 95)))
     far = ~(dist <= radius)  # NaN distances (out of range) count as far
-    result = np.isfinite(lon) & np.isfinite(lat) & far & (dist_swapped <= radius)
-    return result
+    return np.isfinite(lon) & np.isfinite(lat) & far & (dist_swapped <= radius)

@@ -260,16 +260,21 @@ def _read_csv(path: Path, raw: bytes | None = None) -> RawTable:
                     row_problems=problems, notes=notes, duplicate_columns=duplicates)
 
 
-def _parse_text(text: str, delimiter: str,
-                path: Path | str) -> tuple[pd.DataFrame, dict[int, tuple[str, str]], dict[str, list[str]]]:
-    """CSV text as text columns, the rows that are not rows of the table, and the repeated column names."""
+def _parse_text(text: str, delimiter: str, path: Path | str, *, end_of_file: bool = True
+                ) -> tuple[pd.DataFrame, dict[int, tuple[str, str]], dict[str, list[str]]]:
+    """CSV text as text columns, the rows that are not rows of the table, and the repeated column names.
+
+    ``end_of_file`` False: the text is a block of a larger file (its header line, then
+    records from the middle), whose blank lines at the end are records, not formatting.
+    """
     header = _header(text, delimiter, path)
     names, duplicates = _unique_names(header)
     data = _parse_fast(text, delimiter, names)
     problems: dict[int, tuple[str, str]] = {}
     if data is None:  # some record is not one row of the table: read record by record, reject those rows
         data, problems = _parse_slow(text, delimiter, names, path)
-    data = _drop_trailing_blank_lines(data)
+    if end_of_file:
+        data = _drop_trailing_blank_lines(data)
     problems.update(_repeated_headers(data, header, problems))
     return data.reset_index(drop=True), problems, duplicates
 

@@ -12,6 +12,7 @@ __all__ = [
            "CLASSIFIERS",
            "CLUSTER_METHODS",
            "CORRECTIONS",
+           "ENGINES",
            "KERNELS",
            "LOCATION_KINDS",
            "METHODS",
@@ -36,6 +37,8 @@ METHODS = ("fixed", "optimized")
 CLASSIFIERS = ("quantiles", "natural_breaks")
 #: How --to-postgis treats a product table that exists: replaced by this run's rows, or appended to.
 POSTGIS_MODES = ("replace", "append")
+#: What reads the input: this process, a Dask cluster, or the one that fits (odgeo.cluster).
+ENGINES = ("memory", "dask", "auto")
 #: Time breakdowns of hexagon counts.
 PERIODS = ("month", "week", "none")
 #: Time steps of the emerging hot spot cube.

@@ -19,6 +19,7 @@ from ..geomask import DonutMask
 from ..incidents import IncidentRead, read_incidents
 from ..ledger import Ledger
 from ..outputs import OutputFolder
+from ..partitions import DEFAULT_BLOCKSIZE
 from ..postgis import PostgisDestination
 from ..privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count
 from ..projection import lonlat_of
@@ -70,6 +71,10 @@ class JobSettings:
     to_postgis, postgis_schema, postgis_mode
         Also copy the products into this PostgreSQL database, in this schema (default
         odgeo), replacing or appending to its tables (see :mod:`odgeo.postgis`).
+    engine, scheduler, workers, worker_memory, blocksize
+        What reads the input: "memory" (default), "dask" or "auto" (see :mod:`odgeo.cluster`);
+        the Dask scheduler's address, else a local cluster's worker processes and their
+        memory limit; bytes of CSV per part (see :mod:`odgeo.dask_read`).
     """
 
     columns: dict[str, str | None] = field(default_factory=dict)
@@ -95,6 +100,11 @@ class JobSettings:
     to_postgis: str | None = None
     postgis_schema: str | None = None
     postgis_mode: str | None = None
+    engine: str | None = None
+    scheduler: str | None = None
+    workers: int | None = None
+    worker_memory: str | None = None
+    blocksize: int | None = None
 
 
 def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
@@ -138,15 +148,56 @@ def read_job_input(path, settings: JobSettings, record: RunRecord,
     from .geocode import apply_reference
 
     say("reading incidents")
+    engine = _engine(path, settings, record)
     with record.timed("read"):
-        read = read_incidents(path, table=settings.table, sql=settings.sql, columns=settings.columns, crs=settings.crs,
-                              timezone=settings.timezone or "UTC", layer=settings.layer,
-                              date_format=settings.date_format,
-                              accept_implausible_dates=bool(settings.accept_implausible_dates))
+        if engine == "dask":
+            read = _read_on_dask(path, settings, record)
+        else:
+            read = read_incidents(path, table=settings.table, sql=settings.sql, columns=settings.columns,
+                                  crs=settings.crs, timezone=settings.timezone or "UTC", layer=settings.layer,
+                                  date_format=settings.date_format,
+                                  accept_implausible_dates=bool(settings.accept_implausible_dates))
     record.sections["input"] = read.source
     if settings.reference:
         say("geocoding addresses without coordinates")
         read = apply_reference(read, settings.reference, settings.min_score, record, settings.reference_columns)
+    return read
+
+
+def _engine(path, settings: JobSettings, record: RunRecord) -> str:
+    """The engine that reads ``path`` (recorded; ``auto`` says what it chose and why)."""
+    from ..cluster import choose_engine
+    from ..partitions import is_partitioned
+    from ..postgis import is_database_url
+
+    if is_database_url(path):
+        if settings.engine not in (None, "memory", "auto"):
+            raise ParameterError("--engine dask reads files; a database source is read by the database")
+        return "memory"
+    choice = choose_engine(settings.engine, path)
+    if choice.engine == "memory" and is_partitioned(path):
+        raise ParameterError(f"{path}: a folder or a glob of files is read with --engine dask (or auto)")
+    if choice.engine == "memory" and (settings.scheduler or settings.workers or settings.worker_memory
+                                      or settings.blocksize):
+        raise ParameterError("--scheduler, --workers, --worker-memory and --blocksize apply with --engine dask")
+    if settings.engine is not None:  # no --engine: read in memory, as before engines existed
+        record.param("engine", choice.engine, "given", None if choice.reason == "given" else choice.reason)
+    if settings.engine == "auto":
+        log.info("--engine auto: %s", choice.reason)
+    return choice.engine
+
+
+def _read_on_dask(path, settings: JobSettings, record: RunRecord) -> IncidentRead:
+    from ..cluster import dask_client
+    from ..dask_read import read_incidents_dask
+
+    with dask_client(settings.scheduler, settings.workers, settings.worker_memory) as (client, described):
+        read = read_incidents_dask(path, client, blocksize=settings.blocksize, columns=settings.columns,
+                                   crs=settings.crs, timezone=settings.timezone or "UTC", layer=settings.layer,
+                                   date_format=settings.date_format,
+                                   accept_implausible_dates=bool(settings.accept_implausible_dates))
+    record.sections["dask"] = {**described, "parts": read.source.pop("parts", None),
+                               "blocksize_bytes": settings.blocksize or DEFAULT_BLOCKSIZE}
     return read
 
 
