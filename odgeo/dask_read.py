@@ -13,9 +13,11 @@ the in-memory reader gives for the same rows, rejects included.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -34,10 +36,10 @@ from .incidents import (
     swap_reference,
 )
 from .partitions import DEFAULT_BLOCKSIZE, InputPlan, Part, block_facts, join_quoted_blocks, plan_input, read_part
-from .schema import INCIDENT_ID, OCCURRED_AT, WGS84
+from .schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, WGS84, has_location
 from .tables import RawTable, file_sha256
 
-__all__ = ["read_incidents_dask"]
+__all__ = ["IncidentParts", "read_incidents_dask", "read_parts_dask"]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,56 @@ class _Facts:
     date_column: str
 
 
-def read_incidents_dask(
+def read_incidents_dask(source: str | Path, client, **options) -> IncidentRead:
+    """Read ``source`` (a file, a folder, a glob) on the cluster of ``client``, into this process.
+
+    What :func:`odgeo.read_incidents` gives for the same rows; ``options`` are those of
+    :func:`read_parts_dask`.
+    """
+    return read_parts_dask(source, client, **options).gather()
+
+
+@dataclass
+class IncidentParts:
+    """An input read and validated in parts that stay on the cluster (see :func:`read_parts_dask`).
+
+    Attributes
+    ----------
+    reads
+        Futures of each part's :class:`~odgeo.incidents.IncidentRead` (rows numbered in their file).
+    """
+
+    client: Any  # a distributed.Client
+    plan: InputPlan
+    reads: list
+    wholes: list[WholeInput]
+    facts: list[_Facts]
+    date_format: str | None
+
+    def gather(self) -> IncidentRead:
+        """The parts as one :class:`~odgeo.incidents.IncidentRead` in this process (what the in-memory reader gives)."""
+        client = self.client
+        with _cluster_errors(self.plan.source):
+            reads = client.gather(self.reads)
+            checksums = client.gather(client.map(file_sha256, self.plan.files, pure=False))
+        return _joined(self.plan, reads, self.wholes, checksums, self.facts, self.date_format)
+
+    def located(self) -> list:
+        """Futures of each part's located incidents (date, outcome and point only): what the stages take."""
+        return self.client.map(_located, self.reads, pure=False)
+
+    @property
+    def n_input(self) -> int:
+        """Records in the input."""
+        return sum(f.n_rows for f in self.facts)
+
+
+def _located(read: IncidentRead) -> gpd.GeoDataFrame:
+    frame = read.incidents
+    return frame.loc[has_location(frame.geometry), [OCCURRED_AT, OUTCOME, "geometry"]].reset_index(drop=True)
+
+
+def read_parts_dask(
     source: str | Path,
     client,
     *,
@@ -65,8 +116,8 @@ def read_incidents_dask(
     layer: str | None = None,
     date_format: str | None = None,
     accept_implausible_dates: bool = False,
-) -> IncidentRead:
-    """Read ``source`` (a file, a folder, a glob) on the cluster of ``client``; see :func:`odgeo.read_incidents`.
+) -> IncidentParts:
+    """Read and validate ``source`` in parts on the cluster of ``client``, leaving the parts there.
 
     Parameters
     ----------
@@ -78,19 +129,32 @@ def read_incidents_dask(
         Bytes of CSV per part (default :data:`odgeo.partitions.DEFAULT_BLOCKSIZE`).
 
     Other parameters are those of :func:`odgeo.read_incidents`.
+
+    Returns
+    -------
+    IncidentParts
+        ``.gather()`` gives the :class:`~odgeo.incidents.IncidentRead` the in-memory reader
+        gives; ``.located()`` the parts' located incidents for :mod:`odgeo.dask_stages`.
     """
+    plan = plan_input(source, blocksize=blocksize or DEFAULT_BLOCKSIZE)
+    with _cluster_errors(plan.source):
+        return _read(plan, client, layer, columns, crs, timezone, date_format, accept_implausible_dates)
+
+
+@contextlib.contextmanager
+def _cluster_errors(source: str):
+    """Workers that die on every try of one part: one line, the likely cause and what to change."""
     from distributed import KilledWorker
 
-    plan = plan_input(source, blocksize=blocksize or DEFAULT_BLOCKSIZE)
     try:
-        return _read(plan, client, layer, columns, crs, timezone, date_format, accept_implausible_dates)
+        yield
     except KilledWorker as err:
         raise ClusterError(f"{source}: Dask workers died on every try of one part ({err.args[0]!s:.60}); they "
                            "probably ran out of memory: lower --blocksize or raise --worker-memory") from err
 
 
 def _read(plan: InputPlan, client, layer, columns, crs, timezone, date_format, accept_implausible_dates
-          ) -> IncidentRead:
+          ) -> IncidentParts:
     plan = _settle_blocks(plan, client)
     settings = {"columns": columns, "crs": crs, "timezone": timezone, "date_format": date_format,
                 "accept_implausible_dates": accept_implausible_dates}
@@ -98,6 +162,7 @@ def _read(plan: InputPlan, client, layer, columns, crs, timezone, date_format, a
     facts = client.gather(client.map(_part_facts, raws, columns=columns, pure=False))
     wholes = _whole_facts(plan, client, raws, facts, columns, date_format)
     begun = client.map(_begin, raws, wholes, **settings, pure=False)
+    del raws  # each part's text is now held by its validation only
     samples = client.gather(client.map(_sample, begun, pure=False))
     lon = np.concatenate([s[0] for s in samples])
     lat = np.concatenate([s[1] for s in samples])
@@ -105,9 +170,8 @@ def _read(plan: InputPlan, client, layer, columns, crs, timezone, date_format, a
         check_degrees(lon, lat, client.submit(_description, begun[0], pure=False).result())
     reference = swap_reference(lon, lat)
     del lon, lat, samples
-    reads = client.gather(client.map(_finish, begun, reference=reference, pure=False))
-    checksums = client.gather(client.map(file_sha256, plan.files, pure=False))
-    return _joined(plan, reads, wholes, checksums, facts, date_format)
+    reads = client.map(_finish, begun, reference=reference, pure=False)
+    return IncidentParts(client, plan, reads, wholes, facts, date_format)
 
 
 def _settle_blocks(plan: InputPlan, client) -> InputPlan:

@@ -27,8 +27,10 @@ from .vocabulary import KERNELS
 __all__ = [
     "KERNELS",
     "DensityGrid",
+    "DensityLayout",
     "auto_bandwidth",
     "default_cell_size",
+    "density_layout",
     "fft_convolve_same",
     "kernel_density",
     "kernel_values",
@@ -210,10 +212,7 @@ def kernel_density(
     DensityGrid
         Covers every point plus the kernel's reach; values per km².
     """
-    if kernel not in KERNELS:
-        raise ParameterError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
-    if not (bandwidth_m and bandwidth_m > 0 and math.isfinite(bandwidth_m)):
-        raise ParameterError(f"bandwidth must be a positive number of metres, not {bandwidth_m!r}")
+    _check_kernel(kernel, bandwidth_m)
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     if len(x) == 0:
@@ -225,46 +224,112 @@ def kernel_density(
         raise ParameterError(f"cell size must be a positive number of metres, not {cell_size_m!r}")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ParameterError("some points have no finite projected coordinates (too far from the map's centre)")
+    layout = density_layout((float(x.min()), float(y.min()), float(x.max()), float(y.max())),
+                            bandwidth_m=bandwidth_m, cell_size_m=cell_size_m, kernel=kernel)
+    return layout.surface(layout.binned(x, y, w), n_points=len(x), crs=crs)
+
+
+@dataclass(frozen=True)
+class DensityLayout:
+    """The grid a density is computed on, fixed by the points' extent and the settings.
+
+    Points are spread onto binning nodes (:meth:`binned`, which adds up over parts
+    of the points), then one convolution gives the surface (:meth:`surface`).
+    Binning node (r, c) sits at (x0 + c * step, y0 + r * step): every ``sub``-th node
+    is an output cell centre, so the output is the convolution read at those nodes.
+    """
+
+    bandwidth_m: float
+    cell_size_m: float
+    kernel: str
+    reach: float
+    west: float
+    south: float
+    cols: int
+    rows: int
+    sub: int
+
+    @property
+    def step(self) -> float:
+        """Spacing of the binning nodes, metres."""
+        return self.cell_size_m / self.sub
+
+    @property
+    def nodes(self) -> tuple[int, int]:
+        """(columns, rows) of binning nodes."""
+        return (self.cols - 1) * self.sub + 1, (self.rows - 1) * self.sub + 1
+
+    def binned(self, x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+        """Points (metres, inside the extent the layout was made for) spread onto the nodes; rows south to north."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        w = np.ones(len(x)) if w is None else np.asarray(w, dtype=float)
+        n_cols, n_rows = self.nodes
+        return _linear_binning(x, y, w, self.west + self.cell_size_m / 2.0, self.south + self.cell_size_m / 2.0,
+                               self.step, n_cols, n_rows)
+
+    def surface(self, binned: np.ndarray, *, n_points: int, crs: pyproj.CRS) -> DensityGrid:
+        """The density of the binned points (:meth:`binned`, or the sum of several parts' binned nodes)."""
+        bandwidth_m, step, sub, reach = self.bandwidth_m, self.step, self.sub, self.reach
+        with scipy.fft.set_workers(_FFT_WORKERS):  # pocketfft splits the rows and columns: the same bits
+            if self.kernel == "gaussian":  # separable: one 1-D convolution per axis
+                profile = _gaussian_profile(bandwidth_m, step, reach)
+                fine = _convolve_rows(_convolve_rows(binned.T, profile).T, profile).astype(float)
+            else:
+                fine = fft_convolve_same(binned, _kernel_stencil(bandwidth_m, step, self.kernel))
+        values = fine[::sub, ::sub][::-1]  # rows north to south
+        values = np.where(values < 1e-9 * max(values.max(), 1e-300), 0.0, values)  # FFT round-off
+        cell = self.cell_size_m
+        transform = Affine(cell, 0.0, self.west, 0.0, -cell, self.south + self.rows * cell)
+        return DensityGrid(
+            values=values,
+            transform=transform,
+            crs=crs,
+            bandwidth_m=float(bandwidth_m),
+            cell_size_m=float(cell),
+            kernel=self.kernel,
+            n_points=n_points,
+            method={"binning": "linear", "nodes_per_cell": sub, "node_spacing_m": step,
+                    "convolution": "FFT, separable (one axis at a time), float32" if self.kernel == "gaussian"
+                    else "FFT"},
+        )
+
+
+def _check_kernel(kernel: str, bandwidth_m: float) -> None:
+    if kernel not in KERNELS:
+        raise ParameterError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    if not (bandwidth_m and bandwidth_m > 0 and math.isfinite(bandwidth_m)):
+        raise ParameterError(f"bandwidth must be a positive number of metres, not {bandwidth_m!r}")
+
+
+def density_layout(extent: tuple[float, float, float, float], *, bandwidth_m: float, cell_size_m: float,
+                   kernel: str = "quartic") -> DensityLayout:
+    """The grid for points within ``extent`` (min x, min y, max x, max y, metres); parameters checked here.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown kernel, a bandwidth or cell size that is not a positive number,
+        or a grid of more than 25 million cells.
+    """
+    _check_kernel(kernel, bandwidth_m)
+    if not (cell_size_m > 0 and math.isfinite(cell_size_m)):
+        raise ParameterError(f"cell size must be a positive number of metres, not {cell_size_m!r}")
+    min_x, min_y, max_x, max_y = extent
     reach = bandwidth_m if kernel == "quartic" else _GAUSS_TRUNCATE * bandwidth_m
-    cols, rows = grid_shape(x, y, cell_size_m, reach)
+    cols, rows = grid_shape(np.array([min_x, max_x]), np.array([min_y, max_y]), cell_size_m, reach)
     if rows * cols > _MAX_OUTPUT_CELLS:
-        width_km, height_km = (np.ptp(x) + 2 * reach) / 1000, (np.ptp(y) + 2 * reach) / 1000
+        width_km, height_km = (max_x - min_x + 2 * reach) / 1000, (max_y - min_y + 2 * reach) / 1000
         raise ParameterError(
             f"the density grid would be {cols:,} x {rows:,} cells ({width_km:,.0f} x {height_km:,.0f} km at "
             f"{cell_size_m:g} m, at most {_MAX_OUTPUT_CELLS:,} cells); give a larger --cell-size or a smaller "
             "--bandwidth, or filter the incidents to a smaller area")
-    west = math.floor((x.min() - reach) / cell_size_m) * cell_size_m
-    south = math.floor((y.min() - reach) / cell_size_m) * cell_size_m
+    west = math.floor((min_x - reach) / cell_size_m) * cell_size_m
+    south = math.floor((min_y - reach) / cell_size_m) * cell_size_m
     sub = max(1, math.ceil(cell_size_m * _NODES_PER_BANDWIDTH[kernel] / bandwidth_m))
     while sub > 1 and rows * cols * sub * sub > _MAX_FINE_CELLS:
         sub -= 1
-    step = cell_size_m / sub
-    # Binning node (r, c) sits at (x0 + c * step, y0 + r * step): every sub-th node
-    # is an output cell centre, so the output is the convolution read at those nodes.
-    x0 = west + cell_size_m / 2.0
-    y0 = south + cell_size_m / 2.0
-    n_cols, n_rows = (cols - 1) * sub + 1, (rows - 1) * sub + 1
-    binned = _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows)
-    with scipy.fft.set_workers(_FFT_WORKERS):  # pocketfft splits the rows and columns: the same bits
-        if kernel == "gaussian":  # separable: one 1-D convolution per axis
-            profile = _gaussian_profile(bandwidth_m, step, reach)
-            fine = _convolve_rows(_convolve_rows(binned.T, profile).T, profile).astype(float)
-        else:
-            fine = fft_convolve_same(binned, _kernel_stencil(bandwidth_m, step, kernel))
-    values = fine[::sub, ::sub][::-1]  # rows north to south
-    values = np.where(values < 1e-9 * max(values.max(), 1e-300), 0.0, values)  # FFT round-off
-    transform = Affine(cell_size_m, 0.0, west, 0.0, -cell_size_m, south + rows * cell_size_m)
-    return DensityGrid(
-        values=values,
-        transform=transform,
-        crs=crs,
-        bandwidth_m=float(bandwidth_m),
-        cell_size_m=float(cell_size_m),
-        kernel=kernel,
-        n_points=len(x),
-        method={"binning": "linear", "nodes_per_cell": sub, "node_spacing_m": step,
-                "convolution": "FFT, separable (one axis at a time), float32" if kernel == "gaussian" else "FFT"},
-    )
+    return DensityLayout(float(bandwidth_m), float(cell_size_m), kernel, reach, west, south, cols, rows, sub)
 
 
 def grid_shape(x: np.ndarray, y: np.ndarray, cell_size_m: float, reach_m: float) -> tuple[int, int]:

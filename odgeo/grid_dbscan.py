@@ -22,7 +22,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["border_labels", "find_root", "grid_dbscan", "near", "neighbour_cells"]
+__all__ = ["border_labels", "find_root", "grid_dbscan", "near", "neighbour_cells", "relabel_borders"]
 
 #: Offsets of the cells that can hold points within eps of a cell of side eps/sqrt(2) (a 5 x 5 block).
 _REACH = 2
@@ -30,6 +30,35 @@ _REACH = 2
 
 def grid_dbscan(x: np.ndarray, y: np.ndarray, eps_m: float, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
     """Labels (-1 noise) and core flags of points in metres; parameters already checked."""
+    order, starts, cell_keys, height = _cells(x, y, eps_m)
+    xs, ys = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])  # cell order: contiguous reads
+    labels, core = _cluster(xs, ys, order.astype(np.int64), starts, cell_keys, np.int64(height),
+                            float(eps_m) ** 2, int(min_samples))
+    return labels, core
+
+
+def relabel_borders(x: np.ndarray, y: np.ndarray, core: np.ndarray, labels: np.ndarray, eps_m: float) -> np.ndarray:
+    """``labels`` with each non-core point given the lowest label of the core points within eps (-1: none).
+
+    What :func:`grid_dbscan` does after numbering its clusters, for labels numbered
+    elsewhere (:mod:`odgeo.dask_stages` numbers clusters over the whole input).
+    """
+    n = len(x)
+    if n == 0:
+        return labels.copy()
+    order, starts, cell_keys, height = _cells(x, y, eps_m)
+    offsets = np.array([dx * height - _REACH for dx in range(-_REACH, _REACH + 1)], dtype=np.int64)
+    nb_start, nb = neighbour_cells(cell_keys, offsets, 2 * _REACH)
+    xs, ys = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])
+    ordered = border_labels(xs, ys, np.zeros(n), starts, nb_start, nb, np.ascontiguousarray(core[order]),
+                            np.ascontiguousarray(labels[order]).astype(np.int64), float(eps_m) ** 2, 0.0)
+    out = np.empty(n, dtype=np.int64)
+    out[order] = ordered
+    return out
+
+
+def _cells(x: np.ndarray, y: np.ndarray, eps_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Points bucketed into cells of side eps/sqrt(2): their order by cell, each cell's start, its key, the height."""
     n = len(x)
     size = eps_m / math.sqrt(2.0)
     ix = np.floor((x - x.min()) / size).astype(np.int64) + _REACH
@@ -38,11 +67,7 @@ def grid_dbscan(x: np.ndarray, y: np.ndarray, eps_m: float, min_samples: int) ->
     key = ix * height + iy
     order = np.argsort(key, kind="stable")
     cell_keys, starts = np.unique(key[order], return_index=True)
-    starts = np.r_[starts, n].astype(np.int64)
-    xs, ys = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])  # cell order: contiguous reads
-    labels, core = _cluster(xs, ys, order.astype(np.int64), starts, cell_keys, np.int64(height),
-                            float(eps_m) ** 2, int(min_samples))
-    return labels, core
+    return order, np.r_[starts, n].astype(np.int64), cell_keys, height
 
 
 @numba.njit(cache=True)

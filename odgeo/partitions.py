@@ -79,9 +79,10 @@ class InputPlan:
 
 
 def is_partitioned(source: str | Path) -> bool:
-    """A folder or a glob pattern: input that only the parts reader takes."""
+    """A folder or a glob pattern (a file's own name may hold ``?`` or ``[``): input only the parts reader takes."""
     text = str(source)
-    return Path(text).is_dir() or any(ch in text for ch in _GLOB_CHARS)
+    path = Path(text)
+    return path.is_dir() or (not path.exists() and any(ch in text for ch in _GLOB_CHARS))
 
 
 def plan_input(source: str | Path, *, blocksize: int = DEFAULT_BLOCKSIZE) -> InputPlan:
@@ -112,7 +113,7 @@ def _files(source: str) -> list[Path]:
             raise InputFileError(f"{path}: the folder holds no incident files "
                                  f"({', '.join(CSV_SUFFIXES + VECTOR_SUFFIXES)})")
         return found
-    if any(ch in source for ch in _GLOB_CHARS):
+    if not path.exists() and any(ch in source for ch in _GLOB_CHARS):
         found = sorted(Path(p) for p in glob.glob(source, recursive=True) if Path(p).is_file())
         if not found:
             raise InputFileError(f"{source}: no file matches the pattern; check the path")

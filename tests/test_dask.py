@@ -27,11 +27,9 @@ from .conftest import SAMPLE, SAMPLE_TZ
 distributed = pytest.importorskip("distributed")  # the 'dask' extra; CI installs it with 'test'
 
 
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
-        yield c
+@pytest.fixture
+def client(dask_cluster_client):
+    return dask_cluster_client
 
 
 def assert_same_read(parts, whole) -> None:
@@ -272,3 +270,10 @@ def test_command_line_engine_errors_are_one_line(tmp_path):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code in (1, 2), result.output
         assert result.stderr.strip().count("\n") == 0 and expected in result.stderr, result.stderr
+
+
+def test_a_file_named_like_a_pattern_is_a_file(client, tmp_path):
+    path = tmp_path / "calls [2024]?.csv"
+    path.write_bytes((SAMPLE / "incidents.csv").read_bytes())
+    assert len(plan_input(path).files) == 1
+    assert_same_read(read_incidents_dask(path, client, timezone=SAMPLE_TZ), read_incidents(path, timezone=SAMPLE_TZ))

@@ -1,0 +1,238 @@
+"""The main job's per-incident stages as map-reduce over parts held on a Dask cluster.
+
+Each function takes futures of parts of the located incidents (GeoDataFrames of
+points, EPSG:4326, as :func:`odgeo.read_incidents` gives them) and returns what the
+in-memory function returns for the parts put one after the other:
+
+- :func:`count_cells_parts`: H3 counts per part, added up: :func:`odgeo.hexes.count_cells`'s table exactly;
+- :func:`kernel_density_parts`: each part binned onto one grid (the whole extent's), the
+  grids added up, one FFT: :func:`odgeo.density.kernel_density` to floating-point error
+  (the additions happen in another order);
+- :func:`dbscan_parts`: DBSCAN in strips of the map, each with the points within 2 eps of it;
+  clusters that meet across strips joined over their shared core points and numbered by their
+  first core point in input order: :func:`odgeo.grid_dbscan.grid_dbscan`'s labels exactly.
+
+Only per-part summaries (extents, counts, binned grids, one strip's labels) travel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+
+from .density import DensityGrid, density_layout
+from .errors import NoDataError, ParameterError
+from .grid_dbscan import grid_dbscan, relabel_borders
+from .hexes import count_cells
+from .projection import lonlat_of, project_points
+from .schema import has_location
+
+__all__ = ["count_cells_parts", "dbscan_parts", "kernel_density_parts"]
+
+
+def count_cells_parts(client, parts: list, *, resolution: int, by_outcome: bool = True,
+                      period: str | None = None) -> pd.DataFrame:
+    """:func:`odgeo.hexes.count_cells` of the parts' incidents together."""
+    tables = client.gather(client.map(_counts, parts, resolution=resolution, by_outcome=by_outcome, period=period,
+                                      pure=False))
+    tables = [t for t in tables if len(t)] or tables[:1]
+    total = tables[0]
+    for table in tables[1:]:
+        total = total.add(table, fill_value=0)
+    columns = list(tables[0].columns[:4 if by_outcome else 1])
+    periods = sorted(c for c in total.columns if c not in columns)
+    return total[columns + periods].fillna(0).astype(np.int64).sort_index()
+
+
+def _counts(part: gpd.GeoDataFrame, **kwargs) -> pd.DataFrame:
+    return count_cells(part, **kwargs)
+
+
+def _projected(part: gpd.GeoDataFrame, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
+    located = part[has_location(part.geometry)]
+    lon, lat = lonlat_of(located.geometry)
+    x, y, _ = project_points(lon, lat, crs)
+    return x, y
+
+
+def _extent(part: gpd.GeoDataFrame, crs: pyproj.CRS) -> tuple[int, float, float, float, float]:
+    x, y = _projected(part, crs)
+    if not len(x):
+        return 0, math.inf, math.inf, -math.inf, -math.inf
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return len(x), math.nan, math.nan, math.nan, math.nan
+    return len(x), float(x.min()), float(y.min()), float(x.max()), float(y.max())
+
+
+def kernel_density_parts(client, parts: list, *, crs: pyproj.CRS, bandwidth_m: float, cell_size_m: float,
+                         kernel: str = "quartic") -> DensityGrid:
+    """:func:`odgeo.density.kernel_density` of the parts' incidents together, projected to ``crs``."""
+    extents = client.gather(client.map(_extent, parts, crs=crs, pure=False))
+    n = sum(e[0] for e in extents)
+    if n == 0:
+        raise NoDataError("no located incidents to compute a density from")
+    if any(math.isnan(e[1]) for e in extents):
+        raise ParameterError("some points have no finite projected coordinates (too far from the map's centre)")
+    extent = (min(e[1] for e in extents), min(e[2] for e in extents),
+              max(e[3] for e in extents), max(e[4] for e in extents))
+    layout = density_layout(extent, bandwidth_m=bandwidth_m, cell_size_m=cell_size_m, kernel=kernel)
+    binned = client.map(_binned, parts, crs=crs, layout=layout, pure=False)
+    while len(binned) > 1:  # added up pairwise on the workers: one grid travels to this process
+        pairs = [binned[i:i + 2] for i in range(0, len(binned), 2)]
+        binned = [client.submit(np.add, *p, pure=False) if len(p) == 2 else p[0] for p in pairs]
+    return layout.surface(binned[0].result(), n_points=n, crs=crs)
+
+
+def _binned(part: gpd.GeoDataFrame, crs: pyproj.CRS, layout) -> np.ndarray:
+    x, y = _projected(part, crs)
+    return layout.binned(x, y)
+
+
+@dataclass
+class _Strip:
+    """The points of one strip of the map and its margins, with their DBSCAN in the strip."""
+
+    index: np.ndarray  # position of each point in the whole input (its order)
+    x: np.ndarray
+    y: np.ndarray
+    inside: np.ndarray  # the strip's own points (each point is inside exactly one strip)
+    exact: np.ndarray  # within eps of the strip: every neighbour is here, so the core flag is right
+    labels: np.ndarray  # DBSCAN of the strip's points (input order), clusters numbered here
+    core: np.ndarray
+
+
+def dbscan_parts(client, parts: list, *, crs: pyproj.CRS, eps_m: float, min_samples: int,
+                 n_strips: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`odgeo.grid_dbscan.grid_dbscan` of the parts' located incidents together: labels and core flags.
+
+    The map is cut into ``n_strips`` strips of equal counts along x (default: two per
+    worker, each at least 4 eps wide); each strip clusters its points and those within
+    2 eps of it, so every point within eps of the strip has all its neighbours there.
+    """
+    sizes = client.gather(client.map(_n_located, parts, pure=False))
+    offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    if offsets[-1] == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    cuts = _strip_cuts(client, parts, crs, eps_m, n_strips or 2 * workers)
+    pieces = client.map(_pieces, parts, list(offsets[:-1]), crs=crs, cuts=cuts, margin=2 * eps_m, pure=False)
+    strips = [client.submit(_strip, [client.submit(_item, p, k, pure=False) for p in pieces], k, cuts, eps_m,
+                            min_samples, pure=False) for k in range(len(cuts) + 1)]
+    records = client.gather(client.map(_exact_cores, strips, pure=False))
+    numbers = _global_numbers(records)
+    final = client.gather([client.submit(_inside_labels, s, numbers[k], eps_m, pure=False)
+                           for k, s in enumerate(strips)])
+    n = int(offsets[-1])
+    labels = np.full(n, -1, dtype=np.int64)
+    core = np.zeros(n, dtype=bool)
+    for index, strip_labels, strip_core in final:
+        labels[index], core[index] = strip_labels, strip_core
+    return labels, core
+
+
+def _n_located(part: gpd.GeoDataFrame) -> int:
+    return int(has_location(part.geometry).sum())
+
+
+def _strip_cuts(client, parts, crs, eps_m: float, n_strips: int) -> list[float]:
+    """The cuts (x, metres) of the map into strips of about equal counts, each at least 4 eps wide."""
+    extents = client.gather(client.map(_extent, parts, crs=crs, pure=False))
+    low, high = min(e[1] for e in extents), max(e[3] for e in extents)
+    if n_strips <= 1 or not high - low > 8 * eps_m:
+        return []
+    edges = np.linspace(low, high, 1025)
+    counts = sum(client.gather(client.map(_histogram, parts, crs=crs, edges=edges, pure=False)))
+    share = np.cumsum(counts) / max(1, counts.sum())
+    cuts: list[float] = []
+    for q in np.arange(1, n_strips) / n_strips:
+        cut = float(edges[1 + int(np.searchsorted(share, q))])
+        if cut - (cuts[-1] if cuts else low) >= 4 * eps_m and high - cut >= 4 * eps_m:
+            cuts.append(cut)
+    return cuts
+
+
+def _histogram(part, crs, edges) -> np.ndarray:
+    x, _ = _projected(part, crs)
+    return np.histogram(x, bins=edges)[0]
+
+
+def _pieces(part, offset: int, crs, cuts: list[float],
+            margin: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The part's points for each strip: those inside it or within ``margin`` of it."""
+    x, y = _projected(part, crs)
+    index = offset + np.arange(len(x), dtype=np.int64)
+    bounds = [-math.inf, *cuts, math.inf]
+    out = []
+    for k in range(len(bounds) - 1):
+        pick = (x >= bounds[k] - margin) & (x < bounds[k + 1] + margin)
+        out.append((index[pick], x[pick], y[pick]))
+    return out
+
+
+def _item(pieces: list, k: int):
+    return pieces[k]
+
+
+def _strip(pieces: list, k: int, cuts: list[float], eps_m: float, min_samples: int) -> _Strip:
+    index = np.concatenate([p[0] for p in pieces])
+    x, y = np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces])
+    order = np.argsort(index, kind="stable")  # the input's order: clusters are numbered in it
+    index, x, y = index[order], x[order], y[order]
+    bounds = [-math.inf, *cuts, math.inf]
+    low, high = bounds[k], bounds[k + 1]
+    inside = (x >= low) & (x < high)
+    exact = (x >= low - eps_m) & (x < high + eps_m)
+    if len(x):
+        labels, core = grid_dbscan(x, y, eps_m, min_samples)
+    else:
+        labels, core = np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
+    return _Strip(index, x, y, inside, exact, labels, core)
+
+
+def _exact_cores(strip: _Strip) -> tuple[np.ndarray, np.ndarray]:
+    """Each core point whose flag is right here: its input position and its cluster here."""
+    pick = strip.exact & strip.core
+    return strip.index[pick], strip.labels[pick]
+
+
+def _global_numbers(records: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """For each strip, its clusters' numbers over the whole input (by their first core point in input order).
+
+    A core point in two strips joins its clusters there (scipy's connected components
+    over strip-cluster nodes).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    first_node = np.cumsum([0] + [int(r[1].max()) + 1 if len(r[1]) else 0 for r in records])
+    index = np.concatenate([r[0] for r in records])
+    node = np.concatenate([first_node[k] + r[1] for k, r in enumerate(records)])
+    n_nodes = int(first_node[-1])
+    if n_nodes == 0:
+        return [np.empty(0, dtype=np.int64) for _ in records]
+    order = np.argsort(index, kind="stable")
+    index, node = index[order], node[order]
+    same = index[1:] == index[:-1]  # one point seen in two strips: its clusters there are one
+    graph = coo_matrix((np.ones(int(same.sum())), (node[:-1][same], node[1:][same])), shape=(n_nodes, n_nodes))
+    _, component = connected_components(graph, directed=False)
+    first_core = np.full(component.max() + 1, np.iinfo(np.int64).max)
+    np.minimum.at(first_core, component[node], index)
+    rank = np.empty(len(first_core), dtype=np.int64)
+    rank[np.argsort(first_core, kind="stable")] = np.arange(len(first_core))
+    number = rank[component]
+    return [number[first_node[k]:first_node[k + 1]] for k in range(len(records))]
+
+
+def _inside_labels(strip: _Strip, numbers: np.ndarray, eps_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The strip's own points: cluster numbers of the whole input, borders given the lowest within eps."""
+    core = strip.core & strip.exact
+    labels = np.full(len(core), -1, dtype=np.int64)
+    labels[core] = numbers[strip.labels[core]]
+    labels = relabel_borders(strip.x, strip.y, core, labels, eps_m)
+    inside = strip.inside
+    return strip.index[inside], labels[inside], core[inside]
