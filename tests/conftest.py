@@ -42,7 +42,8 @@ def geocode_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def dask_cluster_client():
     """A client of a real LocalCluster: two worker processes of one thread each, on the loopback."""
-    distributed = pytest.importorskip("distributed")  # the 'dask' extra; CI installs it with 'test'
+    import distributed  # the 'dask' extra, in 'test': a missing install fails here, loudly
+
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         yield client

@@ -25,8 +25,6 @@ from odgeo.schema import located
 
 from .conftest import SAMPLE, SAMPLE_TZ
 
-distributed = pytest.importorskip("distributed")  # the 'dask' extra; CI installs it with 'test'
-
 
 @pytest.fixture
 def client(dask_cluster_client):
