@@ -22,6 +22,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from .coordtext import parse_location_text
 from .dates import OrderEvidence, decide_order, order_evidence, order_name
@@ -29,13 +30,15 @@ from .errors import ClusterError, ColumnError, DataError
 from .incidents import (
     IncidentRead,
     PartValidation,
+    StartedValidation,
     WholeInput,
     begin_validation,
     check_degrees,
-    early_checks,
+    start_validation,
     swap_reference,
 )
 from .partitions import DEFAULT_BLOCKSIZE, InputPlan, Part, block_facts, join_quoted_blocks, plan_input, read_part
+from .projection import lonlat_of
 from .schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, WGS84, has_location
 from .tables import RawTable, file_sha256
 
@@ -86,7 +89,7 @@ class IncidentParts:
         """The parts as one :class:`~odgeo.incidents.IncidentRead` in this process (what the in-memory reader gives)."""
         client = self.client
         with _cluster_errors(self.plan.source):
-            reads = client.gather(self.reads)
+            reads = [_with_points(r) for r in client.gather(client.map(_without_points, self.reads, pure=False))]
             checksums = client.gather(client.map(file_sha256, self.plan.files, pure=False))
         return _joined(self.plan, reads, self.wholes, checksums, self.facts, self.date_format)
 
@@ -98,6 +101,30 @@ class IncidentParts:
     def n_input(self) -> int:
         """Records in the input."""
         return sum(f.n_rows for f in self.facts)
+
+
+_LON, _LAT = "__lon", "__lat"
+
+
+def _without_points(read: IncidentRead) -> IncidentRead:
+    """The read with its points as two columns of floats: a tenth of the bytes of pickled geometries."""
+    frame = read.incidents
+    located = has_location(frame.geometry)
+    lon, lat = np.full(len(frame), np.nan), np.full(len(frame), np.nan)  # NaN: an unlocated incident
+    lon[located], lat[located] = lonlat_of(frame.geometry.to_numpy()[located])
+    plain = pd.DataFrame(frame.drop(columns="geometry"))
+    plain[_LON], plain[_LAT] = lon, lat
+    return replace(read, incidents=plain)
+
+
+def _with_points(read: IncidentRead) -> IncidentRead:
+    """The points of :func:`_without_points` made again, one shapely call for all."""
+    frame = read.incidents
+    lon, lat = frame.pop(_LON).to_numpy(), frame.pop(_LAT).to_numpy()
+    geometry = np.full(len(frame), shapely.Point(), dtype=object)
+    located = np.isfinite(lon) & np.isfinite(lat)
+    geometry[located] = shapely.points(lon[located], lat[located])
+    return replace(read, incidents=gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84))
 
 
 def _located(read: IncidentRead) -> gpd.GeoDataFrame:
@@ -159,10 +186,12 @@ def _read(plan: InputPlan, client, layer, columns, crs, timezone, date_format, a
     settings = {"columns": columns, "crs": crs, "timezone": timezone, "date_format": date_format,
                 "accept_implausible_dates": accept_implausible_dates}
     raws = client.map(read_part, plan.parts, layer=layer, pure=False)
-    facts = client.gather(client.map(_part_facts, raws, columns=columns, pure=False))
-    wholes = _whole_facts(plan, client, raws, facts, columns, date_format)
-    begun = client.map(_begin, raws, wholes, **settings, pure=False)
+    started = client.map(_start, raws, columns=columns, pure=False)
     del raws  # each part's text is now held by its validation only
+    facts = client.gather(client.map(_part_facts, started, pure=False))
+    wholes = _whole_facts(plan, client, started, facts, date_format)
+    begun = client.map(_begin, started, wholes, **settings, pure=False)
+    del started
     samples = client.gather(client.map(_sample, begun, pure=False))
     lon = np.concatenate([s[0] for s in samples])
     lat = np.concatenate([s[1] for s in samples])
@@ -184,8 +213,12 @@ def _settle_blocks(plan: InputPlan, client) -> InputPlan:
     return replace(plan, parts=join_quoted_blocks(plan.parts, all_facts))
 
 
-def _part_facts(raw: RawTable, columns: dict[str, str | None] | None) -> _Facts:
-    roles, rows = early_checks(raw, columns)
+def _start(raw: RawTable, columns: dict[str, str | None] | None) -> StartedValidation:
+    return start_validation(raw, columns, part=True)
+
+
+def _part_facts(started: StartedValidation) -> _Facts:
+    raw, roles, rows = started.table, started.roles, started.rows
     dates = order_evidence(rows.raw(OCCURRED_AT)) if roles[OCCURRED_AT] is not None else OrderEvidence()
     hashes = np.empty(0, dtype=np.uint64)
     if roles[INCIDENT_ID] is not None:
@@ -201,8 +234,8 @@ def _part_facts(raw: RawTable, columns: dict[str, str | None] | None) -> _Facts:
     return _Facts(tuple(map(str, raw.data.columns)), len(raw.data), dates, hashes, votes, str(roles[OCCURRED_AT]))
 
 
-def _whole_facts(plan: InputPlan, client, raws, facts: list[_Facts], columns,
-                 date_format: str | None) -> list[WholeInput]:
+def _whole_facts(plan: InputPlan, client, started, facts: list[_Facts], date_format: str | None
+                 ) -> list[WholeInput]:
     """What each part is told of the whole: its first row, the date order, the ids seen before it."""
     first = facts[0].columns
     for part, fact in zip(plan.parts, facts):
@@ -220,7 +253,7 @@ def _whole_facts(plan: InputPlan, client, raws, facts: list[_Facts], columns,
             raise DataError(f"{plan.source}: {err}") from err
     present, parsed = (sum(f.location_votes[i] for f in facts) for i in (0, 1))
     location_text = parsed / present >= 0.5 if present else False
-    earlier = _earlier_ids(plan, client, raws, facts, offsets, columns)
+    earlier = _earlier_ids(plan, client, started, facts, offsets)
     return [WholeInput(o, day_first, e, location_text) for o, e in zip(offsets, earlier)]
 
 
@@ -234,8 +267,8 @@ def _row_offsets(parts: tuple[Part, ...], facts: list[_Facts]) -> list[int]:
     return offsets
 
 
-def _earlier_ids(plan: InputPlan, client, raws, facts: list[_Facts], offsets: list[int],
-                 columns) -> list[dict[str, str]]:
+def _earlier_ids(plan: InputPlan, client, started, facts: list[_Facts], offsets: list[int]
+                 ) -> list[dict[str, str]]:
     """For each part, the ids first seen in an earlier part, with where ("12", or "12 of 2023.csv")."""
     hashes = [f.id_hashes for f in facts]
     if sum(len(h) for h in hashes) == 0:
@@ -247,7 +280,7 @@ def _earlier_ids(plan: InputPlan, client, raws, facts: list[_Facts], offsets: li
     if not len(shared):
         return [{} for _ in facts]
     asked = sorted(set(owner[np.isin(flat, shared)].tolist()))
-    found = client.gather([client.submit(_ids_with_hashes, raws[i], shared, columns, pure=False) for i in asked])
+    found = client.gather([client.submit(_ids_with_hashes, started[i], shared, pure=False) for i in asked])
     first_seen: dict[str, tuple[int, int]] = {}  # id -> (part, row in its file)
     for i, ids in zip(asked, found):
         for value, row in ids.items():
@@ -262,9 +295,9 @@ def _earlier_ids(plan: InputPlan, client, raws, facts: list[_Facts], offsets: li
     return earlier
 
 
-def _ids_with_hashes(raw: RawTable, hashes: np.ndarray, columns) -> dict[str, int]:
+def _ids_with_hashes(started: StartedValidation, hashes: np.ndarray) -> dict[str, int]:
     """The ids of this part whose hash is in ``hashes``, each with its first row in the part (from 1)."""
-    _, rows = early_checks(raw, columns)
+    rows = started.rows
     ids = rows.raw(INCIDENT_ID)
     text = ids.to_numpy(dtype=object)
     pick = rows.kept & (ids != "").to_numpy() & np.isin(pd.util.hash_array(text), hashes)
@@ -274,8 +307,8 @@ def _ids_with_hashes(raw: RawTable, hashes: np.ndarray, columns) -> dict[str, in
     return out
 
 
-def _begin(raw: RawTable, whole: WholeInput, **settings) -> PartValidation:
-    return begin_validation(raw, whole=whole, **settings)
+def _begin(started: StartedValidation, whole: WholeInput, **settings) -> PartValidation:
+    return begin_validation(started.table, whole=whole, started=started, **settings)
 
 
 def _sample(part: PartValidation) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -327,7 +360,9 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     full = [f for f in frames if len(f)] or frames[:1]
     out = pd.concat(full, ignore_index=True) if len(full) > 1 else full[0].reset_index(drop=True)
     for col in out.columns:
-        if col != "geometry" and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype)):
+        if col == "geometry" or len({str(f[col].dtype) for f in full}) == 1:
+            continue
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
             out[col] = pd.DataFrame({col: out[col].to_numpy(dtype=object)})[col]
     return out
 

@@ -50,11 +50,12 @@ __all__ = [
     "REJECT_COLUMNS",
     "IncidentRead",
     "PartValidation",
+    "StartedValidation",
     "WholeInput",
     "begin_validation",
     "check_degrees",
-    "early_checks",
     "read_incidents",
+    "start_validation",
     "swap_reference",
     "validate_table",
 ]
@@ -230,33 +231,53 @@ def begin_validation(
     date_format: str | None = None,
     accept_implausible_dates: bool = False,
     whole: WholeInput | None = None,
+    started: StartedValidation | None = None,
 ) -> PartValidation:
     """The checks of :func:`validate_table` up to those that need every row's coordinates.
+
+    ``started``: :func:`start_validation` of ``table`` already run (a part that told the
+    whole its facts first).
 
     What is left needs the coordinates of the whole input (:meth:`PartValidation.coordinate_sample`
     of every part, then :func:`check_degrees` and :func:`swap_reference`): the parts of a
     larger input (:mod:`odgeo.dask_read`) send theirs to one place and finish with the answer.
     """
     whole = whole or WholeInput()
-    _, rows, also = _early_checks(table, columns, whole)
+    begun = started or start_validation(table, columns)
+    rows, roles = begun.rows, begun.roles
+    if whole.location_text is not None and begun.location_candidate is not None:
+        roles["location"] = begun.location_candidate if whole.location_text else None
+        _require_columns(roles, table)
+    rows.row_offset = whole.row_offset
     ids = rows.incident_ids(whole.earlier_ids)
     occurred = rows.parse_dates(timezone, date_format, accept_implausible_dates, whole.day_first)
     lon, lat, cols = rows.parse_coordinates(crs)
-    return PartValidation(table, rows, also, ids, occurred, lon, lat, cols, crs is None or _is_wgs84(crs))
+    return PartValidation(table, rows, begun.also, ids, occurred, lon, lat, cols, crs is None or _is_wgs84(crs))
 
 
-def early_checks(table: RawTable, columns: dict[str, str | None] | None) -> tuple[dict[str, str | None], _RowChecker]:
-    """The columns' roles and the rows left after the checks that come before the ids'.
+@dataclass
+class StartedValidation:
+    """A table's column roles and the rows left after the checks that come before the ids'.
 
-    Every part of a larger input runs these once more to tell the whole what it
-    holds (its ids, its dates) before it is validated (:mod:`odgeo.dask_read`).
+    ``location_candidate`` is the "location" column whose use waits for the whole
+    input's verdict (``start_validation(..., part=True)``); None otherwise.
     """
-    roles, rows, _ = _early_checks(table, columns, WholeInput(), warn=False)
-    return roles, rows
+
+    table: RawTable
+    roles: dict[str, str | None]
+    rows: _RowChecker
+    also: dict[str, list[str]]
+    location_candidate: str | None = None
 
 
-def _early_checks(table: RawTable, columns: dict[str, str | None] | None, whole: WholeInput, *, warn: bool = True
-                  ) -> tuple[dict[str, str | None], _RowChecker, dict[str, list[str]]]:
+def start_validation(table: RawTable, columns: dict[str, str | None] | None, *,
+                     part: bool = False) -> StartedValidation:
+    """The checks of :func:`validate_table` that come before the ids' (roles, row problems, empty rows).
+
+    With ``part``, the table is a part of a larger input (:mod:`odgeo.dask_read`): rival
+    columns are not warned of (the whole is, once), and whether a "location" column holds
+    coordinates is left for :class:`WholeInput` to say.
+    """
     data = table.data
     overrides: dict[str, str | None] = {role: col for role, col in (columns or {}).items() if col is not None}
     if table.format not in ("csv", "postgresql"):
@@ -270,20 +291,22 @@ def _early_checks(table: RawTable, columns: dict[str, str | None] | None, whole:
     for role, col in table.role_hints.items():  # a database's primary key, its only timestamp column
         if roles.get(role) is None:
             roles[role] = col
-    if roles["longitude"] is not None or (
-        roles["location"] is not None and "location" not in overrides
-        and not (looks_like_locations(data[roles["location"]]) if whole.location_text is None
-                 else whole.location_text)
-    ):
-        roles["location"] = None  # coordinate columns win; a non-coordinate "Location" is ignored
+    candidate = None
+    if roles["longitude"] is not None:
+        roles["location"] = None  # coordinate columns win
+    elif roles["location"] is not None and "location" not in overrides:
+        if part:
+            candidate = roles["location"]
+        elif not looks_like_locations(data[roles["location"]]):
+            roles["location"] = None  # a non-coordinate "Location" is ignored
     _require_columns(roles, table)
-    also = _check_repeated_and_rival_columns(table, roles, overrides, warn=warn)
-    rows = _RowChecker(data, roles, table.path, whole.row_offset)
+    also = _check_repeated_and_rival_columns(table, roles, overrides, warn=not part)
+    rows = _RowChecker(data, roles, table.path)
     for pos, (code, reason) in sorted(table.row_problems.items()):
         rows.reject(_one_row(len(data), pos), code, None, reason)
     rows.reject_empty()
     rows.reject_bad_geometry(table.geometry_problems or {})
-    return roles, rows, also
+    return StartedValidation(table, roles, rows, also, candidate)
 
 
 @dataclass
