@@ -68,13 +68,12 @@ def write_chunk(folder: str, k: int, start: int, n: int, kind: str) -> int:
 
 def make_data(root: Path, n: int, workers: int, one_csv: bool) -> dict[str, Path]:
     """The folders (and, for the in-memory peer, one CSV) of ``n`` incidents, written by a local cluster."""
-    from distributed import Client, LocalCluster
+    from odgeo.cluster import dask_client
 
     paths = {"csv": root / f"csv_{n}", "parquet": root / f"parquet_{n}"}
     chunks = [(k, k * ROWS_PER_FILE, min(ROWS_PER_FILE, n - k * ROWS_PER_FILE))
               for k in range(math.ceil(n / ROWS_PER_FILE))]
-    with LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as c, \
-            Client(c) as client:
+    with dask_client(workers=workers) as (client, _):
         for kind, folder in paths.items():
             folder.mkdir(parents=True, exist_ok=True)
             client.gather([client.submit(write_chunk, str(folder), k, s, m, kind, pure=False) for k, s, m in chunks])

@@ -96,9 +96,10 @@ def dask_client(scheduler: str | None = None, workers: int | None = None,
             yield client, {"scheduler": scheduler, "workers": len(client.scheduler_info().get("workers", {}))}
         return
     limit = parse_memory(worker_memory)
+    # Every server on the loopback, their HTTP ones too: older Dask bound those to all interfaces.
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, memory_limit=limit if limit is not None else "auto") as cluster, \
-            Client(cluster) as client:
+                      dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
+                      memory_limit=limit if limit is not None else "auto") as cluster, Client(cluster) as client:
         n = len(cluster.workers)
         yield client, {"scheduler": "local", "workers": n,
                        "worker_memory_bytes": limit if limit is not None else "auto"}

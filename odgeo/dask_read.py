@@ -39,7 +39,7 @@ from .incidents import (
 )
 from .partitions import DEFAULT_BLOCKSIZE, InputPlan, Part, block_facts, join_quoted_blocks, plan_input, read_part
 from .projection import lonlat_of
-from .schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, WGS84, has_location
+from .schema import INCIDENT_ID, OCCURRED_AT, WGS84, has_location
 from .tables import RawTable, file_sha256
 
 __all__ = ["IncidentParts", "read_incidents_dask", "read_parts_dask"]
@@ -94,7 +94,7 @@ class IncidentParts:
         return _joined(self.plan, reads, self.wholes, checksums, self.facts, self.date_format)
 
     def located(self) -> list:
-        """Futures of each part's located incidents (date, outcome and point only): what the stages take."""
+        """Futures of each part's located incidents (:func:`odgeo.dask_stages.points_of`): what the stages take."""
         return self.client.map(_located, self.reads, pure=False)
 
     @property
@@ -127,9 +127,10 @@ def _with_points(read: IncidentRead) -> IncidentRead:
     return replace(read, incidents=gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84))
 
 
-def _located(read: IncidentRead) -> gpd.GeoDataFrame:
-    frame = read.incidents
-    return frame.loc[has_location(frame.geometry), [OCCURRED_AT, OUTCOME, "geometry"]].reset_index(drop=True)
+def _located(read: IncidentRead) -> pd.DataFrame:
+    from .dask_stages import points_of
+
+    return points_of(read.incidents)
 
 
 def read_parts_dask(

@@ -1,8 +1,9 @@
 """The main job's per-incident stages as map-reduce over parts held on a Dask cluster.
 
-Each function takes futures of parts of the located incidents (GeoDataFrames of
-points, EPSG:4326, as :func:`odgeo.read_incidents` gives them) and returns what the
-in-memory function returns for the parts put one after the other:
+Each function takes futures of parts of the located incidents in their compact form
+(:func:`points_of`: date, outcome, longitude and latitude, 25 bytes an incident, where a
+GeoDataFrame's points take several times that) and returns what the in-memory
+function returns for the parts put one after the other:
 
 - :func:`count_cells_parts`: H3 counts per part, added up: :func:`odgeo.hexes.count_cells`'s table exactly;
 - :func:`kernel_density_parts`: each part binned onto one grid (the whole extent's), the
@@ -24,15 +25,20 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
+import shapely
 
 from .density import DensityGrid, density_layout
 from .errors import NoDataError, ParameterError
 from .grid_dbscan import grid_dbscan, relabel_borders
 from .hexes import count_cells
 from .projection import lonlat_of, project_points
-from .schema import has_location
+from .schema import OCCURRED_AT, OUTCOME, WGS84, has_location
+from .vocabulary import OUTCOMES
 
-__all__ = ["count_cells_parts", "dbscan_parts", "kernel_density_parts"]
+__all__ = ["LAT", "LON", "count_cells_parts", "dbscan_parts", "kernel_density_parts", "points_of"]
+
+#: Coordinate columns of the stages' parts (degrees, EPSG:4326).
+LON, LAT = "lon", "lat"
 
 
 def count_cells_parts(client, parts: list, *, resolution: int, by_outcome: bool = True,
@@ -49,18 +55,28 @@ def count_cells_parts(client, parts: list, *, resolution: int, by_outcome: bool 
     return total[columns + periods].fillna(0).astype(np.int64).sort_index()
 
 
-def _counts(part: gpd.GeoDataFrame, **kwargs) -> pd.DataFrame:
-    return count_cells(part, **kwargs)
+def points_of(incidents: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The located incidents of an IncidentFrame as the stages take them: date, outcome (categorical), lon, lat."""
+    frame = incidents[has_location(incidents.geometry)]
+    lon, lat = lonlat_of(frame.geometry)
+    return pd.DataFrame({OCCURRED_AT: frame[OCCURRED_AT].to_numpy(),
+                         OUTCOME: pd.Categorical(frame[OUTCOME].to_numpy(), categories=list(OUTCOMES)),
+                         LON: lon, LAT: lat})
 
 
-def _projected(part: gpd.GeoDataFrame, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
-    located = part[has_location(part.geometry)]
-    lon, lat = lonlat_of(located.geometry)
-    x, y, _ = project_points(lon, lat, crs)
+def _counts(part: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    frame = gpd.GeoDataFrame(part[[OCCURRED_AT, OUTCOME]], geometry=shapely.points(part[LON], part[LAT]),
+                             crs=WGS84)  # made for this task only
+    frame[OUTCOME] = frame[OUTCOME].astype(object)
+    return count_cells(frame, **kwargs)
+
+
+def _projected(part: pd.DataFrame, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
+    x, y, _ = project_points(part[LON].to_numpy(), part[LAT].to_numpy(), crs)
     return x, y
 
 
-def _extent(part: gpd.GeoDataFrame, crs: pyproj.CRS) -> tuple[int, float, float, float, float]:
+def _extent(part: pd.DataFrame, crs: pyproj.CRS) -> tuple[int, float, float, float, float]:
     x, y = _projected(part, crs)
     if not len(x):
         return 0, math.inf, math.inf, -math.inf, -math.inf
@@ -88,7 +104,7 @@ def kernel_density_parts(client, parts: list, *, crs: pyproj.CRS, bandwidth_m: f
     return layout.surface(binned[0].result(), n_points=n, crs=crs)
 
 
-def _binned(part: gpd.GeoDataFrame, crs: pyproj.CRS, layout) -> np.ndarray:
+def _binned(part: pd.DataFrame, crs: pyproj.CRS, layout) -> np.ndarray:
     x, y = _projected(part, crs)
     return layout.binned(x, y)
 
@@ -135,8 +151,8 @@ def dbscan_parts(client, parts: list, *, crs: pyproj.CRS, eps_m: float, min_samp
     return labels, core
 
 
-def _n_located(part: gpd.GeoDataFrame) -> int:
-    return int(has_location(part.geometry).sum())
+def _n_located(part: pd.DataFrame) -> int:
+    return len(part)
 
 
 def _strip_cuts(client, parts, crs, eps_m: float, n_strips: int) -> list[float]:

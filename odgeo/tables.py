@@ -475,8 +475,8 @@ def _read_vector(path: Path, *, layer: str | None) -> RawTable:
     lat[is_point] = shapely.get_y(arr[is_point])
     data = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     data = data.apply(_as_text)
-    data[GEOMETRY_LON] = [repr(float(v)) if np.isfinite(v) else "" for v in lon]
-    data[GEOMETRY_LAT] = [repr(float(v)) if np.isfinite(v) else "" for v in lat]
+    data[GEOMETRY_LON] = _float_text(lon)
+    data[GEOMETRY_LAT] = _float_text(lat)
     return RawTable(data=data.reset_index(drop=True), path=path, format=fmt,
                     sha256=file_sha256(path), geometry_problems=problems)
 
@@ -490,8 +490,28 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _float_text(values: np.ndarray) -> np.ndarray:
+    """Coordinates as text that reads back to the same floats ("" where not finite), without a call per value.
+
+    Arrow writes the shortest text that round-trips; it is read back here and any value
+    that would not come back the same (none was found) is written by Python's repr.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    finite = np.isfinite(values)
+    text = pc.cast(pa.array(values, mask=~finite), pa.string())
+    back = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    out = np.asarray(text.fill_null("").to_numpy(zero_copy_only=False), dtype=object)
+    for pos in np.flatnonzero(finite & (back != values)):
+        out[pos] = repr(float(values[pos]))
+    return out
+
+
 def _as_text(column: pd.Series) -> pd.Series:
     """One attribute column as text, missing values as "" (dates in ISO 8601)."""
+    if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):  # text already: no call per value
+        return column.astype(object).where(column.notna(), "")
     if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(column):
         out = column.map(lambda v: v.isoformat() if pd.notna(v) else "")
     else:

@@ -45,7 +45,8 @@ def dask_cluster_client():
     import distributed  # the 'dask' extra, in 'test': a missing install fails here, loudly
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0"
+                                  ) as cluster, distributed.Client(cluster) as client:
         yield client
 
 

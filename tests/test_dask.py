@@ -6,6 +6,7 @@ in-memory reader (or the in-memory run of the main job) on the same rows.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -210,7 +211,8 @@ class _KillAfterFirstGather:
 def test_a_worker_killed_mid_run_is_replaced_and_the_read_completes(tmp_path):
     path = _awkward_csv(tmp_path / "awkward.csv", n=3000)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as real:
+                                  dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0"
+                                  ) as cluster, distributed.Client(cluster) as real:
         client = _KillAfterFirstGather(real)
         parts = read_incidents_dask(path, client, blocksize=4096, timezone="America/Chicago")
         assert client.killed is not None  # the parsed parts it held were lost, and parsed again elsewhere
@@ -273,3 +275,43 @@ def test_a_file_named_like_a_pattern_is_a_file(client, tmp_path):
     path.write_bytes((SAMPLE / "incidents.csv").read_bytes())
     assert len(plan_input(path).files) == 1
     assert_same_read(read_incidents_dask(path, client, timezone=SAMPLE_TZ), read_incidents(path, timezone=SAMPLE_TZ))
+
+
+def test_main_job_on_a_folder_of_exports_equals_the_job_on_one_file(tmp_path):
+    """The awkward file cut into three exports (a folder) through --engine dask, against the one file in memory."""
+    from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
+
+    one = _awkward_csv(tmp_path / "one.csv", n=4000)
+    with open(one, encoding="utf-8-sig", newline="") as fh:
+        header, *records = list(csv.reader(fh))
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    cut = [0, 1500, 2600, len(records)]
+    for k in range(3):
+        with open(folder / f"2024-{k}.csv", "w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, lineterminator="\n").writerows([header, *records[cut[k]:cut[k + 1]]])
+    common = {"timezone": "America/Chicago", "title": "EMS", "min_count": 5}
+    run_hotspots(one, tmp_path / "memory", HotspotSettings(**common))
+    run_hotspots(folder, tmp_path / "dask", HotspotSettings(**common, engine="dask", workers=2))
+    for name in ("hexes.geojson", "density.tif", "hotspots.geojson", "clusters.geojson", "gistar.geojson",
+                 "map.png", "map.html"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "memory" / name).read_bytes(), name
+    memory = json.loads((tmp_path / "memory" / "run.json").read_text())
+    on_dask = json.loads((tmp_path / "dask" / "run.json").read_text())
+    assert on_dask["counts"] == memory["counts"]
+    assert [f["path"].rsplit("/", 1)[-1] for f in on_dask["input"]["files"]] == ["2024-0.csv", "2024-1.csv",
+                                                                                   "2024-2.csv"]
+    assert all("n_rows" not in f for f in on_dask["input"]["files"])  # public: per-file counts left out
+
+
+def test_the_local_cluster_listens_on_the_loopback_only():
+    import psutil
+
+    from odgeo.cluster import dask_client
+
+    with dask_client(workers=1) as (_, described):
+        assert described["scheduler"] == "local" and described["workers"] == 1
+        processes = [psutil.Process(), *psutil.Process().children(recursive=True)]
+        listening = [c.laddr for p in processes for c in p.net_connections(kind="tcp") if c.status == "LISTEN"]
+    assert len(listening) >= 3  # the scheduler, its HTTP server, the worker and its nanny
+    assert {addr.ip for addr in listening} == {"127.0.0.1"}

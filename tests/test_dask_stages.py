@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.cluster import DBSCAN
 
-from odgeo.dask_stages import _strip_cuts, count_cells_parts, dbscan_parts, kernel_density_parts
+from odgeo.dask_stages import _strip_cuts, count_cells_parts, dbscan_parts, kernel_density_parts, points_of
 from odgeo.density import kernel_density
 from odgeo.grid_dbscan import grid_dbscan
 from odgeo.hexes import count_cells
@@ -53,7 +53,7 @@ def _synthetic(n: int, seed: int) -> gpd.GeoDataFrame:
 
 def _scatter(client, frame: gpd.GeoDataFrame, n_parts: int) -> list:
     bounds = np.linspace(0, len(frame), n_parts + 1).astype(int)
-    return client.scatter([frame.iloc[a:b] for a, b in itertools.pairwise(bounds)])
+    return client.scatter([points_of(frame.iloc[a:b]) for a, b in itertools.pairwise(bounds)])
 
 
 @pytest.mark.parametrize("period", [None, "month", "week"])

@@ -3,9 +3,12 @@
 import hashlib
 
 import geopandas as gpd
+import hypothesis.strategies as st
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given
 
 from odgeo.errors import InputFileError
 from odgeo.incidents import read_incidents
@@ -92,3 +95,15 @@ def test_binary_file_is_refused(tmp_path):
     path.write_bytes(b"\x00\x01\x02PK" * 100)
     with pytest.raises(InputFileError, match="binary"):
         read_table(path)
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=200))
+def test_vector_coordinates_as_text_read_back_to_the_same_floats(values):
+    from odgeo.arrowtext import to_float
+    from odgeo.tables import _float_text
+
+    array = np.array(values, dtype=float)
+    text = _float_text(array)
+    finite = np.isfinite(array)
+    assert (text[~finite] == "").all()
+    np.testing.assert_array_equal(to_float(pd.Series(text))[finite], array[finite])
