@@ -208,6 +208,7 @@ def main() -> None:
                 rows.append([f"{n:,}", "one csv", "memory", memory["error"], "", "", "", "", ""])
             for path in paths.values():
                 subprocess.run(["rm", "-rf", str(path)], check=False)
+            print("done:", *("|".join(map(str, r)) for r in rows if r[0] == f"{n:,}"), sep="\n  ", flush=True)
     table(f"Dask engine, {args.workers} local workers of {args.worker_memory} (steps: "
           + ", ".join(steps) + ")",
           ["incidents", "input", "engine", "steps s", "total s", "vs memory", "this process MB",

@@ -81,8 +81,9 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
 
     INPUT is a CSV (any common delimiter and encoding), GeoJSON, GeoPackage,
     Shapefile or GeoParquet of incidents, or a PostgreSQL URL with --table or
-    --sql (docs/postgis.md). Columns are found by name; override them with
-    --lon-col, --lat-col, --date-col, --id-col.
+    --sql (docs/postgis.md); with --engine dask also a folder of such files
+    (a Parquet dataset) or a quoted glob (docs/dask.md). Columns are found by
+    name; override them with --lon-col, --lat-col, --date-col, --id-col.
 
     The products are for --audience public unless told otherwise: aggregates
     only, no area with fewer than --min-count incidents (docs/privacy.md).
