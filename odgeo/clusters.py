@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_EPS_M",
     "DEFAULT_MIN_SAMPLES",
     "DEFAULT_STACK_MIN",
+    "check_dbscan_parameters",
     "cluster_polygons",
     "convex_hull",
     "coordinate_decimals",
@@ -53,6 +54,17 @@ CLUSTER_COLUMNS = [
 ]
 
 
+def check_dbscan_parameters(eps_m: float, min_samples: int) -> None:
+    """A ParameterError unless ``eps_m`` is a neighbourhood's size in metres and ``min_samples`` a count >= 1."""
+    if not (eps_m > 0 and math.isfinite(eps_m)):
+        raise ParameterError(f"eps must be a positive number of metres, not {eps_m!r}")
+    if eps_m > MAX_EPS_M:
+        raise ParameterError(f"--eps {eps_m:g} m is more than {MAX_EPS_M:,.0f} m: DBSCAN's search distance is a "
+                             "neighbourhood's size (100-500 m is usual), not a region's")
+    if int(min_samples) != min_samples or min_samples < 1:
+        raise ParameterError(f"min_samples must be a whole number >= 1, not {min_samples!r}")
+
+
 def dbscan(x: np.ndarray, y: np.ndarray, *, eps_m: float = DEFAULT_EPS_M,
            min_samples: int = DEFAULT_MIN_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
     """DBSCAN labels of projected points.
@@ -72,13 +84,7 @@ def dbscan(x: np.ndarray, y: np.ndarray, *, eps_m: float = DEFAULT_EPS_M,
         ``labels[i]`` is the cluster number (0, 1, ...) or -1 for noise;
         numbering and labels follow scikit-learn's DBSCAN.
     """
-    if not (eps_m > 0 and math.isfinite(eps_m)):
-        raise ParameterError(f"eps must be a positive number of metres, not {eps_m!r}")
-    if eps_m > MAX_EPS_M:
-        raise ParameterError(f"--eps {eps_m:g} m is more than {MAX_EPS_M:,.0f} m: DBSCAN's search distance is a "
-                             "neighbourhood's size (100-500 m is usual), not a region's")
-    if int(min_samples) != min_samples or min_samples < 1:
-        raise ParameterError(f"min_samples must be a whole number >= 1, not {min_samples!r}")
+    check_dbscan_parameters(eps_m, min_samples)
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     if len(x) == 0:

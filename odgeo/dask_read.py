@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,7 @@ class IncidentParts:
     wholes: list[WholeInput]
     facts: list[_Facts]
     date_format: str | None
+    described: dict = field(default_factory=dict)  # what source() says, once asked (the parts' filters keep it)
 
     def gather(self) -> IncidentRead:
         """The parts as one :class:`~odgeo.incidents.IncidentRead` in this process (what the in-memory reader gives)."""
@@ -96,6 +97,39 @@ class IncidentParts:
     def located(self) -> list:
         """Futures of each part's located incidents (:func:`odgeo.dask_stages.points_of`): what the stages take."""
         return self.client.map(_located, self.reads, pure=False)
+
+    def each(self, function, *args, **kwargs) -> IncidentParts:
+        """The parts, each read ``function(read, *args, **kwargs)`` on its worker (a filter: rows to the rejects).
+
+        Each list in ``args`` gives one item to each part; ``kwargs`` go to every part.
+        """
+        with _cluster_errors(self.plan.source):
+            reads = self.client.map(function, self.reads, *args, **kwargs, pure=False)
+        return replace(self, reads=reads)
+
+    def rejects(self) -> pd.DataFrame:
+        """Every part's rejects, in input order (with the file they are rows of when the input is several files)."""
+        with _cluster_errors(self.plan.source):
+            rejects = self.client.gather(self.client.map(_rejects_of, self.reads, pure=False))
+        return _concat([_with_file(r, part, self.plan) for r, part in zip(rejects, self.plan.parts)])
+
+    def unlocated(self) -> IncidentRead:
+        """The parts' unlocated incidents and their rejects, as one read in this process (the located stay there)."""
+        with _cluster_errors(self.plan.source):
+            reads = [_with_points(r) for r in self.client.gather(self.client.map(_unlocated_of, self.reads,
+                                                                                 pure=False))]
+        incidents = gpd.GeoDataFrame(_concat([r.incidents for r in reads]), geometry="geometry", crs=WGS84)
+        return IncidentRead(incidents=incidents, rejects=self.rejects(), n_input=self.n_input,
+                            columns=reads[0].columns, source=self.source(), notes=added_notes([r.notes for r in reads]))
+
+    def source(self) -> dict[str, object]:
+        """The input described as :func:`odgeo.read_incidents` describes one file (files, checksums, date order)."""
+        if not self.described:
+            with _cluster_errors(self.plan.source):
+                first = self.client.submit(_source_of, self.reads[0], pure=False).result()
+                checksums = self.client.gather(self.client.map(file_sha256, self.plan.files, pure=False))
+            self.described.update(_source(self.plan, first, self.wholes, checksums, self.facts, self.date_format))
+        return dict(self.described)
 
     @property
     def n_input(self) -> int:
@@ -125,6 +159,20 @@ def _with_points(read: IncidentRead) -> IncidentRead:
     located = np.isfinite(lon) & np.isfinite(lat)
     geometry[located] = shapely.points(lon[located], lat[located])
     return replace(read, incidents=gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84))
+
+
+def _source_of(read: IncidentRead) -> dict:
+    return read.source
+
+
+def _rejects_of(read: IncidentRead) -> pd.DataFrame:
+    return read.rejects
+
+
+def _unlocated_of(read: IncidentRead) -> IncidentRead:
+    """The part's unlocated incidents, without its rejects (they travel once, in :meth:`IncidentParts.rejects`)."""
+    frame = read.incidents
+    return _without_points(replace(read, incidents=frame[~has_location(frame.geometry)], rejects=read.rejects[:0]))
 
 
 def _located(read: IncidentRead) -> pd.DataFrame:
@@ -331,11 +379,24 @@ def _joined(plan: InputPlan, reads: list[IncidentRead], wholes: list[WholeInput]
     """The parts' reads as one: incidents and rejects in input order, notes added up, the source described."""
     incidents = _concat([r.incidents for r in reads])
     rejects = _concat([_with_file(r.rejects, part, plan) for r, part in zip(reads, plan.parts)])
-    notes: dict[str, int] = {}
-    for read in reads:
-        for key, count in read.notes.items():
-            notes[key] = notes.get(key, 0) + count
-    first = reads[0].source
+    source = _source(plan, reads[0].source, wholes, checksums, facts, date_format)
+    return IncidentRead(incidents=gpd.GeoDataFrame(incidents, geometry="geometry", crs=WGS84), rejects=rejects,
+                        n_input=sum(r.n_input for r in reads), columns=reads[0].columns, source=source,
+                        notes=added_notes([r.notes for r in reads]))
+
+
+def added_notes(notes: list[dict[str, int]]) -> dict[str, int]:
+    """The parts' notes (counts of values read with a default), added up."""
+    total: dict[str, int] = {}
+    for part in notes:
+        for key, count in part.items():
+            total[key] = total.get(key, 0) + count
+    return total
+
+
+def _source(plan: InputPlan, first: dict, wholes: list[WholeInput], checksums: list[str], facts: list[_Facts],
+            date_format: str | None) -> dict[str, object]:
+    """The input described as one (the first part's description, the files, their checksums and the date order)."""
     source: dict[str, object] = dict(first)
     source["path"] = plan.source if len(plan.files) > 1 else str(plan.files[0])
     source["sha256"] = checksums[0] if len(plan.files) == 1 else ""
@@ -347,9 +408,7 @@ def _joined(plan: InputPlan, reads: list[IncidentRead], wholes: list[WholeInput]
         rows = _rows_per_file(plan, facts)
         source["files"] = [{"path": str(p), "sha256": c, "n_rows": rows[p]} for p, c in zip(plan.files, checksums)]
         del source["sha256"]
-    source["parts"] = len(plan.parts)
-    return IncidentRead(incidents=gpd.GeoDataFrame(incidents, geometry="geometry", crs=WGS84), rejects=rejects,
-                        n_input=sum(r.n_input for r in reads), columns=reads[0].columns, source=source, notes=notes)
+    return source
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

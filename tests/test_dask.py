@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from odgeo.dask_read import read_incidents_dask
+from odgeo.dask_read import read_incidents_dask, read_parts_dask
 from odgeo.errors import ClusterError, ColumnError, DataError, InputFileError, ParameterError
 from odgeo.incidents import read_incidents
 from odgeo.partitions import plan_input
@@ -45,11 +45,12 @@ def assert_same_read(parts, whole) -> None:
 def test_sample_city_in_parts_reads_as_one_file(client):
     path = SAMPLE / "incidents.csv"
     assert len(plan_input(path, blocksize=64 * 1024).parts) == 11
-    parts = read_incidents_dask(path, client, blocksize=64 * 1024, timezone=SAMPLE_TZ)
+    in_parts = read_parts_dask(path, client, blocksize=64 * 1024, timezone=SAMPLE_TZ)
+    parts = in_parts.gather()
     whole = read_incidents(path, timezone=SAMPLE_TZ)
     assert_same_read(parts, whole)
-    assert parts.source["sha256"] == whole.source["sha256"]
-    assert parts.source["parts"] == 11
+    assert parts.source["sha256"] == whole.source["sha256"] and parts.source == in_parts.source()
+    assert len(in_parts.plan.parts) == 11
     assert len(whole.rejects) == 8 and whole.n_input == 5045  # the comparison is not of two empty reads
 
 
@@ -102,9 +103,9 @@ def test_quoted_line_breaks_join_blocks(client, tmp_path):
                                         for i in range(60)]
     path.write_text("\n".join(rows) + "\n")
     plan = plan_input(path, blocksize=1024)
-    parts = read_incidents_dask(path, client, blocksize=1024)
-    assert_same_read(parts, read_incidents(path))
-    assert parts.source["parts"] < len(plan.parts)  # the cuts inside the note were joined
+    parts = read_parts_dask(path, client, blocksize=1024)
+    assert_same_read(parts.gather(), read_incidents(path))
+    assert len(parts.plan.parts) < len(plan.parts)  # the cuts inside the note were joined
 
 
 def test_dates_proving_both_orders_in_different_blocks_are_refused(client, tmp_path):
@@ -179,6 +180,7 @@ def test_main_job_on_dask_writes_the_in_memory_products(sample_run, tmp_path):
     out = tmp_path / "dask"
     settings = HotspotSettings(timezone=SAMPLE_TZ, engine="dask", workers=2, blocksize=100_000)
     result = run_hotspots(SAMPLE / "incidents.csv", out, settings)
+    assert type(result.located).__name__ == "ClusterIncidents"  # the stages ran on the cluster
     assert result.record.sections["dask"]["parts"] == 7
     assert result.record.sections["dask"]["workers"] == 2
     names = sorted(p.name for p in memory_out.iterdir())
@@ -187,6 +189,38 @@ def test_main_job_on_dask_writes_the_in_memory_products(sample_run, tmp_path):
         if name != "run.json":
             assert (out / name).read_bytes() == (memory_out / name).read_bytes(), name
     assert _without_run_details(out / "run.json") == _without_run_details(memory_out / "run.json")
+
+
+def test_main_job_filters_and_outliers_on_the_cluster_for_the_restricted_audience(tmp_path):
+    """Filters and the spread check run on the parts; counts, clusters and rejects as in memory, the density to 1e-9."""
+    import rasterio
+
+    from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
+    from odgeo.jobs.located import ClusterIncidents
+
+    path = _awkward_csv(tmp_path / "calls.csv", n=3000)
+    with open(path, "a", encoding="utf-8") as fh:  # two strays far from the city, in the last block
+        fh.write("FAR1,03/05/2024 10:00,-99.5,30.1,fatal,\nFAR2,03/06/2024 10:00,-99.6,30.2,nonfatal,\n")
+    common = {"timezone": "America/Chicago", "audience": "restricted", "since": "2024-03-01",
+              "outcomes": ("fatal", "unknown"), "drop_outliers": True, "eps_m": 300.0, "min_samples": 5}
+    memory = run_hotspots(path, tmp_path / "memory", HotspotSettings(**common))
+    on_dask = run_hotspots(path, tmp_path / "dask", HotspotSettings(**common, engine="dask", workers=2,
+                                                                    blocksize=8192))
+    assert isinstance(on_dask.located, ClusterIncidents) and on_dask.record.sections["dask"]["parts"] > 10
+    codes = set(memory.read.rejects["code"])
+    assert {"outlier", "before_since", "outcome_filtered", "duplicate_id"} <= codes  # each path is exercised
+    assert len(set(memory.labels)) > 4 and memory.record.sections["counts"]["n_used"] > 500
+    for name in ("rejects.csv", "hexes.geojson", "clusters.geojson", "gistar.geojson"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "memory" / name).read_bytes(), name
+    np.testing.assert_array_equal(on_dask.labels, memory.labels)
+    with rasterio.open(tmp_path / "dask" / "density.tif") as a, rasterio.open(tmp_path / "memory" / "density.tif") as b:
+        assert a.transform == b.transform
+        np.testing.assert_allclose(a.read(1), b.read(1), rtol=1e-9, atol=1e-12 * b.read(1).max())
+    spots = [gpd.read_file(tmp_path / run / "hotspots.geojson") for run in ("dask", "memory")]
+    assert list(spots[0]["n_incidents"]) == list(spots[1]["n_incidents"]) and len(spots[1]) > 0
+    assert spots[0].geometry.geom_equals(spots[1].geometry).all()
+    for key in ("counts", "spread", "coordinate_stacks"):
+        assert on_dask.record.sections[key] == memory.record.sections[key], key
 
 
 class _KillAfterFirstGather:

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import clusters as clusters_mod
 from ..errors import ParameterError
 from ..runrecord import RunRecord
-from ..schema import OCCURRED_AT
 from ..st_dbscan import DEFAULT_EPS_DAYS, st_dbscan
 from ..vocabulary import CLUSTER_METHODS
+from .located import LocatedIncidents
 
 __all__ = [
     "ClusterPlan", "HdbscanStrengths", "cluster_labels", "first_seen_numbering", "hdbscan_labels", "plan_clusters",
@@ -60,12 +59,16 @@ class HdbscanStrengths:
     persistence: np.ndarray  # per cluster, by label: its stability across densities, 0 to 1
 
 
-def cluster_labels(method: ClusterPlan, used, x, y, eps_m: float,
+def cluster_labels(method: ClusterPlan, used: LocatedIncidents, x, y, crs, eps_m: float,
                    min_samples: int) -> tuple[np.ndarray, np.ndarray, HdbscanStrengths | None]:
-    """Cluster labels, core flags and (HDBSCAN) strengths of projected incidents by ``method``."""
+    """Cluster labels, core flags and (HDBSCAN) strengths of the incidents, projected (``x``, ``y``) to ``crs``.
+
+    DBSCAN runs where the incidents are (:meth:`LocatedIncidents.dbscan`); ST-DBSCAN and
+    HDBSCAN run here on the coordinates.
+    """
     if method.method == "st-dbscan":
         assert method.eps_days is not None
-        local = used[OCCURRED_AT].dt.tz_localize(None)
+        local = used.dates.dt.tz_localize(None)
         days = ((local - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
         labels, is_core = st_dbscan(x, y, days, eps_m=eps_m, eps_days=method.eps_days,
                                     min_samples=min_samples)
@@ -73,7 +76,7 @@ def cluster_labels(method: ClusterPlan, used, x, y, eps_m: float,
     if method.method == "hdbscan":
         assert method.min_cluster_size is not None
         return hdbscan_labels(x, y, method.min_cluster_size, min_samples)
-    labels, is_core = clusters_mod.dbscan(x, y, eps_m=eps_m, min_samples=min_samples)
+    labels, is_core = used.dbscan(x, y, crs=crs, eps_m=eps_m, min_samples=min_samples)
     return labels, is_core, None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..alerts import wall_clock
+from ..dask_read import IncidentParts
 from ..errors import DataError, NoDataError, ParameterError
 from ..extent import check_spread
 from ..geomask import DonutMask
@@ -109,14 +111,16 @@ class JobSettings:
 
 def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
             analyse: Callable[..., Any], write: Callable[[Any, OutputFolder], object],
-            overwrite: bool = False, progress: Callable[[str], None] | None = None):
+            overwrite: bool = False, progress: Callable[[str], None] | None = None, parts: bool = False):
     """The template every command runs: check and lock ``out_dir``, read, analyse, write, swap in.
 
     ``analyse(read, record=..., progress=...)`` returns the command's result (its
     settings are resolved and recorded inside, before any analysis) and
     ``write(result, folder)`` writes its products through the publishing gate into
     the output folder, ending with :func:`save_map_and_record`. Nothing reaches
-    ``out_dir`` unless every step succeeded.
+    ``out_dir`` unless every step succeeded. With ``parts`` the command analyses an
+    input read on Dask in its parts (an :class:`odgeo.dask_read.IncidentParts`, its
+    cluster kept until the analysis ends); else every read arrives here whole.
     """
     say = progress or (lambda step: None)
     check_ledger_place(input_settings, out_dir)
@@ -126,8 +130,9 @@ def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
         record = RunRecord(command)
         if destination is not None:
             record.sections["postgis"] = destination.describe()
-        read = read_job_input(path, input_settings, record, say)
-        result = analyse(read, record=record, progress=progress)
+        with contextlib.ExitStack() as cluster:  # a Dask cluster, if one reads the input: closed once analysed
+            read = read_job_input(path, input_settings, record, say, cluster=cluster if parts else None)
+            result = analyse(read, record=record, progress=progress)
         say("writing products")
         write(result, folder)
     return result
@@ -142,16 +147,27 @@ def _open_destination(settings: JobSettings) -> PostgisDestination | None:
                                    audience=settings.audience or "public")
 
 
-def read_job_input(path, settings: JobSettings, record: RunRecord,
-                   say: Callable[[str], None] = lambda step: None) -> IncidentRead:
-    """Read the incident file, record it, and geocode what lacks coordinates when references are given."""
+def read_job_input(path, settings: JobSettings, record: RunRecord, say: Callable[[str], None] = lambda step: None,
+                   *, cluster: contextlib.ExitStack | None = None) -> IncidentRead | IncidentParts:
+    """Read the incident file, record it, and geocode what lacks coordinates when references are given.
+
+    With ``cluster`` (the stack that closes a Dask cluster once the caller is done) an
+    input read on Dask stays there in parts (an :class:`odgeo.dask_read.IncidentParts`)
+    unless references are given (the geocoder works in this process); otherwise the
+    read comes here whole.
+    """
     from .geocode import apply_reference
 
     say("reading incidents")
     engine = _engine(path, settings, record)
     with record.timed("read"):
+        if engine == "dask" and cluster is not None and not settings.reference:
+            parts = _read_on_dask(path, settings, record, cluster)
+            record.sections["input"] = parts.source()
+            return parts
         if engine == "dask":
-            read = _read_on_dask(path, settings, record)
+            with contextlib.ExitStack() as here:
+                read = _read_on_dask(path, settings, record, here).gather()
         else:
             read = read_incidents(path, table=settings.table, sql=settings.sql, columns=settings.columns,
                                   crs=settings.crs, timezone=settings.timezone or "UTC", layer=settings.layer,
@@ -187,18 +203,20 @@ def _engine(path, settings: JobSettings, record: RunRecord) -> str:
     return choice.engine
 
 
-def _read_on_dask(path, settings: JobSettings, record: RunRecord) -> IncidentRead:
+def _read_on_dask(path, settings: JobSettings, record: RunRecord, cluster: contextlib.ExitStack) -> IncidentParts:
+    """``path`` read and validated in parts on a Dask cluster that ``cluster`` closes."""
     from ..cluster import dask_client
-    from ..dask_read import read_incidents_dask
+    from ..dask_read import read_parts_dask
 
-    with dask_client(settings.scheduler, settings.workers, settings.worker_memory) as (client, described):
-        read = read_incidents_dask(path, client, blocksize=settings.blocksize, columns=settings.columns,
-                                   crs=settings.crs, timezone=settings.timezone or "UTC", layer=settings.layer,
-                                   date_format=settings.date_format,
-                                   accept_implausible_dates=bool(settings.accept_implausible_dates))
-    record.sections["dask"] = {**described, "parts": read.source.pop("parts", None),
+    client, described = cluster.enter_context(dask_client(settings.scheduler, settings.workers,
+                                                          settings.worker_memory))
+    parts = read_parts_dask(path, client, blocksize=settings.blocksize, columns=settings.columns, crs=settings.crs,
+                            timezone=settings.timezone or "UTC", layer=settings.layer,
+                            date_format=settings.date_format,
+                            accept_implausible_dates=bool(settings.accept_implausible_dates))
+    record.sections["dask"] = {**described, "parts": len(parts.plan.parts),
                                "blocksize_bytes": settings.blocksize or DEFAULT_BLOCKSIZE}
-    return read
+    return parts
 
 
 def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecord, *,
@@ -210,6 +228,18 @@ def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecor
     no located incident left is a NoDataError that says where the rows went.
     """
     validate_incident_frame(read.incidents)  # frames from notebooks enter here as well as files
+    record_filters(settings, record)
+    read = filter_incidents(read, since=settings.since, until=settings.until, outcomes=settings.outcomes,
+                            require_dates=require_dates, as_of=as_of)
+    read = _set_aside_outliers(read, settings, record)
+    used = located(read.incidents).reset_index(drop=True)
+    record_selection(record, read, len(used), int(used[OCCURRED_AT].isna().sum()),
+                     int((used[OUTCOME] == "fatal").sum()))
+    return read, used
+
+
+def record_filters(settings: JobSettings, record: RunRecord) -> None:
+    """Record the time zone, the filters and the date settings (before they are applied)."""
     record.param("timezone", settings.timezone or "UTC", "given" if settings.timezone else "default")
     record.param("since", settings.since, "given" if settings.since else "default")
     record.param("until", settings.until, "given" if settings.until else "default")
@@ -220,23 +250,26 @@ def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecor
     record.param("accept_implausible_dates", bool(settings.accept_implausible_dates),
                  "given" if settings.accept_implausible_dates else "default",
                  None if settings.accept_implausible_dates else "dates before 1990 or after today are rejected")
-    read = filter_incidents(read, since=settings.since, until=settings.until, outcomes=settings.outcomes,
-                            require_dates=require_dates, as_of=as_of)
-    read = _set_aside_outliers(read, settings, record)
-    used = located(read.incidents).reset_index(drop=True)
+
+
+def record_selection(record: RunRecord, read: IncidentRead, n_used: int, n_undated: int, n_fatal: int) -> None:
+    """Record the columns, the row counts (which must add up) and the notes of the incidents selected.
+
+    No located incident left is a NoDataError that says where the rows went. ``read``
+    holds the rejects and the unlocated incidents (and, in memory, the used ones).
+    """
     record.sections["columns"] = read.columns
-    record.sections["counts"] = row_counts(read, len(used), int(used[OCCURRED_AT].isna().sum()),
-                                           int((used[OUTCOME] == "fatal").sum()))
+    record.sections["counts"] = row_counts(read, n_used, n_undated, n_fatal)
     if read.notes:
         record.sections["data_notes"] = read.notes
-    if used.empty:
-        by_code = ", ".join(f"{n} {code}" for code, n in record.sections["counts"]["rejected_by_code"].items())
+    if n_used == 0:
+        counts = record.sections["counts"]
+        by_code = ", ".join(f"{n} {code}" for code, n in counts["rejected_by_code"].items())
         raise NoDataError(
             f"{read.source.get('path', 'input')}: no located incidents to analyse "
-            f"({read.n_input} rows: {read.n_unlocated} without coordinates, {read.n_rejected} rejected"
+            f"({read.n_input} rows: {counts['n_unlocated']} without coordinates, {read.n_rejected} rejected"
             + (f": {by_code}" if by_code else "") + ")"
         )
-    return read, used
 
 
 def set_aside_before(read: IncidentRead, record: RunRecord, start: pd.Timestamp,
@@ -260,16 +293,27 @@ def _set_aside_outliers(read: IncidentRead, settings: JobSettings, record: RunRe
     """Refuse (or, with drop_outliers, reject) incidents too far from the rest for one local map."""
     has_xy = has_location(read.incidents.geometry)
     lon, lat = lonlat_of(read.incidents.geometry[has_xy])
+    return reject_outliers(read, spread_outliers(lon, lat, settings, record, read.source))
+
+
+def reject_outliers(read: IncidentRead, outliers: np.ndarray) -> IncidentRead:
+    """The located incidents flagged in ``outliers`` (one flag each, in their order) moved to the rejects."""
+    codes = np.full(len(read.incidents), "", dtype=object)
+    codes[np.flatnonzero(has_location(read.incidents.geometry))[outliers]] = "outlier"
+    return move_to_rejects(read, codes, {"outlier": (
+        "geometry", "far from all other incidents (--drop-outliers; see spread in run.json)")})
+
+
+def spread_outliers(lon: np.ndarray, lat: np.ndarray, settings: JobSettings, record: RunRecord,
+                    source: dict) -> np.ndarray:
+    """Which located incidents are set aside as too far from the rest (recorded; a DataError without drop_outliers)."""
     try:
         outliers, info = check_spread(lon, lat, drop_outliers=bool(settings.drop_outliers))
     except DataError as err:
-        raise DataError(f"{read.source.get('path', 'input')}: {err}") from err
+        raise DataError(f"{source.get('path', 'input')}: {err}") from err
     record.param("drop_outliers", bool(settings.drop_outliers), "given" if settings.drop_outliers else "default")
     record.sections["spread"] = info
-    codes = np.full(len(read.incidents), "", dtype=object)
-    codes[np.flatnonzero(has_xy)[outliers]] = "outlier"
-    reason = {"outlier": ("geometry", "far from all other incidents (--drop-outliers; see spread in run.json)")}
-    return move_to_rejects(read, codes, reason)
+    return outliers
 
 
 def row_counts(read: IncidentRead, n_used: int, n_undated: int = 0, n_fatal: int = 0) -> dict:

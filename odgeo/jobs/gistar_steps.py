@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import logging
 
-import geopandas as gpd
 import numpy as np
 import shapely
 
 from ..errors import ParameterError
 from ..gistar import CORRECTIONS, GiPlan, GiStar, gi_star_cells, ring_for_distance
 from ..gistar_scale import Decisions, optimized_scale
-from ..hexes import count_cells
 from ..runrecord import RunRecord
 from ..tables import read_vector_layer
 from ..vocabulary import METHODS
+from .located import LocatedIncidents
 
 __all__ = ["METHODS", "GiPlan", "hotspot_statistics", "neighbourhood_rings", "plan_gistar", "read_study_area"]
 
@@ -69,12 +68,10 @@ def plan_gistar(record: RunRecord, settings, x: np.ndarray, y: np.ndarray, lon: 
     return GiPlan(method, int(gi_resolution), int(rings), correction, int(permutations), int(seed), boundary, keep)
 
 
-def hotspot_statistics(plan: GiPlan, used: gpd.GeoDataFrame, counts, resolution: int) -> GiStar:
+def hotspot_statistics(plan: GiPlan, used: LocatedIncidents, counts, resolution: int) -> GiStar:
     """Gi* of the incidents per H3 cell as ``plan`` says; ``counts`` are at the hexagons' ``resolution``."""
-    if plan.keep is not None:
-        counts = count_cells(used[plan.keep], resolution=plan.resolution, by_outcome=False)
-    elif plan.resolution != resolution:
-        counts = count_cells(used, resolution=plan.resolution, by_outcome=False)
+    if plan.keep is not None or plan.resolution != resolution:
+        counts = used.count_cells(resolution=plan.resolution, by_outcome=False, keep=plan.keep)
     return gi_star_cells(counts["count"], resolution=plan.resolution, rings=plan.rings, boundary=plan.boundary,
                          correction=plan.correction, permutations=plan.permutations, seed=plan.seed)
 

@@ -21,7 +21,8 @@ import pandas as pd
 from .. import clusters as clusters_mod
 from .. import hexes as hexes_mod
 from ..areas import add_rates, area_counts, read_boundaries
-from ..density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, kernel_density, nice_below
+from ..dask_read import IncidentParts
+from ..density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, nice_below
 from ..errors import NoDataError, ParameterError
 from ..geomask import donut_mask, parse_mask_distances, ring_population
 from ..gistar import GiStar
@@ -32,10 +33,10 @@ from ..maps.webmap import basemap, build_map
 from ..outputs import OutputFolder
 from ..population import read_population
 from ..privacy import check_min_count
-from ..projection import lonlat_of, project_points
+from ..projection import project_points
 from ..publish import Gate, HotspotLayers, Products
 from ..runrecord import RunRecord
-from ..schema import OCCURRED_AT
+from ..schema import OCCURRED_AT, has_location
 from ..writers import write_csv, write_density_geotiff, write_geojson
 from .cluster_steps import ClusterPlan, cluster_labels, plan_clusters
 from .common import (
@@ -48,6 +49,7 @@ from .common import (
     select_incidents,
 )
 from .gistar_steps import GiPlan, hotspot_statistics, plan_gistar
+from .located import InMemoryIncidents, LocatedIncidents
 
 __all__ = [
     "PRODUCT_FILES",
@@ -153,8 +155,9 @@ class HotspotResult:
     ----------
     read
         The incidents read and their rejects (after the filters).
-    incidents
-        The located incidents used.
+    located
+        The located incidents used (``incidents``: as a GeoDataFrame); with ``--engine dask``
+        ``read`` holds the rejects and the unlocated incidents only.
     counts, hexes
         CellCounts, and the same with hexagon polygons.
     grid, hotspots, clusters, labels
@@ -175,7 +178,7 @@ class HotspotResult:
     """
 
     read: IncidentRead
-    incidents: gpd.GeoDataFrame  # located incidents used
+    located: LocatedIncidents
     counts: pd.DataFrame  # CellCounts
     hexes: gpd.GeoDataFrame  # counts with polygons
     grid: DensityGrid
@@ -189,6 +192,11 @@ class HotspotResult:
     record: RunRecord
     audience: str
     gate: Gate  # made every file written
+
+    @property
+    def incidents(self) -> gpd.GeoDataFrame:
+        """The located incidents used, as a GeoDataFrame."""
+        return self.located.frame
 
 
 @dataclass(frozen=True)
@@ -286,12 +294,12 @@ def run_hotspots(
         while writing; ``out_dir`` is then as it was.
     """
     settings = settings or HotspotSettings()
-    return run_job("hotspots", path, out_dir, settings, overwrite=overwrite, progress=progress,
+    return run_job("hotspots", path, out_dir, settings, overwrite=overwrite, progress=progress, parts=True,
                    analyse=lambda read, **kw: analyse_hotspots(read, settings, **kw), write=_write_products)
 
 
 def analyse_hotspots(
-    read: IncidentRead,
+    read: IncidentRead | IncidentParts,
     settings: HotspotSettings | None = None,
     *,
     progress: Callable[[str], None] | None = None,
@@ -302,7 +310,9 @@ def analyse_hotspots(
     Parameters
     ----------
     read
-        Validated incidents (:func:`odgeo.read_incidents`).
+        Validated incidents (:func:`odgeo.read_incidents`), or incidents validated in parts
+        on a Dask cluster (:func:`odgeo.dask_read.read_parts_dask`): the per-incident stages
+        then run there (see :mod:`odgeo.jobs.located`).
     settings
         Every setting; None fields take their defaults (recorded in the run record).
     progress
@@ -320,23 +330,22 @@ def analyse_hotspots(
     say = progress or (lambda step: None)
     audience = pick_audience(record, settings)
     _check_audience_options(settings, audience)
-    read, used = select_incidents(read, settings, record)
-    lon, lat = lonlat_of(used.geometry)
+    read, used = select_located(read, settings, record)
+    lon, lat = used.lon, used.lat
     x, y, metric_crs = project_points(lon, lat)
     record.sections["metric_crs"] = metric_crs.to_string()
     plan = resolve_settings(settings, record, audience, x, y, lon, lat)
 
     say("counting incidents per H3 hexagon")
     with record.timed("hexes"):
-        counts = hexes_mod.count_cells(used, resolution=plan.resolution,
-                                       period=None if plan.period == "none" else plan.period)
+        counts = used.count_cells(resolution=plan.resolution, period=None if plan.period == "none" else plan.period)
         hexes = gpd.GeoDataFrame(counts.reset_index(), geometry=hexes_mod.cells_to_polygons(counts.index).values,
                                  crs="EPSG:4326")
 
     say("computing kernel density")
     with record.timed("density"):
-        grid = kernel_density(x, y, crs=metric_crs, bandwidth_m=plan.bandwidth_m, cell_size_m=plan.cell_size_m,
-                              kernel=plan.kernel)
+        grid = used.kernel_density(x, y, crs=metric_crs, bandwidth_m=plan.bandwidth_m,
+                                   cell_size_m=plan.cell_size_m, kernel=plan.kernel)
 
     say("delineating hot spots")
     with record.timed("hotspots"):
@@ -356,7 +365,7 @@ def analyse_hotspots(
     with record.timed("privacy"):
         gate = _gate(record, settings, audience, plan, lon, lat, population)
         products = gate.hotspot_products(HotspotLayers(
-            counts=counts, hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used,
+            counts=counts, hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used.frame,
             eps_m=plan.eps_m, percentile=plan.percentile, gistar=gistar, gi_plan=plan.gistar, areas=areas,
             cluster_method=plan.clustering.method))
         if population is not None:
@@ -365,8 +374,8 @@ def analyse_hotspots(
     record.sections["products"] = _products_summary(products)
     say("drawing the map")
     with record.timed("map"):
-        fmap, caption = _map(settings, plan, read, products, record, gate)
-    return HotspotResult(read=read, incidents=used, counts=counts, hexes=hexes, grid=grid,
+        fmap, caption = _map(settings, plan, read, used, products, record, gate)
+    return HotspotResult(read=read, located=used, counts=counts, hexes=hexes, grid=grid,
                          hotspots=hotspots, clusters=clusters, labels=labels, gistar=gistar, products=products,
                          map=fmap, map_caption=caption, record=record, audience=audience, gate=gate)
 
@@ -381,14 +390,25 @@ def _check_audience_options(settings: HotspotSettings, audience: str) -> None:
         check_min_count(settings.min_count)
 
 
-def _areas(record: RunRecord, settings: HotspotSettings, used: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+def select_located(read: IncidentRead | IncidentParts, settings: HotspotSettings,
+                   record: RunRecord) -> tuple[IncidentRead, LocatedIncidents]:
+    """The filters applied where the incidents are (here, or on the cluster that read them); the incidents used."""
+    if isinstance(read, IncidentParts):
+        from .on_cluster import select_parts
+
+        return select_parts(read, settings, record)
+    read, used = select_incidents(read, settings, record)
+    return read, InMemoryIncidents(used)
+
+
+def _areas(record: RunRecord, settings: HotspotSettings, used: LocatedIncidents) -> gpd.GeoDataFrame | None:
     if not settings.boundaries:
         return None
     with record.timed("areas"):
         boundaries, columns = read_boundaries(settings.boundaries, name_col=settings.boundary_name_col,
                                               population_col=settings.boundary_population_col)
         record.param("boundaries", str(settings.boundaries), "given", {"columns": columns})
-        return area_counts(boundaries, used)
+        return area_counts(boundaries, used.frame)
 
 
 def _population(record: RunRecord, settings: HotspotSettings):
@@ -470,10 +490,10 @@ def _metres(record: RunRecord, name: str, option: str, given, auto, *, step: flo
 
 def _clusters(record: RunRecord, plan: ResolvedHotspotSettings, used, x, y, lon, lat, crs):
     eps, stack_min = plan.eps_m, plan.stack_min
-    labels, is_core, strengths = cluster_labels(plan.clustering, used, x, y, plan.eps_m, plan.min_samples)
+    labels, is_core, strengths = cluster_labels(plan.clustering, used, x, y, crs, plan.eps_m, plan.min_samples)
     stacks = clusters_mod.coordinate_stacks(lon, lat)
     suspect = clusters_mod.suspect_stacks(lon, lat, stack_min=stack_min, stacks=stacks)
-    clusters = clusters_mod.cluster_polygons(x, y, labels, is_core, used[OCCURRED_AT], crs=crs,
+    clusters = clusters_mod.cluster_polygons(x, y, labels, is_core, used.dates, crs=crs,
                                              eps_m=eps, stacks=stacks, suspect=suspect,
                                              probability=None if strengths is None else strengths.probability,
                                              persistence=None if strengths is None else strengths.persistence)
@@ -493,18 +513,18 @@ def _clusters(record: RunRecord, plan: ResolvedHotspotSettings, used, x, y, lon,
     return clusters, labels
 
 
-def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read, products: Products,
-         record: RunRecord, gate: Gate) -> tuple[folium.Map, dict]:
+def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read: IncidentRead, used: LocatedIncidents,
+         products: Products, record: RunRecord, gate: Gate) -> tuple[folium.Map, dict]:
     source = read.source_name
     title = settings.title or f"Suspected overdoses: {source}"
     totals = gate.totals(record.sections["counts"])
     count = gate.count
-    span = date_span(read.incidents)
-    used = count(totals["n_used"])
+    span = date_span(_all_dates(read, used))
+    n_used = count(totals["n_used"])
     if totals["n_used"] is None and totals.get("n_used_in_published_areas"):
-        used = f"at least {totals['n_used_in_published_areas']:,}"  # what the areas add up to
+        n_used = f"at least {totals['n_used_in_published_areas']:,}"  # what the areas add up to
     fatal = "fatal: hidden" if totals["n_used_fatal"] is None else f"{count(totals['n_used_fatal'])} fatal"
-    subtitle = f"{span} · {used} located incidents ({fatal})"
+    subtitle = f"{span} · {n_used} located incidents ({fatal})"
     notes = [f"{count(totals['n_unlocated'])} incidents had no coordinates and {count(totals['n_rejected'])} rows "
              "were rejected (see rejects.csv); none of them is on the map."]
     if totals["n_used_undated"] != 0:
@@ -521,6 +541,13 @@ def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read, product
     fmap = build_map(products, title=title, subtitle=subtitle, notes=notes, period=span,
                      tiles=basemap(settings.tiles), classes=classes)
     return fmap, {"title": title, "subtitle": subtitle, "classes": classes}
+
+
+def _all_dates(read: IncidentRead, used: LocatedIncidents) -> pd.DataFrame:
+    """The earliest and latest dates of the incidents used and unlocated (what :func:`date_span` reads)."""
+    unlocated = read.incidents.loc[~has_location(read.incidents.geometry), OCCURRED_AT]
+    times = [t for series in (used.dates, unlocated) for t in (series.min(), series.max()) if pd.notna(t)]
+    return pd.DataFrame({OCCURRED_AT: pd.Series(times, dtype=used.dates.dtype)})
 
 
 def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:

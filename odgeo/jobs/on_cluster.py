@@ -1,0 +1,53 @@
+"""The incidents a job uses, selected on the Dask cluster that read them (``--engine dask``).
+
+:func:`select_parts` does what :func:`odgeo.jobs.common.select_incidents` does to an
+input read in memory, to an input read in parts (:class:`odgeo.dask_read.IncidentParts`):
+the date and outcome filters run on each part's worker (the rows they drop become that
+part's rejects), the spread check runs here on every located incident's coordinates,
+and the outliers it sets aside go back to their parts' rejects. What comes here: the
+rejects, the unlocated incidents, and the located incidents' dates, outcomes and
+coordinates (:class:`odgeo.jobs.located.ClusterIncidents`); their parts stay on the
+cluster for the per-incident stages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..dask_read import IncidentParts
+from ..incidents import IncidentRead
+from ..schema import OCCURRED_AT
+from ..selection import filter_incidents
+from .common import JobSettings, record_filters, record_selection, reject_outliers, spread_outliers
+from .located import ClusterIncidents
+
+__all__ = ["select_parts"]
+
+
+def select_parts(parts: IncidentParts, settings: JobSettings, record) -> tuple[IncidentRead, ClusterIncidents]:
+    """Apply the filters and the spread check to the parts; return the unlocated read and the located incidents.
+
+    The read holds the rejects of every part and the unlocated incidents (the
+    located ones are the second item); the row counts are recorded and add up.
+    """
+    record_filters(settings, record)
+    parts = parts.each(filter_incidents, since=settings.since, until=settings.until, outcomes=settings.outcomes)
+    located = parts.located()
+    points = _joined(parts.client.gather(located))
+    outliers = spread_outliers(points["lon"].to_numpy(), points["lat"].to_numpy(), settings, record,
+                               {"path": parts.plan.source})
+    if outliers.any():
+        sizes = parts.client.gather(parts.client.map(len, located, pure=False))
+        parts = parts.each(reject_outliers, list(np.split(outliers, np.cumsum(sizes)[:-1])))
+        located = parts.located()
+        points = points[~outliers].reset_index(drop=True)
+    read = parts.unlocated()
+    incidents = ClusterIncidents(parts.client, located, points)
+    record_selection(record, read, len(incidents), int(points[OCCURRED_AT].isna().sum()), incidents.n_fatal())
+    return read, incidents
+
+
+def _joined(points: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [p for p in points if len(p)] or points[:1]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
