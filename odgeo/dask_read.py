@@ -91,8 +91,7 @@ class IncidentParts:
         client = self.client
         with _cluster_errors(self.plan.source):
             reads = [_with_points(r) for r in client.gather(client.map(_without_points, self.reads, pure=False))]
-            checksums = client.gather(client.map(file_sha256, self.plan.files, pure=False))
-        return _joined(self.plan, reads, self.wholes, checksums, self.facts, self.date_format)
+        return _joined(self.plan, reads, self.source())
 
     def located(self) -> list:
         """Futures of each part's located incidents (:func:`odgeo.dask_stages.points_of`): what the stages take."""
@@ -374,12 +373,10 @@ def _finish(part: PartValidation, reference) -> IncidentRead:
     return part.finish(reference)
 
 
-def _joined(plan: InputPlan, reads: list[IncidentRead], wholes: list[WholeInput], checksums: list[str],
-            facts: list[_Facts], date_format: str | None) -> IncidentRead:
-    """The parts' reads as one: incidents and rejects in input order, notes added up, the source described."""
+def _joined(plan: InputPlan, reads: list[IncidentRead], source: dict[str, object]) -> IncidentRead:
+    """The parts' reads as one: incidents and rejects in input order, notes added up, the input as described."""
     incidents = _concat([r.incidents for r in reads])
     rejects = _concat([_with_file(r.rejects, part, plan) for r, part in zip(reads, plan.parts)])
-    source = _source(plan, reads[0].source, wholes, checksums, facts, date_format)
     return IncidentRead(incidents=gpd.GeoDataFrame(incidents, geometry="geometry", crs=WGS84), rejects=rejects,
                         n_input=sum(r.n_input for r in reads), columns=reads[0].columns, source=source,
                         notes=added_notes([r.notes for r in reads]))

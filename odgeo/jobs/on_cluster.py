@@ -34,16 +34,20 @@ def select_parts(parts: IncidentParts, settings: JobSettings, record) -> tuple[I
     record_filters(settings, record)
     parts = parts.each(filter_incidents, since=settings.since, until=settings.until, outcomes=settings.outcomes)
     located = parts.located()
-    points = _joined(parts.client.gather(located))
+    gathered = parts.client.gather(located)
+    sizes = [len(p) for p in gathered]
+    points = _joined(gathered)
+    del gathered
     outliers = spread_outliers(points["lon"].to_numpy(), points["lat"].to_numpy(), settings, record,
                                {"path": parts.plan.source})
     if outliers.any():
-        sizes = parts.client.gather(parts.client.map(len, located, pure=False))
-        parts = parts.each(reject_outliers, list(np.split(outliers, np.cumsum(sizes)[:-1])))
+        flags = np.split(outliers, np.cumsum(sizes)[:-1])
+        parts = parts.each(reject_outliers, flags)
         located = parts.located()
         points = points[~outliers].reset_index(drop=True)
+        sizes = [len(f) - int(f.sum()) for f in flags]
     read = parts.unlocated()
-    incidents = ClusterIncidents(parts.client, located, points)
+    incidents = ClusterIncidents(parts.client, located, points, sizes)
     record_selection(record, read, len(incidents), int(points[OCCURRED_AT].isna().sum()), incidents.n_fatal())
     return read, incidents
 
