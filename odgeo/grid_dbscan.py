@@ -128,16 +128,57 @@ def _core_points(x, y, starts, nb_start, nb, eps2, min_samples):  # pragma: no c
 
 
 @numba.njit(cache=True)
-def _cells_touch(a, b, x, y, core, starts, eps2):  # pragma: no cover - compiled
-    """Whether some core point of cell a is within eps of some core point of cell b."""
+def _core_boxes(x, y, core, starts):  # pragma: no cover - compiled
+    """Each cell's bounding box of its core points (min x, min y, max x, max y; empty: inf, inf, -inf, -inf)."""
+    n_cells = len(starts) - 1
+    box = np.empty((n_cells, 4))
+    for c in range(n_cells):
+        box[c, 0], box[c, 1], box[c, 2], box[c, 3] = np.inf, np.inf, -np.inf, -np.inf
+        for i in range(starts[c], starts[c + 1]):
+            if core[i]:
+                box[c, 0], box[c, 1] = min(box[c, 0], x[i]), min(box[c, 1], y[i])
+                box[c, 2], box[c, 3] = max(box[c, 2], x[i]), max(box[c, 3], y[i])
+    return box
+
+
+@numba.njit(cache=True)
+def _near_box(i, c, x, y, core, box, eps2):  # pragma: no cover - compiled
+    """Whether point i is a core point within eps of cell c's box of core points."""
+    if not core[i]:
+        return False
+    dx = max(box[c, 0] - x[i], 0.0, x[i] - box[c, 2])
+    dy = max(box[c, 1] - y[i], 0.0, y[i] - box[c, 3])
+    return dx * dx + dy * dy <= eps2
+
+
+@numba.njit(cache=True)
+def _cells_touch(a, b, x, y, core, starts, eps2, box, near_a, near_b):  # pragma: no cover - compiled
+    """Whether some core point of cell a is within eps of some core point of cell b.
+
+    Only the core points within eps of the other cell's box of core points can be, so
+    the pairs are tried among those (in ``near_a``, ``near_b``: buffers as long as the
+    largest cell): without this, two dense cells that touch only at a corner compared
+    every pair, and the time grew with the square of the density.
+    """
+    m = 0
     for i in range(starts[a], starts[a + 1]):
-        if not core[i]:
-            continue
-        for j in range(starts[b], starts[b + 1]):
-            if core[j]:
-                dx, dy = x[i] - x[j], y[i] - y[j]
-                if dx * dx + dy * dy <= eps2:
-                    return True
+        if _near_box(i, b, x, y, core, box, eps2):
+            near_a[m] = i
+            m += 1
+    if m == 0:
+        return False
+    k = 0
+    for j in range(starts[b], starts[b + 1]):
+        if _near_box(j, a, x, y, core, box, eps2):
+            near_b[k] = j
+            k += 1
+    for p in range(m):
+        i = near_a[p]
+        for q in range(k):
+            j = near_b[q]
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if dx * dx + dy * dy <= eps2:
+                return True
     return False
 
 
@@ -145,12 +186,12 @@ def _cells_touch(a, b, x, y, core, starts, eps2):  # pragma: no cover - compiled
 def _join_cells(x, y, core, starts, nb_start, nb, eps2):  # pragma: no cover - compiled
     """Union-find over cells: a cell's core points are one component; touching cells join."""
     n_cells = len(starts) - 1
-    has_core = np.zeros(n_cells, dtype=np.bool_)
+    box = _core_boxes(x, y, core, starts)
+    has_core = box[:, 0] <= box[:, 2]
+    largest = 0
     for c in range(n_cells):
-        for i in range(starts[c], starts[c + 1]):
-            if core[i]:
-                has_core[c] = True
-                break
+        largest = max(largest, starts[c + 1] - starts[c])
+    near_a, near_b = np.empty(largest, dtype=np.int64), np.empty(largest, dtype=np.int64)
     parent = np.arange(n_cells)
     for a in range(n_cells):
         if not has_core[a]:
@@ -160,7 +201,7 @@ def _join_cells(x, y, core, starts, nb_start, nb, eps2):  # pragma: no cover - c
             if b <= a or not has_core[b]:
                 continue
             ra, rb = find_root(parent, a), find_root(parent, b)
-            if ra != rb and _cells_touch(a, b, x, y, core, starts, eps2):
+            if ra != rb and _cells_touch(a, b, x, y, core, starts, eps2, box, near_a, near_b):
                 parent[max(ra, rb)] = min(ra, rb)
     return parent
 
@@ -177,18 +218,32 @@ def border_labels(x, y, t, starts, nb_start, nb, core, labels, eps2, eps_days): 
     """A non-core point within reach of core points takes the lowest of their cluster numbers.
 
     Points are in cell order; ``nb_start``/``nb`` list each cell's neighbour cells (CSR).
+    A cell whose lowest core label cannot lower the best found is skipped (core points of
+    one cell are within eps of each other, so they share a label), and a cell's scan stops
+    at its lowest label: without this, each non-core point among dense cells (in a strip's
+    margin, :mod:`odgeo.dask_stages`) compared itself with every point around.
     """
+    n_cells = len(starts) - 1
+    lowest = np.full(n_cells, -1, dtype=np.int64)  # each cell's lowest core label (-1: no core point)
+    for c in range(n_cells):
+        for i in range(starts[c], starts[c + 1]):
+            if core[i] and (lowest[c] < 0 or labels[i] < lowest[c]):
+                lowest[c] = labels[i]
     out = labels.copy()
-    for c in range(len(starts) - 1):
+    for c in range(n_cells):
         for i in range(starts[c], starts[c + 1]):
             if core[i]:
                 continue
             best = -1
             for e in range(nb_start[c], nb_start[c + 1]):
                 d = nb[e]
+                if lowest[d] < 0 or (best >= 0 and lowest[d] >= best):
+                    continue
                 for j in range(starts[d], starts[d + 1]):
                     if core[j] and (best < 0 or labels[j] < best) and near(i, j, x, y, t, eps2, eps_days):
                         best = labels[j]
+                        if best == lowest[d]:
+                            break
             out[i] = best
     return out
 

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pyproj
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,6 +40,34 @@ def test_labels_equal_scikit_learn(seed, n, eps, min_samples):
     ref_core[ref.core_sample_indices_] = True
     assert np.array_equal(core, ref_core)
     assert np.array_equal(labels[core], ref.labels_[core])
+    assert np.array_equal(labels, ref.labels_)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_dense_cells_join_as_in_scikit_learn(seed):
+    # Tight clumps of 40 points make cells that are all core; whether two clumps join turns
+    # on their closest pair, often near eps and across cells that meet only at a corner
+    # (grid_dbscan compares only the core points near the other cell's core box).
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 300, (60, 2))
+    pts = np.round(np.repeat(centres, 40, axis=0) + rng.normal(0, 2.5, (2400, 2)), 2)
+    labels, core = dbscan(pts[:, 0], pts[:, 1], eps_m=25.0, min_samples=10)
+    ref = DBSCAN(eps=25.0, min_samples=10).fit(pts)
+    assert core.sum() == len(ref.core_sample_indices_) and core[ref.core_sample_indices_].all()
+    assert np.array_equal(labels, ref.labels_)
+    assert 1 < labels.max() < 59  # some clumps joined, some not: the test is about the joins
+
+
+def test_border_point_takes_the_lowest_cluster_within_eps():
+    # Cluster 0 (first in input order) lies to the right of the border point, cluster 1 to
+    # its left, each with one point exactly eps away: the point is cluster 0's, as in
+    # scikit-learn, although cluster 1's cell comes first in grid order.
+    right = 17 + 0.5 * np.arange(6)
+    left = -3 - 0.5 * np.arange(6)
+    x = np.r_[right, left, 7.0]
+    labels, core = dbscan(x, np.zeros(len(x)), eps_m=10.0, min_samples=6)
+    ref = DBSCAN(eps=10.0, min_samples=6).fit(np.c_[x, np.zeros(len(x))])
+    assert not core[-1] and labels[-1] == 0
     assert np.array_equal(labels, ref.labels_)
 
 
