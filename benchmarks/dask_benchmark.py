@@ -12,6 +12,11 @@ its own so that peaks are its own:
 - memory: the same four steps in one process (read_incidents of one CSV of the same rows,
   count_cells, kernel_density, grid_dbscan), where the rows fit (``--memory-max``).
 
+With ``--job``, the whole main job too: ``odgeo hotspots FOLDER --engine dask --scheduler``
+on a fresh cluster of the same workers (every product written, map and GeoTIFF included),
+beside ``odgeo hotspots ONE.csv`` in memory where it fits: wall time, the run's own
+timings (run.json), the peak memory of the odgeo process and of the busiest worker.
+
 The table gives each figure beside the in-memory one of the same run (ratios, not times:
 the machine is shared), how the time grows per million incidents, and what a 4-node
 cluster would take, estimated from the workers' busy time per step (the task stream).
@@ -156,6 +161,67 @@ print("RESULT", json.dumps(out))
 """
 
 
+_JOB_CHILD = r"""
+import json, os, resource, subprocess, sys, tempfile, time
+from distributed import get_task_stream
+from odgeo.cluster import dask_client
+
+source, workers, memory, odgeo = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+engine = ["--engine", "dask"] if workers else []
+
+def run(extra):
+    out = tempfile.mkdtemp()
+    start = time.perf_counter()
+    proc = subprocess.Popen([odgeo, "hotspots", source, "--timezone", "UTC", "--out", out, "--overwrite",
+                             *engine, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status:
+        print("RESULT", json.dumps({"error": (err.strip().splitlines() or ["failed"])[-1][:120]}))
+        sys.exit()
+    record = json.load(open(os.path.join(out, "run.json")))
+    subprocess.run(["rm", "-rf", out])
+    return {"wall": wall, "driver_peak_mb": usage.ru_maxrss / 1024, "timings": record["timings_s"]}
+
+if workers:
+    with dask_client(workers=workers, worker_memory=memory) as (client, _):
+        with get_task_stream(client) as stream:
+            result = run(["--scheduler", client.scheduler.address])
+        result["busy"] = sum(t["stop"] - t["start"] for task in stream.data for t in task["startstops"]
+                             if t["action"] == "compute")
+        result["worker_peak_mb"] = max(client.run(
+            lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).values()) / 1024
+else:
+    result = run([])
+print("RESULT", json.dumps(result))
+"""
+
+
+def job_rows(n: int, paths: dict[str, Path], args) -> list[list[str]]:
+    """The whole ``odgeo hotspots`` on each input through Dask, and in memory on one CSV where it fits."""
+    odgeo = str(Path(sys.executable).with_name("odgeo"))
+    runs = [(kind, "dask", child(_JOB_CHILD, str(paths[kind]), str(args.workers), args.worker_memory, odgeo,
+                                  timeout=args.timeout)) for kind in args.kinds]
+    if "one_csv" in paths:
+        runs.append(("one csv", "memory", child(_JOB_CHILD, str(paths["one_csv"]), "0", "", odgeo,
+                                                timeout=args.timeout)))
+    memory_wall = runs[-1][2].get("wall") if runs[-1][1] == "memory" else None
+    rows = []
+    for kind, engine, run in runs:
+        if "error" in run:
+            rows.append([f"{n:,}", kind, engine, run["error"], "", "", "", "", ""])
+            continue
+        steps = " ".join(f"{k} {v:.0f}" for k, v in run["timings"].items() if v >= 0.5)
+        four_nodes = (f"{run['wall'] - run['busy'] / args.workers + run['busy'] / (4 * args.workers):.0f}"
+                      if "busy" in run else "-")
+        rows.append([f"{n:,}", kind, engine, steps, f"{run['wall']:.1f}",
+                     f"{run['wall'] / memory_wall:.2f}x" if memory_wall else "-",
+                     f"{run['driver_peak_mb']:.0f}", f"{run['worker_peak_mb']:.0f}" if "worker_peak_mb" in run else "-",
+                     four_nodes])
+    return rows
+
+
 def child(code: str, *args: str, timeout: float) -> dict:
     start = time.perf_counter()
     try:
@@ -179,14 +245,25 @@ def main() -> None:
     parser.add_argument("--memory-max", type=int, default=10_000_000, help="largest size run in memory too")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--tmp", help="folder for the data (default: a temporary folder)")
+    parser.add_argument("--kinds", nargs="+", choices=["csv", "parquet"], default=["csv", "parquet"],
+                        help="inputs to run through Dask: a folder of CSVs, a GeoParquet dataset")
+    parser.add_argument("--job", action="store_true", help="also the whole odgeo hotspots, both engines")
+    parser.add_argument("--job-only", action="store_true", help="only the whole odgeo hotspots")
     args = parser.parse_args()
-    rows, per_million = [], []
+    rows, per_million, jobs = [], [], []
     steps = ["read", "located", "counts", "density", "dbscan"]
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         for n in args.sizes:
             paths = make_data(Path(tmp), n, args.workers, one_csv=n <= args.memory_max)
+            if args.job or args.job_only:
+                jobs += job_rows(n, paths, args)
+                print("job:", *("|".join(map(str, r)) for r in jobs if r[0] == f"{n:,}"), sep="\n  ", flush=True)
+            if args.job_only:
+                for path in paths.values():
+                    subprocess.run(["rm", "-rf", str(path)], check=False)
+                continue
             memory = child(_MEMORY_CHILD, str(paths["one_csv"]), timeout=args.timeout) if "one_csv" in paths else {}
-            for kind in ("csv", "parquet"):
+            for kind in args.kinds:
                 run = child(_DASK_CHILD, str(paths[kind]), str(args.workers), args.worker_memory,
                             timeout=args.timeout)
                 if "error" in run:
@@ -209,6 +286,12 @@ def main() -> None:
             for path in paths.values():
                 subprocess.run(["rm", "-rf", str(path)], check=False)
             print("done:", *("|".join(map(str, r)) for r in rows if r[0] == f"{n:,}"), sep="\n  ", flush=True)
+    if jobs:
+        table(f"Whole odgeo hotspots, {args.workers} local workers of {args.worker_memory} (run.json timings >= 0.5 s)",
+              ["incidents", "input", "engine", "timings s", "wall s", "vs memory", "odgeo process MB",
+               "worker peak MB", "4 nodes est. s"], jobs)
+    if not rows:
+        return
     table(f"Dask engine, {args.workers} local workers of {args.worker_memory} (steps: "
           + ", ".join(steps) + ")",
           ["incidents", "input", "engine", "steps s", "total s", "vs memory", "this process MB",

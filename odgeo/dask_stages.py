@@ -5,7 +5,8 @@ Each function takes futures of parts of the located incidents in their compact f
 GeoDataFrame's points take several times that) and returns what the in-memory
 function returns for the parts put one after the other:
 
-- :func:`count_cells_parts`: H3 counts per part, added up: :func:`odgeo.hexes.count_cells`'s table exactly;
+- :func:`count_cells_parts`: H3 counts per part (from the coordinates, no shapely points), added up:
+  :func:`odgeo.hexes.count_cells`'s table exactly;
 - :func:`kernel_density_parts`: each part binned onto one grid (the whole extent's), the
   grids added up, one FFT: :func:`odgeo.density.kernel_density` to floating-point error
   (the additions happen in another order);
@@ -25,17 +26,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
-import shapely
 
 from .density import DensityGrid, density_layout
 from .errors import NoDataError, ParameterError
 from .grid_dbscan import grid_dbscan, relabel_borders
-from .hexes import count_cells
+from .hexes import count_points
 from .projection import lonlat_of, project_points
-from .schema import OCCURRED_AT, OUTCOME, WGS84, has_location
+from .schema import OCCURRED_AT, OUTCOME, has_location
 from .vocabulary import OUTCOMES
 
-__all__ = ["LAT", "LON", "count_cells_parts", "dbscan_parts", "kernel_density_parts", "points_of"]
+__all__ = ["LAT", "LON", "count_cells_parts", "dbscan_parts", "kernel_density_parts", "points_of", "project_parts"]
 
 #: Coordinate columns of the stages' parts (degrees, EPSG:4326).
 LON, LAT = "lon", "lat"
@@ -65,10 +65,16 @@ def points_of(incidents: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _counts(part: pd.DataFrame, **kwargs) -> pd.DataFrame:
-    frame = gpd.GeoDataFrame(part[[OCCURRED_AT, OUTCOME]], geometry=shapely.points(part[LON], part[LAT]),
-                             crs=WGS84)  # made for this task only
-    frame[OUTCOME] = frame[OUTCOME].astype(object)
-    return count_cells(frame, **kwargs)
+    return count_points(part[LON].to_numpy(), part[LAT].to_numpy(), part[OUTCOME].array, part[OCCURRED_AT],
+                        **kwargs)
+
+
+def project_parts(client, parts: list, crs: pyproj.CRS) -> list:
+    """Futures of each part's points projected to ``crs`` (x, y in metres: 16 bytes a point), made on its worker.
+
+    A stage projects once and reads the projected parts as often as it needs.
+    """
+    return client.map(_projected, parts, crs=crs, pure=False)
 
 
 def _projected(part: pd.DataFrame, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
@@ -76,8 +82,8 @@ def _projected(part: pd.DataFrame, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndar
     return x, y
 
 
-def _extent(part: pd.DataFrame, crs: pyproj.CRS) -> tuple[int, float, float, float, float]:
-    x, y = _projected(part, crs)
+def _extent(xy: tuple[np.ndarray, np.ndarray]) -> tuple[int, float, float, float, float]:
+    x, y = xy
     if not len(x):
         return 0, math.inf, math.inf, -math.inf, -math.inf
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
@@ -88,7 +94,8 @@ def _extent(part: pd.DataFrame, crs: pyproj.CRS) -> tuple[int, float, float, flo
 def kernel_density_parts(client, parts: list, *, crs: pyproj.CRS, bandwidth_m: float, cell_size_m: float,
                          kernel: str = "quartic") -> DensityGrid:
     """:func:`odgeo.density.kernel_density` of the parts' incidents together, projected to ``crs``."""
-    extents = client.gather(client.map(_extent, parts, crs=crs, pure=False))
+    projected = project_parts(client, parts, crs)
+    extents = client.gather(client.map(_extent, projected, pure=False))
     n = sum(e[0] for e in extents)
     if n == 0:
         raise NoDataError("no located incidents to compute a density from")
@@ -97,16 +104,15 @@ def kernel_density_parts(client, parts: list, *, crs: pyproj.CRS, bandwidth_m: f
     extent = (min(e[1] for e in extents), min(e[2] for e in extents),
               max(e[3] for e in extents), max(e[4] for e in extents))
     layout = density_layout(extent, bandwidth_m=bandwidth_m, cell_size_m=cell_size_m, kernel=kernel)
-    binned = client.map(_binned, parts, crs=crs, layout=layout, pure=False)
+    binned = client.map(_binned, projected, layout=layout, pure=False)
     while len(binned) > 1:  # added up pairwise on the workers: one grid travels to this process
         pairs = [binned[i:i + 2] for i in range(0, len(binned), 2)]
         binned = [client.submit(np.add, *p, pure=False) if len(p) == 2 else p[0] for p in pairs]
     return layout.surface(binned[0].result(), n_points=n, crs=crs)
 
 
-def _binned(part: pd.DataFrame, crs: pyproj.CRS, layout) -> np.ndarray:
-    x, y = _projected(part, crs)
-    return layout.binned(x, y)
+def _binned(xy: tuple[np.ndarray, np.ndarray], layout) -> np.ndarray:
+    return layout.binned(*xy)
 
 
 @dataclass
@@ -120,6 +126,8 @@ class _Strip:
     exact: np.ndarray  # within eps of the strip: every neighbour is here, so the core flag is right
     labels: np.ndarray  # DBSCAN of the strip's points (input order), clusters numbered here
     core: np.ndarray
+    low: float  # the strip's bounds (x, metres)
+    high: float
 
 
 def dbscan_parts(client, parts: list, *, crs: pyproj.CRS, eps_m: float, min_samples: int,
@@ -130,16 +138,18 @@ def dbscan_parts(client, parts: list, *, crs: pyproj.CRS, eps_m: float, min_samp
     worker, each at least 4 eps wide); each strip clusters its points and those within
     2 eps of it, so every point within eps of the strip has all its neighbours there.
     """
-    sizes = client.gather(client.map(_n_located, parts, pure=False))
+    projected = project_parts(client, parts, crs)
+    sizes = client.gather(client.map(_n_located, projected, pure=False))
     offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
     if offsets[-1] == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    cuts = _strip_cuts(client, parts, crs, eps_m, n_strips or 2 * workers)
-    pieces = client.map(_pieces, parts, list(offsets[:-1]), crs=crs, cuts=cuts, margin=2 * eps_m, pure=False)
+    cuts = _strip_cuts(client, projected, eps_m, n_strips or 2 * workers)
+    pieces = client.map(_pieces, projected, list(offsets[:-1]), cuts=cuts, margin=2 * eps_m, pure=False)
     strips = [client.submit(_strip, [client.submit(_item, p, k, pure=False) for p in pieces], k, cuts, eps_m,
                             min_samples, pure=False) for k in range(len(cuts) + 1)]
-    records = client.gather(client.map(_exact_cores, strips, pure=False))
+    records = client.gather(client.map(_strip_record, strips, eps_m=eps_m, pure=False))
+    del projected, pieces  # the strips hold their points now: the workers may let these go
     numbers = _global_numbers(records)
     final = client.gather([client.submit(_inside_labels, s, numbers[k], eps_m, pure=False)
                            for k, s in enumerate(strips)])
@@ -151,18 +161,18 @@ def dbscan_parts(client, parts: list, *, crs: pyproj.CRS, eps_m: float, min_samp
     return labels, core
 
 
-def _n_located(part: pd.DataFrame) -> int:
-    return len(part)
+def _n_located(xy: tuple[np.ndarray, np.ndarray]) -> int:
+    return len(xy[0])
 
 
-def _strip_cuts(client, parts, crs, eps_m: float, n_strips: int) -> list[float]:
-    """The cuts (x, metres) of the map into strips of about equal counts, each at least 4 eps wide."""
-    extents = client.gather(client.map(_extent, parts, crs=crs, pure=False))
+def _strip_cuts(client, projected: list, eps_m: float, n_strips: int) -> list[float]:
+    """The cuts (x, metres) of the projected parts' map into strips of about equal counts, each at least 4 eps wide."""
+    extents = client.gather(client.map(_extent, projected, pure=False))
     low, high = min(e[1] for e in extents), max(e[3] for e in extents)
     if n_strips <= 1 or not high - low > 8 * eps_m:
         return []
     edges = np.linspace(low, high, 1025)
-    counts = sum(client.gather(client.map(_histogram, parts, crs=crs, edges=edges, pure=False)))
+    counts = sum(client.gather(client.map(_histogram, projected, edges=edges, pure=False)))
     share = np.cumsum(counts) / max(1, counts.sum())
     cuts: list[float] = []
     for q in np.arange(1, n_strips) / n_strips:
@@ -172,15 +182,14 @@ def _strip_cuts(client, parts, crs, eps_m: float, n_strips: int) -> list[float]:
     return cuts
 
 
-def _histogram(part, crs, edges) -> np.ndarray:
-    x, _ = _projected(part, crs)
-    return np.histogram(x, bins=edges)[0]
+def _histogram(xy: tuple[np.ndarray, np.ndarray], edges) -> np.ndarray:
+    return np.histogram(xy[0], bins=edges)[0]
 
 
-def _pieces(part, offset: int, crs, cuts: list[float],
+def _pieces(xy: tuple[np.ndarray, np.ndarray], offset: int, cuts: list[float],
             margin: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The part's points for each strip: those inside it or within ``margin`` of it."""
-    x, y = _projected(part, crs)
+    x, y = xy
     index = offset + np.arange(len(x), dtype=np.int64)
     bounds = [-math.inf, *cuts, math.inf]
     out = []
@@ -207,37 +216,51 @@ def _strip(pieces: list, k: int, cuts: list[float], eps_m: float, min_samples: i
         labels, core = grid_dbscan(x, y, eps_m, min_samples)
     else:
         labels, core = np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
-    return _Strip(index, x, y, inside, exact, labels, core)
+    return _Strip(index, x, y, inside, exact, labels, core, low, high)
 
 
-def _exact_cores(strip: _Strip) -> tuple[np.ndarray, np.ndarray]:
-    """Each core point whose flag is right here: its input position and its cluster here."""
+@dataclass
+class _StripRecord:
+    """What the merge of the strips needs of one: its clusters' first core points and its core points near a cut."""
+
+    first_core: np.ndarray  # per cluster of the strip: the input position of its first core point (exact ones)
+    index: np.ndarray  # the core points within eps of a cut (seen exactly by two strips): input positions
+    labels: np.ndarray  # and their clusters in this strip
+
+
+def _strip_record(strip: _Strip, eps_m: float) -> _StripRecord:
+    """The strip's clusters, told by the core points whose flag is right here (within eps of the strip)."""
     pick = strip.exact & strip.core
-    return strip.index[pick], strip.labels[pick]
+    index, labels = strip.index[pick], strip.labels[pick]
+    first_core = np.full(int(labels.max()) + 1 if len(labels) else 0, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_core, labels, index)
+    x = strip.x[pick]
+    near_cut = (x < strip.low + eps_m) | (x >= strip.high - eps_m)
+    return _StripRecord(first_core, index[near_cut], labels[near_cut])
 
 
-def _global_numbers(records: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+def _global_numbers(records: list[_StripRecord]) -> list[np.ndarray]:
     """For each strip, its clusters' numbers over the whole input (by their first core point in input order).
 
-    A core point in two strips joins its clusters there (scipy's connected components
-    over strip-cluster nodes).
+    A core point near a cut is seen exactly by the strips on both sides: it joins their
+    clusters there (scipy's connected components over strip-cluster nodes).
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    first_node = np.cumsum([0] + [int(r[1].max()) + 1 if len(r[1]) else 0 for r in records])
-    index = np.concatenate([r[0] for r in records])
-    node = np.concatenate([first_node[k] + r[1] for k, r in enumerate(records)])
+    first_node = np.cumsum([0] + [len(r.first_core) for r in records])
     n_nodes = int(first_node[-1])
     if n_nodes == 0:
         return [np.empty(0, dtype=np.int64) for _ in records]
+    index = np.concatenate([r.index for r in records])
+    node = np.concatenate([first_node[k] + r.labels for k, r in enumerate(records)])
     order = np.argsort(index, kind="stable")
     index, node = index[order], node[order]
     same = index[1:] == index[:-1]  # one point seen in two strips: its clusters there are one
     graph = coo_matrix((np.ones(int(same.sum())), (node[:-1][same], node[1:][same])), shape=(n_nodes, n_nodes))
     _, component = connected_components(graph, directed=False)
     first_core = np.full(component.max() + 1, np.iinfo(np.int64).max)
-    np.minimum.at(first_core, component[node], index)
+    np.minimum.at(first_core, component, np.concatenate([r.first_core for r in records]))
     rank = np.empty(len(first_core), dtype=np.int64)
     rank[np.argsort(first_core, kind="stable")] = np.arange(len(first_core))
     number = rank[component]

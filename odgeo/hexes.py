@@ -22,6 +22,7 @@ import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import ArrayLike
 
 from .errors import ParameterError
 from .schema import OCCURRED_AT, OUTCOME, OUTCOMES, WGS84, has_location
@@ -43,6 +44,7 @@ __all__ = [
     "cells_outline",
     "cells_to_polygons",
     "count_cells",
+    "count_points",
     "points_to_cells",
     "polygon_cells",
 ]
@@ -284,20 +286,42 @@ def count_cells(
         Indexed by ``h3_cell`` (H3 index strings, sorted), integer column
         ``count`` first. ``count`` sums to the number of located incidents.
     """
-    if period not in (None, "month", "week"):
-        raise ParameterError(f"period must be 'month', 'week' or None, not {period!r}")
     frame = incidents[has_location(incidents.geometry)]
     geoms = np.asarray(frame.geometry.values, dtype=object)
-    cells = points_to_cells(shapely.get_x(geoms), shapely.get_y(geoms), resolution)
+    return count_points(shapely.get_x(geoms), shapely.get_y(geoms),
+                        frame[OUTCOME].to_numpy() if by_outcome else None,
+                        frame[OCCURRED_AT] if period is not None else None,
+                        resolution=resolution, by_outcome=by_outcome, period=period)
+
+
+def count_points(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    outcomes: ArrayLike | None,
+    times: pd.Series | None,
+    *,
+    resolution: int = DEFAULT_RESOLUTION,
+    by_outcome: bool = True,
+    period: str | None = None,
+) -> pd.DataFrame:
+    """:func:`count_cells` of located points given as arrays (degrees; outcomes and times one per point).
+
+    The form the Dask stages count their parts in, without shapely points. ``outcomes``
+    may be None without ``by_outcome``, ``times`` None without ``period``.
+    """
+    if period not in (None, "month", "week"):
+        raise ParameterError(f"period must be 'month', 'week' or None, not {period!r}")
+    cells = points_to_cells(lon, lat, resolution)
     codes, cell_index = np.unique(cells, return_inverse=True)
     labels = pd.Index([h3i.int_to_str(int(c)) for c in codes.tolist()], name=H3_CELL)
     table = pd.DataFrame({"count": np.bincount(cell_index, minlength=len(codes))}, index=labels)
     if by_outcome:
-        outcome = pd.Categorical(frame[OUTCOME].to_numpy(), categories=list(OUTCOMES))
+        assert outcomes is not None, "by_outcome needs the outcomes"
+        outcome = pd.Categorical(outcomes, categories=list(OUTCOMES))
         table = table.join(_crosstab(cell_index, outcome.codes, list(OUTCOMES), labels))
     if period is not None:
         # Undated incidents count in ``count`` and in no period column.
-        times = frame[OCCURRED_AT]
+        assert times is not None, "a period needs the times"
         dated = times.notna().to_numpy()
         codes, names = period_codes(times[dated], period)
         table = table.join(_crosstab(cell_index[dated], codes, names, labels))

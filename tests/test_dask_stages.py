@@ -15,7 +15,14 @@ import pandas as pd
 import pytest
 from sklearn.cluster import DBSCAN
 
-from odgeo.dask_stages import _strip_cuts, count_cells_parts, dbscan_parts, kernel_density_parts, points_of
+from odgeo.dask_stages import (
+    _strip_cuts,
+    count_cells_parts,
+    dbscan_parts,
+    kernel_density_parts,
+    points_of,
+    project_parts,
+)
 from odgeo.density import kernel_density
 from odgeo.grid_dbscan import grid_dbscan
 from odgeo.hexes import count_cells
@@ -85,7 +92,7 @@ def test_dbscan_in_strips_equals_dbscan_of_the_whole(client, eps, min_samples, n
     parts = _scatter(client, frame, 5)
     labels, core = dbscan_parts(client, parts, crs=crs, eps_m=eps, min_samples=min_samples, n_strips=n_strips)
     whole_labels, whole_core = grid_dbscan(x, y, eps, min_samples)
-    cuts = _strip_cuts(client, parts, crs, eps, n_strips)
+    cuts = _strip_cuts(client, project_parts(client, parts, crs), eps, n_strips)
     assert len(cuts) == n_strips - 1
     across = [c for c in range(labels.max() + 1) if any(x[labels == c].min() < cut <= x[labels == c].max()
                                                          for cut in cuts)]
