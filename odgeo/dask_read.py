@@ -86,6 +86,14 @@ class IncidentParts:
     date_format: str | None
     described: dict = field(default_factory=dict)  # what source() says, once asked (the parts' filters keep it)
 
+    def release(self) -> None:
+        """Let the validated parts go on the cluster (all their columns: what a job has read from them is kept).
+
+        What was made from them (located parts, filtered parts) stays; it can still be
+        remade, should a worker die, from the tasks Dask keeps. This object reads nothing after.
+        """
+        self.reads = []
+
     def gather(self) -> IncidentRead:
         """The parts as one :class:`~odgeo.incidents.IncidentRead` in this process (what the in-memory reader gives)."""
         client = self.client

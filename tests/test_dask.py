@@ -223,6 +223,34 @@ def test_main_job_filters_and_outliers_on_the_cluster_for_the_restricted_audienc
         assert on_dask.record.sections[key] == memory.record.sections[key], key
 
 
+def test_selecting_the_located_parts_lets_the_validated_parts_go(client):
+    """After select_parts the workers hold the located parts only, and the stages still run on them."""
+    import time
+
+    from odgeo.hexes import count_cells
+    from odgeo.incidents import IncidentRead
+    from odgeo.jobs.hotspots import HotspotSettings
+    from odgeo.jobs.on_cluster import select_parts
+    from odgeo.runrecord import RunRecord
+
+    def held_reads(dask_worker):
+        return sum(isinstance(value, IncidentRead) for value in dask_worker.data.values())
+
+    path = SAMPLE / "incidents.csv"
+    parts = read_parts_dask(path, client, timezone=SAMPLE_TZ, blocksize=64 * 1024)
+    distributed.wait(parts.reads)
+    assert sum(client.run(held_reads).values()) == len(parts.reads) > 3
+    read, located = select_parts(parts, HotspotSettings(timezone=SAMPLE_TZ), RunRecord("hotspots"))
+    for _ in range(100):  # the scheduler lets data go a moment after the futures are dropped
+        if sum(client.run(held_reads).values()) == 0:
+            break
+        time.sleep(0.1)
+    assert sum(client.run(held_reads).values()) == 0 and parts.reads == []
+    whole = read_incidents(path, timezone=SAMPLE_TZ)
+    pd.testing.assert_frame_equal(located.count_cells(resolution=8), count_cells(whole.incidents, resolution=8))
+    assert len(read.rejects) == len(whole.rejects)
+
+
 class _KillAfterFirstGather:
     """A client that kills one worker (SIGKILL) once the parts are parsed and held on the workers."""
 

@@ -25,14 +25,16 @@ from .located import ClusterIncidents
 __all__ = ["select_parts"]
 
 
-def select_parts(parts: IncidentParts, settings: JobSettings, record) -> tuple[IncidentRead, ClusterIncidents]:
+def select_parts(given: IncidentParts, settings: JobSettings, record) -> tuple[IncidentRead, ClusterIncidents]:
     """Apply the filters and the spread check to the parts; return the unlocated read and the located incidents.
 
     The read holds the rejects of every part and the unlocated incidents (the
     located ones are the second item); the row counts are recorded and add up.
+    ``given``'s validated parts are let go on the cluster once these are taken
+    (:meth:`IncidentParts.release`): the stages need only the located parts.
     """
     record_filters(settings, record)
-    parts = parts.each(filter_incidents, since=settings.since, until=settings.until, outcomes=settings.outcomes)
+    parts = given.each(filter_incidents, since=settings.since, until=settings.until, outcomes=settings.outcomes)
     located = parts.located()
     gathered = parts.client.gather(located)
     sizes = [len(p) for p in gathered]
@@ -47,6 +49,7 @@ def select_parts(parts: IncidentParts, settings: JobSettings, record) -> tuple[I
         points = points[~outliers].reset_index(drop=True)
         sizes = [len(f) - int(f.sum()) for f in flags]
     read = parts.unlocated()
+    given.release()  # else every column of every row stays on the workers while the job runs
     incidents = ClusterIncidents(parts.client, located, points, sizes)
     record_selection(record, read, len(incidents), int(points[OCCURRED_AT].isna().sum()), incidents.n_fatal())
     return read, incidents
