@@ -34,7 +34,10 @@ def select_parts(given: IncidentParts, settings: JobSettings, record) -> tuple[I
     (:meth:`IncidentParts.release`): the stages need only the located parts.
     """
     record_filters(settings, record)
-    parts = given.each(filter_incidents, since=settings.since, until=settings.until, outcomes=settings.outcomes)
+    parts = given
+    if settings.since is not None or settings.until is not None or settings.outcomes:
+        # Only when asked: a part returned as it is would be held (and spilled) twice by Dask's accounting.
+        parts = given.each(filter_incidents, since=settings.since, until=settings.until, outcomes=settings.outcomes)
     located = parts.located()
     gathered = parts.client.gather(located)
     sizes = [len(p) for p in gathered]
