@@ -218,9 +218,8 @@ def border_labels(x, y, t, starts, nb_start, nb, core, labels, eps2, eps_days): 
     """A non-core point within reach of core points takes the lowest of their cluster numbers.
 
     Points are in cell order; ``nb_start``/``nb`` list each cell's neighbour cells (CSR).
-    A cell whose lowest core label cannot lower the best found is skipped (core points of
-    one cell are within eps of each other, so they share a label), and a cell's scan stops
-    at its lowest label: without this, each non-core point among dense cells (in a strip's
+    A cell whose lowest core label cannot lower the best found is skipped, and a cell's
+    scan stops at its lowest label: without this, each non-core point among dense cells (in a strip's
     margin, :mod:`odgeo.dask_stages`) compared itself with every point around.
     """
     n_cells = len(starts) - 1
