@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .arrowtext import text_by_code
 from .coordtext import parse_location_text
 from .dates import OrderEvidence, decide_order, order_evidence, order_name
 from .errors import ClusterError, ColumnError, DataError
@@ -39,7 +40,19 @@ from .incidents import (
 )
 from .partitions import DEFAULT_BLOCKSIZE, InputPlan, Part, block_facts, join_quoted_blocks, plan_input, read_part
 from .projection import lonlat_of
-from .schema import INCIDENT_ID, OCCURRED_AT, WGS84, has_location
+from .schema import (
+    ADDRESS,
+    CITY,
+    GEOCODE_STATUS,
+    INCIDENT_COLUMNS,
+    INCIDENT_ID,
+    OCCURRED_AT,
+    OUTCOME,
+    SUSPECTED_DRUG,
+    WGS84,
+    ZIP,
+    has_location,
+)
 from .tables import RawTable, file_sha256
 
 __all__ = ["IncidentParts", "read_incidents_dask", "read_parts_dask"]
@@ -98,11 +111,11 @@ class IncidentParts:
         """The parts as one :class:`~odgeo.incidents.IncidentRead` in this process (what the in-memory reader gives)."""
         client = self.client
         with _cluster_errors(self.plan.source):
-            reads = [_with_points(r) for r in client.gather(client.map(_without_points, self.reads, pure=False))]
+            reads = [_expanded(r) for r in client.gather(self.reads)]
         return _joined(self.plan, reads, self.source())
 
     def located(self) -> list:
-        """Futures of each part's located incidents (:func:`odgeo.dask_stages.points_of`): what the stages take."""
+        """Futures of each part's located incidents (:func:`odgeo.dask_stages.located_points`): what the stages take."""
         return self.client.map(_located, self.reads, pure=False)
 
     def each(self, function, *args, **kwargs) -> IncidentParts:
@@ -111,7 +124,7 @@ class IncidentParts:
         Each list in ``args`` gives one item to each part; ``kwargs`` go to every part.
         """
         with _cluster_errors(self.plan.source):
-            reads = self.client.map(function, self.reads, *args, **kwargs, pure=False)
+            reads = self.client.map(_on_read, self.reads, *args, function=function, **kwargs, pure=False)
         return replace(self, reads=reads)
 
     def rejects(self) -> pd.DataFrame:
@@ -123,8 +136,8 @@ class IncidentParts:
     def unlocated(self) -> IncidentRead:
         """The parts' unlocated incidents and their rejects, as one read in this process (the located stay there)."""
         with _cluster_errors(self.plan.source):
-            reads = [_with_points(r) for r in self.client.gather(self.client.map(_unlocated_of, self.reads,
-                                                                                 pure=False))]
+            reads = [_expanded(r) for r in self.client.gather(self.client.map(_unlocated_of, self.reads,
+                                                                              pure=False))]
         incidents = gpd.GeoDataFrame(_concat([r.incidents for r in reads]), geometry="geometry", crs=WGS84)
         return IncidentRead(incidents=incidents, rejects=self.rejects(), n_input=self.n_input,
                             columns=reads[0].columns, source=self.source(), notes=added_notes([r.notes for r in reads]))
@@ -145,27 +158,50 @@ class IncidentParts:
 
 
 _LON, _LAT = "__lon", "__lat"
+_CODED = (OUTCOME, GEOCODE_STATUS)  # columns of a few values (text_by_code's), held as categoricals
+_NONE = (SUSPECTED_DRUG, ADDRESS, CITY, ZIP)  # text columns often empty throughout: held only when not
 
 
-def _without_points(read: IncidentRead) -> IncidentRead:
-    """The read with its points as two columns of floats: a tenth of the bytes of pickled geometries."""
+def _held(read: IncidentRead) -> IncidentRead:
+    """The read as a part holds it on its worker: about a third of the bytes of the GeoDataFrame and its points.
+
+    Points as two columns of floats (NaN: unlocated), few-valued text as categoricals,
+    columns of None left out.
+    """
     frame = read.incidents
     located = has_location(frame.geometry)
-    lon, lat = np.full(len(frame), np.nan), np.full(len(frame), np.nan)  # NaN: an unlocated incident
+    lon, lat = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
     lon[located], lat[located] = lonlat_of(frame.geometry.to_numpy()[located])
     plain = pd.DataFrame(frame.drop(columns="geometry"))
+    for col in _CODED:
+        plain[col] = pd.Categorical(plain[col])
+    plain = plain.drop(columns=[c for c in _NONE if plain[c].isna().all()])
     plain[_LON], plain[_LAT] = lon, lat
     return replace(read, incidents=plain)
 
 
-def _with_points(read: IncidentRead) -> IncidentRead:
-    """The points of :func:`_without_points` made again, one shapely call for all."""
+def _expanded(read: IncidentRead) -> IncidentRead:
+    """The read of :func:`_held` as the reader gives it (each column typed as in one read), one shapely call for all."""
     frame = read.incidents
-    lon, lat = frame.pop(_LON).to_numpy(), frame.pop(_LAT).to_numpy()
+    lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
+    columns = {}
+    for col in INCIDENT_COLUMNS:
+        if col in _CODED:
+            values = frame[col].array
+            columns[col] = text_by_code(list(values.categories), values.codes)
+        elif col in frame:
+            columns[col] = frame[col].reset_index(drop=True)
+        else:
+            columns[col] = np.full(len(frame), None, dtype=object)
     geometry = np.full(len(frame), shapely.Point(), dtype=object)
     located = np.isfinite(lon) & np.isfinite(lat)
     geometry[located] = shapely.points(lon[located], lat[located])
-    return replace(read, incidents=gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84))
+    return replace(read, incidents=gpd.GeoDataFrame(pd.DataFrame(columns), geometry=geometry, crs=WGS84))
+
+
+def _on_read(read: IncidentRead, *args, function, **kwargs) -> IncidentRead:
+    """``function`` of the read (a filter), on its worker: the held form in and out."""
+    return _held(function(_expanded(read), *args, **kwargs))
 
 
 def _source_of(read: IncidentRead) -> dict:
@@ -179,13 +215,14 @@ def _rejects_of(read: IncidentRead) -> pd.DataFrame:
 def _unlocated_of(read: IncidentRead) -> IncidentRead:
     """The part's unlocated incidents, without its rejects (they travel once, in :meth:`IncidentParts.rejects`)."""
     frame = read.incidents
-    return _without_points(replace(read, incidents=frame[~has_location(frame.geometry)], rejects=read.rejects[:0]))
+    return replace(read, incidents=frame[~np.isfinite(frame[_LON].to_numpy())], rejects=read.rejects[:0])
 
 
 def _located(read: IncidentRead) -> pd.DataFrame:
-    from .dask_stages import points_of
+    from .dask_stages import located_points
 
-    return points_of(read.incidents)
+    frame = read.incidents
+    return located_points(frame[OCCURRED_AT], frame[OUTCOME].array, frame[_LON].to_numpy(), frame[_LAT].to_numpy())
 
 
 def read_parts_dask(
@@ -270,7 +307,7 @@ def _settle_blocks(plan: InputPlan, client) -> InputPlan:
 
 
 def _start(raw: RawTable, columns: dict[str, str | None] | None) -> StartedValidation:
-    return start_validation(raw, columns, part=True)
+    return start_validation(raw, columns, part=True).held()
 
 
 def _part_facts(started: StartedValidation) -> _Facts:
@@ -287,7 +324,7 @@ def _part_facts(started: StartedValidation) -> _Facts:
         present = text != ""
         lon, _ = parse_location_text(text[present])
         votes = (int(present.sum()), int(np.isfinite(lon).sum()))
-    return _Facts(tuple(map(str, raw.data.columns)), len(raw.data), dates, hashes, votes, str(roles[OCCURRED_AT]))
+    return _Facts(tuple(map(str, raw.data.columns)), len(rows.data), dates, hashes, votes, str(roles[OCCURRED_AT]))
 
 
 def _whole_facts(plan: InputPlan, client, started, facts: list[_Facts], date_format: str | None
@@ -364,7 +401,7 @@ def _ids_with_hashes(started: StartedValidation, hashes: np.ndarray) -> dict[str
 
 
 def _begin(started: StartedValidation, whole: WholeInput, **settings) -> PartValidation:
-    return begin_validation(started.table, whole=whole, started=started, **settings)
+    return begin_validation(started.table, whole=whole, started=started, **settings).held()
 
 
 def _sample(part: PartValidation) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -378,7 +415,7 @@ def _description(part: PartValidation) -> PartValidation:
 
 
 def _finish(part: PartValidation, reference) -> IncidentRead:
-    return part.finish(reference)
+    return _held(part.finish(reference))
 
 
 def _joined(plan: InputPlan, reads: list[IncidentRead], source: dict[str, object]) -> IncidentRead:

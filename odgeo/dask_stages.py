@@ -35,7 +35,8 @@ from .projection import lonlat_of, project_points
 from .schema import OCCURRED_AT, OUTCOME, has_location
 from .vocabulary import OUTCOMES
 
-__all__ = ["LAT", "LON", "count_cells_parts", "dbscan_parts", "kernel_density_parts", "points_of", "project_parts"]
+__all__ = ["LAT", "LON", "count_cells_parts", "dbscan_parts", "kernel_density_parts", "located_points", "points_of",
+           "project_parts"]
 
 #: Coordinate columns of the stages' parts (degrees, EPSG:4326).
 LON, LAT = "lon", "lat"
@@ -56,12 +57,18 @@ def count_cells_parts(client, parts: list, *, resolution: int, by_outcome: bool 
 
 
 def points_of(incidents: gpd.GeoDataFrame) -> pd.DataFrame:
-    """The located incidents of an IncidentFrame as the stages take them: date, outcome (categorical), lon, lat."""
+    """The located incidents of an IncidentFrame as the stages take them (see :func:`located_points`)."""
     frame = incidents[has_location(incidents.geometry)]
     lon, lat = lonlat_of(frame.geometry)
-    return pd.DataFrame({OCCURRED_AT: frame[OCCURRED_AT].to_numpy(),
-                         OUTCOME: pd.Categorical(frame[OUTCOME].to_numpy(), categories=list(OUTCOMES)),
-                         LON: lon, LAT: lat})
+    return located_points(frame[OCCURRED_AT], frame[OUTCOME].to_numpy(), lon, lat)
+
+
+def located_points(occurred: pd.Series, outcome, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
+    """Incidents as the stages take them (date, outcome as a categorical, lon, lat): those with both coordinates."""
+    located = np.isfinite(lon) & np.isfinite(lat)
+    return pd.DataFrame({OCCURRED_AT: occurred.array[located],
+                         OUTCOME: pd.Categorical(np.asarray(outcome, dtype=object)[located], categories=list(OUTCOMES)),
+                         LON: lon[located], LAT: lat[located]})
 
 
 def _counts(part: pd.DataFrame, **kwargs) -> pd.DataFrame:

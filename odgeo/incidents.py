@@ -10,7 +10,7 @@ identifying data.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -269,6 +269,15 @@ class StartedValidation:
     also: dict[str, list[str]]
     location_candidate: str | None = None
 
+    def held(self) -> StartedValidation:
+        """What :func:`begin_validation` still reads, kept while a part waits for the whole input's facts.
+
+        The text of the role columns, stripped (the raw text and the other columns are let go):
+        about half the bytes of the table and its checker.
+        """
+        self.rows.hold_only([role for role, col in self.roles.items() if col is not None])
+        return replace(self, table=_without_rows(self.table))
+
 
 def start_validation(table: RawTable, columns: dict[str, str | None] | None, *,
                      part: bool = False) -> StartedValidation:
@@ -323,6 +332,14 @@ class PartValidation:
     coordinate_columns: tuple[str | None, str | None]
     in_degrees: bool  # no --crs transform: the values must look like degrees
 
+    def held(self) -> PartValidation:
+        """What :meth:`finish` still reads, kept while a part waits for the whole input's coordinates.
+
+        The parsed ids, dates and coordinates, and the text of the columns finish reads.
+        """
+        self.rows.hold_only([OUTCOME, NALOXONE_DOSES, SUSPECTED_DRUG, ADDRESS, CITY, ZIP])
+        return replace(self, table=_without_rows(self.table))
+
     def coordinate_sample(self) -> tuple[np.ndarray, np.ndarray]:
         """Longitude and latitude of the rows kept so far that have both (what the whole-input checks use)."""
         usable = np.isfinite(self.lon) & np.isfinite(self.lat) & self.rows.kept
@@ -338,7 +355,7 @@ class PartValidation:
         outcome = rows.parse_outcomes()
         doses = rows.parse_doses()
         keep = rows.kept
-        n = len(table.data)
+        n = len(rows.data)
         geometry = np.full(n, None, dtype=object)
         has_xy = keep & np.isfinite(lon) & np.isfinite(lat)
         geometry[has_xy] = shapely.points(lon[has_xy], lat[has_xy])
@@ -454,9 +471,9 @@ class _RowChecker:
         self.path = path
         self.row_offset = row_offset  # rows are numbered from row_offset + 1 (a part of a larger input)
         n = len(data)
-        self.code = np.full(n, "", dtype=object)
-        self.column = np.full(n, "", dtype=object)
-        self.reason = np.full(n, "", dtype=object)
+        # Each row's first problem, as its place in _problems (0: none): 4 bytes a row, not three objects.
+        self._problem = np.zeros(n, dtype=np.int32)
+        self._problems: dict[tuple[str, str, str], int] = {("", "", ""): 0}
         self.notes: dict[str, int] = {}
         self.date_order = "unambiguous"
         self._kept = np.ones(n, dtype=bool)
@@ -472,10 +489,21 @@ class _RowChecker:
     def reject(self, mask: np.ndarray, code: str, column: str | None, reason: str) -> None:
         """Reject rows in ``mask`` not already rejected (the first problem wins)."""
         new = np.asarray(mask, dtype=bool) & self._kept
-        self.code[new] = code
-        self.column[new] = column or ""
-        self.reason[new] = reason
+        if not new.any():
+            return
+        self._problem[new] = self._problems.setdefault((code, column or "", reason), len(self._problems))
         self._kept &= ~new
+
+    def hold_only(self, roles: list[str]) -> None:
+        """Keep the text of these roles' columns only, let the rest go (a part held between the read's rounds).
+
+        The rows' count stays; asking for another column's text afterwards is an error.
+        """
+        columns = {col for col in (self.roles.get(r) for r in roles) if col is not None}
+        for col in columns:
+            self.stripped(col)
+        self._stripped = {col: text for col, text in self._stripped.items() if col in columns}
+        self.data = self.data[[]]
 
     def raw(self, role: str) -> pd.Series:
         col = self.roles.get(role)
@@ -644,16 +672,24 @@ class _RowChecker:
     def rejects_frame(self, ids: pd.Series) -> pd.DataFrame:
         out = ~self.kept
         rows = np.flatnonzero(out)
+        problems = np.empty((len(self._problems), 3), dtype=object)
+        problems[list(self._problems.values())] = list(self._problems)
+        code, column, reason = problems[self._problem[out]].T
         return pd.DataFrame(
             {
                 "row": rows + 1 + self.row_offset,
-                INCIDENT_ID: _where_kept(ids.to_numpy()[out], self.code[out] != "empty_row"),
-                "code": self.code[out],
-                "column": self.column[out],
-                "reason": self.reason[out],
+                INCIDENT_ID: _where_kept(ids.to_numpy()[out], code != "empty_row"),
+                "code": code,
+                "column": column,
+                "reason": reason,
             },
             columns=REJECT_COLUMNS,
         )
+
+
+def _without_rows(table: RawTable) -> RawTable:
+    """The table's description and column names, without its rows."""
+    return replace(table, data=table.data.iloc[:0])
 
 
 def _where_kept(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
