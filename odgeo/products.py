@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -65,7 +66,7 @@ class HotspotLayers:
     grid: DensityGrid
     hotspots: gpd.GeoDataFrame
     clusters: gpd.GeoDataFrame
-    incidents: gpd.GeoDataFrame  # located incidents used
+    incidents: Callable[[], gpd.GeoDataFrame]  # the located incidents used, made only for a gate that shows points
     eps_m: float
     percentile: float
     gistar: GiStar

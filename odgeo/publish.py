@@ -71,7 +71,7 @@ class RestrictedGate(Gate):
 
     def hotspot_products(self, layers: HotspotLayers) -> Products:
         """Every layer in full, with incident points (displaced when asked)."""
-        incidents = layers.incidents
+        incidents = layers.incidents()
         geometry = incidents.geometry.to_crs(WGS84)
         if self.mask is not None:
             geometry = gpd.GeoSeries(gpd.points_from_xy(self.mask.lon, self.mask.lat), crs=WGS84)

@@ -365,7 +365,7 @@ def analyse_hotspots(
     with record.timed("privacy"):
         gate = _gate(record, settings, audience, plan, lon, lat, population)
         products = gate.hotspot_products(HotspotLayers(
-            counts=counts, hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=used.frame,
+            counts=counts, hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=lambda: used.frame,
             eps_m=plan.eps_m, percentile=plan.percentile, gistar=gistar, gi_plan=plan.gistar, areas=areas,
             cluster_method=plan.clustering.method))
         if population is not None:
