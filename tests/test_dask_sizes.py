@@ -7,6 +7,8 @@ is the one every worker of an installed odgeo loads.
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 from dask.sizeof import sizeof
@@ -24,9 +26,9 @@ SETTINGS = {"columns": None, "crs": None, "timezone": SAMPLE_TZ, "date_format": 
 def test_dask_counts_the_bytes_of_a_validated_part():
     raw = read_table(SAMPLE / "incidents.csv")
     read = validate_table(raw, timezone=SAMPLE_TZ)
-    frame_bytes = read.incidents.drop(columns="geometry").memory_usage(deep=True).sum()
-    assert sizeof(raw) >= raw.data.memory_usage(deep=True).sum() * 0.5  # text columns: sampled, not summed
-    assert sizeof(read) >= frame_bytes * 0.5 > 100_000  # without the entry point: 56 bytes
+    # At least what Dask counts of their frames (it samples text columns); without the entry point: 56 bytes.
+    assert sizeof(raw) >= sizeof(raw.data) > 100_000
+    assert sizeof(read) >= sizeof(read.incidents) + sizeof(read.rejects) > 100_000
     started = start_validation(raw, None, part=True)
     assert sizeof(started) >= sizeof(raw)
 
@@ -59,7 +61,8 @@ def test_the_held_read_is_the_read_again():
     assert (~read.incidents.geometry.is_empty).sum() < len(read.incidents)  # unlocated rows too
     held = _held(read)
     assert "suspected_drug" not in held.incidents and "geometry" not in held.incidents
-    assert sizeof(held) < 0.9 * sizeof(read)  # (sizeof counts 8 bytes a shapely point: it weighs several times that)
+    assert held.incidents["outcome"].dtype == "category" and held.incidents["geocode_status"].dtype == "category"
+    assert len(pickle.dumps(held)) < 0.9 * len(pickle.dumps(read))  # what a spill writes to disk
     again = _expanded(held)
     pd.testing.assert_frame_equal(again.incidents.drop(columns="geometry"), read.incidents.drop(columns="geometry"))
     assert np.array_equal(again.incidents.geometry.to_wkb(), read.incidents.geometry.to_wkb())
