@@ -174,7 +174,8 @@ def _held(read: IncidentRead) -> IncidentRead:
     lon[located], lat[located] = lonlat_of(frame.geometry.to_numpy()[located])
     plain = pd.DataFrame(frame.drop(columns="geometry"))
     for col in _CODED:
-        plain[col] = pd.Categorical(plain[col])
+        if plain[col].notna().all():  # (text_by_code has no missing value to give back)
+            plain[col] = pd.Categorical(plain[col])
     plain = plain.drop(columns=[c for c in _NONE if plain[c].isna().all()])
     plain[_LON], plain[_LAT] = lon, lat
     return replace(read, incidents=plain)
@@ -186,13 +187,13 @@ def _expanded(read: IncidentRead) -> IncidentRead:
     lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
     columns = {}
     for col in INCIDENT_COLUMNS:
-        if col in _CODED:
+        if col not in frame:
+            columns[col] = np.full(len(frame), None, dtype=object)
+        elif isinstance(frame[col].dtype, pd.CategoricalDtype):
             values = frame[col].array
             columns[col] = text_by_code(list(values.categories), values.codes)
-        elif col in frame:
-            columns[col] = frame[col].reset_index(drop=True)
         else:
-            columns[col] = np.full(len(frame), None, dtype=object)
+            columns[col] = frame[col].reset_index(drop=True)
     geometry = np.full(len(frame), shapely.Point(), dtype=object)
     located = np.isfinite(lon) & np.isfinite(lat)
     geometry[located] = shapely.points(lon[located], lat[located])
