@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 
 from .density import DensityGrid
+from .geojson_text import geometry_texts
 from .schema import WGS84
 
 __all__ = ["COORD_DECIMALS", "write_csv", "write_density_geotiff", "write_geojson", "write_json"]
@@ -41,21 +42,53 @@ def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
     """Write ``frame`` as RFC 7946 GeoJSON (EPSG:4326, 6 decimals, stable key order)."""
     if frame.crs is not None and not frame.crs.equals(WGS84):
         frame = frame.to_crs(WGS84)
-    geoms = shapely.transform(np.asarray(frame.geometry.values, dtype=object),
-                              lambda c: np.round(c, COORD_DECIMALS))
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    features = []
-    records = frame[columns].to_dict(orient="records") if columns else [{}] * len(frame)
-    texts = shapely.to_geojson(geoms)  # one call for every geometry (None stays None)
-    for props, text in zip(records, texts):
-        features.append({
-            "type": "Feature",
-            "properties": {k: _jsonable(v) for k, v in props.items()},
-            "geometry": json.loads(text) if text is not None else None,
-        })
-    doc = {"type": "FeatureCollection", "features": features}
-    path.write_text(json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8")
+    values = [_json_column(frame[c]) for c in columns]
+    properties = [dict(zip(columns, row)) for row in zip(*values)] if columns else [{}] * len(frame)
+    text = _feature_collection_text(properties, np.asarray(frame.geometry.values, dtype=object))
+    path.write_text(text + "\n", encoding="utf-8")
     return path
+
+
+def _json_column(column: pd.Series) -> list:
+    """A column's values as json writes them (what :func:`_jsonable` makes of each), typed columns at once."""
+    numpy_typed = isinstance(column.dtype, np.dtype)  # nullable pandas types hold pd.NA: value by value
+    if numpy_typed and column.dtype.kind in "biu":
+        return column.to_numpy().tolist()
+    if numpy_typed and column.dtype.kind == "f":
+        return [round(v, 6) if math.isfinite(v) else None for v in column.to_numpy().tolist()]
+    return [_jsonable(v) for v in column.tolist()]
+
+
+# Stands in for each geometry while json writes the rest; its written form is then replaced by the
+# geometry's text. A property holding the same characters makes the counts disagree: the json route.
+_GEOMETRY_MARK = "\x00odgeo-geometry\x00"
+
+
+def _feature_collection_text(properties: list[dict], geoms: np.ndarray) -> str:
+    """The FeatureCollection as ``json.dumps`` writes it, its geometries' text made by Arrow when it can."""
+    texts = geometry_texts(geoms, decimals=COORD_DECIMALS)
+    if texts is not None:
+        doc = _collection(properties, [_GEOMETRY_MARK] * len(texts))
+        pieces = _dumps(doc).split(_dumps(_GEOMETRY_MARK))
+        if len(pieces) == len(texts) + 1:
+            return "".join(piece for pair in zip(pieces, texts + [""]) for piece in pair)
+    # GEOS writes some coordinates with 17 digits (38.288137999999996): parsed back, Python writes the
+    # shortest text of the same double. One parse of every geometry, not one per feature.
+    rounded = shapely.transform(geoms, lambda c: np.round(c, COORD_DECIMALS))
+    geos = shapely.to_geojson(rounded)
+    geometries = json.loads("[" + ",".join("null" if t is None else t for t in geos) + "]")
+    return _dumps(_collection(properties, geometries))
+
+
+def _collection(properties: list[dict], geometries: list) -> dict:
+    features = [{"type": "Feature", "properties": props, "geometry": geometry}
+                for props, geometry in zip(properties, geometries)]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _dumps(doc) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
 def write_density_geotiff(grid: DensityGrid, path: Path) -> Path:

@@ -9,11 +9,14 @@ audience: a slide travels further than its author intends.
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pyproj
 
 from ..products import Products
+from ..projection import reproject
 from .classes import class_breaks, class_labels
 from .page import YLORRD
 
@@ -30,8 +33,11 @@ def write_map_png(products: Products, path: str | Path, *, title: str, subtitle:
     from matplotlib.patches import Patch
 
     path = Path(path)
-    crs = crs or (products.grid.crs if products.grid is not None else "EPSG:3857")
+    crs = pyproj.CRS.from_user_input(crs or (products.grid.crs if products.grid is not None else "EPSG:3857"))
+    to_crs = partial(reproject, crs=crs)
     fig, ax = plt.subplots(figsize=(8, 6), dpi=200)
+    # geopandas draws the whole figure after each layer (draw_idle); savefig draws it as it ends up
+    fig.canvas.draw_idle = lambda *args, **kwargs: None  # type: ignore[method-assign]
     handles = []
     hexes = products.hexes
     if hexes is not None and len(hexes):
@@ -39,17 +45,17 @@ def write_map_png(products: Products, path: str | Path, *, title: str, subtitle:
         breaks = class_breaks(counts, classes)
         colours = np.array(YLORRD[: len(breaks)] if len(breaks) <= len(YLORRD) else YLORRD)
         index = np.minimum(np.searchsorted(breaks, counts, side="left"), len(colours) - 1)
-        hexes.to_crs(crs).plot(ax=ax, color=colours[index], edgecolor="#555555", linewidth=0.3, alpha=0.85)
+        to_crs(hexes).plot(ax=ax, color=colours[index], edgecolor="#555555", linewidth=0.3, alpha=0.85)
         labels = class_labels(counts, breaks)
         handles += [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in zip(colours, labels)]
     if products.hotspots is not None and len(products.hotspots):
-        products.hotspots.to_crs(crs).boundary.plot(ax=ax, color="#b10026", linewidth=1.2)
+        to_crs(products.hotspots).boundary.plot(ax=ax, color="#b10026", linewidth=1.2)
         handles.append(Patch(facecolor="none", edgecolor="#b10026", label="hot spot (densest 5%)"))
     if products.clusters is not None and len(products.clusters):
-        products.clusters.to_crs(crs).boundary.plot(ax=ax, color="#54278f", linewidth=0.8, linestyle="--")
+        to_crs(products.clusters).boundary.plot(ax=ax, color="#54278f", linewidth=0.8, linestyle="--")
         handles.append(Patch(facecolor="none", edgecolor="#54278f", linestyle="--", label="DBSCAN cluster"))
     if products.areas is not None and len(products.areas):
-        areas = products.areas.to_crs(crs)
+        areas = to_crs(products.areas)
         areas.boundary.plot(ax=ax, color="#252525", linewidth=0.6, linestyle=(0, (4, 3)))
         if len(areas) <= 60:
             for name, geom in zip(areas["name"], areas.geometry):
