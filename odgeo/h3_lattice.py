@@ -20,7 +20,7 @@ import h3.api.basic_int as h3i
 import numba
 import numpy as np
 
-__all__ = ["MIN_RESOLUTION", "points_to_cells_lattice"]
+__all__ = ["MIN_RESOLUTION", "cell_index", "points_to_cells_lattice"]
 
 #: Below this resolution a face holds too few lattice points to measure it well: h3 per point.
 MIN_RESOLUTION = 2
@@ -235,19 +235,42 @@ def _dense_slots(keys, limit):
 
 def points_to_cells_lattice(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
     """The H3 cell of each point (finite coordinates, degrees), equal to ``h3.latlng_to_cell`` on each."""
+    codes, index = cell_index(lon, lat, resolution)
+    return codes[index]
+
+
+def cell_index(lon: np.ndarray, lat: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(cells, return_inverse=True)`` of the points' H3 cells, without sorting the points.
+
+    The distinct cells (sorted uint64) and each point's position among them.
+    """
     lon = np.ascontiguousarray(lon, dtype=np.float64)
     lat = np.ascontiguousarray(lat, dtype=np.float64)
-    out = np.zeros(len(lon), dtype=np.uint64)
-    todo = np.arange(len(lon))
+    slots = np.arange(len(lon), dtype=np.int64)
+    cells = np.zeros(0, dtype=np.uint64)
+    todo = slots
     if resolution >= MIN_RESOLUTION and len(lon):
         keys = _keys(lon, lat, resolution)
         known = keys >= 0
-        if known.any():
-            out = _cells_of_keys(keys, known, lon, lat, resolution)
+        slots, first = _key_slots(keys, known)
+        cells = np.array([h3i.latlng_to_cell(lat[i], lon[i], resolution) for i in first.tolist()], dtype=np.uint64)
         todo = np.flatnonzero(~known)
-    for i in todo.tolist():
-        out[i] = h3i.latlng_to_cell(lat[i], lon[i], resolution)
-    return out
+        slots[todo] = len(cells) + np.arange(len(todo))
+    alone = np.array([h3i.latlng_to_cell(lat[i], lon[i], resolution) for i in todo.tolist()], dtype=np.uint64)
+    # two keys can name one cell (a cell across a face edge): distinct cells from the few per key
+    codes, of_slot = np.unique(np.concatenate([cells, alone]), return_inverse=True)
+    return codes, of_slot.reshape(-1)[slots]
+
+
+def _key_slots(keys: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's distinct key number (-1 where unknown) and each number's first point."""
+    dense, slots, first = _dense_slots(keys, 4 * len(keys) + (1 << 20))
+    if not dense:  # points spread over a continent or more: sort the keys instead
+        _, first_known, slots_known = np.unique(keys[known], return_index=True, return_inverse=True)
+        first = np.flatnonzero(known)[first_known]
+        slots = np.full(len(keys), -1, dtype=np.int64)
+        slots[known] = slots_known.reshape(-1)
+    return slots, first
 
 
 def _keys(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
@@ -264,16 +287,3 @@ def _keys(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
         _face_keys(lon[again], lat[again], table, _face_neighbours(), redo)
         keys[again] = redo
     return keys
-
-
-def _cells_of_keys(keys: np.ndarray, known: np.ndarray, lon: np.ndarray, lat: np.ndarray,
-                   resolution: int) -> np.ndarray:
-    """One h3 call per distinct key, on the first point holding it; 0 where the key is -1."""
-    dense, slots, first = _dense_slots(keys, 4 * len(keys) + (1 << 20))
-    if not dense:  # points spread over a continent or more: sort the keys instead
-        _, first_known, slots_known = np.unique(keys[known], return_index=True, return_inverse=True)
-        first = np.flatnonzero(known)[first_known]
-        slots = np.full(len(keys), -1, dtype=np.int64)
-        slots[known] = slots_known.reshape(-1)
-    cells = np.array([h3i.latlng_to_cell(lat[i], lon[i], resolution) for i in first.tolist()], dtype=np.uint64)
-    return np.where(known, cells[np.maximum(slots, 0)], np.uint64(0)).astype(np.uint64, copy=False)

@@ -20,6 +20,7 @@ import shapely
 from numpy.typing import ArrayLike
 
 from .errors import ParameterError
+from .h3_lattice import cell_index as lattice_cell_index
 from .h3_lattice import points_to_cells_lattice
 from .schema import OCCURRED_AT, OUTCOME, OUTCOMES, WGS84, has_location
 
@@ -32,6 +33,7 @@ __all__ = [
     "cell_children",
     "cell_disks",
     "cell_edge_length_m",
+    "cell_index",
     "cell_ints",
     "cell_of_point",
     "cell_parent",
@@ -93,6 +95,21 @@ def points_to_cells(lon: np.ndarray, lat: np.ndarray, resolution: int = DEFAULT_
     return out
 
 
+def cell_index(lon: np.ndarray, lat: np.ndarray, resolution: int = DEFAULT_RESOLUTION) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct H3 cells of the points (sorted integers) and each point's position among them.
+
+    What ``np.unique(points_to_cells(lon, lat, resolution), return_inverse=True)`` gives
+    (a missing coordinate is cell 0), without sorting the points.
+    """
+    resolution = _check_resolution(resolution)
+    lon = np.asarray(lon, dtype=float).ravel()
+    lat = np.asarray(lat, dtype=float).ravel()
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        codes, index = np.unique(points_to_cells(lon, lat, resolution), return_inverse=True)
+        return codes, index.reshape(-1)
+    return lattice_cell_index(lon, lat, resolution)
+
+
 def count_cells(
     incidents: gpd.GeoDataFrame,
     *,
@@ -146,20 +163,19 @@ def count_points(
     """
     if period not in (None, "month", "week"):
         raise ParameterError(f"period must be 'month', 'week' or None, not {period!r}")
-    cells = points_to_cells(lon, lat, resolution)
-    codes, cell_index = np.unique(cells, return_inverse=True)
+    codes, cell_index_of = cell_index(lon, lat, resolution)
     labels = pd.Index([h3i.int_to_str(int(c)) for c in codes.tolist()], name=H3_CELL)
-    table = pd.DataFrame({"count": np.bincount(cell_index, minlength=len(codes))}, index=labels)
+    table = pd.DataFrame({"count": np.bincount(cell_index_of, minlength=len(codes))}, index=labels)
     if by_outcome:
         assert outcomes is not None, "by_outcome needs the outcomes"
         outcome = pd.Categorical(outcomes, categories=list(OUTCOMES))
-        table = table.join(_crosstab(cell_index, outcome.codes, list(OUTCOMES), labels))
+        table = table.join(_crosstab(cell_index_of, outcome.codes, list(OUTCOMES), labels))
     if period is not None:
         # Undated incidents count in ``count`` and in no period column.
         assert times is not None, "a period needs the times"
         dated = times.notna().to_numpy()
         codes, names = period_codes(times[dated], period)
-        table = table.join(_crosstab(cell_index[dated], codes, names, labels))
+        table = table.join(_crosstab(cell_index_of[dated], codes, names, labels))
     return table.sort_index()
 
 

@@ -67,3 +67,20 @@ def test_low_resolutions_and_nothing():
     for res in (0, 1):
         assert np.array_equal(points_to_cells_lattice(lon, lat, res), _reference(lon, lat, res))
     assert points_to_cells_lattice(np.zeros(0), np.zeros(0), 8).shape == (0,)
+
+
+@pytest.mark.parametrize("where", ["city", "world", "with-missing"])
+def test_cell_index_is_numpys_unique_of_the_cells(where):
+    from odgeo.hexes import cell_index, points_to_cells
+
+    rng = np.random.default_rng(6)
+    if where == "city":
+        lon, lat = -97.4 + rng.normal(0, 0.05, 30_000), 38.2 + rng.normal(0, 0.05, 30_000)
+    else:
+        lon, lat = _sphere(30_000, 6)
+    if where == "with-missing":
+        lon[::7] = np.nan
+    codes, index = cell_index(lon, lat, 8)
+    ref_codes, ref_index = np.unique(points_to_cells(lon, lat, 8), return_inverse=True)
+    assert np.array_equal(codes, ref_codes) and np.array_equal(index, ref_index.reshape(-1))
+    assert np.array_equal(codes[index][np.isfinite(lon)], _reference(lon[np.isfinite(lon)], lat[np.isfinite(lon)], 8))
