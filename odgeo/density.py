@@ -275,9 +275,10 @@ class DensityLayout:
             if self.kernel == "gaussian":  # separable: one 1-D convolution per axis
                 profile = _gaussian_profile(bandwidth_m, step, reach)
                 fine = _convolve_rows(_convolve_rows(binned.T, profile).T, profile).astype(float)
+                at_cells = fine[::sub, ::sub]
             else:
-                fine = fft_convolve_same(binned, _kernel_stencil(bandwidth_m, step, self.kernel))
-        values = fine[::sub, ::sub][::-1]  # rows north to south
+                at_cells = fft_convolve_same(binned, _kernel_stencil(bandwidth_m, step, self.kernel), sub)
+        values = at_cells[::-1]  # rows north to south
         values = np.where(values < 1e-9 * max(values.max(), 1e-300), 0.0, values)  # FFT round-off
         cell = self.cell_size_m
         transform = Affine(cell, 0.0, self.west, 0.0, -cell, self.south + self.rows * cell)
@@ -365,23 +366,47 @@ def _kernel_stencil(bandwidth_m: float, step: float, kernel: str) -> np.ndarray:
     return kernel_values(np.hypot(*np.meshgrid(d, d)), bandwidth_m, kernel)
 
 
-def fft_convolve_same(grid: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``scipy.signal.fftconvolve(grid, kernel, mode="same")`` for 2-D float arrays, step for step.
+def fft_convolve_same(grid: np.ndarray, kernel: np.ndarray, every: int = 1) -> np.ndarray:
+    """``scipy.signal.fftconvolve(grid, kernel, mode="same")[::every, ::every]`` for 2-D float arrays, bit for bit.
 
     The same transforms of the same sizes, so the same bits (tests/test_density.py checks),
     without importing scipy.signal, which takes longer to import than most runs take to
-    convolve.
+    convolve. Only the kept rows are transformed back along the second axis, and the full
+    "same" array is never made: a density's nodes are ``every`` x ``every`` per cell, and
+    the public one would hold hundreds of megabytes for nothing.
     """
     axes = [a for a in range(2) if grid.shape[a] != 1 and kernel.shape[a] != 1]  # length 1: a broadcast product
     full = [grid.shape[a] + kernel.shape[a] - 1 if a in axes else max(grid.shape[a], kernel.shape[a]) for a in range(2)]
-    if axes:
+    top, left = (full[0] - grid.shape[0]) // 2, (full[1] - grid.shape[1]) // 2
+    rows = slice(top, top + grid.shape[0], every)
+    cols = slice(left, left + grid.shape[1], every)
+    if axes != [0, 1]:
+        if not axes:
+            return (grid * kernel)[rows, cols].copy()
         sizes = [scipy.fft.next_fast_len(full[a], True) for a in axes]
         spectrum = scipy.fft.rfftn(grid, sizes, axes=axes) * scipy.fft.rfftn(kernel, sizes, axes=axes)
-        product = scipy.fft.irfftn(spectrum, sizes, axes=axes)[: full[0], : full[1]]
-    else:
-        product = grid * kernel
-    top, left = (full[0] - grid.shape[0]) // 2, (full[1] - grid.shape[1]) // 2
-    return product[top : top + grid.shape[0], left : left + grid.shape[1]].copy()
+        return scipy.fft.irfftn(spectrum, sizes, axes=axes)[: full[0], : full[1]][rows, cols].copy()
+    sizes = [scipy.fft.next_fast_len(n, True) for n in full]
+    spectrum = scipy.fft.rfftn(grid, sizes)
+    spectrum *= _padded_spectrum(kernel, sizes)
+    # irfftn is a complex transform down the columns, unscaled, then a real one along each row
+    # scaled by 1 / (rows x columns) (pocketfft's c2r): done here in those steps, on the kept rows.
+    columns = scipy.fft.ifft(spectrum, axis=0, norm="forward", overwrite_x=True)
+    del spectrum
+    kept = scipy.fft.irfft(columns[rows], sizes[1], axis=1, norm="forward")[:, cols]
+    return kept * _pocketfft_scale(sizes[0] * sizes[1])
+
+
+def _padded_spectrum(kernel: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """``scipy.fft.rfftn(kernel, sizes)``: the rows first (the padding's rows transform to zeros), then the columns."""
+    spectrum = np.zeros((sizes[0], sizes[1] // 2 + 1), dtype=complex)
+    spectrum[: kernel.shape[0]] = scipy.fft.rfft(kernel, sizes[1], axis=1)
+    return scipy.fft.fft(spectrum, axis=0, overwrite_x=True)
+
+
+def _pocketfft_scale(n: int) -> float:
+    """The factor pocketfft's inverse applies for ``n`` points: 1/n taken in long double, then rounded to double."""
+    return float(np.longdouble(1) / np.longdouble(n))
 
 
 def _convolve_rows(grid: np.ndarray, profile: np.ndarray) -> np.ndarray:
