@@ -45,7 +45,10 @@ def distances_from_centre_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 
 def locational_outliers(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, float]:
     """Boolean mask of outliers and the distance (km) beyond which a point is one."""
-    dist = distances_from_centre_km(lon, lat)
+    return _beyond_outlier_distance(distances_from_centre_km(lon, lat))
+
+
+def _beyond_outlier_distance(dist: np.ndarray) -> tuple[np.ndarray, float]:
     if len(dist) < 3:
         return np.zeros(len(dist), dtype=bool), float("inf")
     threshold = max(OUTLIER_MIN_KM, _OUTLIER_FACTOR * float(np.median(dist)))
@@ -61,8 +64,8 @@ def check_spread(lon: np.ndarray, lat: np.ndarray, *, drop_outliers: bool = Fals
         If there are outliers and ``drop_outliers`` is not set, or if what is left
         spreads more than :data:`MAX_RADIUS_KM` from its centre.
     """
-    outliers, threshold = locational_outliers(lon, lat)
     dist = distances_from_centre_km(lon, lat)
+    outliers, threshold = _beyond_outlier_distance(dist)
     info = {"max_distance_from_median_centre_km": round(float(dist.max()), 1) if len(dist) else 0.0,
             "outlier_rule": f"farther than max({OUTLIER_MIN_KM:g} km, {_OUTLIER_FACTOR:g} x the median distance) "
                             "from the median centre",
@@ -72,8 +75,9 @@ def check_spread(lon: np.ndarray, lat: np.ndarray, *, drop_outliers: bool = Fals
                         f"centre of the others (up to {dist.max():,.0f} km): a stray record stretches every map "
                         "and grid; add --drop-outliers to set them aside (rejects.csv, code outlier), or fix "
                         "their coordinates")
-    kept = ~outliers if drop_outliers else np.ones(len(dist), dtype=bool)
-    spread = distances_from_centre_km(np.asarray(lon)[kept], np.asarray(lat)[kept])
+    spread = dist  # what is left is what was measured, unless outliers were set aside
+    if outliers.any():
+        spread = distances_from_centre_km(np.asarray(lon)[~outliers], np.asarray(lat)[~outliers])
     if len(spread) and spread.max() > MAX_RADIUS_KM:
         raise DataError(f"the incidents spread up to {spread.max():,.0f} km from their centre, more than "
                         f"{MAX_RADIUS_KM:,.0f} km: too wide for one local map projection; analyse one region "

@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike
 
+from .arrowtext import codes_in
 from .errors import ParameterError
 from .h3_lattice import cell_index as lattice_cell_index
 from .h3_lattice import points_to_cells_lattice
@@ -141,7 +142,7 @@ def count_cells(
     frame = incidents[has_location(incidents.geometry)]
     geoms = np.asarray(frame.geometry.values, dtype=object)
     return count_points(shapely.get_x(geoms), shapely.get_y(geoms),
-                        frame[OUTCOME].to_numpy() if by_outcome else None,
+                        frame[OUTCOME] if by_outcome else None,
                         frame[OCCURRED_AT] if period is not None else None,
                         resolution=resolution, by_outcome=by_outcome, period=period)
 
@@ -168,8 +169,10 @@ def count_points(
     table = pd.DataFrame({"count": np.bincount(cell_index_of, minlength=len(codes))}, index=labels)
     if by_outcome:
         assert outcomes is not None, "by_outcome needs the outcomes"
-        outcome = pd.Categorical(outcomes, categories=list(OUTCOMES))
-        table = table.join(_crosstab(cell_index_of, outcome.codes, list(OUTCOMES), labels))
+        outcome = codes_in(outcomes, OUTCOMES)
+        if (outcome < 0).any():
+            raise ParameterError(f"every outcome must be one of {', '.join(OUTCOMES)} (an IncidentFrame's)")
+        table = table.join(_crosstab(cell_index_of, outcome, list(OUTCOMES), labels))
     if period is not None:
         # Undated incidents count in ``count`` and in no period column.
         assert times is not None, "a period needs the times"

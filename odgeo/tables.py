@@ -13,6 +13,7 @@ import hashlib
 import io
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -286,8 +287,8 @@ def parse_csv_text(text: str, delimiter: str, where: str) -> tuple[pd.DataFrame,
 
 
 def _header(text: str, delimiter: str, path: Path | str) -> list[str]:
-    try:
-        header = next(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True))
+    try:  # the reader takes lines as it needs them: io.StringIO(text) would copy the whole file
+        header = next(csv.reader(_lines(text), delimiter=delimiter, skipinitialspace=True))
     except StopIteration:
         header = []
     except csv.Error as err:
@@ -296,6 +297,16 @@ def _header(text: str, delimiter: str, path: Path | str) -> list[str]:
     if not any(header):
         raise InputFileError(f"{path}: the file holds no header row")
     return header
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one at a time, each with its newline (as io.StringIO yields them)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
 
 
 def _unique_names(header: list[str]) -> tuple[list[str], dict[str, list[str]]]:

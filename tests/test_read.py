@@ -107,3 +107,36 @@ def test_vector_coordinates_as_text_read_back_to_the_same_floats(values):
     finite = np.isfinite(array)
     assert (text[~finite] == "").all()
     np.testing.assert_array_equal(to_float(pd.Series(text))[finite], array[finite])
+
+
+@given(st.lists(st.text(alphabet='ab ,;"\r\n\t', max_size=8), min_size=1, max_size=5),
+       st.sampled_from([",", ";"]), st.sampled_from(["\n", "\r\n", "\r", ""]))
+def test_header_is_the_first_record_as_csv_reads_it_from_the_whole_text(fields, delimiter, newline):
+    import csv
+    import io
+
+    from odgeo.tables import _header
+
+    text = delimiter.join(fields) + newline + "x,y\n1,2\n"
+    try:
+        expected = next(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True))
+    except (StopIteration, csv.Error) as err:
+        expected = err
+    try:
+        got = _header(text, delimiter, "f.csv")
+    except InputFileError:  # no header, or an unreadable one: what the whole-text reader saw too
+        assert isinstance(expected, Exception) or not any(h.strip() for h in expected)
+        return
+    assert got == [h.strip() for h in expected]
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["fatal", "nonfatal", "unknown", "Fatal", "", "x"])),
+                max_size=50), st.sampled_from(["object", "str", "category"]))
+def test_codes_in_a_vocabulary_are_categorical_codes(values, dtype):
+    from odgeo.arrowtext import codes_in
+
+    vocabulary = ["fatal", "nonfatal", "unknown"]
+    series = pd.Series(values, dtype=dtype)
+    expected = [vocabulary.index(v) if v in vocabulary else -1 for v in values]
+    np.testing.assert_array_equal(codes_in(series, vocabulary), expected)
+    np.testing.assert_array_equal(codes_in(series.array, vocabulary), expected)
