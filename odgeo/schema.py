@@ -244,9 +244,11 @@ def validate_incident_frame(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     bad = ~frame[OUTCOME].isin(OUTCOMES)
     if bad.any():
         raise DataError(f"IncidentFrame.outcome must be one of {OUTCOMES}")
-    kinds = set(frame.geometry[has_location(frame.geometry)].geom_type.unique())
-    if kinds - {"Point"}:
-        raise DataError(f"IncidentFrame geometries must be points, not {sorted(kinds)}")
+    present = has_location(frame.geometry)
+    kinds = shapely.get_type_id(np.asarray(frame.geometry.values, dtype=object))  # ids, not a name per row
+    if (kinds[present] != shapely.GeometryType.POINT).any():
+        names = sorted(set(frame.geometry[present].geom_type))
+        raise DataError(f"IncidentFrame geometries must be points, not {names}")
     return frame
 
 

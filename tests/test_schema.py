@@ -63,3 +63,23 @@ def test_frames_that_break_the_contract_are_refused_where_they_enter(tmp_path):
     read = IncidentRead(incidents, pd.DataFrame(columns=["row", "incident_id", "code", "column", "reason"]), 2, {})
     with pytest.raises(DataError, match="duplicate incident_id"):
         select_incidents(read, JobSettings(), RunRecord("test"))
+
+
+def test_an_incident_frame_with_a_polygon_is_refused_and_empty_points_are_not():
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from odgeo.errors import DataError
+    from odgeo.schema import INCIDENT_COLUMNS, validate_incident_frame
+
+    n = 3
+    frame = gpd.GeoDataFrame({c: [None] * n for c in INCIDENT_COLUMNS}, geometry=[
+        shapely.Point(1, 2), shapely.Point(), None], crs="EPSG:4326")
+    frame["incident_id"] = ["a", "b", "c"]
+    frame["occurred_at"] = pd.to_datetime(["2024-01-01"] * n).tz_localize("UTC")
+    frame["outcome"] = "fatal"
+    assert validate_incident_frame(frame) is frame
+    frame.loc[2, "geometry"] = shapely.box(0, 0, 1, 1)
+    with pytest.raises(DataError, match=r"must be points, not \['Point', 'Polygon'\]"):
+        validate_incident_frame(frame)
