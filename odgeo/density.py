@@ -16,6 +16,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 import pyproj
 import scipy.fft
@@ -343,20 +344,54 @@ def grid_shape(x: np.ndarray, y: np.ndarray, cell_size_m: float, reach_m: float)
 
 
 def _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows) -> np.ndarray:
-    """Spread each weight over its four nearest nodes (bilinear); rows south to north."""
-    fx = (x - x0) / step
-    fy = (y - y0) / step
-    ix = np.clip(np.floor(fx).astype(np.int64), 0, n_cols - 2 if n_cols > 1 else 0)
-    iy = np.clip(np.floor(fy).astype(np.int64), 0, n_rows - 2 if n_rows > 1 else 0)
-    tx = np.clip(fx - ix, 0.0, 1.0)
-    ty = np.clip(fy - iy, 0.0, 1.0)
+    """Spread each weight over its four nearest nodes (bilinear); rows south to north.
+
+    Each node's value is what four ``np.bincount`` passes would give, one per corner
+    in the order (0, 0), (0, 1), (1, 0), (1, 1), added to zeros (tests/test_density.py
+    checks the bits): without four node-sized arrays per pass, which on a fine grid cost
+    more than the points.
+    """
     grid = np.zeros(n_rows * n_cols)
-    for dy, wy in ((0, 1.0 - ty), (1, ty)):
-        for dx, wx in ((0, 1.0 - tx), (1, tx)):
-            r = np.minimum(iy + dy, n_rows - 1)
-            c = np.minimum(ix + dx, n_cols - 1)
-            grid += np.bincount(r * n_cols + c, weights=w * wx * wy, minlength=n_rows * n_cols)
+    _bin_corners(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64),
+                 np.ascontiguousarray(w, dtype=np.float64), float(x0), float(y0), float(step),
+                 int(n_cols), int(n_rows), grid)
     return grid.reshape(n_rows, n_cols)
+
+
+@numba.njit(cache=True)
+def _bin_corners(x, y, w, x0, y0, step, n_cols, n_rows, grid):  # pragma: no cover - compiled
+    # A slot per node touched, four sums per slot (one per corner, each in point order).
+    most = min(4 * len(x), n_rows * n_cols)
+    slot_of = np.full(n_rows * n_cols, -1, dtype=np.int32)  # at most 40M nodes (_MAX_FINE_CELLS)
+    nodes = np.empty(most, dtype=np.int64)
+    sums = np.zeros((most, 4))
+    n_slots = 0
+    max_col = n_cols - 2 if n_cols > 1 else 0
+    max_row = n_rows - 2 if n_rows > 1 else 0
+    for p in range(len(x)):
+        fx = (x[p] - x0) / step
+        fy = (y[p] - y0) / step
+        ix = min(max(np.int64(np.floor(fx)), 0), max_col)
+        iy = min(max(np.int64(np.floor(fy)), 0), max_row)
+        tx = min(max(fx - ix, 0.0), 1.0)
+        ty = min(max(fy - iy, 0.0), 1.0)
+        for corner in range(4):
+            dy, dx = corner // 2, corner % 2
+            wy = ty if dy else 1.0 - ty
+            wx = tx if dx else 1.0 - tx
+            node = min(iy + dy, n_rows - 1) * n_cols + min(ix + dx, n_cols - 1)
+            s = slot_of[node]
+            if s < 0:
+                s = n_slots
+                slot_of[node] = np.int32(s)
+                nodes[s] = node
+                n_slots += 1
+            sums[s, corner] += w[p] * wx * wy
+    for s in range(n_slots):
+        total = 0.0
+        for corner in range(4):
+            total += sums[s, corner]
+        grid[nodes[s]] = total
 
 
 def _kernel_stencil(bandwidth_m: float, step: float, kernel: str) -> np.ndarray:

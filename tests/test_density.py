@@ -147,3 +147,35 @@ def test_fft_convolution_of_a_large_grid_is_scipys_bit_for_bit_with_two_workers(
         got = fft_convolve_same(grid, kernel, 6)
         want = fftconvolve(grid, kernel, mode="same")[::6, ::6]
     assert np.array_equal(got, want)
+
+
+def _four_bincounts(x, y, w, x0, y0, step, n_cols, n_rows):
+    """Linear binning as four np.bincount passes (the published formula, the bits the compiled one keeps)."""
+    fx, fy = (x - x0) / step, (y - y0) / step
+    ix = np.clip(np.floor(fx).astype(np.int64), 0, n_cols - 2 if n_cols > 1 else 0)
+    iy = np.clip(np.floor(fy).astype(np.int64), 0, n_rows - 2 if n_rows > 1 else 0)
+    tx, ty = np.clip(fx - ix, 0.0, 1.0), np.clip(fy - iy, 0.0, 1.0)
+    grid = np.zeros(n_rows * n_cols)
+    for dy, wy in ((0, 1.0 - ty), (1, ty)):
+        for dx, wx in ((0, 1.0 - tx), (1, tx)):
+            r, c = np.minimum(iy + dy, n_rows - 1), np.minimum(ix + dx, n_cols - 1)
+            grid += np.bincount(r * n_cols + c, weights=w * wx * wy, minlength=n_rows * n_cols)
+    return grid.reshape(n_rows, n_cols)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 400), st.integers(1, 40), st.integers(1, 40), st.floats(0.3, 50.0),
+       st.booleans(), st.integers(0, 10_000))
+def test_linear_binning_is_four_bincounts_bit_for_bit(n, n_cols, n_rows, step, stacked, seed):
+    from odgeo.density import _linear_binning
+
+    rng = np.random.default_rng(seed)
+    # points inside the grid, on its nodes and edges, and a little outside (clipped onto it)
+    x = rng.uniform(-step, (n_cols + 1) * step, n)
+    y = rng.uniform(-step, (n_rows + 1) * step, n)
+    if stacked and n:
+        x[: n // 2], y[: n // 2] = np.round(x[: n // 2] / step) * step, y[0]  # many on nodes and one row
+    w = rng.uniform(0.0, 3.0, n) * (rng.random(n) < 0.9)
+    got = _linear_binning(x, y, w, 0.0, 0.0, step, n_cols, n_rows)
+    assert np.array_equal(got, _four_bincounts(x, y, w, 0.0, 0.0, step, n_cols, n_rows))
+    assert got.sum() == pytest.approx(w.sum())
