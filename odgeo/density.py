@@ -371,8 +371,8 @@ def _bin_corners(x, y, w, x0, y0, step, n_cols, n_rows, grid):  # pragma: no cov
     for p in range(len(x)):
         fx = (x[p] - x0) / step
         fy = (y[p] - y0) / step
-        ix = min(max(np.int64(np.floor(fx)), 0), max_col)
-        iy = min(max(np.int64(np.floor(fy)), 0), max_row)
+        ix = min(max(int(np.floor(fx)), 0), max_col)
+        iy = min(max(int(np.floor(fy)), 0), max_row)
         tx = min(max(fx - ix, 0.0), 1.0)
         ty = min(max(fy - iy, 0.0), 1.0)
         for corner in range(4):
