@@ -360,10 +360,10 @@ def _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows) -> np.ndarray:
 
 @numba.njit(cache=True)
 def _bin_corners(x, y, w, x0, y0, step, n_cols, n_rows, grid):  # pragma: no cover - compiled
-    # A slot per node touched, four sums per slot (one per corner, each in point order).
-    most = min(4 * len(x), n_rows * n_cols)
+    # Per cell touched (its lower-left node), four sums in point order, one per corner; a node's
+    # value gathers its corner of each cell around it. One random write per point, not four.
     slot_of = np.full(n_rows * n_cols, -1, dtype=np.int32)  # at most 40M nodes (_MAX_FINE_CELLS)
-    nodes = np.empty(most, dtype=np.int64)
+    most = min(len(x), n_rows * n_cols)
     sums = np.zeros((most, 4))
     n_slots = 0
     max_col = n_cols - 2 if n_cols > 1 else 0
@@ -375,23 +375,29 @@ def _bin_corners(x, y, w, x0, y0, step, n_cols, n_rows, grid):  # pragma: no cov
         iy = min(max(int(np.floor(fy)), 0), max_row)
         tx = min(max(fx - ix, 0.0), 1.0)
         ty = min(max(fy - iy, 0.0), 1.0)
-        for corner in range(4):
-            dy, dx = corner // 2, corner % 2
-            wy = ty if dy else 1.0 - ty
-            wx = tx if dx else 1.0 - tx
-            node = min(iy + dy, n_rows - 1) * n_cols + min(ix + dx, n_cols - 1)
-            s = slot_of[node]
-            if s < 0:
-                s = n_slots
-                slot_of[node] = np.int32(s)
-                nodes[s] = node
-                n_slots += 1
-            sums[s, corner] += w[p] * wx * wy
-    for s in range(n_slots):
-        total = 0.0
-        for corner in range(4):
-            total += sums[s, corner]
-        grid[nodes[s]] = total
+        cell = iy * n_cols + ix
+        s = slot_of[cell]
+        if s < 0:
+            s = n_slots
+            slot_of[cell] = np.int32(s)
+            n_slots += 1
+        sums[s, 0] += w[p] * (1.0 - tx) * (1.0 - ty)
+        sums[s, 1] += w[p] * tx * (1.0 - ty)
+        sums[s, 2] += w[p] * (1.0 - tx) * ty
+        sums[s, 3] += w[p] * tx * ty
+    for node_row in range(n_rows):  # every node in memory order: slot_of is read as a stream
+        for node_col in range(n_cols):
+            total = 0.0
+            for source in range(4):  # the cell whose corner ``source`` is this node, if any
+                src_row = node_row - source // 2 if n_rows > 1 else node_row
+                src_col = node_col - source % 2 if n_cols > 1 else node_col
+                part = 0.0
+                if 0 <= src_row <= max_row and 0 <= src_col <= max_col:
+                    t = slot_of[src_row * n_cols + src_col]
+                    if t >= 0:
+                        part = sums[t, source]
+                total += part
+            grid[node_row * n_cols + node_col] = total
 
 
 def _kernel_stencil(bandwidth_m: float, step: float, kernel: str) -> np.ndarray:
