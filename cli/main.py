@@ -20,6 +20,7 @@ class OdgeoGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         _tune_garbage_collector()
+        _return_large_arrays_to_system()
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -50,6 +51,28 @@ def _tune_garbage_collector() -> None:
     """
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+
+
+# glibc's mallopt parameter number for the mmap threshold (malloc.h: M_MMAP_THRESHOLD).
+_M_MMAP_THRESHOLD = -3
+
+
+def _return_large_arrays_to_system() -> None:
+    """Blocks of 1 MiB or more each in their own mapping, given back to the system when freed.
+
+    glibc raises its threshold after each large free (up to 32 MiB), so a job's
+    millions-long temporary arrays then stay in the heap, resident, after use: a 1M-incident
+    run peaked at 1.15 to 1.29 GB with that, 1.02 to 1.05 GB with the threshold fixed
+    (same time). Other C libraries: nothing to do.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
+        return
+    mallopt(_M_MMAP_THRESHOLD, 1 << 20)
 
 
 def _show_traceback(ctx: click.Context) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .arrowtext import has_repeats, row_ids, text_by_code, to_float
+from .arrowtext import has_repeats, release_unused, row_ids, text_by_code, to_float
 from .coordtext import looks_like_locations, parse_location_text
 from .dates import default_window, parse_datetimes
 from .errors import ColumnError, DataError, ParameterError
@@ -176,8 +176,12 @@ def read_incidents(
         raise ParameterError(f"--table and --sql apply to a database source (postgresql://...), not to {path}")
     else:
         raw = read_table(path, layer=layer)
-    return validate_table(raw, columns=columns, crs=crs, timezone=timezone,
+    release_unused()  # the parse's buffers, before validation's arrays need the room
+    read = validate_table(raw, columns=columns, crs=crs, timezone=timezone,
                           date_format=date_format, accept_implausible_dates=accept_implausible_dates)
+    del raw
+    release_unused()  # the raw text's
+    return read
 
 
 @dataclass(frozen=True)
