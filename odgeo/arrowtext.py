@@ -22,7 +22,8 @@ def release_unused() -> None:
     """Give Arrow's freed memory back to the system.
 
     Arrow's allocator (mimalloc) keeps the pages of a parse for its own next use, which
-    NumPy and shapely cannot reuse: at 1M rows about 170 MB held through every later step.
+    NumPy and shapely cannot reuse: after reading 1M rows the process held 798 MB without
+    this, 632 MB with it (the read's own peak is the same).
     """
     pa.default_memory_pool().release_unused()
 
