@@ -34,10 +34,17 @@ def row_ids(rows: np.ndarray) -> pd.Series:
     return pd.Series(text.to_pandas(), index=pd.RangeIndex(len(rows)))
 
 
-def has_repeats(text: pd.Series, keep: np.ndarray) -> bool:
-    """Whether some value appears twice among the kept rows (Arrow's hash set: quicker than a full duplicated)."""
-    kept = pc.filter(pa.array(text, type=pa.string(), from_pandas=True), pa.array(keep))
-    return len(pc.unique(kept)) < len(kept)
+def has_repeats(text: pd.Series, keep: np.ndarray | None = None) -> bool:
+    """Whether some value appears twice (among the kept rows), by Arrow's hash set.
+
+    Quicker than a full ``duplicated``, and unlike pandas' ``is_unique`` (which kept 76 MB
+    of 1M ids' hash table) its memory goes back once the answer is known.
+    """
+    values = pa.array(text, type=pa.string(), from_pandas=True)
+    kept = values if keep is None else pc.filter(values, pa.array(keep))
+    repeats = len(pc.unique(kept)) < len(kept)
+    release_unused()
+    return repeats
 
 
 def codes_in(text: ArrayLike, vocabulary: Sequence[str]) -> np.ndarray:

@@ -354,33 +354,33 @@ class PartValidation:
         rows, table = self.rows, self.table
         lon, lat = self.lon, self.lat
         rows.check_ranges(lon, lat, *self.coordinate_columns, reference)
-        lon = np.where(rows.kept, lon, np.nan)
-        lat = np.where(rows.kept, lat, np.nan)
         outcome = rows.parse_outcomes()
         doses = rows.parse_doses()
         keep = rows.kept
         n = len(rows.data)
-        geometry = np.full(n, None, dtype=object)
-        has_xy = keep & np.isfinite(lon) & np.isfinite(lat)
+        kept = np.flatnonzero(keep)  # every column is taken at the kept rows once: no frame-wide copies
+        lon, lat = lon[kept], lat[kept]
+        has_xy = np.isfinite(lon) & np.isfinite(lat)
+        geometry = np.full(len(kept), shapely.Point(), dtype=object)
         geometry[has_xy] = shapely.points(lon[has_xy], lat[has_xy])
-        geometry[keep & ~has_xy] = shapely.Point()
         frame = pd.DataFrame(
             {
-                INCIDENT_ID: self.ids,
-                OCCURRED_AT: self.occurred,
-                OUTCOME: outcome,
-                NALOXONE_DOSES: doses,
-                SUSPECTED_DRUG: rows.text(SUSPECTED_DRUG),
-                ADDRESS: rows.text(ADDRESS),
-                CITY: rows.text(CITY),
-                ZIP: rows.text(ZIP),
-                SOURCE_ROW: np.arange(1, n + 1) + rows.row_offset,
+                INCIDENT_ID: self.ids.array[kept],
+                OCCURRED_AT: self.occurred.array[kept],
+                OUTCOME: outcome.array[kept],
+                NALOXONE_DOSES: doses[kept],
+                SUSPECTED_DRUG: rows.text(SUSPECTED_DRUG)[kept],
+                ADDRESS: rows.text(ADDRESS)[kept],
+                CITY: rows.text(CITY)[kept],
+                ZIP: rows.text(ZIP)[kept],
+                SOURCE_ROW: kept + 1 + rows.row_offset,
                 GEOCODE_STATUS: text_by_code([STATUS_PENDING, STATUS_INPUT], has_xy.astype(np.int64)),
-                GEOCODE_SCORE: np.nan,
-            }
+                GEOCODE_SCORE: np.full(len(kept), np.nan),
+            },
+            columns=INCIDENT_COLUMNS,
+            copy=False,  # the columns are fresh; a dict's arrays would otherwise be copied once more
         )
-        incidents = gpd.GeoDataFrame(frame[keep], geometry=geometry[keep], crs=WGS84)
-        incidents = incidents[INCIDENT_COLUMNS + ["geometry"]].reset_index(drop=True)
+        incidents = gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84, copy=False)  # geopandas copies by default
         rows.note("undated", (keep & self.occurred.isna().to_numpy()).sum())
         for key, count in table.notes.items():
             rows.note(key, count)

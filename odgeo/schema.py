@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .arrowtext import has_repeats
 from .errors import ColumnError, DataError
 from .vocabulary import OUTCOMES
 
@@ -236,7 +237,8 @@ def validate_incident_frame(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         raise ColumnError(f"IncidentFrame lacks column(s): {', '.join(missing)}")
     if frame.crs is None or not frame.crs.equals(WGS84):
         raise DataError(f"IncidentFrame must be in {WGS84}, not {frame.crs}")
-    if not frame[INCIDENT_ID].is_unique:
+    ids = frame[INCIDENT_ID]
+    if has_repeats(ids) if pd.api.types.is_string_dtype(ids) else not ids.is_unique:
         raise DataError("IncidentFrame has duplicate incident_id values")
     times = frame[OCCURRED_AT]
     if not isinstance(times.dtype, pd.DatetimeTZDtype):

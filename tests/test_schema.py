@@ -83,3 +83,29 @@ def test_an_incident_frame_with_a_polygon_is_refused_and_empty_points_are_not():
     frame.loc[2, "geometry"] = shapely.box(0, 0, 1, 1)
     with pytest.raises(DataError, match=r"must be points, not \['Point', 'Polygon'\]"):
         validate_incident_frame(frame)
+
+
+@pytest.mark.parametrize("ids, repeated", [
+    (["a", "b", "c"], False), (["a", "b", "a"], True),            # text: Arrow's hash set
+    ([1, 2, 3], False), ([1, 2, 1], True),                        # a notebook's numbers: pandas'
+    (["a", 1, "1"], False), (["a", None, None], True),            # mixed; two missing ids are repeats
+])
+def test_repeated_incident_ids_are_found_whatever_their_type(ids, repeated):
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from odgeo.errors import DataError
+    from odgeo.schema import INCIDENT_COLUMNS, validate_incident_frame
+
+    n = len(ids)
+    frame = gpd.GeoDataFrame({c: [None] * n for c in INCIDENT_COLUMNS}, geometry=[shapely.Point(1, 2)] * n,
+                             crs="EPSG:4326")
+    frame["incident_id"] = pd.Series(ids, dtype=object)
+    frame["occurred_at"] = pd.to_datetime(["2024-01-01"] * n).tz_localize("UTC")
+    frame["outcome"] = "fatal"
+    if repeated:
+        with pytest.raises(DataError, match="duplicate incident_id"):
+            validate_incident_frame(frame)
+    else:
+        assert validate_incident_frame(frame) is frame
