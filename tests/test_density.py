@@ -149,6 +149,22 @@ def test_fft_convolution_of_a_large_grid_is_scipys_bit_for_bit_with_two_workers(
     assert np.array_equal(got, want)
 
 
+@pytest.mark.parametrize("block", [1, 5, 64])
+def test_fft_convolution_in_blocks_is_scipys_bit_for_bit(monkeypatch, block):
+    """Blocks of rows and columns that do not divide the grid: the same bits as one whole transform."""
+    from scipy.signal import fftconvolve
+
+    import odgeo.density as density
+
+    monkeypatch.setattr(density, "FFT_BLOCK", block)
+    rng = np.random.default_rng(block)
+    grid = rng.random((97, 131)) * (rng.random((97, 131)) < 0.2)
+    kernel = rng.random((13, 13))
+    want = fftconvolve(grid, kernel, mode="same")
+    assert np.array_equal(density.fft_convolve_same(grid, kernel), want)
+    assert np.array_equal(density.fft_convolve_same(grid, kernel, 6), want[::6, ::6])
+
+
 def _four_bincounts(x, y, w, x0, y0, step, n_cols, n_rows):
     """Linear binning as four np.bincount passes (the published formula, the bits the compiled one keeps)."""
     fx, fy = (x - x0) / step, (y - y0) / step
