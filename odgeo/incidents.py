@@ -168,6 +168,15 @@ def read_incidents(
     -------
     IncidentRead
     """
+    # The raw table is handed over, not kept here: validation lets its text go before the points are made.
+    read = validate_table(_raw_table(path, table=table, sql=sql, layer=layer), columns=columns, crs=crs,
+                          timezone=timezone, date_format=date_format, accept_implausible_dates=accept_implausible_dates)
+    release_unused()  # validation's own
+    return read
+
+
+def _raw_table(path: str | Path, *, table: str | None, sql: str | None, layer: str | None) -> RawTable:
+    """The rows of a file or a database table, as read (see :func:`read_incidents`)."""
     from .postgis import is_database_url, read_database
 
     if is_database_url(path):
@@ -177,11 +186,7 @@ def read_incidents(
     else:
         raw = read_table(path, layer=layer)
     release_unused()  # the parse's buffers, before validation's arrays need the room
-    read = validate_table(raw, columns=columns, crs=crs, timezone=timezone,
-                          date_format=date_format, accept_implausible_dates=accept_implausible_dates)
-    del raw
-    release_unused()  # the raw text's
-    return read
+    return raw
 
 
 @dataclass(frozen=True)
@@ -217,9 +222,15 @@ def validate_table(
     date_format: str | None = None,
     accept_implausible_dates: bool = False,
 ) -> IncidentRead:
-    """Validate the rows of a :class:`~odgeo.tables.RawTable` (see :func:`read_incidents`)."""
+    """Validate the rows of a :class:`~odgeo.tables.RawTable` (see :func:`read_incidents`).
+
+    Only the text the last checks read is kept after the ids, dates and coordinates are
+    parsed; a table handed over (no other reference to it) is let go then.
+    """
     part = begin_validation(table, columns=columns, crs=crs, timezone=timezone, date_format=date_format,
-                            accept_implausible_dates=accept_implausible_dates)
+                            accept_implausible_dates=accept_implausible_dates).held()
+    del table
+    release_unused()  # the raw text's Arrow buffers, before the points need the room
     lon, lat = part.coordinate_sample()
     if part.in_degrees:
         check_degrees(lon, lat, part)
