@@ -267,10 +267,24 @@ class DensityLayout:
         w = np.ones(len(x)) if w is None else np.asarray(w, dtype=float)
         n_cols, n_rows = self.nodes
         return _linear_binning(x, y, w, self.west + self.cell_size_m / 2.0, self.south + self.cell_size_m / 2.0,
-                               self.step, n_cols, n_rows)
+                               self.step, n_cols, n_rows, self._row_room(n_cols))
+
+    def _row_room(self, n_cols: int) -> int:
+        """Values per row of the nodes' memory: room for each row's spectrum where an FFT kernel transforms them.
+
+        (What :func:`fft_convolve_same` needs to transform the nodes in their own memory,
+        not beside them: 130 MB less for the public density of 1M incidents.)
+        """
+        if self.kernel == "gaussian":
+            return n_cols
+        half = math.ceil(self.bandwidth_m / self.step)
+        return 2 * (scipy.fft.next_fast_len(n_cols + 2 * half, True) // 2 + 1)
 
     def surface(self, binned: np.ndarray, *, n_points: int, crs: pyproj.CRS) -> DensityGrid:
-        """The density of the binned points (:meth:`binned`, or the sum of several parts' binned nodes)."""
+        """The density of the binned points (:meth:`binned`, or the sum of several parts' binned nodes).
+
+        ``binned`` is used up: an FFT kernel's transform may overwrite it.
+        """
         bandwidth_m, step, sub, reach = self.bandwidth_m, self.step, self.sub, self.reach
         with scipy.fft.set_workers(_FFT_WORKERS):  # pocketfft splits the rows and columns: the same bits
             if self.kernel == "gaussian":  # separable: one 1-D convolution per axis
@@ -279,9 +293,7 @@ class DensityLayout:
                 at_cells = fine[::sub, ::sub]
             else:
                 stencil = _kernel_stencil(bandwidth_m, step, self.kernel)
-                nodes = [binned]
-                del binned  # handed over: the transform lets the nodes go once their rows are transformed
-                at_cells = fft_convolve_same(nodes.pop(), stencil, sub)
+                at_cells = fft_convolve_same(binned, stencil, sub, overwrite_grid=True)
         values = at_cells[::-1]  # rows north to south
         values = np.where(values < 1e-9 * max(values.max(), 1e-300), 0.0, values)  # FFT round-off
         cell = self.cell_size_m
@@ -346,23 +358,25 @@ def grid_shape(x: np.ndarray, y: np.ndarray, cell_size_m: float, reach_m: float)
     return int(cols), int(rows)
 
 
-def _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows) -> np.ndarray:
+def _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows, row_room=None) -> np.ndarray:
     """Spread each weight over its four nearest nodes (bilinear); rows south to north.
 
     Each node's value is what four ``np.bincount`` passes would give, one per corner
     in the order (0, 0), (0, 1), (1, 0), (1, 1), added to zeros (tests/test_density.py
     checks the bits): without four node-sized arrays per pass, which on a fine grid cost
-    more than the points.
+    more than the points. With ``row_room`` (>= n_cols), the nodes are the first
+    ``n_cols`` values of rows that long (a view of a padded array).
     """
-    grid = np.zeros(n_rows * n_cols)
+    row_room = n_cols if row_room is None else int(row_room)
+    grid = np.zeros((n_rows, row_room))
     _bin_corners(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64),
                  np.ascontiguousarray(w, dtype=np.float64), float(x0), float(y0), float(step),
-                 int(n_cols), int(n_rows), grid)
-    return grid.reshape(n_rows, n_cols)
+                 int(n_cols), int(n_rows), row_room, grid.reshape(-1))
+    return grid if row_room == n_cols else grid[:, :n_cols]
 
 
 @numba.njit(cache=True)
-def _bin_corners(x, y, w, x0, y0, step, n_cols, n_rows, grid):  # pragma: no cover - compiled
+def _bin_corners(x, y, w, x0, y0, step, n_cols, n_rows, row_room, grid):  # pragma: no cover - compiled
     # Per cell touched (its lower-left node), four sums in point order, one per corner; a node's
     # value gathers its corner of each cell around it. One random write per point, not four.
     slot_of = np.full(n_rows * n_cols, -1, dtype=np.int32)  # at most 40M nodes (_MAX_FINE_CELLS)
@@ -400,7 +414,7 @@ def _bin_corners(x, y, w, x0, y0, step, n_cols, n_rows, grid):  # pragma: no cov
                     if t >= 0:
                         part = sums[t, source]
                 total += part
-            grid[node_row * n_cols + node_col] = total
+            grid[node_row * row_room + node_col] = total
 
 
 def _kernel_stencil(bandwidth_m: float, step: float, kernel: str) -> np.ndarray:
@@ -410,7 +424,8 @@ def _kernel_stencil(bandwidth_m: float, step: float, kernel: str) -> np.ndarray:
     return kernel_values(np.hypot(*np.meshgrid(d, d)), bandwidth_m, kernel)
 
 
-def fft_convolve_same(grid: np.ndarray, kernel: np.ndarray, every: int = 1) -> np.ndarray:
+def fft_convolve_same(grid: np.ndarray, kernel: np.ndarray, every: int = 1, *,
+                      overwrite_grid: bool = False) -> np.ndarray:
     """``scipy.signal.fftconvolve(grid, kernel, mode="same")[::every, ::every]`` for 2-D float arrays, bit for bit.
 
     The same transforms of the same sizes, so the same bits (tests/test_density.py checks),
@@ -418,9 +433,10 @@ def fft_convolve_same(grid: np.ndarray, kernel: np.ndarray, every: int = 1) -> n
     convolve. Only the kept rows are transformed back along the second axis, and the full
     "same" array is never made: a density's nodes are ``every`` x ``every`` per cell, and
     the public one would hold hundreds of megabytes for nothing. Rows and columns go a block
-    at a time, and a grid handed over (no other reference left) is let go once its rows are
-    transformed: the privacy step of ``odgeo hotspots`` on 1M incidents (defaults), whose public
-    density this is, peaked 415 MB above its start with whole-array transforms, 285 MB so.
+    at a time, and with ``overwrite_grid`` a grid whose rows have room for their spectra (as
+    :meth:`DensityLayout.binned` makes them) is transformed in its own memory (its values are
+    lost): the privacy step of ``odgeo hotspots`` on 1M incidents (defaults), whose public density
+    this is, peaked 415 MB above its start with whole-array transforms, 155 MB so.
     """
     axes = [a for a in range(2) if grid.shape[a] != 1 and kernel.shape[a] != 1]  # length 1: a broadcast product
     full = [grid.shape[a] + kernel.shape[a] - 1 if a in axes else max(grid.shape[a], kernel.shape[a]) for a in range(2)]
@@ -436,8 +452,7 @@ def fft_convolve_same(grid: np.ndarray, kernel: np.ndarray, every: int = 1) -> n
     sizes = [scipy.fft.next_fast_len(n, True) for n in full]
     # rfftn and irfftn in pocketfft's own steps (the same transforms, so the same bits), a block of
     # rows or columns at a time: neither the padded grid nor the kernel's padded spectrum is made whole.
-    spectrum = _row_spectra(grid, sizes[1])
-    del grid  # a caller that handed it over gets its memory back now (130 MB for a public density of 1M)
+    spectrum = _row_spectra(grid, sizes[1], overwrite_grid)
     kernel_rows = scipy.fft.rfft(kernel, sizes[1], axis=1)
     kept_rows = np.empty((len(range(*rows.indices(sizes[0]))), spectrum.shape[1]), dtype=complex)
     for start in range(0, spectrum.shape[1], FFT_BLOCK):
@@ -452,13 +467,29 @@ def fft_convolve_same(grid: np.ndarray, kernel: np.ndarray, every: int = 1) -> n
     return kept * _pocketfft_scale(sizes[0] * sizes[1])
 
 
+def _room_for_spectra(grid: np.ndarray, width: int) -> np.ndarray | None:
+    """The grid's own memory as ``width`` complex values per row, if its rows are the start of rows that long."""
+    owner = grid.base
+    if not (isinstance(owner, np.ndarray) and owner.base is None and owner.ndim == 2 and owner.dtype == np.float64
+            and owner.flags.c_contiguous and grid.dtype == np.float64 and owner.shape[0] == grid.shape[0]
+            and owner.shape[1] >= 2 * width and owner.shape[1] % 2 == 0 and grid.strides == owner.strides
+            and grid.ctypes.data == owner.ctypes.data):
+        return None
+    return owner.view(complex)[:, :width]
+
+
 #: Rows or columns transformed at a time by :func:`fft_convolve_same` (a few megabytes of a city's grid).
-FFT_BLOCK = 256
+FFT_BLOCK = 64
 
 
-def _row_spectra(grid: np.ndarray, length: int) -> np.ndarray:
-    """``scipy.fft.rfft(grid, length, axis=1)``, a block of rows at a time (the zero-padded copy stays small)."""
-    out = np.empty((grid.shape[0], length // 2 + 1), dtype=complex)
+def _row_spectra(grid: np.ndarray, length: int, in_place: bool) -> np.ndarray:
+    """``scipy.fft.rfft(grid, length, axis=1)``, a block of rows at a time (the zero-padded copy stays small).
+
+    ``in_place``: written over the grid where its rows have room (each block is read whole before it is written).
+    """
+    out = _room_for_spectra(grid, length // 2 + 1) if in_place else None
+    if out is None:
+        out = np.empty((grid.shape[0], length // 2 + 1), dtype=complex)
     for start in range(0, grid.shape[0], FFT_BLOCK):
         out[start:start + FFT_BLOCK] = scipy.fft.rfft(grid[start:start + FFT_BLOCK], length, axis=1)
     return out

@@ -152,6 +152,7 @@ def test_fft_convolution_of_a_large_grid_is_scipys_bit_for_bit_with_two_workers(
 @pytest.mark.parametrize("block", [1, 5, 64])
 def test_fft_convolution_in_blocks_is_scipys_bit_for_bit(monkeypatch, block):
     """Blocks of rows and columns that do not divide the grid: the same bits as one whole transform."""
+    import scipy.fft
     from scipy.signal import fftconvolve
 
     import odgeo.density as density
@@ -163,6 +164,29 @@ def test_fft_convolution_in_blocks_is_scipys_bit_for_bit(monkeypatch, block):
     want = fftconvolve(grid, kernel, mode="same")
     assert np.array_equal(density.fft_convolve_same(grid, kernel), want)
     assert np.array_equal(density.fft_convolve_same(grid, kernel, 6), want[::6, ::6])
+    # in the grid's own memory, as the binned nodes are transformed (rows with room for their spectra)
+    room = 2 * (scipy.fft.next_fast_len(131 + 12, True) // 2 + 1)
+    for every in (1, 6):
+        padded = np.zeros((97, room))
+        padded[:, :131] = grid
+        nodes = padded[:, :131]
+        assert np.array_equal(density.fft_convolve_same(nodes, kernel, every, overwrite_grid=True),
+                              want[::every, ::every])
+        assert not np.array_equal(nodes, grid)  # the transform did use the grid's memory
+
+
+def test_binned_nodes_have_room_for_their_spectra_and_the_same_values():
+    """A quartic layout's nodes sit in rows long enough for each row's spectrum; the values are the plain binning's."""
+    from odgeo.density import _linear_binning, density_layout
+
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(0, 5000, 500), rng.uniform(0, 4000, 500)
+    layout = density_layout((0.0, 0.0, 5000.0, 4000.0), bandwidth_m=400.0, cell_size_m=50.0, kernel="quartic")
+    nodes = layout.binned(x, y)
+    n_cols, n_rows = layout.nodes
+    assert nodes.shape == (n_rows, n_cols) and nodes.base.shape[1] > n_cols
+    plain = _linear_binning(x, y, np.ones(500), layout.west + 25.0, layout.south + 25.0, layout.step, n_cols, n_rows)
+    assert plain.base is None and np.array_equal(nodes, plain)
 
 
 def _four_bincounts(x, y, w, x0, y0, step, n_cols, n_rows):
