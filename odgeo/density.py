@@ -436,7 +436,7 @@ def fft_convolve_same(grid: np.ndarray, kernel: np.ndarray, every: int = 1, *,
     at a time, and with ``overwrite_grid`` a grid whose rows have room for their spectra (as
     :meth:`DensityLayout.binned` makes them) is transformed in its own memory (its values are
     lost): the privacy step of ``odgeo hotspots`` on 1M incidents (defaults), whose public density
-    this is, peaked 415 MB above its start with whole-array transforms, 155 MB so.
+    this is, peaked 415 MB above its start with whole-array transforms, about 200 MB so.
     """
     axes = [a for a in range(2) if grid.shape[a] != 1 and kernel.shape[a] != 1]  # length 1: a broadcast product
     full = [grid.shape[a] + kernel.shape[a] - 1 if a in axes else max(grid.shape[a], kernel.shape[a]) for a in range(2)]
