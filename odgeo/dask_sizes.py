@@ -22,10 +22,10 @@ def register(sizeof) -> None:
 
     @sizeof.register_lazy("odgeo")
     def _odgeo() -> None:
-        from .incidents import IncidentRead, PartValidation, StartedValidation, _RowChecker
+        from .incidents import IncidentRead, PartValidation, RowChecker, StartedValidation
         from .tables import RawTable
 
-        @sizeof.register((RawTable, StartedValidation, PartValidation, IncidentRead, _RowChecker))
+        @sizeof.register((RawTable, StartedValidation, PartValidation, IncidentRead, RowChecker))
         def _sum_of_fields(obj) -> int:
             """The object's own bytes and those of what it holds (frames, arrays, dicts, other parts)."""
             if dataclasses.is_dataclass(obj):
