@@ -277,8 +277,8 @@ class DensityLayout:
         """
         if self.kernel == "gaussian":
             return n_cols
-        half = math.ceil(self.bandwidth_m / self.step)
-        return 2 * (scipy.fft.next_fast_len(n_cols + 2 * half, True) // 2 + 1)
+        stencil_cols = _kernel_stencil(self.bandwidth_m, self.step, self.kernel).shape[1]  # what surface convolves
+        return 2 * (scipy.fft.next_fast_len(n_cols + stencil_cols - 1, True) // 2 + 1)  # fft_convolve_same's rows
 
     def surface(self, binned: np.ndarray, *, n_points: int, crs: pyproj.CRS) -> DensityGrid:
         """The density of the binned points (:meth:`binned`, or the sum of several parts' binned nodes).

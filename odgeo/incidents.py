@@ -344,6 +344,8 @@ class PartValidation:
     def held(self) -> PartValidation:
         """What :meth:`finish` still reads, kept while a part waits for the whole input's coordinates.
 
+        :func:`validate_table` keeps this too, so that the raw text can go before the points are made.
+
         The parsed ids, dates and coordinates, and the text of the columns finish reads.
         """
         self.rows.hold_only([OUTCOME, NALOXONE_DOSES, SUSPECTED_DRUG, ADDRESS, CITY, ZIP])

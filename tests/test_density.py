@@ -189,6 +189,25 @@ def test_binned_nodes_have_room_for_their_spectra_and_the_same_values():
     assert plain.base is None and np.array_equal(nodes, plain)
 
 
+def test_a_quartic_density_transforms_its_nodes_in_their_own_memory(monkeypatch):
+    """kernel_density's nodes have exactly the room fft_convolve_same needs: the in-place path is taken."""
+    import odgeo.density as density
+
+    taken = []
+    room = density._room_for_spectra
+
+    def recording(grid, width):
+        found = room(grid, width)
+        taken.append(found is not None)
+        return found
+
+    monkeypatch.setattr(density, "_room_for_spectra", recording)
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 6000, 300), rng.uniform(0, 3000, 300)
+    density.kernel_density(x, y, crs=pyproj.CRS("EPSG:32614"), bandwidth_m=500.0, cell_size_m=40.0)
+    assert taken == [True]
+
+
 def _four_bincounts(x, y, w, x0, y0, step, n_cols, n_rows):
     """Linear binning as four np.bincount passes (the published formula, the bits the compiled one keeps)."""
     fx, fy = (x - x0) / step, (y - y0) / step
