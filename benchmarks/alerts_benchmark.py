@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_benchmarks import table
 
-from odgeo.alert_areas import polygon_areas
-from odgeo.alerts import ThresholdRule, current_alerts, daily_series
-from odgeo.backtest import backtest
+from odgeo.alerts.areas import polygon_areas
+from odgeo.alerts.backtest import backtest
+from odgeo.alerts.spikes import ThresholdRule, current_alerts, daily_series
 
 TZ = "America/New_York"
 

@@ -73,7 +73,7 @@ def write_chunk(folder: str, k: int, start: int, n: int, kind: str) -> int:
 
 def make_data(root: Path, n: int, workers: int, one_csv: bool) -> dict[str, Path]:
     """The folders (and, for the in-memory peer, one CSV) of ``n`` incidents, written by a local cluster."""
-    from odgeo.cluster import dask_client
+    from odgeo.engine.choose import dask_client
 
     paths = {"csv": root / f"csv_{n}", "parquet": root / f"parquet_{n}"}
     chunks = [(k, k * ROWS_PER_FILE, min(ROWS_PER_FILE, n - k * ROWS_PER_FILE))
@@ -94,9 +94,11 @@ def make_data(root: Path, n: int, workers: int, one_csv: bool) -> dict[str, Path
 _DASK_CHILD = r"""
 import json, resource, sys, time
 from distributed import get_task_stream, wait
-from odgeo.cluster import dask_client
-from odgeo.dask_read import read_parts_dask
-from odgeo.dask_stages import count_cells_parts, dbscan_parts, kernel_density_parts
+from odgeo.engine.choose import dask_client
+from odgeo.engine.dask_read import read_parts_dask
+from odgeo.clusters.on_parts import dbscan_parts
+from odgeo.density.on_parts import kernel_density_parts
+from odgeo.engine.stages import count_cells_parts
 from odgeo.projection import local_metric_crs
 import numpy as np
 
@@ -134,10 +136,10 @@ print("RESULT", json.dumps(out))
 
 _MEMORY_CHILD = r"""
 import json, resource, sys, time
-from odgeo.density import kernel_density
-from odgeo.grid_dbscan import grid_dbscan
+from odgeo.density.kernel import kernel_density
+from odgeo.clusters.grid import grid_dbscan
 from odgeo.hexes import count_cells
-from odgeo.incidents import read_incidents
+from odgeo.incidents.read import read_incidents
 from odgeo.projection import local_metric_crs, lonlat_of, project_points
 from odgeo.schema import located
 import numpy as np
@@ -164,7 +166,7 @@ print("RESULT", json.dumps(out))
 _JOB_CHILD = r"""
 import json, os, resource, subprocess, sys, tempfile, time
 from distributed import get_task_stream
-from odgeo.cluster import dask_client
+from odgeo.engine.choose import dask_client
 
 source, workers, memory, odgeo = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 engine = ["--engine", "dask"] if workers else []

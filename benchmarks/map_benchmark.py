@@ -73,7 +73,7 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from odgeo.incidents import read_incidents
+    from odgeo.incidents.read import read_incidents
     from odgeo.jobs.hotspots import HotspotSettings, analyse_hotspots
 
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]

@@ -39,7 +39,7 @@ from tests.pg_server import PASSWORD, ThrowawayServer  # noqa: E402
 _CHILD = """
 import json, os, resource, sys, time
 import geoalchemy2, geopandas, pandas, psycopg, pyogrio, shapely, sqlalchemy  # imports are not timed
-import odgeo.incidents, odgeo.postgis
+import odgeo.incidents.read, odgeo.io.postgis
 os.environ["PGPASSWORD"] = {password!r}
 start = time.perf_counter()
 {body}
@@ -48,15 +48,15 @@ print(json.dumps({{"seconds": time.perf_counter() - start,
 """
 
 _BODIES = {
-    "odgeo read": "from odgeo.incidents import read_incidents\n"
+    "odgeo read": "from odgeo.incidents.read import read_incidents\n"
                   "read = read_incidents({url!r}, table='incidents', timezone='America/Chicago')\n"
                   "n = read.n_located",
-    "odgeo COPY only": "from odgeo.postgis import read_database\n"
+    "odgeo COPY only": "from odgeo.io.postgis import read_database\n"
                        "n = len(read_database({url!r}, table='incidents').data)",
     "geopandas.read_postgis": "import geopandas as gpd, sqlalchemy\n"
                               "engine = sqlalchemy.create_engine({sa_url!r})\n"
                               "n = len(gpd.read_postgis('SELECT * FROM incidents', engine, geom_col='geom'))",
-    "odgeo write": "from pathlib import Path\nfrom odgeo.postgis import PostgisDestination\n"
+    "odgeo write": "from pathlib import Path\nfrom odgeo.io.postgis import PostgisDestination\n"
                    "files = sorted(Path({out!r}).iterdir())\n"
                    "n = len(PostgisDestination.open({url!r}, schema='bench_odgeo').publish(files, 'hotspots'))",
     "geopandas to_postgis": "from pathlib import Path\nimport geopandas as gpd, pandas as pd, sqlalchemy\n"
@@ -70,11 +70,11 @@ _BODIES = {
                             "    else:\n"
                             "        continue\n"
                             "    n += 1",
-    "COPY (odgeo)": "from pathlib import Path\nfrom odgeo.postgis import PostgisDestination\n"
+    "COPY (odgeo)": "from pathlib import Path\nfrom odgeo.io.postgis import PostgisDestination\n"
                     "dest = PostgisDestination.open({url!r}, schema='bench_copy')\n"
                     "n = len(dest.publish([Path({layer!r})], 'bench'))",
     "INSERT executemany": "from pathlib import Path\nimport psycopg\nfrom psycopg import sql\n"
-                          "from odgeo.postgis import _read_product\n"
+                          "from odgeo.io.postgis import _read_product\n"
                           "product = _read_product(Path({layer!r}))\n"
                           "rows = list(zip(*(product.data[c] for c, _ in product.columns)))\n"
                           "with psycopg.connect({url!r}) as conn:\n"

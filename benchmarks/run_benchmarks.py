@@ -102,7 +102,7 @@ def density_vs_sklearn() -> dict:
     import pyproj
     from sklearn.neighbors import KernelDensity
 
-    from odgeo.density import kernel_density, kernel_values
+    from odgeo.density.kernel import kernel_density, kernel_values
 
     rng = np.random.default_rng(1)
     n, h = 10_000, 300.0
@@ -149,7 +149,7 @@ _CHILD = textwrap.dedent("""
     x, y, _ = project_points(lon, lat)
     warm = time.perf_counter()
     if {which!r} == "odgeo":  # numba loads its compiled code at the first call: timed apart
-        from odgeo.clusters import dbscan
+        from odgeo.clusters.dbscan import dbscan
         dbscan(x[:1000], y[:1000], eps_m=250.0, min_samples={ms})
     first_call = time.perf_counter() - warm
     start = time.perf_counter()

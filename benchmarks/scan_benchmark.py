@@ -8,7 +8,7 @@ A SOON-style daily run (30-day window, clusters up to 7 days and 1.2 km, 999
 permutations) on a synthetic city of ``--cases`` cases at ``--locations``
 locations over about 100 km2 (a background plus ten hot neighbourhoods):
 
-- odgeo: :func:`odgeo.scan.scan` after its one-off compilation (timed apart),
+- odgeo: :func:`odgeo.scan.statistic.scan` after its one-off compilation (timed apart),
   on every core and on one thread, and split into its stages (the circles,
   the observed search, the permutations);
 - naive: the same maximisation written with pandas, a boolean mask and a
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_benchmarks import table
 
-from odgeo.scan import ScanSettings, build_zones, scan, time_windows
+from odgeo.scan.statistic import ScanSettings, build_zones, scan, time_windows
 
 SOON = ScanSettings(window_days=30, max_days=7, max_radius_m=1200, min_cases=3, permutations=999)
 
@@ -76,7 +76,7 @@ def naive_max_llr(loc, day, x, y, n_days, s: ScanSettings, centres) -> float:
 
 def real_year(path: str, timezone: str, year: int, settings: ScanSettings) -> None:
     """Every day of ``year`` scanned as a daily run would have: time, and days with a cluster at p < 0.05."""
-    from odgeo.incidents import read_incidents
+    from odgeo.incidents.read import read_incidents
     from odgeo.jobs.scan import scan_cases
     from odgeo.schema import located
 

@@ -31,9 +31,9 @@ def main() -> None:
     parser.add_argument("--radius", type=float, default=400.0)
     args = parser.parse_args()
 
-    from odgeo.coverage import coverage_problem, solve_max_coverage
-    from odgeo.network import straight_cover
     from odgeo.projection import project_points
+    from odgeo.sites.coverage import coverage_problem, solve_max_coverage
+    from odgeo.sites.network import straight_cover
 
     lon, lat = city_points(args.incidents, seed=21)
     x, y, _ = project_points(np.round(lon, 5), np.round(lat, 5))

@@ -50,7 +50,7 @@ SETUP = textwrap.dedent("""
 
 CASES = {
     "odgeo": """
-        from odgeo.st_dbscan import st_dbscan
+        from odgeo.clusters.st_dbscan import st_dbscan
         st_dbscan(x[:200], y[:200], t[:200], eps_m=250, eps_days=2, min_samples=5)  # compile (cached)
         start = time.perf_counter()
         labels, _ = st_dbscan(x, y, t, eps_m=250, eps_days=2, min_samples=5)

@@ -71,7 +71,7 @@ def _timed_child(target, args, timeout: float) -> str:
 
 
 def bench_gistar(esda_timeout: float) -> None:
-    from odgeo.gistar import confidence_bins, gi_star_z, neighbours, permutation_p
+    from odgeo.gistar.statistic import confidence_bins, gi_star_z, neighbours, permutation_p
 
     cells = _cells(50_000)
     x = np.random.default_rng(0).poisson(2.0, len(cells)).astype(float)
@@ -98,8 +98,8 @@ def bench_emerging() -> None:
     import esda
     from scipy import stats
 
-    from odgeo.emerging import emerging_hot_spots
-    from odgeo.gistar import neighbours
+    from odgeo.gistar.emerging import emerging_hot_spots
+    from odgeo.gistar.statistic import neighbours
 
     cells = _cells(5_000)
     rng = np.random.default_rng(0)

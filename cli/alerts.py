@@ -78,8 +78,8 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
     """
     from pathlib import Path
 
+    from odgeo.alerts.notify import send_summary, smtp_address
     from odgeo.jobs.alerts import AlertSettings, run_alerts
-    from odgeo.notify import send_summary, smtp_address
 
     audience = aggregate_audience_settings(options, "alerts")
     if options["notify"]:

@@ -40,10 +40,10 @@ def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
     import pandas as pd
 
     from odgeo.errors import ColumnError
-    from odgeo.incidents import read_incidents
-    from odgeo.leakscan import scan_public_outputs
+    from odgeo.incidents.read import read_incidents
+    from odgeo.incidents.tables import read_table
+    from odgeo.publish.leakscan import scan_public_outputs
     from odgeo.schema import INCIDENT_ID
-    from odgeo.tables import read_table
 
     read = read_incidents(input_path, columns=columns_from(columns), timezone=timezone or "UTC")
     values = [read.incidents[INCIDENT_ID].dropna().astype(str)]
@@ -54,7 +54,7 @@ def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
                 raise ColumnError(f"{input_path}: no column {col!r} (--identifying-col)")
             values.append(raw[col].astype(str))
     from odgeo.jobs.gistar_steps import read_study_area
-    from odgeo.leakscan import difference_releases
+    from odgeo.publish.leakscan import difference_releases
 
     leaks = scan_public_outputs(folder, read.incidents, min_count=min_count,
                                 identifying=pd.concat(values, ignore_index=True),

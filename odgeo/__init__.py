@@ -11,24 +11,23 @@ polygons, DBSCAN clusters and an HTML map, with every choice recorded::
 The names below are imported on first use, so ``import odgeo`` is quick.
 """
 
-from importlib import import_module
-
+from ._exports import lazy_exports
 from ._version import __version__
 
 _EXPORTS = {
-    "read_incidents": "incidents",
-    "filter_incidents": "selection",
-    "IncidentRead": "incidents",
+    "read_incidents": "incidents.read",
+    "filter_incidents": "incidents.selection",
+    "IncidentRead": "incidents.read",
     "count_cells": "hexes",
     "points_to_cells": "hexes",
     "cells_to_polygons": "hexes",
-    "kernel_density": "density",
-    "auto_bandwidth": "density",
-    "DensityGrid": "density",
-    "hotspot_polygons": "hotspot_areas",
-    "dbscan": "clusters",
-    "cluster_polygons": "clusters",
-    "coordinate_stacks": "clusters",
+    "kernel_density": "density.kernel",
+    "auto_bandwidth": "density.kernel",
+    "DensityGrid": "density.kernel",
+    "hotspot_polygons": "density.hotspot_areas",
+    "dbscan": "clusters.dbscan",
+    "cluster_polygons": "clusters.dbscan",
+    "coordinate_stacks": "clusters.dbscan",
     "project_points": "projection",
     "local_metric_crs": "projection",
     "build_map": "maps.webmap",
@@ -37,7 +36,7 @@ _EXPORTS = {
     "analyse_hotspots": "jobs.hotspots",
     "run_hotspots": "jobs.hotspots",
     "write_hotspot_products": "jobs.hotspots",
-    "ScanSettings": "scan",
+    "ScanSettings": "scan.statistic",
     "ScanJobSettings": "jobs.scan",
     "analyse_scan": "jobs.scan",
     "run_scan": "jobs.scan",
@@ -47,17 +46,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'odgeo' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 import logging as _logging  # noqa: E402

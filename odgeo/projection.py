@@ -9,7 +9,7 @@ import shapely
 
 from .schema import WGS84
 
-__all__ = ["local_metric_crs", "lonlat_of", "project_points", "reproject"]
+__all__ = ["distances_from_centre_km", "haversine_km", "local_metric_crs", "lonlat_of", "project_points", "reproject"]
 
 
 #: Beyond this many km from their median centre, points leave the comfort of one UTM zone.
@@ -35,8 +35,6 @@ def local_metric_crs(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
     pyproj.CRS
         A projected CRS in metres.
     """
-    from .extent import distances_from_centre_km
-
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     ok = np.isfinite(lon) & np.isfinite(lat)
@@ -98,3 +96,21 @@ def reproject(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> gpd.GeoDataFrame:
     out[frame.geometry.name] = gpd.GeoSeries(shapely.transform(np.asarray(frame.geometry.values, dtype=object), move),
                                              index=frame.index, crs=crs)
     return out
+
+
+_EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Great-circle distance in km between points given in degrees (arrays broadcast)."""
+    lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def distances_from_centre_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Great-circle distance of each point from the points' median centre."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    if not len(lon):
+        return np.zeros(0)
+    return haversine_km(lon, lat, np.median(lon), np.median(lat))

@@ -37,7 +37,7 @@ METHODS = ("fixed", "optimized")
 CLASSIFIERS = ("quantiles", "natural_breaks")
 #: How --to-postgis treats a product table that exists: replaced by this run's rows, or appended to.
 POSTGIS_MODES = ("replace", "append")
-#: What reads the input: this process, a Dask cluster, or the one that fits (odgeo.cluster).
+#: What reads the input: this process, a Dask cluster, or the one that fits (odgeo.engine.choose).
 ENGINES = ("memory", "dask", "auto")
 #: Time breakdowns of hexagon counts.
 PERIODS = ("month", "week", "none")

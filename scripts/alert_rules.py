@@ -12,9 +12,9 @@ import argparse
 
 import pandas as pd
 
-from odgeo.alert_areas import h3_areas, polygon_areas
-from odgeo.alerts import ThresholdRule, daily_series
-from odgeo.backtest import backtest
+from odgeo.alerts.areas import h3_areas, polygon_areas
+from odgeo.alerts.backtest import backtest
+from odgeo.alerts.spikes import ThresholdRule, daily_series
 from odgeo.jobs.alerts import AlertSettings
 from odgeo.jobs.common import latest_time, read_job_input, select_incidents
 from odgeo.runrecord import RunRecord

@@ -88,7 +88,7 @@ def every_public_output_is_scanned():
     from odgeo.jobs import hotspots as pipeline
     from odgeo.jobs import scan as scanjob
     from odgeo.jobs import sites as sitesjob
-    from odgeo.leakscan import scan_public_outputs
+    from odgeo.publish.leakscan import scan_public_outputs
 
     used_by_record: dict[int, object] = {}
     folders: list[tuple[Path, object, int]] = []

@@ -1,4 +1,4 @@
-"""R's surveillance::earsC as the independent reference for odgeo.ears (R is installed by .ci/run)."""
+"""R's surveillance::earsC as the independent reference for odgeo.alerts.ears (R is installed by .ci/run)."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ import shapely
 from click.testing import CliRunner
 
 from cli.main import cli
-from odgeo.alert_areas import polygon_areas
-from odgeo.alerts import ThresholdRule, daily_series, thresholds
-from odgeo.backtest import backtest
+from odgeo.alerts.areas import polygon_areas
+from odgeo.alerts.backtest import backtest
+from odgeo.alerts.spikes import ThresholdRule, daily_series, thresholds
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

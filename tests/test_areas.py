@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from odgeo.areas import area_counts, read_boundaries
+from odgeo.boundaries.counts import area_counts, read_boundaries
 from odgeo.errors import ColumnError
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
-from odgeo.leakscan import scan_public_outputs
-from odgeo.privacy import hidden_counts
+from odgeo.publish.leakscan import scan_public_outputs
+from odgeo.publish.privacy import hidden_counts
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

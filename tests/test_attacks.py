@@ -16,8 +16,8 @@ import pytest
 import shapely
 
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
-from odgeo.leakscan import difference_releases, scan_public_outputs
-from odgeo.public import PublicGate
+from odgeo.publish.leakscan import difference_releases, scan_public_outputs
+from odgeo.publish.public import PublicGate
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from odgeo_cli import options
 from odgeo_cli.main import cli
 
-from odgeo import density, schema
+from odgeo import schema
+from odgeo.density import kernel as density
 from odgeo.maps import webmap
 
 from .conftest import SAMPLE

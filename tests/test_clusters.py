@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import DBSCAN
 
-from odgeo.clusters import (
+from odgeo.clusters.dbscan import (
     cluster_polygons,
     convex_hull,
     coordinate_decimals,

@@ -3,8 +3,8 @@ import doctest
 import numpy as np
 import pandas as pd
 
-import odgeo.coordtext as coordtext
-from odgeo.coordtext import looks_like_locations, parse_location_text
+import odgeo.incidents.coordtext as coordtext
+from odgeo.incidents.coordtext import looks_like_locations, parse_location_text
 
 
 def test_doctests():

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from odgeo.dask_read import read_incidents_dask, read_parts_dask
+from odgeo.engine.dask_read import read_incidents_dask, read_parts_dask
+from odgeo.engine.partitions import plan_input
 from odgeo.errors import ClusterError, ColumnError, DataError, InputFileError, ParameterError
-from odgeo.incidents import read_incidents
-from odgeo.partitions import plan_input
+from odgeo.incidents.read import read_incidents
 
 from .conftest import SAMPLE, SAMPLE_TZ
 
@@ -228,7 +228,7 @@ def test_selecting_the_located_parts_lets_the_validated_parts_go(client):
     import time
 
     from odgeo.hexes import count_cells
-    from odgeo.incidents import IncidentRead
+    from odgeo.incidents.read import IncidentRead
     from odgeo.jobs.hotspots import HotspotSettings
     from odgeo.jobs.on_cluster import select_parts
     from odgeo.runrecord import RunRecord
@@ -288,7 +288,7 @@ def test_workers_out_of_memory_fail_in_one_line(tmp_path):
     frame = pd.DataFrame({"id": np.arange(n), "date": "2024-01-01 10:00", "lon": -87.6 + rng.random(n) / 10,
                           "lat": 41.8 + rng.random(n) / 10, "note": "x" * 40})
     frame.to_csv(path, index=False)  # ~60 MB in one block: far more than a 300 MB worker holds once parsed
-    from odgeo.cluster import dask_client
+    from odgeo.engine.choose import dask_client
 
     with dask_client(workers=1, worker_memory="300MB") as (client, _), pytest.raises(ClusterError) as err:
         read_incidents_dask(path, client, blocksize=len(path.read_bytes()) + 1)
@@ -297,7 +297,7 @@ def test_workers_out_of_memory_fail_in_one_line(tmp_path):
 
 
 def test_engine_options_are_checked(tmp_path):
-    from odgeo.cluster import choose_engine, parse_memory
+    from odgeo.engine.choose import choose_engine, parse_memory
 
     with pytest.raises(ParameterError, match="--engine must be one of"):
         choose_engine("spark", SAMPLE / "incidents.csv")
@@ -369,7 +369,7 @@ def test_main_job_on_a_folder_of_exports_equals_the_job_on_one_file(tmp_path):
 def test_the_local_cluster_listens_on_the_loopback_only():
     import psutil
 
-    from odgeo.cluster import dask_client
+    from odgeo.engine.choose import dask_client
 
     with dask_client(workers=1) as (_, described):
         assert described["scheduler"] == "local" and described["workers"] == 1

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from dask.sizeof import sizeof
 
-from odgeo.dask_read import _expanded, _held
-from odgeo.incidents import WholeInput, begin_validation, start_validation, swap_reference, validate_table
-from odgeo.tables import read_table
+from odgeo.engine.dask_read import _expanded, _held
+from odgeo.incidents.read import WholeInput, begin_validation, start_validation, swap_reference, validate_table
+from odgeo.incidents.tables import read_table
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

@@ -15,18 +15,13 @@ import pandas as pd
 import pytest
 from sklearn.cluster import DBSCAN
 
-from odgeo.dask_stages import (
-    _strip_cuts,
-    count_cells_parts,
-    dbscan_parts,
-    kernel_density_parts,
-    points_of,
-    project_parts,
-)
-from odgeo.density import kernel_density
-from odgeo.grid_dbscan import grid_dbscan
+from odgeo.clusters.grid import grid_dbscan
+from odgeo.clusters.on_parts import _strip_cuts, dbscan_parts
+from odgeo.density.kernel import kernel_density
+from odgeo.density.on_parts import kernel_density_parts
+from odgeo.engine.stages import count_cells_parts, points_of, project_parts
 from odgeo.hexes import count_cells
-from odgeo.incidents import read_incidents
+from odgeo.incidents.read import read_incidents
 from odgeo.projection import lonlat_of, project_points
 from odgeo.schema import located
 
@@ -117,7 +112,7 @@ def test_dbscan_of_the_sample_city_in_strips(client, sample_incidents):
 
 def test_stages_on_parts_read_from_disk(client, sample_incidents):
     """From the CSV, in 11 parts that never leave the workers, to the counts, density and clusters."""
-    from odgeo.dask_read import read_parts_dask
+    from odgeo.engine.dask_read import read_parts_dask
 
     parts = read_parts_dask(SAMPLE / "incidents.csv", client, blocksize=64 * 1024, timezone=SAMPLE_TZ)
     assert len(parts.reads) == 11 and parts.n_input == 5045

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from odgeo.dates import default_window, parse_datetimes
 from odgeo.errors import DataError, ParameterError
+from odgeo.incidents.dates import default_window, parse_datetimes
 
 
 def test_formats_offsets_and_failures():

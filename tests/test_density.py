@@ -9,8 +9,8 @@ import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from odgeo.density import auto_bandwidth, default_cell_size, kernel_density, kernel_values
-from odgeo.writers import write_density_geotiff
+from odgeo.density.kernel import auto_bandwidth, default_cell_size, kernel_density, kernel_values
+from odgeo.io.writers import write_density_geotiff
 
 UTM = pyproj.CRS.from_epsg(32614)
 
@@ -105,7 +105,7 @@ def test_geotiff_has_crs_units_nodata_and_overviews(tmp_path):
 def test_row_convolution_equals_direct_convolution(rows, width, left, right, half, seed):
     from scipy.signal import convolve
 
-    from odgeo.density import _convolve_rows
+    from odgeo.density.kernel import _convolve_rows
 
     rng = np.random.default_rng(seed)
     grid = np.zeros((rows, left + width + right))
@@ -123,7 +123,7 @@ def test_row_convolution_equals_direct_convolution(rows, width, left, right, hal
 def test_fft_convolution_is_scipys_bit_for_bit(rows, cols, half_r, half_c, every, seed):
     from scipy.signal import fftconvolve
 
-    from odgeo.density import fft_convolve_same
+    from odgeo.density.kernel import fft_convolve_same
 
     rng = np.random.default_rng(seed)
     grid = rng.random((rows, cols)) * (rng.random((rows, cols)) < 0.3)
@@ -138,7 +138,7 @@ def test_fft_convolution_of_a_large_grid_is_scipys_bit_for_bit_with_two_workers(
     import scipy.fft
     from scipy.signal import fftconvolve
 
-    from odgeo.density import fft_convolve_same
+    from odgeo.density.kernel import fft_convolve_same
 
     rng = np.random.default_rng(7)
     grid = rng.random((611, 743)) * (rng.random((611, 743)) < 0.05)
@@ -155,7 +155,7 @@ def test_fft_convolution_in_blocks_is_scipys_bit_for_bit(monkeypatch, block):
     import scipy.fft
     from scipy.signal import fftconvolve
 
-    import odgeo.density as density
+    import odgeo.density.kernel as density
 
     monkeypatch.setattr(density, "FFT_BLOCK", block)
     rng = np.random.default_rng(block)
@@ -177,7 +177,7 @@ def test_fft_convolution_in_blocks_is_scipys_bit_for_bit(monkeypatch, block):
 
 def test_binned_nodes_have_room_for_their_spectra_and_the_same_values():
     """A quartic layout's nodes sit in rows long enough for each row's spectrum; the values are the plain binning's."""
-    from odgeo.density import _linear_binning, density_layout
+    from odgeo.density.kernel import _linear_binning, density_layout
 
     rng = np.random.default_rng(3)
     x, y = rng.uniform(0, 5000, 500), rng.uniform(0, 4000, 500)
@@ -191,7 +191,7 @@ def test_binned_nodes_have_room_for_their_spectra_and_the_same_values():
 
 def test_a_quartic_density_transforms_its_nodes_in_their_own_memory(monkeypatch):
     """kernel_density's nodes have exactly the room fft_convolve_same needs: the in-place path is taken."""
-    import odgeo.density as density
+    import odgeo.density.kernel as density
 
     taken = []
     room = density._room_for_spectra
@@ -226,7 +226,7 @@ def _four_bincounts(x, y, w, x0, y0, step, n_cols, n_rows):
 @given(st.integers(0, 400), st.integers(1, 40), st.integers(1, 40), st.floats(0.3, 50.0),
        st.booleans(), st.integers(0, 10_000))
 def test_linear_binning_is_four_bincounts_bit_for_bit(n, n_cols, n_rows, step, stacked, seed):
-    from odgeo.density import _linear_binning
+    from odgeo.density.kernel import _linear_binning
 
     rng = np.random.default_rng(seed)
     # points inside the grid, on its nodes and edges, and a little outside (clipped onto it)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from odgeo.ears import EARS_METHODS, ears, first_day
+from odgeo.alerts.ears import EARS_METHODS, ears, first_day
 
 from .conftest import SAMPLE
 from .r_reference import r_earsc

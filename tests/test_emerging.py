@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from odgeo_cli.main import cli
 from scipy import stats
 
-from odgeo.emerging import CATEGORIES, categorise, emerging_hot_spots, mann_kendall, space_time_gi_star
 from odgeo.errors import NoDataError
-from odgeo.gistar import neighbours
+from odgeo.gistar.emerging import CATEGORIES, categorise, emerging_hot_spots, mann_kendall, space_time_gi_star
+from odgeo.gistar.statistic import neighbours
 from odgeo.jobs.emerging import EmergingSettings, run_emerging
-from odgeo.leakscan import scan_public_outputs
+from odgeo.publish.leakscan import scan_public_outputs
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

@@ -11,8 +11,8 @@ import pytest
 import shapely
 
 from odgeo.errors import ParameterError
-from odgeo.geomask import donut_mask, parse_mask_distances, ring_population
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
+from odgeo.publish.geomask import donut_mask, parse_mask_distances, ring_population
 
 from .conftest import SAMPLE, SAMPLE_TZ
 
@@ -82,8 +82,8 @@ def test_masking_options_are_refused_for_public_products(tmp_path):
 
 
 def test_population_layer_problems_are_one_clear_line(tmp_path):
+    from odgeo.boundaries.population import read_population
     from odgeo.errors import ColumnError, InputFileError
-    from odgeo.population import read_population
 
     layer, column = read_population(SAMPLE / "neighbourhoods.geojson")
     assert column == "population" and len(layer) == 9

@@ -16,7 +16,8 @@ from libpysal.weights import W
 from scipy import stats
 
 from odgeo.errors import NoDataError, ParameterError
-from odgeo.gistar import (
+from odgeo.gistar.scale import Decisions, morans_i_z, optimized_scale
+from odgeo.gistar.statistic import (
     cell_spacing_m,
     confidence_bins,
     gi_star_cells,
@@ -25,10 +26,9 @@ from odgeo.gistar import (
     permutation_p,
     ring_for_distance,
 )
-from odgeo.gistar_scale import Decisions, morans_i_z, optimized_scale
 from odgeo.hexes import count_cells, points_to_cells
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
-from odgeo.leakscan import scan_public_outputs
+from odgeo.publish.leakscan import scan_public_outputs
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

@@ -4,8 +4,8 @@ import numpy as np
 import pyproj
 import shapely
 
-from odgeo.density import kernel_density
-from odgeo.hotspot_areas import density_threshold, hotspot_polygons
+from odgeo.density.hotspot_areas import density_threshold, hotspot_polygons
+from odgeo.density.kernel import kernel_density
 
 UTM = pyproj.CRS.from_epsg(32614)
 

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from odgeo.errors import ColumnError, DataError, ParameterError
-from odgeo.incidents import read_incidents
+from odgeo.incidents.read import read_incidents
+from odgeo.incidents.selection import filter_incidents
 from odgeo.schema import validate_incident_frame
-from odgeo.selection import filter_incidents
 
 
 def _write(tmp_path, rows, header="incident_id,occurred_at,outcome,longitude,latitude,address"):
@@ -233,7 +233,7 @@ def test_the_raw_text_is_let_go_before_the_points_are_made(sample_dir, monkeypat
     import gc
     import weakref
 
-    import odgeo.incidents as incidents
+    import odgeo.incidents.read as incidents
 
     raw_data, alive_at_finish = [], []
     read_table, finish = incidents.read_table, incidents.PartValidation.finish

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 from odgeo_cli.main import cli
 
-from odgeo.incidents import read_incidents
+from odgeo.incidents.read import read_incidents
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
-from odgeo.leakscan import scan_public_outputs
+from odgeo.publish.leakscan import scan_public_outputs
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

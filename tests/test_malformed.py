@@ -186,7 +186,7 @@ def messy_csv(draw):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(messy_csv())
 def test_messy_csvs_always_add_up(tmp_path, sample):
-    from odgeo.incidents import read_incidents
+    from odgeo.incidents.read import read_incidents
 
     content, n_records = sample
     path = tmp_path / "messy.csv"
@@ -273,7 +273,7 @@ def test_out_that_cannot_be_created_fails_before_any_work(tmp_path, monkeypatch)
 
 def test_a_second_run_into_a_locked_folder_says_who_holds_it(tmp_path):
     from odgeo.errors import OutputError
-    from odgeo.outputs import OutputFolder
+    from odgeo.io.outputs import OutputFolder
 
     out = tmp_path / "out"
     with OutputFolder(out) as first:
@@ -332,7 +332,7 @@ def test_the_real_medical_examiner_date_shape_is_read(tmp_path):
 
 
 def test_a_kill_between_the_two_renames_is_mended_by_the_next_run(tmp_path):
-    from odgeo.outputs import OutputFolder
+    from odgeo.io.outputs import OutputFolder
 
     out = tmp_path / "out"
     out.mkdir()
@@ -357,8 +357,8 @@ def test_the_spread_of_the_data_is_told_only_to_the_restricted_audience(tmp_path
 
 
 def test_a_file_too_large_for_the_memory_left_is_refused_before_reading(tmp_path, monkeypatch):
-    from odgeo import tables
     from odgeo.errors import InputFileError
+    from odgeo.incidents import tables
 
     path = tmp_path / "big.csv"
     path.write_text(csv_text(good_rows(200)))

@@ -11,7 +11,7 @@ import rasterio
 
 from odgeo.errors import NoDataError, OutputExistsError
 from odgeo.jobs.hotspots import PRODUCT_FILES, HotspotSettings, run_hotspots
-from odgeo.leakscan import scan_public_outputs
+from odgeo.publish.leakscan import scan_public_outputs
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

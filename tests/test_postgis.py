@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from odgeo_cli.main import cli
 
 from odgeo.errors import DatabaseError, ParameterError
+from odgeo.io.postgis import PostgisDestination, database_label, read_database
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
-from odgeo.postgis import PostgisDestination, database_label, read_database
 from odgeo.schema import INCIDENT_ID, OCCURRED_AT
 
 from .conftest import SAMPLE, SAMPLE_TZ
@@ -112,7 +112,7 @@ def test_a_query_source_reads_only_its_rows(city, tmp_path):
 
 
 def test_geometry_columns_in_any_srid_primary_keys_and_rejects(server, tmp_path):
-    from odgeo.incidents import read_incidents
+    from odgeo.incidents.read import read_incidents
 
     url = server.create_database("geoms")
     lon = np.array([-97.41, -97.405, -97.40, -97.395, -97.39])

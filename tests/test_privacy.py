@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from odgeo.errors import ParameterError
-from odgeo.privacy import check_min_count, coarsen_cells, suppress_breakdowns
+from odgeo.publish.privacy import check_min_count, coarsen_cells, suppress_breakdowns
 
 CENTRE = h3.latlng_to_cell(38.2, -97.4, 8)
 

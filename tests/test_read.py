@@ -11,8 +11,8 @@ import shapely
 from hypothesis import given
 
 from odgeo.errors import InputFileError
-from odgeo.incidents import read_incidents
-from odgeo.tables import read_table
+from odgeo.incidents.read import read_incidents
+from odgeo.incidents.tables import read_table
 
 ROWS = [
     ("A1", "2024-05-01 10:00", "fatal", "-97.40", "38.20", "Café Ñandú, 12 Oak St"),
@@ -100,7 +100,7 @@ def test_binary_file_is_refused(tmp_path):
 @given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=200))
 def test_vector_coordinates_as_text_read_back_to_the_same_floats(values):
     from odgeo.arrowtext import to_float
-    from odgeo.tables import _float_text
+    from odgeo.incidents.tables import _float_text
 
     array = np.array(values, dtype=float)
     text = _float_text(array)
@@ -115,7 +115,7 @@ def test_header_is_the_first_record_as_csv_reads_it_from_the_whole_text(fields, 
     import csv
     import io
 
-    from odgeo.tables import _header
+    from odgeo.incidents.tables import _header
 
     text = delimiter.join(fields) + newline + "x,y\n1,2\n"
     try:

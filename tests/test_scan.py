@@ -14,10 +14,10 @@ from scipy import stats
 
 from cli.main import cli
 from odgeo.errors import ParameterError
-from odgeo.extent import distances_from_centre_km
 from odgeo.jobs.scan import ScanJobSettings, run_scan
-from odgeo.leakscan import scan_public_outputs
-from odgeo.scan import BATCH, ScanSettings, scan
+from odgeo.projection import distances_from_centre_km
+from odgeo.publish.leakscan import scan_public_outputs
+from odgeo.scan.statistic import BATCH, ScanSettings, scan
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

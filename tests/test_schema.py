@@ -50,7 +50,7 @@ def test_frames_that_break_the_contract_are_refused_where_they_enter(tmp_path):
     import shapely
 
     from odgeo.errors import DataError
-    from odgeo.incidents import IncidentRead
+    from odgeo.incidents.read import IncidentRead
     from odgeo.jobs.common import JobSettings, select_incidents
     from odgeo.runrecord import RunRecord
     from odgeo.schema import INCIDENT_COLUMNS

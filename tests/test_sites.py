@@ -14,7 +14,11 @@ from click.testing import CliRunner
 from odgeo_cli.main import cli
 from scipy import sparse
 
-from odgeo.coverage import (
+from odgeo.errors import InputFileError, ParameterError
+from odgeo.incidents.read import read_incidents
+from odgeo.publish.leakscan import scan_public_outputs
+from odgeo.sites.candidates import read_sites
+from odgeo.sites.coverage import (
     coverage_problem,
     covered_weight,
     greedy,
@@ -23,12 +27,8 @@ from odgeo.coverage import (
     solve_max_coverage,
     solve_target_share,
 )
-from odgeo.errors import InputFileError, ParameterError
-from odgeo.incidents import read_incidents
-from odgeo.leakscan import scan_public_outputs
-from odgeo.network import network_cover, network_from_lines, straight_cover
-from odgeo.sites import read_sites
-from odgeo.siteweights import incident_weights, parse_weight_spec
+from odgeo.sites.network import network_cover, network_from_lines, straight_cover
+from odgeo.sites.weights import incident_weights, parse_weight_spec
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

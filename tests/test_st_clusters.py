@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from sklearn.cluster import DBSCAN, HDBSCAN
 
 from cli.main import cli
+from odgeo.clusters.st_dbscan import st_dbscan
 from odgeo.errors import ParameterError
 from odgeo.jobs.cluster_steps import first_seen_numbering, hdbscan_labels
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
-from odgeo.st_dbscan import st_dbscan
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from odgeo.maps.classes import class_breaks, class_labels, quantile_bins
 from odgeo.maps.webmap import build_map
-from odgeo.publish import Products
+from odgeo.publish.restricted import Products
 
 NOTHING = Products("public", hexes=None, grid=None, hotspots=None, clusters=None, min_count=10)
 

@@ -13,8 +13,8 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from odgeo.geojson_text import float_texts, geometry_texts
-from odgeo.writers import write_geojson
+from odgeo.io.geojson_text import float_texts, geometry_texts
+from odgeo.io.writers import write_geojson
 
 
 def _json_geometry(geom, decimals=6) -> str:

@@ -24,9 +24,9 @@ import pyproj
 import shapely
 
 from ..errors import ColumnError, InputFileError, ParameterError
+from ..incidents.tables import file_sha256, read_table, read_vector_layer
 from ..projection import local_metric_crs
 from ..schema import WGS84, find_column
-from ..tables import file_sha256, read_table, read_vector_layer
 from .addresses import normalise_street
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def _read_cache(path: Path) -> AddressIndex | None:
 
 def _write_cache(path: Path, index: AddressIndex) -> bool:
     """Write the cache atomically (unique temporary name); an unwritable cache is a warning, not a failure."""
-    from ..outputs import atomic_write_bytes
+    from ..io.outputs import atomic_write_bytes
 
     payload = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
     try:

@@ -8,7 +8,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ..errors import ParameterError
-from ..incidents import IncidentRead
+from ..incidents.read import IncidentRead
 from ..schema import ADDRESS, CITY, GEOCODE_SCORE, GEOCODE_STATUS, INCIDENT_ID, SOURCE_ROW, ZIP, has_location
 from .index import AddressIndex
 from .matcher import STATUSES, geocode_frame

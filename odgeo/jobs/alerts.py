@@ -11,22 +11,29 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..alert_areas import ALL_AREAS, DEFAULT_ALERT_RESOLUTION, AlertAreas, h3_areas, polygon_areas, read_neighbour_pairs
-from ..alert_history import AlertHistory, history_key
-from ..alerts import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
-from ..backtest import Backtest, backtest
-from ..ears import DEFAULT_MIN_SD, DEFAULT_Z, EARS_METHODS
+from ..alerts.areas import (
+    ALL_AREAS,
+    DEFAULT_ALERT_RESOLUTION,
+    AlertAreas,
+    h3_areas,
+    polygon_areas,
+    read_neighbour_pairs,
+)
+from ..alerts.backtest import Backtest, backtest
+from ..alerts.ears import DEFAULT_MIN_SD, DEFAULT_Z, EARS_METHODS
+from ..alerts.history import AlertHistory, history_key
+from ..alerts.spikes import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
 from ..errors import ParameterError
-from ..incidents import IncidentRead
+from ..incidents.read import IncidentRead
+from ..io.outputs import OutputFolder
+from ..io.writers import write_csv
 from ..maps.summary import alert_sentence, chance_phrase, summary_page
 from ..maps.webmap import basemap, build_map
-from ..outputs import OutputFolder
-from ..products import AlertFiles, Products
-from ..publish import Gate
+from ..publish.gate import AlertFiles, Products
+from ..publish.restricted import Gate
 from ..runrecord import RunRecord
-from ..scan import DEFAULT_SCAN, scan
+from ..scan.statistic import DEFAULT_SCAN, scan
 from ..schema import OCCURRED_AT
-from ..writers import write_csv
 from .common import (
     JobSettings,
     latest_time,

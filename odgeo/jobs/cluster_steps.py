@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..clusters.st_dbscan import DEFAULT_EPS_DAYS, st_dbscan
 from ..errors import ParameterError
 from ..runrecord import RunRecord
-from ..st_dbscan import DEFAULT_EPS_DAYS, st_dbscan
 from ..vocabulary import CLUSTER_METHODS
 from .located import LocatedIncidents
 

@@ -13,22 +13,22 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..alerts import wall_clock
-from ..dask_read import IncidentParts
+from ..alerts.spikes import wall_clock
+from ..engine.dask_read import IncidentParts
+from ..engine.partitions import DEFAULT_BLOCKSIZE
 from ..errors import DataError, NoDataError, ParameterError
-from ..extent import check_spread
-from ..geomask import DonutMask
-from ..incidents import IncidentRead, read_incidents
-from ..ledger import Ledger
-from ..outputs import OutputFolder
-from ..partitions import DEFAULT_BLOCKSIZE
-from ..postgis import PostgisDestination
-from ..privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count
+from ..incidents.extent import check_spread
+from ..incidents.read import IncidentRead, read_incidents
+from ..incidents.selection import filter_incidents, move_to_rejects
+from ..io.outputs import OutputFolder
+from ..io.postgis import PostgisDestination
 from ..projection import lonlat_of
-from ..publish import Gate, gate_for
+from ..publish.geomask import DonutMask
+from ..publish.ledger import Ledger
+from ..publish.privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count
+from ..publish.restricted import Gate, gate_for
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, OUTCOME, has_location, located, validate_incident_frame
-from ..selection import filter_incidents, move_to_rejects
 from ..vocabulary import AUDIENCES
 
 __all__ = ["QUIET_DAYS", "JobSettings", "check_ledger_place", "date_span", "latest_time", "open_gate", "parse_as_of",
@@ -57,7 +57,7 @@ class JobSettings:
         decided from every value); keep dates before 1990 or after today.
     drop_outliers
         Set aside incidents far from all others (rejected as ``outlier``) instead of
-        refusing a spread too wide for one local projection (see :mod:`odgeo.extent`).
+        refusing a spread too wide for one local projection (see :mod:`odgeo.incidents.extent`).
     reference, min_score
         Address points and/or street centerlines to geocode the incidents that have
         an address and no coordinates (see :mod:`odgeo.geocode.matcher`); matches scoring
@@ -65,18 +65,18 @@ class JobSettings:
     audience, min_count, ledger
         "public" (default) or "restricted"; the smallest count published for the
         public (default 10); a release ledger shared by successive public runs
-        (see :mod:`odgeo.ledger` and docs/privacy.md).
+        (see :mod:`odgeo.publish.ledger` and docs/privacy.md).
     title, tiles
         Map title and basemap (None: OpenStreetMap; "none": no basemap).
     table, sql
         With a PostgreSQL URL as input: the table or the SELECT query to read.
     to_postgis, postgis_schema, postgis_mode
         Also copy the products into this PostgreSQL database, in this schema (default
-        odgeo), replacing or appending to its tables (see :mod:`odgeo.postgis`).
+        odgeo), replacing or appending to its tables (see :mod:`odgeo.io.postgis`).
     engine, scheduler, workers, worker_memory, blocksize
-        What reads the input: "memory" (default), "dask" or "auto" (see :mod:`odgeo.cluster`);
+        What reads the input: "memory" (default), "dask" or "auto" (see :mod:`odgeo.engine.choose`);
         the Dask scheduler's address, else a local cluster's worker processes and their
-        memory limit; bytes of CSV per part (see :mod:`odgeo.dask_read`).
+        memory limit; bytes of CSV per part (see :mod:`odgeo.engine.dask_read`).
     """
 
     columns: dict[str, str | None] = field(default_factory=dict)
@@ -119,7 +119,7 @@ def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
     ``write(result, folder)`` writes its products through the publishing gate into
     the output folder, ending with :func:`save_map_and_record`. Nothing reaches
     ``out_dir`` unless every step succeeded. With ``parts`` the command analyses an
-    input read on Dask in its parts (an :class:`odgeo.dask_read.IncidentParts`, its
+    input read on Dask in its parts (an :class:`odgeo.engine.dask_read.IncidentParts`, its
     cluster kept until the analysis ends); else every read arrives here whole.
     """
     say = progress or (lambda step: None)
@@ -152,7 +152,7 @@ def read_job_input(path, settings: JobSettings, record: RunRecord, say: Callable
     """Read the incident file, record it, and geocode what lacks coordinates when references are given.
 
     With ``cluster`` (the stack that closes a Dask cluster once the caller is done) an
-    input read on Dask stays there in parts (an :class:`odgeo.dask_read.IncidentParts`)
+    input read on Dask stays there in parts (an :class:`odgeo.engine.dask_read.IncidentParts`)
     unless references are given (the geocoder works in this process); otherwise the
     read comes here whole.
     """
@@ -182,9 +182,9 @@ def read_job_input(path, settings: JobSettings, record: RunRecord, say: Callable
 
 def _engine(path, settings: JobSettings, record: RunRecord) -> str:
     """The engine that reads ``path`` (recorded; ``auto`` says what it chose and why)."""
-    from ..cluster import choose_engine
-    from ..partitions import is_partitioned
-    from ..postgis import is_database_url
+    from ..engine.choose import choose_engine
+    from ..engine.partitions import is_partitioned
+    from ..io.postgis import is_database_url
 
     if is_database_url(path):
         if settings.engine not in (None, "memory", "auto"):
@@ -205,8 +205,8 @@ def _engine(path, settings: JobSettings, record: RunRecord) -> str:
 
 def _read_on_dask(path, settings: JobSettings, record: RunRecord, cluster: contextlib.ExitStack) -> IncidentParts:
     """``path`` read and validated in parts on a Dask cluster that ``cluster`` closes."""
-    from ..cluster import dask_client
-    from ..dask_read import read_parts_dask
+    from ..engine.choose import dask_client
+    from ..engine.dask_read import read_parts_dask
 
     client, described = cluster.enter_context(dask_client(settings.scheduler, settings.workers,
                                                           settings.worker_memory))
@@ -406,7 +406,7 @@ def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: 
     With ``--to-postgis`` the products are then copied into the database in one
     transaction. The gate finishes last (a ledger is saved), before the folder is swapped in.
     """
-    from ..writers import write_json
+    from ..io.writers import write_json
 
     fmap.save(str(folder.path("map.html")))
     written = [*written, folder.path("map.html")]

@@ -11,19 +11,19 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
 from ..errors import NoDataError, ParameterError
-from ..gistar import CORRECTIONS, neighbours, ring_distance_m, study_cells
+from ..gistar.emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
+from ..gistar.statistic import CORRECTIONS, neighbours, ring_distance_m, study_cells
 from ..hexes import DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, points_to_cells
-from ..incidents import IncidentRead
+from ..incidents.read import IncidentRead
+from ..io.outputs import OutputFolder
+from ..io.writers import write_csv, write_geojson
 from ..maps.webmap import basemap, build_map
-from ..outputs import OutputFolder
 from ..projection import lonlat_of
-from ..publish import Gate, Products
+from ..publish.restricted import Gate, Products
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, WGS84
 from ..vocabulary import STEPS
-from ..writers import write_csv, write_geojson
 from .common import (
     JobSettings,
     date_span,

@@ -12,12 +12,12 @@ from ..errors import ColumnError, ParameterError
 from ..geocode.index import AddressIndex
 from ..geocode.matcher import GEOCODE_COLUMNS, geocode_frame
 from ..geocode.pending import DEFAULT_MIN_SCORE, geocode_pending, status_summary
-from ..incidents import IncidentRead
+from ..incidents.read import IncidentRead
+from ..incidents.tables import read_table
 from ..schema import (
     WGS84,
     find_column,
 )
-from ..tables import read_table
 
 __all__ = [
     "OUTPUT_SUFFIXES",

@@ -8,10 +8,10 @@ import numpy as np
 import shapely
 
 from ..errors import ParameterError
-from ..gistar import CORRECTIONS, GiPlan, GiStar, gi_star_cells, ring_for_distance
-from ..gistar_scale import Decisions, optimized_scale
+from ..gistar.scale import Decisions, optimized_scale
+from ..gistar.statistic import CORRECTIONS, GiPlan, GiStar, gi_star_cells, ring_for_distance
+from ..incidents.tables import read_vector_layer
 from ..runrecord import RunRecord
-from ..tables import read_vector_layer
 from ..vocabulary import METHODS
 from .located import LocatedIncidents
 

@@ -18,26 +18,26 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import clusters as clusters_mod
 from .. import hexes as hexes_mod
-from ..areas import add_rates, area_counts, read_boundaries
-from ..dask_read import IncidentParts
-from ..density import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, nice_below
+from ..boundaries.counts import add_rates, area_counts, read_boundaries
+from ..boundaries.population import read_population
+from ..clusters import dbscan as clusters_mod
+from ..density.hotspot_areas import DEFAULT_PERCENTILE, hotspot_polygons
+from ..density.kernel import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, nice_below
+from ..engine.dask_read import IncidentParts
 from ..errors import NoDataError, ParameterError
-from ..geomask import donut_mask, parse_mask_distances, ring_population
-from ..gistar import GiStar
-from ..hotspot_areas import DEFAULT_PERCENTILE, hotspot_polygons
-from ..incidents import IncidentRead
+from ..gistar.statistic import GiStar
+from ..incidents.read import IncidentRead
+from ..io.outputs import OutputFolder
+from ..io.writers import write_csv, write_density_geotiff, write_geojson
 from ..maps.image import write_map_png
 from ..maps.webmap import basemap, build_map
-from ..outputs import OutputFolder
-from ..population import read_population
-from ..privacy import check_min_count
 from ..projection import project_points
-from ..publish import Gate, HotspotLayers, Products
+from ..publish.geomask import donut_mask, parse_mask_distances, ring_population
+from ..publish.privacy import check_min_count
+from ..publish.restricted import Gate, HotspotLayers, Products
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, has_location
-from ..writers import write_csv, write_density_geotiff, write_geojson
 from .cluster_steps import ClusterPlan, cluster_labels, plan_clusters
 from .common import (
     JobSettings,
@@ -90,7 +90,7 @@ class HotspotSettings(JobSettings):
         Density percentile above which cells form hot spots (default 95).
     cluster_method
         "dbscan" (default), "st-dbscan" (neighbours within ``eps_m`` and ``eps_days``)
-        or "hdbscan" (no distance: ``min_cluster_size``); see :mod:`odgeo.st_dbscan`.
+        or "hdbscan" (no distance: ``min_cluster_size``); see :mod:`odgeo.clusters.st_dbscan`.
     eps_m, min_samples, eps_days, min_cluster_size
         DBSCAN search distance (default 100 m) and minimum points (default 15);
         ST-DBSCAN's time distance in days (default 2); HDBSCAN's smallest cluster
@@ -107,14 +107,14 @@ class HotspotSettings(JobSettings):
         residents (areal weighting; unstable below 20 incidents) and, with
         ``mask_points``, each displaced point's k-anonymity.
     method, gi_resolution, gi_distance_m, gi_rings, correction, permutations, seed, study_area
-        Gi* hot spot statistics (see :mod:`odgeo.gistar`, :mod:`odgeo.gistar_scale`):
+        Gi* hot spot statistics (see :mod:`odgeo.gistar.statistic`, :mod:`odgeo.gistar.scale`):
         "fixed" (default: one resolution finer than the hexagons, 1 ring unless given) or
         "optimized"; the multiple-testing correction ("fdr" default, "bonferroni",
         "none"); permutations for pseudo p-values (default 0: analytic); the
         study area polygon file (default: the convex hull of the cells with incidents).
     boundaries, boundary_name_col, boundary_population_col
         Polygons (neighbourhoods, tracts) to count incidents in, with rates per
-        10,000 residents when they carry a population (see :mod:`odgeo.areas`).
+        10,000 residents when they carry a population (see :mod:`odgeo.boundaries.counts`).
     """
 
     resolution: int | None = None
@@ -311,7 +311,7 @@ def analyse_hotspots(
     ----------
     read
         Validated incidents (:func:`odgeo.read_incidents`), or incidents validated in parts
-        on a Dask cluster (:func:`odgeo.dask_read.read_parts_dask`): the per-incident stages
+        on a Dask cluster (:func:`odgeo.engine.dask_read.read_parts_dask`): the per-incident stages
         then run there (see :mod:`odgeo.jobs.located`).
     settings
         Every setting; None fields take their defaults (recorded in the run record).
@@ -553,7 +553,7 @@ def _all_dates(read: IncidentRead, used: LocatedIncidents) -> pd.DataFrame:
 def write_hotspot_products(result: HotspotResult, out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     """Write the products of :func:`analyse_hotspots` into ``out_dir``; return their paths.
 
-    Only ``result.products`` is written (see :mod:`odgeo.publish`); for the
+    Only ``result.products`` is written (see :mod:`odgeo.publish.restricted`); for the
     public audience ``rejects.csv`` carries no incident ids.
 
     Parameters

@@ -3,7 +3,7 @@
 The main job asks the same three things of its incidents whatever holds them:
 H3 counts, a kernel density and DBSCAN. :class:`InMemoryIncidents` answers from a
 GeoDataFrame in this process (``--engine memory``); :class:`ClusterIncidents` from
-parts held on a Dask cluster (``--engine dask``, :mod:`odgeo.dask_stages`), with only
+parts held on a Dask cluster (``--engine dask``, :mod:`odgeo.engine.stages`), with only
 the incidents' coordinates, dates and outcomes here (25 bytes an incident, about 50 with
 the projected coordinates and labels the analysis adds, where a GeoDataFrame's shapely
 points take about 240). Both give the same results: counts
@@ -23,8 +23,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from .. import clusters as clusters_mod
-from ..density import DensityGrid, kernel_density
+from ..clusters import dbscan as clusters_mod
+from ..density.kernel import DensityGrid, kernel_density
 from ..hexes import count_cells
 from ..projection import lonlat_of
 from ..schema import OCCURRED_AT, OUTCOME, WGS84
@@ -63,12 +63,12 @@ class LocatedIncidents(ABC):
     @abstractmethod
     def kernel_density(self, x: np.ndarray, y: np.ndarray, *, crs: pyproj.CRS, bandwidth_m: float,
                        cell_size_m: float, kernel: str) -> DensityGrid:
-        """:func:`odgeo.density.kernel_density` of the incidents, projected (``x``, ``y``) to ``crs``."""
+        """:func:`odgeo.density.kernel.kernel_density` of the incidents, projected (``x``, ``y``) to ``crs``."""
 
     @abstractmethod
     def dbscan(self, x: np.ndarray, y: np.ndarray, *, crs: pyproj.CRS, eps_m: float,
                min_samples: int) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`odgeo.clusters.dbscan` labels and core flags of the incidents, projected to ``crs``."""
+        """:func:`odgeo.clusters.dbscan.dbscan` labels and core flags of the incidents, projected to ``crs``."""
 
 
 class InMemoryIncidents(LocatedIncidents):
@@ -98,11 +98,11 @@ class InMemoryIncidents(LocatedIncidents):
                            by_outcome=by_outcome, period=period)
 
     def kernel_density(self, x, y, *, crs, bandwidth_m, cell_size_m, kernel):
-        """:func:`odgeo.density.kernel_density` of ``x``, ``y``."""
+        """:func:`odgeo.density.kernel.kernel_density` of ``x``, ``y``."""
         return kernel_density(x, y, crs=crs, bandwidth_m=bandwidth_m, cell_size_m=cell_size_m, kernel=kernel)
 
     def dbscan(self, x, y, *, crs, eps_m, min_samples):
-        """:func:`odgeo.clusters.dbscan` of ``x``, ``y``."""
+        """:func:`odgeo.clusters.dbscan.dbscan` of ``x``, ``y``."""
         return clusters_mod.dbscan(x, y, eps_m=eps_m, min_samples=min_samples)
 
 
@@ -115,7 +115,7 @@ class ClusterIncidents(LocatedIncidents):
     client
         The ``distributed.Client`` of the cluster holding ``parts``.
     parts
-        Futures of the parts in input order, each in :func:`odgeo.dask_stages.points_of`'s form.
+        Futures of the parts in input order, each in :func:`odgeo.engine.stages.points_of`'s form.
     points
         The parts one after the other, in this process (the same form).
     sizes
@@ -130,7 +130,7 @@ class ClusterIncidents(LocatedIncidents):
     lat: np.ndarray = field(init=False)
 
     def __post_init__(self):
-        from ..dask_stages import LAT, LON
+        from ..engine.stages import LAT, LON
 
         self.lon, self.lat = self.points[LON].to_numpy(), self.points[LAT].to_numpy()
 
@@ -151,22 +151,22 @@ class ClusterIncidents(LocatedIncidents):
         return int((self.points[OUTCOME] == "fatal").sum())
 
     def count_cells(self, *, resolution, by_outcome=True, period=None, keep=None):
-        """Counts per part on the workers, added up (:func:`odgeo.dask_stages.count_cells_parts`)."""
-        from ..dask_stages import count_cells_parts
+        """Counts per part on the workers, added up (:func:`odgeo.engine.stages.count_cells_parts`)."""
+        from ..engine.stages import count_cells_parts
 
         return count_cells_parts(self.client, self._kept(keep), resolution=resolution, by_outcome=by_outcome,
                                  period=period)
 
     def kernel_density(self, x, y, *, crs, bandwidth_m, cell_size_m, kernel):
-        """Each part binned on its worker, one FFT (:func:`odgeo.dask_stages.kernel_density_parts`)."""
-        from ..dask_stages import kernel_density_parts
+        """Each part binned on its worker, one FFT (:func:`odgeo.density.on_parts.kernel_density_parts`)."""
+        from ..density.on_parts import kernel_density_parts
 
         return kernel_density_parts(self.client, self.parts, crs=crs, bandwidth_m=bandwidth_m,
                                     cell_size_m=cell_size_m, kernel=kernel)
 
     def dbscan(self, x, y, *, crs, eps_m, min_samples):
-        """DBSCAN in strips of the map on the workers (:func:`odgeo.dask_stages.dbscan_parts`)."""
-        from ..dask_stages import dbscan_parts
+        """DBSCAN in strips of the map on the workers (:func:`odgeo.clusters.on_parts.dbscan_parts`)."""
+        from ..clusters.on_parts import dbscan_parts
 
         clusters_mod.check_dbscan_parameters(eps_m, min_samples)
         return dbscan_parts(self.client, self.parts, crs=crs, eps_m=float(eps_m), min_samples=int(min_samples))

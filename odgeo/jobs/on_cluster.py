@@ -1,7 +1,7 @@
 """The incidents a job uses, selected on the Dask cluster that read them (``--engine dask``).
 
 :func:`select_parts` does what :func:`odgeo.jobs.common.select_incidents` does to an
-input read in memory, to an input read in parts (:class:`odgeo.dask_read.IncidentParts`):
+input read in memory, to an input read in parts (:class:`odgeo.engine.dask_read.IncidentParts`):
 the date and outcome filters run on each part's worker (the rows they drop become that
 part's rejects), the spread check runs here on every located incident's coordinates,
 and the outliers it sets aside go back to their parts' rejects. What comes here: the
@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..dask_read import IncidentParts
-from ..incidents import IncidentRead
+from ..engine.dask_read import IncidentParts
+from ..incidents.read import IncidentRead
+from ..incidents.selection import filter_incidents
 from ..schema import OCCURRED_AT
-from ..selection import filter_incidents
 from .common import JobSettings, record_filters, record_selection, reject_outliers, spread_outliers
 from .located import ClusterIncidents
 

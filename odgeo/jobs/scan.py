@@ -14,19 +14,19 @@ import shapely
 
 from ..errors import ParameterError
 from ..hexes import DEFAULT_RESOLUTION, cell_centres, count_cells, points_to_cells
-from ..incidents import IncidentRead
+from ..incidents.read import IncidentRead
+from ..io.outputs import OutputFolder
+from ..io.writers import write_csv
 from ..maps.summary import scan_sentence
 from ..maps.webmap import basemap, build_map
-from ..outputs import OutputFolder
-from ..products import Products
 from ..projection import lonlat_of, project_points
-from ..publish import Gate
+from ..publish.gate import Products
+from ..publish.restricted import Gate
 from ..runrecord import RunRecord
-from ..satscan import write_satscan_input
-from ..scan import DEFAULT_SCAN, ScanResult, ScanSettings, scan
+from ..scan.satscan import write_satscan_input
+from ..scan.statistic import DEFAULT_SCAN, ScanResult, ScanSettings, scan
 from ..schema import OCCURRED_AT, WGS84
 from ..vocabulary import LOCATION_KINDS
-from ..writers import write_csv
 from .common import (
     JobSettings,
     latest_time,
@@ -50,7 +50,7 @@ MIN_DRAWN_RADIUS_M = 25.0
 
 @dataclass(frozen=True)
 class ScanJobSettings(JobSettings):
-    """Settings of ``odgeo scan`` (None: the default; see :class:`odgeo.scan.ScanSettings`).
+    """Settings of ``odgeo scan`` (None: the default; see :class:`odgeo.scan.statistic.ScanSettings`).
 
     as_of: the last day of the study window (default: the latest incident's day).
     locations: "points" (distinct incident coordinates, as SaTScan's case
@@ -100,7 +100,7 @@ def run_scan(path, out_dir, settings: ScanJobSettings | None = None, *, overwrit
     out_dir
         The output folder (checked, locked and written aside before anything else).
     settings
-        Every setting (see :class:`ScanJobSettings` and :class:`odgeo.scan.ScanSettings`).
+        Every setting (see :class:`ScanJobSettings` and :class:`odgeo.scan.statistic.ScanSettings`).
     overwrite
         Replace a non-empty ``out_dir`` as a whole.
     progress

@@ -23,7 +23,15 @@ import pandas as pd
 import pyproj
 from scipy import sparse
 
-from ..coverage import (
+from ..errors import ParameterError
+from ..hexes import points_to_cells
+from ..io.outputs import OutputFolder
+from ..io.writers import write_csv, write_geojson
+from ..projection import lonlat_of, project_points
+from ..runrecord import RunRecord
+from ..schema import OCCURRED_AT, WGS84
+from ..sites.candidates import read_sites
+from ..sites.coverage import (
     CoverageProblem,
     Solution,
     coverage_problem,
@@ -33,16 +41,8 @@ from ..coverage import (
     solve_max_coverage,
     solve_target_share,
 )
-from ..errors import ParameterError
-from ..hexes import points_to_cells
-from ..network import network_cover, read_network, straight_cover
-from ..outputs import OutputFolder
-from ..projection import lonlat_of, project_points
-from ..runrecord import RunRecord
-from ..schema import OCCURRED_AT, WGS84
-from ..sites import read_sites
-from ..siteweights import incident_weights
-from ..writers import write_csv, write_geojson
+from ..sites.network import network_cover, read_network, straight_cover
+from ..sites.weights import incident_weights
 from .common import run_job, save_map_and_record
 from .hotspots import HotspotResult, HotspotSettings, analyse_hotspots
 

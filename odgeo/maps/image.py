@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pyproj
 
-from ..products import Products
 from ..projection import reproject
+from ..publish.gate import Products
 from .classes import class_breaks, class_labels
 from .page import YLORRD
 

@@ -8,7 +8,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
-from ..products import Products
+from ..publish.gate import Products
 from ..schema import WGS84
 from .page import LAYER_NAMES, Legend, rounded_geoms, swatch_rows
 

@@ -23,7 +23,7 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
-from ..writers import COORD_DECIMALS
+from ..io.writers import COORD_DECIMALS
 
 __all__ = [
     "CLUSTER_LAYER_NAMES",

@@ -13,9 +13,9 @@ import html
 import numpy as np
 import pandas as pd
 
-from ..alert_areas import ALL_AREAS
-from ..alerts import DailySeries
-from ..products import RESTRICTED_BANNER, AlertFiles
+from ..alerts.areas import ALL_AREAS
+from ..alerts.spikes import DailySeries
+from ..publish.gate import RESTRICTED_BANNER, AlertFiles
 
 __all__ = ["CHART_DAYS", "alert_sentence", "chance_phrase", "scan_sentence", "summary_page"]
 

@@ -18,9 +18,9 @@ import shapely
 from folium.raster_layers import ImageOverlay
 from jinja2 import Template
 
-from ..density import DensityGrid
+from ..density.kernel import DensityGrid
 from ..hexes import PERIOD_COLUMN
-from ..products import RESTRICTED_BANNER, Products
+from ..publish.gate import RESTRICTED_BANNER, Products
 from ..schema import WGS84
 from ..vocabulary import AUDIENCES
 from .classes import CLASSIFIERS, class_breaks, class_labels
@@ -55,7 +55,7 @@ def build_map(
     tiles: str | None = "OpenStreetMap",
     classes: str = "quantiles",
 ) -> folium.Map:
-    """Draw the products for one audience (see :mod:`odgeo.publish`) as a self-contained page.
+    """Draw the products for one audience (see :mod:`odgeo.publish.restricted`) as a self-contained page.
 
     Parameters
     ----------

@@ -1,0 +1,115 @@
+"""The areas ``odgeo alerts`` watches: polygons from a file, or coarse H3 cells, with their neighbours.
+
+Each incident counts in every polygon that contains it (as :mod:`odgeo.boundaries.counts`
+counts them); polygons of the file that share a name are one area. Without a
+polygon file the areas are the H3 cells (default resolution 7, about 5 km2)
+that hold at least one incident of the input. Neighbours are areas whose
+polygons touch (or H3 cells one ring apart), or the pairs of a CSV file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..boundaries.counts import read_boundaries
+from ..errors import InputFileError
+from ..hexes import cell_disks, cell_strs, cells_to_polygons, points_to_cells
+from ..incidents.tables import read_table
+from ..projection import lonlat_of
+from ..schema import WGS84
+
+__all__ = ["ALL_AREAS", "DEFAULT_ALERT_RESOLUTION", "AlertAreas", "h3_areas", "polygon_areas", "read_neighbour_pairs"]
+
+#: The series of the whole input, always watched.
+ALL_AREAS = "all"
+DEFAULT_ALERT_RESOLUTION = 7
+
+
+@dataclass
+class AlertAreas:
+    """Named areas, their outlines (EPSG:4326), which incidents each holds, and their neighbours."""
+
+    names: list[str]
+    outlines: gpd.GeoSeries
+    source: dict  # how the areas were made (file and column, or H3 resolution), for run.json and history
+    members: tuple[np.ndarray, np.ndarray]  # (incident index, area index) pairs
+    neighbours: dict[int, set[int]]
+
+    def frame(self) -> gpd.GeoDataFrame:
+        """One row per area: name and outline."""
+        return gpd.GeoDataFrame({"name": self.names}, geometry=self.outlines.to_numpy(), crs=WGS84)
+
+    def n_outside(self, n_incidents: int) -> int:
+        """Incidents in no area (they count only in ``all``)."""
+        return int(n_incidents - len(np.unique(self.members[0])))
+
+
+def polygon_areas(path: str | Path, incidents: gpd.GeoDataFrame, *, name_col: str | None = None,
+                  layer: str | None = None) -> AlertAreas:
+    """Areas from a polygon file named by ``name_col`` (default: detected), with touching polygons as neighbours."""
+    frame, columns = read_boundaries(path, name_col=name_col, layer=layer, option="--area-name-col",
+                                     what="--areas")
+    if frame.empty:
+        raise InputFileError(f"{path}: no polygons; --areas needs a polygon file (counties, ZIP areas ...)")
+    if (frame["name"] == ALL_AREAS).any():
+        raise InputFileError(f"{path}: an area is named {ALL_AREAS!r}, the name of the whole input's series; "
+                             "rename it or choose another --area-name-col")
+    merged = frame.dissolve(by="name", sort=True)  # several polygons of one name are one area
+    names = [str(n) for n in merged.index]
+    outlines = gpd.GeoSeries(shapely.make_valid(merged.geometry.to_numpy()), crs=WGS84)
+    points = gpd.GeoDataFrame(geometry=incidents.geometry.to_numpy(), crs=WGS84)
+    hits = gpd.sjoin(points, gpd.GeoDataFrame(geometry=outlines.to_numpy(), crs=WGS84), how="inner",
+                     predicate="intersects")
+    members = (hits.index.to_numpy(dtype=np.int64), hits["index_right"].to_numpy(dtype=np.int64))
+    tree = shapely.STRtree(outlines.to_numpy())
+    left, right = tree.query(outlines.to_numpy(), predicate="intersects")
+    neighbours: dict[int, set[int]] = {i: set() for i in range(len(names))}
+    for a, b in zip(left.tolist(), right.tolist()):
+        if a != b:
+            neighbours[a].add(b)
+    source = {"kind": "polygons", "file": Path(path).name, "name_column": columns["name"], "n_areas": len(names)}
+    return AlertAreas(names, outlines, source, members, neighbours)
+
+
+def h3_areas(incidents: gpd.GeoDataFrame, resolution: int = DEFAULT_ALERT_RESOLUTION) -> AlertAreas:
+    """The H3 cells holding incidents, as areas; cells one ring apart are neighbours."""
+    lon, lat = lonlat_of(incidents.geometry)
+    cell_of = points_to_cells(lon, lat, resolution)
+    cells, area_of = np.unique(cell_of, return_inverse=True)
+    names = cell_strs(cells)
+    position = {int(c): i for i, c in enumerate(cells)}
+    neighbours = {i: {position[int(c)] for c in disk if int(c) in position and int(c) != int(cells[i])}
+                  for i, disk in enumerate(cell_disks(cells, 1))}
+    outlines = gpd.GeoSeries(cells_to_polygons(names).to_numpy(), crs=WGS84)
+    source = {"kind": "h3", "resolution": int(resolution), "n_areas": len(names)}
+    return AlertAreas(names, outlines, source, (np.arange(len(cell_of)), area_of.astype(np.int64)), neighbours)
+
+
+def read_neighbour_pairs(path: str | Path, names: list[str]) -> dict[int, set[int]]:
+    """Neighbours from a CSV of area name pairs (first two columns; each pair works both ways)."""
+    table = read_table(Path(path)).data
+    if table.shape[1] < 2:
+        raise InputFileError(f"{path}: --neighbours needs two columns of area names (area, neighbour)")
+    index = {n: i for i, n in enumerate(names)}
+    out: dict[int, set[int]] = {i: set() for i in range(len(names))}
+    first, second = (table.iloc[:, k].astype(str).str.strip() for k in (0, 1))
+    for row, (a, b) in enumerate(zip(first, second), start=2):
+        for name in (a, b):
+            if name not in index:
+                raise InputFileError(f"{path}: row {row}: {name!r} is not an area of --areas "
+                                     f"(areas are {', '.join(names[:5])}{' ...' if len(names) > 5 else ''})")
+        if a != b:
+            out[index[a]].add(index[b])
+            out[index[b]].add(index[a])
+    return out
+
+
+def area_series_index(areas: AlertAreas) -> pd.Index:
+    """The series names in order: every area, then ``all``."""
+    return pd.Index([*areas.names, ALL_AREAS])

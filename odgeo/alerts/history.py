@@ -1,0 +1,200 @@
+"""The alert history of a daily job (``odgeo alerts --history FILE``): ODMAP's spike alert history.
+
+Every alert keeps its first and last run (``first_seen``, ``last_seen``, the
+reference times); an alert still firing on the next run is ``ongoing`` (and is
+notified again only when its count grew), one no longer firing is ``ended`` at
+that run, one firing again later is a new alert. Running the same reference
+time twice changes nothing: a rerun compares with the counts of the run before.
+
+The file is CSV (one ``# odgeo-alert-history`` header line with what the
+history belongs to, then the alerts) or SQLite (``.sqlite``, ``.sqlite3``,
+``.db``: tables ``meta`` and ``alerts``), written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputFileError, ParameterError
+
+__all__ = ["HISTORY_COLUMNS", "AlertHistory", "history_key"]
+
+FORMAT = "odgeo-alert-history"
+VERSION = 1
+HISTORY_COLUMNS = ["alert_id", "area", "kind", "status", "window_start", "window_end", "count",
+                   "threshold_or_expected", "related_areas", "first_seen", "last_seen", "ended_at", "prior_count"]
+_TIMES = ("window_start", "window_end", "first_seen", "last_seen", "ended_at")
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+
+
+def history_key(areas_source: dict, names: list[str], columns: dict) -> dict:
+    """What a history belongs to: the areas (how they were made, their names) and the input's columns."""
+    digest = hashlib.sha256(json.dumps([areas_source, names], sort_keys=True, default=str).encode()).hexdigest()
+    return {"areas": {k: v for k, v in areas_source.items() if k != "n_areas"}, "areas_sha256": digest[:16],
+            "columns": {k: v for k, v in columns.items() if v}}
+
+
+@dataclass
+class AlertHistory:
+    """Alerts across runs; see the module docstring."""
+
+    path: Path
+    key: dict
+    last_as_of: pd.Timestamp | None = None
+    table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HISTORY_COLUMNS))
+
+    @classmethod
+    def single_run(cls) -> AlertHistory:
+        """A history of this run alone (no --history): every alert is new, nothing is saved."""
+        return cls(Path(), {})
+
+    @classmethod
+    def open(cls, path: str | Path, key: dict, timezone: str) -> AlertHistory:
+        """The history at ``path`` (a new one when the file does not exist); an error if it is another's."""
+        path = Path(path)
+        if not path.exists():
+            return cls(path, key)
+        meta, table = _read_sqlite(path) if path.suffix.lower() in SQLITE_SUFFIXES else _read_csv(path)
+        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+            raise InputFileError(f"{path}: not an odgeo alert history (version {VERSION}); give a new --history file")
+        for part, what in (("areas_sha256", "other areas"), ("columns", "another input's columns")):
+            if meta.get("key", {}).get(part) != key[part]:
+                raise InputFileError(f"--history {path} was made for {what} ({meta.get('key', {}).get(part)}); "
+                                     "use one history per input and area set, or a new file")
+        missing = [c for c in HISTORY_COLUMNS if c not in table.columns]
+        if missing:
+            raise InputFileError(f"{path}: the history lacks columns {', '.join(missing)}; it is damaged: restore "
+                                 "it from a backup or start a new --history file")
+        try:
+            for col in _TIMES:
+                table[col] = pd.to_datetime(table[col], utc=True).dt.tz_convert(timezone)
+            last = pd.Timestamp(meta["last_as_of"]).tz_convert(timezone) if meta.get("last_as_of") else None
+            table["count"] = table["count"].astype("int64")
+            table["threshold_or_expected"] = pd.to_numeric(table["threshold_or_expected"]).astype(float)
+            table["prior_count"] = pd.to_numeric(table["prior_count"]).astype("Int64")
+        except (ValueError, TypeError, KeyError) as err:
+            raise InputFileError(f"{path}: the history is damaged ({err}); restore it from a backup or start a "
+                                 "new --history file") from err
+        table["related_areas"] = table["related_areas"].fillna("").astype(str)
+        return cls(path, key, last, table[HISTORY_COLUMNS].reset_index(drop=True))
+
+    def update(self, current: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Merge this run's firing alerts; return alerts.csv's rows (firing now, or ended by this run)."""
+        if self.last_as_of is not None and as_of < self.last_as_of:
+            raise ParameterError(f"--as-of {as_of:%Y-%m-%d %H:%M} is before the history's last run "
+                                 f"({self.last_as_of:%Y-%m-%d %H:%M}); a history only moves forward")
+        rerun = self.last_as_of is not None and as_of == self.last_as_of
+        table = self.table.copy()
+        keys = list(zip(current["area"], current["kind"]))
+        open_rows = {(a, k): i for i, (a, k, status) in enumerate(zip(table["area"], table["kind"], table["status"]))
+                     if status != "ended" or table.at[i, "ended_at"] == as_of}
+        firing = set(keys)
+        new_rows: list[dict] = []
+        for row, key in zip(current.itertuples(index=False), keys):
+            i = open_rows.get(key)
+            if i is None:
+                new_rows.append({"alert_id": _new_id(table, new_rows, row.area, row.kind, as_of), "area": row.area,
+                                 "kind": row.kind, "status": "new", "window_start": row.window_start,
+                                 "window_end": row.window_end, "first_seen": as_of, "last_seen": as_of,
+                                 "ended_at": pd.NaT, "count": int(row.count), "prior_count": pd.NA,
+                                 "threshold_or_expected": row.threshold_or_expected,
+                                 "related_areas": row.related_areas})
+                continue
+            if not (rerun and table.at[i, "last_seen"] == as_of):
+                table.at[i, "prior_count"] = table.at[i, "count"]
+            for col, value in (("count", int(row.count)), ("threshold_or_expected", row.threshold_or_expected),
+                               ("related_areas", row.related_areas), ("window_start", row.window_start),
+                               ("window_end", row.window_end), ("last_seen", as_of), ("ended_at", pd.NaT)):
+                table.at[i, col] = value
+            table.at[i, "status"] = "new" if table.at[i, "first_seen"] == as_of else "ongoing"
+        drop = []
+        for key, i in open_rows.items():
+            if key in firing:
+                continue
+            if table.at[i, "first_seen"] == as_of:
+                drop.append(i)  # a rerun no longer finds an alert only this reference time had
+            else:
+                table.at[i, "status"], table.at[i, "ended_at"] = "ended", as_of
+        table = table.drop(index=drop)
+        if new_rows:
+            table = pd.concat([table, pd.DataFrame(new_rows, columns=HISTORY_COLUMNS)], ignore_index=True)
+        self.table, self.last_as_of = table.reset_index(drop=True), as_of
+        now = (self.table["last_seen"] == as_of) | (self.table["ended_at"] == as_of)
+        return self.table[now].reset_index(drop=True)
+
+    def save(self) -> None:
+        """Write the history atomically (a temporary file beside it, then renamed over it)."""
+        meta = {"format": FORMAT, "version": VERSION, "key": self.key,
+                "last_as_of": self.last_as_of.isoformat() if self.last_as_of is not None else None}
+        table = self.table.copy()
+        for col in _TIMES:
+            table[col] = table[col].map(lambda t: t.isoformat() if pd.notna(t) else "")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        os.close(fd)
+        try:
+            if self.path.suffix.lower() in SQLITE_SUFFIXES:
+                _write_sqlite(Path(tmp), meta, table)
+            else:
+                with open(tmp, "w", encoding="utf-8", newline="") as out:
+                    out.write(f"# {json.dumps(meta, sort_keys=True)}\n")
+                    table.to_csv(out, index=False, lineterminator="\n")
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _new_id(table: pd.DataFrame, new_rows: list[dict], area: str, kind: str, as_of: pd.Timestamp) -> str:
+    """AREA:KIND:DATE (the first run's date), with a suffix when an alert of that day came before."""
+    base = f"{area}:{kind}:{as_of:%Y-%m-%d}"
+    taken = set(table["alert_id"]) | {r["alert_id"] for r in new_rows}
+    n, out = 1, base
+    while out in taken:
+        n += 1
+        out = f"{base}-{n}"
+    return out
+
+
+def _read_csv(path: Path) -> tuple[dict, pd.DataFrame]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first = handle.readline()
+            meta = json.loads(first[1:]) if first.startswith("#") else {}
+            table = pd.read_csv(handle, dtype=str, keep_default_na=False, na_values=[""])
+    except (UnicodeDecodeError, json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputFileError(f"{path}: not an odgeo alert history ({type(err).__name__}); give a new --history "
+                             "file or restore this one") from err
+    return meta, table
+
+
+def _read_sqlite(path: Path) -> tuple[dict, pd.DataFrame]:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+            table = pd.read_sql_query("SELECT * FROM alerts", con)  # dtype=str would make NULL "None" (pandas 2.1)
+    except (sqlite3.Error, pd.errors.DatabaseError) as err:
+        raise InputFileError(f"{path}: not an odgeo alert history ({err}); give a new --history file") from err
+    try:
+        meta = {k: json.loads(v) for k, v in meta.items()}
+    except json.JSONDecodeError as err:
+        raise InputFileError(f"{path}: the history's meta table is damaged; start a new --history file") from err
+    table = table.astype(object).where(table.notna(), None)
+    return meta, table.replace({"": None})
+
+
+def _write_sqlite(path: Path, meta: dict, table: pd.DataFrame) -> None:
+    path.unlink(missing_ok=True)
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        con.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+        table.astype(object).where(table.notna(), None).to_sql("alerts", con, index=False)
+    con.close()

@@ -1,0 +1,90 @@
+"""What the public may see of ``odgeo alerts`` (used by :class:`odgeo.publish.public.PublicGate`).
+
+- alerts: area names and dates (no times); counts and thresholds under
+  ``min_count`` hidden (the sentence says "fewer than N": an alert in a small
+  area is still news); a scan alert with a hidden count starts in a month;
+- ears.csv: the alert day only (a history of every day's alarms would say, day
+  by day, where two or more overdoses happened in a quiet area), with each area's
+  alarm and its count only where it and the day's other hidden counts are 0 or
+  at least ``min_count`` (complementary suppression across the areas and
+  ``all``); no baseline figures, which are built from the small daily counts;
+- where the areas are H3 cells (which exist because incidents fell in them),
+  only the cells in alert and ``all`` are listed, so the files do not draw
+  where incidents happened.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..publish.privacy import hidden_counts
+
+__all__ = ["public_alert_table", "public_daily_hidden", "public_ears_table", "public_thresholds"]
+
+
+def public_alert_table(alerts: pd.DataFrame, min_count: int) -> pd.DataFrame:
+    """alerts.csv for the public: dates, not times; small counts and thresholds hidden."""
+    out = alerts.copy()
+    for col in ("count", "prior_count"):
+        if col in out:
+            values = pd.to_numeric(out[col], errors="coerce").astype(float)
+            out[col] = values.where(~((values > 0) & (values < min_count))).astype("Int64")
+    limit = pd.to_numeric(out["threshold_or_expected"], errors="coerce").astype(float)
+    out["threshold_or_expected"] = limit.where(~((limit > 0) & (limit < min_count))).round(0).astype("Int64")
+    for col in ("window_start", "window_end", "first_seen", "last_seen", "ended_at"):
+        if col in out:
+            out[col] = [_date(v, end=col != "window_start") for v in out[col]]
+    # A scan cluster's first day with a hidden count would date its first incidents: the month only.
+    vague = (out["kind"] == "scan").to_numpy() & out["count"].isna().to_numpy()
+    out.loc[vague, "window_start"] = [str(v)[:7] if v else v for v in out.loc[vague, "window_start"]]
+    return out
+
+
+def public_daily_hidden(counts: np.ndarray, n_areas: int, min_count: int) -> np.ndarray:
+    """Which daily counts (days x areas + all) the public may not see, so none is recovered by subtraction."""
+    hidden = np.zeros(counts.shape, dtype=bool)
+    for day in np.flatnonzero(((counts > 0) & (counts < min_count)).any(axis=1)):
+        parts = counts[day, :n_areas]
+        outside = max(int(counts[day, n_areas] - parts.sum()), 0)  # incidents in no area
+        hide = hidden_counts(np.r_[parts, outside], min_count=min_count)
+        hidden[day, :n_areas] = hide[:n_areas]
+        hidden[day, n_areas] = 0 < counts[day, n_areas] < min_count
+    return hidden
+
+
+def public_ears_table(table: pd.DataFrame, hidden: np.ndarray, names: list[str], days: list[str],
+                      shown_areas: set[str] | None) -> pd.DataFrame:
+    """ears.csv for the public: the last day's alarms, and counts where :func:`public_daily_hidden` allows."""
+    table = table[table["date"] == days[-1]]
+    row_of = {d: i for i, d in enumerate(days)}
+    col_of = {n: j for j, n in enumerate(names)}
+    mask = hidden[table["date"].map(row_of).to_numpy(), table["area"].map(col_of).to_numpy()]
+    out = table.copy()
+    out["count"] = pd.array(np.where(mask, 0, table["count"].to_numpy()), dtype="Int64")
+    out.loc[mask, "count"] = pd.NA
+    for col in ("baseline_mean", "baseline_sd", "upper_bound"):
+        out[col] = np.nan
+    if shown_areas is not None:
+        out = out[out["area"].isin(shown_areas)]
+    return out.reset_index(drop=True)
+
+
+def public_thresholds(derivation: dict, min_count: int, shown_areas: set[str] | None) -> dict:
+    """run.json's thresholds: the rule and the numbers, those under ``min_count`` hidden."""
+    out = {}
+    for name, d in derivation.items():
+        if shown_areas is not None and name not in shown_areas:
+            continue
+        out[name] = {k: (None if k in ("threshold", "kth_highest_daily_count") and 0 < int(v) < min_count else v)
+                     for k, v in d.items()}
+    return out
+
+
+def _date(value, end: bool) -> str | None:
+    if value is None or pd.isna(value):
+        return None
+    stamp = pd.Timestamp(value)
+    if end and stamp == stamp.normalize():
+        stamp = stamp - pd.Timedelta(1, "ns")  # a window ending at midnight ends on the day before
+    return stamp.strftime("%Y-%m-%d")

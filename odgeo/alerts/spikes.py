@@ -1,0 +1,225 @@
+"""Spike alerts for one reference time: daily series per area, ODMAP-style count thresholds, EARS.
+
+The days are 24-hour periods ending at the reference time ``as_of`` and every
+whole day before it (wall-clock time of the incidents' time zone), so the last
+day is exactly the alert window. An incident without a time of day (stored at
+midnight) is placed at noon of its date: it counts in the day holding that
+noon, and when ``as_of`` is not a midnight it is left out of the 24-hour
+window, which it may or may not belong to.
+
+**Threshold alerts** (ODMAP's spike alert): the incidents of an area in the
+window reach the area's threshold. The recommended threshold is the highest
+daily count of the 90 days before the window, never below 3
+(:class:`ThresholdRule`; ODMAP describes its own as a daily count reached about
+three times in the last 30 days, which the backtest on the real data found to
+fire 2 to 4 times as often for the same spikes detected: docs/alerts.md). **Neighbour alerts** go to the
+areas next to one in threshold alert. **EARS** C1/C2/C3 (:mod:`odgeo.alerts.ears`)
+alarm on the last day's count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .areas import ALL_AREAS, AlertAreas
+from .ears import DEFAULT_MIN_SD, DEFAULT_Z, ears
+
+__all__ = ["ALERT_KINDS", "DailySeries", "ThresholdRule", "alert_row", "current_alerts", "daily_series", "thresholds",
+           "wall_clock"]
+
+ALERT_KINDS = ("threshold", "neighbour", "ears_c1", "ears_c2", "ears_c3", "scan")
+DAY = pd.Timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """The recommended threshold: the ``rank``-th highest daily count of the ``baseline_days`` before, >= ``floor``.
+
+    The defaults were chosen with ``odgeo alerts --backtest`` on the real data (docs/alerts.md).
+    """
+
+    rank: int = 1
+    baseline_days: int = 90
+    floor: int = 3
+
+    def describe(self) -> str:
+        """The rule in words."""
+        which = "the highest" if self.rank == 1 else f"the {_ordinal(self.rank)} highest"
+        return (f"{which} daily count of the {self.baseline_days} days before the window, and never below "
+                f"{self.floor}: the window must match the area's worst day of the period")
+
+
+@dataclass
+class DailySeries:
+    """Daily counts per area, oldest day first; the last day is the 24-hour window ending at ``as_of``."""
+
+    counts: np.ndarray  # (days, areas + 1): every area, then "all"
+    names: list[str]
+    day_ends: pd.DatetimeIndex  # tz-aware end of each day
+    window: np.ndarray  # incidents in the 24-hour window per series (without times of day when as_of is not midnight)
+    n_without_time_in_window: int  # incidents without a time of day left out of the window
+
+    @property
+    def days(self) -> list[str]:
+        """Each day as a date: the day its 24 hours end in (midnight ends count for the day before)."""
+        return [d.strftime("%Y-%m-%d") for d in (self.day_ends - pd.Timedelta(1, "ns"))]
+
+
+def wall_clock(naive, tz) -> pd.DatetimeIndex:
+    """Local wall-clock times (naive) as tz-aware ones.
+
+    A repeated hour is read as standard time and a skipped one moves forward
+    (the day ends a DST change lands on).
+    """
+    index = pd.DatetimeIndex(np.atleast_1d(np.asarray(naive, dtype="datetime64[ns]")))
+    return index.tz_localize(tz, ambiguous=np.zeros(len(index), dtype=bool), nonexistent="shift_forward")
+
+
+def daily_series(times: pd.Series, areas: AlertAreas, as_of: pd.Timestamp, *, window_hours: float = 24
+                 ) -> DailySeries:
+    """Count the incidents (``times``, tz-aware, all at or before ``as_of``) per area and day.
+
+    The window holds the incidents of the ``window_hours`` before ``as_of``; those
+    without a time of day only when the window is the day ending at a midnight ``as_of``.
+    """
+    local = times.dt.tz_localize(None)
+    end = as_of.tz_localize(None)
+    date_only = (local == local.dt.normalize()).to_numpy()
+    placed = local + pd.to_timedelta(np.where(date_only, 12, 0), unit="h")
+    back = np.floor((end - placed).to_numpy(dtype="timedelta64[ns]") / np.timedelta64(1, "D")).astype(np.int64)
+    back = np.maximum(back, 0)  # a date-only incident of as_of's own date, after a non-midnight as_of
+    n_days = int(back.max(initial=0)) + 1
+    day = n_days - 1 - back
+    n_areas = len(areas.names)
+    counts = np.zeros((n_days, n_areas + 1), dtype=np.int64)
+    who, where = areas.members
+    np.add.at(counts, (day[who], where), 1)
+    counts[:, n_areas] = np.bincount(day, minlength=n_days)
+    age = (end - local).to_numpy(dtype="timedelta64[ns]")
+    in_window = (age >= np.timedelta64(0)) & (age < np.timedelta64(int(window_hours * 3600e9), "ns"))
+    if window_hours == 24 and end == end.normalize():
+        in_window = (back == 0) | (in_window & ~date_only)
+        left_out = np.zeros_like(in_window)
+    else:
+        left_out = (back == 0) & date_only
+        in_window = in_window & ~date_only
+    window = np.zeros(n_areas + 1, dtype=np.int64)
+    np.add.at(window, where[in_window[who]], 1)
+    window[n_areas] = int(in_window.sum())
+    ends = wall_clock(end - pd.to_timedelta(np.arange(n_days - 1, -1, -1), unit="D"), as_of.tz)
+    return DailySeries(counts, [*areas.names, ALL_AREAS], ends, window, int(left_out.sum()))
+
+
+def thresholds(counts: np.ndarray, rule: ThresholdRule) -> np.ndarray:
+    """The recommended threshold of every day and series (days x series; from the days before each day)."""
+    n = len(counts)
+    out = np.full(counts.shape, rule.floor, dtype=np.int64)
+    if n <= 1:
+        return out
+    days = min(rule.baseline_days, n - 1)
+    rank = min(rule.rank, days)
+    windows = sliding_window_view(counts[:-1], days, axis=0)  # windows[i]: days i .. i+days-1, for day i+days
+    kth = np.partition(windows, days - rank, axis=-1)[..., days - rank]
+    out[days:] = np.maximum(rule.floor, kth)
+    for t in range(1, days):  # the first days, with a shorter history
+        rank_t = min(rule.rank, t)
+        out[t] = np.maximum(rule.floor, np.sort(counts[:t], axis=0)[t - rank_t])
+    return out
+
+
+def current_alerts(series: DailySeries, areas: AlertAreas, *, rule: ThresholdRule | None, fixed: int | None,
+                   methods: tuple[str, ...], ears_z: dict[str, float] | None = None,
+                   min_sd: float = DEFAULT_MIN_SD) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """The alerts of the last day, each area's threshold and its derivation, and every EARS score.
+
+    Returns (alerts, thresholds by area, ears table). ``fixed`` is a threshold for
+    every area instead of ``rule``.
+    """
+    counts = series.counts
+    n_areas = len(areas.names)
+    if fixed is not None:
+        limit = np.full(counts.shape[1], int(fixed), dtype=np.int64)
+        derivation = {name: {"threshold": int(fixed), "rule": "given (--threshold)"} for name in series.names}
+    else:
+        assert rule is not None
+        limit = thresholds(counts, rule)[-1]
+        derivation = _derivations(counts, series.names, limit, rule)
+    rows: list[dict] = []
+    start, end = series.day_ends[-1] - DAY, series.day_ends[-1]
+    in_alert = np.flatnonzero(series.window >= limit).tolist()
+    for s in in_alert:
+        rows.append(alert_row(series.names[s], "threshold", start, end, series.window[s], float(limit[s])))
+    alerted = {int(s) for s in in_alert if s < n_areas}
+    sources: dict[int, list[str]] = {}
+    for s in sorted(alerted):
+        for nb in areas.neighbours.get(s, set()):
+            if nb not in alerted:
+                sources.setdefault(nb, []).append(series.names[s])
+    for nb, names in sorted(sources.items()):
+        rows.append(alert_row(series.names[nb], "neighbour", start, end, series.window[nb], float(limit[nb]),
+                         related=", ".join(names)))
+    tables = []
+    for method in methods:
+        z = (ears_z or {}).get(method, DEFAULT_Z[method])
+        result = ears(counts, method, z=z, min_sd=min_sd)
+        for s in np.flatnonzero(result.alarm[-1]).tolist():
+            rows.append(alert_row(series.names[s], f"ears_{method}", start, end, counts[-1, s],
+                             round(float(result.upper_bound[-1, s]), 3)
+                             if np.isfinite(result.upper_bound[-1, s]) else None))
+        tables.append(_ears_table(series, method, result))
+    alerts = pd.DataFrame(rows, columns=["area", "kind", "window_start", "window_end", "count",
+                                         "threshold_or_expected", "related_areas"])
+    return alerts, derivation, (pd.concat(tables, ignore_index=True) if tables else _ears_table(series, "c1", None))
+
+
+def alert_row(area: str, kind: str, start, end, count, limit: float | None, related: str = "") -> dict:
+    """One row of an alerts table (before the history gives it an id and a status)."""
+    return {"area": area, "kind": kind, "window_start": start, "window_end": end, "count": int(count),
+            "threshold_or_expected": limit, "related_areas": related}
+
+
+def _derivations(counts: np.ndarray, names: list[str], limit: np.ndarray, rule: ThresholdRule) -> dict:
+    """Per series: the threshold and the figures it came from (for run.json)."""
+    days = min(rule.baseline_days, len(counts) - 1)
+    history = counts[len(counts) - 1 - days: len(counts) - 1]
+    out = {}
+    for s, name in enumerate(names):
+        ranked = np.sort(history[:, s])[::-1]
+        kth = int(ranked[min(rule.rank, days) - 1]) if days else 0
+        out[name] = {"threshold": int(limit[s]), "rule": "recommended", "baseline_days": int(days),
+                     "kth_highest_daily_count": kth, "rank": rule.rank, "floor": rule.floor,
+                     "days_reaching_threshold": int((history[:, s] >= limit[s]).sum())}
+    return out
+
+
+def _ears_table(series: DailySeries, method: str, result) -> pd.DataFrame:
+    """ears.csv rows: every series and scored day."""
+    columns = ["area", "date", "count", "method", "baseline_mean", "baseline_sd", "upper_bound", "alarm"]
+    if result is None:
+        return pd.DataFrame(columns=columns)
+    days = np.asarray(series.days)
+    scored = np.flatnonzero(~np.isnan(result.baseline_mean[:, 0]))
+    n_series = len(series.names)
+    return pd.DataFrame({
+        "area": np.tile(series.names, len(scored)),
+        "date": np.repeat(days[scored], n_series),
+        "count": series.counts[scored].ravel(),
+        "method": method.upper(),
+        "baseline_mean": np.round(result.baseline_mean[scored].ravel(), 6),
+        "baseline_sd": np.round(result.baseline_sd[scored].ravel(), 6),
+        "upper_bound": np.round(result.upper_bound[scored].ravel(), 6),
+        "alarm": result.alarm[scored].ravel(),
+    }, columns=columns)
+
+
+def rule_record(rule: ThresholdRule) -> dict:
+    """The rule's settings for run.json."""
+    return {**asdict(rule), "in_words": rule.describe()}
+
+
+def _ordinal(n: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")

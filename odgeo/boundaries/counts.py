@@ -1,0 +1,105 @@
+"""Counts and rates per area of a boundaries file (neighbourhoods, tracts, ZIP areas).
+
+Each incident counts in every polygon that contains it (polygons of one file
+rarely overlap; where they do, each gets its own count). With a population
+column, rates are per 10,000 residents and flagged unstable below 20
+incidents (CDC WISQARS and Washington DOH mark rates from fewer than 20
+events as unreliable).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..incidents.tables import read_vector_layer
+from ..schema import OUTCOME, WGS84, find_column, has_location
+from .population import POPULATION_ALIASES, checked_population, require_polygons
+
+__all__ = ["NAME_ALIASES", "RATE_PER", "UNSTABLE_BELOW", "add_rates", "area_counts", "read_boundaries"]
+
+NAME_ALIASES = ("name", "neighbourhood", "neighborhood", "nbhd", "area_name", "namelsad", "district",
+                "ward", "tract", "geoid", "zcta5ce20", "zcta5ce10", "zip", "zipcode")
+#: Rates from fewer events than this are marked unstable.
+UNSTABLE_BELOW = 20
+RATE_PER = 10_000
+
+
+def read_boundaries(path: str | Path, *, name_col: str | None = None, population_col: str | None = None,
+                    layer: str | None = None, option: str = "--boundary-name-col",
+                    what: str = "a boundaries file") -> tuple[gpd.GeoDataFrame, dict]:
+    """Polygons with a name and, when there is one, a population; returns (frame, columns used).
+
+    The frame has ``name`` (text; "Area N" where the file has no name column),
+    ``population`` (float or NaN) and the polygons in EPSG:4326.
+    """
+    path = Path(path)
+    frame = read_vector_layer(path, layer=layer)
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    name_col = find_column(columns, NAME_ALIASES, name_col, path=path, option=option)
+    names = (frame[name_col].astype(str) if name_col else
+             pd.Series([f"Area {i + 1}" for i in range(len(frame))], index=frame.index))
+    population = np.full(len(frame), np.nan)
+    has_pop = population_col is not None or find_column(columns, POPULATION_ALIASES) is not None
+    if has_pop:
+        frame, population_col = checked_population(frame, path, population_col)
+        population = frame[population_col].to_numpy(dtype=float)
+    else:
+        require_polygons(frame, path, what)
+    out = gpd.GeoDataFrame({"name": names.to_numpy(), "population": population},
+                           geometry=frame.geometry.to_numpy(), crs=WGS84)
+    return out, {"name": name_col, "population": population_col if has_pop else None}
+
+
+def area_counts(boundaries: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Per area: ``count``, ``fatal``, and with a population ``rate_per_10k`` and ``unstable``."""
+    located = incidents[has_location(incidents.geometry)]
+    points = gpd.GeoDataFrame({"fatal": (located[OUTCOME] == "fatal").to_numpy()},
+                              geometry=located.geometry.to_numpy(), crs=WGS84)
+    areas = boundaries.reset_index(drop=True)
+    hits = gpd.sjoin(points, areas[[areas.geometry.name]], how="inner", predicate="intersects")
+    count = np.bincount(hits["index_right"].to_numpy(), minlength=len(areas))
+    fatal = np.bincount(hits["index_right"].to_numpy(), weights=hits["fatal"].to_numpy(dtype=float),
+                        minlength=len(areas)).astype(np.int64)
+    out = areas[["name", "population"]].copy()
+    out["count"] = count
+    out["fatal"] = fatal
+    pop = out["population"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate_per_10k"] = np.where(pop > 0, np.round(count / pop * RATE_PER, 2), np.nan)
+    out["unstable"] = np.where(np.isfinite(out["rate_per_10k"]), count < UNSTABLE_BELOW, False)
+    return gpd.GeoDataFrame(out, geometry=areas.geometry.to_numpy(), crs=WGS84)
+
+
+def add_rates(areas: gpd.GeoDataFrame, population: gpd.GeoDataFrame, column: str) -> gpd.GeoDataFrame:
+    """Add ``population``, ``rate_per_10k`` and ``unstable`` to count areas (hexagons), by areal weighting.
+
+    Each population polygon's residents are spread evenly over its area; an
+    area receives the share of each polygon it overlaps (areas measured in a
+    local metric CRS). Residents of polygons partly outside every area are
+    not counted anywhere, so a hexagon at the edge of the population layer
+    gets only its covered share. Rates from fewer than 20 incidents are marked unstable.
+    """
+    from ..projection import local_metric_crs
+
+    out = areas.copy()
+    if not len(out):
+        return out.assign(population=[], rate_per_10k=[], unstable=[])
+    centre = out.geometry.union_all().centroid
+    crs = local_metric_crs(np.array([centre.x]), np.array([centre.y]))
+    cells = out[[out.geometry.name]].to_crs(crs).reset_index(drop=True)
+    cells["cell_index"] = np.arange(len(cells))
+    pops = population[[column, population.geometry.name]].to_crs(crs).reset_index(drop=True)
+    pops["density"] = pops[column].to_numpy(dtype=float) / pops.geometry.area.to_numpy()
+    pieces = gpd.overlay(cells, pops[["density", pops.geometry.name]], how="intersection", keep_geom_type=True)
+    residents = np.bincount(pieces["cell_index"].to_numpy(), weights=(pieces["density"] * pieces.geometry.area)
+                            .to_numpy(), minlength=len(cells))
+    counts = pd.to_numeric(out["count"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    out["population"] = np.round(residents, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate_per_10k"] = np.where(residents > 0, np.round(counts / residents * RATE_PER, 2), np.nan)
+    out["unstable"] = np.isfinite(out["rate_per_10k"]) & (counts < UNSTABLE_BELOW)
+    return out

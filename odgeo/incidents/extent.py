@@ -1,0 +1,68 @@
+"""How far the incidents spread: locational outliers, and spreads too wide for one local map.
+
+Every metric step (density, DBSCAN, Gi* distances) works in one local projection
+(:mod:`odgeo.projection`). One stray record at latitude 0 beside a county's
+incidents stretches every grid over thousands of kilometres, and incidents spread
+over the world cannot share a projection at all. So, before any analysis:
+
+- an **outlier** is an incident farther from the median centre than
+  ``max(100 km, 20 x the median distance)``: far from every plausible study area;
+- with outliers, or a spread wider than :data:`MAX_RADIUS_KM` from the centre,
+  the run stops with one line saying so, unless ``drop_outliers`` sets the
+  outliers aside (rejected as ``outlier``, so the counts still add up).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from ..projection import distances_from_centre_km
+
+__all__ = ["MAX_RADIUS_KM", "OUTLIER_MIN_KM", "check_spread", "locational_outliers"]
+
+#: Incidents more than this far from their median centre cannot share one local map.
+MAX_RADIUS_KM = 2500.0
+#: An outlier is at least this far from the median centre (and 20 median distances).
+OUTLIER_MIN_KM = 100.0
+_OUTLIER_FACTOR = 20.0
+def locational_outliers(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, float]:
+    """Boolean mask of outliers and the distance (km) beyond which a point is one."""
+    return _beyond_outlier_distance(distances_from_centre_km(lon, lat))
+
+
+def _beyond_outlier_distance(dist: np.ndarray) -> tuple[np.ndarray, float]:
+    if len(dist) < 3:
+        return np.zeros(len(dist), dtype=bool), float("inf")
+    threshold = max(OUTLIER_MIN_KM, _OUTLIER_FACTOR * float(np.median(dist)))
+    return dist > threshold, threshold
+
+
+def check_spread(lon: np.ndarray, lat: np.ndarray, *, drop_outliers: bool = False) -> tuple[np.ndarray, dict]:
+    """The outliers to set aside (all False unless ``drop_outliers``) and what was measured.
+
+    Raises
+    ------
+    DataError
+        If there are outliers and ``drop_outliers`` is not set, or if what is left
+        spreads more than :data:`MAX_RADIUS_KM` from its centre.
+    """
+    dist = distances_from_centre_km(lon, lat)
+    outliers, threshold = _beyond_outlier_distance(dist)
+    info = {"max_distance_from_median_centre_km": round(float(dist.max()), 1) if len(dist) else 0.0,
+            "outlier_rule": f"farther than max({OUTLIER_MIN_KM:g} km, {_OUTLIER_FACTOR:g} x the median distance) "
+                            "from the median centre",
+            "n_outliers": int(outliers.sum())}
+    if outliers.any() and not drop_outliers:
+        raise DataError(f"{int(outliers.sum())} incident(s) lie more than {threshold:,.0f} km from the median "
+                        f"centre of the others (up to {dist.max():,.0f} km): a stray record stretches every map "
+                        "and grid; add --drop-outliers to set them aside (rejects.csv, code outlier), or fix "
+                        "their coordinates")
+    spread = dist  # what is left is what was measured, unless outliers were set aside
+    if outliers.any():
+        spread = distances_from_centre_km(np.asarray(lon)[~outliers], np.asarray(lat)[~outliers])
+    if len(spread) and spread.max() > MAX_RADIUS_KM:
+        raise DataError(f"the incidents spread up to {spread.max():,.0f} km from their centre, more than "
+                        f"{MAX_RADIUS_KM:,.0f} km: too wide for one local map projection; analyse one region "
+                        "at a time (filter the file by state or county)")
+    return outliers if drop_outliers else np.zeros(len(dist), dtype=bool), info

@@ -1,0 +1,142 @@
+"""Choosing the incidents of a run: date and outcome filters, and moving rows to the rejects.
+
+Every incident a filter leaves out becomes a reject with its code, so the run's
+counts still add up (``n_input = n_used + n_unlocated + n_rejected``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ParameterError
+from ..schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, SOURCE_ROW
+from ..vocabulary import OUTCOMES
+from .read import IncidentRead
+
+__all__ = ["filter_incidents", "move_to_rejects"]
+
+
+def filter_incidents(
+    read: IncidentRead,
+    *,
+    since: pd.Timestamp | str | None = None,
+    until: pd.Timestamp | str | None = None,
+    outcomes: list[str] | tuple[str, ...] | None = None,
+    require_dates: str | None = None,
+    as_of: pd.Timestamp | None = None,
+) -> IncidentRead:
+    """Keep incidents in a date range and of given outcomes; the rest become rejects.
+
+    ``since`` and ``until`` are inclusive dates (or times) in the incidents' time
+    zone; ``until="2025-06-30"`` keeps the whole of 30 June. Filtered rows go to
+    the rejects with codes ``before_since``, ``after_until``, ``undated_filtered``
+    (no date, with a date filter) or ``outcome_filtered``, so the counts still add up.
+
+    Parameters
+    ----------
+    read
+        The validated incidents and their rejects.
+    since, until
+        Inclusive bounds (dates or times); None for no bound.
+    outcomes
+        Outcomes to keep (fatal, nonfatal, unknown); None for all.
+    require_dates
+        The name of an analysis that needs every incident's date (a time series):
+        undated incidents are then rejected as ``missing_date``.
+    as_of
+        The reference time of ``odgeo alerts`` (tz-aware): later incidents are
+        rejected as ``after_as_of``.
+
+    Returns
+    -------
+    IncidentRead
+        The incidents kept, with the others added to the rejects.
+
+    Raises
+    ------
+    ParameterError
+        If a bound is not a date, ``until`` is before ``since``, or an outcome is unknown.
+    """
+    frame = read.incidents
+    times = frame[OCCURRED_AT]
+    tz = times.dt.tz
+    drop = pd.Series("", index=frame.index, dtype=object)
+    reasons: dict[str, tuple[str, str]] = {}
+    if since is not None:
+        start = _as_bound(since, tz, "--since")
+        mask = times < start
+        drop[mask & (drop == "")] = "before_since"
+        reasons["before_since"] = (OCCURRED_AT, "before the --since date (in run.json)")
+    if until is not None:
+        end = _as_bound(until, tz, "--until", inclusive_day=True)
+        if since is not None and end < _as_bound(since, tz, "--since"):
+            raise ParameterError(f"--until ({until}) is before --since ({since})")
+        mask = times > end
+        drop[mask & (drop == "")] = "after_until"
+        reasons["after_until"] = (OCCURRED_AT, "after the --until date (in run.json)")
+    if as_of is not None:
+        drop[(times > as_of) & (drop == "")] = "after_as_of"
+        reasons["after_as_of"] = (OCCURRED_AT, "after --as-of, the time the alerts are computed for (in run.json)")
+    if require_dates:
+        drop[times.isna()] = "missing_date"
+        reasons["missing_date"] = (OCCURRED_AT, f"the date is empty; {require_dates} needs every incident's date")
+    if since is not None or until is not None:
+        drop[times.isna() & (drop == "")] = "undated_filtered"
+        reasons["undated_filtered"] = (OCCURRED_AT, "no date, so the --since/--until filter cannot keep it")
+    if outcomes:
+        wanted = {o.strip().lower() for o in outcomes}
+        unknown = wanted - set(OUTCOMES)
+        if unknown:
+            raise ParameterError(
+                f"--outcome {', '.join(sorted(unknown))} is not an outcome; use fatal, nonfatal or unknown"
+            )
+        mask = ~frame[OUTCOME].isin(wanted)
+        drop[mask & (drop == "")] = "outcome_filtered"
+        reasons["outcome_filtered"] = (OUTCOME, f"outcome not in --outcome {','.join(sorted(wanted))}")
+    return move_to_rejects(read, drop.to_numpy(dtype=object), reasons)
+
+
+def move_to_rejects(read: IncidentRead, codes: np.ndarray, reasons: dict[str, tuple[str, str]]) -> IncidentRead:
+    """Move the incidents whose ``codes`` entry is not "" to the rejects.
+
+    ``reasons`` maps each code to (column, reason); the row counts still add up.
+    """
+    frame = read.incidents
+    out = np.asarray(codes, dtype=object) != ""
+    if not out.any():
+        return read
+    dropped = frame[out]
+    extra = pd.DataFrame(
+        {
+            "row": dropped[SOURCE_ROW].to_numpy(),
+            INCIDENT_ID: dropped[INCIDENT_ID].to_numpy(),
+            "code": codes[out],
+            "column": [reasons[c][0] for c in codes[out]],
+            "reason": [reasons[c][1] for c in codes[out]],
+        }
+    )
+    rejects = pd.concat([read.rejects, extra], ignore_index=True).sort_values("row", kind="stable")
+    return IncidentRead(
+        incidents=frame[~out].reset_index(drop=True),
+        rejects=rejects.reset_index(drop=True),
+        n_input=read.n_input,
+        columns=read.columns,
+        source=read.source,
+        notes=read.notes,
+    )
+
+
+def _as_bound(value, tz, option: str, *, inclusive_day: bool = False) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as err:
+        raise ParameterError(f"{option} {value!r} is not a date; use YYYY-MM-DD") from err
+    if stamp is pd.NaT:
+        raise ParameterError(f"{option} {value!r} is not a date; use YYYY-MM-DD")
+    day_only = isinstance(value, str) and len(value.strip()) <= 10
+    if inclusive_day and day_only:
+        stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize(tz)
+    return stamp

@@ -1,0 +1,192 @@
+"""The output folder of a run: checked before any work, locked, written aside and swapped in whole.
+
+A run writes into a temporary folder beside ``--out`` and renames it into place
+only when every product is written, so a kill, a full disk or a failed step never
+leaves a folder that mixes products of two runs, or a ``run.json`` describing
+files that are not there. ``--overwrite`` replaces the folder as a whole (files of
+an earlier run that this run does not write, such as ``areas.geojson``, go too).
+A lock file beside the folder keeps two runs from writing it at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import OutputError, OutputExistsError
+
+if TYPE_CHECKING:
+    from .postgis import PostgisDestination
+
+__all__ = ["OutputFolder", "atomic_write_bytes"]
+
+log = logging.getLogger(__name__)
+
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+class OutputFolder:
+    """``--out`` for one run: ``path(name)`` is where to write, :meth:`commit` puts it in place.
+
+    Use as a context manager: an exception inside it removes the temporary folder,
+    leaves ``--out`` as it was, and turns a write that fails for want of space or
+    permission into one :class:`~odgeo.errors.OutputError` naming the folder.
+    """
+
+    def __init__(self, out_dir: str | Path, *, overwrite: bool = False):
+        self.final = Path(out_dir)
+        self.overwrite = overwrite
+        #: Where the products are also copied once written (a PostGIS schema, :mod:`odgeo.io.postgis`), or None.
+        self.destination: PostgisDestination | None = None
+        self._check_final()
+        parent = self.final.absolute().parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OutputError(f"cannot create the folder for --out {self.final}: {err.strerror or err}") from err
+        self._lock = parent / f".{self.final.name}.odgeo-lock"
+        self._take_lock()
+        self._remove_leftovers(parent)
+        self.tmp = parent / f".{self.final.name}.odgeo-tmp-{uuid.uuid4().hex[:12]}"
+        try:
+            self.tmp.mkdir()
+        except OSError as err:
+            self._release()
+            raise OutputError(f"cannot write into {parent} for --out {self.final}: {err.strerror or err}") from err
+        self.committed = False
+
+    def _check_final(self) -> None:
+        out = self.final
+        if out.exists() and not out.is_dir():
+            raise OutputExistsError(f"{out} is a file; give a folder for --out")
+        for parent in out.absolute().parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise OutputError(f"cannot create --out {out}: {parent} is a file, not a folder")
+                break
+        if out.exists() and any(out.iterdir()) and not self.overwrite:
+            raise OutputExistsError(f"{out} is not empty; choose another folder or add --overwrite")
+
+    def _take_lock(self) -> None:
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for _ in range(2):
+            try:
+                fd = os.open(self._lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _read_lock(self._lock)
+                if holder and _alive(holder):
+                    raise OutputError(
+                        f"{self.final} is being written by another odgeo run (pid {holder['pid']} on "
+                        f"{holder['host']}, since {holder['started']}); wait for it to finish, or delete "
+                        f"{self._lock} if that run is gone") from None
+                self._lock.unlink(missing_ok=True)  # a run that was killed left it
+                continue
+            except OSError as err:
+                raise OutputError(f"cannot write into {self._lock.parent} for --out {self.final}: "
+                                  f"{err.strerror or err}") from err
+            with os.fdopen(fd, "w") as fh:
+                json.dump(me, fh)
+            return
+        raise OutputError(f"cannot take the lock {self._lock} for --out {self.final}; try again")
+
+    def _remove_leftovers(self, parent: Path) -> None:
+        """Folders a killed run left beside --out (only runs holding the lock write them).
+
+        A run killed between the two renames of :meth:`commit` left ``--out`` moved
+        aside: it is put back first.
+        """
+        moved = sorted(parent.glob(f".{self.final.name}.odgeo-old-*"))
+        if moved and not self.final.exists():
+            moved[0].rename(self.final)
+        for pattern in (f".{self.final.name}.odgeo-tmp-*", f".{self.final.name}.odgeo-old-*"):
+            for leftover in parent.glob(pattern):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+    def _release(self) -> None:
+        self._lock.unlink(missing_ok=True)
+
+    def path(self, name: str) -> Path:
+        """Where to write product ``name`` during the run."""
+        return self.tmp / name
+
+    def final_path(self, written: Path) -> Path:
+        """Where a file written at ``path(name)`` is after :meth:`commit`."""
+        return self.final / Path(written).name
+
+    def commit(self) -> None:
+        """Put the written folder in place of ``--out`` (replacing it whole)."""
+        old = None
+        if self.final.exists():
+            old = self.final.with_name(f".{self.final.name}.odgeo-old-{uuid.uuid4().hex[:12]}")
+            self.final.rename(old)
+        self.tmp.rename(self.final)
+        self.committed = True
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        self._release()
+
+    def abort(self) -> None:
+        """Remove what was written and release the lock; ``--out`` stays as it was."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self._release()
+
+    def __enter__(self) -> OutputFolder:
+        return self
+
+    def __exit__(self, kind, err, tb) -> None:
+        if err is None:
+            if not self.committed:
+                self.commit()
+            return
+        self.abort()
+        if isinstance(err, OSError) and not isinstance(err, OutputError) and err.errno is not None:
+            raise _write_error(err, self.tmp, self.final) from err
+
+
+def _write_error(err: OSError, tmp: Path, final: Path) -> OutputError:
+    name = Path(err.filename).name if err.filename else "a product"
+    if err.errno in _FULL:
+        return OutputError(f"the disk holding {final.absolute().parent} is full (no space left while writing "
+                           f"{name}); free some space and run again; {final} is as it was")
+    return OutputError(f"cannot write {name} for --out {final}: {err.strerror or err}; {final} is as it was")
+
+
+def _read_lock(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(holder: dict) -> bool:
+    """Whether the run holding a lock still runs (a lock from another host is taken as alive)."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return True
+    return True
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a uniquely named temporary file renamed into place."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,589 @@
+"""PostgreSQL/PostGIS as an incident source and as a destination for a run's products.
+
+Reading: a table or a query is copied out of the server with ``COPY (...) TO STDOUT``
+as CSV text, geometries turned into longitude/latitude in EPSG:4326 by PostGIS itself,
+so a database source becomes the same :class:`~odgeo.incidents.tables.RawTable` of text columns
+as a file and goes through the same validation and rejects.
+
+Writing: the products a run wrote (through the publishing gate, so public unless the
+run was restricted) are copied into tables of one schema, with ``COPY ... FROM STDIN``,
+in one transaction with the run record's row in ``runs``: a failed or killed run leaves
+the tables as they were.
+
+Passwords never appear in a URL, on the command line or in run.json: libpq's own
+mechanisms (``PGPASSWORD``, ``~/.pgpass``, ``PGSERVICE``/``pg_service.conf``) supply them.
+Everything goes through psycopg 3 (libpq); see docs/postgis.md.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import json
+import logging
+import math
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DatabaseError, ParameterError
+from ..incidents.tables import GEOMETRY_LAT, GEOMETRY_LON, RawTable, parse_csv_text
+from ..schema import INCIDENT_ID, OCCURRED_AT
+from ..vocabulary import POSTGIS_MODES
+
+__all__ = [
+    "PostgisDestination",
+    "database_label",
+    "is_database_url",
+    "read_database",
+]
+
+log = logging.getLogger(__name__)
+
+_SCHEMES = ("postgresql:", "postgres:")
+_KIND = "odgeo_geometry_kind"
+_SRID = "odgeo_geometry_srid"
+_CONNECT_TIMEOUT_S = 10
+
+
+def is_database_url(text: object) -> bool:
+    """True for a PostgreSQL URL (``postgresql://...``, ``postgres://...``, SQLAlchemy's ``postgresql+psycopg://``)."""
+    head = str(text).split("://", 1)[0].split("+", 1)[0].lower() + ":"
+    return "://" in str(text) and head in _SCHEMES
+
+
+def _libpq_url(url: str) -> str:
+    """The URL libpq reads: SQLAlchemy's ``+driver`` suffix removed."""
+    scheme, rest = url.split("://", 1)
+    return scheme.split("+", 1)[0] + "://" + rest
+
+
+def _conninfo(url: str) -> dict[str, str]:
+    psycopg = _psycopg()
+    try:
+        return {k: str(v) for k, v in psycopg.conninfo.conninfo_to_dict(_libpq_url(url)).items()}
+    except psycopg.ProgrammingError as err:
+        raise ParameterError(f"{database_label(url)}: not a PostgreSQL URL libpq can read ({err}); "
+                             "give postgresql://USER@HOST:PORT/DATABASE") from err
+
+
+def database_label(url: str) -> str:
+    """The URL as written in messages and run.json: user, host, port and database, never a password."""
+    match = re.match(r"^([a-z0-9+]+)://(?:([^:@/]*)(?::[^@/]*)?@)?([^/?]*)(/[^?]*)?", url, re.IGNORECASE)
+    if not match:
+        return "postgresql://(unreadable URL)"
+    user, host, db = match.group(2), match.group(3), match.group(4) or ""
+    service = re.search(r"[?&]service=([^&]+)", url)
+    return f"postgresql://{user + '@' if user else ''}{host}{db}" + (f"?service={service.group(1)}" if service else "")
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError as err:
+        raise ParameterError("reading from or writing to PostgreSQL needs psycopg: "
+                             "pip install 'odgeo[postgis]'") from err
+    return psycopg
+
+
+def connect(url: str, *, purpose: str = "read incidents"):
+    """A psycopg connection to ``url``; a password in the URL is refused, a failure is one line."""
+    psycopg = _psycopg()
+    label = database_label(url)
+    info = _conninfo(url)
+    if info.get("password"):
+        raise ParameterError(f"{label}: the URL holds a password; remove it and give the password in ~/.pgpass, "
+                             "PGPASSWORD or a PGSERVICE entry (a password on the command line shows in the shell "
+                             "history, the process list and logs)")
+    try:
+        return psycopg.connect(_libpq_url(url), connect_timeout=_CONNECT_TIMEOUT_S, application_name="odgeo")
+    except psycopg.OperationalError as err:
+        raise DatabaseError(f"{label}: cannot connect to {purpose}: {_first_line(err)}{_connect_hint(err)}") from err
+
+
+def _first_line(err: BaseException) -> str:
+    diag = getattr(err, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or str(err)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    line = lines[0] if lines else type(err).__name__
+    return re.sub(r"\s+", " ", line.split("FATAL:", 1)[-1]).strip()  # libpq's "connection to ... failed: FATAL:"
+
+
+def _connect_hint(err: BaseException) -> str:
+    text = str(err).lower()
+    if "password authentication failed" in text or "no password supplied" in text:
+        return "; check the password in ~/.pgpass or PGPASSWORD for this user"
+    if "does not exist" in text and "database" in text:
+        return "; check the database name at the end of the URL"
+    if "refused" in text or "could not translate host" in text or "timeout" in text:
+        return "; check the host and port, and that the server is running and accepts TCP connections"
+    return ""
+
+
+# -- reading ----------------------------------------------------------------------------------------------------
+
+
+def read_database(url: str, *, table: str | None = None, sql: str | None = None) -> RawTable:
+    """A table or query of a PostgreSQL database as a :class:`~odgeo.incidents.tables.RawTable`.
+
+    Parameters
+    ----------
+    url
+        ``postgresql://USER@HOST:PORT/DATABASE`` (no password: see the module notes).
+    table
+        A table or view, ``name`` or ``schema.name``; read in primary key order when it has one.
+    sql
+        A SELECT query (read in the order it gives).
+
+    Returns
+    -------
+    RawTable
+        Text columns as from a CSV; a geometry or geography column (any SRID, transformed
+        to EPSG:4326 by PostGIS) becomes the longitude/latitude columns of a vector file;
+        a single-column primary key is the incident id, and the only date/time column the
+        date, unless columns are named for them.
+
+    Raises
+    ------
+    ParameterError
+        Neither or both of ``table`` and ``sql``, or a password in the URL.
+    DatabaseError
+        A refused connection, a missing table, or a query the server rejects.
+    """
+    if (table is None) == (sql is None):
+        raise ParameterError("a database source needs --table NAME or --sql QUERY (one of them)")
+    psycopg = _psycopg()
+    label = database_label(url)
+    where = label if table is not None else f"{label} (query)"
+    with connect(url) as conn:
+        try:
+            conn.execute("SET TimeZone TO 'UTC'")
+            conn.execute("SET DateStyle TO 'ISO, YMD'")
+            conn.execute("SET extra_float_digits TO 1")  # shortest text that reads back to the same double
+            if table is not None:
+                query, key, found = _table_query(conn, table, label)
+                where = f"{label} (table {found})"
+                described: dict[str, object] = {"database": label, "table": found}
+            else:
+                query, key = _plain_query(sql or ""), None
+                where, described = f"{label} (query)", {"database": label, "query": query}
+            names, geometry, times = _describe(conn, query, where)
+            raw = _copy_out(conn, _select_with_points(conn, query, names, geometry), where)
+        except psycopg.Error as err:  # the server's own errors: a bad query, a permission, a lost connection
+            raise DatabaseError(f"{where}: the server refused to give the rows: {_first_line(err)}") from err
+    hints = {INCIDENT_ID: key} if key else {}
+    if len(times) == 1:
+        hints[OCCURRED_AT] = times[0]
+    return _raw_table(raw, where, geometry, hints, described)
+
+
+def _plain_query(sql: str) -> str:
+    query = sql.strip().rstrip(";").strip()
+    if not query:
+        raise ParameterError("--sql is empty; give a SELECT query")
+    return query
+
+
+def _table_query(conn, table: str, label: str) -> tuple[str, str | None, str]:
+    """``SELECT * FROM table ORDER BY key``, the single-column primary key (or None), the table's full name."""
+    from psycopg import sql
+
+    found = conn.execute("SELECT to_regclass(%s)::text", [table]).fetchone()[0]
+    if found is None:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema', 'topology', 'tiger') AND table_name "
+            "NOT IN ('geometry_columns', 'geography_columns', 'spatial_ref_sys') ORDER BY 1 LIMIT 20")]
+        raise DatabaseError(f"{label}: no table or view {table!r}; "
+                            + (f"tables are: {', '.join(tables)}" if tables else "the database holds no tables"))
+    keys = [r[0] for r in conn.execute(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND i.indisprimary "
+        "ORDER BY array_position(i.indkey, a.attnum)", [table])]
+    order = sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join(map(sql.Identifier, keys))) if keys else sql.SQL("")
+    query = sql.SQL("SELECT * FROM {}{}").format(sql.SQL(found), order).as_string(conn)
+    return query, keys[0] if len(keys) == 1 else None, found
+
+
+#: PostgreSQL's type OIDs of date, timestamp and timestamptz (fixed in its catalogue).
+_TIME_TYPES = (1082, 1114, 1184)
+
+
+def _describe(conn, query: str, where: str) -> tuple[list[str], str | None, list[str]]:
+    """The query's column names, its geometry column (None without one) and its date/time columns."""
+    types = {r[0]: r[1] for r in conn.execute(
+        "SELECT oid, typname FROM pg_type WHERE typname IN ('geometry', 'geography')")}
+    cur = conn.execute(f"SELECT * FROM ({query}) AS odgeo_source LIMIT 0")
+    names = [c.name for c in cur.description or []]
+    geoms = [c.name for c in cur.description or [] if c.type_code in types]
+    if len(set(names)) != len(names):
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        raise DatabaseError(f"{where}: the query gives several columns named {', '.join(map(repr, repeated))}; "
+                            "name them apart with AS")
+    if len(geoms) > 1:
+        log.warning("%s: %d geometry columns; the incident points are read from %r", where, len(geoms), geoms[0])
+    times = [c.name for c in cur.description or [] if c.type_code in _TIME_TYPES]
+    return names, geoms[0] if geoms else None, times
+
+
+def _select_with_points(conn, query: str, names: list[str], geometry: str | None) -> str:
+    """The query with its geometry column replaced by longitude, latitude, geometry kind and SRID."""
+    from psycopg import sql
+
+    cols: list[sql.Composable] = [sql.Identifier(n) for n in names if n != geometry]
+    if geometry is not None:
+        g = sql.SQL("{}::geometry").format(sql.Identifier(geometry))
+        point = sql.SQL(
+            "CASE WHEN {g} IS NULL OR ST_IsEmpty({g}) OR ST_GeometryType({g}) <> 'ST_Point' THEN NULL "
+            "WHEN ST_SRID({g}) IN (0, 4326) THEN {g} ELSE ST_Transform({g}, 4326) END").format(g=g)
+        cols += [sql.SQL("ST_X({p}) AS {n}").format(p=point, n=sql.Identifier(GEOMETRY_LON)),
+                 sql.SQL("ST_Y({p}) AS {n}").format(p=point, n=sql.Identifier(GEOMETRY_LAT)),
+                 sql.SQL("CASE WHEN NOT ST_IsEmpty({g}) THEN ST_GeometryType({g}) END AS {n}").format(
+                     g=g, n=sql.Identifier(_KIND)),
+                 sql.SQL("ST_SRID({g}) AS {n}").format(g=g, n=sql.Identifier(_SRID))]
+    select = sql.SQL("SELECT {} FROM ({}) AS odgeo_source").format(sql.SQL(", ").join(cols), sql.SQL(query))
+    return sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(select).as_string(conn)
+
+
+def _copy_out(conn, copy_sql: str, where: str) -> bytes:
+    buffer = io.BytesIO()
+    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        for block in copy:
+            buffer.write(block)
+    log.debug("%s: %d bytes copied out", where, buffer.tell())
+    return buffer.getvalue()
+
+
+def _raw_table(raw: bytes, where: str, geometry: str | None, hints: dict[str, str],
+               described: dict[str, object]) -> RawTable:
+    data, row_problems = parse_csv_text(raw.decode("utf-8"), ",", where)
+    problems: dict[int, str] = {}
+    fmt = "postgresql"
+    if geometry is not None:
+        kinds = data.pop(_KIND).to_numpy(dtype=object)
+        srids = data.pop(_SRID).to_numpy(dtype=object)
+        for pos in np.flatnonzero((kinds != "") & (kinds != "ST_Point")):
+            problems[int(pos)] = f"geometry is a {str(kinds[pos]).removeprefix('ST_')}, expected a point"
+        if (srids == "0").any():
+            log.info("%s: %d geometries have no SRID; read as EPSG:4326", where, int((srids == "0").sum()))
+        fmt = "postgis"
+    return RawTable(data=data, path=where, format=fmt, sha256=hashlib.sha256(raw).hexdigest(),
+                    geometry_problems=problems if geometry is not None else None, row_problems=row_problems,
+                    role_hints=hints, described=described)
+
+
+# -- writing ----------------------------------------------------------------------------------------------------
+
+# The products copied into tables are the GeoJSON and CSV files a command writes; density.tif, the maps
+# and summary.html are for people and stay files.
+_RUNS = "runs"
+
+
+@dataclass
+class PostgisDestination:
+    """Where ``--to-postgis`` copies a run's products: a database URL, a schema and a mode.
+
+    :meth:`open` checks the server before any work; :meth:`publish` copies the
+    files written, in one transaction, with the run record as a row of ``runs``.
+    """
+
+    url: str
+    schema: str = "odgeo"
+    mode: str = "replace"
+    run_id: str = ""
+    audience: str = "public"
+
+    @classmethod
+    def open(cls, url: str, *, schema: str | None = None, mode: str | None = None,
+             audience: str = "public") -> PostgisDestination:
+        """Check the destination (reachable, PostGIS installed, no other audience's releases) and give a run id."""
+        dest = cls(url, schema or "odgeo", mode or "replace",
+                   f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", audience)
+        if dest.mode not in POSTGIS_MODES:
+            raise ParameterError(f"--postgis-mode must be one of {', '.join(POSTGIS_MODES)}, not {dest.mode!r}")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", dest.schema):
+            raise ParameterError(f"--schema {dest.schema!r}: give a plain name (letters, digits, _), e.g. odgeo")
+        with connect(url, purpose="write products") as conn:
+            row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
+            if row is None:
+                raise DatabaseError(f"{database_label(url)}: the database has no PostGIS; run CREATE EXTENSION "
+                                    "postgis in it (as its owner), or choose another database")
+            dest._check_audience(conn)
+        return dest
+
+    def _check_audience(self, conn) -> None:
+        """Refuse to put one audience's products in a schema that holds the other's releases."""
+        from psycopg import sql
+
+        runs = sql.Identifier(self.schema, _RUNS)
+        if conn.execute("SELECT to_regclass(%s)", [runs.as_string(conn)]).fetchone()[0] is None:
+            return
+        other = conn.execute(sql.SQL("SELECT audience FROM {} WHERE audience <> %s LIMIT 1").format(runs),
+                             [self.audience]).fetchone()
+        if other is not None:
+            raise DatabaseError(f"{database_label(self.url)}: schema {self.schema} holds {other[0]} releases; write "
+                                f"{self.audience} products to a schema of their own (for example --schema "
+                                f"{self.schema}_{self.audience}), so that whoever may read one audience's tables "
+                                "never reads the other's")
+
+    def describe(self) -> dict[str, str]:
+        """What run.json records: the destination without a password, the schema, the mode, the run id."""
+        return {"url": database_label(self.url), "schema": self.schema, "mode": self.mode, "run_id": self.run_id,
+                "audience": self.audience}
+
+    def publish(self, files: Iterable[Path], command: str) -> list[str]:
+        """Copy the product files and the run record (run.json) into the schema in one transaction.
+
+        Returns the tables written. A failure rolls everything back: one :class:`DatabaseError`.
+        """
+        psycopg = _psycopg()
+        files = list(files)
+        record = next((p for p in files if p.name == "run.json"), None)
+        mapped = {p.stem for p in files if p.suffix == ".geojson"}  # scan_clusters.csv is its .geojson's rows
+        tables = [(_table_name(p, command), p) for p in files
+                  if p.suffix == ".geojson" or (p.suffix == ".csv" and p.stem not in mapped)]
+        label = database_label(self.url)
+        written = []
+        try:
+            with connect(self.url, purpose="write products") as conn, conn.transaction():
+                conn.execute(_sql("CREATE SCHEMA IF NOT EXISTS {}", self.schema))
+                self._check_audience(conn)  # again, inside the transaction: another run may have written since
+                for name, path in tables:
+                    self._write_table(conn, name, _read_product(path))
+                    written.append(name)
+                self._write_run(conn, command, record, written)
+        except psycopg.Error as err:
+            raise DatabaseError(f"{label}: writing the products failed, nothing was written (the transaction "
+                                f"was rolled back): {_first_line(err)}") from err
+        return written
+
+    def _write_table(self, conn, name: str, product: Product) -> None:
+        from psycopg import sql
+
+        target = sql.Identifier(self.schema, name)
+        columns = [("run_id", "text"), ("position", "integer"), *product.columns]
+        if self.mode == "replace":
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+        existing = _existing_columns(conn, self.schema, name)
+        if not existing:
+            defs = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns)
+            conn.execute(sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY (run_id, position))").format(target, defs))
+            if product.has_geometry:
+                conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(target))
+        else:
+            _add_missing_columns(conn, target, f"{self.schema}.{name}", columns, existing)
+        names = sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(target, names)
+        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            copy.write(product.csv(self.run_id))
+
+    def _write_run(self, conn, command: str, record: Path | None, tables: list[str]) -> None:
+        from psycopg import sql
+
+        target = sql.Identifier(self.schema, _RUNS)
+        conn.execute(sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (run_id text PRIMARY KEY, command text NOT NULL, "
+            "written_at timestamptz NOT NULL DEFAULT now(), audience text NOT NULL, mode text NOT NULL, "
+            "tables text[] NOT NULL, record jsonb)").format(target))
+        doc = record.read_text(encoding="utf-8") if record is not None else None
+        conn.execute(sql.SQL("INSERT INTO {} (run_id, command, audience, mode, tables, record) "
+                             "VALUES (%s, %s, %s, %s, %s, %s)").format(target),
+                     [self.run_id, command, self.audience, self.mode, tables, doc])
+
+
+def _sql(template: str, *identifiers: str):
+    from psycopg import sql
+
+    return sql.SQL(template).format(*map(sql.Identifier, identifiers))
+
+
+def _table_name(path: Path, command: str) -> str:
+    """A product file's table: its name without suffix; each command's rejects apart (rejects_alerts)."""
+    return f"rejects_{command}" if path.stem == "rejects" else path.stem
+
+
+def _existing_columns(conn, schema: str, name: str) -> dict[str, str]:
+    from psycopg import sql
+
+    rows = conn.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                        "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped",
+                        [sql.Identifier(schema, name).as_string(conn)]).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def _add_missing_columns(conn, target, label: str, columns: list[tuple[str, str]], existing: dict[str, str]) -> None:
+    """Append mode: a product's new columns (a new month) are added; a column of another type is refused."""
+    from psycopg import sql
+
+    for col, kind in columns:
+        have = existing.get(col)
+        if have is None:
+            conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(target, sql.Identifier(col), sql.SQL(kind)))
+        elif _base_type(have) != _base_type(kind):
+            raise DatabaseError(f"{label}: column {col!r} is {have} in the table and {kind} in this run's product; "
+                                "use --postgis-mode replace, or another --schema")
+
+
+def _base_type(kind: str) -> str:
+    return "geometry" if kind.startswith("geometry") else kind
+
+
+@dataclass
+class Product:
+    """A product file as typed columns (geometry last, as hex EWKB), written for COPY as CSV by Arrow.
+
+    Arrow's CSV writer quotes every string and leaves nulls unquoted and empty, which
+    is how COPY's CSV format tells an empty string from NULL; doubles are written in
+    their shortest exact form.
+    """
+
+    columns: list[tuple[str, str]]
+    data: dict[str, list[Any]]
+    has_geometry: bool
+
+    def __len__(self) -> int:
+        return len(next(iter(self.data.values()))) if self.data else 0
+
+    def csv(self, run_id: str) -> bytes:
+        """The rows as COPY input, each led by ``run_id`` and its 1-based position."""
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        n = len(self)
+        arrays = [pa.array([run_id] * n, pa.string()), pa.array(np.arange(1, n + 1, dtype=np.int32))]
+        arrays += [pa.array(self.data[name], _ARROW_TYPES.get(kind, "string")) for name, kind in self.columns]
+        table = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+        return buffer.getvalue()
+
+
+_ARROW_TYPES = {"bigint": "int64", "double precision": "float64", "boolean": "bool"}
+
+
+def _read_product(path: Path) -> Product:
+    # The cyclic garbage collector would rescan the millions of objects json.loads made at each
+    # batch of new geometries (most of the time at 200,000 features); none of them form cycles.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _geojson_product(path) if path.suffix == ".geojson" else _csv_product(path)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _geojson_product(path: Path) -> Product:
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    names: list[str] = []
+    for feature in features:
+        names.extend(k for k in feature["properties"] if k not in names)
+    values = {n: [f["properties"].get(n) for f in features] for n in names}
+    columns = [(n, _pg_type(values[n])) for n in names] + [("geom", "geometry(Geometry, 4326)")]
+    data = {n: [_cell(v, kind) for v in values[n]] for n, kind in columns[:-1]}
+    data["geom"] = _ewkb([f["geometry"] for f in features])
+    return Product(columns, data, True)
+
+
+def _ewkb(geometries: list[dict[str, Any] | None]) -> list[str | None]:
+    """GeoJSON geometries as hex EWKB in EPSG:4326 (None for a null geometry), built in bulk.
+
+    Points and one-ring polygons (every hexagon, hot spot and cluster of odgeo's
+    products) are made by shapely from coordinate arrays, a few calls per product;
+    anything else is parsed from its GeoJSON text.
+    """
+    import shapely
+
+    out = np.full(len(geometries), None, dtype=object)
+    groups: dict[tuple[str, int], list[tuple[int, dict[str, Any]]]] = {}
+    for i, g in enumerate(geometries):
+        if g is None:
+            continue
+        kind, coords = g.get("type"), g.get("coordinates") or []
+        if kind == "Point" and len(coords) == 2:
+            key = ("Point", 2)
+        elif kind == "Polygon" and len(coords) == 1 and all(len(c) == 2 for c in coords[0]):
+            key = ("Polygon", len(coords[0]))
+        else:
+            key = ("other", 0)  # holes, multi-parts, collections, 3D
+        groups.setdefault(key, []).append((i, g))
+    for (kind, _), members in groups.items():
+        rows = [i for i, _ in members]
+        if kind == "Point":
+            made = shapely.points(np.array([g["coordinates"] for _, g in members], dtype=np.float64))
+        elif kind == "Polygon":
+            made = shapely.polygons(np.array([g["coordinates"][0] for _, g in members], dtype=np.float64))
+        else:
+            made = shapely.from_geojson(np.array([json.dumps(g) for _, g in members], dtype=object))
+        out[rows] = shapely.to_wkb(shapely.set_srid(made, 4326), hex=True, include_srid=True)
+    return list(out)
+
+
+def _csv_product(path: Path) -> Product:
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        records = list(reader)
+    text = {n: [r[i] if i < len(r) else "" for r in records] for i, n in enumerate(header)}
+    typed = {n: _typed(v) for n, v in text.items()}
+    columns = [(n, _pg_type(typed[n])) for n in header]
+    return Product(columns, {n: [_cell(v, kind) for v in typed[n]] for n, kind in columns}, False)
+
+
+_INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
+_CODE = re.compile(r"^-?0[0-9]")
+
+
+def _typed(values: list[str]) -> list[Any]:
+    """A CSV column's text as ints, floats or booleans when every non-empty value is one; else text."""
+    present = [v for v in values if v != ""]
+    if any(_CODE.match(v) for v in present):  # 06511: a code (ZIP, FIPS), not a number
+        return [None if v == "" else v for v in values]
+    if present and all(v in ("True", "False") for v in present):
+        return [None if v == "" else v == "True" for v in values]
+    if present and all(_INT.match(v) and len(v) < 19 for v in present):
+        return [None if v == "" else int(v) for v in values]
+    try:
+        numbers = [None if v == "" else float(v) for v in values]
+    except ValueError:
+        return [None if v == "" else v for v in values]
+    return numbers if present else [None] * len(values)
+
+
+def _pg_type(values: list[Any]) -> str:
+    present = [v for v in values if v is not None]
+    if not present:
+        return "text"
+    if all(isinstance(v, bool) for v in present):
+        return "boolean"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return "bigint"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return "double precision"
+    if all(isinstance(v, (dict, list)) for v in present):
+        return "jsonb"
+    return "text"
+
+
+def _cell(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "jsonb":
+        return json.dumps(value, ensure_ascii=False)
+    if kind == "double precision":
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if kind == "text" and not isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+    return value
+

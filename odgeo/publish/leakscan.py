@@ -1,0 +1,353 @@
+"""A leak scanner for public products: reads every file written and reports what must not be there.
+
+It fails on what a reader of the files could use to single someone out:
+
+- an incident's location: a coordinate pair equal to an incident's longitude
+  and latitude at the precision the file prints it (4 decimals, about 11 m,
+  or finer), in either order, and any point geometry at all;
+- a small count: a count-like property of a map or GeoJSON feature in
+  (0, min_count);
+- a property that is not one of the public ones (an input column slipping through);
+- a date finer than a month: any day-level date in a data file (but the daily
+  products of ``odgeo alerts`` and ``odgeo scan``, alerts.csv, ears.csv and
+  scan_clusters.*, whose every count is checked instead, and the day those
+  products are for in run.json), and any incident's own date anywhere (the HTML
+  includes library code with dates of its own);
+- a value of an identifying column (ids, names, free text) given by the caller;
+- in run.json, a count of incidents or rows in (0, min_count), and figures
+  measured on the incidents (standard distances, the farthest incident);
+- in a CSV, a row-number column or a count in (0, min_count);
+- with a study area, a Gi* or emerging feature outside it.
+
+:func:`difference_releases` compares two releases of the same series: a
+published figure that changed by less than ``min_count``, or an area whose
+shape changed, gives single incidents away by subtraction.
+
+Used by the test suite on every public run it makes; usable on any folder:
+``odgeo leakscan OUT_DIR INCIDENTS.csv``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+
+from ..hexes import PERIOD_COLUMN
+from ..projection import lonlat_of
+from ..schema import OCCURRED_AT, has_location
+from .gate import PUBLIC_PROPERTIES
+from .public import is_incident_count_key
+
+__all__ = ["COUNT_PROPERTIES", "Leak", "difference_releases", "scan_public_outputs"]
+
+#: Feature properties that hold numbers of incidents.
+COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents", "covered", "marginal_gain",
+                              "observed"})
+#: Properties the map adds: per-period counts of a hexagon, tooltip sentences, styling flags.
+MAP_PROPERTIES = frozenset({"months", "sentence", "artefact"})
+_SENTENCE_COUNT = re.compile(r"(\d[\d,]*) (?:overdoses?|incidents?|fatal)\b")
+_NUMBER = re.compile(r"-?\d{1,3}\.(\d+)")
+_PAIR_GAP = re.compile(r"^[\s,\]\[\"']{1,6}$")
+_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+_POINT = re.compile(r"\"type\"\s*:\s*\"(Multi)?Point\"|odgeo-points")
+
+
+@dataclass(frozen=True)
+class Leak:
+    """One finding: the file, its kind and what was found."""
+
+    file: str
+    kind: str  # "coordinate", "point", "small count", "property", "date", "identifier"
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.kind}: {self.detail}"
+
+
+def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_count: int = 10,
+                        identifying: Iterable[str] = (), public_places: gpd.GeoDataFrame | None = None,
+                        study_area=None) -> list[Leak]:
+    """Every leak found in the files of ``folder`` (empty list: none).
+
+    ``incidents`` are the incidents behind the products (an IncidentFrame:
+    geometry in EPSG:4326 and ``occurred_at``); ``identifying`` are values of
+    columns that must never appear (values shorter than 5 characters are
+    skipped: they would match unrelated text). ``public_places`` are points
+    that may be published (naloxone sites: pharmacies, libraries): point
+    geometries are allowed in ``sites.geojson`` and their coordinates are not
+    taken for an incident's even where one happened there. ``study_area`` (a
+    shapely polygon, EPSG:4326) is the --study-area of the run: no Gi* or
+    emerging feature may lie outside it.
+    """
+    located = incidents[has_location(incidents.geometry)]
+    lon, lat = lonlat_of(located.geometry)
+    keys = {p: set(zip(np.round(lon * 10**p).astype(np.int64).tolist(),
+                       np.round(lat * 10**p).astype(np.int64).tolist())) for p in (4, 5, 6)}
+    if public_places is not None and len(public_places):
+        plon, plat = lonlat_of(public_places.geometry)
+        for p in keys:
+            keys[p] -= set(zip(np.round(plon * 10**p).astype(np.int64).tolist(),
+                               np.round(plat * 10**p).astype(np.int64).tolist()))
+    days = set(located[OCCURRED_AT].dropna().dt.strftime("%Y-%m-%d"))
+    secrets = sorted({str(v) for v in identifying if len(str(v)) >= 5})
+    leaks: list[Leak] = []
+    alert_days = _product_days(Path(folder))
+    for path in sorted(Path(folder).iterdir()):
+        if not path.is_file():
+            continue
+        text = _text_of(path)
+        name = path.name
+        leaks += [Leak(name, "coordinate", d) for d in _coordinate_pairs(text, keys)]
+        leaks += [Leak(name, "coordinate", d) for d in _point_layer_pairs(text, keys)]
+        if _POINT.search(text) and not (public_places is not None and name == "sites.geojson"):
+            leaks.append(Leak(name, "point", "a point geometry"))
+        for collection in _feature_collections(text, path):
+            leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, min_count)
+                      if not (kind == "date" and name in DAILY_PRODUCTS)]
+        if path.suffix.lower() in (".html", ".htm"):  # counts written as words on the page
+            leaks += [Leak(name, "small count", f"'{m.group(0)}' in the page") for m in _SENTENCE_COUNT.finditer(text)
+                      if 0 < int(m.group(1).replace(",", "")) < min_count]
+        leaks += [Leak(name, "date", d) for d in _dates(text, path, days) if d.split()[-1] not in alert_days]
+        leaks += [Leak(name, "identifier", repr(s)) for s in secrets if s in text and _as_word(s).search(text)]
+        if name == "run.json":
+            leaks += [Leak(name, kind, d) for kind, d in _record_problems(json.loads(text), min_count)]
+        if path.suffix.lower() == ".csv":
+            leaks += [Leak(name, kind, d) for kind, d in _csv_problems(path, min_count)]
+        if study_area is not None and name in ("gistar.geojson", "emerging.geojson"):
+            leaks += [Leak(name, "footprint", d) for d in _outside(path, study_area)]
+    return leaks
+
+
+_MEASURED = ("standard_distance_m", "median_distance_m", "max_distance_from_median_centre_km")
+
+
+def _record_problems(doc: dict, min_count: int):
+    """Small counts, and figures measured on single incidents, anywhere in a run record."""
+    text = json.dumps(doc)
+    for key in _MEASURED:
+        if f'"{key}"' in text:
+            yield "measured", f"run.json holds {key}"
+    for where, value in _record_counts(doc):
+        if 0 < value < min_count:
+            yield "small count", f"run.json {where} = {value}"
+
+
+def _record_counts(value, path: str = ""):
+    """(path, value) of every count of incidents or rows in a run record."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _record_counts(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _record_counts(v, f"{path}[{i}]")
+    elif isinstance(value, int) and not isinstance(value, bool) and is_incident_count_key(path.rsplit(".", 1)[-1]):
+        yield path, value
+
+
+def _csv_problems(path: Path, min_count: int):
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    if "row" in table.columns:
+        yield "row numbers", "a 'row' column says which input rows were rejected"
+    for col in table.columns:
+        if col in ("count", "n_rows", "covered", "observed") or is_incident_count_key(str(col)):
+            values = pd.to_numeric(table[col], errors="coerce")
+            small = values[(values > 0) & (values < min_count)]
+            if len(small):
+                yield "small count", f"{col} = {small.iloc[0]:g}"
+
+
+def _outside(path: Path, study_area) -> list[str]:
+    import shapely
+
+    features = json.loads(path.read_text()).get("features", [])
+    if not features:
+        return []
+    frame = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
+    # A cell counts as inside when its centre is (as H3 fills a polygon); a hair of tolerance.
+    outside = ~frame.geometry.centroid.within(shapely.buffer(study_area, 1e-9))
+    return [f"{int(outside.sum())} feature(s) outside the study area"] if outside.any() else []
+
+
+def difference_releases(previous: str | Path, current: str | Path, *, min_count: int = 10) -> list[Leak]:
+    """What subtracting the earlier release ``previous`` from ``current`` gives away.
+
+    Areas (hexes.geojson, areas.geojson) are matched by key; a figure that moved
+    by less than ``min_count`` (but moved), and an area whose cells changed,
+    are findings; so are counts of incidents anywhere in run.json that moved
+    by less than ``min_count``.
+    """
+    leaks: list[Leak] = []
+    for name, key in (("hexes.geojson", "h3_cell"), ("areas.geojson", "name")):
+        a, b = Path(previous) / name, Path(current) / name
+        if not (a.exists() and b.exists()):
+            continue
+        old = {f["properties"][key]: f for f in json.loads(a.read_text())["features"]}
+        for feature in json.loads(b.read_text())["features"]:
+            props = feature["properties"]
+            before = old.get(props[key])
+            if before is None:
+                continue
+            if props.get("n_fine_cells") != before["properties"].get("n_fine_cells"):
+                leaks.append(Leak(name, "difference", f"area {props[key]} changed shape"))
+            for column, value in props.items():
+                if column in COUNT_PROPERTIES or PERIOD_COLUMN.match(str(column)):
+                    earlier = before["properties"].get(column)
+                    if isinstance(value, int) and isinstance(earlier, int) and 0 < abs(value - earlier) < min_count:
+                        leaks.append(Leak(name, "difference", f"{props[key]} {column}: {earlier} -> {value}"))
+    a, b = Path(previous) / "run.json", Path(current) / "run.json"
+    if a.exists() and b.exists():
+        earlier = dict(_record_counts(json.loads(a.read_text())))
+        for where, value in _record_counts(json.loads(b.read_text())):
+            before = earlier.get(where)
+            if before is not None and 0 < abs(value - before) < min_count:
+                leaks.append(Leak("run.json", "difference", f"{where}: {before} -> {value}"))
+    return leaks
+
+
+def _as_word(value: str) -> re.Pattern:
+    """The value standing alone (not inside a longer word: 'Overdose' is not in 'Overdoses')."""
+    return re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
+
+
+def _text_of(path: Path) -> str:
+    if path.suffix.lower() in (".tif", ".tiff"):
+        return _geotiff_text(path)
+    if path.suffix.lower() == ".png":
+        from PIL import Image
+
+        with Image.open(path) as image:  # pixels hold no numbers; its text chunks might
+            return json.dumps(getattr(image, "text", {}))
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.name == "run.json":
+        doc = json.loads(text)
+        for name in ("since", "until", "train_until"):  # the user's own dates, not data
+            doc.get("parameters", {}).pop(name, None)
+        text = json.dumps(doc)
+    return text
+
+
+def _geotiff_text(path: Path) -> str:
+    """Bounds (in degrees and in the file's CRS), tags and descriptions of a GeoTIFF."""
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    with rasterio.open(path) as src:
+        parts = [json.dumps(src.tags()), str(src.descriptions), str(list(src.bounds))]
+        if src.crs is not None:
+            parts.append(str(list(transform_bounds(src.crs, "EPSG:4326", *src.bounds))))
+    return "\n".join(parts)
+
+
+def _coordinate_pairs(text: str, keys: dict[int, set]) -> list[str]:
+    found = []
+    matches = list(_NUMBER.finditer(text))
+    for a, b in itertools.pairwise(matches):
+        if not _PAIR_GAP.match(text[a.end():b.start()]):
+            continue
+        # Both numbers of a pair are written at one precision; the shorter lost trailing zeros.
+        p = min(max(len(a.group(1)), len(b.group(1))), 6)
+        if p < 4:
+            continue
+        x, y = float(a.group(0)), float(b.group(0))
+        for first, second in ((x, y), (y, x)):
+            if (round(first * 10**p), round(second * 10**p)) in keys[p]:
+                found.append(f"{a.group(0)}, {b.group(0)} is an incident's location at {p} decimals")
+    return found
+
+
+def _point_layer_pairs(text: str, keys: dict[int, set]) -> list[str]:
+    """Coordinates in odgeo's compact point layer (integers of 1e-5 degrees)."""
+    found, decoder = [], json.JSONDecoder()
+    for match in re.finditer(r"\{\"lon\":\[", text):
+        try:
+            obj, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        for lon, lat in zip(obj.get("lon", []), obj.get("lat", [])):
+            if (int(lon), int(lat)) in keys[5]:
+                found.append(f"{lon / 1e5}, {lat / 1e5} (point layer) is an incident's location at 5 decimals")
+    return found
+
+
+def _feature_collections(text: str, path: Path) -> list[dict]:
+    """GeoJSON FeatureCollections in a file: the file itself, or those embedded in a page."""
+    if path.suffix.lower() in (".geojson", ".json") and '"FeatureCollection"' in text[:200]:
+        return [json.loads(text)]
+    out, decoder = [], json.JSONDecoder()
+    for match in re.finditer(r"\{\s*\"(type|features)\"", text):
+        try:
+            obj, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and obj.get("type") == "FeatureCollection":
+            out.append(obj)
+    return out
+
+
+def _feature_problems(collection: dict, min_count: int):
+    allowed = PUBLIC_PROPERTIES | MAP_PROPERTIES
+    for feature in collection.get("features", []):
+        for key, value in (feature.get("properties") or {}).items():
+            periodic = bool(PERIOD_COLUMN.match(str(key)))
+            if key not in allowed and not periodic:
+                yield "property", f"{key!r} is not a public property"
+            numbers = []
+            if key in COUNT_PROPERTIES or periodic:
+                numbers = [value]
+            elif key == "months" and isinstance(value, list):
+                numbers = value
+            elif isinstance(value, str):
+                numbers = [m.replace(",", "") for m in _SENTENCE_COUNT.findall(value)]
+            for number in numbers:
+                n = _as_count(number)
+                if n is not None and 0 < n < min_count:
+                    yield "small count", f"{key} = {value!r}"
+                    break
+            if isinstance(value, str) and _DAY.search(value):
+                yield "date", f"{key} = {value!r}"
+
+
+def _as_count(value) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).replace(",", "")
+    return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else None
+
+
+def _product_days(folder: Path) -> set[str]:
+    """The day the daily products are for (odgeo alerts, odgeo scan): the last of ears.csv, run.json's as_of."""
+    if not any((folder / name).exists() for name in DAILY_PRODUCTS):
+        return set()
+    days = set()
+    ears = folder / "ears.csv"
+    if ears.exists():
+        found = _DAY.findall(ears.read_text(encoding="utf-8"))
+        days |= {max(found)} if found else set()
+    record = folder / "run.json"
+    if record.exists():
+        as_of = json.loads(record.read_text(encoding="utf-8")).get("parameters", {}).get("as_of", {}).get("value")
+        days |= set(_DAY.findall(str(as_of or "")))
+    return days
+
+
+#: Files that are daily by design (public alerts name their day; their counts obey min_count).
+DAILY_PRODUCTS = frozenset({"alerts.csv", "ears.csv", "scan_clusters.csv", "scan_clusters.geojson"})
+
+
+def _dates(text: str, path: Path, days: set[str]) -> list[str]:
+    if path.name in DAILY_PRODUCTS:
+        return []
+    if path.suffix.lower() in (".html", ".htm"):
+        return [f"incident date {d}" for d in sorted(days) if d in text]
+    return [f"day-level date {d}" for d in sorted(set(_DAY.findall(text)))]

@@ -1,0 +1,426 @@
+"""The public gate: aggregates safe for a wide audience (see docs/privacy.md and :mod:`odgeo.publish.restricted`).
+
+Areas come from :mod:`odgeo.publish.privacy` (and, for a release series, from
+:mod:`odgeo.publish.ledger`); every layer is made from them by
+:mod:`odgeo.publish.areas`; the metadata (run.json, rejects.csv, the
+sites' figures) is reduced here so that every count is 0 or at least
+``min_count`` and none can be had back by subtraction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..alerts.public import public_alert_table, public_daily_hidden, public_ears_table, public_thresholds
+from ..density.kernel import DensityGrid
+from ..gistar.statistic import GiPlan
+from ..hexes import H3_CELL, cell_ints, cell_resolution, cell_strs
+from ..scan.public import public_scan_clusters
+from ..schema import OUTCOMES
+from .areas import (
+    SPREAD_LEVELS,
+    area_density,
+    area_emerging,
+    area_gistar,
+    area_hotspots,
+    cluster_resolution,
+    coarse_extent,
+    generalised_clusters,
+    period_columns,
+    spread_counts,
+)
+from .gate import AlertFiles, Gate, HotspotLayers, Products
+from .ledger import Ledger
+from .privacy import COARSEN_LEVELS, Area, areas_frame, hidden_counts, partition_cells, suppress_breakdowns
+
+__all__ = ["NOT_INCIDENT_COUNTS", "PublicGate", "is_incident_count_key"]
+
+
+class PublicGate(Gate):
+    """Aggregates safe for a wide audience (see docs/privacy.md)."""
+
+    audience = "public"
+
+    def __init__(self, min_count: int, ledger: Ledger | None = None):
+        self.limit = int(min_count)
+        self.min_count = self.limit
+        self.ledger = ledger
+        self.emerging_settings: dict | None = None
+        self._n_suppressed = 0
+        self._n_published: int | None = None
+
+    # sentences ----------------------------------------------------------------------------------
+
+    def count(self, n: int | None) -> str:
+        """A count for a sentence: 'fewer than N', or 'an undisclosed number of' when hidden."""
+        if n is None:
+            return "an undisclosed number of"
+        if isinstance(n, str):
+            return n
+        return f"fewer than {self.limit}" if 0 < n < self.limit else f"{int(n):,}"
+
+    def label(self, products: Products) -> Products:
+        """Marked public, with the notes the map gives on the protection."""
+        products.min_count = self.limit
+        products.audience_label = "public (aggregates only)"
+        products.notes = [f"Areas with fewer than {self.limit} overdoses are merged with neighbouring "
+                          "hexagons or, where still too few, not shown; smaller figures show as 'hidden'."]
+        if self.ledger is not None:
+            products.notes.append(f"Figures are updated once they have changed by at least {self.limit} "
+                                  "since the last release, so they may lag the data by fewer than that.")
+        return products
+
+    # totals -------------------------------------------------------------------------------------
+
+    def totals(self, counts: dict) -> dict:
+        """Row counts with every count 0 or at least ``min_count`` (complementary suppression).
+
+        :attr:`n_suppressed` incidents are in areas too small to show; ``n_used`` is
+        hidden when that is a small number (it is ``n_used`` minus the sum of the areas).
+        """
+        m = self.limit
+        by_code = dict(counts["rejected_by_code"])
+        values = {"n_input": counts["n_input"], "n_used": counts["n_used"], "n_unlocated": counts["n_unlocated"],
+                  "n_rejected": counts["n_rejected"], "n_used_undated": counts["n_used_undated"],
+                  "n_used_fatal": counts.get("n_used_fatal", 0), "n_incidents_suppressed": self.n_suppressed,
+                  **{f"rejected:{k}": v for k, v in by_code.items()}}
+        if self.ledger is not None:
+            values = self.ledger.hold("totals", "rows", values)
+        parts = ["n_used", "n_unlocated", "n_rejected"]
+        part_values = np.array([values[p] for p in parts], dtype=np.int64)
+        # n_used minus the published areas' sum is the suppressed count: a small one hides n_used.
+        hidden = _hide(part_values, m, np.array([0 < values["n_incidents_suppressed"] < m, False, False]))
+        total_hidden = values["n_input"] < m or hidden.sum() == 1 or 0 < part_values[hidden].sum() < m
+        if total_hidden:
+            hidden[:] = True
+        shown: dict[str, Any] = {"n_input": None if total_hidden else values["n_input"]}
+        shown.update({p: (None if h else int(v)) for p, h, v in zip(parts, hidden, part_values)})
+        codes = sorted(by_code)
+        code_hidden = _hide(np.array([values[f"rejected:{c}"] for c in codes], dtype=np.int64), m)
+        if shown["n_rejected"] is None:
+            code_hidden[:] = True
+        out = dict(shown)
+        out["rejected_by_code"] = {c: (None if h else int(values[f"rejected:{c}"])) for c, h in zip(codes, code_hidden)}
+        for name in ("n_used_undated", "n_incidents_suppressed"):
+            out[name] = None if 0 < values[name] < m else int(values[name])
+        fatal, used = values["n_used_fatal"], values["n_used"]
+        out["n_used_in_published_areas"] = self._n_published
+        out["n_used_fatal"] = None if (0 < fatal < m or 0 < used - fatal < m or out["n_used"] is None) else int(fatal)
+        out["check"] = "n_input = n_used + n_unlocated + n_rejected"
+        out["hidden"] = (f"null: a count under {m}, or one hidden so that it cannot be had by subtraction; "
+                         "the restricted run record has every count")
+        if self.ledger is not None:
+            out["check"] += f" (each held until it changes by {m} or more, so the sum may be off by less)"
+        return out
+
+    # the main job -------------------------------------------------------------------------------
+
+    def hotspot_products(self, layers: HotspotLayers) -> Products:
+        """Published areas and the layers made from them alone (see :mod:`odgeo.publish.areas`)."""
+        m = self.limit
+        areas = (self.ledger.areas_for(layers.counts, COARSEN_LEVELS) if self.ledger is not None
+                 else partition_cells(layers.counts, min_count=m))
+        kept, shown, hidden = self._published_areas(areas, layers.counts)
+        cells_of = {cell_strs([a.key])[0]: sorted(a.cells()) for a in areas}
+        resolution = cell_resolution(int(cell_ints(layers.counts.index)[0])) if len(layers.counts) else 8
+        spread = spread_counts(kept, cells_of, resolution, layers.grid.crs)
+        grid = self._density(layers.grid, spread)
+        spots = area_hotspots(grid, spread, layers.percentile, m)
+        clusters, cluster_rule = self._clusters(layers)
+        gistar, gi_settings = area_gistar(kept, cells_of, self._gi_plan(layers.gi_plan))
+        shown_areas, areas_note = self._boundaries(layers.areas)
+        coarsest = max(0, resolution - COARSEN_LEVELS)
+        privacy = {
+            "audience": "public", "min_count": m,
+            "hexes": {"n_published": len(shown), "n_merged_areas": int(shown["merged"].sum()),
+                      "coarsest_resolution": coarsest,
+                      "breakdowns_hidden": {k: v["hidden"] + v["hidden_to_protect_others"] for k, v in hidden.items()},
+                      "rule": f"H3 cells merged upwards until each area holds {m}; what is still fewer is not shown"},
+            "density": {"made_from": f"the published area counts, each spread evenly over its H3 cells "
+                                     f"(res {resolution + SPREAD_LEVELS}); no incident location is used",
+                        "bandwidth_m": grid.bandwidth_m, "cell_size_m": grid.cell_size_m},
+            "hotspots": {"n_shown": len(spots), "rule": f"from the public density; fewer than {m} incidents "
+                                                       "(estimated from the published counts) are left out"},
+            "clusters": {"n_shown": len(clusters), "rule": cluster_rule},
+            "gistar": gi_settings,
+            "points": "none (public products carry no incident locations)",
+            "ledger": self._ledger_note(),
+        }
+        if areas_note:
+            privacy["areas"] = areas_note
+        products = Products("public", shown, grid, spots, clusters, cluster_method=layers.cluster_method,
+                            privacy=privacy, extent=coarse_extent(shown, coarsest), areas=shown_areas, gistar=gistar)
+        return self.label(products)
+
+    def _published_areas(self, areas: list[Area], counts: pd.DataFrame):
+        """The areas holding ``min_count`` (kept), as shown with their breakdowns suppressed, and what was hidden."""
+        m = self.limit
+        table = self._held_areas(areas, counts)
+        kept_mask = table["count"] >= m
+        kept = table[kept_mask].reset_index(drop=True)
+        self._n_suppressed = int(table.loc[~kept_mask, "count"].sum())
+        self._n_published = int(kept["count"].sum())
+        groups = {"outcome": [c for c in OUTCOMES if c in kept.columns], "period": period_columns(kept)}
+        shown, hidden = suppress_breakdowns(kept, groups, min_count=m)
+        return kept, shown, hidden
+
+    def count_hexes(self, counts: pd.DataFrame) -> gpd.GeoDataFrame:
+        """The published areas of these counts (cells merged upwards to ``min_count``; :mod:`odgeo.publish.privacy`)."""
+        return self._published_areas(partition_cells(counts, min_count=self.limit), counts)[1]
+
+    def scan_clusters(self, clusters: gpd.GeoDataFrame, max_radius_m: float) -> gpd.GeoDataFrame:
+        """H3 cells for circles, small counts hidden (see :mod:`odgeo.scan.public`)."""
+        return public_scan_clusters(clusters, self.limit, max_radius_m)
+
+    @property
+    def n_suppressed(self) -> int:
+        """Incidents in areas too small to show (after :meth:`hotspot_products`)."""
+        return self._n_suppressed
+
+    def _ledger_note(self) -> str:
+        if self.ledger is None:
+            return ("none: this release is safe alone; differences between releases of the same data can "
+                    "reveal single incidents (use --ledger for repeated releases)")
+        return (f"release {len(self.ledger.releases) + 1} of {self.ledger.path.name}: earlier areas kept, "
+                f"each figure republished only once it has changed by {self.limit} or more")
+
+    def _held_areas(self, areas: list[Area], counts: pd.DataFrame) -> gpd.GeoDataFrame:
+        table = areas_frame(areas, counts)
+        if self.ledger is None:
+            return table
+        values = list(counts.columns)
+        for i, row in table.iterrows():
+            held = self.ledger.hold("hexes", row[H3_CELL], {c: int(row[c]) for c in values})
+            for c in values:
+                table.at[i, c] = held[c]
+        return table
+
+    def _density(self, analysis: DensityGrid, spread: pd.DataFrame) -> DensityGrid:
+        """The public density; a series keeps its first release's bandwidth and cell size.
+
+        They are chosen from the incidents' spread: a release whose rounded
+        bandwidth moved would say that the spread did.
+        """
+        grid = area_density(analysis, spread)
+        if self.ledger is None or grid.n_points == 0:
+            return grid
+        fixed = self.ledger.fixed("public_density", {"bandwidth_m": grid.bandwidth_m, "cell_size_m": grid.cell_size_m})
+        if (fixed["bandwidth_m"], fixed["cell_size_m"]) == (grid.bandwidth_m, grid.cell_size_m):
+            return grid
+        return area_density(analysis, spread, bandwidth_m=fixed["bandwidth_m"], cell_size_m=fixed["cell_size_m"])
+
+    def _gi_plan(self, plan: GiPlan) -> GiPlan:
+        """The Gi* scale; a series keeps its first release's (--method optimized chooses it from the data)."""
+        if self.ledger is None:
+            return plan
+        fixed = self.ledger.fixed("public_gistar", {"resolution": plan.resolution, "rings": plan.rings})
+        return replace(plan, resolution=int(fixed["resolution"]), rings=int(fixed["rings"]))
+
+    def _clusters(self, layers: HotspotLayers) -> tuple[gpd.GeoDataFrame, str]:
+        m = self.limit
+        if self.ledger is not None:
+            empty = generalised_clusters(layers.clusters.iloc[0:0], layers.eps_m)
+            return empty, ("left out with --ledger: a cluster's shape and size follow single incidents, so "
+                           "two releases could be differenced (the restricted map has them)")
+        shown = generalised_clusters(layers.clusters[layers.clusters["n_incidents"] >= m], layers.eps_m)
+        return shown, (f"clusters with fewer than {m} incidents are left out; shapes are the H3 cells "
+                       f"(res {cluster_resolution(layers.eps_m)}) their buffered hull covers; dates by month")
+
+    def _boundaries(self, areas: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame | None, dict | None]:
+        """Boundary counts with small ones hidden (and others, so the total does not give them away)."""
+        if areas is None:
+            return None, None
+        out = areas.copy()
+        if self.ledger is not None:
+            for i, row in out.iterrows():
+                held = self.ledger.hold("boundaries", str(row["name"]), {"count": row["count"], "fatal": row["fatal"]})
+                out.at[i, "count"], out.at[i, "fatal"] = held["count"], held["fatal"]
+            if "rate_per_10k" in out:
+                out["rate_per_10k"] = (out["count"] / out["population"] * 1e4).round(2)
+        m = self.limit
+        hidden = hidden_counts(out["count"].to_numpy(), min_count=m)
+        fatal = out["fatal"].to_numpy()
+        fatal_hidden = hidden | ((fatal > 0) & (fatal < m))
+        out["count"] = pd.array(np.where(hidden, 0, out["count"]), dtype="Int64")
+        out.loc[hidden, "count"] = pd.NA
+        out["fatal"] = pd.array(np.where(fatal_hidden, 0, fatal), dtype="Int64")
+        out.loc[fatal_hidden, "fatal"] = pd.NA
+        if "rate_per_10k" in out:
+            out.loc[hidden, "rate_per_10k"] = np.nan
+        return out, {"n": len(out), "n_counts_hidden": int(hidden.sum()), "n_fatal_hidden": int(fatal_hidden.sum())}
+
+    # other commands -----------------------------------------------------------------------------
+
+    def emerging_cells(self, cells, cube, steps, settings):
+        """Categories per published area, no trend statistics (see :func:`odgeo.publish.areas.area_emerging`)."""
+        frame, self.emerging_settings = area_emerging(cells, cube, steps, settings, self.limit)
+        return frame
+
+    def alert_files(self, alerts, ears, counts, names, days, thresholds, *, cells_are_areas):
+        """Area names and dates; small counts hidden (see :mod:`odgeo.alerts.public`)."""
+        shown = {*alerts["area"], names[-1]} if cells_are_areas else None
+        hidden = public_daily_hidden(counts, len(names) - 1, self.limit)
+        return AlertFiles(public_alert_table(alerts, self.limit), public_ears_table(ears, hidden, names, days, shown),
+                          public_thresholds(thresholds, self.limit, shown), shown, hidden, "%d %b")
+
+    def sites(self, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """Per-site counts under ``min_count`` hidden; shares only while every gain before them is shown.
+
+        A site's circle is a small, known area. ``cumulative_share`` at rank k
+        minus the share at rank k-1 is the k-th marginal gain over the total, so
+        from the first hidden gain on, no share is published.
+        """
+        m = self.limit
+        out = sites.copy()
+        for col in ("covered", "marginal_gain"):
+            if col not in out:
+                continue
+            values = pd.to_numeric(out[col], errors="coerce")
+            small = values.notna() & (values > 0) & (values < m)
+            out[col] = values.astype(object).where(~small, None)
+        if "cumulative_share" in out and "rank" in out:
+            ranked = pd.to_numeric(out["rank"], errors="coerce")
+            gains = pd.to_numeric(out["marginal_gain"], errors="coerce") if "marginal_gain" in out else None
+            first_hidden = np.inf
+            if gains is not None:
+                hidden_ranks = ranked[ranked.notna() & gains.isna()]
+                first_hidden = float(hidden_ranks.min()) if len(hidden_ranks) else np.inf
+            out["cumulative_share"] = out["cumulative_share"].astype(object).where(
+                ~(ranked.notna() & (ranked >= first_hidden)), None)
+        return out
+
+    def coverage(self, curve: pd.DataFrame, n_incidents: int) -> pd.DataFrame:
+        """Shares rounded down to whole multiples of ``min_count`` incidents.
+
+        The best k sites and the best k+1 differ by the incidents one more site
+        reaches: exact shares would state that number, however small.
+        """
+        step = self.limit / n_incidents if n_incidents else 1.0
+        return curve.assign(share=(np.floor(curve["share"] / step + 1e-9) * step).round(4))
+
+    def rejects(self, rejects: pd.DataFrame, totals: dict) -> pd.DataFrame:
+        """Totals by code, no rows: which rows were rejected says which were that day's, or fatal."""
+        reasons = rejects.drop_duplicates("code").set_index("code")["reason"] if len(rejects) else pd.Series(dtype=str)
+        by_code = totals["rejected_by_code"]
+        return pd.DataFrame({"code": list(by_code), "n_rows": pd.array(list(by_code.values()), dtype="Int64"),
+                             "reason": [_generic_reason(reasons.get(c, "")) for c in by_code]})
+
+    def run_record(self, doc: dict) -> dict:
+        """run.json for the public: every count 0 or at least ``min_count``, nothing measured on one incident."""
+        out: dict[str, Any] = {}
+        for key, value in doc.items():
+            if key == "parameters":
+                out[key] = {name: _public_parameter(p) for name, p in value.items()}
+            elif key == "counts":
+                out[key] = self.totals(value)
+            elif key == "coordinate_stacks" and isinstance(value, list):
+                out[key] = {"n_stacks": len(value), "n_incidents": sum(r["n_incidents"] for r in value),
+                            "detail": "per-stack rows are in the restricted run record"}
+            elif key == "spread" and isinstance(value, dict):
+                # The farthest incident's distance is a fact about one incident: a release a day later
+                # that states another says where the new extreme incident is.
+                out[key] = {k: v for k, v in value.items() if k != "max_distance_from_median_centre_km"}
+            elif key == "gistar":
+                out[key] = "the public Gi* is described under privacy.gistar"
+            elif key == "decisions":
+                out[key] = "in the restricted run record (the choices are measured on the incidents)"
+            elif key == "emerging" and self.emerging_settings is not None:
+                out[key] = self.emerging_settings
+            elif key == "out_of_time":
+                out[key] = self.out_of_time(value)
+            elif key == "geocoding" and isinstance(value, dict):
+                out[key] = self.geocoding(value)
+            elif key == "input" and isinstance(value, dict) and "files" in value:
+                # Rows per file add up to n_input: one file's count beside the others' is a small difference.
+                out[key] = {**value, "files": [{k: v for k, v in f.items() if k != "n_rows"} for f in value["files"]]}
+            else:
+                out[key] = value
+        return self._protect_numbers(out)
+
+    def geocoding(self, summary: dict) -> dict:
+        """The geocoding summary: its status counts (which add up to ``n``) suppressed complementarily.
+
+        ``n_located`` and ``n_left_out`` are sums of statuses: shown only when every status is, or one
+        hidden status would be ``n_located`` minus the shown ones.
+        """
+        m = self.limit
+        by_status = dict(summary.get("by_status") or {})
+        values = {"n": int(summary.get("n") or 0), **{f"status:{k}": int(v) for k, v in by_status.items()}}
+        if self.ledger is not None:
+            values = self.ledger.hold("geocoding", "rows", values)
+        statuses = list(by_status)
+        hidden = _hide(np.array([values[f"status:{s}"] for s in statuses], dtype=np.int64), m)
+        few = 0 < values["n"] < m
+        if few:
+            hidden[:] = True
+        out = dict(summary)
+        out["n"] = None if few else values["n"]
+        out["by_status"] = {s: (None if h else values[f"status:{s}"]) for s, h in zip(statuses, hidden)}
+        if hidden.any():
+            out.update({k: None for k in ("n_located", "n_left_out") if k in out})
+        if few:
+            out["median_score"] = None  # a score measured on a handful of addresses
+        return out
+
+    def _protect_numbers(self, value, path: str = ""):
+        """Every count of incidents or rows in the record: held by the ledger, then null when in (0, min_count)."""
+        if isinstance(value, dict):
+            return {k: self._protect_numbers(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._protect_numbers(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        key = path.rsplit(".", 1)[-1]
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and is_incident_count_key(key):
+            if self.ledger is not None:
+                value = self.ledger.hold("record", path, {"value": int(value)})["value"]
+            return None if 0 < int(value) < self.limit else value
+        return value
+
+    def out_of_time(self, evaluation: dict) -> dict:
+        """The later-period share reached, only when neither the reached nor the missed incidents are few."""
+        m = self.limit
+        n = evaluation.get("n_later") or 0
+        reached = round((evaluation.get("share_of_later_reached") or 0) * n)
+        if n < m or 0 < reached < m or 0 < n - reached < m:
+            return {"meaning": evaluation.get("meaning"),
+                    "hidden": f"fewer than {m} later incidents, or fewer than {m} reached or missed"}
+        return evaluation
+
+    def finish(self, source: str) -> None:
+        """Save the ledger, when there is one, with this release."""
+        if self.ledger is not None:
+            self.ledger.save(source)
+
+
+def _hide(values: np.ndarray, min_count: int, force: np.ndarray | None = None) -> np.ndarray:
+    return hidden_counts(values, min_count=min_count, force=force) if len(values) else np.zeros(0, dtype=bool)
+
+
+def _generic_reason(reason: str) -> str:
+    """A reject reason without the row's own values (the first clause, which names the problem)."""
+    return str(reason).split(":")[0].split("(")[0].strip()
+
+
+def _public_parameter(param: dict) -> dict:
+    """An automatic parameter's reason keeps its rule, not the figures measured on the incidents."""
+    reason = param.get("reason")
+    if param.get("source") == "auto" and isinstance(reason, dict):
+        param = {**param, "reason": {k: v for k, v in reason.items() if k == "rule"}}
+    return param
+
+
+#: run.json keys that start with "n_" but count things other than incidents or rows (features of
+#: the public files, cells, steps), which the files themselves show.
+NOT_INCIDENT_COUNTS = frozenset({"n_published", "n_merged_areas", "n_shown", "n_stacks", "n_cells", "n_areas",
+                                 "n_new_sites", "n_steps", "n_counts_hidden", "n_fatal_hidden", "n_hot", "n_cold",
+                                 "n_days", "n_time_windows", "n_clusters_reported"})
+
+
+def is_incident_count_key(key: str) -> bool:
+    """Whether a run.json key holds a number of incidents or rows (which must obey --min-count)."""
+    return (key.startswith("n_") and key not in NOT_INCIDENT_COUNTS) or key in ("count", "covered",
+                                                                                 "marginal_gain", "points")

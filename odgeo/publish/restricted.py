@@ -1,0 +1,151 @@
+r"""The publishing gate: from analysis results to what an audience may see.
+
+Every file a command writes goes through a :class:`Gate`; the analysis code
+never asks which audience it works for. :func:`gate_for` returns the
+:class:`RestrictedGate` (every detail, for the analysts' team) or the
+:class:`PublicGate`, which makes every public product from protected
+aggregates only:
+
+- the **published areas**: H3 hexagons merged upwards until each holds
+  ``min_count`` incidents (:mod:`odgeo.publish.privacy`), their breakdowns with
+  complementary suppression, and, with a release ledger
+  (:mod:`odgeo.publish.ledger`), the earlier areas kept and small changes held back;
+- the **density surface, hot spots and Gi\\*** computed from those published
+  counts alone (each area's count spread evenly over its cells), so their
+  footprint and values depend on nothing the areas do not already show;
+- **emerging hot spot categories** per published area (no trend statistics);
+- **clusters** with at least ``min_count`` incidents, as H3 cells and months
+  (left out when a ledger is used: a cluster's shape follows single incidents);
+- **scan clusters** as H3 cells, small counts hidden (:mod:`odgeo.scan.public`);
+- **metadata** (run.json, rejects.csv, per-site figures) whose every count is
+  0 or at least ``min_count``, with the totals suppressed complementarily.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..hexes import cells_to_polygons
+from ..schema import OCCURRED_AT, OUTCOME, WGS84
+from .gate import PUBLIC_PROPERTIES, RESTRICTED_BANNER, AlertFiles, Gate, HotspotLayers, Products
+from .geomask import DonutMask
+from .ledger import Ledger
+
+__all__ = ["PUBLIC_PROPERTIES", "RESTRICTED_BANNER", "Gate", "HotspotLayers", "Products", "RestrictedGate",
+           "gate_for"]
+
+
+def gate_for(audience: str, *, min_count: int | None = None, ledger: Ledger | None = None,
+             mask: DonutMask | None = None, k_anonymity: np.ndarray | None = None) -> Gate:
+    """The gate for ``audience``: "public" (with ``min_count`` and an optional ledger) or "restricted"."""
+    if audience == "restricted":
+        return RestrictedGate(mask=mask, k_anonymity=k_anonymity)
+    from .public import PublicGate  # it builds on this module's Products and Gate
+
+    return PublicGate(int(min_count or 0), ledger)
+
+
+# --- restricted --------------------------------------------------------------------------------------
+
+
+@dataclass
+class RestrictedGate(Gate):
+    """Every detail for the analysts' team: exact counts, day dates, incident points (optionally displaced)."""
+
+    mask: DonutMask | None = None
+    k_anonymity: np.ndarray | None = None
+    audience: str = "restricted"
+    min_count: int | None = None
+
+    def count(self, n: int | None) -> str:
+        """Counts in full."""
+        return f"{int(n or 0):,}"
+
+    def totals(self, counts: dict) -> dict:
+        """The row counts exactly."""
+        return counts
+
+    def hotspot_products(self, layers: HotspotLayers) -> Products:
+        """Every layer in full, with incident points (displaced when asked)."""
+        incidents = layers.incidents()
+        geometry = incidents.geometry.to_crs(WGS84)
+        if self.mask is not None:
+            geometry = gpd.GeoSeries(gpd.points_from_xy(self.mask.lon, self.mask.lat), crs=WGS84)
+        points = gpd.GeoDataFrame(
+            {"date": incidents[OCCURRED_AT].dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
+             "outcome": incidents[OUTCOME].to_numpy()},
+            geometry=geometry.to_numpy(), crs=WGS84)
+        clusters = layers.clusters.copy()
+        for col in ("first_date", "last_date"):
+            clusters[col] = [pd.Timestamp(v).strftime("%Y-%m-%d") if pd.notna(v) else None for v in clusters[col]]
+        privacy: dict = {"audience": "restricted", "min_count": None,
+                         "points": f"incident points ({'displaced' if self.mask is not None else 'exact'})"}
+        if self.mask is not None:
+            privacy["geomask"] = self.mask.summary()
+            if self.k_anonymity is not None:
+                privacy["geomask"]["k_anonymity"] = _k_summary(self.k_anonymity)
+        return self._label(Products("restricted", layers.hexes, layers.grid, layers.hotspots, clusters, points=points,
+                                    cluster_method=layers.cluster_method, privacy=privacy, areas=layers.areas,
+                                    gistar=layers.gistar.frame))
+
+    def _label(self, products: Products) -> Products:
+        products.banner = RESTRICTED_BANNER
+        products.audience_label = "RESTRICTED (exact counts and incident locations; do not share)"
+        return products
+
+    def emerging_cells(self, cells, cube, steps, settings):
+        """Every cell with its counts and trend statistics."""
+        return cells
+
+    def alert_files(self, alerts, ears, counts, names, days, thresholds, *, cells_are_areas):
+        """Exact counts and times of every area."""
+        return AlertFiles(alerts, ears, thresholds, None, None, "%d %b %H:%M")
+
+    def scan_clusters(self, clusters, max_radius_m):
+        """Every cluster with its circle, centre and figures."""
+        return clusters
+
+    def count_hexes(self, counts):
+        """Every occupied cell with its exact counts."""
+        return gpd.GeoDataFrame(counts.reset_index(), geometry=cells_to_polygons(counts.index).values, crs=WGS84)
+
+    def coverage(self, curve, n_incidents):
+        """Shares to four decimals."""
+        return curve.assign(share=curve["share"].round(4))
+
+    def out_of_time(self, evaluation):
+        """The evaluation in full."""
+        return evaluation
+
+    def sites(self, sites):
+        """Every site with its figures."""
+        return sites
+
+    def rejects(self, rejects, totals):
+        """Every rejected row with its reason and id."""
+        from ..incidents.read import REJECT_COLUMNS
+
+        return rejects[REJECT_COLUMNS]
+
+    def run_record(self, doc):
+        """The record in full."""
+        return doc
+
+    def label(self, products: Products) -> Products:
+        """Mark products made elsewhere (emerging, sites) as restricted."""
+        return self._label(products)
+
+
+def _k_summary(k: np.ndarray) -> dict:
+    known = k[np.isfinite(k)]
+    out = {"estimate": "residents in the masking ring: population density of the point's polygon x ring area",
+           "n_points": len(k), "n_outside_population_layer": int(len(k) - len(known))}
+    if len(known):
+        q = np.percentile(known, [0, 5, 50])
+        out.update({"min": round(float(q[0]), 1), "p5": round(float(q[1]), 1), "median": round(float(q[2]), 1),
+                    "n_below_5": int((known < 5).sum()), "n_below_10": int((known < 10).sum())})
+    return out
