@@ -51,7 +51,7 @@ _BODIES = {
     "odgeo read": "from odgeo.incidents.read import read_incidents\n"
                   "read = read_incidents({url!r}, table='incidents', timezone='America/Chicago')\n"
                   "n = read.n_located",
-    "odgeo COPY only": "from odgeo.io.postgis import read_database\n"
+    "odgeo COPY only": "from odgeo.incidents.database import read_database\n"
                        "n = len(read_database({url!r}, table='incidents').data)",
     "geopandas.read_postgis": "import geopandas as gpd, sqlalchemy\n"
                               "engine = sqlalchemy.create_engine({sa_url!r})\n"

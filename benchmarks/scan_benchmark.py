@@ -77,7 +77,7 @@ def naive_max_llr(loc, day, x, y, n_days, s: ScanSettings, centres) -> float:
 def real_year(path: str, timezone: str, year: int, settings: ScanSettings) -> None:
     """Every day of ``year`` scanned as a daily run would have: time, and days with a cluster at p < 0.05."""
     from odgeo.incidents.read import read_incidents
-    from odgeo.jobs.scan import scan_cases
+    from odgeo.scan.cases import scan_cases
     from odgeo.schema import located
 
     used = located(read_incidents(path, timezone=timezone).incidents)

@@ -18,6 +18,7 @@ import shapely
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.publish.leakscan import difference_releases, scan_public_outputs
 from odgeo.publish.public import PublicGate
+from odgeo.sites.public import site_layer
 
 from .conftest import SAMPLE, SAMPLE_TZ
 
@@ -198,7 +199,7 @@ def test_site_shares_stop_at_the_first_hidden_gain():
     sites = pd.DataFrame({"site_id": ["a", "b", "c"], "status": ["new"] * 3, "rank": [1, 2, 3],
                           "covered": [40, 12, 5], "marginal_gain": [40, 6, 3],
                           "cumulative_share": [0.40, 0.46, 0.49]})
-    out = PublicGate(10).sites(sites)
+    out = site_layer(PublicGate(10), sites)
     assert out["marginal_gain"].tolist() == [40, None, None]
     assert out["cumulative_share"].tolist() == [0.40, None, None]
     assert out["covered"].tolist() == [40, 12, None]

@@ -3,6 +3,7 @@
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import odgeo
@@ -72,3 +73,115 @@ def test_every_exported_function_has_numpydoc_sections():
             assert len(doc.splitlines()) > 1 or issubclass(obj, Exception), name
             continue
         assert "Parameters\n----------" in doc and "Returns\n-------" in doc, name
+
+
+# --- the layout (docs/architecture.md) ---------------------------------------------------------------
+
+#: The shared words: what every package may use, and nothing else at the top of odgeo/.
+SHARED_WORDS = {"__init__", "_exports", "_version", "arrowtext", "errors", "h3_lattice", "hexes", "projection",
+                "runrecord", "schema", "vocabulary"}
+#: Layers from the top: a module imports its own package, the shared words and the layers below its own.
+LAYERS = [("cli",), ("jobs",), ("maps",),
+          ("density", "gistar", "clusters", "alerts", "scan", "sites", "geocode"),
+          ("boundaries",), ("publish",), ("engine",), ("incidents",), ("io",)]
+#: The command modules of odgeo/jobs (the others are steps they share).
+COMMANDS = {"alerts", "emerging", "geocode", "hotspots", "scan", "sites"}
+#: ``odgeo sites`` chooses sites over the hotspots analysis and draws them on its map: the one job
+#: that imports another, until that analysis lives in its stage.
+COMMAND_IMPORTS_ALLOWED = {("sites", "hotspots")}
+
+
+def _unit(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "odgeo_cli":
+        return "cli"
+    return parts[1] if len(parts) > 1 and (LIBRARY / parts[1]).is_dir() else "shared"
+
+
+def _runtime_imports(path: Path, module: str) -> list[tuple[int, str]]:
+    """Absolute names of the odgeo modules a file imports when it runs (not under ``if TYPE_CHECKING``)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    tree = ast.parse(path.read_text())
+    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(
+        node.test) for n in ast.walk(node)}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
+            names = [f"{base}.{a.name}" for a in node.names]
+            found += [(node.lineno, n) for n in names if n.split(".")[0] in ("odgeo", "odgeo_cli")]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] in ("odgeo", "odgeo_cli")]
+    return found
+
+
+def _modules():
+    for path in sorted([*LIBRARY.rglob("*.py"), *(ROOT / "cli").rglob("*.py")]):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        parts[0] = "odgeo_cli" if parts[0] == "cli" else parts[0]
+        yield path, ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_the_top_level_holds_shared_words_only():
+    top = {p.stem for p in LIBRARY.glob("*.py")}
+    assert top == SHARED_WORDS, "a capability's module belongs in its package (docs/architecture.md)"
+    packages = {p.parent.name for p in LIBRARY.glob("*/__init__.py")}
+    assert packages == {u for layer in LAYERS for u in layer} - {"cli"}
+
+
+def test_imports_run_down_the_layers():
+    rank = {unit: i for i, layer in enumerate(LAYERS) for unit in layer} | {"shared": len(LAYERS)}
+    wrong = []
+    for path, module in _modules():
+        unit = _unit(module)
+        for line, name in _runtime_imports(path, module):
+            target = _unit(name)
+            if module != "odgeo" and target != unit and rank[target] <= rank[unit]:
+                wrong.append(f"{path.relative_to(ROOT)}:{line} {unit} imports {target} ({name})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_command_imports_another():
+    wrong = []
+    for command in COMMANDS:
+        path = LIBRARY / "jobs" / f"{command}.py"
+        for line, name in _runtime_imports(path, f"odgeo.jobs.{command}"):
+            other = name.split(".")[2] if name.startswith("odgeo.jobs.") else None
+            if other in COMMANDS and other != command and (command, other) not in COMMAND_IMPORTS_ALLOWED:
+                wrong.append(f"odgeo/jobs/{command}.py:{line} imports the {other} command")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_checks_see_a_wrong_import():
+    """The layer check itself: an upward import and a typing-only one, in a file made here."""
+    sample = ROOT / "tests" / "_layer_sample.py"
+    sample.write_text("from typing import TYPE_CHECKING\nfrom ..jobs import hotspots\n"
+                      "if TYPE_CHECKING:\n    from ..density import kernel\n")
+    try:
+        found = _runtime_imports(sample, "odgeo.publish._layer_sample")
+    finally:
+        sample.unlink()
+    assert found == [(2, "odgeo.jobs.hotspots")]
+    assert _unit("odgeo.jobs.hotspots") == "jobs" and _unit("odgeo.hexes") == "shared"
+
+
+def test_every_package_is_installed():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    packages = {"odgeo", *(f"odgeo.{p.parent.name}" for p in LIBRARY.glob("*/__init__.py")), "odgeo_cli"}
+    assert listed == packages
+
+
+def test_each_package_names_its_contract():
+    import importlib
+
+    for init in sorted(LIBRARY.glob("*/__init__.py")):
+        package = importlib.import_module(f"odgeo.{init.parent.name}")
+        assert package.__doc__ and package.__all__, init
+        for name in package.__all__:
+            assert getattr(package, name) is not None, (init, name)

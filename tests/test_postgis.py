@@ -21,7 +21,8 @@ from click.testing import CliRunner
 from odgeo_cli.main import cli
 
 from odgeo.errors import DatabaseError, ParameterError
-from odgeo.io.postgis import PostgisDestination, database_label, read_database
+from odgeo.incidents.database import read_database
+from odgeo.io.postgis import PostgisDestination, database_label
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.schema import INCIDENT_ID, OCCURRED_AT
 

@@ -1,4 +1,7 @@
-"""What the public may see of ``odgeo alerts`` (used by :class:`odgeo.publish.public.PublicGate`).
+"""What each audience may see of ``odgeo alerts`` (:func:`alert_files`).
+
+The public sees:
+
 
 - alerts: area names and dates (no times); counts and thresholds under
   ``min_count`` hidden (the sentence says "fewer than N": an alert in a small
@@ -18,9 +21,44 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..publish.gate import AlertFiles, Gate
 from ..publish.privacy import hidden_counts
+from ..publish.public import PublicGate
 
-__all__ = ["public_alert_table", "public_daily_hidden", "public_ears_table", "public_thresholds"]
+__all__ = ["alert_files", "public_alert_table", "public_daily_hidden", "public_ears_table", "public_thresholds"]
+
+
+def alert_files(gate: Gate, alerts: pd.DataFrame, ears: pd.DataFrame, counts: np.ndarray, names: list[str],
+                days: list[str], thresholds: dict, *, cells_are_areas: bool) -> AlertFiles:
+    """The tables of ``odgeo alerts`` for the gate's audience.
+
+    Parameters
+    ----------
+    gate
+        Restricted: exact counts and times of every area. Public: area names and
+        dates, small counts hidden (see this module's notes).
+    alerts, ears
+        The restricted alerts.csv and ears.csv tables.
+    counts
+        Daily counts, days x (areas + ``all``).
+    names, days
+        The series' names (``all`` last) and the days' labels.
+    thresholds
+        run.json's per-area threshold derivation.
+    cells_are_areas
+        True when the areas are H3 cells (which exist because incidents fell in them).
+
+    Returns
+    -------
+    AlertFiles
+        What may be written and said, with the time format of the audience's sentences.
+    """
+    if not isinstance(gate, PublicGate):
+        return AlertFiles(alerts, ears, thresholds, None, None, "%d %b %H:%M")
+    shown = {*alerts["area"], names[-1]} if cells_are_areas else None
+    hidden = public_daily_hidden(counts, len(names) - 1, gate.limit)
+    return AlertFiles(public_alert_table(alerts, gate.limit), public_ears_table(ears, hidden, names, days, shown),
+                      public_thresholds(thresholds, gate.limit, shown), shown, hidden, "%d %b")
 
 
 def public_alert_table(alerts: pd.DataFrame, min_count: int) -> pd.DataFrame:

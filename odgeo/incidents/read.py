@@ -171,7 +171,7 @@ def read_incidents(
 
 def _raw_table(path: str | Path, *, table: str | None, sql: str | None, layer: str | None) -> RawTable:
     """The rows of a file or a database table, as read (see :func:`read_incidents`)."""
-    from ..io.postgis import is_database_url, read_database
+    from .database import is_database_url, read_database
 
     if is_database_url(path):
         raw = read_database(str(path), table=table, sql=sql)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from ..density.kernel import DensityGrid
 from ..schema import WGS84
+
+if TYPE_CHECKING:  # the writer reads a grid's attributes only: io stays below the stages
+    from ..density.kernel import DensityGrid
 from .geojson_text import geometry_texts
 
 __all__ = ["COORD_DECIMALS", "write_csv", "write_density_geotiff", "write_geojson", "write_json"]

@@ -1,6 +1,31 @@
-"""The commands: one module each (hotspots, emerging, sites, geocode), and the steps they share.
+"""The commands: one module each (hotspots, emerging, sites, alerts, scan, geocode), and the steps they share.
 
-Each command reads (:mod:`odgeo.jobs.common`), analyses with the concept modules of
-:mod:`odgeo`, hands the result to the publishing gate (:mod:`odgeo.publish.restricted`) and
-writes through :class:`odgeo.io.outputs.OutputFolder`.
+Each command reads (:mod:`odgeo.jobs.common`), analyses with the stage packages, hands the
+result to each stage's ``public.py`` with the run's gate (:mod:`odgeo.publish`) and writes
+through :class:`odgeo.io.outputs.OutputFolder`.
 """
+
+from .._exports import lazy_exports
+
+_EXPORTS = {
+    "run_hotspots": "hotspots",
+    "analyse_hotspots": "hotspots",
+    "HotspotSettings": "hotspots",
+    "run_emerging": "emerging",
+    "analyse_emerging": "emerging",
+    "EmergingSettings": "emerging",
+    "run_sites": "sites",
+    "analyse_sites": "sites",
+    "SitesSettings": "sites",
+    "run_alerts": "alerts",
+    "analyse_alerts": "alerts",
+    "AlertSettings": "alerts",
+    "run_scan": "scan",
+    "analyse_scan": "scan",
+    "ScanJobSettings": "scan",
+    "geocode_table": "geocode",
+    "write_geocoded": "geocode",
+}
+
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

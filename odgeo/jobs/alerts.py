@@ -22,6 +22,7 @@ from ..alerts.areas import (
 from ..alerts.backtest import Backtest, backtest
 from ..alerts.ears import DEFAULT_MIN_SD, DEFAULT_Z, EARS_METHODS
 from ..alerts.history import AlertHistory, history_key
+from ..alerts.public import alert_files
 from ..alerts.spikes import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
 from ..errors import ParameterError
 from ..incidents.read import IncidentRead
@@ -32,6 +33,7 @@ from ..maps.webmap import basemap, build_map
 from ..publish.gate import AlertFiles, Products
 from ..publish.restricted import Gate
 from ..runrecord import RunRecord
+from ..scan.cases import scan_cases
 from ..scan.statistic import DEFAULT_SCAN, scan
 from ..schema import OCCURRED_AT
 from .common import (
@@ -44,7 +46,6 @@ from .common import (
     save_map_and_record,
     select_incidents,
 )
-from .scan import scan_cases
 
 __all__ = ["AlertRun", "AlertSettings", "analyse_alerts", "run_alerts"]
 
@@ -162,7 +163,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
         alerts = pd.concat([alerts, scan_rows], ignore_index=True)
     history = _history(settings, areas, read, tz)
     alerts = (history or AlertHistory.single_run()).update(alerts, as_of)
-    files = gate.alert_files(alerts, ears_table, series.counts, series.names, series.days, derivation,
+    files = alert_files(gate, alerts, ears_table, series.counts, series.names, series.days, derivation,
                              cells_are_areas=areas.source["kind"] == "h3")
     record.param("as_of", files.moment(as_of), "given" if given_as_of is not None else "default",
                  None if given_as_of is not None else "the latest incident (the end of its day when it has no time)")

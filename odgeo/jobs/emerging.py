@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..errors import NoDataError, ParameterError
 from ..gistar.emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
+from ..gistar.public import emerging_layer
 from ..gistar.statistic import CORRECTIONS, neighbours, ring_distance_m, study_cells
 from ..hexes import DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, points_to_cells
 from ..incidents.read import IncidentRead
@@ -151,7 +152,7 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
                                    "n_incidents_outside_study_area": int((~inside).sum())}
     frame = result.table.assign(count=cube.sum(axis=0).astype(np.int64))
     cells_frame = gpd.GeoDataFrame(frame, geometry=cells_to_polygons(frame[H3_CELL]).values, crs=WGS84)
-    layer = gate.emerging_cells(cells_frame, cube, steps, {"time_window": plan.time_window,
+    layer = emerging_layer(gate, cells_frame, cube, steps, {"time_window": plan.time_window,
                                                            "correction": plan.correction, "step": step,
                                                            "resolution": resolution,
                                                            "study_area_given": boundary is not None})

@@ -49,6 +49,7 @@ from .common import (
     select_incidents,
 )
 from .gistar_steps import GiPlan, hotspot_statistics, plan_gistar
+from .hotspot_products import hotspot_products
 from .located import InMemoryIncidents, LocatedIncidents
 
 __all__ = [
@@ -364,7 +365,7 @@ def analyse_hotspots(
     say(f"preparing {audience} products")
     with record.timed("privacy"):
         gate = _gate(record, settings, audience, plan, lon, lat, population)
-        products = gate.hotspot_products(HotspotLayers(
+        products = hotspot_products(gate, HotspotLayers(
             counts=counts, hexes=hexes, grid=grid, hotspots=hotspots, clusters=clusters, incidents=lambda: used.frame,
             eps_m=plan.eps_m, percentile=plan.percentile, gistar=gistar, gi_plan=plan.gistar, areas=areas,
             cluster_method=plan.clustering.method))

@@ -8,24 +8,23 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 
 from ..errors import ParameterError
-from ..hexes import DEFAULT_RESOLUTION, cell_centres, count_cells, points_to_cells
+from ..hexes import DEFAULT_RESOLUTION, count_cells
 from ..incidents.read import IncidentRead
 from ..io.outputs import OutputFolder
 from ..io.writers import write_csv
 from ..maps.summary import scan_sentence
 from ..maps.webmap import basemap, build_map
-from ..projection import lonlat_of, project_points
 from ..publish.gate import Products
 from ..publish.restricted import Gate
 from ..runrecord import RunRecord
+from ..scan.cases import cluster_frame, scan_cases
+from ..scan.public import scan_cluster_files, scan_section
 from ..scan.satscan import write_satscan_input
 from ..scan.statistic import DEFAULT_SCAN, ScanResult, ScanSettings, scan
-from ..schema import OCCURRED_AT, WGS84
+from ..schema import OCCURRED_AT
 from ..vocabulary import LOCATION_KINDS
 from .common import (
     JobSettings,
@@ -39,13 +38,8 @@ from .common import (
     set_aside_before,
 )
 
-__all__ = ["ScanCases", "ScanJobSettings", "ScanRun", "analyse_scan", "cluster_frame", "run_scan",
-           "scan_cases"]
+__all__ = ["ScanJobSettings", "ScanRun", "analyse_scan", "run_scan"]
 
-#: Decimals that make two coordinates one location (about 1 cm): duplicates of a geocoded address.
-LOCATION_DECIMALS = 7
-#: Circles of one location (radius 0) are drawn this wide on the restricted map.
-MIN_DRAWN_RADIUS_M = 25.0
 
 
 @dataclass(frozen=True)
@@ -179,10 +173,10 @@ def analyse_scan(read, settings: ScanJobSettings, *, record: RunRecord | None = 
         cases = scan_cases(used, first_day, _locations(settings, record))
         result = scan(cases.location, cases.day, cases.x, cases.y, options.window_days, options)
     clusters = cluster_frame(result, cases, first_day)
-    files = gate.scan_clusters(clusters, options.max_radius_m)
+    files = scan_cluster_files(gate, clusters, options.max_radius_m)
     files.insert(len(files.columns) - 1, "sentence",
                  [scan_sentence(row, gate, options.max_days, options.permutations) for row in files.itertuples()])
-    record.sections["scan"] = _scan_section(result, gate, first_day, len(files))
+    record.sections["scan"] = scan_section(gate, result, first_day, len(files))
     if settings.export_satscan:
         say("writing the SaTScan input files")
         record.sections["satscan_export"] = write_satscan_input(settings.export_satscan, cases, first_day, options)
@@ -218,88 +212,6 @@ def _locations(settings: ScanJobSettings, record: RunRecord) -> int | None:
             raise ParameterError("--location-resolution applies to --locations h3")
         return None
     return int(record.pick("location_resolution", settings.location_resolution, DEFAULT_RESOLUTION))
-
-
-@dataclass(frozen=True)
-class ScanCases:
-    """The scan's input: locations (lon/lat and metres) and, per case, its location and day index."""
-
-    lon: np.ndarray
-    lat: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    location: np.ndarray
-    day: np.ndarray
-
-
-def scan_cases(used: gpd.GeoDataFrame, first_day: pd.Timestamp, h3_resolution: int | None = None) -> ScanCases:
-    """Cases of incidents (an IncidentFrame) from ``first_day``: at distinct coordinates, or H3 cell centres."""
-    lon, lat = lonlat_of(used.geometry)
-    if h3_resolution is None:
-        keys = np.column_stack([np.round(lon, LOCATION_DECIMALS), np.round(lat, LOCATION_DECIMALS)])
-        unique, location = np.unique(keys, axis=0, return_inverse=True)
-        loc_lon, loc_lat = unique[:, 0], unique[:, 1]
-    else:
-        cells, location = np.unique(points_to_cells(lon, lat, h3_resolution), return_inverse=True)
-        loc_lon, loc_lat = cell_centres(cells)
-    local = used[OCCURRED_AT].dt.tz_localize(None).dt.normalize()
-    day = (local - first_day.tz_localize(None)).dt.days.to_numpy()
-    x, y, _ = project_points(loc_lon, loc_lat)
-    return ScanCases(loc_lon, loc_lat, x, y, np.asarray(location).ravel(), day)
-
-
-def cluster_frame(result: ScanResult, cases: ScanCases, first_day: pd.Timestamp) -> gpd.GeoDataFrame:
-    """The restricted scan_clusters table: centres, dates and figures, with circles (EPSG:4326)."""
-    table, lon, lat = result.clusters, cases.lon, cases.lat
-    centre_lon, centre_lat = lon[table["centre"].to_numpy()], lat[table["centre"].to_numpy()]
-    day = [first_day + pd.Timedelta(days=int(d)) for d in table["first_day"]]
-    end = [first_day + pd.Timedelta(days=int(d)) for d in table["last_day"]]
-    frame = pd.DataFrame({
-        "cluster_id": table["cluster_id"].to_numpy(),
-        "center_longitude": np.round(centre_lon, LOCATION_DECIMALS),
-        "center_latitude": np.round(centre_lat, LOCATION_DECIMALS),
-        "radius_m": table["radius_m"].round(1).to_numpy(),
-        "start_date": [f"{d:%Y-%m-%d}" for d in day], "end_date": [f"{d:%Y-%m-%d}" for d in end],
-        "n_days": (table["last_day"] - table["first_day"] + 1).to_numpy(),
-        "n_locations": table["n_locations"].to_numpy(),
-        "observed": table["observed"].to_numpy(), "expected": table["expected"].round(3).to_numpy(),
-        "llr": table["llr"].round(4).to_numpy(), "p_value": table["p_value"].round(6).to_numpy(),
-        "recurrence_interval_days": table["recurrence_interval_days"].round(1).to_numpy(),
-    })
-    return gpd.GeoDataFrame(frame, geometry=_circles(cases, table), crs=WGS84)
-
-
-def _circles(cases: ScanCases, table: pd.DataFrame) -> list:
-    """The clusters' circles in the locations' metric CRS, back in lon/lat."""
-    if not len(table):
-        return []
-    _, _, crs = project_points(cases.lon, cases.lat)
-    centre = table["centre"].to_numpy()
-    radius = np.maximum(table["radius_m"].to_numpy(), MIN_DRAWN_RADIUS_M)
-    circles = shapely.buffer(shapely.points(cases.x[centre], cases.y[centre]), radius, quad_segs=16)
-    return list(gpd.GeoSeries(circles, crs=crs).to_crs(WGS84).values)
-
-
-def _scan_section(result: ScanResult, gate: Gate, first_day: pd.Timestamp, n_reported: int) -> dict:
-    """run.json's scan section: settings, counts, the critical values and the most likely cluster."""
-    maxima = result.null_maxima
-    section = {**result.settings, "first_day": f"{first_day:%Y-%m-%d}", "n_clusters_reported": n_reported,
-               "critical_llr": {"p_0.05": round(float(np.quantile(maxima, 0.95)), 4),
-                                "p_0.01": round(float(np.quantile(maxima, 0.99)), 4)},
-               "method": "Kulldorff's space-time permutation scan (Kulldorff et al. 2005), Monte Carlo p-values"}
-    best = result.most_likely
-    if gate.audience == "restricted":
-        section["most_likely"] = best and {k: best[k] for k in ("observed", "expected", "llr", "p_value",
-                                                                "recurrence_interval_days", "n_locations",
-                                                                "radius_m")}
-        return section
-    # The public learns how rare the best cluster is, not its counts; the first day as a month.
-    section["most_likely"] = best and {"p_value": best["p_value"],
-                                       "recurrence_interval_days": round(best["recurrence_interval_days"], 1)}
-    section["first_day"] = section["first_day"][:7]
-    for key in ("n_locations", "n_zones"):  # distinct coordinates, and circles through them: incidents in disguise
-        section.pop(key)
-    return section
 
 
 def _map(settings: ScanJobSettings, read, used: gpd.GeoDataFrame, files: gpd.GeoDataFrame, gate: Gate,

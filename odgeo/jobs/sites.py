@@ -42,6 +42,7 @@ from ..sites.coverage import (
     solve_target_share,
 )
 from ..sites.network import network_cover, read_network, straight_cover
+from ..sites.public import coverage_curve, out_of_time, site_layer
 from ..sites.weights import incident_weights
 from .common import run_job, save_map_and_record
 from .hotspots import HotspotResult, HotspotSettings, analyse_hotspots
@@ -97,8 +98,8 @@ def run_sites(path, out_dir, settings: SitesSettings, *, overwrite: bool = False
 def _write_products(result: SitesResult, folder: OutputFolder) -> list[Path]:
     gate = result.hotspots.gate
     counts = result.record.sections["counts"]
-    written = [write_geojson(gate.sites(result.sites), folder.path("sites.geojson")),
-               write_csv(gate.coverage(result.curve, counts["n_used"]), folder.path("coverage.csv")),
+    written = [write_geojson(site_layer(gate, result.sites), folder.path("sites.geojson")),
+               write_csv(coverage_curve(gate, result.curve, counts["n_used"]), folder.path("coverage.csv")),
                write_csv(gate.rejects(result.hotspots.read.rejects, gate.totals(counts)), folder.path("rejects.csv"))]
     return save_map_and_record(result.map, result.record, folder, written, gate)
 
@@ -150,8 +151,10 @@ def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = N
     if model.capacitated:
         demand = solution.details["demand_per_month"]
         record.sections["solution"]["share_of_monthly_demand_served"] = round(solution.covered_weight / demand, 4)
-    evaluation = _out_of_time(settings, record, incidents, weights, exact_cand, exact_exist,
-                              len(solution.chosen), time_limit)
+    evaluation = _out_of_time(settings, incidents, weights, exact_cand, exact_exist, len(solution.chosen), time_limit)
+    if evaluation:
+        record.sections["out_of_time"] = {k: v for k, v in evaluation.items() if k != "train_until"}
+        hs_result.gate.view_section("out_of_time", lambda value: out_of_time(hs_result.gate, value))
     fmap = _map(hs_result, sites, radius, settings, evaluation)
     return SitesResult(sites, curve, solution, evaluation, record, hs_result, fmap)
 
@@ -334,7 +337,7 @@ def _share(problem, chosen) -> float:
     return covered_weight(problem, chosen) / problem.total_weight if problem.total_weight else 0.0
 
 
-def _out_of_time(settings, record, incidents, w, exact_cand, exact_exist, n, time_limit):
+def _out_of_time(settings, incidents, w, exact_cand, exact_exist, n, time_limit):
     """Choose on incidents up to --train-until, score on those after, beside the best possible score."""
     if not settings.train_until:
         return None
@@ -368,19 +371,18 @@ def _out_of_time(settings, record, incidents, w, exact_cand, exact_exist, n, tim
         "meaning": "sites chosen from the incidents up to the date, scored on the incidents after it, beside "
                    "the best choice of as many sites made knowing the later incidents (Heuton et al. 2024)",
     }
-    record.sections["out_of_time"] = {k: v for k, v in evaluation.items() if k != "train_until"}
     return evaluation
 
 
 def _map(hs_result, sites: gpd.GeoDataFrame, radius: float, settings: SitesSettings, evaluation):
     from ..maps.webmap import basemap, build_map
 
-    products = replace(hs_result.products, sites=hs_result.gate.sites(sites), sites_radius_m=radius)
+    products = replace(hs_result.products, sites=site_layer(hs_result.gate, sites), sites_radius_m=radius)
     caption = hs_result.map_caption
     notes = [f"Sites reach incidents within {radius:g} m "
              + ("walking along the streets (circles show the straight-line reach)." if settings.network
                 else "in a straight line.")]
-    if evaluation and "hidden" not in hs_result.gate.out_of_time(evaluation):
+    if evaluation and "hidden" not in out_of_time(hs_result.gate, evaluation):
         month = pd.Timestamp(evaluation["train_until"]).strftime("%b %Y")
         notes.append(f"Chosen from incidents up to the --train-until date ({month}), these sites reach "
                      f"{evaluation['share_of_later_reached']:.0%} of later incidents; the best possible choice "

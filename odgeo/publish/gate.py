@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from ..density.kernel import DensityGrid
-from ..gistar.statistic import GiPlan, GiStar
 from ..schema import OUTCOMES
+
+if TYPE_CHECKING:  # the products hold stage results; the gate knows their types, imports no stage
+    from ..density.kernel import DensityGrid
+    from ..gistar.statistic import GiPlan, GiStar
 
 __all__ = ["PUBLIC_PROPERTIES", "RESTRICTED_BANNER", "AlertFiles", "Gate", "HotspotLayers", "Products"]
 
@@ -82,7 +85,7 @@ class HotspotLayers:
 
 @dataclass
 class AlertFiles:
-    """What ``odgeo alerts`` may write for one audience (made by :meth:`Gate.alert_files`)."""
+    """What ``odgeo alerts`` may write for one audience (made by :func:`odgeo.alerts.public.alert_files`)."""
 
     alerts: pd.DataFrame  # alerts.csv (window times or dates, counts or NA)
     ears: pd.DataFrame  # ears.csv
@@ -101,6 +104,10 @@ class Gate:
 
     audience: str = ""
     min_count: int | None = None
+    #: Counts under this are hidden (0: nothing is).
+    limit: int = 0
+    #: run.json's emerging section as this audience may see it (set by :func:`odgeo.gistar.public.emerging_layer`).
+    emerging_settings: dict | None = None
 
     def count(self, n: int | None) -> str:
         """A count for a sentence on a page."""
@@ -110,42 +117,12 @@ class Gate:
         """The row counts of run.json as this audience may see them."""
         raise NotImplementedError
 
-    def hotspot_products(self, layers: HotspotLayers) -> Products:
-        """The main job's products."""
-        raise NotImplementedError
-
-    def emerging_cells(self, cells: gpd.GeoDataFrame, cube: np.ndarray, steps: list[str],
-                       settings: dict) -> gpd.GeoDataFrame:
-        """The emerging hot spot layer from the (steps x cells) ``cube`` over ``cells``."""
-        raise NotImplementedError
-
     def label(self, products: Products) -> Products:
         """Products made by a command, marked with what the map says about the audience."""
         raise NotImplementedError
 
-    def alert_files(self, alerts: pd.DataFrame, ears: pd.DataFrame, counts: np.ndarray, names: list[str],
-                    days: list[str], thresholds: dict, *, cells_are_areas: bool) -> AlertFiles:
-        """The tables of odgeo alerts: ``counts`` is days x (areas + all); ``cells_are_areas`` for H3 areas."""
-        raise NotImplementedError
-
-    def scan_clusters(self, clusters: gpd.GeoDataFrame, max_radius_m: float) -> gpd.GeoDataFrame:
-        """scan_clusters.csv and .geojson of odgeo scan, from the restricted table (circles in EPSG:4326)."""
-        raise NotImplementedError
-
     def count_hexes(self, counts: pd.DataFrame) -> gpd.GeoDataFrame:
         """Hexagon counts for a map under other results (CellCounts in, polygons out)."""
-        raise NotImplementedError
-
-    def coverage(self, curve: pd.DataFrame, n_incidents: int) -> pd.DataFrame:
-        """coverage.csv of odgeo sites: the share reached by the best k new sites."""
-        raise NotImplementedError
-
-    def out_of_time(self, evaluation: dict) -> dict:
-        """The --train-until evaluation of odgeo sites (with "hidden" when it may not be shown)."""
-        raise NotImplementedError
-
-    def sites(self, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        """The naloxone sites layer."""
         raise NotImplementedError
 
     def rejects(self, rejects: pd.DataFrame, totals: dict) -> pd.DataFrame:
@@ -155,6 +132,9 @@ class Gate:
     def run_record(self, doc: dict) -> dict:
         """run.json."""
         raise NotImplementedError
+
+    def view_section(self, key: str, view: Callable[[Any], Any]) -> None:
+        """How run.json's section ``key`` is shown to this audience (a stage's public function); default: as is."""
 
     def finish(self, source: str) -> None:
         """Called once the products are written (before they are swapped in)."""

@@ -9,32 +9,17 @@ sites' figures) is reduced here so that every count is 0 or at least
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..alerts.public import public_alert_table, public_daily_hidden, public_ears_table, public_thresholds
-from ..density.kernel import DensityGrid
-from ..gistar.statistic import GiPlan
-from ..hexes import H3_CELL, cell_ints, cell_resolution, cell_strs
-from ..scan.public import public_scan_clusters
+from ..hexes import H3_CELL
 from ..schema import OUTCOMES
-from .areas import (
-    SPREAD_LEVELS,
-    area_density,
-    area_emerging,
-    area_gistar,
-    area_hotspots,
-    cluster_resolution,
-    coarse_extent,
-    generalised_clusters,
-    period_columns,
-    spread_counts,
-)
-from .gate import AlertFiles, Gate, HotspotLayers, Products
+from .areas import period_columns
+from .gate import Gate, Products
 from .ledger import Ledger
 from .privacy import COARSEN_LEVELS, Area, areas_frame, hidden_counts, partition_cells, suppress_breakdowns
 
@@ -53,6 +38,7 @@ class PublicGate(Gate):
         self.emerging_settings: dict | None = None
         self._n_suppressed = 0
         self._n_published: int | None = None
+        self._section_views: dict[str, Callable[[Any], Any]] = {}
 
     # sentences ----------------------------------------------------------------------------------
 
@@ -118,46 +104,7 @@ class PublicGate(Gate):
             out["check"] += f" (each held until it changes by {m} or more, so the sum may be off by less)"
         return out
 
-    # the main job -------------------------------------------------------------------------------
-
-    def hotspot_products(self, layers: HotspotLayers) -> Products:
-        """Published areas and the layers made from them alone (see :mod:`odgeo.publish.areas`)."""
-        m = self.limit
-        areas = (self.ledger.areas_for(layers.counts, COARSEN_LEVELS) if self.ledger is not None
-                 else partition_cells(layers.counts, min_count=m))
-        kept, shown, hidden = self._published_areas(areas, layers.counts)
-        cells_of = {cell_strs([a.key])[0]: sorted(a.cells()) for a in areas}
-        resolution = cell_resolution(int(cell_ints(layers.counts.index)[0])) if len(layers.counts) else 8
-        spread = spread_counts(kept, cells_of, resolution, layers.grid.crs)
-        grid = self._density(layers.grid, spread)
-        spots = area_hotspots(grid, spread, layers.percentile, m)
-        clusters, cluster_rule = self._clusters(layers)
-        gistar, gi_settings = area_gistar(kept, cells_of, self._gi_plan(layers.gi_plan))
-        shown_areas, areas_note = self._boundaries(layers.areas)
-        coarsest = max(0, resolution - COARSEN_LEVELS)
-        privacy = {
-            "audience": "public", "min_count": m,
-            "hexes": {"n_published": len(shown), "n_merged_areas": int(shown["merged"].sum()),
-                      "coarsest_resolution": coarsest,
-                      "breakdowns_hidden": {k: v["hidden"] + v["hidden_to_protect_others"] for k, v in hidden.items()},
-                      "rule": f"H3 cells merged upwards until each area holds {m}; what is still fewer is not shown"},
-            "density": {"made_from": f"the published area counts, each spread evenly over its H3 cells "
-                                     f"(res {resolution + SPREAD_LEVELS}); no incident location is used",
-                        "bandwidth_m": grid.bandwidth_m, "cell_size_m": grid.cell_size_m},
-            "hotspots": {"n_shown": len(spots), "rule": f"from the public density; fewer than {m} incidents "
-                                                       "(estimated from the published counts) are left out"},
-            "clusters": {"n_shown": len(clusters), "rule": cluster_rule},
-            "gistar": gi_settings,
-            "points": "none (public products carry no incident locations)",
-            "ledger": self._ledger_note(),
-        }
-        if areas_note:
-            privacy["areas"] = areas_note
-        products = Products("public", shown, grid, spots, clusters, cluster_method=layers.cluster_method,
-                            privacy=privacy, extent=coarse_extent(shown, coarsest), areas=shown_areas, gistar=gistar)
-        return self.label(products)
-
-    def _published_areas(self, areas: list[Area], counts: pd.DataFrame):
+    def published_areas(self, areas: list[Area], counts: pd.DataFrame):
         """The areas holding ``min_count`` (kept), as shown with their breakdowns suppressed, and what was hidden."""
         m = self.limit
         table = self._held_areas(areas, counts)
@@ -171,18 +118,36 @@ class PublicGate(Gate):
 
     def count_hexes(self, counts: pd.DataFrame) -> gpd.GeoDataFrame:
         """The published areas of these counts (cells merged upwards to ``min_count``; :mod:`odgeo.publish.privacy`)."""
-        return self._published_areas(partition_cells(counts, min_count=self.limit), counts)[1]
+        return self.published_areas(partition_cells(counts, min_count=self.limit), counts)[1]
 
-    def scan_clusters(self, clusters: gpd.GeoDataFrame, max_radius_m: float) -> gpd.GeoDataFrame:
-        """H3 cells for circles, small counts hidden (see :mod:`odgeo.scan.public`)."""
-        return public_scan_clusters(clusters, self.limit, max_radius_m)
+    # what the stages' public functions ask of the gate ---------------------------------------------
+
+    @property
+    def is_series(self) -> bool:
+        """True when releases are held by a ledger (``--ledger``): each one is differenced against the last."""
+        return self.ledger is not None
+
+    def areas_for(self, counts: pd.DataFrame) -> list[Area]:
+        """The areas to publish these cell counts in: the series' own (ledger), or cells merged to ``min_count``."""
+        if self.ledger is not None:
+            return self.ledger.areas_for(counts, COARSEN_LEVELS)
+        return partition_cells(counts, min_count=self.limit)
+
+    def keep_first(self, name: str, values: dict) -> dict:
+        """Values chosen from the data (a bandwidth, a scale): a series keeps those of its first release."""
+        return values if self.ledger is None else self.ledger.fixed(name, values)
+
+    def hold(self, kind: str, key: str, values: dict) -> dict:
+        """Figures of one area: under a ledger, each republished only once it has moved by ``min_count``."""
+        return values if self.ledger is None else self.ledger.hold(kind, key, values)
 
     @property
     def n_suppressed(self) -> int:
-        """Incidents in areas too small to show (after :meth:`hotspot_products`)."""
+        """Incidents in areas too small to show (after :meth:`published_areas`)."""
         return self._n_suppressed
 
-    def _ledger_note(self) -> str:
+    def ledger_note(self) -> str:
+        """run.json's line on the ledger: which release of which series this is, or why there is none."""
         if self.ledger is None:
             return ("none: this release is safe alone; differences between releases of the same data can "
                     "reveal single incidents (use --ledger for repeated releases)")
@@ -199,109 +164,6 @@ class PublicGate(Gate):
             for c in values:
                 table.at[i, c] = held[c]
         return table
-
-    def _density(self, analysis: DensityGrid, spread: pd.DataFrame) -> DensityGrid:
-        """The public density; a series keeps its first release's bandwidth and cell size.
-
-        They are chosen from the incidents' spread: a release whose rounded
-        bandwidth moved would say that the spread did.
-        """
-        grid = area_density(analysis, spread)
-        if self.ledger is None or grid.n_points == 0:
-            return grid
-        fixed = self.ledger.fixed("public_density", {"bandwidth_m": grid.bandwidth_m, "cell_size_m": grid.cell_size_m})
-        if (fixed["bandwidth_m"], fixed["cell_size_m"]) == (grid.bandwidth_m, grid.cell_size_m):
-            return grid
-        return area_density(analysis, spread, bandwidth_m=fixed["bandwidth_m"], cell_size_m=fixed["cell_size_m"])
-
-    def _gi_plan(self, plan: GiPlan) -> GiPlan:
-        """The Gi* scale; a series keeps its first release's (--method optimized chooses it from the data)."""
-        if self.ledger is None:
-            return plan
-        fixed = self.ledger.fixed("public_gistar", {"resolution": plan.resolution, "rings": plan.rings})
-        return replace(plan, resolution=int(fixed["resolution"]), rings=int(fixed["rings"]))
-
-    def _clusters(self, layers: HotspotLayers) -> tuple[gpd.GeoDataFrame, str]:
-        m = self.limit
-        if self.ledger is not None:
-            empty = generalised_clusters(layers.clusters.iloc[0:0], layers.eps_m)
-            return empty, ("left out with --ledger: a cluster's shape and size follow single incidents, so "
-                           "two releases could be differenced (the restricted map has them)")
-        shown = generalised_clusters(layers.clusters[layers.clusters["n_incidents"] >= m], layers.eps_m)
-        return shown, (f"clusters with fewer than {m} incidents are left out; shapes are the H3 cells "
-                       f"(res {cluster_resolution(layers.eps_m)}) their buffered hull covers; dates by month")
-
-    def _boundaries(self, areas: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame | None, dict | None]:
-        """Boundary counts with small ones hidden (and others, so the total does not give them away)."""
-        if areas is None:
-            return None, None
-        out = areas.copy()
-        if self.ledger is not None:
-            for i, row in out.iterrows():
-                held = self.ledger.hold("boundaries", str(row["name"]), {"count": row["count"], "fatal": row["fatal"]})
-                out.at[i, "count"], out.at[i, "fatal"] = held["count"], held["fatal"]
-            if "rate_per_10k" in out:
-                out["rate_per_10k"] = (out["count"] / out["population"] * 1e4).round(2)
-        m = self.limit
-        hidden = hidden_counts(out["count"].to_numpy(), min_count=m)
-        fatal = out["fatal"].to_numpy()
-        fatal_hidden = hidden | ((fatal > 0) & (fatal < m))
-        out["count"] = pd.array(np.where(hidden, 0, out["count"]), dtype="Int64")
-        out.loc[hidden, "count"] = pd.NA
-        out["fatal"] = pd.array(np.where(fatal_hidden, 0, fatal), dtype="Int64")
-        out.loc[fatal_hidden, "fatal"] = pd.NA
-        if "rate_per_10k" in out:
-            out.loc[hidden, "rate_per_10k"] = np.nan
-        return out, {"n": len(out), "n_counts_hidden": int(hidden.sum()), "n_fatal_hidden": int(fatal_hidden.sum())}
-
-    # other commands -----------------------------------------------------------------------------
-
-    def emerging_cells(self, cells, cube, steps, settings):
-        """Categories per published area, no trend statistics (see :func:`odgeo.publish.areas.area_emerging`)."""
-        frame, self.emerging_settings = area_emerging(cells, cube, steps, settings, self.limit)
-        return frame
-
-    def alert_files(self, alerts, ears, counts, names, days, thresholds, *, cells_are_areas):
-        """Area names and dates; small counts hidden (see :mod:`odgeo.alerts.public`)."""
-        shown = {*alerts["area"], names[-1]} if cells_are_areas else None
-        hidden = public_daily_hidden(counts, len(names) - 1, self.limit)
-        return AlertFiles(public_alert_table(alerts, self.limit), public_ears_table(ears, hidden, names, days, shown),
-                          public_thresholds(thresholds, self.limit, shown), shown, hidden, "%d %b")
-
-    def sites(self, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        """Per-site counts under ``min_count`` hidden; shares only while every gain before them is shown.
-
-        A site's circle is a small, known area. ``cumulative_share`` at rank k
-        minus the share at rank k-1 is the k-th marginal gain over the total, so
-        from the first hidden gain on, no share is published.
-        """
-        m = self.limit
-        out = sites.copy()
-        for col in ("covered", "marginal_gain"):
-            if col not in out:
-                continue
-            values = pd.to_numeric(out[col], errors="coerce")
-            small = values.notna() & (values > 0) & (values < m)
-            out[col] = values.astype(object).where(~small, None)
-        if "cumulative_share" in out and "rank" in out:
-            ranked = pd.to_numeric(out["rank"], errors="coerce")
-            gains = pd.to_numeric(out["marginal_gain"], errors="coerce") if "marginal_gain" in out else None
-            first_hidden = np.inf
-            if gains is not None:
-                hidden_ranks = ranked[ranked.notna() & gains.isna()]
-                first_hidden = float(hidden_ranks.min()) if len(hidden_ranks) else np.inf
-            out["cumulative_share"] = out["cumulative_share"].astype(object).where(
-                ~(ranked.notna() & (ranked >= first_hidden)), None)
-        return out
-
-    def coverage(self, curve: pd.DataFrame, n_incidents: int) -> pd.DataFrame:
-        """Shares rounded down to whole multiples of ``min_count`` incidents.
-
-        The best k sites and the best k+1 differ by the incidents one more site
-        reaches: exact shares would state that number, however small.
-        """
-        step = self.limit / n_incidents if n_incidents else 1.0
-        return curve.assign(share=(np.floor(curve["share"] / step + 1e-9) * step).round(4))
 
     def rejects(self, rejects: pd.DataFrame, totals: dict) -> pd.DataFrame:
         """Totals by code, no rows: which rows were rejected says which were that day's, or fatal."""
@@ -325,14 +187,14 @@ class PublicGate(Gate):
                 # The farthest incident's distance is a fact about one incident: a release a day later
                 # that states another says where the new extreme incident is.
                 out[key] = {k: v for k, v in value.items() if k != "max_distance_from_median_centre_km"}
+            elif key in self._section_views:
+                out[key] = self._section_views[key](value)
             elif key == "gistar":
                 out[key] = "the public Gi* is described under privacy.gistar"
             elif key == "decisions":
                 out[key] = "in the restricted run record (the choices are measured on the incidents)"
             elif key == "emerging" and self.emerging_settings is not None:
                 out[key] = self.emerging_settings
-            elif key == "out_of_time":
-                out[key] = self.out_of_time(value)
             elif key == "geocoding" and isinstance(value, dict):
                 out[key] = self.geocoding(value)
             elif key == "input" and isinstance(value, dict) and "files" in value:
@@ -380,15 +242,9 @@ class PublicGate(Gate):
             return None if 0 < int(value) < self.limit else value
         return value
 
-    def out_of_time(self, evaluation: dict) -> dict:
-        """The later-period share reached, only when neither the reached nor the missed incidents are few."""
-        m = self.limit
-        n = evaluation.get("n_later") or 0
-        reached = round((evaluation.get("share_of_later_reached") or 0) * n)
-        if n < m or 0 < reached < m or 0 < n - reached < m:
-            return {"meaning": evaluation.get("meaning"),
-                    "hidden": f"fewer than {m} later incidents, or fewer than {m} reached or missed"}
-        return evaluation
+    def view_section(self, key: str, view: Callable[[Any], Any]) -> None:
+        """Show run.json's section ``key`` through ``view`` (its stage's public function), then protect its numbers."""
+        self._section_views[key] = view
 
     def finish(self, source: str) -> None:
         """Save the ledger, when there is one, with this release."""

@@ -3,8 +3,9 @@ r"""The publishing gate: from analysis results to what an audience may see.
 Every file a command writes goes through a :class:`Gate`; the analysis code
 never asks which audience it works for. :func:`gate_for` returns the
 :class:`RestrictedGate` (every detail, for the analysts' team) or the
-:class:`PublicGate`, which makes every public product from protected
-aggregates only:
+:class:`PublicGate`. What each audience sees of a stage is that stage's
+``public.py`` (functions that take the gate); the public products are made
+from protected aggregates only:
 
 - the **published areas**: H3 hexagons merged upwards until each holds
   ``min_count`` incidents (:mod:`odgeo.publish.privacy`), their breakdowns with
@@ -23,15 +24,15 @@ aggregates only:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from ..hexes import cells_to_polygons
 from ..schema import OCCURRED_AT, OUTCOME, WGS84
-from .gate import PUBLIC_PROPERTIES, RESTRICTED_BANNER, AlertFiles, Gate, HotspotLayers, Products
+from .gate import PUBLIC_PROPERTIES, RESTRICTED_BANNER, Gate, HotspotLayers, Products
 from .geomask import DonutMask
 from .ledger import Ledger
 
@@ -69,61 +70,32 @@ class RestrictedGate(Gate):
         """The row counts exactly."""
         return counts
 
-    def hotspot_products(self, layers: HotspotLayers) -> Products:
-        """Every layer in full, with incident points (displaced when asked)."""
-        incidents = layers.incidents()
-        geometry = incidents.geometry.to_crs(WGS84)
+    def point_layer(self, incidents: Callable[[], gpd.GeoDataFrame]) -> tuple[gpd.GeoDataFrame, dict]:
+        """The incident points (displaced when asked: ``--mask-points``) and what run.json says of them."""
+        located = incidents()
+        geometry = located.geometry.to_crs(WGS84)
         if self.mask is not None:
             geometry = gpd.GeoSeries(gpd.points_from_xy(self.mask.lon, self.mask.lat), crs=WGS84)
         points = gpd.GeoDataFrame(
-            {"date": incidents[OCCURRED_AT].dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
-             "outcome": incidents[OUTCOME].to_numpy()},
+            {"date": located[OCCURRED_AT].dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
+             "outcome": located[OUTCOME].to_numpy()},
             geometry=geometry.to_numpy(), crs=WGS84)
-        clusters = layers.clusters.copy()
-        for col in ("first_date", "last_date"):
-            clusters[col] = [pd.Timestamp(v).strftime("%Y-%m-%d") if pd.notna(v) else None for v in clusters[col]]
         privacy: dict = {"audience": "restricted", "min_count": None,
                          "points": f"incident points ({'displaced' if self.mask is not None else 'exact'})"}
         if self.mask is not None:
             privacy["geomask"] = self.mask.summary()
             if self.k_anonymity is not None:
                 privacy["geomask"]["k_anonymity"] = _k_summary(self.k_anonymity)
-        return self._label(Products("restricted", layers.hexes, layers.grid, layers.hotspots, clusters, points=points,
-                                    cluster_method=layers.cluster_method, privacy=privacy, areas=layers.areas,
-                                    gistar=layers.gistar.frame))
+        return points, privacy
 
     def _label(self, products: Products) -> Products:
         products.banner = RESTRICTED_BANNER
         products.audience_label = "RESTRICTED (exact counts and incident locations; do not share)"
         return products
 
-    def emerging_cells(self, cells, cube, steps, settings):
-        """Every cell with its counts and trend statistics."""
-        return cells
-
-    def alert_files(self, alerts, ears, counts, names, days, thresholds, *, cells_are_areas):
-        """Exact counts and times of every area."""
-        return AlertFiles(alerts, ears, thresholds, None, None, "%d %b %H:%M")
-
-    def scan_clusters(self, clusters, max_radius_m):
-        """Every cluster with its circle, centre and figures."""
-        return clusters
-
     def count_hexes(self, counts):
         """Every occupied cell with its exact counts."""
         return gpd.GeoDataFrame(counts.reset_index(), geometry=cells_to_polygons(counts.index).values, crs=WGS84)
-
-    def coverage(self, curve, n_incidents):
-        """Shares to four decimals."""
-        return curve.assign(share=curve["share"].round(4))
-
-    def out_of_time(self, evaluation):
-        """The evaluation in full."""
-        return evaluation
-
-    def sites(self, sites):
-        """Every site with its figures."""
-        return sites
 
     def rejects(self, rejects, totals):
         """Every rejected row with its reason and id."""

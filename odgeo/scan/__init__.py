@@ -7,6 +7,8 @@ _EXPORTS = {
     "ScanSettings": "statistic",
     "ScanResult": "statistic",
     "write_satscan_input": "satscan",
+    "scan_cases": "cases",
+    "ScanCases": "cases",
 }
 
 __all__ = [*_EXPORTS]

@@ -1,4 +1,4 @@
-"""What the public may see of ``odgeo scan`` (used by :class:`odgeo.publish.public.PublicGate`).
+"""What each audience may see of ``odgeo scan`` (:func:`scan_cluster_files`, :func:`scan_section`).
 
 A scan cluster's circle is centred on an incident's coordinates and its radius
 reaches another's, so the public gets neither: each cluster is the H3 cells
@@ -19,9 +19,12 @@ import pandas as pd
 
 from ..hexes import cell_of_point, cell_strs, cells_outline, polygon_cells
 from ..publish.areas import cluster_resolution
+from ..publish.gate import Gate
+from ..publish.public import PublicGate
 from ..schema import WGS84
+from .statistic import ScanResult
 
-__all__ = ["PUBLIC_SCAN_COLUMNS", "public_scan_clusters"]
+__all__ = ["PUBLIC_SCAN_COLUMNS", "public_scan_clusters", "scan_cluster_files", "scan_section"]
 
 PUBLIC_SCAN_COLUMNS = ["cluster_id", "h3_cells", "start_date", "end_date", "n_days", "observed", "expected", "llr",
                        "p_value", "recurrence_interval_days"]
@@ -53,3 +56,48 @@ def public_scan_clusters(clusters: gpd.GeoDataFrame, min_count: int, max_radius_
     for col in ("n_days", "observed"):
         out.loc[~shown, col] = pd.NA
     return gpd.GeoDataFrame(out, geometry=geoms, crs=WGS84)
+
+
+def scan_cluster_files(gate: Gate, clusters: gpd.GeoDataFrame, max_radius_m: float) -> gpd.GeoDataFrame:
+    """scan_clusters.csv and .geojson for the gate's audience.
+
+    Parameters
+    ----------
+    gate
+        Restricted: every cluster with its circle, centre and figures. Public: see
+        :func:`public_scan_clusters`.
+    clusters
+        The restricted table (:func:`odgeo.scan.cases.cluster_frame`), circles in EPSG:4326.
+    max_radius_m
+        The scan's largest radius (metres): the public cells are at least this wide.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per reported cluster.
+    """
+    if not isinstance(gate, PublicGate):
+        return clusters
+    return public_scan_clusters(clusters, gate.limit, max_radius_m)
+
+
+def scan_section(gate: Gate, result: ScanResult, first_day: pd.Timestamp, n_reported: int) -> dict:
+    """run.json's scan section: settings, counts, the critical values and the most likely cluster."""
+    maxima = result.null_maxima
+    section = {**result.settings, "first_day": f"{first_day:%Y-%m-%d}", "n_clusters_reported": n_reported,
+               "critical_llr": {"p_0.05": round(float(np.quantile(maxima, 0.95)), 4),
+                                "p_0.01": round(float(np.quantile(maxima, 0.99)), 4)},
+               "method": "Kulldorff's space-time permutation scan (Kulldorff et al. 2005), Monte Carlo p-values"}
+    best = result.most_likely
+    if not isinstance(gate, PublicGate):
+        section["most_likely"] = best and {k: best[k] for k in ("observed", "expected", "llr", "p_value",
+                                                                "recurrence_interval_days", "n_locations",
+                                                                "radius_m")}
+        return section
+    # The public learns how rare the best cluster is, not its counts; the first day as a month.
+    section["most_likely"] = best and {"p_value": best["p_value"],
+                                       "recurrence_interval_days": round(best["recurrence_interval_days"], 1)}
+    section["first_day"] = section["first_day"][:7]
+    for key in ("n_locations", "n_zones"):  # distinct coordinates, and circles through them: incidents in disguise
+        section.pop(key)
+    return section

@@ -25,7 +25,7 @@ from ..errors import OutputError
 from .statistic import MAX_SHARE, ScanSettings
 
 if TYPE_CHECKING:
-    from ..jobs.scan import ScanCases
+    from .cases import ScanCases
 
 __all__ = ["SATSCAN_FILES", "satscan_parameters", "write_satscan_input"]
 

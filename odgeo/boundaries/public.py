@@ -1,0 +1,51 @@
+"""What the public may see of boundary counts: small counts hidden, and others so that none is had by subtraction."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..publish.privacy import hidden_counts
+from ..publish.public import PublicGate
+
+__all__ = ["public_boundaries"]
+
+
+def public_boundaries(gate: PublicGate, areas: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame | None, dict | None]:
+    """Boundary counts with small ones hidden (and others, so that the total does not give them away).
+
+    Parameters
+    ----------
+    gate
+        The public gate; under a ledger each polygon's figures are held until they move by ``min_count``.
+    areas
+        Counts per boundary polygon (``name``, ``count``, ``fatal``, optional
+        ``population`` and ``rate_per_10k``), or None when no boundaries were given.
+
+    Returns
+    -------
+    tuple
+        The public table (hidden counts as missing values) and run.json's note on
+        what was hidden; (None, None) without boundaries.
+    """
+    if areas is None:
+        return None, None
+    out = areas.copy()
+    if gate.is_series:
+        for i, row in out.iterrows():
+            held = gate.hold("boundaries", str(row["name"]), {"count": row["count"], "fatal": row["fatal"]})
+            out.at[i, "count"], out.at[i, "fatal"] = held["count"], held["fatal"]
+        if "rate_per_10k" in out:
+            out["rate_per_10k"] = (out["count"] / out["population"] * 1e4).round(2)
+    m = gate.limit
+    hidden = hidden_counts(out["count"].to_numpy(), min_count=m)
+    fatal = out["fatal"].to_numpy()
+    fatal_hidden = hidden | ((fatal > 0) & (fatal < m))
+    out["count"] = pd.array(np.where(hidden, 0, out["count"]), dtype="Int64")
+    out.loc[hidden, "count"] = pd.NA
+    out["fatal"] = pd.array(np.where(fatal_hidden, 0, fatal), dtype="Int64")
+    out.loc[fatal_hidden, "fatal"] = pd.NA
+    if "rate_per_10k" in out:
+        out.loc[hidden, "rate_per_10k"] = np.nan
+    return out, {"n": len(out), "n_counts_hidden": int(hidden.sum()), "n_fatal_hidden": int(fatal_hidden.sum())}

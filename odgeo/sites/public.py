@@ -1,0 +1,111 @@
+"""What each audience may see of ``odgeo sites``: the sites, the coverage curve and the out-of-time check."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..publish.gate import Gate
+from ..publish.public import PublicGate
+
+__all__ = ["coverage_curve", "out_of_time", "site_layer"]
+
+
+def site_layer(gate: Gate, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The naloxone sites layer for the gate's audience.
+
+    Restricted: every site with its figures. Public: per-site counts under
+    ``min_count`` hidden, and shares only while every gain before them is shown:
+    a site's circle is a small, known area, and ``cumulative_share`` at rank k
+    minus the share at rank k-1 is the k-th marginal gain over the total, so from
+    the first hidden gain on, no share is published.
+
+    Parameters
+    ----------
+    gate
+        The run's gate.
+    sites
+        Existing and chosen sites with ``rank``, ``covered``, ``marginal_gain`` and ``cumulative_share``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The sites as the audience may see them.
+    """
+    if not isinstance(gate, PublicGate):
+        return sites
+
+    m = gate.limit
+    out = sites.copy()
+    for col in ("covered", "marginal_gain"):
+        if col not in out:
+            continue
+        values = pd.to_numeric(out[col], errors="coerce")
+        small = values.notna() & (values > 0) & (values < m)
+        out[col] = values.astype(object).where(~small, None)
+    if "cumulative_share" in out and "rank" in out:
+        ranked = pd.to_numeric(out["rank"], errors="coerce")
+        gains = pd.to_numeric(out["marginal_gain"], errors="coerce") if "marginal_gain" in out else None
+        first_hidden = np.inf
+        if gains is not None:
+            hidden_ranks = ranked[ranked.notna() & gains.isna()]
+            first_hidden = float(hidden_ranks.min()) if len(hidden_ranks) else np.inf
+        out["cumulative_share"] = out["cumulative_share"].astype(object).where(
+            ~(ranked.notna() & (ranked >= first_hidden)), None)
+    return out
+
+
+def coverage_curve(gate: Gate, curve: pd.DataFrame, n_incidents: int) -> pd.DataFrame:
+    """coverage.csv: the share reached by the best k new sites, for the gate's audience.
+
+    Restricted: shares to four decimals. Public: shares rounded down to whole
+    multiples of ``min_count`` incidents, since the best k sites and the best k+1
+    differ by the incidents one more site reaches: exact shares would state that
+    number, however small.
+
+    Parameters
+    ----------
+    gate
+        The run's gate.
+    curve
+        One row per number of new sites, with ``share`` (0 to 1).
+    n_incidents
+        The incidents the shares are of.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The curve with ``share`` rounded for the audience.
+    """
+    if not isinstance(gate, PublicGate):
+        return curve.assign(share=curve["share"].round(4))
+    step = gate.limit / n_incidents if n_incidents else 1.0
+    return curve.assign(share=(np.floor(curve["share"] / step + 1e-9) * step).round(4))
+
+
+def out_of_time(gate: Gate, evaluation: dict) -> dict:
+    """The ``--train-until`` evaluation for the gate's audience (with ``hidden`` when it may not be shown).
+
+    Parameters
+    ----------
+    gate
+        Restricted: the evaluation in full. Public: the later-period share reached,
+        only when neither the reached nor the missed incidents are few.
+    evaluation
+        ``n_later``, ``share_of_later_reached``, ``meaning`` and the other figures.
+
+    Returns
+    -------
+    dict
+        The evaluation, or its meaning and why the figures are hidden.
+    """
+    if not isinstance(gate, PublicGate):
+        return evaluation
+    m = gate.limit
+    n = evaluation.get("n_later") or 0
+    reached = round((evaluation.get("share_of_later_reached") or 0) * n)
+    if n < m or 0 < reached < m or 0 < n - reached < m:
+        return {"meaning": evaluation.get("meaning"),
+                "hidden": f"fewer than {m} later incidents, or fewer than {m} reached or missed"}
+    return evaluation
