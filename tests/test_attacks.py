@@ -18,7 +18,8 @@ import shapely
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.publish.leakscan import difference_releases, scan_public_outputs
 from odgeo.publish.public import PublicGate
-from odgeo.sites.public import site_layer
+from odgeo.publish.restricted import RestrictedGate
+from odgeo.sites.public import out_of_time, site_layer
 
 from .conftest import SAMPLE, SAMPLE_TZ
 
@@ -203,3 +204,15 @@ def test_site_shares_stop_at_the_first_hidden_gain():
     assert out["marginal_gain"].tolist() == [40, None, None]
     assert out["cumulative_share"].tolist() == [0.40, None, None]
     assert out["covered"].tolist() == [40, 12, None]
+
+
+def test_a_few_later_incidents_hide_the_out_of_time_figures_in_public_run_json():
+    """The sites job has its section shown through sites.public.out_of_time; without it 22 and 13.64% give 3."""
+    evaluation = {"n_train": 3962, "n_later": 22, "n_new_sites": 5, "share_of_later_reached": 0.1364,
+                  "best_possible_share_of_later": 0.3636, "percent_of_best_possible": 37.5, "meaning": "m"}
+    gate = PublicGate(10)
+    assert gate.run_record({"out_of_time": evaluation})["out_of_time"]["share_of_later_reached"] == 0.1364
+    gate.view_section("out_of_time", lambda value: out_of_time(gate, value))
+    shown = gate.run_record({"out_of_time": evaluation})["out_of_time"]
+    assert set(shown) == {"meaning", "hidden"}
+    assert out_of_time(RestrictedGate(), evaluation) == evaluation
