@@ -85,6 +85,7 @@ def every_public_output_is_scanned():
     from odgeo.jobs import alerts as alertsjob
     from odgeo.jobs import common as jobs
     from odgeo.jobs import emerging as emergingjob
+    from odgeo.jobs import hotspot_analysis
     from odgeo.jobs import hotspots as pipeline
     from odgeo.jobs import scan as scanjob
     from odgeo.jobs import sites as sitesjob
@@ -107,8 +108,8 @@ def every_public_output_is_scanned():
             folders.append((Path(getattr(out_dir, "final", out_dir)), used_by_record[id(record)], min_count))
         return out
 
-    patches = [mock.patch.object(module, "select_incidents", select) for module in (pipeline, emergingjob, alertsjob,
-                                                                                     scanjob)]
+    patches = [mock.patch.object(module, "select_incidents", select)
+               for module in (hotspot_analysis, emergingjob, alertsjob, scanjob)]
     patches += [mock.patch.object(module, "save_map_and_record", save)
                 for module in (pipeline, emergingjob, sitesjob, alertsjob, scanjob)]
     for patch in patches:

@@ -88,7 +88,7 @@ LAYERS = [("cli",), ("jobs",), ("maps",),
 COMMANDS = {"alerts", "emerging", "geocode", "hotspots", "scan", "sites"}
 #: ``odgeo sites`` chooses sites over the hotspots analysis and draws them on its map: the one job
 #: that imports another, until that analysis lives in its stage.
-COMMAND_IMPORTS_ALLOWED = {("sites", "hotspots")}
+COMMAND_IMPORTS_ALLOWED: set[tuple[str, str]] = set()
 
 
 def _unit(module: str) -> str:

@@ -45,7 +45,7 @@ from ..sites.network import network_cover, read_network, straight_cover
 from ..sites.public import coverage_curve, out_of_time, site_layer
 from ..sites.weights import incident_weights
 from .common import run_job, save_map_and_record
-from .hotspots import HotspotResult, HotspotSettings, analyse_hotspots
+from .hotspot_analysis import HotspotResult, HotspotSettings, analyse_hotspots
 
 __all__ = ["DEFAULT_N_SITES", "DEFAULT_RADIUS_M", "SitesResult", "SitesSettings", "analyse_sites", "run_sites"]
 
