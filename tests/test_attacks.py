@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from odgeo.geocode.public import geocoding_summary
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.publish.leakscan import difference_releases, scan_public_outputs
 from odgeo.publish.public import PublicGate
@@ -173,13 +174,13 @@ def test_geocoding_counts_hide_small_statuses_so_that_none_can_be_had_by_subtrac
     gate = PublicGate(10)
     summary = {"n": 1053, "by_status": {"exact": 836, "interpolated": 55, "range": 159, "nearest": 0, "street": 3},
                "median_score": 1.0, "min_score": 0.5, "n_located": 1050, "n_left_out": 3}
-    out = gate.geocoding(summary)
+    out = geocoding_summary(gate, summary)
     shown = {k: v for k, v in out["by_status"].items() if v is not None}
     hidden = [k for k, v in out["by_status"].items() if v is None]
     assert "street" in hidden and len(hidden) >= 2  # a lone hidden status is n minus the others
     assert out["n"] - sum(shown.values()) >= 10
     assert out["n_located"] is None and out["n_left_out"] is None  # 1050 - 836 - 159 would be interpolated
-    few = gate.geocoding({"n": 4, "by_status": {"exact": 4}, "median_score": 0.9, "n_located": 4})
+    few = geocoding_summary(gate, {"n": 4, "by_status": {"exact": 4}, "median_score": 0.9, "n_located": 4})
     assert few["n"] is None and few["by_status"] == {"exact": None} and few["median_score"] is None
 
 

@@ -157,6 +157,42 @@ def test_no_command_imports_another():
     assert not wrong, "\n".join(wrong)
 
 
+#: Where an audience's policy may be read: the gate's package, each stage's public.py, and the one
+#: module that puts the main job's public products together from them.
+POLICY_PLACES = ("odgeo/publish/", "/public.py", "odgeo/jobs/hotspot_products.py")
+
+
+def _policy_reads(path: Path) -> list[str]:
+    """Audience names compared, or the gate's smallest count read, in ``path`` (settings may name min_count)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare):
+            words = [c.value for c in [node.left, *node.comparators] if isinstance(c, ast.Constant)]
+            if any(w in ("public", "restricted") for w in words):
+                found.append(f"{node.lineno}: compares an audience name")
+        elif isinstance(node, ast.Attribute) and node.attr in ("min_count", "limit"):
+            owner = node.value.id if isinstance(node.value, ast.Name) else getattr(node.value, "attr", "")
+            if owner not in ("settings", "args", "self", "options"):
+                found.append(f"{node.lineno}: reads {owner}.{node.attr}")
+    return found
+
+
+def test_only_the_gate_and_public_modules_know_the_audiences():
+    wrong = []
+    for path in sorted(LIBRARY.rglob("*.py")):
+        name = path.relative_to(ROOT).as_posix()
+        if not any(place in name for place in POLICY_PLACES):
+            wrong += [f"{name}:{finding}" for finding in _policy_reads(path)]
+    assert not wrong, "privacy rules belong in publish/ or a stage's public.py:\n" + "\n".join(wrong)
+
+
+def test_the_policy_check_sees_a_map_that_decides_for_itself(tmp_path):
+    sample = tmp_path / "summary.py"
+    sample.write_text("def page(gate, n):\n    if gate.audience == 'restricted':\n        return n\n"
+                      "    return n if n >= gate.min_count else None\n")
+    assert _policy_reads(sample) == ["2: compares an audience name", "4: reads gate.min_count"]
+
+
 def test_the_checks_see_a_wrong_import():
     """The layer check itself: an upward import and a typing-only one, in a file made here."""
     sample = ROOT / "tests" / "_layer_sample.py"

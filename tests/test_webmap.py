@@ -15,7 +15,7 @@ from odgeo.maps.classes import class_breaks, class_labels, quantile_bins
 from odgeo.maps.webmap import build_map
 from odgeo.publish.restricted import Products
 
-NOTHING = Products("public", hexes=None, grid=None, hotspots=None, clusters=None, min_count=10)
+NOTHING = Products("public", hexes=None, grid=None, hotspots=None, clusters=None, hidden_under=10)
 
 
 def test_page_needs_no_network(sample_run):

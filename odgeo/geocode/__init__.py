@@ -11,6 +11,7 @@ _EXPORTS = {
     "parse_address": "addresses",
     "geocode_pending": "pending",
     "OnlineGeocoder": "online",
+    "geocoding_summary": "public",
 }
 
 __all__ = [*_EXPORTS]

@@ -23,7 +23,12 @@ __all__ = ["area_emerging", "area_gistar", "emerging_layer", "public_gi_plan"]
 
 
 def public_gi_plan(gate: PublicGate, plan: GiPlan) -> GiPlan:
-    """The Gi* scale of a public release; a series keeps its first release's (``--method optimized`` picks it)."""
+    """The Gi* scale of a public release; a series keeps its first release's (``--method optimized`` picks it).
+
+    run.json's ``gistar`` section (measured on the incidents) is replaced by a pointer to
+    ``privacy.gistar``, which describes the Gi* of the published counts.
+    """
+    gate.view_section("gistar", lambda _: "the public Gi* is described under privacy.gistar")
     chosen = {"resolution": plan.resolution, "rings": plan.rings}
     fixed = gate.keep_first("public_gistar", chosen)
     if fixed == chosen:
@@ -40,7 +45,7 @@ def emerging_layer(gate: Gate, cells: gpd.GeoDataFrame, cube: np.ndarray, steps:
     gate
         Restricted: every cell with its counts and trend statistics. Public:
         categories per published area only (:func:`area_emerging`), whose settings
-        become the gate's ``emerging_settings`` for run.json.
+        replace run.json's ``emerging`` section.
     cells
         The analysed H3 cells (EPSG:4326) with their statistics.
     cube
@@ -57,7 +62,8 @@ def emerging_layer(gate: Gate, cells: gpd.GeoDataFrame, cube: np.ndarray, steps:
     """
     if not isinstance(gate, PublicGate):
         return cells
-    frame, gate.emerging_settings = area_emerging(cells, cube, steps, settings, gate.limit)
+    frame, shown = area_emerging(cells, cube, steps, settings, gate.limit)
+    gate.view_section("emerging", lambda _: shown)
     return frame
 
 

@@ -17,19 +17,18 @@ from ..alerts.spikes import wall_clock
 from ..engine.dask_read import IncidentParts
 from ..engine.partitions import DEFAULT_BLOCKSIZE
 from ..errors import DataError, NoDataError, ParameterError
+from ..geocode.public import show_geocoding
 from ..incidents.extent import check_spread
 from ..incidents.read import IncidentRead, read_incidents
 from ..incidents.selection import filter_incidents, move_to_rejects
 from ..io.outputs import OutputFolder
 from ..io.postgis import PostgisDestination
 from ..projection import lonlat_of
+from ..publish import audience as audience_mod
+from ..publish.gate import Gate
 from ..publish.geomask import DonutMask
-from ..publish.ledger import Ledger
-from ..publish.privacy import DEFAULT_MIN_COUNT, MIN_COUNT_SOURCE, check_min_count
-from ..publish.restricted import Gate, gate_for
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, OUTCOME, has_location, located, validate_incident_frame
-from ..vocabulary import AUDIENCES
 
 __all__ = ["QUIET_DAYS", "JobSettings", "check_ledger_place", "date_span", "latest_time", "open_gate", "parse_as_of",
            "pick_audience", "read_job_input", "row_counts", "run_job", "save_map_and_record", "select_incidents",
@@ -144,7 +143,7 @@ def _open_destination(settings: JobSettings) -> PostgisDestination | None:
             raise ParameterError("--schema and --postgis-mode apply with --to-postgis URL")
         return None
     return PostgisDestination.open(settings.to_postgis, schema=settings.postgis_schema, mode=settings.postgis_mode,
-                                   audience=settings.audience or "public")
+                                   audience=settings.audience or audience_mod.DEFAULT_AUDIENCE)
 
 
 def read_job_input(path, settings: JobSettings, record: RunRecord, say: Callable[[str], None] = lambda step: None,
@@ -351,43 +350,21 @@ def date_span(used: gpd.GeoDataFrame) -> str:
 
 
 def pick_audience(record: RunRecord, settings: JobSettings) -> str:
-    """The audience given, or "public" (recorded); a ParameterError for another word."""
-    audience = record.pick("audience", settings.audience, "public")
-    if audience not in AUDIENCES:
-        raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
-    return audience
+    """The audience of ``settings`` (default "public", recorded); see :func:`odgeo.publish.audience.pick_audience`."""
+    return audience_mod.pick_audience(record, settings.audience)
 
 
 def open_gate(record: RunRecord, settings: JobSettings, audience: str, *, ledger_settings: dict | None = None,
               mask: DonutMask | None = None, k_anonymity: np.ndarray | None = None) -> Gate:
-    """The publishing gate for ``audience``, with ``--min-count`` and ``--ledger`` resolved and recorded.
+    """The publishing gate for ``audience`` with the settings' ``min_count`` and ``ledger`` (recorded).
 
     ``ledger_settings`` are the settings every release sharing a ledger must
     keep (None: this command takes no ledger).
     """
-    if audience == "restricted":
-        if settings.min_count is not None:
-            log.info("--min-count applies to the public audience; restricted products keep exact counts")
-        if settings.ledger:
-            raise ParameterError("--ledger applies to --audience public: restricted products are not released")
-        return gate_for("restricted", mask=mask, k_anonymity=k_anonymity)
-    if settings.min_count is None:
-        min_count = record.param("min_count", DEFAULT_MIN_COUNT, "default", MIN_COUNT_SOURCE)
-    else:
-        min_count = record.param("min_count", check_min_count(settings.min_count), "given")
-    ledger = None
-    if settings.ledger:
-        if ledger_settings is None:
-            raise ParameterError(f"--ledger applies to odgeo hotspots; {record.command} releases are not "
-                                 "held back yet: publish them once, or use --audience restricted")
-        ledger = Ledger.open(settings.ledger, min_count=min_count, settings=ledger_settings)
-        record.param("ledger", Path(settings.ledger).name, "given",
-                     f"release {len(ledger.releases) + 1}; earlier areas kept, changes under {min_count} held back")
-    else:
-        log.warning("public release without --ledger: it is safe alone, but two releases of the same data "
-                    "(a week apart, or with one record removed) can be differenced to find single incidents; "
-                    "give --ledger FILE to every release of a series")
-    return gate_for("public", min_count=min_count, ledger=ledger)
+    gate = audience_mod.open_gate(record, audience, min_count=settings.min_count, ledger=settings.ledger,
+                                  ledger_settings=ledger_settings, mask=mask, k_anonymity=k_anonymity)
+    show_geocoding(gate)  # any command may geocode its input (--addresses, --streets)
+    return gate
 
 
 def check_ledger_place(settings: JobSettings, out_dir) -> None:

@@ -28,8 +28,8 @@ from ..gistar.statistic import GiStar
 from ..incidents.read import IncidentRead
 from ..maps.webmap import basemap, build_map
 from ..projection import project_points
+from ..publish.audience import check_audience_options
 from ..publish.geomask import donut_mask, parse_mask_distances, ring_population
-from ..publish.privacy import check_min_count
 from ..publish.restricted import Gate, HotspotLayers, Products
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, has_location
@@ -233,7 +233,7 @@ def resolve_settings(settings: HotspotSettings, record: RunRecord, audience: str
                             f"{clusters_mod.ROUND_DECIMALS} decimals or fewer")
     gistar = plan_gistar(record, settings, x, y, lon, lat, resolution)
     distances, mask_seed = parse_mask_distances(settings.mask_points), 0
-    if distances is not None:  # only restricted runs get here with it (see _check_audience_options)
+    if distances is not None:  # only restricted runs get here with it (see check_audience_options)
         record.param("mask_points_m", list(distances), "given")
         mask_seed = int(record.pick("mask_seed", settings.mask_seed, 0))
     classes = record.pick("classes", settings.classes, "quantiles", "each colour class holds about as many areas")
@@ -273,7 +273,7 @@ def analyse_hotspots(
     record = record or RunRecord("hotspots")
     say = progress or (lambda step: None)
     audience = pick_audience(record, settings)
-    _check_audience_options(settings, audience)
+    check_audience_options(audience, min_count=settings.min_count, mask_points=settings.mask_points)
     read, used = select_located(read, settings, record)
     lon, lat = used.lon, used.lat
     x, y, metric_crs = project_points(lon, lat)
@@ -322,16 +322,6 @@ def analyse_hotspots(
     return HotspotResult(read=read, located=used, counts=counts, hexes=hexes, grid=grid,
                          hotspots=hotspots, clusters=clusters, labels=labels, gistar=gistar, products=products,
                          map=fmap, map_caption=caption, record=record, audience=audience, gate=gate)
-
-
-def _check_audience_options(settings: HotspotSettings, audience: str) -> None:
-    """Refuse option mixes that cannot mean anything, before any work is done."""
-    if audience == "public" and settings.mask_points:
-        raise ParameterError("--mask-points applies to --audience restricted: "
-                             "public products carry no points to displace")
-    parse_mask_distances(settings.mask_points)
-    if settings.min_count is not None:
-        check_min_count(settings.min_count)
 
 
 def select_located(read: IncidentRead | IncidentParts, settings: HotspotSettings,

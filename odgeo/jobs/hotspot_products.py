@@ -43,7 +43,7 @@ def hotspot_products(gate: Gate, layers: HotspotLayers) -> Products:
 def _restricted(gate: RestrictedGate, layers: HotspotLayers) -> Products:
     points, privacy = gate.point_layer(layers.incidents)
     clusters, _ = cluster_layer(gate, layers.clusters, layers.eps_m)
-    return gate.label(Products("restricted", layers.hexes, layers.grid, layers.hotspots, clusters, points=points,
+    return gate.label(Products(gate.audience, layers.hexes, layers.grid, layers.hotspots, clusters, points=points,
                                cluster_method=layers.cluster_method, privacy=privacy, areas=layers.areas,
                                gistar=layers.gistar.frame))
 
@@ -63,7 +63,7 @@ def _public(gate: PublicGate, layers: HotspotLayers) -> Products:
     shown_areas, areas_note = public_boundaries(gate, layers.areas)
     coarsest = max(0, resolution - COARSEN_LEVELS)
     privacy = {
-        "audience": "public", "min_count": m,
+        "audience": gate.audience, "min_count": m,
         "hexes": {"n_published": len(shown), "n_merged_areas": int(shown["merged"].sum()),
                   "coarsest_resolution": coarsest,
                   "breakdowns_hidden": {k: v["hidden"] + v["hidden_to_protect_others"] for k, v in hidden.items()},
@@ -80,6 +80,6 @@ def _public(gate: PublicGate, layers: HotspotLayers) -> Products:
     }
     if areas_note:
         privacy["areas"] = areas_note
-    products = Products("public", shown, grid, spots, clusters, cluster_method=layers.cluster_method,
+    products = Products(gate.audience, shown, grid, spots, clusters, cluster_method=layers.cluster_method,
                         privacy=privacy, extent=coarse_extent(shown, coarsest), areas=shown_areas, gistar=gistar)
     return gate.label(products)

@@ -17,6 +17,7 @@ from ..io.outputs import OutputFolder
 from ..io.writers import write_csv
 from ..maps.summary import scan_sentence
 from ..maps.webmap import basemap, build_map
+from ..publish.audience import check_audience_options
 from ..publish.gate import Products
 from ..publish.restricted import Gate
 from ..runrecord import RunRecord
@@ -113,9 +114,9 @@ def run_scan(path, out_dir, settings: ScanJobSettings | None = None, *, overwrit
         If ``out_dir`` holds files and ``overwrite`` is False (checked first).
     """
     settings = settings or ScanJobSettings()
-    if settings.export_satscan and settings.audience != "restricted":
-        raise ParameterError("--export-satscan writes every incident's coordinates and day (SaTScan's input): "
-                             "give --audience restricted")
+    if settings.export_satscan:
+        check_audience_options(settings.audience, writes_points="--export-satscan writes every incident's "
+                                                                "coordinates and day (SaTScan's input)")
     return run_job("scan", path, out_dir, settings, overwrite=overwrite, progress=progress,
                    analyse=lambda read, **kw: analyse_scan(read, settings, **kw), write=_write_products)
 

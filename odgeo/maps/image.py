@@ -73,8 +73,8 @@ def write_map_png(products: Products, path: str | Path, *, title: str, subtitle:
         ax.legend(handles=handles, loc="lower right", fontsize=6, frameon=True,
                   title="Overdoses per area", title_fontsize=6)
     footer = f"odgeo · {products.audience} · no basemap"
-    if products.min_count:
-        footer += f" · areas with fewer than {products.min_count} overdoses are merged with neighbours or not shown"
+    if products.hidden_under:
+        footer += f" · areas with fewer than {products.hidden_under} overdoses are merged with neighbours or not shown"
     fig.text(0.01, 0.01, footer, fontsize=5, color="#666666")
     fig.savefig(path, dpi=200, bbox_inches="tight", metadata={"Software": "odgeo"})
     plt.close(fig)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..alerts.areas import ALL_AREAS
 from ..alerts.spikes import DailySeries
-from ..publish.gate import RESTRICTED_BANNER, AlertFiles
+from ..publish.gate import AlertFiles
 
 __all__ = ["CHART_DAYS", "alert_sentence", "chance_phrase", "scan_sentence", "summary_page"]
 
@@ -44,7 +44,7 @@ def scan_sentence(row, gate, max_days: int, permutations: int) -> str:
     rare = chance_phrase(float(row.recurrence_interval_days), permutations)
     observed = row.observed
     if observed is None or pd.isna(observed):
-        what = f"fewer than {gate.min_count} suspected overdoses within {max_days} days, more than expected"
+        what = f"{gate.hidden_words()} suspected overdoses within {max_days} days, more than expected"
     else:
         days = int(row.n_days)
         what = (f"{int(observed):,} suspected overdoses in {days} day{'s' if days != 1 else ''} where "
@@ -57,7 +57,7 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
     area = "the whole input" if row.area == ALL_AREAS else str(row.area)
     when = _moment(row.window_end, fmt)
     limit = row.threshold_or_expected
-    shown_limit = limit is not None and pd.notna(limit) and (gate.min_count is None or limit >= gate.min_count)
+    shown_limit = gate.shows(limit)
     hours = f"{window_hours:g} hours"
     n = gate.count(int(row.count))
     if row.status == "ended":
@@ -91,12 +91,12 @@ def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles
     """The page's HTML (self-contained: inline CSS and SVG, no script, no external resource)."""
     when = _moment(as_of, files.time_format)
     live = alerts[alerts["status"] != "ended"]
-    small = f" (counts under {gate.min_count} are shown as 'fewer than {gate.min_count}')" if gate.min_count else ""
+    small = f" ({gate.hidden_rule()})" if gate.hidden_rule() else ""
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p class='sub'>{html.escape(source)} · as of {html.escape(when)} · audience: "
              f"{html.escape(gate.audience)}{small}</p>"]
-    if gate.min_count is None:  # restricted
-        parts.insert(0, f"<div class='banner'>{html.escape(RESTRICTED_BANNER)}</div>")
+    if gate.banner:
+        parts.insert(0, f"<div class='banner'>{html.escape(gate.banner)}</div>")
     if alerts.empty:
         parts.append("<p class='none'>No alerts.</p>")
     else:

@@ -98,7 +98,7 @@ def build_map(
     if grid is not None and np.nanmax(grid.values, initial=0) > 0:
         _add_density(fmap, grid, legend)
     if hexes is not None and len(hexes):
-        HexLayer(hexes, classes=classes, period=period, min_count=products.min_count, legend=legend).add_to(fmap)
+        HexLayer(hexes, classes=classes, period=period, hidden_under=products.hidden_under, legend=legend).add_to(fmap)
     if hotspots is not None and len(hotspots):
         _add_hotspots(fmap, hotspots, legend)
     if clusters is not None and len(clusters):
@@ -183,7 +183,7 @@ class HexLayer(folium.map.Layer):
         var {{ this.get_name() }} = (function () {
             var data = {{ this.data }}, periods = {{ this.periods }}, labels = {{ this.labels }};
             var breaks = {{ this.breaks }}, colours = {{ this.colours }}, hidden = {{ this.hidden_colour }};
-            var studyPeriod = {{ this.period }}, minCount = {{ this.min_count }};
+            var studyPeriod = {{ this.period }}, minCount = {{ this.hidden_under }};
             var state = {period: -1};
             function esc(s) { return String(s).replace(/[&<>"']/g, function (c) {
                 return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; }); }
@@ -259,7 +259,7 @@ class HexLayer(folium.map.Layer):
         {% endmacro %}
     """)
 
-    def __init__(self, hexes: gpd.GeoDataFrame, *, classes: str, period: str, min_count: int | None,
+    def __init__(self, hexes: gpd.GeoDataFrame, *, classes: str, period: str, hidden_under: int | None,
                  legend: Legend):
         super().__init__(name=LAYER_NAMES["hexes"], overlay=True, control=True, show=True)
         self._name = "HexLayer"
@@ -278,7 +278,7 @@ class HexLayer(folium.map.Layer):
         self.colours = js_data(list(YLORRD))
         self.hidden_colour = js_data(HIDDEN_COLOUR)
         self.period = js_data(period or "all months")
-        self.min_count = js_data(min_count)
+        self.hidden_under = js_data(hidden_under)
         unit = "Overdoses per area"
         rows = swatch_rows(_ramp(total_breaks), class_labels(totals, total_breaks))
         extra = ""
@@ -287,7 +287,7 @@ class HexLayer(folium.map.Layer):
                      f"<div>{html.escape('In the month shown:')}</div>"
                      f"{swatch_rows(_ramp(period_breaks), class_labels(period_values, period_breaks))}"
                      f"{swatch_rows(['#ffffff'], ['none'])}</div>")
-        hidden_row = swatch_rows([HIDDEN_COLOUR], ["hidden (small numbers)"]) if min_count else ""
+        hidden_row = swatch_rows([HIDDEN_COLOUR], ["hidden (small numbers)"]) if hidden_under else ""
         method = "quantiles" if classes == "quantiles" else "natural breaks"
         legend.add(LAYER_NAMES["hexes"], f"{unit} ({method})",
                    f'<div id="odgeo-hex-total">{rows}</div>{extra}{hidden_row}')

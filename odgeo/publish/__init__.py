@@ -1,15 +1,18 @@
 """The publishing gate: what each audience may see, as policy that knows no stage.
 
 The gate (``gate``: Products and the Gate interface; ``restricted`` and ``public``: the two
-audiences), small-count protection (``privacy``), the release ledger of a series (``ledger``),
-the public areas every public layer is made from (``areas``), donut masking of restricted points
-(``geomask``) and the leak scanner (``leakscan``).
+audiences; ``audience``: which one a run opens, checked and recorded), small-count protection
+(``privacy``), the release ledger of a series (``ledger``), the public areas every public layer is
+made from (``areas``), donut masking of restricted points (``geomask``) and the leak scanner
+(``leakscan``).
 """
 
 from .._exports import lazy_exports
 
 _EXPORTS = {
     "gate_for": "restricted",
+    "open_gate": "audience",
+    "pick_audience": "audience",
     "Gate": "gate",
     "Products": "gate",
     "RestrictedGate": "restricted",

@@ -45,7 +45,7 @@ class Products:
     clusters: gpd.GeoDataFrame | None
     points: gpd.GeoDataFrame | None = None  # restricted only: date, outcome, geometry
     cluster_method: str = "dbscan"  # how ``clusters`` were found (vocabulary.CLUSTER_METHODS): names the map layer
-    min_count: int | None = None
+    hidden_under: int | None = None  # the legend's "counts under this are hidden" (set by the gate; None: none are)
     privacy: dict = field(default_factory=dict)
     extent: tuple[float, float, float, float] | None = None  # lon/lat box for the map when nothing is drawn
     areas: gpd.GeoDataFrame | None = None  # counts per boundary polygon, when a boundaries file was given
@@ -103,11 +103,22 @@ class Gate:
     """What every audience's gate does; see :class:`odgeo.publish.public.PublicGate` and ``RestrictedGate``."""
 
     audience: str = ""
-    min_count: int | None = None
     #: Counts under this are hidden (0: nothing is).
     limit: int = 0
-    #: run.json's emerging section as this audience may see it (set by :func:`odgeo.gistar.public.emerging_layer`).
-    emerging_settings: dict | None = None
+    #: What a page says on top for this audience (None: nothing).
+    banner: str | None = None
+
+    def shows(self, value) -> bool:
+        """Whether a figure of this size (a count, a threshold, an expected count) may be shown as it is."""
+        return value is not None and bool(pd.notna(value)) and value >= self.limit
+
+    def hidden_words(self) -> str:
+        """How a page says a hidden count: "fewer than 10"."""
+        return f"fewer than {self.limit}"
+
+    def hidden_rule(self) -> str:
+        """The page's note on hidden counts ("" when none are hidden)."""
+        return f"counts under {self.limit} are shown as '{self.hidden_words()}'" if self.limit else ""
 
     def count(self, n: int | None) -> str:
         """A count for a sentence on a page."""

@@ -33,9 +33,7 @@ class PublicGate(Gate):
 
     def __init__(self, min_count: int, ledger: Ledger | None = None):
         self.limit = int(min_count)
-        self.min_count = self.limit
         self.ledger = ledger
-        self.emerging_settings: dict | None = None
         self._n_suppressed = 0
         self._n_published: int | None = None
         self._section_views: dict[str, Callable[[Any], Any]] = {}
@@ -52,7 +50,7 @@ class PublicGate(Gate):
 
     def label(self, products: Products) -> Products:
         """Marked public, with the notes the map gives on the protection."""
-        products.min_count = self.limit
+        products.hidden_under = self.limit
         products.audience_label = "public (aggregates only)"
         products.notes = [f"Areas with fewer than {self.limit} overdoses are merged with neighbouring "
                           "hexagons or, where still too few, not shown; smaller figures show as 'hidden'."]
@@ -189,45 +187,14 @@ class PublicGate(Gate):
                 out[key] = {k: v for k, v in value.items() if k != "max_distance_from_median_centre_km"}
             elif key in self._section_views:
                 out[key] = self._section_views[key](value)
-            elif key == "gistar":
-                out[key] = "the public Gi* is described under privacy.gistar"
             elif key == "decisions":
                 out[key] = "in the restricted run record (the choices are measured on the incidents)"
-            elif key == "emerging" and self.emerging_settings is not None:
-                out[key] = self.emerging_settings
-            elif key == "geocoding" and isinstance(value, dict):
-                out[key] = self.geocoding(value)
             elif key == "input" and isinstance(value, dict) and "files" in value:
                 # Rows per file add up to n_input: one file's count beside the others' is a small difference.
                 out[key] = {**value, "files": [{k: v for k, v in f.items() if k != "n_rows"} for f in value["files"]]}
             else:
                 out[key] = value
         return self._protect_numbers(out)
-
-    def geocoding(self, summary: dict) -> dict:
-        """The geocoding summary: its status counts (which add up to ``n``) suppressed complementarily.
-
-        ``n_located`` and ``n_left_out`` are sums of statuses: shown only when every status is, or one
-        hidden status would be ``n_located`` minus the shown ones.
-        """
-        m = self.limit
-        by_status = dict(summary.get("by_status") or {})
-        values = {"n": int(summary.get("n") or 0), **{f"status:{k}": int(v) for k, v in by_status.items()}}
-        if self.ledger is not None:
-            values = self.ledger.hold("geocoding", "rows", values)
-        statuses = list(by_status)
-        hidden = _hide(np.array([values[f"status:{s}"] for s in statuses], dtype=np.int64), m)
-        few = 0 < values["n"] < m
-        if few:
-            hidden[:] = True
-        out = dict(summary)
-        out["n"] = None if few else values["n"]
-        out["by_status"] = {s: (None if h else values[f"status:{s}"]) for s, h in zip(statuses, hidden)}
-        if hidden.any():
-            out.update({k: None for k in ("n_located", "n_left_out") if k in out})
-        if few:
-            out["median_score"] = None  # a score measured on a handful of addresses
-        return out
 
     def _protect_numbers(self, value, path: str = ""):
         """Every count of incidents or rows in the record: held by the ledger, then null when in (0, min_count)."""

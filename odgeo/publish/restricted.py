@@ -60,7 +60,7 @@ class RestrictedGate(Gate):
     mask: DonutMask | None = None
     k_anonymity: np.ndarray | None = None
     audience: str = "restricted"
-    min_count: int | None = None
+    banner: str | None = RESTRICTED_BANNER
 
     def count(self, n: int | None) -> str:
         """Counts in full."""
