@@ -96,10 +96,8 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
         **job_settings(options), **audience)
     run = run_alerts(input_path, out_dir, settings, overwrite=overwrite, progress=progress_printer(ctx))
     out = Path(out_dir)
-    counts = run.record.sections["counts"]
     click.echo(f"Summary: {out / 'summary.html'}")
-    click.echo(f"Incidents: {counts['n_input']} rows: {counts['n_used']} used, {counts['n_unlocated']} without "
-               f"coordinates, {counts['n_rejected']} rejected (reasons in {out / 'rejects.csv'})")
+    click.echo(f"Incidents: {run.rows.line()} (reasons in {out / 'rejects.csv'})")
     click.echo(f"As of {run.as_of:%Y-%m-%d %H:%M}: {len(run.alerts)} alerts over {len(run.areas.names)} areas")
     for sentence, status in zip(run.files.alerts["sentence"], run.files.alerts["status"]):
         click.echo(f"  [{status}] {sentence}")

@@ -67,11 +67,9 @@ def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     from pathlib import Path
 
     out = Path(out_dir)
-    counts = run.record.sections["counts"]
     info = run.record.sections["emerging"]
     click.echo(f"Map: {out / 'map.html'}")
-    click.echo(f"Incidents: {counts['n_input']} rows: {counts['n_used']} used, {counts['n_unlocated']} without "
-               f"coordinates, {counts['n_rejected']} rejected (reasons in {out / 'rejects.csv'})")
+    click.echo(f"Incidents: {run.rows.line()} (reasons in {out / 'rejects.csv'})")
     click.echo(f"Cube: {info['n_cells']} cells x {info['n_steps']} {info['step']}s "
                f"({info['first_step']} to {info['last_step']})")
     for category, n in info["categories"].items():

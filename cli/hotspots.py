@@ -137,7 +137,6 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
 def _summary(result, out_dir: str) -> None:
     from pathlib import Path
 
-    counts = result.record.sections["counts"]
     out = Path(out_dir)
     products = result.products
     n_art = int(products.clusters["possible_artefact"].sum()) if len(products.clusters) else 0
@@ -147,9 +146,7 @@ def _summary(result, out_dir: str) -> None:
         statuses = ", ".join(f"{n} {s}" for s, n in geocoding["by_status"].items() if n)
         click.echo(f"Geocoded {geocoding['n']} addresses offline: {statuses}; {geocoding['n_located']} used "
                    f"(score >= {geocoding['min_score']:g})")
-    click.echo(f"Incidents: {counts['n_input']} rows: {counts['n_used']} used, "
-               f"{counts['n_unlocated']} without coordinates, {counts['n_rejected']} rejected "
-               f"(reasons in {out / 'rejects.csv'})")
+    click.echo(f"Incidents: {result.rows.line()} (reasons in {out / 'rejects.csv'})")
     click.echo(f"Found: {_plural(len(result.hotspots), 'hot spot')}, {_plural(len(result.clusters), 'cluster')}"
                + (f" ({n_art} shown flagged as a possible geocoding artefact)" if n_art else ""))
     gi = products.gistar

@@ -84,11 +84,9 @@ def scan(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **o
         export_satscan=options["export_satscan"], **job_settings(options), **audience)
     run = run_scan(input_path, out_dir, settings, overwrite=overwrite, progress=progress_printer(ctx))
     out = Path(out_dir)
-    counts = run.record.sections["counts"]
     section = run.result.settings
     click.echo(f"Map: {out / 'map.html'}")
-    click.echo(f"Incidents: {counts['n_input']} rows: {counts['n_used']} used, {counts['n_unlocated']} without "
-               f"coordinates, {counts['n_rejected']} rejected (reasons in {out / 'rejects.csv'})")
+    click.echo(f"Incidents: {run.rows.line()} (reasons in {out / 'rejects.csv'})")
     click.echo(f"Study window {run.first_day:%Y-%m-%d} to {run.record.parameters['as_of'].value}"
                f": {section['n_locations']:,} locations, {section['n_zones']:,} circles, "
                f"{section['n_time_windows']} time windows, {section['permutations']:,} permutations")

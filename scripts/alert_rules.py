@@ -34,7 +34,7 @@ def main() -> None:
     settings = AlertSettings(timezone=args.timezone, columns={"location": args.location_col})
     record = RunRecord("alerts")
     read = read_job_input(args.incidents, settings, record)
-    read, used = select_incidents(read, settings, record, require_dates="alerts")
+    read, used, _ = select_incidents(read, settings, record, require_dates="alerts")
     areas = polygon_areas(args.areas, used) if args.areas else h3_areas(used)
     series = daily_series(used["occurred_at"], areas, latest_time(used["occurred_at"]))
     n = len(areas.names)

@@ -96,9 +96,9 @@ def every_public_output_is_scanned():
     real_select, real_save = jobs.select_incidents, jobs.save_map_and_record
 
     def select(read, settings, record, **kwargs):
-        read, used = real_select(read, settings, record, **kwargs)
+        read, used, rows = real_select(read, settings, record, **kwargs)
         used_by_record[id(record)] = used
-        return read, used
+        return read, used, rows
 
     def save(fmap, record, out_dir, written, gate):
         out = real_save(fmap, record, out_dir, written, gate)

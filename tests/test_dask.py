@@ -240,7 +240,7 @@ def test_selecting_the_located_parts_lets_the_validated_parts_go(client):
     parts = read_parts_dask(path, client, timezone=SAMPLE_TZ, blocksize=64 * 1024)
     distributed.wait(parts.reads)
     assert sum(client.run(held_reads).values()) == len(parts.reads) > 3
-    read, located = select_parts(parts, HotspotSettings(timezone=SAMPLE_TZ), RunRecord("hotspots"))
+    read, located, _ = select_parts(parts, HotspotSettings(timezone=SAMPLE_TZ), RunRecord("hotspots"))
     for _ in range(100):  # the scheduler lets data go a moment after the futures are dropped
         if sum(client.run(held_reads).values()) == 0:
             break

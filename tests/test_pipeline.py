@@ -22,10 +22,13 @@ def test_every_product_is_written(sample_run):
 
 
 def test_run_record_counts_add_up_and_parameters_have_sources(sample_run, restricted_run, truth):
-    _, out = restricted_run
+    result, out = restricted_run
     c = json.loads((out / "run.json").read_text())["counts"]
     assert c["n_input"] == c["n_used"] + c["n_unlocated"] + c["n_rejected"] == truth["n_rows"]
     assert sum(c["rejected_by_code"].values()) == c["n_rejected"]
+    # the result's typed counts are what run.json says, and what the located incidents and rejects hold
+    assert result.rows.as_record() == c
+    assert result.rows.n_used == len(result.incidents) and result.rows.n_rejected == len(result.read.rejects)
     _, out = sample_run
     record = json.loads((out / "run.json").read_text())
     public = record["counts"]  # the sample's 8 rejects and 8 suppressed incidents are hidden

@@ -12,6 +12,7 @@ _EXPORTS = {
     "read_incidents": "read",
     "IncidentRead": "read",
     "filter_incidents": "selection",
+    "RowCounts": "selection",
     "read_table": "tables",
     "RawTable": "tables",
     "check_spread": "extent",

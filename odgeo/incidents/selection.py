@@ -6,6 +6,9 @@ counts still add up (``n_input = n_used + n_unlocated + n_rejected``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -14,7 +17,7 @@ from ..schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, SOURCE_ROW
 from ..vocabulary import OUTCOMES
 from .read import IncidentRead
 
-__all__ = ["filter_incidents", "move_to_rejects"]
+__all__ = ["RowCounts", "filter_incidents", "move_to_rejects"]
 
 
 def filter_incidents(
@@ -140,3 +143,60 @@ def _as_bound(value, tz, option: str, *, inclusive_day: bool = False) -> pd.Time
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize(tz)
     return stamp
+
+
+@dataclass(frozen=True)
+class RowCounts:
+    """Where every input row went: ``n_input = n_used + n_unlocated + n_rejected``.
+
+    A field of every command's result, written into run.json's ``counts`` section
+    (:meth:`as_record`) and never read back from it.
+
+    Attributes
+    ----------
+    n_input
+        Rows read.
+    n_used
+        Located incidents analysed.
+    n_unlocated
+        Rows kept without coordinates (in no map; in the counts).
+    n_rejected
+        Rows set aside, each with a reason in rejects.csv.
+    rejected_by_code
+        Rejected rows per reason code.
+    n_used_undated
+        Used incidents without a date: in every product that does not break down by
+        time, in no month, week or time filter.
+    n_used_fatal
+        Used incidents that were fatal.
+    """
+
+    n_input: int
+    n_used: int
+    n_unlocated: int
+    n_rejected: int
+    rejected_by_code: dict[str, int]
+    n_used_undated: int = 0
+    n_used_fatal: int = 0
+
+    @classmethod
+    def of(cls, read: IncidentRead, n_used: int, n_undated: int = 0, n_fatal: int = 0) -> RowCounts:
+        """The counts of ``read`` (its rejects and unlocated rows) with ``n_used`` incidents used."""
+        by_code = read.rejects["code"].value_counts().sort_index()
+        rows = cls(int(read.n_input), int(n_used), int(read.n_unlocated), int(read.n_rejected),
+                   {str(k): int(v) for k, v in by_code.items()}, int(n_undated), int(n_fatal))
+        if rows.n_used + rows.n_unlocated + rows.n_rejected != rows.n_input:
+            raise AssertionError(f"row counts do not add up: {rows}")  # a bug, never user error
+        return rows
+
+    def as_record(self) -> dict[str, Any]:
+        """run.json's ``counts`` section."""
+        return {"n_input": self.n_input, "n_used": self.n_used, "n_unlocated": self.n_unlocated,
+                "n_rejected": self.n_rejected, "rejected_by_code": dict(self.rejected_by_code),
+                "n_used_undated": self.n_used_undated, "n_used_fatal": self.n_used_fatal,
+                "check": "n_input = n_used + n_unlocated + n_rejected"}
+
+    def line(self) -> str:
+        """The rows in words: "2,000 rows: 1,950 used, 30 without coordinates, 20 rejected"."""
+        return (f"{self.n_input} rows: {self.n_used} used, {self.n_unlocated} without coordinates, "
+                f"{self.n_rejected} rejected")

@@ -26,6 +26,7 @@ from ..alerts.public import alert_files
 from ..alerts.spikes import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
 from ..errors import ParameterError
 from ..incidents.read import IncidentRead
+from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
 from ..io.writers import write_csv
 from ..maps.summary import alert_sentence, chance_phrase, summary_page
@@ -81,7 +82,31 @@ class AlertSettings(JobSettings):
 
 @dataclass
 class AlertRun:
-    """Everything ``odgeo alerts`` produced, for notebooks and the writers."""
+    """Everything ``odgeo alerts`` produced, for notebooks and the writers.
+
+    Attributes
+    ----------
+    read, incidents
+        The incidents read (with their rejects) and the located ones used.
+    areas, series
+        The watched areas and their daily counts.
+    as_of
+        The reference time (the end of the alert window).
+    alerts
+        This run's alerts, exact, with their status from the history.
+    files
+        What the audience may see of the alerts and the EARS table.
+    backtest, history
+        The backtest (``backtest=True``) and the alert history (``history``), or None.
+    map, summary_html
+        The HTML map and summary.html.
+    record
+        The run record (run.json before the gate).
+    audience, gate
+        The audience, and the publishing gate that made every file written.
+    rows
+        Where every input row went (written as run.json's ``counts``).
+    """
 
     read: IncidentRead
     incidents: gpd.GeoDataFrame
@@ -97,11 +122,31 @@ class AlertRun:
     record: RunRecord
     audience: str
     gate: Gate
+    rows: RowCounts  # where every input row went (run.json's counts)
 
 
 def run_alerts(path, out_dir, settings: AlertSettings | None = None, *, overwrite: bool = False,
                progress: Callable[[str], None] | None = None) -> AlertRun:
-    """Read ``path``, compute today's alerts and write alerts.csv, ears.csv, summary.html, map.html, run.json."""
+    """Read ``path``, compute today's alerts and write alerts.csv, ears.csv, summary.html, map.html, run.json.
+
+    Parameters
+    ----------
+    path
+        The incident file, folder or database URL.
+    out_dir
+        The output folder (checked, locked and written aside before anything else).
+    settings
+        Every setting (see :class:`AlertSettings`; None: the defaults).
+    overwrite
+        Replace a non-empty ``out_dir`` as a whole.
+    progress
+        Called with a few words before each step.
+
+    Returns
+    -------
+    AlertRun
+        What was computed and written.
+    """
     settings = settings or AlertSettings()
     if settings.history:
         _check_history_place(settings.history, out_dir)
@@ -110,7 +155,7 @@ def run_alerts(path, out_dir, settings: AlertSettings | None = None, *, overwrit
 
 
 def _write_products(run: AlertRun, folder: OutputFolder) -> list[Path]:
-    totals = run.gate.totals(run.record.sections["counts"])
+    totals = run.gate.totals(run.rows.as_record())
     written = [write_csv(run.files.alerts, folder.path("alerts.csv")),
                write_csv(run.files.ears, folder.path("ears.csv")),
                write_csv(run.gate.rejects(run.read.rejects, totals), folder.path("rejects.csv"))]
@@ -134,13 +179,31 @@ def _check_history_place(history: str, out_dir) -> None:
 
 def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = None,
                    progress: Callable[[str], None] | None = None) -> AlertRun:
-    """Compute the alerts for the reference time (nothing is written)."""
+    """Compute the alerts for the reference time (nothing is written).
+
+    Parameters
+    ----------
+    read
+        The incidents, from :func:`odgeo.read_incidents`.
+    settings
+        Every setting (see :class:`AlertSettings`).
+    record
+        The run record to fill (None: a new one).
+    progress
+        Called with a few words before each step.
+
+    Returns
+    -------
+    AlertRun
+        The alerts (exact, and as the audience sees them), the daily series, the map,
+        summary.html and the record.
+    """
     record = record or RunRecord("alerts")
     say = progress or (lambda step: None)
     audience = pick_audience(record, settings)
     tz = str(read.incidents[OCCURRED_AT].dt.tz or settings.timezone or "UTC")
     given_as_of = parse_as_of(settings.as_of, tz, read.incidents[OCCURRED_AT])
-    read, used = select_incidents(read, settings, record, require_dates="odgeo alerts", as_of=given_as_of)
+    read, used, rows = select_incidents(read, settings, record, require_dates="odgeo alerts", as_of=given_as_of)
     gate = open_gate(record, settings, audience)
     times = used[OCCURRED_AT]
     as_of = given_as_of if given_as_of is not None else latest_time(times)
@@ -188,7 +251,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
                         backtest=test, title=settings.title or "Overdose spike alerts",
                         source=read.source_name)
     return AlertRun(read, used, areas, series, as_of, alerts, files, test, history, fmap, page, record, audience,
-                    gate)
+                    gate, rows)
 
 
 #: Scan clusters become alerts at a recurrence interval of 100 days or more (NYC DOHMH's signal).

@@ -20,7 +20,7 @@ from ..errors import DataError, NoDataError, ParameterError
 from ..geocode.public import show_geocoding
 from ..incidents.extent import check_spread
 from ..incidents.read import IncidentRead, read_incidents
-from ..incidents.selection import filter_incidents, move_to_rejects
+from ..incidents.selection import RowCounts, filter_incidents, move_to_rejects
 from ..io.outputs import OutputFolder
 from ..io.postgis import PostgisDestination
 from ..projection import lonlat_of
@@ -31,7 +31,7 @@ from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, OUTCOME, has_location, located, validate_incident_frame
 
 __all__ = ["QUIET_DAYS", "JobSettings", "check_ledger_place", "date_span", "latest_time", "open_gate", "parse_as_of",
-           "pick_audience", "read_job_input", "row_counts", "run_job", "save_map_and_record", "select_incidents",
+           "pick_audience", "read_job_input", "run_job", "save_map_and_record", "select_incidents",
            "set_aside_before"]
 
 log = logging.getLogger(__name__)
@@ -220,8 +220,8 @@ def _read_on_dask(path, settings: JobSettings, record: RunRecord, cluster: conte
 
 def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecord, *,
                      require_dates: str | None = None,
-                     as_of: pd.Timestamp | None = None) -> tuple[IncidentRead, gpd.GeoDataFrame]:
-    """Apply the date and outcome filters; return the read and the located incidents used.
+                     as_of: pd.Timestamp | None = None) -> tuple[IncidentRead, gpd.GeoDataFrame, RowCounts]:
+    """Apply the date and outcome filters; return the read, the located incidents used and the row counts.
 
     Records the filters, the columns and the row counts (which must add up);
     no located incident left is a NoDataError that says where the rows went.
@@ -232,9 +232,9 @@ def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecor
                             require_dates=require_dates, as_of=as_of)
     read = _set_aside_outliers(read, settings, record)
     used = located(read.incidents).reset_index(drop=True)
-    record_selection(record, read, len(used), int(used[OCCURRED_AT].isna().sum()),
-                     int((used[OUTCOME] == "fatal").sum()))
-    return read, used
+    rows = record_selection(record, read, len(used), int(used[OCCURRED_AT].isna().sum()),
+                            int((used[OUTCOME] == "fatal").sum()))
+    return read, used, rows
 
 
 def record_filters(settings: JobSettings, record: RunRecord) -> None:
@@ -251,28 +251,29 @@ def record_filters(settings: JobSettings, record: RunRecord) -> None:
                  None if settings.accept_implausible_dates else "dates before 1990 or after today are rejected")
 
 
-def record_selection(record: RunRecord, read: IncidentRead, n_used: int, n_undated: int, n_fatal: int) -> None:
-    """Record the columns, the row counts (which must add up) and the notes of the incidents selected.
+def record_selection(record: RunRecord, read: IncidentRead, n_used: int, n_undated: int, n_fatal: int) -> RowCounts:
+    """Record the columns, the row counts (which must add up, returned) and the notes of the incidents selected.
 
     No located incident left is a NoDataError that says where the rows went. ``read``
     holds the rejects and the unlocated incidents (and, in memory, the used ones).
     """
+    rows = RowCounts.of(read, n_used, n_undated, n_fatal)
     record.sections["columns"] = read.columns
-    record.sections["counts"] = row_counts(read, n_used, n_undated, n_fatal)
+    record.sections["counts"] = rows.as_record()
     if read.notes:
         record.sections["data_notes"] = read.notes
     if n_used == 0:
-        counts = record.sections["counts"]
-        by_code = ", ".join(f"{n} {code}" for code, n in counts["rejected_by_code"].items())
+        by_code = ", ".join(f"{n} {code}" for code, n in rows.rejected_by_code.items())
         raise NoDataError(
             f"{read.source.get('path', 'input')}: no located incidents to analyse "
-            f"({read.n_input} rows: {counts['n_unlocated']} without coordinates, {read.n_rejected} rejected"
+            f"({read.n_input} rows: {rows.n_unlocated} without coordinates, {read.n_rejected} rejected"
             + (f": {by_code}" if by_code else "") + ")"
         )
+    return rows
 
 
 def set_aside_before(read: IncidentRead, record: RunRecord, start: pd.Timestamp,
-                     why: str) -> tuple[IncidentRead, gpd.GeoDataFrame]:
+                     why: str) -> tuple[IncidentRead, gpd.GeoDataFrame, RowCounts]:
     """After :func:`select_incidents`: incidents before ``start`` become rejects ``before_window`` (recounted).
 
     ``why`` names the window ("the scan's study window, --window-days before --as-of").
@@ -280,12 +281,12 @@ def set_aside_before(read: IncidentRead, record: RunRecord, start: pd.Timestamp,
     codes = np.where(read.incidents[OCCURRED_AT] < start, "before_window", "").astype(object)
     read = move_to_rejects(read, codes, {"before_window": (OCCURRED_AT, f"before {why}")})
     used = located(read.incidents).reset_index(drop=True)
-    record.sections["counts"] = row_counts(read, len(used), int(used[OCCURRED_AT].isna().sum()),
-                                           int((used[OUTCOME] == "fatal").sum()))
+    rows = RowCounts.of(read, len(used), int(used[OCCURRED_AT].isna().sum()), int((used[OUTCOME] == "fatal").sum()))
+    record.sections["counts"] = rows.as_record()
     if used.empty:
         raise NoDataError(f"{read.source.get('path', 'input')}: no located incidents in {why} "
                           f"(from {start:%Y-%m-%d}); check --as-of, or widen the window")
-    return read, used
+    return read, used, rows
 
 
 def _set_aside_outliers(read: IncidentRead, settings: JobSettings, record: RunRecord) -> IncidentRead:
@@ -313,29 +314,6 @@ def spread_outliers(lon: np.ndarray, lat: np.ndarray, settings: JobSettings, rec
     record.param("drop_outliers", bool(settings.drop_outliers), "given" if settings.drop_outliers else "default")
     record.sections["spread"] = info
     return outliers
-
-
-def row_counts(read: IncidentRead, n_used: int, n_undated: int = 0, n_fatal: int = 0) -> dict:
-    """Where every input row went; ``n_input = n_used + n_unlocated + n_rejected``.
-
-    ``n_used_undated`` of the used incidents have no date: they count in every product
-    that does not break down by time and in no month, week or time filter;
-    ``n_used_fatal`` were fatal.
-    """
-    by_code = read.rejects["code"].value_counts().sort_index()
-    counts: dict[str, Any] = {
-        "n_input": read.n_input,
-        "n_used": n_used,
-        "n_unlocated": read.n_unlocated,
-        "n_rejected": read.n_rejected,
-        "rejected_by_code": {str(k): int(v) for k, v in by_code.items()},
-        "n_used_undated": n_undated,
-        "n_used_fatal": n_fatal,
-        "check": "n_input = n_used + n_unlocated + n_rejected",
-    }
-    if counts["n_used"] + counts["n_unlocated"] + counts["n_rejected"] != counts["n_input"]:
-        raise AssertionError(f"row counts do not add up: {counts}")  # a bug, never user error
-    return counts
 
 
 def date_span(used: gpd.GeoDataFrame) -> str:

@@ -17,6 +17,7 @@ from ..gistar.public import emerging_layer
 from ..gistar.statistic import CORRECTIONS, neighbours, ring_distance_m, study_cells
 from ..hexes import DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, points_to_cells
 from ..incidents.read import IncidentRead
+from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
 from ..io.writers import write_csv, write_geojson
 from ..maps.webmap import basemap, build_map
@@ -66,7 +67,27 @@ class EmergingSettings(JobSettings):
 
 @dataclass
 class EmergingRun:
-    """Everything ``odgeo emerging`` produced, for notebooks and the writers."""
+    """Everything ``odgeo emerging`` produced, for notebooks and the writers.
+
+    Attributes
+    ----------
+    read, incidents
+        The incidents read (with their rejects) and the located ones used.
+    result
+        Per cell: category, trend and counts of hot and cold steps.
+    cells
+        One row per cell, with its polygon and total count.
+    layer
+        What the audience may see (public: categories per published area).
+    map
+        The HTML map.
+    record
+        The run record (run.json before the gate).
+    audience, gate
+        The audience, and the publishing gate that made every file written.
+    rows
+        Where every input row went (written as run.json's ``counts``).
+    """
 
     read: IncidentRead
     incidents: gpd.GeoDataFrame
@@ -77,18 +98,38 @@ class EmergingRun:
     record: RunRecord
     audience: str
     gate: Gate
+    rows: RowCounts  # where every input row went (run.json's counts)
 
 
 def run_emerging(path, out_dir, settings: EmergingSettings | None = None, *, overwrite: bool = False,
                  progress: Callable[[str], None] | None = None) -> EmergingRun:
-    """Read ``path``, find emerging hot spots and write emerging.geojson, map.html, rejects.csv, run.json."""
+    """Read ``path``, find emerging hot spots and write emerging.geojson, map.html, rejects.csv, run.json.
+
+    Parameters
+    ----------
+    path
+        The incident file, folder or database URL.
+    out_dir
+        The output folder (checked, locked and written aside before anything else).
+    settings
+        Every setting (see :class:`EmergingSettings`; None: the defaults).
+    overwrite
+        Replace a non-empty ``out_dir`` as a whole.
+    progress
+        Called with a few words before each step.
+
+    Returns
+    -------
+    EmergingRun
+        What was computed and written.
+    """
     settings = settings or EmergingSettings()
     return run_job("emerging", path, out_dir, settings, overwrite=overwrite, progress=progress,
                    analyse=lambda read, **kw: analyse_emerging(read, settings, **kw), write=_write_products)
 
 
 def _write_products(run: EmergingRun, folder: OutputFolder) -> list[Path]:
-    totals = run.gate.totals(run.record.sections["counts"])
+    totals = run.gate.totals(run.rows.as_record())
     written = [write_geojson(run.layer, folder.path("emerging.geojson")),
                write_csv(run.gate.rejects(run.read.rejects, totals), folder.path("rejects.csv"))]
     return save_map_and_record(run.map, run.record, folder, written, run.gate)
@@ -119,11 +160,28 @@ def resolve_settings(settings: EmergingSettings, record: RunRecord, times: pd.Se
 
 def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | None = None,
                      progress: Callable[[str], None] | None = None) -> EmergingRun:
-    """Build the space-time cube and classify every cell (nothing is written)."""
+    """Build the space-time cube and classify every cell (nothing is written).
+
+    Parameters
+    ----------
+    read
+        The incidents, from :func:`odgeo.read_incidents`.
+    settings
+        Every setting (see :class:`EmergingSettings`).
+    record
+        The run record to fill (None: a new one).
+    progress
+        Called with a few words before each step.
+
+    Returns
+    -------
+    EmergingRun
+        The cube's categories, the layer for the audience, the map and the record.
+    """
     record = record or RunRecord("emerging")
     say = progress or (lambda step: None)
     audience = pick_audience(record, settings)
-    read, used = select_incidents(read, settings, record, require_dates="emerging hot spot analysis")
+    read, used, rows = select_incidents(read, settings, record, require_dates="emerging hot spot analysis")
     gate = open_gate(record, settings, audience)
     plan = resolve_settings(settings, record, used[OCCURRED_AT])
     resolution, rings, step = plan.resolution, plan.rings, plan.step
@@ -156,8 +214,8 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
                                                            "correction": plan.correction, "step": step,
                                                            "resolution": resolution,
                                                            "study_area_given": boundary is not None})
-    fmap = _map(settings, read, used, layer, record, gate)
-    return EmergingRun(read, used, result, cells_frame, layer, fmap, record, audience, gate)
+    fmap = _map(settings, read, used, rows, layer, gate)
+    return EmergingRun(read, used, result, cells_frame, layer, fmap, record, audience, gate, rows)
 
 
 def _step(record: RunRecord, given: str | None, times: pd.Series) -> str:
@@ -189,11 +247,11 @@ def _periods(times: pd.Series, step: str) -> tuple[list[str], np.ndarray]:
     return labels, pd.PeriodIndex(periods).asi8 - full[0].ordinal
 
 
-def _map(settings: EmergingSettings, read, used, layer: gpd.GeoDataFrame, record: RunRecord,
+def _map(settings: EmergingSettings, read, used, rows: RowCounts, layer: gpd.GeoDataFrame,
          gate: Gate) -> folium.Map:
     source = read.source_name
     title = settings.title or f"Emerging overdose hot spots: {source}"
-    totals = gate.totals(record.sections["counts"])
+    totals = gate.totals(rows.as_record())
     count = gate.count
     products = gate.label(Products(gate.audience, hexes=None, grid=None, hotspots=None, clusters=None,
                                    emerging=layer))

@@ -37,6 +37,28 @@ def geocode_table(path, index: AddressIndex | None, *, address_col: str | None =
     With ``online`` (an :class:`~odgeo.geocode.online.OnlineGeocoder`), the rows the
     offline ladder left unmatched or under ``min_score`` (all rows without an
     index) are sent to the service, and its answer replaces theirs when it found one.
+
+    Parameters
+    ----------
+    path
+        The table of addresses (CSV or vector).
+    index
+        The offline reference index (None: online only).
+    address_col, city_col, zip_col
+        The columns (None: detected).
+    online
+        An online geocoder, or None (offline only).
+    state
+        The state sent to the online service with each address.
+    min_score
+        The smallest offline score kept before asking the service (0 to 1).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        The input with :data:`~odgeo.geocode.matcher.GEOCODE_COLUMNS`.
+    summary : dict
+        Counts by status and the scores, for the run record.
     """
     table = read_table(path)
     data = table.data
@@ -76,6 +98,18 @@ def write_geocoded(frame: pd.DataFrame, path: Path) -> Path:
     """CSV, GeoPackage or GeoParquet by the output's extension (unmatched rows have no geometry).
 
     Written under a temporary name and renamed when complete, so a kill never leaves half a file.
+
+    Parameters
+    ----------
+    frame
+        From :func:`geocode_table`.
+    path
+        The output file: .csv, .gpkg or .parquet.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     import uuid
 

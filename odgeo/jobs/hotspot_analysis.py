@@ -26,6 +26,7 @@ from ..engine.dask_read import IncidentParts
 from ..errors import NoDataError, ParameterError
 from ..gistar.statistic import GiStar
 from ..incidents.read import IncidentRead
+from ..incidents.selection import RowCounts
 from ..maps.webmap import basemap, build_map
 from ..projection import project_points
 from ..publish.audience import check_audience_options
@@ -143,6 +144,8 @@ class HotspotResult:
     located
         The located incidents used (``incidents``: as a GeoDataFrame); with ``--engine dask``
         ``read`` holds the rejects and the unlocated incidents only.
+    rows
+        Where every input row went (written as run.json's ``counts``).
     counts, hexes
         CellCounts, and the same with hexagon polygons.
     grid, hotspots, clusters, labels
@@ -164,6 +167,7 @@ class HotspotResult:
 
     read: IncidentRead
     located: LocatedIncidents
+    rows: RowCounts  # where every input row went (run.json's counts)
     counts: pd.DataFrame  # CellCounts
     hexes: gpd.GeoDataFrame  # counts with polygons
     grid: DensityGrid
@@ -274,7 +278,7 @@ def analyse_hotspots(
     say = progress or (lambda step: None)
     audience = pick_audience(record, settings)
     check_audience_options(audience, min_count=settings.min_count, mask_points=settings.mask_points)
-    read, used = select_located(read, settings, record)
+    read, used, rows = select_located(read, settings, record)
     lon, lat = used.lon, used.lat
     x, y, metric_crs = project_points(lon, lat)
     record.sections["metric_crs"] = metric_crs.to_string()
@@ -318,21 +322,21 @@ def analyse_hotspots(
     record.sections["products"] = _products_summary(products)
     say("drawing the map")
     with record.timed("map"):
-        fmap, caption = _map(settings, plan, read, used, products, record, gate)
-    return HotspotResult(read=read, located=used, counts=counts, hexes=hexes, grid=grid,
+        fmap, caption = _map(settings, plan, read, used, rows, products, record, gate)
+    return HotspotResult(read=read, located=used, rows=rows, counts=counts, hexes=hexes, grid=grid,
                          hotspots=hotspots, clusters=clusters, labels=labels, gistar=gistar, products=products,
                          map=fmap, map_caption=caption, record=record, audience=audience, gate=gate)
 
 
 def select_located(read: IncidentRead | IncidentParts, settings: HotspotSettings,
-                   record: RunRecord) -> tuple[IncidentRead, LocatedIncidents]:
+                   record: RunRecord) -> tuple[IncidentRead, LocatedIncidents, RowCounts]:
     """The filters applied where the incidents are (here, or on the cluster that read them); the incidents used."""
     if isinstance(read, IncidentParts):
         from .on_cluster import select_parts
 
         return select_parts(read, settings, record)
-    read, used = select_incidents(read, settings, record)
-    return read, InMemoryIncidents(used)
+    read, used, rows = select_incidents(read, settings, record)
+    return read, InMemoryIncidents(used), rows
 
 
 def _areas(record: RunRecord, settings: HotspotSettings, used: LocatedIncidents) -> gpd.GeoDataFrame | None:
@@ -448,10 +452,10 @@ def _clusters(record: RunRecord, plan: ResolvedHotspotSettings, used, x, y, lon,
 
 
 def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read: IncidentRead, used: LocatedIncidents,
-         products: Products, record: RunRecord, gate: Gate) -> tuple[folium.Map, dict]:
+         rows: RowCounts, products: Products, record: RunRecord, gate: Gate) -> tuple[folium.Map, dict]:
     source = read.source_name
     title = settings.title or f"Suspected overdoses: {source}"
-    totals = gate.totals(record.sections["counts"])
+    totals = gate.totals(rows.as_record())
     count = gate.count
     span = date_span(_all_dates(read, used))
     n_used = count(totals["n_used"])

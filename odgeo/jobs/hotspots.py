@@ -102,7 +102,7 @@ def _write_products(result: HotspotResult, folder: OutputFolder) -> list[Path]:
             write_density_geotiff(main_layers(products)[1], folder.path("density.tif")),
             write_geojson(products.hotspots, folder.path("hotspots.geojson")),
             write_geojson(products.clusters, folder.path("clusters.geojson")),
-            write_csv(result.gate.rejects(result.read.rejects, result.gate.totals(result.record.sections["counts"])),
+            write_csv(result.gate.rejects(result.read.rejects, result.gate.totals(result.rows.as_record())),
                       folder.path("rejects.csv")),
         ]
         written.append(write_map_png(products, folder.path("map.png"), **result.map_caption))

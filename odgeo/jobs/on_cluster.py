@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..engine.dask_read import IncidentParts
 from ..incidents.read import IncidentRead
-from ..incidents.selection import filter_incidents
+from ..incidents.selection import RowCounts, filter_incidents
 from ..schema import OCCURRED_AT
 from .common import JobSettings, record_filters, record_selection, reject_outliers, spread_outliers
 from .located import ClusterIncidents
@@ -25,8 +25,9 @@ from .located import ClusterIncidents
 __all__ = ["select_parts"]
 
 
-def select_parts(given: IncidentParts, settings: JobSettings, record) -> tuple[IncidentRead, ClusterIncidents]:
-    """Apply the filters and the spread check to the parts; return the unlocated read and the located incidents.
+def select_parts(given: IncidentParts, settings: JobSettings,
+                 record) -> tuple[IncidentRead, ClusterIncidents, RowCounts]:
+    """Apply the filters and the spread check to the parts; return the unlocated read, the located incidents, the rows.
 
     The read holds the rejects of every part and the unlocated incidents (the
     located ones are the second item); the row counts are recorded and add up.
@@ -54,8 +55,9 @@ def select_parts(given: IncidentParts, settings: JobSettings, record) -> tuple[I
     read = parts.unlocated()
     given.release()  # else every column of every row stays on the workers while the job runs
     incidents = ClusterIncidents(parts.client, located, points, sizes)
-    record_selection(record, read, len(incidents), int(points[OCCURRED_AT].isna().sum()), incidents.n_fatal())
-    return read, incidents
+    rows = record_selection(record, read, len(incidents), int(points[OCCURRED_AT].isna().sum()),
+                            incidents.n_fatal())
+    return read, incidents, rows
 
 
 def _joined(points: list[pd.DataFrame]) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pandas as pd
 from ..errors import ParameterError
 from ..hexes import DEFAULT_RESOLUTION, count_cells
 from ..incidents.read import IncidentRead
+from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
 from ..io.writers import write_csv
 from ..maps.summary import scan_sentence
@@ -69,7 +70,29 @@ class ScanJobSettings(JobSettings):
 
 @dataclass
 class ScanRun:
-    """Everything ``odgeo scan`` produced, for notebooks and the writers."""
+    """Everything ``odgeo scan`` produced, for notebooks and the writers.
+
+    Attributes
+    ----------
+    read, incidents
+        The incidents read (with their rejects) and the study window's located ones.
+    result
+        The scan's clusters and settings.
+    clusters
+        Restricted: circles, centres and exact figures.
+    files
+        What the audience may see (scan_clusters.csv and .geojson).
+    as_of, first_day
+        The end of the study window and its first day.
+    map
+        The HTML map.
+    record
+        The run record (run.json before the gate).
+    audience, gate
+        The audience, and the publishing gate that made every file written.
+    rows
+        Where every input row went (written as run.json's ``counts``).
+    """
 
     read: IncidentRead
     incidents: gpd.GeoDataFrame  # the study window's located incidents
@@ -82,6 +105,7 @@ class ScanRun:
     record: RunRecord
     audience: str
     gate: Gate
+    rows: RowCounts  # where every input row went (run.json's counts)
 
 
 def run_scan(path, out_dir, settings: ScanJobSettings | None = None, *, overwrite: bool = False,
@@ -122,7 +146,7 @@ def run_scan(path, out_dir, settings: ScanJobSettings | None = None, *, overwrit
 
 
 def _write_products(run: ScanRun, folder: OutputFolder) -> list[Path]:
-    totals = run.gate.totals(run.record.sections["counts"])
+    totals = run.gate.totals(run.rows.as_record())
     table = pd.DataFrame(run.files.drop(columns="geometry"))
     written = [write_csv(table, folder.path("scan_clusters.csv")),
                write_csv(run.gate.rejects(run.read.rejects, totals), folder.path("rejects.csv"))]
@@ -159,13 +183,13 @@ def analyse_scan(read, settings: ScanJobSettings, *, record: RunRecord | None = 
     tz = str(read.incidents[OCCURRED_AT].dt.tz or settings.timezone or "UTC")
     given_as_of = parse_as_of(settings.as_of, tz, read.incidents[OCCURRED_AT])
     # The study window ends with the --as-of day: a date-only incident of the next day (its midnight) is after it.
-    read, used = select_incidents(read, settings, record, require_dates="odgeo scan",
-                                  as_of=None if given_as_of is None else given_as_of - pd.Timedelta(1, "ns"))
+    read, used, rows = select_incidents(read, settings, record, require_dates="odgeo scan",
+                                        as_of=None if given_as_of is None else given_as_of - pd.Timedelta(1, "ns"))
     as_of = given_as_of if given_as_of is not None else latest_time(used[OCCURRED_AT])
     last_day = (as_of - pd.Timedelta(1, "ns")).normalize()
     first_day = last_day - pd.Timedelta(days=options.window_days - 1)
-    read, used = set_aside_before(read, record, first_day.normalize(),
-                                  f"the scan's study window ({options.window_days} days to --as-of)")
+    read, used, rows = set_aside_before(read, record, first_day.normalize(),
+                                        f"the scan's study window ({options.window_days} days to --as-of)")
     gate = open_gate(record, settings, audience)
     record.param("as_of", f"{last_day:%Y-%m-%d}", "given" if given_as_of is not None else "default",
                  None if given_as_of is not None else "the latest incident's day")
@@ -182,7 +206,7 @@ def analyse_scan(read, settings: ScanJobSettings, *, record: RunRecord | None = 
         say("writing the SaTScan input files")
         record.sections["satscan_export"] = write_satscan_input(settings.export_satscan, cases, first_day, options)
     fmap = _map(settings, read, used, files, gate, last_day, options)
-    return ScanRun(read, used, result, clusters, files, as_of, first_day, fmap, record, audience, gate)
+    return ScanRun(read, used, result, clusters, files, as_of, first_day, fmap, record, audience, gate, rows)
 
 
 def _scan_settings(settings: ScanJobSettings, record: RunRecord) -> ScanSettings:

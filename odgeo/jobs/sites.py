@@ -25,6 +25,7 @@ from scipy import sparse
 
 from ..errors import ParameterError
 from ..hexes import points_to_cells
+from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
 from ..io.writers import write_csv, write_geojson
 from ..projection import lonlat_of, project_points
@@ -58,7 +59,31 @@ _DEMAND_RESOLUTION = 12
 
 @dataclass(frozen=True)
 class SitesSettings:
-    """Settings of ``odgeo sites`` (None: the default); the ``hotspots`` settings for the rest."""
+    """Settings of ``odgeo sites`` (None: the default); the ``hotspots`` settings for the rest.
+
+    Attributes
+    ----------
+    candidates
+        The candidate sites (a CSV with coordinates or a point file).
+    existing
+        Sites already open, always kept.
+    n_sites, target
+        How many new sites to choose, or the share of incidents to reach (0 to 1).
+    radius_m
+        The distance a site serves, in metres (walking with ``network``).
+    network
+        A street network file: distances are walked, not straight.
+    weight, equity, equity_col
+        How incidents weigh (see :func:`odgeo.sites.weights.incident_weights`).
+    capacity_col
+        The sites' capacity column: capacitated coverage.
+    train_until
+        Choose on incidents until this date and evaluate on the later ones.
+    time_limit_s
+        The solver's time limit, in seconds.
+    hotspots
+        The input, filter, audience and map settings, and the base map's analysis.
+    """
 
     candidates: str
     existing: str | None = None
@@ -77,7 +102,25 @@ class SitesSettings:
 
 @dataclass
 class SitesResult:
-    """Everything ``odgeo sites`` produced, for notebooks and the writers."""
+    """Everything ``odgeo sites`` produced, for notebooks and the writers.
+
+    Attributes
+    ----------
+    sites
+        Existing sites, then those chosen in rank order (EPSG:4326).
+    curve
+        The share of incidents reached by each number of new sites.
+    solution
+        The sites chosen and how the solver got there.
+    evaluation
+        The ``train_until`` evaluation on later incidents, or None.
+    record
+        The run record.
+    hotspots
+        The main job's result behind the base map (its gate made every file written).
+    map
+        The HTML map.
+    """
 
     sites: gpd.GeoDataFrame  # existing then chosen (rank order), EPSG:4326
     curve: pd.DataFrame  # n_new_sites, share (and incidents_reached for restricted)
@@ -87,26 +130,68 @@ class SitesResult:
     hotspots: HotspotResult  # the main job's result behind the base map
     map: folium.Map
 
+    @property
+    def rows(self) -> RowCounts:
+        """Where every input row went (run.json's ``counts``)."""
+        return self.hotspots.rows
+
 
 def run_sites(path, out_dir, settings: SitesSettings, *, overwrite: bool = False,
               progress: Callable[[str], None] | None = None) -> SitesResult:
-    """Read incidents and sites, choose, and write sites.geojson, coverage.csv, map.html, rejects.csv, run.json."""
+    """Read incidents and sites, choose, and write sites.geojson, coverage.csv, map.html, rejects.csv, run.json.
+
+    Parameters
+    ----------
+    path
+        The incident file, folder or database URL.
+    out_dir
+        The output folder (checked, locked and written aside before anything else).
+    settings
+        Every setting (see :class:`SitesSettings`; its ``candidates`` is required).
+    overwrite
+        Replace a non-empty ``out_dir`` as a whole.
+    progress
+        Called with a few words before each step.
+
+    Returns
+    -------
+    SitesResult
+        What was computed and written.
+    """
     return run_job("sites", path, out_dir, settings.hotspots, overwrite=overwrite, progress=progress,
                    analyse=lambda read, **kw: analyse_sites(read, settings, **kw), write=_write_products)
 
 
 def _write_products(result: SitesResult, folder: OutputFolder) -> list[Path]:
     gate = result.hotspots.gate
-    counts = result.record.sections["counts"]
+    rows = result.hotspots.rows
     written = [write_geojson(site_layer(gate, result.sites), folder.path("sites.geojson")),
-               write_csv(coverage_curve(gate, result.curve, counts["n_used"]), folder.path("coverage.csv")),
-               write_csv(gate.rejects(result.hotspots.read.rejects, gate.totals(counts)), folder.path("rejects.csv"))]
+               write_csv(coverage_curve(gate, result.curve, rows.n_used), folder.path("coverage.csv")),
+               write_csv(gate.rejects(result.hotspots.read.rejects, gate.totals(rows.as_record())),
+                         folder.path("rejects.csv"))]
     return save_map_and_record(result.map, result.record, folder, written, gate)
 
 
 def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = None,
                   progress: Callable[[str], None] | None = None) -> SitesResult:
-    """Choose the sites (nothing is written)."""
+    """Choose the sites (nothing is written).
+
+    Parameters
+    ----------
+    read
+        The incidents, from :func:`odgeo.read_incidents`.
+    settings
+        Every setting (see :class:`SitesSettings`).
+    record
+        The run record to fill (None: a new one).
+    progress
+        Called with a few words before each step.
+
+    Returns
+    -------
+    SitesResult
+        The sites chosen, the coverage curve, the map and the record.
+    """
     record = record or RunRecord("sites")
     say = progress or (lambda step: None)
     if settings.hotspots.ledger:
