@@ -52,7 +52,24 @@ class AlertAreas:
 
 def polygon_areas(path: str | Path, incidents: gpd.GeoDataFrame, *, name_col: str | None = None,
                   layer: str | None = None) -> AlertAreas:
-    """Areas from a polygon file named by ``name_col`` (default: detected), with touching polygons as neighbours."""
+    """Areas from a polygon file, with touching polygons as neighbours.
+
+    Parameters
+    ----------
+    path
+        A polygon file (GeoPackage, Shapefile, GeoJSON, ...).
+    incidents
+        The located incidents, assigned to the polygon that holds each.
+    name_col
+        The column naming the areas (None: detected); polygons sharing a name are one area.
+    layer
+        The layer of a multi-layer file (None: the only one).
+
+    Returns
+    -------
+    AlertAreas
+        The areas, their outlines (EPSG:4326), members and neighbours.
+    """
     frame, columns = read_boundaries(path, name_col=name_col, layer=layer, option="--area-name-col",
                                      what="--areas")
     if frame.empty:
@@ -78,7 +95,20 @@ def polygon_areas(path: str | Path, incidents: gpd.GeoDataFrame, *, name_col: st
 
 
 def h3_areas(incidents: gpd.GeoDataFrame, resolution: int = DEFAULT_ALERT_RESOLUTION) -> AlertAreas:
-    """The H3 cells holding incidents, as areas; cells one ring apart are neighbours."""
+    """The H3 cells holding incidents, as areas; cells one ring apart are neighbours.
+
+    Parameters
+    ----------
+    incidents
+        The located incidents (any CRS).
+    resolution
+        The H3 resolution of the areas (7: about 5 km² each).
+
+    Returns
+    -------
+    AlertAreas
+        One area per occupied cell, named by its H3 index.
+    """
     lon, lat = lonlat_of(incidents.geometry)
     cell_of = points_to_cells(lon, lat, resolution)
     cells, area_of = np.unique(cell_of, return_inverse=True)

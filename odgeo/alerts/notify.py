@@ -29,7 +29,28 @@ def smtp_address(url: str) -> tuple[str, int]:
 
 
 def send_summary(url: str, recipients: list[str], page: Path, *, subject: str, sender: str) -> None:
-    """Send ``page`` as an HTML e-mail (with a plain-text pointer) to ``recipients``."""
+    """Send ``page`` as an HTML e-mail (with a plain-text pointer) to ``recipients``.
+
+    Parameters
+    ----------
+    url
+        The SMTP server, ``smtp://host[:port]``.
+    recipients
+        E-mail addresses.
+    page
+        summary.html, sent as the message body.
+    subject, sender
+        The message's subject line and From address.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    OutputError
+        If the server cannot be reached or refuses the message (the products stay written).
+    """
     host, port = smtp_address(url)
     message = EmailMessage()
     message["Subject"], message["From"], message["To"] = subject, sender, ", ".join(recipients)

@@ -81,10 +81,27 @@ def wall_clock(naive, tz) -> pd.DatetimeIndex:
 
 def daily_series(times: pd.Series, areas: AlertAreas, as_of: pd.Timestamp, *, window_hours: float = 24
                  ) -> DailySeries:
-    """Count the incidents (``times``, tz-aware, all at or before ``as_of``) per area and day.
+    """Count the incidents per area and day, the last day being the window ending at ``as_of``.
 
-    The window holds the incidents of the ``window_hours`` before ``as_of``; those
-    without a time of day only when the window is the day ending at a midnight ``as_of``.
+    Incidents without a time of day count in the window only when it is the day
+    ending at a midnight ``as_of``.
+
+    Parameters
+    ----------
+    times
+        The incidents' times (tz-aware), all at or before ``as_of``, in the order of
+        ``areas.members``' incident index.
+    areas
+        The watched areas and which incidents each holds.
+    as_of
+        The end of the last window (tz-aware).
+    window_hours
+        The length of the alert window in hours (24: the day ending at ``as_of``).
+
+    Returns
+    -------
+    DailySeries
+        Counts (days x areas, then "all"), the days' ends and the window's counts.
     """
     local = times.dt.tz_localize(None)
     end = as_of.tz_localize(None)
@@ -115,7 +132,20 @@ def daily_series(times: pd.Series, areas: AlertAreas, as_of: pd.Timestamp, *, wi
 
 
 def thresholds(counts: np.ndarray, rule: ThresholdRule) -> np.ndarray:
-    """The recommended threshold of every day and series (days x series; from the days before each day)."""
+    """The recommended threshold of every day and series, from the days before each day.
+
+    Parameters
+    ----------
+    counts
+        Daily counts, (days x series).
+    rule
+        The rank, baseline days and floor of the threshold.
+
+    Returns
+    -------
+    numpy.ndarray
+        (days x series) thresholds, each at least ``rule.floor``.
+    """
     n = len(counts)
     out = np.full(counts.shape, rule.floor, dtype=np.int64)
     if n <= 1:
@@ -136,8 +166,32 @@ def current_alerts(series: DailySeries, areas: AlertAreas, *, rule: ThresholdRul
                    min_sd: float = DEFAULT_MIN_SD) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """The alerts of the last day, each area's threshold and its derivation, and every EARS score.
 
-    Returns (alerts, thresholds by area, ears table). ``fixed`` is a threshold for
-    every area instead of ``rule``.
+    Parameters
+    ----------
+    series
+        From :func:`daily_series`.
+    areas
+        The watched areas (their neighbours give the ``neighbour`` alerts).
+    rule
+        The recommended threshold's rule (None when ``fixed`` is given).
+    fixed
+        One threshold for every area instead of ``rule`` (None: use ``rule``).
+    methods
+        EARS methods to run ("c1", "c2", "c3"; empty: none).
+    ears_z
+        The z threshold per method (default: CDC's, :data:`DEFAULT_Z`).
+    min_sd
+        The smallest standard deviation EARS divides by (counts of overdoses are small).
+
+    Returns
+    -------
+    alerts : pandas.DataFrame
+        One row per alert: ``area``, ``kind``, ``window_start``, ``window_end``, ``count``,
+        ``threshold_or_expected``, ``related_areas``.
+    thresholds : dict
+        Each series' threshold and how it was derived.
+    ears : pandas.DataFrame
+        Every series' EARS score, upper bound and alarm for every day.
     """
     counts = series.counts
     n_areas = len(areas.names)

@@ -31,10 +31,27 @@ RATE_PER = 10_000
 def read_boundaries(path: str | Path, *, name_col: str | None = None, population_col: str | None = None,
                     layer: str | None = None, option: str = "--boundary-name-col",
                     what: str = "a boundaries file") -> tuple[gpd.GeoDataFrame, dict]:
-    """Polygons with a name and, when there is one, a population; returns (frame, columns used).
+    """Polygons with a name and, when there is one, a population.
 
-    The frame has ``name`` (text; "Area N" where the file has no name column),
-    ``population`` (float or NaN) and the polygons in EPSG:4326.
+    Parameters
+    ----------
+    path
+        A polygon file (GeoPackage, Shapefile, GeoJSON, ...).
+    name_col
+        The column naming the polygons (None: detected; "Area N" where none is found).
+    population_col
+        The column holding each polygon's residents (None: detected, or none).
+    layer
+        The layer of a multi-layer file.
+    option, what
+        How errors name the setting and the file.
+
+    Returns
+    -------
+    frame : geopandas.GeoDataFrame
+        ``name`` (text), ``population`` (float or NaN) and the polygons, in EPSG:4326.
+    columns : dict
+        The columns used, for the run record.
     """
     path = Path(path)
     frame = read_vector_layer(path, layer=layer)
@@ -55,7 +72,21 @@ def read_boundaries(path: str | Path, *, name_col: str | None = None, population
 
 
 def area_counts(boundaries: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Per area: ``count``, ``fatal``, and with a population ``rate_per_10k`` and ``unstable``."""
+    """Incidents per boundary polygon, with rates where a population is known.
+
+    Parameters
+    ----------
+    boundaries
+        From :func:`read_boundaries`.
+    incidents
+        The located incidents (any CRS), with ``outcome``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The polygons with ``count``, ``fatal`` and, with a population, ``rate_per_10k``
+        (per 10,000 residents) and ``unstable`` (fewer than 20 incidents).
+    """
     located = incidents[has_location(incidents.geometry)]
     points = gpd.GeoDataFrame({"fatal": (located[OUTCOME] == "fatal").to_numpy()},
                               geometry=located.geometry.to_numpy(), crs=WGS84)
@@ -82,6 +113,20 @@ def add_rates(areas: gpd.GeoDataFrame, population: gpd.GeoDataFrame, column: str
     local metric CRS). Residents of polygons partly outside every area are
     not counted anywhere, so a hexagon at the edge of the population layer
     gets only its covered share. Rates from fewer than 20 incidents are marked unstable.
+
+    Parameters
+    ----------
+    areas
+        Count areas with ``count`` (EPSG:4326).
+    population
+        Polygons with residents (EPSG:4326).
+    column
+        The population column of ``population``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``areas`` with ``population``, ``rate_per_10k`` (per 10,000 residents) and ``unstable``.
     """
     from ..projection import local_metric_crs
 

@@ -21,7 +21,24 @@ POPULATION_ALIASES = ("population", "pop", "pop_total", "total_pop", "totpop", "
 
 def read_population(path: str | Path, *, column: str | None = None, layer: str | None = None) -> tuple[
         gpd.GeoDataFrame, str]:
-    """Polygons with a population column; returns the layer (EPSG:4326) and the column used."""
+    """Polygons with a population column.
+
+    Parameters
+    ----------
+    path
+        A polygon file.
+    column
+        The population column (None: detected from its name).
+    layer
+        The layer of a multi-layer file.
+
+    Returns
+    -------
+    layer : geopandas.GeoDataFrame
+        The polygons, in EPSG:4326.
+    column : str
+        The population column used.
+    """
     path = Path(path)
     return checked_population(read_vector_layer(path, layer=layer), path, column)
 

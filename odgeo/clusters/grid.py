@@ -29,7 +29,24 @@ _REACH = 2
 
 
 def grid_dbscan(x: np.ndarray, y: np.ndarray, eps_m: float, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """Labels (-1 noise) and core flags of points in metres; parameters already checked."""
+    """DBSCAN of points in metres, on a grid of eps-sized cells (the same labels as scikit-learn's).
+
+    Parameters
+    ----------
+    x, y
+        Coordinates in metres (a metric CRS).
+    eps_m
+        The neighbourhood radius in metres (checked by the caller).
+    min_samples
+        Points within ``eps_m`` (the point included) that make a core point.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        The cluster of each point (-1: noise).
+    core : numpy.ndarray
+        True for core points.
+    """
     order, starts, cell_keys, height = _cells(x, y, eps_m)
     xs, ys = np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])  # cell order: contiguous reads
     labels, core = _cluster(xs, ys, order.astype(np.int64), starts, cell_keys, np.int64(height),

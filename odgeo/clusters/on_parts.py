@@ -37,11 +37,31 @@ class _Strip:
 
 def dbscan_parts(client, parts: list, *, crs: pyproj.CRS, eps_m: float, min_samples: int,
                  n_strips: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`odgeo.clusters.grid.grid_dbscan` of the parts' located incidents together: labels and core flags.
+    """:func:`odgeo.clusters.grid.grid_dbscan` of the parts' located incidents together.
 
     The map is cut into ``n_strips`` strips of equal counts along x (default: two per
     worker, each at least 4 eps wide); each strip clusters its points and those within
     2 eps of it, so every point within eps of the strip has all its neighbours there.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``.
+    parts
+        Futures of the located parts.
+    crs
+        The metric CRS the coordinates are projected to.
+    eps_m, min_samples
+        As in :func:`~odgeo.clusters.grid.grid_dbscan`.
+    n_strips
+        How many strips (None: two per worker).
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        The cluster of each incident, in the parts' order (-1: noise).
+    core : numpy.ndarray
+        True for core points.
     """
     projected = project_parts(client, parts, crs)
     sizes = client.gather(client.map(_n_located, projected, pure=False))

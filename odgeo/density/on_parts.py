@@ -21,7 +21,26 @@ __all__ = ["kernel_density_parts"]
 
 def kernel_density_parts(client, parts: list, *, crs: pyproj.CRS, bandwidth_m: float, cell_size_m: float,
                          kernel: str = "quartic") -> DensityGrid:
-    """:func:`odgeo.density.kernel.kernel_density` of the parts' incidents together, projected to ``crs``."""
+    """:func:`odgeo.density.kernel.kernel_density` of the parts' incidents together, projected to ``crs``.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``.
+    parts
+        Futures of the located parts.
+    crs
+        The metric CRS of the surface.
+    bandwidth_m, cell_size_m
+        The kernel's radius and the grid's cell size, in metres.
+    kernel
+        "quartic" (default), "epanechnikov", "triangular", "uniform" or "gaussian".
+
+    Returns
+    -------
+    DensityGrid
+        Incidents per km², the same surface as in memory.
+    """
     projected = project_parts(client, parts, crs)
     extents = client.gather(client.map(extent_of, projected, pure=False))
     n = sum(e[0] for e in extents)

@@ -38,7 +38,22 @@ class EngineChoice:
 
 
 def choose_engine(engine: str | None, source, *, free: int | None = None) -> EngineChoice:
-    """The engine for ``source``: the one given, or (``auto``) Dask for folders, globs and files too big for memory."""
+    """The engine for ``source``: the one given, or (``auto``) Dask for folders, globs and files too big for memory.
+
+    Parameters
+    ----------
+    engine
+        "memory", "dask", "auto" or None (auto).
+    source
+        The input: a file, a folder, a glob or a database URL.
+    free
+        Free memory in bytes (None: measured).
+
+    Returns
+    -------
+    EngineChoice
+        The engine and why it was chosen.
+    """
     engine = engine or "memory"
     if engine not in ENGINES:
         raise ParameterError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
@@ -79,9 +94,22 @@ def dask_client(scheduler: str | None = None, workers: int | None = None,
                 worker_memory: str | None = None) -> Iterator[tuple[object, dict]]:
     """A ``distributed.Client``: of the scheduler at ``scheduler``, else of a new LocalCluster on 127.0.0.1.
 
-    Yields the client and what the run record says of the cluster. The local
-    cluster has ``workers`` processes (default: one per core) of one thread each,
-    each limited to ``worker_memory``.
+    The local cluster has ``workers`` processes (default: one per core) of one thread
+    each, each limited to ``worker_memory``.
+
+    Parameters
+    ----------
+    scheduler
+        The address of a running scheduler (None: start a local cluster).
+    workers
+        Local worker processes (None: one per core).
+    worker_memory
+        Each local worker's memory limit ("4GB"; None: Dask's default share).
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Yields the client and what the run record says of the cluster; closes them on exit.
     """
     try:
         from distributed import Client, LocalCluster

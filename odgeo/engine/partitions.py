@@ -91,6 +91,18 @@ def plan_input(source: str | Path, *, blocksize: int = DEFAULT_BLOCKSIZE) -> Inp
     A folder's files are taken from its sub-folders too (a Parquet dataset's
     ``year=2024/`` partitions), in the order of their paths; so are a glob's.
 
+    Parameters
+    ----------
+    source
+        A file, a folder or a glob pattern.
+    blocksize
+        The bytes of text per part of a CSV (Parquet parts are its row groups).
+
+    Returns
+    -------
+    InputPlan
+        The source, its files in order and their parts.
+
     Raises
     ------
     InputFileError

@@ -37,7 +37,26 @@ LON, LAT = "lon", "lat"
 
 def count_cells_parts(client, parts: list, *, resolution: int, by_outcome: bool = True,
                       period: str | None = None) -> pd.DataFrame:
-    """:func:`odgeo.hexes.count_cells` of the parts' incidents together."""
+    """:func:`odgeo.hexes.count_cells` of the parts' incidents together.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``.
+    parts
+        Futures of the located parts.
+    resolution
+        The H3 resolution.
+    by_outcome
+        Also count fatal and non-fatal incidents.
+    period
+        Also count by "month" or "week" (None: totals only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        CellCounts: one row per occupied cell, as in memory.
+    """
     tables = client.gather(client.map(_counts, parts, resolution=resolution, by_outcome=by_outcome, period=period,
                                       pure=False))
     tables = [t for t in tables if len(t)] or tables[:1]

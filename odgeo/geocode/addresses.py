@@ -131,7 +131,21 @@ def _ordinal(n: int) -> str:
 
 
 def parse_address(text, *, city: str | None = None, zip: str | None = None) -> Address:
-    """Parse one address; never raises: what cannot be matched says why in ``reason``."""
+    """Parse one address; never raises: what cannot be matched says why in ``reason``.
+
+    Parameters
+    ----------
+    text
+        The address as written ("1200 N MAIN ST APT 4", "MAIN ST & 5TH AVE", a block).
+    city, zip
+        The city and ZIP code, when given in their own columns.
+
+    Returns
+    -------
+    Address
+        Its ``kind`` (address, range, block, intersection, zip_only, po_box, place,
+        empty, too_long) and normalised parts.
+    """
     return _parse(str(text) if text is not None else "", _clean(city or ""), _clean(zip or "")[:5])
 
 

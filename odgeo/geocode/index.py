@@ -112,10 +112,24 @@ def cache_dir() -> Path:
 
 def load_index(paths: list[str | Path], *, cache: bool = True,
                columns: dict[str, tuple[str, ...]] | None = None) -> tuple[AddressIndex, dict]:
-    """The index of the reference files, from the cache when it holds them; returns (index, how).
+    """The index of the reference files, from the cache when it holds them.
 
-    ``columns`` maps roles to column names (see :func:`parse_reference_columns`) where detection
-    would not find them.
+    Parameters
+    ----------
+    paths
+        Address point and street centerline files.
+    cache
+        Read and write the index cache (keyed on the files' contents).
+    columns
+        Roles mapped to column names (see :func:`parse_reference_columns`) where
+        detection would not find them.
+
+    Returns
+    -------
+    index : AddressIndex
+        The index.
+    how : dict
+        Whether it came from the cache, and the files' counts, for the run record.
     """
     files = [Path(p) for p in paths]
     for p in files:
@@ -176,7 +190,21 @@ def _write_cache(path: Path, index: AddressIndex) -> bool:
 
 
 def build_index(paths: list[Path], *, columns: dict[str, tuple[str, ...]] | None = None) -> AddressIndex:
-    """Read and normalise every reference file into one index (``columns``: see :func:`load_index`)."""
+    """Read and normalise every reference file into one index.
+
+    Parameters
+    ----------
+    paths
+        Address point and street centerline files (CSV or vector).
+    columns
+        Roles mapped to column names where detection would not find them
+        (see :func:`load_index`).
+
+    Returns
+    -------
+    AddressIndex
+        Streets, address points by street and number, and centerline segments.
+    """
     points: list[pd.DataFrame] = []
     lines: list[pd.DataFrame] = []
     sources: list[dict] = []

@@ -76,7 +76,23 @@ _UNMATCHED = Match(np.nan, np.nan, "unmatched", 0.0, "", "")
 
 def geocode_frame(index: AddressIndex, addresses: pd.Series, cities: pd.Series | None = None,
                   zips: pd.Series | None = None) -> pd.DataFrame:
-    """Geocode a column of addresses (with optional city and ZIP columns); one output row per input row."""
+    """Geocode a column of addresses (with optional city and ZIP columns); one output row per input row.
+
+    Parameters
+    ----------
+    index
+        From :func:`~odgeo.geocode.index.load_index`.
+    addresses
+        Address text, one per row.
+    cities, zips
+        City and ZIP per row (None: not given).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`GEOCODE_COLUMNS` (longitude and latitude in EPSG:4326, status, score
+        from 0 to 1, matched address, reason), in the input's order and index.
+    """
     n = len(addresses)
     cities = cities if cities is not None else pd.Series([""] * n, index=addresses.index)
     zips = zips if zips is not None else pd.Series([""] * n, index=addresses.index)
@@ -97,7 +113,21 @@ def geocode_frame(index: AddressIndex, addresses: pd.Series, cities: pd.Series |
 
 
 def geocode_one(index: AddressIndex, address: Address) -> Match:
-    """The best match for one parsed address."""
+    """The best match for one parsed address.
+
+    Parameters
+    ----------
+    index
+        From :func:`~odgeo.geocode.index.load_index`.
+    address
+        From :func:`~odgeo.geocode.addresses.parse_address`.
+
+    Returns
+    -------
+    Match
+        A point in the index CRS, its status, score (0 to 1) and matched address;
+        status ``unmatched`` with the reason when nothing fits.
+    """
     if address.kind in ("empty", "too_long", "po_box", "place"):
         return _postcode(index, address) if address.zip and address.kind != "too_long" else \
             Match(np.nan, np.nan, "unmatched", 0.0, "", address.reason)

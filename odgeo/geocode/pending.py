@@ -35,6 +35,22 @@ def geocode_pending(read: IncidentRead, index: AddressIndex, *, min_score: float
     Matches scoring at least ``min_score`` get their point; the others move to
     the rejects with code ``not_geocoded`` and the reason, so every row stays
     accounted for.
+
+    Parameters
+    ----------
+    read
+        The incidents read (their address columns found at reading).
+    index
+        From :func:`~odgeo.geocode.index.load_index`.
+    min_score
+        The smallest match score used (0 to 1).
+
+    Returns
+    -------
+    read : IncidentRead
+        The incidents with the matched points, the others in the rejects.
+    summary : dict
+        Counts by status and the scores, for the run record.
     """
     if not 0 <= min_score <= 1:
         raise ParameterError(f"--min-score must be between 0 and 1, not {min_score!r}")

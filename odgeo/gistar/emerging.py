@@ -148,7 +148,28 @@ class EmergingResult:
 
 def emerging_hot_spots(cube: np.ndarray, cells: list[str], steps: list[str], nb: Neighbours, *,
                        time_window: int = 1, correction: str = "fdr") -> EmergingResult:
-    """Space-time Gi*, Mann-Kendall and categories for a (steps x cells) cube of counts."""
+    """Space-time Gi*, Mann-Kendall and categories for a cube of counts.
+
+    Parameters
+    ----------
+    cube
+        Counts, (steps x cells).
+    cells
+        The cells' H3 indexes.
+    steps
+        The steps' labels ("2024-05" or "2024-W19").
+    nb
+        The cells' spatial neighbours.
+    time_window
+        How many steps before and after each one are its neighbours in time.
+    correction
+        "fdr" (default), "bonferroni" or "none", over the cells of each step.
+
+    Returns
+    -------
+    EmergingResult
+        Per cell: category, trend (Mann-Kendall tau and p) and counts of hot and cold steps.
+    """
     z = space_time_gi_star(cube, nb, time_window)
     p = 2 * special.ndtr(-np.abs(z))  # the normal upper tail, as stats.norm.sf computes it
     bins = confidence_bins(z.ravel(), p.ravel(), correction).reshape(z.shape)

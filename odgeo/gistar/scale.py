@@ -97,7 +97,26 @@ def morans_i_z(values: np.ndarray, nb: Neighbours) -> tuple[float, float]:
 
 def optimized_scale(x: np.ndarray, y: np.ndarray, lon: np.ndarray, lat: np.ndarray,
                     decisions: Decisions) -> tuple[np.ndarray, int, int]:
-    """Apply rules 1-4; returns (incidents kept, resolution, rings)."""
+    """Choose the Gi* scale as ArcGIS's Optimized Hot Spot Analysis does (rules 1-4).
+
+    Parameters
+    ----------
+    x, y
+        The incidents in metres (a metric CRS).
+    lon, lat
+        The same in degrees.
+    decisions
+        Where each rule's choice is written for the run record.
+
+    Returns
+    -------
+    kept : numpy.ndarray
+        Which incidents are kept (spatial outliers are set aside).
+    resolution : int
+        The H3 resolution of the analysis cells.
+    rings : int
+        The neighbourhood in rings of cells.
+    """
     from ..hexes import points_to_cells
 
     n = len(x)

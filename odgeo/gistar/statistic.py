@@ -296,6 +296,12 @@ def gi_star_cells(counts: pd.Series, *, resolution: int, distance_m: float | Non
         "fdr" (Benjamini-Hochberg, default), "bonferroni" or "none".
     permutations, seed
         With permutations > 0, pseudo p-values from conditional permutations decide the bins.
+
+    Returns
+    -------
+    GiStar
+        Per study-area cell: ``count``, ``gi_z``, ``gi_p``, ``gi_bin`` (-3..3: cold or hot
+        at 99, 95, 90% confidence after the correction), and the settings.
     """
     if rings is None:
         rings = ring_for_distance(distance_m, resolution) if distance_m is not None else 1

@@ -85,6 +85,12 @@ def parse_datetimes(text: pd.Series, timezone: str, *, date_format: str | None =
     column
         The column's name, for messages.
 
+    Returns
+    -------
+    DateParse
+        The timestamps (NaT where unreadable or empty), which values were
+        unreadable or implausible, and the day order used.
+
     Raises
     ------
     ParameterError

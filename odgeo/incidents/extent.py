@@ -41,6 +41,20 @@ def _beyond_outlier_distance(dist: np.ndarray) -> tuple[np.ndarray, float]:
 def check_spread(lon: np.ndarray, lat: np.ndarray, *, drop_outliers: bool = False) -> tuple[np.ndarray, dict]:
     """The outliers to set aside (all False unless ``drop_outliers``) and what was measured.
 
+    Parameters
+    ----------
+    lon, lat
+        The located incidents, in degrees.
+    drop_outliers
+        Set incidents far from all others aside instead of refusing the input.
+
+    Returns
+    -------
+    outliers : numpy.ndarray
+        True for each incident set aside.
+    spread : dict
+        The distances measured from the median centre, in km, for the run record.
+
     Raises
     ------
     DataError

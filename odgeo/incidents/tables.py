@@ -104,6 +104,12 @@ def read_table(path: str | Path, *, layer: str | None = None) -> RawTable:
     layer
         The layer to read from a multi-layer vector file (default: the first point layer).
 
+    Returns
+    -------
+    RawTable
+        Every column as text (vector files: the geometry as longitude and latitude),
+        with what was detected of the file.
+
     Raises
     ------
     InputFileError

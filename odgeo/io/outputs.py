@@ -180,7 +180,19 @@ def _alive(holder: dict) -> bool:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a uniquely named temporary file renamed into place."""
+    """Write ``data`` to ``path`` through a uniquely named temporary file renamed into place.
+
+    Parameters
+    ----------
+    path
+        The file to write; readers see the old file or the new one, never a part.
+    data
+        Its new content.
+
+    Returns
+    -------
+    None
+    """
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with open(tmp, "wb") as fh:

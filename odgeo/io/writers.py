@@ -42,7 +42,20 @@ def _jsonable(value):
 
 
 def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
-    """Write ``frame`` as RFC 7946 GeoJSON (EPSG:4326, 6 decimals, stable key order)."""
+    """Write ``frame`` as RFC 7946 GeoJSON (EPSG:4326, 6 decimals, stable key order).
+
+    Parameters
+    ----------
+    frame
+        Features in any CRS (reprojected to EPSG:4326).
+    path
+        Where to write it.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     if frame.crs is not None and not frame.crs.equals(WGS84):
         frame = frame.to_crs(WGS84)
     columns = [c for c in frame.columns if c != frame.geometry.name]
@@ -99,6 +112,18 @@ def write_density_geotiff(grid: DensityGrid, path: Path) -> Path:
 
     Float32 values in incidents per km², the grid's metric CRS, nodata set,
     and the kernel parameters in the metadata tags.
+
+    Parameters
+    ----------
+    grid
+        The density surface.
+    path
+        Where to write it.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     import rasterio
     from rasterio.enums import Resampling
@@ -126,12 +151,38 @@ def write_density_geotiff(grid: DensityGrid, path: Path) -> Path:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Write a table as UTF-8 CSV with a header, no index, newline line ends."""
+    """Write a table as UTF-8 CSV with a header, no index, newline line ends.
+
+    Parameters
+    ----------
+    frame
+        The table.
+    path
+        Where to write it.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     frame.to_csv(path, index=False, lineterminator="\n")
     return path
 
 
 def write_json(doc: dict, path: Path) -> Path:
-    """Write ``doc`` as indented UTF-8 JSON with a trailing newline."""
+    """Write ``doc`` as indented UTF-8 JSON with a trailing newline.
+
+    Parameters
+    ----------
+    doc
+        The document.
+    path
+        Where to write it.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=_jsonable) + "\n", encoding="utf-8")
     return path

@@ -25,7 +25,26 @@ __all__ = ["write_map_png"]
 
 def write_map_png(products: Products, path: str | Path, *, title: str, subtitle: str = "",
                   classes: str = "quantiles", crs=None) -> Path:
-    """Draw hexagon counts, hot spots and clusters into a PNG (1600 x 1200 pixels)."""
+    """Draw hexagon counts, hot spots and clusters into a PNG (1600 x 1200 pixels).
+
+    Parameters
+    ----------
+    products
+        What the audience may see (from the gate).
+    path
+        Where to write the PNG.
+    title, subtitle
+        The title lines.
+    classes
+        How counts are classed: "quantiles" or "natural_breaks".
+    crs
+        The CRS drawn in (None: the density grid's, else Web Mercator).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)

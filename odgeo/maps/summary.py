@@ -88,7 +88,34 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
 
 def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles, areas, gate, as_of,
                  backtest, title: str, source: str) -> str:
-    """The page's HTML (self-contained: inline CSS and SVG, no script, no external resource)."""
+    """summary.html: the alerts in words, a map of the areas and the recent days' counts.
+
+    Self-contained: inline CSS and SVG, no script, no external resource.
+
+    Parameters
+    ----------
+    alerts
+        This run's alerts as the audience may see them, each with its sentence.
+    series
+        The daily counts per area.
+    files
+        What the gate lets the audience see of the alert files (shown areas, hidden days).
+    areas
+        The watched areas (names and outlines).
+    gate
+        The publishing gate (how counts are written, the banner).
+    as_of
+        The reference time.
+    backtest
+        The backtest's summary, or None.
+    title, source
+        The page's title and the input's name.
+
+    Returns
+    -------
+    str
+        The page's HTML.
+    """
     when = _moment(as_of, files.time_format)
     live = alerts[alerts["status"] != "ended"]
     small = f" ({gate.hidden_rule()})" if gate.hidden_rule() else ""

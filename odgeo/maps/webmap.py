@@ -134,7 +134,19 @@ DEFAULT_TILES = "OpenStreetMap"
 
 
 def basemap(tiles: str | None) -> str | None:
-    """The ``tiles`` to draw for a ``--tiles`` setting: None (default) is OpenStreetMap, "none" no basemap."""
+    """The tiles to draw for a ``--tiles`` setting.
+
+    Parameters
+    ----------
+    tiles
+        None (default: OpenStreetMap), "none" (no basemap, offline), a folium tile
+        name or an ``https://.../{z}/{x}/{y}.png`` URL template.
+
+    Returns
+    -------
+    str or None
+        What :func:`build_map` draws (None: no basemap).
+    """
     return None if tiles == "none" else (tiles or DEFAULT_TILES)
 
 

@@ -29,7 +29,25 @@ DEFAULT_AUDIENCE = PUBLIC
 
 
 def pick_audience(record: RunRecord, given: str | None) -> str:
-    """The audience given, or "public" (recorded); a ParameterError for another word."""
+    """The audience given, or "public" (recorded in the run record).
+
+    Parameters
+    ----------
+    record
+        The run record.
+    given
+        The audience asked for (None: the default, "public").
+
+    Returns
+    -------
+    str
+        "public" or "restricted".
+
+    Raises
+    ------
+    ParameterError
+        For another word.
+    """
     audience = record.pick("audience", given, DEFAULT_AUDIENCE)
     if audience not in AUDIENCES:
         raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")

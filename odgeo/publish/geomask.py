@@ -63,7 +63,22 @@ def parse_mask_distances(text: str | tuple | None) -> tuple[float, float] | None
 
 
 def donut_mask(lon: np.ndarray, lat: np.ndarray, *, min_m: float, max_m: float, seed: int = 0) -> DonutMask:
-    """Move each point between ``min_m`` and ``max_m`` metres, reproducibly for a seed."""
+    """Move each point between ``min_m`` and ``max_m`` metres, reproducibly for a seed.
+
+    Parameters
+    ----------
+    lon, lat
+        The points, in degrees.
+    min_m, max_m
+        The smallest and largest displacement, in metres.
+    seed
+        The random seed (the same seed moves the same points the same way).
+
+    Returns
+    -------
+    DonutMask
+        The displaced coordinates and each displacement.
+    """
     parse_mask_distances((min_m, max_m))
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)

@@ -76,15 +76,30 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
                         study_area=None) -> list[Leak]:
     """Every leak found in the files of ``folder`` (empty list: none).
 
-    ``incidents`` are the incidents behind the products (an IncidentFrame:
-    geometry in EPSG:4326 and ``occurred_at``); ``identifying`` are values of
-    columns that must never appear (values shorter than 5 characters are
-    skipped: they would match unrelated text). ``public_places`` are points
-    that may be published (naloxone sites: pharmacies, libraries): point
-    geometries are allowed in ``sites.geojson`` and their coordinates are not
-    taken for an incident's even where one happened there. ``study_area`` (a
-    shapely polygon, EPSG:4326) is the --study-area of the run: no Gi* or
-    emerging feature may lie outside it.
+    Parameters
+    ----------
+    folder
+        A public output folder.
+    incidents
+        The incidents behind the products (an IncidentFrame: geometry in EPSG:4326
+        and ``occurred_at``).
+    min_count
+        The smallest count a public product may show.
+    identifying
+        Values of columns that must never appear (values shorter than 5 characters
+        are skipped: they would match unrelated text).
+    public_places
+        Points that may be published (naloxone sites: pharmacies, libraries): point
+        geometries are allowed in ``sites.geojson`` and their coordinates are not taken
+        for an incident's even where one happened there.
+    study_area
+        The run's --study-area (a shapely polygon, EPSG:4326): no Gi* or emerging
+        feature may lie outside it.
+
+    Returns
+    -------
+    list of Leak
+        The file, the kind and what was found, for each finding.
     """
     located = incidents[has_location(incidents.geometry)]
     lon, lat = lonlat_of(located.geometry)
@@ -184,6 +199,18 @@ def difference_releases(previous: str | Path, current: str | Path, *, min_count:
     by less than ``min_count`` (but moved), and an area whose cells changed,
     are findings; so are counts of incidents anywhere in run.json that moved
     by less than ``min_count``.
+
+    Parameters
+    ----------
+    previous, current
+        Two public output folders of one series, the earlier first.
+    min_count
+        The smallest count a public product may show.
+
+    Returns
+    -------
+    list of Leak
+        The findings (empty: none).
     """
     leaks: list[Leak] = []
     for name, key in (("hexes.geojson", "h3_cell"), ("areas.geojson", "name")):

@@ -42,7 +42,24 @@ __all__ = ["PUBLIC_PROPERTIES", "RESTRICTED_BANNER", "Gate", "HotspotLayers", "P
 
 def gate_for(audience: str, *, min_count: int | None = None, ledger: Ledger | None = None,
              mask: DonutMask | None = None, k_anonymity: np.ndarray | None = None) -> Gate:
-    """The gate for ``audience``: "public" (with ``min_count`` and an optional ledger) or "restricted"."""
+    """The gate for an audience.
+
+    Parameters
+    ----------
+    audience
+        "public" or "restricted".
+    min_count
+        The smallest count a public product shows.
+    ledger
+        The release ledger of a public series (None: a single release).
+    mask, k_anonymity
+        The restricted map's displaced points and their k-anonymity (None: exact points).
+
+    Returns
+    -------
+    Gate
+        A :class:`RestrictedGate` or a :class:`~odgeo.publish.public.PublicGate`.
+    """
     if audience == "restricted":
         return RestrictedGate(mask=mask, k_anonymity=k_anonymity)
     from .public import PublicGate  # it builds on this module's Products and Gate

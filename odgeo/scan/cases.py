@@ -35,7 +35,23 @@ class ScanCases:
 
 
 def scan_cases(used: gpd.GeoDataFrame, first_day: pd.Timestamp, h3_resolution: int | None = None) -> ScanCases:
-    """Cases of incidents (an IncidentFrame) from ``first_day``: at distinct coordinates, or H3 cell centres."""
+    """Cases of incidents from ``first_day``: at distinct coordinates, or at H3 cell centres.
+
+    Parameters
+    ----------
+    used
+        The located, dated incidents (an IncidentFrame).
+    first_day
+        The study window's first day (day 0).
+    h3_resolution
+        Gather incidents at the centres of H3 cells of this resolution (None: each
+        distinct coordinate is a location).
+
+    Returns
+    -------
+    ScanCases
+        The locations (lon/lat and metres) and, per case, its location and day index.
+    """
     lon, lat = lonlat_of(used.geometry)
     if h3_resolution is None:
         keys = np.column_stack([np.round(lon, LOCATION_DECIMALS), np.round(lat, LOCATION_DECIMALS)])

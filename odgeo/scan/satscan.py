@@ -73,7 +73,24 @@ def satscan_parameters(first_day: pd.Timestamp, n_days: int, options: ScanSettin
 
 
 def write_satscan_input(folder, cases: ScanCases, first_day: pd.Timestamp, options: ScanSettings) -> dict:
-    """Write the .cas, .geo and .prm files into ``folder``; return what run.json says of them."""
+    """Write the .cas, .geo and .prm files for SaTScan into ``folder``.
+
+    Parameters
+    ----------
+    folder
+        The folder to write into (created; restricted: it holds every case's location and day).
+    cases
+        From :func:`~odgeo.scan.cases.scan_cases`.
+    first_day
+        The study window's first day.
+    options
+        The scan's settings, written as SaTScan's parameters.
+
+    Returns
+    -------
+    dict
+        What run.json says of the files.
+    """
     out = Path(folder)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -297,6 +297,12 @@ def scan(case_location: np.ndarray, case_day: np.ndarray, x: np.ndarray, y: np.n
         The study window's length.
     settings
         See :class:`ScanSettings` (``window_days`` is not used here: ``n_days`` is the window).
+
+    Returns
+    -------
+    ScanResult
+        The clusters (most likely first) with observed and expected cases, LLR, p-value
+        and recurrence interval in days, and the settings.
     """
     settings.check()
     loc = np.ascontiguousarray(case_location, dtype=np.int64)

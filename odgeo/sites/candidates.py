@@ -27,6 +27,22 @@ def read_sites(path: str | Path, *, id_col: str | None = None, name_col: str | N
     Rows without usable coordinates, duplicate ids and non-numeric capacities are
     errors naming the file, the row and the column: a site silently dropped would
     change the answer.
+
+    Parameters
+    ----------
+    path
+        A CSV with coordinates, or a point file.
+    id_col, name_col, capacity_col
+        The columns (None: detected; capacity: none).
+    require_capacity
+        Refuse sites without a capacity.
+    what
+        How messages name the file.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per site.
     """
     table = read_table(path)
     data = table.data

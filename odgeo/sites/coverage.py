@@ -61,7 +61,20 @@ def coverage_problem(weights: np.ndarray, cover: sparse.csr_matrix, existing: sp
                      ) -> CoverageProblem:
     """Reduce demand x candidate coverage to the groups that matter.
 
-    ``existing`` is the demand x existing-site coverage (or None).
+    Parameters
+    ----------
+    weights
+        Each demand point's weight.
+    cover
+        Demand x candidate matrix, 1 where the candidate covers the point.
+    existing
+        Demand x existing-site coverage (None: no existing sites).
+
+    Returns
+    -------
+    CoverageProblem
+        Demand groups not covered by existing sites (points with the same candidates,
+        their weights summed) and which candidates cover each.
     """
     weights = np.asarray(weights, dtype=float)
     cover = sparse.csr_matrix(cover, dtype=np.int8)
@@ -200,11 +213,28 @@ def solve_capacitated(demand: np.ndarray, cover: sparse.csr_matrix, capacity: np
                       n_sites: int, *, time_limit: float = 60.0) -> Solution:
     """Capacitated coverage: sites serve at most their capacity of the demand they cover.
 
-    ``demand`` per demand point (incidents per month, weighted), ``cover`` demand x
-    site (existing and candidate sites together), ``capacity`` per site (kits per
-    month), ``existing`` a boolean per site (always open). Maximises the demand
-    served: each demand point's demand is shared among the open sites covering
-    it, no site serving more than its capacity.
+    Maximises the demand served: each demand point's demand is shared among the
+    open sites covering it, no site serving more than its capacity.
+
+    Parameters
+    ----------
+    demand
+        Per demand point (incidents per month, weighted).
+    cover
+        Demand x site (existing and candidate sites together).
+    capacity
+        Per site (kits per month).
+    existing
+        A boolean per site (always open).
+    n_sites
+        How many candidate sites to open.
+    time_limit
+        The solver's limit in seconds.
+
+    Returns
+    -------
+    Solution
+        The sites chosen, the demand served and how the solver got there.
     """
     cover = sparse.csr_matrix(cover)
     demand = np.asarray(demand, dtype=float)

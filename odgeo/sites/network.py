@@ -84,7 +84,22 @@ def network_from_lines(lines, crs, *, step_m: float = 25.0, max_snap_m: float = 
 
 def network_cover(network: StreetNetwork, site_xy: np.ndarray, demand_xy: np.ndarray, radius_m: float
                   ) -> sparse.csr_matrix:
-    """Demand x site matrix: 1 where the walk from the site to the demand point is within the radius."""
+    """Demand x site matrix: 1 where the walk from the site to the demand point is within the radius.
+
+    Parameters
+    ----------
+    network
+        The street network (metric CRS).
+    site_xy, demand_xy
+        (n x 2) coordinates in the network's CRS.
+    radius_m
+        The walking distance, in metres.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Demand x site.
+    """
     site_node, site_snap = network.snap(site_xy[:, 0], site_xy[:, 1])
     demand_node, demand_snap = network.snap(demand_xy[:, 0], demand_xy[:, 1])
     rows, cols = [], []

@@ -43,6 +43,24 @@ def incident_weights(incidents: gpd.GeoDataFrame, spec: str | None = None, *, eq
     - ``equity`` polygons with a numeric ``equity_col`` (such as a social vulnerability
       index): the column is rescaled to 0-1 over the layer and an incident inside a
       polygon counts (1 + that value) times, so the most vulnerable area counts double.
+
+    Parameters
+    ----------
+    incidents
+        The located incidents.
+    spec
+        "fatal=M", "recent=H" or both, comma-separated (None: every incident counts 1).
+    equity
+        A polygon file (None: no equity weighting).
+    equity_col
+        Its numeric column.
+
+    Returns
+    -------
+    weights : numpy.ndarray
+        One weight per incident.
+    info : dict
+        What was applied, for run.json.
     """
     weights = np.ones(len(incidents))
     parts = parse_weight_spec(spec)
