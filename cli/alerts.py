@@ -7,14 +7,14 @@ import click
 from .options import (
     FiniteFloat,
     IncidentSource,
-    aggregate_audience_settings,
     config_option,
     input_options,
-    job_settings,
     map_options,
     output_options,
     progress_printer,
     reference_options,
+    refuse_point_options,
+    settings_from,
 )
 
 
@@ -81,19 +81,12 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
     from odgeo.alerts.notify import send_summary, smtp_address
     from odgeo.jobs.alerts import AlertSettings, run_alerts
 
-    audience = aggregate_audience_settings(options, "alerts")
+    refuse_point_options(options, "alerts")
     if options["notify"]:
         smtp_address(options["notify"])  # a bad address fails before any work
         if not options["recipients"]:
             raise click.UsageError("--notify needs --to ADDRESS")
-    ears = options["ears"]
-    settings = AlertSettings(
-        as_of=options["as_of"], areas=options["areas"], area_name_col=options["area_name_col"],
-        resolution=options["resolution"], neighbours=options["neighbours"], threshold=options["threshold"],
-        window_hours=options["window_hours"], ears=tuple(ears.split(",")) if ears else None,
-        ears_z=options["ears_z"], ears_min_sd=options["ears_min_sd"], history=options["history"],
-        backtest=options["backtest"], scan=options["scan"], scan_max_p=options["scan_max_p"],
-        **job_settings(options), **audience)
+    settings = settings_from(AlertSettings, options)
     run = run_alerts(input_path, out_dir, settings, overwrite=overwrite, progress=progress_printer(ctx))
     out = Path(out_dir)
     click.echo(f"Summary: {out / 'summary.html'}")

@@ -8,15 +8,15 @@ from odgeo.vocabulary import STEPS
 
 from .options import (
     IncidentSource,
-    aggregate_audience_settings,
     config_option,
     gistar_options,
     input_options,
-    job_settings,
     map_options,
     output_options,
     progress_printer,
     reference_options,
+    refuse_point_options,
+    settings_from,
 )
 
 
@@ -57,11 +57,8 @@ def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     """
     from odgeo.jobs.emerging import EmergingSettings, run_emerging
 
-    audience = aggregate_audience_settings(options, "emerging")
-    settings = EmergingSettings(
-        step=options["step"], resolution=options["resolution"], gi_rings=options["gi_rings"],
-        gi_distance_m=options["gi_distance"], time_window=options["time_window"], correction=options["correction"],
-        study_area=options["study_area"], **job_settings(options), **audience)
+    refuse_point_options(options, "emerging")
+    settings = settings_from(EmergingSettings, options)
     progress = progress_printer(ctx)
     run = run_emerging(input_path, out_dir, settings, overwrite=overwrite, progress=progress)
     from pathlib import Path

@@ -10,17 +10,15 @@ from .options import (
     FiniteFloat,
     IncidentSource,
     Metres,
-    audience_settings,
     config_option,
     engine_options,
-    engine_settings,
     gistar_options,
     input_options,
-    job_settings,
     map_options,
     output_options,
     progress_printer,
     reference_options,
+    settings_from,
 )
 
 
@@ -30,17 +28,17 @@ from .options import (
 @click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the hex counts (default 8, "
                                                                "~0.74 km²; 7 for counties).")
 @click.option("--period", type=click.Choice(PERIODS), help="Time breakdown columns in hexes.geojson (default month).")
-@click.option("--bandwidth", type=Metres(allow_auto=True), metavar="METRES|auto",
+@click.option("--bandwidth", "bandwidth_m", type=Metres(allow_auto=True), metavar="METRES|auto",
               help="Kernel radius in metres, or auto (default: ArcGIS spatial Silverman rule).")
-@click.option("--cell-size", type=Metres(), metavar="METRES", help="Density cell size (default: extent / 250, "
-                                                                   "at most bandwidth / 2).")
+@click.option("--cell-size", "cell_size_m", type=Metres(), metavar="METRES",
+              help="Density cell size (default: extent / 250, at most bandwidth / 2).")
 @click.option("--kernel", type=click.Choice(KERNELS), help="Density kernel (default quartic, as ArcGIS and QGIS).")
 @click.option("--percentile", type=FiniteFloat(0, 100, min_open=True, max_open=True),
               help="Hot spots are cells above this percentile of non-zero density (default 95).")
 @click.option("--cluster-method", type=click.Choice(CLUSTER_METHODS),
               help="dbscan (places, the default), st-dbscan (places and days: --eps and --eps-days), or hdbscan "
                    "(no distance to choose: --min-cluster-size).")
-@click.option("--eps", type=Metres(), metavar="METRES", help="DBSCAN search distance (default 100).")
+@click.option("--eps", "eps_m", type=Metres(), metavar="METRES", help="DBSCAN search distance (default 100).")
 @click.option("--eps-days", type=FiniteFloat(0.001, 3660), metavar="DAYS",
               help="ST-DBSCAN time distance in days, decimals allowed (default 2).")
 @click.option("--min-cluster-size", type=click.IntRange(2), metavar="N",
@@ -114,21 +112,7 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     """
     from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 
-    settings = HotspotSettings(
-        resolution=options["resolution"], period=options["period"], bandwidth_m=options["bandwidth"],
-        cell_size_m=options["cell_size"], kernel=options["kernel"], percentile=options["percentile"],
-        eps_m=options["eps"], min_samples=options["min_samples"], stack_min=options["stack_min"],
-        cluster_method=options["cluster_method"], eps_days=options["eps_days"],
-        min_cluster_size=options["min_cluster_size"],
-        classes=options["classes"], boundaries=options["boundaries"], method=options["method"],
-        gi_resolution=options["gi_resolution"], gi_distance_m=options["gi_distance"], gi_rings=options["gi_rings"],
-        correction=options["correction"], permutations=options["permutations"], seed=options["seed"],
-        study_area=options["study_area"], boundary_name_col=options["boundary_name_col"],
-        boundary_population_col=options["boundary_population_col"], ledger=options.pop("ledger", None),
-        **job_settings(options),
-        **engine_settings(options),
-        **audience_settings(options),
-    )
+    settings = settings_from(HotspotSettings, options)
     progress = progress_printer(ctx)
     result = run_hotspots(input_path, out_dir, settings, overwrite=overwrite, progress=progress)
     _summary(result, out_dir)

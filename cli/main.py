@@ -46,7 +46,7 @@ def _tune_garbage_collector() -> None:
     """One job per process: spare the cyclic collector's rescans of millions of parsed values.
 
     The modules imported so far are frozen out of its scans, and it runs after 100,000
-    new container objects instead of 700: 2.2 s of a 1M-incident run (18.5 s to 16.2 s).
+    new container objects instead of 700 (benchmarks/speed_benchmark.py measures it).
     Memory in cycles is still freed, a little later.
     """
     gc.freeze()
@@ -61,10 +61,8 @@ def _return_large_arrays_to_system() -> None:
     """Blocks of 1 MiB or more each in their own mapping, given back to the system when freed.
 
     glibc raises its threshold after each large free (up to 32 MiB), so a job's
-    millions-long temporary arrays then stay in the heap, resident, after use. A
-    1M-incident run (30 m cells, DBSCAN 250 m / 5) peaked at 1.17 to 1.29 million KiB
-    (`time -v`) with that, 1.02 to 1.06 million KiB with the threshold fixed, in the
-    same time. Other systems: nothing to do.
+    millions-long temporary arrays then stay in the heap, resident, after use (the
+    commit that added this gives the peaks measured). Other systems: nothing to do.
     """
     if not sys.platform.startswith("linux"):
         return

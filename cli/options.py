@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import tomllib
@@ -14,18 +15,17 @@ __all__ = [
     "IncidentSource",
     "Metres",
     "Tiles",
-    "aggregate_audience_settings",
-    "audience_settings",
     "column_options",
     "columns_from",
     "config_option",
     "gistar_options",
     "input_options",
-    "job_settings",
     "map_options",
     "output_options",
     "progress_printer",
     "reference_options",
+    "refuse_point_options",
+    "settings_from",
     "split_outcomes",
 ]
 
@@ -279,14 +279,6 @@ engine_options = _stack(
 )
 
 
-def engine_settings(kwargs: dict) -> dict:
-    """The engine options as JobSettings keyword arguments."""
-    blocksize = kwargs.pop("blocksize", None)
-    return {"engine": kwargs.pop("engine", None), "scheduler": kwargs.pop("scheduler", None),
-            "workers": kwargs.pop("workers", None), "worker_memory": kwargs.pop("worker_memory", None),
-            "blocksize": None if blocksize is None else blocksize * 1024 * 1024}
-
-
 reference_options = _stack(
     click.option("--reference", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
                  help="Address points (OpenAddresses CSV ...) and/or street centerlines (TIGER) to geocode the rows "
@@ -320,7 +312,7 @@ map_options = _stack(
 )
 
 gistar_options = _stack(
-    click.option("--gi-distance", type=Metres(), metavar="METRES",
+    click.option("--gi-distance", "gi_distance_m", type=Metres(), metavar="METRES",
                  help="Gi* neighbourhood as a distance band in metres, turned into H3 rings (default: 1 ring)."),
     click.option("--gi-rings", type=click.IntRange(1), metavar="K", help="Gi* neighbours: the cells within K rings."),
     click.option("--correction", type=click.Choice(CORRECTIONS),
@@ -358,35 +350,44 @@ def columns_from(kwargs: dict) -> dict[str, str | None]:
     }
 
 
-def job_settings(kwargs: dict) -> dict:
-    """The settings every command shares (odgeo.jobs.common.JobSettings fields), taken out of the click options."""
-    return {
-        "columns": columns_from(kwargs), "crs": kwargs.pop("crs", None), "timezone": kwargs.pop("timezone", None),
-        "layer": kwargs.pop("layer", None), "since": kwargs.pop("since", None), "until": kwargs.pop("until", None),
-        "outcomes": split_outcomes(kwargs.pop("outcomes", ())), "date_format": kwargs.pop("date_format", None),
-        "accept_implausible_dates": kwargs.pop("accept_implausible_dates", None),
-        "drop_outliers": kwargs.pop("drop_outliers", None), "reference": tuple(kwargs.pop("reference", ())),
-        "reference_columns": kwargs.pop("reference_columns", None) or {},
-        "min_score": kwargs.pop("min_score", None), "title": kwargs.pop("title", None),
-        "tiles": kwargs.pop("tiles", None), "table": kwargs.pop("table", None), "sql": kwargs.pop("sql", None),
-        "to_postgis": kwargs.pop("to_postgis", None), "postgis_schema": kwargs.pop("postgis_schema", None),
-        "postgis_mode": kwargs.pop("postgis_mode", None),
-    }
+#: Options whose command-line value is made into the setting's (the names are the same).
+_CONVERT = {
+    "outcomes": lambda values: split_outcomes(values),
+    "reference": lambda files: tuple(files or ()),
+    "reference_columns": lambda mapping: mapping or {},
+    "blocksize": lambda mb: None if mb is None else mb * 1024 * 1024,  # the flag is in MB, the setting in bytes
+    "ears": lambda text: tuple(text.split(",")) if text else None,
+}
 
 
-def audience_settings(kwargs: dict) -> dict:
-    """The audience options as HotspotSettings keyword arguments."""
-    return {"audience": kwargs.pop("audience", None), "min_count": kwargs.pop("min_count", None),
-            "mask_points": kwargs.pop("mask_points", None), "mask_seed": kwargs.pop("mask_seed", None),
-            "population": kwargs.pop("population", None), "population_col": kwargs.pop("population_col", None)}
+def settings_from(cls, options: dict, **given):
+    """``cls`` (a settings dataclass) from the click options named after its fields, taken out of ``options``.
+
+    Each option's name is its setting's (``--bandwidth`` is ``bandwidth_m``): one spelling,
+    no hand mapping. ``given`` wins over the options (nested settings, values checked first).
+    """
+    values = dict(given)
+    for f in dataclasses.fields(cls):
+        if f.name in values:
+            continue
+        if f.name == "columns":
+            values["columns"] = columns_from(options)
+        elif f.name in options:
+            value = options.pop(f.name)
+            values[f.name] = _CONVERT[f.name](value) if f.name in _CONVERT else value
+    return cls(**values)
 
 
-def aggregate_audience_settings(kwargs: dict, command: str) -> dict:
-    """The audience options of a command that draws no points: --mask-points and --population refused."""
-    audience = audience_settings(kwargs)
-    if audience.pop("mask_points") or audience.pop("population"):
-        raise click.UsageError(f"--mask-points and --population do not apply to odgeo {command} (it draws no points)")
-    return {"audience": audience["audience"], "min_count": audience["min_count"]}
+def refuse_point_options(options: dict, command: str, *, population: bool = True) -> None:
+    """Refuse --mask-points (and --population) on a command that draws no points; drop them from ``options``."""
+    mask = options.pop("mask_points", None)
+    options.pop("mask_seed", None)
+    pop = options.pop("population", None) if population else None
+    if population:
+        options.pop("population_col", None)
+    if mask or pop:
+        what = "--mask-points and --population do not" if population else "--mask-points does not"
+        raise click.UsageError(f"{what} apply to odgeo {command} (it draws no points)")
 
 
 def split_outcomes(values) -> tuple[str, ...] | None:

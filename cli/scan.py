@@ -9,14 +9,14 @@ from odgeo.vocabulary import LOCATION_KINDS
 from .options import (
     FiniteFloat,
     IncidentSource,
-    aggregate_audience_settings,
     config_option,
     input_options,
-    job_settings,
     map_options,
     output_options,
     progress_printer,
     reference_options,
+    refuse_point_options,
+    settings_from,
 )
 
 
@@ -75,13 +75,8 @@ def scan(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **o
 
     from odgeo.jobs.scan import ScanJobSettings, run_scan
 
-    audience = aggregate_audience_settings(options, "scan")
-    settings = ScanJobSettings(
-        as_of=options["as_of"], window_days=options["window_days"], max_days=options["max_days"],
-        max_radius_m=options["max_radius_m"], min_cases=options["min_cases"], permutations=options["permutations"],
-        seed=options["seed"], report_p=options["report_p"], retrospective=options["retrospective"],
-        locations=options["locations"], location_resolution=options["location_resolution"],
-        export_satscan=options["export_satscan"], **job_settings(options), **audience)
+    refuse_point_options(options, "scan")
+    settings = settings_from(ScanJobSettings, options)
     run = run_scan(input_path, out_dir, settings, overwrite=overwrite, progress=progress_printer(ctx))
     out = Path(out_dir)
     section = run.result.settings

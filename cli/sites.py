@@ -10,14 +10,14 @@ from .options import (
     FiniteFloat,
     IncidentSource,
     Metres,
-    audience_settings,
     config_option,
     input_options,
-    job_settings,
     map_options,
     output_options,
     progress_printer,
     reference_options,
+    refuse_point_options,
+    settings_from,
 )
 
 
@@ -31,7 +31,7 @@ from .options import (
 @click.option("--n-sites", type=click.IntRange(1), metavar="N", help="How many new sites (default 5).")
 @click.option("--target", type=FiniteFloat(0, 1, min_open=True), metavar="SHARE",
               help="Instead of --n-sites: the fewest new sites that reach this share of incidents (e.g. 0.5).")
-@click.option("--radius", type=Metres(), metavar="METRES",
+@click.option("--radius", "radius_m", type=Metres(), metavar="METRES",
               help="A site reaches incidents within this distance (default 400 m, a five-minute walk).")
 @click.option("--network", type=click.Path(exists=True, dir_okay=False), metavar="STREETS",
               help="Street centerlines: measure the walk along them instead of the straight line.")
@@ -45,7 +45,7 @@ from .options import (
 @click.option("--train-until", metavar="DATE",
               help="Choose from incidents up to DATE, report the share of later incidents reached "
                    "beside the best possible share.")
-@click.option("--time-limit", type=FiniteFloat(0, min_open=True), metavar="SECONDS",
+@click.option("--time-limit", "time_limit_s", type=FiniteFloat(0, min_open=True), metavar="SECONDS",
               help="Solver time limit (default 60); past it the best solution found and its gap are reported.")
 @input_options
 @reference_options
@@ -77,16 +77,8 @@ def sites(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **
     from odgeo.jobs.hotspots import HotspotSettings
     from odgeo.jobs.sites import SitesSettings, run_sites
 
-    audience = audience_settings(options)
-    if audience.pop("mask_points"):
-        raise click.UsageError("--mask-points does not apply to odgeo sites")
-    audience.pop("mask_seed", None)
-    hotspots = HotspotSettings(**job_settings(options), **audience)
-    settings = SitesSettings(
-        candidates=options["candidates"], existing=options["existing"], n_sites=options["n_sites"],
-        target=options["target"], radius_m=options["radius"], network=options["network"], weight=options["weight"],
-        equity=options["equity"], equity_col=options["equity_col"], capacity_col=options["capacity_col"],
-        train_until=options["train_until"], time_limit_s=options["time_limit"], hotspots=hotspots)
+    refuse_point_options(options, "sites", population=False)
+    settings = settings_from(SitesSettings, options, hotspots=settings_from(HotspotSettings, options))
     progress = progress_printer(ctx)
     result = run_sites(input_path, out_dir, settings, overwrite=overwrite, progress=progress)
     out = Path(out_dir)

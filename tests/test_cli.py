@@ -92,6 +92,42 @@ def test_cli_choices_are_the_library_vocabulary():
                 assert tuple(param.type.choices) in tuples, (command.name, param.name)
 
 
+#: Options that are not a setting of the library: where to write, how to run, whom to tell.
+CLI_ONLY = {"input_path", "out_dir", "overwrite", "config", "notify", "recipients", "sender",
+            "lon_col", "lat_col", "date_col", "id_col", "outcome_col", "location_col",  # -> columns
+            "mask_points", "mask_seed", "population", "population_col"}  # refused where no points are drawn
+
+
+def test_every_option_is_named_after_its_setting():
+    """One spelling: an option's name is its settings field, so no command maps options by hand."""
+    import dataclasses
+
+    from odgeo.jobs.alerts import AlertSettings
+    from odgeo.jobs.emerging import EmergingSettings
+    from odgeo.jobs.hotspots import HotspotSettings
+    from odgeo.jobs.scan import ScanJobSettings
+    from odgeo.jobs.sites import SitesSettings
+
+    settings = {"hotspots": [HotspotSettings], "emerging": [EmergingSettings], "alerts": [AlertSettings],
+                "scan": [ScanJobSettings], "sites": [SitesSettings, HotspotSettings]}
+    wrong = []
+    for command, classes in settings.items():
+        fields = {f.name for cls in classes for f in dataclasses.fields(cls)}
+        wrong += [f"odgeo {command} {p.opts[0]} ({p.name})" for p in cli.commands[command].params
+                  if p.name not in fields | CLI_ONLY]
+    assert not wrong, f"options that are not a setting's name: {wrong}"
+
+
+def test_settings_from_takes_each_setting_by_name():
+    from odgeo.jobs.hotspots import HotspotSettings
+
+    given = {"bandwidth_m": 400.0, "outcomes": ("fatal",), "lon_col": "X", "blocksize": 2, "reference": ["a.csv"]}
+    made = options.settings_from(HotspotSettings, given)
+    assert made.bandwidth_m == 400.0 and made.outcomes == ("fatal",) and made.columns["longitude"] == "X"
+    assert made.blocksize == 2 * 1024 * 1024 and made.reference == ("a.csv",)
+    assert "bandwidth_m" not in given  # taken out, so nothing is read twice
+
+
 def test_console_script_is_installed_and_help_does_not_import_the_library():
     code = "import sys; from odgeo_cli.main import cli; print('odgeo.jobs.hotspots' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
