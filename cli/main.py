@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import sys
 import traceback
 
@@ -12,7 +13,7 @@ import click
 from odgeo._version import __version__
 from odgeo.errors import OdgeoError, ParameterError
 
-__all__ = ["cli"]
+__all__ = ["cli", "in_flags"]
 
 
 class OdgeoGroup(click.Group):
@@ -33,13 +34,50 @@ class OdgeoGroup(click.Group):
             ctx.exit(1)
         except OdgeoError as err:
             _show_traceback(ctx)
-            click.echo(f"Error: {err}", err=True)
+            click.echo(f"Error: {in_flags(str(err))}", err=True)
             ctx.exit(2 if isinstance(err, ParameterError) else 1)
         except Exception as err:  # a bug in odgeo: reported as one, under its own type, never renamed
             _show_traceback(ctx)
             click.echo(f"Error: unexpected {type(err).__name__}: {err} "
                        "(please report it; -vv shows the traceback)", err=True)
             ctx.exit(1)
+
+
+#: A library setting named in a message: `bandwidth_m`, `columns["longitude"]`.
+_SETTING = re.compile(r'`([A-Za-z_]\w*(?:\["\w+"\])?)`')
+#: Settings of the library whose flag is not their name.
+_COLUMN_FLAGS = {f'columns["{role}"]': flag for role, flag in (
+    ("longitude", "--lon-col"), ("latitude", "--lat-col"), ("occurred_at", "--date-col"),
+    ("incident_id", "--id-col"), ("outcome", "--outcome-col"), ("location", "--location-col"))}
+
+
+def _flags() -> dict[str, str]:
+    """Each setting's flag, from the commands' own options (their names are the settings')."""
+    flags = dict(_COLUMN_FLAGS)
+    for command in cli.commands.values():
+        for param in command.params:
+            long = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
+            if long and param.name:
+                flags.setdefault(param.name, long[0])
+    return flags
+
+
+def in_flags(message: str) -> str:
+    """A library message in the command line's words: `bandwidth_m` becomes --bandwidth.
+
+    The library names its own parameters, so a notebook user reads what to pass; a
+    setting with no flag keeps its name.
+    """
+    flags = _flags()
+    return _SETTING.sub(lambda m: flags.get(m.group(1), m.group(0)), message)
+
+
+class _FlagWords(logging.Filter):
+    """Log lines of the library in the command line's words (see :func:`in_flags`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = in_flags(record.getMessage()), None
+        return True
 
 
 def _tune_garbage_collector() -> None:
@@ -96,6 +134,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(_FlagWords())
     root = logging.getLogger("odgeo")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -174,9 +174,9 @@ def detect_columns(
     return {role: chosen[role] for role in ROLE_ALIASES}
 
 
-#: The command-line option that names each role's column.
-ROLE_OPTIONS = {"longitude": "--lon-col", "latitude": "--lat-col", OCCURRED_AT: "--date-col",
-                INCIDENT_ID: "--id-col", OUTCOME: "--outcome-col", "location": "--location-col"}
+#: How a message names each role's column setting (the command line says its flag: --lon-col).
+ROLE_OPTIONS = {role: f'`columns["{role}"]`' for role in ("longitude", "latitude", OCCURRED_AT, INCIDENT_ID, OUTCOME,
+                                                            "location")}
 
 
 def other_candidates(columns: list[str], chosen: dict[str, str | None],

@@ -151,9 +151,9 @@ def test_a_ledger_refuses_other_settings_and_a_place_inside_the_output(tmp_path)
     path = _write(_sample(), tmp_path / "in.csv")
     ledger = tmp_path / "ledger.json"
     _run(path, tmp_path / "a", ledger=str(ledger))
-    with pytest.raises(ParameterError, match="--min-count 10"):
+    with pytest.raises(ParameterError, match="`min_count` 10"):
         _run(path, tmp_path / "b", ledger=str(ledger), min_count=20)
-    with pytest.raises(ParameterError, match="inside --out"):
+    with pytest.raises(ParameterError, match="inside `out_dir`"):
         _run(path, tmp_path / "c", ledger=str(tmp_path / "c" / "ledger.json"))
 
 

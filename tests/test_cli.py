@@ -118,6 +118,25 @@ def test_every_option_is_named_after_its_setting():
     assert not wrong, f"options that are not a setting's name: {wrong}"
 
 
+def test_library_errors_name_settings_and_the_command_line_names_flags(tmp_path):
+    """A notebook is told `bandwidth_m`; the terminal is told --ledger and --audience, in its own words."""
+    import pytest
+
+    from odgeo.errors import ParameterError
+    from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
+
+    with pytest.raises(ParameterError, match="`bandwidth_m` must be a positive number of metres"):
+        run_hotspots(SAMPLE / "incidents.csv", tmp_path / "lib", HotspotSettings(timezone="UTC", bandwidth_m=-1))
+    result = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--out", str(tmp_path / "cli"),
+                                      "--audience", "restricted", "--ledger", str(tmp_path / "ledger.json")])
+    assert result.exit_code == 2
+    assert "Error: --ledger applies to --audience public" in result.output and "`" not in result.output
+    from odgeo_cli.main import in_flags
+
+    assert in_flags('give `columns["longitude"]` and `out_dir`; `no_such_setting`') == \
+        "give --lon-col and --out; `no_such_setting`"
+
+
 def test_settings_from_takes_each_setting_by_name():
     from odgeo.jobs.hotspots import HotspotSettings
 

@@ -293,20 +293,20 @@ def test_workers_out_of_memory_fail_in_one_line(tmp_path):
     with dask_client(workers=1, worker_memory="300MB") as (client, _), pytest.raises(ClusterError) as err:
         read_incidents_dask(path, client, blocksize=len(path.read_bytes()) + 1)
     message = str(err.value)
-    assert "\n" not in message and "lower --blocksize or raise --worker-memory" in message
+    assert "\n" not in message and "lower `blocksize` or raise `worker_memory`" in message
 
 
 def test_engine_options_are_checked(tmp_path):
     from odgeo.engine.choose import choose_engine, parse_memory
 
-    with pytest.raises(ParameterError, match="--engine must be one of"):
+    with pytest.raises(ParameterError, match="`engine` must be one of"):
         choose_engine("spark", SAMPLE / "incidents.csv")
     assert choose_engine("auto", SAMPLE).engine == "dask"
     assert choose_engine("auto", SAMPLE / "incidents.csv", free=10**12).engine == "memory"
     small = choose_engine("auto", SAMPLE / "incidents.csv", free=10**6)
     assert small.engine == "dask" and "more than 50% of the 0.0 GB free" in small.reason
     assert parse_memory("4GB") == 4 * 10**9
-    with pytest.raises(ParameterError, match="--worker-memory must be an amount"):
+    with pytest.raises(ParameterError, match="`worker_memory` must be an amount"):
         parse_memory("lots")
 
 

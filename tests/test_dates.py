@@ -16,7 +16,7 @@ def test_formats_offsets_and_failures():
 
 
 def test_unknown_time_zone_is_a_parameter_error():
-    with pytest.raises(ParameterError, match="--timezone 'Mars/Olympus_Mons' is not a time zone"):
+    with pytest.raises(ParameterError, match="`timezone` 'Mars/Olympus_Mons' is not a time zone"):
         parse_datetimes(pd.Series(["2024-01-01"]), "Mars/Olympus_Mons")
 
 

@@ -45,7 +45,7 @@ def test_same_seed_same_points_other_seed_other_points():
 
 @pytest.mark.parametrize("text", ["300,50", "abc", "50", "-5,10", "50,inf"])
 def test_bad_mask_distances_name_the_option(text):
-    with pytest.raises(ParameterError, match="--mask-points"):
+    with pytest.raises(ParameterError, match="`mask_points`"):
         parse_mask_distances(text)
 
 
@@ -77,7 +77,7 @@ def test_restricted_run_with_masking_records_displacement_and_k(tmp_path):
 
 
 def test_masking_options_are_refused_for_public_products(tmp_path):
-    with pytest.raises(ParameterError, match="--mask-points applies to --audience restricted"):
+    with pytest.raises(ParameterError, match="`mask_points` applies to `audience` restricted"):
         run_hotspots(SAMPLE / "incidents.csv", tmp_path, HotspotSettings(timezone=SAMPLE_TZ, mask_points="50,300"))
 
 

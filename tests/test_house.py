@@ -1,6 +1,7 @@
 """House rules that keep the code base one thing: lint-clean, h3 behind the hex module, one vocabulary."""
 
 import ast
+import re
 import subprocess
 import sys
 import tomllib
@@ -201,6 +202,41 @@ def test_the_policy_check_sees_a_map_that_decides_for_itself(tmp_path):
     sample.write_text("def page(gate, n):\n    if gate.audience == 'restricted':\n        return n\n"
                       "    return n if n >= gate.min_count else None\n")
     assert _policy_reads(sample) == ["2: compares an audience name", "4: reads gate.min_count"]
+
+
+#: Flags a library message may name: settings of the command line alone (sending e-mail).
+CLI_ONLY_FLAGS = {"--notify", "--to", "--from"}
+
+
+def _flags_in_messages(path: Path) -> list[str]:
+    """Command-line flags in the errors raised and the lines logged by ``path`` (they should name settings)."""
+    source = path.read_text()
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        logged = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "log"
+        if name.endswith("Error") or logged:
+            text = ast.get_source_segment(source, node) or ""
+            found += [f"{node.lineno}: {flag}" for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text)
+                      if flag not in CLI_ONLY_FLAGS]
+    return found
+
+
+def test_library_messages_name_settings_not_flags():
+    """A notebook user is told `bandwidth_m`; the command line turns it into --bandwidth (cli.main.in_flags)."""
+    wrong = [f"{path.relative_to(ROOT)}:{finding}" for path in sorted(LIBRARY.rglob("*.py"))
+             for finding in _flags_in_messages(path)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_message_check_sees_a_flag(tmp_path):
+    sample = tmp_path / "m.py"
+    sample.write_text("def f(x):\n    if x < 0:\n"
+                      "        raise ParameterError(f'--bandwidth must be positive, not {x}')\n")
+    assert _flags_in_messages(sample) == ["3: --bandwidth"]
 
 
 def test_the_checks_see_a_wrong_import():

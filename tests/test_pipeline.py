@@ -121,7 +121,7 @@ def test_map_layers_and_title(sample_run):
 
 def test_refuses_non_empty_output_folder(tmp_path):
     (tmp_path / "keep.txt").write_text("x")
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="`overwrite`"):
         run_hotspots(SAMPLE / "incidents.csv", tmp_path)
     assert (tmp_path / "keep.txt").exists()
 

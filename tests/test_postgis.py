@@ -226,7 +226,7 @@ def test_labels_never_carry_a_password():
         "postgresql://ann@db.example.org:5432/ems"
     assert database_label("postgresql+psycopg://ann:s3cret@db/ems?sslmode=require") == "postgresql://ann@db/ems"
     assert database_label("postgresql:///?service=surveillance") == "postgresql:///?service=surveillance"
-    with pytest.raises(ParameterError, match="--table NAME or --sql QUERY"):
+    with pytest.raises(ParameterError, match="`table` NAME or `sql` QUERY"):
         read_database("postgresql://ann@db/ems")
 
 

@@ -125,7 +125,7 @@ def test_property_hidden_values_cannot_be_recovered(rows, min_count):
 def test_min_count_must_be_a_whole_positive_number():
     assert check_min_count(10) == 10
     for bad in (0, -3, 2.5, "ten", None):
-        with pytest.raises(ParameterError, match="--min-count"):
+        with pytest.raises(ParameterError, match="`min_count`"):
             check_min_count(bad)
 
 

@@ -140,9 +140,9 @@ def test_secondary_clusters_share_no_location_and_are_ranked():
 
 
 def test_settings_out_of_range_are_named():
-    with pytest.raises(ParameterError, match="--max-days"):
+    with pytest.raises(ParameterError, match="`max_days`"):
         ScanSettings(window_days=5, max_days=9).check()
-    with pytest.raises(ParameterError, match="--permutations"):
+    with pytest.raises(ParameterError, match="`permutations`"):
         ScanSettings(permutations=3).check()
 
 
@@ -309,12 +309,12 @@ def test_h3_locations_put_cases_at_cell_centres(tmp_path):
     centres = np.column_stack(cell_centres(cells))
     assert np.isclose(centres, [top["center_longitude"], top["center_latitude"]], atol=1e-6).all(axis=1).any()
     assert top["end_date"] == "2025-12-31" and top["p_value"] == pytest.approx(1 / 200)
-    with pytest.raises(ParameterError, match="--location-resolution"):
+    with pytest.raises(ParameterError, match="`location_resolution`"):
         run_scan(SAMPLE / "incidents.csv", tmp_path / "bad", _settings(location_resolution=9))
 
 
 def test_a_table_too_large_for_memory_is_refused_with_the_options_to_change():
     rng = np.random.default_rng(0)
     loc, day, x, y = _random_cases(rng, 30_000, 30_000, 3000)
-    with pytest.raises(ParameterError, match="lower --max-days"):
+    with pytest.raises(ParameterError, match="lower `max_days`"):
         scan(loc, day, x, y, 3000, ScanSettings(window_days=3000, max_days=3000, retrospective=True))

@@ -70,13 +70,13 @@ def polygon_areas(path: str | Path, incidents: gpd.GeoDataFrame, *, name_col: st
     AlertAreas
         The areas, their outlines (EPSG:4326), members and neighbours.
     """
-    frame, columns = read_boundaries(path, name_col=name_col, layer=layer, option="--area-name-col",
-                                     what="--areas")
+    frame, columns = read_boundaries(path, name_col=name_col, layer=layer, option="`area_name_col`",
+                                     what="`areas`")
     if frame.empty:
-        raise InputFileError(f"{path}: no polygons; --areas needs a polygon file (counties, ZIP areas ...)")
+        raise InputFileError(f"{path}: no polygons; `areas` needs a polygon file (counties, ZIP areas ...)")
     if (frame["name"] == ALL_AREAS).any():
         raise InputFileError(f"{path}: an area is named {ALL_AREAS!r}, the name of the whole input's series; "
-                             "rename it or choose another --area-name-col")
+                             "rename it or choose another `area_name_col`")
     merged = frame.dissolve(by="name", sort=True)  # several polygons of one name are one area
     names = [str(n) for n in merged.index]
     outlines = gpd.GeoSeries(shapely.make_valid(merged.geometry.to_numpy()), crs=WGS84)
@@ -125,14 +125,14 @@ def read_neighbour_pairs(path: str | Path, names: list[str]) -> dict[int, set[in
     """Neighbours from a CSV of area name pairs (first two columns; each pair works both ways)."""
     table = read_table(Path(path)).data
     if table.shape[1] < 2:
-        raise InputFileError(f"{path}: --neighbours needs two columns of area names (area, neighbour)")
+        raise InputFileError(f"{path}: `neighbours` needs two columns of area names (area, neighbour)")
     index = {n: i for i, n in enumerate(names)}
     out: dict[int, set[int]] = {i: set() for i in range(len(names))}
     first, second = (table.iloc[:, k].astype(str).str.strip() for k in (0, 1))
     for row, (a, b) in enumerate(zip(first, second), start=2):
         for name in (a, b):
             if name not in index:
-                raise InputFileError(f"{path}: row {row}: {name!r} is not an area of --areas "
+                raise InputFileError(f"{path}: row {row}: {name!r} is not an area of `areas` "
                                      f"(areas are {', '.join(names[:5])}{' ...' if len(names) > 5 else ''})")
         if a != b:
             out[index[a]].add(index[b])

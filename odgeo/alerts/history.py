@@ -64,15 +64,15 @@ class AlertHistory:
             return cls(path, key)
         meta, table = _read_sqlite(path) if path.suffix.lower() in SQLITE_SUFFIXES else _read_csv(path)
         if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-            raise InputFileError(f"{path}: not an odgeo alert history (version {VERSION}); give a new --history file")
+            raise InputFileError(f"{path}: not an odgeo alert history (version {VERSION}); give a new `history` file")
         for part, what in (("areas_sha256", "other areas"), ("columns", "another input's columns")):
             if meta.get("key", {}).get(part) != key[part]:
-                raise InputFileError(f"--history {path} was made for {what} ({meta.get('key', {}).get(part)}); "
+                raise InputFileError(f"`history` {path} was made for {what} ({meta.get('key', {}).get(part)}); "
                                      "use one history per input and area set, or a new file")
         missing = [c for c in HISTORY_COLUMNS if c not in table.columns]
         if missing:
             raise InputFileError(f"{path}: the history lacks columns {', '.join(missing)}; it is damaged: restore "
-                                 "it from a backup or start a new --history file")
+                                 "it from a backup or start a new `history` file")
         try:
             for col in _TIMES:
                 table[col] = pd.to_datetime(table[col], utc=True).dt.tz_convert(timezone)
@@ -82,14 +82,14 @@ class AlertHistory:
             table["prior_count"] = pd.to_numeric(table["prior_count"]).astype("Int64")
         except (ValueError, TypeError, KeyError) as err:
             raise InputFileError(f"{path}: the history is damaged ({err}); restore it from a backup or start a "
-                                 "new --history file") from err
+                                 "new `history` file") from err
         table["related_areas"] = table["related_areas"].fillna("").astype(str)
         return cls(path, key, last, table[HISTORY_COLUMNS].reset_index(drop=True))
 
     def update(self, current: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         """Merge this run's firing alerts; return alerts.csv's rows (firing now, or ended by this run)."""
         if self.last_as_of is not None and as_of < self.last_as_of:
-            raise ParameterError(f"--as-of {as_of:%Y-%m-%d %H:%M} is before the history's last run "
+            raise ParameterError(f"`as_of` {as_of:%Y-%m-%d %H:%M} is before the history's last run "
                                  f"({self.last_as_of:%Y-%m-%d %H:%M}); a history only moves forward")
         rerun = self.last_as_of is not None and as_of == self.last_as_of
         table = self.table.copy()
@@ -171,7 +171,7 @@ def _read_csv(path: Path) -> tuple[dict, pd.DataFrame]:
             meta = json.loads(first[1:]) if first.startswith("#") else {}
             table = pd.read_csv(handle, dtype=str, keep_default_na=False, na_values=[""])
     except (UnicodeDecodeError, json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputFileError(f"{path}: not an odgeo alert history ({type(err).__name__}); give a new --history "
+        raise InputFileError(f"{path}: not an odgeo alert history ({type(err).__name__}); give a new `history` "
                              "file or restore this one") from err
     return meta, table
 
@@ -182,11 +182,11 @@ def _read_sqlite(path: Path) -> tuple[dict, pd.DataFrame]:
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
             table = pd.read_sql_query("SELECT * FROM alerts", con)  # dtype=str would make NULL "None" (pandas 2.1)
     except (sqlite3.Error, pd.errors.DatabaseError) as err:
-        raise InputFileError(f"{path}: not an odgeo alert history ({err}); give a new --history file") from err
+        raise InputFileError(f"{path}: not an odgeo alert history ({err}); give a new `history` file") from err
     try:
         meta = {k: json.loads(v) for k, v in meta.items()}
     except json.JSONDecodeError as err:
-        raise InputFileError(f"{path}: the history's meta table is damaged; start a new --history file") from err
+        raise InputFileError(f"{path}: the history's meta table is damaged; start a new `history` file") from err
     table = table.astype(object).where(table.notna(), None)
     return meta, table.replace({"": None})
 

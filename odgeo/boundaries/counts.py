@@ -29,7 +29,7 @@ RATE_PER = 10_000
 
 
 def read_boundaries(path: str | Path, *, name_col: str | None = None, population_col: str | None = None,
-                    layer: str | None = None, option: str = "--boundary-name-col",
+                    layer: str | None = None, option: str = "`boundary_name_col`",
                     what: str = "a boundaries file") -> tuple[gpd.GeoDataFrame, dict]:
     """Polygons with a name and, when there is one, a population.
 

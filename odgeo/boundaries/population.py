@@ -51,10 +51,10 @@ def checked_population(frame: gpd.GeoDataFrame, path, column: str | None = None)
     estimate built on them would be silently wrong.
     """
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    found = find_column(columns, POPULATION_ALIASES, column, path=path, option="--population-col")
+    found = find_column(columns, POPULATION_ALIASES, column, path=path, option="`population_col`")
     if found is None:
         raise ColumnError(f"{path}: no population column found (looked for {', '.join(POPULATION_ALIASES)}); "
-                          f"name it with --population-col")
+                          f"name it with `population_col`")
     values = pd.to_numeric(frame[found], errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~(values >= 0))
     if len(bad):

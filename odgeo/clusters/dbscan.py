@@ -59,7 +59,7 @@ def check_dbscan_parameters(eps_m: float, min_samples: int) -> None:
     if not (eps_m > 0 and math.isfinite(eps_m)):
         raise ParameterError(f"eps must be a positive number of metres, not {eps_m!r}")
     if eps_m > MAX_EPS_M:
-        raise ParameterError(f"--eps {eps_m:g} m is more than {MAX_EPS_M:,.0f} m: DBSCAN's search distance is a "
+        raise ParameterError(f"`eps_m` {eps_m:g} m is more than {MAX_EPS_M:,.0f} m: DBSCAN's search distance is a "
                              "neighbourhood's size (100-500 m is usual), not a region's")
     if int(min_samples) != min_samples or min_samples < 1:
         raise ParameterError(f"min_samples must be a whole number >= 1, not {min_samples!r}")

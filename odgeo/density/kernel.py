@@ -145,14 +145,15 @@ def auto_bandwidth(x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
     """
     n = len(x)
     if n < 2:
-        raise NoDataError("the automatic bandwidth needs at least 2 located incidents; give --bandwidth in metres")
+        raise NoDataError("the automatic bandwidth needs at least 2 located incidents; give `bandwidth_m` in metres")
     dx, dy = x - x.mean(), y - y.mean()
     sd = math.sqrt(float(np.mean(dx**2 + dy**2)))
     dm = float(np.median(np.hypot(dx, dy)))
     spread = min(sd, math.sqrt(1.0 / math.log(2.0)) * dm)
     h = 0.9 * spread * n**-0.2
     if not h >= 1.0:  # identical points project to a spread of float noise, not of metres
-        raise NoDataError("every located incident is at the same place: the automatic bandwidth is 0; give --bandwidth")
+        raise NoDataError("every located incident is at the same place: the automatic bandwidth is 0; "
+                          "give `bandwidth_m`")
     reason = {
         "rule": "0.9 * min(SD, sqrt(1/ln 2) * Dm) * n^-0.2 (ArcGIS spatial Silverman)",
         "standard_distance_m": round(sd, 2),
@@ -339,8 +340,8 @@ def density_layout(extent: tuple[float, float, float, float], *, bandwidth_m: fl
         width_km, height_km = (max_x - min_x + 2 * reach) / 1000, (max_y - min_y + 2 * reach) / 1000
         raise ParameterError(
             f"the density grid would be {cols:,} x {rows:,} cells ({width_km:,.0f} x {height_km:,.0f} km at "
-            f"{cell_size_m:g} m, at most {_MAX_OUTPUT_CELLS:,} cells); give a larger --cell-size or a smaller "
-            "--bandwidth, or filter the incidents to a smaller area")
+            f"{cell_size_m:g} m, at most {_MAX_OUTPUT_CELLS:,} cells); give a larger `cell_size_m` or a smaller "
+            "`bandwidth_m`, or filter the incidents to a smaller area")
     west = math.floor((min_x - reach) / cell_size_m) * cell_size_m
     south = math.floor((min_y - reach) / cell_size_m) * cell_size_m
     sub = max(1, math.ceil(cell_size_m * _NODES_PER_BANDWIDTH[kernel] / bandwidth_m))

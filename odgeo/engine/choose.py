@@ -56,7 +56,7 @@ def choose_engine(engine: str | None, source, *, free: int | None = None) -> Eng
     """
     engine = engine or "memory"
     if engine not in ENGINES:
-        raise ParameterError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        raise ParameterError(f"`engine` must be one of {', '.join(ENGINES)}, not {engine!r}")
     if engine != "auto":
         return EngineChoice(engine, "given")
     text = str(source)
@@ -83,9 +83,9 @@ def parse_memory(text: str | None) -> int | None:
     try:
         value = int(parse_bytes(str(text)))
     except (ValueError, TypeError) as err:
-        raise ParameterError(f"--worker-memory must be an amount such as 4GB or 512MiB, not {text!r}") from err
+        raise ParameterError(f"`worker_memory` must be an amount such as 4GB or 512MiB, not {text!r}") from err
     if value < 256 * 2**20:  # below what a worker holds once started, older Dask restarts it forever
-        raise ParameterError(f"--worker-memory must be at least 256 MiB, not {text!r}")
+        raise ParameterError(f"`worker_memory` must be at least 256 MiB, not {text!r}")
     return value
 
 
@@ -114,12 +114,12 @@ def dask_client(scheduler: str | None = None, workers: int | None = None,
     try:
         from distributed import Client, LocalCluster
     except ImportError as err:
-        raise OdgeoError("--engine dask needs Dask: pip install 'odgeo[dask]'") from err
+        raise OdgeoError("`engine` dask needs Dask: pip install 'odgeo[dask]'") from err
     if workers is not None and workers < 1:
-        raise ParameterError(f"--workers must be at least 1, not {workers}")
+        raise ParameterError(f"`workers` must be at least 1, not {workers}")
     if scheduler is not None:
         if workers is not None or worker_memory is not None:
-            raise ParameterError("--workers and --worker-memory start a local cluster; a --scheduler has its own")
+            raise ParameterError("`workers` and `worker_memory` start a local cluster; a `scheduler` has its own")
         with _connected(Client, scheduler) as client:
             yield client, {"scheduler": scheduler, "workers": len(client.scheduler_info().get("workers", {}))}
         return
@@ -138,7 +138,7 @@ def _connected(client_type, address: str):
     try:
         client = client_type(address, timeout="10s")
     except (OSError, TimeoutError) as err:
-        raise ParameterError(f"--scheduler {address}: cannot reach a Dask scheduler there ({err}); "
+        raise ParameterError(f"`scheduler` {address}: cannot reach a Dask scheduler there ({err}); "
                              "check the address and that the scheduler runs") from err
     try:
         yield client

@@ -271,7 +271,7 @@ def _cluster_errors(source: str):
         yield
     except KilledWorker as err:
         raise ClusterError(f"{source}: Dask workers died on every try of one part ({err.args[0]!s:.60}); they "
-                           "probably ran out of memory: lower --blocksize or raise --worker-memory") from err
+                           "probably ran out of memory: lower `blocksize` or raise `worker_memory`") from err
 
 
 def _read(plan: InputPlan, client, layer, columns, crs, timezone, date_format, accept_implausible_dates

@@ -63,10 +63,10 @@ def parse_reference_columns(text: str | None) -> dict[str, tuple[str, ...]]:
         role, sep, cols = part.partition("=")
         role, columns = role.strip().lower(), tuple(c.strip() for c in cols.split("+") if c.strip())
         if not sep or not columns:
-            raise ParameterError(f"--reference-columns: {part.strip()!r} is not ROLE=COLUMN (for example "
+            raise ParameterError(f"`reference_columns`: {part.strip()!r} is not ROLE=COLUMN (for example "
                                  "number=ADD_NUMBER,street=ST_NAME)")
         if role not in REFERENCE_ROLES:
-            raise ParameterError(f"--reference-columns: {role!r} is not one of {', '.join(REFERENCE_ROLES)}")
+            raise ParameterError(f"`reference_columns`: {role!r} is not one of {', '.join(REFERENCE_ROLES)}")
         mapping[role] = columns
     return mapping
 
@@ -217,7 +217,7 @@ def build_index(paths: list[Path], *, columns: dict[str, tuple[str, ...]] | None
     unused = sorted(set(columns or {}) - used)
     if unused:
         role = unused[0]
-        raise ParameterError(f"--reference-columns {role}={'+'.join((columns or {})[role])}: no reference file has "
+        raise ParameterError(f"`reference_columns` {role}={'+'.join((columns or {})[role])}: no reference file has "
                              f"{'these columns' if len((columns or {})[role]) > 1 else 'this column'}; check the "
                              "names (case counts) against the file's header")
     pts = pd.concat(points, ignore_index=True) if points else pd.DataFrame(columns=["lon", "lat", "number",
@@ -318,14 +318,14 @@ def _read_reference(path: Path, given: dict[str, tuple[str, ...]]) -> tuple[str,
     if not (cols.has("number") and cols.has("street")):
         raise ColumnError(f"{path}: a reference needs house number and street columns (NUMBER and STREET as "
                           f"OpenAddresses, FULLNAME with LFROMADD or LFROMHN... for TIGER centerlines, or name them "
-                          f"with --reference-columns number=COL,street=COL); columns are "
+                          f"with `reference_columns` number=COL,street=COL); columns are "
                           f"{', '.join(map(str, data.columns))}")
     if geometry is not None:
         lon, lat = np.asarray(shapely.get_x(geometry.values)), np.asarray(shapely.get_y(geometry.values))
     else:
         if not (cols.has("lon") and cols.has("lat")):
             raise ColumnError(f"{path}: no LON/LAT columns for the address points (name them with "
-                              "--reference-columns lon=COL,lat=COL)")
+                              "`reference_columns` lon=COL,lat=COL)")
         lon = pd.to_numeric(cols.text("lon"), errors="coerce").to_numpy(float)
         lat = pd.to_numeric(cols.text("lat"), errors="coerce").to_numpy(float)
     numbers = pd.to_numeric(cols.text("number").str.extract(r"^\s*(\d+)")[0], errors="coerce")
@@ -342,7 +342,7 @@ def _lines(path: Path, cols: _Columns, geometry) -> pd.DataFrame:
     """
     if not cols.has("street") or not all(cols.has(r) for r in _RANGE_COLS):
         raise ColumnError(f"{path}: centerlines need FULLNAME and LFROMADD, LTOADD, RFROMADD, RTOADD (TIGER EDGES) "
-                          "or LFROMHN, LTOHN, RFROMHN, RTOHN (TIGER ADDRFEAT) columns, or --reference-columns "
+                          "or LFROMHN, LTOHN, RFROMHN, RTOHN (TIGER ADDRFEAT) columns, or `reference_columns` "
                           f"street=COL,lfrom=COL,lto=COL,rfrom=COL,rto=COL; columns are "
                           f"{', '.join(map(str, cols.data.columns))}")
     lines = geometry.explode(index_parts=False)

@@ -56,7 +56,7 @@ class OnlineGeocoder:
                  cache_path: Path | None = None, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic):
         if service not in SERVICES:
-            raise ParameterError(f"--service must be one of {', '.join(SERVICES)}, not {service!r}")
+            raise ParameterError(f"`service` must be one of {', '.join(SERVICES)}, not {service!r}")
         self.service = service
         self.url = url or SERVICE_URLS[service]
         self.user_agent = user_agent

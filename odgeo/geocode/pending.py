@@ -53,7 +53,7 @@ def geocode_pending(read: IncidentRead, index: AddressIndex, *, min_score: float
         Counts by status and the scores, for the run record.
     """
     if not 0 <= min_score <= 1:
-        raise ParameterError(f"--min-score must be between 0 and 1, not {min_score!r}")
+        raise ParameterError(f"`min_score` must be between 0 and 1, not {min_score!r}")
     frame = read.incidents
     pending = ~has_location(frame.geometry)
     if not pending.any():

@@ -121,7 +121,7 @@ def optimized_scale(x: np.ndarray, y: np.ndarray, lon: np.ndarray, lat: np.ndarr
 
     n = len(x)
     if n < MIN_INCIDENTS:
-        raise NoDataError(f"--method optimized needs at least {MIN_INCIDENTS} located incidents, not {n}: "
+        raise NoDataError(f"`method` optimized needs at least {MIN_INCIDENTS} located incidents, not {n}: "
                           "with fewer, hot spot statistics mean nothing")
     decisions.add(f"{n:,} located incidents: at least {MIN_INCIDENTS}, enough to analyse", n_incidents=n)
     outliers, numbers = locational_outliers(x, y)

@@ -129,7 +129,7 @@ def _check_cell_budget(area, resolution: int) -> None:
     if estimate > MAX_STUDY_CELLS:
         raise ParameterError(f"Gi* at H3 resolution {resolution} would take about {estimate:,.0f} cells over the "
                              f"study area ({km2:,.0f} km², at most {MAX_STUDY_CELLS:,}); choose a coarser "
-                             "--gi-resolution (or --resolution)")
+                             "`gi_resolution` (or `resolution`)")
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def neighbours(cells: np.ndarray, rings: int) -> Neighbours:
     if len(cells) * disk > MAX_NEIGHBOUR_PAIRS:
         raise ParameterError(f"{rings} ring(s) give each of the {len(cells):,} cells {disk:,} neighbours "
                              f"({len(cells) * disk:,} pairs, at most {MAX_NEIGHBOUR_PAIRS:,}); choose fewer "
-                             "--gi-rings, a shorter --gi-distance or a coarser resolution")
+                             "`gi_rings`, a shorter `gi_distance_m` or a coarser resolution")
     disks = cell_disks(cells, rings)
     sizes = np.array([len(d) for d in disks])
     flat = np.fromiter((c for d in disks for c in d), dtype=np.uint64, count=int(sizes.sum()))
@@ -219,7 +219,7 @@ def permutation_p(values: np.ndarray, nb: Neighbours, permutations: int, seed: i
 def confidence_bins(z: np.ndarray, p: np.ndarray, correction: str = "fdr") -> np.ndarray:
     """gi_bin: ±3/±2/±1 at 99/95/90% confidence after the correction, 0 otherwise."""
     if correction not in CORRECTIONS:
-        raise ParameterError(f"--correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
+        raise ParameterError(f"`correction` must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
     p = np.asarray(p, dtype=float)
     bins = np.zeros(len(p), dtype=np.int64)
     for level, alpha in reversed(LEVELS):  # weakest first, so stronger levels overwrite
@@ -309,7 +309,7 @@ def gi_star_cells(counts: pd.Series, *, resolution: int, distance_m: float | Non
     cells = study_cells(occupied, resolution, rings, boundary)
     if not len(cells):
         raise ParameterError("the study area holds no H3 cell at the Gi* resolution; give a larger "
-                             "--study-area or a finer --gi-resolution")
+                             "`study_area` or a finer `gi_resolution`")
     values = counts.to_numpy(dtype=float)
     pos = np.minimum(np.searchsorted(cells, occupied), len(cells) - 1)
     inside = cells[pos] == occupied

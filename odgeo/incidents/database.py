@@ -55,7 +55,7 @@ def read_database(url: str, *, table: str | None = None, sql: str | None = None)
         A refused connection, a missing table, or a query the server rejects.
     """
     if (table is None) == (sql is None):
-        raise ParameterError("a database source needs --table NAME or --sql QUERY (one of them)")
+        raise ParameterError("a database source needs `table` NAME or `sql` QUERY (one of them)")
     psycopg = psycopg_module()
     label = database_label(url)
     where = label if table is not None else f"{label} (query)"
@@ -84,7 +84,7 @@ def read_database(url: str, *, table: str | None = None, sql: str | None = None)
 def _plain_query(sql: str) -> str:
     query = sql.strip().rstrip(";").strip()
     if not query:
-        raise ParameterError("--sql is empty; give a SELECT query")
+        raise ParameterError("`sql` is empty; give a SELECT query")
     return query
 
 

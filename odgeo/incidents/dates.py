@@ -56,7 +56,7 @@ def check_timezone(timezone: str) -> str:
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as err:
-        raise ParameterError(f"--timezone {timezone!r} is not a time zone name (e.g. America/Phoenix)") from err
+        raise ParameterError(f"`timezone` {timezone!r} is not a time zone name (e.g. America/Phoenix)") from err
     return timezone
 
 
@@ -214,7 +214,7 @@ def decide_order(evidence: OrderEvidence, column: str) -> tuple[bool, dict]:
         raise DataError(
             f"column {column!r} mixes day-first dates (row {evidence.day_first_row} has a first number over 12) "
             f"and month-first dates (row {evidence.month_first_row} has a second number over 12); give the "
-            f"format with --date-format (e.g. --date-format '%m/%d/%Y %H:%M')")
+            f"format with `date_format` (e.g. `date_format` '%m/%d/%Y %H:%M')")
     day_first = bool(evidence.day_first)
     return day_first, {
         "ambiguous": True, "values_proving_day_first": evidence.day_first,

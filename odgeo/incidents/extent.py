@@ -70,7 +70,7 @@ def check_spread(lon: np.ndarray, lat: np.ndarray, *, drop_outliers: bool = Fals
     if outliers.any() and not drop_outliers:
         raise DataError(f"{int(outliers.sum())} incident(s) lie more than {threshold:,.0f} km from the median "
                         f"centre of the others (up to {dist.max():,.0f} km): a stray record stretches every map "
-                        "and grid; add --drop-outliers to set them aside (rejects.csv, code outlier), or fix "
+                        "and grid; add `drop_outliers` to set them aside (rejects.csv, code outlier), or fix "
                         "their coordinates")
     spread = dist  # what is left is what was measured, unless outliers were set aside
     if outliers.any():

@@ -176,7 +176,7 @@ def _raw_table(path: str | Path, *, table: str | None, sql: str | None, layer: s
     if is_database_url(path):
         raw = read_database(str(path), table=table, sql=sql)
     elif table is not None or sql is not None:
-        raise ParameterError(f"--table and --sql apply to a database source (postgresql://...), not to {path}")
+        raise ParameterError(f"`table` and `sql` apply to a database source (postgresql://...), not to {path}")
     else:
         raw = read_table(path, layer=layer)
     release_unused()  # the parse's buffers, before validation's arrays need the room
@@ -411,7 +411,7 @@ def check_degrees(lon: np.ndarray, lat: np.ndarray, part: PartValidation) -> Non
         example = f"{lon[0]:.1f}, {lat[0]:.1f}"
         raise DataError(
             f"{part.table.path}: columns {lon_col!r}/{lat_col!r} hold values like ({example}) that "
-            f"are not degrees; give their CRS with --crs (for example --crs EPSG:2223)"
+            f"are not degrees; give their CRS with `crs` (for example `crs` EPSG:2223)"
         )
 
 
@@ -458,16 +458,16 @@ def _require_columns(roles: dict[str, str | None], table: RawTable) -> None:
     problems = []
     if roles[OCCURRED_AT] is None:
         problems.append("no date column found (looked for names like date, datetime, incident_date, "
-                        "occurred_at); name it with --date-col")
+                        'occurred_at); name it with `columns["occurred_at"]`')
     has_lon, has_lat = roles["longitude"] is not None, roles["latitude"] is not None
     if not has_lon and not has_lat and roles[ADDRESS] is None and roles["location"] is None:
-        problems.append("no coordinate columns (longitude/latitude, lon/lat, x/y), no location column "
-                        "and no address column found; name them with --lon-col and --lat-col "
-                        "(or --location-col for text like '(41.30, -72.92)')")
+        problems.append('no coordinate columns (longitude/latitude, lon/lat, x/y), no location column '
+                        'and no address column found; name them with `columns["longitude"]` and '
+                        '`columns["latitude"]` (or `columns["location"]` for text like "(41.30, -72.92)")')
     elif has_lon != has_lat:
         found, missing = ("longitude", "latitude") if has_lon else ("latitude", "longitude")
-        problems.append(f"found a {found} column ({roles[found]!r}) but no {missing} column; "
-                        f"name it with --{missing[:3]}-col")
+        setting = f'`columns["{missing}"]`'
+        problems.append(f"found a {found} column ({roles[found]!r}) but no {missing} column; name it with {setting}")
     if problems:
         cols = ", ".join(map(str, table.data.columns))
         raise ColumnError(f"{table.path}: {'; and '.join(problems)}. Columns are: {cols}")

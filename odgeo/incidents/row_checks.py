@@ -297,7 +297,7 @@ def is_wgs84(crs: str) -> bool:
     try:
         return CRS.from_user_input(crs).equals(CRS.from_user_input(WGS84))
     except CRSError as err:
-        raise ParameterError(f"--crs {crs!r} is not a CRS pyproj knows (e.g. EPSG:2223)") from err
+        raise ParameterError(f"`crs` {crs!r} is not a CRS pyproj knows (e.g. EPSG:2223)") from err
 
 
 def _transform_to_wgs84(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:

@@ -67,14 +67,14 @@ def filter_incidents(
     drop = pd.Series("", index=frame.index, dtype=object)
     reasons: dict[str, tuple[str, str]] = {}
     if since is not None:
-        start = _as_bound(since, tz, "--since")
+        start = _as_bound(since, tz, "`since`")
         mask = times < start
         drop[mask & (drop == "")] = "before_since"
         reasons["before_since"] = (OCCURRED_AT, "before the --since date (in run.json)")
     if until is not None:
-        end = _as_bound(until, tz, "--until", inclusive_day=True)
-        if since is not None and end < _as_bound(since, tz, "--since"):
-            raise ParameterError(f"--until ({until}) is before --since ({since})")
+        end = _as_bound(until, tz, "`until`", inclusive_day=True)
+        if since is not None and end < _as_bound(since, tz, "`since`"):
+            raise ParameterError(f"`until` ({until}) is before `since` ({since})")
         mask = times > end
         drop[mask & (drop == "")] = "after_until"
         reasons["after_until"] = (OCCURRED_AT, "after the --until date (in run.json)")
@@ -92,7 +92,7 @@ def filter_incidents(
         unknown = wanted - set(OUTCOMES)
         if unknown:
             raise ParameterError(
-                f"--outcome {', '.join(sorted(unknown))} is not an outcome; use fatal, nonfatal or unknown"
+                f"`outcomes` {', '.join(sorted(unknown))} is not an outcome; use fatal, nonfatal or unknown"
             )
         mask = ~frame[OUTCOME].isin(wanted)
         drop[mask & (drop == "")] = "outcome_filtered"

@@ -466,7 +466,7 @@ def _point_layer(path: Path, layer: str | None) -> str | None:
         raise InputFileError(f"{path}: layer {first_name!r} holds {str(first_kind).lower()}s and no layer holds "
                              "points; odgeo needs incident points (or a table with coordinate columns)")
     raise InputFileError(f"{path}: layer {first_name!r} holds {str(first_kind).lower()}s; choose a point layer "
-                         f"with --layer: {', '.join(points)}")
+                         f"with `layer`: {', '.join(points)}")
 
 
 def _read_vector(path: Path, *, layer: str | None) -> RawTable:

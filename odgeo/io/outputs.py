@@ -51,7 +51,7 @@ class OutputFolder:
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise OutputError(f"cannot create the folder for --out {self.final}: {err.strerror or err}") from err
+            raise OutputError(f"cannot create the folder for `out_dir` {self.final}: {err.strerror or err}") from err
         self._lock = parent / f".{self.final.name}.odgeo-lock"
         self._take_lock()
         self._remove_leftovers(parent)
@@ -60,20 +60,20 @@ class OutputFolder:
             self.tmp.mkdir()
         except OSError as err:
             self._release()
-            raise OutputError(f"cannot write into {parent} for --out {self.final}: {err.strerror or err}") from err
+            raise OutputError(f"cannot write into {parent} for `out_dir` {self.final}: {err.strerror or err}") from err
         self.committed = False
 
     def _check_final(self) -> None:
         out = self.final
         if out.exists() and not out.is_dir():
-            raise OutputExistsError(f"{out} is a file; give a folder for --out")
+            raise OutputExistsError(f"{out} is a file; give a folder for `out_dir`")
         for parent in out.absolute().parents:
             if parent.exists():
                 if not parent.is_dir():
-                    raise OutputError(f"cannot create --out {out}: {parent} is a file, not a folder")
+                    raise OutputError(f"cannot create `out_dir` {out}: {parent} is a file, not a folder")
                 break
         if out.exists() and any(out.iterdir()) and not self.overwrite:
-            raise OutputExistsError(f"{out} is not empty; choose another folder or add --overwrite")
+            raise OutputExistsError(f"{out} is not empty; choose another folder or add `overwrite`")
 
     def _take_lock(self) -> None:
         me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -90,12 +90,12 @@ class OutputFolder:
                 self._lock.unlink(missing_ok=True)  # a run that was killed left it
                 continue
             except OSError as err:
-                raise OutputError(f"cannot write into {self._lock.parent} for --out {self.final}: "
+                raise OutputError(f"cannot write into {self._lock.parent} for `out_dir` {self.final}: "
                                   f"{err.strerror or err}") from err
             with os.fdopen(fd, "w") as fh:
                 json.dump(me, fh)
             return
-        raise OutputError(f"cannot take the lock {self._lock} for --out {self.final}; try again")
+        raise OutputError(f"cannot take the lock {self._lock} for `out_dir` {self.final}; try again")
 
     def _remove_leftovers(self, parent: Path) -> None:
         """Folders a killed run left beside --out (only runs holding the lock write them).
@@ -156,7 +156,7 @@ def _write_error(err: OSError, tmp: Path, final: Path) -> OutputError:
     if err.errno in _FULL:
         return OutputError(f"the disk holding {final.absolute().parent} is full (no space left while writing "
                            f"{name}); free some space and run again; {final} is as it was")
-    return OutputError(f"cannot write {name} for --out {final}: {err.strerror or err}; {final} is as it was")
+    return OutputError(f"cannot write {name} for `out_dir` {final}: {err.strerror or err}; {final} is as it was")
 
 
 def _read_lock(path: Path) -> dict | None:

@@ -145,9 +145,10 @@ class PostgisDestination:
         dest = cls(url, schema or "odgeo", mode or "replace",
                    f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", audience)
         if dest.mode not in POSTGIS_MODES:
-            raise ParameterError(f"--postgis-mode must be one of {', '.join(POSTGIS_MODES)}, not {dest.mode!r}")
+            raise ParameterError(f"`postgis_mode` must be one of {', '.join(POSTGIS_MODES)}, not {dest.mode!r}")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", dest.schema):
-            raise ParameterError(f"--schema {dest.schema!r}: give a plain name (letters, digits, _), e.g. odgeo")
+            raise ParameterError(f"`postgis_schema` {dest.schema!r}: give a plain name (letters, digits, _), "
+                                 "e.g. odgeo")
         with connect(url, purpose="write products") as conn:
             row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
             if row is None:
@@ -167,7 +168,7 @@ class PostgisDestination:
                              [self.audience]).fetchone()
         if other is not None:
             raise DatabaseError(f"{database_label(self.url)}: schema {self.schema} holds {other[0]} releases; write "
-                                f"{self.audience} products to a schema of their own (for example --schema "
+                                f"{self.audience} products to a schema of their own (for example `postgis_schema` "
                                 f"{self.schema}_{self.audience}), so that whoever may read one audience's tables "
                                 "never reads the other's")
 
@@ -266,7 +267,7 @@ def _add_missing_columns(conn, target, label: str, columns: list[tuple[str, str]
             conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(target, sql.Identifier(col), sql.SQL(kind)))
         elif _base_type(have) != _base_type(kind):
             raise DatabaseError(f"{label}: column {col!r} is {have} in the table and {kind} in this run's product; "
-                                "use --postgis-mode replace, or another --schema")
+                                "use `postgis_mode` replace, or another `postgis_schema`")
 
 
 def _base_type(kind: str) -> str:

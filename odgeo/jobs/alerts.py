@@ -173,7 +173,7 @@ def _write_products(run: AlertRun, folder: OutputFolder) -> list[Path]:
 def _check_history_place(history: str, out_dir) -> None:
     path, out = Path(history).resolve(), Path(out_dir).resolve()
     if out == path.parent or out in path.parents:
-        raise ParameterError(f"--history {history} is inside --out {out_dir}, which each run replaces; keep the "
+        raise ParameterError(f"`history` {history} is inside `out_dir` {out_dir}, which each run replaces; keep the "
                              "history outside the output folder")
 
 
@@ -267,12 +267,12 @@ def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
     """
     if not settings.scan:
         if settings.scan_max_p is not None:
-            raise ParameterError("--scan-max-p applies with --scan")
+            raise ParameterError("`scan_max_p` applies with `scan`")
         return pd.DataFrame(), {}
     max_p = float(record.pick("scan_max_p", settings.scan_max_p, DEFAULT_SCAN_ALERT_P,
                               "a recurrence interval of at least 100 days (NYC DOHMH)"))
     if not 0 < max_p <= 1:
-        raise ParameterError(f"--scan-max-p must be in (0, 1], not {max_p}")
+        raise ParameterError(f"`scan_max_p` must be in (0, 1], not {max_p}")
     options = replace(DEFAULT_SCAN, report_p=max_p)
     last_day = (as_of - pd.Timedelta(1, "ns")).normalize()
     first_day = last_day - pd.Timedelta(days=options.window_days - 1)
@@ -305,12 +305,12 @@ def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
 def _areas(settings: AlertSettings, used: gpd.GeoDataFrame, record: RunRecord) -> AlertAreas:
     if settings.areas:
         if settings.resolution is not None:
-            raise ParameterError("--resolution applies to H3 areas; with --areas the polygons are the areas")
+            raise ParameterError("`resolution` applies to H3 areas; with `areas` the polygons are the areas")
         areas = polygon_areas(settings.areas, used, name_col=settings.area_name_col)
         record.param("areas", Path(settings.areas).name, "given")
     else:
         if settings.area_name_col:
-            raise ParameterError("--area-name-col needs --areas FILE")
+            raise ParameterError("`area_name_col` needs `areas` FILE")
         resolution = int(record.pick("resolution", settings.resolution, DEFAULT_ALERT_RESOLUTION,
                                      "H3 cells of about 5 km2 (without --areas)"))
         areas = h3_areas(used, resolution)
@@ -330,8 +330,8 @@ def _threshold(settings: AlertSettings, record: RunRecord, window_hours: float) 
     given = settings.threshold
     if given in (None, "recommended"):
         if window_hours != 24:
-            raise ParameterError("--threshold recommended comes from daily counts and needs --window-hours 24; "
-                                 "give --threshold N for another window")
+            raise ParameterError("`threshold` recommended comes from daily counts and needs `window_hours` 24; "
+                                 "give `threshold` N for another window")
         rule = ThresholdRule()
         record.param("threshold", "recommended", "given" if given else "default", rule_record(rule))
         return rule, None
@@ -340,7 +340,7 @@ def _threshold(settings: AlertSettings, record: RunRecord, window_hours: float) 
     except (TypeError, ValueError):
         fixed = 0
     if fixed < 1:
-        raise ParameterError(f"--threshold must be 'recommended' or a whole number of at least 1, not {given!r}")
+        raise ParameterError(f"`threshold` must be 'recommended' or a whole number of at least 1, not {given!r}")
     record.param("threshold", fixed, "given")
     return None, fixed
 
@@ -349,7 +349,7 @@ def _methods(settings: AlertSettings, record: RunRecord) -> tuple[str, ...]:
     methods = tuple(m.strip().lower() for m in (settings.ears or EARS_METHODS) if m.strip())
     bad = [m for m in methods if m not in EARS_METHODS and m != "none"]
     if bad:
-        raise ParameterError(f"--ears takes {', '.join(EARS_METHODS)} or none, not {', '.join(bad)}")
+        raise ParameterError(f"`ears` takes {', '.join(EARS_METHODS)} or none, not {', '.join(bad)}")
     methods = tuple(m for m in methods if m != "none")
     record.param("ears", list(methods), "given" if settings.ears else "default")
     return methods

@@ -31,23 +31,23 @@ def plan_clusters(record: RunRecord, settings, min_samples: int) -> ClusterPlan:
     """The cluster method of ``settings`` (HotspotSettings) and its own parameters, recorded."""
     method = record.pick("cluster_method", settings.cluster_method, "dbscan", "places, whatever their dates")
     if method not in CLUSTER_METHODS:
-        raise ParameterError(f"--cluster-method must be one of {', '.join(CLUSTER_METHODS)}, not {method!r}")
+        raise ParameterError(f"`cluster_method` must be one of {', '.join(CLUSTER_METHODS)}, not {method!r}")
     if settings.eps_days is not None and method != "st-dbscan":
-        raise ParameterError("--eps-days applies to --cluster-method st-dbscan")
+        raise ParameterError("`eps_days` applies to `cluster_method` st-dbscan")
     if settings.min_cluster_size is not None and method != "hdbscan":
-        raise ParameterError("--min-cluster-size applies to --cluster-method hdbscan")
+        raise ParameterError("`min_cluster_size` applies to `cluster_method` hdbscan")
     eps_days = size = None
     if method == "st-dbscan":
         eps_days = float(record.pick("eps_days", settings.eps_days, DEFAULT_EPS_DAYS,
                                      "a bad batch moves through a neighbourhood within days"))
         if not (eps_days > 0 and np.isfinite(eps_days)):
-            raise ParameterError(f"--eps-days must be a positive number of days, not {eps_days!r}")
+            raise ParameterError(f"`eps_days` must be a positive number of days, not {eps_days!r}")
     if method == "hdbscan":
         if min_samples < 2:
-            raise ParameterError(f"--min-samples must be at least 2 for --cluster-method hdbscan, not {min_samples}")
+            raise ParameterError(f"`min_samples` must be at least 2 for `cluster_method` hdbscan, not {min_samples}")
         size = int(record.pick("min_cluster_size", settings.min_cluster_size, min_samples, "--min-samples"))
         if size < 2:
-            raise ParameterError(f"--min-cluster-size must be at least 2, not {size}")
+            raise ParameterError(f"`min_cluster_size` must be at least 2, not {size}")
     return ClusterPlan(method, eps_days, size)
 
 

@@ -140,7 +140,7 @@ def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
 def _open_destination(settings: JobSettings) -> PostgisDestination | None:
     if settings.to_postgis is None:
         if settings.postgis_schema is not None or settings.postgis_mode is not None:
-            raise ParameterError("--schema and --postgis-mode apply with --to-postgis URL")
+            raise ParameterError("`postgis_schema` and `postgis_mode` apply with `to_postgis` URL")
         return None
     return PostgisDestination.open(settings.to_postgis, schema=settings.postgis_schema, mode=settings.postgis_mode,
                                    audience=settings.audience or audience_mod.DEFAULT_AUDIENCE)
@@ -187,18 +187,18 @@ def _engine(path, settings: JobSettings, record: RunRecord) -> str:
 
     if is_database_url(path):
         if settings.engine not in (None, "memory", "auto"):
-            raise ParameterError("--engine dask reads files; a database source is read by the database")
+            raise ParameterError("`engine` dask reads files; a database source is read by the database")
         return "memory"
     choice = choose_engine(settings.engine, path)
     if choice.engine == "memory" and is_partitioned(path):
-        raise ParameterError(f"{path}: a folder or a glob of files is read with --engine dask (or auto)")
+        raise ParameterError(f"{path}: a folder or a glob of files is read with `engine` dask (or auto)")
     if choice.engine == "memory" and (settings.scheduler or settings.workers or settings.worker_memory
                                       or settings.blocksize):
-        raise ParameterError("--scheduler, --workers, --worker-memory and --blocksize apply with --engine dask")
+        raise ParameterError("`scheduler`, `workers`, `worker_memory` and `blocksize` apply with `engine` dask")
     if settings.engine is not None:  # no --engine: read in memory, as before engines existed
         record.param("engine", choice.engine, "given", None if choice.reason == "given" else choice.reason)
     if settings.engine == "auto":
-        log.info("--engine auto: %s", choice.reason)
+        log.info("`engine` auto: %s", choice.reason)
     return choice.engine
 
 
@@ -285,7 +285,7 @@ def set_aside_before(read: IncidentRead, record: RunRecord, start: pd.Timestamp,
     record.sections["counts"] = rows.as_record()
     if used.empty:
         raise NoDataError(f"{read.source.get('path', 'input')}: no located incidents in {why} "
-                          f"(from {start:%Y-%m-%d}); check --as-of, or widen the window")
+                          f"(from {start:%Y-%m-%d}); check `as_of`, or widen the window")
     return read, used, rows
 
 
@@ -350,7 +350,7 @@ def check_ledger_place(settings: JobSettings, out_dir) -> None:
     if settings.ledger:
         ledger, out = Path(settings.ledger).resolve(), Path(out_dir).resolve()
         if out == ledger.parent or out in ledger.parents:
-            raise ParameterError(f"--ledger {settings.ledger} is inside --out {out_dir}, which each run replaces; "
+            raise ParameterError(f"`ledger` {settings.ledger} is inside `out_dir` {out_dir}, which each run replaces; "
                                  "keep the ledger outside the output folder")
 
 
@@ -383,13 +383,13 @@ def parse_as_of(text: str | None, tz: str, times: pd.Series) -> pd.Timestamp | N
     except ValueError:
         stamp = pd.NaT
     if pd.isna(stamp):
-        raise ParameterError(f"--as-of {text!r} is not a date or time; give YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
+        raise ParameterError(f"`as_of` {text!r} is not a date or time; give YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
     if len(str(text).strip()) <= 10:
         stamp = stamp + pd.Timedelta(days=1)  # the end of the day given
     stamp = wall_clock(stamp.tz_localize(None), tz)[0] if stamp.tzinfo is None else stamp.tz_convert(tz)
     known = times.dropna()
     if len(known) and not (known.min() < stamp <= latest_time(known) + QUIET_DAYS):
-        raise DataError(f"--as-of {text} is outside the data ({known.min():%Y-%m-%d %H:%M} to "
+        raise DataError(f"`as_of` {text} is outside the data ({known.min():%Y-%m-%d %H:%M} to "
                         f"{known.max():%Y-%m-%d %H:%M}, and up to {QUIET_DAYS.days} quiet days after); "
                         "give a time within it, or check that the export is today's")
     return stamp

@@ -153,7 +153,7 @@ def resolve_settings(settings: EmergingSettings, record: RunRecord, times: pd.Se
     time_window = record.pick("time_window", settings.time_window, 1, "the step itself and the one before")
     correction = record.pick("correction", settings.correction, "fdr", "Benjamini-Hochberg over all bins")
     if correction not in CORRECTIONS:
-        raise ParameterError(f"--correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
+        raise ParameterError(f"`correction` must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
     step = _step(record, settings.step, times)
     return ResolvedEmergingSettings(resolution, int(rings), int(time_window), correction, step)
 
@@ -194,7 +194,7 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
     if len(steps) * len(cells) > MAX_CUBE_BINS:
         raise ParameterError(f"the space-time cube would hold {len(cells):,} cells x {len(steps):,} {step}s "
                              f"= {len(steps) * len(cells):,} bins (at most {MAX_CUBE_BINS:,}); choose a coarser "
-                             "--resolution, --step month, or a shorter period (--since/--until)")
+                             "`resolution`, `step` month, or a shorter period (`since`/`until`)")
     cube = np.zeros((len(steps), len(cells)))
     pos = np.minimum(np.searchsorted(cells, occupied_of), len(cells) - 1)
     inside = cells[pos] == occupied_of  # a given study area leaves the incidents outside it out
@@ -223,7 +223,7 @@ def _step(record: RunRecord, given: str | None, times: pd.Series) -> str:
                                  times.max().tz_localize(None).to_period("M")))
     weeks = int((times.max() - times.min()).days // 7) + 1
     if given not in (None, "auto") and given not in STEPS:
-        raise ParameterError(f"--step must be one of {', '.join(STEPS)}, not {given!r}")
+        raise ParameterError(f"`step` must be one of {', '.join(STEPS)}, not {given!r}")
     if given in (None, "auto"):
         if months >= MIN_STEPS:
             return record.param("step", "month", "auto", f"{months} months (at least {MIN_STEPS})")
@@ -233,7 +233,7 @@ def _step(record: RunRecord, given: str | None, times: pd.Series) -> str:
                           f"{weeks} week(s)")
     n = months if given == "month" else weeks
     if n < MIN_STEPS:
-        raise NoDataError(f"--step {given} gives {n} steps; emerging hot spots need at least {MIN_STEPS}")
+        raise NoDataError(f"`step` {given} gives {n} steps; emerging hot spots need at least {MIN_STEPS}")
     return record.param("step", given, "given")
 
 

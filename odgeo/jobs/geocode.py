@@ -64,13 +64,13 @@ def geocode_table(path, index: AddressIndex | None, *, address_col: str | None =
     data = table.data
     columns = list(data.columns)
     address = find_column(columns, ("address", "fulladdress", "streetaddress", "incidentaddress", "addr",
-                                    "location", "street"), address_col, path=table.path, option="--address-col")
+                                    "location", "street"), address_col, path=table.path, option="`address_col`")
     if address is None:
-        raise ColumnError(f"{table.path}: no address column found; name it with --address-col "
+        raise ColumnError(f"{table.path}: no address column found; name it with `address_col` "
                           f"(columns are {', '.join(columns)})")
-    city = find_column(columns, ("city", "town", "municipality"), city_col, path=table.path, option="--city-col")
+    city = find_column(columns, ("city", "town", "municipality"), city_col, path=table.path, option="`city_col`")
     zip_code = find_column(columns, ("zip", "zipcode", "postcode", "postalcode", "zip5"), zip_col, path=table.path,
-                           option="--zip-col")
+                           option="`zip_col`")
     cities = data[city] if city else pd.Series([""] * len(data))
     zips = data[zip_code] if zip_code else pd.Series([""] * len(data))
     if index is not None:
@@ -115,7 +115,7 @@ def write_geocoded(frame: pd.DataFrame, path: Path) -> Path:
 
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
-        raise ParameterError(f"--out must end in {', '.join(OUTPUT_SUFFIXES)}, not {path.name!r}")
+        raise ParameterError(f"`out_dir` must end in {', '.join(OUTPUT_SUFFIXES)}, not {path.name!r}")
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp{suffix}")
     try:
         _write_geocoded(frame, tmp, suffix)

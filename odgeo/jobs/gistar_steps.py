@@ -35,14 +35,14 @@ def plan_gistar(record: RunRecord, settings, x: np.ndarray, y: np.ndarray, lon: 
     """Resolve the Gi* settings (given, default, or chosen from the data) and record each once."""
     method = record.pick("method", settings.method, "fixed", "Gi* one resolution finer than the hexagons, 1 ring")
     if method not in METHODS:
-        raise ParameterError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+        raise ParameterError(f"`method` must be one of {', '.join(METHODS)}, not {method!r}")
     correction = record.pick("correction", settings.correction, "fdr",
                              "Benjamini-Hochberg false discovery rate: many cells are tested at once")
     if correction not in CORRECTIONS:
-        raise ParameterError(f"--correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
+        raise ParameterError(f"`correction` must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
     permutations = record.pick("permutations", settings.permutations, 0, "analytic p-values")
     if int(permutations) != permutations or permutations < 0:
-        raise ParameterError(f"--permutations must be a whole number >= 0, not {permutations!r}")
+        raise ParameterError(f"`permutations` must be a whole number >= 0, not {permutations!r}")
     seed = record.pick("seed", settings.seed, 0)
     boundary = None
     if settings.study_area:
@@ -51,8 +51,8 @@ def plan_gistar(record: RunRecord, settings, x: np.ndarray, y: np.ndarray, lon: 
     keep = None
     if method == "optimized":
         if settings.gi_distance_m is not None or settings.gi_rings is not None or settings.gi_resolution is not None:
-            raise ParameterError("--method optimized chooses the Gi* resolution and distance itself; "
-                                 "drop --gi-resolution/--gi-distance/--gi-rings or use --method fixed")
+            raise ParameterError("`method` optimized chooses the Gi* resolution and distance itself; "
+                                 "drop `gi_resolution`/`gi_distance_m`/`gi_rings` or use `method` fixed")
         decisions = Decisions()
         keep, gi_resolution, rings = optimized_scale(x, y, lon, lat, decisions)
         record.sections["decisions"] = decisions.steps
@@ -80,10 +80,10 @@ def neighbourhood_rings(record: RunRecord, gi_rings: int | None, gi_distance_m: 
                         resolution: int) -> int:
     """Gi* neighbours as H3 rings: given, from a distance band, or 1 by default (recorded)."""
     if gi_rings is not None and gi_distance_m is not None:
-        raise ParameterError("give --gi-distance or --gi-rings, not both")
+        raise ParameterError("give `gi_distance_m` or `gi_rings`, not both")
     if gi_rings is not None:
         if int(gi_rings) != gi_rings or gi_rings < 1:
-            raise ParameterError(f"--gi-rings must be a whole number >= 1, not {gi_rings!r}")
+            raise ParameterError(f"`gi_rings` must be a whole number >= 1, not {gi_rings!r}")
         return record.param("gi_rings", int(gi_rings), "given")
     if gi_distance_m is not None:
         rings = ring_for_distance(float(gi_distance_m), resolution)

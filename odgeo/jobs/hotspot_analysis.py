@@ -222,10 +222,10 @@ def resolve_settings(settings: HotspotSettings, record: RunRecord, audience: str
     period = record.pick("period", settings.period, "month")
     kernel = record.pick("kernel", settings.kernel, "quartic", "as ArcGIS Kernel Density and QGIS Heatmap")
     if kernel not in KERNELS:
-        raise ParameterError(f"--kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
-    bandwidth = _metres(record, "bandwidth_m", "--bandwidth", settings.bandwidth_m,
+        raise ParameterError(f"`kernel` must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    bandwidth = _metres(record, "bandwidth_m", "`bandwidth_m`", settings.bandwidth_m,
                         lambda: _auto_bandwidth_or_fallback(x, y), step=10.0)
-    cell = _metres(record, "cell_size_m", "--cell-size", settings.cell_size_m,
+    cell = _metres(record, "cell_size_m", "`cell_size_m`", settings.cell_size_m,
                    lambda: default_cell_size(x, y, bandwidth), step=None)
     percentile = record.pick("hotspot_percentile", settings.percentile, DEFAULT_PERCENTILE,
                              "cells above the 95th percentile of non-zero density: the densest 5% of the area")

@@ -139,7 +139,7 @@ def run_scan(path, out_dir, settings: ScanJobSettings | None = None, *, overwrit
     """
     settings = settings or ScanJobSettings()
     if settings.export_satscan:
-        check_audience_options(settings.audience, writes_points="--export-satscan writes every incident's "
+        check_audience_options(settings.audience, writes_points="`export_satscan` writes every incident's "
                                                                 "coordinates and day (SaTScan's input)")
     return run_job("scan", path, out_dir, settings, overwrite=overwrite, progress=progress,
                    analyse=lambda read, **kw: analyse_scan(read, settings, **kw), write=_write_products)
@@ -231,10 +231,10 @@ def _locations(settings: ScanJobSettings, record: RunRecord) -> int | None:
     """None for distinct coordinates, or the H3 resolution of --locations h3."""
     kind = record.pick("locations", settings.locations, "points", "distinct incident coordinates, as SaTScan's")
     if kind not in LOCATION_KINDS:
-        raise ParameterError(f"--locations must be one of {', '.join(LOCATION_KINDS)}, not {kind!r}")
+        raise ParameterError(f"`locations` must be one of {', '.join(LOCATION_KINDS)}, not {kind!r}")
     if kind == "points":
         if settings.location_resolution is not None:
-            raise ParameterError("--location-resolution applies to --locations h3")
+            raise ParameterError("`location_resolution` applies to `locations` h3")
         return None
     return int(record.pick("location_resolution", settings.location_resolution, DEFAULT_RESOLUTION))
 

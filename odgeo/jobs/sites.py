@@ -195,8 +195,8 @@ def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = N
     record = record or RunRecord("sites")
     say = progress or (lambda step: None)
     if settings.hotspots.ledger:
-        raise ParameterError("--ledger applies to odgeo hotspots; sites releases are not held back yet: publish "
-                             "them once, or use --audience restricted")
+        raise ParameterError("`ledger` applies to odgeo hotspots; sites releases are not held back yet: publish "
+                             "them once, or use `audience` restricted")
     hs_result = analyse_hotspots(read, settings.hotspots, progress=progress, record=record)
     incidents = hs_result.incidents
     crs = pyproj.CRS(record.sections["metric_crs"])
@@ -330,12 +330,12 @@ def resolve_settings(settings: SitesSettings, record: RunRecord, *, n_candidates
     radius = record.pick("radius_m", settings.radius_m, DEFAULT_RADIUS_M,
                          "about a five-minute walk: 200-400 m is the walking scale used for naloxone access")
     if not (radius > 0 and np.isfinite(radius)):
-        raise ParameterError(f"--radius must be a positive number of metres, not {radius!r}")
+        raise ParameterError(f"`radius_m` must be a positive number of metres, not {radius!r}")
     time_limit = record.pick("time_limit_s", settings.time_limit_s, DEFAULT_TIME_LIMIT_S)
     if settings.n_sites is not None and settings.target is not None:
-        raise ParameterError("give --n-sites or --target, not both")
+        raise ParameterError("give `n_sites` or `target`, not both")
     if settings.capacity_col is not None and settings.target is not None:
-        raise ParameterError("--target is not available with capacities (--capacity-col)")
+        raise ParameterError("`target` is not available with capacities (`capacity_col`)")
     if settings.train_until:
         record.param("train_until", settings.train_until, "given")
     if settings.target is not None:
@@ -343,7 +343,7 @@ def resolve_settings(settings: SitesSettings, record: RunRecord, *, n_candidates
                                      float(record.param("target", float(settings.target), "given")))
     n = record.pick("n_sites", settings.n_sites, min(DEFAULT_N_SITES, n_candidates))
     if int(n) != n or n < 1:
-        raise ParameterError(f"--n-sites must be a whole number >= 1, not {n!r}")
+        raise ParameterError(f"`n_sites` must be a whole number >= 1, not {n!r}")
     return ResolvedSitesSettings(float(radius), float(time_limit), int(n), None)
 
 
@@ -430,13 +430,13 @@ def _out_of_time(settings, incidents, w, exact_cand, exact_exist, n, time_limit)
     try:
         cut = pd.Timestamp(settings.train_until)
     except ValueError as err:
-        raise ParameterError(f"--train-until must be a date (YYYY-MM-DD), not {settings.train_until!r}") from err
+        raise ParameterError(f"`train_until` must be a date (YYYY-MM-DD), not {settings.train_until!r}") from err
     cut = (cut.tz_localize(tz) if cut.tzinfo is None else cut) + pd.Timedelta(days=1)
     dated = incidents[OCCURRED_AT].notna().to_numpy()  # an undated incident is on neither side
     train = (incidents[OCCURRED_AT] < cut).to_numpy() & dated
     later = dated & ~train
     if train.sum() == 0 or later.sum() == 0:
-        raise ParameterError(f"--train-until {settings.train_until} leaves no incidents on one side "
+        raise ParameterError(f"`train_until` {settings.train_until} leaves no incidents on one side "
                              f"({int(train.sum())} before, {int(later.sum())} after)")
 
     def best(mask):  # the incident-level coverage, restricted to one period

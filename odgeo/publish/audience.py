@@ -50,7 +50,7 @@ def pick_audience(record: RunRecord, given: str | None) -> str:
     """
     audience = record.pick("audience", given, DEFAULT_AUDIENCE)
     if audience not in AUDIENCES:
-        raise ParameterError(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+        raise ParameterError(f"`audience` must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     return audience
 
 
@@ -72,10 +72,10 @@ def check_audience_options(audience: str | None, *, min_count=None, mask_points=
     """
     public = (audience or DEFAULT_AUDIENCE) == PUBLIC
     if public and mask_points:
-        raise ParameterError("--mask-points applies to --audience restricted: "
+        raise ParameterError("`mask_points` applies to `audience` restricted: "
                              "public products carry no points to displace")
     if public and writes_points:
-        raise ParameterError(f"{writes_points}: give --audience restricted")
+        raise ParameterError(f"{writes_points}: give `audience` restricted")
     if min_count is not None:
         check_min_count(min_count)
 
@@ -107,9 +107,9 @@ def open_gate(record: RunRecord, audience: str, *, min_count: int | None = None,
     """
     if audience == RESTRICTED:
         if min_count is not None:
-            log.info("--min-count applies to the public audience; restricted products keep exact counts")
+            log.info("`min_count` applies to the public audience; restricted products keep exact counts")
         if ledger:
-            raise ParameterError("--ledger applies to --audience public: restricted products are not released")
+            raise ParameterError("`ledger` applies to `audience` public: restricted products are not released")
         return gate_for(RESTRICTED, mask=mask, k_anonymity=k_anonymity)
     if min_count is None:
         limit = record.param("min_count", DEFAULT_MIN_COUNT, "default", MIN_COUNT_SOURCE)
@@ -118,13 +118,13 @@ def open_gate(record: RunRecord, audience: str, *, min_count: int | None = None,
     opened = None
     if ledger:
         if ledger_settings is None:
-            raise ParameterError(f"--ledger applies to odgeo hotspots; {record.command} releases are not "
-                                 "held back yet: publish them once, or use --audience restricted")
+            raise ParameterError(f"`ledger` applies to odgeo hotspots; {record.command} releases are not "
+                                 "held back yet: publish them once, or use `audience` restricted")
         opened = Ledger.open(ledger, min_count=limit, settings=ledger_settings)
         record.param("ledger", Path(ledger).name, "given",
                      f"release {len(opened.releases) + 1}; earlier areas kept, changes under {limit} held back")
     else:
-        log.warning("public release without --ledger: it is safe alone, but two releases of the same data "
+        log.warning("public release without `ledger`: it is safe alone, but two releases of the same data "
                     "(a week apart, or with one record removed) can be differenced to find single incidents; "
-                    "give --ledger FILE to every release of a series")
+                    "give `ledger` FILE to every release of a series")
     return gate_for(PUBLIC, min_count=limit, ledger=opened)

@@ -58,7 +58,7 @@ def parse_mask_distances(text: str | tuple | None) -> tuple[float, float] | None
         lo, hi = float("nan"), float("nan")
     if not (0 <= lo < hi and math.isfinite(hi)):
         raise ParameterError(
-            f"--mask-points takes MIN_M,MAX_M with 0 <= MIN < MAX metres (for example 50,300), not {text!r}")
+            f"`mask_points` takes MIN_M,MAX_M with 0 <= MIN < MAX metres (for example 50,300), not {text!r}")
     return lo, hi
 
 

@@ -81,18 +81,18 @@ class Ledger:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ParameterError(f"--ledger {path}: not a readable release ledger ({err})") from err
+            raise ParameterError(f"`ledger` {path}: not a readable release ledger ({err})") from err
         if not isinstance(doc, dict) or doc.get("format") != LEDGER_FORMAT:
-            raise ParameterError(f"--ledger {path}: not an odgeo release ledger; give a new file name to start one")
+            raise ParameterError(f"`ledger` {path}: not an odgeo release ledger; give a new file name to start one")
         if doc.get("version") != LEDGER_VERSION:
-            raise ParameterError(f"--ledger {path}: ledger version {doc.get('version')!r}, this odgeo reads "
+            raise ParameterError(f"`ledger` {path}: ledger version {doc.get('version')!r}, this odgeo reads "
                                  f"{LEDGER_VERSION}")
         if doc["min_count"] != min_count:
-            raise ParameterError(f"--ledger {path} was made with --min-count {doc['min_count']}; every release "
+            raise ParameterError(f"`ledger` {path} was made with `min_count` {doc['min_count']}; every release "
                                  f"sharing a ledger must use it (this run: {min_count})")
         for name, value in settings.items():
             if name != "fixed" and doc["settings"].get(name) != value:
-                raise ParameterError(f"--ledger {path} was made with {name} {doc['settings'].get(name)!r}; every "
+                raise ParameterError(f"`ledger` {path} was made with {name} {doc['settings'].get(name)!r}; every "
                                      f"release sharing a ledger must use it (this run: {value!r})")
         return cls(path, doc["min_count"], doc["settings"], doc["partition"], doc["held"], doc["releases"])
 
@@ -150,7 +150,7 @@ class Ledger:
         try:
             atomic_write_bytes(self.path, data)
         except OSError as err:
-            raise ParameterError(f"--ledger {self.path}: cannot be written ({os.strerror(err.errno or 0)})") from err
+            raise ParameterError(f"`ledger` {self.path}: cannot be written ({os.strerror(err.errno or 0)})") from err
 
 
 def _area_of(entry: dict, occupied: list[int], counts: pd.DataFrame) -> Area:

@@ -62,7 +62,7 @@ def check_min_count(min_count) -> int:
     except (TypeError, ValueError):
         value = 0
     if value < 1 or value != min_count:
-        raise ParameterError(f"--min-count must be a whole number >= 1, not {min_count!r}")
+        raise ParameterError(f"`min_count` must be a whole number >= 1, not {min_count!r}")
     return value
 
 

@@ -95,7 +95,7 @@ def write_satscan_input(folder, cases: ScanCases, first_day: pd.Timestamp, optio
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise OutputError(f"--export-satscan {folder}: cannot create the folder ({err.strerror})") from err
+        raise OutputError(f"`export_satscan` {folder}: cannot create the folder ({err.strerror})") from err
     ids = np.array(location_ids(len(cases.lon)))
     pairs, counts = np.unique(np.column_stack([cases.location, cases.day]), axis=0, return_counts=True)
     dates = [f"{first_day + pd.Timedelta(days=int(d)):%Y/%m/%d}" for d in pairs[:, 1]]
@@ -110,7 +110,7 @@ def write_satscan_input(folder, cases: ScanCases, first_day: pd.Timestamp, optio
             tmp.write_text(text, encoding="ascii")
             tmp.replace(path)
         except OSError as err:
-            raise OutputError(f"--export-satscan {folder}: cannot write {name} ({err.strerror})") from err
+            raise OutputError(f"`export_satscan` {folder}: cannot write {name} ({err.strerror})") from err
     return {"folder": str(out), "files": list(SATSCAN_FILES), "n_locations": len(ids), "restricted": True,
             "note": "SaTScan reads distances on the sphere from lat/long, odgeo in the local UTM zone: circles "
                     "at the edge of --max-radius can differ by a location in rare cases"}

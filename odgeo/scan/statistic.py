@@ -87,18 +87,18 @@ class ScanSettings:
     def check(self) -> ScanSettings:
         """Self, or a ParameterError naming the setting out of range."""
         if self.window_days < 2:
-            raise ParameterError(f"--window-days must be at least 2, not {self.window_days}")
+            raise ParameterError(f"`window_days` must be at least 2, not {self.window_days}")
         if not 1 <= self.max_days <= self.window_days:
-            raise ParameterError(f"--max-days must be between 1 and --window-days ({self.window_days}), "
+            raise ParameterError(f"`max_days` must be between 1 and `window_days` ({self.window_days}), "
                                  f"not {self.max_days}")
         if not (self.max_radius_m > 0 and math.isfinite(self.max_radius_m)):
-            raise ParameterError(f"--max-radius must be a positive number of metres, not {self.max_radius_m}")
+            raise ParameterError(f"`max_radius_m` must be a positive number of metres, not {self.max_radius_m}")
         if self.min_cases < 1:
-            raise ParameterError(f"--min-cases must be at least 1, not {self.min_cases}")
+            raise ParameterError(f"`min_cases` must be at least 1, not {self.min_cases}")
         if self.permutations < 9:
-            raise ParameterError(f"--permutations must be at least 9 (999 is usual), not {self.permutations}")
+            raise ParameterError(f"`permutations` must be at least 9 (999 is usual), not {self.permutations}")
         if not 0 < self.report_p <= 1:
-            raise ParameterError(f"--report-p must be in (0, 1], not {self.report_p}")
+            raise ParameterError(f"`report_p` must be in (0, 1], not {self.report_p}")
         return self
 
 
@@ -313,8 +313,8 @@ def scan(case_location: np.ndarray, case_day: np.ndarray, x: np.ndarray, y: np.n
     first, last = time_windows(n_days, settings.max_days, settings.retrospective)
     if len(first) * n_locations > MAX_TABLE:
         raise ParameterError(f"{len(first):,} time windows x {n_locations:,} locations is too large a table for "
-                             "each permutation; lower --max-days (or --window-days with --retrospective), or use "
-                             "--locations h3")
+                             "each permutation; lower `max_days` (or `window_days` with `retrospective`), or use "
+                             "`locations` h3")
     zones = build_zones(np.asarray(x, float), np.asarray(y, float), np.bincount(loc, minlength=n_locations),
                         settings.max_radius_m)
     per_day = np.bincount(day, minlength=n_days)

@@ -58,9 +58,9 @@ def read_sites(path: str | Path, *, id_col: str | None = None, name_col: str | N
         if found_lon is None or found_lat is None:
             raise ColumnError(f"{table.path}: no longitude/latitude columns; columns are {', '.join(columns)}")
         lon_col, lat_col = found_lon, found_lat
-    id_col = find_column(columns, SITE_ID_ALIASES, id_col, path=table.path, option="--site-id-col")
-    name_col = find_column(columns, SITE_NAME_ALIASES, name_col, path=table.path, option="--site-name-col")
-    capacity_col = find_column(columns, CAPACITY_ALIASES, capacity_col, path=table.path, option="--capacity-col")
+    id_col = find_column(columns, SITE_ID_ALIASES, id_col, path=table.path, option="`id_col`")
+    name_col = find_column(columns, SITE_NAME_ALIASES, name_col, path=table.path, option="`name_col`")
+    capacity_col = find_column(columns, CAPACITY_ALIASES, capacity_col, path=table.path, option="`capacity_col`")
     lon = pd.to_numeric(data[lon_col], errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(data[lat_col], errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)))
@@ -82,5 +82,5 @@ def read_sites(path: str | Path, *, id_col: str | None = None, name_col: str | N
         out["capacity"] = capacity
     elif require_capacity:
         raise ColumnError(f"{table.path}: no capacity column (looked for {', '.join(CAPACITY_ALIASES)}); "
-                          f"name it with --capacity-col")
+                          f"name it with `capacity_col`")
     return gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)

@@ -130,7 +130,7 @@ def solve_max_coverage(problem: CoverageProblem, n_sites: int, *, time_limit: fl
     """The N candidates that, with the existing sites, cover the most weight."""
     c = problem.n_candidates
     if not 0 <= n_sites <= c:
-        raise ParameterError(f"--n-sites must be between 0 and the {c} candidates, not {n_sites}")
+        raise ParameterError(f"`n_sites` must be between 0 and the {c} candidates, not {n_sites}")
     start = time.perf_counter()
     if n_sites == 0 or len(problem.weights) == 0:
         chosen = greedy(problem, n_sites)
@@ -184,14 +184,14 @@ def greedy(problem: CoverageProblem, n_sites: int) -> list[int]:
 def solve_target_share(problem: CoverageProblem, share: float, *, time_limit: float = 60.0) -> Solution:
     """The fewest candidates that, with the existing sites, cover ``share`` of the weight."""
     if not 0 < share <= 1:
-        raise ParameterError(f"--target must be a share between 0 and 1 (for example 0.5), not {share!r}")
+        raise ParameterError(f"`target` must be a share between 0 and 1 (for example 0.5), not {share!r}")
     need = share * problem.total_weight - problem.fixed_weight
     start = time.perf_counter()
     if need <= 0:
         return Solution([], problem.fixed_weight, "existing sites suffice", 0.0, time.perf_counter() - start)
     reachable = problem.fixed_weight + problem.weights.sum()
     if reachable + 1e-9 < share * problem.total_weight:
-        raise ParameterError(f"--target {share:g} cannot be reached: all candidates and existing sites together "
+        raise ParameterError(f"`target` {share:g} cannot be reached: all candidates and existing sites together "
                              f"reach {reachable / problem.total_weight:.1%} of the incidents")
     g, c = problem.cover.shape
     objective = np.r_[np.ones(c), np.zeros(g)]
@@ -201,7 +201,7 @@ def solve_target_share(problem: CoverageProblem, share: float, *, time_limit: fl
                   integrality=np.r_[np.ones(c), np.zeros(g)], bounds=Bounds(0, 1),
                   options={"time_limit": float(time_limit), "disp": False})
     if result.x is None:
-        raise ParameterError(f"--target: no solution within {time_limit:g} s ({result.message})")
+        raise ParameterError(f"`target`: no solution within {time_limit:g} s ({result.message})")
     chosen = sorted(int(j) for j in np.flatnonzero(result.x[:c] > 0.5))
     return Solution(chosen, covered_weight(problem, chosen),
                     "milp (optimal)" if result.status == 0 else "milp (time limit)",
@@ -242,7 +242,7 @@ def solve_capacitated(demand: np.ndarray, cover: sparse.csr_matrix, capacity: np
     existing = np.asarray(existing, dtype=bool)
     n_dem, n_site = cover.shape
     if not 0 <= n_sites <= int((~existing).sum()):
-        raise ParameterError(f"--n-sites must be between 0 and the {int((~existing).sum())} candidates")
+        raise ParameterError(f"`n_sites` must be between 0 and the {int((~existing).sum())} candidates")
     start = time.perf_counter()
     coo = cover.tocoo()
     pairs = len(coo.data)

@@ -57,7 +57,7 @@ def read_network(path, crs: pyproj.CRS, *, step_m: float = 25.0, max_snap_m: flo
     frame = read_vector_layer(path)
     kinds = set(frame.geometry.geom_type)
     if not kinds <= {"LineString", "MultiLineString"}:
-        raise InputFileError(f"{path}: --network needs street lines, not {', '.join(sorted(kinds))}")
+        raise InputFileError(f"{path}: `network` needs street lines, not {', '.join(sorted(kinds))}")
     lines = frame.to_crs(crs).geometry.explode(index_parts=False)
     return network_from_lines(np.asarray(lines.values, dtype=object), crs, step_m=step_m, max_snap_m=max_snap_m)
 

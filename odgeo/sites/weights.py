@@ -22,13 +22,13 @@ def parse_weight_spec(spec: str | None) -> dict[str, float]:
         key, _, value = part.partition("=")
         key = key.strip().lower()
         if key not in _KEYS:
-            raise ParameterError(f"--weight: unknown weight {key!r}; use fatal=MULTIPLIER and/or recent=HALF_LIFE_DAYS")
+            raise ParameterError(f"`weight`: unknown weight {key!r}; use fatal=MULTIPLIER and/or recent=HALF_LIFE_DAYS")
         try:
             number = float(value)
         except ValueError:
             number = float("nan")
         if not number > 0 or not np.isfinite(number):
-            raise ParameterError(f"--weight {key} must be a positive number ({_KEYS[key]}), not {value!r}")
+            raise ParameterError(f"`weight` {key} must be a positive number ({_KEYS[key]}), not {value!r}")
         out[key] = number
     return out
 
@@ -90,10 +90,10 @@ def incident_weights(incidents: gpd.GeoDataFrame, spec: str | None = None, *, eq
 
 def _equity_factor(incidents: gpd.GeoDataFrame, path: str, column: str | None) -> tuple[np.ndarray, dict]:
     if not column:
-        raise ParameterError("--equity needs --equity-col: the column of the index to weigh by")
+        raise ParameterError("`equity` needs `equity_col`: the column of the index to weigh by")
     layer = read_vector_layer(path)
     if column not in layer.columns:
-        raise ColumnError(f"{path}: no column {column!r} (--equity-col); columns are "
+        raise ColumnError(f"{path}: no column {column!r} (`equity_col`); columns are "
                           f"{', '.join(c for c in layer.columns if c != layer.geometry.name)}")
     values = pd.to_numeric(layer[column], errors="coerce").to_numpy(dtype=float)
     if not np.isfinite(values).any():
