@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from odgeo import defaults
+from odgeo.vocabulary import EARS_METHODS
+
 from .options import (
     FiniteFloat,
     IncidentSource,
@@ -27,16 +30,21 @@ from .options import (
 @click.option("--areas", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Polygons to watch (counties, ZIP areas, districts); default: H3 cells at --resolution.")
 @click.option("--area-name-col", metavar="COL", help="Name column of --areas (default: detected: name, zip ...).")
-@click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution without --areas (default 7, ~5 km2).")
+@click.option("--resolution", type=click.IntRange(0, 15),
+              help=f"H3 resolution without --areas (default {defaults.ALERT_RESOLUTION}, ~5 km2).")
 @click.option("--neighbours", metavar="auto|none|FILE",
               help="Neighbour alerts: auto (touching areas, the default), none, or a CSV of area name pairs.")
 @click.option("--threshold", metavar="N|recommended",
               help="Alert when the window holds N incidents, or the area's recommended threshold (default).")
-@click.option("--window-hours", type=FiniteFloat(1, 24 * 14), metavar="HOURS", help="Alert window (default 24).")
-@click.option("--ears", metavar="c1,c2,c3|none", help="EARS methods on daily counts (default c1,c2,c3).")
-@click.option("--ears-z", type=FiniteFloat(0.5, 10), metavar="Z", help="EARS C1/C2 standard deviations (default 3).")
+@click.option("--window-hours", type=FiniteFloat(1, 24 * 14), metavar="HOURS",
+              help=f"Alert window (default {defaults.WINDOW_HOURS}).")
+@click.option("--ears", metavar="c1,c2,c3|none",
+              help=f"EARS methods on daily counts (default {','.join(EARS_METHODS)}).")
+@click.option("--ears-z", type=FiniteFloat(0.5, 10), metavar="Z",
+              help=f"EARS C1/C2 standard deviations (default {defaults.EARS_Z}).")
 @click.option("--ears-min-sd", type=FiniteFloat(0, 100), metavar="SD",
-              help="Smallest baseline SD of EARS (default 0.5: a quiet week does not make one case an alarm).")
+              help=f"Smallest baseline SD of EARS (default {defaults.EARS_MIN_SD}: a quiet week does not make one case "
+                   "an alarm).")
 @click.option("--history", type=click.Path(dir_okay=False), metavar="FILE",
               help="Alert history kept across daily runs (.csv, or .sqlite/.db); ongoing alerts are not new.")
 @click.option("--backtest", is_flag=True, default=None,
@@ -44,10 +52,11 @@ from .options import (
 @click.option("--scan", is_flag=True, default=None,
               help="Also alert on odgeo scan's space-time clusters (its SOON defaults) to the alert day.")
 @click.option("--scan-max-p", type=FiniteFloat(0.0001, 1), metavar="P",
-              help="Largest p-value of a scan alert (default 0.01: a recurrence interval of 100 days, NYC).")
+              help=f"Largest p-value of a scan alert (default {defaults.SCAN_MAX_P}: a recurrence interval of "
+                   "100 days, NYC).")
 @click.option("--notify", metavar="smtp://HOST:PORT", help="Send summary.html by e-mail through this SMTP server.")
 @click.option("--to", "recipients", multiple=True, metavar="ADDRESS", help="Recipient of --notify (repeat).")
-@click.option("--from", "sender", metavar="ADDRESS", help="Sender of --notify (default odgeo@localhost).")
+@click.option("--from", "sender", metavar="ADDRESS", help=f"Sender of --notify (default {defaults.SENDER}).")
 @input_options
 @reference_options
 @map_options
@@ -101,6 +110,6 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
     if options["notify"]:
         send_summary(options["notify"], list(options["recipients"]), out / "summary.html",
                      subject=f"odgeo alerts as of {run.as_of:%d %b %Y}: {len(run.alerts)} alerts",
-                     sender=options["sender"] or "odgeo@localhost")
+                     sender=options["sender"] or defaults.SENDER.value)
         click.echo(f"Sent {out / 'summary.html'} to {', '.join(options['recipients'])} via {options['notify']}")
     click.echo(f"Every setting and count: {out / 'run.json'}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from odgeo import defaults
 from odgeo.vocabulary import STEPS
 
 from .options import (
@@ -25,9 +26,10 @@ from .options import (
 @output_options
 @click.option("--step", type=click.Choice(STEPS),
               help="Time step (default auto: months when there are at least 10, else weeks).")
-@click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the cells (default 8).")
+@click.option("--resolution", type=click.IntRange(0, 15),
+              help=f"H3 resolution of the cells (default {defaults.HEX_RESOLUTION}).")
 @click.option("--time-window", type=click.IntRange(0), metavar="N",
-              help="Earlier time steps in a bin's neighbourhood (default 1).")
+              help=f"Earlier time steps in a bin's neighbourhood (default {defaults.TIME_WINDOW}).")
 @gistar_options
 @input_options
 @reference_options

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from odgeo import defaults
 from odgeo.vocabulary import CLASSIFIERS, CLUSTER_METHODS, KERNELS, METHODS, PERIODS
 
 from .options import (
@@ -25,39 +26,45 @@ from .options import (
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=IncidentSource(parts=True))
 @output_options
-@click.option("--resolution", type=click.IntRange(0, 15), help="H3 resolution of the hex counts (default 8, "
-                                                               "~0.74 km²; 7 for counties).")
-@click.option("--period", type=click.Choice(PERIODS), help="Time breakdown columns in hexes.geojson (default month).")
+@click.option("--resolution", type=click.IntRange(0, 15),
+              help=f"H3 resolution of the hex counts (default {defaults.HEX_RESOLUTION}, ~0.74 km²; 7 for counties).")
+@click.option("--period", type=click.Choice(PERIODS),
+              help=f"Time breakdown columns in hexes.geojson (default {defaults.PERIOD}).")
 @click.option("--bandwidth", "bandwidth_m", type=Metres(allow_auto=True), metavar="METRES|auto",
               help="Kernel radius in metres, or auto (default: ArcGIS spatial Silverman rule).")
 @click.option("--cell-size", "cell_size_m", type=Metres(), metavar="METRES",
               help="Density cell size (default: extent / 250, at most bandwidth / 2).")
-@click.option("--kernel", type=click.Choice(KERNELS), help="Density kernel (default quartic, as ArcGIS and QGIS).")
+@click.option("--kernel", type=click.Choice(KERNELS),
+              help=f"Density kernel (default {defaults.KERNEL}, as ArcGIS and QGIS).")
 @click.option("--percentile", type=FiniteFloat(0, 100, min_open=True, max_open=True),
-              help="Hot spots are cells above this percentile of non-zero density (default 95).")
+              help=f"Hot spots are cells above this percentile of non-zero density (default {defaults.PERCENTILE}).")
 @click.option("--cluster-method", type=click.Choice(CLUSTER_METHODS),
               help="dbscan (places, the default), st-dbscan (places and days: --eps and --eps-days), or hdbscan "
                    "(no distance to choose: --min-cluster-size).")
-@click.option("--eps", "eps_m", type=Metres(), metavar="METRES", help="DBSCAN search distance (default 100).")
+@click.option("--eps", "eps_m", type=Metres(), metavar="METRES",
+              help=f"DBSCAN search distance (default {defaults.EPS_M}).")
 @click.option("--eps-days", type=FiniteFloat(0.001, 3660), metavar="DAYS",
-              help="ST-DBSCAN time distance in days, decimals allowed (default 2).")
+              help=f"ST-DBSCAN time distance in days, decimals allowed (default {defaults.EPS_DAYS}).")
 @click.option("--min-cluster-size", type=click.IntRange(2), metavar="N",
               help="HDBSCAN's smallest cluster (default: --min-samples).")
 @click.option("--min-samples", type=click.IntRange(1), help="DBSCAN minimum incidents within --eps, itself "
-                                                            "included (default 15).")
+                                                            "included "
+                                                            f"(default {defaults.MIN_SAMPLES}).")
 @click.option("--stack-min", type=click.IntRange(2), help="Incidents at one exact point flagged as a possible "
-                                                          "geocoding artefact (default 10).")
+                                                          "geocoding artefact "
+                                                          f"(default {defaults.STACK_MIN}).")
 @input_options
 @click.option("--classes", type=click.Choice(CLASSIFIERS),
-              help="Colour classes of the hexagon counts (default quantiles).")
+              help=f"Colour classes of the hexagon counts (default {defaults.CLASSES}).")
 @click.option("--method", type=click.Choice(METHODS),
               help="Gi* scale: fixed (default: --gi-resolution with --gi-rings or --gi-distance) or "
                    "optimized (resolution and distance chosen from the data; decisions printed and in run.json).")
 @click.option("--gi-resolution", type=click.IntRange(0, 15),
               help="H3 resolution of the Gi* cells (default: one finer than --resolution).")
 @click.option("--permutations", type=click.IntRange(0), metavar="N",
-              help="Conditional permutations for Gi* pseudo p-values (default 0: analytic); e.g. 999.")
-@click.option("--seed", type=click.IntRange(0), help="Seed of --permutations (default 0).")
+              help=f"Conditional permutations for Gi* pseudo p-values (default {defaults.GI_PERMUTATIONS}: analytic); "
+                   "e.g. 999.")
+@click.option("--seed", type=click.IntRange(0), help=f"Seed of --permutations (default {defaults.SEED}).")
 @gistar_options
 @reference_options
 @map_options

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import click
 
+from odgeo import defaults
+
 from .options import column_options, columns_from
 
 
 @click.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @click.argument("input_path", metavar="INCIDENTS", type=click.Path(exists=True, dir_okay=False))
-@click.option("--min-count", type=click.IntRange(1), default=10, show_default=True,
+@click.option("--min-count", type=click.IntRange(1), default=defaults.MIN_COUNT.value, show_default=True,
               help="The smallest count the products may show.")
 @click.option("--timezone", metavar="TZ", help="Time zone of dates without an offset (as given to the run).")
 @column_options

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from odgeo import defaults
+
 __all__ = [
     "FiniteFloat",
     "IncidentSource",
@@ -245,15 +247,16 @@ input_options = _stack(
     click.option("--outcome", "outcomes", multiple=True, metavar="OUTCOME",
                  help="Keep only these outcomes: fatal, nonfatal, unknown (repeat or comma-separate)."),
     click.option("--audience", type=click.Choice(AUDIENCES), default=None,
-                 help="public (default): aggregates only, small counts protected. "
+                 help=f"{defaults.AUDIENCE} (default): aggregates only, small counts protected. "
                       "restricted: exact counts, incident points and a RESTRICTED banner."),
     click.option("--min-count", type=click.IntRange(1), metavar="N",
                  help="Public: the smallest count published; smaller areas are merged or hidden "
-                      "(default 10, as CDC WONDER)."),
+                      f"(default {defaults.MIN_COUNT}, as CDC WONDER)."),
     click.option("--mask-points", type=MaskDistances(), metavar="MIN_M,MAX_M",
                  help="Restricted: displace the map's points by MIN to MAX metres (donut geomasking), "
                       "e.g. 50,300."),
-    click.option("--mask-seed", type=click.IntRange(0), metavar="N", help="Seed of --mask-points (default 0)."),
+    click.option("--mask-seed", type=click.IntRange(0), metavar="N",
+                 help=f"Seed of --mask-points (default {defaults.MASK_SEED})."),
     click.option("--population", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
                  help="Polygons with a population column (tracts): hexagon rates per 10,000 residents, "
                       "and with --mask-points each point's k-anonymity."),
@@ -275,7 +278,7 @@ engine_options = _stack(
                  help="With --engine dask and no --scheduler: memory limit of each local worker, e.g. 4GB "
                       "(default: the machine's memory shared out)."),
     click.option("--blocksize", type=click.IntRange(1), metavar="MB",
-                 help="With --engine dask: megabytes of CSV per part (default 128)."),
+                 help=f"With --engine dask: megabytes of CSV per part (default {defaults.BLOCKSIZE_MB})."),
 )
 
 
@@ -284,7 +287,8 @@ reference_options = _stack(
                  help="Address points (OpenAddresses CSV ...) and/or street centerlines (TIGER) to geocode the rows "
                       "that have an address and no coordinates; repeat for several. Offline."),
     click.option("--min-score", type=FiniteFloat(0, 1), metavar="SCORE",
-                 help="Geocoded rows scoring below this go to rejects.csv (default 0.5: keeps block level)."),
+                 help=f"Geocoded rows scoring below this go to rejects.csv (default {defaults.MIN_SCORE}: keeps block "
+                      "level)."),
     click.option("--reference-columns", metavar="ROLE=COL,...",
                  callback=lambda ctx, param, value: reference_columns_option(value),
                  help="Columns of --reference files that are not detected, e.g. a county's address points: "
@@ -308,7 +312,7 @@ map_options = _stack(
     click.option("--title", help="Map title (default: what the command shows and the input file's name)."),
     click.option("--tiles", type=Tiles(), metavar="URL|name|none",
                  help="Basemap tiles: a tile URL template such as https://tiles.example.org/{z}/{x}/{y}.png, a "
-                      "provider name, or none (default OpenStreetMap, fetched by the browser when online)."),
+                      f"provider name, or none (default {defaults.TILES}, fetched by the browser when online)."),
 )
 
 gistar_options = _stack(
@@ -316,7 +320,8 @@ gistar_options = _stack(
                  help="Gi* neighbourhood as a distance band in metres, turned into H3 rings (default: 1 ring)."),
     click.option("--gi-rings", type=click.IntRange(1), metavar="K", help="Gi* neighbours: the cells within K rings."),
     click.option("--correction", type=click.Choice(CORRECTIONS),
-                 help="Multiple-testing correction of the Gi* p-values (default fdr: Benjamini-Hochberg)."),
+                 help=f"Multiple-testing correction of the Gi* p-values (default {defaults.GI_CORRECTION}: "
+                      "Benjamini-Hochberg)."),
     click.option("--study-area", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
                  help="Polygon(s) whose empty cells take part in Gi* (default: the hull of the cells with "
                       "incidents)."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from odgeo import defaults
 from odgeo.vocabulary import LOCATION_KINDS
 
 from .options import (
@@ -24,23 +25,27 @@ from .options import (
 @click.argument("input_path", metavar="INPUT", type=IncidentSource())
 @output_options
 @click.option("--as-of", metavar="DATE", help="Last day of the study window (default: the latest incident's day).")
-@click.option("--window-days", type=click.IntRange(2, 3660), metavar="DAYS", help="Study window (default 30).")
+@click.option("--window-days", type=click.IntRange(2, 3660), metavar="DAYS",
+              help=f"Study window (default {defaults.WINDOW_DAYS}).")
 @click.option("--max-days", type=click.IntRange(1, 3660), metavar="DAYS",
-              help="Longest cluster in days (default 7).")
+              help=f"Longest cluster in days (default {defaults.MAX_DAYS}).")
 @click.option("--max-radius", "max_radius_m", type=FiniteFloat(1, 100_000), metavar="METRES",
-              help="Largest circle (default 1207: 0.75 mile, Baltimore's Project SOON).")
-@click.option("--min-cases", type=click.IntRange(1, 10_000), metavar="N", help="Fewest cases in a cluster (default 3).")
+              help=f"Largest circle (default {defaults.MAX_RADIUS_M}: 0.75 mile, Baltimore's Project SOON).")
+@click.option("--min-cases", type=click.IntRange(1, 10_000), metavar="N",
+              help=f"Fewest cases in a cluster (default {defaults.MIN_CASES}).")
 @click.option("--permutations", type=click.IntRange(9, 99_999), metavar="N",
-              help="Monte Carlo replications (default 999; p-values go down to 1/(N+1)).")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), metavar="N", help="Seed of the permutations (default 0).")
+              help=f"Monte Carlo replications (default {defaults.SCAN_PERMUTATIONS}; p-values go down to 1/(N+1)).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), metavar="N",
+              help=f"Seed of the permutations (default {defaults.SEED}).")
 @click.option("--report-p", type=FiniteFloat(0.0001, 1), metavar="P",
-              help="Largest p-value reported (default 0.4, what SOON shows outreach; spikes are p < 0.05).")
+              help=f"Largest p-value reported (default {defaults.REPORT_P}, what SOON shows outreach; spikes are "
+                   "p < 0.05).")
 @click.option("--retrospective", is_flag=True, default=None,
               help="Clusters anywhere in the window (default: prospective, still going on the last day).")
 @click.option("--locations", type=click.Choice(LOCATION_KINDS),
               help="Case locations: distinct incident coordinates (default) or H3 cell centres.")
 @click.option("--location-resolution", type=click.IntRange(0, 15), metavar="RES",
-              help="H3 resolution of --locations h3 (default 8).")
+              help=f"H3 resolution of --locations h3 (default {defaults.HEX_RESOLUTION}).")
 @click.option("--export-satscan", type=click.Path(file_okay=False), metavar="DIR",
               help="Also write the analysis as SaTScan input (.cas, .geo, .prm) into DIR (--audience restricted).")
 @input_options

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from odgeo import defaults
+
 from .options import (
     FiniteFloat,
     IncidentSource,
@@ -28,11 +30,13 @@ from .options import (
               help="Candidate sites: CSV with longitude/latitude columns or any vector file; site_id and name.")
 @click.option("--existing", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Sites already open: always kept, never counted as new.")
-@click.option("--n-sites", type=click.IntRange(1), metavar="N", help="How many new sites (default 5).")
+@click.option("--n-sites", type=click.IntRange(1), metavar="N",
+              help=f"How many new sites (default {defaults.N_SITES}).")
 @click.option("--target", type=FiniteFloat(0, 1, min_open=True), metavar="SHARE",
               help="Instead of --n-sites: the fewest new sites that reach this share of incidents (e.g. 0.5).")
 @click.option("--radius", "radius_m", type=Metres(), metavar="METRES",
-              help="A site reaches incidents within this distance (default 400 m, a five-minute walk).")
+              help=f"A site reaches incidents within this distance (default {defaults.RADIUS_M} m, a five-minute "
+                   "walk).")
 @click.option("--network", type=click.Path(exists=True, dir_okay=False), metavar="STREETS",
               help="Street centerlines: measure the walk along them instead of the straight line.")
 @click.option("--weight", metavar="SPEC", help="Incident weights, e.g. fatal=3,recent=365 (fatal count 3 times; "
@@ -46,7 +50,8 @@ from .options import (
               help="Choose from incidents up to DATE, report the share of later incidents reached "
                    "beside the best possible share.")
 @click.option("--time-limit", "time_limit_s", type=FiniteFloat(0, min_open=True), metavar="SECONDS",
-              help="Solver time limit (default 60); past it the best solution found and its gap are reported.")
+              help=f"Solver time limit (default {defaults.TIME_LIMIT_S}); past it the best solution found and its "
+                   "gap are reported.")
 @input_options
 @reference_options
 @map_options

@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike
 
+from . import defaults
 from .arrowtext import codes_in
 from .errors import ParameterError
 from .h3_lattice import cell_index as lattice_cell_index
@@ -51,7 +52,7 @@ __all__ = [
 H3_CELL = "h3_cell"
 #: Names of the per-period columns count_cells makes: "2024-05" (month) or "2024-W19" (ISO week).
 PERIOD_COLUMN = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
-DEFAULT_RESOLUTION = 8
+DEFAULT_RESOLUTION = defaults.HEX_RESOLUTION.value
 
 
 def _check_resolution(resolution: int) -> int:

@@ -13,6 +13,7 @@ from importlib import metadata
 from typing import Any
 
 from ._version import __version__
+from .defaults import Default
 
 __all__ = ["Parameter", "RunRecord", "software_versions"]
 
@@ -51,7 +52,12 @@ class RunRecord:
         return value
 
     def pick(self, name: str, given, default, reason=None):
-        """``given`` when not None (recorded as given), else ``default`` (recorded with its reason)."""
+        """``given`` when not None (recorded as given), else ``default`` (recorded with its reason).
+
+        ``default`` may be a :class:`odgeo.defaults.Default`, which brings its own reason.
+        """
+        if isinstance(default, Default):
+            default, reason = default.value, reason or default.reason
         if given is None:
             return self.param(name, default, "default", reason)
         return self.param(name, given, "given")

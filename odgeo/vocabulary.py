@@ -12,6 +12,7 @@ __all__ = [
            "CLASSIFIERS",
            "CLUSTER_METHODS",
            "CORRECTIONS",
+           "EARS_METHODS",
            "ENGINES",
            "KERNELS",
            "LOCATION_KINDS",
@@ -49,3 +50,5 @@ SERVICES = ("census", "nominatim")
 LOCATION_KINDS = ("points", "h3")
 #: Cluster methods of odgeo hotspots: places (DBSCAN), places and days (ST-DBSCAN), no distance to choose (HDBSCAN).
 CLUSTER_METHODS = ("dbscan", "st-dbscan", "hdbscan")
+#: CDC's EARS methods: C1 (baseline the 7 days before), C2 (7 days before a 2-day gap), C3 (C2 over 3 days).
+EARS_METHODS = ("c1", "c2", "c3")

@@ -1,6 +1,7 @@
 """The command line: exit codes, stdout holds only the summary, help, config."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -211,3 +212,51 @@ def test_mask_points_with_public_audience_is_one_line(tmp_path):
     assert result.exit_code == 2  # options that cannot go together: a usage error
     assert result.output.strip().splitlines() == [
         "Error: --mask-points applies to --audience restricted: public products carry no points to displace"]
+
+
+#: run.json names of settings whose flag says something else.
+_RECORDED_AS = {"percentile": "hotspot_percentile", "gi_permutations": "permutations"}
+_HELP_DEFAULT = re.compile(r"\(default ([^\s;:)]*[^\s,;:)])")
+
+
+def _help_defaults(command: click.Command) -> dict[str, str]:
+    """Each option's default as its help text states it: {setting name: "100"}."""
+    found = {}
+    for param in command.params:
+        match = _HELP_DEFAULT.search(getattr(param, "help", None) or "")
+        if match and param.name:
+            found[_RECORDED_AS.get(param.name, param.name)] = match.group(1)
+    return found
+
+
+def test_help_states_the_defaults_a_run_records(tmp_path):
+    # What --help says a default is against what a run with no such option recorded as its
+    # default in run.json: the two may not drift apart.
+    sample, tz = str(SAMPLE / "incidents.csv"), ("--timezone", "America/Chicago", "--tiles", "none")
+    runs = {
+        "hotspots": [],
+        "alerts": ["--scan"],
+        "scan": [],
+        "emerging": [],
+        "sites": ["--candidates", str(SAMPLE / "candidate_sites.csv")],
+    }
+    checked = set()
+    for name, extra in runs.items():
+        out = tmp_path / name
+        result = CliRunner().invoke(cli, [name, sample, "--out", str(out), *tz, *extra])
+        assert result.exit_code == 0, result.output
+        recorded = json.loads((out / "run.json").read_text())["parameters"]
+        for setting, stated in _help_defaults(cli.commands[name]).items():
+            entry = recorded.get(setting)
+            if entry is None or entry["source"] != "default":
+                continue
+            value = entry["value"]
+            if setting == "ears_z":  # recorded per method; the flag sets C1 and C2
+                value = value["c1"]
+            shown = ",".join(value) if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else value
+            assert stated == str(shown), (name, setting)
+            checked.add((name, setting))
+    assert {("hotspots", "eps_m"), ("hotspots", "hotspot_percentile"), ("alerts", "ears_min_sd"),
+            ("alerts", "scan_max_p"), ("scan", "max_radius_m"), ("scan", "report_p"), ("emerging", "resolution"),
+            ("sites", "radius_m"), ("hotspots", "min_count")} <= checked
+    assert len(checked) >= 30

@@ -52,8 +52,10 @@ def test_choices_live_in_the_vocabulary_only():
                 assert value not in words, f"{path.name}:{node.lineno} repeats {value}"
 
 
-def test_the_vocabulary_imports_nothing():
+def test_the_vocabulary_and_the_defaults_import_nothing():
+    # The command line's help reads both: importing them must cost nothing.
     assert _imports(LIBRARY / "vocabulary.py") <= {"__future__"}
+    assert _imports(LIBRARY / "defaults.py") <= {"__future__", "dataclasses", "typing"}
 
 
 def test_mypy_finds_nothing():
@@ -89,8 +91,8 @@ def test_every_exported_function_has_numpydoc_sections():
 # --- the layout (docs/architecture.md) ---------------------------------------------------------------
 
 #: The shared words: what every package may use, and nothing else at the top of odgeo/.
-SHARED_WORDS = {"__init__", "_exports", "_version", "arrowtext", "errors", "h3_lattice", "hexes", "projection",
-                "runrecord", "schema", "vocabulary"}
+SHARED_WORDS = {"__init__", "_exports", "_version", "arrowtext", "defaults", "errors", "h3_lattice", "hexes",
+                "projection", "runrecord", "schema", "vocabulary"}
 #: Layers from the top: a module imports its own package, the shared words and the layers below its own.
 LAYERS = [("cli",), ("jobs",), ("maps",),
           ("density", "gistar", "clusters", "alerts", "scan", "sites", "geocode"),

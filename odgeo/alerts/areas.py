@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .. import defaults
 from ..boundaries.counts import read_boundaries
 from ..errors import InputFileError
 from ..hexes import cell_disks, cell_strs, cells_to_polygons, points_to_cells
@@ -28,7 +29,7 @@ __all__ = ["ALL_AREAS", "DEFAULT_ALERT_RESOLUTION", "AlertAreas", "h3_areas", "p
 
 #: The series of the whole input, always watched.
 ALL_AREAS = "all"
-DEFAULT_ALERT_RESOLUTION = 7
+DEFAULT_ALERT_RESOLUTION = defaults.ALERT_RESOLUTION.value
 
 
 @dataclass

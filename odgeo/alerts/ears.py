@@ -30,15 +30,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .. import defaults
+from ..vocabulary import EARS_METHODS
+
 __all__ = ["BASELINE_DAYS", "DEFAULT_MIN_SD", "DEFAULT_Z", "EARS_METHODS", "EarsResult", "ears", "first_day"]
 
-EARS_METHODS = ("c1", "c2", "c3")
 BASELINE_DAYS = 7
 #: CDC's thresholds: 3 standard deviations for C1 and C2, a C3 sum of 2.
-DEFAULT_Z = {"c1": 3.0, "c2": 3.0, "c3": 2.0}
-#: Chosen with the backtest on sparse real series (docs/alerts.md): with 0, a week of zeros makes
-#: one overdose an alarm.
-DEFAULT_MIN_SD = 0.5
+DEFAULT_Z = {"c1": defaults.EARS_Z.value, "c2": defaults.EARS_Z.value, "c3": 2.0}
+DEFAULT_MIN_SD = defaults.EARS_MIN_SD.value
 _GUARD = {"c1": 0, "c2": 2, "c3": 2}
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from .. import defaults
 from ..errors import ParameterError
 from .grid import grid_dbscan
 
@@ -35,15 +36,12 @@ __all__ = [
     "suspect_stacks",
 ]
 
-#: Search distance: a city block (about a 1-2 minute walk).
-DEFAULT_EPS_M = 100.0
+DEFAULT_EPS_M = defaults.EPS_M.value
 #: The largest search distance: beyond a few kilometres every incident of a city is one cluster.
 MAX_EPS_M = 20_000.0
 #: Minimum incidents within eps (the point itself included) for a core point.
-DEFAULT_MIN_SAMPLES = 15
-#: This many incidents at one exact coordinate are flagged as a possible
-#: geocoding artefact (a city centroid or a default address), not a hot spot.
-DEFAULT_STACK_MIN = 10
+DEFAULT_MIN_SAMPLES = defaults.MIN_SAMPLES.value
+DEFAULT_STACK_MIN = defaults.STACK_MIN.value
 #: Fewer suffice when the coordinate is round (a centroid typed by hand).
 ROUND_STACK_MIN = 3
 ROUND_DECIMALS = 2

@@ -20,13 +20,14 @@ import math
 import numba
 import numpy as np
 
+from .. import defaults
 from ..errors import ParameterError
 from .grid import border_labels, find_root, near, neighbour_cells
 
 __all__ = ["DEFAULT_EPS_DAYS", "st_dbscan"]
 
 #: Time distance of odgeo hotspots --cluster-method st-dbscan: a bad batch spreads within days.
-DEFAULT_EPS_DAYS = 2.0
+DEFAULT_EPS_DAYS = defaults.EPS_DAYS.value
 
 
 def st_dbscan(x: np.ndarray, y: np.ndarray, t: np.ndarray, *, eps_m: float, eps_days: float,

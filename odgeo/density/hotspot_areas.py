@@ -9,6 +9,7 @@ import shapely
 from rasterio import features
 from scipy import ndimage
 
+from .. import defaults
 from ..errors import ParameterError
 from .kernel import DensityGrid
 
@@ -17,7 +18,7 @@ __all__ = ["DEFAULT_PERCENTILE", "density_threshold", "hotspot_polygons"]
 #: Cells above this percentile of the non-zero density form hot spots: the top 5%
 #: of the area where incidents have any influence. A common convention in crime
 #: and overdose mapping; change it with ``percentile``.
-DEFAULT_PERCENTILE = 95.0
+DEFAULT_PERCENTILE = defaults.PERCENTILE.value
 
 HOTSPOT_COLUMNS = ["hotspot_id", "area_km2", "n_incidents", "peak_density", "mean_density", "geometry"]
 

@@ -14,6 +14,7 @@ import glob
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import defaults
 from ..errors import InputFileError
 from ..incidents.tables import (
     _SNIFF_BYTES,
@@ -30,7 +31,7 @@ __all__ = ["DEFAULT_BLOCKSIZE", "InputPlan", "Part", "block_facts", "is_partitio
            "plan_input", "read_part"]
 
 #: Bytes of CSV per part: about 1.3 million rows of a typical EMS export, ~1 GB of memory once parsed.
-DEFAULT_BLOCKSIZE = 128 * 1024 * 1024
+DEFAULT_BLOCKSIZE = defaults.BLOCKSIZE_MB.value * 1024 * 1024
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _GLOB_CHARS = "*?["

@@ -7,6 +7,7 @@ from dataclasses import replace
 import geopandas as gpd
 import pandas as pd
 
+from .. import defaults
 from ..errors import ParameterError
 from ..incidents.read import IncidentRead
 from ..schema import ADDRESS, CITY, GEOCODE_SCORE, GEOCODE_STATUS, INCIDENT_ID, SOURCE_ROW, ZIP, has_location
@@ -15,9 +16,8 @@ from .matcher import STATUSES, geocode_frame
 
 __all__ = ["DEFAULT_MIN_SCORE", "geocode_pending", "status_summary"]
 
-#: Geocoded incidents below this score are left out of the analysis (with their reason):
-#: 0.5 keeps block-level matches (0.6) and drops street and ZIP centres (0.3, 0.15).
-DEFAULT_MIN_SCORE = 0.5
+#: Geocoded incidents below this score are left out of the analysis (with their reason).
+DEFAULT_MIN_SCORE = defaults.MIN_SCORE.value
 
 
 def status_summary(result: pd.DataFrame) -> dict:

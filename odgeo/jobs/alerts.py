@@ -11,16 +11,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import defaults
 from ..alerts.areas import (
     ALL_AREAS,
-    DEFAULT_ALERT_RESOLUTION,
     AlertAreas,
     h3_areas,
     polygon_areas,
     read_neighbour_pairs,
 )
 from ..alerts.backtest import Backtest, backtest
-from ..alerts.ears import DEFAULT_MIN_SD, DEFAULT_Z, EARS_METHODS
+from ..alerts.ears import DEFAULT_Z, EARS_METHODS
 from ..alerts.history import AlertHistory, history_key
 from ..alerts.public import alert_files
 from ..alerts.spikes import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
@@ -209,7 +209,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     as_of = given_as_of if given_as_of is not None else latest_time(times)
     say("counting incidents per area and day")
     areas = _areas(settings, used, record)
-    window_hours = float(record.pick("window_hours", settings.window_hours, 24))
+    window_hours = float(record.pick("window_hours", settings.window_hours, defaults.WINDOW_HOURS))
     series = daily_series(times, areas, as_of, window_hours=window_hours)
     rule, fixed = _threshold(settings, record, window_hours)
     methods = _methods(settings, record)
@@ -217,8 +217,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
               for m in EARS_METHODS}
     record.param("ears_z", ears_z, "given" if settings.ears_z is not None else "default",
                  "CDC: 3 SD for C1 and C2, a C3 sum of 2" if settings.ears_z is None else "C3 keeps 2")
-    min_sd = float(record.pick("ears_min_sd", settings.ears_min_sd, DEFAULT_MIN_SD,
-                               "chosen with the backtest on sparse real series (docs/alerts.md)"))
+    min_sd = float(record.pick("ears_min_sd", settings.ears_min_sd, defaults.EARS_MIN_SD))
     alerts, derivation, ears_table = current_alerts(series, areas, rule=rule, fixed=fixed, methods=methods,
                                                     ears_z=ears_z, min_sd=min_sd)
     scan_rows, rarity = _scan_alerts(settings, used, areas, as_of, record, say)
@@ -254,8 +253,6 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
                     gate, rows)
 
 
-#: Scan clusters become alerts at a recurrence interval of 100 days or more (NYC DOHMH's signal).
-DEFAULT_SCAN_ALERT_P = 0.01
 
 
 def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAreas, as_of: pd.Timestamp,
@@ -269,8 +266,7 @@ def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
         if settings.scan_max_p is not None:
             raise ParameterError("`scan_max_p` applies with `scan`")
         return pd.DataFrame(), {}
-    max_p = float(record.pick("scan_max_p", settings.scan_max_p, DEFAULT_SCAN_ALERT_P,
-                              "a recurrence interval of at least 100 days (NYC DOHMH)"))
+    max_p = float(record.pick("scan_max_p", settings.scan_max_p, defaults.SCAN_MAX_P))
     if not 0 < max_p <= 1:
         raise ParameterError(f"`scan_max_p` must be in (0, 1], not {max_p}")
     options = replace(DEFAULT_SCAN, report_p=max_p)
@@ -311,8 +307,7 @@ def _areas(settings: AlertSettings, used: gpd.GeoDataFrame, record: RunRecord) -
     else:
         if settings.area_name_col:
             raise ParameterError("`area_name_col` needs `areas` FILE")
-        resolution = int(record.pick("resolution", settings.resolution, DEFAULT_ALERT_RESOLUTION,
-                                     "H3 cells of about 5 km2 (without --areas)"))
+        resolution = int(record.pick("resolution", settings.resolution, defaults.ALERT_RESOLUTION))
         areas = h3_areas(used, resolution)
     given = settings.neighbours or "auto"
     record.param("neighbours", given if given in ("auto", "none") else Path(given).name,

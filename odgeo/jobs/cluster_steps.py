@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..clusters.st_dbscan import DEFAULT_EPS_DAYS, st_dbscan
+from .. import defaults
+from ..clusters.st_dbscan import st_dbscan
 from ..errors import ParameterError
 from ..runrecord import RunRecord
 from ..vocabulary import CLUSTER_METHODS
@@ -29,7 +30,7 @@ class ClusterPlan:
 
 def plan_clusters(record: RunRecord, settings, min_samples: int) -> ClusterPlan:
     """The cluster method of ``settings`` (HotspotSettings) and its own parameters, recorded."""
-    method = record.pick("cluster_method", settings.cluster_method, "dbscan", "places, whatever their dates")
+    method = record.pick("cluster_method", settings.cluster_method, defaults.CLUSTER_METHOD)
     if method not in CLUSTER_METHODS:
         raise ParameterError(f"`cluster_method` must be one of {', '.join(CLUSTER_METHODS)}, not {method!r}")
     if settings.eps_days is not None and method != "st-dbscan":
@@ -38,8 +39,7 @@ def plan_clusters(record: RunRecord, settings, min_samples: int) -> ClusterPlan:
         raise ParameterError("`min_cluster_size` applies to `cluster_method` hdbscan")
     eps_days = size = None
     if method == "st-dbscan":
-        eps_days = float(record.pick("eps_days", settings.eps_days, DEFAULT_EPS_DAYS,
-                                     "a bad batch moves through a neighbourhood within days"))
+        eps_days = float(record.pick("eps_days", settings.eps_days, defaults.EPS_DAYS))
         if not (eps_days > 0 and np.isfinite(eps_days)):
             raise ParameterError(f"`eps_days` must be a positive number of days, not {eps_days!r}")
     if method == "hdbscan":

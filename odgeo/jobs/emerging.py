@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import defaults
 from ..errors import NoDataError, ParameterError
 from ..gistar.emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
 from ..gistar.public import emerging_layer
@@ -150,8 +151,8 @@ def resolve_settings(settings: EmergingSettings, record: RunRecord, times: pd.Se
     """Decide every setting from ``settings``, the defaults and the incidents' dates; record each once."""
     resolution = int(record.pick("resolution", settings.resolution, DEFAULT_RESOLUTION))
     rings = neighbourhood_rings(record, settings.gi_rings, settings.gi_distance_m, resolution)
-    time_window = record.pick("time_window", settings.time_window, 1, "the step itself and the one before")
-    correction = record.pick("correction", settings.correction, "fdr", "Benjamini-Hochberg over all bins")
+    time_window = record.pick("time_window", settings.time_window, defaults.TIME_WINDOW)
+    correction = record.pick("correction", settings.correction, defaults.EMERGING_CORRECTION)
     if correction not in CORRECTIONS:
         raise ParameterError(f"`correction` must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
     step = _step(record, settings.step, times)

@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import defaults
 from ..errors import ColumnError, ParameterError
 from ..geocode.index import AddressIndex
 from ..geocode.matcher import GEOCODE_COLUMNS, geocode_frame
@@ -164,8 +165,7 @@ def apply_reference(read: IncidentRead, references, min_score, record, columns=N
 
     if not references:
         return read
-    min_score = record.pick("min_score", min_score, DEFAULT_MIN_SCORE,
-                            "keeps block-level matches (0.6); leaves out street (0.3) and ZIP (0.15) centres")
+    min_score = record.pick("min_score", min_score, defaults.MIN_SCORE)
     with record.timed("geocode"):
         index, how = load_index(list(references), columns=columns)
         read, summary = geocode_pending(read, index, min_score=float(min_score))

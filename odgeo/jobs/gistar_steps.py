@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import shapely
 
+from .. import defaults
 from ..errors import ParameterError
 from ..gistar.scale import Decisions, optimized_scale
 from ..gistar.statistic import CORRECTIONS, GiPlan, GiStar, gi_star_cells, ring_for_distance
@@ -33,17 +34,16 @@ def read_study_area(path) -> shapely.Geometry:
 def plan_gistar(record: RunRecord, settings, x: np.ndarray, y: np.ndarray, lon: np.ndarray, lat: np.ndarray,
                 resolution: int) -> GiPlan:
     """Resolve the Gi* settings (given, default, or chosen from the data) and record each once."""
-    method = record.pick("method", settings.method, "fixed", "Gi* one resolution finer than the hexagons, 1 ring")
+    method = record.pick("method", settings.method, defaults.GI_METHOD)
     if method not in METHODS:
         raise ParameterError(f"`method` must be one of {', '.join(METHODS)}, not {method!r}")
-    correction = record.pick("correction", settings.correction, "fdr",
-                             "Benjamini-Hochberg false discovery rate: many cells are tested at once")
+    correction = record.pick("correction", settings.correction, defaults.GI_CORRECTION)
     if correction not in CORRECTIONS:
         raise ParameterError(f"`correction` must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
-    permutations = record.pick("permutations", settings.permutations, 0, "analytic p-values")
+    permutations = record.pick("permutations", settings.permutations, defaults.GI_PERMUTATIONS)
     if int(permutations) != permutations or permutations < 0:
         raise ParameterError(f"`permutations` must be a whole number >= 0, not {permutations!r}")
-    seed = record.pick("seed", settings.seed, 0)
+    seed = record.pick("seed", settings.seed, defaults.SEED)
     boundary = None
     if settings.study_area:
         boundary = read_study_area(settings.study_area)

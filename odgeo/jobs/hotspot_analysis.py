@@ -16,11 +16,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import defaults
 from .. import hexes as hexes_mod
 from ..boundaries.counts import add_rates, area_counts, read_boundaries
 from ..boundaries.population import read_population
 from ..clusters import dbscan as clusters_mod
-from ..density.hotspot_areas import DEFAULT_PERCENTILE, hotspot_polygons
+from ..density.hotspot_areas import hotspot_polygons
 from ..density.kernel import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, nice_below
 from ..engine.dask_read import IncidentParts
 from ..errors import NoDataError, ParameterError
@@ -217,21 +218,19 @@ class ResolvedHotspotSettings:
 def resolve_settings(settings: HotspotSettings, record: RunRecord, audience: str, x: np.ndarray, y: np.ndarray,
                      lon: np.ndarray, lat: np.ndarray) -> ResolvedHotspotSettings:
     """Decide every setting from ``settings``, the defaults and the located incidents; record each once."""
-    resolution = int(record.pick("resolution", settings.resolution, hexes_mod.DEFAULT_RESOLUTION,
-                                 "H3 res 8 (~0.74 km², 531 m edge) suits a city"))
-    period = record.pick("period", settings.period, "month")
-    kernel = record.pick("kernel", settings.kernel, "quartic", "as ArcGIS Kernel Density and QGIS Heatmap")
+    resolution = int(record.pick("resolution", settings.resolution, defaults.HEX_RESOLUTION))
+    period = record.pick("period", settings.period, defaults.PERIOD)
+    kernel = record.pick("kernel", settings.kernel, defaults.KERNEL)
     if kernel not in KERNELS:
         raise ParameterError(f"`kernel` must be one of {', '.join(KERNELS)}, not {kernel!r}")
     bandwidth = _metres(record, "bandwidth_m", "`bandwidth_m`", settings.bandwidth_m,
                         lambda: _auto_bandwidth_or_fallback(x, y), step=10.0)
     cell = _metres(record, "cell_size_m", "`cell_size_m`", settings.cell_size_m,
                    lambda: default_cell_size(x, y, bandwidth), step=None)
-    percentile = record.pick("hotspot_percentile", settings.percentile, DEFAULT_PERCENTILE,
-                             "cells above the 95th percentile of non-zero density: the densest 5% of the area")
-    eps = record.pick("eps_m", settings.eps_m, clusters_mod.DEFAULT_EPS_M, "about a city block")
-    min_samples = record.pick("min_samples", settings.min_samples, clusters_mod.DEFAULT_MIN_SAMPLES)
-    stack_min = record.pick("stack_min", settings.stack_min, clusters_mod.DEFAULT_STACK_MIN,
+    percentile = record.pick("hotspot_percentile", settings.percentile, defaults.PERCENTILE)
+    eps = record.pick("eps_m", settings.eps_m, defaults.EPS_M)
+    min_samples = record.pick("min_samples", settings.min_samples, defaults.MIN_SAMPLES)
+    stack_min = record.pick("stack_min", settings.stack_min, defaults.STACK_MIN,
                             f"this many incidents at one exact coordinate suggest a geocoding fallback; "
                             f"{clusters_mod.ROUND_STACK_MIN} suffice at a coordinate with "
                             f"{clusters_mod.ROUND_DECIMALS} decimals or fewer")
@@ -239,8 +238,8 @@ def resolve_settings(settings: HotspotSettings, record: RunRecord, audience: str
     distances, mask_seed = parse_mask_distances(settings.mask_points), 0
     if distances is not None:  # only restricted runs get here with it (see check_audience_options)
         record.param("mask_points_m", list(distances), "given")
-        mask_seed = int(record.pick("mask_seed", settings.mask_seed, 0))
-    classes = record.pick("classes", settings.classes, "quantiles", "each colour class holds about as many areas")
+        mask_seed = int(record.pick("mask_seed", settings.mask_seed, defaults.MASK_SEED))
+    classes = record.pick("classes", settings.classes, defaults.CLASSES)
     return ResolvedHotspotSettings(audience, resolution, period, kernel, float(bandwidth), float(cell),
                                    float(percentile), float(eps), int(min_samples), int(stack_min), gistar,
                                    plan_clusters(record, settings, int(min_samples)), distances, mask_seed, classes)

@@ -10,6 +10,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
+from .. import defaults
 from ..errors import ParameterError
 from ..hexes import DEFAULT_RESOLUTION, count_cells
 from ..incidents.read import IncidentRead
@@ -25,7 +26,7 @@ from ..runrecord import RunRecord
 from ..scan.cases import cluster_frame, scan_cases
 from ..scan.public import scan_cluster_files, scan_section
 from ..scan.satscan import write_satscan_input
-from ..scan.statistic import DEFAULT_SCAN, ScanResult, ScanSettings, scan
+from ..scan.statistic import ScanResult, ScanSettings, scan
 from ..schema import OCCURRED_AT
 from ..vocabulary import LOCATION_KINDS
 from .common import (
@@ -211,16 +212,14 @@ def analyse_scan(read, settings: ScanJobSettings, *, record: RunRecord | None = 
 
 def _scan_settings(settings: ScanJobSettings, record: RunRecord) -> ScanSettings:
     """The scan's settings, recorded (defaults: Baltimore's Project SOON)."""
-    soon = "Baltimore's Project SOON (docs/scan.md)"
-    d = DEFAULT_SCAN
     options = ScanSettings(
-        window_days=int(record.pick("window_days", settings.window_days, d.window_days, soon)),
-        max_days=int(record.pick("max_days", settings.max_days, d.max_days, soon)),
-        max_radius_m=float(record.pick("max_radius_m", settings.max_radius_m, d.max_radius_m, f"0.75 mile: {soon}")),
-        min_cases=int(record.pick("min_cases", settings.min_cases, d.min_cases, soon)),
-        permutations=int(record.pick("permutations", settings.permutations, d.permutations, soon)),
-        seed=int(record.pick("seed", settings.seed, d.seed)),
-        report_p=float(record.pick("report_p", settings.report_p, d.report_p, f"clusters shown to outreach: {soon}")),
+        window_days=int(record.pick("window_days", settings.window_days, defaults.WINDOW_DAYS)),
+        max_days=int(record.pick("max_days", settings.max_days, defaults.MAX_DAYS)),
+        max_radius_m=float(record.pick("max_radius_m", settings.max_radius_m, defaults.MAX_RADIUS_M)),
+        min_cases=int(record.pick("min_cases", settings.min_cases, defaults.MIN_CASES)),
+        permutations=int(record.pick("permutations", settings.permutations, defaults.SCAN_PERMUTATIONS)),
+        seed=int(record.pick("seed", settings.seed, defaults.SEED)),
+        report_p=float(record.pick("report_p", settings.report_p, defaults.REPORT_P)),
         retrospective=bool(record.pick("retrospective", bool(settings.retrospective), False,
                                        "prospective: clusters still going on the last day")),
     )
@@ -229,7 +228,7 @@ def _scan_settings(settings: ScanJobSettings, record: RunRecord) -> ScanSettings
 
 def _locations(settings: ScanJobSettings, record: RunRecord) -> int | None:
     """None for distinct coordinates, or the H3 resolution of --locations h3."""
-    kind = record.pick("locations", settings.locations, "points", "distinct incident coordinates, as SaTScan's")
+    kind = record.pick("locations", settings.locations, defaults.LOCATIONS)
     if kind not in LOCATION_KINDS:
         raise ParameterError(f"`locations` must be one of {', '.join(LOCATION_KINDS)}, not {kind!r}")
     if kind == "points":

@@ -23,6 +23,7 @@ import pandas as pd
 import pyproj
 from scipy import sparse
 
+from .. import defaults
 from ..errors import ParameterError
 from ..hexes import points_to_cells
 from ..incidents.selection import RowCounts
@@ -50,9 +51,8 @@ from .hotspot_analysis import HotspotResult, HotspotSettings, analyse_hotspots
 
 __all__ = ["DEFAULT_N_SITES", "DEFAULT_RADIUS_M", "SitesResult", "SitesSettings", "analyse_sites", "run_sites"]
 
-DEFAULT_RADIUS_M = 400.0
-DEFAULT_N_SITES = 5
-DEFAULT_TIME_LIMIT_S = 60.0
+DEFAULT_RADIUS_M = defaults.RADIUS_M.value
+DEFAULT_N_SITES = defaults.N_SITES.value
 _EXACT_DEMAND_MAX = 20_000
 _DEMAND_RESOLUTION = 12
 
@@ -327,11 +327,10 @@ class ResolvedSitesSettings:
 
 def resolve_settings(settings: SitesSettings, record: RunRecord, *, n_candidates: int) -> ResolvedSitesSettings:
     """Decide the reach, the solver's time limit and how many sites (or which share); record each once."""
-    radius = record.pick("radius_m", settings.radius_m, DEFAULT_RADIUS_M,
-                         "about a five-minute walk: 200-400 m is the walking scale used for naloxone access")
+    radius = record.pick("radius_m", settings.radius_m, defaults.RADIUS_M)
     if not (radius > 0 and np.isfinite(radius)):
         raise ParameterError(f"`radius_m` must be a positive number of metres, not {radius!r}")
-    time_limit = record.pick("time_limit_s", settings.time_limit_s, DEFAULT_TIME_LIMIT_S)
+    time_limit = record.pick("time_limit_s", settings.time_limit_s, defaults.TIME_LIMIT_S)
     if settings.n_sites is not None and settings.target is not None:
         raise ParameterError("give `n_sites` or `target`, not both")
     if settings.capacity_col is not None and settings.target is not None:

@@ -18,6 +18,7 @@ import shapely
 from folium.raster_layers import ImageOverlay
 from jinja2 import Template
 
+from .. import defaults
 from ..density.kernel import DensityGrid
 from ..hexes import PERIOD_COLUMN
 from ..publish.gate import RESTRICTED_BANNER, Products
@@ -130,7 +131,7 @@ def build_map(
 
 
 #: The basemap when none is named: OpenStreetMap's tiles, fetched by the browser when online.
-DEFAULT_TILES = "OpenStreetMap"
+DEFAULT_TILES = defaults.TILES.value
 
 
 def basemap(tiles: str | None) -> str | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import defaults
 from ..errors import ParameterError
 from ..runrecord import RunRecord
 from ..vocabulary import AUDIENCES
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 PUBLIC, RESTRICTED = AUDIENCES
 #: The audience of a run that names none: public products are what is shared by default.
-DEFAULT_AUDIENCE = PUBLIC
+DEFAULT_AUDIENCE = defaults.AUDIENCE.value
 
 
 def pick_audience(record: RunRecord, given: str | None) -> str:
@@ -48,7 +49,7 @@ def pick_audience(record: RunRecord, given: str | None) -> str:
     ParameterError
         For another word.
     """
-    audience = record.pick("audience", given, DEFAULT_AUDIENCE)
+    audience = record.pick("audience", given, defaults.AUDIENCE)
     if audience not in AUDIENCES:
         raise ParameterError(f"`audience` must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     return audience

@@ -29,6 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import defaults
 from ..errors import ParameterError
 from ..hexes import H3_CELL, cell_children, cell_ints, cell_parent, cell_resolution, cell_strs, cells_outline
 from ..schema import WGS84
@@ -48,9 +49,8 @@ __all__ = [
 ]
 
 #: Counts below this are never published for the public audience.
-DEFAULT_MIN_COUNT = 10
-MIN_COUNT_SOURCE = ("CDC WONDER suppresses counts of 1-9 (and rates from them); "
-                    "Washington DOH small-numbers guideline")
+DEFAULT_MIN_COUNT = defaults.MIN_COUNT.value
+MIN_COUNT_SOURCE = defaults.MIN_COUNT.reason
 #: How many H3 levels a small cell may be merged upwards (res 8 -> res 5, ~250 km²).
 COARSEN_LEVELS = 3
 

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from .. import defaults
 from ..errors import ParameterError
 
 __all__ = [
@@ -75,13 +76,13 @@ class ScanSettings:
     retrospective: clusters may end on any day (default: on the last day).
     """
 
-    window_days: int = 30
-    max_days: int = 7
-    max_radius_m: float = 1207.0
-    min_cases: int = 3
-    permutations: int = 999
-    seed: int = 0
-    report_p: float = 0.4
+    window_days: int = defaults.WINDOW_DAYS.value
+    max_days: int = defaults.MAX_DAYS.value
+    max_radius_m: float = defaults.MAX_RADIUS_M.value
+    min_cases: int = defaults.MIN_CASES.value
+    permutations: int = defaults.SCAN_PERMUTATIONS.value
+    seed: int = defaults.SEED.value
+    report_p: float = defaults.REPORT_P.value
     retrospective: bool = False
 
     def check(self) -> ScanSettings:
