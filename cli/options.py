@@ -60,12 +60,10 @@ class IncidentSource(click.ParamType):
 
     def convert(self, value, param, ctx):
         """A path that exists, or a database URL kept as given."""
-        from odgeo.engine.partitions import is_partitioned
-        from odgeo.io.postgis import is_database_url
+        from odgeo.incidents.source import InputSource
 
-        if is_database_url(value):
-            return str(value)
-        if self.parts and is_partitioned(value):
+        kind = InputSource.of(value).kind
+        if kind == "database" or (self.parts and kind == "parts"):
             return str(value)  # a folder or a glob: its files are found (or not) by odgeo.engine.partitions
         return click.Path(exists=True, dir_okay=False).convert(value, param, ctx)
 

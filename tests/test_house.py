@@ -52,6 +52,19 @@ def test_choices_live_in_the_vocabulary_only():
                 assert value not in words, f"{path.name}:{node.lineno} repeats {value}"
 
 
+def test_only_the_input_source_tells_inputs_apart():
+    """"A database URL? A folder or a glob?" is asked once, by incidents.source.InputSource.of."""
+    askers = []
+    for path in [*LIBRARY.rglob("*.py"), *(ROOT / "cli").rglob("*.py")]:
+        if path.relative_to(ROOT).as_posix() in ("odgeo/incidents/source.py", "odgeo/engine/partitions.py"):
+            continue  # the one place, and the planner that lists a glob's files
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in ("is_database_url",
+                                                                                       "is_partitioned"):
+                askers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not askers, "resolve the input once with InputSource.of and pass it down"
+
+
 def test_the_vocabulary_and_the_defaults_import_nothing():
     # The command line's help reads both: importing them must cost nothing.
     assert _imports(LIBRARY / "vocabulary.py") <= {"__future__"}

@@ -140,3 +140,35 @@ def test_codes_in_a_vocabulary_are_categorical_codes(values, dtype):
     expected = [vocabulary.index(v) if v in vocabulary else -1 for v in values]
     np.testing.assert_array_equal(codes_in(series, vocabulary), expected)
     np.testing.assert_array_equal(codes_in(series.array, vocabulary), expected)
+
+
+def test_an_input_is_told_apart_once_and_read_as_resolved(tmp_path):
+    from odgeo.engine.choose import choose_engine
+    from odgeo.errors import ParameterError
+    from odgeo.incidents.read import read_source
+    from odgeo.incidents.source import InputSource, ReadOptions
+
+    from .conftest import SAMPLE, SAMPLE_TZ
+
+    csv = SAMPLE / "incidents.csv"
+    assert InputSource.of(csv).kind == "file"
+    assert InputSource.of(SAMPLE).kind == "parts"
+    assert InputSource.of(str(SAMPLE / "*.csv")).kind == "parts"
+    url = "postgresql://odgeo@localhost:5432/ems"
+    assert InputSource.of(url, table="calls").kind == "database"
+    with pytest.raises(ParameterError, match="`table` and `sql` apply to a database source"):
+        InputSource.of(csv, table="calls")
+    # The engine follows the kind: a database is read by the database, files in parts by Dask.
+    assert choose_engine("auto", url).engine == "memory"
+    with pytest.raises(ParameterError, match="a database source is read by the database"):
+        choose_engine("dask", url)
+    with pytest.raises(ParameterError, match="read with `engine` dask"):
+        choose_engine("memory", SAMPLE)
+    with pytest.raises(ParameterError, match="read with `engine` dask"):
+        read_incidents(SAMPLE)
+    # One resolved value reads as the keyword form does.
+    source = InputSource.of(csv, read=ReadOptions(timezone=SAMPLE_TZ))
+    by_source, by_keywords = read_source(source), read_incidents(csv, timezone=SAMPLE_TZ)
+    pd.testing.assert_frame_equal(by_source.incidents.drop(columns="geometry"),
+                                  by_keywords.incidents.drop(columns="geometry"))
+    assert by_source.source == by_keywords.source and len(by_source.rejects) == len(by_keywords.rejects)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OdgeoError, ParameterError
+from ..incidents.source import InputSource
 from ..incidents.tables import _MEMORY_PER_BYTE, available_memory
 from ..vocabulary import ENGINES
-from .partitions import is_partitioned
 
 __all__ = ["AUTO_SHARE", "ENGINES", "EngineChoice", "choose_engine", "dask_client", "parse_memory"]
 
@@ -37,13 +37,13 @@ class EngineChoice:
     reason: str
 
 
-def choose_engine(engine: str | None, source, *, free: int | None = None) -> EngineChoice:
+def choose_engine(engine: str | None, source: InputSource | str | Path, *, free: int | None = None) -> EngineChoice:
     """The engine for ``source``: the one given, or (``auto``) Dask for folders, globs and files too big for memory.
 
     Parameters
     ----------
     engine
-        "memory", "dask", "auto" or None (auto).
+        "memory", "dask", "auto" or None (memory).
     source
         The input: a file, a folder, a glob or a database URL.
     free
@@ -57,12 +57,18 @@ def choose_engine(engine: str | None, source, *, free: int | None = None) -> Eng
     engine = engine or "memory"
     if engine not in ENGINES:
         raise ParameterError(f"`engine` must be one of {', '.join(ENGINES)}, not {engine!r}")
+    source = InputSource.of(source)
+    if source.kind == "database":
+        if engine == "dask":
+            raise ParameterError("`engine` dask reads files; a database source is read by the database")
+        return EngineChoice("memory", "given" if engine == "memory" else "auto: the database reads its rows")
+    if engine == "memory" and source.kind == "parts":
+        raise ParameterError(f"{source}: a folder or a glob of files is read with `engine` dask (or auto)")
     if engine != "auto":
         return EngineChoice(engine, "given")
-    text = str(source)
-    if is_partitioned(text):
+    if source.kind == "parts":
         return EngineChoice("dask", "auto: the input is a folder or a glob of files")
-    path = Path(text)
+    path = Path(source.location)
     if not path.is_file():
         return EngineChoice("memory", "auto: not a file Dask reads in parts")
     free = available_memory() if free is None else free

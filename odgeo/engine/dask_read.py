@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 
 from ..arrowtext import text_by_code
-from ..errors import ClusterError, ColumnError, DataError
+from ..errors import ClusterError, ColumnError, DataError, ParameterError
 from ..incidents.coordtext import parse_location_text
 from ..incidents.dates import OrderEvidence, decide_order, order_evidence, order_name
 from ..incidents.read import (
@@ -38,7 +38,9 @@ from ..incidents.read import (
     start_validation,
     swap_reference,
 )
+from ..incidents.source import InputSource, ReadOptions
 from ..incidents.tables import RawTable, file_sha256
+from ..io.postgis import database_label
 from ..projection import lonlat_of
 from ..schema import (
     ADDRESS,
@@ -227,7 +229,7 @@ def _located(read: IncidentRead) -> pd.DataFrame:
 
 
 def read_parts_dask(
-    source: str | Path,
+    source: str | Path | InputSource,
     client,
     *,
     blocksize: int | None = None,
@@ -243,7 +245,9 @@ def read_parts_dask(
     Parameters
     ----------
     source
-        A CSV or vector file, a folder of them (a Parquet dataset) or a glob pattern.
+        A CSV or vector file, a folder of them (a Parquet dataset) or a glob pattern; or an
+        :class:`~odgeo.incidents.source.InputSource`, which carries its own read options
+        (the keyword options are then left out).
     client
         A ``distributed.Client``.
     blocksize
@@ -257,9 +261,19 @@ def read_parts_dask(
         ``.gather()`` gives the :class:`~odgeo.incidents.read.IncidentRead` the in-memory reader
         gives; ``.located()`` the parts' located incidents for :mod:`odgeo.engine.stages`.
     """
-    plan = plan_input(source, blocksize=blocksize or DEFAULT_BLOCKSIZE)
+    given = ReadOptions(columns=columns, crs=crs, timezone=timezone, layer=layer, date_format=date_format,
+                        accept_implausible_dates=accept_implausible_dates)
+    if isinstance(source, InputSource) and given != ReadOptions():
+        raise ParameterError("an InputSource carries its read options: give them to InputSource.of")
+    source = InputSource.of(source, read=given)
+    if source.kind == "database":
+        raise ParameterError(f"{database_label(source.location)}: a database source is read by the database, "
+                             "not on Dask")
+    options = source.read
+    plan = plan_input(source.location, blocksize=blocksize or DEFAULT_BLOCKSIZE)
     with _cluster_errors(plan.source):
-        return _read(plan, client, layer, columns, crs, timezone, date_format, accept_implausible_dates)
+        return _read(plan, client, options.layer, options.columns, options.crs, options.timezone,
+                     options.date_format, options.accept_implausible_dates)
 
 
 @contextlib.contextmanager

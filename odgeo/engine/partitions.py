@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import defaults
 from ..errors import InputFileError
+from ..incidents.source import is_partitioned
 from ..incidents.tables import (
     _SNIFF_BYTES,
     CSV_SUFFIXES,
@@ -27,14 +28,13 @@ from ..incidents.tables import (
     read_table,
 )
 
-__all__ = ["DEFAULT_BLOCKSIZE", "InputPlan", "Part", "block_facts", "is_partitioned", "join_quoted_blocks",
+__all__ = ["DEFAULT_BLOCKSIZE", "InputPlan", "Part", "block_facts", "join_quoted_blocks",
            "plan_input", "read_part"]
 
 #: Bytes of CSV per part: about 1.3 million rows of a typical EMS export, ~1 GB of memory once parsed.
 DEFAULT_BLOCKSIZE = defaults.BLOCKSIZE_MB.value * 1024 * 1024
 
 _UTF8_BOM = b"\xef\xbb\xbf"
-_GLOB_CHARS = "*?["
 _SKIPPED_NAMES = ("_SUCCESS", "_metadata", "_common_metadata")
 
 
@@ -79,13 +79,6 @@ class InputPlan:
     parts: tuple[Part, ...]
 
 
-def is_partitioned(source: str | Path) -> bool:
-    """A folder or a glob pattern (a file's own name may hold ``?`` or ``[``): input only the parts reader takes."""
-    text = str(source)
-    path = Path(text)
-    return path.is_dir() or (not path.exists() and any(ch in text for ch in _GLOB_CHARS))
-
-
 def plan_input(source: str | Path, *, blocksize: int = DEFAULT_BLOCKSIZE) -> InputPlan:
     """The files ``source`` names (a file, a folder of files, a glob pattern) and their parts.
 
@@ -126,7 +119,7 @@ def _files(source: str) -> list[Path]:
             raise InputFileError(f"{path}: the folder holds no incident files "
                                  f"({', '.join(CSV_SUFFIXES + VECTOR_SUFFIXES)})")
         return found
-    if not path.exists() and any(ch in source for ch in _GLOB_CHARS):
+    if is_partitioned(source):  # a glob: the folder was taken above
         found = sorted(Path(p) for p in glob.glob(source, recursive=True) if Path(p).is_file())
         if not found:
             raise InputFileError(f"{source}: no file matches the pattern; check the path")

@@ -2,7 +2,8 @@
 
 Reading (``tables``: CSV, zip, GeoJSON, GeoPackage, Shapefile, Parquet; ``database``: PostgreSQL),
 the row checks (``row_checks``, ``dates``, ``coordtext``), validation into the IncidentFrame
-(``read``), the run's selection (``selection``: dates and outcomes) and how far the incidents
+(``read``), the run's selection (``selection``: dates and outcomes), what the input is (``source``: a
+file, files read in parts, or a database, told apart once) and how far the incidents
 spread (``extent``).
 """
 
@@ -10,6 +11,9 @@ from .._exports import lazy_exports
 
 _EXPORTS = {
     "read_incidents": "read",
+    "read_source": "read",
+    "InputSource": "source",
+    "ReadOptions": "source",
     "IncidentRead": "read",
     "filter_incidents": "selection",
     "RowCounts": "selection",

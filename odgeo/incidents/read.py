@@ -42,6 +42,7 @@ from ..schema import (
 )
 from .coordtext import looks_like_locations
 from .row_checks import REJECT_COLUMNS, RowChecker, is_wgs84, one_row
+from .source import InputSource, ReadOptions
 from .tables import GEOMETRY_LAT, GEOMETRY_LON, RawTable, read_table
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "begin_validation",
     "check_degrees",
     "read_incidents",
+    "read_source",
     "start_validation",
     "swap_reference",
     "validate_table",
@@ -162,23 +164,43 @@ def read_incidents(
     -------
     IncidentRead
     """
+    options = ReadOptions(columns=columns, crs=crs, timezone=timezone, layer=layer, date_format=date_format,
+                          accept_implausible_dates=accept_implausible_dates)
+    return read_source(InputSource.of(path, table=table, sql=sql, read=options))
+
+
+def read_source(source: InputSource) -> IncidentRead:
+    """Read a resolved incident source in this process and validate every row.
+
+    Parameters
+    ----------
+    source
+        A file or a database table (:meth:`odgeo.incidents.source.InputSource.of`); folders and
+        globs of files are read in parts (:func:`odgeo.engine.dask_read.read_parts_dask`).
+
+    Returns
+    -------
+    IncidentRead
+    """
+    if source.kind == "parts":
+        raise ParameterError(f"{source}: a folder or a glob of files is read with `engine` dask (or auto)")
+    options = source.read
     # The raw table is handed over, not kept here: validation lets its text go before the points are made.
-    read = validate_table(_raw_table(path, table=table, sql=sql, layer=layer), columns=columns, crs=crs,
-                          timezone=timezone, date_format=date_format, accept_implausible_dates=accept_implausible_dates)
+    read = validate_table(_raw_table(source), columns=options.columns, crs=options.crs, timezone=options.timezone,
+                          date_format=options.date_format,
+                          accept_implausible_dates=options.accept_implausible_dates)
     release_unused()  # validation's own
     return read
 
 
-def _raw_table(path: str | Path, *, table: str | None, sql: str | None, layer: str | None) -> RawTable:
+def _raw_table(source: InputSource) -> RawTable:
     """The rows of a file or a database table, as read (see :func:`read_incidents`)."""
-    from .database import is_database_url, read_database
+    if source.kind == "database":
+        from .database import read_database
 
-    if is_database_url(path):
-        raw = read_database(str(path), table=table, sql=sql)
-    elif table is not None or sql is not None:
-        raise ParameterError(f"`table` and `sql` apply to a database source (postgresql://...), not to {path}")
+        raw = read_database(source.location, table=source.table, sql=source.sql)
     else:
-        raw = read_table(path, layer=layer)
+        raw = read_table(source.location, layer=source.read.layer)
     release_unused()  # the parse's buffers, before validation's arrays need the room
     return raw
 

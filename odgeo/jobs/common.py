@@ -19,8 +19,9 @@ from ..engine.partitions import DEFAULT_BLOCKSIZE
 from ..errors import DataError, NoDataError, ParameterError
 from ..geocode.public import show_geocoding
 from ..incidents.extent import check_spread
-from ..incidents.read import IncidentRead, read_incidents
+from ..incidents.read import IncidentRead, read_source
 from ..incidents.selection import RowCounts, filter_incidents, move_to_rejects
+from ..incidents.source import InputSource, ReadOptions
 from ..io.outputs import OutputFolder
 from ..io.postgis import PostgisDestination
 from ..projection import lonlat_of
@@ -30,8 +31,8 @@ from ..publish.geomask import DonutMask
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, OUTCOME, has_location, located, validate_incident_frame
 
-__all__ = ["QUIET_DAYS", "JobSettings", "check_ledger_place", "date_span", "latest_time", "open_gate", "parse_as_of",
-           "pick_audience", "read_job_input", "run_job", "save_map_and_record", "select_incidents",
+__all__ = ["QUIET_DAYS", "JobSettings", "check_ledger_place", "date_span", "input_source", "latest_time", "open_gate",
+           "parse_as_of", "pick_audience", "read_job_input", "run_job", "save_map_and_record", "select_incidents",
            "set_aside_before"]
 
 log = logging.getLogger(__name__)
@@ -158,20 +159,18 @@ def read_job_input(path, settings: JobSettings, record: RunRecord, say: Callable
     from .geocode import apply_reference
 
     say("reading incidents")
-    engine = _engine(path, settings, record)
+    source = input_source(path, settings)
+    engine = _engine(source, settings, record)
     with record.timed("read"):
         if engine == "dask" and cluster is not None and not settings.reference:
-            parts = _read_on_dask(path, settings, record, cluster)
+            parts = _read_on_dask(source, settings, record, cluster)
             record.sections["input"] = parts.source()
             return parts
         if engine == "dask":
             with contextlib.ExitStack() as here:
-                read = _read_on_dask(path, settings, record, here).gather()
+                read = _read_on_dask(source, settings, record, here).gather()
         else:
-            read = read_incidents(path, table=settings.table, sql=settings.sql, columns=settings.columns,
-                                  crs=settings.crs, timezone=settings.timezone or "UTC", layer=settings.layer,
-                                  date_format=settings.date_format,
-                                  accept_implausible_dates=bool(settings.accept_implausible_dates))
+            read = read_source(source)
     record.sections["input"] = read.source
     if settings.reference:
         say("geocoding addresses without coordinates")
@@ -179,19 +178,31 @@ def read_job_input(path, settings: JobSettings, record: RunRecord, say: Callable
     return read
 
 
-def _engine(path, settings: JobSettings, record: RunRecord) -> str:
-    """The engine that reads ``path`` (recorded; ``auto`` says what it chose and why)."""
-    from ..engine.choose import choose_engine
-    from ..engine.partitions import is_partitioned
-    from ..io.postgis import is_database_url
+def input_source(path: str | Path | InputSource, settings: JobSettings) -> InputSource:
+    """The incidents' source with the read settings of ``settings``, resolved once for every reader.
 
-    if is_database_url(path):
-        if settings.engine not in (None, "memory", "auto"):
-            raise ParameterError("`engine` dask reads files; a database source is read by the database")
-        return "memory"
-    choice = choose_engine(settings.engine, path)
-    if choice.engine == "memory" and is_partitioned(path):
-        raise ParameterError(f"{path}: a folder or a glob of files is read with `engine` dask (or auto)")
+    Parameters
+    ----------
+    path
+        A file, a folder or a glob of files, or a PostgreSQL URL (an InputSource is kept as it is).
+    settings
+        The job's settings: ``table``, ``sql`` and the read options.
+
+    Returns
+    -------
+    InputSource
+    """
+    options = ReadOptions(columns=settings.columns, crs=settings.crs, timezone=settings.timezone or "UTC",
+                          layer=settings.layer, date_format=settings.date_format,
+                          accept_implausible_dates=bool(settings.accept_implausible_dates))
+    return InputSource.of(path, table=settings.table, sql=settings.sql, read=options)
+
+
+def _engine(source: InputSource, settings: JobSettings, record: RunRecord) -> str:
+    """The engine that reads ``source`` (recorded; ``auto`` says what it chose and why)."""
+    from ..engine.choose import choose_engine
+
+    choice = choose_engine(settings.engine, source)
     if choice.engine == "memory" and (settings.scheduler or settings.workers or settings.worker_memory
                                       or settings.blocksize):
         raise ParameterError("`scheduler`, `workers`, `worker_memory` and `blocksize` apply with `engine` dask")
@@ -202,17 +213,15 @@ def _engine(path, settings: JobSettings, record: RunRecord) -> str:
     return choice.engine
 
 
-def _read_on_dask(path, settings: JobSettings, record: RunRecord, cluster: contextlib.ExitStack) -> IncidentParts:
-    """``path`` read and validated in parts on a Dask cluster that ``cluster`` closes."""
+def _read_on_dask(source: InputSource, settings: JobSettings, record: RunRecord,
+                  cluster: contextlib.ExitStack) -> IncidentParts:
+    """``source`` read and validated in parts on a Dask cluster that ``cluster`` closes."""
     from ..engine.choose import dask_client
     from ..engine.dask_read import read_parts_dask
 
     client, described = cluster.enter_context(dask_client(settings.scheduler, settings.workers,
                                                           settings.worker_memory))
-    parts = read_parts_dask(path, client, blocksize=settings.blocksize, columns=settings.columns, crs=settings.crs,
-                            timezone=settings.timezone or "UTC", layer=settings.layer,
-                            date_format=settings.date_format,
-                            accept_implausible_dates=bool(settings.accept_implausible_dates))
+    parts = read_parts_dask(source, client, blocksize=settings.blocksize)
     record.sections["dask"] = {**described, "parts": len(parts.plan.parts),
                                "blocksize_bytes": settings.blocksize or DEFAULT_BLOCKSIZE}
     return parts
