@@ -278,3 +278,21 @@ def test_notify_sends_the_summary_to_a_local_smtp_server(tmp_path):
         server.shutdown()
     refused = _alerts([path, "--out", str(tmp_path / "p"), "--notify", "http://x", "--to", "a@b"])
     assert refused.exit_code == 2 and "smtp://HOST:PORT" in refused.output
+
+
+def test_a_history_of_h3_areas_follows_new_cells_and_refuses_another_resolution(tmp_path):
+    # H3 areas are the cells holding incidents: more of them each morning. The history belongs to
+    # the resolution, so it keeps working as cells appear (it refused once the list grew).
+    history = tmp_path / "history.csv"
+    cells = []
+    for day in ("2024-01-03", "2024-01-04", "2024-02-15"):
+        out = tmp_path / day
+        result = _alerts([str(SAMPLE / "incidents.csv"), "--out", str(out), "--timezone", SAMPLE_TZ,
+                          "--audience", "restricted", "--history", str(history), "--as-of", day])
+        assert result.exit_code == 0, result.output
+        cells.append(json.loads((out / "run.json").read_text())["alerts"]["areas"]["n_areas"])
+    assert cells[0] < cells[-1]  # new cells appeared between the runs
+    result = _alerts([str(SAMPLE / "incidents.csv"), "--out", str(tmp_path / "r8"), "--timezone", SAMPLE_TZ,
+                      "--audience", "restricted", "--history", str(history), "--as-of", "2024-02-16",
+                      "--resolution", "8"])
+    assert result.exit_code == 1 and "was made for other areas" in result.output

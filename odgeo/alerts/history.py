@@ -36,8 +36,16 @@ SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
 
 def history_key(areas_source: dict, names: list[str], columns: dict) -> dict:
-    """What a history belongs to: the areas (how they were made, their names) and the input's columns."""
-    digest = hashlib.sha256(json.dumps([areas_source, names], sort_keys=True, default=str).encode()).hexdigest()
+    """What a history belongs to: the areas (how they were made, their names) and the input's columns.
+
+    H3 areas are the cells of one resolution: the cells holding incidents grow day by day, so
+    the key is the resolution, not the list of cells; polygon areas are their file's names.
+    """
+    if areas_source.get("kind") == "h3":
+        defined = [{k: v for k, v in areas_source.items() if k != "n_areas"}, []]
+    else:
+        defined = [areas_source, names]
+    digest = hashlib.sha256(json.dumps(defined, sort_keys=True, default=str).encode()).hexdigest()
     return {"areas": {k: v for k, v in areas_source.items() if k != "n_areas"}, "areas_sha256": digest[:16],
             "columns": {k: v for k, v in columns.items() if v}}
 
