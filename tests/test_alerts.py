@@ -208,13 +208,16 @@ def test_public_alerts_hide_small_counts_and_times(tmp_path):
     assert spike["window_end"] == "2025-03-01" and "20:00" not in (out / "alerts.csv").read_text()
     assert spike["sentence"].startswith("Fewer than 10 suspected overdoses in West")
     ears = pd.read_csv(out / "ears.csv")
-    assert ears["baseline_mean"].isna().all() and ears["upper_bound"].isna().all()
-    shown = ears["count"].dropna()
-    assert ((shown == 0) | (shown >= 10)).all() and ears["alarm"].any()
+    # Alarms only: no counts (a zero beside hidden ones says "hidden" means 1 or more), no baselines.
+    assert list(ears.columns) == ["area", "date", "method", "alarm"] and ears["alarm"].all() and len(ears)
     assert set(ears["date"]) == {"2025-03-01"}  # the alert day only: no history of daily alarms
     record = json.loads((out / "run.json").read_text())
     assert record["parameters"]["as_of"]["value"] == "2025-03-01"
     assert record["thresholds"]["West"]["threshold"] is None
+    assert "days_reaching_threshold" not in record["thresholds"]["West"]
+    # A daily series publishes no totals: two mornings' would differ by one day's overdoses.
+    assert all(v is None for k, v in record["counts"].items() if k.startswith("n_"))
+    assert pd.read_csv(out / "rejects.csv")["n_rows"].isna().all()
     assert "RESTRICTED" not in (out / "summary.html").read_text()
 
 

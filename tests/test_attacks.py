@@ -6,6 +6,7 @@ now asserts that it recovers nothing under --min-count.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import geopandas as gpd
@@ -217,3 +218,59 @@ def test_a_few_later_incidents_hide_the_out_of_time_figures_in_public_run_json()
     shown = gate.run_record({"out_of_time": evaluation})["out_of_time"]
     assert set(shown) == {"meaning", "hidden"}
     assert out_of_time(RestrictedGate(), evaluation) == evaluation
+
+
+#: Integers of a daily series' public run.json that number alerts, clusters or settings, not overdoses:
+#: these may move by one from a morning to the next.
+NOT_OVERDOSES = ("alerts.n_alerts", "alerts.by_kind.", "alerts.by_status.", "scan.n_clusters_reported",
+                 "scan.n_clusters", "scan.n_scan_alerts", "alerts.areas.", "backtest.")
+
+
+def _integers(value, path=""):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _integers(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, int) and not isinstance(value, bool):
+        yield path, value
+
+
+def _csv_integers(path) -> dict[str, int]:
+    """Every whole number of a CSV, keyed by file, row key (its text columns) and column."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    keys = [c for c in table.columns if not table[c].str.fullmatch(r"-?\d+").any()]
+    found = {}
+    for _, row in table.iterrows():
+        key = "|".join(row[c] for c in keys)
+        for col in table.columns:
+            if col not in keys and row[col].lstrip("-").isdigit():
+                found[f"{path.name}:{key}:{col}"] = int(row[col])
+    return found
+
+
+@pytest.mark.parametrize("command", [["alerts"], ["alerts", "--areas", str(SAMPLE / "neighbourhoods.geojson")],
+                                     ["scan"]])
+def test_consecutive_public_mornings_differ_in_no_overdose_count_by_less_than_min_count(tmp_path, command):
+    # The adversary of a daily series: each morning's public folder read beside the one before.
+    # Any number of overdoses that moves by 1..9 from a morning to the next gives that day's
+    # overdoses away (run.json's totals, rejects by reason, ears.csv's counts did).
+    from click.testing import CliRunner
+    from odgeo_cli.main import cli
+
+    mornings = []
+    for day in ("2025-12-27", "2025-12-28", "2025-12-29", "2025-12-30", "2025-12-31"):
+        out = tmp_path / day
+        result = CliRunner().invoke(cli, [command[0], str(SAMPLE / "incidents.csv"), "--out", str(out),
+                                          "--timezone", SAMPLE_TZ, "--tiles", "none", "--as-of", f"{day} 08:00",
+                                          *command[1:]])
+        assert result.exit_code == 0, result.output
+        record = json.loads((out / "run.json").read_text())
+        numbers = {f"run.json:{p}": v for p, v in _integers(record) if not p.startswith(("parameters", "timings_s"))
+                   and not p.startswith(NOT_OVERDOSES)}
+        for csv in sorted(out.glob("*.csv")):
+            numbers.update(_csv_integers(csv))
+        mornings.append(numbers)
+    moved = []
+    for before, after in itertools.pairwise(mornings):
+        moved += [(k, before[k], after[k]) for k in before.keys() & after.keys() if 0 < abs(after[k] - before[k]) < 10]
+    assert not moved, moved[:10]
+    assert all("ears.csv" not in k or k.endswith(":alarm") for m in mornings for k in m)

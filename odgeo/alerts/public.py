@@ -6,11 +6,12 @@ The public sees:
 - alerts: area names and dates (no times); counts and thresholds under
   ``min_count`` hidden (the sentence says "fewer than N": an alert in a small
   area is still news); a scan alert with a hidden count starts in a month;
-- ears.csv: the alert day only (a history of every day's alarms would say, day
-  by day, where two or more overdoses happened in a quiet area), with each area's
-  alarm and its count only where it and the day's other hidden counts are 0 or
-  at least ``min_count`` (complementary suppression across the areas and
-  ``all``); no baseline figures, which are built from the small daily counts;
+- ears.csv: the alarms of the alert day only (a history of every day's alarms would
+  say, day by day, where two or more overdoses happened in a quiet area): area, date
+  and method, no counts (a zero beside hidden counts says "hidden" means 1 or more)
+  and no baseline figures, which are built from the small daily counts;
+- run.json: no incident totals (a daily series, see ``Gate.daily_series``), no
+  days reaching a threshold, and no count of H3 areas;
 - where the areas are H3 cells (which exist because incidents fell in them),
   only the cells in alert and ``all`` are listed, so the files do not draw
   where incidents happened.
@@ -25,7 +26,8 @@ from ..publish.gate import AlertFiles, Gate
 from ..publish.privacy import hidden_counts
 from ..publish.public import PublicGate
 
-__all__ = ["alert_files", "public_alert_table", "public_daily_hidden", "public_ears_table", "public_thresholds"]
+__all__ = ["alert_files", "public_alert_section", "public_alert_table", "public_daily_hidden", "public_ears_table",
+           "public_thresholds"]
 
 
 def alert_files(gate: Gate, alerts: pd.DataFrame, ears: pd.DataFrame, counts: np.ndarray, names: list[str],
@@ -56,18 +58,22 @@ def alert_files(gate: Gate, alerts: pd.DataFrame, ears: pd.DataFrame, counts: np
     if not isinstance(gate, PublicGate):
         return AlertFiles(alerts, ears, thresholds, None, None, "%d %b %H:%M")
     shown = {*alerts["area"], names[-1]} if cells_are_areas else None
+    gate.view_section("alerts", public_alert_section)
     hidden = public_daily_hidden(counts, len(names) - 1, gate.limit)
-    return AlertFiles(public_alert_table(alerts, gate.limit), public_ears_table(ears, hidden, names, days, shown),
+    return AlertFiles(public_alert_table(alerts, gate.limit), public_ears_table(ears, days[-1], shown),
                       public_thresholds(thresholds, gate.limit, shown), shown, hidden, "%d %b")
 
 
 def public_alert_table(alerts: pd.DataFrame, min_count: int) -> pd.DataFrame:
-    """alerts.csv for the public: dates, not times; small counts and thresholds hidden."""
+    """alerts.csv for the public: dates, not times; counts and thresholds under ``min_count`` hidden.
+
+    A zero is hidden too: shown beside hidden counts, a zero says that "hidden" means 1 or more.
+    """
     out = alerts.copy()
     for col in ("count", "prior_count"):
         if col in out:
             values = pd.to_numeric(out[col], errors="coerce").astype(float)
-            out[col] = values.where(~((values > 0) & (values < min_count))).astype("Int64")
+            out[col] = values.where(~(values < min_count)).astype("Int64")
     limit = pd.to_numeric(out["threshold_or_expected"], errors="coerce").astype(float)
     out["threshold_or_expected"] = limit.where(~((limit > 0) & (limit < min_count))).round(0).astype("Int64")
     for col in ("window_start", "window_end", "first_seen", "last_seen", "ended_at"):
@@ -91,31 +97,42 @@ def public_daily_hidden(counts: np.ndarray, n_areas: int, min_count: int) -> np.
     return hidden
 
 
-def public_ears_table(table: pd.DataFrame, hidden: np.ndarray, names: list[str], days: list[str],
-                      shown_areas: set[str] | None) -> pd.DataFrame:
-    """ears.csv for the public: the last day's alarms, and counts where :func:`public_daily_hidden` allows."""
-    table = table[table["date"] == days[-1]]
-    row_of = {d: i for i, d in enumerate(days)}
-    col_of = {n: j for j, n in enumerate(names)}
-    mask = hidden[table["date"].map(row_of).to_numpy(), table["area"].map(col_of).to_numpy()]
-    out = table.copy()
-    out["count"] = pd.array(np.where(mask, 0, table["count"].to_numpy()), dtype="Int64")
-    out.loc[mask, "count"] = pd.NA
-    for col in ("baseline_mean", "baseline_sd", "upper_bound"):
-        out[col] = np.nan
+def public_ears_table(table: pd.DataFrame, alert_day: str, shown_areas: set[str] | None) -> pd.DataFrame:
+    """ears.csv for the public: the alert day's alarms (area, date, method), no counts and no baselines.
+
+    A day's count beside the alarm, or a zero beside hidden counts, would say how many
+    overdoses a quiet area had; the alarm says only that it had more than its baseline allows.
+    """
+    out = table[(table["date"] == alert_day) & table["alarm"].astype(bool)]
     if shown_areas is not None:
         out = out[out["area"].isin(shown_areas)]
-    return out.reset_index(drop=True)
+    return out[["area", "date", "method", "alarm"]].reset_index(drop=True)
+
+
+def public_alert_section(section: dict) -> dict:
+    """run.json's alerts section for the public: H3 areas are not counted.
+
+    With H3 areas the cells are those holding incidents, so their number rises on the
+    morning of the first incident in a new cell.
+    """
+    areas = dict(section.get("areas", {}))
+    if areas.get("kind") == "h3":
+        areas.pop("n_areas", None)
+    return {**section, "areas": areas}
 
 
 def public_thresholds(derivation: dict, min_count: int, shown_areas: set[str] | None) -> dict:
-    """run.json's thresholds: the rule and the numbers, those under ``min_count`` hidden."""
+    """run.json's thresholds: the rule and the numbers, those under ``min_count`` hidden.
+
+    The days that reached the threshold are left out: none, beside a threshold at its floor,
+    says the area never had more than the floor less one.
+    """
     out = {}
     for name, d in derivation.items():
         if shown_areas is not None and name not in shown_areas:
             continue
-        out[name] = {k: (None if k in ("threshold", "kth_highest_daily_count") and 0 < int(v) < min_count else v)
-                     for k, v in d.items()}
+        out[name] = {k: (None if k in ("threshold", "kth_highest_daily_count") and int(v) < min_count else v)
+                     for k, v in d.items() if k != "days_reaching_threshold"}
     return out
 
 

@@ -204,7 +204,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     tz = str(read.incidents[OCCURRED_AT].dt.tz or settings.timezone or "UTC")
     given_as_of = parse_as_of(settings.as_of, tz, read.incidents[OCCURRED_AT])
     read, used, rows = select_incidents(read, settings, record, require_dates="odgeo alerts", as_of=given_as_of)
-    gate = open_gate(record, settings, audience)
+    gate = open_gate(record, settings, audience, daily=True)  # run every morning
     times = used[OCCURRED_AT]
     as_of = given_as_of if given_as_of is not None else latest_time(times)
     say("counting incidents per area and day")

@@ -342,14 +342,14 @@ def pick_audience(record: RunRecord, settings: JobSettings) -> str:
 
 
 def open_gate(record: RunRecord, settings: JobSettings, audience: str, *, ledger_settings: dict | None = None,
-              mask: DonutMask | None = None, k_anonymity: np.ndarray | None = None) -> Gate:
+              mask: DonutMask | None = None, k_anonymity: np.ndarray | None = None, daily: bool = False) -> Gate:
     """The publishing gate for ``audience`` with the settings' ``min_count`` and ``ledger`` (recorded).
 
     ``ledger_settings`` are the settings every release sharing a ledger must
-    keep (None: this command takes no ledger).
+    keep (None: this command takes no ledger); ``daily``: a command run every morning.
     """
     gate = audience_mod.open_gate(record, audience, min_count=settings.min_count, ledger=settings.ledger,
-                                  ledger_settings=ledger_settings, mask=mask, k_anonymity=k_anonymity)
+                                  ledger_settings=ledger_settings, mask=mask, k_anonymity=k_anonymity, daily=daily)
     show_geocoding(gate)  # any command may geocode its input (--addresses, --streets)
     return gate
 

@@ -191,7 +191,7 @@ def analyse_scan(read, settings: ScanJobSettings, *, record: RunRecord | None = 
     first_day = last_day - pd.Timedelta(days=options.window_days - 1)
     read, used, rows = set_aside_before(read, record, first_day.normalize(),
                                         f"the scan's study window ({options.window_days} days to --as-of)")
-    gate = open_gate(record, settings, audience)
+    gate = open_gate(record, settings, audience, daily=True)  # run every morning
     record.param("as_of", f"{last_day:%Y-%m-%d}", "given" if given_as_of is not None else "default",
                  None if given_as_of is not None else "the latest incident's day")
     say(f"scanning {len(used):,} incidents with {options.permutations:,} permutations")
@@ -250,6 +250,7 @@ def _map(settings: ScanJobSettings, read, used: gpd.GeoDataFrame, files: gpd.Geo
     return build_map(products, title=title,
                      subtitle=f"{options.window_days} days to {last_day:%d %b %Y} · {n} (p ≤ {options.report_p:g}, "
                               f"{kind} scan)",
-                     notes=[f"Hexagons: the study window's overdoses. Clusters: circles of at most "
-                            f"{options.max_radius_m:,.0f} m over at most {options.max_days} days, darker = rarer."],
+                     notes=[("Hexagons: the study window's overdoses. " if len(hexes) else "")
+                            + f"Clusters: circles of at most {options.max_radius_m:,.0f} m over at most "
+                              f"{options.max_days} days, darker = rarer."],
                      tiles=basemap(settings.tiles))

@@ -83,7 +83,7 @@ def check_audience_options(audience: str | None, *, min_count=None, mask_points=
 
 def open_gate(record: RunRecord, audience: str, *, min_count: int | None = None, ledger: str | None = None,
               ledger_settings: dict | None = None, mask: DonutMask | None = None,
-              k_anonymity: np.ndarray | None = None) -> Gate:
+              k_anonymity: np.ndarray | None = None, daily: bool = False) -> Gate:
     """The publishing gate for ``audience``, with its smallest count and its ledger resolved and recorded.
 
     Parameters
@@ -100,6 +100,9 @@ def open_gate(record: RunRecord, audience: str, *, min_count: int | None = None,
         The settings every release sharing a ledger must keep (None: this command takes no ledger).
     mask, k_anonymity
         The restricted map's displaced points and their k-anonymity.
+    daily
+        True for a command run every morning (``alerts``, ``scan``): its public products carry
+        no incident totals (:meth:`odgeo.publish.gate.Gate.daily_series`).
 
     Returns
     -------
@@ -111,7 +114,7 @@ def open_gate(record: RunRecord, audience: str, *, min_count: int | None = None,
             log.info("`min_count` applies to the public audience; restricted products keep exact counts")
         if ledger:
             raise ParameterError("`ledger` applies to `audience` public: restricted products are not released")
-        return gate_for(RESTRICTED, mask=mask, k_anonymity=k_anonymity)
+        return gate_for(RESTRICTED, mask=mask, k_anonymity=k_anonymity)  # exact: a daily series too
     if min_count is None:
         limit = record.param("min_count", DEFAULT_MIN_COUNT, "default", MIN_COUNT_SOURCE)
     else:
@@ -124,8 +127,11 @@ def open_gate(record: RunRecord, audience: str, *, min_count: int | None = None,
         opened = Ledger.open(ledger, min_count=limit, settings=ledger_settings)
         record.param("ledger", Path(ledger).name, "given",
                      f"release {len(opened.releases) + 1}; earlier areas kept, changes under {limit} held back")
-    else:
+    elif not daily:
         log.warning("public release without `ledger`: it is safe alone, but two releases of the same data "
                     "(a week apart, or with one record removed) can be differenced to find single incidents; "
                     "give `ledger` FILE to every release of a series")
-    return gate_for(PUBLIC, min_count=limit, ledger=opened)
+    gate = gate_for(PUBLIC, min_count=limit, ledger=opened)
+    if daily:
+        gate.daily_series()
+    return gate

@@ -147,5 +147,13 @@ class Gate:
     def view_section(self, key: str, view: Callable[[Any], Any]) -> None:
         """How run.json's section ``key`` is shown to this audience (a stage's public function); default: as is."""
 
+    def daily_series(self) -> None:
+        """Declare this run one morning of a daily series (``alerts``, ``scan``).
+
+        Two mornings' totals differ by one day's incidents, a count this small or smaller
+        than any ``min_count``: the public audience gets no incident totals at all
+        (run.json's counts, rejects.csv's rows by reason, every ``n_`` tally of a section).
+        """
+
     def finish(self, source: str) -> None:
         """Called once the products are written (before they are swapped in)."""

@@ -37,6 +37,7 @@ class PublicGate(Gate):
         self._n_suppressed = 0
         self._n_published: int | None = None
         self._section_views: dict[str, Callable[[Any], Any]] = {}
+        self._daily = False
 
     # sentences ----------------------------------------------------------------------------------
 
@@ -67,6 +68,8 @@ class PublicGate(Gate):
         :attr:`n_suppressed` incidents are in areas too small to show; ``n_used`` is
         hidden when that is a small number (it is ``n_used`` minus the sum of the areas).
         """
+        if self._daily:
+            return _withheld_totals(counts)
         m = self.limit
         by_code = dict(counts["rejected_by_code"])
         values = {"n_input": counts["n_input"], "n_used": counts["n_used"], "n_unlocated": counts["n_unlocated"],
@@ -115,8 +118,13 @@ class PublicGate(Gate):
         return kept, shown, hidden
 
     def count_hexes(self, counts: pd.DataFrame) -> gpd.GeoDataFrame:
-        """The published areas of these counts (cells merged upwards to ``min_count``; :mod:`odgeo.publish.privacy`)."""
-        return self.published_areas(partition_cells(counts, min_count=self.limit), counts)[1]
+        """The published areas of these counts (cells merged upwards to ``min_count``; :mod:`odgeo.publish.privacy`).
+
+        None in a daily series: areas remade each morning bound the day's overdoses in them
+        (an area that appears, or whose merge changes, says how many joined it).
+        """
+        shown = self.published_areas(partition_cells(counts, min_count=self.limit), counts)[1]
+        return shown.iloc[:0] if self._daily else shown
 
     # what the stages' public functions ask of the gate ---------------------------------------------
 
@@ -203,7 +211,11 @@ class PublicGate(Gate):
         if isinstance(value, list):
             return [self._protect_numbers(v, f"{path}[{i}]") for i, v in enumerate(value)]
         key = path.rsplit(".", 1)[-1]
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and is_incident_count_key(key):
+        # data_notes tally rows by what was odd about them ("undated": 2): each is a count of rows.
+        counted = is_incident_count_key(key) or path.startswith("data_notes.")
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and counted:
+            if self._daily:
+                return None
             if self.ledger is not None:
                 value = self.ledger.hold("record", path, {"value": int(value)})["value"]
             return None if 0 < int(value) < self.limit else value
@@ -213,10 +225,28 @@ class PublicGate(Gate):
         """Show run.json's section ``key`` through ``view`` (its stage's public function), then protect its numbers."""
         self._section_views[key] = view
 
+    def daily_series(self) -> None:
+        """No incident totals in a daily series' public products (see :meth:`Gate.daily_series`)."""
+        self._daily = True
+
     def finish(self, source: str) -> None:
         """Save the ledger, when there is one, with this release."""
         if self.ledger is not None:
             self.ledger.save(source)
+
+
+#: Why a daily series' public products carry no totals.
+DAILY_WITHHELD = ("withheld from the public products of a daily series: two mornings' totals differ by one "
+                  "day's incidents; the restricted run record has every count")
+
+
+def _withheld_totals(counts: dict) -> dict:
+    """The row counts' keys, every value withheld (a daily series, see :meth:`Gate.daily_series`)."""
+    out: dict[str, Any] = {k: None for k in counts if k.startswith("n_")}
+    out["rejected_by_code"] = dict.fromkeys(counts["rejected_by_code"])
+    out["check"] = "n_input = n_used + n_unlocated + n_rejected"
+    out["hidden"] = DAILY_WITHHELD
+    return out
 
 
 def _hide(values: np.ndarray, min_count: int, force: np.ndarray | None = None) -> np.ndarray:
@@ -240,7 +270,8 @@ def _public_parameter(param: dict) -> dict:
 #: the public files, cells, steps), which the files themselves show.
 NOT_INCIDENT_COUNTS = frozenset({"n_published", "n_merged_areas", "n_shown", "n_stacks", "n_cells", "n_areas",
                                  "n_new_sites", "n_steps", "n_counts_hidden", "n_fatal_hidden", "n_hot", "n_cold",
-                                 "n_days", "n_time_windows", "n_clusters_reported"})
+                                 "n_days", "n_time_windows", "n_clusters_reported", "n_alerts", "n_clusters",
+                                 "n_scan_alerts"})
 
 
 def is_incident_count_key(key: str) -> bool:

@@ -94,9 +94,15 @@ def scan_section(gate: Gate, result: ScanResult, first_day: pd.Timestamp, n_repo
                                                                 "recurrence_interval_days", "n_locations",
                                                                 "radius_m")}
         return section
-    # The public learns how rare the best cluster is, not its counts; the first day as a month.
-    section["most_likely"] = best and {"p_value": best["p_value"],
-                                       "recurrence_interval_days": round(best["recurrence_interval_days"], 1)}
+    # The public learns how rare a reported cluster is, not its counts; the first day as a month.
+    # A most likely cluster that is not reported, or the critical values, would let a reader who
+    # follows the p-values morning by morning date when a cluster's incidents began.
+    reported = n_reported > 0 and best is not None and best["p_value"] <= section["report_p"]
+    section["most_likely"] = None
+    if reported and best is not None:
+        section["most_likely"] = {"p_value": best["p_value"],
+                                  "recurrence_interval_days": round(best["recurrence_interval_days"], 1)}
+    section.pop("critical_llr")
     section["first_day"] = section["first_day"][:7]
     for key in ("n_locations", "n_zones"):  # distinct coordinates, and circles through them: incidents in disguise
         section.pop(key)
