@@ -274,3 +274,64 @@ def test_consecutive_public_mornings_differ_in_no_overdose_count_by_less_than_mi
         moved += [(k, before[k], after[k]) for k in before.keys() & after.keys() if 0 < abs(after[k] - before[k]) < 10]
     assert not moved, moved[:10]
     assert all("ears.csv" not in k or k.endswith(":alarm") for m in mornings for k in m)
+
+
+def test_data_notes_say_which_notes_not_how_many_rows(tmp_path):
+    # Route 7 of issue 41: "outcome_column_absent" counted every row used (a total the gate hides),
+    # "undated" a handful; the data notes bypassed the count protection.
+    frame = _sample().drop(columns="outcome")
+    frame.loc[:3, "occurred_at"] = ""
+    path = _write(frame, tmp_path / "notes.csv")
+    _run(path, tmp_path / "public")
+    public = json.loads((tmp_path / "public" / "run.json").read_text())["data_notes"]
+    assert {"outcome_column_absent", "undated"} <= set(public)
+    assert not any(isinstance(v, int) for v in public.values())
+    _run(path, tmp_path / "restricted", audience="restricted")
+    restricted = json.loads((tmp_path / "restricted" / "run.json").read_text())["data_notes"]
+    assert restricted["undated"] == 4 and restricted["outcome_column_absent"] > 4000
+
+
+def test_the_share_reached_gives_back_no_hidden_gain():
+    # Route 6 of issue 41: the final share minus the last published cumulative share was the hidden
+    # gains over the total, and weights.total_weight was the total (every incident counting 1).
+    from odgeo.sites.public import show_sites
+
+    sites = pd.DataFrame({"site_id": ["a", "b", "c"], "status": ["new"] * 3, "rank": [1, 2, 3],
+                          "covered": [40, 12, 5], "marginal_gain": [40, 6, 3],
+                          "cumulative_share": [0.40, 0.46, 0.49]})
+    gate = PublicGate(10)
+    shown = site_layer(gate, sites)["cumulative_share"].dropna().max()
+    show_sites(gate, 100)
+    record = gate.run_record({"weights": {"base": "every incident counts 1", "total_weight": 100.0},
+                              "solution": {"share_reached": 0.49, "share_reached_by_existing": 0.0}})
+    assert "total_weight" not in record["weights"]
+    hidden_gain = round((record["solution"]["share_reached"] - shown) * 100)
+    assert hidden_gain == 0  # 9 before: the two hidden sites' 6 + 3
+    restricted = RestrictedGate()
+    show_sites(restricted, 100)
+    assert restricted.run_record({"solution": {"share_reached": 0.49}})["solution"]["share_reached"] == 0.49
+
+
+def test_a_ledger_series_shows_the_first_automatic_bandwidth(tmp_path):
+    # Route 8 of issue 41: the analysis bandwidth chosen from the data moved from release to release
+    # in the public run.json (2210 -> 2220 -> 2210 m on a county's deaths) despite the ledger.
+    frame = _sample()
+    ledger, dates = tmp_path / "ledger.json", pd.to_datetime(frame["occurred_at"], errors="coerce", format="mixed")
+    public, restricted = [], []
+    for i, month in enumerate(("2025-06-01", "2025-09-01", "2025-12-01")):
+        path = _write(frame[dates < month], tmp_path / f"release{i}.csv")
+        auto = {"bandwidth_m": None, "cell_size_m": None}
+        for out, audience, found in ((f"p{i}", "public", public), (f"r{i}", "restricted", restricted)):
+            _run(path, tmp_path / out, **auto, audience=audience, **({"ledger": str(ledger)} if audience ==
+                                                                      "public" else {}))
+            found.append(json.loads((tmp_path / out / "run.json").read_text())["parameters"]["bandwidth_m"]["value"])
+    assert len(set(restricted)) > 1  # the data's own choice moved
+    assert public == [restricted[0]] * 3
+
+
+def test_a_public_sentence_writes_no_zero_beside_hidden_counts():
+    # "0 suspected overdoses in Downtown itself" beside "fewer than 10 ... in Eastside itself" said
+    # that "fewer than 10" meant 1 to 9 (a public alerts summary on the sample).
+    gate = PublicGate(10)
+    assert [gate.count(n) for n in (0, 3, 9, 10, 1234)] == ["fewer than 10"] * 3 + ["10", "1,234"]
+    assert RestrictedGate().count(0) == "0"

@@ -44,7 +44,7 @@ from ..sites.coverage import (
     solve_target_share,
 )
 from ..sites.network import network_cover, read_network, straight_cover
-from ..sites.public import coverage_curve, out_of_time, site_layer
+from ..sites.public import coverage_curve, out_of_time, show_sites, site_layer
 from ..sites.weights import incident_weights
 from .common import run_job, save_map_and_record
 from .hotspot_analysis import HotspotResult, HotspotSettings, analyse_hotspots
@@ -206,6 +206,7 @@ def analyse_sites(read, settings: SitesSettings, *, record: RunRecord | None = N
                                             equity_col=settings.equity_col)
     record.param("weight", settings.weight, "given" if settings.weight else "default", "every incident counts 1")
     record.sections["weights"] = weight_info
+    show_sites(hs_result.gate, hs_result.rows.n_used)
     capacitated = settings.capacity_col is not None
     candidates = read_sites(settings.candidates, capacity_col=settings.capacity_col, require_capacity=capacitated)
     existing = (read_sites(settings.existing, capacity_col=settings.capacity_col, require_capacity=capacitated,

@@ -42,12 +42,15 @@ class PublicGate(Gate):
     # sentences ----------------------------------------------------------------------------------
 
     def count(self, n: int | None) -> str:
-        """A count for a sentence: 'fewer than N', or 'an undisclosed number of' when hidden."""
+        """A count for a sentence: 'fewer than N' (zero too), or 'an undisclosed number of' when hidden.
+
+        A zero written beside "fewer than N" would say that "fewer than N" means 1 or more.
+        """
         if n is None:
             return "an undisclosed number of"
         if isinstance(n, str):
             return n
-        return f"fewer than {self.limit}" if 0 < n < self.limit else f"{int(n):,}"
+        return f"fewer than {self.limit}" if n < self.limit else f"{int(n):,}"
 
     def label(self, products: Products) -> Products:
         """Marked public, with the notes the map gives on the protection."""
@@ -183,7 +186,7 @@ class PublicGate(Gate):
         out: dict[str, Any] = {}
         for key, value in doc.items():
             if key == "parameters":
-                out[key] = {name: _public_parameter(p) for name, p in value.items()}
+                out[key] = {name: self._series_parameter(name, _public_parameter(p)) for name, p in value.items()}
             elif key == "counts":
                 out[key] = self.totals(value)
             elif key == "coordinate_stacks" and isinstance(value, list):
@@ -195,6 +198,10 @@ class PublicGate(Gate):
                 out[key] = {k: v for k, v in value.items() if k != "max_distance_from_median_centre_km"}
             elif key in self._section_views:
                 out[key] = self._section_views[key](value)
+            elif key == "data_notes" and isinstance(value, dict):
+                # Tallies of kept rows by what was odd about them: "outcome_column_absent" is every row
+                # used (a total the gate may hide), "undated" a small part of it. Which notes, not how many.
+                out[key] = dict.fromkeys(value, DATA_NOTE_WITHHELD)
             elif key == "decisions":
                 out[key] = "in the restricted run record (the choices are measured on the incidents)"
             elif key == "input" and isinstance(value, dict) and "files" in value:
@@ -204,6 +211,17 @@ class PublicGate(Gate):
                 out[key] = value
         return self._protect_numbers(out)
 
+    def _series_parameter(self, name: str, param: dict) -> dict:
+        """Under a ledger, a parameter chosen from the data shows the series' first value.
+
+        A bandwidth that moves from one release to the next says the incidents' spread did;
+        this release's own choice is in the restricted run record.
+        """
+        if self.ledger is None or param.get("source") != "auto":
+            return param
+        kept = self.ledger.fixed(f"parameter:{name}", {"value": param["value"]})["value"]
+        return {**param, "value": kept, "series": "the value the series' first release chose from the data"}
+
     def _protect_numbers(self, value, path: str = ""):
         """Every count of incidents or rows in the record: held by the ledger, then null when in (0, min_count)."""
         if isinstance(value, dict):
@@ -211,9 +229,7 @@ class PublicGate(Gate):
         if isinstance(value, list):
             return [self._protect_numbers(v, f"{path}[{i}]") for i, v in enumerate(value)]
         key = path.rsplit(".", 1)[-1]
-        # data_notes tally rows by what was odd about them ("undated": 2): each is a count of rows.
-        counted = is_incident_count_key(key) or path.startswith("data_notes.")
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and counted:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and is_incident_count_key(key):
             if self._daily:
                 return None
             if self.ledger is not None:
@@ -235,6 +251,8 @@ class PublicGate(Gate):
             self.ledger.save(source)
 
 
+#: What a public run.json says in place of a data note's number of rows.
+DATA_NOTE_WITHHELD = "noted; the number of rows is in the restricted run record"
 #: Why a daily series' public products carry no totals.
 DAILY_WITHHELD = ("withheld from the public products of a daily series: two mornings' totals differ by one "
                   "day's incidents; the restricted run record has every count")

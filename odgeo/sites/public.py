@@ -9,7 +9,7 @@ import pandas as pd
 from ..publish.gate import Gate
 from ..publish.public import PublicGate
 
-__all__ = ["coverage_curve", "out_of_time", "site_layer"]
+__all__ = ["coverage_curve", "out_of_time", "show_sites", "site_layer"]
 
 
 def site_layer(gate: Gate, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -80,8 +80,44 @@ def coverage_curve(gate: Gate, curve: pd.DataFrame, n_incidents: int) -> pd.Data
     """
     if not isinstance(gate, PublicGate):
         return curve.assign(share=curve["share"].round(4))
-    step = gate.limit / n_incidents if n_incidents else 1.0
-    return curve.assign(share=(np.floor(curve["share"] / step + 1e-9) * step).round(4))
+    return curve.assign(share=_whole_steps(curve["share"].to_numpy(), gate.limit, n_incidents))
+
+
+def _whole_steps(shares: np.ndarray, min_count: int, n_incidents: int) -> np.ndarray:
+    """Shares rounded down to whole multiples of ``min_count`` incidents (four decimals)."""
+    step = min_count / n_incidents if n_incidents else 1.0
+    return (np.floor(np.asarray(shares, dtype=float) / step + 1e-9) * step).round(4)
+
+
+#: Shares of incidents in run.json's solution section.
+_SOLUTION_SHARES = ("share_reached", "share_reached_by_existing", "share_of_monthly_demand_served")
+
+
+def show_sites(gate: Gate, n_incidents: int) -> None:
+    """Register how run.json's weights and solution sections are shown to the gate's audience.
+
+    Public: the shares reached are rounded down like coverage.csv's (the final share minus
+    the last published cumulative share was the hidden gains, exactly), and the total weight
+    is left out (with every incident counting 1, it is the number of incidents used).
+
+    Parameters
+    ----------
+    gate
+        The run's gate.
+    n_incidents
+        The incidents the shares are of.
+    """
+    if not isinstance(gate, PublicGate):
+        return
+    m = gate.limit
+
+    def solution(section: dict) -> dict:
+        shares = {k: float(_whole_steps(np.array([section[k]]), m, n_incidents)[0])
+                  for k in _SOLUTION_SHARES if section.get(k) is not None}
+        return {**section, **shares}
+
+    gate.view_section("weights", lambda info: {k: v for k, v in info.items() if k != "total_weight"})
+    gate.view_section("solution", solution)
 
 
 def out_of_time(gate: Gate, evaluation: dict) -> dict:
