@@ -335,3 +335,22 @@ def test_a_public_sentence_writes_no_zero_beside_hidden_counts():
     gate = PublicGate(10)
     assert [gate.count(n) for n in (0, 3, 9, 10, 1234)] == ["fewer than 10"] * 3 + ["10", "1,234"]
     assert RestrictedGate().count(0) == "0"
+
+
+def test_a_small_scan_alert_sentence_does_not_date_its_first_day():
+    # Route 3 of issue 41: "within 1 day to 21 Jun", then "within 2 days to 22 Jun", gave back the
+    # first day of a scan cluster whose public row shows only its month.
+    from types import SimpleNamespace
+
+    from odgeo.maps.summary import alert_sentence
+
+    def row(count, end):
+        return SimpleNamespace(area="Westgate", kind="scan", status="new", count=count, prior_count=None,
+                               threshold_or_expected=1.2, related_areas="", window_start=pd.Timestamp("2025-06-20"),
+                               window_end=pd.Timestamp(end), first_seen=pd.Timestamp(end))
+
+    public = [alert_sentence(row(5, end), PublicGate(10), "%d %b", 24) for end in ("2025-06-21", "2025-06-22")]
+    assert not any("within" in s or " day " in s for s in public), public
+    assert all("in the days to" in s for s in public)
+    assert "within 2 days" in alert_sentence(row(5, "2025-06-22"), RestrictedGate(), "%d %b", 24)
+    assert "within 2 days" in alert_sentence(row(12, "2025-06-22"), PublicGate(10), "%d %b", 24)

@@ -77,10 +77,13 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
                 f"({n} suspected overdoses in {area} itself).{more}")
     if row.kind == "scan":
         days = max(1, round((pd.Timestamp(row.window_end) - pd.Timestamp(row.window_start)) / pd.Timedelta(days=1)))
+        # A small cluster's first day dates its first incidents (its public row shows the month only).
+        span = (f"within {days} day{'s' if days != 1 else ''} to {when}" if gate.shows(row.count)
+                else f"in the days to {when}")
         expected = f"where {float(limit):.1f} were expected" if shown_limit else "more than expected"
         chance = f" that chance gives {rarity[row.area]}" if rarity and row.area in rarity else ""
-        return (f"{n.capitalize()} suspected overdoses in and around {area} within {days} "
-                f"day{'s' if days != 1 else ''} to {when}, {expected}: a space-time cluster{chance}.{more}")
+        return (f"{n.capitalize()} suspected overdoses in and around {area} {span}, {expected}: "
+                f"a space-time cluster{chance}.{more}")
     bound = (f", above the expected upper bound of {float(limit):.1f}" if shown_limit
              else ", above what the week before leads to expect")
     return f"{n.capitalize()} suspected overdoses in {area} on the day to {when}{bound} ({KIND_WORDS[row.kind]}).{more}"
