@@ -354,3 +354,20 @@ def test_a_small_scan_alert_sentence_does_not_date_its_first_day():
     assert all("in the days to" in s for s in public)
     assert "within 2 days" in alert_sentence(row(5, "2025-06-22"), RestrictedGate(), "%d %b", 24)
     assert "within 2 days" in alert_sentence(row(12, "2025-06-22"), PublicGate(10), "%d %b", 24)
+
+
+def test_a_ledger_refuses_boundaries_whose_names_repeat(tmp_path):
+    # Route 5 of issue 41: with names repeated (9 names for 77 polygons), polygons shared one ledger
+    # slot: published with one another's counts, and differenced month to month.
+    from odgeo.errors import ParameterError
+
+    hoods = gpd.read_file(SAMPLE / "neighbourhoods.geojson")
+    hoods["district"] = ["North" if i % 2 else "South" for i in range(len(hoods))]
+    path = tmp_path / "districts.geojson"
+    hoods.to_file(path)
+    csv = _write(_sample(), tmp_path / "all.csv")
+    with pytest.raises(ParameterError, match=r"'district' holds 2 names for \d+ polygons"):
+        _run(csv, tmp_path / "r1", ledger=str(tmp_path / "ledger.json"), boundaries=str(path),
+             boundary_name_col="district")
+    assert not (tmp_path / "ledger.json").exists()
+    _run(csv, tmp_path / "r2", boundaries=str(path), boundary_name_col="district")  # a single release is fine

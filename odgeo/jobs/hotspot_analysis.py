@@ -344,6 +344,13 @@ def _areas(record: RunRecord, settings: HotspotSettings, used: LocatedIncidents)
     with record.timed("areas"):
         boundaries, columns = read_boundaries(settings.boundaries, name_col=settings.boundary_name_col,
                                               population_col=settings.boundary_population_col)
+        if settings.ledger and boundaries["name"].duplicated().any():
+            # A ledger holds each polygon's figures under its name: polygons sharing one would share
+            # one slot, each published with another's count and differenced against it.
+            raise ParameterError(f"`boundaries` {settings.boundaries}: column {columns['name']!r} holds "
+                                 f"{boundaries['name'].nunique()} names for {len(boundaries)} polygons, and a "
+                                 "`ledger` keeps each polygon's figures under its name; choose a column of "
+                                 "unique names with `boundary_name_col`")
         record.param("boundaries", str(settings.boundaries), "given", {"columns": columns})
         return area_counts(boundaries, used.frame)
 
