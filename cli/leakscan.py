@@ -10,7 +10,7 @@ from .options import column_options, columns_from
 
 
 @click.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.argument("folders", metavar="FOLDER...", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.argument("input_path", metavar="INCIDENTS", type=click.Path(exists=True, dir_okay=False))
 @click.option("--min-count", type=click.IntRange(1), default=defaults.MIN_COUNT.value, show_default=True,
               help="The smallest count the products may show.")
@@ -23,12 +23,17 @@ from .options import column_options, columns_from
 @click.option("--previous", type=click.Path(exists=True, file_okay=False), metavar="DIR",
               help="The release before FOLDER: figures that changed by less than --min-count, and areas "
                    "that changed shape, give single incidents away by subtraction.")
-def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
-             identifying_cols: tuple[str, ...], study_area: str | None, previous: str | None, **columns) -> None:
-    """Scan every file in FOLDER for what public products must not hold.
+@click.option("--series", is_flag=True,
+              help="The FOLDERs are consecutive releases of one series, oldest first: each is also "
+                   "differenced against the one before (as --previous does).")
+def leakscan(folders: tuple[str, ...], input_path: str, min_count: int, timezone: str | None,
+             identifying_cols: tuple[str, ...], study_area: str | None, previous: str | None, series: bool,
+             **columns) -> None:
+    """Scan every file in each FOLDER for what public products must not hold.
 
     That is: incident locations, counts under --min-count, non-public
-    properties, day-level dates and incident ids.
+    properties, day-level dates and incident ids; with --series or
+    --previous, also what subtracting one release from the next gives away.
 
     Exits 1 when anything is found, listing each finding, so it can guard a
     publishing step in a script. Give the same column options as to the run.
@@ -38,6 +43,7 @@ def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
       odgeo hotspots ems.csv --out public/ --timezone America/Phoenix
       odgeo leakscan public/ ems.csv --timezone America/Phoenix
       odgeo leakscan week2/ ems.csv --previous week1/
+      odgeo leakscan mon/ tue/ wed/ ems.csv --series
     """
     import pandas as pd
 
@@ -58,13 +64,21 @@ def leakscan(folder: str, input_path: str, min_count: int, timezone: str | None,
     from odgeo.jobs.gistar_steps import read_study_area
     from odgeo.publish.leakscan import difference_releases
 
-    leaks = scan_public_outputs(folder, read.incidents, min_count=min_count,
-                                identifying=pd.concat(values, ignore_index=True),
-                                study_area=read_study_area(study_area) if study_area else None)
-    if previous:
-        leaks += difference_releases(previous, folder, min_count=min_count)
-    for leak in leaks:
-        click.echo(str(leak))
-    click.echo(f"{len(leaks)} finding(s) in {folder}")
-    if leaks:
+    if previous and len(folders) > 1:
+        raise click.UsageError("--previous goes with one FOLDER; for several releases give them all with --series")
+    identifying = pd.concat(values, ignore_index=True)
+    area = read_study_area(study_area) if study_area else None
+    found = 0
+    for i, folder in enumerate(folders):
+        leaks = scan_public_outputs(folder, read.incidents, min_count=min_count, identifying=identifying,
+                                    study_area=area)
+        before = previous or (folders[i - 1] if series and i else None)
+        if before:
+            leaks += difference_releases(before, folder, min_count=min_count)
+        for leak in leaks:
+            click.echo(f"{folder}: {leak}" if len(folders) > 1 else str(leak))
+        found += len(leaks)
+    where = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
+    click.echo(f"{found} finding(s) in {where}")
+    if found:
         raise SystemExit(1)

@@ -141,3 +141,44 @@ def test_html_payloads_in_every_text_field_are_never_written_unescaped(tmp_path,
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page  # the title, shown as text
     if audience == "public":
         assert _scan(out, csv, min_count=3, timezone="UTC") == []
+
+
+def _old_daily_folder(path, n_used, after_as_of, fairview):
+    """A public alerts folder as odgeo wrote them before daily series withheld their totals."""
+    path.mkdir()
+    record = {"parameters": {}, "counts": {"n_input": 5045, "n_used": n_used, "n_rejected": after_as_of}}
+    (path / "run.json").write_text(json.dumps(record))
+    pd.DataFrame({"code": ["after_as_of"], "n_rows": [after_as_of], "reason": ["after the reference time"]}).to_csv(
+        path / "rejects.csv", index=False)
+    pd.DataFrame({"area": ["Fairview", "Eastside", "all"], "date": ["2025-12-30"] * 3, "count": [fairview, 0, 12],
+                  "method": ["C1"] * 3, "alarm": [False] * 3}).to_csv(path / "ears.csv", index=False)
+    return str(path)
+
+
+def test_series_finds_what_subtracting_mornings_gives_away(tmp_path):
+    # The routes of issue 41 on folders made as the old odgeo made them: one morning to the next,
+    # n_used rose by 4, the rows after --as-of fell by 6, and Fairview's EARS count rose by 3.
+    first = _old_daily_folder(tmp_path / "mon", 3950, 41, 10)
+    second = _old_daily_folder(tmp_path / "tue", 3954, 35, 13)
+    result = CliRunner().invoke(cli, ["leakscan", first, second, str(SAMPLE / "incidents.csv"), "--series",
+                                      "--timezone", SAMPLE_TZ])
+    assert result.exit_code == 1
+    out = result.output
+    assert "counts.n_used: 3950 -> 3954" in out and "after_as_of n_rows: 41 -> 35" in out
+    assert "Fairview C1 count: 10 -> 13" in out
+    alone = CliRunner().invoke(cli, ["leakscan", first, second, str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ])
+    assert "->" not in alone.output  # without --series each folder is scanned alone
+
+
+def test_series_finds_nothing_in_todays_daily_mornings(tmp_path):
+    folders = []
+    for day in ("2025-12-29", "2025-12-30", "2025-12-31"):
+        out = tmp_path / day
+        result = CliRunner().invoke(cli, ["alerts", str(SAMPLE / "incidents.csv"), "--out", str(out), "--timezone",
+                                          SAMPLE_TZ, "--tiles", "none", "--as-of", f"{day} 08:00", "--areas",
+                                          str(SAMPLE / "neighbourhoods.geojson")])
+        assert result.exit_code == 0, result.output
+        folders.append(str(out))
+    result = CliRunner().invoke(cli, ["leakscan", *folders, str(SAMPLE / "incidents.csv"), "--series", "--timezone",
+                                      SAMPLE_TZ])
+    assert result.exit_code == 0 and "0 finding(s) in 3 folders" in result.output, result.output

@@ -197,8 +197,9 @@ def difference_releases(previous: str | Path, current: str | Path, *, min_count:
 
     Areas (hexes.geojson, areas.geojson) are matched by key; a figure that moved
     by less than ``min_count`` (but moved), and an area whose cells changed,
-    are findings; so are counts of incidents anywhere in run.json that moved
-    by less than ``min_count``.
+    are findings; so are counts of incidents anywhere in run.json, and counts in
+    the public tables (rows rejected by reason, alerts by area and kind, EARS by
+    area and method), that moved by less than ``min_count``.
 
     Parameters
     ----------
@@ -237,7 +238,40 @@ def difference_releases(previous: str | Path, current: str | Path, *, min_count:
             before = earlier.get(where)
             if before is not None and 0 < abs(value - before) < min_count:
                 leaks.append(Leak("run.json", "difference", f"{where}: {before} -> {value}"))
+    for a in sorted(Path(previous).glob("*.csv")):
+        if (Path(current) / a.name).exists():
+            leaks += _csv_differences(a, Path(current) / a.name, min_count)
     return leaks
+
+
+#: Count columns of the public tables, compared across releases.
+CSV_COUNTS = COUNT_PROPERTIES | {"n_rows", "prior_count"}
+#: What names a row of a public table from one release to the next (other tables: their text columns).
+CSV_ROW_KEYS = {"rejects.csv": ("code",), "alerts.csv": ("area", "kind"), "ears.csv": ("area", "method")}
+
+
+def _csv_differences(previous: Path, current: Path, min_count: int) -> list[Leak]:
+    """Counts of one table's rows that moved by 1 to ``min_count`` - 1 between two releases."""
+    before, after = _csv_counts(previous), _csv_counts(current)
+    return [Leak(current.name, "difference", f"{row} {column}: {before[row, column]} -> {value}")
+            for (row, column), value in after.items()
+            if (row, column) in before and 0 < abs(value - before[row, column]) < min_count]
+
+
+def _csv_counts(path: Path) -> dict[tuple[str, str], int]:
+    import pandas as pd
+
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    counts = [c for c in table.columns if c in CSV_COUNTS]
+    keys = CSV_ROW_KEYS.get(path.name) or tuple(c for c in table.columns if c not in counts and c != "sentence")
+    keys = tuple(k for k in keys if k in table.columns)
+    found = {}
+    for _, row in table.iterrows():
+        name = " ".join(row[k] for k in keys)
+        for column in counts:
+            if row[column].isdigit():
+                found[name, column] = int(row[column])
+    return found
 
 
 def _as_word(value: str) -> re.Pattern:
