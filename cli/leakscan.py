@@ -23,12 +23,15 @@ from .options import column_options, columns_from
 @click.option("--previous", type=click.Path(exists=True, file_okay=False), metavar="DIR",
               help="The release before FOLDER: figures that changed by less than --min-count, and areas "
                    "that changed shape, give single incidents away by subtraction.")
+@click.option("--public-places", "public_places", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              metavar="FILE", help="Sites that are public places (odgeo sites' --candidates and --existing): "
+                                   "their points may be published in sites.geojson; repeat.")
 @click.option("--series", is_flag=True,
               help="The FOLDERs are consecutive releases of one series, oldest first: each is also "
                    "differenced against the one before (as --previous does).")
 def leakscan(folders: tuple[str, ...], input_path: str, min_count: int, timezone: str | None,
              identifying_cols: tuple[str, ...], study_area: str | None, previous: str | None, series: bool,
-             **columns) -> None:
+             public_places: tuple[str, ...], **columns) -> None:
     """Scan every file in each FOLDER for what public products must not hold.
 
     That is: incident locations, counts under --min-count, non-public
@@ -44,6 +47,7 @@ def leakscan(folders: tuple[str, ...], input_path: str, min_count: int, timezone
       odgeo leakscan public/ ems.csv --timezone America/Phoenix
       odgeo leakscan week2/ ems.csv --previous week1/
       odgeo leakscan mon/ tue/ wed/ ems.csv --series
+      odgeo leakscan sites/ ems.csv --public-places pharmacies.csv
     """
     import pandas as pd
 
@@ -68,10 +72,15 @@ def leakscan(folders: tuple[str, ...], input_path: str, min_count: int, timezone
         raise click.UsageError("--previous goes with one FOLDER; for several releases give them all with --series")
     identifying = pd.concat(values, ignore_index=True)
     area = read_study_area(study_area) if study_area else None
+    places = None
+    if public_places:
+        from odgeo.sites.candidates import read_sites
+
+        places = pd.concat([read_sites(p) for p in public_places], ignore_index=True)
     found = 0
     for i, folder in enumerate(folders):
         leaks = scan_public_outputs(folder, read.incidents, min_count=min_count, identifying=identifying,
-                                    study_area=area)
+                                    study_area=area, public_places=places)
         before = previous or (folders[i - 1] if series and i else None)
         if before:
             leaks += difference_releases(before, folder, min_count=min_count)

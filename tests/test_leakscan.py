@@ -182,3 +182,17 @@ def test_series_finds_nothing_in_todays_daily_mornings(tmp_path):
     result = CliRunner().invoke(cli, ["leakscan", *folders, str(SAMPLE / "incidents.csv"), "--series", "--timezone",
                                       SAMPLE_TZ])
     assert result.exit_code == 0 and "0 finding(s) in 3 folders" in result.output, result.output
+
+
+def test_declared_public_places_are_not_a_finding(tmp_path):
+    # Issue 41: public sites.geojson was reported for its point geometries, though sites are public places.
+    out = tmp_path / "sites"
+    candidates = str(SAMPLE / "candidate_sites.csv")
+    result = CliRunner().invoke(cli, ["sites", str(SAMPLE / "incidents.csv"), "--candidates", candidates,
+                                      "--out", str(out), "--timezone", SAMPLE_TZ, "--tiles", "none"])
+    assert result.exit_code == 0, result.output
+    scan = ["leakscan", str(out), str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ]
+    undeclared = CliRunner().invoke(cli, scan)
+    assert undeclared.exit_code == 1 and "sites.geojson: point" in undeclared.output
+    declared = CliRunner().invoke(cli, [*scan, "--public-places", candidates])
+    assert declared.exit_code == 0 and "0 finding(s)" in declared.output, declared.output

@@ -4,7 +4,8 @@ It fails on what a reader of the files could use to single someone out:
 
 - an incident's location: a coordinate pair equal to an incident's longitude
   and latitude at the precision the file prints it (4 decimals, about 11 m,
-  or finer), in either order, and any point geometry at all;
+  or finer), in either order, and any point geometry at all (but the declared
+  public places of ``sites.geojson``);
 - a small count: a count-like property of a map or GeoJSON feature in
   (0, min_count);
 - a property that is not one of the public ones (an input column slipping through);
