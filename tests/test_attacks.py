@@ -248,7 +248,7 @@ def _csv_integers(path) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("command", [["alerts"], ["alerts", "--areas", str(SAMPLE / "neighbourhoods.geojson")],
-                                     ["scan"]])
+                                     ["scan"], ["alerts", "--reference", str(SAMPLE / "address_points.csv")]])
 def test_consecutive_public_mornings_differ_in_no_overdose_count_by_less_than_min_count(tmp_path, command):
     # The adversary of a daily series: each morning's public folder read beside the one before.
     # Any number of overdoses that moves by 1..9 from a morning to the next gives that day's
@@ -256,10 +256,16 @@ def test_consecutive_public_mornings_differ_in_no_overdose_count_by_less_than_mi
     from click.testing import CliRunner
     from odgeo_cli.main import cli
 
+    # Each morning reads the export as it stood then: the rows dated before 08:00, plus those without
+    # a usable date (geocoding and reading tallies grow with the file, not with --as-of).
+    frame = _sample()
+    dates = pd.to_datetime(frame["occurred_at"], errors="coerce", format="mixed", utc=True)
     mornings = []
     for day in ("2025-12-27", "2025-12-28", "2025-12-29", "2025-12-30", "2025-12-31"):
         out = tmp_path / day
-        result = CliRunner().invoke(cli, [command[0], str(SAMPLE / "incidents.csv"), "--out", str(out),
+        export = _write(frame[dates.isna() | (dates < pd.Timestamp(f"{day} 08:00", tz=SAMPLE_TZ))],
+                        tmp_path / f"{day}.csv")
+        result = CliRunner().invoke(cli, [command[0], export, "--out", str(out),
                                           "--timezone", SAMPLE_TZ, "--tiles", "none", "--as-of", f"{day} 08:00",
                                           *command[1:]])
         assert result.exit_code == 0, result.output
@@ -274,6 +280,29 @@ def test_consecutive_public_mornings_differ_in_no_overdose_count_by_less_than_mi
         moved += [(k, before[k], after[k]) for k in before.keys() & after.keys() if 0 < abs(after[k] - before[k]) < 10]
     assert not moved, moved[:10]
     assert all("ears.csv" not in k or k.endswith(":alarm") for m in mornings for k in m)
+
+
+def test_a_public_record_publishes_no_number_it_has_not_declared(tmp_path):
+    # Default-deny: a section nobody vetted (here a weight total and a tally whose keys do not look
+    # like counts) publishes none of its numbers; declared counts are gated, declared figures shown.
+    gate = PublicGate(10)
+    record = gate.run_record({"newsection": {"total_weight": 3976.0, "tally": {"street": 3}},
+                              "geocoding": {"n": 7, "by_status": {"street": 3, "exact": 40}},
+                              "timings_s": {"read": 0.25}, "scan": {"seed": 3}})
+    assert record["newsection"] == {"total_weight": None, "tally": {"street": None}}
+    assert record["withheld_numbers"]["paths"] == ["newsection.tally.street", "newsection.total_weight"]
+    assert record["geocoding"] == {"n": None, "by_status": {"street": None, "exact": 40}}
+    assert record["timings_s"] == {"read": 0.25} and record["scan"] == {"seed": 3}
+    # The leak scanner reads a record made without the gate the same way.
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps({"newsection": {"total_weight": 3976.0},
+                                              "geocoding": {"by_status": {"street": 3}}}))
+    one = gpd.GeoDataFrame({"incident_id": ["a"], "occurred_at": [pd.Timestamp("2025-01-01", tz="UTC")]},
+                           geometry=gpd.points_from_xy([-97.4], [38.2]), crs="EPSG:4326")
+    found = {(leak.kind, leak.detail.split(" = ")[0]) for leak in scan_public_outputs(out, one)}
+    assert ("undeclared number", "run.json newsection.total_weight") in found
+    assert ("small count", "run.json geocoding.by_status.street") in found
 
 
 def test_data_notes_say_which_notes_not_how_many_rows(tmp_path):

@@ -44,7 +44,7 @@ from ..hexes import PERIOD_COLUMN
 from ..projection import lonlat_of
 from ..schema import OCCURRED_AT, has_location
 from .gate import PUBLIC_PROPERTIES
-from .public import is_incident_count_key
+from .record_numbers import is_incident_count_key, number_kind
 
 __all__ = ["COUNT_PROPERTIES", "Leak", "difference_releases", "scan_public_outputs"]
 
@@ -150,20 +150,24 @@ def _record_problems(doc: dict, min_count: int):
     for key in _MEASURED:
         if f'"{key}"' in text:
             yield "measured", f"run.json holds {key}"
-    for where, value in _record_counts(doc):
-        if 0 < value < min_count:
-            yield "small count", f"run.json {where} = {value}"
+    for where, value in _record_numbers(doc):
+        kind = number_kind(where)
+        if kind == "count" and 0 < value < min_count:
+            yield "small count", f"run.json {where} = {value:g}"
+        elif kind in ("undeclared", "withheld"):
+            yield "undeclared number", (f"run.json {where} = {value:g} is neither a protected count nor a "
+                                        "declared public figure (odgeo.publish.record_numbers)")
 
 
-def _record_counts(value, path: str = ""):
-    """(path, value) of every count of incidents or rows in a run record."""
+def _record_numbers(value, path: str = ""):
+    """(path, value) of every number in a run record."""
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _record_counts(v, f"{path}.{k}" if path else str(k))
+            yield from _record_numbers(v, f"{path}.{k}" if path else str(k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from _record_counts(v, f"{path}[{i}]")
-    elif isinstance(value, int) and not isinstance(value, bool) and is_incident_count_key(path.rsplit(".", 1)[-1]):
+            yield from _record_numbers(v, f"{path}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
         yield path, value
 
 
@@ -234,8 +238,9 @@ def difference_releases(previous: str | Path, current: str | Path, *, min_count:
                         leaks.append(Leak(name, "difference", f"{props[key]} {column}: {earlier} -> {value}"))
     a, b = Path(previous) / "run.json", Path(current) / "run.json"
     if a.exists() and b.exists():
-        earlier = dict(_record_counts(json.loads(a.read_text())))
-        for where, value in _record_counts(json.loads(b.read_text())):
+        earlier = {where: value for where, value in _record_numbers(json.loads(a.read_text()))
+                   if number_kind(where) == "count"}
+        for where, value in _record_numbers(json.loads(b.read_text())):
             before = earlier.get(where)
             if before is not None and 0 < abs(value - before) < min_count:
                 leaks.append(Leak("run.json", "difference", f"{where}: {before} -> {value}"))

@@ -22,8 +22,9 @@ from .areas import period_columns
 from .gate import Gate, Products
 from .ledger import Ledger
 from .privacy import COARSEN_LEVELS, Area, areas_frame, hidden_counts, partition_cells, suppress_breakdowns
+from .record_numbers import number_kind, plain_path
 
-__all__ = ["NOT_INCIDENT_COUNTS", "PublicGate", "is_incident_count_key"]
+__all__ = ["PublicGate"]
 
 
 class PublicGate(Gate):
@@ -38,6 +39,7 @@ class PublicGate(Gate):
         self._n_published: int | None = None
         self._section_views: dict[str, Callable[[Any], Any]] = {}
         self._daily = False
+        self._undeclared: set[str] = set()
 
     # sentences ----------------------------------------------------------------------------------
 
@@ -209,7 +211,10 @@ class PublicGate(Gate):
                 out[key] = {**value, "files": [{k: v for k, v in f.items() if k != "n_rows"} for f in value["files"]]}
             else:
                 out[key] = value
-        return self._protect_numbers(out)
+        out = self._protect_numbers(out)
+        if self._undeclared:
+            out["withheld_numbers"] = {"paths": sorted(self._undeclared), "why": UNDECLARED_WITHHELD}
+        return out
 
     def _series_parameter(self, name: str, param: dict) -> dict:
         """Under a ledger, a parameter chosen from the data shows the series' first value.
@@ -223,19 +228,30 @@ class PublicGate(Gate):
         return {**param, "value": kept, "series": "the value the series' first release chose from the data"}
 
     def _protect_numbers(self, value, path: str = ""):
-        """Every count of incidents or rows in the record: held by the ledger, then null when in (0, min_count)."""
+        """Every number of the record, by what :func:`number_kind` declares it.
+
+        A count is held by the ledger, then null when in (0, min_count) (always null in a daily
+        series); a public figure stays; any other number is withheld (null) and, unless declared
+        withheld, its path listed under ``withheld_numbers``.
+        """
         if isinstance(value, dict):
             return {k: self._protect_numbers(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [self._protect_numbers(v, f"{path}[{i}]") for i, v in enumerate(value)]
-        key = path.rsplit(".", 1)[-1]
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and is_incident_count_key(key):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+            return value
+        kind = number_kind(path)
+        if kind == "public":
+            return value
+        if kind == "count" and float(value).is_integer():
             if self._daily:
                 return None
             if self.ledger is not None:
                 value = self.ledger.hold("record", path, {"value": int(value)})["value"]
-            return None if 0 < int(value) < self.limit else value
-        return value
+            return None if 0 < int(value) < self.limit else int(value)
+        if kind != "withheld":
+            self._undeclared.add(plain_path(path))
+        return None
 
     def view_section(self, key: str, view: Callable[[Any], Any]) -> None:
         """Show run.json's section ``key`` through ``view`` (its stage's public function), then protect its numbers."""
@@ -253,6 +269,9 @@ class PublicGate(Gate):
 
 #: What a public run.json says in place of a data note's number of rows.
 DATA_NOTE_WITHHELD = "noted; the number of rows is in the restricted run record"
+#: Why a number run.json does not declare (odgeo.publish.record_numbers) is null in a public record.
+UNDECLARED_WITHHELD = ("not declared as a count or a public figure in odgeo.publish.record_numbers, so withheld; "
+                       "the restricted run record has it")
 #: Why a daily series' public products carry no totals.
 DAILY_WITHHELD = ("withheld from the public products of a daily series: two mornings' totals differ by one "
                   "day's incidents; the restricted run record has every count")
@@ -282,17 +301,3 @@ def _public_parameter(param: dict) -> dict:
     if param.get("source") == "auto" and isinstance(reason, dict):
         param = {**param, "reason": {k: v for k, v in reason.items() if k == "rule"}}
     return param
-
-
-#: run.json keys that start with "n_" but count things other than incidents or rows (features of
-#: the public files, cells, steps), which the files themselves show.
-NOT_INCIDENT_COUNTS = frozenset({"n_published", "n_merged_areas", "n_shown", "n_stacks", "n_cells", "n_areas",
-                                 "n_new_sites", "n_steps", "n_counts_hidden", "n_fatal_hidden", "n_hot", "n_cold",
-                                 "n_days", "n_time_windows", "n_clusters_reported", "n_alerts", "n_clusters",
-                                 "n_scan_alerts"})
-
-
-def is_incident_count_key(key: str) -> bool:
-    """Whether a run.json key holds a number of incidents or rows (which must obey --min-count)."""
-    return (key.startswith("n_") and key not in NOT_INCIDENT_COUNTS) or key in ("count", "covered",
-                                                                                 "marginal_gain", "points")
