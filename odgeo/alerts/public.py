@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..incidents.dates import is_day_start
 from ..publish.gate import AlertFiles, Gate
 from ..publish.privacy import hidden_counts
 from ..publish.public import PublicGate
@@ -140,6 +141,6 @@ def _date(value, end: bool) -> str | None:
     if value is None or pd.isna(value):
         return None
     stamp = pd.Timestamp(value)
-    if end and stamp == stamp.normalize():
+    if end and is_day_start(stamp):
         stamp = stamp - pd.Timedelta(1, "ns")  # a window ending at midnight ends on the day before
     return stamp.strftime("%Y-%m-%d")

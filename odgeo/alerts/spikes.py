@@ -25,14 +25,13 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..incidents.dates import shift_days, wall_clock
 from .areas import ALL_AREAS, AlertAreas
 from .ears import DEFAULT_MIN_SD, DEFAULT_Z, ears
 
-__all__ = ["ALERT_KINDS", "DailySeries", "ThresholdRule", "alert_row", "current_alerts", "daily_series", "thresholds",
-           "wall_clock"]
+__all__ = ["ALERT_KINDS", "DailySeries", "ThresholdRule", "alert_row", "current_alerts", "daily_series", "thresholds"]
 
 ALERT_KINDS = ("threshold", "neighbour", "ears_c1", "ears_c2", "ears_c3", "scan")
-DAY = pd.Timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -67,16 +66,6 @@ class DailySeries:
     def days(self) -> list[str]:
         """Each day as a date: the day its 24 hours end in (midnight ends count for the day before)."""
         return [d.strftime("%Y-%m-%d") for d in (self.day_ends - pd.Timedelta(1, "ns"))]
-
-
-def wall_clock(naive, tz) -> pd.DatetimeIndex:
-    """Local wall-clock times (naive) as tz-aware ones.
-
-    A repeated hour is read as standard time and a skipped one moves forward
-    (the day ends a DST change lands on).
-    """
-    index = pd.DatetimeIndex(np.atleast_1d(np.asarray(naive, dtype="datetime64[ns]")))
-    return index.tz_localize(tz, ambiguous=np.zeros(len(index), dtype=bool), nonexistent="shift_forward")
 
 
 def daily_series(times: pd.Series, areas: AlertAreas, as_of: pd.Timestamp, *, window_hours: float = 24
@@ -203,7 +192,8 @@ def current_alerts(series: DailySeries, areas: AlertAreas, *, rule: ThresholdRul
         limit = thresholds(counts, rule)[-1]
         derivation = _derivations(counts, series.names, limit, rule)
     rows: list[dict] = []
-    start, end = series.day_ends[-1] - DAY, series.day_ends[-1]
+    end = series.day_ends[-1]
+    start = shift_days(end, -1)
     in_alert = np.flatnonzero(series.window >= limit).tolist()
     for s in in_alert:
         rows.append(alert_row(series.names[s], "threshold", start, end, series.window[s], float(limit[s])))

@@ -15,8 +15,9 @@ from pandas.tseries.api import guess_datetime_format
 
 from ..errors import DataError, ParameterError
 
-__all__ = ["PLAUSIBLE_SINCE", "DateParse", "OrderEvidence", "check_timezone", "decide_order", "default_window",
-           "order_evidence", "order_name", "parse_datetimes"]
+__all__ = ["PLAUSIBLE_SINCE", "DateParse", "OrderEvidence", "calendar_day", "check_timezone", "decide_order",
+           "default_window", "is_day_start", "local_date", "order_evidence", "order_name", "parse_datetimes",
+           "shift_days", "wall_clock"]
 
 #: Dates before this are taken for placeholders (Excel's day 0 is 1900-01-00, many
 #: exports write 1900-01-01 or 0001-01-01 for "unknown") unless accepted.
@@ -121,6 +122,51 @@ def parse_datetimes(text: pd.Series, timezone: str, *, date_format: str | None =
         local = _utc(utc_ns).tz_convert(timezone).tz_localize(None)
         implausible = np.asarray(local.notna() & ((local < low) | (local > high)))[codes]
     return DateParse(values, unreadable, outside, implausible, order, evidence)
+
+
+def wall_clock(naive, tz) -> pd.DatetimeIndex:
+    """Local wall-clock times (naive) as tz-aware ones.
+
+    A repeated hour is read as standard time and a skipped one moves forward
+    (the day ends a DST change lands on).
+    """
+    index = pd.DatetimeIndex(np.atleast_1d(np.asarray(naive, dtype="datetime64[ns]")))
+    return index.tz_localize(tz, ambiguous=np.zeros(len(index), dtype=bool), nonexistent="shift_forward")
+
+
+def calendar_day(stamp: pd.Timestamp, offset: int = 0) -> pd.Timestamp:
+    """The start of the calendar day ``offset`` days after the one holding ``stamp``, in ``stamp``'s zone.
+
+    Days are calendar days where the incidents happened: 23 or 25 hours long across a
+    daylight-saving change, so hour arithmetic on a zoned time (``day - Timedelta(days=29)``)
+    lands an hour off midnight there. A midnight the clocks skip starts the day at the first
+    time that exists; a midnight they repeat, at its first occurrence.
+    """
+    naive = stamp.tz_localize(None).normalize() + pd.Timedelta(days=offset)
+    if stamp.tzinfo is None:
+        return naive
+    return naive.tz_localize(stamp.tz, ambiguous=True, nonexistent="shift_forward")
+
+
+def local_date(stamp: pd.Timestamp) -> pd.Timestamp:
+    """``stamp``'s calendar date on the local wall clock, as a naive midnight.
+
+    ``Timestamp.normalize`` on a zoned time fails where the zone skips midnight (Santiago,
+    Havana); the wall-clock date never does.
+    """
+    return (stamp.tz_localize(None) if stamp.tzinfo is not None else stamp).normalize()
+
+
+def is_day_start(stamp: pd.Timestamp) -> bool:
+    """Whether ``stamp`` is the first instant of its calendar day (see :func:`calendar_day`)."""
+    return bool(stamp == calendar_day(stamp))
+
+
+def shift_days(stamp: pd.Timestamp, days: int) -> pd.Timestamp:
+    """The same wall-clock time ``days`` calendar days later (earlier when negative), in ``stamp``'s zone."""
+    if stamp.tzinfo is None:
+        return stamp + pd.Timedelta(days=days)
+    return wall_clock(stamp.tz_localize(None) + pd.Timedelta(days=days), stamp.tz)[0]
 
 
 def _utc(ns: np.ndarray) -> pd.DatetimeIndex:

@@ -15,6 +15,7 @@ import pandas as pd
 from ..errors import ParameterError
 from ..schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, SOURCE_ROW
 from ..vocabulary import OUTCOMES
+from .dates import wall_clock
 from .read import IncidentRead
 
 __all__ = ["RowCounts", "filter_incidents", "move_to_rejects"]
@@ -141,7 +142,7 @@ def _as_bound(value, tz, option: str, *, inclusive_day: bool = False) -> pd.Time
     if inclusive_day and day_only:
         stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
     if stamp.tzinfo is None:
-        stamp = stamp.tz_localize(tz)
+        stamp = wall_clock(stamp, tz)[0]  # a midnight the zone skips: the first time that exists
     return stamp
 
 

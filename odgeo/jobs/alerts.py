@@ -25,6 +25,7 @@ from ..alerts.history import AlertHistory, history_key
 from ..alerts.public import alert_files
 from ..alerts.spikes import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
 from ..errors import ParameterError
+from ..incidents.dates import calendar_day
 from ..incidents.read import IncidentRead
 from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
@@ -270,8 +271,8 @@ def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
     if not 0 < max_p <= 1:
         raise ParameterError(f"`scan_max_p` must be in (0, 1], not {max_p}")
     options = replace(DEFAULT_SCAN, report_p=max_p)
-    last_day = (as_of - pd.Timedelta(1, "ns")).normalize()
-    first_day = last_day - pd.Timedelta(days=options.window_days - 1)
+    last_day = calendar_day(as_of - pd.Timedelta(1, "ns"))
+    first_day = calendar_day(last_day, -(options.window_days - 1))
     window = np.flatnonzero((used[OCCURRED_AT] >= first_day).to_numpy())
     say(f"scanning the last {options.window_days} days for space-time clusters")
     with record.timed("scan"):
@@ -287,7 +288,7 @@ def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
         if area in rarity:
             continue  # a weaker cluster in an area already in scan alert
         related = sorted({areas.names[area_of[i]] for i in inside.tolist() if i in area_of} - {area})
-        start = first_day + pd.Timedelta(days=int(r.first_day))
+        start = calendar_day(first_day, int(r.first_day))
         rows.append(alert_row(area, "scan", start, as_of, r.observed, round(float(r.expected), 3), ", ".join(related)))
         rarity[area] = chance_phrase(float(r.recurrence_interval_days), options.permutations)
     record.sections["scan"] = {**{k: v for k, v in result.settings.items() if k in ("window_days", "max_days",

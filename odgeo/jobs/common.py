@@ -13,11 +13,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..alerts.spikes import wall_clock
 from ..engine.dask_read import IncidentParts
 from ..engine.partitions import DEFAULT_BLOCKSIZE
 from ..errors import DataError, NoDataError, ParameterError
 from ..geocode.public import show_geocoding
+from ..incidents.dates import wall_clock
 from ..incidents.extent import check_spread
 from ..incidents.read import IncidentRead, read_source
 from ..incidents.selection import RowCounts, filter_incidents, move_to_rejects

@@ -13,6 +13,7 @@ import pandas as pd
 from .. import defaults
 from ..errors import ParameterError
 from ..hexes import DEFAULT_RESOLUTION, count_cells
+from ..incidents.dates import calendar_day
 from ..incidents.read import IncidentRead
 from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
@@ -187,9 +188,9 @@ def analyse_scan(read, settings: ScanJobSettings, *, record: RunRecord | None = 
     read, used, rows = select_incidents(read, settings, record, require_dates="odgeo scan",
                                         as_of=None if given_as_of is None else given_as_of - pd.Timedelta(1, "ns"))
     as_of = given_as_of if given_as_of is not None else latest_time(used[OCCURRED_AT])
-    last_day = (as_of - pd.Timedelta(1, "ns")).normalize()
-    first_day = last_day - pd.Timedelta(days=options.window_days - 1)
-    read, used, rows = set_aside_before(read, record, first_day.normalize(),
+    last_day = calendar_day(as_of - pd.Timedelta(1, "ns"))
+    first_day = calendar_day(last_day, -(options.window_days - 1))
+    read, used, rows = set_aside_before(read, record, first_day,
                                         f"the scan's study window ({options.window_days} days to --as-of)")
     gate = open_gate(record, settings, audience, daily=True)  # run every morning
     record.param("as_of", f"{last_day:%Y-%m-%d}", "given" if given_as_of is not None else "default",

@@ -26,6 +26,7 @@ from scipy import sparse
 from .. import defaults
 from ..errors import ParameterError
 from ..hexes import points_to_cells
+from ..incidents.dates import calendar_day
 from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
 from ..io.writers import write_csv, write_geojson
@@ -431,7 +432,8 @@ def _out_of_time(settings, incidents, w, exact_cand, exact_exist, n, time_limit)
         cut = pd.Timestamp(settings.train_until)
     except ValueError as err:
         raise ParameterError(f"`train_until` must be a date (YYYY-MM-DD), not {settings.train_until!r}") from err
-    cut = (cut.tz_localize(tz) if cut.tzinfo is None else cut) + pd.Timedelta(days=1)
+    # The end of that calendar day where the incidents happened (23 or 25 hours on a DST change).
+    cut = calendar_day(cut.tz_localize(tz) if cut.tzinfo is None else cut, 1)
     dated = incidents[OCCURRED_AT].notna().to_numpy()  # an undated incident is on neither side
     train = (incidents[OCCURRED_AT] < cut).to_numpy() & dated
     later = dated & ~train

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..alerts.areas import ALL_AREAS
 from ..alerts.spikes import DailySeries
+from ..incidents.dates import is_day_start
 from ..publish.gate import AlertFiles
 
 __all__ = ["CHART_DAYS", "alert_sentence", "chance_phrase", "scan_sentence", "summary_page"]
@@ -27,7 +28,7 @@ STATUS_COLOURS = {"new": "#b2182b", "ongoing": "#ef8a62", "ended": "#878787"}
 
 def _moment(value, fmt: str) -> str:
     stamp = pd.Timestamp(value)
-    if "%H" not in fmt and stamp == stamp.normalize():
+    if "%H" not in fmt and is_day_start(stamp):
         stamp = stamp - pd.Timedelta(1, "ns")  # a day ending at midnight is named by its own date
     return stamp.strftime(fmt).lstrip("0")
 

@@ -21,6 +21,7 @@ from jinja2 import Template
 from .. import defaults
 from ..density.kernel import DensityGrid
 from ..hexes import PERIOD_COLUMN
+from ..incidents.dates import local_date
 from ..publish.gate import RESTRICTED_BANNER, Products
 from ..schema import WGS84
 from ..vocabulary import AUDIENCES
@@ -453,7 +454,7 @@ def _cluster_span(first, last, *, by_day: bool) -> str:
     """A short cluster dated by day: "over 2 days, 3 Mar to 4 Mar 2025"; else "Mar 2025 to May 2025"."""
     start, end = pd.Timestamp(first), pd.Timestamp(last)
     if by_day and start is not pd.NaT and end is not pd.NaT:
-        days = (end.normalize() - start.normalize()).days + 1
+        days = (local_date(end) - local_date(start)).days + 1
         if days <= SHORT_CLUSTER_DAYS:
             return f"over {days} day{'s' if days != 1 else ''}, {start:%-d %b} to {end:%-d %b %Y}"
     return f"from {_month(first)} to {_month(last)}"

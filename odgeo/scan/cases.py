@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 
 from ..hexes import cell_centres, points_to_cells
+from ..incidents.dates import calendar_day
 from ..projection import lonlat_of, project_points
 from ..schema import OCCURRED_AT, WGS84
 from .statistic import ScanResult
@@ -61,7 +62,7 @@ def scan_cases(used: gpd.GeoDataFrame, first_day: pd.Timestamp, h3_resolution: i
         cells, location = np.unique(points_to_cells(lon, lat, h3_resolution), return_inverse=True)
         loc_lon, loc_lat = cell_centres(cells)
     local = used[OCCURRED_AT].dt.tz_localize(None).dt.normalize()
-    day = (local - first_day.tz_localize(None)).dt.days.to_numpy()
+    day = (local - first_day.tz_localize(None).normalize()).dt.days.to_numpy()
     x, y, _ = project_points(loc_lon, loc_lat)
     return ScanCases(loc_lon, loc_lat, x, y, np.asarray(location).ravel(), day)
 
@@ -70,8 +71,8 @@ def cluster_frame(result: ScanResult, cases: ScanCases, first_day: pd.Timestamp)
     """The restricted scan_clusters table: centres, dates and figures, with circles (EPSG:4326)."""
     table, lon, lat = result.clusters, cases.lon, cases.lat
     centre_lon, centre_lat = lon[table["centre"].to_numpy()], lat[table["centre"].to_numpy()]
-    day = [first_day + pd.Timedelta(days=int(d)) for d in table["first_day"]]
-    end = [first_day + pd.Timedelta(days=int(d)) for d in table["last_day"]]
+    day = [calendar_day(first_day, int(d)) for d in table["first_day"]]
+    end = [calendar_day(first_day, int(d)) for d in table["last_day"]]
     frame = pd.DataFrame({
         "cluster_id": table["cluster_id"].to_numpy(),
         "center_longitude": np.round(centre_lon, LOCATION_DECIMALS),

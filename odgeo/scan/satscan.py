@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import OutputError
+from ..incidents.dates import calendar_day
 from .statistic import MAX_SHARE, ScanSettings
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def location_ids(n: int) -> list[str]:
 
 def satscan_parameters(first_day: pd.Timestamp, n_days: int, options: ScanSettings) -> str:
     """The .prm text matching ``options`` (SaTScan 9.x/10.x parameter names)."""
-    last_day = first_day + pd.Timedelta(days=n_days - 1)
+    last_day = calendar_day(first_day, n_days - 1)
 
     def date(d: pd.Timestamp) -> str:
         return f"{d:%Y/%m/%d}"
@@ -98,7 +99,7 @@ def write_satscan_input(folder, cases: ScanCases, first_day: pd.Timestamp, optio
         raise OutputError(f"`export_satscan` {folder}: cannot create the folder ({err.strerror})") from err
     ids = np.array(location_ids(len(cases.lon)))
     pairs, counts = np.unique(np.column_stack([cases.location, cases.day]), axis=0, return_counts=True)
-    dates = [f"{first_day + pd.Timedelta(days=int(d)):%Y/%m/%d}" for d in pairs[:, 1]]
+    dates = [f"{calendar_day(first_day, int(d)):%Y/%m/%d}" for d in pairs[:, 1]]
     case_lines = [f"{ids[loc]} {n} {d}" for (loc, _), n, d in zip(pairs, counts, dates)]
     geo_lines = [f"{i} {lat:.7f} {lon:.7f}" for i, lat, lon in zip(ids, cases.lat, cases.lon)]
     texts = {"odgeo.cas": "\n".join(case_lines) + "\n", "odgeo.geo": "\n".join(geo_lines) + "\n",
