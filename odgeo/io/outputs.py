@@ -23,10 +23,15 @@ from typing import TYPE_CHECKING
 
 from ..errors import OutputError, OutputExistsError
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from .postgis import PostgisDestination
 
-__all__ = ["OutputFolder", "atomic_write_bytes"]
+__all__ = ["FileLock", "OutputFolder", "atomic_write_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +57,7 @@ class OutputFolder:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise OutputError(f"cannot create the folder for `out_dir` {self.final}: {err.strerror or err}") from err
-        self._lock = parent / f".{self.final.name}.odgeo-lock"
-        self._take_lock()
+        self._lock = FileLock(self.final, "`out_dir`").take()
         self._remove_leftovers(parent)
         self.tmp = parent / f".{self.final.name}.odgeo-tmp-{uuid.uuid4().hex[:12]}"
         try:
@@ -75,28 +79,6 @@ class OutputFolder:
         if out.exists() and any(out.iterdir()) and not self.overwrite:
             raise OutputExistsError(f"{out} is not empty; choose another folder or add `overwrite`")
 
-    def _take_lock(self) -> None:
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-        for _ in range(2):
-            try:
-                fd = os.open(self._lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = _read_lock(self._lock)
-                if holder and _alive(holder):
-                    raise OutputError(
-                        f"{self.final} is being written by another odgeo run (pid {holder['pid']} on "
-                        f"{holder['host']}, since {holder['started']}); wait for it to finish, or delete "
-                        f"{self._lock} if that run is gone") from None
-                self._lock.unlink(missing_ok=True)  # a run that was killed left it
-                continue
-            except OSError as err:
-                raise OutputError(f"cannot write into {self._lock.parent} for `out_dir` {self.final}: "
-                                  f"{err.strerror or err}") from err
-            with os.fdopen(fd, "w") as fh:
-                json.dump(me, fh)
-            return
-        raise OutputError(f"cannot take the lock {self._lock} for `out_dir` {self.final}; try again")
-
     def _remove_leftovers(self, parent: Path) -> None:
         """Folders a killed run left beside --out (only runs holding the lock write them).
 
@@ -111,7 +93,7 @@ class OutputFolder:
                 shutil.rmtree(leftover, ignore_errors=True)
 
     def _release(self) -> None:
-        self._lock.unlink(missing_ok=True)
+        self._lock.release()
 
     def path(self, name: str) -> Path:
         """Where to write product ``name`` during the run."""
@@ -149,6 +131,94 @@ class OutputFolder:
         self.abort()
         if isinstance(err, OSError) and not isinstance(err, OutputError) and err.errno is not None:
             raise _write_error(err, self.tmp, self.final) from err
+
+
+class FileLock:
+    """The lock file ``.NAME.odgeo-lock`` beside ``target``: one odgeo run at a time writes ``target``.
+
+    A run takes it before any work and keeps it to the end, so two runs sharing an
+    output folder, a ledger or a history never interleave their read and write (the
+    second is refused in one line naming the holder). The lock is the operating
+    system's (``flock``): it ends with its process, so a killed run's lock file is
+    simply taken. The file says who holds it. Where ``flock`` is missing (Windows) the
+    file's existence is the lock and a file whose pid no longer runs is taken over.
+    """
+
+    def __init__(self, target: str | Path, option: str):
+        self.target = Path(target)
+        self.option = option
+        self.path = self.target.absolute().parent / f".{self.target.name}.odgeo-lock"
+        self._fd: int | None = None
+
+    def take(self) -> FileLock:
+        """Hold the lock (an :class:`~odgeo.errors.OutputError` naming the holder when another run has it)."""
+        me = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                         "started": time.strftime("%Y-%m-%d %H:%M:%S")}).encode()
+        for _ in range(5):
+            try:
+                fd = self._acquire()
+            except OSError as err:
+                raise OutputError(f"cannot write into {self.path.parent} for {self.option} {self.target}: "
+                                  f"{err.strerror or err}") from err
+            if fd is None:
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, me)
+            self._fd = fd
+            return self
+        raise OutputError(f"cannot take the lock {self.path} for {self.option} {self.target}; try again")
+
+    def _acquire(self) -> int | None:
+        """The locked file's descriptor, None to try again (the file was replaced meanwhile)."""
+        if fcntl is None:
+            return self._acquire_by_existence()
+        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise self._held_error(_read_lock(self.path)) from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+        except FileNotFoundError:
+            same = False  # its holder released it (and removed it) between our open and our lock
+        if not same:
+            os.close(fd)
+            return None
+        return fd
+
+    def _acquire_by_existence(self) -> int | None:
+        try:
+            return os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
+        except FileExistsError:
+            holder = _read_lock(self.path)
+            if holder is None or _alive(holder):
+                raise self._held_error(holder) from None
+            self.path.unlink(missing_ok=True)  # a run that was killed left it
+            return None
+
+    def _held_error(self, holder: dict | None) -> OutputError:
+        who = (f" (pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('started')})"
+               if holder else "")
+        return OutputError(f"{self.option} {self.target} is being written by another odgeo run{who}; wait for it "
+                           f"to finish, or delete {self.path} if that run is gone")
+
+    def release(self) -> None:
+        """Let the next run in (the file goes first, so a run arriving now makes a new one)."""
+        if self._fd is None:
+            return
+        if fcntl is None:
+            os.close(self._fd)
+        self.path.unlink(missing_ok=True)
+        if fcntl is not None:
+            os.close(self._fd)  # closing ends the flock
+        self._fd = None
+
+    def __enter__(self) -> FileLock:
+        return self.take()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def _write_error(err: OSError, tmp: Path, final: Path) -> OutputError:

@@ -80,6 +80,10 @@ class AlertSettings(JobSettings):
     scan: bool | None = None
     scan_max_p: float | None = None
 
+    def state_files(self) -> dict[str, str]:
+        """The ledger and the alert history (see :meth:`JobSettings.state_files`)."""
+        return {**super().state_files(), **({"history": self.history} if self.history else {})}
+
 
 @dataclass
 class AlertRun:
@@ -149,8 +153,6 @@ def run_alerts(path, out_dir, settings: AlertSettings | None = None, *, overwrit
         What was computed and written.
     """
     settings = settings or AlertSettings()
-    if settings.history:
-        _check_history_place(settings.history, out_dir)
     return run_job("alerts", path, out_dir, settings, overwrite=overwrite, progress=progress,
                    analyse=lambda read, **kw: analyse_alerts(read, settings, **kw), write=_write_products)
 
@@ -169,13 +171,6 @@ def _write_products(run: AlertRun, folder: OutputFolder) -> list[Path]:
     if run.history is not None:
         run.history.save()  # last: a failed run leaves the history as it was
     return paths
-
-
-def _check_history_place(history: str, out_dir) -> None:
-    path, out = Path(history).resolve(), Path(out_dir).resolve()
-    if out == path.parent or out in path.parents:
-        raise ParameterError(f"`history` {history} is inside `out_dir` {out_dir}, which each run replaces; keep the "
-                             "history outside the output folder")
 
 
 def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = None,

@@ -22,7 +22,7 @@ from ..incidents.extent import check_spread
 from ..incidents.read import IncidentRead, read_source
 from ..incidents.selection import RowCounts, filter_incidents, move_to_rejects
 from ..incidents.source import InputSource, ReadOptions
-from ..io.outputs import OutputFolder
+from ..io.outputs import FileLock, OutputFolder
 from ..io.postgis import PostgisDestination
 from ..projection import lonlat_of
 from ..publish import audience as audience_mod
@@ -31,7 +31,7 @@ from ..publish.geomask import DonutMask
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, OUTCOME, has_location, located, validate_incident_frame
 
-__all__ = ["QUIET_DAYS", "JobSettings", "check_ledger_place", "date_span", "input_source", "latest_time", "open_gate",
+__all__ = ["QUIET_DAYS", "JobSettings", "check_state_places", "date_span", "input_source", "latest_time", "open_gate",
            "parse_as_of", "pick_audience", "read_job_input", "run_job", "save_map_and_record", "select_incidents",
            "set_aside_before"]
 
@@ -108,6 +108,10 @@ class JobSettings:
     worker_memory: str | None = None
     blocksize: int | None = None
 
+    def state_files(self) -> dict[str, str]:
+        """The files a run reads and rewrites for the next one, by option (locked for the whole run)."""
+        return {"ledger": self.ledger} if self.ledger else {}
+
 
 def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
             analyse: Callable[..., Any], write: Callable[[Any, OutputFolder], object],
@@ -122,8 +126,21 @@ def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
     input read on Dask in its parts (an :class:`odgeo.engine.dask_read.IncidentParts`, its
     cluster kept until the analysis ends); else every read arrives here whole.
     """
+    state = input_settings.state_files()
+    check_state_places(state, out_dir)
+    with contextlib.ExitStack() as held:
+        # A ledger or history is read early and rewritten last: two runs interleaving there lose a
+        # release, or move a history back. Each is held from before any work to the end of the run.
+        for option, state_path in state.items():
+            held.enter_context(FileLock(state_path, f"`{option}`"))
+        return _run_locked(command, path, out_dir, input_settings, analyse=analyse, write=write,
+                           overwrite=overwrite, progress=progress, parts=parts)
+
+
+def _run_locked(command: str, path, out_dir, input_settings: JobSettings, *, analyse: Callable[..., Any],
+                write: Callable[[Any, OutputFolder], object], overwrite: bool,
+                progress: Callable[[str], None] | None, parts: bool):
     say = progress or (lambda step: None)
-    check_ledger_place(input_settings, out_dir)
     destination = _open_destination(input_settings)  # a database to copy the products into: checked first
     with OutputFolder(out_dir, overwrite=overwrite) as folder:  # checked and locked before any work
         folder.destination = destination
@@ -354,13 +371,14 @@ def open_gate(record: RunRecord, settings: JobSettings, audience: str, *, ledger
     return gate
 
 
-def check_ledger_place(settings: JobSettings, out_dir) -> None:
-    """A ledger inside the output folder would be replaced with the folder: refuse it."""
-    if settings.ledger:
-        ledger, out = Path(settings.ledger).resolve(), Path(out_dir).resolve()
-        if out == ledger.parent or out in ledger.parents:
-            raise ParameterError(f"`ledger` {settings.ledger} is inside `out_dir` {out_dir}, which each run replaces; "
-                                 "keep the ledger outside the output folder")
+def check_state_places(state: dict[str, str], out_dir) -> None:
+    """A ledger or history inside the output folder would be replaced with the folder: refuse it."""
+    out = Path(out_dir).resolve()
+    for option, given in state.items():
+        path = Path(given).resolve()
+        if out == path.parent or out in path.parents:
+            raise ParameterError(f"`{option}` {given} is inside `out_dir` {out_dir}, which each run replaces; "
+                                 f"keep the {option} outside the output folder")
 
 
 def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: list[Path],

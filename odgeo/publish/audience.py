@@ -127,10 +127,14 @@ def open_gate(record: RunRecord, audience: str, *, min_count: int | None = None,
         opened = Ledger.open(ledger, min_count=limit, settings=ledger_settings)
         record.param("ledger", Path(ledger).name, "given",
                      f"release {len(opened.releases) + 1}; earlier areas kept, changes under {limit} held back")
-    elif not daily:
+    elif not daily and ledger_settings is not None and ledger_settings.get("command") == record.command:
         log.warning("public release without `ledger`: it is safe alone, but two releases of the same data "
                     "(a week apart, or with one record removed) can be differenced to find single incidents; "
                     "give `ledger` FILE to every release of a series")
+    elif not daily:
+        log.warning(f"public release: it is safe alone, but two releases of the same data (a week apart, or with "
+                    f"one record removed) can be differenced to find single incidents, and {record.command} keeps "
+                    "no ledger yet; publish one release of a period, or use `audience` restricted for a series")
     gate = gate_for(PUBLIC, min_count=limit, ledger=opened)
     if daily:
         gate.daily_series()

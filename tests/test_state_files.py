@@ -1,0 +1,118 @@
+"""State that outlives a run (a release ledger, an alert history) has one writer at a time and never goes back.
+
+Issue 42: two runs sharing one --ledger both exited 0 and one release was lost (3 of 3
+tries); two sharing one --history lost an update (4 of 9) and twice left the history
+older than a run that had finished. Each state file is now locked from before any
+work to the end of the run; a second run is refused in one line naming the holder.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from odgeo.errors import OutputError
+from odgeo.io.outputs import FileLock
+
+from .conftest import SAMPLE, SAMPLE_TZ
+
+
+def _alerts(out, history, as_of, *extra):
+    return [sys.executable, "-m", "odgeo_cli", "alerts", str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ,
+            "--tiles", "none", "--as-of", as_of, "--history", str(history), "--out", str(out), "--overwrite",
+            "--audience", "restricted", *extra]
+
+
+def _last_as_of(history) -> str:
+    with open(history, encoding="utf-8") as fh:
+        return json.loads(fh.readline()[1:])["last_as_of"]
+
+
+def _holder(path):
+    """A process holding ``path``'s lock as a run would, until killed."""
+    code = ("import sys, time; from odgeo.io.outputs import FileLock; FileLock(sys.argv[1], '`history`').take(); "
+            "print('held', flush=True); time.sleep(120)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_run_finds_the_history_held_and_says_by_whom(tmp_path):
+    history = tmp_path / "history.csv"
+    holder = _holder(history)
+    try:
+        result = CliRunner().invoke(cli, _alerts(tmp_path / "out", history, "2025-12-30")[3:])
+        assert result.exit_code == 1
+        assert f"--history {history} is being written by another odgeo run (pid {holder.pid}" in result.output
+        assert not history.exists() and not (tmp_path / "out").exists()  # refused before any work
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder was killed: its lock ended with it, the file it left is taken, and removed at the end.
+    assert (tmp_path / ".history.csv.odgeo-lock").exists()
+    result = CliRunner().invoke(cli, _alerts(tmp_path / "out", history, "2025-12-30")[3:])
+    assert result.exit_code == 0, result.output
+    assert not list(tmp_path.glob(".*odgeo-lock")) and _last_as_of(history).startswith("2025-12-31T00:00")
+
+
+def test_a_run_that_fails_releases_its_state_files(tmp_path):
+    history, ledger = tmp_path / "history.csv", tmp_path / "ledger.json"
+    bad = CliRunner().invoke(cli, _alerts(tmp_path / "out", history, "1999-01-01")[3:])
+    assert bad.exit_code != 0 and "outside the data" in bad.output
+    assert not list(tmp_path.glob(".*odgeo-lock"))
+    with FileLock(ledger, "`ledger`"), pytest.raises(OutputError, match=r"`ledger` .*ledger.json is being written "
+                                                                      "by another odgeo run"):
+        FileLock(ledger, "`ledger`").take()
+    assert not list(tmp_path.glob(".*odgeo-lock"))
+
+
+@pytest.mark.parametrize("state", ["history", "ledger"])
+def test_two_runs_at_once_lose_nothing_and_never_go_back(tmp_path, state):
+    """Start two runs on one state file together, a few times: each either completes or is refused in one
+    line, and the file holds every completed run (the history the latest as-of, the ledger every release)."""
+    for attempt in range(3):
+        path = tmp_path / f"{attempt}-{state}.{'csv' if state == 'history' else 'json'}"
+        if state == "history":
+            commands = [_alerts(tmp_path / f"{attempt}-{day}", path, f"2025-12-{day} 21:{minute}")
+                        for day, minute in (("30", "40"), ("30", "00"))]
+        else:
+            commands = [[sys.executable, "-m", "odgeo_cli", "hotspots", str(SAMPLE / "incidents.csv"), "--timezone",
+                         SAMPLE_TZ, "--tiles", "none", "--until", until, "--ledger", str(path),
+                         "--out", str(tmp_path / f"{attempt}-{until}")] for until in ("2025-11-30", "2025-12-31")]
+        runs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
+        results = [(run.wait(), run.stderr.read()) for run in runs]
+        done = [i for i, (code, _) in enumerate(results) if code == 0]
+        refused = [err for code, err in results if code != 0]
+        assert done, results
+        for err in refused:  # one true line naming who holds it (or, after it, a history that moved on)
+            lines = [line for line in err.splitlines() if line.startswith("Error")]
+            assert len(lines) == 1 and ("being written by another odgeo run (pid" in lines[0]
+                                        or "a history only moves forward" in lines[0]), err
+        if state == "history":
+            finished = sorted(commands[i][commands[i].index("--as-of") + 1] for i in done)
+            assert _last_as_of(path).startswith(finished[-1].replace(" ", "T"))
+        else:
+            releases = json.loads(path.read_text())["releases"]
+            assert len(releases) == len(done)
+        assert not list(tmp_path.glob(".*odgeo-lock"))
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize(("command", "advice"), [("hotspots", "give --ledger FILE"), ("emerging", "keeps no ledger"),
+                                                 ("scan", None)])
+def test_a_public_run_advises_a_ledger_only_where_the_command_has_one(tmp_path, command, advice):
+    result = CliRunner().invoke(cli, [command, str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ,
+                                      "--tiles", "none", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if "can be differenced" in line]
+    if advice is None:  # a daily series publishes no totals to difference (docs/privacy.md)
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and advice in warnings[0]
+        assert command == "hotspots" or "--ledger FILE" not in warnings[0]
