@@ -59,4 +59,4 @@ class DatabaseError(OdgeoError, OSError):
 
 
 class ClusterError(OdgeoError, RuntimeError):
-    """A Dask cluster cannot finish the work: its workers keep dying on one part (out of memory)."""
+    """A Dask cluster cannot be reached (``--scheduler``) or cannot finish the work (workers keep dying)."""

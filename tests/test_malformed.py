@@ -368,3 +368,19 @@ def test_a_file_too_large_for_the_memory_left_is_refused_before_reading(tmp_path
     monkeypatch.setattr(tables, "available_memory", lambda: None)  # not knowable: read it
     assert len(tables.read_table(path).data) == 200
 
+
+
+def test_a_threshold_too_large_for_a_count_is_a_usage_error():
+    # Issue 42: "unexpected OverflowError" from the daily counts' comparison.
+    result = _invoke(["alerts", str(SAMPLE / "incidents.csv"), "--timezone", "America/Chicago",
+                      "--threshold", "1" + "0" * 30, "--out", "/tmp/odgeo-never-written"])
+    assert result.exit_code == 2 and _error_lines(result) == [
+        f"Error: --threshold must be 'recommended' or a whole number from 1 to 1,000,000,000, not '1{'0' * 30}'"]
+
+
+def test_an_unreachable_scheduler_is_not_a_usage_error(tmp_path):
+    # Like an unreachable database (exit 1): the option is well formed, the service is not there.
+    result = _invoke(["hotspots", str(SAMPLE / "incidents.csv"), "--timezone", "America/Chicago", "--engine", "dask",
+                      "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and len(_error_lines(result)) == 1
+    assert "cannot reach a Dask scheduler there" in _error_lines(result)[0]

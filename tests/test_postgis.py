@@ -228,6 +228,22 @@ def test_labels_never_carry_a_password():
     assert database_label("postgresql:///?service=surveillance") == "postgresql:///?service=surveillance"
     with pytest.raises(ParameterError, match="`table` NAME or `sql` QUERY"):
         read_database("postgresql://ann@db/ems")
+    # A password holding '/' or '@' (unencoded, as people type them) stays out of the label too.
+    assert database_label("postgresql://ann:pa/ss@wo@rd@db:5432/ems") == "postgresql://ann@db:5432/ems"
+
+
+@pytest.mark.parametrize(("url", "secret"), [
+    ("postgresql://fuzz:SuperSecret42@[::1/fuzz", "SuperSecret42"),   # libpq quoted the whole URL back
+    ("postgresql://fuzz:Super Secret42@localhost/db", "Secret42"),    # ... and the password alone
+    ("postgresql://ann:pa/ss@wo@rd@localhost:99999/db", "wo@rd"),
+])
+@pytest.mark.parametrize("where", ["input", "--to-postgis"])
+def test_a_url_libpq_cannot_read_is_never_echoed_with_its_password(tmp_path, url, secret, where):
+    given = [url, "--table", "t"] if where == "input" else [str(SAMPLE / "incidents.csv"), "--to-postgis", url]
+    result = CliRunner().invoke(cli, ["hotspots", *given, "--timezone", SAMPLE_TZ, "--out", str(tmp_path / "o")])
+    assert result.exit_code != 0
+    assert secret not in result.output and "SuperSecret" not in result.output
+    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("Error: "), result.output
 
 
 def test_alerts_and_scan_from_and_to_the_database_every_morning(city, tmp_path):

@@ -208,6 +208,18 @@ def test_public_products_hide_centres_and_small_counts(tmp_path):
     assert int(shown.files["observed"].iloc[0]) == 9 and shown.files["start_date"].iloc[0] == "2025-12-31"
 
 
+def test_a_satscan_export_inside_out_is_refused_before_any_work(tmp_path):
+    # Issue 42: the export was written inside --out, then deleted by the folder swap while run.json listed it.
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["scan", str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ, "--audience",
+                                      "restricted", "--out", str(out), "--export-satscan", str(out / "satscan")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: --export-satscan {out / 'satscan'} is inside --out {out}, which each run replaces as a whole; "
+        "keep --export-satscan outside the output folder")
+    assert not out.exists()
+
+
 def test_satscan_export_matches_the_analysis(tmp_path):
     export = tmp_path / "satscan"
     run = run_scan(SAMPLE / "incidents.csv", tmp_path / "out",

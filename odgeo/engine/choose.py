@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import OdgeoError, ParameterError
+from ..errors import ClusterError, OdgeoError, ParameterError
 from ..incidents.source import InputSource
 from ..incidents.tables import _MEMORY_PER_BYTE, available_memory
 from ..vocabulary import ENGINES
@@ -144,7 +144,7 @@ def _connected(client_type, address: str):
     try:
         client = client_type(address, timeout="10s")
     except (OSError, TimeoutError) as err:
-        raise ParameterError(f"`scheduler` {address}: cannot reach a Dask scheduler there ({err}); "
+        raise ClusterError(f"`scheduler` {address}: cannot reach a Dask scheduler there ({err}); "
                              "check the address and that the scheduler runs") from err
     try:
         yield client

@@ -58,18 +58,36 @@ def _conninfo(url: str) -> dict[str, str]:
     try:
         return {k: str(v) for k, v in psycopg.conninfo.conninfo_to_dict(_libpq_url(url)).items()}
     except psycopg.ProgrammingError as err:
-        raise ParameterError(f"{database_label(url)}: not a PostgreSQL URL libpq can read ({err}); "
-                             "give postgresql://USER@HOST:PORT/DATABASE") from err
+        raise ParameterError(f"{database_label(url)}: not a PostgreSQL URL libpq can read "
+                             f"({_without_url(str(err), url)}); give postgresql://USER@HOST:PORT/DATABASE") from err
+
+
+def _without_url(message: str, url: str) -> str:
+    """The first line of libpq's complaint about ``url``, the URL and its password taken out (libpq quotes both)."""
+    first = message.strip().splitlines()[0] if message.strip() else "unreadable"
+    for text in (_libpq_url(url), url):
+        first = first.replace(text, "(the URL)")
+    secret = _userinfo(url).partition(":")[2]
+    return first.replace(secret, "***") if secret else first
+
+
+def _userinfo(url: str) -> str:
+    """USER:PASSWORD of a URL: everything before the authority's last '@' (passwords hold '@' and '/' too)."""
+    main = url.partition("://")[2].partition("?")[0]
+    return main.rpartition("@")[0]
 
 
 def database_label(url: str) -> str:
     """The URL as written in messages and run.json: user, host, port and database, never a password."""
-    match = re.match(r"^([a-z0-9+]+)://(?:([^:@/]*)(?::[^@/]*)?@)?([^/?]*)(/[^?]*)?", url, re.IGNORECASE)
-    if not match:
+    if "://" not in url:
         return "postgresql://(unreadable URL)"
-    user, host, db = match.group(2), match.group(3), match.group(4) or ""
-    service = re.search(r"[?&]service=([^&]+)", url)
-    return f"postgresql://{user + '@' if user else ''}{host}{db}" + (f"?service={service.group(1)}" if service else "")
+    main, _, query = url.partition("://")[2].partition("?")
+    userinfo, at, place = main.rpartition("@")
+    if not at:
+        place = main
+    user = userinfo.split(":", 1)[0]
+    service = re.search(r"(?:^|&)service=([^&]+)", query)
+    return f"postgresql://{user + '@' if user else ''}{place}" + (f"?service={service.group(1)}" if service else "")
 
 
 def psycopg_module():

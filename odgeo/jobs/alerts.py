@@ -316,6 +316,10 @@ def _areas(settings: AlertSettings, used: gpd.GeoDataFrame, record: RunRecord) -
     return areas
 
 
+#: The largest fixed --threshold: no area sees a billion overdoses in a window.
+MAX_THRESHOLD = 10**9
+
+
 def _threshold(settings: AlertSettings, record: RunRecord, window_hours: float) -> tuple[ThresholdRule | None,
                                                                                          int | None]:
     given = settings.threshold
@@ -330,8 +334,9 @@ def _threshold(settings: AlertSettings, record: RunRecord, window_hours: float) 
         fixed = int(given)
     except (TypeError, ValueError):
         fixed = 0
-    if fixed < 1:
-        raise ParameterError(f"`threshold` must be 'recommended' or a whole number of at least 1, not {given!r}")
+    if not 1 <= fixed <= MAX_THRESHOLD:  # above it, the daily counts' integers would overflow comparing
+        raise ParameterError(f"`threshold` must be 'recommended' or a whole number from 1 to {MAX_THRESHOLD:,}, "
+                             f"not {given!r}")
     record.param("threshold", fixed, "given")
     return None, fixed
 

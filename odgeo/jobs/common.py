@@ -31,7 +31,7 @@ from ..publish.geomask import DonutMask
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, OUTCOME, has_location, located, validate_incident_frame
 
-__all__ = ["QUIET_DAYS", "JobSettings", "check_state_places", "date_span", "input_source", "latest_time", "open_gate",
+__all__ = ["QUIET_DAYS", "JobSettings", "check_outside_out", "date_span", "input_source", "latest_time", "open_gate",
            "parse_as_of", "pick_audience", "read_job_input", "run_job", "save_map_and_record", "select_incidents",
            "set_aside_before"]
 
@@ -112,6 +112,10 @@ class JobSettings:
         """The files a run reads and rewrites for the next one, by option (locked for the whole run)."""
         return {"ledger": self.ledger} if self.ledger else {}
 
+    def outside_out(self) -> dict[str, str]:
+        """Paths, by option, that must not lie inside ``out_dir`` (which a run replaces as a whole)."""
+        return self.state_files()
+
 
 def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
             analyse: Callable[..., Any], write: Callable[[Any, OutputFolder], object],
@@ -126,8 +130,8 @@ def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
     input read on Dask in its parts (an :class:`odgeo.engine.dask_read.IncidentParts`, its
     cluster kept until the analysis ends); else every read arrives here whole.
     """
+    check_outside_out(input_settings.outside_out(), out_dir)
     state = input_settings.state_files()
-    check_state_places(state, out_dir)
     with contextlib.ExitStack() as held:
         # A ledger or history is read early and rewritten last: two runs interleaving there lose a
         # release, or move a history back. Each is held from before any work to the end of the run.
@@ -371,14 +375,14 @@ def open_gate(record: RunRecord, settings: JobSettings, audience: str, *, ledger
     return gate
 
 
-def check_state_places(state: dict[str, str], out_dir) -> None:
-    """A ledger or history inside the output folder would be replaced with the folder: refuse it."""
+def check_outside_out(paths: dict[str, str], out_dir) -> None:
+    """A ledger, history or export inside the output folder would be replaced with the folder: refuse it."""
     out = Path(out_dir).resolve()
-    for option, given in state.items():
+    for option, given in paths.items():
         path = Path(given).resolve()
-        if out == path.parent or out in path.parents:
-            raise ParameterError(f"`{option}` {given} is inside `out_dir` {out_dir}, which each run replaces; "
-                                 f"keep the {option} outside the output folder")
+        if out in (path, path.parent) or out in path.parents:
+            raise ParameterError(f"`{option}` {given} is inside `out_dir` {out_dir}, which each run replaces as a "
+                                 f"whole; keep `{option}` outside the output folder")
 
 
 def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: list[Path],

@@ -69,6 +69,10 @@ class ScanJobSettings(JobSettings):
     location_resolution: int | None = None
     export_satscan: str | None = None
 
+    def outside_out(self) -> dict[str, str]:
+        """The SaTScan export too: inside ``out_dir`` the folder swap would delete it (see JobSettings)."""
+        return {**super().outside_out(), **({"export_satscan": self.export_satscan} if self.export_satscan else {})}
+
 
 @dataclass
 class ScanRun:
