@@ -17,7 +17,7 @@ from odgeo_cli.main import cli
 
 from odgeo.incidents.read import read_incidents
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
-from odgeo.publish.leakscan import scan_public_outputs
+from odgeo.publish.leakscan import difference_releases, scan_public_outputs
 
 from .conftest import SAMPLE, SAMPLE_TZ
 
@@ -196,3 +196,46 @@ def test_declared_public_places_are_not_a_finding(tmp_path):
     assert undeclared.exit_code == 1 and "sites.geojson: point" in undeclared.output
     declared = CliRunner().invoke(cli, [*scan, "--public-places", candidates])
     assert declared.exit_code == 0 and "0 finding(s)" in declared.output, declared.output
+
+
+#: Files a public folder may hold that are not what odgeo writes (issue 42: 9 "unexpected" errors before).
+DAMAGED = {
+    "cut run.json": ("run.json", b'{"a": '),
+    "a list as run.json": ("run.json", b"[1, 2]"),
+    "a PNG that is not one": ("map.png", b"notpng"),
+    "a TIFF that is not one": ("density.tif", b"nottiff"),
+    "a cut GeoJSON": ("hexes.geojson", b'{"type": "FeatureCollection", "features": ['),
+    "features that are a number": ("hexes.geojson", b'{"type": "FeatureCollection", "features": 5}'),
+    "an empty CSV": ("rejects.csv", b""),
+    "a Latin-1 CSV": ("ears.csv", "area,method,alarm\nété,c1,1\n".encode("latin-1")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED))
+def test_a_file_the_scanner_cannot_read_is_a_finding_not_a_crash(tmp_path, case):
+    # A scanner that cannot read a file cannot vouch for it: exit 1 with the file named, never a traceback.
+    name, data = DAMAGED[case]
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / name).write_bytes(data)
+    result = CliRunner().invoke(cli, ["leakscan", str(tmp_path / "out"), str(SAMPLE / "incidents.csv"),
+                                      "--timezone", SAMPLE_TZ])
+    assert result.exit_code == 1, result.output
+    assert f"{name}: unreadable: not the file odgeo writes under this name" in result.output
+    assert "unexpected" not in result.output
+    # ... and compared with a good release, the damaged one is named too.
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / name).write_bytes(b'{"type": "FeatureCollection", "features": []}' if name.endswith("json") else
+                              b"area,method,alarm\n" if name.endswith(".csv") else data)
+    found = {(leak.file, leak.kind) for leak in difference_releases(tmp_path / "out", good)}
+    assert name.endswith((".png", ".tif")) or (name, "unreadable") in found
+
+
+def test_a_folder_without_odgeo_products_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(cli, ["leakscan", str(tmp_path / "empty"), str(SAMPLE / "incidents.csv"),
+                                      "--timezone", SAMPLE_TZ])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (f"Error: {tmp_path / 'empty'}: no odgeo product in it (run.json, "
+                                                      "map.html, .geojson, .csv, .tif, .png); give the --out folder "
+                                                      "of an odgeo run")

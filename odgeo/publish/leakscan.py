@@ -30,16 +30,18 @@ Used by the test suite on every public run it makes; usable on any folder:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 
+from ..errors import InputFileError
 from ..hexes import PERIOD_COLUMN
 from ..projection import lonlat_of
 from ..schema import OCCURRED_AT, has_location
@@ -65,7 +67,7 @@ class Leak:
     """One finding: the file, its kind and what was found."""
 
     file: str
-    kind: str  # "coordinate", "point", "small count", "property", "date", "identifier"
+    kind: str  # "coordinate", "point", "small count", "property", "date", "identifier", "unreadable", ...
     detail: str
 
     def __str__(self) -> str:
@@ -113,32 +115,67 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
                                np.round(plat * 10**p).astype(np.int64).tolist()))
     days = set(located[OCCURRED_AT].dropna().dt.strftime("%Y-%m-%d"))
     secrets = sorted({str(v) for v in identifying if len(str(v)) >= 5})
+    folder = Path(folder)
+    files = [p for p in sorted(folder.iterdir()) if p.is_file()]
+    if not any(p.suffix.lower() in PRODUCT_SUFFIXES for p in files):
+        raise InputFileError(f"{folder}: no odgeo product in it (run.json, map.html, .geojson, .csv, .tif, .png); "
+                             "give the --out folder of an odgeo run")
+    alert_days = _product_days(folder)
+    checks = _FileChecks(keys, days, secrets, alert_days, min_count, public_places is not None, study_area)
     leaks: list[Leak] = []
-    alert_days = _product_days(Path(folder))
-    for path in sorted(Path(folder).iterdir()):
-        if not path.is_file():
-            continue
-        text = _text_of(path)
-        name = path.name
-        leaks += [Leak(name, "coordinate", d) for d in _coordinate_pairs(text, keys)]
-        leaks += [Leak(name, "coordinate", d) for d in _point_layer_pairs(text, keys)]
-        if _POINT.search(text) and not (public_places is not None and name == "sites.geojson"):
+    for path in files:
+        try:
+            leaks += checks.leaks(path)
+        except (ValueError, OSError) as err:  # not JSON, not UTF-8, not a TIFF or PNG, a cut or empty file
+            # A scanner that cannot read a file cannot vouch for it: that is a finding, not a pass.
+            leaks.append(Leak(path.name, "unreadable", f"not the file odgeo writes under this name "
+                                                       f"({_first_line(err)}); a public folder should hold only "
+                                                       "odgeo's products"))
+    return leaks
+
+
+#: What odgeo writes into an output folder.
+PRODUCT_SUFFIXES = (".json", ".geojson", ".csv", ".html", ".tif", ".tiff", ".png")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+
+
+@dataclass(frozen=True)
+class _FileChecks:
+    """Every check of one file of a public folder (see :func:`scan_public_outputs`)."""
+
+    keys: dict[int, set]
+    days: set[str]
+    secrets: list[str]
+    alert_days: set[str]
+    min_count: int
+    places_declared: bool
+    study_area: object
+
+    def leaks(self, path: Path) -> list[Leak]:
+        text, name, leaks = _text_of(path), path.name, []
+        leaks += [Leak(name, "coordinate", d) for d in _coordinate_pairs(text, self.keys)]
+        leaks += [Leak(name, "coordinate", d) for d in _point_layer_pairs(text, self.keys)]
+        if _POINT.search(text) and not (self.places_declared and name == "sites.geojson"):
             leaks.append(Leak(name, "point", "a point geometry"))
         for collection in _feature_collections(text, path):
-            leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, min_count)
+            leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, self.min_count)
                       if not (kind == "date" and name in DAILY_PRODUCTS)]
         if path.suffix.lower() in (".html", ".htm"):  # counts written as words on the page
             leaks += [Leak(name, "small count", f"'{m.group(0)}' in the page") for m in _SENTENCE_COUNT.finditer(text)
-                      if 0 < int(m.group(1).replace(",", "")) < min_count]
-        leaks += [Leak(name, "date", d) for d in _dates(text, path, days) if d.split()[-1] not in alert_days]
-        leaks += [Leak(name, "identifier", repr(s)) for s in secrets if s in text and _as_word(s).search(text)]
+                      if 0 < int(m.group(1).replace(",", "")) < self.min_count]
+        leaks += [Leak(name, "date", d) for d in _dates(text, path, self.days) if d.split()[-1] not in self.alert_days]
+        leaks += [Leak(name, "identifier", repr(s)) for s in self.secrets if s in text and _as_word(s).search(text)]
         if name == "run.json":
-            leaks += [Leak(name, kind, d) for kind, d in _record_problems(json.loads(text), min_count)]
+            leaks += [Leak(name, kind, d) for kind, d in _record_problems(json.loads(text), self.min_count)]
         if path.suffix.lower() == ".csv":
-            leaks += [Leak(name, kind, d) for kind, d in _csv_problems(path, min_count)]
-        if study_area is not None and name in ("gistar.geojson", "emerging.geojson"):
-            leaks += [Leak(name, "footprint", d) for d in _outside(path, study_area)]
-    return leaks
+            leaks += [Leak(name, kind, d) for kind, d in _csv_problems(path, self.min_count)]
+        if self.study_area is not None and name in ("gistar.geojson", "emerging.geojson"):
+            leaks += [Leak(name, "footprint", d) for d in _outside(path, self.study_area)]
+        return leaks
 
 
 _MEASURED = ("standard_distance_m", "median_distance_m", "max_distance_from_median_centre_km")
@@ -218,36 +255,64 @@ def difference_releases(previous: str | Path, current: str | Path, *, min_count:
     list of Leak
         The findings (empty: none).
     """
+    previous, current = Path(previous), Path(current)
+    comparisons: list[tuple[str, Callable[[Path, Path], list[Leak]]]] = [
+        (name, functools.partial(_area_differences, key=key, min_count=min_count))
+        for name, key in (("hexes.geojson", "h3_cell"), ("areas.geojson", "name"))]
+    comparisons.append(("run.json", functools.partial(_record_differences, min_count=min_count)))
+    comparisons += [(a.name, functools.partial(_csv_differences, min_count=min_count))
+                    for a in sorted(previous.glob("*.csv"))]
     leaks: list[Leak] = []
-    for name, key in (("hexes.geojson", "h3_cell"), ("areas.geojson", "name")):
-        a, b = Path(previous) / name, Path(current) / name
+    for name, compare in comparisons:
+        a, b = previous / name, current / name
         if not (a.exists() and b.exists()):
             continue
-        old = {f["properties"][key]: f for f in json.loads(a.read_text())["features"]}
-        for feature in json.loads(b.read_text())["features"]:
-            props = feature["properties"]
-            before = old.get(props[key])
-            if before is None:
-                continue
-            if props.get("n_fine_cells") != before["properties"].get("n_fine_cells"):
-                leaks.append(Leak(name, "difference", f"area {props[key]} changed shape"))
-            for column, value in props.items():
-                if column in COUNT_PROPERTIES or PERIOD_COLUMN.match(str(column)):
-                    earlier = before["properties"].get(column)
-                    if isinstance(value, int) and isinstance(earlier, int) and 0 < abs(value - earlier) < min_count:
-                        leaks.append(Leak(name, "difference", f"{props[key]} {column}: {earlier} -> {value}"))
-    a, b = Path(previous) / "run.json", Path(current) / "run.json"
-    if a.exists() and b.exists():
-        earlier = {where: value for where, value in _record_numbers(json.loads(a.read_text()))
-                   if number_kind(where) == "count"}
-        for where, value in _record_numbers(json.loads(b.read_text())):
-            before = earlier.get(where)
-            if before is not None and 0 < abs(value - before) < min_count:
-                leaks.append(Leak("run.json", "difference", f"{where}: {before} -> {value}"))
-    for a in sorted(Path(previous).glob("*.csv")):
-        if (Path(current) / a.name).exists():
-            leaks += _csv_differences(a, Path(current) / a.name, min_count)
+        try:
+            leaks += compare(a, b)
+        except (ValueError, OSError) as err:  # either release's file is damaged: it cannot be compared
+            leaks.append(Leak(name, "unreadable", f"cannot be compared with {a} ({_first_line(err)})"))
     return leaks
+
+
+def _area_differences(previous: Path, current: Path, key: str, min_count: int) -> list[Leak]:
+    """Areas of one layer, matched by ``key``, whose shape or counts moved by 1 to ``min_count`` - 1."""
+    name, leaks = current.name, []
+    old = {f["properties"].get(key): f for f in _features(previous)}
+    for feature in _features(current):
+        props = feature["properties"]
+        before = old.get(props.get(key))
+        if before is None:
+            continue
+        if props.get("n_fine_cells") != before["properties"].get("n_fine_cells"):
+            leaks.append(Leak(name, "difference", f"area {props[key]} changed shape"))
+        for column, value in props.items():
+            if column in COUNT_PROPERTIES or PERIOD_COLUMN.match(str(column)):
+                earlier = before["properties"].get(column)
+                if isinstance(value, int) and isinstance(earlier, int) and 0 < abs(value - earlier) < min_count:
+                    leaks.append(Leak(name, "difference", f"{props[key]} {column}: {earlier} -> {value}"))
+    return leaks
+
+
+def _features(path: Path) -> list[dict]:
+    """The features of a GeoJSON layer, each with a properties object (a ValueError when it is not one)."""
+    collections = _feature_collections(path.read_text(encoding="utf-8"), path)
+    if len(collections) != 1:
+        raise ValueError("not one GeoJSON FeatureCollection")
+    return [f for f in collections[0]["features"] if isinstance(f.get("properties"), dict)]
+
+
+def _record_differences(previous: Path, current: Path, min_count: int) -> list[Leak]:
+    """Counts of incidents in run.json that moved by 1 to ``min_count`` - 1."""
+    docs = []
+    for path in (previous, current):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict):
+            raise ValueError(f"{path.name} holds a JSON {type(doc).__name__}, not an object")
+        docs.append(doc)
+    earlier = {where: value for where, value in _record_numbers(docs[0]) if number_kind(where) == "count"}
+    return [Leak("run.json", "difference", f"{where}: {earlier[where]} -> {value}")
+            for where, value in _record_numbers(docs[1])
+            if earlier.get(where) is not None and 0 < abs(value - earlier[where]) < min_count]
 
 
 #: Count columns of the public tables, compared across releases.
@@ -296,6 +361,8 @@ def _text_of(path: Path) -> str:
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.name == "run.json":
         doc = json.loads(text)
+        if not isinstance(doc, dict):
+            raise ValueError(f"run.json holds a JSON {type(doc).__name__}, not an object")
         for name in ("since", "until", "train_until"):  # the user's own dates, not data
             doc.get("parameters", {}).pop(name, None)
         text = json.dumps(doc)
@@ -348,14 +415,18 @@ def _point_layer_pairs(text: str, keys: dict[int, set]) -> list[str]:
 def _feature_collections(text: str, path: Path) -> list[dict]:
     """GeoJSON FeatureCollections in a file: the file itself, or those embedded in a page."""
     if path.suffix.lower() in (".geojson", ".json") and '"FeatureCollection"' in text[:200]:
-        return [json.loads(text)]
+        collection = json.loads(text)
+        if not (isinstance(collection, dict) and isinstance(collection.get("features"), list)
+                and all(isinstance(f, dict) for f in collection["features"])):
+            raise ValueError("a FeatureCollection whose features are not a list of features")
+        return [collection]
     out, decoder = [], json.JSONDecoder()
     for match in re.finditer(r"\{\s*\"(type|features)\"", text):
         try:
             obj, _ = decoder.raw_decode(text, match.start())
         except json.JSONDecodeError:
             continue
-        if isinstance(obj, dict) and obj.get("type") == "FeatureCollection":
+        if isinstance(obj, dict) and obj.get("type") == "FeatureCollection" and isinstance(obj.get("features"), list):
             out.append(obj)
     return out
 
@@ -363,7 +434,8 @@ def _feature_collections(text: str, path: Path) -> list[dict]:
 def _feature_problems(collection: dict, min_count: int):
     allowed = PUBLIC_PROPERTIES | MAP_PROPERTIES
     for feature in collection.get("features", []):
-        for key, value in (feature.get("properties") or {}).items():
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        for key, value in (properties if isinstance(properties, dict) else {}).items():
             periodic = bool(PERIOD_COLUMN.match(str(key)))
             if key not in allowed and not periodic:
                 yield "property", f"{key!r} is not a public property"
@@ -399,12 +471,15 @@ def _product_days(folder: Path) -> set[str]:
     days = set()
     ears = folder / "ears.csv"
     if ears.exists():
-        found = _DAY.findall(ears.read_text(encoding="utf-8"))
+        found = _DAY.findall(ears.read_text(encoding="utf-8", errors="replace"))
         days |= {max(found)} if found else set()
     record = folder / "run.json"
-    if record.exists():
-        as_of = json.loads(record.read_text(encoding="utf-8")).get("parameters", {}).get("as_of", {}).get("value")
-        days |= set(_DAY.findall(str(as_of or "")))
+    try:  # a damaged run.json is reported by its own check
+        doc = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
+    except (ValueError, OSError):
+        doc = {}
+    as_of = doc.get("parameters", {}).get("as_of", {}) if isinstance(doc, dict) else {}
+    days |= set(_DAY.findall(str(as_of.get("value") if isinstance(as_of, dict) else "")))
     return days
 
 
