@@ -237,5 +237,5 @@ def test_a_folder_without_odgeo_products_is_refused(tmp_path):
                                       "--timezone", SAMPLE_TZ])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == (f"Error: {tmp_path / 'empty'}: no odgeo product in it (run.json, "
-                                                      "map.html, .geojson, .csv, .tif, .png); give the --out folder "
+                                                      "map.html, .geojson, .csv, .tif, .png); give the output folder "
                                                       "of an odgeo run")

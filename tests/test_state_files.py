@@ -116,3 +116,56 @@ def test_a_public_run_advises_a_ledger_only_where_the_command_has_one(tmp_path, 
     else:
         assert len(warnings) == 1 and advice in warnings[0]
         assert command == "hotspots" or "--ledger FILE" not in warnings[0]
+
+
+def _damage_csv_meta(path, meta):
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("# " + json.dumps(meta) + "\n" + "".join(lines[1:]), encoding="utf-8")
+
+
+@pytest.mark.parametrize("damage", ["meta is a list", "key is text", "sqlite NULL meta", "sqlite locked"])
+def test_a_damaged_history_gets_one_true_line(tmp_path, damage):
+    import sqlite3
+
+    history = tmp_path / ("history.db" if damage.startswith("sqlite") else "history.csv")
+    first = CliRunner().invoke(cli, _alerts(tmp_path / "out", history, "2025-12-29")[3:])
+    assert first.exit_code == 0, first.output
+    holder = None
+    if damage == "meta is a list":
+        _damage_csv_meta(history, [1, 2])
+    elif damage == "key is text":
+        meta = json.loads(history.read_text(encoding="utf-8").splitlines()[0][1:])
+        _damage_csv_meta(history, {**meta, "key": "areas"})
+    elif damage == "sqlite NULL meta":
+        with sqlite3.connect(history) as con:
+            con.execute("UPDATE meta SET value = NULL WHERE key = 'key'")
+    else:
+        holder = sqlite3.connect(history, timeout=0)
+        holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = CliRunner().invoke(cli, _alerts(tmp_path / "out", history, "2025-12-30")[3:])
+    finally:
+        if holder is not None:
+            holder.rollback()
+            holder.close()
+    lines = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert result.exit_code == 1 and len(lines) == 1 and "unexpected" not in lines[0], result.output
+    assert str(history) in lines[0]
+    if damage == "sqlite locked":
+        assert "locked by another program" in lines[0] and "new --history" not in lines[0]
+
+
+@pytest.mark.parametrize("damage", [{"min_count": None}, {"settings": ["resolution", 8]}, {"held": None}])
+def test_a_damaged_ledger_gets_one_true_line(tmp_path, damage):
+    ledger = tmp_path / "ledger.json"
+    hotspots = ["hotspots", str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ, "--tiles", "none",
+                "--until", "2025-11-30", "--ledger", str(ledger), "--out", str(tmp_path / "out")]
+    assert CliRunner().invoke(cli, hotspots).exit_code == 0
+    doc = json.loads(ledger.read_text())
+    doc.update(damage)
+    doc = {k: v for k, v in doc.items() if v is not None}
+    ledger.write_text(json.dumps(doc))
+    result = CliRunner().invoke(cli, [*hotspots[:-1], str(tmp_path / "out2")])
+    lines = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert f"--ledger {ledger} is damaged ({next(iter(damage))} missing or of the wrong kind)" in lines[0]

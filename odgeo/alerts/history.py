@@ -71,11 +71,15 @@ class AlertHistory:
         if not path.exists():
             return cls(path, key)
         meta, table = _read_sqlite(path) if path.suffix.lower() in SQLITE_SUFFIXES else _read_csv(path)
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
             raise InputFileError(f"{path}: not an odgeo alert history (version {VERSION}); give a new `history` file")
+        made_for = meta.get("key")
+        if not isinstance(made_for, dict):
+            raise InputFileError(f"{path}: the history's key is damaged; restore it from a backup or start a new "
+                                 "`history` file")
         for part, what in (("areas_sha256", "other areas"), ("columns", "another input's columns")):
-            if meta.get("key", {}).get(part) != key[part]:
-                raise InputFileError(f"`history` {path} was made for {what} ({meta.get('key', {}).get(part)}); "
+            if made_for.get(part) != key[part]:
+                raise InputFileError(f"`history` {path} was made for {what} ({made_for.get(part)}); "
                                      "use one history per input and area set, or a new file")
         missing = [c for c in HISTORY_COLUMNS if c not in table.columns]
         if missing:
@@ -190,10 +194,13 @@ def _read_sqlite(path: Path) -> tuple[dict, pd.DataFrame]:
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
             table = pd.read_sql_query("SELECT * FROM alerts", con)  # dtype=str would make NULL "None" (pandas 2.1)
     except (sqlite3.Error, pd.errors.DatabaseError) as err:
+        if "locked" in str(err):  # another program has it open for writing (odgeo runs take turns: FileLock)
+            raise InputFileError(f"`history` {path} is locked by another program ({err}); close it and run "
+                                 "again") from err
         raise InputFileError(f"{path}: not an odgeo alert history ({err}); give a new `history` file") from err
     try:
         meta = {k: json.loads(v) for k, v in meta.items()}
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, TypeError) as err:  # TypeError: a NULL value
         raise InputFileError(f"{path}: the history's meta table is damaged; start a new `history` file") from err
     table = table.astype(object).where(table.notna(), None)
     return meta, table.replace({"": None})

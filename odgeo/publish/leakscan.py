@@ -119,7 +119,7 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
     files = [p for p in sorted(folder.iterdir()) if p.is_file()]
     if not any(p.suffix.lower() in PRODUCT_SUFFIXES for p in files):
         raise InputFileError(f"{folder}: no odgeo product in it (run.json, map.html, .geojson, .csv, .tif, .png); "
-                             "give the --out folder of an odgeo run")
+                             "give the output folder of an odgeo run")
     alert_days = _product_days(folder)
     checks = _FileChecks(keys, days, secrets, alert_days, min_count, public_places is not None, study_area)
     leaks: list[Leak] = []

@@ -41,6 +41,8 @@ from .privacy import Area, partition_cells
 __all__ = ["LEDGER_FORMAT", "Ledger"]
 
 LEDGER_FORMAT = "odgeo-release-ledger"
+#: What a ledger file holds, and of what kind.
+_LEDGER_PARTS = {"min_count": int, "settings": dict, "partition": list, "held": dict, "releases": list}
 LEDGER_VERSION = 1
 
 
@@ -87,6 +89,12 @@ class Ledger:
         if doc.get("version") != LEDGER_VERSION:
             raise ParameterError(f"`ledger` {path}: ledger version {doc.get('version')!r}, this odgeo reads "
                                  f"{LEDGER_VERSION}")
+        damaged = [name for name, kind in _LEDGER_PARTS.items() if not isinstance(doc.get(name), kind)
+                   or isinstance(doc.get(name), bool)]
+        if damaged:
+            raise ParameterError(f"`ledger` {path} is damaged ({', '.join(damaged)} missing or of the wrong kind); "
+                                 "restore it from a backup: a new ledger starts a new series, whose first release "
+                                 "can be differenced with this one's")
         if doc["min_count"] != min_count:
             raise ParameterError(f"`ledger` {path} was made with `min_count` {doc['min_count']}; every release "
                                  f"sharing a ledger must use it (this run: {min_count})")
