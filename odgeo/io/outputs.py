@@ -157,6 +157,8 @@ class FileLock:
         for _ in range(5):
             try:
                 fd = self._acquire()
+            except OutputError:
+                raise
             except OSError as err:
                 raise OutputError(f"cannot write into {self.path.parent} for {self.option} {self.target}: "
                                   f"{err.strerror or err}") from err
@@ -177,7 +179,7 @@ class FileLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise self._held_error(_read_lock(self.path)) from None
+            raise self._held_error(self._holder()) from None
         try:
             same = os.path.samestat(os.fstat(fd), os.stat(self.path))
         except FileNotFoundError:
@@ -196,6 +198,15 @@ class FileLock:
                 raise self._held_error(holder) from None
             self.path.unlink(missing_ok=True)  # a run that was killed left it
             return None
+
+    def _holder(self) -> dict | None:
+        """Who holds the lock, as its file says (it writes that just after locking: wait a moment for it)."""
+        for _ in range(20):
+            holder = _read_lock(self.path)
+            if holder:
+                return holder
+            time.sleep(0.025)
+        return None
 
     def _held_error(self, holder: dict | None) -> OutputError:
         who = (f" (pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('started')})"
