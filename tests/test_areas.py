@@ -75,3 +75,61 @@ def test_scanner_reads_counts_written_as_words(tmp_path):
                                  geometry=gpd.points_from_xy([0.0], [0.0]), crs=4326)
     leaks = scan_public_outputs(tmp_path, incidents, min_count=10)
     assert [leak.kind for leak in leaks] == ["small count"]
+
+
+def _polygon_file(path, features):
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": geometry} for props, geometry in features]}))
+    return str(path)
+
+
+SQUARE = {"type": "Polygon", "coordinates": [[[-97.42, 38.19], [-97.38, 38.19], [-97.38, 38.22], [-97.42, 38.22],
+                                              [-97.42, 38.19]]]}
+BOWTIE = {"type": "Polygon", "coordinates": [[[-97.45, 38.18], [-97.40, 38.23], [-97.40, 38.18], [-97.45, 38.23],
+                                              [-97.45, 38.18]]]}
+
+
+@pytest.mark.parametrize("command", [["alerts", "--areas"], ["hotspots", "--boundaries"]])
+def test_a_bowtie_dissolved_with_its_namesake_is_repaired_and_said(tmp_path, command):
+    # Issue 42: "unexpected GEOSException: TopologyException: side location conflict".
+    from click.testing import CliRunner
+    from odgeo_cli.main import cli
+
+    areas = _polygon_file(tmp_path / "a.geojson", [({"name": "A"}, BOWTIE), ({"name": "B"}, SQUARE)])
+    result = CliRunner().invoke(cli, [command[0], str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ,
+                                      "--tiles", "none", "--audience", "restricted", command[1], areas,
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "1 self-intersecting polygon(s) repaired" in result.output
+    assert '"repaired_polygons": 1' in (tmp_path / "out" / "run.json").read_text()
+    frame, _ = read_boundaries(areas)
+    assert shapely.is_valid(frame.geometry.to_numpy()).all()
+    assert frame.geometry.iloc[0].area == pytest.approx(2 * 0.5 * 0.05 * 0.025)  # the two triangles, by hand
+
+
+@pytest.mark.parametrize(("geometry", "said"), [
+    (None, "feature 1 has no geometry"),
+    ({"type": "Polygon", "coordinates": []}, "feature 1 is an empty polygon"),
+    ({"type": "Point", "coordinates": [-97.4, 38.2]}, "feature 1 is a Point"),
+])
+def test_an_area_file_without_a_polygon_is_named(tmp_path, geometry, said):
+    from odgeo.errors import InputFileError
+
+    areas = _polygon_file(tmp_path / "a.geojson", [({"name": "A", "population": 5}, geometry),
+                                                   ({"name": "B", "population": 9}, SQUARE)])
+    with pytest.raises(InputFileError, match=f"{said}; a boundaries file needs polygons"):
+        read_boundaries(areas)
+
+
+def test_alert_areas_need_no_population_but_rates_do(tmp_path):
+    # Alerts count incidents per area and never divide: a missing population is not their business.
+    from odgeo.alerts.areas import polygon_areas
+    from odgeo.errors import InputFileError
+    from odgeo.incidents.read import read_incidents
+
+    areas = _polygon_file(tmp_path / "a.geojson", [({"name": "A", "population": None}, SQUARE)])
+    incidents = read_incidents(SAMPLE / "incidents.csv", timezone=SAMPLE_TZ).incidents
+    located = incidents[incidents.geometry.notna() & ~incidents.geometry.is_empty].reset_index(drop=True)
+    assert polygon_areas(areas, located).names == ["A"]
+    with pytest.raises(InputFileError, match="feature 1 has population None"):
+        read_boundaries(areas)

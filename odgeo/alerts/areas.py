@@ -72,7 +72,7 @@ def polygon_areas(path: str | Path, incidents: gpd.GeoDataFrame, *, name_col: st
         The areas, their outlines (EPSG:4326), members and neighbours.
     """
     frame, columns = read_boundaries(path, name_col=name_col, layer=layer, option="`area_name_col`",
-                                     what="`areas`")
+                                     what="`areas`", with_population=False)  # alerts count, never divide
     if frame.empty:
         raise InputFileError(f"{path}: no polygons; `areas` needs a polygon file (counties, ZIP areas ...)")
     if (frame["name"] == ALL_AREAS).any():
@@ -91,7 +91,8 @@ def polygon_areas(path: str | Path, incidents: gpd.GeoDataFrame, *, name_col: st
     for a, b in zip(left.tolist(), right.tolist()):
         if a != b:
             neighbours[a].add(b)
-    source = {"kind": "polygons", "file": Path(path).name, "name_column": columns["name"], "n_areas": len(names)}
+    source = {"kind": "polygons", "file": Path(path).name, "name_column": columns["name"], "n_areas": len(names),
+              **{k: v for k, v in columns.items() if k == "repaired_polygons"}}
     return AlertAreas(names, outlines, source, members, neighbours)
 
 

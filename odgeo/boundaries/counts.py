@@ -9,15 +9,19 @@ events as unreliable).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ..incidents.tables import read_vector_layer
 from ..schema import OUTCOME, WGS84, find_column, has_location
 from .population import POPULATION_ALIASES, checked_population, require_polygons
+
+log = logging.getLogger(__name__)
 
 __all__ = ["NAME_ALIASES", "RATE_PER", "UNSTABLE_BELOW", "add_rates", "area_counts", "read_boundaries"]
 
@@ -30,7 +34,7 @@ RATE_PER = 10_000
 
 def read_boundaries(path: str | Path, *, name_col: str | None = None, population_col: str | None = None,
                     layer: str | None = None, option: str = "`boundary_name_col`",
-                    what: str = "a boundaries file") -> tuple[gpd.GeoDataFrame, dict]:
+                    what: str = "a boundaries file", with_population: bool = True) -> tuple[gpd.GeoDataFrame, dict]:
     """Polygons with a name and, when there is one, a population.
 
     Parameters
@@ -45,6 +49,9 @@ def read_boundaries(path: str | Path, *, name_col: str | None = None, population
         The layer of a multi-layer file.
     option, what
         How errors name the setting and the file.
+    with_population
+        False for a use that needs no population (alert areas): a population column
+        is then neither read nor checked.
 
     Returns
     -------
@@ -60,15 +67,32 @@ def read_boundaries(path: str | Path, *, name_col: str | None = None, population
     names = (frame[name_col].astype(str) if name_col else
              pd.Series([f"Area {i + 1}" for i in range(len(frame))], index=frame.index))
     population = np.full(len(frame), np.nan)
-    has_pop = population_col is not None or find_column(columns, POPULATION_ALIASES) is not None
+    require_polygons(frame, path, what)
+    has_pop = with_population and (population_col is not None or find_column(columns, POPULATION_ALIASES) is not None)
     if has_pop:
         frame, population_col = checked_population(frame, path, population_col)
         population = frame[population_col].to_numpy(dtype=float)
-    else:
-        require_polygons(frame, path, what)
-    out = gpd.GeoDataFrame({"name": names.to_numpy(), "population": population},
-                           geometry=frame.geometry.to_numpy(), crs=WGS84)
-    return out, {"name": name_col, "population": population_col if has_pop else None}
+    geometry, repaired = valid_polygons(frame.geometry.to_numpy())
+    if repaired:
+        log.warning(f"{path}: {repaired} self-intersecting polygon(s) repaired (split where they cross, as "
+                    "GEOS make_valid does)")
+    out = gpd.GeoDataFrame({"name": names.to_numpy(), "population": population}, geometry=geometry, crs=WGS84)
+    return out, {"name": name_col, "population": population_col if has_pop else None,
+                 **({"repaired_polygons": repaired} if repaired else {})}
+
+
+def valid_polygons(geometry: np.ndarray) -> tuple[np.ndarray, int]:
+    """The polygons made valid (a bowtie split into its two triangles), and how many needed it.
+
+    An invalid polygon stops GEOS' union and overlay ("TopologyException: side
+    location conflict") and makes point-in-polygon answers undefined.
+    """
+    invalid = ~shapely.is_valid(geometry)
+    if not invalid.any():
+        return geometry, 0
+    fixed = geometry.copy()
+    fixed[invalid] = shapely.make_valid(geometry[invalid])
+    return fixed, int(invalid.sum())
 
 
 def area_counts(boundaries: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

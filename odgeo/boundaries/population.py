@@ -66,8 +66,13 @@ def checked_population(frame: gpd.GeoDataFrame, path, column: str | None = None)
 
 def require_polygons(frame: gpd.GeoDataFrame, path, what: str) -> None:
     """An error naming the first feature that is not a polygon."""
-    kinds = frame.geometry.geom_type.to_numpy()
-    not_polygon = np.flatnonzero(~np.isin(kinds, ["Polygon", "MultiPolygon"]))
+    geometry = frame.geometry
+    kinds = geometry.geom_type.to_numpy()
+    missing = (geometry.isna() | geometry.is_empty).to_numpy()
+    not_polygon = np.flatnonzero(missing | ~np.isin(kinds, ["Polygon", "MultiPolygon"]))
     if len(not_polygon):
-        raise InputFileError(f"{path}: feature {not_polygon[0] + 1} is a {kinds[not_polygon[0]]}; "
-                             f"{what} needs polygons")
+        first = not_polygon[0]
+        kind = "has no geometry" if geometry.iloc[first] is None else (
+            "is an empty polygon" if missing[first] else f"is a {kinds[first]}")
+        raise InputFileError(f"{path}: feature {first + 1} {kind}; {what} needs polygons "
+                             f"({len(not_polygon)} such feature(s))")

@@ -51,6 +51,7 @@ PUBLIC_NUMBERS = (
     "alerts.by_kind.*", "alerts.by_status.*", "emerging.categories.*", "privacy.gistar.n_hot.*",
     "privacy.gistar.n_cold.*", "privacy.hexes.breakdowns_hidden.*", "privacy.areas.n", "products.clusters.n",
     "products.clusters.possible_artefacts", "products.hotspots.n", "solution.candidates", "solution.groups",
+    "*.repaired_polygons",
     # Figures of the public products themselves: the public surface's peak (its raster shows it), the sites'
     # shares (rounded to whole steps by odgeo.sites.public), the thresholds public_thresholds leaves (those
     # under the limit are already gone), the reported cluster's p-value, a geocoding quality figure.
