@@ -13,6 +13,7 @@ history belongs to, then the alerts) or SQLite (``.sqlite``, ``.sqlite3``,
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputFileError, ParameterError
+from ..io.outputs import write_error
 
 __all__ = ["HISTORY_COLUMNS", "AlertHistory", "history_key"]
 
@@ -149,6 +151,15 @@ class AlertHistory:
         table = self.table.copy()
         for col in _TIMES:
             table[col] = table[col].map(lambda t: t.isoformat() if pd.notna(t) else "")
+        try:
+            self._write(meta, table)
+        except OSError as err:
+            raise write_error(err, self.path, "`history`") from err
+        except sqlite3.Error as err:  # SQLite's own words for ENOSPC: "database or disk is full"
+            full = OSError(errno.ENOSPC if "full" in str(err) else errno.EIO, str(err))
+            raise write_error(full, self.path, "`history`") from err
+
+    def _write(self, meta: dict, table: pd.DataFrame) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         os.close(fd)

@@ -31,7 +31,7 @@ except ImportError:  # Windows
 if TYPE_CHECKING:
     from .postgis import PostgisDestination
 
-__all__ = ["FileLock", "OutputFolder", "atomic_write_bytes"]
+__all__ = ["FileLock", "OutputFolder", "atomic_write_bytes", "write_error"]
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +164,13 @@ class FileLock:
                                   f"{err.strerror or err}") from err
             if fd is None:
                 continue
-            os.ftruncate(fd, 0)
-            os.write(fd, me)
             self._fd = fd
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, me)
+            except OSError as err:  # a full disk: the holder's name does not fit
+                self.release()
+                raise write_error(err, self.target, self.option, self.path.name) from err
             return self
         raise OutputError(f"cannot take the lock {self.path} for {self.option} {self.target}; try again")
 
@@ -234,10 +238,20 @@ class FileLock:
 
 def _write_error(err: OSError, tmp: Path, final: Path) -> OutputError:
     name = Path(err.filename).name if err.filename else "a product"
+    return write_error(err, final, "`out_dir`", name)
+
+
+def write_error(err: OSError, target: Path, option: str, name: str | None = None) -> OutputError:
+    """One line for a write that failed: a full disk named by the folder it holds, else the OS's reason.
+
+    ``target`` is the file or folder the run was replacing (it is as it was: every write
+    goes through a temporary file or folder), ``option`` the setting that named it.
+    """
+    name = name or Path(target).name
     if err.errno in _FULL:
-        return OutputError(f"the disk holding {final.absolute().parent} is full (no space left while writing "
-                           f"{name}); free some space and run again; {final} is as it was")
-    return OutputError(f"cannot write {name} for `out_dir` {final}: {err.strerror or err}; {final} is as it was")
+        return OutputError(f"the disk holding {Path(target).absolute().parent} is full (no space left while "
+                           f"writing {name}); free some space and run again; {target} is as it was")
+    return OutputError(f"cannot write {name} for {option} {target}: {err.strerror or err}; {target} is as it was")
 
 
 def _read_lock(path: Path) -> dict | None:

@@ -125,8 +125,8 @@ def write_density_geotiff(grid: DensityGrid, path: Path) -> Path:
     pathlib.Path
         ``path``.
     """
-    import rasterio
     from rasterio.enums import Resampling
+    from rasterio.io import MemoryFile
 
     rows, cols = grid.values.shape
     profile = {
@@ -136,17 +136,21 @@ def write_density_geotiff(grid: DensityGrid, path: Path) -> Path:
     }
     if rows >= 256 and cols >= 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(grid.values.astype(np.float32), 1)
-        dst.update_tags(
-            units=grid.units, kernel=grid.kernel, bandwidth_m=f"{grid.bandwidth_m:.3f}",
-            cell_size_m=f"{grid.cell_size_m:.3f}", software="odgeo",
-        )
-        dst.set_band_description(1, f"kernel density ({grid.units})")
-        factors = [f for f in (2, 4, 8, 16) if min(rows, cols) // f >= 64]
-        if factors:
-            dst.build_overviews(factors, Resampling.average)
-            dst.update_tags(ns="rio_overview", resampling="average")
+    # Made in memory, then written by Python: GDAL writing to a full disk crashed the process
+    # (a segmentation fault in build_overviews) where Python raises ENOSPC, which OutputFolder reports.
+    with MemoryFile() as memory:
+        with memory.open(**profile) as dst:
+            dst.write(grid.values.astype(np.float32), 1)
+            dst.update_tags(
+                units=grid.units, kernel=grid.kernel, bandwidth_m=f"{grid.bandwidth_m:.3f}",
+                cell_size_m=f"{grid.cell_size_m:.3f}", software="odgeo",
+            )
+            dst.set_band_description(1, f"kernel density ({grid.units})")
+            factors = [f for f in (2, 4, 8, 16) if min(rows, cols) // f >= 64]
+            if factors:
+                dst.build_overviews(factors, Resampling.average)
+                dst.update_tags(ns="rio_overview", resampling="average")
+        Path(path).write_bytes(memory.read())
     return path
 
 

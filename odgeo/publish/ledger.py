@@ -26,7 +26,6 @@ unpublished values (areas too small to show): keep it with the restricted data.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +34,7 @@ import pandas as pd
 
 from ..errors import ParameterError
 from ..hexes import cell_ints, cell_strs
-from ..io.outputs import atomic_write_bytes
+from ..io.outputs import atomic_write_bytes, write_error
 from .privacy import Area, partition_cells
 
 __all__ = ["LEDGER_FORMAT", "Ledger"]
@@ -158,7 +157,7 @@ class Ledger:
         try:
             atomic_write_bytes(self.path, data)
         except OSError as err:
-            raise ParameterError(f"`ledger` {self.path}: cannot be written ({os.strerror(err.errno or 0)})") from err
+            raise write_error(err, self.path, "`ledger`") from err
 
 
 def _area_of(entry: dict, occupied: list[int], counts: pd.DataFrame) -> Area:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..errors import OutputError
 from ..incidents.dates import calendar_day
+from ..io.outputs import atomic_write_bytes, write_error
 from .statistic import MAX_SHARE, ScanSettings
 
 if TYPE_CHECKING:
@@ -105,13 +106,10 @@ def write_satscan_input(folder, cases: ScanCases, first_day: pd.Timestamp, optio
     texts = {"odgeo.cas": "\n".join(case_lines) + "\n", "odgeo.geo": "\n".join(geo_lines) + "\n",
              "odgeo.prm": satscan_parameters(first_day, options.window_days, options)}
     for name, text in texts.items():
-        path = out / name
         try:
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_text(text, encoding="ascii")
-            tmp.replace(path)
-        except OSError as err:
-            raise OutputError(f"`export_satscan` {folder}: cannot write {name} ({err.strerror})") from err
+            atomic_write_bytes(out / name, text.encode("ascii"))
+        except OSError as err:  # the earlier export's file stays whole, no partial file beside it
+            raise write_error(err, out / name, "`export_satscan`") from err
     return {"folder": str(out), "files": list(SATSCAN_FILES), "n_locations": len(ids), "restricted": True,
             "note": "SaTScan reads distances on the sphere from lat/long, odgeo in the local UTM zone: circles "
                     "at the edge of --max-radius can differ by a location in rare cases"}
