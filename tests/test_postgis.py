@@ -324,3 +324,40 @@ def test_passwords_come_from_pgpass_or_a_service_file(city, server, tmp_path, mo
     monkeypatch.setenv("PGSERVICEFILE", str(services))
     read = read_database("postgresql:///?service=surveillance", sql="SELECT * FROM incidents LIMIT 10")
     assert len(read.data) == 10 and read.described["database"] == "postgresql:///?service=surveillance"
+
+
+@pytest.mark.parametrize(("point", "finished"), [("after the journal", "put in place"),
+                                                 ("before the database commits", "discarded")])
+def test_a_morning_killed_while_committing_leaves_files_history_and_database_agreeing(city, tmp_path, point,
+                                                                                      finished):
+    # Issue 42: a kill between stores left --out old while the database was new, and a rerun in append
+    # mode would append the day twice. The next run into --out finishes the killed one first: forward when
+    # the database holds it, back when it does not.
+    import subprocess
+    import sys
+
+    from .test_state_files import KILLER, _agree
+
+    out, history = tmp_path / "out", tmp_path / "history.csv"
+
+    def morning(day):
+        return ["alerts", str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ, "--tiles", "none", "--as-of", day,
+                "--history", str(history), "--out", str(out), "--overwrite", "--audience", "restricted",
+                "--to-postgis", city, "--schema", f"journal_{len(finished)}", "--postgis-mode", "append"]
+
+    assert CliRunner().invoke(cli, morning("2025-12-20")).exit_code == 0
+    killed = subprocess.run([sys.executable, "-c", KILLER, point, *morning("2025-12-21")], capture_output=True,
+                            text=True)
+    assert killed.returncode == 137, killed.stderr
+    from odgeo.io.outputs import finish_interrupted_run
+
+    finish_interrupted_run(tmp_path / ".out.odgeo-journal")  # what the next run into --out does first
+    schema = f"journal_{len(finished)}"
+    runs = [r[0] for r in _rows(city, f"SELECT run_id FROM {schema}.runs ORDER BY written_at")]
+    products = json.loads((out / "run.json").read_text())
+    assert runs[-1] == products["postgis"]["run_id"]  # the database's last run is --out's
+    assert len(runs) == (2 if finished == "put in place" else 1)
+    day = "2025-12-22T00:00" if finished == "put in place" else "2025-12-21T00:00"
+    assert _agree(out, history) == (day, day)
+    alerts = _rows(city, f"SELECT run_id, count(*) FROM {schema}.alerts GROUP BY 1")
+    assert {r[0] for r in alerts} <= set(runs)  # no rows of a run the files do not know

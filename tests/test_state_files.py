@@ -169,3 +169,69 @@ def test_a_damaged_ledger_gets_one_true_line(tmp_path, damage):
     lines = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert result.exit_code == 2 and len(lines) == 1, result.output
     assert f"--ledger {ledger} is damaged ({next(iter(damage))} missing or of the wrong kind)" in lines[0]
+
+
+#: Kill the run (as kill -9 would: no cleanup) at a point of its commit, then hand over to the CLI.
+KILLER = """
+import os, sys
+import odgeo.io.outputs as outputs
+point, real_roll, real_replace = sys.argv[1], outputs._roll_forward, os.replace
+if point == "after the journal":
+    outputs._roll_forward = lambda plan: os._exit(137)
+elif point == "between the renames":
+    def replace_then_die(a, b):
+        real_replace(a, b)
+        os._exit(137)
+    def roll(plan):
+        outputs.os.replace = replace_then_die
+        real_roll(plan)
+    outputs._roll_forward = roll
+elif point == "before the database commits":
+    import odgeo.io.postgis as postgis
+    postgis.PostgisDestination.publish = lambda self, *args: os._exit(137)
+from odgeo_cli.main import cli
+cli(sys.argv[2:])
+"""
+
+
+def _agree(out, history) -> tuple[str, str]:
+    """The day --out's products are for, and the history's last run: equal when the stores agree."""
+    products = json.loads((out / "run.json").read_text())["parameters"]["as_of"]["value"]
+    return products.replace(" ", "T")[:16], _last_as_of(history)[:16]
+
+
+@pytest.mark.parametrize("point", ["after the journal", "between the renames"])
+def test_a_run_killed_while_committing_is_finished_by_the_next(tmp_path, point):
+    # Issue 42: a kill between stores left --out old and the history new (or the other way round).
+    out, history = tmp_path / "out", tmp_path / "history.csv"
+    assert CliRunner().invoke(cli, _alerts(out, history, "2025-12-20")[3:]).exit_code == 0
+    killed = subprocess.run([sys.executable, "-c", KILLER, point, *_alerts(out, history, "2025-12-21")[3:]],
+                            capture_output=True, text=True)
+    assert killed.returncode == 137, killed.stderr
+    assert (tmp_path / ".out.odgeo-journal").exists()
+    if point == "between the renames":
+        assert _agree(out, history) == ("2025-12-21T00:00", "2025-12-22T00:00")  # they disagree until...
+    result = CliRunner().invoke(cli, _alerts(tmp_path / "elsewhere", tmp_path / "other.csv", "2025-12-22")[3:])
+    assert result.exit_code == 0  # another folder's run does not touch it
+    from odgeo.io.outputs import finish_interrupted_run
+
+    finish_interrupted_run(tmp_path / ".out.odgeo-journal")  # what the next run into --out does first
+    assert _agree(out, history) == ("2025-12-22T00:00", "2025-12-22T00:00")  # ... the killed run's, everywhere
+    # Only the killed run's lock files are left (harmless: its locks ended with it; the next run takes them).
+    leftovers = [p.name for p in tmp_path.iterdir() if "odgeo-" in p.name and not p.name.endswith(".odgeo-lock")]
+    assert leftovers == [], leftovers
+    result = CliRunner().invoke(cli, _alerts(out, history, "2025-12-22")[3:])
+    assert result.exit_code == 0 and "interrupted" not in result.output
+
+
+def test_the_next_run_into_the_folder_finishes_a_killed_one_first(tmp_path):
+    out, history = tmp_path / "out", tmp_path / "history.csv"
+    command = _alerts(out, history, "2025-12-21")[3:]
+    killed = subprocess.run([sys.executable, "-c", KILLER, "after the journal", *command], capture_output=True,
+                            text=True)
+    assert killed.returncode == 137 and not history.exists()
+    result = CliRunner().invoke(cli, _alerts(out, history, "2025-12-21")[3:])  # the morning's job, run again
+    assert result.exit_code == 0, result.output
+    assert "the last run into" in result.output and "were put in place" in result.output
+    assert _agree(out, history) == ("2025-12-22T00:00", "2025-12-22T00:00")
+    assert [p.name for p in tmp_path.iterdir() if "odgeo-" in p.name] == []

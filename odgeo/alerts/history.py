@@ -19,6 +19,7 @@ import json
 import os
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,15 +145,22 @@ class AlertHistory:
         now = (self.table["last_seen"] == as_of) | (self.table["ended_at"] == as_of)
         return self.table[now].reset_index(drop=True)
 
-    def save(self) -> None:
-        """Write the history atomically (a temporary file beside it, then renamed over it)."""
+    def save(self, stage: Callable[[Path, Callable[[Path], None]], None] | None = None) -> None:
+        """Write the history atomically.
+
+        Through ``stage`` (put in place with the run's products, :meth:`odgeo.io.outputs.OutputFolder.stage`),
+        or on its own through a temporary file beside it renamed over it.
+        """
         meta = {"format": FORMAT, "version": VERSION, "key": self.key,
                 "last_as_of": self.last_as_of.isoformat() if self.last_as_of is not None else None}
         table = self.table.copy()
         for col in _TIMES:
             table[col] = table[col].map(lambda t: t.isoformat() if pd.notna(t) else "")
         try:
-            self._write(meta, table)
+            if stage is not None:
+                stage(self.path, lambda path: self._write_to(path, meta, table))
+            else:
+                self._write(meta, table)
         except OSError as err:
             raise write_error(err, self.path, "`history`") from err
         except sqlite3.Error as err:  # SQLite's own words for ENOSPC: "database or disk is full"
@@ -164,16 +172,19 @@ class AlertHistory:
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         os.close(fd)
         try:
-            if self.path.suffix.lower() in SQLITE_SUFFIXES:
-                _write_sqlite(Path(tmp), meta, table)
-            else:
-                with open(tmp, "w", encoding="utf-8", newline="") as out:
-                    out.write(f"# {json.dumps(meta, sort_keys=True)}\n")
-                    table.to_csv(out, index=False, lineterminator="\n")
+            self._write_to(Path(tmp), meta, table)
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def _write_to(self, path: Path, meta: dict, table: pd.DataFrame) -> None:
+        if self.path.suffix.lower() in SQLITE_SUFFIXES:
+            _write_sqlite(path, meta, table)
+        else:
+            with open(path, "w", encoding="utf-8", newline="") as out:
+                out.write(f"# {json.dumps(meta, sort_keys=True)}\n")
+                table.to_csv(out, index=False, lineterminator="\n")
 
 
 def _new_id(table: pd.DataFrame, new_rows: list[dict], area: str, kind: str, as_of: pd.Timestamp) -> str:

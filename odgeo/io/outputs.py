@@ -6,6 +6,14 @@ leaves a folder that mixes products of two runs, or a ``run.json`` describing
 files that are not there. ``--overwrite`` replaces the folder as a whole (files of
 an earlier run that this run does not write, such as ``areas.geojson``, go too).
 A lock file beside the folder keeps two runs from writing it at once.
+
+A run is one unit across its stores: the output folder, the state files it staged
+(a ledger, an alert history) and a database copy. Everything is written aside
+first; a journal beside ``--out`` then lists what goes where; the database copy is
+committed; the files are renamed into place; the journal is removed. A run killed
+after the journal was written is finished by the next run into the same folder
+(rolled forward when the database holds the run or there is no database, rolled
+back when it does not), so the stores never disagree for longer than that.
 """
 
 from __future__ import annotations
@@ -18,10 +26,11 @@ import shutil
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import OutputError, OutputExistsError
+from ..errors import OdgeoError, OutputError, OutputExistsError
 
 try:
     import fcntl
@@ -51,6 +60,9 @@ class OutputFolder:
         self.overwrite = overwrite
         #: Where the products are also copied once written (a PostGIS schema, :mod:`odgeo.io.postgis`), or None.
         self.destination: PostgisDestination | None = None
+        #: The files to copy into the destination at commit, and the command that wrote them.
+        self.to_publish: tuple[list[Path], str] | None = None
+        self._staged: list[tuple[Path, Path]] = []
         self._check_final()
         parent = self.final.absolute().parent
         try:
@@ -58,6 +70,12 @@ class OutputFolder:
         except OSError as err:
             raise OutputError(f"cannot create the folder for `out_dir` {self.final}: {err.strerror or err}") from err
         self._lock = FileLock(self.final, "`out_dir`").take()
+        self.journal = parent / f".{self.final.name}.odgeo-journal"
+        try:
+            finish_interrupted_run(self.journal)
+        except BaseException:
+            self._release()
+            raise
         self._remove_leftovers(parent)
         self.tmp = parent / f".{self.final.name}.odgeo-tmp-{uuid.uuid4().hex[:12]}"
         try:
@@ -103,21 +121,44 @@ class OutputFolder:
         """Where a file written at ``path(name)`` is after :meth:`commit`."""
         return self.final / Path(written).name
 
+    def stage(self, target: Path, write: Callable[[Path], None]) -> None:
+        """Write a state file's next content beside it (``write(path)``), put in place with the products.
+
+        The caller holds ``target``'s :class:`FileLock`; staged files a killed run left are removed first.
+        """
+        target = Path(target).absolute()
+        for leftover in target.parent.glob(f".{target.name}.odgeo-staged-*"):
+            leftover.unlink(missing_ok=True)
+        staged = target.with_name(f".{target.name}.odgeo-staged-{uuid.uuid4().hex[:12]}")
+        try:
+            write(staged)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        self._staged.append((staged, target))
+
     def commit(self) -> None:
-        """Put the written folder in place of ``--out`` (replacing it whole)."""
-        old = None
-        if self.final.exists():
-            old = self.final.with_name(f".{self.final.name}.odgeo-old-{uuid.uuid4().hex[:12]}")
-            self.final.rename(old)
-        self.tmp.rename(self.final)
+        """Put everything in place: the journal, the database copy, the staged files, the folder."""
+        database = self.destination.as_journal() if self.destination is not None else None
+        plan = {"format": JOURNAL_FORMAT, "folder": [str(self.tmp.absolute()), str(self.final.absolute())],
+                "files": [[str(s), str(t)] for s, t in self._staged], "database": database}
+        atomic_write_bytes(self.journal, json.dumps(plan).encode())
+        if self.destination is not None and self.to_publish is not None:
+            try:
+                self.destination.publish(*self.to_publish)
+            except BaseException:
+                self.journal.unlink(missing_ok=True)  # the database holds nothing of this run: roll back
+                raise
+        _roll_forward(plan)
         self.committed = True
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        self.journal.unlink(missing_ok=True)
         self._release()
 
     def abort(self) -> None:
-        """Remove what was written and release the lock; ``--out`` stays as it was."""
+        """Remove what was written and staged, and release the lock; every store stays as it was."""
         shutil.rmtree(self.tmp, ignore_errors=True)
+        for staged, _ in self._staged:
+            staged.unlink(missing_ok=True)
         self._release()
 
     def __enter__(self) -> OutputFolder:
@@ -131,6 +172,64 @@ class OutputFolder:
         self.abort()
         if isinstance(err, OSError) and not isinstance(err, OutputError) and err.errno is not None:
             raise _write_error(err, self.tmp, self.final) from err
+
+
+#: What a commit journal says it is.
+JOURNAL_FORMAT = "odgeo-commit-journal-1"
+
+
+def finish_interrupted_run(journal: Path) -> None:
+    """Finish a run that was killed while committing (its journal is still there), before anything else.
+
+    Rolled forward when it has no database copy or the database holds the run (its
+    transaction committed), else rolled back: either way every store then agrees.
+    """
+    if not journal.exists():
+        return
+    try:
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+        valid = isinstance(plan, dict) and plan.get("format") == JOURNAL_FORMAT
+    except (OSError, ValueError):
+        valid = False
+    if not valid:
+        raise OutputError(f"{journal} is damaged: the last run into its folder was interrupted while "
+                          "committing; check the folder, its `history`, `ledger` and database, then delete it")
+    done = True
+    if plan.get("database"):
+        from .postgis import PostgisDestination
+
+        try:
+            done = PostgisDestination(**plan["database"]).holds_run()
+        except OdgeoError as err:
+            raise OutputError(f"the last run into {plan['folder'][1]} was interrupted while committing and its "
+                              f"database cannot tell whether it completed ({err}); run again once it can be "
+                              "reached") from err
+    if done:
+        _roll_forward(plan)
+    else:
+        shutil.rmtree(plan["folder"][0], ignore_errors=True)
+        for staged, _ in plan["files"]:
+            Path(staged).unlink(missing_ok=True)
+    journal.unlink()
+    log.warning(f"the last run into {plan['folder'][1]} was interrupted while committing; its products and state "
+                f"files were {'put in place' if done else 'discarded (its database copy had not committed)'}")
+
+
+def _roll_forward(plan: dict) -> None:
+    """Rename the staged state files over their targets, then swap the folder in (each step idempotent)."""
+    for staged, target in plan["files"]:
+        if Path(staged).exists():
+            os.replace(staged, target)
+    tmp, final = Path(plan["folder"][0]), Path(plan["folder"][1])
+    if not tmp.exists():
+        return  # swapped in before the interruption
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.odgeo-old-{uuid.uuid4().hex[:12]}")
+        final.rename(old)
+    tmp.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 class FileLock:

@@ -221,6 +221,25 @@ class PostgisDestination:
                                 f"was rolled back): {error_line(err)}") from err
         return written
 
+    def holds_run(self) -> bool:
+        """Whether the schema's ``runs`` table holds this run (its transaction committed)."""
+        from psycopg import sql
+
+        runs = sql.Identifier(self.schema, _RUNS)
+        try:
+            with connect(self.url, purpose="check the last run") as conn:
+                if conn.execute("SELECT to_regclass(%s)", [runs.as_string(conn)]).fetchone()[0] is None:
+                    return False
+                return conn.execute(sql.SQL("SELECT 1 FROM {} WHERE run_id = %s").format(runs),
+                                    [self.run_id]).fetchone() is not None
+        except psycopg_module().Error as err:
+            raise DatabaseError(f"{database_label(self.url)}: cannot check the last run: {error_line(err)}") from err
+
+    def as_journal(self) -> dict[str, str]:
+        """What a commit journal keeps to ask the database about this run later (no password: URLs hold none)."""
+        return {"url": self.url, "schema": self.schema, "mode": self.mode, "run_id": self.run_id,
+                "audience": self.audience}
+
     def _write_table(self, conn, name: str, product: Product) -> None:
         from psycopg import sql
 
@@ -235,7 +254,8 @@ class PostgisDestination:
             if product.has_geometry:
                 conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(target))
         else:
-            _add_missing_columns(conn, target, f"{self.schema}.{name}", columns, existing)
+            unfilled = {c for c, values in product.data.items() if all(v is None for v in values)}
+            _add_missing_columns(conn, target, f"{self.schema}.{name}", columns, existing, unfilled)
         names = sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(target, names)
         with conn.cursor() as cur, cur.copy(copy_sql) as copy:
@@ -275,15 +295,27 @@ def _existing_columns(conn, schema: str, name: str) -> dict[str, str]:
     return {r[0]: r[1] for r in rows}
 
 
-def _add_missing_columns(conn, target, label: str, columns: list[tuple[str, str]], existing: dict[str, str]) -> None:
-    """Append mode: a product's new columns (a new month) are added; a column of another type is refused."""
+def _add_missing_columns(conn, target, label: str, columns: list[tuple[str, str]], existing: dict[str, str],
+                         unfilled: set[str]) -> None:
+    """Append mode: a product's new columns (a new month) are added; a column of another type is refused.
+
+    A column is typed from its values, so one empty in every row (``unfilled``: no alert ended
+    yet) says nothing of its type: it is written into the table's column as it is, and a table
+    column no run has filled yet (made text) takes the type of the first run that fills it.
+    """
     from psycopg import sql
 
     for col, kind in columns:
         have = existing.get(col)
         if have is None:
             conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(target, sql.Identifier(col), sql.SQL(kind)))
-        elif _base_type(have) != _base_type(kind):
+        elif col in unfilled or _base_type(have) == _base_type(kind):
+            continue
+        elif _base_type(have) == "text" and conn.execute(
+                sql.SQL("SELECT bool_and({} IS NULL) FROM {}").format(sql.Identifier(col), target)).fetchone()[0]:
+            conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}").format(
+                target, sql.Identifier(col), sql.SQL(kind), sql.Identifier(col), sql.SQL(kind)))
+        else:
             raise DatabaseError(f"{label}: column {col!r} is {have} in the table and {kind} in this run's product; "
                                 "use `postgis_mode` replace, or another `postgis_schema`")
 

@@ -169,7 +169,7 @@ def _write_products(run: AlertRun, folder: OutputFolder) -> list[Path]:
     written.append(summary)
     paths = save_map_and_record(run.map, run.record, folder, written, run.gate)
     if run.history is not None:
-        run.history.save()  # last: a failed run leaves the history as it was
+        run.history.save(stage=folder.stage)  # put in place with the products, or not at all
     return paths
 
 

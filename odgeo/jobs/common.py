@@ -389,8 +389,8 @@ def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: 
                         gate: Gate) -> list[Path]:
     """Write map.html, then run.json (through the gate) listing every file written; return their final paths.
 
-    With ``--to-postgis`` the products are then copied into the database in one
-    transaction. The gate finishes last (a ledger is saved), before the folder is swapped in.
+    The gate finishes last (a ledger is staged). At commit the products are copied into
+    ``--to-postgis`` in one transaction, then the staged state and the folder are put in place.
     """
     from ..io.writers import write_json
 
@@ -399,9 +399,8 @@ def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: 
     doc = gate.run_record(record.as_dict())
     doc["outputs"] = sorted(p.name for p in [*written, folder.path("run.json")])
     written.append(write_json(doc, folder.path("run.json")))
-    if folder.destination is not None:
-        folder.destination.publish(written, record.command)
-    gate.finish(str(record.sections.get("input", {}).get("path", "")))
+    folder.to_publish = (written, record.command)  # copied into --to-postgis at commit
+    gate.finish(str(record.sections.get("input", {}).get("path", "")), stage=folder.stage)
     return [folder.final_path(p) for p in written]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -155,5 +156,8 @@ class Gate:
         (run.json's counts, rejects.csv's rows by reason, every ``n_`` tally of a section).
         """
 
-    def finish(self, source: str) -> None:
-        """Called once the products are written (before they are swapped in)."""
+    def finish(self, source: str, stage: Callable[[Path, Callable[[Path], None]], None] | None = None) -> None:
+        """Called once the products are written (before they are swapped in).
+
+        ``stage`` puts state files in place with them (:meth:`odgeo.io.outputs.OutputFolder.stage`).
+        """

@@ -26,6 +26,7 @@ unpublished values (areas too small to show): keep it with the restricted data.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,8 +146,12 @@ class Ledger:
         """Settings chosen from the data that a series keeps from its first release (``values`` the first time)."""
         return self.settings.setdefault("fixed", {}).setdefault(name, dict(values))
 
-    def save(self, source: str) -> None:
-        """Write the ledger (atomically: a crash leaves the earlier one) with one more release."""
+    def save(self, source: str, stage: Callable[[Path, Callable[[Path], None]], None] | None = None) -> None:
+        """Write the ledger with one more release.
+
+        Through ``stage`` (put in place with the run's products, :meth:`odgeo.io.outputs.OutputFolder.stage`),
+        or atomically on its own (a crash leaves the earlier one).
+        """
         self.releases.append({"release": len(self.releases) + 1, "source": source,
                               "saved_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
         doc = {"format": LEDGER_FORMAT, "version": LEDGER_VERSION, "min_count": self.min_count,
@@ -155,9 +160,16 @@ class Ledger:
                "note": "restricted: holds values too small to publish; keep it with the incident data"}
         data = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("utf-8")
         try:
-            atomic_write_bytes(self.path, data)
+            if stage is not None:
+                stage(self.path, lambda path: _write_bytes(path, data))
+            else:
+                atomic_write_bytes(self.path, data)
         except OSError as err:
             raise write_error(err, self.path, "`ledger`") from err
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
 
 
 def _area_of(entry: dict, occupied: list[int], counts: pd.DataFrame) -> Area:

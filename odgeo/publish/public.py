@@ -261,10 +261,10 @@ class PublicGate(Gate):
         """No incident totals in a daily series' public products (see :meth:`Gate.daily_series`)."""
         self._daily = True
 
-    def finish(self, source: str) -> None:
-        """Save the ledger, when there is one, with this release."""
+    def finish(self, source: str, stage=None) -> None:
+        """Save the ledger, when there is one, with this release (staged with the products when given)."""
         if self.ledger is not None:
-            self.ledger.save(source)
+            self.ledger.save(source, stage=stage)
 
 
 #: What a public run.json says in place of a data note's number of rows.
