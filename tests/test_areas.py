@@ -109,7 +109,8 @@ def test_a_bowtie_dissolved_with_its_namesake_is_repaired_and_said(tmp_path, com
 
 @pytest.mark.parametrize(("geometry", "said"), [
     (None, "feature 1 has no geometry"),
-    ({"type": "Polygon", "coordinates": []}, "feature 1 is an empty polygon"),
+    # An empty polygon: older GDAL reads it as no geometry at all; either is said.
+    ({"type": "Polygon", "coordinates": []}, "feature 1 (is an empty polygon|has no geometry)"),
     ({"type": "Point", "coordinates": [-97.4, 38.2]}, "feature 1 is a Point"),
 ])
 def test_an_area_file_without_a_polygon_is_named(tmp_path, geometry, said):
