@@ -384,3 +384,28 @@ def test_an_unreachable_scheduler_is_not_a_usage_error(tmp_path):
                       "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and len(_error_lines(result)) == 1
     assert "cannot reach a Dask scheduler there" in _error_lines(result)[0]
+
+
+def test_an_unclosed_quote_loses_no_row(tmp_path):
+    # Issue 42: a quote opened and never closed swallowed the next rows into one field, without a word
+    # (here 400 rows read as 397). Each line the quote took is now a rejected row of its own.
+    import pandas as pd
+
+    from odgeo.incidents.read import read_incidents
+
+    clean = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False).head(400)
+    lines = clean.to_csv(index=False).splitlines()
+    opener = next(i for i in range(100, 200) if ",fentanyl," in lines[i])  # line i is record i (1-based)
+    lines[opener] = lines[opener].replace(",fentanyl,", ',"fentanyl,', 1)
+    path = tmp_path / "quote.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    closer = next(i for i in range(opener + 1, len(lines)) if '"' in lines[i])  # where the quote closes
+    read = read_incidents(path, timezone="America/Chicago")
+    assert len(read.incidents) + len(read.rejects) == 400
+    rejects = read.rejects.set_index("incident_id")["code"]
+    ids = clean["incident_id"].tolist()
+    assert rejects[ids[opener - 1]] == "unclosed_quote"
+    assert [rejects[i] for i in ids[opener:closer]] == ["inside_unclosed_quote"] * (closer - opener)
+    whole = read_incidents(SAMPLE / "incidents.csv", timezone="America/Chicago").incidents
+    kept = set(whole["incident_id"]) & set(ids) - set(ids[opener - 1:closer])
+    assert set(read.incidents["incident_id"]) == kept
