@@ -186,7 +186,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.parametrize("case", ["wrong_password", "missing_table", "password_in_url", "refused", "bad_query",
-                                  "table_with_a_file", "no_postgis"])
+                                  "table_with_a_file", "no_postgis", "foreign_runs_table"])
 def test_database_problems_are_one_line(city, server, tmp_path, monkeypatch, case):
     out = str(tmp_path / "out")
     args = ["hotspots", city, "--table", "incidents", "--out", out]
@@ -198,6 +198,7 @@ def test_database_problems_are_one_line(city, server, tmp_path, monkeypatch, cas
         "bad_query": ("the server refused to give the rows: column \"no_such_column\" does not exist", 1),
         "table_with_a_file": ("--table and --sql apply to a database source", 2),
         "no_postgis": ("the database has no PostGIS", 1),
+        "foreign_runs_table": ("theirs.runs is not odgeo's run log (it has no audience, command", 1),
     }[case]
     if case == "wrong_password":
         monkeypatch.setenv("PGPASSWORD", "not-the-password")
@@ -213,6 +214,11 @@ def test_database_problems_are_one_line(city, server, tmp_path, monkeypatch, cas
         args[1] = str(SAMPLE / "incidents.csv")
     elif case == "no_postgis":
         args += ["--to-postgis", server.create_database("plain", postgis=False)]
+    elif case == "foreign_runs_table":  # someone else's table of that name (issue 42: UndefinedColumn, 3 lines)
+        with _connect(city) as conn:
+            conn.execute("CREATE SCHEMA IF NOT EXISTS theirs")
+            conn.execute("CREATE TABLE IF NOT EXISTS theirs.runs (id int, run_id text)")
+        args += ["--to-postgis", city, "--schema", "theirs"]
     result = CliRunner().invoke(cli, args)
     lines = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
     assert result.exit_code == code, result.output

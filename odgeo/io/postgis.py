@@ -140,6 +140,8 @@ def _connect_hint(err: BaseException) -> str:
 
 
 _RUNS = "runs"
+#: The columns of odgeo's run log (a table named runs without them is someone else's).
+_RUNS_COLUMNS = frozenset({"run_id", "command", "written_at", "audience", "mode", "tables", "record"})
 
 
 @dataclass
@@ -182,6 +184,11 @@ class PostgisDestination:
         runs = sql.Identifier(self.schema, _RUNS)
         if conn.execute("SELECT to_regclass(%s)", [runs.as_string(conn)]).fetchone()[0] is None:
             return
+        missing = _RUNS_COLUMNS - set(_existing_columns(conn, self.schema, _RUNS))
+        if missing:
+            raise DatabaseError(f"{database_label(self.url)}: {self.schema}.{_RUNS} is not odgeo's run log (it has no "
+                                f"{', '.join(sorted(missing))}); write to a schema of odgeo's own with "
+                                "`postgis_schema`")
         other = conn.execute(sql.SQL("SELECT audience FROM {} WHERE audience <> %s LIMIT 1").format(runs),
                              [self.audience]).fetchone()
         if other is not None:
