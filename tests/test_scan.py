@@ -330,3 +330,24 @@ def test_a_table_too_large_for_memory_is_refused_with_the_options_to_change():
     loc, day, x, y = _random_cases(rng, 30_000, 30_000, 3000)
     with pytest.raises(ParameterError, match="lower `max_days`"):
         scan(loc, day, x, y, 3000, ScanSettings(window_days=3000, max_days=3000, retrospective=True))
+
+
+def test_every_circle_holds_the_locations_satscan_s_holds():
+    # Issue 42: on 1 of 14 real windows a location at a circle's edge was inside SaTScan's circle and
+    # outside odgeo's (measured in the UTM plane). The reference is SaTScan's published conversion
+    # (LatLong.cpp: a = 6367 km; x = a cos(l) cos(d), y = a sin(l) cos(d), z = a sin(d)), by hand.
+    from odgeo.projection import project_points
+    from odgeo.scan.cases import satscan_xyz
+    from odgeo.scan.statistic import build_zones
+
+    lon = np.r_[-97.4, -97.4 + np.linspace(0.0136, 0.0140, 400)]  # due east, straddling 1,207 m
+    lat = np.full(len(lon), 38.2)
+    a, d, lam = 6367.0e3, np.radians(lat), np.radians(lon)
+    points = np.column_stack([a * np.cos(lam) * np.cos(d), a * np.sin(lam) * np.cos(d), a * np.sin(d)])
+    inside = np.linalg.norm(points - points[0], axis=1) <= 1207.0
+    zones = build_zones(*satscan_xyz(lon, lat)[:2], np.ones(len(lon), dtype=np.int64), 1207.0,
+                        z=satscan_xyz(lon, lat)[2])
+    assert set(zones.members[zones.start[0]:zones.start[1]].tolist()) == set(np.flatnonzero(inside).tolist())
+    x, y, _ = project_points(lon, lat)
+    plane = np.hypot(x - x[0], y - y[0]) <= 1207.0
+    assert (plane != inside).sum() > 0  # in the plane some locations fall on the other side of the edge

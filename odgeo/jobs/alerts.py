@@ -272,7 +272,8 @@ def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
     say(f"scanning the last {options.window_days} days for space-time clusters")
     with record.timed("scan"):
         cases = scan_cases(used.iloc[window], first_day)
-        result = scan(cases.location, cases.day, cases.x, cases.y, options.window_days, options)
+        sx, sy, sz = cases.scan_coordinates()
+        result = scan(cases.location, cases.day, sx, sy, options.window_days, options, z=sz)
     area_of = dict(zip(areas.members[0].tolist(), areas.members[1].tolist()))
     rows: list[dict] = []
     rarity: dict[str, str] = {}

@@ -202,7 +202,8 @@ def analyse_scan(read, settings: ScanJobSettings, *, record: RunRecord | None = 
     say(f"scanning {len(used):,} incidents with {options.permutations:,} permutations")
     with record.timed("scan"):
         cases = scan_cases(used, first_day, _locations(settings, record))
-        result = scan(cases.location, cases.day, cases.x, cases.y, options.window_days, options)
+        sx, sy, sz = cases.scan_coordinates()
+        result = scan(cases.location, cases.day, sx, sy, options.window_days, options, z=sz)
     clusters = cluster_frame(result, cases, first_day)
     files = scan_cluster_files(gate, clusters, options.max_radius_m)
     files.insert(len(files.columns) - 1, "sentence",

@@ -34,6 +34,26 @@ class ScanCases:
     location: np.ndarray
     day: np.ndarray
 
+    def scan_coordinates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The locations where the scan measures its circles: on SaTScan's sphere (see :func:`satscan_xyz`)."""
+        return satscan_xyz(self.lon, self.lat)
+
+
+#: SaTScan's earth: a sphere of 6,367 km (its LatLong.cpp; radius fixed in the source).
+SATSCAN_RADIUS_M = 6_367_000.0
+
+
+def satscan_xyz(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latitude/longitude as SaTScan converts them: x = a cos(l) cos(d), y = a sin(l) cos(d), z = a sin(d).
+
+    SaTScan measures a circle's radius as the straight (chord) distance between these
+    points; measuring the same way, every circle holds the locations SaTScan's holds (a
+    projected plane moved one location at a circle's edge in 1 of 14 real windows).
+    """
+    d, lon_r = np.radians(np.asarray(lat, float)), np.radians(np.asarray(lon, float))
+    return (SATSCAN_RADIUS_M * np.cos(lon_r) * np.cos(d), SATSCAN_RADIUS_M * np.sin(lon_r) * np.cos(d),
+            SATSCAN_RADIUS_M * np.sin(d))
+
 
 def scan_cases(used: gpd.GeoDataFrame, first_day: pd.Timestamp, h3_resolution: int | None = None) -> ScanCases:
     """Cases of incidents from ``first_day``: at distinct coordinates, or at H3 cell centres.

@@ -111,5 +111,5 @@ def write_satscan_input(folder, cases: ScanCases, first_day: pd.Timestamp, optio
         except OSError as err:  # the earlier export's file stays whole, no partial file beside it
             raise write_error(err, out / name, "`export_satscan`") from err
     return {"folder": str(out), "files": list(SATSCAN_FILES), "n_locations": len(ids), "restricted": True,
-            "note": "SaTScan reads distances on the sphere from lat/long, odgeo in the local UTM zone: circles "
-                    "at the edge of --max-radius can differ by a location in rare cases"}
+            "note": "odgeo measures circles as SaTScan does for lat/long input (chord distances on a "
+                    "6,367 km sphere): the same locations in every circle"}

@@ -127,16 +127,17 @@ class Zones:
         return self.members[self.start[centre]:end + 1]
 
 
-def build_zones(x: np.ndarray, y: np.ndarray, location_cases: np.ndarray, max_radius_m: float) -> Zones:
-    """The circles around every location up to ``max_radius_m`` (x, y in metres)."""
-    xy = np.column_stack([x, y])
+def build_zones(x: np.ndarray, y: np.ndarray, location_cases: np.ndarray, max_radius_m: float,
+                z: np.ndarray | None = None) -> Zones:
+    """The circles around every location up to ``max_radius_m`` (x, y and, on a sphere, z in metres)."""
+    xy = np.column_stack([x, y] if z is None else [x, y, z])
     lists = cKDTree(xy).query_ball_point(xy, r=max_radius_m)
     sizes = np.fromiter((len(v) for v in lists), dtype=np.int64, count=len(lists))
     start = np.zeros(len(lists) + 1, dtype=np.int64)
     np.cumsum(sizes, out=start[1:])
     members = np.fromiter((j for v in lists for j in v), dtype=np.int64, count=int(start[-1]))
     centre = np.repeat(np.arange(len(lists)), sizes)
-    distance = np.hypot(x[members] - x[centre], y[members] - y[centre])
+    distance = np.sqrt(((xy[members] - xy[centre]) ** 2).sum(axis=1))
     order = np.lexsort((members, distance, centre))  # by centre, then distance (ties by index)
     members, distance = members[order], distance[order]
     closes = np.ones(len(members), dtype=bool)
@@ -284,7 +285,7 @@ class ScanResult:
 
 
 def scan(case_location: np.ndarray, case_day: np.ndarray, x: np.ndarray, y: np.ndarray, n_days: int,
-         settings: ScanSettings = DEFAULT_SCAN) -> ScanResult:
+         settings: ScanSettings = DEFAULT_SCAN, *, z: np.ndarray | None = None) -> ScanResult:
     """Kulldorff's space-time permutation scan of cases at locations (x, y in metres) on days 0..n_days-1.
 
     Parameters
@@ -292,8 +293,10 @@ def scan(case_location: np.ndarray, case_day: np.ndarray, x: np.ndarray, y: np.n
     case_location, case_day
         Per case: the index of its location in ``x``/``y``, and its day (0 is the
         first day of the study window, ``n_days - 1`` the last).
-    x, y
-        Location coordinates in metres (a local projected CRS).
+    x, y, z
+        Location coordinates in metres: a local projected CRS (``z`` None), or 3-D on a
+        sphere as SaTScan places latitude/longitude (:func:`odgeo.scan.cases.satscan_xyz`),
+        so that every circle holds the locations SaTScan's does.
     n_days
         The study window's length.
     settings
@@ -317,7 +320,7 @@ def scan(case_location: np.ndarray, case_day: np.ndarray, x: np.ndarray, y: np.n
                              "each permutation; lower `max_days` (or `window_days` with `retrospective`), or use "
                              "`locations` h3")
     zones = build_zones(np.asarray(x, float), np.asarray(y, float), np.bincount(loc, minlength=n_locations),
-                        settings.max_radius_m)
+                        settings.max_radius_m, None if z is None else np.asarray(z, float))
     per_day = np.bincount(day, minlength=n_days)
     cum = np.r_[0, np.cumsum(per_day)]
     window_cases = (cum[last + 1] - cum[first]).astype(float)
