@@ -174,6 +174,7 @@ def test_a_killed_connection_mid_write_leaves_the_tables_as_they_were(city, tmp_
         run_hotspots(city, tmp_path / "second", settings)
     assert len(calls) == 2
     assert not (tmp_path / "second").exists()  # nor the files: a run lands whole or not at all
+    assert [p.name for p in tmp_path.iterdir() if "second" in p.name] == []  # no folder, lock or journal left
     after = {t: _rows(city, f"SELECT run_id, count(*) FROM killed.{t} GROUP BY 1") for t in ("hexes", "clusters")}
     assert after == before
     assert len(_rows(city, "SELECT * FROM killed.runs")) == 1

@@ -235,3 +235,24 @@ def test_the_next_run_into_the_folder_finishes_a_killed_one_first(tmp_path):
     assert "the last run into" in result.output and "were put in place" in result.output
     assert _agree(out, history) == ("2025-12-22T00:00", "2025-12-22T00:00")
     assert [p.name for p in tmp_path.iterdir() if "odgeo-" in p.name] == []
+
+
+def test_a_rename_that_fails_after_the_journal_is_finished_by_the_next_run(tmp_path, monkeypatch):
+    # Past the journal the run must not clean up what it wrote: a database may already hold it.
+    import errno
+
+    import odgeo.io.outputs as outputs
+
+    out, history = tmp_path / "out", tmp_path / "history.csv"
+    assert CliRunner().invoke(cli, _alerts(out, history, "2025-12-20")[3:]).exit_code == 0
+
+    def no_room(plan):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs, "_roll_forward", no_room)
+    result = CliRunner().invoke(cli, _alerts(out, history, "2025-12-21")[3:])
+    assert result.exit_code == 1 and "is full" in result.output
+    assert (tmp_path / ".out.odgeo-journal").exists() and list(tmp_path.glob(".out.odgeo-tmp-*"))
+    monkeypatch.undo()
+    outputs.finish_interrupted_run(tmp_path / ".out.odgeo-journal")
+    assert _agree(out, history) == ("2025-12-22T00:00", "2025-12-22T00:00")

@@ -63,6 +63,7 @@ class OutputFolder:
         #: The files to copy into the destination at commit, and the command that wrote them.
         self.to_publish: tuple[list[Path], str] | None = None
         self._staged: list[tuple[Path, Path]] = []
+        self._journaled = False  # past the journal: what is written belongs to the next run's recovery
         self._check_final()
         parent = self.final.absolute().parent
         try:
@@ -149,13 +150,23 @@ class OutputFolder:
             except BaseException:
                 self.journal.unlink(missing_ok=True)  # the database holds nothing of this run: roll back
                 raise
+        self._journaled = True
         _roll_forward(plan)
         self.committed = True
         self.journal.unlink(missing_ok=True)
         self._release()
 
     def abort(self) -> None:
-        """Remove what was written and staged, and release the lock; every store stays as it was."""
+        """Remove what was written and staged, and release the lock; every store stays as it was.
+
+        Past the journal (the database holds the run, a rename failed) nothing is removed:
+        the next run into ``--out`` puts the rest in place (:func:`finish_interrupted_run`).
+        """
+        if self._journaled:
+            log.warning(f"{self.final}: the run stopped while putting its files in place; the next run into it "
+                        "finishes that first")
+            self._release()
+            return
         shutil.rmtree(self.tmp, ignore_errors=True)
         for staged, _ in self._staged:
             staged.unlink(missing_ok=True)
@@ -165,10 +176,17 @@ class OutputFolder:
         return self
 
     def __exit__(self, kind, err, tb) -> None:
-        if err is None:
-            if not self.committed:
+        if err is None and not self.committed:
+            try:
                 self.commit()
-            return
+            except BaseException as failure:  # cleaned up (or left for recovery), then raised as below
+                self._stopped(failure)
+                raise
+        elif err is not None:
+            self._stopped(err)
+
+    def _stopped(self, err: BaseException) -> None:
+        """After a failure: abort, and a write that failed for want of space or permission is one line."""
         self.abort()
         if isinstance(err, OSError) and not isinstance(err, OutputError) and err.errno is not None:
             raise _write_error(err, self.tmp, self.final) from err
