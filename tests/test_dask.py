@@ -377,3 +377,20 @@ def test_the_local_cluster_listens_on_the_loopback_only():
         listening = [c.laddr for p in processes for c in p.net_connections(kind="tcp") if c.status == "LISTEN"]
     assert len(listening) >= 3  # the scheduler, its HTTP server, the worker and its nanny
     assert {addr.ip for addr in listening} == {"127.0.0.1"}
+
+
+def test_a_part_that_fails_validation_prints_only_odgeo_s_line(tmp_path):
+    """The local workers' own log of a failed task (a traceback excerpt) stays out of the terminal."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "a.csv").write_text("id,date,lon,lat\n1,2024-01-01,-87.6,41.8\n")
+    (folder / "b.csv").write_text("x,y\n1,2\n")
+    done = subprocess.run([sys.executable, "-m", "odgeo_cli", "hotspots", str(folder / "*.csv"), "--engine", "dask",
+                           "--workers", "1", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith(f"Error: {folder / 'b.csv'}: no date column found"), done.stderr

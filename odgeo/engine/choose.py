@@ -131,9 +131,12 @@ def dask_client(scheduler: str | None = None, workers: int | None = None,
         return
     limit = parse_memory(worker_memory)
     # Every server on the loopback, their HTTP ones too: older Dask bound those to all interfaces.
+    # A failed part reaches the user as odgeo's one line; the workers' own log of it
+    # (a traceback excerpt at ERROR) is silenced, as are their other messages below CRITICAL.
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
-                      memory_limit=limit if limit is not None else "auto") as cluster, Client(cluster) as client:
+                      memory_limit=limit if limit is not None else "auto",
+                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
         n = len(cluster.workers)
         yield client, {"scheduler": "local", "workers": n,
                        "worker_memory_bytes": limit if limit is not None else "auto"}
