@@ -59,6 +59,7 @@ def geocode(input_path: str, references: tuple[str, ...], out_path: str, overwri
     """
     from odgeo.errors import OutputExistsError
     from odgeo.geocode.index import load_index
+    from odgeo.io.outputs import check_writable_file
     from odgeo.jobs.geocode import geocode_table, write_geocoded
 
     out = Path(out_path)
@@ -66,6 +67,7 @@ def geocode(input_path: str, references: tuple[str, ...], out_path: str, overwri
         raise OutputExistsError(f"{out} exists; choose another file or add --overwrite")
     if not references and not service:
         raise click.UsageError("give --reference FILE (offline), or --service to send addresses online")
+    check_writable_file(out, "`out_dir`")
     index, how = load_index(list(references), cache=not no_cache, columns=reference_columns) if references \
         else (None, {"built": None})
     online = None

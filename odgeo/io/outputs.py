@@ -18,6 +18,7 @@ back when it does not), so the stores never disagree for longer than that.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -26,7 +27,7 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -405,12 +406,63 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     -------
     None
     """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    with atomic_file(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed onto it when the block completes, removed otherwise.
+
+    Parameters
+    ----------
+    path
+        The file to write; readers see the old file or the new one, never a part.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Yields the temporary path to write (it keeps ``path``'s suffix, which writers read).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}")
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield tmp
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_writable_file(target: Path, option: str) -> None:
+    """Refuse, before any work, an output file whose folder cannot take it (read-only, /proc, a file).
+
+    Missing folders are created, as for ``out_dir``; a probe file is written and removed.
+
+    Parameters
+    ----------
+    target
+        The output file.
+    option
+        The setting that named it, in backticks.
+
+    Raises
+    ------
+    OutputError
+        In one line naming the folder and the system's reason.
+    """
+    folder = Path(target).absolute().parent
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise OutputError(f"cannot write {option} {target}: {existing} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".{Path(target).name}.{uuid.uuid4().hex[:12]}.probe"
+        probe.open("xb").close()
+        probe.unlink()
+    except OSError as err:
+        if err.errno in _FULL:
+            raise write_error(err, Path(target), option) from err
+        raise OutputError(f"cannot write {option} {target}: the folder {folder} does not take new files "
+                          f"({err.strerror or err}); choose another place") from err

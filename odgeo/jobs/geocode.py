@@ -15,6 +15,7 @@ from ..geocode.matcher import GEOCODE_COLUMNS, geocode_frame
 from ..geocode.pending import DEFAULT_MIN_SCORE, geocode_pending, status_summary
 from ..incidents.read import IncidentRead
 from ..incidents.tables import read_table
+from ..io.outputs import atomic_file, write_error
 from ..schema import (
     WGS84,
     find_column,
@@ -112,17 +113,14 @@ def write_geocoded(frame: pd.DataFrame, path: Path) -> Path:
     pathlib.Path
         ``path``.
     """
-    import uuid
-
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise ParameterError(f"`out_dir` must end in {', '.join(OUTPUT_SUFFIXES)}, not {path.name!r}")
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp{suffix}")
     try:
-        _write_geocoded(frame, tmp, suffix)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        with atomic_file(path) as tmp:
+            _write_geocoded(frame, tmp, suffix)
+    except OSError as err:
+        raise write_error(err, path, "`out_dir`") from err
     return path
 
 
@@ -145,15 +143,19 @@ GPKG_DATE = "2000-01-01T00:00:00.000Z"
 
 
 def _write_gpkg_deterministic(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """Built in memory and written by Python: on a full disk GDAL's SQLite fails with no errno."""
+    import io
+
     import pyogrio
 
     before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_DATE})
     try:
-        path.unlink(missing_ok=True)
-        frame.to_file(path, driver="GPKG", layer="geocoded", engine="pyogrio")
+        built = io.BytesIO()
+        pyogrio.write_dataframe(frame, built, driver="GPKG", layer="geocoded")
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+    path.write_bytes(built.getvalue())
 
 
 def apply_reference(read: IncidentRead, references, min_score, record, columns=None) -> IncidentRead:
