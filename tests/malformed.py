@@ -161,6 +161,16 @@ def data_cases() -> list[Case]:
     world = [[f"W{i}", "2024-03-01 10:00", "fatal", f"{rng.uniform(-170, 170):.4f}", f"{rng.uniform(-60, 60):.4f}"]
              for i in range(50)]
     cases.append(Case("points_spread_over_the_world", csv_text(world).encode(), exit=1, message="too wide"))
+    fiji = [[f"F{i}", "2024-03-01 10:00", "fatal", f"{(180.0 + rng.normal(0, 0.03) + 180) % 360 - 180:.5f}",
+             f"{-17.0 + rng.normal(0, 0.03):.5f}"] for i in range(60)]
+    cases.append(Case("points_across_the_antimeridian", csv_text(fiji).encode(), exit=1, message="180th meridian"))
+    aleutians = [[f"A{i}", "2024-03-01 10:00", "fatal", f"{-176.64 + rng.normal(0, 0.01):.5f}",
+                  f"{51.88 + rng.normal(0, 0.01):.5f}"] for i in range(60)]
+    aleutians[0][3:5] = ["173.18", "52.94"]  # one record on Attu, across the meridian from Adak
+    cases.append(Case("one_point_across_the_antimeridian", csv_text(aleutians).encode(), exit=1,
+                      message="--drop-outliers"))
+    cases.append(Case("one_point_across_the_antimeridian_dropped", csv_text(aleutians).encode(),
+                      args=("--drop-outliers",), codes={"outlier": 1}))
     stack = [[f"S{i}", "2024-03-01 10:00", "fatal", "-97.41", "38.21"] for i in range(30)]
     cases.append(Case("all_at_one_point", csv_text(stack).encode()))
     cases.append(Case("one_incident", csv_text(good_rows(1)).encode()))

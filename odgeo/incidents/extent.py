@@ -9,7 +9,10 @@ over the world cannot share a projection at all. So, before any analysis:
   ``max(100 km, 20 x the median distance)``: far from every plausible study area;
 - with outliers, or a spread wider than :data:`MAX_RADIUS_KM` from the centre,
   the run stops with one line saying so, unless ``drop_outliers`` sets the
-  outliers aside (rejected as ``outlier``, so the counts still add up).
+  outliers aside (rejected as ``outlier``, so the counts still add up);
+- incidents on both sides of the 180th meridian (Fiji, the western Aleutians) are
+  refused in one line: the products are drawn in longitude and latitude, where an
+  area across the meridian would wrap round the world.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from ..errors import DataError
 from ..projection import distances_from_centre_km
 
-__all__ = ["MAX_RADIUS_KM", "OUTLIER_MIN_KM", "check_spread", "locational_outliers"]
+__all__ = ["MAX_RADIUS_KM", "OUTLIER_MIN_KM", "check_spread", "crosses_antimeridian", "locational_outliers"]
 
 #: Incidents more than this far from their median centre cannot share one local map.
 MAX_RADIUS_KM = 2500.0
@@ -72,6 +75,8 @@ def check_spread(lon: np.ndarray, lat: np.ndarray, *, drop_outliers: bool = Fals
                         f"centre of the others (up to {dist.max():,.0f} km): a stray record stretches every map "
                         "and grid; add `drop_outliers` to set them aside (rejects.csv, code outlier), or fix "
                         "their coordinates")
+    kept_lon = np.asarray(lon)[~outliers] if drop_outliers else np.asarray(lon)
+    _refuse_across_the_antimeridian(kept_lon)
     spread = dist  # what is left is what was measured, unless outliers were set aside
     if outliers.any():
         spread = distances_from_centre_km(np.asarray(lon)[~outliers], np.asarray(lat)[~outliers])
@@ -80,3 +85,28 @@ def check_spread(lon: np.ndarray, lat: np.ndarray, *, drop_outliers: bool = Fals
                         f"{MAX_RADIUS_KM:,.0f} km: too wide for one local map projection; analyse one region "
                         "at a time (filter the file by state or county)")
     return outliers if drop_outliers else np.zeros(len(dist), dtype=bool), info
+
+
+def crosses_antimeridian(lon: np.ndarray) -> bool:
+    """Whether the narrowest band of longitudes holding every point crosses the 180th meridian.
+
+    That band leaves out the widest gap between neighbouring longitudes round the circle;
+    it crosses the meridian unless that gap is the one across it. A band wider than a
+    half circle is the world's spread, refused as too wide instead.
+    """
+    lon = np.unique(np.asarray(lon, dtype=float)[np.isfinite(lon)])
+    if len(lon) < 2:
+        return False
+    gaps = np.diff(lon)
+    across = lon[0] + 360.0 - lon[-1]
+    return bool(gaps.max() > across and 360.0 - gaps.max() < 180.0)
+
+
+def _refuse_across_the_antimeridian(lon: np.ndarray) -> None:
+    if not crosses_antimeridian(lon):
+        return
+    east, west = lon[lon > 0], lon[lon <= 0]
+    raise DataError(f"the incidents lie on both sides of the 180th meridian (longitudes {east.min():.1f} to 180 "
+                    f"and -180 to {west.max():.1f}): odgeo draws its products in longitude and latitude, where "
+                    "an area across the meridian would wrap round the world; analyse each side in its own run "
+                    "(filter the file by the sign of the longitude)")
