@@ -274,6 +274,7 @@ class FileLock:
                          "started": time.strftime("%Y-%m-%d %H:%M:%S")}).encode()
         for _ in range(5):
             try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)  # a first run's state folder, as for `out_dir`
                 fd = self._acquire()
             except OutputError:
                 raise
