@@ -239,3 +239,57 @@ def test_a_folder_without_odgeo_products_is_refused(tmp_path):
     assert result.output.strip().splitlines()[-1] == (f"Error: {tmp_path / 'empty'}: no odgeo product in it (run.json, "
                                                       "map.html, .geojson, .csv, .tif, .png); give the output folder "
                                                       "of an odgeo run")
+
+
+def _write_layer(path, features) -> None:
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        for props, ring in features]}))
+
+
+def _square(x0: float, y0: float, size: float = 0.01) -> list[list[float]]:
+    return [[x0, y0], [x0 + size, y0], [x0 + size, y0 + size], [x0, y0 + size], [x0, y0]]
+
+
+def test_zeros_shown_beside_hidden_counts_are_found(tmp_path):
+    # Issue 41: public ears.csv showed 0 and hid 1-9, so "hidden" meant at least one; hexes.geojson's
+    # months did the same until this scanner found it on odgeo's own sample run.
+    out = tmp_path / "old"
+    out.mkdir()
+    _write_layer(out / "hexes.geojson", [({"count": 25, "2025-01": 0, "2025-02": None, "2025-03": 14},
+                                          _square(-97.5, 38.1))])
+    pd.DataFrame({"area": ["Fairview", "Eastside", "all"], "date": ["2025-12-30"] * 3, "count": ["", 0, 12],
+                  "method": ["C1"] * 3}).to_csv(out / "ears.csv", index=False)
+    found = {(leak.file, leak.kind, leak.detail.split()[0]) for leak in _scan(out, SAMPLE / "incidents.csv")}
+    assert ("hexes.geojson", "zero beside hidden", "months") in found
+    assert ("ears.csv", "zero beside hidden", "count") in found
+
+
+def test_thresholds_and_baselines_under_the_limit_are_bounds(tmp_path):
+    # Issue 41: a threshold of 3 says an area not in alert had at most 2; an EARS upper bound of 1.5
+    # beside a quiet day says it had at most 1.
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps({"parameters": {}, "thresholds": {
+        "Fairview": {"threshold": 3, "rule": "recommended", "floor": 3},
+        "Eastside": {"threshold": 12, "rule": "recommended", "floor": 3}}}))
+    pd.DataFrame({"area": ["Fairview"], "date": ["2025-12-30"], "method": ["C1"], "upper_bound": [1.5],
+                  "alarm": [True]}).to_csv(out / "ears.csv", index=False)
+    found = [str(leak) for leak in _scan(out, SAMPLE / "incidents.csv") if leak.kind == "bound"]
+    assert any("thresholds.Fairview.threshold = 3" in f for f in found), found
+    assert not any("Eastside" in f for f in found)  # a threshold of 12 bounds nothing under the limit
+    assert any(f.startswith("ears.csv: bound: upper_bound = 1.5") for f in found), found
+
+
+def test_polygons_are_matched_by_shape_not_by_their_repeated_name(tmp_path):
+    # Issue 41: with districts of several polygons each, matching by name compared a polygon with
+    # another one of its district (and missed that each moved by 3).
+    releases = []
+    for i, counts in enumerate(((20, 40), (23, 43))):
+        out = tmp_path / f"release{i}"
+        out.mkdir()
+        _write_layer(out / "areas.geojson", [({"name": "District 1", "count": counts[0]}, _square(-97.5, 38.1)),
+                                             ({"name": "District 1", "count": counts[1]}, _square(-97.4, 38.1))])
+        releases.append(out)
+    found = [leak.detail for leak in difference_releases(*releases)]
+    assert found == ["District 1 count: 20 -> 23", "District 1 count: 40 -> 43"], found

@@ -18,11 +18,16 @@ It fails on what a reader of the files could use to single someone out:
 - in run.json, a count of incidents or rows in (0, min_count), and figures
   measured on the incidents (standard distances, the farthest incident);
 - in a CSV, a row-number column or a count in (0, min_count);
+- a count column (the monthly ones taken together) showing 0 beside hidden values,
+  which says that each hidden one is at least 1;
+- a threshold, EARS baseline or upper bound in (0, min_count): it bounds the counts
+  compared with it;
 - with a study area, a Gi* or emerging feature outside it.
 
 :func:`difference_releases` compares two releases of the same series: a
 published figure that changed by less than ``min_count``, or an area whose
-shape changed, gives single incidents away by subtraction.
+shape changed, gives single incidents away by subtraction (polygons are matched
+by shape, hexagons by cell).
 
 Used by the test suite on every public run it makes; usable on any folder:
 ``odgeo leakscan OUT_DIR INCIDENTS.csv``.
@@ -164,6 +169,7 @@ class _FileChecks:
         for collection in _feature_collections(text, path):
             leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, self.min_count)
                       if not (kind == "date" and name in DAILY_PRODUCTS)]
+            leaks += [Leak(name, "zero beside hidden", d) for d in _zeros_beside_hidden(_feature_counts(collection))]
         if path.suffix.lower() in (".html", ".htm"):  # counts written as words on the page
             leaks += [Leak(name, "small count", f"'{m.group(0)}' in the page") for m in _SENTENCE_COUNT.finditer(text)
                       if 0 < int(m.group(1).replace(",", "")) < self.min_count]
@@ -181,15 +187,32 @@ class _FileChecks:
 _MEASURED = ("standard_distance_m", "median_distance_m", "max_distance_from_median_centre_km")
 
 
+#: Figures that bound the counts of the day beside them: thresholds, baselines, EARS upper bounds.
+BOUND_COLUMNS = frozenset({"threshold_or_expected", "upper_bound", "baseline_mean", "baseline_sd",
+                           "threshold", "kth_highest_daily_count"})
+
+
+def _bound(where: str, value: float, min_count: int) -> str | None:
+    """A finding when a threshold or baseline under ``min_count`` is shown: it bounds hidden counts."""
+    if 0 < value < min_count:
+        return (f"{where} = {value:g}: a threshold or baseline under {min_count} bounds the counts it is "
+                "compared with (an area not in alert had fewer, one in alarm more)")
+    return None
+
+
 def _record_problems(doc: dict, min_count: int):
-    """Small counts, and figures measured on single incidents, anywhere in a run record."""
+    """Small counts, bounds, and figures measured on single incidents, anywhere in a run record."""
     text = json.dumps(doc)
     for key in _MEASURED:
         if f'"{key}"' in text:
             yield "measured", f"run.json holds {key}"
     for where, value in _record_numbers(doc):
         kind = number_kind(where)
-        if kind == "count" and 0 < value < min_count:
+        bound = (_bound(f"run.json {where}", value, min_count)
+                 if where.startswith("thresholds.") and where.rsplit(".", 1)[-1] in BOUND_COLUMNS else None)
+        if bound:
+            yield "bound", bound
+        elif kind == "count" and 0 < value < min_count:
             yield "small count", f"run.json {where} = {value:g}"
         elif kind in ("undeclared", "withheld"):
             yield "undeclared number", (f"run.json {where} = {value:g} is neither a protected count nor a "
@@ -214,12 +237,19 @@ def _csv_problems(path: Path, min_count: int):
     table = pd.read_csv(path)
     if "row" in table.columns:
         yield "row numbers", "a 'row' column says which input rows were rejected"
-    for col in table.columns:
-        if col in ("count", "n_rows", "covered", "observed") or is_incident_count_key(str(col)):
-            values = pd.to_numeric(table[col], errors="coerce")
-            small = values[(values > 0) & (values < min_count)]
-            if len(small):
-                yield "small count", f"{col} = {small.iloc[0]:g}"
+    counts = [c for c in table.columns if c in CSV_COUNTS or is_incident_count_key(str(c))]
+    for col in counts:
+        values = pd.to_numeric(table[col], errors="coerce")
+        small = values[(values > 0) & (values < min_count)]
+        if len(small):
+            yield "small count", f"{col} = {small.iloc[0]:g}"
+    columns = {str(c): [None if pd.isna(v) else v for v in table[c]] for c in counts}
+    yield from (("zero beside hidden", d) for d in _zeros_beside_hidden(columns))
+    for col in (c for c in table.columns if c in BOUND_COLUMNS):
+        shown = pd.to_numeric(table[col], errors="coerce").dropna()
+        bounds = [b for b in (_bound(col, float(v), min_count) for v in shown) if b]
+        if bounds:
+            yield "bound", bounds[0]
 
 
 def _outside(path: Path, study_area) -> list[str]:
@@ -237,7 +267,8 @@ def _outside(path: Path, study_area) -> list[str]:
 def difference_releases(previous: str | Path, current: str | Path, *, min_count: int = 10) -> list[Leak]:
     """What subtracting the earlier release ``previous`` from ``current`` gives away.
 
-    Areas (hexes.geojson, areas.geojson) are matched by key; a figure that moved
+    Areas are matched by what they are (hexes.geojson by cell, areas.geojson by
+    polygon shape, whatever its name); a figure that moved
     by less than ``min_count`` (but moved), and an area whose cells changed,
     are findings; so are counts of incidents anywhere in run.json, and counts in
     the public tables (rows rejected by reason, alerts by area and kind, EARS by
@@ -258,7 +289,7 @@ def difference_releases(previous: str | Path, current: str | Path, *, min_count:
     previous, current = Path(previous), Path(current)
     comparisons: list[tuple[str, Callable[[Path, Path], list[Leak]]]] = [
         (name, functools.partial(_area_differences, key=key, min_count=min_count))
-        for name, key in (("hexes.geojson", "h3_cell"), ("areas.geojson", "name"))]
+        for name, key in (("hexes.geojson", "h3_cell"), ("areas.geojson", "geometry"))]
     comparisons.append(("run.json", functools.partial(_record_differences, min_count=min_count)))
     comparisons += [(a.name, functools.partial(_csv_differences, min_count=min_count))
                     for a in sorted(previous.glob("*.csv"))]
@@ -275,22 +306,38 @@ def difference_releases(previous: str | Path, current: str | Path, *, min_count:
 
 
 def _area_differences(previous: Path, current: Path, key: str, min_count: int) -> list[Leak]:
-    """Areas of one layer, matched by ``key``, whose shape or counts moved by 1 to ``min_count`` - 1."""
+    """Areas of one layer, matched by ``key``, whose shape or counts moved by 1 to ``min_count`` - 1.
+
+    ``key`` "geometry" matches polygons by their shape: names repeat (districts of several
+    polygons) and change between boundary files, shapes are what a reader subtracts.
+    """
     name, leaks = current.name, []
-    old = {f["properties"].get(key): f for f in _features(previous)}
+    old = {_area_key(f, key): f for f in _features(previous)}
     for feature in _features(current):
         props = feature["properties"]
-        before = old.get(props.get(key))
+        before = old.get(_area_key(feature, key))
         if before is None:
             continue
+        label = props.get(key) if key != "geometry" else props.get("name", "a polygon")
         if props.get("n_fine_cells") != before["properties"].get("n_fine_cells"):
-            leaks.append(Leak(name, "difference", f"area {props[key]} changed shape"))
+            leaks.append(Leak(name, "difference", f"area {label} changed shape"))
         for column, value in props.items():
             if column in COUNT_PROPERTIES or PERIOD_COLUMN.match(str(column)):
                 earlier = before["properties"].get(column)
                 if isinstance(value, int) and isinstance(earlier, int) and 0 < abs(value - earlier) < min_count:
-                    leaks.append(Leak(name, "difference", f"{props[key]} {column}: {earlier} -> {value}"))
+                    leaks.append(Leak(name, "difference", f"{label} {column}: {earlier} -> {value}"))
     return leaks
+
+
+def _area_key(feature: dict, key: str):
+    if key != "geometry":
+        return feature["properties"].get(key)
+    import shapely
+
+    shape = shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None
+    if shape is None:
+        return None
+    return shapely.normalize(shapely.set_precision(shape, 1e-6)).wkb
 
 
 def _features(path: Path) -> list[dict]:
@@ -453,6 +500,40 @@ def _feature_problems(collection: dict, min_count: int):
                     break
             if isinstance(value, str) and _DAY.search(value):
                 yield "date", f"{key} = {value!r}"
+
+
+def _feature_counts(collection: dict) -> dict[str, list]:
+    """Each count property of a layer: its values over the features (None where hidden).
+
+    The monthly columns and the map's month lists are one ("months"): a 0 shown for one
+    month says what a hidden month holds as much as a 0 in the same month elsewhere.
+    """
+    columns: dict[str, list] = {}
+    for feature in collection.get("features", []):
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        for key, value in (properties if isinstance(properties, dict) else {}).items():
+            if PERIOD_COLUMN.match(str(key)):
+                columns.setdefault("months", []).append(value)
+            elif key in COUNT_PROPERTIES:
+                columns.setdefault(str(key), []).append(value)
+            elif key == "months" and isinstance(value, list):
+                columns.setdefault("months", []).extend(value)
+    return columns
+
+
+def _zeros_beside_hidden(columns: dict[str, list]) -> list[str]:
+    """Count columns that show 0 for some areas and hide others: "hidden" then means 1 to min_count - 1.
+
+    Where a product hides small counts it must hide zeros alike (or show neither), else a
+    reader learns that every hidden count is at least one incident.
+    """
+    found = []
+    for column, values in columns.items():
+        shown_zero = any(_as_count(v) == 0 for v in values)
+        hidden = any(v is None or (isinstance(v, str) and not v.strip()) for v in values)
+        if shown_zero and hidden:
+            found.append(f"{column} shows 0 beside hidden values: a hidden {column} is then at least 1")
+    return found
 
 
 def _as_count(value) -> float | None:

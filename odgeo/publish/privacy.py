@@ -215,10 +215,11 @@ def suppress_breakdowns(table: pd.DataFrame, groups: dict[str, list[str]], *,
 
     ``groups`` maps a name ("outcome", "month") to columns whose values add up
     to the row's published ``count`` (at least ``min_count``: rows are published areas).
-    A value in (0, min_count) is hidden
-    (None); then, while a row's hidden values are a single one or add up to
-    less than ``min_count``, its smallest shown positive value is hidden too.
-    Returns the table (hidden values as pandas NA) and counts per group.
+    A value under ``min_count``, zero included, is hidden (None): a zero shown beside
+    hidden values would say that each hidden one is at least 1. Then, while a row's
+    hidden values are a single positive one or add up to 1 to ``min_count`` - 1, its
+    smallest shown value is hidden too. Returns the table (hidden values as pandas NA)
+    and counts per group (``hidden`` counts the positive ones, ``hidden_zeros`` the zeros).
     """
     out = table.copy()
     report = {}
@@ -231,7 +232,11 @@ def suppress_breakdowns(table: pd.DataFrame, groups: dict[str, list[str]], *,
         n_primary = int(hidden.sum())
         for i in np.flatnonzero(hidden.any(axis=1)):
             _complete_row(values[i], hidden[i], min_count)
-        report[name] = {"hidden": n_primary, "hidden_to_protect_others": int(hidden.sum()) - n_primary}
+        n_protecting = int(hidden.sum()) - n_primary
+        zeros = values == 0
+        hidden |= zeros
+        report[name] = {"hidden": n_primary, "hidden_to_protect_others": n_protecting,
+                        "hidden_zeros": int(zeros.sum())}
         for j, col in enumerate(columns):
             out[col] = pd.array(np.where(hidden[:, j], 0, values[:, j]), dtype="Int64")
             out.loc[hidden[:, j], col] = pd.NA
