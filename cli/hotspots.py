@@ -74,6 +74,9 @@ from .options import (
 @click.option("--boundary-name-col", metavar="COL", help="Name column of --boundaries (default: detected).")
 @click.option("--boundary-population-col", metavar="COL",
               help="Population column of --boundaries (default: detected, e.g. population, POP100).")
+@click.option("--dissolve-boundaries", is_flag=True, default=None,
+              help="Count the polygons of --boundaries that share a name (a district in several parts) as one "
+                   "area, its population their sum. Needed with --ledger when names repeat.")
 @click.option("--ledger", type=click.Path(dir_okay=False), metavar="FILE",
               help="Public: a release ledger shared by every release of a series (daily, weekly, monthly); "
                    "created by the first. Keeps the earlier areas and holds back changes under --min-count, so "

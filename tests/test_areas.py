@@ -134,3 +134,19 @@ def test_alert_areas_need_no_population_but_rates_do(tmp_path):
     assert polygon_areas(areas, located).names == ["A"]
     with pytest.raises(InputFileError, match="feature 1 has population None"):
         read_boundaries(areas)
+
+
+def test_dissolving_by_name_sums_population_and_unions_the_parts():
+    import geopandas as gpd
+    import numpy as np
+    from shapely.geometry import box
+
+    from odgeo.boundaries.counts import dissolve_by_name
+
+    parts = gpd.GeoDataFrame({"name": ["B", "A", "B", "C", "C"], "population": [100.0, 50.0, 25.0, 10.0, np.nan]},
+                             geometry=[box(0, 0, 1, 1), box(5, 5, 6, 6), box(1, 0, 2, 1), box(8, 8, 9, 9),
+                                       box(9, 8, 10, 9)], crs="EPSG:4326")
+    merged = dissolve_by_name(parts)
+    assert merged["name"].tolist() == ["A", "B", "C"]
+    assert merged["population"].tolist()[:2] == [50.0, 125.0] and np.isnan(merged["population"].iloc[2])
+    assert merged.geometry.iloc[1].equals(box(0, 0, 2, 1))  # the two touching parts are one polygon

@@ -400,3 +400,33 @@ def test_a_ledger_refuses_boundaries_whose_names_repeat(tmp_path):
              boundary_name_col="district")
     assert not (tmp_path / "ledger.json").exists()
     _run(csv, tmp_path / "r2", boundaries=str(path), boundary_name_col="district")  # a single release is fine
+
+
+def test_districts_dissolved_make_a_ledger_series_that_differencing_cannot_read(tmp_path):
+    # Route 5 of issue 41, with the remedy: each name counted as one area. Counts are checked against
+    # a point-in-polygon count by shapely alone; then monthly releases under one ledger give nothing away,
+    # and the same releases without one are read by subtraction (the attack works, the ledger stops it).
+    import shapely
+
+    hoods = gpd.read_file(SAMPLE / "neighbourhoods.geojson")
+    hoods["district"] = ["North" if i % 2 else "South" for i in range(len(hoods))]
+    path = tmp_path / "districts.geojson"
+    hoods.to_file(path)
+    csv = _write(_sample(), tmp_path / "all.csv")
+    settings = {"boundaries": str(path), "boundary_name_col": "district", "dissolve_boundaries": True}
+    restricted = _run(csv, tmp_path / "r", audience="restricted", until="2025-06-30", **settings)
+    areas = gpd.read_file(tmp_path / "r" / "areas.geojson")
+    assert sorted(areas["name"]) == ["North", "South"]
+    used = restricted.located.frame if hasattr(restricted.located, "frame") else restricted.located
+    points = shapely.points(np.c_[used.geometry.x, used.geometry.y])
+    for name in ("North", "South"):
+        parts = shapely.union_all(hoods.loc[hoods["district"] == name].geometry.to_numpy())
+        expected = int(shapely.intersects(parts, points).sum())
+        assert int(areas.loc[areas["name"] == name, "count"].iloc[0]) == expected
+    ledger = tmp_path / "ledger.json"
+    months = ("2025-03-31", "2025-04-30", "2025-05-31", "2025-06-30")
+    for i, until in enumerate(months):
+        _run(csv, tmp_path / f"l{i}", ledger=str(ledger), until=until, **settings)
+        _run(csv, tmp_path / f"n{i}", until=until, **settings)
+    assert all(difference_releases(tmp_path / f"l{i}", tmp_path / f"l{i + 1}") == [] for i in range(3))
+    assert any(difference_releases(tmp_path / f"n{i}", tmp_path / f"n{i + 1}") for i in range(3))

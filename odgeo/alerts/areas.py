@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 
 from .. import defaults
-from ..boundaries.counts import read_boundaries
+from ..boundaries.counts import dissolve_by_name, read_boundaries
 from ..errors import InputFileError
 from ..hexes import cell_disks, cell_strs, cells_to_polygons, points_to_cells
 from ..incidents.tables import read_table
@@ -78,9 +78,9 @@ def polygon_areas(path: str | Path, incidents: gpd.GeoDataFrame, *, name_col: st
     if (frame["name"] == ALL_AREAS).any():
         raise InputFileError(f"{path}: an area is named {ALL_AREAS!r}, the name of the whole input's series; "
                              "rename it or choose another `area_name_col`")
-    merged = frame.dissolve(by="name", sort=True)  # several polygons of one name are one area
-    names = [str(n) for n in merged.index]
-    outlines = gpd.GeoSeries(shapely.make_valid(merged.geometry.to_numpy()), crs=WGS84)
+    merged = dissolve_by_name(frame)  # several polygons of one name are one area
+    names = merged["name"].tolist()
+    outlines = gpd.GeoSeries(merged.geometry.to_numpy(), crs=WGS84)
     points = gpd.GeoDataFrame(geometry=incidents.geometry.to_numpy(), crs=WGS84)
     hits = gpd.sjoin(points, gpd.GeoDataFrame(geometry=outlines.to_numpy(), crs=WGS84), how="inner",
                      predicate="intersects")

@@ -23,7 +23,8 @@ from .population import POPULATION_ALIASES, checked_population, require_polygons
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NAME_ALIASES", "RATE_PER", "UNSTABLE_BELOW", "add_rates", "area_counts", "read_boundaries"]
+__all__ = ["NAME_ALIASES", "RATE_PER", "UNSTABLE_BELOW", "add_rates", "area_counts", "dissolve_by_name",
+           "read_boundaries"]
 
 NAME_ALIASES = ("name", "neighbourhood", "neighborhood", "nbhd", "area_name", "namelsad", "district",
                 "ward", "tract", "geoid", "zcta5ce20", "zcta5ce10", "zip", "zipcode")
@@ -93,6 +94,28 @@ def valid_polygons(geometry: np.ndarray) -> tuple[np.ndarray, int]:
     fixed = geometry.copy()
     fixed[invalid] = shapely.make_valid(geometry[invalid])
     return fixed, int(invalid.sum())
+
+
+def dissolve_by_name(boundaries: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One area per name: polygons sharing a name (a district's several parts) dissolved into one.
+
+    Parameters
+    ----------
+    boundaries
+        From :func:`read_boundaries`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name`` and ``population`` (the parts' sum; NaN where any part has none), one row per
+        name in name order, with the union of the parts (made valid) in EPSG:4326.
+    """
+    grouped = boundaries.groupby("name", sort=True)["population"]
+    population = grouped.sum(min_count=1).where(grouped.count() == grouped.size())
+    merged = boundaries[["name", boundaries.geometry.name]].dissolve(by="name", sort=True)
+    return gpd.GeoDataFrame({"name": [str(n) for n in merged.index],
+                             "population": population.reindex(merged.index).to_numpy(dtype=float)},
+                            geometry=shapely.make_valid(merged.geometry.to_numpy()), crs=WGS84)
 
 
 def area_counts(boundaries: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

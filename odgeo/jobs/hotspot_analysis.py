@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import defaults
 from .. import hexes as hexes_mod
-from ..boundaries.counts import add_rates, area_counts, read_boundaries
+from ..boundaries.counts import add_rates, area_counts, dissolve_by_name, read_boundaries
 from ..boundaries.population import read_population
 from ..clusters import dbscan as clusters_mod
 from ..density.hotspot_areas import hotspot_polygons
@@ -99,9 +99,11 @@ class HotspotSettings(JobSettings):
         "optimized"; the multiple-testing correction ("fdr" default, "bonferroni",
         "none"); permutations for pseudo p-values (default 0: analytic); the
         study area polygon file (default: the convex hull of the cells with incidents).
-    boundaries, boundary_name_col, boundary_population_col
+    boundaries, boundary_name_col, boundary_population_col, dissolve_boundaries
         Polygons (neighbourhoods, tracts) to count incidents in, with rates per
-        10,000 residents when they carry a population (see :mod:`odgeo.boundaries.counts`).
+        10,000 residents when they carry a population (see :mod:`odgeo.boundaries.counts`);
+        ``dissolve_boundaries``: polygons sharing a name are counted as one area (needed
+        with a ledger when names repeat).
     """
 
     resolution: int | None = None
@@ -132,6 +134,7 @@ class HotspotSettings(JobSettings):
     study_area: str | None = None
     boundary_name_col: str | None = None
     boundary_population_col: str | None = None
+    dissolve_boundaries: bool | None = None
 
 
 @dataclass
@@ -344,14 +347,19 @@ def _areas(record: RunRecord, settings: HotspotSettings, used: LocatedIncidents)
     with record.timed("areas"):
         boundaries, columns = read_boundaries(settings.boundaries, name_col=settings.boundary_name_col,
                                               population_col=settings.boundary_population_col)
-        if settings.ledger and boundaries["name"].duplicated().any():
+        if settings.dissolve_boundaries:
+            boundaries = dissolve_by_name(boundaries)
+        elif settings.ledger and boundaries["name"].duplicated().any():
             # A ledger holds each polygon's figures under its name: polygons sharing one would share
             # one slot, each published with another's count and differenced against it.
             raise ParameterError(f"`boundaries` {settings.boundaries}: column {columns['name']!r} holds "
                                  f"{boundaries['name'].nunique()} names for {len(boundaries)} polygons, and a "
                                  "`ledger` keeps each polygon's figures under its name; choose a column of "
-                                 "unique names with `boundary_name_col`")
+                                 "unique names with `boundary_name_col`, or count each name as one area with "
+                                 "`dissolve_boundaries`")
         record.param("boundaries", str(settings.boundaries), "given", {"columns": columns})
+        record.param("dissolve_boundaries", bool(settings.dissolve_boundaries),
+                     "given" if settings.dissolve_boundaries else "default")
         return area_counts(boundaries, used.frame)
 
 
