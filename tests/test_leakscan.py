@@ -13,6 +13,8 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from odgeo_cli.main import cli
 
 from odgeo.incidents.read import read_incidents
@@ -293,3 +295,18 @@ def test_polygons_are_matched_by_shape_not_by_their_repeated_name(tmp_path):
         releases.append(out)
     found = [leak.detail for leak in difference_releases(*releases)]
     assert found == ["District 1 count: 20 -> 23", "District 1 count: 40 -> 43"], found
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.text(alphabet="ab1-_ .é²", min_size=5, max_size=9), max_size=12),
+       text=st.text(alphabet="ab1-_ .é²,\n", max_size=200))
+def test_identifiers_are_found_as_one_search_per_value_finds_them(values, text):
+    # The one-pass search (by each value's longest word) against the brute force it replaced.
+    import re
+
+    from odgeo.publish.leakscan import _Secrets
+
+    for value in values[:3]:  # plant some, so that matches are common
+        text = f"{text[:len(text) // 2]} {value} {text[len(text) // 2:]}"
+    brute = sorted({v for v in values if re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text)})
+    assert _Secrets.of(set(values)).found_in(text) == brute

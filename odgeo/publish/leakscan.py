@@ -119,7 +119,7 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
             keys[p] -= set(zip(np.round(plon * 10**p).astype(np.int64).tolist(),
                                np.round(plat * 10**p).astype(np.int64).tolist()))
     days = set(located[OCCURRED_AT].dropna().dt.strftime("%Y-%m-%d"))
-    secrets = sorted({str(v) for v in identifying if len(str(v)) >= 5})
+    secrets = _Secrets.of({str(v) for v in identifying if len(str(v)) >= 5})
     folder = Path(folder)
     files = [p for p in sorted(folder.iterdir()) if p.is_file()]
     if not any(p.suffix.lower() in PRODUCT_SUFFIXES for p in files):
@@ -154,7 +154,7 @@ class _FileChecks:
 
     keys: dict[int, set]
     days: set[str]
-    secrets: list[str]
+    secrets: _Secrets
     alert_days: set[str]
     min_count: int
     places_declared: bool
@@ -174,7 +174,7 @@ class _FileChecks:
             leaks += [Leak(name, "small count", f"'{m.group(0)}' in the page") for m in _SENTENCE_COUNT.finditer(text)
                       if 0 < int(m.group(1).replace(",", "")) < self.min_count]
         leaks += [Leak(name, "date", d) for d in _dates(text, path, self.days) if d.split()[-1] not in self.alert_days]
-        leaks += [Leak(name, "identifier", repr(s)) for s in self.secrets if s in text and _as_word(s).search(text)]
+        leaks += [Leak(name, "identifier", repr(s)) for s in self.secrets.found_in(text)]
         if name == "run.json":
             leaks += [Leak(name, kind, d) for kind, d in _record_problems(json.loads(text), self.min_count)]
         if path.suffix.lower() == ".csv":
@@ -390,6 +390,52 @@ def _csv_counts(path: Path) -> dict[tuple[str, str], int]:
             if row[column].isdigit():
                 found[name, column] = int(row[column])
     return found
+
+
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class _Secrets:
+    """Values of identifying columns, found standing alone in a text in one pass over its words.
+
+    Each value is looked up by its longest word (its anchor): the text's words are read
+    once, and a value is checked in place only where its anchor stands. One search of the
+    text per value took 175 s for 5,105 ids over a 42 MB Gi* layer.
+    """
+
+    anchors: dict[str, list[tuple[str, int]]]  # anchor word -> (value, where the anchor starts in it)
+    wordless: tuple[str, ...]  # values without a word character, searched whole
+
+    @classmethod
+    def of(cls, values: Iterable[str]) -> _Secrets:
+        anchors: dict[str, list[tuple[str, int]]] = {}
+        wordless = []
+        for value in sorted(values):
+            words = list(_WORD.finditer(value))
+            if not words:
+                wordless.append(value)
+                continue
+            anchor = max(words, key=lambda m: len(m.group()))
+            anchors.setdefault(anchor.group(), []).append((value, anchor.start()))
+        return cls(anchors, tuple(wordless))
+
+    def found_in(self, text: str) -> list[str]:
+        """The values standing alone in ``text`` (not inside a longer word)."""
+        found = {v for v in self.wordless if _as_word(v).search(text)}
+        if not self.anchors or not (set(_WORD.findall(text)) & self.anchors.keys()):
+            return sorted(found)
+        for match in _WORD.finditer(text):
+            for value, offset in self.anchors.get(match.group(), ()):
+                start = match.start() - offset
+                if (value not in found and start >= 0 and text.startswith(value, start)
+                        and not _is_word_char(text, start - 1) and not _is_word_char(text, start + len(value))):
+                    found.add(value)
+        return sorted(found)
+
+
+def _is_word_char(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and (text[i].isalnum() or text[i] == "_")
 
 
 def _as_word(value: str) -> re.Pattern:
