@@ -156,7 +156,7 @@ def test_history_new_ongoing_ended_and_a_rerun_changes_nothing(tmp_path, suffix)
     second = _run_day(tmp_path, days, "2025-03-02 05:30", history, "d2")
     row = second.iloc[0]
     assert (row["status"], row["count"], row["prior_count"]) == ("ongoing", 5, 4)
-    assert "More incidents have joined it" in row["sentence"] and row["alert_id"] == first.iloc[0]["alert_id"]
+    assert "Up from 4 in the last run's window" in row["sentence"] and row["alert_id"] == first.iloc[0]["alert_id"]
     third = _run_day(tmp_path, days, "2025-03-03 12:00", history, "d3")
     assert third[["area", "status"]].values.tolist() == [["West", "ended"]]
     assert "has ended" in third.iloc[0]["sentence"]
@@ -299,3 +299,23 @@ def test_a_history_of_h3_areas_follows_new_cells_and_refuses_another_resolution(
                       "--audience", "restricted", "--history", str(history), "--as-of", "2024-02-16",
                       "--resolution", "8"])
     assert result.exit_code == 1 and "was made for other areas" in result.output
+
+
+def test_a_public_sentence_never_compares_two_hidden_counts():
+    # Issue 41: "more incidents have joined it" between a hidden 5 and a hidden 4 told the public that
+    # the day's hidden count rose; and the last run's window is another window, so "joined" was wrong.
+    from types import SimpleNamespace
+
+    from odgeo.maps.summary import alert_sentence
+    from odgeo.publish.public import PublicGate
+    from odgeo.publish.restricted import RestrictedGate
+
+    def row(count, prior):
+        return SimpleNamespace(area="West", kind="threshold", status="ongoing", count=count, prior_count=prior,
+                               threshold_or_expected=3, related_areas="", window_start=pd.Timestamp("2025-03-01"),
+                               window_end=pd.Timestamp("2025-03-02"), first_seen=pd.Timestamp("2025-03-01"))
+
+    assert "Up from" not in alert_sentence(row(5, 4), PublicGate(10), "%d %b", 24)
+    assert "Up from" not in alert_sentence(row(14, 4), PublicGate(10), "%d %b", 24)  # 4 is hidden
+    assert "Up from 11 in the last run's window" in alert_sentence(row(14, 11), PublicGate(10), "%d %b", 24)
+    assert "Up from 4 in the last run's window" in alert_sentence(row(5, 4), RestrictedGate(), "%d %b", 24)

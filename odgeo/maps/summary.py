@@ -65,8 +65,12 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
         return (f"The {KIND_WORDS[row.kind]} alert in {area} (since {_moment(row.first_seen, fmt)}) has ended "
                 f"as of {when}.")
     more = ""
-    if row.status == "ongoing" and pd.notna(row.prior_count) and int(row.count) > int(row.prior_count):
-        more = " More incidents have joined it since the last run."
+    # The last run's window is another window (a day earlier): a larger count is "up from", not
+    # "joined"; and between two hidden counts even "larger" is a fact the public may not read.
+    if (row.status == "ongoing" and pd.notna(row.prior_count) and int(row.count) > int(row.prior_count)
+            and gate.shows(row.count) and gate.shows(row.prior_count)):
+        more = (f" Up from {int(row.prior_count)} in the last run's window; ongoing since "
+                f"{_moment(row.first_seen, fmt)}.")
     elif row.status == "ongoing":
         more = f" Ongoing since {_moment(row.first_seen, fmt)}."
     if row.kind == "threshold":
