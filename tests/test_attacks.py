@@ -260,8 +260,8 @@ def test_consecutive_public_mornings_differ_in_no_overdose_count_by_less_than_mi
     # a usable date (geocoding and reading tallies grow with the file, not with --as-of).
     frame = _sample()
     dates = pd.to_datetime(frame["occurred_at"], errors="coerce", format="mixed", utc=True)
-    mornings = []
-    for day in ("2025-12-27", "2025-12-28", "2025-12-29", "2025-12-30", "2025-12-31"):
+    mornings, folders = [], []
+    for day in (d.strftime("%Y-%m-%d") for d in pd.date_range("2025-12-02", "2025-12-31")):  # 30 mornings
         out = tmp_path / day
         export = _write(frame[dates.isna() | (dates < pd.Timestamp(f"{day} 08:00", tz=SAMPLE_TZ))],
                         tmp_path / f"{day}.csv")
@@ -275,11 +275,14 @@ def test_consecutive_public_mornings_differ_in_no_overdose_count_by_less_than_mi
         for csv in sorted(out.glob("*.csv")):
             numbers.update(_csv_integers(csv))
         mornings.append(numbers)
+        folders.append(out)
     moved = []
     for before, after in itertools.pairwise(mornings):
         moved += [(k, before[k], after[k]) for k in before.keys() & after.keys() if 0 < abs(after[k] - before[k]) < 10]
     assert not moved, moved[:10]
     assert all("ears.csv" not in k or k.endswith(":alarm") for m in mornings for k in m)
+    # The scanner plays the same adversary and agrees: nothing between any two consecutive mornings.
+    assert [leak for a, b in itertools.pairwise(folders) for leak in difference_releases(a, b)] == []
 
 
 def test_a_public_record_publishes_no_number_it_has_not_declared(tmp_path):
@@ -424,9 +427,23 @@ def test_districts_dissolved_make_a_ledger_series_that_differencing_cannot_read(
         expected = int(shapely.intersects(parts, points).sum())
         assert int(areas.loc[areas["name"] == name, "count"].iloc[0]) == expected
     ledger = tmp_path / "ledger.json"
-    months = ("2025-03-31", "2025-04-30", "2025-05-31", "2025-06-30")
+    months = [str(d.date()) for d in pd.date_range("2025-01-31", periods=12, freq=pd.offsets.MonthEnd())]
     for i, until in enumerate(months):
         _run(csv, tmp_path / f"l{i}", ledger=str(ledger), until=until, **settings)
-        _run(csv, tmp_path / f"n{i}", until=until, **settings)
-    assert all(difference_releases(tmp_path / f"l{i}", tmp_path / f"l{i + 1}") == [] for i in range(3))
-    assert any(difference_releases(tmp_path / f"n{i}", tmp_path / f"n{i + 1}") for i in range(3))
+        if i < 3:
+            _run(csv, tmp_path / f"n{i}", until=until, **settings)
+    assert [d for i in range(11) for d in difference_releases(tmp_path / f"l{i}", tmp_path / f"l{i + 1}")] == []
+    assert any(difference_releases(tmp_path / f"n{i}", tmp_path / f"n{i + 1}") for i in range(2))
+
+
+def test_twenty_weekly_ledger_releases_difference_to_nothing(tmp_path):
+    # The weekly series of issue 41: every release read beside the one before, by the scanner's
+    # subtraction; the week's own deaths (the truth) are in the restricted record, never recovered.
+    csv = _write(_sample(), tmp_path / "all.csv")
+    ledger = tmp_path / "ledger.json"
+    weeks = [str(d.date()) for d in pd.date_range("2025-08-16", periods=20, freq="7D")]
+    for i, until in enumerate(weeks):
+        _run(csv, tmp_path / f"w{i}", ledger=str(ledger), until=until)
+    found = [d for i in range(19) for d in difference_releases(tmp_path / f"w{i}", tmp_path / f"w{i + 1}")]
+    assert found == [], found[:5]
+    assert len(json.loads(ledger.read_text())["releases"]) == 20
