@@ -310,3 +310,30 @@ def test_identifiers_are_found_as_one_search_per_value_finds_them(values, text):
         text = f"{text[:len(text) // 2]} {value} {text[len(text) // 2:]}"
     brute = sorted({v for v in values if re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text)})
     assert _Secrets.of(set(values)).found_in(text) == brute
+
+
+@pytest.mark.parametrize(("route", "monday", "tuesday", "expected"), [
+    # 2: the number of H3 cells holding incidents dated the first death in each new cell
+    ("2: alerts.areas.n_areas", {"alerts": {"areas": {"kind": "h3", "n_areas": 41}}},
+     {"alerts": {"areas": {"kind": "h3", "n_areas": 44}}}, "alerts.areas.n_areas"),
+    # 4: the scan's totals moved by the day's deaths
+    ("4: scan n_cases", {"scan": {"n_cases": 118}}, {"scan": {"n_cases": 121}}, "scan.n_cases"),
+    # 6: sites' total weight is the hidden number of incidents used
+    ("6: sites weights", {"weights": {"total_weight": 3984}}, {"weights": {"total_weight": 3986}},
+     "weights.total_weight"),
+    # 7: data_notes held counts under keys that do not start with n_
+    ("7: data_notes", {"data_notes": {"undated": 2}}, {"data_notes": {"undated": 3}}, "data_notes.undated"),
+    # 8: an automatic bandwidth that moves says the incidents' spread did
+    ("8: bandwidth", {"parameters": {"bandwidth_m": {"value": 2210.0, "source": "auto"}}},
+     {"parameters": {"bandwidth_m": {"value": 2220.0, "source": "auto"}}}, "parameters.bandwidth_m, chosen"),
+])
+def test_series_finds_each_run_json_route_of_issue_41_on_old_folders(tmp_path, route, monday, tuesday, expected):
+    folders = []
+    for name, record in (("mon", monday), ("tue", tuesday)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "run.json").write_text(json.dumps(record))
+        folders.append(str(folder))
+    result = CliRunner().invoke(cli, ["leakscan", *folders, str(SAMPLE / "incidents.csv"), "--series", "--timezone",
+                                      SAMPLE_TZ])
+    assert result.exit_code == 1 and expected in result.output, (route, result.output)

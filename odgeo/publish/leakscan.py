@@ -51,7 +51,7 @@ from ..hexes import PERIOD_COLUMN
 from ..projection import lonlat_of
 from ..schema import OCCURRED_AT, has_location
 from .gate import PUBLIC_PROPERTIES
-from .record_numbers import is_incident_count_key, number_kind
+from .record_numbers import SERIES_COUNT_PATHS, is_incident_count_key, number_kind, plain_path
 
 __all__ = ["COUNT_PROPERTIES", "Leak", "difference_releases", "scan_public_outputs"]
 
@@ -356,10 +356,25 @@ def _record_differences(previous: Path, current: Path, min_count: int) -> list[L
         if not isinstance(doc, dict):
             raise ValueError(f"{path.name} holds a JSON {type(doc).__name__}, not an object")
         docs.append(doc)
-    earlier = {where: value for where, value in _record_numbers(docs[0]) if number_kind(where) == "count"}
-    return [Leak("run.json", "difference", f"{where}: {earlier[where]} -> {value}")
-            for where, value in _record_numbers(docs[1])
-            if earlier.get(where) is not None and 0 < abs(value - earlier[where]) < min_count]
+    earlier = {where: value for where, value in _record_numbers(docs[0])
+               if number_kind(where) == "count" or plain_path(where) in SERIES_COUNT_PATHS}
+    leaks = [Leak("run.json", "difference", f"{where}: {earlier[where]} -> {value}")
+             for where, value in _record_numbers(docs[1])
+             if earlier.get(where) is not None and 0 < abs(value - earlier[where]) < min_count]
+    chosen = [_chosen_from_data(doc) for doc in docs]
+    leaks += [Leak("run.json", "difference", f"parameters.{name}, chosen from the data, moved: {chosen[0][name]} -> "
+                                             f"{value} (it follows the incidents' spread; a series keeps its first "
+                                             "choice under a ledger)")
+              for name, value in chosen[1].items() if name in chosen[0] and chosen[0][name] != value]
+    return leaks
+
+
+def _chosen_from_data(doc: dict) -> dict[str, float]:
+    """The numeric parameters a run chose from its incidents (source "auto"), by name."""
+    params = doc.get("parameters")
+    return {name: p["value"] for name, p in (params.items() if isinstance(params, dict) else ())
+            if isinstance(p, dict) and p.get("source") == "auto" and isinstance(p.get("value"), (int, float))
+            and not isinstance(p.get("value"), bool)}
 
 
 #: Count columns of the public tables, compared across releases.

@@ -16,8 +16,8 @@ from fnmatch import fnmatchcase
 from functools import cache
 from typing import Literal
 
-__all__ = ["COUNT_PATHS", "NOT_INCIDENT_COUNTS", "PUBLIC_NUMBERS", "WITHHELD_NUMBERS", "is_incident_count_key",
-           "number_kind", "plain_path"]
+__all__ = ["COUNT_PATHS", "NOT_INCIDENT_COUNTS", "PUBLIC_NUMBERS", "SERIES_COUNT_PATHS", "WITHHELD_NUMBERS",
+           "is_incident_count_key", "number_kind", "plain_path"]
 
 #: run.json keys that start with "n_" but count things other than incidents or rows (features of
 #: the public files, cells, steps), which the files themselves show.
@@ -63,6 +63,11 @@ PUBLIC_NUMBERS = (
     "out_of_time.share_of_later_reached", "out_of_time.best_possible_share_of_later",
     "out_of_time.percent_of_best_possible",
 )
+
+#: Public in one release, but counts of incidents' places from one release to the next: H3 alert areas
+#: are the cells holding incidents, so their number grows by the cells that had a first incident.
+#: ``odgeo leakscan --series`` holds them to ``--min-count`` like counts.
+SERIES_COUNT_PATHS = ("alerts.areas.n_areas",)
 
 #: Numbers deliberately left out of a public record (the restricted record keeps them).
 WITHHELD_NUMBERS = (
