@@ -337,3 +337,14 @@ def test_series_finds_each_run_json_route_of_issue_41_on_old_folders(tmp_path, r
     result = CliRunner().invoke(cli, ["leakscan", *folders, str(SAMPLE / "incidents.csv"), "--series", "--timezone",
                                       SAMPLE_TZ])
     assert result.exit_code == 1 and expected in result.output, (route, result.output)
+
+
+def test_a_sentence_dating_a_window_its_row_shows_by_month_is_found(tmp_path):
+    # Route 3 of issue 41: "within 2 days to 22 Jun" beside a window_start of 2025-06 gave the first day.
+    out = tmp_path / "old"
+    out.mkdir()
+    pd.DataFrame({"area": ["Westgate"], "kind": ["scan"], "window_start": ["2025-06"], "window_end": ["2025-06-22"],
+                  "count": [None], "sentence": ["Fewer than 10 suspected overdoses in Westgate within 2 days to "
+                                                "22 Jun, more than expected."]}).to_csv(out / "alerts.csv", index=False)
+    found = [str(leak) for leak in _scan(out, SAMPLE / "incidents.csv")]
+    assert any(f.startswith("alerts.csv: date: a sentence gives the length in days") for f in found), found

@@ -22,6 +22,8 @@ It fails on what a reader of the files could use to single someone out:
   which says that each hidden one is at least 1;
 - a threshold, EARS baseline or upper bound in (0, min_count): it bounds the counts
   compared with it;
+- a sentence giving a window's length in days where its row shows only the month
+  the window starts in;
 - with a study area, a Gi* or emerging feature outside it.
 
 :func:`difference_releases` compares two releases of the same series: a
@@ -243,6 +245,14 @@ def _csv_problems(path: Path, min_count: int):
         small = values[(values > 0) & (values < min_count)]
         if len(small):
             yield "small count", f"{col} = {small.iloc[0]:g}"
+    if {"window_start", "sentence"} <= set(table.columns):
+        # A row that shows only the month its window starts in, with a sentence giving the window's
+        # length in days, dates its first day by subtraction (route 3 of issue 41).
+        month_only = table["window_start"].astype(str).str.fullmatch(r"\d{4}-\d{2}")
+        dated = table["sentence"].astype(str).str.contains(r"\bwithin \d+ days?\b", regex=True)
+        if (month_only & dated).any():
+            yield "date", (f"a sentence gives the length in days of a window whose start shows only its month "
+                           f"({table.loc[month_only & dated, 'sentence'].iloc[0][:80]!r})")
     columns = {str(c): [None if pd.isna(v) else v for v in table[c]] for c in counts}
     yield from (("zero beside hidden", d) for d in _zeros_beside_hidden(columns))
     for col in (c for c in table.columns if c in BOUND_COLUMNS):
