@@ -89,6 +89,7 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
 
     from odgeo.alerts.notify import send_summary, smtp_address
     from odgeo.jobs.alerts import AlertSettings, run_alerts
+    from odgeo.maps.summary import as_of_words
 
     refuse_point_options(options, "alerts")
     if options["notify"]:
@@ -100,7 +101,7 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
     out = Path(out_dir)
     click.echo(f"Summary: {out / 'summary.html'}")
     click.echo(f"Incidents: {run.rows.line()} (reasons in {out / 'rejects.csv'})")
-    click.echo(f"As of {run.as_of:%Y-%m-%d %H:%M}: {len(run.alerts)} alerts over {len(run.areas.names)} areas")
+    click.echo(f"As of {as_of_words(run.as_of)}: {len(run.alerts)} alerts over {len(run.areas.names)} areas")
     for sentence, status in zip(run.files.alerts["sentence"], run.files.alerts["status"]):
         click.echo(f"  [{status}] {sentence}")
     if run.backtest is not None:
@@ -109,7 +110,7 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
         click.echo(run.backtest.table.to_string(index=False))
     if options["notify"]:
         send_summary(options["notify"], list(options["recipients"]), out / "summary.html",
-                     subject=f"odgeo alerts as of {run.as_of:%d %b %Y}: {len(run.alerts)} alerts",
+                     subject=f"odgeo alerts as of {as_of_words(run.as_of)}: {len(run.alerts)} alerts",
                      sender=options["sender"] or defaults.SENDER.value)
         click.echo(f"Sent {out / 'summary.html'} to {', '.join(options['recipients'])} via {options['notify']}")
     click.echo(f"Every setting and count: {out / 'run.json'}")

@@ -117,7 +117,7 @@ def test_threshold_and_neighbour_alerts_and_their_record(tmp_path):
     # The 40 days before: West had 1 on every other day, so its highest day is 1 and the floor 3 decides.
     assert west == {**west, "threshold": 3, "kth_highest_daily_count": 1, "baseline_days": 40, "floor": 3}
     assert spike["count"] == 4 and spike["threshold_or_expected"] == 3 and spike["status"] == "new"
-    assert spike["sentence"] == ("4 suspected overdoses in West in the 24 hours to 2 Mar 00:00; "
+    assert spike["sentence"] == ("4 suspected overdoses in West in the 24 hours to 1 Mar 24:00; "
                                  "the alert threshold there is 3.")
     neighbour = alerts[alerts["kind"] == "neighbour"]
     assert neighbour[["area", "related_areas"]].values.tolist() == [["East", "West"]]

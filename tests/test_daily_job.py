@@ -75,9 +75,8 @@ def test_sixty_mornings_across_both_clock_changes_with_two_kills(server, tmp_pat
         before = runs
 
         # The three stores hold the same run: --out's, the history's last, the database's last.
-        next_midnight = (day + timedelta(days=1)).isoformat()  # a public record names the day, not the hour
-        assert record["parameters"]["as_of"]["value"] == next_midnight, day
-        assert _last_as_of(history)[:16] == next_midnight + "T00:00", day
+        assert record["parameters"]["as_of"]["value"] == day.isoformat(), day  # a public record names the day
+        assert _last_as_of(history)[:16] == (day + timedelta(days=1)).isoformat() + "T00:00", day  # its end
         alert_rows = _alert_rows(url)
         assert set(alert_rows) <= set(runs), day  # no rows of a run the runs table does not hold
         shown = pd.read_csv(out / "alerts.csv")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..incidents.dates import is_day_start
+from ..incidents.dates import end_day
 from ..publish.gate import AlertFiles, Gate
 from ..publish.privacy import hidden_counts
 from ..publish.public import PublicGate
@@ -141,6 +141,4 @@ def _date(value, end: bool) -> str | None:
     if value is None or pd.isna(value):
         return None
     stamp = pd.Timestamp(value)
-    if end and is_day_start(stamp):
-        stamp = stamp - pd.Timedelta(1, "ns")  # a window ending at midnight ends on the day before
-    return stamp.strftime("%Y-%m-%d")
+    return (end_day(stamp) if end else stamp).strftime("%Y-%m-%d")  # a window ending at midnight: the day before

@@ -16,7 +16,7 @@ from pandas.tseries.api import guess_datetime_format
 from ..errors import DataError, ParameterError
 
 __all__ = ["PLAUSIBLE_SINCE", "DateParse", "OrderEvidence", "calendar_day", "check_timezone", "decide_order",
-           "default_window", "is_day_start", "local_date", "order_evidence", "order_name", "parse_datetimes",
+           "default_window", "end_day", "is_day_start", "local_date", "order_evidence", "order_name", "parse_datetimes",
            "shift_days", "wall_clock"]
 
 #: Dates before this are taken for placeholders (Excel's day 0 is 1900-01-00, many
@@ -160,6 +160,17 @@ def local_date(stamp: pd.Timestamp) -> pd.Timestamp:
 def is_day_start(stamp: pd.Timestamp) -> bool:
     """Whether ``stamp`` is the first instant of its calendar day (see :func:`calendar_day`)."""
     return bool(stamp == calendar_day(stamp))
+
+
+def end_day(stamp) -> pd.Timestamp:
+    """The calendar day a period ending at ``stamp`` ends on, as a naive midnight.
+
+    odgeo's one convention for naming days: a window is named by the day it ends on, and a
+    window ending at midnight ends on the day before (``--as-of 2025-12-30`` reads up to
+    2025-12-31 00:00 and is "30 Dec" in every product).
+    """
+    stamp = pd.Timestamp(stamp)
+    return local_date(stamp - pd.Timedelta(1, "ns") if is_day_start(stamp) else stamp)
 
 
 def shift_days(stamp: pd.Timestamp, days: int) -> pd.Timestamp:

@@ -30,7 +30,7 @@ from ..incidents.read import IncidentRead
 from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
 from ..io.writers import write_csv
-from ..maps.summary import alert_sentence, chance_phrase, summary_page
+from ..maps.summary import alert_sentence, chance_phrase, moment_text, summary_page
 from ..maps.webmap import basemap, build_map
 from ..publish.gate import AlertFiles, Products
 from ..publish.restricted import Gate
@@ -389,6 +389,6 @@ def _map(settings: AlertSettings, read, alerts: pd.DataFrame, areas: AlertAreas,
     source = read.source_name
     title = settings.title or f"Overdose spike alerts: {source}"
     n_live = int((alerts["status"] != "ended").sum())
-    return build_map(products, title=title, subtitle=f"as of {as_of.strftime(files.time_format)} · {n_live} alerts",
+    return build_map(products, title=title, subtitle=f"as of {moment_text(as_of, files.time_format)} · {n_live} alerts",
                      notes=["Areas in red are in alert; orange borders one in alert. See summary.html."],
                      tiles=basemap(settings.tiles))

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..alerts.areas import ALL_AREAS
 from ..alerts.spikes import DailySeries
-from ..incidents.dates import is_day_start
+from ..incidents.dates import end_day, is_day_start
 from ..publish.gate import AlertFiles
 
 __all__ = ["CHART_DAYS", "alert_sentence", "chance_phrase", "scan_sentence", "summary_page"]
@@ -26,11 +26,26 @@ KIND_WORDS = {"threshold": "spike", "neighbour": "neighbouring spike", "ears_c1"
 STATUS_COLOURS = {"new": "#b2182b", "ongoing": "#ef8a62", "ended": "#878787"}
 
 
-def _moment(value, fmt: str) -> str:
+def moment_text(value, fmt: str) -> str:
+    """A window's end in words: the day it ends on (``end_day``), with hours when ``fmt`` has them.
+
+    A public table's date ("2025-12-31") already names its day and is written as it is.
+    """
+    named = isinstance(value, str) and len(value.strip()) == 10
     stamp = pd.Timestamp(value)
-    if "%H" not in fmt and is_day_start(stamp):
-        stamp = stamp - pd.Timedelta(1, "ns")  # a day ending at midnight is named by its own date
-    return stamp.strftime(fmt).lstrip("0")
+    if named:
+        return stamp.strftime(fmt).lstrip("0")
+    if "%H" in fmt and is_day_start(stamp):  # midnight ends the day before: "30 Dec 24:00", not "31 Dec 00:00"
+        return end_day(stamp).strftime(fmt.replace("%H:%M", "24:00")).lstrip("0")
+    return (stamp if "%H" in fmt else end_day(stamp)).strftime(fmt).lstrip("0")
+
+
+def as_of_words(stamp) -> str:
+    """A run's reference time for a reader: "the end of 30 Dec 2025" at midnight, else "31 Dec 2025 20:17"."""
+    stamp = pd.Timestamp(stamp)
+    if is_day_start(stamp):
+        return f"the end of {moment_text(stamp, '%d %b %Y')}"
+    return stamp.strftime("%d %b %Y %H:%M").lstrip("0")
 
 
 def chance_phrase(interval: float, permutations: int) -> str:
@@ -56,13 +71,13 @@ def scan_sentence(row, gate, max_days: int, permutations: int) -> str:
 def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, str] | None = None) -> str:
     """One alert in words, with counts as the audience may see them (``rarity``: :func:`chance_phrase` by area)."""
     area = "the whole input" if row.area == ALL_AREAS else str(row.area)
-    when = _moment(row.window_end, fmt)
+    when = moment_text(row.window_end, fmt)
     limit = row.threshold_or_expected
     shown_limit = gate.shows(limit)
     hours = f"{window_hours:g} hours"
     n = gate.count(int(row.count))
     if row.status == "ended":
-        return (f"The {KIND_WORDS[row.kind]} alert in {area} (since {_moment(row.first_seen, fmt)}) has ended "
+        return (f"The {KIND_WORDS[row.kind]} alert in {area} (since {moment_text(row.first_seen, fmt)}) has ended "
                 f"as of {when}.")
     more = ""
     # The last run's window is another window (a day earlier): a larger count is "up from", not
@@ -70,9 +85,9 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
     if (row.status == "ongoing" and pd.notna(row.prior_count) and int(row.count) > int(row.prior_count)
             and gate.shows(row.count) and gate.shows(row.prior_count)):
         more = (f" Up from {int(row.prior_count)} in the last run's window; ongoing since "
-                f"{_moment(row.first_seen, fmt)}.")
+                f"{moment_text(row.first_seen, fmt)}.")
     elif row.status == "ongoing":
-        more = f" Ongoing since {_moment(row.first_seen, fmt)}."
+        more = f" Ongoing since {moment_text(row.first_seen, fmt)}."
     if row.kind == "threshold":
         rule = (f"; the alert threshold there is {int(limit)}" if shown_limit else
                 ", which reached the area's alert threshold")
@@ -124,7 +139,7 @@ def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles
     str
         The page's HTML.
     """
-    when = _moment(as_of, files.time_format)
+    when = moment_text(as_of, files.time_format)
     live = alerts[alerts["status"] != "ended"]
     small = f" ({gate.hidden_rule()})" if gate.hidden_rule() else ""
     parts = [f"<h1>{html.escape(title)}</h1>",
@@ -181,7 +196,7 @@ def _chart(series: DailySeries, name: str, files: AlertFiles, alerts: pd.DataFra
     bar = w / max(n, 1)
     if files.hidden is not None:  # public: no daily counts
         kinds = alerts[(alerts["area"] == name) & (alerts["status"] != "ended")]
-        since = _moment(kinds["first_seen"].min(), files.time_format) if len(kinds) else ""
+        since = moment_text(kinds["first_seen"].min(), files.time_format) if len(kinds) else ""
         return (f"<h3>{html.escape(name)}</h3><p>Daily counts are not shown to the public: most are smaller than "
                 f"can be published. In alert since {html.escape(since)}.</p>")
     top = max(int(counts.max(initial=0)), 1)

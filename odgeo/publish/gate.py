@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..incidents.dates import end_day
 from ..schema import OUTCOMES
 
 if TYPE_CHECKING:  # the products hold stage results; the gate knows their types, imports no stage
@@ -96,8 +97,10 @@ class AlertFiles:
     time_format: str  # strftime of a window's end in sentences
 
     def moment(self, stamp) -> str:
-        """A reference time as this audience may see it (public: its date only)."""
-        return pd.Timestamp(stamp).strftime("%Y-%m-%d %H:%M%z" if "%H" in self.time_format else "%Y-%m-%d")
+        """A reference time as this audience may see it (public: the day it ends, :func:`end_day`)."""
+        if "%H" in self.time_format:
+            return pd.Timestamp(stamp).strftime("%Y-%m-%d %H:%M%z")
+        return end_day(stamp).strftime("%Y-%m-%d")
 
 
 class Gate:

@@ -1,0 +1,69 @@
+"""One story in every product of a run (issue 43): the same day in the terminal, run.json, the CSVs and the pages.
+
+odgeo names days one way (odgeo.incidents.dates.end_day): a window is named by the day it
+ends on, and a window ending at midnight ends on the day before. `--as-of 2025-12-31` reads
+up to 1 Jan 00:00 and is "31 Dec" everywhere. Before, one run said "2026-01-01 00:00" in the
+terminal, "31 Dec" in the sentences, "as of 01 Jan" on the map, and the summary moved the
+public tables' dates back a day again ("In alert since 30 Dec" beside "to 31 Dec").
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+from .conftest import SAMPLE, SAMPLE_TZ
+
+
+def _page_text(path) -> str:
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
+
+
+@pytest.mark.parametrize("audience", ["public", "restricted"])
+@pytest.mark.parametrize(("as_of", "day"), [("2025-12-31", "2025-12-31"), ("2025-12-31 20:00", "2025-12-31"),
+                                             ("2025-12-27 00:00", "2025-12-26")])
+def test_every_product_of_an_alerts_run_names_the_same_day(tmp_path, audience, as_of, day):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["alerts", str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ, "--tiles",
+                                      "none", "--as-of", as_of, "--audience", audience, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    named = pd.Timestamp(day)
+    words = f"{named.day} {named:%b}"  # "31 Dec", as the sentences and pages write it
+    terminal = re.search(r"^As of (.*?): \d+ alerts", result.output, flags=re.M).group(1)
+    midnight = len(as_of) == 10 or as_of.endswith("00:00")
+    assert terminal == (f"the end of {words} {named.year}" if midnight else f"{words} {named.year} 20:00")
+
+    record = json.loads((out / "run.json").read_text())
+    recorded = pd.Timestamp(record["parameters"]["as_of"]["value"])
+    if audience == "public":
+        assert record["parameters"]["as_of"]["value"] == day  # the day, as the products name it
+        assert record["alerts"]["last_day"] == day
+    else:  # the exact reference time, which ends that day
+        assert pd.Timestamp(record["alerts"]["as_of"]).tz_localize(None) == (named + pd.Timedelta(days=1)
+                                                                            if midnight else recorded.tz_localize(None))
+    alerts = pd.read_csv(out / "alerts.csv", dtype=str, keep_default_na=False)
+    assert len(alerts), "the sample alerts on these days: the checks below are not vacuous"
+    ends = {e[:10] if audience == "public" else str(_end_day(e)) for e in alerts["window_end"]}
+    assert ends == {day}
+    assert all(f"to {words}" in s for s in alerts["sentence"] if "ended" not in s)
+    when = f"{words} 24:00" if (audience == "restricted" and midnight) else (
+        f"{words} 20:00" if audience == "restricted" else words)
+    for page in ("summary.html", "map.html"):
+        assert f"as of {when}" in _page_text(out / page), page
+    since = set(re.findall(r"In alert since (\d+ \w+)", _page_text(out / "summary.html")))
+    assert since <= {words}, since  # a public date is not moved back a day again
+
+
+def _end_day(stamp: str):
+    from odgeo.incidents.dates import end_day
+
+    return end_day(pd.Timestamp(stamp)).date()
