@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from odgeo import defaults
-from odgeo.vocabulary import EARS_METHODS
+from odgeo.vocabulary import EARS_METHODS, plural
 
 from .options import (
     FiniteFloat,
@@ -101,7 +101,8 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
     out = Path(out_dir)
     click.echo(f"Summary: {out / 'summary.html'}")
     click.echo(f"Incidents: {run.rows.line()} (reasons in {out / 'rejects.csv'})")
-    click.echo(f"As of {as_of_words(run.as_of)}: {len(run.alerts)} alerts over {len(run.areas.names)} areas")
+    click.echo(f"As of {as_of_words(run.as_of)}: {plural(len(run.alerts), 'alert')} over "
+               f"{plural(len(run.areas.names), 'area')}")
     for sentence, status in zip(run.files.alerts["sentence"], run.files.alerts["status"]):
         click.echo(f"  [{status}] {sentence}")
     if run.backtest is not None:
@@ -110,7 +111,7 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
         click.echo(run.backtest.table.to_string(index=False))
     if options["notify"]:
         send_summary(options["notify"], list(options["recipients"]), out / "summary.html",
-                     subject=f"odgeo alerts as of {as_of_words(run.as_of)}: {len(run.alerts)} alerts",
+                     subject=f"odgeo alerts as of {as_of_words(run.as_of)}: {plural(len(run.alerts), 'alert')}",
                      sender=options["sender"] or defaults.SENDER.value)
         click.echo(f"Sent {out / 'summary.html'} to {', '.join(options['recipients'])} via {options['notify']}")
     click.echo(f"Every setting and count: {out / 'run.json'}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from odgeo import defaults
-from odgeo.vocabulary import CLASSIFIERS, CLUSTER_METHODS, KERNELS, METHODS, PERIODS
+from odgeo.vocabulary import CLASSIFIERS, CLUSTER_METHODS, KERNELS, METHODS, PERIODS, plural
 
 from .options import (
     FiniteFloat,
@@ -141,7 +141,7 @@ def _summary(result, out_dir: str) -> None:
         click.echo(f"Geocoded {geocoding['n']} addresses offline: {statuses}; {geocoding['n_located']} used "
                    f"(score >= {geocoding['min_score']:g})")
     click.echo(f"Incidents: {result.rows.line()} (reasons in {out / 'rejects.csv'})")
-    click.echo(f"Found: {_plural(len(result.hotspots), 'hot spot')}, {_plural(len(result.clusters), 'cluster')}"
+    click.echo(f"Found: {plural(len(result.hotspots), 'hot spot')}, {plural(len(result.clusters), 'cluster')}"
                + (f" ({n_art} shown flagged as a possible geocoding artefact)" if n_art else ""))
     gi = products.gistar
     if gi is not None and len(gi):
@@ -156,10 +156,6 @@ def _summary(result, out_dir: str) -> None:
 def _privacy_line(products) -> str:
     masked = products.privacy.get("geomask")
     how = f"; points displaced {masked['min_m']:g}-{masked['max_m']:g} m" if masked else ""
-    return (f"Audience: {products.audience_label}{how}: {_plural(len(products.hexes), 'area')}, "
-            f"{_plural(len(products.hotspots), 'hot spot')} and {_plural(len(products.clusters), 'cluster')} "
+    return (f"Audience: {products.audience_label}{how}: {plural(len(products.hexes), 'area')}, "
+            f"{plural(len(products.hotspots), 'hot spot')} and {plural(len(products.clusters), 'cluster')} "
             "written")
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -22,6 +22,7 @@ __all__ = [
            "POSTGIS_MODES",
            "SERVICES",
            "STEPS",
+           "plural",
 ]
 
 #: Who a run's products are for: aggregates for anyone, or every detail for the analysts' team.
@@ -52,3 +53,8 @@ LOCATION_KINDS = ("points", "h3")
 CLUSTER_METHODS = ("dbscan", "st-dbscan", "hdbscan")
 #: CDC's EARS methods: C1 (baseline the 7 days before), C2 (7 days before a 2-day gap), C3 (C2 over 3 days).
 EARS_METHODS = ("c1", "c2", "c3")
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """``n`` and its noun, singular for one: "1 alert", "3 alerts" (``many``: an irregular plural)."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {many or noun + 's'}"

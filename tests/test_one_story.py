@@ -67,3 +67,18 @@ def _end_day(stamp: str):
     from odgeo.incidents.dates import end_day
 
     return end_day(pd.Timestamp(stamp)).date()
+
+
+def test_one_alert_and_one_overdose_are_singular():
+    # Issue 43, item 7: "1 suspected overdoses", "1 alerts over 14 areas".
+    from types import SimpleNamespace
+
+    from odgeo.maps.summary import alert_sentence
+    from odgeo.publish.restricted import RestrictedGate
+    from odgeo.vocabulary import plural
+
+    row = SimpleNamespace(area="West", kind="neighbour", status="new", count=1, prior_count=None,
+                          threshold_or_expected=3, related_areas="East", window_start=pd.Timestamp("2025-03-01"),
+                          window_end=pd.Timestamp("2025-03-02 07:00"), first_seen=pd.Timestamp("2025-03-02"))
+    assert "(1 suspected overdose in West itself)" in alert_sentence(row, RestrictedGate(), "%d %b %H:%M", 24)
+    assert (plural(1, "alert"), plural(14, "area"), plural(2_500, "circle")) == ("1 alert", "14 areas", "2,500 circles")

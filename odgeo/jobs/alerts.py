@@ -38,6 +38,7 @@ from ..runrecord import RunRecord
 from ..scan.cases import scan_cases
 from ..scan.statistic import DEFAULT_SCAN, scan
 from ..schema import OCCURRED_AT
+from ..vocabulary import plural
 from .common import (
     JobSettings,
     latest_time,
@@ -389,6 +390,7 @@ def _map(settings: AlertSettings, read, alerts: pd.DataFrame, areas: AlertAreas,
     source = read.source_name
     title = settings.title or f"Overdose spike alerts: {source}"
     n_live = int((alerts["status"] != "ended").sum())
-    return build_map(products, title=title, subtitle=f"as of {moment_text(as_of, files.time_format)} · {n_live} alerts",
+    subtitle = f"as of {moment_text(as_of, files.time_format)} · {plural(n_live, 'alert')}"
+    return build_map(products, title=title, subtitle=subtitle,
                      notes=["Areas in red are in alert; orange borders one in alert. See summary.html."],
                      tiles=basemap(settings.tiles))

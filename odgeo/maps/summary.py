@@ -40,6 +40,11 @@ def moment_text(value, fmt: str) -> str:
     return (stamp if "%H" in fmt else end_day(stamp)).strftime(fmt).lstrip("0")
 
 
+def _overdoses(count_text: str) -> str:
+    """The noun after a count as a sentence writes it ("1", "12", "fewer than 10")."""
+    return "suspected overdose" if count_text == "1" else "suspected overdoses"
+
+
 def as_of_words(stamp) -> str:
     """A run's reference time for a reader: "the end of 30 Dec 2025" at midnight, else "31 Dec 2025 20:17"."""
     stamp = pd.Timestamp(stamp)
@@ -91,10 +96,10 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
     if row.kind == "threshold":
         rule = (f"; the alert threshold there is {int(limit)}" if shown_limit else
                 ", which reached the area's alert threshold")
-        return f"{n.capitalize()} suspected overdoses in {area} in the {hours} to {when}{rule}.{more}"
+        return f"{n.capitalize()} {_overdoses(n)} in {area} in the {hours} to {when}{rule}.{more}"
     if row.kind == "neighbour":
         return (f"{area} borders {row.related_areas}, in spike alert in the {hours} to {when} "
-                f"({n} suspected overdoses in {area} itself).{more}")
+                f"({n} {_overdoses(n)} in {area} itself).{more}")
     if row.kind == "scan":
         days = max(1, round((pd.Timestamp(row.window_end) - pd.Timestamp(row.window_start)) / pd.Timedelta(days=1)))
         # A small cluster's first day dates its first incidents (its public row shows the month only).
@@ -102,11 +107,11 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
                 else f"in the days to {when}")
         expected = f"where {float(limit):.1f} were expected" if shown_limit else "more than expected"
         chance = f" that chance gives {rarity[row.area]}" if rarity and row.area in rarity else ""
-        return (f"{n.capitalize()} suspected overdoses in and around {area} {span}, {expected}: "
+        return (f"{n.capitalize()} {_overdoses(n)} in and around {area} {span}, {expected}: "
                 f"a space-time cluster{chance}.{more}")
     bound = (f", above the expected upper bound of {float(limit):.1f}" if shown_limit
              else ", above what the week before leads to expect")
-    return f"{n.capitalize()} suspected overdoses in {area} on the day to {when}{bound} ({KIND_WORDS[row.kind]}).{more}"
+    return f"{n.capitalize()} {_overdoses(n)} in {area} on the day to {when}{bound} ({KIND_WORDS[row.kind]}).{more}"
 
 
 def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles, areas, gate, as_of,
