@@ -28,7 +28,7 @@ def test_hotspots_writes_and_summarises(tmp_path):
     result = _run("hotspots", INPUT, "--out", str(out), "--timezone", "America/Chicago", "--bandwidth", "400")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == f"Map: {out / 'map.html'}"
-    assert "5045 rows: 3984 used, 1053 without coordinates, 8 rejected" in result.stdout
+    assert "5,045 rows: 3,984 used, 1,053 without coordinates, 8 rejected" in result.stdout
     record = json.loads((out / "run.json").read_text())
     assert record["parameters"]["bandwidth_m"] == {"value": 400.0, "source": "given"}
 

@@ -82,3 +82,13 @@ def test_one_alert_and_one_overdose_are_singular():
                           window_end=pd.Timestamp("2025-03-02 07:00"), first_seen=pd.Timestamp("2025-03-02"))
     assert "(1 suspected overdose in West itself)" in alert_sentence(row, RestrictedGate(), "%d %b %H:%M", 24)
     assert (plural(1, "alert"), plural(14, "area"), plural(2_500, "circle")) == ("1 alert", "14 areas", "2,500 circles")
+
+
+def test_rows_left_out_by_the_as_of_time_are_not_called_rejected():
+    # Issue 43, item 7: "847 rejected" for rows that are only after --as-of.
+    from odgeo.incidents.selection import RowCounts
+
+    rows = RowCounts(100, 80, 5, 15, {"after_as_of": 12, "bad_date": 3})
+    assert rows.line() == ("100 rows: 80 used, 5 without coordinates, 3 rejected; left out: 12 after the as-of "
+                           "time")
+    assert RowCounts(2000, 2000, 0, 0, {}).line() == "2,000 rows: 2,000 used, 0 without coordinates, 0 rejected"

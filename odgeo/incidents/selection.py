@@ -146,6 +146,12 @@ def _as_bound(value, tz, option: str, *, inclusive_day: bool = False) -> pd.Time
     return stamp
 
 
+#: Reject codes of rows left out by a filter or by the run's dates, in words (the others are faults).
+LEFT_OUT_WORDS = {"after_as_of": "after the as-of time", "before_window": "before the study window",
+                  "before_since": "before the since date", "after_until": "after the until date",
+                  "undated_filtered": "undated under a date filter", "outcome_filtered": "of other outcomes"}
+
+
 @dataclass(frozen=True)
 class RowCounts:
     """Where every input row went: ``n_input = n_used + n_unlocated + n_rejected``.
@@ -198,6 +204,14 @@ class RowCounts:
                 "check": "n_input = n_used + n_unlocated + n_rejected"}
 
     def line(self) -> str:
-        """The rows in words: "2,000 rows: 1,950 used, 30 without coordinates, 20 rejected"."""
-        return (f"{self.n_input} rows: {self.n_used} used, {self.n_unlocated} without coordinates, "
-                f"{self.n_rejected} rejected")
+        """The rows in words, the rows a filter or the run's dates leave out apart from the faults.
+
+        "2,000 rows: 1,950 used, 30 without coordinates, 12 rejected; left out: 8 after the as-of time".
+        """
+        left_out = {c: n for c, n in self.rejected_by_code.items() if c in LEFT_OUT_WORDS and n}
+        n_bad = self.n_rejected - sum(left_out.values())
+        text = (f"{self.n_input:,} rows: {self.n_used:,} used, {self.n_unlocated:,} without coordinates, "
+                f"{n_bad:,} rejected")
+        if left_out:
+            text += "; left out: " + ", ".join(f"{n:,} {LEFT_OUT_WORDS[c]}" for c, n in sorted(left_out.items()))
+        return text
