@@ -92,3 +92,41 @@ def test_rows_left_out_by_the_as_of_time_are_not_called_rejected():
     assert rows.line() == ("100 rows: 80 used, 5 without coordinates, 3 rejected; left out: 12 after the as-of "
                            "time")
     assert RowCounts(2000, 2000, 0, 0, {}).line() == "2,000 rows: 2,000 used, 0 without coordinates, 0 rejected"
+
+
+def test_a_file_without_outcomes_is_not_shown_as_0_fatal(tmp_path, caplog):
+    # Issue 43, item 4: Connecticut's deaths, which have no outcome column, were drawn "(0 fatal)".
+    frame = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False)
+    path = tmp_path / "deaths.csv"
+    frame.drop(columns="outcome").to_csv(path, index=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["hotspots", str(path), "--timezone", SAMPLE_TZ, "--tiles", "none", "--out",
+                                      str(out), "--boundaries", str(SAMPLE / "neighbourhoods.geojson")])
+    assert result.exit_code == 0, result.output
+    assert "located incidents (outcome not recorded)" in _page_text(out / "map.html")
+    for layer in ("hexes.geojson", "areas.geojson"):
+        properties = json.loads((out / layer).read_text())["features"][0]["properties"]
+        assert not {"fatal", "nonfatal", "unknown"} & set(properties), (layer, properties)
+    # A column whose values are not outcomes is said to be so, with how many.
+    frame["manner"] = "Accident"
+    frame.to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["hotspots", str(path), "--timezone", SAMPLE_TZ, "--tiles", "none", "--out",
+                                      str(tmp_path / "o2"), "--outcome-col", "manner"])
+    assert result.exit_code == 0, result.output
+    assert "5,037 value(s) of the outcome column 'manner' are not an outcome odgeo knows" in result.output
+
+
+def test_boundary_counts_hide_zeros_beside_hidden_counts():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from odgeo.boundaries.public import public_boundaries
+    from odgeo.publish.public import PublicGate
+
+    areas = gpd.GeoDataFrame({"name": list("abcd"), "population": [1000.0] * 4, "count": [0, 5, 30, 44],
+                              "fatal": [0, 1, 0, 12], "rate_per_10k": [0.0, 50.0, 300.0, 440.0],
+                              "unstable": [True] * 4}, geometry=[box(i, 0, i + 1, 1) for i in range(4)], crs=4326)
+    shown, _ = public_boundaries(PublicGate(10), areas)
+    # 5 is hidden, 30 with it (complementary: their sum would be 5), and the 0 beside them too.
+    assert shown["count"].isna().tolist() == [True, True, True, False]
+    assert shown["fatal"].isna().tolist() == [True, True, True, False]

@@ -32,20 +32,26 @@ def public_boundaries(gate: PublicGate, areas: gpd.GeoDataFrame | None) -> tuple
     if areas is None:
         return None, None
     out = areas.copy()
+    held_columns = [c for c in ("count", "fatal") if c in out]  # no fatal without an outcome column
     if gate.is_series:
         for i, row in out.iterrows():
-            held = gate.hold("boundaries", str(row["name"]), {"count": row["count"], "fatal": row["fatal"]})
-            out.at[i, "count"], out.at[i, "fatal"] = held["count"], held["fatal"]
+            held = gate.hold("boundaries", str(row["name"]), {c: row[c] for c in held_columns})
+            for c in held_columns:
+                out.at[i, c] = held[c]
         if "rate_per_10k" in out:
             out["rate_per_10k"] = (out["count"] / out["population"] * 1e4).round(2)
     m = gate.limit
-    hidden = hidden_counts(out["count"].to_numpy(), min_count=m)
-    fatal = out["fatal"].to_numpy()
-    fatal_hidden = hidden | ((fatal > 0) & (fatal < m))
-    out["count"] = pd.array(np.where(hidden, 0, out["count"]), dtype="Int64")
+    counts = out["count"].to_numpy()
+    # Zeros are hidden with the small counts: a 0 shown beside hidden ones says those are 1 or more.
+    hidden = hidden_counts(counts, min_count=m) | (counts == 0)
+    fatal_hidden = np.zeros(len(out), dtype=bool)
+    if "fatal" in out:
+        fatal = out["fatal"].to_numpy()
+        fatal_hidden = hidden | (fatal < m)
+        out["fatal"] = pd.array(np.where(fatal_hidden, 0, fatal), dtype="Int64")
+        out.loc[fatal_hidden, "fatal"] = pd.NA
+    out["count"] = pd.array(np.where(hidden, 0, counts), dtype="Int64")
     out.loc[hidden, "count"] = pd.NA
-    out["fatal"] = pd.array(np.where(fatal_hidden, 0, fatal), dtype="Int64")
-    out.loc[fatal_hidden, "fatal"] = pd.NA
     if "rate_per_10k" in out:
         out.loc[hidden, "rate_per_10k"] = np.nan
     return out, {"n": len(out), "n_counts_hidden": int(hidden.sum()), "n_fatal_hidden": int(fatal_hidden.sum())}

@@ -6,6 +6,7 @@ counts still add up (``n_input = n_used + n_unlocated + n_rejected``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ from .dates import wall_clock
 from .read import IncidentRead
 
 __all__ = ["RowCounts", "filter_incidents", "move_to_rejects"]
+
+log = logging.getLogger(__name__)
 
 
 def filter_incidents(
@@ -144,6 +147,21 @@ def _as_bound(value, tz, option: str, *, inclusive_day: bool = False) -> pd.Time
     if stamp.tzinfo is None:
         stamp = wall_clock(stamp, tz)[0]  # a midnight the zone skips: the first time that exists
     return stamp
+
+
+def outcomes_recorded(read: IncidentRead) -> bool:
+    """Whether the input has an outcome column (without one, every outcome is unknown, not non-fatal)."""
+    return read.columns.get(OUTCOME) is not None
+
+
+def warn_unrecognised_outcomes(read: IncidentRead) -> None:
+    """One warning when values of the outcome column were read as unknown, with how many."""
+    n = read.notes.get("outcome_unrecognised_as_unknown", 0)
+    column = read.columns.get(OUTCOME)
+    if n and column is not None:
+        log.warning(f"{n:,} value(s) of the outcome column {column!r} are not an outcome odgeo knows and count as "
+                    "unknown (known: fatal, death, dead, deceased, died, yes, 1 / nonfatal, survived, alive, no, 0 / "
+                    "unknown, empty); recode the column, or choose another with `columns[\"outcome\"]`")
 
 
 #: Reject codes of rows left out by a filter or by the run's dates, in words (the others are faults).

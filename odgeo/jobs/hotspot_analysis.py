@@ -27,14 +27,14 @@ from ..engine.dask_read import IncidentParts
 from ..errors import NoDataError, ParameterError
 from ..gistar.statistic import GiStar
 from ..incidents.read import IncidentRead
-from ..incidents.selection import RowCounts
+from ..incidents.selection import RowCounts, outcomes_recorded
 from ..maps.webmap import basemap, build_map
 from ..projection import project_points
 from ..publish.audience import check_audience_options
 from ..publish.geomask import donut_mask, parse_mask_distances, ring_population
 from ..publish.restricted import Gate, HotspotLayers, Products
 from ..runrecord import RunRecord
-from ..schema import OCCURRED_AT, has_location
+from ..schema import OCCURRED_AT, OUTCOME, has_location
 from .cluster_steps import ClusterPlan, cluster_labels, plan_clusters
 from .common import (
     JobSettings,
@@ -288,7 +288,9 @@ def analyse_hotspots(
 
     say("counting incidents per H3 hexagon")
     with record.timed("hexes"):
-        counts = used.count_cells(resolution=plan.resolution, period=None if plan.period == "none" else plan.period)
+        # Without an outcome column every outcome is unknown: no fatal/nonfatal columns saying "0 fatal".
+        counts = used.count_cells(resolution=plan.resolution, period=None if plan.period == "none" else plan.period,
+                                  by_outcome=outcomes_recorded(read))
         hexes = gpd.GeoDataFrame(counts.reset_index(), geometry=hexes_mod.cells_to_polygons(counts.index).values,
                                  crs="EPSG:4326")
 
@@ -360,7 +362,8 @@ def _areas(record: RunRecord, settings: HotspotSettings, used: LocatedIncidents)
         record.param("boundaries", str(settings.boundaries), "given", {"columns": columns})
         record.param("dissolve_boundaries", bool(settings.dissolve_boundaries),
                      "given" if settings.dissolve_boundaries else "default")
-        return area_counts(boundaries, used.frame)
+        areas = area_counts(boundaries, used.frame)
+        return areas if record.sections["columns"].get(OUTCOME) else areas.drop(columns="fatal")
 
 
 def _population(record: RunRecord, settings: HotspotSettings):
@@ -476,6 +479,8 @@ def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read: Inciden
     if totals["n_used"] is None and totals.get("n_used_in_published_areas"):
         n_used = f"at least {totals['n_used_in_published_areas']:,}"  # what the areas add up to
     fatal = "fatal: hidden" if totals["n_used_fatal"] is None else f"{count(totals['n_used_fatal'])} fatal"
+    if not outcomes_recorded(read):
+        fatal = "outcome not recorded"  # unknown is unknown: "0 fatal" misread a file of deaths
     subtitle = f"{span} · {n_used} located incidents ({fatal})"
     notes = [f"{count(totals['n_unlocated'])} incidents had no coordinates and {count(totals['n_rejected'])} rows "
              "were rejected (see rejects.csv); none of them is on the map."]
