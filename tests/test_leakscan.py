@@ -186,17 +186,30 @@ def test_series_finds_nothing_in_todays_daily_mornings(tmp_path):
     assert result.exit_code == 0 and "0 finding(s) in 3 folders" in result.output, result.output
 
 
-def test_declared_public_places_are_not_a_finding(tmp_path):
-    # Issue 41: public sites.geojson was reported for its point geometries, though sites are public places.
-    out = tmp_path / "sites"
-    candidates = str(SAMPLE / "candidate_sites.csv")
-    result = CliRunner().invoke(cli, ["sites", str(SAMPLE / "incidents.csv"), "--candidates", candidates,
-                                      "--out", str(out), "--timezone", SAMPLE_TZ, "--tiles", "none"])
-    assert result.exit_code == 0, result.output
-    scan = ["leakscan", str(out), str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ]
-    undeclared = CliRunner().invoke(cli, scan)
-    assert undeclared.exit_code == 1 and "sites.geojson: point" in undeclared.output
-    declared = CliRunner().invoke(cli, [*scan, "--public-places", candidates])
+def test_public_sites_pass_and_a_site_on_an_incident_needs_declaring(tmp_path):
+    # Issue 41/43: public sites.geojson was reported for its point geometries, though sites are public
+    # places (odgeo's own public output failed odgeo's own scanner). A site standing exactly where an
+    # incident was recorded is still a finding until the places are declared public.
+    candidates = pd.read_csv(SAMPLE / "candidate_sites.csv", dtype=str)
+    incidents = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False)
+    located = incidents[(incidents["longitude"] != "") & (incidents["latitude"] != "")].iloc[0]
+    on_incident = candidates.iloc[:1].copy()
+    on_incident[["longitude", "latitude"]] = [located["longitude"], located["latitude"]]
+    places = tmp_path / "places.csv"
+    pd.concat([candidates, on_incident.assign(**{candidates.columns[0]: "Pharmacy at an incident"})]).to_csv(
+        places, index=False)
+    scans = {}
+    for name, path in (("sample", SAMPLE / "candidate_sites.csv"), ("with one on an incident", places)):
+        out = tmp_path / name
+        result = CliRunner().invoke(cli, ["sites", str(SAMPLE / "incidents.csv"), "--candidates", str(path),
+                                          "--out", str(out), "--timezone", SAMPLE_TZ, "--tiles", "none"])
+        assert result.exit_code == 0, result.output
+        scans[name] = ["leakscan", str(out), str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ]
+    clean = CliRunner().invoke(cli, scans["sample"])
+    assert clean.exit_code == 0 and "0 finding(s)" in clean.output, clean.output
+    on = CliRunner().invoke(cli, scans["with one on an incident"])
+    assert on.exit_code == 1 and "sites.geojson: coordinate" in on.output and ": point" not in on.output, on.output
+    declared = CliRunner().invoke(cli, [*scans["with one on an incident"], "--public-places", str(places)])
     assert declared.exit_code == 0 and "0 finding(s)" in declared.output, declared.output
 
 
@@ -348,3 +361,13 @@ def test_a_sentence_dating_a_window_its_row_shows_by_month_is_found(tmp_path):
                                                 "22 Jun, more than expected."]}).to_csv(out / "alerts.csv", index=False)
     found = [str(leak) for leak in _scan(out, SAMPLE / "incidents.csv")]
     assert any(f.startswith("alerts.csv: date: a sentence gives the length in days") for f in found), found
+
+
+def test_a_public_backtest_passes_the_scanner(tmp_path):
+    # Issue 43, item 3: "backtest.csv: small count: n_spikes_skipped = 1"; it counts synthetic spikes.
+    out = tmp_path / "bt"
+    result = CliRunner().invoke(cli, ["alerts", str(SAMPLE / "incidents.csv"), "--out", str(out), "--timezone",
+                                      SAMPLE_TZ, "--tiles", "none", "--backtest"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out / "backtest.csv")["n_spikes_skipped"].between(1, 9).any()  # what was flagged before
+    assert _scan(out, SAMPLE / "incidents.csv") == []

@@ -4,8 +4,9 @@ It fails on what a reader of the files could use to single someone out:
 
 - an incident's location: a coordinate pair equal to an incident's longitude
   and latitude at the precision the file prints it (4 decimals, about 11 m,
-  or finer), in either order, and any point geometry at all (but the declared
-  public places of ``sites.geojson``);
+  or finer), in either order, and any point geometry at all (but the sites of
+  ``sites.geojson``, public places by what the product is; a site standing on an
+  incident's coordinates is still a finding unless ``public_places`` declares it);
 - a small count: a count-like property of a map or GeoJSON feature in
   (0, min_count);
 - a property that is not one of the public ones (an input column slipping through);
@@ -166,7 +167,7 @@ class _FileChecks:
         text, name, leaks = _text_of(path), path.name, []
         leaks += [Leak(name, "coordinate", d) for d in _coordinate_pairs(text, self.keys)]
         leaks += [Leak(name, "coordinate", d) for d in _point_layer_pairs(text, self.keys)]
-        if _POINT.search(text) and not (self.places_declared and name == "sites.geojson"):
+        if _POINT.search(text) and name != "sites.geojson":  # sites are public places by what the product is
             leaks.append(Leak(name, "point", "a point geometry"))
         for collection in _feature_collections(text, path):
             leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, self.min_count)

@@ -24,7 +24,9 @@ __all__ = ["COUNT_PATHS", "NOT_INCIDENT_COUNTS", "PUBLIC_NUMBERS", "SERIES_COUNT
 NOT_INCIDENT_COUNTS = frozenset({"n_published", "n_merged_areas", "n_shown", "n_stacks", "n_cells", "n_areas",
                                  "n_new_sites", "n_steps", "n_counts_hidden", "n_fatal_hidden", "n_hot", "n_cold",
                                  "n_days", "n_time_windows", "n_clusters_reported", "n_alerts", "n_clusters",
-                                 "n_scan_alerts"})
+                                 "n_scan_alerts",
+                                 # the backtest's synthetic spikes, planted and skipped (alerts/backtest.py)
+                                 "n_spikes", "n_spikes_skipped"})
 
 #: Keys that hold a number of incidents or rows wherever they appear.
 _COUNT_KEYS = frozenset({"count", "covered", "marginal_gain", "points", "sum_of_counts"})
