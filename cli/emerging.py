@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from odgeo import defaults
-from odgeo.vocabulary import STEPS
+from odgeo.vocabulary import STEPS, plural
 
 from .options import (
     IncidentSource,
@@ -71,6 +71,11 @@ def emerging(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     click.echo(f"Incidents: {run.rows.line()} (reasons in {out / 'rejects.csv'})")
     click.echo(f"Cube: {info['n_cells']} cells x {info['n_steps']} {info['step']}s "
                f"({info['first_step']} to {info['last_step']})")
-    for category, n in info["categories"].items():
+    categories = info["categories"]
+    if run.audience == "public":  # what was written, not the restricted analysis behind it
+        categories = run.layer["category"].value_counts().to_dict()
+        click.echo(f"Published: {plural(len(run.layer), 'area')} (cells merged until each holds "
+                   f"{run.gate.limit}); --audience restricted shows each of the {info['n_cells']} cells")
+    for category, n in categories.items():
         click.echo(f"  {category}: {n}")
     click.echo(f"Every setting and count: {out / 'run.json'}")

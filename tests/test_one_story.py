@@ -130,3 +130,18 @@ def test_boundary_counts_hide_zeros_beside_hidden_counts():
     # 5 is hidden, 30 with it (complementary: their sum would be 5), and the 0 beside them too.
     assert shown["count"].isna().tolist() == [True, True, True, False]
     assert shown["fatal"].isna().tolist() == [True, True, True, False]
+
+
+@pytest.mark.parametrize("audience", ["public", "restricted"])
+def test_the_emerging_terminal_reports_what_was_written(tmp_path, audience):
+    # Issue 43, item 1: a public run printed the restricted analysis' categories ("sporadic hot spot: 4")
+    # beside a map and run.json holding others (2 of 56 published areas).
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["emerging", str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ, "--tiles",
+                                      "none", "--audience", audience, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    printed = dict(re.findall(r"^  ([a-z ]+): (\d+)$", result.output, flags=re.M))
+    layer = json.loads((out / "emerging.geojson").read_text())["features"]
+    written = pd.Series([f["properties"]["category"] for f in layer]).value_counts()
+    assert {k: int(v) for k, v in printed.items()} == written.to_dict()
+    assert json.loads((out / "run.json").read_text())["emerging"]["categories"] == written.to_dict()
