@@ -145,3 +145,30 @@ def test_the_emerging_terminal_reports_what_was_written(tmp_path, audience):
     written = pd.Series([f["properties"]["category"] for f in layer]).value_counts()
     assert {k: int(v) for k, v in printed.items()} == written.to_dict()
     assert json.loads((out / "run.json").read_text())["emerging"]["categories"] == written.to_dict()
+
+
+def test_dates_exported_as_utc_midnight_stay_on_their_day(tmp_path):
+    # Issue 43, item 5: Tempe's dates are written "2017/01/03 00:00:00+00" (dates with no time, exported
+    # as UTC midnight) until July 2021, then to the hour in UTC. Converted to America/Phoenix, 2,287 of
+    # 2,739 incidents moved to the day before. Months of such dates are read as dates; months of real
+    # times keep their conversion (a 00:00 UTC call then is 17:00 the day before in Phoenix).
+    from odgeo.incidents.dates import parse_datetimes
+
+    dates = [f"2021/{m:02d}/{d:02d} 00:00:00+00" for m in (5, 6) for d in range(1, 29)]
+    times = [f"2021/07/{d:02d} {h:02d}:00:00+00" for d in range(1, 29) for h in (0, 9, 17, 21)]
+    parsed = parse_datetimes(pd.Series(dates + times), "America/Phoenix")
+    local = parsed.values.dt.tz_localize(None)
+    assert (local[:len(dates)] == pd.to_datetime([d[:10] for d in dates], format="%Y/%m/%d")).all()
+    assert local.iloc[len(dates)] == pd.Timestamp("2021-06-30 17:00")  # a real 00:00 UTC time: converted
+    assert int(parsed.read_as_dates.sum()) == len(dates)
+    real = parse_datetimes(pd.Series(times), "America/Phoenix")  # a file of real UTC times: nothing read as dates
+    assert real.read_as_dates is None and real.values.dt.tz_localize(None).iloc[0] == pd.Timestamp("2021-06-30 17:00")
+    # The run says so, once, with how to convert them as written.
+    frame = pd.DataFrame({"date": dates, "lon": -111.93, "lat": [33.42 + i / 1000 for i in range(len(dates))]})
+    frame.to_csv(tmp_path / "calls.csv", index=False)
+    result = CliRunner().invoke(cli, ["hotspots", str(tmp_path / "calls.csv"), "--timezone", "America/Phoenix",
+                                      "--tiles", "none", "--out", str(tmp_path / "out"), "--audience", "restricted"])
+    assert result.exit_code == 0, result.output
+    assert "56 dates of column 'date' are midnight with a UTC offset" in result.output
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["data_notes"]["utc_midnights_read_as_dates"] == 56

@@ -6,6 +6,7 @@ The day/month order is decided from every value, and implausible dates are told 
 from __future__ import annotations
 
 import re
+import warnings
 import zoneinfo
 from dataclasses import dataclass, field
 
@@ -50,6 +51,9 @@ class DateParse:
     implausible: np.ndarray
     order: str
     evidence: dict = field(default_factory=dict)
+    #: True for each row whose midnight with an offset ("2017/01/03 00:00:00+00") was read as that
+    #: date (see :data:`MIDNIGHT_OFFSET_SHARE`), not converted to the time zone; None: no such row.
+    read_as_dates: np.ndarray | None = None
 
 
 def check_timezone(timezone: str) -> str:
@@ -101,6 +105,10 @@ def parse_datetimes(text: pd.Series, timezone: str, *, date_format: str | None =
     """
     check_timezone(timezone)
     codes, uniques = _distinct_dates(text)
+    as_dates = None
+    if date_format is None:
+        uniques, midnights = _midnight_offsets_as_dates(uniques, codes)
+        as_dates = None if midnights is None else np.r_[midnights, False][np.where(codes >= 0, codes, -1)]
     evidence: dict = {}
     if date_format is not None:
         order = f"format {date_format}"
@@ -121,7 +129,47 @@ def parse_datetimes(text: pd.Series, timezone: str, *, date_format: str | None =
         low, high = plausible
         local = _utc(utc_ns).tz_convert(timezone).tz_localize(None)
         implausible = np.asarray(local.notna() & ((local < low) | (local > high)))[codes]
-    return DateParse(values, unreadable, outside, implausible, order, evidence)
+    return DateParse(values, unreadable, outside, implausible, order, evidence, as_dates)
+
+
+#: When most dated rows written with an offset (this share) are exactly midnight in it, the column
+#: holds dates exported as midnight UTC (Tempe's "2017/01/03 00:00:00+00"): converting them to a
+#: zone west of Greenwich would move almost every incident to the day before.
+MIDNIGHT_OFFSET_SHARE = 0.5
+#: ... and the months where nearly all are (this share) hold such dates; a month of real times
+#: (Tempe's calls from July 2021, written to the hour in UTC) keeps its midnights as times.
+MIDNIGHT_MONTH_SHARE = 0.9
+_MIDNIGHT_OFFSET = re.compile(r"(?<=[ T])00:00(?::00(?:\.0+)?)?\s*(?:Z|UTC|[+-]00(?::?00)?)$", re.IGNORECASE)
+_OFFSET = re.compile(r"\d\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+
+
+def _midnight_offsets_as_dates(uniques: pd.Series, codes: np.ndarray) -> tuple[pd.Series, np.ndarray | None]:
+    """The distinct values with UTC midnights written as bare dates, where they are dates.
+
+    A column qualifies when most of its rows with an offset are midnights; within it, the
+    midnights of a month are dates when nearly all of that month's rows with an offset are
+    midnights. Returns the values to parse and which distinct values were so read (None: none).
+    """
+    if not len(uniques):
+        return uniques, None
+    text = uniques.astype(str)
+    midnight = text.str.contains(_MIDNIGHT_OFFSET).to_numpy().copy()
+    offset = text.str.contains(_OFFSET).to_numpy()
+    rows = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    if not midnight.any() or rows[midnight].sum() < MIDNIGHT_OFFSET_SHARE * rows[offset].sum():
+        return uniques, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mixed formats: each value on its own, as the reader does later
+        utc = pd.to_datetime(text.where(offset), utc=True, errors="coerce", format="mixed")
+    month = utc.dt.strftime("%Y-%m").fillna("").to_numpy()
+    by_month = pd.DataFrame({"month": month, "rows": rows, "midnight_rows": rows * midnight})[offset]
+    totals = by_month.groupby("month")[["rows", "midnight_rows"]].sum()
+    dated_months = set(totals.index[totals["midnight_rows"] >= MIDNIGHT_MONTH_SHARE * totals["rows"]]) - {""}
+    midnight &= np.isin(month, list(dated_months))
+    if not midnight.any():
+        return uniques, None
+    dates = text.str.replace(_MIDNIGHT_OFFSET, "", regex=True).str.strip()
+    return uniques.where(~midnight, dates), midnight
 
 
 def wall_clock(naive, tz) -> pd.DatetimeIndex:

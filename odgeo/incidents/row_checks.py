@@ -158,6 +158,8 @@ class RowChecker:
         except DataError as err:
             raise DataError(f"{self.path}: {err}") from err
         self.date_order = parsed.order
+        if parsed.read_as_dates is not None:
+            self.note("utc_midnights_read_as_dates", (parsed.read_as_dates & self.kept).sum())
         self.reject(parsed.unreadable, "bad_date", col,
                     "cannot read the date (use ISO 8601: YYYY-MM-DD or YYYY-MM-DD HH:MM, or give --date-format)")
         self.reject(parsed.out_of_range, "bad_date", col,

@@ -154,8 +154,14 @@ def outcomes_recorded(read: IncidentRead) -> bool:
     return read.columns.get(OUTCOME) is not None
 
 
-def warn_unrecognised_outcomes(read: IncidentRead) -> None:
-    """One warning when values of the outcome column were read as unknown, with how many."""
+def warn_about_notes(read: IncidentRead) -> None:
+    """One warning for each reading decision a user should know of: dates not converted, outcomes not read."""
+    n_dates = read.notes.get("utc_midnights_read_as_dates", 0)
+    if n_dates:
+        log.warning(f"{n_dates:,} dates of column {read.columns.get(OCCURRED_AT)!r} are midnight with a UTC offset "
+                    "(dates exported as '2017/01/03 00:00:00+00'): read as those dates, not converted to the "
+                    "`timezone`, which would move them to the day before; give `date_format` with %z to convert "
+                    "them as written")
     n = read.notes.get("outcome_unrecognised_as_unknown", 0)
     column = read.columns.get(OUTCOME)
     if n and column is not None:

@@ -20,7 +20,7 @@ from ..geocode.public import show_geocoding
 from ..incidents.dates import wall_clock
 from ..incidents.extent import check_spread
 from ..incidents.read import IncidentRead, read_source
-from ..incidents.selection import RowCounts, filter_incidents, move_to_rejects, warn_unrecognised_outcomes
+from ..incidents.selection import RowCounts, filter_incidents, move_to_rejects, warn_about_notes
 from ..incidents.source import InputSource, ReadOptions
 from ..io.outputs import FileLock, OutputFolder
 from ..io.postgis import PostgisDestination
@@ -288,7 +288,7 @@ def record_selection(record: RunRecord, read: IncidentRead, n_used: int, n_undat
     holds the rejects and the unlocated incidents (and, in memory, the used ones).
     """
     rows = RowCounts.of(read, n_used, n_undated, n_fatal)
-    warn_unrecognised_outcomes(read)
+    warn_about_notes(read)
     record.sections["columns"] = read.columns
     record.sections["counts"] = rows.as_record()
     if read.notes:
