@@ -172,3 +172,23 @@ def test_dates_exported_as_utc_midnight_stay_on_their_day(tmp_path):
     assert "56 dates of column 'date' are midnight with a UTC offset" in result.output
     record = json.loads((tmp_path / "out" / "run.json").read_text())
     assert record["data_notes"]["utc_midnights_read_as_dates"] == 56
+
+
+def test_town_level_coordinates_are_named_as_such(tmp_path):
+    # Issue 43, item 6: Connecticut's deaths sit on town centroids; 56 of 56 clusters were flagged as
+    # artefacts and nothing said what that meant. 60 incidents on 3 "town centres" and 10 of their own.
+    rows = [(-97.40 + 0.02 * (i % 3), 38.20 + 0.01 * (i % 3)) for i in range(60)]
+    rows += [(-97.41 + 0.003 * i, 38.19 + 0.002 * i) for i in range(10)]
+    frame = pd.DataFrame({"date": [f"2024-{1 + i % 12:02d}-10" for i in range(70)], "lon": [r[0] for r in rows],
+                          "lat": [r[1] for r in rows]})
+    frame.to_csv(tmp_path / "towns.csv", index=False)
+    result = CliRunner().invoke(cli, ["hotspots", str(tmp_path / "towns.csv"), "--tiles", "none", "--out",
+                                      str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "60 of 70 incidents lie on 3 shared coordinates: the file places incidents at shared points" in \
+        result.output
+    assert "--boundaries with the towns' polygons" in result.output
+    assert "Most incidents share a few points (town or ZIP centres)" in _page_text(tmp_path / "out" / "map.html")
+    sample = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--tiles", "none", "--out",
+                                      str(tmp_path / "sample"), "--timezone", SAMPLE_TZ])
+    assert "shared coordinates" not in sample.output

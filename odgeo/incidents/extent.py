@@ -22,7 +22,8 @@ import numpy as np
 from ..errors import DataError
 from ..projection import distances_from_centre_km
 
-__all__ = ["MAX_RADIUS_KM", "OUTLIER_MIN_KM", "check_spread", "crosses_antimeridian", "locational_outliers"]
+__all__ = ["MAX_RADIUS_KM", "OUTLIER_MIN_KM", "PLACE_LEVEL_WORDS", "check_spread", "crosses_antimeridian",
+           "locational_outliers", "place_level"]
 
 #: Incidents more than this far from their median centre cannot share one local map.
 MAX_RADIUS_KM = 2500.0
@@ -110,3 +111,31 @@ def _refuse_across_the_antimeridian(lon: np.ndarray) -> None:
                     f"and -180 to {west.max():.1f}): odgeo draws its products in longitude and latitude, where "
                     "an area across the meridian would wrap round the world; analyse each side in its own run "
                     "(filter the file by the sign of the longitude)")
+
+
+#: When at least this share of the incidents lie on coordinates each shared by :data:`SHARED_MIN`
+#: or more, the file places incidents at towns' or ZIP areas' centres, not where they happened
+#: (Connecticut's deaths: 5,105 at town centroids).
+PLACE_LEVEL_SHARE = 0.5
+SHARED_MIN = 10
+#: What that means for the analyses, and what to do instead (settings in backticks).
+PLACE_LEVEL_WORDS = ("the file places incidents at shared points (town or ZIP centres), not where they happened: "
+                     "hot spots, clusters and scan circles then find those centres; count by area instead "
+                     "(`boundaries` with the towns' polygons), or use a coarser `resolution` or a larger "
+                     "`max_radius_m`")
+
+
+def place_level(lon: np.ndarray, lat: np.ndarray) -> tuple[int, int] | None:
+    """(incidents on shared coordinates, how many such coordinates) when most incidents share few points.
+
+    None when the coordinates are the incidents' own (at most a few stacks: see
+    :func:`odgeo.clusters.dbscan.suspect_stacks` for those).
+    """
+    if not len(lon):
+        return None
+    _, sizes = np.unique(np.c_[np.round(lon, 6), np.round(lat, 6)], axis=0, return_counts=True)
+    shared = sizes >= SHARED_MIN
+    n_on_shared = int(sizes[shared].sum())
+    if n_on_shared < PLACE_LEVEL_SHARE * len(lon):
+        return None
+    return n_on_shared, int(shared.sum())

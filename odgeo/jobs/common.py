@@ -18,7 +18,7 @@ from ..engine.partitions import DEFAULT_BLOCKSIZE
 from ..errors import DataError, NoDataError, ParameterError
 from ..geocode.public import show_geocoding
 from ..incidents.dates import wall_clock
-from ..incidents.extent import check_spread
+from ..incidents.extent import PLACE_LEVEL_WORDS, check_spread, place_level
 from ..incidents.read import IncidentRead, read_source
 from ..incidents.selection import RowCounts, filter_incidents, move_to_rejects, warn_about_notes
 from ..incidents.source import InputSource, ReadOptions
@@ -343,6 +343,11 @@ def spread_outliers(lon: np.ndarray, lat: np.ndarray, settings: JobSettings, rec
     except DataError as err:
         raise DataError(f"{source.get('path', 'input')}: {err}") from err
     record.param("drop_outliers", bool(settings.drop_outliers), "given" if settings.drop_outliers else "default")
+    shared = place_level(np.asarray(lon)[~outliers], np.asarray(lat)[~outliers])
+    info["place_level"] = shared is not None
+    if shared is not None:
+        log.warning(f"{shared[0]:,} of {int((~outliers).sum()):,} incidents lie on {shared[1]:,} shared "
+                    f"coordinates: {PLACE_LEVEL_WORDS}")
     record.sections["spread"] = info
     return outliers
 

@@ -491,7 +491,10 @@ def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read: Inciden
         notes.append(f"{count(totals['n_incidents_suppressed'])} incidents are in areas too small to show even "
                      "after merging.")
     stacks = record.sections.get("coordinate_stacks") or []
-    if stacks:
+    if record.sections.get("spread", {}).get("place_level"):
+        notes.append("Most incidents share a few points (town or ZIP centres): the file does not say where they "
+                     "happened, so hot spots and clusters mark those centres, not streets.")
+    elif stacks:
         notes.append(f"{len(stacks)} location(s) hold many incidents at one exact point, likely a geocoding "
                      "fallback (a city or ZIP centre); clusters there are marked as possible artefacts.")
     classes = plan.classes
