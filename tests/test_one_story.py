@@ -192,3 +192,14 @@ def test_town_level_coordinates_are_named_as_such(tmp_path):
     sample = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--tiles", "none", "--out",
                                       str(tmp_path / "sample"), "--timezone", SAMPLE_TZ])
     assert "shared coordinates" not in sample.output
+
+
+@pytest.mark.parametrize(("option", "value"), [("--since", "01/07/2021"), ("--until", "7 Jan 2021"),
+                                               ("--since", "2021/07/01")])
+def test_dates_in_options_are_iso_only(tmp_path, option, value):
+    # Issue 43, item 8: "--since 01/07/2021" was read as 7 January although the help says YYYY-MM-DD.
+    result = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--tiles", "none", "--out",
+                                      str(tmp_path / "out"), option, value])
+    assert result.exit_code in (1, 2)
+    assert f"{option} {value!r} is not an ISO date; give YYYY-MM-DD" in result.output, result.output
+    assert not (tmp_path / "out").exists()

@@ -16,9 +16,24 @@ from pandas.tseries.api import guess_datetime_format
 
 from ..errors import DataError, ParameterError
 
-__all__ = ["PLAUSIBLE_SINCE", "DateParse", "OrderEvidence", "calendar_day", "check_timezone", "decide_order",
-           "default_window", "end_day", "is_day_start", "local_date", "order_evidence", "order_name", "parse_datetimes",
-           "shift_days", "wall_clock"]
+__all__ = [
+    "PLAUSIBLE_SINCE",
+    "DateParse",
+    "OrderEvidence",
+    "calendar_day",
+    "check_timezone",
+    "decide_order",
+    "default_window",
+    "end_day",
+    "is_day_start",
+    "local_date",
+    "option_time",
+    "order_evidence",
+    "order_name",
+    "parse_datetimes",
+    "shift_days",
+    "wall_clock",
+]
 
 #: Dates before this are taken for placeholders (Excel's day 0 is 1900-01-00, many
 #: exports write 1900-01-01 or 0001-01-01 for "unknown") unless accepted.
@@ -219,6 +234,28 @@ def end_day(stamp) -> pd.Timestamp:
     """
     stamp = pd.Timestamp(stamp)
     return local_date(stamp - pd.Timedelta(1, "ns") if is_day_start(stamp) else stamp)
+
+
+_ISO_OPTION = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def option_time(value, option: str) -> pd.Timestamp:
+    """A date or time given as a setting (``since``, ``until``, ``as_of``): ISO 8601 only.
+
+    Data files may write dates any way (:func:`parse_datetimes` decides their order from
+    every value); a setting is one value, and "01/07/2021" is 7 January to some and
+    1 July to others, so it is refused. Timestamps and datetimes pass as they are.
+    """
+    if not isinstance(value, str):
+        stamp = pd.Timestamp(value)
+    elif _ISO_OPTION.fullmatch(value.strip()):
+        stamp = pd.Timestamp(value.strip())
+    else:
+        raise ParameterError(f"{option} {value!r} is not an ISO date; give YYYY-MM-DD or 'YYYY-MM-DD HH:MM' "
+                             "(a date such as 01/07/2021 reads as January to some and July to others)")
+    if pd.isna(stamp):
+        raise ParameterError(f"{option} {value!r} is not a date; give YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
+    return stamp
 
 
 def shift_days(stamp: pd.Timestamp, days: int) -> pd.Timestamp:

@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import ParameterError
 from ..schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, SOURCE_ROW
 from ..vocabulary import OUTCOMES
-from .dates import wall_clock
+from .dates import option_time, wall_clock
 from .read import IncidentRead
 
 __all__ = ["RowCounts", "filter_incidents", "move_to_rejects"]
@@ -136,11 +136,11 @@ def move_to_rejects(read: IncidentRead, codes: np.ndarray, reasons: dict[str, tu
 
 def _as_bound(value, tz, option: str, *, inclusive_day: bool = False) -> pd.Timestamp:
     try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as err:
+        stamp = option_time(value, option)
+    except ParameterError:
+        raise
+    except (ValueError, TypeError) as err:  # a value ISO in shape but not a date (2024-13-45)
         raise ParameterError(f"{option} {value!r} is not a date; use YYYY-MM-DD") from err
-    if stamp is pd.NaT:
-        raise ParameterError(f"{option} {value!r} is not a date; use YYYY-MM-DD")
     day_only = isinstance(value, str) and len(value.strip()) <= 10
     if inclusive_day and day_only:
         stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)

@@ -17,7 +17,7 @@ from ..engine.dask_read import IncidentParts
 from ..engine.partitions import DEFAULT_BLOCKSIZE
 from ..errors import DataError, NoDataError, ParameterError
 from ..geocode.public import show_geocoding
-from ..incidents.dates import wall_clock
+from ..incidents.dates import option_time, wall_clock
 from ..incidents.extent import PLACE_LEVEL_WORDS, check_spread, place_level
 from ..incidents.read import IncidentRead, read_source
 from ..incidents.selection import RowCounts, filter_incidents, move_to_rejects, warn_about_notes
@@ -415,11 +415,11 @@ def parse_as_of(text: str | None, tz: str, times: pd.Series) -> pd.Timestamp | N
     if text is None:
         return None
     try:
-        stamp = pd.Timestamp(str(text).strip())
-    except ValueError:
-        stamp = pd.NaT
-    if pd.isna(stamp):
-        raise ParameterError(f"`as_of` {text!r} is not a date or time; give YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
+        stamp = option_time(str(text), "`as_of`")
+    except ParameterError:
+        raise
+    except ValueError as err:  # ISO in shape, not a date (2024-13-45)
+        raise ParameterError(f"`as_of` {text!r} is not a date or time; give YYYY-MM-DD or 'YYYY-MM-DD HH:MM'") from err
     if len(str(text).strip()) <= 10:
         stamp = stamp + pd.Timedelta(days=1)  # the end of the day given
     stamp = wall_clock(stamp.tz_localize(None), tz)[0] if stamp.tzinfo is None else stamp.tz_convert(tz)
