@@ -129,16 +129,34 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
       odgeo hotspots incidents.csv --out results/
       odgeo hotspots --help
     """
-    verbosity = -1 if quiet else verbose
-    ctx.obj = {"verbosity": verbosity}
-    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    ctx.obj = {}
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     handler.addFilter(_FlagWords())
     root = logging.getLogger("odgeo")
     root.handlers[:] = [handler]
-    root.setLevel(level)
     root.propagate = False
+    _set_verbosity(ctx, -1 if quiet else verbose)
+
+
+def _set_verbosity(ctx: click.Context, verbosity: int) -> None:
+    """-q (-1), nothing (0), -v (1), -vv (2): the odgeo logger's level and what the commands read."""
+    ctx.find_root().obj["verbosity"] = verbosity
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    logging.getLogger("odgeo").setLevel(level)
+
+
+def _verbosity_given(ctx: click.Context, param: click.Parameter, value) -> None:
+    if value:  # given after the command name: the same as before it
+        _set_verbosity(ctx, -1 if param.name == "quiet" else int(value))
+
+
+def _verbosity_options() -> list[click.Option]:
+    """-v and -q for every command, after its name as before it (and in its --help)."""
+    return [click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_verbosity_given,
+                         help="More messages on stderr (-vv: debug and tracebacks)."),
+            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_verbosity_given,
+                         help="Only errors on stderr.")]
 
 
 def _register() -> None:
@@ -150,13 +168,9 @@ def _register() -> None:
     from .scan import scan
     from .sites import sites
 
-    cli.add_command(hotspots)
-    cli.add_command(emerging)
-    cli.add_command(alerts)
-    cli.add_command(scan)
-    cli.add_command(geocode)
-    cli.add_command(leakscan)
-    cli.add_command(sites)
+    for command in (hotspots, emerging, alerts, scan, geocode, leakscan, sites):
+        command.params.extend(_verbosity_options())
+        cli.add_command(command)
 
 
 _register()

@@ -203,3 +203,16 @@ def test_dates_in_options_are_iso_only(tmp_path, option, value):
     assert result.exit_code in (1, 2)
     assert f"{option} {value!r} is not an ISO date; give YYYY-MM-DD" in result.output, result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_verbosity_options_work_after_the_command_and_are_in_its_help(tmp_path):
+    # Issue 43, item 8: -v/-q worked only before the subcommand and were missing from its --help.
+    args = ["hotspots", str(SAMPLE / "incidents.csv"), "--tiles", "none", "--timezone", SAMPLE_TZ]
+    loud = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")])
+    assert "WARNING: public release without --ledger" in loud.output
+    for quiet in (["-q", *args], [*args, "-q"]):
+        result = CliRunner().invoke(cli, [*quiet, "--out", str(tmp_path / "b"), "--overwrite"])
+        assert result.exit_code == 0 and "WARNING" not in result.output, result.output
+    for command in ("hotspots", "emerging", "alerts", "scan", "geocode", "leakscan", "sites"):
+        text = CliRunner().invoke(cli, [command, "--help"]).output
+        assert "-v, --verbose" in text and "-q, --quiet" in text, command
