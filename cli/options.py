@@ -144,7 +144,12 @@ def _stack(*decorators):
 
 
 def _load_config(ctx: click.Context, param: click.Parameter, value: str | None):
-    """Read a TOML file whose keys are this command's option names (a [command] table or top level)."""
+    """Read a TOML file of settings: shared ones at the top level, each command's in its [command] table.
+
+    The command's table wins over the top level. A top-level key of another command only is left
+    out with a note (one file serves every command); a key of no command, or a key in this
+    command's table that it does not have, is refused.
+    """
     if not value:
         return value
     path = Path(value)
@@ -158,29 +163,46 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None):
     except tomllib.TOMLDecodeError as err:
         raise click.BadParameter(f"{path} is not valid TOML: {err}", ctx=ctx, param=param) from err
     group = ctx.parent.command if ctx.parent else None
-    commands: set[str] = set(group.commands) if isinstance(group, click.Group) else {str(ctx.command.name)}
+    commands = dict(group.commands) if isinstance(group, click.Group) else {str(ctx.command.name): ctx.command}
     for key, val in doc.items():
         if isinstance(val, dict) and key not in commands:
             raise click.BadParameter(f"{path}: unknown table [{key}]; tables are command names "
                                      f"({', '.join(sorted(commands))})", ctx=ctx, param=param)
-    table = doc.get(str(ctx.command.name), doc)
-    by_key = {}
-    for p in ctx.command.params:
-        if isinstance(p, click.Option) and p.name != "config":
-            by_key[p.name] = p
-            by_key.update({opt.lstrip("-").replace("-", "_"): p for opt in p.opts if opt.startswith("--")})
-    defaults = {}
-    for key, val in table.items():
-        if isinstance(val, dict):
-            continue  # another command's table
-        option = by_key.get(key.replace("-", "_"))
+    name = str(ctx.command.name)
+    shared = {k: v for k, v in doc.items() if not isinstance(v, dict)}
+    own = doc.get(name, {})
+    options = {c: _options_by_key(cmd) for c, cmd in commands.items()}
+    defaults, elsewhere = {}, []
+    for key, val in {**shared, **own}.items():
+        option = options[name].get(key.replace("-", "_")) if name in options else _options_by_key(ctx.command).get(
+            key.replace("-", "_"))
         if option is None:
-            raise click.BadParameter(
-                f"{path}: unknown setting {key!r}; settings are the option names of "
-                f"'odgeo {ctx.command.name} --help' (for example bandwidth = 400)", ctx=ctx, param=param)
+            others = sorted(c for c, by_key in options.items() if c != name and key.replace("-", "_") in by_key)
+            if key in own or not others:  # a [command] table's key is for this command; a shared one for some
+                raise click.BadParameter(
+                    f"{path}: unknown setting {key!r}" + (" in [" + name + "]" if key in own else "")
+                    + f"; settings are the option names of 'odgeo {name} --help' without the dashes "
+                    "(window_hours = 48 for --window-hours)", ctx=ctx, param=param)
+            elsewhere.append(f"{key} ({', '.join(others)})")
+            continue
         defaults[str(option.name)] = _config_value(option, key, val, path, ctx, param)
+    if elsewhere:
+        click.echo(f"Note: {path}: settings of other commands left out: {'; '.join(elsewhere)}", err=True)
+    if not defaults and not shared and name not in doc:
+        click.echo(f"Note: {path} has no setting for odgeo {name} (its tables: "
+                   f"{', '.join(sorted(k for k, v in doc.items() if isinstance(v, dict))) or 'none'})", err=True)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
+
+
+def _options_by_key(command: click.Command) -> dict[str, click.Option]:
+    """A command's options by setting name and by long option name (dashes as underscores)."""
+    by_key: dict[str, click.Option] = {}
+    for p in command.params:
+        if isinstance(p, click.Option) and p.name != "config":
+            by_key[str(p.name)] = p
+            by_key.update({opt.lstrip("-").replace("-", "_"): p for opt in p.opts if opt.startswith("--")})
+    return by_key
 
 
 def _config_value(option: click.Option, key: str, val, path: Path, ctx, param):

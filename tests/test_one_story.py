@@ -216,3 +216,32 @@ def test_verbosity_options_work_after_the_command_and_are_in_its_help(tmp_path):
     for command in ("hotspots", "emerging", "alerts", "scan", "geocode", "leakscan", "sites"):
         text = CliRunner().invoke(cli, [command, "--help"]).output
         assert "-v, --verbose" in text and "-q, --quiet" in text, command
+
+
+def test_one_config_file_serves_every_command(tmp_path):
+    # Issue 43, item 8: alerts refused a top-level bandwidth, and a file with only a [hotspots] table
+    # was silently ignored. Shared keys at the top, per-command tables, others' keys left out with a note.
+    cfg = tmp_path / "odgeo.toml"
+    cfg.write_text(f'timezone = "{SAMPLE_TZ}"\nbandwidth = 400\nmin_count = 12\n\n[hotspots]\nresolution = 9\n\n'
+                   '[alerts]\nwindow_hours = 48\nthreshold = "5"\n')
+    runs = {}
+    for command in ("hotspots", "alerts"):
+        result = CliRunner().invoke(cli, [command, str(SAMPLE / "incidents.csv"), "--tiles", "none", "--out",
+                                          str(tmp_path / command), "--config", str(cfg)])
+        assert result.exit_code == 0, result.output
+        runs[command] = (result, json.loads((tmp_path / command / "run.json").read_text())["parameters"])
+    hotspots, alerts = runs["hotspots"][1], runs["alerts"][1]
+    assert (hotspots["timezone"]["value"], hotspots["bandwidth_m"]["value"], hotspots["resolution"]["value"],
+            hotspots["min_count"]["value"]) == (SAMPLE_TZ, 400.0, 9, 12)
+    assert (alerts["timezone"]["value"], alerts["window_hours"]["value"], alerts["min_count"]["value"]) == (
+        SAMPLE_TZ, 48.0, 12)
+    assert "settings of other commands left out: bandwidth (hotspots" in runs["alerts"][0].output
+    cfg.write_text("[hotspots]\nresolution = 9\n")
+    only = CliRunner().invoke(cli, ["alerts", str(SAMPLE / "incidents.csv"), "--tiles", "none", "--out",
+                                    str(tmp_path / "only"), "--config", str(cfg), "--timezone", SAMPLE_TZ])
+    assert only.exit_code == 0 and "has no setting for odgeo alerts (its tables: hotspots)" in only.output
+    for bad in ("bandwidthh = 400\n", "[alerts]\nbandwidth = 400\n"):  # a key of no command; of another, in [alerts]
+        cfg.write_text(bad)
+        refused = CliRunner().invoke(cli, ["alerts", str(SAMPLE / "incidents.csv"), "--out", str(tmp_path / "r"),
+                                           "--config", str(cfg)])
+        assert refused.exit_code == 2 and "unknown setting" in refused.output, refused.output
