@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -87,18 +88,29 @@ def sites(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **
     progress = progress_printer(ctx)
     result = run_sites(input_path, out_dir, settings, overwrite=overwrite, progress=progress)
     out = Path(out_dir)
-    solution = result.record.sections["solution"]
+    # The figures as written (public: gains under --min-count hidden, shares rounded down), not the analysis'.
+    written = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    solution = written["solution"]
     click.echo(f"Map: {out / 'map.html'}")
-    click.echo(f"Existing sites reach {solution['share_reached_by_existing']:.1%} of incidents; with "
-               f"{solution['n_new_sites']} new, {solution['share_reached']:.1%} "
+    click.echo(f"Existing sites reach {_percent(solution['share_reached_by_existing'])} of incidents; with "
+               f"{solution['n_new_sites']} new, {_percent(solution['share_reached'])} "
                f"({solution['method']}, gap {solution['gap']:.2%}, {solution['seconds']:.1f} s)")
-    for row in result.sites[result.sites["status"] == "new"].itertuples():
-        click.echo(f"  {int(row.rank)}. {row.site_id} {row.name}: +{row.marginal_gain:,.0f}, "
-                   f"{row.cumulative_share:.1%} reached")
-    if result.evaluation:
-        ev = result.evaluation
-        click.echo(f"Out of time: chosen from incidents up to {ev['train_until']}, they reach "
-                   f"{ev['share_of_later_reached']:.1%} of the {ev['n_later']} later incidents; the best possible "
-                   f"choice reaches {ev['best_possible_share_of_later']:.1%} ({ev['percent_of_best_possible']}% "
-                   f"of best possible)")
+    features = json.loads((out / "sites.geojson").read_text(encoding="utf-8"))["features"]
+    new = sorted((f["properties"] for f in features if f["properties"]["status"] == "new"), key=lambda p: p["rank"])
+    for site in new:
+        gain = "gain hidden (small)" if site["marginal_gain"] is None else f"+{site['marginal_gain']:,.0f}"
+        click.echo(f"  {int(site['rank'])}. {site['site_id']} {site['name']}: {gain}, "
+                   f"{_percent(site['cumulative_share'])} reached")
+    ev = written.get("out_of_time")
+    if ev and result.evaluation:
+        later = "the later incidents" if ev.get("n_later") is None else f"the {ev['n_later']:,} later incidents"
+        click.echo(f"Hold-out check (sites chosen from the incidents up to {result.evaluation['train_until']}): "
+                   f"they reach {_percent(ev['share_of_later_reached'])} of {later}; the best possible choice "
+                   f"reaches {_percent(ev['best_possible_share_of_later'])} "
+                   f"({_percent(ev['percent_of_best_possible'], scale=1)} of the best possible)")
     click.echo(f"Every setting and figure: {out / 'run.json'}")
+
+
+def _percent(value, scale: float = 100) -> str:
+    """A share as the terminal writes it: one decimal, or "hidden" where the product hides it."""
+    return "a hidden share" if value is None else f"{value * scale:.1f}%"

@@ -202,7 +202,7 @@ def test_site_shares_stop_at_the_first_hidden_gain():
     sites = pd.DataFrame({"site_id": ["a", "b", "c"], "status": ["new"] * 3, "rank": [1, 2, 3],
                           "covered": [40, 12, 5], "marginal_gain": [40, 6, 3],
                           "cumulative_share": [0.40, 0.46, 0.49]})
-    out = site_layer(PublicGate(10), sites)
+    out = site_layer(PublicGate(10), sites, 100)
     assert out["marginal_gain"].tolist() == [40, None, None]
     assert out["cumulative_share"].tolist() == [0.40, None, None]
     assert out["covered"].tolist() == [40, 12, None]
@@ -332,7 +332,7 @@ def test_the_share_reached_gives_back_no_hidden_gain():
                           "covered": [40, 12, 5], "marginal_gain": [40, 6, 3],
                           "cumulative_share": [0.40, 0.46, 0.49]})
     gate = PublicGate(10)
-    shown = site_layer(gate, sites)["cumulative_share"].dropna().max()
+    shown = site_layer(gate, sites, 100)["cumulative_share"].dropna().max()
     show_sites(gate, 100)
     record = gate.run_record({"weights": {"base": "every incident counts 1", "total_weight": 100.0},
                               "solution": {"share_reached": 0.49, "share_reached_by_existing": 0.0}})

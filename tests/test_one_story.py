@@ -245,3 +245,26 @@ def test_one_config_file_serves_every_command(tmp_path):
         refused = CliRunner().invoke(cli, ["alerts", str(SAMPLE / "incidents.csv"), "--out", str(tmp_path / "r"),
                                            "--config", str(cfg)])
         assert refused.exit_code == 2 and "unknown setting" in refused.output, refused.output
+
+
+@pytest.mark.parametrize("audience", ["public", "restricted"])
+def test_the_sites_terminal_coverage_and_layer_name_one_share(tmp_path, audience):
+    # Issue 43, item 7: the sites terminal said "5.1% -> 13.6%" beside coverage.csv's 0.0475 -> 0.1351
+    # (the terminal printed the analysis, the files the public's rounded figures); "Out of time:" read
+    # like a solver timeout.
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["sites", str(SAMPLE / "incidents.csv"), "--candidates",
+                                      str(SAMPLE / "candidate_sites.csv"), "--existing",
+                                      str(SAMPLE / "existing_sites.csv"), "--n-sites", "3", "--train-until",
+                                      "2025-06-30", "--timezone", SAMPLE_TZ, "--tiles", "none", "--audience",
+                                      audience, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    coverage = pd.read_csv(out / "coverage.csv")
+    final = coverage["share"].iloc[-1]
+    record = json.loads((out / "run.json").read_text())
+    layer = [f["properties"] for f in json.loads((out / "sites.geojson").read_text())["features"]]
+    third = next(p for p in layer if p["rank"] == 3)
+    assert record["solution"]["share_reached"] == final == third["cumulative_share"]
+    assert f"with 3 new, {final * 100:.1f}%" in result.output
+    assert f"{third['cumulative_share'] * 100:.1f}% reached" in result.output
+    assert "Hold-out check" in result.output and "Out of time" not in result.output

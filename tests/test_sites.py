@@ -182,7 +182,7 @@ def test_sites_command_on_the_sample_city(sites_run):
     record = json.loads((out / "run.json").read_text())
     assert record["solution"]["method"] == "milp (optimal)"
     assert 0 < record["out_of_time"]["percent_of_best_possible"] <= 100
-    assert "Out of time:" in result.output
+    assert "Hold-out check" in result.output
 
 
 def test_sites_public_products_are_clean(sites_run):

@@ -166,7 +166,7 @@ def run_sites(path, out_dir, settings: SitesSettings, *, overwrite: bool = False
 def _write_products(result: SitesResult, folder: OutputFolder) -> list[Path]:
     gate = result.hotspots.gate
     rows = result.hotspots.rows
-    written = [write_geojson(site_layer(gate, result.sites), folder.path("sites.geojson")),
+    written = [write_geojson(site_layer(gate, result.sites, rows.n_used), folder.path("sites.geojson")),
                write_csv(coverage_curve(gate, result.curve, rows.n_used), folder.path("coverage.csv")),
                write_csv(gate.rejects(result.hotspots.read.rejects, gate.totals(rows.as_record())),
                          folder.path("rejects.csv"))]
@@ -464,7 +464,8 @@ def _out_of_time(settings, incidents, w, exact_cand, exact_exist, n, time_limit)
 def _map(hs_result, sites: gpd.GeoDataFrame, radius: float, settings: SitesSettings, evaluation):
     from ..maps.webmap import basemap, build_map
 
-    products = replace(hs_result.products, sites=site_layer(hs_result.gate, sites), sites_radius_m=radius)
+    products = replace(hs_result.products, sites=site_layer(hs_result.gate, sites, hs_result.rows.n_used),
+                       sites_radius_m=radius)
     caption = hs_result.map_caption
     notes = [f"Sites reach incidents within {radius:g} m "
              + ("walking along the streets (circles show the straight-line reach)." if settings.network

@@ -12,14 +12,16 @@ from ..publish.public import PublicGate
 __all__ = ["coverage_curve", "out_of_time", "show_sites", "site_layer"]
 
 
-def site_layer(gate: Gate, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def site_layer(gate: Gate, sites: gpd.GeoDataFrame, n_incidents: int) -> gpd.GeoDataFrame:
     """The naloxone sites layer for the gate's audience.
 
     Restricted: every site with its figures. Public: per-site counts under
     ``min_count`` hidden, and shares only while every gain before them is shown:
     a site's circle is a small, known area, and ``cumulative_share`` at rank k
     minus the share at rank k-1 is the k-th marginal gain over the total, so from
-    the first hidden gain on, no share is published.
+    the first hidden gain on, no share is published; the shares shown are rounded
+    down as coverage.csv's and run.json's are, so the three name one figure. A
+    count of 0 is hidden with the small ones (shown beside them, it says they are 1 or more).
 
     Parameters
     ----------
@@ -27,6 +29,8 @@ def site_layer(gate: Gate, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         The run's gate.
     sites
         Existing and chosen sites with ``rank``, ``covered``, ``marginal_gain`` and ``cumulative_share``.
+    n_incidents
+        The incidents the shares are of.
 
     Returns
     -------
@@ -42,7 +46,7 @@ def site_layer(gate: Gate, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if col not in out:
             continue
         values = pd.to_numeric(out[col], errors="coerce")
-        small = values.notna() & (values > 0) & (values < m)
+        small = values.notna() & (values < m)
         out[col] = values.astype(object).where(~small, None)
     if "cumulative_share" in out and "rank" in out:
         ranked = pd.to_numeric(out["rank"], errors="coerce")
@@ -51,8 +55,10 @@ def site_layer(gate: Gate, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if gains is not None:
             hidden_ranks = ranked[ranked.notna() & gains.isna()]
             first_hidden = float(hidden_ranks.min()) if len(hidden_ranks) else np.inf
-        out["cumulative_share"] = out["cumulative_share"].astype(object).where(
-            ~(ranked.notna() & (ranked >= first_hidden)), None)
+        shares = pd.to_numeric(out["cumulative_share"], errors="coerce")
+        rounded = pd.Series(_whole_steps(shares.to_numpy(), m, n_incidents), index=out.index)
+        out["cumulative_share"] = rounded.astype(object).where(
+            shares.notna() & ~(ranked.notna() & (ranked >= first_hidden)), None)
     return out
 
 
