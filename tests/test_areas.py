@@ -15,6 +15,7 @@ from odgeo.errors import ColumnError
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.publish.leakscan import scan_public_outputs
 from odgeo.publish.privacy import hidden_counts
+from odgeo.schema import has_location
 
 from .conftest import SAMPLE, SAMPLE_TZ
 
@@ -130,7 +131,7 @@ def test_alert_areas_need_no_population_but_rates_do(tmp_path):
 
     areas = _polygon_file(tmp_path / "a.geojson", [({"name": "A", "population": None}, SQUARE)])
     incidents = read_incidents(SAMPLE / "incidents.csv", timezone=SAMPLE_TZ).incidents
-    located = incidents[incidents.geometry.notna() & ~incidents.geometry.is_empty].reset_index(drop=True)
+    located = incidents[has_location(incidents.geometry)].reset_index(drop=True)
     assert polygon_areas(areas, located).names == ["A"]
     with pytest.raises(InputFileError, match="feature 1 has population None"):
         read_boundaries(areas)

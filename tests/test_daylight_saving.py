@@ -21,6 +21,7 @@ from cli.main import cli
 from odgeo.incidents.dates import calendar_day, shift_days
 from odgeo.incidents.read import read_incidents
 from odgeo.jobs.scan import ScanJobSettings, run_scan
+from odgeo.schema import has_location
 
 from .conftest import SAMPLE
 
@@ -75,7 +76,7 @@ def _ids_by_written_date(first: str, last: str, zone: str) -> set[str]:
     """Located, dated incidents whose date as written in the file lies in [first, last]."""
     written = _written_dates()
     read = read_incidents(SAMPLE / "incidents.csv", timezone=zone).incidents
-    usable = set(read.loc[read.geometry.notna() & ~read.geometry.is_empty & read["occurred_at"].notna(),
+    usable = set(read.loc[has_location(read.geometry) & read["occurred_at"].notna(),
                           "incident_id"])
     return {i for i in usable if first <= written.get(i, "") <= last}
 

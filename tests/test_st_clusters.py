@@ -104,7 +104,7 @@ def test_st_dbscan_finds_the_august_spike_that_dbscan_merges_into_the_chronic_cl
 def test_hdbscan_labels_are_scikit_learns_with_membership_strength(tmp_path):
     run = _sample(tmp_path, "hd", cluster_method="hdbscan", min_cluster_size=30)
     x, y = run.incidents.geometry.to_crs(run.grid.crs).x, run.incidents.geometry.to_crs(run.grid.crs).y
-    ref = HDBSCAN(min_cluster_size=30, min_samples=10).fit(np.column_stack([x, y]))
+    ref = HDBSCAN(min_cluster_size=30, min_samples=10, copy=True).fit(np.column_stack([x, y]))
     assert np.array_equal(run.labels, first_seen_numbering(ref.labels_))
     assert len(run.clusters) == ref.labels_.max() + 1
     assert run.clusters["mean_probability"].between(0, 1).all()
