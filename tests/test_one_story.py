@@ -268,3 +268,22 @@ def test_the_sites_terminal_coverage_and_layer_name_one_share(tmp_path, audience
     assert f"with 3 new, {final * 100:.1f}%" in result.output
     assert f"{third['cumulative_share'] * 100:.1f}% reached" in result.output
     assert "Hold-out check" in result.output and "Out of time" not in result.output
+
+
+@pytest.mark.parametrize("audience", ["public", "restricted"])
+def test_an_ended_alert_is_said_to_end_on_the_day_alerts_csv_gives(tmp_path, audience):
+    # Issue 43, item 2: "(since 2 Jul 00:00) has ended as of 2 Jul 00:00" beside ended_at 2021-07-03 00:00:
+    # the sentence named the end of the alert's last window, not the run that found it over.
+    history = tmp_path / "history.csv"
+    for day in ("2025-12-24", "2025-12-25"):
+        result = CliRunner().invoke(cli, ["alerts", str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ,
+                                          "--tiles", "none", "--as-of", day, "--history", str(history),
+                                          "--audience", audience, "--out", str(tmp_path / "out"), "--overwrite"])
+        assert result.exit_code == 0, result.output
+    alerts = pd.read_csv(tmp_path / "out" / "alerts.csv", dtype=str, keep_default_na=False)
+    ended = alerts[alerts["status"] == "ended"]
+    assert len(ended), "the sample has alerts ending on 25 Dec"
+    for row in ended.itertuples():
+        day = pd.Timestamp(row.ended_at[:10]) if audience == "public" else pd.Timestamp(_end_day(row.ended_at))
+        words = f"{day.day} {day:%b}" + (" 24:00" if audience == "restricted" else "")
+        assert row.sentence.endswith(f"has ended as of {words}."), (row.sentence, row.ended_at)

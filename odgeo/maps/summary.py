@@ -81,9 +81,11 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
     shown_limit = gate.shows(limit)
     hours = f"{window_hours:g} hours"
     n = gate.count(int(row.count))
-    if row.status == "ended":
+    if row.status == "ended":  # as of this run (ended_at), not the end of the alert's last window
+        ended = getattr(row, "ended_at", None)
+        ended_when = moment_text(ended, fmt) if ended is not None and pd.notna(ended) else when
         return (f"The {KIND_WORDS[row.kind]} alert in {area} (since {moment_text(row.first_seen, fmt)}) has ended "
-                f"as of {when}.")
+                f"as of {ended_when}.")
     more = ""
     # The last run's window is another window (a day earlier): a larger count is "up from", not
     # "joined"; and between two hidden counts even "larger" is a fact the public may not read.
