@@ -287,3 +287,11 @@ def test_an_ended_alert_is_said_to_end_on_the_day_alerts_csv_gives(tmp_path, aud
         day = pd.Timestamp(row.ended_at[:10]) if audience == "public" else pd.Timestamp(_end_day(row.ended_at))
         words = f"{day.day} {day:%b}" + (" 24:00" if audience == "restricted" else "")
         assert row.sentence.endswith(f"has ended as of {words}."), (row.sentence, row.ended_at)
+
+
+def test_the_scan_legend_speaks_to_a_reader_not_to_an_option():
+    # Issue 43, item 7: the scan map's legend named --report-p.
+    from odgeo.maps.overlays import SCAN_COLOURS
+
+    words = [w for _, _, w in SCAN_COLOURS]
+    assert not any("--" in w for w in words) and words[-1] == "p ≥ 0.1: weak, could well be chance"

@@ -200,7 +200,8 @@ def add_alert_areas(fmap: folium.Map, areas: gpd.GeoDataFrame, legend: Legend) -
 
 
 #: Scan clusters by p-value: SOON's spikes (p < 0.05) dark, clusters shown to outreach (to 0.4) light.
-SCAN_COLOURS = (("#7a0177", 0.05, "p < 0.05"), ("#dd3497", 0.1, "p < 0.1"), ("#fa9fb5", 1.0, "weaker (to --report-p)"))
+SCAN_COLOURS = (("#7a0177", 0.05, "p < 0.05"), ("#dd3497", 0.1, "p < 0.1"),
+                ("#fa9fb5", 1.0, "p ≥ 0.1: weak, could well be chance"))
 
 
 def add_scan_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) -> None:
