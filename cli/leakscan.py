@@ -66,7 +66,7 @@ def leakscan(folders: tuple[str, ...], input_path: str, min_count: int, timezone
                 raise ColumnError(f"{input_path}: no column {col!r} (--identifying-col)")
             values.append(raw[col].astype(str))
     from odgeo.jobs.gistar_steps import read_study_area
-    from odgeo.publish.leakscan import difference_releases
+    from odgeo.publish.release_diff import difference_releases
 
     if previous and len(folders) > 1:
         raise click.UsageError("--previous goes with one FOLDER; for several releases give them all with --series")

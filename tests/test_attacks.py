@@ -18,8 +18,9 @@ import shapely
 
 from odgeo.geocode.public import geocoding_summary
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
-from odgeo.publish.leakscan import difference_releases, scan_public_outputs
+from odgeo.publish.leakscan import scan_public_outputs
 from odgeo.publish.public import PublicGate
+from odgeo.publish.release_diff import difference_releases
 from odgeo.publish.restricted import RestrictedGate
 from odgeo.sites.public import out_of_time, site_layer
 

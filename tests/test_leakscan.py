@@ -19,7 +19,8 @@ from odgeo_cli.main import cli
 
 from odgeo.incidents.read import read_incidents
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
-from odgeo.publish.leakscan import difference_releases, scan_public_outputs
+from odgeo.publish.leakscan import scan_public_outputs
+from odgeo.publish.release_diff import difference_releases
 
 from .conftest import SAMPLE, SAMPLE_TZ
 

@@ -4,7 +4,7 @@ The gate (``gate``: Products and the Gate interface; ``restricted`` and ``public
 audiences; ``audience``: which one a run opens, checked and recorded), small-count protection
 (``privacy``), the release ledger of a series (``ledger``), the public areas every public layer is
 made from (``areas``), donut masking of restricted points (``geomask``) and the leak scanner
-(``leakscan``).
+(``leakscan``, with ``release_diff`` for two releases of a series).
 """
 
 from .._exports import lazy_exports
@@ -19,7 +19,7 @@ _EXPORTS = {
     "PublicGate": "public",
     "Ledger": "ledger",
     "scan_public_outputs": "leakscan",
-    "difference_releases": "leakscan",
+    "difference_releases": "release_diff",
     "donut_mask": "geomask",
 }
 

@@ -27,10 +27,8 @@ It fails on what a reader of the files could use to single someone out:
   the window starts in;
 - with a study area, a Gi* or emerging feature outside it.
 
-:func:`difference_releases` compares two releases of the same series: a
-published figure that changed by less than ``min_count``, or an area whose
-shape changed, gives single incidents away by subtraction (polygons are matched
-by shape, hexagons by cell).
+:func:`odgeo.publish.release_diff.difference_releases` compares two releases
+of the same series (what subtracting them gives away).
 
 Used by the test suite on every public run it makes; usable on any folder:
 ``odgeo leakscan OUT_DIR INCIDENTS.csv``.
@@ -38,11 +36,10 @@ Used by the test suite on every public run it makes; usable on any folder:
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,15 +51,18 @@ from ..hexes import PERIOD_COLUMN
 from ..projection import lonlat_of
 from ..schema import OCCURRED_AT, has_location
 from .gate import PUBLIC_PROPERTIES
-from .record_numbers import SERIES_COUNT_PATHS, is_incident_count_key, number_kind, plain_path
+from .record_numbers import is_incident_count_key, number_kind
 
-__all__ = ["COUNT_PROPERTIES", "Leak", "difference_releases", "scan_public_outputs"]
+__all__ = ["COUNT_PROPERTIES", "CSV_COUNTS", "Leak", "feature_collections", "first_line", "numbers_in_record",
+           "scan_public_outputs"]
 
 #: Feature properties that hold numbers of incidents.
 COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents", "covered", "marginal_gain",
                               "observed"})
 #: Properties the map adds: per-period counts of a hexagon, tooltip sentences, styling flags.
 MAP_PROPERTIES = frozenset({"months", "sentence", "artefact"})
+#: Count columns of the public tables (checked here, and compared across releases by :mod:`.release_diff`).
+CSV_COUNTS = COUNT_PROPERTIES | {"n_rows", "prior_count"}
 _SENTENCE_COUNT = re.compile(r"(\d[\d,]*) (?:overdoses?|incidents?|fatal)\b")
 _NUMBER = re.compile(r"-?\d{1,3}\.(\d+)")
 _PAIR_GAP = re.compile(r"^[\s,\]\[\"']{1,6}$")
@@ -137,7 +137,7 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
         except (ValueError, OSError) as err:  # not JSON, not UTF-8, not a TIFF or PNG, a cut or empty file
             # A scanner that cannot read a file cannot vouch for it: that is a finding, not a pass.
             leaks.append(Leak(path.name, "unreadable", f"not the file odgeo writes under this name "
-                                                       f"({_first_line(err)}); a public folder should hold only "
+                                                       f"({first_line(err)}); a public folder should hold only "
                                                        "odgeo's products"))
     return leaks
 
@@ -146,7 +146,8 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
 PRODUCT_SUFFIXES = (".json", ".geojson", ".csv", ".html", ".tif", ".tiff", ".png")
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
+    """An error's kind and the first line of its message, for a finding about a file that cannot be read."""
     text = str(err).strip()
     return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
 
@@ -169,7 +170,7 @@ class _FileChecks:
         leaks += [Leak(name, "coordinate", d) for d in _point_layer_pairs(text, self.keys)]
         if _POINT.search(text) and name != "sites.geojson":  # sites are public places by what the product is
             leaks.append(Leak(name, "point", "a point geometry"))
-        for collection in _feature_collections(text, path):
+        for collection in feature_collections(text, path):
             leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, self.min_count)
                       if not (kind == "date" and name in DAILY_PRODUCTS)]
             leaks += [Leak(name, "zero beside hidden", d) for d in _zeros_beside_hidden(_feature_counts(collection))]
@@ -209,7 +210,7 @@ def _record_problems(doc: dict, min_count: int):
     for key in _MEASURED:
         if f'"{key}"' in text:
             yield "measured", f"run.json holds {key}"
-    for where, value in _record_numbers(doc):
+    for where, value in numbers_in_record(doc):
         kind = number_kind(where)
         bound = (_bound(f"run.json {where}", value, min_count)
                  if where.startswith("thresholds.") and where.rsplit(".", 1)[-1] in BOUND_COLUMNS else None)
@@ -222,14 +223,14 @@ def _record_problems(doc: dict, min_count: int):
                                         "declared public figure (odgeo.publish.record_numbers)")
 
 
-def _record_numbers(value, path: str = ""):
+def numbers_in_record(value, path: str = ""):
     """(path, value) of every number in a run record."""
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _record_numbers(v, f"{path}.{k}" if path else str(k))
+            yield from numbers_in_record(v, f"{path}.{k}" if path else str(k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from _record_numbers(v, f"{path}[{i}]")
+            yield from numbers_in_record(v, f"{path}[{i}]")
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         yield path, value
 
@@ -275,149 +276,6 @@ def _outside(path: Path, study_area) -> list[str]:
     centres = shapely.centroid(frame.geometry.to_numpy())
     outside = ~shapely.within(centres, shapely.buffer(study_area, 1e-9))
     return [f"{int(outside.sum())} feature(s) outside the study area"] if outside.any() else []
-
-
-def difference_releases(previous: str | Path, current: str | Path, *, min_count: int = 10) -> list[Leak]:
-    """What subtracting the earlier release ``previous`` from ``current`` gives away.
-
-    Areas are matched by what they are (hexes.geojson by cell, areas.geojson by
-    polygon shape, whatever its name); a figure that moved
-    by less than ``min_count`` (but moved), and an area whose cells changed,
-    are findings; so are counts of incidents anywhere in run.json, and counts in
-    the public tables (rows rejected by reason, alerts by area and kind, EARS by
-    area and method), that moved by less than ``min_count``.
-
-    Parameters
-    ----------
-    previous, current
-        Two public output folders of one series, the earlier first.
-    min_count
-        The smallest count a public product may show.
-
-    Returns
-    -------
-    list of Leak
-        The findings (empty: none).
-    """
-    previous, current = Path(previous), Path(current)
-    comparisons: list[tuple[str, Callable[[Path, Path], list[Leak]]]] = [
-        (name, functools.partial(_area_differences, key=key, min_count=min_count))
-        for name, key in (("hexes.geojson", "h3_cell"), ("areas.geojson", "geometry"))]
-    comparisons.append(("run.json", functools.partial(_record_differences, min_count=min_count)))
-    comparisons += [(a.name, functools.partial(_csv_differences, min_count=min_count))
-                    for a in sorted(previous.glob("*.csv"))]
-    leaks: list[Leak] = []
-    for name, compare in comparisons:
-        a, b = previous / name, current / name
-        if not (a.exists() and b.exists()):
-            continue
-        try:
-            leaks += compare(a, b)
-        except (ValueError, OSError) as err:  # either release's file is damaged: it cannot be compared
-            leaks.append(Leak(name, "unreadable", f"cannot be compared with {a} ({_first_line(err)})"))
-    return leaks
-
-
-def _area_differences(previous: Path, current: Path, key: str, min_count: int) -> list[Leak]:
-    """Areas of one layer, matched by ``key``, whose shape or counts moved by 1 to ``min_count`` - 1.
-
-    ``key`` "geometry" matches polygons by their shape: names repeat (districts of several
-    polygons) and change between boundary files, shapes are what a reader subtracts.
-    """
-    name, leaks = current.name, []
-    old = {_area_key(f, key): f for f in _features(previous)}
-    for feature in _features(current):
-        props = feature["properties"]
-        before = old.get(_area_key(feature, key))
-        if before is None:
-            continue
-        label = props.get(key) if key != "geometry" else props.get("name", "a polygon")
-        if props.get("n_fine_cells") != before["properties"].get("n_fine_cells"):
-            leaks.append(Leak(name, "difference", f"area {label} changed shape"))
-        for column, value in props.items():
-            if column in COUNT_PROPERTIES or PERIOD_COLUMN.match(str(column)):
-                earlier = before["properties"].get(column)
-                if isinstance(value, int) and isinstance(earlier, int) and 0 < abs(value - earlier) < min_count:
-                    leaks.append(Leak(name, "difference", f"{label} {column}: {earlier} -> {value}"))
-    return leaks
-
-
-def _area_key(feature: dict, key: str):
-    if key != "geometry":
-        return feature["properties"].get(key)
-    import shapely
-
-    shape = shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None
-    if shape is None:
-        return None
-    return shapely.normalize(shapely.set_precision(shape, 1e-6)).wkb
-
-
-def _features(path: Path) -> list[dict]:
-    """The features of a GeoJSON layer, each with a properties object (a ValueError when it is not one)."""
-    collections = _feature_collections(path.read_text(encoding="utf-8"), path)
-    if len(collections) != 1:
-        raise ValueError("not one GeoJSON FeatureCollection")
-    return [f for f in collections[0]["features"] if isinstance(f.get("properties"), dict)]
-
-
-def _record_differences(previous: Path, current: Path, min_count: int) -> list[Leak]:
-    """Counts of incidents in run.json that moved by 1 to ``min_count`` - 1."""
-    docs = []
-    for path in (previous, current):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(doc, dict):
-            raise ValueError(f"{path.name} holds a JSON {type(doc).__name__}, not an object")
-        docs.append(doc)
-    earlier = {where: value for where, value in _record_numbers(docs[0])
-               if number_kind(where) == "count" or plain_path(where) in SERIES_COUNT_PATHS}
-    leaks = [Leak("run.json", "difference", f"{where}: {earlier[where]} -> {value}")
-             for where, value in _record_numbers(docs[1])
-             if earlier.get(where) is not None and 0 < abs(value - earlier[where]) < min_count]
-    chosen = [_chosen_from_data(doc) for doc in docs]
-    leaks += [Leak("run.json", "difference", f"parameters.{name}, chosen from the data, moved: {chosen[0][name]} -> "
-                                             f"{value} (it follows the incidents' spread; a series keeps its first "
-                                             "choice under a ledger)")
-              for name, value in chosen[1].items() if name in chosen[0] and chosen[0][name] != value]
-    return leaks
-
-
-def _chosen_from_data(doc: dict) -> dict[str, float]:
-    """The numeric parameters a run chose from its incidents (source "auto"), by name."""
-    params = doc.get("parameters")
-    return {name: p["value"] for name, p in (params.items() if isinstance(params, dict) else ())
-            if isinstance(p, dict) and p.get("source") == "auto" and isinstance(p.get("value"), (int, float))
-            and not isinstance(p.get("value"), bool)}
-
-
-#: Count columns of the public tables, compared across releases.
-CSV_COUNTS = COUNT_PROPERTIES | {"n_rows", "prior_count"}
-#: What names a row of a public table from one release to the next (other tables: their text columns).
-CSV_ROW_KEYS = {"rejects.csv": ("code",), "alerts.csv": ("area", "kind"), "ears.csv": ("area", "method")}
-
-
-def _csv_differences(previous: Path, current: Path, min_count: int) -> list[Leak]:
-    """Counts of one table's rows that moved by 1 to ``min_count`` - 1 between two releases."""
-    before, after = _csv_counts(previous), _csv_counts(current)
-    return [Leak(current.name, "difference", f"{row} {column}: {before[row, column]} -> {value}")
-            for (row, column), value in after.items()
-            if (row, column) in before and 0 < abs(value - before[row, column]) < min_count]
-
-
-def _csv_counts(path: Path) -> dict[tuple[str, str], int]:
-    import pandas as pd
-
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    counts = [c for c in table.columns if c in CSV_COUNTS]
-    keys = CSV_ROW_KEYS.get(path.name) or tuple(c for c in table.columns if c not in counts and c != "sentence")
-    keys = tuple(k for k in keys if k in table.columns)
-    found = {}
-    for _, row in table.iterrows():
-        name = " ".join(row[k] for k in keys)
-        for column in counts:
-            if row[column].isdigit():
-                found[name, column] = int(row[column])
-    return found
 
 
 _WORD = re.compile(r"\w+")
@@ -533,7 +391,7 @@ def _point_layer_pairs(text: str, keys: dict[int, set]) -> list[str]:
     return found
 
 
-def _feature_collections(text: str, path: Path) -> list[dict]:
+def feature_collections(text: str, path: Path) -> list[dict]:
     """GeoJSON FeatureCollections in a file: the file itself, or those embedded in a page."""
     if path.suffix.lower() in (".geojson", ".json") and '"FeatureCollection"' in text[:200]:
         collection = json.loads(text)
