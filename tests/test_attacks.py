@@ -389,15 +389,21 @@ def test_a_small_scan_alert_sentence_does_not_date_its_first_day():
     assert "within 2 days" in alert_sentence(row(12, "2025-06-22"), PublicGate(10), "%d %b", 24)
 
 
+def _districts(tmp_path):
+    """The sample's neighbourhoods with a district column of two names, each over half the polygons."""
+    hoods = gpd.read_file(SAMPLE / "neighbourhoods.geojson")
+    hoods["district"] = ["North" if i % 2 else "South" for i in range(len(hoods))]
+    path = tmp_path / "districts.geojson"
+    hoods.to_file(path)
+    return hoods, path
+
+
 def test_a_ledger_refuses_boundaries_whose_names_repeat(tmp_path):
     # Route 5 of issue 41: with names repeated (9 names for 77 polygons), polygons shared one ledger
     # slot: published with one another's counts, and differenced month to month.
     from odgeo.errors import ParameterError
 
-    hoods = gpd.read_file(SAMPLE / "neighbourhoods.geojson")
-    hoods["district"] = ["North" if i % 2 else "South" for i in range(len(hoods))]
-    path = tmp_path / "districts.geojson"
-    hoods.to_file(path)
+    _, path = _districts(tmp_path)
     csv = _write(_sample(), tmp_path / "all.csv")
     with pytest.raises(ParameterError, match=r"'district' holds 2 names for \d+ polygons"):
         _run(csv, tmp_path / "r1", ledger=str(tmp_path / "ledger.json"), boundaries=str(path),
@@ -412,10 +418,7 @@ def test_districts_dissolved_make_a_ledger_series_that_differencing_cannot_read(
     # and the same releases without one are read by subtraction (the attack works, the ledger stops it).
     import shapely
 
-    hoods = gpd.read_file(SAMPLE / "neighbourhoods.geojson")
-    hoods["district"] = ["North" if i % 2 else "South" for i in range(len(hoods))]
-    path = tmp_path / "districts.geojson"
-    hoods.to_file(path)
+    hoods, path = _districts(tmp_path)
     csv = _write(_sample(), tmp_path / "all.csv")
     settings = {"boundaries": str(path), "boundary_name_col": "district", "dissolve_boundaries": True}
     restricted = _run(csv, tmp_path / "r", audience="restricted", until="2025-06-30", **settings)
