@@ -73,7 +73,8 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
 
     \b
     Writes into --out:
-      alerts.csv    one row per alert: area, kind, status, window, count, threshold, sentence
+      alerts.csv    one row per alert: area, kind (EARS: one alert, its methods),
+                    status, window, count, threshold, sentence
       ears.csv      every area and day: count, method, baseline, upper bound, alarm
       summary.html  the alerts, a small map and 90-day charts: for a phone or an e-mail
       map.html      the areas in alert on a map

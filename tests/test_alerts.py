@@ -125,6 +125,12 @@ def test_threshold_and_neighbour_alerts_and_their_record(tmp_path):
     ears = pd.read_csv(out / "ears.csv")
     last = ears[(ears["date"] == "2025-03-01") & (ears["area"] == "West")]
     assert set(last["method"]) == {"C1", "C2", "C3"} and last["alarm"].all()
+    # Three methods on one area and day are one alert, which names them and the lowest bound crossed.
+    west_ears = alerts[(alerts["kind"] == "ears") & (alerts["area"] == "West")]
+    assert len(west_ears) == 1 and west_ears.iloc[0]["methods"] == "C1, C2, C3"
+    assert west_ears.iloc[0]["threshold_or_expected"] == pytest.approx(last["upper_bound"].min(), abs=1e-3)
+    assert west_ears.iloc[0]["sentence"].endswith("(EARS C1, C2 and C3).")
+    assert not alerts["kind"].str.startswith("ears_").any()
     assert record["counts"]["n_input"] == record["counts"]["n_used"] + record["counts"]["n_rejected"] + \
         record["counts"]["n_unlocated"]
     page = (out / "summary.html").read_text()
@@ -319,3 +325,44 @@ def test_a_public_sentence_never_compares_two_hidden_counts():
     assert "Up from" not in alert_sentence(row(14, 4), PublicGate(10), "%d %b", 24)  # 4 is hidden
     assert "Up from 11 in the last run's window" in alert_sentence(row(14, 11), PublicGate(10), "%d %b", 24)
     assert "Up from 4 in the last run's window" in alert_sentence(row(5, 4), RestrictedGate(), "%d %b", 24)
+
+
+def test_a_version_1_history_keeps_its_ears_alerts_as_one(tmp_path):
+    """A history written when each EARS method was its own alert reads on: West's C1 and C2 become one."""
+    days = _quiet_history()
+    days["2025-03-01 06:00"] = [("West", 4)]
+    days["2025-03-02 06:00"] = [("West", 4)]
+    history = tmp_path / "history.csv"
+    meta = {"format": "odgeo-alert-history", "version": 1, "last_as_of": "2025-03-02T00:00:00-06:00"}
+    old = pd.DataFrame({
+        "alert_id": ["West:ears_c2:2025-03-01", "West:ears_c1:2025-03-01", "East:ears_c1:2025-02-20"],
+        "area": ["West", "West", "East"], "kind": ["ears_c2", "ears_c1", "ears_c1"],
+        "status": ["new", "new", "ended"], "window_start": ["2025-03-01T00:00:00-06:00"] * 3,
+        "window_end": ["2025-03-02T00:00:00-06:00"] * 3, "count": [4, 4, 1],
+        "threshold_or_expected": [2.1, 1.9, 0.8], "related_areas": ["", "", ""],
+        "first_seen": ["2025-03-02T00:00:00-06:00"] * 2 + ["2025-02-21T00:00:00-06:00"],
+        "last_seen": ["2025-03-02T00:00:00-06:00"] * 2 + ["2025-02-21T00:00:00-06:00"],
+        "ended_at": ["", "", "2025-02-22T00:00:00-06:00"], "prior_count": ["", "", ""]})
+    path = _write(_incidents(days), tmp_path / "ems.csv")
+    first = _alerts([path, "--out", str(tmp_path / "made"), "--timezone", TZ, "--areas", _areas_file(tmp_path),
+                     "--area-name-col", "district", "--audience", "restricted", "--as-of", "2025-03-01",
+                     "--history", str(tmp_path / "made.csv")])
+    assert first.exit_code == 0, first.output
+    meta["key"] = json.loads((tmp_path / "made.csv").read_text().splitlines()[0][2:])["key"]
+    history.write_text(f"# {json.dumps(meta)}\n" + old.to_csv(index=False))
+    out = tmp_path / "out"
+    result = _alerts([path, "--out", str(out), "--timezone", TZ, "--areas", _areas_file(tmp_path),
+                      "--area-name-col", "district", "--audience", "restricted", "--as-of", "2025-03-02",
+                      "--history", str(history)])
+    assert result.exit_code == 0, result.output
+    alerts = pd.read_csv(out / "alerts.csv", keep_default_na=False)
+    west = alerts[(alerts["area"] == "West") & (alerts["kind"] == "ears")]
+    assert len(west) == 1, alerts
+    assert west.iloc[0]["alert_id"] == "West:ears_c1:2025-03-01" and west.iloc[0]["status"] == "ongoing"
+    ears = pd.read_csv(out / "ears.csv")
+    today = ears[(ears["date"] == "2025-03-02") & (ears["area"] == "West") & ears["alarm"]]
+    assert west.iloc[0]["methods"] == ", ".join(today["method"]) != ""  # this run's methods, not the old ones
+    saved = pd.read_csv(history, comment=None, skiprows=1, keep_default_na=False)
+    assert json.loads(history.read_text().splitlines()[0][2:])["version"] == 2
+    assert saved.loc[saved["alert_id"] == "East:ears_c1:2025-02-20", ["kind", "methods", "status"]].values.tolist() \
+        == [["ears", "C1", "ended"]]

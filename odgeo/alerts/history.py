@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError, ParameterError
@@ -31,8 +32,8 @@ from ..io.outputs import write_error
 __all__ = ["HISTORY_COLUMNS", "AlertHistory", "history_key"]
 
 FORMAT = "odgeo-alert-history"
-VERSION = 1
-HISTORY_COLUMNS = ["alert_id", "area", "kind", "status", "window_start", "window_end", "count",
+VERSION = 2  # 2: one ``ears`` alert lists its ``methods`` (1 had one alert per method)
+HISTORY_COLUMNS = ["alert_id", "area", "kind", "methods", "status", "window_start", "window_end", "count",
                    "threshold_or_expected", "related_areas", "first_seen", "last_seen", "ended_at", "prior_count"]
 _TIMES = ("window_start", "window_end", "first_seen", "last_seen", "ended_at")
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -74,12 +75,14 @@ class AlertHistory:
         if not path.exists():
             return cls(path, key)
         meta, table = _read_sqlite(path) if path.suffix.lower() in SQLITE_SUFFIXES else _read_csv(path)
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") not in (1, VERSION):
             raise InputFileError(f"{path}: not an odgeo alert history (version {VERSION}); give a new `history` file")
         made_for = meta.get("key")
         if not isinstance(made_for, dict):
             raise InputFileError(f"{path}: the history's key is damaged; restore it from a backup or start a new "
                                  "`history` file")
+        if meta["version"] == 1:
+            table = _from_version_1(table)
         for part, what in (("areas_sha256", "other areas"), ("columns", "another input's columns")):
             if made_for.get(part) != key[part]:
                 raise InputFileError(f"`history` {path} was made for {what} ({made_for.get(part)}); "
@@ -98,7 +101,8 @@ class AlertHistory:
         except (ValueError, TypeError, KeyError) as err:
             raise InputFileError(f"{path}: the history is damaged ({err}); restore it from a backup or start a "
                                  "new `history` file") from err
-        table["related_areas"] = table["related_areas"].fillna("").astype(str)
+        for col in ("related_areas", "methods"):
+            table[col] = table[col].fillna("").astype(str)
         return cls(path, key, last, table[HISTORY_COLUMNS].reset_index(drop=True))
 
     def update(self, current: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -117,7 +121,8 @@ class AlertHistory:
             i = open_rows.get(key)
             if i is None:
                 new_rows.append({"alert_id": _new_id(table, new_rows, row.area, row.kind, as_of), "area": row.area,
-                                 "kind": row.kind, "status": "new", "window_start": row.window_start,
+                                 "kind": row.kind, "methods": row.methods, "status": "new",
+                                 "window_start": row.window_start,
                                  "window_end": row.window_end, "first_seen": as_of, "last_seen": as_of,
                                  "ended_at": pd.NaT, "count": int(row.count), "prior_count": pd.NA,
                                  "threshold_or_expected": row.threshold_or_expected,
@@ -126,6 +131,7 @@ class AlertHistory:
             if not (rerun and table.at[i, "last_seen"] == as_of):
                 table.at[i, "prior_count"] = table.at[i, "count"]
             for col, value in (("count", int(row.count)), ("threshold_or_expected", row.threshold_or_expected),
+                               ("methods", row.methods),
                                ("related_areas", row.related_areas), ("window_start", row.window_start),
                                ("window_end", row.window_end), ("last_seen", as_of), ("ended_at", pd.NaT)):
                 table.at[i, col] = value
@@ -196,6 +202,28 @@ def _new_id(table: pd.DataFrame, new_rows: list[dict], area: str, kind: str, as_
         n += 1
         out = f"{base}-{n}"
     return out
+
+
+def _from_version_1(table: pd.DataFrame) -> pd.DataFrame:
+    """A version-1 history's table in version 2: its ``ears_c1`` .. ``ears_c3`` alerts become ``ears`` alerts.
+
+    Open alerts of one area (one per method in version 1) become one, with the earliest
+    ``first_seen`` and every method; ended ones keep their rows. Their ids are kept.
+    """
+    if "kind" not in table or "status" not in table:
+        return table  # damaged: the check for missing columns says so
+    table = table.copy()
+    kinds = table["kind"].astype(str)
+    ears = kinds.str.startswith("ears_")
+    table["methods"] = np.where(ears, kinds.str[len("ears_"):].str.upper(), "")
+    table.loc[ears, "kind"] = "ears"
+    live = ears & (table["status"] != "ended")
+    keep = []
+    for _, group in table[live].groupby("area", sort=False):
+        first = group.sort_values(["first_seen", "alert_id"]).index[0]
+        table.at[first, "methods"] = ", ".join(sorted(group["methods"]))
+        keep.append(first)
+    return table[~live | table.index.isin(keep)].reset_index(drop=True)
 
 
 def _read_csv(path: Path) -> tuple[dict, pd.DataFrame]:

@@ -29,9 +29,10 @@ from ..incidents.dates import shift_days, wall_clock
 from .areas import ALL_AREAS, AlertAreas
 from .ears import DEFAULT_MIN_SD, DEFAULT_Z, ears
 
-__all__ = ["ALERT_KINDS", "DailySeries", "ThresholdRule", "alert_row", "current_alerts", "daily_series", "thresholds"]
+__all__ = ["ALERT_COLUMNS", "ALERT_KINDS", "DailySeries", "ThresholdRule", "alert_row", "current_alerts",
+           "daily_series", "thresholds"]
 
-ALERT_KINDS = ("threshold", "neighbour", "ears_c1", "ears_c2", "ears_c3", "scan")
+ALERT_KINDS = ("threshold", "neighbour", "ears", "scan")
 
 
 @dataclass(frozen=True)
@@ -207,23 +208,39 @@ def current_alerts(series: DailySeries, areas: AlertAreas, *, rule: ThresholdRul
         rows.append(alert_row(series.names[nb], "neighbour", start, end, series.window[nb], float(limit[nb]),
                          related=", ".join(names)))
     tables = []
+    alarms: dict[int, list[tuple[str, float]]] = {}  # series -> (method, upper bound) of each alarm
     for method in methods:
         z = (ears_z or {}).get(method, DEFAULT_Z[method])
         result = ears(counts, method, z=z, min_sd=min_sd)
         for s in np.flatnonzero(result.alarm[-1]).tolist():
-            rows.append(alert_row(series.names[s], f"ears_{method}", start, end, counts[-1, s],
-                             round(float(result.upper_bound[-1, s]), 3)
-                             if np.isfinite(result.upper_bound[-1, s]) else None))
+            alarms.setdefault(s, []).append((method.upper(), float(result.upper_bound[-1, s])))
         tables.append(_ears_table(series, method, result))
-    alerts = pd.DataFrame(rows, columns=["area", "kind", "window_start", "window_end", "count",
-                                         "threshold_or_expected", "related_areas"])
+    rows.extend(_ears_alert(series.names[s], found, start, end, counts[-1, s]) for s, found in sorted(alarms.items()))
+    alerts = pd.DataFrame(rows, columns=ALERT_COLUMNS)
     return alerts, derivation, (pd.concat(tables, ignore_index=True) if tables else _ears_table(series, "c1", None))
 
 
-def alert_row(area: str, kind: str, start, end, count, limit: float | None, related: str = "") -> dict:
+#: The columns of an alerts table before the history adds its id, status and dates.
+ALERT_COLUMNS = ["area", "kind", "methods", "window_start", "window_end", "count", "threshold_or_expected",
+                 "related_areas"]
+
+
+def alert_row(area: str, kind: str, start, end, count, limit: float | None, related: str = "",
+              methods: str = "") -> dict:
     """One row of an alerts table (before the history gives it an id and a status)."""
-    return {"area": area, "kind": kind, "window_start": start, "window_end": end, "count": int(count),
-            "threshold_or_expected": limit, "related_areas": related}
+    return {"area": area, "kind": kind, "methods": methods, "window_start": start, "window_end": end,
+            "count": int(count), "threshold_or_expected": limit, "related_areas": related}
+
+
+def _ears_alert(area: str, found: list[tuple[str, float]], start, end, count) -> dict:
+    """One ``ears`` alert for an area and day, however many methods alarmed.
+
+    Its bound is the lowest the day's count exceeded (a C3 with no bound, which any count
+    raises, leaves the others'; empty when C3 alone alarmed so).
+    """
+    bounds = [b for _, b in found if np.isfinite(b)]
+    return alert_row(area, "ears", start, end, count, round(min(bounds), 3) if bounds else None,
+                     methods=", ".join(m for m, _ in found))
 
 
 def _derivations(counts: np.ndarray, names: list[str], limit: np.ndarray, rule: ThresholdRule) -> dict:

@@ -21,8 +21,7 @@ from ..publish.gate import AlertFiles
 __all__ = ["CHART_DAYS", "alert_sentence", "chance_phrase", "scan_sentence", "summary_page"]
 
 CHART_DAYS = 90
-KIND_WORDS = {"threshold": "spike", "neighbour": "neighbouring spike", "ears_c1": "EARS C1", "ears_c2": "EARS C2",
-              "ears_c3": "EARS C3", "scan": "space-time cluster"}
+KIND_WORDS = {"threshold": "spike", "neighbour": "neighbouring spike", "ears": "EARS", "scan": "space-time cluster"}
 STATUS_COLOURS = {"new": "#b2182b", "ongoing": "#ef8a62", "ended": "#878787"}
 
 
@@ -84,7 +83,7 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
     if row.status == "ended":  # as of this run (ended_at), not the end of the alert's last window
         ended = getattr(row, "ended_at", None)
         ended_when = moment_text(ended, fmt) if ended is not None and pd.notna(ended) else when
-        return (f"The {KIND_WORDS[row.kind]} alert in {area} (since {moment_text(row.first_seen, fmt)}) has ended "
+        return (f"The {kind_words(row)} alert in {area} (since {moment_text(row.first_seen, fmt)}) has ended "
                 f"as of {ended_when}.")
     more = ""
     # The last run's window is another window (a day earlier): a larger count is "up from", not
@@ -113,7 +112,16 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
                 f"a space-time cluster{chance}.{more}")
     bound = (f", above the expected upper bound of {float(limit):.1f}" if shown_limit
              else ", above what the week before leads to expect")
-    return f"{n.capitalize()} {_overdoses(n)} in {area} on the day to {when}{bound} ({KIND_WORDS[row.kind]}).{more}"
+    return f"{n.capitalize()} {_overdoses(n)} in {area} on the day to {when}{bound} ({kind_words(row)}).{more}"
+
+
+def kind_words(row) -> str:
+    """An alert's kind for a reader: "spike", "EARS C1 and C2"."""
+    methods = [m.strip() for m in str(getattr(row, "methods", "") or "").split(",") if m.strip()]
+    if row.kind != "ears" or not methods:
+        return KIND_WORDS[row.kind]
+    listed = methods[0] if len(methods) == 1 else f"{', '.join(methods[:-1])} and {methods[-1]}"
+    return f"EARS {listed}"
 
 
 def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles, areas, gate, as_of,
@@ -159,7 +167,7 @@ def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles
     else:
         items = "".join(
             f"<li><span class='badge' style='background:{STATUS_COLOURS[r.status]}'>{html.escape(r.status)}</span> "
-            f"<b>{html.escape(KIND_WORDS[r.kind])}</b>: {html.escape(r.sentence)}</li>" for r in alerts.itertuples())
+            f"<b>{html.escape(kind_words(r))}</b>: {html.escape(r.sentence)}</li>" for r in alerts.itertuples())
         parts.append(f"<h2>Alerts ({len(live)} live)</h2><ul class='alerts'>{items}</ul>")
     parts.append("<h2>Areas</h2>" + _svg_map(areas, live, files.shown_areas))
     charts = [_chart(series, name, files, alerts) for name in dict.fromkeys(live["area"])]
