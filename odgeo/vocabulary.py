@@ -22,6 +22,7 @@ __all__ = [
            "POSTGIS_MODES",
            "SERVICES",
            "STEPS",
+           "near_words",
            "plural",
 ]
 
@@ -58,3 +59,12 @@ EARS_METHODS = ("c1", "c2", "c3")
 def plural(n: int, noun: str, many: str | None = None) -> str:
     """``n`` and its noun, singular for one: "1 alert", "3 alerts" (``many``: an irregular plural)."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {many or noun + 's'}"
+
+
+def near_words(lon: float, lat: float) -> str:
+    """A place without a name, for a reader: "the area near 33.42° N, 111.94° W".
+
+    Two decimals (about 1 km) say where a 5 km² cell is without claiming more precision.
+    """
+    ns, ew = ("N" if lat >= 0 else "S"), ("E" if lon >= 0 else "W")
+    return f"the area near {abs(lat):.2f}° {ns}, {abs(lon):.2f}° {ew}"

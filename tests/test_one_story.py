@@ -80,7 +80,7 @@ def test_one_alert_and_one_overdose_are_singular():
     row = SimpleNamespace(area="West", kind="neighbour", status="new", count=1, prior_count=None,
                           threshold_or_expected=3, related_areas="East", window_start=pd.Timestamp("2025-03-01"),
                           window_end=pd.Timestamp("2025-03-02 07:00"), first_seen=pd.Timestamp("2025-03-02"))
-    assert "(1 suspected overdose in West itself)" in alert_sentence(row, RestrictedGate(), "%d %b %H:%M", 24)
+    assert "it had 1 suspected overdose itself." in alert_sentence(row, RestrictedGate(), "%d %b %H:%M", 24)
     assert (plural(1, "alert"), plural(14, "area"), plural(2_500, "circle")) == ("1 alert", "14 areas", "2,500 circles")
 
 
@@ -295,3 +295,34 @@ def test_the_scan_legend_speaks_to_a_reader_not_to_an_option():
 
     words = [w for _, _, w in SCAN_COLOURS]
     assert not any("--" in w for w in words) and words[-1] == "p ≥ 0.1: weak, could well be chance"
+
+
+@pytest.mark.parametrize("audience", ["public", "restricted"])
+def test_h3_areas_are_named_by_a_place_not_by_their_index(tmp_path, audience):
+    # Issue 43, item 7: "10 suspected overdoses in 872830828ffffff" told a duty officer nothing.
+    import h3
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["alerts", str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ, "--tiles",
+                                      "none", "--audience", audience, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    alerts = pd.read_csv(out / "alerts.csv", dtype=str, keep_default_na=False)
+    cells = [a for a in alerts["area"] if a != "all"]
+    assert cells and all(h3.is_valid_cell(c) for c in cells)  # the table keeps the key
+    for cell, sentence in zip(alerts["area"], alerts["sentence"]):
+        if cell == "all":
+            continue
+        lat, lon = h3.cell_to_latlng(cell)  # the published centre, independently of odgeo's helper
+        assert f"the area near {abs(lat):.2f}° N, {abs(lon):.2f}° W".lower() in sentence.lower(), sentence
+        assert not re.search(r"\b8[0-9a-f]{14}\b", sentence), sentence
+    for page in ("summary.html", "map.html"):
+        assert not re.search(r"\b8[0-9a-f]{14}\b", _page_text(out / page)), f"{page} names a cell by its index"
+    assert not re.search(r"\b8[0-9a-f]{14}\b", result.output)
+    if audience == "restricted":  # issue 43, item 10: the 90-day charts had no y scale
+        page = (out / "summary.html").read_text()
+        charts = re.findall(r"<svg[^>]*class='chart'.*?</svg>", page, flags=re.S)
+        assert charts
+        for chart in charts:
+            labels = [int(t) for t in re.findall(r"<text[^>]*>(\d+)</text>", chart)]
+            heights = [int(c) for c in re.findall(r"<title>[\d-]+: (\d+)</title>", chart)]
+            assert labels[-1] == 0 and labels[0] >= max(heights) > 0, chart[:200]

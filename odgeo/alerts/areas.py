@@ -9,7 +9,7 @@ polygons touch (or H3 cells one ring apart), or the pairs of a CSV file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,10 +20,11 @@ import shapely
 from .. import defaults
 from ..boundaries.counts import dissolve_by_name, read_boundaries
 from ..errors import InputFileError
-from ..hexes import cell_disks, cell_strs, cells_to_polygons, points_to_cells
+from ..hexes import cell_centres, cell_disks, cell_strs, cells_to_polygons, points_to_cells
 from ..incidents.tables import read_table
 from ..projection import lonlat_of
 from ..schema import WGS84
+from ..vocabulary import near_words
 
 __all__ = ["ALL_AREAS", "DEFAULT_ALERT_RESOLUTION", "AlertAreas", "h3_areas", "polygon_areas", "read_neighbour_pairs"]
 
@@ -41,6 +42,11 @@ class AlertAreas:
     source: dict  # how the areas were made (file and column, or H3 resolution), for run.json and history
     members: tuple[np.ndarray, np.ndarray]  # (incident index, area index) pairs
     neighbours: dict[int, set[int]]
+    places: dict[str, str] = field(default_factory=dict)  # a name in words, where the name is a code (H3)
+
+    def place(self, name: str) -> str:
+        """An area as a sentence names it: its name, "the whole input", or "the area near ..." for a cell."""
+        return "the whole input" if name == ALL_AREAS else self.places.get(name, name)
 
     def frame(self) -> gpd.GeoDataFrame:
         """One row per area: name and outline."""
@@ -109,7 +115,7 @@ def h3_areas(incidents: gpd.GeoDataFrame, resolution: int = DEFAULT_ALERT_RESOLU
     Returns
     -------
     AlertAreas
-        One area per occupied cell, named by its H3 index.
+        One area per occupied cell, named by its H3 index; its place in words is near its centre.
     """
     lon, lat = lonlat_of(incidents.geometry)
     cell_of = points_to_cells(lon, lat, resolution)
@@ -120,7 +126,10 @@ def h3_areas(incidents: gpd.GeoDataFrame, resolution: int = DEFAULT_ALERT_RESOLU
                   for i, disk in enumerate(cell_disks(cells, 1))}
     outlines = gpd.GeoSeries(cells_to_polygons(names).to_numpy(), crs=WGS84)
     source = {"kind": "h3", "resolution": int(resolution), "n_areas": len(names)}
-    return AlertAreas(names, outlines, source, (np.arange(len(cell_of)), area_of.astype(np.int64)), neighbours)
+    centre_lon, centre_lat = cell_centres(cells)
+    places = {n: near_words(x, y) for n, x, y in zip(names, centre_lon.tolist(), centre_lat.tolist())}
+    return AlertAreas(names, outlines, source, (np.arange(len(cell_of)), area_of.astype(np.int64)), neighbours,
+                      places)
 
 
 def read_neighbour_pairs(path: str | Path, names: list[str]) -> dict[int, set[int]]:

@@ -30,7 +30,7 @@ from ..incidents.read import IncidentRead
 from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
 from ..io.writers import write_csv
-from ..maps.summary import alert_sentence, chance_phrase, moment_text, summary_page
+from ..maps.summary import alert_sentence, area_heading, chance_phrase, moment_text, summary_page
 from ..maps.webmap import basemap, build_map
 from ..publish.gate import AlertFiles, Products
 from ..publish.restricted import Gate
@@ -226,7 +226,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
                              cells_are_areas=areas.source["kind"] == "h3")
     record.param("as_of", files.moment(as_of), "given" if given_as_of is not None else "default",
                  None if given_as_of is not None else "the latest incident (the end of its day when it has no time)")
-    sentences = [alert_sentence(row, gate, files.time_format, window_hours, rarity)
+    sentences = [alert_sentence(row, gate, files.time_format, window_hours, rarity, place=areas.place)
                  for row in alerts.itertuples(index=False)]
     files.alerts.insert(len(files.alerts.columns), "sentence", sentences)
     test = None
@@ -383,7 +383,8 @@ def _map(settings: AlertSettings, read, alerts: pd.DataFrame, areas: AlertAreas,
     frame["alert"] = [state.get(n, "") for n in frame["name"]]
     frame["sentence"] = [sentence.get(n, "no alert") for n in frame["name"]]
     if files.shown_areas is not None:
-        frame = frame[frame["name"].isin(files.shown_areas)]
+        frame = frame[frame["name"].isin(files.shown_areas)].copy()
+    frame["name"] = [area_heading(areas, n) for n in frame["name"]]  # a cell by a place, not its index
     products = gate.label(Products(gate.audience, hexes=None, grid=None, hotspots=None, clusters=None,
                                    alert_areas=gpd.GeoDataFrame(frame, geometry="geometry", crs=frame.crs),
                                    extent=tuple(areas.outlines.total_bounds)))

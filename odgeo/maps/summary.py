@@ -9,6 +9,7 @@ alert only, since daily counts are small), and the backtest when there is one.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from ..alerts.spikes import DailySeries
 from ..incidents.dates import end_day, is_day_start
 from ..publish.gate import AlertFiles
 
-__all__ = ["CHART_DAYS", "alert_sentence", "chance_phrase", "scan_sentence", "summary_page"]
+__all__ = ["CHART_DAYS", "alert_sentence", "area_heading", "chance_phrase", "scan_sentence", "summary_page"]
 
 CHART_DAYS = 90
 KIND_WORDS = {"threshold": "spike", "neighbour": "neighbouring spike", "ears": "EARS", "scan": "space-time cluster"}
@@ -72,9 +73,15 @@ def scan_sentence(row, gate, max_days: int, permutations: int) -> str:
     return f"{what[0].upper()}{what[1:]}; a cluster this strong would arise by chance {rare}."
 
 
-def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, str] | None = None) -> str:
-    """One alert in words, with counts as the audience may see them (``rarity``: :func:`chance_phrase` by area)."""
-    area = "the whole input" if row.area == ALL_AREAS else str(row.area)
+def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, str] | None = None,
+                   place: Callable[[str], str] | None = None) -> str:
+    """One alert in words, with counts as the audience may see them.
+
+    ``rarity``: :func:`chance_phrase` by area; ``place``: an area's name in words
+    (:meth:`odgeo.alerts.areas.AlertAreas.place`; default: the name, "the whole input" for ``all``).
+    """
+    place = place or (lambda name: "the whole input" if name == ALL_AREAS else name)
+    area = place(str(row.area))
     when = moment_text(row.window_end, fmt)
     limit = row.threshold_or_expected
     shown_limit = gate.shows(limit)
@@ -99,8 +106,9 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
                 ", which reached the area's alert threshold")
         return f"{n.capitalize()} {_overdoses(n)} in {area} in the {hours} to {when}{rule}.{more}"
     if row.kind == "neighbour":
-        return (f"{area} borders {row.related_areas}, in spike alert in the {hours} to {when} "
-                f"({n} {_overdoses(n)} in {area} itself).{more}")
+        related = " and ".join(place(a.strip()) for a in str(row.related_areas).split(",") if a.strip())
+        return (f"{area[0].upper()}{area[1:]} borders {related}, in spike alert in the {hours} to {when}; "
+                f"it had {n} {_overdoses(n)} itself.{more}")
     if row.kind == "scan":
         days = max(1, round((pd.Timestamp(row.window_end) - pd.Timestamp(row.window_start)) / pd.Timedelta(days=1)))
         # A small cluster's first day dates its first incidents (its public row shows the month only).
@@ -170,7 +178,7 @@ def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles
             f"<b>{html.escape(kind_words(r))}</b>: {html.escape(r.sentence)}</li>" for r in alerts.itertuples())
         parts.append(f"<h2>Alerts ({len(live)} live)</h2><ul class='alerts'>{items}</ul>")
     parts.append("<h2>Areas</h2>" + _svg_map(areas, live, files.shown_areas))
-    charts = [_chart(series, name, files, alerts) for name in dict.fromkeys(live["area"])]
+    charts = [_chart(series, name, files, alerts, area_heading(areas, name)) for name in dict.fromkeys(live["area"])]
     if charts:
         parts.append(f"<h2>Last {CHART_DAYS} days</h2>" + "".join(charts))
     if backtest is not None:
@@ -196,38 +204,54 @@ def _svg_map(areas, live: pd.DataFrame, shown: set[str] | None, width: int = 320
         d = " ".join("M" + " L".join(f"{(x - x0) * scale:.1f},{(y1 - y) * scale:.1f}" for x, y in ring) + " Z"
                      for ring in rings)
         paths.append(f"<path d='{d}' fill='{fill}' stroke='#636363' stroke-width='0.6'>"
-                     f"<title>{html.escape(str(name))}</title></path>")
+                     f"<title>{html.escape(area_heading(areas, name))}</title></path>")
     return (f"<svg viewBox='0 0 {width} {height}' class='map' role='img' aria-label='areas in alert'>"
             + "".join(paths) + "</svg><p class='key'><span style='color:#d7301f'>&#9632;</span> in alert "
             "<span style='color:#fdbb84'>&#9632;</span> neighbour of one in alert</p>")
 
 
-def _chart(series: DailySeries, name: str, files: AlertFiles, alerts: pd.DataFrame) -> str:
-    """Daily counts of the last 90 days with the threshold, or (public) the days in alert."""
+def area_heading(areas, name: str) -> str:
+    """An area's name as a heading: "West", "The area near 33.42° N, 111.94° W"."""
+    words = areas.place(name) if hasattr(areas, "place") else name
+    return words[0].upper() + words[1:]
+
+
+def _chart(series: DailySeries, name: str, files: AlertFiles, alerts: pd.DataFrame, heading: str) -> str:
+    """Daily counts of the last 90 days with the threshold, or (public) the days in alert.
+
+    The y axis is labelled at 0 and at its top (the highest day, or the threshold when higher).
+    """
     col = series.names.index(name)
     counts = series.counts[-CHART_DAYS:, col]
     days = series.days[-CHART_DAYS:]
-    w, h, n = 320, 90, len(counts)
-    bar = w / max(n, 1)
     if files.hidden is not None:  # public: no daily counts
         kinds = alerts[(alerts["area"] == name) & (alerts["status"] != "ended")]
         since = moment_text(kinds["first_seen"].min(), files.time_format) if len(kinds) else ""
-        return (f"<h3>{html.escape(name)}</h3><p>Daily counts are not shown to the public: most are smaller than "
+        return (f"<h3>{html.escape(heading)}</h3><p>Daily counts are not shown to the public: most are smaller than "
                 f"can be published. In alert since {html.escape(since)}.</p>")
+    left, w, h, n = 24, 320, 90, len(counts)
+    bar = (w - left) / max(n, 1)
     top = max(int(counts.max(initial=0)), 1)
     limit = alerts.loc[(alerts["area"] == name) & (alerts["kind"] == "threshold"), "threshold_or_expected"]
-    line = ""
-    if len(limit) and pd.notna(limit.iloc[0]):
-        top = max(top, int(limit.iloc[0]))
-        y = h - float(limit.iloc[0]) / top * (h - 10)
-        line = f"<line x1='0' x2='{w}' y1='{y:.1f}' y2='{y:.1f}' stroke='#b2182b' stroke-dasharray='4 2'/>"
-    bars = "".join(f"<rect x='{i * bar:.1f}' y='{h - c / top * (h - 10):.1f}' width='{max(bar - 0.5, 0.5):.1f}' "
+    threshold = float(limit.iloc[0]) if len(limit) and pd.notna(limit.iloc[0]) else None
+    top = max(top, int(np.ceil(threshold))) if threshold is not None else top
+
+    def y_of(c: float) -> float:
+        return h - c / top * (h - 10)
+
+    line = (f"<line x1='{left}' x2='{w}' y1='{y_of(threshold):.1f}' y2='{y_of(threshold):.1f}' stroke='#b2182b' "
+            "stroke-dasharray='4 2'/>") if threshold is not None else ""
+    axis = (f"<line x1='{left - 2}' x2='{left - 2}' y1='10' y2='{h}' stroke='#999'/>"
+            f"<text x='{left - 5}' y='14' font-size='9' text-anchor='end'>{top}</text>"
+            f"<text x='{left - 5}' y='{h - 1}' font-size='9' text-anchor='end'>0</text>")
+    bars = "".join(f"<rect x='{left + i * bar:.1f}' y='{y_of(c):.1f}' width='{max(bar - 0.5, 0.5):.1f}' "
                    f"height='{c / top * (h - 10):.1f}' fill='#4d4d4d'><title>{d}: {c}</title></rect>"
                    for i, (d, c) in enumerate(zip(days, counts.tolist())))
-    return (f"<h3>{html.escape(name)}</h3><svg viewBox='0 0 {w} {h}' class='chart'>{bars}{line}</svg>"
-            f"<p class='key'>{html.escape(days[0])} to {html.escape(days[-1])}; "
+    return (f"<h3>{html.escape(heading)}</h3><svg viewBox='0 0 {w} {h}' class='chart' role='img' "
+            f"aria-label='suspected overdoses a day'>{axis}{bars}{line}</svg>"
+            f"<p class='key'>Suspected overdoses a day, {html.escape(days[0])} to {html.escape(days[-1])}; "
             f"highest day {int(counts.max(initial=0))}"
-            + ("; dashed: the threshold" if line else "") + "</p>")
+            + (f"; dashed: the threshold ({threshold:g})" if line else "") + "</p>")
 
 
 def _backtest_svg(table: pd.DataFrame, w: int = 320, h: int = 200) -> str:
