@@ -33,7 +33,7 @@ __all__ = [
 
 # The choices come from the library's own dependency-free vocabulary: they cannot drift,
 # and importing it keeps `odgeo --help` instant.
-from odgeo.vocabulary import AUDIENCES, CORRECTIONS, ENGINES, OUTCOMES, POSTGIS_MODES
+from odgeo.vocabulary import ASSUMED_OUTCOMES, AUDIENCES, CORRECTIONS, ENGINES, OUTCOMES, POSTGIS_MODES
 
 
 class FiniteFloat(click.FloatRange):
@@ -266,6 +266,9 @@ input_options = _stack(
     click.option("--until", metavar="DATE", help="Keep incidents on or before DATE (YYYY-MM-DD, inclusive)."),
     click.option("--outcome", "outcomes", multiple=True, metavar="OUTCOME",
                  help="Keep only these outcomes: fatal, nonfatal, unknown (repeat or comma-separate)."),
+    click.option("--assume-outcome", type=click.Choice(ASSUMED_OUTCOMES),
+                 help="The outcome of every incident, for a file without an outcome column: fatal for a "
+                      "medical examiner's deaths (default: unknown, shown as 'outcome not recorded')."),
     click.option("--audience", type=click.Choice(AUDIENCES), default=None,
                  help=f"{defaults.AUDIENCE} (default): aggregates only, small counts protected. "
                       "restricted: exact counts, incident points and a RESTRICTED banner."),

@@ -8,6 +8,7 @@ other; importing this module costs nothing, so ``odgeo --help`` stays instant.
 from __future__ import annotations
 
 __all__ = [
+           "ASSUMED_OUTCOMES",
            "AUDIENCES",
            "CLASSIFIERS",
            "CLUSTER_METHODS",
@@ -32,6 +33,8 @@ AUDIENCES = ("public", "restricted")
 KERNELS = ("quartic", "gaussian")
 #: An incident's outcome.
 OUTCOMES = ("fatal", "nonfatal", "unknown")
+#: The outcome every incident of a file without an outcome column may be said to have (--assume-outcome).
+ASSUMED_OUTCOMES = ("fatal", "nonfatal")
 #: Multiple-testing corrections of Gi* p-values.
 CORRECTIONS = ("fdr", "bonferroni", "none")
 #: How Gi*'s scale is chosen: given (fixed) or from the data (optimized).

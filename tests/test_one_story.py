@@ -116,6 +116,33 @@ def test_a_file_without_outcomes_is_not_shown_as_0_fatal(tmp_path, caplog):
     assert "5,037 value(s) of the outcome column 'manner' are not an outcome odgeo knows" in result.output
 
 
+@pytest.mark.parametrize("engine", ["memory", "dask"])
+def test_a_file_of_deaths_is_said_to_be_one(tmp_path, engine):
+    # Issue 43, item 4: `--assume-outcome fatal` for a file that is all deaths, on either engine.
+    frame = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False)
+    path = tmp_path / "deaths.csv"
+    frame.drop(columns="outcome").to_csv(path, index=False)
+    out = tmp_path / "out"
+    args = ["hotspots", str(path), "--timezone", SAMPLE_TZ, "--tiles", "none", "--audience", "restricted",
+            "--engine", engine, "--boundaries", str(SAMPLE / "neighbourhoods.geojson"), "--assume-outcome", "fatal"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text())
+    n_used = record["counts"]["n_used"]
+    assert n_used > 0 and record["counts"]["n_used_fatal"] == n_used
+    assert record["parameters"]["assume_outcome"]["value"] == "fatal"
+    assert f"located incidents ({n_used:,} fatal)" in _page_text(out / "map.html")
+    for layer in ("hexes.geojson", "areas.geojson"):
+        features = json.loads((out / layer).read_text())["features"]
+        assert all(f["properties"]["fatal"] == f["properties"]["count"] for f in features), layer
+        assert not {"nonfatal", "unknown"} & set(features[0]["properties"]), layer
+    # A file with outcomes of its own is filtered with --outcome, not overridden.
+    refused = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--timezone", SAMPLE_TZ,
+                                       "--engine", engine, "--assume-outcome", "fatal", "--out", str(tmp_path / "x")])
+    assert refused.exit_code != 0 and "Traceback" not in refused.output
+    assert "has 'outcome'; keep the outcomes you want with --outcome fatal instead" in refused.output
+
+
 def test_boundary_counts_hide_zeros_beside_hidden_counts():
     import geopandas as gpd
     from shapely.geometry import box

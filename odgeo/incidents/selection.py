@@ -7,19 +7,20 @@ counts still add up (``n_input = n_used + n_unlocated + n_rejected``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..arrowtext import text_by_code
 from ..errors import ParameterError
 from ..schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, SOURCE_ROW
-from ..vocabulary import OUTCOMES
+from ..vocabulary import ASSUMED_OUTCOMES, OUTCOMES
 from .dates import option_time, wall_clock
 from .read import IncidentRead
 
-__all__ = ["RowCounts", "filter_incidents", "move_to_rejects"]
+__all__ = ["RowCounts", "assume_outcome", "filter_incidents", "move_to_rejects"]
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,38 @@ def _as_bound(value, tz, option: str, *, inclusive_day: bool = False) -> pd.Time
 
 
 def outcomes_recorded(read: IncidentRead) -> bool:
-    """Whether the input has an outcome column (without one, every outcome is unknown, not non-fatal)."""
-    return read.columns.get(OUTCOME) is not None
+    """Whether outcomes are known: a column, or `assume_outcome` (else every one is unknown, not non-fatal)."""
+    return read.columns.get(OUTCOME) is not None or bool(read.notes.get(ASSUMED_NOTE))
+
+
+#: The note that counts the rows whose outcome was given by ``assume_outcome``.
+ASSUMED_NOTE = "outcome_assumed"
+
+
+def assume_outcome(read: IncidentRead, outcome: str | None) -> IncidentRead:
+    """Every incident has ``outcome`` (a file of deaths: ``"fatal"``); None: as read.
+
+    For a file without an outcome column only: a column says each row's outcome itself,
+    and a file of deaths that has one is filtered with ``outcomes`` instead.
+
+    Raises
+    ------
+    ParameterError
+        If ``outcome`` is not fatal or nonfatal, or the input has an outcome column.
+    """
+    if outcome is None:
+        return read
+    if outcome not in ASSUMED_OUTCOMES:
+        raise ParameterError(f"`assume_outcome` must be fatal or nonfatal, not {outcome!r}")
+    column = read.columns.get(OUTCOME)
+    if column is not None:
+        raise ParameterError(f"`assume_outcome` is for a file without an outcome column, and this one has "
+                             f"{column!r}; keep the outcomes you want with `outcomes` {outcome} instead")
+    frame = read.incidents.copy()
+    frame[OUTCOME] = text_by_code([outcome], np.zeros(len(frame), dtype=np.int64)).to_numpy()
+    notes = {k: v for k, v in read.notes.items() if k != "outcome_column_absent"}
+    notes[ASSUMED_NOTE] = len(frame)
+    return replace(read, incidents=frame, notes=notes)
 
 
 def warn_about_notes(read: IncidentRead) -> None:

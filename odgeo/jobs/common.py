@@ -20,7 +20,7 @@ from ..geocode.public import show_geocoding
 from ..incidents.dates import option_time, wall_clock
 from ..incidents.extent import PLACE_LEVEL_WORDS, check_spread, place_level
 from ..incidents.read import IncidentRead, read_source
-from ..incidents.selection import RowCounts, filter_incidents, move_to_rejects, warn_about_notes
+from ..incidents.selection import RowCounts, assume_outcome, filter_incidents, move_to_rejects, warn_about_notes
 from ..incidents.source import InputSource, ReadOptions
 from ..io.outputs import FileLock, OutputFolder
 from ..io.postgis import PostgisDestination
@@ -52,6 +52,9 @@ class JobSettings:
         CRS of coordinate columns, the time zone of naive dates, the vector layer.
     since, until, outcomes
         Filters (inclusive dates; outcomes among fatal, nonfatal, unknown).
+    assume_outcome
+        The outcome of every incident of a file without an outcome column ("fatal" for a
+        medical examiner's file of deaths; None: unknown).
     date_format, accept_implausible_dates
         strftime format of the dates (default: guessed, with the day/month order
         decided from every value); keep dates before 1990 or after today.
@@ -86,6 +89,7 @@ class JobSettings:
     since: str | None = None
     until: str | None = None
     outcomes: tuple[str, ...] | None = None
+    assume_outcome: str | None = None
     date_format: str | None = None
     accept_implausible_dates: bool | None = None
     drop_outliers: bool | None = None
@@ -258,8 +262,8 @@ def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecor
     """
     validate_incident_frame(read.incidents)  # frames from notebooks enter here as well as files
     record_filters(settings, record)
-    read = filter_incidents(read, since=settings.since, until=settings.until, outcomes=settings.outcomes,
-                            require_dates=require_dates, as_of=as_of)
+    read = filter_incidents(assume_outcome(read, settings.assume_outcome), since=settings.since,
+                            until=settings.until, outcomes=settings.outcomes, require_dates=require_dates, as_of=as_of)
     read = _set_aside_outliers(read, settings, record)
     used = located(read.incidents).reset_index(drop=True)
     rows = record_selection(record, read, len(used), int(used[OCCURRED_AT].isna().sum()),
@@ -274,6 +278,8 @@ def record_filters(settings: JobSettings, record: RunRecord) -> None:
     record.param("until", settings.until, "given" if settings.until else "default")
     record.param("outcomes", list(settings.outcomes) if settings.outcomes else None,
                  "given" if settings.outcomes else "default")
+    record.param("assume_outcome", settings.assume_outcome, "given" if settings.assume_outcome else "default",
+                 None if settings.assume_outcome else "outcomes as the outcome column gives them (none: unknown)")
     record.param("date_format", settings.date_format, "given" if settings.date_format else "default",
                  None if settings.date_format else "guessed; day/month order decided from every value")
     record.param("accept_implausible_dates", bool(settings.accept_implausible_dates),

@@ -34,7 +34,7 @@ from ..publish.audience import check_audience_options
 from ..publish.geomask import donut_mask, parse_mask_distances, ring_population
 from ..publish.restricted import Gate, HotspotLayers, Products
 from ..runrecord import RunRecord
-from ..schema import OCCURRED_AT, OUTCOME, has_location
+from ..schema import OCCURRED_AT, OUTCOMES, has_location
 from .cluster_steps import ClusterPlan, cluster_labels, plan_clusters
 from .common import (
     JobSettings,
@@ -291,6 +291,8 @@ def analyse_hotspots(
         # Without an outcome column every outcome is unknown: no fatal/nonfatal columns saying "0 fatal".
         counts = used.count_cells(resolution=plan.resolution, period=None if plan.period == "none" else plan.period,
                                   by_outcome=outcomes_recorded(read))
+        if settings.assume_outcome:  # every incident has it: the other outcomes' columns are zeros by construction
+            counts = counts.drop(columns=[o for o in OUTCOMES if o != settings.assume_outcome and o in counts])
         hexes = gpd.GeoDataFrame(counts.reset_index(), geometry=hexes_mod.cells_to_polygons(counts.index).values,
                                  crs="EPSG:4326")
 
@@ -311,7 +313,7 @@ def analyse_hotspots(
     with record.timed("gistar"):
         gistar = hotspot_statistics(plan.gistar, used, counts, plan.resolution)
     record.sections["gistar"] = gistar.settings
-    areas = _areas(record, settings, used)
+    areas = _areas(record, settings, used, by_outcome=outcomes_recorded(read))
     population = _population(record, settings)
     say(f"preparing {audience} products")
     with record.timed("privacy"):
@@ -343,7 +345,8 @@ def select_located(read: IncidentRead | IncidentParts, settings: HotspotSettings
     return read, InMemoryIncidents(used), rows
 
 
-def _areas(record: RunRecord, settings: HotspotSettings, used: LocatedIncidents) -> gpd.GeoDataFrame | None:
+def _areas(record: RunRecord, settings: HotspotSettings, used: LocatedIncidents,
+           by_outcome: bool) -> gpd.GeoDataFrame | None:
     if not settings.boundaries:
         return None
     with record.timed("areas"):
@@ -363,7 +366,7 @@ def _areas(record: RunRecord, settings: HotspotSettings, used: LocatedIncidents)
         record.param("dissolve_boundaries", bool(settings.dissolve_boundaries),
                      "given" if settings.dissolve_boundaries else "default")
         areas = area_counts(boundaries, used.frame)
-        return areas if record.sections["columns"].get(OUTCOME) else areas.drop(columns="fatal")
+        return areas if by_outcome else areas.drop(columns="fatal")
 
 
 def _population(record: RunRecord, settings: HotspotSettings):

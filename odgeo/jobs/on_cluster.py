@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..engine.dask_read import IncidentParts
 from ..incidents.read import IncidentRead
-from ..incidents.selection import RowCounts, filter_incidents
+from ..incidents.selection import RowCounts, assume_outcome, filter_incidents
 from ..schema import OCCURRED_AT
 from .common import JobSettings, record_filters, record_selection, reject_outliers, spread_outliers
 from .located import ClusterIncidents
@@ -36,9 +36,11 @@ def select_parts(given: IncidentParts, settings: JobSettings,
     """
     record_filters(settings, record)
     parts = given
+    if settings.assume_outcome is not None:
+        parts = parts.each(assume_outcome, outcome=settings.assume_outcome)
     if settings.since is not None or settings.until is not None or settings.outcomes:
         # Only when asked: a part returned as it is would be held (and spilled) twice by Dask's accounting.
-        parts = given.each(filter_incidents, since=settings.since, until=settings.until, outcomes=settings.outcomes)
+        parts = parts.each(filter_incidents, since=settings.since, until=settings.until, outcomes=settings.outcomes)
     located = parts.located()
     gathered = parts.client.gather(located)
     sizes = [len(p) for p in gathered]
