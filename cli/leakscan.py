@@ -6,7 +6,7 @@ import click
 
 from odgeo import defaults
 
-from .options import column_options, columns_from
+from .options import column_options, columns_from, progress_printer
 
 
 @click.command()
@@ -57,6 +57,9 @@ def leakscan(folders: tuple[str, ...], input_path: str, min_count: int, timezone
     from odgeo.publish.leakscan import scan_public_outputs
     from odgeo.schema import INCIDENT_ID
 
+    progress = progress_printer(click.get_current_context())
+    if progress is not None:
+        progress("reading the incidents")
     read = read_incidents(input_path, columns=columns_from(columns), timezone=timezone or "UTC")
     values = [read.incidents[INCIDENT_ID].dropna().astype(str)]
     if identifying_cols:
@@ -80,10 +83,12 @@ def leakscan(folders: tuple[str, ...], input_path: str, min_count: int, timezone
     found = 0
     for i, folder in enumerate(folders):
         leaks = scan_public_outputs(folder, read.incidents, min_count=min_count, identifying=identifying,
-                                    study_area=area, public_places=places)
+                                    study_area=area, public_places=places, progress=progress)
         before = previous or (folders[i - 1] if series and i else None)
         if before:
             leaks += difference_releases(before, folder, min_count=min_count)
+        if progress is not None:
+            progress.close()
         for leak in leaks:
             click.echo(f"{folder}: {leak}" if len(folders) > 1 else str(leak))
         found += len(leaks)

@@ -13,6 +13,8 @@ import click
 from odgeo._version import __version__
 from odgeo.errors import OdgeoError, ParameterError
 
+from .progress import ClearsProgress
+
 __all__ = ["cli", "in_flags"]
 
 
@@ -72,12 +74,11 @@ def in_flags(message: str) -> str:
     return _SETTING.sub(lambda m: flags.get(m.group(1), m.group(0)), message)
 
 
-class _FlagWords(logging.Filter):
-    """Log lines of the library in the command line's words (see :func:`in_flags`)."""
+class _FlagWords(logging.Formatter):
+    """Log lines of the library in the command line's words (see :func:`in_flags`), on stderr and in log.txt."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = in_flags(record.getMessage()), None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return in_flags(super().format(record))
 
 
 def _tune_garbage_collector() -> None:
@@ -131,8 +132,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """
     ctx.obj = {}
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    handler.addFilter(_FlagWords())
+    handler.setFormatter(_FlagWords("%(levelname)s: %(message)s"))
+    clears = ClearsProgress()  # a live progress line is wiped before a message is printed
+    handler.addFilter(clears)
+    ctx.obj["clears_progress"] = clears
     root = logging.getLogger("odgeo")
     root.handlers[:] = [handler]
     root.propagate = False
@@ -143,7 +146,10 @@ def _set_verbosity(ctx: click.Context, verbosity: int) -> None:
     """-q (-1), nothing (0), -v (1), -vv (2): the odgeo logger's level and what the commands read."""
     ctx.find_root().obj["verbosity"] = verbosity
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    logging.getLogger("odgeo").setLevel(level)
+    logger = logging.getLogger("odgeo")
+    logger.setLevel(min(level, logging.WARNING))  # warnings always reach log.txt; -q only keeps them off stderr
+    for handler in logger.handlers:
+        handler.setLevel(level)
 
 
 def _verbosity_given(ctx: click.Context, param: click.Parameter, value) -> None:

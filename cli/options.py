@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import tomllib
 from pathlib import Path
 
 import click
 
 from odgeo import defaults
+
+from .progress import Progress, stderr_is_terminal
 
 __all__ = [
     "FiniteFloat",
@@ -428,12 +429,14 @@ def split_outcomes(values) -> tuple[str, ...] | None:
     return tuple(p.lower() for p in parts) or None
 
 
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
-
-
-def progress_printer(ctx: click.Context):
-    """Print progress steps on stderr with -v, or by default when stderr is a terminal; else None."""
-    verbosity = ctx.obj.get("verbosity", 0)
-    show = verbosity >= 1 or (verbosity == 0 and stderr_is_terminal())
-    return (lambda step: click.echo(f"odgeo: {step}...", err=True)) if show else None
+def progress_printer(ctx: click.Context) -> Progress | None:
+    """Progress on stderr (:mod:`cli.progress`): every step with -v, slow steps by default, nothing with -q."""
+    verbosity = ctx.find_root().obj.get("verbosity", 0)
+    if verbosity < 0:
+        return None
+    progress = Progress(every_step=verbosity >= 1, live=stderr_is_terminal())
+    clears = ctx.find_root().obj.get("clears_progress")
+    if clears is not None:
+        clears.progress = progress
+    ctx.call_on_close(progress.close)
+    return progress

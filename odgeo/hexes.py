@@ -27,6 +27,7 @@ from .h3_lattice import points_to_cells_lattice
 from .schema import OCCURRED_AT, OUTCOME, OUTCOMES, WGS84, has_location
 
 __all__ = [
+    "COMPILED_MODULES",
     "DEFAULT_RESOLUTION",
     "H3_CELL",
     "PERIOD_COLUMN",
@@ -53,6 +54,9 @@ H3_CELL = "h3_cell"
 #: Names of the per-period columns count_cells makes: "2024-05" (month) or "2024-W19" (ISO week).
 PERIOD_COLUMN = re.compile(r"^\d{4}-(\d{2}|W\d{2})$")
 DEFAULT_RESOLUTION = defaults.HEX_RESOLUTION.value
+
+#: The compiled (numba) modules H3 counting runs: a first run builds them (odgeo.engine.compiled).
+COMPILED_MODULES = ("odgeo.h3_lattice",)
 
 
 def _check_resolution(resolution: int) -> int:

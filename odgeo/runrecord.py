@@ -5,6 +5,7 @@ Parameters with their reasons, counts that add up, software versions and timings
 
 from __future__ import annotations
 
+import logging
 import platform
 import time
 from contextlib import contextmanager
@@ -45,6 +46,7 @@ class RunRecord:
     parameters: dict[str, Parameter] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)  # JSON-able values, by section name
     timings: dict[str, float] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)  # the run's warnings, for log.txt (not run.json)
 
     def param(self, name: str, value, source: str, reason=None):
         """Record a parameter with its source; return the value."""
@@ -71,6 +73,25 @@ class RunRecord:
         finally:
             self.timings[step] = round(time.perf_counter() - start, 4)
 
+    @contextmanager
+    def keeping_warnings(self, logger: str = "odgeo"):
+        """Keep the warnings ``logger`` gives while this block runs in :attr:`messages` ("WARNING: ...").
+
+        Kept whatever the console shows (``odgeo -q`` prints only errors; log.txt has every warning).
+        """
+        log = logging.getLogger(logger)
+        shown = next((h.formatter for h in log.handlers if h.formatter is not None), None)
+        handler = _Keeper(self.messages, shown)  # in the words the console shows (the command line's flags)
+        level = log.level
+        if log.getEffectiveLevel() > logging.WARNING:
+            log.setLevel(logging.WARNING)
+        log.addHandler(handler)
+        try:
+            yield
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(level)
+
     def as_dict(self) -> dict:
         """What run.json holds."""
         return {
@@ -92,3 +113,15 @@ def software_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+class _Keeper(logging.Handler):
+    """A handler that appends each warning or error, formatted as the console shows it, to a list."""
+
+    def __init__(self, messages: list[str], formatter: logging.Formatter | None):
+        super().__init__(logging.WARNING)
+        self.messages = messages
+        self.setFormatter(formatter or logging.Formatter("%(levelname)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(self.format(record))

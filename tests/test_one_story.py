@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 
 import pandas as pd
 import pytest
@@ -353,3 +354,77 @@ def test_h3_areas_are_named_by_a_place_not_by_their_index(tmp_path, audience):
             labels = [int(t) for t in re.findall(r"<text[^>]*>(\d+)</text>", chart)]
             heights = [int(c) for c in re.findall(r"<title>[\d-]+: (\d+)</title>", chart)]
             assert labels[-1] == 0 and labels[0] >= max(heights) > 0, chart[:200]
+
+
+def test_a_slow_step_is_shown_and_a_quick_one_is_not(monkeypatch, capsys):
+    # Issue 43, item 9: a first run compiled for 25 s with nothing on screen.
+    import time
+
+    from cli import progress as progress_mod
+
+    monkeypatch.setattr(progress_mod, "DELAY_S", 0.2)
+    lines = progress_mod.Progress(every_step=False, live=False)  # stderr into a file (cron)
+    lines("reading incidents")
+    lines("counting")  # the step before ended at once: not shown
+    time.sleep(0.6)
+    lines("compiling the cube (compiling, first run only)")  # known to be slow: shown at once
+    lines.close()
+    err = capsys.readouterr().err
+    assert err == "odgeo: counting...\nodgeo: compiling the cube (compiling, first run only)...\n", err
+    live = progress_mod.Progress(every_step=False, live=True)  # a terminal: one line that counts seconds
+    live("computing kernel density")
+    time.sleep(1.5)
+    live.close()
+    err = capsys.readouterr().err
+    assert "\r\x1b[Kodgeo: computing kernel density... 0 s" in err and err.endswith("\r\x1b[K"), repr(err)
+    assert "\n" not in err  # the live line never scrolls the terminal
+
+
+def test_the_first_run_of_compiled_code_is_said_to_compile(tmp_path):
+    # numba's cache in a new folder: H3 counting has nothing compiled, then everything it ran.
+    import subprocess
+    import sys
+
+    code = ("from odgeo.engine.compiled import uncompiled; import numpy as np; "
+            "from odgeo.hexes import COMPILED_MODULES, points_to_cells; "
+            "before = uncompiled(*COMPILED_MODULES); points_to_cells(np.array([-97.4]), np.array([38.2]), 8); "
+            "print(len(before), len(uncompiled(*COMPILED_MODULES)))")
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    before, after = (int(n) for n in out.stdout.split())
+    assert before > 0 and after == 0, out.stdout
+
+
+@pytest.mark.parametrize("audience", ["public", "restricted"])
+def test_the_warnings_of_a_run_are_kept_in_log_txt(tmp_path, audience):
+    # Issue 43, item 9: warnings scrolled away (or, with -q, were never shown); log.txt keeps them,
+    # and a public log.txt goes through the gate: its counts are exact.
+    frame = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False)
+    frame.loc[:40, "outcome"] = "Accident"  # 41 values that are not an outcome: a warning with a count
+    path = tmp_path / "ems.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["-q", "hotspots", str(path), "--timezone", SAMPLE_TZ, "--tiles", "none",
+                                      "--audience", audience, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "WARNING" not in result.output  # -q keeps stderr for errors
+    log = (out / "log.txt").read_text(encoding="utf-8")
+    record = json.loads((out / "run.json").read_text())
+    assert "log.txt" in record["outputs"]
+    warning = next(line for line in log.splitlines() if "outcome column 'outcome'" in line)
+    assert warning.startswith("WARNING: ") and "--outcome-col" in warning  # the flag, not the setting's name
+    numbers = re.findall(r"(?<![\w:-])\d[\d,]*", re.sub(r"\d{4}-\d{2}-\d{2}", "", log))
+    if audience == "restricted":
+        assert warning.startswith("WARNING: 41 value(s)")
+    else:
+        assert warning.startswith("WARNING: [n] value(s)") and numbers == [], numbers
+        from odgeo.incidents.read import read_incidents
+        from odgeo.publish.leakscan import scan_public_outputs
+
+        incidents = read_incidents(path, timezone=SAMPLE_TZ).incidents
+        assert [str(leak) for leak in scan_public_outputs(out, incidents) if leak.file == "log.txt"] == []
+        planted = tmp_path / "planted"  # a copy: the session's own scan of every public folder keeps `out`
+        shutil.copytree(out, planted)
+        (planted / "log.txt").write_text(log.replace("[n] value(s)", "41 value(s)"), encoding="utf-8")
+        assert [str(leak) for leak in scan_public_outputs(planted, incidents) if leak.file == "log.txt"] == [
+            "log.txt: count in a message: 41"]

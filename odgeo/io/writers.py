@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the writer reads a grid's attributes only: io stays below t
     from ..density.kernel import DensityGrid
 from .geojson_text import geometry_texts
 
-__all__ = ["COORD_DECIMALS", "write_csv", "write_density_geotiff", "write_geojson", "write_json"]
+__all__ = ["COORD_DECIMALS", "write_csv", "write_density_geotiff", "write_geojson", "write_json", "write_text"]
 
 #: Decimals of longitude/latitude written (6 decimals is about 0.1 m).
 COORD_DECIMALS = 6
@@ -189,4 +189,10 @@ def write_json(doc: dict, path: Path) -> Path:
         ``path``.
     """
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=_jsonable) + "\n", encoding="utf-8")
+    return path
+
+
+def write_text(text: str, path: Path) -> Path:
+    """Write ``text`` as UTF-8 with newline line ends (log.txt); return ``path``."""
+    path.write_text(text, encoding="utf-8", newline="\n")
     return path

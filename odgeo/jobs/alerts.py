@@ -24,6 +24,7 @@ from ..alerts.ears import DEFAULT_Z, EARS_METHODS
 from ..alerts.history import AlertHistory, history_key
 from ..alerts.public import alert_files
 from ..alerts.spikes import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
+from ..engine.compiled import compiling_note
 from ..errors import ParameterError
 from ..incidents.dates import calendar_day
 from ..incidents.read import IncidentRead
@@ -270,7 +271,8 @@ def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
     last_day = calendar_day(as_of - pd.Timedelta(1, "ns"))
     first_day = calendar_day(last_day, -(options.window_days - 1))
     window = np.flatnonzero((used[OCCURRED_AT] >= first_day).to_numpy())
-    say(f"scanning the last {options.window_days} days for space-time clusters")
+    say(f"scanning the last {options.window_days} days for space-time clusters"
+        + compiling_note("odgeo.scan.statistic"))
     with record.timed("scan"):
         cases = scan_cases(used.iloc[window], first_day)
         sx, sy, sz = cases.scan_coordinates()

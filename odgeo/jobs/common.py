@@ -155,11 +155,12 @@ def _run_locked(command: str, path, out_dir, input_settings: JobSettings, *, ana
         record = RunRecord(command)
         if destination is not None:
             record.sections["postgis"] = destination.describe()
-        with contextlib.ExitStack() as cluster:  # a Dask cluster, if one reads the input: closed once analysed
-            read = read_job_input(path, input_settings, record, say, cluster=cluster if parts else None)
-            result = analyse(read, record=record, progress=progress)
-        say("writing products")
-        write(result, folder)
+        with record.keeping_warnings():  # for log.txt, written through the gate with the products
+            with contextlib.ExitStack() as cluster:  # a Dask cluster, if one reads the input: closed once analysed
+                read = read_job_input(path, input_settings, record, say, cluster=cluster if parts else None)
+                result = analyse(read, record=record, progress=progress)
+            say("writing products")
+            write(result, folder)
     return result
 
 
@@ -404,10 +405,10 @@ def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: 
     The gate finishes last (a ledger is staged). At commit the products are copied into
     ``--to-postgis`` in one transaction, then the staged state and the folder are put in place.
     """
-    from ..io.writers import write_json
+    from ..io.writers import write_json, write_text
 
     fmap.save(str(folder.path("map.html")))
-    written = [*written, folder.path("map.html")]
+    written = [*written, folder.path("map.html"), write_text(gate.log_text(record.messages), folder.path("log.txt"))]
     doc = gate.run_record(record.as_dict())
     doc["outputs"] = sorted(p.name for p in [*written, folder.path("run.json")])
     written.append(write_json(doc, folder.path("run.json")))

@@ -23,6 +23,7 @@ from ..boundaries.population import read_population
 from ..clusters import dbscan as clusters_mod
 from ..density.hotspot_areas import hotspot_polygons
 from ..density.kernel import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, nice_below
+from ..engine.compiled import compiling_note
 from ..engine.dask_read import IncidentParts
 from ..errors import NoDataError, ParameterError
 from ..gistar.statistic import GiStar
@@ -286,7 +287,7 @@ def analyse_hotspots(
     record.sections["metric_crs"] = metric_crs.to_string()
     plan = resolve_settings(settings, record, audience, x, y, lon, lat)
 
-    say("counting incidents per H3 hexagon")
+    say("counting incidents per H3 hexagon" + compiling_note(*hexes_mod.COMPILED_MODULES))
     with record.timed("hexes"):
         # Without an outcome column every outcome is unknown: no fatal/nonfatal columns saying "0 fatal".
         counts = used.count_cells(resolution=plan.resolution, period=None if plan.period == "none" else plan.period,
@@ -296,7 +297,7 @@ def analyse_hotspots(
         hexes = gpd.GeoDataFrame(counts.reset_index(), geometry=hexes_mod.cells_to_polygons(counts.index).values,
                                  crs="EPSG:4326")
 
-    say("computing kernel density")
+    say("computing kernel density" + compiling_note("odgeo.density.kernel"))
     with record.timed("density"):
         grid = used.kernel_density(x, y, crs=metric_crs, bandwidth_m=plan.bandwidth_m,
                                    cell_size_m=plan.cell_size_m, kernel=plan.kernel)
@@ -305,7 +306,8 @@ def analyse_hotspots(
     with record.timed("hotspots"):
         hotspots = hotspot_polygons(grid, x, y, percentile=plan.percentile)
 
-    say(f"finding {plan.clustering.method.upper()} clusters")
+    method = plan.clustering.method
+    say(f"finding {method.upper()} clusters" + compiling_note(*_COMPILED_BY_METHOD.get(method, ())))
     with record.timed("clusters"):
         clusters, labels = _clusters(record, plan, used, x, y, lon, lat, metric_crs)
 
@@ -326,12 +328,17 @@ def analyse_hotspots(
             products.hexes = add_rates(products.hexes, *population)
     record.sections["privacy"] = products.privacy
     record.sections["products"] = _products_summary(products)
-    say("drawing the map")
+    say("drawing the map" + compiling_note("odgeo.maps.classes"))
     with record.timed("map"):
         fmap, caption = _map(settings, plan, read, used, rows, products, record, gate)
     return HotspotResult(read=read, located=used, rows=rows, counts=counts, hexes=hexes, grid=grid,
                          hotspots=hotspots, clusters=clusters, labels=labels, gistar=gistar, products=products,
                          map=fmap, map_caption=caption, record=record, audience=audience, gate=gate)
+
+
+#: The compiled modules each cluster method runs (a first run compiles them).
+_COMPILED_BY_METHOD = {"dbscan": ("odgeo.clusters.grid",),
+                       "st-dbscan": ("odgeo.clusters.grid", "odgeo.clusters.st_dbscan")}
 
 
 def select_located(read: IncidentRead | IncidentParts, settings: HotspotSettings,

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 PRODUCT_FILES = ("map.html", "map.png", "hexes.geojson", "gistar.geojson", "density.tif", "hotspots.geojson",
-                 "clusters.geojson", "rejects.csv", "run.json")
+                 "clusters.geojson", "rejects.csv", "log.txt", "run.json")
 
 
 def run_hotspots(

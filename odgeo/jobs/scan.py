@@ -11,6 +11,7 @@ import geopandas as gpd
 import pandas as pd
 
 from .. import defaults
+from ..engine.compiled import compiling_note
 from ..errors import ParameterError
 from ..hexes import DEFAULT_RESOLUTION, count_cells
 from ..incidents.dates import calendar_day
@@ -199,7 +200,8 @@ def analyse_scan(read, settings: ScanJobSettings, *, record: RunRecord | None = 
     gate = open_gate(record, settings, audience, daily=True)  # run every morning
     record.param("as_of", f"{last_day:%Y-%m-%d}", "given" if given_as_of is not None else "default",
                  None if given_as_of is not None else "the latest incident's day")
-    say(f"scanning {len(used):,} incidents with {options.permutations:,} permutations")
+    say(f"scanning {len(used):,} incidents with {options.permutations:,} permutations"
+        + compiling_note("odgeo.scan.statistic"))
     with record.timed("scan"):
         cases = scan_cases(used, first_day, _locations(settings, record))
         sx, sy, sz = cases.scan_coordinates()

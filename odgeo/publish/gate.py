@@ -148,6 +148,10 @@ class Gate:
         """run.json."""
         raise NotImplementedError
 
+    def log_text(self, messages: list[str]) -> str:
+        """log.txt: the run's warnings, one a line (an empty run says so)."""
+        raise NotImplementedError
+
     def view_section(self, key: str, view: Callable[[Any], Any]) -> None:
         """How run.json's section ``key`` is shown to this audience (a stage's public function); default: as is."""
 

@@ -19,6 +19,7 @@ It fails on what a reader of the files could use to single someone out:
 - in run.json, a count of incidents or rows in (0, min_count), and figures
   measured on the incidents (standard distances, the farthest incident);
 - in a CSV, a row-number column or a count in (0, min_count);
+- in log.txt, any number that is not part of a date, a time or a name (the warnings' counts are exact);
 - a count column (the monthly ones taken together) showing 0 beside hidden values,
   which says that each hidden one is at least 1;
 - a threshold, EARS baseline or upper bound in (0, min_count): it bounds the counts
@@ -39,7 +40,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,7 @@ from ..hexes import PERIOD_COLUMN
 from ..projection import lonlat_of
 from ..schema import OCCURRED_AT, has_location
 from .gate import PUBLIC_PROPERTIES
+from .privacy import log_numbers
 from .record_numbers import is_incident_count_key, number_kind
 
 __all__ = ["COUNT_PROPERTIES", "CSV_COUNTS", "Leak", "feature_collections", "first_line", "numbers_in_record",
@@ -84,7 +86,7 @@ class Leak:
 
 def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_count: int = 10,
                         identifying: Iterable[str] = (), public_places: gpd.GeoDataFrame | None = None,
-                        study_area=None) -> list[Leak]:
+                        study_area=None, progress: Callable[[str], None] | None = None) -> list[Leak]:
     """Every leak found in the files of ``folder`` (empty list: none).
 
     Parameters
@@ -106,6 +108,8 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
     study_area
         The run's --study-area (a shapely polygon, EPSG:4326): no Gi* or emerging
         feature may lie outside it.
+    progress
+        Called with a few words before each file is read (None: silent).
 
     Returns
     -------
@@ -132,6 +136,8 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
     checks = _FileChecks(keys, days, secrets, alert_days, min_count, public_places is not None, study_area)
     leaks: list[Leak] = []
     for path in files:
+        if progress is not None:
+            progress(f"checking {path.name}")
         try:
             leaks += checks.leaks(path)
         except (ValueError, OSError) as err:  # not JSON, not UTF-8, not a TIFF or PNG, a cut or empty file
@@ -143,7 +149,7 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
 
 
 #: What odgeo writes into an output folder.
-PRODUCT_SUFFIXES = (".json", ".geojson", ".csv", ".html", ".tif", ".tiff", ".png")
+PRODUCT_SUFFIXES = (".json", ".geojson", ".csv", ".html", ".tif", ".tiff", ".png", ".txt")
 
 
 def first_line(err: BaseException) -> str:
@@ -181,6 +187,8 @@ class _FileChecks:
         leaks += [Leak(name, "identifier", repr(s)) for s in self.secrets.found_in(text)]
         if name == "run.json":
             leaks += [Leak(name, kind, d) for kind, d in _record_problems(json.loads(text), self.min_count)]
+        if name == "log.txt":  # a warning's exact counts: two mornings' logs difference to one day's rows
+            leaks += [Leak(name, "count in a message", n) for n in log_numbers(text)]
         if path.suffix.lower() == ".csv":
             leaks += [Leak(name, kind, d) for kind, d in _csv_problems(path, self.min_count)]
         if self.study_area is not None and name in ("gistar.geojson", "emerging.geojson"):

@@ -23,6 +23,7 @@ by :mod:`odgeo.publish.restricted` from the published counts alone.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -37,12 +38,15 @@ from ..schema import WGS84
 __all__ = [
     "COARSEN_LEVELS",
     "DEFAULT_MIN_COUNT",
+    "LOG_MASK",
     "MIN_COUNT_SOURCE",
     "Area",
     "areas_frame",
     "check_min_count",
     "coarsen_cells",
     "hidden_counts",
+    "log_numbers",
+    "masked_log",
     "partition_cells",
     "shown_count",
     "suppress_breakdowns",
@@ -266,3 +270,25 @@ def _complete_row(values: np.ndarray, hidden: np.ndarray, min_count: int) -> Non
         if not len(shown):
             return
         hidden[shown[np.argmin(values[shown])]] = True
+
+
+#: A number in a message, or a date or time, or a CRS code (the last three are kept as they are).
+_LOG_TOKEN = re.compile(r"(\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?|\d{1,2}:\d{2}|EPSG:\d+|[A-Za-z_]\w*)"
+                        r"|(-?\d[\d,]*(?:\.\d+)?)")
+#: What a number of a public log message is replaced by.
+LOG_MASK = "[n]"
+
+
+def log_numbers(text: str) -> list[str]:
+    """The numbers of a log text that are not part of a date, a time, a CRS code or a name (col2, res7)."""
+    return [m.group(2) for m in _LOG_TOKEN.finditer(text) if m.group(2)]
+
+
+def masked_log(text: str) -> str:
+    """A log text with every number of :func:`log_numbers` replaced by :data:`LOG_MASK`.
+
+    A warning's counts are exact (rows rejected, incidents on shared coordinates, values
+    unrecognised): in a public series two mornings' logs would difference to one day's rows.
+    What happened stays readable; how many is in the restricted run's log.txt.
+    """
+    return _LOG_TOKEN.sub(lambda m: m.group(1) or LOG_MASK, text)

@@ -21,7 +21,16 @@ from ..schema import OUTCOMES
 from .areas import period_columns
 from .gate import Gate, Products
 from .ledger import Ledger
-from .privacy import COARSEN_LEVELS, Area, areas_frame, hidden_counts, partition_cells, suppress_breakdowns
+from .privacy import (
+    COARSEN_LEVELS,
+    LOG_MASK,
+    Area,
+    areas_frame,
+    hidden_counts,
+    masked_log,
+    partition_cells,
+    suppress_breakdowns,
+)
 from .record_numbers import number_kind, plain_path
 
 __all__ = ["PublicGate"]
@@ -182,6 +191,14 @@ class PublicGate(Gate):
         by_code = totals["rejected_by_code"]
         return pd.DataFrame({"code": list(by_code), "n_rows": pd.array(list(by_code.values()), dtype="Int64"),
                              "reason": [_generic_reason(reasons.get(c, "")) for c in by_code]})
+
+    def log_text(self, messages: list[str]) -> str:
+        """Every warning with its numbers masked (:func:`odgeo.publish.privacy.masked_log`)."""
+        if not messages:
+            return "No warnings.\n"
+        head = (f"The numbers of these warnings are shown as {LOG_MASK}: they are exact counts. "
+                "The restricted run's log.txt has them.\n")
+        return head + "".join(f"{masked_log(m)}\n" for m in messages)
 
     def run_record(self, doc: dict) -> dict:
         """run.json for the public: every count 0 or at least ``min_count``, nothing measured on one incident."""

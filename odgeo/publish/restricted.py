@@ -124,6 +124,10 @@ class RestrictedGate(Gate):
         """The record in full."""
         return doc
 
+    def log_text(self, messages):
+        """Every warning as printed."""
+        return "".join(f"{m}\n" for m in messages) or "No warnings.\n"
+
     def label(self, products: Products) -> Products:
         """Mark products made elsewhere (emerging, sites) as restricted."""
         return self._label(products)
