@@ -42,6 +42,7 @@ __all__ = [
     "cell_parent",
     "cell_resolution",
     "cell_strs",
+    "cells_area_km2",
     "cells_outline",
     "cells_to_polygons",
     "count_cells",
@@ -73,6 +74,12 @@ def cell_edge_length_m(resolution: int) -> float:
 def cell_area_km2(resolution: int) -> float:
     """Average H3 hexagon area at ``resolution``, in km²."""
     return float(h3.average_hexagon_area(_check_resolution(resolution), unit="km^2"))
+
+
+def cells_area_km2(cells) -> np.ndarray:
+    """The exact area of each H3 cell (index strings or integers), in km²."""
+    return np.array([h3.cell_area(h3.int_to_str(c) if isinstance(c, (int, np.integer)) else str(c), unit="km^2")
+                     for c in np.asarray(cells, dtype=object).tolist()], dtype=float)
 
 
 def points_to_cells(lon: np.ndarray, lat: np.ndarray, resolution: int = DEFAULT_RESOLUTION) -> np.ndarray:

@@ -5,6 +5,7 @@ import json
 import re
 import warnings
 
+import h3
 import numpy as np
 import pyproj
 import pytest
@@ -50,15 +51,18 @@ def test_hex_data_and_legend_classes(sample_run):
     result, _ = sample_run
     page = result.map.get_root().render()
     hexes = result.products.hexes
-    counts = hexes["count"].to_numpy()
-    for label in class_labels(counts, class_breaks(counts, "quantiles")):
+    assert hexes["h3_resolution"].nunique() > 1  # the public sample merges small areas: drawn per km²
+    km2 = np.array([h3.cell_area(c, unit="km^2") for c in hexes["h3_cell"]])
+    density = hexes["count"].to_numpy() / km2
+    for label in class_labels(density, class_breaks(density, "quantiles"), whole=False):
         assert f"<span>{label}</span>" in page
-    assert "Overdoses per area (quantiles)" in page and "hidden (small numbers)" in page
+    assert "Overdoses per km² (areas of several sizes) (quantiles)" in page and "hidden (small numbers)" in page
     # Every published area is in the page once, with its count and its months.
     data = json.loads(re.search(r"var data = (\{.*?\}), periods = ", page, re.S).group(1))
     assert {f["properties"]["h3_cell"]: f["properties"]["count"] for f in data["features"]} == \
         dict(zip(hexes["h3_cell"], hexes["count"]))
     assert len(data["features"][0]["properties"]["months"]) == 24
+    np.testing.assert_allclose([f["properties"]["km2"] for f in data["features"]], km2, atol=1e-3)
 
 
 def test_title_text_is_escaped():

@@ -9,12 +9,15 @@ as ranges of whole numbers ("10-24").
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
+from ..hexes import cells_area_km2
 from ..vocabulary import CLASSIFIERS
 
-__all__ = ["CLASSIFIERS", "DEFAULT_CLASSES", "class_breaks", "class_labels", "quantile_bins"]
+__all__ = ["CLASSIFIERS", "DEFAULT_CLASSES", "HexMeasure", "class_breaks", "class_labels", "hex_measure",
+           "quantile_bins"]
 
 DEFAULT_CLASSES = 5
 #: Fisher-Jenks is exact but quadratic in pure Python; above this many values it runs
@@ -78,14 +81,55 @@ def _score_at_percentile(ordered: np.ndarray, per: float) -> float:
     return np.add.reduce(ordered[i : i + 2] * weights) / weights.sum()
 
 
-def class_labels(values: np.ndarray, breaks: list[float]) -> list[str]:
-    """"a-b" per class for whole-number counts (the first class starts at the smallest value)."""
+def class_labels(values: np.ndarray, breaks: list[float], *, whole: bool = True) -> list[str]:
+    """"a-b" per class (the first class starts at the smallest value).
+
+    ``whole``: counts, labelled as ranges of whole numbers ("10-24"); else rates, with two
+    significant decimals under 1 ("0.04-2.5", each class from the bound of the one before).
+    """
     y = np.asarray(values, dtype=float)
     y = y[np.isfinite(y)]
     low = float(y.min()) if y.size else 0.0
     labels = []
+    if not whole:
+        for upper in breaks:
+            labels.append(f"{_rate(low)}–{_rate(upper)}")
+            low = upper
+        return labels
     for upper in breaks:
         lo, hi = int(np.ceil(low)), int(np.floor(upper))
         labels.append(f"{lo:,}" if lo >= hi else f"{lo:,}–{hi:,}")
         low = np.floor(upper) + 1
     return labels
+
+
+def _rate(value: float) -> str:
+    return f"{value:.2f}" if value < 1 else f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+
+
+@dataclass(frozen=True)
+class HexMeasure:
+    """What a hexagon map colours: the count, or the count per km² where areas differ in size.
+
+    A public map merges small hexagons into coarser ones (an H3 parent is 7 times its child):
+    drawn by count, a merged area of 15 in 36 km² would look as bad as a block of 15 in 0.7 km².
+    """
+
+    per_km2: np.ndarray | None  # each area's km², or None: counts as they are
+    unit: str  # the legend's words
+    whole: bool  # counts (whole numbers) or rates
+
+    def of(self, counts: np.ndarray) -> np.ndarray:
+        """The values drawn for ``counts`` (one per area, or areas x periods)."""
+        counts = np.asarray(counts, dtype=float)
+        if self.per_km2 is None:
+            return counts
+        return counts / (self.per_km2 if counts.ndim == 1 else self.per_km2[:, None])
+
+
+def hex_measure(hexes) -> HexMeasure:
+    """:class:`HexMeasure` of a hexagon layer: per km² when its areas are of more than one H3 resolution."""
+    sizes = hexes.get("h3_resolution")
+    if sizes is None or sizes.nunique() <= 1:
+        return HexMeasure(None, "Overdoses per area", True)
+    return HexMeasure(cells_area_km2(hexes["h3_cell"]), "Overdoses per km² (areas of several sizes)", False)

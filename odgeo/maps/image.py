@@ -17,10 +17,10 @@ import pyproj
 
 from ..projection import reproject
 from ..publish.gate import Products
-from .classes import class_breaks, class_labels
-from .page import YLORRD
+from .classes import class_breaks, class_labels, hex_measure
+from .page import YLORRD, blank_words
 
-__all__ = ["write_map_png"]
+__all__ = ["draw_map_figure", "write_map_png"]
 
 
 def write_map_png(products: Products, path: str | Path, *, title: str, subtitle: str = "",
@@ -45,13 +45,26 @@ def write_map_png(products: Products, path: str | Path, *, title: str, subtitle:
     pathlib.Path
         ``path``.
     """
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig = draw_map_figure(products, title=title, subtitle=subtitle, classes=classes, crs=crs)
+    fig.savefig(path, dpi=200, bbox_inches="tight", metadata={"Software": "odgeo"})
+    plt.close(fig)
+    return path
+
+
+def draw_map_figure(products: Products, *, title: str, subtitle: str = "", classes: str = "quantiles", crs=None):
+    """The figure :func:`write_map_png` saves (its parameters), for a test or a notebook to inspect.
+
+    The title sits at the figure's left edge and the legend outside the map, on its right.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    path = Path(path)
     crs = pyproj.CRS.from_user_input(crs or (products.grid.crs if products.grid is not None else "EPSG:3857"))
     to_crs = partial(reproject, crs=crs)
     fig, ax = plt.subplots(figsize=(8, 6), dpi=200)
@@ -59,14 +72,20 @@ def write_map_png(products: Products, path: str | Path, *, title: str, subtitle:
     fig.canvas.draw_idle = lambda *args, **kwargs: None  # type: ignore[method-assign]
     handles = []
     hexes = products.hexes
+    legend_title = "Overdoses per area"
     if hexes is not None and len(hexes):
-        counts = hexes["count"].to_numpy(dtype=float, na_value=np.nan)
-        breaks = class_breaks(counts, classes)
+        measure = hex_measure(hexes)  # per km² where merged areas of several sizes are drawn together
+        values = measure.of(hexes["count"].to_numpy(dtype=float, na_value=np.nan))
+        breaks = class_breaks(values, classes)
         colours = np.array(YLORRD[: len(breaks)] if len(breaks) <= len(YLORRD) else YLORRD)
-        index = np.minimum(np.searchsorted(breaks, counts, side="left"), len(colours) - 1)
+        index = np.minimum(np.searchsorted(breaks, values, side="left"), len(colours) - 1)
         to_crs(hexes).plot(ax=ax, color=colours[index], edgecolor="#555555", linewidth=0.3, alpha=0.85)
-        labels = class_labels(counts, breaks)
+        labels = class_labels(values, breaks, whole=measure.whole)
         handles += [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in zip(colours, labels)]
+        legend_title = measure.unit
+        if products.hidden_under:
+            handles.append(Patch(facecolor="white", edgecolor="#bbbbbb",
+                                 label=blank_words(products.hidden_under).replace(" (", "\n(")))
     if products.hotspots is not None and len(products.hotspots):
         to_crs(products.hotspots).boundary.plot(ax=ax, color="#b10026", linewidth=1.2)
         handles.append(Patch(facecolor="none", edgecolor="#b10026", label="hot spot (densest 5%)"))
@@ -86,18 +105,27 @@ def write_map_png(products: Products, path: str | Path, *, title: str, subtitle:
                 va="center", transform=ax.transAxes)
     ax.set_axis_off()
     ax.set_aspect("equal")
+    _fit_figure(fig, ax)
     _scale_bar(ax)
-    ax.set_title(title + ("\n" + subtitle if subtitle else ""), fontsize=9, loc="left")
+    # The title at the figure's left edge, above the map; the legend outside the map, on its right:
+    # inside the axes they sat over the middle of a tall extent and covered data.
+    fig.suptitle(title + ("\n" + subtitle if subtitle else ""), fontsize=9, x=0.01, ha="left")
     if handles:
-        ax.legend(handles=handles, loc="lower right", fontsize=6, frameon=True,
-                  title="Overdoses per area", title_fontsize=6)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6, frameon=True,
+                  title=legend_title, title_fontsize=6, alignment="left")
     footer = f"odgeo · {products.audience} · no basemap"
     if products.hidden_under:
         footer += f" · areas with fewer than {products.hidden_under} overdoses are merged with neighbours or not shown"
     fig.text(0.01, 0.01, footer, fontsize=5, color="#666666")
-    fig.savefig(path, dpi=200, bbox_inches="tight", metadata={"Software": "odgeo"})
-    plt.close(fig)
-    return path
+    return fig
+
+
+def _fit_figure(fig, ax) -> None:
+    """A figure as wide as the map's extent needs (at 6 inches high), so a tall city leaves no blank half."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    if x1 > x0 and y1 > y0:
+        fig.set_size_inches(min(max(6 * (x1 - x0) / (y1 - y0), 4.0), 12.0), 6)
 
 
 def _scale_bar(ax) -> None:

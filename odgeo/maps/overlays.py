@@ -6,7 +6,9 @@ import html
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from ..publish.gate import Products
 from ..schema import WGS84
@@ -106,18 +108,22 @@ def add_sites(fmap: folium.Map, products: Products, legend: Legend) -> None:
     if products.sites is None:
         return
     sites, radius = products.sites.to_crs(WGS84), float(products.sites_radius_m or 0)
+    _add_uncovered(fmap, products, sites, radius, legend)  # first: drawn under the sites
     group = folium.FeatureGroup(name=LAYER_NAMES["sites"], show=True)
     for row in sites.itertuples():
         colour = "#2166ac" if row.status == "existing" else "#1a9850"
         lat, lon = round(row.geometry.y, 6), round(row.geometry.x, 6)
         folium.Circle([lat, lon], radius=radius, color=colour, weight=1, fill=True, fill_opacity=0.08,
                       dash_array="4 3", interactive=False).add_to(group)
-        folium.CircleMarker([lat, lon], radius=7, color="#ffffff", weight=2, fill=True, fill_color=colour,
-                            fill_opacity=1.0, tooltip=html.escape(_site_sentence(row))).add_to(group)
+        if row.status == "existing":
+            folium.CircleMarker([lat, lon], radius=7, color="#ffffff", weight=2, fill=True, fill_color=colour,
+                                fill_opacity=1.0, tooltip=html.escape(_site_sentence(row))).add_to(group)
+        else:  # its rank on the map: the order to open them in, without hovering
+            folium.Marker([lat, lon], icon=_number_icon(int(row.rank), colour),
+                          tooltip=html.escape(_site_sentence(row))).add_to(group)
     group.add_to(fmap)
-    rows = swatch_rows(["#2166ac", "#1a9850"], ["existing site", "new site (hover for its rank and reach)"])
+    rows = swatch_rows(["#2166ac", "#1a9850"], ["existing site", "new site, numbered by rank (1: open first)"])
     legend.add(LAYER_NAMES["sites"], f"Naloxone sites (reach: {radius:g} m)", rows)
-    _add_uncovered(fmap, products, sites, radius, legend)
 
 
 def _add_uncovered(fmap: folium.Map, products: Products, sites: gpd.GeoDataFrame, radius: float,
@@ -138,9 +144,13 @@ def _add_uncovered(fmap: folium.Map, products: Products, sites: gpd.GeoDataFrame
     far = hot[nearest > radius]
     if not len(far):
         return
+    # The cells' outline as one shape: drawn cell by cell, their edges made a mesh over the sites.
+    outline = shapely.union_all(far.geometry.values)
     folium.GeoJson(
-        gpd.GeoDataFrame(geometry=rounded_geoms(far.geometry.values), crs=WGS84), name=LAYER_NAMES["uncovered"],
-        style_function=lambda f: {"color": "#d01c8b", "weight": 2.5, "fill": True, "fillOpacity": 0.15},
+        gpd.GeoDataFrame(geometry=rounded_geoms(np.array([outline], dtype=object)), crs=WGS84),
+        name=LAYER_NAMES["uncovered"],
+        style_function=lambda f: {"color": "#d01c8b", "weight": 2, "fill": True, "fillOpacity": 0.2},
+        interactive=False,
     ).add_to(fmap)
     legend.add(LAYER_NAMES["uncovered"], "Hot spots no site reaches",
                swatch_rows(["#d01c8b"], [f"Gi* hot (99%) cells farther than {radius:g} m from every site"]))
@@ -204,6 +214,16 @@ SCAN_COLOURS = (("#7a0177", 0.05, "p < 0.05"), ("#dd3497", 0.1, "p < 0.1"),
                 ("#fa9fb5", 1.0, "p ≥ 0.1: weak, could well be chance"))
 
 
+#: Scan cluster outlines: the coloured stroke and the white halo under it (pixels).
+SCAN_STROKE_WEIGHT, SCAN_HALO_WEIGHT = 4, 8
+
+
+def _number_icon(number: int, colour: str) -> folium.DivIcon:
+    """A numbered disc drawn on the map (a site's rank, a cluster's id): read without hovering."""
+    return folium.DivIcon(html=f"<div class='odgeo-number' style='background:{colour}'>{number}</div>",
+                          icon_size=(22, 22), icon_anchor=(11, 11), class_name="odgeo-number-icon")
+
+
 def add_scan_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Legend) -> None:
     """Space-time scan clusters: outlined by p-value, most likely on top, the sentence on hover."""
     def colour(p: float) -> str:
@@ -212,11 +232,22 @@ def add_scan_clusters(fmap: folium.Map, clusters: gpd.GeoDataFrame, legend: Lege
     data = gpd.GeoDataFrame({"cluster_id": clusters["cluster_id"].to_numpy(), "sentence": clusters["sentence"],
                              "colour": [colour(float(p)) for p in clusters["p_value"]]},
                             geometry=rounded_geoms(clusters.geometry.values), crs=WGS84).iloc[::-1]
+    group = folium.FeatureGroup(name=LAYER_NAMES["scan"], show=True)
+    # A white halo under each outline, and its number at its centre: a cluster of a few hundred
+    # metres over dark hexagons was a thin purple ring a reader did not find.
+    folium.GeoJson(data[["geometry"]], style_function=lambda f: {"color": "#ffffff", "weight": SCAN_HALO_WEIGHT,
+                                                                  "fill": False, "opacity": 0.9},
+                   interactive=False).add_to(group)
     folium.GeoJson(
-        data, name=LAYER_NAMES["scan"],
-        style_function=lambda f: {"color": f["properties"]["colour"], "weight": 3,
-                                  "fillColor": f["properties"]["colour"], "fillOpacity": 0.25},
+        data,
+        style_function=lambda f: {"color": f["properties"]["colour"], "weight": SCAN_STROKE_WEIGHT,
+                                  "fillColor": f["properties"]["colour"], "fillOpacity": 0.3},
         tooltip=folium.GeoJsonTooltip(["cluster_id", "sentence"], aliases=["Cluster", ""]),
-    ).add_to(fmap)
+    ).add_to(group)
+    for row in data.itertuples():
+        centre = row.geometry.representative_point()
+        folium.Marker([round(centre.y, 6), round(centre.x, 6)], icon=_number_icon(int(row.cluster_id), row.colour),
+                      tooltip=html.escape(str(row.sentence))).add_to(group)
+    group.add_to(fmap)
     legend.add(LAYER_NAMES["scan"], "Space-time clusters (permutation scan)",
                swatch_rows([c for c, _, _ in SCAN_COLOURS], [w for _, _, w in SCAN_COLOURS]))

@@ -32,6 +32,7 @@ __all__ = [
     "YLORRD",
     "Legend",
     "add_panel",
+    "blank_words",
     "inline_leaflet",
     "js_data",
     "rounded_geoms",
@@ -50,6 +51,11 @@ CLUSTER_LAYER_NAMES = {"dbscan": LAYER_NAMES["clusters"], "st-dbscan": "ST-DBSCA
 YLORRD = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 #: Areas whose value is hidden to protect small numbers.
 HIDDEN_COLOUR = "#bdbdbd"
+
+
+def blank_words(min_count: int) -> str:
+    """What a blank place on a public hexagon map means, in the legend of map.html and map.png."""
+    return f"blank: fewer than {min_count} overdoses (merged with neighbours, or not shown)"
 
 
 @lru_cache(maxsize=1)
@@ -87,6 +93,9 @@ html, body {width: 100%; height: 100%; margin: 0; padding: 0;}
 .odgeo-legend .row {display: flex; align-items: center; gap: 6px; margin: 1px 0;}
 .odgeo-legend .swatch {width: 16px; height: 12px; border: 1px solid #777; flex: none;}
 .odgeo-legend .ramp {height: 10px; width: 180px; border: 1px solid #777;}
+.odgeo-legend .note {font-size: 11px; color: #555; max-width: 220px;}
+.odgeo-number {width: 22px; height: 22px; border-radius: 50%; border: 2px solid #fff; box-sizing: border-box;
+  color: #fff; font: bold 12px/18px sans-serif; text-align: center; box-shadow: 0 0 3px rgba(0,0,0,.6);}
 .odgeo-legend section + section {margin-top: 6px;}
 .odgeo-title {position: absolute; top: 10px; left: 54px; z-index: 1000; max-width: 55%;}
 .odgeo-title .main {font-weight: bold; font-size: 15px;}

@@ -269,16 +269,27 @@ def _backtest_svg(table: pd.DataFrame, w: int = 320, h: int = 200) -> str:
                     f"{r.alerts_per_month} alerts a month</title></circle>")
     axes = (f"<line x1='30' y1='{h - 20}' x2='{w}' y2='{h - 20}' stroke='#000'/><line x1='30' y1='0' x2='30' "
             f"y2='{h - 20}' stroke='#000'/><text x='{w / 2}' y='{h - 4}' font-size='10'>alerts per month "
-            f"(0 to {xmax:.1f})</text><text x='2' y='10' font-size='10'>detected</text>")
+            f"(0 to {xmax:.1f})</text><text x='34' y='10' font-size='10'>share detected</text>"
+            f"<text x='27' y='{h - 20}' font-size='9' text-anchor='end'>0%</text>"
+            f"<text x='27' y='{10 + 9}' font-size='9' text-anchor='end'>100%</text>")
     key = " ".join(f"<span style='color:{c}'>&#9679;</span> {html.escape(m)}" for m, c in colours.items())
     return f"<svg viewBox='0 0 {w} {h}' class='chart'>{axes}{''.join(dots)}</svg><p class='key'>{key}</p>"
 
 
+#: backtest.csv's columns as the summary's table heads them (the CSV keeps its names).
+BACKTEST_HEADS = {"method": "method", "spike_size": "spike size", "alerts_per_month": "alerts a month",
+                  "alerts_per_month_all": "of them in all", "alerts_per_area_month_max": "most in one area a month",
+                  "n_spikes": "spikes planted", "detected_share": "share detected",
+                  "median_days_to_detection": "median days to detection",
+                  "n_spikes_skipped": "spikes not planted (no room)"}
+
+
 def _backtest_table(table: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    """The backtest's rows, in a box that scrolls sideways on a phone rather than overflow the page."""
+    head = "".join(f"<th>{html.escape(BACKTEST_HEADS.get(c, c.replace('_', ' ')))}</th>" for c in table.columns)
     rows = "".join("<tr>" + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in r) + "</tr>"
                    for r in table.itertuples(index=False))
-    return f"<table><tr>{head}</tr>{rows}</table>"
+    return f"<div class='wide'><table><tr>{head}</tr>{rows}</table></div>"
 
 
 PAGE = """<!DOCTYPE html>
@@ -293,7 +304,9 @@ h3 {{ font-size: 1em; margin: 0.8em 0 0.2em; }}
 ul.alerts {{ padding-left: 1em; }} ul.alerts li {{ margin-bottom: 0.5em; }}
 .badge {{ color: #fff; border-radius: 3px; padding: 0 0.3em; font-size: 0.8em; }}
 svg.map, svg.chart {{ width: 100%; max-width: 320px; height: auto; background: #fff; border: 1px solid #ddd; }}
+.wide {{ overflow-x: auto; max-width: 100%; }}
 table {{ border-collapse: collapse; font-size: 0.75em; }} td, th {{ border: 1px solid #ddd; padding: 2px 4px; }}
+th {{ font-weight: 600; vertical-align: bottom; }}
 </style></head>
 <body>
 {body}

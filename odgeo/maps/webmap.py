@@ -25,7 +25,7 @@ from ..incidents.dates import local_date
 from ..publish.gate import RESTRICTED_BANNER, Products
 from ..schema import WGS84
 from ..vocabulary import AUDIENCES
-from .classes import CLASSIFIERS, class_breaks, class_labels
+from .classes import CLASSIFIERS, class_breaks, class_labels, hex_measure
 from .overlays import add_alert_areas, add_areas, add_emerging, add_gistar, add_scan_clusters, add_sites
 from .page import (
     CLUSTER_LAYER_NAMES,
@@ -34,6 +34,7 @@ from .page import (
     YLORRD,
     Legend,
     add_panel,
+    blank_words,
     inline_leaflet,
     js_data,
     root_of,
@@ -202,6 +203,7 @@ class HexLayer(folium.map.Layer):
             function esc(s) { return String(s).replace(/[&<>"']/g, function (c) {
                 return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; }); }
             function value(p) { return state.period < 0 ? p.count : (p.months ? p.months[state.period] : null); }
+            function drawn(p) { var v = value(p); return (v === null || !p.km2) ? v : v / p.km2; }
             function colour(v) {
                 var b = breaks[state.period < 0 ? "total" : "period"];
                 if (v === null) { return hidden; }
@@ -209,7 +211,7 @@ class HexLayer(folium.map.Layer):
                 return colours[colours.length - 1];
             }
             function style(f) {
-                var v = value(f.properties);
+                var v = drawn(f.properties);
                 return {fillColor: v === 0 ? "#ffffff" : colour(v), fillOpacity: v === 0 ? 0.2 : 0.65,
                         color: "#555555", weight: 0.6};
             }
@@ -232,6 +234,11 @@ class HexLayer(folium.map.Layer):
                 } else {
                     var v = value(p);
                     head = labels[state.period] + ": " + count(v, v === 1 ? "overdose" : "overdoses");
+                }
+                var d = drawn(p);
+                if (p.km2 && d !== null) {
+                    head += " (" + d.toLocaleString("en-US", {maximumFractionDigits: 1}) + " per km² of its " +
+                        p.km2.toLocaleString("en-US", {maximumFractionDigits: 1}) + " km²)";
                 }
                 var where = p.merged ? "several hexagons merged to protect small numbers" : "one hexagon";
                 return "<b>" + esc(head) + "</b><br>" + esc(where) + " (H3 " + esc(p.h3_cell) + ")";
@@ -280,12 +287,14 @@ class HexLayer(folium.map.Layer):
         data = hexes.to_crs(WGS84)
         periods = sorted(c for c in data.columns if PERIOD_COLUMN.match(str(c)))
         self.periods_list = periods
-        totals = data["count"].to_numpy(dtype=float, na_value=np.nan)
-        per_period = data[periods].to_numpy(dtype=float, na_value=np.nan) if periods else np.zeros((len(data), 0))
+        measure = hex_measure(data)  # per km² where merged areas of several sizes are drawn together
+        totals = measure.of(data["count"].to_numpy(dtype=float, na_value=np.nan))
+        per_period = (measure.of(data[periods].to_numpy(dtype=float, na_value=np.nan)) if periods
+                      else np.zeros((len(data), 0)))
         total_breaks = class_breaks(totals, classes)
         period_values = per_period[np.isfinite(per_period) & (per_period > 0)]
         period_breaks = class_breaks(period_values, classes) if len(period_values) else [1.0]
-        self.data = js_data(_hex_features(data, periods))
+        self.data = js_data(_hex_features(data, periods, measure.per_km2))
         self.periods = js_data(periods)
         self.labels = js_data([_month_label(p) for p in periods])
         self.breaks = js_data({"total": total_breaks, "period": period_breaks})
@@ -293,29 +302,33 @@ class HexLayer(folium.map.Layer):
         self.hidden_colour = js_data(HIDDEN_COLOUR)
         self.period = js_data(period or "all months")
         self.hidden_under = js_data(hidden_under)
-        unit = "Overdoses per area"
-        rows = swatch_rows(_ramp(total_breaks), class_labels(totals, total_breaks))
+        rows = swatch_rows(_ramp(total_breaks), class_labels(totals, total_breaks, whole=measure.whole))
+        if hidden_under:  # hidden areas are not drawn in the totals: no swatch stands for nothing on the map
+            rows += f"<div class='note'>{html.escape(blank_words(hidden_under))}</div>"
         extra = ""
-        if periods:
+        if periods:  # a month's hidden value is drawn, in grey
+            period_labels = class_labels(period_values, period_breaks, whole=measure.whole)
+            hidden_row = swatch_rows([HIDDEN_COLOUR], ["hidden (small numbers)"]) if hidden_under else ""
             extra = (f'<div id="odgeo-hex-period" style="display:none">'
                      f"<div>{html.escape('In the month shown:')}</div>"
-                     f"{swatch_rows(_ramp(period_breaks), class_labels(period_values, period_breaks))}"
-                     f"{swatch_rows(['#ffffff'], ['none'])}</div>")
-        hidden_row = swatch_rows([HIDDEN_COLOUR], ["hidden (small numbers)"]) if hidden_under else ""
+                     f"{swatch_rows(_ramp(period_breaks), period_labels)}"
+                     f"{swatch_rows(['#ffffff'], ['none'])}{hidden_row}</div>")
         method = "quantiles" if classes == "quantiles" else "natural breaks"
-        legend.add(LAYER_NAMES["hexes"], f"{unit} ({method})",
-                   f'<div id="odgeo-hex-total">{rows}</div>{extra}{hidden_row}')
+        legend.add(LAYER_NAMES["hexes"], f"{measure.unit} ({method})",
+                   f'<div id="odgeo-hex-total">{rows}</div>{extra}')
 
 
 def _ramp(breaks: list[float]) -> list[str]:
     return list(YLORRD[: len(breaks)]) if len(breaks) <= len(YLORRD) else list(YLORRD)
 
 
-def _hex_features(data: gpd.GeoDataFrame, periods: list[str]) -> dict:
+def _hex_features(data: gpd.GeoDataFrame, periods: list[str], km2: np.ndarray | None) -> dict:
     geoms = rounded_geoms(data.geometry)
     features = []
     for pos, (_, row) in enumerate(data.iterrows()):
         props = {"h3_cell": str(row["h3_cell"]), "count": int(row["count"])}
+        if km2 is not None:
+            props["km2"] = round(float(km2[pos]), 3)
         if "fatal" in data.columns:
             props["fatal"] = None if pd.isna(row["fatal"]) else int(row["fatal"])
         if periods:

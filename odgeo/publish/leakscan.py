@@ -61,8 +61,8 @@ __all__ = ["COUNT_PROPERTIES", "CSV_COUNTS", "Leak", "feature_collections", "fir
 #: Feature properties that hold numbers of incidents.
 COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents", "covered", "marginal_gain",
                               "observed"})
-#: Properties the map adds: per-period counts of a hexagon, tooltip sentences, styling flags.
-MAP_PROPERTIES = frozenset({"months", "sentence", "artefact"})
+#: Properties the map adds: per-period counts of a hexagon, tooltip sentences, styling flags, an area's km².
+MAP_PROPERTIES = frozenset({"months", "sentence", "artefact", "km2"})
 #: Count columns of the public tables (checked here, and compared across releases by :mod:`.release_diff`).
 CSV_COUNTS = COUNT_PROPERTIES | {"n_rows", "prior_count"}
 _SENTENCE_COUNT = re.compile(r"(\d[\d,]*) (?:overdoses?|incidents?|fatal)\b")
