@@ -92,6 +92,7 @@ def sites(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **
     written = json.loads((out / "run.json").read_text(encoding="utf-8"))
     solution = written["solution"]
     click.echo(f"Map: {out / 'map.html'}")
+    click.echo(f"Incidents: {result.rows.line()} (reasons in {out / 'rejects.csv'})")
     click.echo(f"Existing sites reach {_percent(solution['share_reached_by_existing'])} of incidents; with "
                f"{solution['n_new_sites']} new, {_percent(solution['share_reached'])} "
                f"({solution['method']}, gap {solution['gap']:.2%}, {solution['seconds']:.1f} s)")

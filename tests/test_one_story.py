@@ -428,3 +428,80 @@ def test_the_warnings_of_a_run_are_kept_in_log_txt(tmp_path, audience):
         (planted / "log.txt").write_text(log.replace("[n] value(s)", "41 value(s)"), encoding="utf-8")
         assert [str(leak) for leak in scan_public_outputs(planted, incidents) if leak.file == "log.txt"] == [
             "log.txt: count in a message: 41"]
+
+
+_INCIDENTS_LINE = re.compile(r"^Incidents: ([\d,]+) rows: ([\d,]+) used, ([\d,]+) without coordinates, ([\d,]+) "
+                             r"rejected(?:; left out: (.*?))? \(reasons", flags=re.M)
+_COMMANDS = {
+    "hotspots": [], "emerging": [], "scan": [], "alerts": [],
+    "sites": ["--candidates", str(SAMPLE / "candidate_sites.csv"), "--existing", str(SAMPLE / "existing_sites.csv")],
+}
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+@pytest.mark.parametrize("audience", ["public", "restricted"])
+@pytest.mark.parametrize("command", list(_COMMANDS))
+def test_every_command_tells_one_story(tmp_path, command, audience):
+    # Issue 43, done means: the terminal, run.json, the CSVs and the pages of one run name the same
+    # rows, counts and days, in each audience (every public folder also passes odgeo leakscan: the
+    # session's own scan, tests/conftest.py).
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, [command, str(SAMPLE / "incidents.csv"), *_COMMANDS[command], "--timezone",
+                                      SAMPLE_TZ, "--tiles", "none", "--audience", audience, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    line = _INCIDENTS_LINE.search(result.output)
+    assert line, result.output
+    n_input, n_used, n_unlocated, n_faults = (_number(g) for g in line.groups()[:4])
+    left_out = sum(_number(n) for n in re.findall(r"([\d,]+) [a-z]", line.group(5) or ""))
+    assert n_input == n_used + n_unlocated + n_faults + left_out  # the terminal's rows add up
+
+    counts = json.loads((out / "run.json").read_text())["counts"]
+    terminal = {"n_input": n_input, "n_used": n_used, "n_unlocated": n_unlocated, "n_rejected": n_faults + left_out}
+    shown = {k: counts[k] for k in terminal if counts.get(k) is not None}
+    assert shown == {k: terminal[k] for k in shown}  # what run.json shows is what the terminal said
+    if audience == "restricted":
+        assert set(shown) == set(terminal)
+
+    rejects = pd.read_csv(out / "rejects.csv")
+    if audience == "restricted":
+        assert len(rejects) == n_faults + left_out
+    else:
+        assert list(rejects.columns) == ["code", "n_rows", "reason"]
+        published = rejects["n_rows"].dropna()
+        assert published.sum() <= n_faults + left_out
+        if len(published) == len(rejects):
+            assert published.sum() == n_faults + left_out
+
+    page = _page_text(out / ("summary.html" if command == "alerts" else "map.html"))
+    located = re.search(r"(at least )?([\d,]+) located incidents", page)
+    if command in ("hotspots", "emerging", "sites"):
+        assert located, page[:300]
+        if located.group(1):  # the public map counts only what its published areas hold
+            assert audience == "public" and counts["n_used"] is None
+            assert _number(located.group(2)) == counts["n_used_in_published_areas"] <= n_used
+        else:
+            assert _number(located.group(2)) == n_used
+        layer = out / "hexes.geojson"
+        properties = json.loads(layer.read_text())["features"][0]["properties"] if layer.exists() else {}
+        months = sorted(k for k in properties if re.match(r"\d{4}-\d{2}$", k))
+        if months:  # the map's period is the months hexes.geojson counts
+            first, last = (pd.Timestamp(m) for m in (months[0], months[-1]))
+            assert f"{first:%b %Y} to {last:%b %Y}" in page
+    if command == "scan":
+        window = re.search(r"Study window (\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})", result.output)
+        record = json.loads((out / "run.json").read_text())
+        last = pd.Timestamp(window.group(2))
+        assert record["parameters"]["as_of"]["value"] == window.group(2)
+        assert f"30 days to {last.day} {last:%b %Y}" in page
+        n_found = _number(re.search(r"^([\d,]+) clusters? with p", result.output, flags=re.M).group(1))
+        assert n_found == len(pd.read_csv(out / "scan_clusters.csv"))
+    if command == "alerts":
+        record = json.loads((out / "run.json").read_text())
+        alerts = pd.read_csv(out / "alerts.csv", dtype=str, keep_default_na=False)
+        day = pd.Timestamp(record["alerts"]["last_day"])
+        assert re.search(rf"^As of .*?: {len(alerts)} alerts?", result.output, flags=re.M)
+        assert f"as of {day.day} {day:%b}" in page
+        assert f"Alerts ({(alerts['status'] != 'ended').sum()} live)" in page
