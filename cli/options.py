@@ -267,6 +267,10 @@ input_options = _stack(
     click.option("--until", metavar="DATE", help="Keep incidents on or before DATE (YYYY-MM-DD, inclusive)."),
     click.option("--outcome", "outcomes", multiple=True, metavar="OUTCOME",
                  help="Keep only these outcomes: fatal, nonfatal, unknown (repeat or comma-separate)."),
+    click.option("--where", multiple=True, metavar="CONDITION",
+                 help="Keep only rows meeting a condition on a column of the input, e.g. \"opioid_use == 'Yes'\", "
+                      "\"drug in ('fentanyl', 'heroin')\", 'opioid_use != No' (repeat: all must hold); the other "
+                      "rows go to rejects.csv as where_filtered."),
     click.option("--assume-outcome", type=click.Choice(ASSUMED_OUTCOMES),
                  help="The outcome of every incident, for a file without an outcome column: fatal for a "
                       "medical examiner's deaths (default: unknown, shown as 'outcome not recorded')."),
@@ -382,6 +386,7 @@ def columns_from(kwargs: dict) -> dict[str, str | None]:
 #: Options whose command-line value is made into the setting's (the names are the same).
 _CONVERT = {
     "outcomes": lambda values: split_outcomes(values),
+    "where": lambda values: tuple(values) or None,
     "reference": lambda files: tuple(files or ()),
     "reference_columns": lambda mapping: mapping or {},
     "blocksize": lambda mb: None if mb is None else mb * 1024 * 1024,  # the flag is in MB, the setting in bytes

@@ -505,3 +505,47 @@ def test_every_command_tells_one_story(tmp_path, command, audience):
         assert re.search(rf"^As of .*?: {len(alerts)} alerts?", result.output, flags=re.M)
         assert f"as of {day.day} {day:%b}" in page
         assert f"Alerts ({(alerts['status'] != 'ended').sum()} live)" in page
+
+
+def _left_out_exactly(rejects: pd.DataFrame, unwanted) -> None:
+    """Every unwanted row is a reject (left out, or a fault found before), and no wanted row is left out."""
+    left = set(rejects.loc[rejects["code"] == "where_filtered", "row"])
+    assert left and left <= set(unwanted.tolist()) <= set(rejects["row"])
+
+
+@pytest.mark.parametrize("engine", ["memory", "dask"])
+def test_where_keeps_the_rows_an_analyst_asks_for(tmp_path, engine):
+    # Issue 43, asked on the way: Tempe's 253 "No" and 128 "Unknown" opioid-use calls went into
+    # every product. --where keeps the rows meeting a condition; the others are left out, counted.
+    frame = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False)
+    frame["Opioid Use"] = (["Yes", "No", " yes", "Unknown", ""] * len(frame))[: len(frame)]
+    path = tmp_path / "ems.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    args = ["hotspots", str(path), "--timezone", SAMPLE_TZ, "--tiles", "none", "--audience", "restricted",
+            "--engine", engine, "--out", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--where", "`opioid use` in ('yes', '')"])
+    assert result.exit_code == 0, result.output
+    wanted = frame["Opioid Use"].str.strip().str.lower().isin(["yes", ""])  # pandas, not odgeo's parser
+    rejects = pd.read_csv(out / "rejects.csv")
+    left_out = rejects[rejects["code"] == "where_filtered"]
+    _left_out_exactly(rejects, frame.index[~wanted] + 1)
+    assert set(left_out["column"]) == {"Opioid Use"}
+    assert f"left out: {len(left_out):,} not matching --where" in result.output
+    counts = json.loads((out / "run.json").read_text())["counts"]
+    assert counts["n_input"] == counts["n_used"] + counts["n_unlocated"] + counts["n_rejected"]
+    assert json.loads((out / "run.json").read_text())["parameters"]["where"]["value"] == [
+        "`opioid use` in ('yes', '')"]
+    # Two conditions must both hold; != leaves out what it names.
+    both = CliRunner().invoke(cli, [*args, "--overwrite", "--where", "Opioid Use != No, Unknown",
+                                    "--where", "outcome == fatal"])
+    assert both.exit_code == 0, both.output
+    kept = (~frame["Opioid Use"].str.strip().str.lower().isin(["no", "unknown"])
+            & (frame["outcome"].str.strip().str.lower() == "fatal"))
+    _left_out_exactly(pd.read_csv(out / "rejects.csv"), frame.index[~kept] + 1)
+    for condition, words in (("opioid_use ~ 'Yes'", "is not a condition"),
+                             ("Opioid Use in 'Yes'", "in brackets"),
+                             ("drug == 'x'", "names column 'drug', which is not in the file")):
+        bad = CliRunner().invoke(cli, [*args, "--overwrite", "--where", condition])
+        assert bad.exit_code in (1, 2) and words in bad.output and "Traceback" not in bad.output, bad.output
+        assert len(bad.output.strip().splitlines()) == 1, bad.output

@@ -272,8 +272,7 @@ def read_parts_dask(
     options = source.read
     plan = plan_input(source.location, blocksize=blocksize or DEFAULT_BLOCKSIZE)
     with _cluster_errors(plan.source):
-        return _read(plan, client, options.layer, options.columns, options.crs, options.timezone,
-                     options.date_format, options.accept_implausible_dates)
+        return _read(plan, client, options)
 
 
 @contextlib.contextmanager
@@ -288,13 +287,13 @@ def _cluster_errors(source: str):
                            "probably ran out of memory: lower `blocksize` or raise `worker_memory`") from err
 
 
-def _read(plan: InputPlan, client, layer, columns, crs, timezone, date_format, accept_implausible_dates
-          ) -> IncidentParts:
+def _read(plan: InputPlan, client, options: ReadOptions) -> IncidentParts:
     plan = _settle_blocks(plan, client)
-    settings = {"columns": columns, "crs": crs, "timezone": timezone, "date_format": date_format,
-                "accept_implausible_dates": accept_implausible_dates}
-    raws = client.map(read_part, plan.parts, layer=layer, pure=False)
-    started = client.map(_start, raws, columns=columns, pure=False)
+    date_format = options.date_format
+    settings = {"columns": options.columns, "crs": options.crs, "timezone": options.timezone,
+                "date_format": date_format, "accept_implausible_dates": options.accept_implausible_dates}
+    raws = client.map(read_part, plan.parts, layer=options.layer, pure=False)
+    started = client.map(_start, raws, columns=options.columns, where=options.where, pure=False)
     del raws  # each part's text is now held by its validation only
     facts = client.gather(client.map(_part_facts, started, pure=False))
     wholes = _whole_facts(plan, client, started, facts, date_format)
@@ -321,8 +320,8 @@ def _settle_blocks(plan: InputPlan, client) -> InputPlan:
     return replace(plan, parts=join_quoted_blocks(plan.parts, all_facts))
 
 
-def _start(raw: RawTable, columns: dict[str, str | None] | None) -> StartedValidation:
-    return start_validation(raw, columns, part=True).held()
+def _start(raw: RawTable, columns: dict[str, str | None] | None, where: tuple[str, ...]) -> StartedValidation:
+    return start_validation(raw, columns, part=True, where=where).held()
 
 
 def _part_facts(started: StartedValidation) -> _Facts:

@@ -44,6 +44,7 @@ from .coordtext import looks_like_locations
 from .row_checks import REJECT_COLUMNS, RowChecker, is_wgs84, one_row
 from .source import InputSource, ReadOptions
 from .tables import GEOMETRY_LAT, GEOMETRY_LON, RawTable, read_table
+from .where import WHERE_CODE, check_columns, parse_where
 
 __all__ = [
     "REJECT_COLUMNS",
@@ -133,6 +134,7 @@ def read_incidents(
     layer: str | None = None,
     date_format: str | None = None,
     accept_implausible_dates: bool = False,
+    where: tuple[str, ...] | list[str] = (),
 ) -> IncidentRead:
     """Read an incident file and validate every row.
 
@@ -159,13 +161,16 @@ def read_incidents(
         03/04/2024 month first unless some value proves day first).
     accept_implausible_dates
         Keep dates before 1990 or after today (rejected as ``implausible_date`` by default).
+    where
+        Conditions every row must meet, e.g. ``["opioid_use == 'Yes'"]`` (:mod:`odgeo.incidents.where`);
+        the other rows become rejects with code ``where_filtered``.
 
     Returns
     -------
     IncidentRead
     """
     options = ReadOptions(columns=columns, crs=crs, timezone=timezone, layer=layer, date_format=date_format,
-                          accept_implausible_dates=accept_implausible_dates)
+                          accept_implausible_dates=accept_implausible_dates, where=tuple(where))
     return read_source(InputSource.of(path, table=table, sql=sql, read=options))
 
 
@@ -188,7 +193,7 @@ def read_source(source: InputSource) -> IncidentRead:
     # The raw table is handed over, not kept here: validation lets its text go before the points are made.
     read = validate_table(_raw_table(source), columns=options.columns, crs=options.crs, timezone=options.timezone,
                           date_format=options.date_format,
-                          accept_implausible_dates=options.accept_implausible_dates)
+                          accept_implausible_dates=options.accept_implausible_dates, where=options.where)
     release_unused()  # validation's own
     return read
 
@@ -237,6 +242,7 @@ def validate_table(
     timezone: str = "UTC",
     date_format: str | None = None,
     accept_implausible_dates: bool = False,
+    where: tuple[str, ...] = (),
 ) -> IncidentRead:
     """Validate the rows of a :class:`~odgeo.incidents.tables.RawTable` (see :func:`read_incidents`).
 
@@ -244,7 +250,7 @@ def validate_table(
     parsed; a table handed over (no other reference to it) is let go then.
     """
     part = begin_validation(table, columns=columns, crs=crs, timezone=timezone, date_format=date_format,
-                            accept_implausible_dates=accept_implausible_dates).held()
+                            accept_implausible_dates=accept_implausible_dates, where=where).held()
     del table
     release_unused()  # the raw text's Arrow buffers, before the points need the room
     lon, lat = part.coordinate_sample()
@@ -263,6 +269,7 @@ def begin_validation(
     accept_implausible_dates: bool = False,
     whole: WholeInput | None = None,
     started: StartedValidation | None = None,
+    where: tuple[str, ...] = (),
 ) -> PartValidation:
     """The checks of :func:`validate_table` up to those that need every row's coordinates.
 
@@ -274,7 +281,7 @@ def begin_validation(
     larger input (:mod:`odgeo.engine.dask_read`) send theirs to one place and finish with the answer.
     """
     whole = whole or WholeInput()
-    begun = started or start_validation(table, columns)
+    begun = started or start_validation(table, columns, where=where)
     rows, roles = begun.rows, begun.roles
     if whole.location_text is not None and begun.location_candidate is not None:
         roles["location"] = begun.location_candidate if whole.location_text else None
@@ -311,12 +318,13 @@ class StartedValidation:
 
 
 def start_validation(table: RawTable, columns: dict[str, str | None] | None, *,
-                     part: bool = False) -> StartedValidation:
+                     part: bool = False, where: tuple[str, ...] = ()) -> StartedValidation:
     """The checks of :func:`validate_table` that come before the ids' (roles, row problems, empty rows).
 
     With ``part``, the table is a part of a larger input (:mod:`odgeo.engine.dask_read`): rival
     columns are not warned of (the whole is, once), and whether a "location" column holds
-    coordinates is left for :class:`WholeInput` to say.
+    coordinates is left for :class:`WholeInput` to say. ``where``: conditions rows must meet
+    (:mod:`odgeo.incidents.where`); the others become ``where_filtered`` rejects.
     """
     data = table.data
     overrides: dict[str, str | None] = {role: col for role, col in (columns or {}).items() if col is not None}
@@ -346,6 +354,10 @@ def start_validation(table: RawTable, columns: dict[str, str | None] | None, *,
         rows.reject(one_row(len(data), pos), code, None, reason)
     rows.reject_empty()
     rows.reject_bad_geometry(table.geometry_problems or {})
+    filters = check_columns([parse_where(text) for text in where], [str(c) for c in data.columns], table.path)
+    for condition in filters:  # after a row's structural faults; a row left out is not checked further
+        rows.reject(condition.leaves_out(data[condition.column]), WHERE_CODE, condition.column,
+                    f"not matching --where {condition.text}")
     return StartedValidation(table, roles, rows, also, candidate)
 
 

@@ -19,6 +19,7 @@ from ..schema import INCIDENT_ID, OCCURRED_AT, OUTCOME, SOURCE_ROW
 from ..vocabulary import ASSUMED_OUTCOMES, OUTCOMES
 from .dates import option_time, wall_clock
 from .read import IncidentRead
+from .where import WHERE_CODE
 
 __all__ = ["RowCounts", "assume_outcome", "filter_incidents", "move_to_rejects"]
 
@@ -204,7 +205,8 @@ def warn_about_notes(read: IncidentRead) -> None:
 #: Reject codes of rows left out by a filter or by the run's dates, in words (the others are faults).
 LEFT_OUT_WORDS = {"after_as_of": "after the as-of time", "before_window": "before the study window",
                   "before_since": "before the since date", "after_until": "after the until date",
-                  "undated_filtered": "undated under a date filter", "outcome_filtered": "of other outcomes"}
+                  "undated_filtered": "undated under a date filter", "outcome_filtered": "of other outcomes",
+                  WHERE_CODE: "not matching --where"}
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ class ReadOptions:
         strftime format of the dates (None: guessed from every value).
     accept_implausible_dates
         Keep dates before 1990 or after today.
+    where
+        Conditions every row must meet (:mod:`odgeo.incidents.where`), e.g. ``"opioid_use == 'Yes'"``.
     """
 
     columns: dict[str, str | None] | None = None
@@ -53,6 +55,7 @@ class ReadOptions:
     layer: str | None = None
     date_format: str | None = None
     accept_implausible_dates: bool = False
+    where: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ..incidents.extent import PLACE_LEVEL_WORDS, check_spread, place_level
 from ..incidents.read import IncidentRead, read_source
 from ..incidents.selection import RowCounts, assume_outcome, filter_incidents, move_to_rejects, warn_about_notes
 from ..incidents.source import InputSource, ReadOptions
+from ..incidents.where import parse_where
 from ..io.outputs import FileLock, OutputFolder
 from ..io.postgis import PostgisDestination
 from ..projection import lonlat_of
@@ -55,6 +56,9 @@ class JobSettings:
     assume_outcome
         The outcome of every incident of a file without an outcome column ("fatal" for a
         medical examiner's file of deaths; None: unknown).
+    where
+        Conditions on the input's own columns every row must meet (``"opioid_use == 'Yes'"``,
+        :mod:`odgeo.incidents.where`); the others are left out as ``where_filtered``.
     date_format, accept_implausible_dates
         strftime format of the dates (default: guessed, with the day/month order
         decided from every value); keep dates before 1990 or after today.
@@ -90,6 +94,7 @@ class JobSettings:
     until: str | None = None
     outcomes: tuple[str, ...] | None = None
     assume_outcome: str | None = None
+    where: tuple[str, ...] | None = None
     date_format: str | None = None
     accept_implausible_dates: bool | None = None
     drop_outliers: bool | None = None
@@ -218,9 +223,12 @@ def input_source(path: str | Path | InputSource, settings: JobSettings) -> Input
     -------
     InputSource
     """
+    for condition in settings.where or ():
+        parse_where(condition)  # a condition that is not one: said now, not after the file is read
     options = ReadOptions(columns=settings.columns, crs=settings.crs, timezone=settings.timezone or "UTC",
                           layer=settings.layer, date_format=settings.date_format,
-                          accept_implausible_dates=bool(settings.accept_implausible_dates))
+                          accept_implausible_dates=bool(settings.accept_implausible_dates),
+                          where=tuple(settings.where or ()))
     return InputSource.of(path, table=settings.table, sql=settings.sql, read=options)
 
 
@@ -279,6 +287,7 @@ def record_filters(settings: JobSettings, record: RunRecord) -> None:
     record.param("until", settings.until, "given" if settings.until else "default")
     record.param("outcomes", list(settings.outcomes) if settings.outcomes else None,
                  "given" if settings.outcomes else "default")
+    record.param("where", list(settings.where) if settings.where else None, "given" if settings.where else "default")
     record.param("assume_outcome", settings.assume_outcome, "given" if settings.assume_outcome else "default",
                  None if settings.assume_outcome else "outcomes as the outcome column gives them (none: unknown)")
     record.param("date_format", settings.date_format, "given" if settings.date_format else "default",
