@@ -549,3 +549,54 @@ def test_where_keeps_the_rows_an_analyst_asks_for(tmp_path, engine):
         bad = CliRunner().invoke(cli, [*args, "--overwrite", "--where", condition])
         assert bad.exit_code in (1, 2) and words in bad.output and "Traceback" not in bad.output, bad.output
         assert len(bad.output.strip().splitlines()) == 1, bad.output
+
+
+def test_one_geopackage_holds_every_layer_styled_for_qgis(tmp_path, sample_run, restricted_run):
+    # Issue 43, asked on the way: every layer of a run in one GeoPackage with a QGIS style each,
+    # month columns named so QGIS handles them, and for restricted runs the incident points.
+    import sqlite3
+    import xml.etree.ElementTree as ET
+
+    import geopandas as gpd
+    import pyogrio
+
+    _, out = sample_run
+    path = out / "odgeo.gpkg"
+    layers = [name for name, kind in pyogrio.list_layers(path) if kind is not None]
+    assert layers == ["hexes", "hotspots", "clusters", "gistar"]  # no point layer for the public
+    for name in layers:
+        packed = gpd.read_file(path, layer=name)
+        product = gpd.read_file(out / f"{name}.geojson")
+        assert len(packed) == len(product)
+        months = [c for c in product.columns if re.match(r"\d{4}-\d{2}$", c)]
+        fields = {f"m{c[:4]}_{c[5:]}" for c in months}
+        assert fields <= set(packed.columns) and not {c for c in packed.columns if re.match(r"\d", c)}
+        for column in months:
+            assert packed[f"m{column[:4]}_{column[5:]}"].fillna(-1).tolist() == product[column].fillna(-1).tolist()
+    with sqlite3.connect(path) as con:
+        styles = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles WHERE useAsDefault"))
+    con.close()
+    assert set(styles) == set(layers)
+    hexes_style = ET.fromstring(styles["hexes"].split("\n", 1)[1])
+    renderer = hexes_style.find("renderer-v2")
+    assert renderer.get("type") == "graduatedSymbol" and renderer.get("attr") == "per_km2"
+    labels = [r.get("label") for r in renderer.iter("range")]
+    legend = re.findall(r"<span>([^<]*)</span>", (out / "map.html").read_text())
+    assert labels and all(label in legend for label in labels)  # QGIS's classes are the map's
+    assert ET.fromstring(styles["gistar"].split("\n", 1)[1]).find("renderer-v2").get("attr") == "gi_bin"
+
+    _, restricted = restricted_run
+    points = gpd.read_file(restricted / "odgeo.gpkg", layer="incidents")
+    n_used = json.loads((restricted / "run.json").read_text())["counts"]["n_used"]
+    assert len(points) == n_used and (points.geom_type == "Point").all()
+
+    # The leak scanner reads a GeoPackage's layers: a point layer slipped into a public one is found.
+    from odgeo.incidents.read import read_incidents
+    from odgeo.publish.leakscan import scan_public_outputs
+
+    planted = tmp_path / "planted"
+    shutil.copytree(out, planted)
+    pyogrio.write_dataframe(points, planted / "odgeo.gpkg", layer="incidents", append=True)
+    incidents = read_incidents(SAMPLE / "incidents.csv", timezone=SAMPLE_TZ).incidents
+    kinds = {leak.kind for leak in scan_public_outputs(planted, incidents) if leak.file == "odgeo.gpkg"}
+    assert {"point", "coordinate"} <= kinds

@@ -15,6 +15,7 @@ from ..geocode.matcher import GEOCODE_COLUMNS, geocode_frame
 from ..geocode.pending import DEFAULT_MIN_SCORE, geocode_pending, status_summary
 from ..incidents.read import IncidentRead
 from ..incidents.tables import read_table
+from ..io.geopackage import GPKG_DATE
 from ..io.outputs import atomic_file, write_error
 from ..schema import (
     WGS84,
@@ -136,10 +137,6 @@ def _write_geocoded(frame: pd.DataFrame, path: Path, suffix: str) -> None:
         _write_gpkg_deterministic(geo, path)
     else:
         geo.to_parquet(path)
-
-
-#: GeoPackages record when they were written; a fixed date makes identical inputs give identical bytes.
-GPKG_DATE = "2000-01-01T00:00:00.000Z"
 
 
 def _write_gpkg_deterministic(frame: gpd.GeoDataFrame, path: Path) -> None:

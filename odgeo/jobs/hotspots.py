@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ..io.geopackage import write_geopackage
 from ..io.outputs import OutputFolder
 from ..io.writers import write_csv, write_density_geotiff, write_geojson
 from ..maps.image import write_map_png
+from ..maps.qgis import qgis_layers
 from .common import run_job, save_map_and_record
 from .hotspot_analysis import HotspotResult, HotspotSettings, analyse_hotspots, main_layers
 
@@ -26,7 +28,7 @@ __all__ = [
 ]
 
 PRODUCT_FILES = ("map.html", "map.png", "hexes.geojson", "gistar.geojson", "density.tif", "hotspots.geojson",
-                 "clusters.geojson", "rejects.csv", "log.txt", "run.json")
+                 "clusters.geojson", "rejects.csv", "odgeo.gpkg", "log.txt", "run.json")
 
 
 def run_hotspots(
@@ -106,6 +108,8 @@ def _write_products(result: HotspotResult, folder: OutputFolder) -> list[Path]:
                       folder.path("rejects.csv")),
         ]
         written.append(write_map_png(products, folder.path("map.png"), **result.map_caption))
+        layers, styles = qgis_layers(products, result.map_caption.get("classes", "quantiles"))
+        written.append(write_geopackage(layers, styles, folder.path("odgeo.gpkg")))  # every layer, styled for QGIS
         if products.areas is not None:
             written.append(write_geojson(products.areas, folder.path("areas.geojson")))
         if products.gistar is not None:

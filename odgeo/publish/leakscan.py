@@ -62,7 +62,7 @@ __all__ = ["COUNT_PROPERTIES", "CSV_COUNTS", "Leak", "feature_collections", "fir
 COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incidents", "covered", "marginal_gain",
                               "observed"})
 #: Properties the map adds: per-period counts of a hexagon, tooltip sentences, styling flags, an area's km².
-MAP_PROPERTIES = frozenset({"months", "sentence", "artefact", "km2"})
+MAP_PROPERTIES = frozenset({"months", "sentence", "artefact", "km2", "per_km2"})
 #: Count columns of the public tables (checked here, and compared across releases by :mod:`.release_diff`).
 CSV_COUNTS = COUNT_PROPERTIES | {"n_rows", "prior_count"}
 _SENTENCE_COUNT = re.compile(r"(\d[\d,]*) (?:overdoses?|incidents?|fatal)\b")
@@ -149,7 +149,7 @@ def scan_public_outputs(folder: str | Path, incidents: gpd.GeoDataFrame, *, min_
 
 
 #: What odgeo writes into an output folder.
-PRODUCT_SUFFIXES = (".json", ".geojson", ".csv", ".html", ".tif", ".tiff", ".png", ".txt")
+PRODUCT_SUFFIXES = (".json", ".geojson", ".csv", ".html", ".tif", ".tiff", ".png", ".txt", ".gpkg")
 
 
 def first_line(err: BaseException) -> str:
@@ -340,6 +340,8 @@ def _as_word(value: str) -> re.Pattern:
 def _text_of(path: Path) -> str:
     if path.suffix.lower() in (".tif", ".tiff"):
         return _geotiff_text(path)
+    if path.suffix.lower() == ".gpkg":
+        return _geopackage_text(path)
     if path.suffix.lower() == ".png":
         from PIL import Image
 
@@ -354,6 +356,31 @@ def _text_of(path: Path) -> str:
             doc.get("parameters", {}).pop(name, None)
         text = json.dumps(doc)
     return text
+
+
+def _geopackage_text(path: Path) -> str:
+    """Each layer of a GeoPackage as a GeoJSON FeatureCollection, then its QGIS styles.
+
+    The fields are named as the products name them: the layers are checked as the GeoJSON files are.
+    """
+    import sqlite3
+
+    import pyogrio
+
+    from ..io.geopackage import column_of_field
+
+    parts = []
+    for name, geometry_type in pyogrio.list_layers(path):
+        frame = pyogrio.read_dataframe(path, layer=name)
+        if geometry_type is None:  # an attribute table (layer_styles): its text is read below
+            continue
+        frame = frame.rename(columns={c: column_of_field(c) for c in frame.columns if c != "geometry"})
+        parts.append(frame.to_json(drop_id=True))
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'layer_styles'").fetchone():
+            parts += [qml for (qml,) in con.execute("SELECT styleQML FROM layer_styles")]
+    con.close()
+    return "\n".join(parts)
 
 
 def _geotiff_text(path: Path) -> str:
