@@ -376,7 +376,9 @@ def test_a_slow_step_is_shown_and_a_quick_one_is_not(monkeypatch, capsys):
     time.sleep(1.5)
     live.close()
     err = capsys.readouterr().err
-    assert "\r\x1b[Kodgeo: computing kernel density... 0 s" in err and err.endswith("\r\x1b[K"), repr(err)
+    # Seconds as the clock gave them (a loaded machine may show 1 s first): the form is what matters.
+    assert re.search(r"\r\x1b\[Kodgeo: computing kernel density\.\.\. \d+ s", err) and err.endswith("\r\x1b[K"), \
+        repr(err)
     assert "\n" not in err  # the live line never scrolls the terminal
 
 
