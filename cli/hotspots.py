@@ -149,13 +149,17 @@ def _summary(result, out_dir: str) -> None:
                    f"{int((gi['gi_bin'] == -3).sum())} cold, of {len(gi)} cells")
     for step in result.record.sections.get("decisions", []):
         click.echo(f"  decision: {step['decision']}")
-    click.echo(_privacy_line(products))
+    click.echo(_privacy_line(products, result.gate.totals(result.rows.as_record()), result.rows.n_used))
     click.echo(f"Every setting and count: {out / 'run.json'}")
 
 
-def _privacy_line(products) -> str:
+def _privacy_line(products, published: dict, n_used: int) -> str:
+    """What was written for the audience; a public count that differs from the terminal's says why."""
     masked = products.privacy.get("geomask")
     how = f"; points displaced {masked['min_m']:g}-{masked['max_m']:g} m" if masked else ""
-    return (f"Audience: {products.audience_label}{how}: {plural(len(products.hexes), 'area')}, "
+    held = published.get("n_used_in_published_areas")
+    holding = (f" holding {held:,} of the {n_used:,} incidents used (the products say 'at least {held:,}')"
+               if published.get("n_used") is None and held is not None else "")
+    return (f"Audience: {products.audience_label}{how}: {plural(len(products.hexes), 'area')}{holding}, "
             f"{plural(len(products.hotspots), 'hot spot')} and {plural(len(products.clusters), 'cluster')} "
             "written")

@@ -484,6 +484,8 @@ def test_every_command_tells_one_story(tmp_path, command, audience):
         if located.group(1):  # the public map counts only what its published areas hold
             assert audience == "public" and counts["n_used"] is None
             assert _number(located.group(2)) == counts["n_used_in_published_areas"] <= n_used
+            if command == "hotspots":  # the terminal says why its count is not the page's
+                assert f"holding {located.group(2)} of the {n_used:,} incidents used" in result.output
         else:
             assert _number(located.group(2)) == n_used
         layer = out / "hexes.geojson"
