@@ -146,7 +146,7 @@ class AlertHistory:
                 table.at[i, "status"], table.at[i, "ended_at"] = "ended", as_of
         table = table.drop(index=drop)
         if new_rows:
-            table = pd.concat([table, pd.DataFrame(new_rows, columns=HISTORY_COLUMNS)], ignore_index=True)
+            table = _appended(table, pd.DataFrame(new_rows, columns=HISTORY_COLUMNS))
         self.table, self.last_as_of = table.reset_index(drop=True), as_of
         now = (self.table["last_seen"] == as_of) | (self.table["ended_at"] == as_of)
         return self.table[now].reset_index(drop=True)
@@ -263,3 +263,20 @@ def _write_sqlite(path: Path, meta: dict, table: pd.DataFrame) -> None:
         con.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
         table.astype(object).where(table.notna(), None).to_sql("alerts", con, index=False)
     con.close()
+
+
+def _appended(table: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame:
+    """``table`` then ``added``; a column of only gaps on one side takes the other side's type.
+
+    pandas 2 leaves empty frames and all-gap columns out when it chooses a concatenation's
+    types, and warns that it will stop; matching the types first makes the result not depend on it.
+    """
+    if table.empty:
+        return added.reset_index(drop=True)
+    table, added = table.copy(), added.copy()
+    for col in HISTORY_COLUMNS:
+        if added[col].isna().all():
+            added[col] = pd.Series(index=added.index, dtype=table[col].dtype)
+        elif table[col].isna().all():
+            table[col] = pd.Series(index=table.index, dtype=added[col].dtype)
+    return pd.concat([table, added], ignore_index=True)
