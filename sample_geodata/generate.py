@@ -529,6 +529,7 @@ def main(out_dir: Path) -> None:
                   "geometry": {"type": "Polygon", "coordinates": [lonlat_list(boundary)]}}])
 
     write_truth(out_dir, incidents, faults, truth_unlocated)
+    outreach_feeds(out_dir, addresses)
 
 
 def write_truth(out_dir, incidents, faults, truth_unlocated):
@@ -571,6 +572,183 @@ def write_truth(out_dir, incidents, faults, truth_unlocated):
         "unlocated_truth": truth_unlocated,
     }
     (out_dir / "truth.json").write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- outreach feeds
+# What a post-overdose outreach team receives (odgeo outreach): an EMS export that names patients, a police
+# copy of part of the same events, and the team's own record of contact attempts. Drawn from their own seed,
+# so the files above are unchanged. Repeat overdoses follow the King County EMS cohort's hazard (Hood et al.
+# 2023): 43 per 1,000 person-months in the first month after an overdose, about 25 in the second, 12 after.
+
+OUTREACH_SEED = SEED + 44
+OUTREACH_START, OUTREACH_END = np.datetime64("2025-01-01"), np.datetime64("2026-01-01")
+N_OUTREACH_PERSONS = 700
+REPEAT_HAZARD_PER_MONTH = (0.043, 0.025, 0.012)  # months 1, 2, then 3 on
+FATAL_SHARE = 0.06
+CO_USE_SHARE = 0.1
+FIRST_NAMES = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
+               "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Chris", "Karen",
+               "Daniel", "Lisa", "Matthew", "Nancy", "Anthony", "Betty", "Mark", "Sandra", "Donald", "Ashley",
+               "Jose", "Maria", "Luis", "Ana", "Tyler", "Brittany", "Cody", "Amber", "Dustin", "Crystal"]
+LAST_NAMES = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
+              "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
+              "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
+              "O'Brien", "McDonald", "Nguyen", "St. John", "Van Dyke", "Schmidt", "Becker", "Wagner", "Fischer"]
+
+
+def _name_as_typed(rng, name: str) -> str:
+    """A name as another agency's clerk types it: case, punctuation, the odd dropped letter."""
+    kind = rng.choice(["same", "upper", "lower", "nopunct", "typo"], p=[0.5, 0.25, 0.1, 0.1, 0.05])
+    if kind == "upper":
+        return name.upper()
+    if kind == "lower":
+        return name.lower()
+    if kind == "nopunct":
+        return re.sub(r"[^A-Za-z]", "", name)
+    if kind == "typo" and len(name) > 4:
+        i = int(rng.integers(2, len(name) - 1))
+        return name[:i] + name[i + 1:]
+    return name
+
+
+def _outreach_people(rng, addresses):
+    pts = np.array([(a["x"], a["y"]) for a in addresses])
+    people = []
+    for k in range(N_OUTREACH_PERSONS):
+        born = np.datetime64("1960-01-01") + np.timedelta64(int(rng.integers(0, 365 * 45)), "D")
+        unhoused = rng.random() < 0.12
+        home = None if unhoused else addresses[int(rng.integers(len(addresses)))]
+        people.append({"key": k, "first": str(rng.choice(FIRST_NAMES)), "last": str(rng.choice(LAST_NAMES)),
+                       "dob": str(born), "sex": "M" if rng.random() < 0.68 else "F", "unhoused": unhoused,
+                       "home": home, "phone": f"620-555-{int(rng.integers(1000, 9999))}",
+                       "has_id": rng.random() < 0.75, "pid": f"P{100000 + k:06d}"})
+    return people, pts
+
+
+def _overdose_times(rng, start_day: float, span_days: float):
+    """An index overdose, then repeats by the piecewise hazard (days from OUTREACH_START), until death or the end."""
+    times = [start_day]
+    fatal = [rng.random() < FATAL_SHARE]
+    while not fatal[-1]:
+        t, month = times[-1], 0
+        while True:  # month by month: a repeat with the month's hazard, at a uniform day within it
+            hazard = REPEAT_HAZARD_PER_MONTH[min(month, 2)]
+            if rng.random() < hazard * 3:  # three times the cohort's rate, so a one-year sample holds repeats
+                nxt = t + 30.44 * (month + rng.random())
+                break
+            month += 1
+            if t + 30.44 * month > span_days:
+                return times, fatal
+        if nxt >= span_days:
+            return times, fatal
+        times.append(nxt)
+        fatal.append(rng.random() < FATAL_SHARE)
+    return times, fatal
+
+
+def _event_place(rng, person, pts, addresses):
+    if person["home"] is not None and rng.random() < 0.6:
+        return person["home"]["x"] + rng.normal(0, 5), person["home"]["y"] + rng.normal(0, 5), person["home"]
+    spot = HOT_SPOTS[int(rng.integers(len(HOT_SPOTS)))]
+    x, y = spot["x"] + rng.normal(0, spot["sigma_m"]), spot["y"] + rng.normal(0, spot["sigma_m"])
+    near = addresses[int(np.argmin(np.hypot(pts[:, 0] - x, pts[:, 1] - y)))]
+    return x, y, near
+
+
+def _stamp(day: float) -> np.datetime64:
+    return OUTREACH_START + np.timedelta64(int(day * 86400), "s")
+
+
+def outreach_feeds(out_dir: Path, addresses) -> None:
+    rng = np.random.default_rng(OUTREACH_SEED)
+    people, pts = _outreach_people(rng, addresses)
+    span = float((OUTREACH_END - OUTREACH_START) / np.timedelta64(1, "D"))
+    events = []
+    for person in people:
+        times, fatal = _overdose_times(rng, float(rng.uniform(0, span)), span)
+        for t, dead in zip(times, fatal):
+            x, y, near = _event_place(rng, person, pts, addresses)
+            events.append({"person": person, "day": t, "fatal": dead, "x": x, "y": y, "near": near})
+            if rng.random() < CO_USE_SHARE:  # using together: another person overdoses there minutes later
+                other = people[int(rng.integers(len(people)))]
+                if other is not person:
+                    events.append({"person": other, "day": t + rng.uniform(0, 12) / 1440, "fatal": False,
+                                   "x": x + rng.normal(0, 3), "y": y + rng.normal(0, 3), "near": near})
+    events.sort(key=lambda e: e["day"])
+    ems, police, truth_pairs = [], [], []
+    for n, e in enumerate(events, start=1):
+        person, when = e["person"], _stamp(e["day"])
+        lon, lat = to_lonlat(e["x"], e["y"])
+        age = int((when - np.datetime64(person["dob"])) / np.timedelta64(1, "D") // 365.25)
+        refused = (not e["fatal"]) and rng.random() < 0.4
+        e["ems_id"] = f"EMS-25-{n:05d}"
+        ems.append([e["ems_id"], str(when).replace("T", " "), "fatal" if e["fatal"] else "nonfatal",
+                    int(rng.integers(0 if e["fatal"] else 1, 4)), clean_address(e["near"]["number"],
+                                                                               e["near"]["street"]),
+                    CITY, zip_at(e["x"], e["y"]), f"{float(lon):.6f}", f"{float(lat):.6f}",
+                    person["pid"] if person["has_id"] else "", person["first"], person["last"],
+                    person["dob"] if rng.random() < 0.9 else "",
+                    person["sex"], age, "" if person["home"] is None else clean_address(
+                        person["home"]["number"], person["home"]["street"], person["home"]["unit"]),
+                    "Unhoused" if person["unhoused"] else ("Housed" if rng.random() < 0.8 else ""),
+                    "Refused transport" if refused else ("Dead on scene" if e["fatal"] else "Transported"),
+                    person["phone"]])
+        e["refused"] = refused
+        if rng.random() < 0.45:  # the police came too: their own clock, a block-level location, their own typing
+            late = np.timedelta64(int(rng.normal(6, 6) * 60), "s")
+            px, py = e["x"] + rng.normal(0, 45), e["y"] + rng.normal(0, 45)
+            plon, plat = to_lonlat(px, py)
+            pid = f"PD-25-{len(police) + 1:05d}"
+            police.append([pid, str(when + late).replace("T", " "), "fatal" if e["fatal"] else "nonfatal",
+                           f"{float(plon):.5f}", f"{float(plat):.5f}", _name_as_typed(rng, person["first"]),
+                           _name_as_typed(rng, person["last"]), person["dob"] if rng.random() < 0.7 else "",
+                           person["sex"], age if rng.random() < 0.9 else age + 1])
+            truth_pairs.append([e["ems_id"], pid])
+    attempts = _outreach_attempts(rng, events)
+    write_csv(out_dir / "outreach_ems.csv",
+              ["incident_id", "occurred_at", "outcome", "naloxone_doses", "address", "city", "zip", "longitude",
+               "latitude", "patient_id", "first_name", "last_name", "dob", "sex", "age", "home_address",
+               "living_situation", "disposition", "phone"], ems)
+    write_csv(out_dir / "outreach_police.csv",
+              ["report_number", "reported_at", "outcome", "longitude", "latitude", "first_name", "last_name",
+               "dob", "sex", "age"], police)
+    write_csv(out_dir / "outreach_attempts.csv",
+              ["incident_id", "attempted_at", "mode", "place", "result", "naloxone_kits", "referrals_made",
+               "referrals_accepted", "care_started"], attempts)
+    truth = {
+        "description": "What generate.py planted in the outreach feeds; every person is invented.",
+        "seed": OUTREACH_SEED,
+        "persons": N_OUTREACH_PERSONS,
+        "repeat_hazard_per_month": [3 * h for h in REPEAT_HAZARD_PER_MONTH],
+        "same_event": truth_pairs,
+        "person_of_ems_record": {e["ems_id"]: e["person"]["key"] for e in events},
+    }
+    (out_dir / "outreach_truth.json").write_text(json.dumps(truth, indent=0) + "\n", encoding="utf-8")
+
+
+def _outreach_attempts(rng, events) -> list[list]:
+    """The team's record: phone first, then visits, up to four tries, for 85% of the non-fatal overdoses."""
+    rows = []
+    for e in events:
+        if e["fatal"] or rng.random() < 0.15:
+            continue
+        when = _stamp(e["day"]) + np.timedelta64(int(rng.gamma(2.0, 20.0) * 3600), "s")
+        for attempt in range(int(rng.integers(1, 5))):
+            mode = "phone" if attempt == 0 else str(rng.choice(["visit", "text", "visit"]))
+            result = str(rng.choice(["no answer", "not found", "refused", "engaged", "engaged through family"],
+                                    p=[0.35, 0.2, 0.1, 0.28, 0.07]))
+            contact = result.startswith("engaged")
+            kits = int(rng.integers(1, 3)) if contact or (mode == "visit" and rng.random() < 0.05) else 0
+            made = int(rng.integers(0, 3)) if contact else 0
+            accepted = int(rng.integers(0, made + 1))
+            rows.append([e["ems_id"], str(when).replace("T", " "), mode,
+                         "residence" if e["person"]["home"] is not None else "overdose location", result, kits,
+                         made, accepted, "yes" if accepted and rng.random() < 0.5 else "no"])
+            if contact or result == "refused":
+                break
+            when = when + np.timedelta64(int(rng.uniform(6, 40) * 3600), "s")
+    rows.sort(key=lambda r: r[1])
+    return rows
 
 
 if __name__ == "__main__":
