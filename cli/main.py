@@ -171,10 +171,11 @@ def _register() -> None:
     from .geocode import geocode
     from .hotspots import hotspots
     from .leakscan import leakscan
+    from .outreach import outreach
     from .scan import scan
     from .sites import sites
 
-    for command in (hotspots, emerging, alerts, scan, geocode, leakscan, sites):
+    for command in (hotspots, emerging, alerts, scan, sites, outreach, geocode, leakscan):
         command.params.extend(_verbosity_options())
         cli.add_command(command)
 

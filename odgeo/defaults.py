@@ -14,6 +14,7 @@ __all__ = [
     "ALERT_RESOLUTION",
     "AUDIENCE",
     "BLOCKSIZE_MB",
+    "CATCHUP_DAYS",
     "CLASSES",
     "CLUSTER_METHOD",
     "EARS_MIN_SD",
@@ -26,18 +27,27 @@ __all__ = [
     "GI_PERMUTATIONS",
     "HEX_RESOLUTION",
     "KERNEL",
+    "LINK_M",
+    "LINK_MINUTES",
     "LOCATIONS",
     "MASK_SEED",
+    "MAX_ATTEMPTS",
     "MAX_DAYS",
     "MAX_RADIUS_M",
     "MIN_CASES",
     "MIN_COUNT",
     "MIN_SAMPLES",
     "MIN_SCORE",
+    "NEW_HOURS",
     "N_SITES",
+    "OUTREACH_WINDOW_HOURS",
     "PERCENTILE",
     "PERIOD",
+    "PLACE_DAYS",
+    "PLACE_MIN",
+    "PLACE_RESOLUTION",
     "RADIUS_M",
+    "REPEAT_DAYS",
     "REPORT_P",
     "SCAN_MAX_P",
     "SCAN_PERMUTATIONS",
@@ -120,6 +130,19 @@ TIME_LIMIT_S = Default(60.0)
 
 # Geocoding: block-level matches score 0.6, street centres 0.3, ZIP centres 0.15.
 MIN_SCORE = Default(0.5, "keeps block-level matches (0.6); leaves out street (0.3) and ZIP (0.15) centres")
+
+# Outreach: the 24-72 hour practice of post-overdose teams (docs/outreach.md).
+_PORT = "North Carolina PORT and Huntington QRT: a visit within 24-72 hours"
+OUTREACH_WINDOW_HOURS = Default(72.0, _PORT)
+NEW_HOURS = Default(24.0, _PORT)
+CATCHUP_DAYS = Default(7.0, "Hamilton County follows up for about a week")
+REPEAT_DAYS = Default(365.0, "an earlier overdose within 12 months (Ray et al. 2018)")
+LINK_MINUTES = Default(60.0, "EMS and police clocks of one call differ by minutes; an hour allows a late report")
+LINK_M = Default(300.0, "a police location is often the block's, an EMS location the door's")
+PLACE_DAYS = Default(30.0, "the first month after an overdose carries the highest risk (Hood et al. 2023)")
+PLACE_RESOLUTION = Default(9, "H3 res 9 (~0.1 km2, 174 m edge): a few blocks a team can canvass")
+PLACE_MIN = Default(2, "a place where overdoses repeat")
+MAX_ATTEMPTS = Default(4, "PRONTO's guidance: limit the tries (phone first, then visits)")
 
 # Publishing.
 AUDIENCE = Default("public")

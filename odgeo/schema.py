@@ -90,11 +90,11 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
     "latitude": ("latitude", "lat", "y", "ycoord", "pointy", "gpslatitude"),
     OCCURRED_AT: (
         "occurredat", "datetime", "incidentdatetime", "incidentdate", "date", "eventdate",
-        "dateofincident", "calldate", "dispatchdate", "dateofdeath", "dateoccurred", "time",
+        "dateofincident", "calldate", "dispatchdate", "dateofdeath", "dateoccurred", "time", "reportedat",
     ),
     INCIDENT_ID: (
         "incidentid", "incidentnumber", "incidentno", "casenumber", "caseno", "caseid", "id",
-        "recordid", "objectid", "fid",
+        "recordid", "objectid", "fid", "reportnumber",
     ),
     OUTCOME: ("outcome", "fatal", "fatality", "fatalnonfatal", "isfatal", "fatalornonfatal"),
     NALOXONE_DOSES: (

@@ -87,6 +87,7 @@ def every_public_output_is_scanned():
     from odgeo.jobs import emerging as emergingjob
     from odgeo.jobs import hotspot_analysis
     from odgeo.jobs import hotspots as pipeline
+    from odgeo.jobs import outreach as outreachjob
     from odgeo.jobs import scan as scanjob
     from odgeo.jobs import sites as sitesjob
     from odgeo.publish.leakscan import scan_public_outputs
@@ -109,9 +110,9 @@ def every_public_output_is_scanned():
         return out
 
     patches = [mock.patch.object(module, "select_incidents", select)
-               for module in (hotspot_analysis, emergingjob, alertsjob, scanjob)]
+               for module in (hotspot_analysis, emergingjob, alertsjob, scanjob, outreachjob)]
     patches += [mock.patch.object(module, "save_map_and_record", save)
-                for module in (pipeline, emergingjob, sitesjob, alertsjob, scanjob)]
+                for module in (pipeline, emergingjob, sitesjob, alertsjob, scanjob, outreachjob)]
     for patch in patches:
         patch.start()
     yield folders
@@ -123,7 +124,7 @@ def every_public_output_is_scanned():
             continue
         sites = folder / "sites.geojson"
         places = gpd.read_file(sites) if sites.exists() else None
-        leaks = scan_public_outputs(folder, used, min_count=min_count, public_places=places,
-                                    identifying=used["incident_id"].astype(str))
+        ids = [*used["incident_id"].astype(str), *used.get("record_id", [])]  # outreach: "source:id" and id
+        leaks = scan_public_outputs(folder, used, min_count=min_count, public_places=places, identifying=ids)
         problems += [f"{folder}: {leak}" for leak in leaks]
     assert not problems, "public products leak:\n" + "\n".join(problems[:20])

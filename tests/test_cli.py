@@ -106,11 +106,12 @@ def test_every_option_is_named_after_its_setting():
     from odgeo.jobs.alerts import AlertSettings
     from odgeo.jobs.emerging import EmergingSettings
     from odgeo.jobs.hotspots import HotspotSettings
+    from odgeo.jobs.outreach import OutreachSettings
     from odgeo.jobs.scan import ScanJobSettings
     from odgeo.jobs.sites import SitesSettings
 
     settings = {"hotspots": [HotspotSettings], "emerging": [EmergingSettings], "alerts": [AlertSettings],
-                "scan": [ScanJobSettings], "sites": [SitesSettings, HotspotSettings]}
+                "scan": [ScanJobSettings], "sites": [SitesSettings, HotspotSettings], "outreach": [OutreachSettings]}
     wrong = []
     for command, classes in settings.items():
         fields = {f.name for cls in classes for f in dataclasses.fields(cls)}
@@ -239,6 +240,7 @@ def test_help_states_the_defaults_a_run_records(tmp_path):
         "scan": [],
         "emerging": [],
         "sites": ["--candidates", str(SAMPLE / "candidate_sites.csv")],
+        "outreach": [],
     }
     checked = set()
     for name, extra in runs.items():
@@ -258,5 +260,6 @@ def test_help_states_the_defaults_a_run_records(tmp_path):
             checked.add((name, setting))
     assert {("hotspots", "eps_m"), ("hotspots", "hotspot_percentile"), ("alerts", "ears_min_sd"),
             ("alerts", "scan_max_p"), ("scan", "max_radius_m"), ("scan", "report_p"), ("emerging", "resolution"),
-            ("sites", "radius_m"), ("hotspots", "min_count")} <= checked
+            ("sites", "radius_m"), ("hotspots", "min_count"), ("outreach", "window_hours"),
+            ("outreach", "link_m"), ("outreach", "place_resolution")} <= checked
     assert len(checked) >= 30

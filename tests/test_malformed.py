@@ -93,6 +93,7 @@ def test_hotspots_on_the_corpus(tmp_path, case):
 COMMANDS = {
     "emerging": [],
     "sites": ["--candidates", str(SAMPLE / "candidate_sites.csv"), "--n-sites", "2"],
+    "outreach": ["--no-clusters"],
 }
 
 

@@ -241,7 +241,7 @@ def test_verbosity_options_work_after_the_command_and_are_in_its_help(tmp_path):
     for quiet in (["-q", *args], [*args, "-q"]):
         result = CliRunner().invoke(cli, [*quiet, "--out", str(tmp_path / "b"), "--overwrite"])
         assert result.exit_code == 0 and "WARNING" not in result.output, result.output
-    for command in ("hotspots", "emerging", "alerts", "scan", "geocode", "leakscan", "sites"):
+    for command in ("hotspots", "emerging", "alerts", "scan", "geocode", "leakscan", "sites", "outreach"):
         text = CliRunner().invoke(cli, [command, "--help"]).output
         assert "-v, --verbose" in text and "-q, --quiet" in text, command
 
@@ -437,6 +437,7 @@ _INCIDENTS_LINE = re.compile(r"^Incidents: ([\d,]+) rows: ([\d,]+) used, ([\d,]+
 _COMMANDS = {
     "hotspots": [], "emerging": [], "scan": [], "alerts": [],
     "sites": ["--candidates", str(SAMPLE / "candidate_sites.csv"), "--existing", str(SAMPLE / "existing_sites.csv")],
+    "outreach": [],
 }
 
 
@@ -451,7 +452,8 @@ def test_every_command_tells_one_story(tmp_path, command, audience):
     # rows, counts and days, in each audience (every public folder also passes odgeo leakscan: the
     # session's own scan, tests/conftest.py).
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, [command, str(SAMPLE / "incidents.csv"), *_COMMANDS[command], "--timezone",
+    key = ["--key-file", str(tmp_path / "team.key")] if command == "outreach" else []
+    result = CliRunner().invoke(cli, [command, str(SAMPLE / "incidents.csv"), *_COMMANDS[command], *key, "--timezone",
                                       SAMPLE_TZ, "--tiles", "none", "--audience", audience, "--out", str(out)])
     assert result.exit_code == 0, result.output
     line = _INCIDENTS_LINE.search(result.output)

@@ -10,6 +10,7 @@ identifying data.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -56,6 +57,7 @@ __all__ = [
     "check_degrees",
     "read_incidents",
     "read_source",
+    "read_source_keeping",
     "start_validation",
     "swap_reference",
     "validate_table",
@@ -189,13 +191,37 @@ def read_source(source: InputSource) -> IncidentRead:
     """
     if source.kind == "parts":
         raise ParameterError(f"{source}: a folder or a glob of files is read with `engine` dask (or auto)")
-    options = source.read
     # The raw table is handed over, not kept here: validation lets its text go before the points are made.
+    # (Keywords written out: a call with ``**options`` would keep its arguments, the table too, until it returns.)
+    options = source.read
     read = validate_table(_raw_table(source), columns=options.columns, crs=options.crs, timezone=options.timezone,
                           date_format=options.date_format,
                           accept_implausible_dates=options.accept_implausible_dates, where=options.where)
     release_unused()  # validation's own
     return read
+
+
+def read_source_keeping(source: InputSource, pick: Callable[[list[str]], list[str]]) -> tuple[IncidentRead,
+                                                                                                pd.DataFrame]:
+    """:func:`read_source`, and the raw text of the columns ``pick(columns)`` names (row ``i`` is source row ``i + 1``).
+
+    For what only one command reads beside the incidents (the person columns of ``odgeo outreach``);
+    the raw table is held until validation ends.
+    """
+    if source.kind == "parts":
+        raise ParameterError(f"{source}: give each file of a folder or glob on its own")
+    raw = _raw_table(source)
+    kept = raw.data[pick(list(raw.data.columns))].copy()
+    read = validate_table(raw, **_validation_options(source))
+    release_unused()
+    return read, kept
+
+
+def _validation_options(source: InputSource) -> dict:
+    options = source.read
+    return {"columns": options.columns, "crs": options.crs, "timezone": options.timezone,
+            "date_format": options.date_format, "accept_implausible_dates": options.accept_implausible_dates,
+            "where": options.where}
 
 
 def _raw_table(source: InputSource) -> RawTable:

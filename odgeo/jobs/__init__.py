@@ -1,4 +1,4 @@
-"""The commands: one module each (hotspots, emerging, sites, alerts, scan, geocode), and the steps they share.
+"""The commands: one module each (hotspots, emerging, sites, alerts, scan, outreach, geocode), and the steps they share.
 
 Each command reads (:mod:`odgeo.jobs.common`), analyses with the stage packages, hands the
 result to each stage's ``public.py`` with the run's gate (:mod:`odgeo.publish`) and writes
@@ -28,6 +28,10 @@ _EXPORTS = {
     "analyse_scan": "scan",
     "ScanJobSettings": "scan",
     "ScanRun": "scan",
+    "run_outreach": "outreach",
+    "analyse_outreach": "outreach",
+    "OutreachSettings": "outreach",
+    "OutreachRun": "outreach",
     "geocode_table": "geocode",
     "write_geocoded": "geocode",
 }

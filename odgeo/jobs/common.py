@@ -128,7 +128,8 @@ class JobSettings:
 
 def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
             analyse: Callable[..., Any], write: Callable[[Any, OutputFolder], object],
-            overwrite: bool = False, progress: Callable[[str], None] | None = None, parts: bool = False):
+            overwrite: bool = False, progress: Callable[[str], None] | None = None, parts: bool = False,
+            read_input: Callable[[RunRecord, Callable[[str], None]], Any] | None = None):
     """The template every command runs: check and lock ``out_dir``, read, analyse, write, swap in.
 
     ``analyse(read, record=..., progress=...)`` returns the command's result (its
@@ -137,7 +138,8 @@ def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
     the output folder, ending with :func:`save_map_and_record`. Nothing reaches
     ``out_dir`` unless every step succeeded. With ``parts`` the command analyses an
     input read on Dask in its parts (an :class:`odgeo.engine.dask_read.IncidentParts`, its
-    cluster kept until the analysis ends); else every read arrives here whole.
+    cluster kept until the analysis ends); else every read arrives here whole. ``read_input(record, say)``
+    replaces the reading of ``path`` (a command that reads several sources).
     """
     check_outside_out(input_settings.outside_out(), out_dir)
     state = input_settings.state_files()
@@ -147,12 +149,13 @@ def run_job(command: str, path, out_dir, input_settings: JobSettings, *,
         for option, state_path in state.items():
             held.enter_context(FileLock(state_path, f"`{option}`"))
         return _run_locked(command, path, out_dir, input_settings, analyse=analyse, write=write,
-                           overwrite=overwrite, progress=progress, parts=parts)
+                           overwrite=overwrite, progress=progress, parts=parts, read_input=read_input)
 
 
 def _run_locked(command: str, path, out_dir, input_settings: JobSettings, *, analyse: Callable[..., Any],
                 write: Callable[[Any, OutputFolder], object], overwrite: bool,
-                progress: Callable[[str], None] | None, parts: bool):
+                progress: Callable[[str], None] | None, parts: bool,
+                read_input: Callable[[RunRecord, Callable[[str], None]], Any] | None = None):
     say = progress or (lambda step: None)
     destination = _open_destination(input_settings)  # a database to copy the products into: checked first
     with OutputFolder(out_dir, overwrite=overwrite) as folder:  # checked and locked before any work
@@ -162,7 +165,8 @@ def _run_locked(command: str, path, out_dir, input_settings: JobSettings, *, ana
             record.sections["postgis"] = destination.describe()
         with record.keeping_warnings():  # for log.txt, written through the gate with the products
             with contextlib.ExitStack() as cluster:  # a Dask cluster, if one reads the input: closed once analysed
-                read = read_job_input(path, input_settings, record, say, cluster=cluster if parts else None)
+                read = (read_input(record, say) if read_input is not None else
+                        read_job_input(path, input_settings, record, say, cluster=cluster if parts else None))
                 result = analyse(read, record=record, progress=progress)
             say("writing products")
             write(result, folder)
@@ -187,8 +191,6 @@ def read_job_input(path, settings: JobSettings, record: RunRecord, say: Callable
     unless references are given (the geocoder works in this process); otherwise the
     read comes here whole.
     """
-    from .geocode import apply_reference
-
     say("reading incidents")
     source = input_source(path, settings)
     engine = _engine(source, settings, record)
@@ -203,10 +205,18 @@ def read_job_input(path, settings: JobSettings, record: RunRecord, say: Callable
         else:
             read = read_source(source)
     record.sections["input"] = read.source
-    if settings.reference:
-        say("geocoding addresses without coordinates")
-        read = apply_reference(read, settings.reference, settings.min_score, record, settings.reference_columns)
-    return read
+    return locate_addresses(read, settings, record, say)
+
+
+def locate_addresses(read: IncidentRead, settings: JobSettings, record: RunRecord,
+                     say: Callable[[str], None] = lambda step: None) -> IncidentRead:
+    """Geocode the incidents that have an address and no coordinates, when ``settings`` give references."""
+    from .geocode import apply_reference
+
+    if not settings.reference:
+        return read
+    say("geocoding addresses without coordinates")
+    return apply_reference(read, settings.reference, settings.min_score, record, settings.reference_columns)
 
 
 def input_source(path: str | Path | InputSource, settings: JobSettings) -> InputSource:

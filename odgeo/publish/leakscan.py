@@ -64,7 +64,11 @@ COUNT_PROPERTIES = frozenset({"count", "fatal", "nonfatal", "unknown", "n_incide
 #: Properties the map adds: per-period counts of a hexagon, tooltip sentences, styling flags, an area's km².
 MAP_PROPERTIES = frozenset({"months", "sentence", "artefact", "km2", "per_km2"})
 #: Count columns of the public tables (checked here, and compared across releases by :mod:`.release_diff`).
-CSV_COUNTS = COUNT_PROPERTIES | {"n_rows", "prior_count"}
+CSV_COUNTS = COUNT_PROPERTIES | {"n_rows", "prior_count"} | {
+    # odgeo outreach's funnel.csv: people at each step (the public file shows only the eligible and shares)
+    "eligible", "attempted", "reached", "engaged", "referred", "started_care", "tried_within_72h"}
+#: Files only a restricted run writes: each row is a person or a record (odgeo outreach).
+RESTRICTED_FILES = frozenset({"worklist.csv", "linkage.csv", "practice_checks.csv", "attempts_rejects.csv"})
 _SENTENCE_COUNT = re.compile(r"(\d[\d,]*) (?:overdoses?|incidents?|fatal)\b")
 _NUMBER = re.compile(r"-?\d{1,3}\.(\d+)")
 _PAIR_GAP = re.compile(r"^[\s,\]\[\"']{1,6}$")
@@ -189,6 +193,8 @@ class _FileChecks:
             leaks += [Leak(name, kind, d) for kind, d in _record_problems(json.loads(text), self.min_count)]
         if name == "log.txt":  # a warning's exact counts: two mornings' logs difference to one day's rows
             leaks += [Leak(name, "count in a message", n) for n in log_numbers(text)]
+        if name in RESTRICTED_FILES:
+            leaks.append(Leak(name, "restricted file", "a person-level file of a restricted outreach run"))
         if path.suffix.lower() == ".csv":
             leaks += [Leak(name, kind, d) for kind, d in _csv_problems(path, self.min_count)]
         if self.study_area is not None and name in ("gistar.geojson", "emerging.geojson"):
@@ -265,11 +271,35 @@ def _csv_problems(path: Path, min_count: int):
                            f"({table.loc[month_only & dated, 'sentence'].iloc[0][:80]!r})")
     columns = {str(c): [None if pd.isna(v) else v for v in table[c]] for c in counts}
     yield from (("zero beside hidden", d) for d in _zeros_beside_hidden(columns))
+    if {"month", "eligible"} <= set(table.columns):
+        yield from _funnel_problems(table, min_count)
     for col in (c for c in table.columns if c in BOUND_COLUMNS):
         shown = pd.to_numeric(table[col], errors="coerce").dropna()
         bounds = [b for b in (_bound(col, float(v), min_count) for v in shown) if b]
         if bounds:
             yield "bound", bounds[0]
+
+
+def _funnel_problems(table, min_count: int):
+    """A funnel's pooled row minus its shown months gives the hidden months: together they must reach min_count.
+
+    And a share shown beside a hidden denominator is that denominator's numerator over an unknown: it
+    says little, but a share of 1 or 0 says every one or none of a small group.
+    """
+    import pandas as pd
+
+    eligible = pd.to_numeric(table["eligible"], errors="coerce")
+    pooled = table["month"].astype(str) == "all"
+    if pooled.any() and eligible[pooled].notna().all():
+        gap = float(eligible[pooled].iloc[0]) - float(eligible[~pooled].fillna(0).sum())
+        if 0 < gap < min_count:
+            yield "subtraction", f"the pooled row minus the shown months leaves {gap:g}"
+    shares = [c for c in table.columns if str(c).startswith("share_")]
+    hidden = eligible.isna() | (eligible < min_count)
+    for col in shares:
+        if pd.to_numeric(table.loc[hidden, col], errors="coerce").notna().any():
+            yield "small count", f"{col} shown for a month whose eligible count is hidden or under {min_count}"
+            break
 
 
 def _outside(path: Path, study_area) -> list[str]:

@@ -36,6 +36,7 @@ COUNT_PATHS = (
     "counts.rejected_by_code.*",   # rows per reject reason
     "geocoding.n",                 # addresses sent to the geocoder
     "geocoding.by_status.*",       # addresses per match kind
+    "attempts.practice_checks.*",  # outreach: tries per broken practice rule
 )
 
 #: Numbers declared safe to publish, with why.
@@ -64,6 +65,9 @@ PUBLIC_NUMBERS = (
     # The sites' --train-until shares: odgeo.sites.public.out_of_time hides them when few are behind them.
     "out_of_time.share_of_later_reached", "out_of_time.best_possible_share_of_later",
     "out_of_time.percent_of_best_possible",
+    # Outreach: the linkage's tolerances and match shares (odgeo.outreach.public.linkage_view hides a share
+    # whose sides hold fewer than --min-count records), and the priority's weights (settings).
+    "linkage.minutes", "linkage.metres", "linkage.pairs*.share_matched*", "priority.*.weight",
 )
 
 #: Public in one release, but counts of incidents' places from one release to the next: H3 alert areas
