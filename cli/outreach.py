@@ -76,6 +76,9 @@ def _pairs(text: str | None, option: str, number: bool = False) -> dict:
               help=f"Overdoses a place needs (default {defaults.PLACE_MIN}).")
 @click.option("--max-attempts", type=click.IntRange(1), metavar="N",
               help=f"Practice check: tries per overdose (default {defaults.MAX_ATTEMPTS}).")
+@click.option("--backtest", is_flag=True, default=None,
+              help="Replay the last 90 mornings: the share of people who overdosed again within 30 days that the "
+                   "first --capacity rows (default 10) reached first, by priority and by most recent first.")
 @click.option("--no-clusters", "clusters", flag_value=False, default=None,
               help="Skip the space-time scan that finds active clusters (priority and places).")
 @input_options
@@ -104,6 +107,7 @@ def outreach(ctx: click.Context, input_path: tuple[str, ...], out_dir: str, over
       places.geojson       places to canvass (public: areas of at least --min-count overdoses)
       funnel.csv           with --attempts: tried, reached, engaged, referred, care by month
       practice_checks.csv  (restricted, with --attempts) tries that break a practice rule
+      backtest.csv         with --backtest: the share of repeats each ordering reached first
       summary.html         the team lead's page (public: the coalition's)
       map.html, rejects.csv, log.txt, run.json
 
@@ -114,6 +118,8 @@ def outreach(ctx: click.Context, input_path: tuple[str, ...], out_dir: str, over
       odgeo outreach ems.csv --out coalition/ --attempts attempts.csv --ledger outreach.ledger
     """
     from pathlib import Path
+
+    import pandas as pd
 
     from odgeo.jobs.outreach import OutreachSettings, run_outreach
 
@@ -141,6 +147,15 @@ def outreach(ctx: click.Context, input_path: tuple[str, ...], out_dir: str, over
                + f": {out / 'places.geojson'}")
     if run.shown_funnel is not None:
         click.echo(f"Funnel by month: {out / 'funnel.csv'}")
+    if run.shown_backtest is not None and run.backtest is not None:
+        trial = run.backtest
+        visits = f"{trial.capacity} visit{'s' if trial.capacity != 1 else ''}"
+        click.echo(f"Backtest, {trial.n_mornings} mornings with {visits} each"
+                   + (f", {trial.n_repeats:,} people who overdosed again within {trial.horizon_days:g} days"
+                      if restricted else "") + ": reached first by")
+        for row in run.shown_backtest.itertuples(index=False):
+            share = "hidden (too few repeats)" if pd.isna(row.share) else f"{row.share:.0%}"
+            click.echo(f"  {row.ordering}: {share}")
     if restricted and run.checks is not None and len(run.checks):
         click.echo(f"Practice checks: {len(run.checks):,} tries to look at: {out / 'practice_checks.csv'}")
     click.echo(f"Every setting and count: {out / 'run.json'}")

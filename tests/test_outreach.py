@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from odgeo_cli.main import cli
 
 from odgeo.jobs.outreach import OutreachSettings, run_outreach
+from odgeo.outreach.backtest import backtest_worklist
 from odgeo.outreach.funnel import funnel_table, practice_checks, read_attempts
 from odgeo.outreach.linkage import LinkSettings, link_records
 from odgeo.outreach.persons import name_key, soundex
@@ -279,6 +280,26 @@ def test_the_public_funnel_hides_small_months_and_what_subtraction_would_give():
     assert not list(_funnel_problems(shown.reset_index(), 10))
 
 
+def test_the_backtest_by_hand():
+    # Each day k: at 06:00 someone who overdosed 20 days before (a repeater) overdoses, and overdoses again
+    # at 05:00 three days later; at 06:30 a first-timer who never does. One visit a morning at 07:00.
+    # Most recent first visits the first-timer every morning and reaches no repeater before their repeat;
+    # the priority (repeat weight 1) visits the 06:00 repeater first: all ten, each before their repeat.
+    day0 = pd.Timestamp("2025-04-01")
+    times, ids = [], []
+    for k in range(10):
+        d = day0 + pd.Timedelta(days=k)
+        times += [d - pd.Timedelta(days=20) + pd.Timedelta(hours=6), d + pd.Timedelta(hours=6),
+                  d + pd.Timedelta(days=3, hours=5), d + pd.Timedelta(hours=6, minutes=30)]
+        ids += [f"W-r{k}"] * 3 + [f"W-f{k}"]
+    events = _events([str(t) for t in times], ids=ids)
+    as_of = (day0 + pd.Timedelta(days=14, hours=7)).tz_localize("America/Chicago")
+    result = backtest_worklist(events, as_of, WorklistSettings(), days=15, capacity=1, horizon_days=30)
+    shares = result.table.set_index("ordering")["reached_in_time"]
+    assert result.n_repeats == 10 and result.n_mornings == 15
+    assert shares["priority (the weights given)"] == 10 and shares["most recent first"] == 0
+
+
 # --- places ----------------------------------------------------------------------------------------------------
 
 
@@ -311,8 +332,10 @@ def test_restricted_run_writes_the_team_files(sample_outreach):
 
 
 def test_a_public_run_writes_no_person_and_the_scanner_finds_the_restricted_files(sample_outreach, tmp_path):
-    settings = OutreachSettings(timezone=TZ, attempts=str(ATTEMPTS), min_count=10)
+    settings = OutreachSettings(timezone=TZ, attempts=str(ATTEMPTS), min_count=10, backtest=True, capacity=1)
     run = run_outreach([EMS, POLICE], tmp_path / "public", settings)
+    trial = pd.read_csv(tmp_path / "public" / "backtest.csv")
+    assert list(trial.columns) == ["ordering", "weights", "share"] and trial["share"].notna().all()
     names = {p.name for p in (tmp_path / "public").iterdir()}
     assert not names & {"worklist.csv", "linkage.csv", "practice_checks.csv", "attempts_rejects.csv"}
     record = json.loads((tmp_path / "public" / "run.json").read_text())
@@ -350,9 +373,13 @@ def test_cli_outreach_one_line_errors_and_the_summary(tmp_path):
     assert result.exit_code != 0 and "needs --key-file" in result.output and "Traceback" not in result.output
     result = runner.invoke(cli, ["outreach", str(EMS), str(POLICE), "--out", str(tmp_path / "o"), "--timezone", TZ,
                                  "--audience", "restricted", "--key-file", str(tmp_path / "k"),
-                                 "--keep-columns", "phone", "--no-clusters", "--weights", "repeat=2"])
+                                 "--keep-columns", "phone", "--no-clusters", "--weights", "repeat=2", "--backtest",
+                                 "--capacity", "2"])
     assert result.exit_code == 0, result.output
     assert "Worklist:" in result.output and "Linked:" in result.output
+    assert "Backtest, 90 mornings with 2 visits each" in result.output
+    shown = pd.read_csv(tmp_path / "o" / "backtest.csv")
+    assert set(shown["ordering"]) >= {"priority (the weights given)", "most recent first"}
     record = json.loads((tmp_path / "o" / "run.json").read_text())
     assert record["priority"]["repeat"]["weight"] == 2.0
     result = runner.invoke(cli, ["outreach", str(EMS), "--out", str(tmp_path / "p"), "--timezone", TZ,

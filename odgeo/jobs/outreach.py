@@ -32,6 +32,7 @@ from ..io.outputs import OutputFolder
 from ..io.writers import write_csv, write_geojson
 from ..maps.outreach_page import outreach_page
 from ..maps.webmap import basemap, build_map
+from ..outreach.backtest import BacktestResult, backtest_worklist
 from ..outreach.events import overdose_events, person_anchor, worklist_ids
 from ..outreach.funnel import Attempts, funnel_table, practice_checks, read_attempts
 from ..outreach.linkage import Linkage, LinkSettings, link_records
@@ -40,8 +41,10 @@ from ..outreach.places import PlaceSettings, canvass_places
 from ..outreach.public import (
     as_of_record,
     as_of_words,
+    backtest_view,
     linkage_view,
     places_view,
+    public_backtest,
     public_funnel,
     public_places,
     shows_persons,
@@ -69,6 +72,10 @@ from .common import (
 __all__ = ["OutreachRun", "OutreachSettings", "analyse_outreach", "read_outreach_sources", "run_outreach"]
 
 log = logging.getLogger(__name__)
+
+#: Visits a morning in the backtest when --capacity is not given, and the mornings it replays.
+BACKTEST_CAPACITY = 10
+BACKTEST_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,9 @@ class OutreachSettings(JobSettings):
         The practice check's cap on tries per overdose.
     clusters
         Look for active space-time clusters (the scan) for the priority and the places.
+    backtest
+        Replay the last 90 mornings: the share of people who overdosed again within 30 days that the
+        first ``capacity`` rows (default 10) reached first, by priority and by most recent first.
     """
 
     as_of: str | None = None
@@ -118,6 +128,7 @@ class OutreachSettings(JobSettings):
     place_min: int | None = None
     max_attempts: int | None = None
     clusters: bool | None = None
+    backtest: bool | None = None
 
     def outside_out(self) -> dict[str, str]:
         """The key file and the attempts file too: a run replaces ``out_dir`` as a whole."""
@@ -161,6 +172,8 @@ class OutreachRun:
     summary_html: str
     shown_places: gpd.GeoDataFrame  # places.geojson as the audience sees it
     shown_funnel: pd.DataFrame | None  # funnel.csv as the audience sees it
+    backtest: BacktestResult | None = None
+    shown_backtest: pd.DataFrame | None = None  # backtest.csv as the audience sees it
 
 
 def run_outreach(paths, out_dir, settings: OutreachSettings | None = None, *, overwrite: bool = False,
@@ -361,6 +374,17 @@ def analyse_outreach(read: IncidentRead, settings: OutreachSettings, *, record: 
         record.sections["attempts"] = {"n_input": attempts.n_input, "n_used": len(attempts.rows),
                                        "n_rejected": len(attempts.rejects),
                                        "practice_checks": checks["check"].value_counts().to_dict()}
+    trial = shown_trial = None
+    if settings.backtest:
+        say("replaying the last 90 mornings")
+        with record.timed("backtest"):
+            trial = backtest_worklist(events, as_of, wl, days=BACKTEST_DAYS,
+                                      capacity=int(wl.capacity or BACKTEST_CAPACITY))
+        record.sections["backtest"] = {"n_mornings": trial.n_mornings, "capacity": trial.capacity,
+                                       "horizon_days": trial.horizon_days, "n_repeats": trial.n_repeats,
+                                       "orderings": trial.table.to_dict("records")}
+        shown_trial = public_backtest(gate, trial)
+        gate.view_section("backtest", lambda s: backtest_view(gate, s))
     gate.view_section("linkage", lambda s: linkage_view(gate, s))
     gate.view_section("worklist", lambda s: worklist_view(gate, s))
     gate.view_section("places", lambda s: places_view(gate, s, shown_places))
@@ -371,7 +395,7 @@ def analyse_outreach(read: IncidentRead, settings: OutreachSettings, *, record: 
                          checks=checks, linkage=linkage.report, window_hours=wl.window_hours, place_days=place.days,
                          title=settings.title or "Post-overdose outreach")
     return OutreachRun(read, records, linkage, events, worklist, places, funnel, checks, attempts, as_of, record,
-                       audience, gate, rows, fmap, html, shown_places, shown_funnel)
+                       audience, gate, rows, fmap, html, shown_places, shown_funnel, trial, shown_trial)
 
 
 def _warn_about_times_and_outcomes(events: pd.DataFrame, as_of: pd.Timestamp, wl: WorklistSettings) -> None:
@@ -534,6 +558,8 @@ def _write_products(run: OutreachRun, folder: OutputFolder) -> list[Path]:
     written.append(write_geojson(run.shown_places, folder.path("places.geojson")))
     if run.shown_funnel is not None:
         written.append(write_csv(run.shown_funnel, folder.path("funnel.csv")))
+    if run.shown_backtest is not None:
+        written.append(write_csv(run.shown_backtest, folder.path("backtest.csv")))
     if shows_persons(gate):
         written.append(write_csv(_worklist_file(run.worklist), folder.path("worklist.csv")))
         written.append(write_csv(run.linkage.links, folder.path("linkage.csv")))

@@ -110,6 +110,23 @@ def public_funnel(gate: Gate, funnel: pd.DataFrame) -> pd.DataFrame:
     return out[PUBLIC_FUNNEL_COLUMNS]
 
 
+def public_backtest(gate: Gate, trial) -> pd.DataFrame:
+    """backtest.csv for the audience: the public gets the shares, and only when the repeats reach ``min_count``."""
+    if shows_persons(gate):
+        return trial.table
+    enough = trial.n_repeats >= gate.limit
+    return pd.DataFrame({"ordering": trial.table["ordering"], "weights": trial.table["weights"],
+                         "share": trial.table["share"].round(2) if enough else np.nan})
+
+
+def backtest_view(gate: Gate, section: dict) -> dict:
+    """run.json's backtest for the public: the settings, and the shares only when the repeats reach ``min_count``."""
+    enough = (section["n_repeats"] or 0) >= gate.limit
+    return {**{k: v for k, v in section.items() if k != "orderings"},
+            "orderings": [{"ordering": o["ordering"], "share": o["share"] if enough else None}
+                          for o in section["orderings"]]}
+
+
 def linkage_view(gate: Gate, section: dict) -> dict:
     """run.json's linkage for the public: the tolerances and match shares where both sides hold ``min_count``."""
     pairs = []

@@ -56,7 +56,7 @@ class WorklistSettings:
 
 def build_worklist(events: pd.DataFrame, attempts: pd.DataFrame, as_of: pd.Timestamp,
                    settings: WorklistSettings = WorklistSettings(),
-                   cluster_p: pd.Series | None = None) -> pd.DataFrame:
+                   cluster_p: pd.Series | None = None, parts: bool = False) -> pd.DataFrame:
     """The worklist at ``as_of``, highest priority first.
 
     Parameters
@@ -72,6 +72,8 @@ def build_worklist(events: pd.DataFrame, attempts: pd.DataFrame, as_of: pd.Times
         Windows, weights and capacity.
     cluster_p
         Per event number, the p-value of the active cluster holding it (absent: none).
+    parts
+        Also give each priority part's value (columns ``part_recency`` ...), for the backtest.
 
     Returns
     -------
@@ -88,7 +90,7 @@ def build_worklist(events: pd.DataFrame, attempts: pd.DataFrame, as_of: pd.Times
     tries = _tries_since(latest, attempts, as_of)
     latest = latest[~latest["worklist_id"].isin(tries.index[tries["reached"]])]  # engaged or refused: off the list
     earlier = _earlier(known, latest, pd.Timedelta(days=settings.repeat_days))
-    rows = [_row(ev, tries, earlier, as_of, settings, cluster_p) for ev in latest.itertuples(index=False)]
+    rows = [_row(ev, tries, earlier, as_of, settings, cluster_p, parts) for ev in latest.itertuples(index=False)]
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=[*WORKLIST_HEAD, "today"])
@@ -118,7 +120,7 @@ def _earlier(known: pd.DataFrame, latest: pd.DataFrame, within: pd.Timedelta) ->
 
 
 def _row(ev, tries: pd.DataFrame, earlier: pd.DataFrame, as_of: pd.Timestamp, settings: WorklistSettings,
-         cluster_p: pd.Series | None) -> dict:
+         cluster_p: pd.Series | None, with_parts: bool) -> dict:
     hours = (as_of - ev.occurred_at) / pd.Timedelta(hours=1)
     n_tries = int(tries["n"].get(ev.worklist_id, 0))
     if hours < settings.new_hours:
@@ -147,6 +149,7 @@ def _row(ev, tries: pd.DataFrame, earlier: pd.DataFrame, as_of: pd.Timestamp, se
         "records": ev.records, "attempts_so_far": n_tries,
         "last_result": str(tries["last"].get(ev.worklist_id, "")) if n_tries else "",
         "earlier_overdoses": n_earlier,
+        **({f"part_{k}": v for k, v in parts.items()} if with_parts else {}),
     }
 
 

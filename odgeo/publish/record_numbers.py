@@ -37,6 +37,7 @@ COUNT_PATHS = (
     "geocoding.n",                 # addresses sent to the geocoder
     "geocoding.by_status.*",       # addresses per match kind
     "attempts.practice_checks.*",  # outreach: tries per broken practice rule
+    "backtest.orderings*.reached_in_time",  # outreach: people reached before their next overdose
 )
 
 #: Numbers declared safe to publish, with why.
@@ -68,6 +69,8 @@ PUBLIC_NUMBERS = (
     # Outreach: the linkage's tolerances and match shares (odgeo.outreach.public.linkage_view hides a share
     # whose sides hold fewer than --min-count records), and the priority's weights (settings).
     "linkage.minutes", "linkage.metres", "linkage.pairs*.share_matched*", "priority.*.weight",
+    # The outreach backtest: its settings, and shares public.backtest_view hides under min_count repeats.
+    "backtest.n_mornings", "backtest.capacity", "backtest.horizon_days", "backtest.orderings*.share",
 )
 
 #: Public in one release, but counts of incidents' places from one release to the next: H3 alert areas
