@@ -355,6 +355,23 @@ def test_a_public_run_writes_no_person_and_the_scanner_finds_the_restricted_file
     assert ("funnel.csv", "small count") in kinds  # the team's funnel: started care in single digits
 
 
+def test_monthly_public_releases_difference_to_nothing_with_a_ledger(tmp_path):
+    # The adversary subtracts November's release from December's: a month's eligible count that moved
+    # by 1-9 (late records), or a place's count, gives people away. With --ledger nothing moves that little.
+    from odgeo.publish.release_diff import difference_releases
+
+    def release(folder, as_of, ledger):
+        settings = OutreachSettings(timezone=TZ, attempts=str(ATTEMPTS), as_of=as_of, ledger=ledger, clusters=False)
+        run_outreach([EMS, POLICE], tmp_path / folder, settings)
+        return tmp_path / folder
+
+    bare = [release(f"bare-{m}", m, None) for m in ("2025-11-30", "2025-12-31")]
+    assert difference_releases(*bare), "without a ledger the releases should difference"
+    ledger = str(tmp_path / "outreach.ledger")
+    held = [release(f"held-{m}", m, ledger) for m in ("2025-11-30", "2025-12-31")]
+    assert difference_releases(*held) == []
+
+
 def test_a_file_without_persons_gives_an_event_level_list(tmp_path):
     # Tempe's EMS calls name no one: each overdose is its own row, and places still work.
     source = pd.read_csv(EMS, dtype=str)[["incident_id", "occurred_at", "outcome", "longitude", "latitude"]]

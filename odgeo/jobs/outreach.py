@@ -25,7 +25,6 @@ import shapely
 
 from .. import defaults
 from ..errors import ColumnError, InputFileError, ParameterError
-from ..hexes import count_cells
 from ..incidents.read import IncidentRead, read_source_keeping
 from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
@@ -43,6 +42,8 @@ from ..outreach.public import (
     as_of_words,
     backtest_view,
     linkage_view,
+    place_areas,
+    place_window_counts,
     places_view,
     public_backtest,
     public_funnel,
@@ -388,8 +389,9 @@ def analyse_outreach(read: IncidentRead, settings: OutreachSettings, *, record: 
     gate.view_section("linkage", lambda s: linkage_view(gate, s))
     gate.view_section("worklist", lambda s: worklist_view(gate, s))
     gate.view_section("places", lambda s: places_view(gate, s, shown_places))
-    fmap = _map(settings, gate, events, place, as_of)
-    shown_places = public_places(gate, events, places, place, as_of)
+    areas = place_areas(gate, place_window_counts(events, place, as_of))
+    fmap = _map(settings, gate, areas, place, as_of)
+    shown_places = public_places(gate, places, areas, place)
     shown_funnel = None if funnel is None else public_funnel(gate, funnel)
     html = outreach_page(gate=gate, as_of=as_of, worklist=worklist, places=shown_places, funnel=shown_funnel,
                          checks=checks, linkage=linkage.report, window_hours=wl.window_hours, place_days=place.days,
@@ -533,14 +535,9 @@ def _worklist_section(worklist: pd.DataFrame, wl: WorklistSettings) -> dict:
             "n_today": int((worklist["today"] == "yes").sum()) if len(worklist) else 0}
 
 
-def _map(settings: OutreachSettings, gate: Gate, events: pd.DataFrame, place: PlaceSettings,
+def _map(settings: OutreachSettings, gate: Gate, areas: gpd.GeoDataFrame, place: PlaceSettings,
          as_of: pd.Timestamp) -> folium.Map:
-    window = events[(events["occurred_at"] > as_of - pd.Timedelta(days=place.days)) & events["lon"].notna()]
-    used = gpd.GeoDataFrame({OCCURRED_AT: window["occurred_at"].to_numpy(), OUTCOME: np.where(window["fatal"],
-                                                                                              "fatal", "nonfatal")},
-                            geometry=gpd.points_from_xy(window["lon"], window["lat"]), crs="EPSG:4326")
-    hexes = gate.count_hexes(count_cells(used, resolution=place.resolution, by_outcome=False))
-    products = gate.label(Products(gate.audience, hexes=hexes, grid=None, hotspots=None, clusters=None))
+    products = gate.label(Products(gate.audience, hexes=areas, grid=None, hotspots=None, clusters=None))
     return build_map(products, title=settings.title or "Places to canvass",
                      subtitle=f"Overdoses of the {place.days:g} days to {as_of_words(gate, as_of)}",
                      notes=["Hexagons: overdoses per place (H3 resolution "

@@ -69,18 +69,33 @@ def places_view(gate: Gate, section: dict, shown: gpd.GeoDataFrame) -> dict:
     return section if shows_persons(gate) else {"n_areas": len(shown)}
 
 
-def public_places(gate: Gate, events: pd.DataFrame, places: gpd.GeoDataFrame, settings: PlaceSettings,
-                  as_of: pd.Timestamp) -> gpd.GeoDataFrame:
-    """places.geojson for the gate's audience (restricted: the places as found)."""
-    if shows_persons(gate):
-        return places
+def place_window_counts(events: pd.DataFrame, settings: PlaceSettings, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The overdoses of the place window per H3 cell (CellCounts at the places' resolution)."""
     window = events[(events["occurred_at"] > as_of - pd.Timedelta(days=settings.days))
                     & (events["occurred_at"] <= as_of) & events["lon"].notna()]
     located = gpd.GeoDataFrame({OCCURRED_AT: window["occurred_at"].to_numpy()},
                                geometry=gpd.points_from_xy(window["lon"], window["lat"]), crs=WGS84)
-    shown = gate.count_hexes(count_cells(located, resolution=settings.resolution, by_outcome=False))
-    return shown[shown["count"].notna() & (shown["count"] >= max(gate.limit, settings.min_events))].reset_index(
-        drop=True)
+    return count_cells(located, resolution=settings.resolution, by_outcome=False)
+
+
+def place_areas(gate: Gate, counts: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The map's areas: exact cells for the team, published areas for the public.
+
+    The public's are the series' own areas under a ledger (kept from release to release), else
+    cells merged upwards until each holds ``min_count``.
+    """
+    if isinstance(gate, PublicGate):
+        return gate.published_areas(gate.areas_for(counts), counts)[1]
+    return gate.count_hexes(counts)
+
+
+def public_places(gate: Gate, places: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
+                  settings: PlaceSettings) -> gpd.GeoDataFrame:
+    """places.geojson for the gate's audience: the team's places, or the public areas that show a count."""
+    if shows_persons(gate):
+        return places
+    shown = areas["count"].notna() & (areas["count"] >= max(gate.limit, settings.min_events))
+    return areas[shown].reset_index(drop=True)
 
 
 def public_funnel(gate: Gate, funnel: pd.DataFrame) -> pd.DataFrame:

@@ -47,7 +47,7 @@ def difference_releases(previous: str | Path, current: str | Path, *, min_count:
     previous, current = Path(previous), Path(current)
     comparisons: list[tuple[str, Callable[[Path, Path], list[Leak]]]] = [
         (name, functools.partial(_area_differences, key=key, min_count=min_count))
-        for name, key in (("hexes.geojson", "h3_cell"), ("areas.geojson", "geometry"))]
+        for name, key in (("hexes.geojson", "h3_cell"), ("areas.geojson", "geometry"), ("places.geojson", "h3_cell"))]
     comparisons.append(("run.json", functools.partial(_record_differences, min_count=min_count)))
     comparisons += [(a.name, functools.partial(_csv_differences, min_count=min_count))
                     for a in sorted(previous.glob("*.csv"))]
@@ -136,7 +136,8 @@ def _chosen_from_data(doc: dict) -> dict[str, float]:
 
 
 #: What names a row of a public table from one release to the next (other tables: their text columns).
-CSV_ROW_KEYS = {"rejects.csv": ("code",), "alerts.csv": ("area", "kind"), "ears.csv": ("area", "method")}
+CSV_ROW_KEYS = {"rejects.csv": ("code",), "alerts.csv": ("area", "kind"), "ears.csv": ("area", "method"),
+                "funnel.csv": ("month",)}
 
 
 def _csv_differences(previous: Path, current: Path, min_count: int) -> list[Leak]:
