@@ -106,6 +106,7 @@ def outreach(ctx: click.Context, input_path: tuple[str, ...], out_dir: str, over
       linkage.csv          (restricted) records linked as one overdose or one person; pairs to review
       places.geojson       places to canvass (public: areas of at least --min-count overdoses)
       funnel.csv           with --attempts: tried, reached, engaged, referred, care by month
+      funnel_by_area.csv   the same by ZIP code (else H3 cell)
       practice_checks.csv  (restricted, with --attempts) tries that break a practice rule
       backtest.csv         with --backtest: the share of repeats each ordering reached first
       summary.html         the team lead's page (public: the coalition's)
@@ -146,7 +147,7 @@ def outreach(ctx: click.Context, input_path: tuple[str, ...], out_dir: str, over
     click.echo(f"Places to canvass: {len(run.shown_places):,}" + ("" if restricted else " areas")
                + f": {out / 'places.geojson'}")
     if run.shown_funnel is not None:
-        click.echo(f"Funnel by month: {out / 'funnel.csv'}")
+        click.echo(f"Funnel by month and by area: {out / 'funnel.csv'}, {out / 'funnel_by_area.csv'}")
     if run.shown_backtest is not None and run.backtest is not None:
         trial = run.backtest
         visits = f"{trial.capacity} visit{'s' if trial.capacity != 1 else ''}"

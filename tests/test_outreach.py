@@ -329,6 +329,10 @@ def test_restricted_run_writes_the_team_files(sample_outreach):
     assert (pd.read_csv(out / "worklist.csv")["today"] == "yes").sum() == min(5, len(run.worklist))
     page = (out / "summary.html").read_text()
     assert "RESTRICTED" in page and run.worklist["worklist_id"].iloc[0] in page
+    months, areas = (pd.read_csv(out / f, dtype={"area": str}) for f in ("funnel.csv", "funnel_by_area.csv"))
+    assert set(areas["area"]) - {"all"} <= set(pd.read_csv(EMS, dtype=str)["zip"])  # the sample's records have ZIPs
+    for col in ("eligible", "attempted", "engaged", "started_care"):  # one pooled row, however it is cut
+        assert months[col].iloc[-1] == areas[col].iloc[-1] == areas[col].iloc[:-1].sum()
 
 
 def test_a_public_run_writes_no_person_and_the_scanner_finds_the_restricted_files(sample_outreach, tmp_path):
@@ -340,8 +344,9 @@ def test_a_public_run_writes_no_person_and_the_scanner_finds_the_restricted_file
     assert not names & {"worklist.csv", "linkage.csv", "practice_checks.csv", "attempts_rejects.csv"}
     record = json.loads((tmp_path / "public" / "run.json").read_text())
     assert record["parameters"]["as_of"]["value"] == "2025-12" and "no:" in record["worklist"]["written"]
-    funnel = pd.read_csv(tmp_path / "public" / "funnel.csv")
-    assert "engaged" not in funnel.columns and (funnel["eligible"].dropna() >= 10).all()
+    for name in ("funnel.csv", "funnel_by_area.csv"):
+        funnel = pd.read_csv(tmp_path / "public" / name)
+        assert "engaged" not in funnel.columns and (funnel["eligible"].dropna() >= 10).all()
     ids = [*run.records["record_id"], *run.records["incident_id"]]
     located = run.read.incidents
     assert scan_public_outputs(tmp_path / "public", located, min_count=10, identifying=ids) == []

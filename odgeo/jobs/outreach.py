@@ -25,6 +25,7 @@ import shapely
 
 from .. import defaults
 from ..errors import ColumnError, InputFileError, ParameterError
+from ..hexes import cell_strs, points_to_cells
 from ..incidents.read import IncidentRead, read_source_keeping
 from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
@@ -77,6 +78,8 @@ log = logging.getLogger(__name__)
 #: Visits a morning in the backtest when --capacity is not given, and the mornings it replays.
 BACKTEST_CAPACITY = 10
 BACKTEST_DAYS = 90
+#: The funnel by area: ZIP codes where the records have them, else H3 cells of this resolution.
+FUNNEL_AREA_RESOLUTION = 7
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class OutreachRun:
     shown_funnel: pd.DataFrame | None  # funnel.csv as the audience sees it
     backtest: BacktestResult | None = None
     shown_backtest: pd.DataFrame | None = None  # backtest.csv as the audience sees it
+    shown_funnel_by_area: pd.DataFrame | None = None  # funnel_by_area.csv as the audience sees it
 
 
 def run_outreach(paths, out_dir, settings: OutreachSettings | None = None, *, overwrite: bool = False,
@@ -355,6 +359,7 @@ def analyse_outreach(read: IncidentRead, settings: OutreachSettings, *, record: 
                                   "n_records": len(records), "n_overdoses": len(np.unique(linkage.event)),
                                   "n_persons": len(np.unique(linkage.person))}
     events = overdose_events(records, list(settings.keep_columns))
+    events["area"] = _funnel_areas(events)
     _warn_about_times_and_outcomes(events, as_of, wl)
     key = _team_key(settings, shows_persons(gate))
     anchors = person_anchor(records)
@@ -365,9 +370,10 @@ def analyse_outreach(read: IncidentRead, settings: OutreachSettings, *, record: 
     worklist = build_worklist(events, attempts.rows if attempts else _no_attempts(), as_of, wl, cluster_p)
     clustered = events["event"].isin(cluster_p.index).to_numpy()
     places = canvass_places(events, as_of, place, clustered)
-    funnel = checks = None
+    funnel = checks = by_area = None
     if attempts is not None:
         funnel = funnel_table(events, attempts.rows, as_of)
+        by_area = funnel_table(events, attempts.rows, as_of, by="area")
         checks = practice_checks(events, attempts.rows, as_of, max_attempts)
     record.sections["worklist"] = _worklist_section(worklist, wl)
     record.sections["places"] = {"n_places": len(places), "by_status": places["status"].value_counts().to_dict()}
@@ -393,11 +399,22 @@ def analyse_outreach(read: IncidentRead, settings: OutreachSettings, *, record: 
     fmap = _map(settings, gate, areas, place, as_of)
     shown_places = public_places(gate, places, areas, place)
     shown_funnel = None if funnel is None else public_funnel(gate, funnel)
+    shown_by_area = None if by_area is None else public_funnel(gate, by_area)
     html = outreach_page(gate=gate, as_of=as_of, worklist=worklist, places=shown_places, funnel=shown_funnel,
                          checks=checks, linkage=linkage.report, window_hours=wl.window_hours, place_days=place.days,
                          title=settings.title or "Post-overdose outreach")
     return OutreachRun(read, records, linkage, events, worklist, places, funnel, checks, attempts, as_of, record,
-                       audience, gate, rows, fmap, html, shown_places, shown_funnel, trial, shown_trial)
+                       audience, gate, rows, fmap, html, shown_places, shown_funnel, trial, shown_trial,
+                       shown_by_area)
+
+
+def _funnel_areas(events: pd.DataFrame) -> np.ndarray:
+    """Each overdose's area for the funnel: its ZIP, else its H3 resolution-7 cell (about 5 km²), else "unknown"."""
+    zips = events["zip"].fillna("").astype(str).str.strip().to_numpy()
+    cells = points_to_cells(events["lon"].to_numpy(float), events["lat"].to_numpy(float), FUNNEL_AREA_RESOLUTION)
+    names = np.array(cell_strs(cells), dtype=object)
+    names[cells == 0] = "unknown"
+    return np.where(zips != "", zips, names)
 
 
 def _warn_about_times_and_outcomes(events: pd.DataFrame, as_of: pd.Timestamp, wl: WorklistSettings) -> None:
@@ -555,6 +572,8 @@ def _write_products(run: OutreachRun, folder: OutputFolder) -> list[Path]:
     written.append(write_geojson(run.shown_places, folder.path("places.geojson")))
     if run.shown_funnel is not None:
         written.append(write_csv(run.shown_funnel, folder.path("funnel.csv")))
+    if run.shown_funnel_by_area is not None:
+        written.append(write_csv(run.shown_funnel_by_area, folder.path("funnel_by_area.csv")))
     if run.shown_backtest is not None:
         written.append(write_csv(run.shown_backtest, folder.path("backtest.csv")))
     if shows_persons(gate):

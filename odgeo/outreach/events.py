@@ -18,7 +18,7 @@ __all__ = ["EVENT_COLUMNS", "overdose_events", "person_anchor", "worklist_ids"]
 
 #: One row per overdose (see :func:`overdose_events`).
 EVENT_COLUMNS = ["event", "person", "occurred_at", "fatal", "refused_transport", "unhoused", "lon", "lat",
-                 "address", "residence", "records", "contact"]
+                 "address", "residence", "zip", "records", "contact"]
 
 
 def overdose_events(records: pd.DataFrame, keep_columns: list[str]) -> pd.DataFrame:
@@ -51,9 +51,10 @@ def overdose_events(records: pd.DataFrame, keep_columns: list[str]) -> pd.DataFr
         "lon": located["lon"].first(), "lat": located["lat"].first(),
         "address": _first_text(ordered, "address"),
         "residence": _first_text(ordered, "residence"),
+        "zip": _first_text(ordered, "zip") if "zip" in ordered else pd.Series(dtype=object),
         "records": _joined(ordered["source"].astype(str) + ":" + ordered["record_id"].astype(str), event),
     })
-    for col in ("address", "residence"):
+    for col in ("address", "residence", "zip"):
         events[col] = events[col].fillna("")
     contact = pd.DataFrame({col: _first_text(ordered, col) for col in keep_columns}, index=events.index).fillna("")
     events["contact"] = contact.to_dict("records") if keep_columns else [{} for _ in range(len(events))]

@@ -162,8 +162,8 @@ def _utc_ns(times: pd.Series) -> pd.Series:
     return times.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
 
 
-def funnel_table(events: pd.DataFrame, attempts: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """funnel.csv: one row per month of the overdose and a pooled ``all`` row.
+def funnel_table(events: pd.DataFrame, attempts: pd.DataFrame, as_of: pd.Timestamp, by: str = "month") -> pd.DataFrame:
+    """funnel.csv: one row per month of the overdose (or per area) and a pooled ``all`` row.
 
     Parameters
     ----------
@@ -173,11 +173,13 @@ def funnel_table(events: pd.DataFrame, attempts: pd.DataFrame, as_of: pd.Timesta
         The usable attempts (:func:`read_attempts`).
     as_of
         Overdoses and attempts after it are not known yet.
+    by
+        "month" (of the overdose) or "area" (the events' ``area`` column: ZIP, else an H3 cell).
 
     Returns
     -------
     pandas.DataFrame
-        ``month``, the episodes at each of :data:`FUNNEL_STAGES`, ``tried_within_72h``, naloxone kits
+        ``month`` (or ``area``), the episodes at each of :data:`FUNNEL_STAGES`, ``tried_within_72h``, naloxone kits
         left, the median hours from overdose to first attempt, and ``share_*`` of eligible (pooled).
     """
     episodes, tried = episodes_of(events, attempts, as_of)
@@ -190,18 +192,18 @@ def funnel_table(events: pd.DataFrame, attempts: pd.DataFrame, as_of: pd.Timesta
     }).reindex(episodes["event"])
     hours = (flags["first"].to_numpy() - episodes["occurred_at"].to_numpy()) / pd.Timedelta(hours=1)
     table = pd.DataFrame({
-        "month": episodes["occurred_at"].dt.strftime("%Y-%m").to_numpy(),
+        by: (episodes["occurred_at"].dt.strftime("%Y-%m") if by == "month" else episodes[by]).to_numpy(),
         "eligible": 1,
         **{s: flags[s].eq(True).to_numpy().astype(int) for s in FUNNEL_STAGES[1:]},
         "tried_within_72h": np.nan_to_num(hours <= 72, nan=0).astype(int),
         "hours": hours, "naloxone_kits_left": flags["kits"].fillna(0).to_numpy().astype(int),
     })
     counts = [*FUNNEL_STAGES, "tried_within_72h", "naloxone_kits_left"]
-    monthly = table.groupby("month")[counts].sum()
-    monthly["median_hours_to_first_attempt"] = table.groupby("month")["hours"].median()
+    monthly = table.groupby(by)[counts].sum()
+    monthly["median_hours_to_first_attempt"] = table.groupby(by)["hours"].median()
     total = table[counts].sum().to_frame("all").T
     total["median_hours_to_first_attempt"] = table["hours"].median()
-    out = pd.concat([monthly, total]).rename_axis("month").reset_index()
+    out = pd.concat([monthly, total]).rename_axis(by).reset_index()
     for stage in [*FUNNEL_STAGES[1:], "tried_within_72h"]:
         out[f"share_{stage}"] = (out[stage] / out["eligible"]).where(out["eligible"] > 0).round(4)
     out["median_hours_to_first_attempt"] = out["median_hours_to_first_attempt"].round(1)

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: funnel.csv's columns for the public.
-PUBLIC_FUNNEL_COLUMNS = ["month", "eligible", *(f"share_{s}" for s in (*FUNNEL_STAGES[1:], "tried_within_72h")),
+PUBLIC_FUNNEL_COLUMNS = ["eligible", *(f"share_{s}" for s in (*FUNNEL_STAGES[1:], "tried_within_72h")),
                          "median_hours_to_first_attempt"]
 
 
@@ -102,13 +102,14 @@ def public_funnel(gate: Gate, funnel: pd.DataFrame) -> pd.DataFrame:
     """funnel.csv for the gate's audience (restricted: every count and share)."""
     if not isinstance(gate, PublicGate):
         return funnel
+    by = funnel.columns[0]  # "month" or "area"
     counts = [*FUNNEL_STAGES, "tried_within_72h"]
     table = funnel.copy()
     for i, row in table.iterrows():  # a series republishes a month's counts only once they moved by min_count
-        held = gate.hold("funnel", str(row["month"]), {c: int(row[c]) for c in counts})
+        held = gate.hold(f"funnel by {by}", str(row[by]), {c: int(row[c]) for c in counts})
         for c in counts:
             table.at[i, c] = held[c]
-    months = table["month"] != "all"
+    months = table[by] != "all"
     small = months & (table["eligible"] < gate.limit)
     if small.sum() == 1 and (months & ~small).any():  # one hidden month: the pooled row would give it away
         spare = table.loc[months & ~small, "eligible"].idxmin()
@@ -116,13 +117,13 @@ def public_funnel(gate: Gate, funnel: pd.DataFrame) -> pd.DataFrame:
     hidden_total = int(table.loc[small, "eligible"].sum())
     hide = small | (~months & (hidden_total > 0) & (hidden_total < gate.limit))
     hide |= ~months & (table["eligible"] < gate.limit)
-    out = pd.DataFrame({"month": table["month"]})
+    out = pd.DataFrame({by: table[by]})
     out["eligible"] = pd.array(np.where(hide, pd.NA, table["eligible"]), dtype="Int64")
     for stage in [*FUNNEL_STAGES[1:], "tried_within_72h"]:
         share = (table[stage] / table["eligible"]).where(table["eligible"] > 0).round(2)
         out[f"share_{stage}"] = share.where(~hide)
     out["median_hours_to_first_attempt"] = table["median_hours_to_first_attempt"].round(0).where(~hide)
-    return out[PUBLIC_FUNNEL_COLUMNS]
+    return out[[by, *PUBLIC_FUNNEL_COLUMNS]]
 
 
 def public_backtest(gate: Gate, trial) -> pd.DataFrame:

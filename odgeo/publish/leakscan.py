@@ -271,7 +271,7 @@ def _csv_problems(path: Path, min_count: int):
                            f"({table.loc[month_only & dated, 'sentence'].iloc[0][:80]!r})")
     columns = {str(c): [None if pd.isna(v) else v for v in table[c]] for c in counts}
     yield from (("zero beside hidden", d) for d in _zeros_beside_hidden(columns))
-    if {"month", "eligible"} <= set(table.columns):
+    if "eligible" in table.columns and ({"month", "area"} & set(table.columns)):
         yield from _funnel_problems(table, min_count)
     for col in (c for c in table.columns if c in BOUND_COLUMNS):
         shown = pd.to_numeric(table[col], errors="coerce").dropna()
@@ -289,7 +289,7 @@ def _funnel_problems(table, min_count: int):
     import pandas as pd
 
     eligible = pd.to_numeric(table["eligible"], errors="coerce")
-    pooled = table["month"].astype(str) == "all"
+    pooled = table["month" if "month" in table.columns else "area"].astype(str) == "all"
     if pooled.any() and eligible[pooled].notna().all():
         gap = float(eligible[pooled].iloc[0]) - float(eligible[~pooled].fillna(0).sum())
         if 0 < gap < min_count:
