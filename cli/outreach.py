@@ -148,7 +148,11 @@ def outreach(ctx: click.Context, input_path: tuple[str, ...], out_dir: str, over
                + f": {out / 'places.geojson'}")
     if run.shown_funnel is not None:
         click.echo(f"Funnel by month and by area: {out / 'funnel.csv'}, {out / 'funnel_by_area.csv'}")
-    if run.shown_backtest is not None and run.backtest is not None:
+    if run.backtest is not None and run.backtest.n_repeats == 0:
+        click.echo(f"Backtest, {run.backtest.n_mornings} mornings: no one overdosed again within "
+                   f"{run.backtest.horizon_days:g} days, so there is nothing to score (records that name no one "
+                   "show no repeats)")
+    elif run.shown_backtest is not None and run.backtest is not None:
         trial = run.backtest
         visits = f"{trial.capacity} visit{'s' if trial.capacity != 1 else ''}"
         click.echo(f"Backtest, {trial.n_mornings} mornings with {visits} each"

@@ -75,6 +75,11 @@ __all__ = ["OutreachRun", "OutreachSettings", "analyse_outreach", "read_outreach
 
 log = logging.getLogger(__name__)
 
+#: What the page says (and the log) when the records give dates without times, or no outcome.
+DATE_ONLY_NOTE = ("most recent records have a date and no time: the hours and tiers count from midnight, so an "
+                  "overdose may be up to a day more recent than the list says")
+UNKNOWN_OUTCOME_NOTE = ("some records do not say whether the overdose was fatal: they are listed as survivors unless "
+                        "another record of the same overdose says fatal")
 #: Visits a morning in the backtest when --capacity is not given, and the mornings it replays.
 BACKTEST_CAPACITY = 10
 BACKTEST_DAYS = 90
@@ -350,17 +355,19 @@ def analyse_outreach(read: IncidentRead, settings: OutreachSettings, *, record: 
     with record.timed("linkage"):
         linkage = link_records(records, link)
     records["event"], records["person"] = linkage.event, linkage.person
+    page_notes = []
     unknown = int((records[OUTCOME] == "unknown").sum())
     if unknown:
         log.warning("%s records do not say whether the overdose was fatal: they are listed as survivors unless "
                     "another record of the same overdose says fatal (`outcomes` nonfatal lists only those marked "
                     "non-fatal)", f"{unknown:,}")
+        page_notes.append(UNKNOWN_OUTCOME_NOTE)
     record.sections["linkage"] = {"minutes": link.minutes, "metres": link.metres, "pairs": linkage.report,
                                   "n_records": len(records), "n_overdoses": len(np.unique(linkage.event)),
                                   "n_persons": len(np.unique(linkage.person))}
     events = overdose_events(records, list(settings.keep_columns))
     events["area"] = _funnel_areas(events)
-    _warn_about_times_and_outcomes(events, as_of, wl)
+    page_notes += _warn_about_times(events, as_of, wl)
     key = _team_key(settings, shows_persons(gate))
     anchors = person_anchor(records)
     events["worklist_id"] = worklist_ids(anchors, key).reindex(events["person"]).to_numpy()
@@ -402,7 +409,7 @@ def analyse_outreach(read: IncidentRead, settings: OutreachSettings, *, record: 
     shown_by_area = None if by_area is None else public_funnel(gate, by_area)
     html = outreach_page(gate=gate, as_of=as_of, worklist=worklist, places=shown_places, funnel=shown_funnel,
                          checks=checks, linkage=linkage.report, window_hours=wl.window_hours, place_days=place.days,
-                         title=settings.title or "Post-overdose outreach")
+                         title=settings.title or "Post-overdose outreach", notes=page_notes)
     return OutreachRun(read, records, linkage, events, worklist, places, funnel, checks, attempts, as_of, record,
                        audience, gate, rows, fmap, html, shown_places, shown_funnel, trial, shown_trial,
                        shown_by_area)
@@ -417,13 +424,14 @@ def _funnel_areas(events: pd.DataFrame) -> np.ndarray:
     return np.where(zips != "", zips, names)
 
 
-def _warn_about_times_and_outcomes(events: pd.DataFrame, as_of: pd.Timestamp, wl: WorklistSettings) -> None:
-    """Say when the list's hours cannot be trusted (dates without times), or survivors are assumed."""
+def _warn_about_times(events: pd.DataFrame, as_of: pd.Timestamp, wl: WorklistSettings) -> list[str]:
+    """Say when the list's hours cannot be trusted (dates without times); the page's note, if any."""
     recent = events[events["occurred_at"] > as_of - pd.Timedelta(days=wl.catchup_days)]
     local = recent["occurred_at"].dt.tz_localize(None)
     if len(recent) and (local == local.dt.normalize()).mean() > 0.5:
-        log.warning("most recent records have a date and no time: the hours and tiers count from midnight, so an "
-                    "overdose may be up to a day more recent than the list says")
+        log.warning(DATE_ONLY_NOTE)
+        return [DATE_ONLY_NOTE]
+    return []
 
 
 def _ledger_settings(settings: OutreachSettings) -> dict:

@@ -28,12 +28,13 @@ _TOP_PLACES = 10
 
 def outreach_page(*, gate: Gate, as_of: pd.Timestamp, worklist: pd.DataFrame, places: gpd.GeoDataFrame,
                   funnel: pd.DataFrame | None, checks: pd.DataFrame | None, linkage: list[dict],
-                  window_hours: float, place_days: float, title: str) -> str:
+                  window_hours: float, place_days: float, title: str, notes: tuple[str, ...] | list[str] = ()) -> str:
     """The page's HTML (``places`` and ``funnel`` as the gate's audience may see them)."""
     public = not shows_persons(gate)
     parts = [f"<h1>{html.escape(title)}</h1>", f"<p class='sub'>As of {as_of_words(gate, as_of)}</p>"]
     if gate.banner:
         parts.insert(0, f"<div class='banner'>{html.escape(gate.banner)}</div>")
+    parts += [f"<p class='note'>Note: {html.escape(n)}.</p>" for n in notes]
     if public:
         parts.append("<p>This public page shows no person: the team's list is made only in a restricted run. "
                      + html.escape(gate.hidden_rule().capitalize() or "") + ".</p>")
@@ -57,8 +58,9 @@ def _today(worklist: pd.DataFrame, window_hours: float) -> list[str]:
         return out + ["<p>No one is waiting for a visit.</p>"]
     tiers = worklist["tier"].value_counts()
     today = int((worklist["today"] == "yes").sum())
+    first = "the first is today's visit" if today == 1 else f"the first {today} are today's visits"
     out.append(f"<p>{n} {'person' if n == 1 else 'people'} to reach"
-               + (f"; the first {today} are today's visits" if today < n else "") + ". Visit within "
+               + (f"; {first}" if today < n else "") + ". Visit within "
                f"{window_hours:g} hours of the overdose.</p><ul>")
     out += [f"<li>{int(tiers.get(t, 0))} {html.escape(w)}</li>" for t, w in TIER_WORDS.items()]
     out.append("</ul><div class='wide'><table><tr><th>#</th><th>id</th><th>tier</th><th>due by</th><th>why</th></tr>")
