@@ -585,6 +585,11 @@ OUTREACH_START, OUTREACH_END = np.datetime64("2025-01-01"), np.datetime64("2026-
 N_OUTREACH_PERSONS = 700
 REPEAT_HAZARD_PER_MONTH = (0.043, 0.025, 0.012)  # months 1, 2, then 3 on
 FATAL_SHARE = 0.06
+REFUSED_SHARE = 0.4  # of survivors (42% in Zozula et al.)
+#: Hazard ratios of a next overdose: after a repeat (Ray et al. 2018: about 2 for death) and after refusing
+#: transport (Zozula et al. report more later overdoses; 1.5 is this sample's assumption, not a published ratio).
+REPEAT_HR = 2.0
+REFUSED_HR = 1.5
 CO_USE_SHARE = 0.1
 FIRST_NAMES = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
                "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Chris", "Karen",
@@ -626,24 +631,30 @@ def _outreach_people(rng, addresses):
 
 
 def _overdose_times(rng, start_day: float, span_days: float):
-    """An index overdose, then repeats by the piecewise hazard (days from OUTREACH_START), until death or the end."""
-    times = [start_day]
-    fatal = [rng.random() < FATAL_SHARE]
+    """An index overdose, then repeats by the piecewise hazard (days from OUTREACH_START), until death or the end.
+
+    The hazard after an overdose is multiplied by REPEAT_HR when it was not the person's first, and by
+    REFUSED_HR when they refused transport (so the worklist's backtest has something real to find).
+    """
+    times, fatal, refused = [start_day], [rng.random() < FATAL_SHARE], []
+    refused.append((not fatal[-1]) and rng.random() < REFUSED_SHARE)
     while not fatal[-1]:
         t, month = times[-1], 0
+        ratio = (REPEAT_HR if len(times) > 1 else 1.0) * (REFUSED_HR if refused[-1] else 1.0)
         while True:  # month by month: a repeat with the month's hazard, at a uniform day within it
             hazard = REPEAT_HAZARD_PER_MONTH[min(month, 2)]
-            if rng.random() < hazard * 3:  # three times the cohort's rate, so a one-year sample holds repeats
+            if rng.random() < hazard * 3 * ratio:  # three times the cohort's rate: a one-year sample holds repeats
                 nxt = t + 30.44 * (month + rng.random())
                 break
             month += 1
             if t + 30.44 * month > span_days:
-                return times, fatal
+                return times, fatal, refused
         if nxt >= span_days:
-            return times, fatal
+            return times, fatal, refused
         times.append(nxt)
         fatal.append(rng.random() < FATAL_SHARE)
-    return times, fatal
+        refused.append((not fatal[-1]) and rng.random() < REFUSED_SHARE)
+    return times, fatal, refused
 
 
 def _event_place(rng, person, pts, addresses):
@@ -665,22 +676,24 @@ def outreach_feeds(out_dir: Path, addresses) -> None:
     span = float((OUTREACH_END - OUTREACH_START) / np.timedelta64(1, "D"))
     events = []
     for person in people:
-        times, fatal = _overdose_times(rng, float(rng.uniform(0, span)), span)
-        for t, dead in zip(times, fatal):
+        times, fatal, refusals = _overdose_times(rng, float(rng.uniform(0, span)), span)
+        for t, dead, refused in zip(times, fatal, refusals):
             x, y, near = _event_place(rng, person, pts, addresses)
-            events.append({"person": person, "day": t, "fatal": dead, "x": x, "y": y, "near": near})
+            events.append({"person": person, "day": t, "fatal": dead, "refused": refused, "x": x, "y": y,
+                           "near": near})
             if rng.random() < CO_USE_SHARE:  # using together: another person overdoses there minutes later
                 other = people[int(rng.integers(len(people)))]
                 if other is not person:
                     events.append({"person": other, "day": t + rng.uniform(0, 12) / 1440, "fatal": False,
-                                   "x": x + rng.normal(0, 3), "y": y + rng.normal(0, 3), "near": near})
+                                   "refused": rng.random() < REFUSED_SHARE, "x": x + rng.normal(0, 3),
+                                   "y": y + rng.normal(0, 3), "near": near})
     events.sort(key=lambda e: e["day"])
     ems, police, truth_pairs = [], [], []
     for n, e in enumerate(events, start=1):
         person, when = e["person"], _stamp(e["day"])
         lon, lat = to_lonlat(e["x"], e["y"])
         age = int((when - np.datetime64(person["dob"])) / np.timedelta64(1, "D") // 365.25)
-        refused = (not e["fatal"]) and rng.random() < 0.4
+        refused = e["refused"]
         e["ems_id"] = f"EMS-25-{n:05d}"
         ems.append([e["ems_id"], str(when).replace("T", " "), "fatal" if e["fatal"] else "nonfatal",
                     int(rng.integers(0 if e["fatal"] else 1, 4)), clean_address(e["near"]["number"],
@@ -693,7 +706,6 @@ def outreach_feeds(out_dir: Path, addresses) -> None:
                     "Unhoused" if person["unhoused"] else ("Housed" if rng.random() < 0.8 else ""),
                     "Refused transport" if refused else ("Dead on scene" if e["fatal"] else "Transported"),
                     person["phone"]])
-        e["refused"] = refused
         if rng.random() < 0.45:  # the police came too: their own clock, a block-level location, their own typing
             late = np.timedelta64(int(rng.normal(6, 6) * 60), "s")
             px, py = e["x"] + rng.normal(0, 45), e["y"] + rng.normal(0, 45)
@@ -720,6 +732,7 @@ def outreach_feeds(out_dir: Path, addresses) -> None:
         "seed": OUTREACH_SEED,
         "persons": N_OUTREACH_PERSONS,
         "repeat_hazard_per_month": [3 * h for h in REPEAT_HAZARD_PER_MONTH],
+        "hazard_ratio_after_a_repeat": REPEAT_HR, "hazard_ratio_after_refusing_transport": REFUSED_HR,
         "same_event": truth_pairs,
         "person_of_ems_record": {e["ems_id"]: e["person"]["key"] for e in events},
     }

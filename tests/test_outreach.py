@@ -198,14 +198,14 @@ def test_priority_reasons_and_capacity():
                      ids=["W-r", "W-r", "W-t", "W-u"])
     worklist = build_worklist(events, _attempts([]), as_of, WorklistSettings(capacity=2))
     by_id = worklist.set_index("worklist_id")
-    # recency 1 - h/168 plus the weights of the defaults: repeat 1, refused 0.5, unhoused 0.5
+    # recency 1 - h/168 plus the weights of the defaults: repeat 1, refused 1, unhoused 0.25
     assert by_id.loc["W-r", "priority"] == round(1 - 2 / 168 + 1.0, 2)
-    assert by_id.loc["W-t", "priority"] == round(1 - 48 / 168 + 0.5, 2)
-    assert by_id.loc["W-u", "priority"] == round(1 - 24 / 168 + 0.5, 2)
+    assert by_id.loc["W-t", "priority"] == round(1 - 48 / 168 + 1.0, 2)
+    assert by_id.loc["W-u", "priority"] == round(1 - 24 / 168 + 0.25, 2)
     assert by_id.loc["W-r", "reason"] == "2 h ago; second overdose in 40 days"
     assert by_id.loc["W-u", "reason"] == "24 h ago; unhoused: go to the overdose location"
     assert by_id.loc["W-u", "visit_where"] == "overdose location" and by_id.loc["W-u", "visit_at"] == "1 Main St"
-    assert list(worklist["worklist_id"]) == ["W-r", "W-u", "W-t"]
+    assert list(worklist["worklist_id"]) == ["W-r", "W-t", "W-u"]
     assert list(worklist["today"]) == ["yes", "yes", "no"]
 
 

@@ -34,7 +34,8 @@ class BacktestResult:
 
 
 def backtest_worklist(events: pd.DataFrame, as_of: pd.Timestamp, settings: WorklistSettings, *, days: int = 180,
-                      capacity: int = 10, horizon_days: float = 30.0) -> BacktestResult:
+                      capacity: int = 10, horizon_days: float = 30.0,
+                      orderings: dict[str, dict[str, float]] | None = None) -> BacktestResult:
     """Replay ``days`` mornings of worklists and score each ordering on the repeats that followed.
 
     Parameters
@@ -51,6 +52,8 @@ def backtest_worklist(events: pd.DataFrame, as_of: pd.Timestamp, settings: Workl
         Visits a morning (the first rows of each list).
     horizon_days
         A next overdose this soon after one counts as a repeat to prevent.
+    orderings
+        Name → weights to compare (default: the weights given, most recent first, each part alone).
 
     Returns
     -------
@@ -59,7 +62,7 @@ def backtest_worklist(events: pd.DataFrame, as_of: pd.Timestamp, settings: Workl
     """
     mornings = [as_of - pd.Timedelta(days=k) for k in range(days - 1, -1, -1)]
     targets = _repeats(events, mornings[0] - pd.Timedelta(days=settings.catchup_days), as_of, horizon_days)
-    orderings = {"priority (the weights given)": settings.weights,
+    orderings = orderings or {"priority (the weights given)": settings.weights,
                  "most recent first": {"recency": 1.0},
                  **{f"{part} alone, then most recent": {part: 1.0, "recency": 1e-6}
                     for part in PRIORITY_PARTS if part not in ("recency", "cluster")}}

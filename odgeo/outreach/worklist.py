@@ -32,10 +32,10 @@ PRIORITY_PARTS: dict[str, dict] = {
     "repeat": {"weight": 1.0, "part": "1 when the person overdosed before within `repeat_days` (default 365)",
                "source": "Marion County, Indiana (Ray et al. 2018): repeat overdoses carry about twice the risk of "
                          "death (HR 2.07 all-cause, 3.06 drug-related)"},
-    "refused_transport": {"weight": 0.5, "part": "1 when the person refused transport",
+    "refused_transport": {"weight": 1.0, "part": "1 when the person refused transport",
                           "source": "Zozula et al.: non-transport after naloxone goes with more later non-fatal "
                                     "overdoses; 42% of naloxone encounters refused transport"},
-    "unhoused": {"weight": 0.5, "part": "1 when the person is unhoused (the team goes to the overdose location)",
+    "unhoused": {"weight": 0.25, "part": "1 when the person is unhoused (the team goes to the overdose location)",
                  "source": "PRONTO guidance on unhoused people; unhoused people are harder to reach later"},
     "cluster": {"weight": 0.5, "part": "1 when the overdose lies inside an active space-time cluster",
                 "source": "Project SOON (Baltimore): outreach to active scan clusters"},
