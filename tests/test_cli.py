@@ -14,7 +14,7 @@ from odgeo import schema
 from odgeo.density import kernel as density
 from odgeo.maps import webmap
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, message_lines
 
 INPUT = str(SAMPLE / "incidents.csv")
 
@@ -37,7 +37,7 @@ def test_non_empty_out_is_exit_1_with_one_line(tmp_path):
     (tmp_path / "x").write_text("")
     result = _run("hotspots", INPUT, "--out", str(tmp_path))
     assert result.exit_code == 1
-    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("Error:")
+    assert len(message_lines(result.stderr)) == 1 and message_lines(result.stderr)[0].startswith("Error:")
     assert "--overwrite" in result.stderr
 
 

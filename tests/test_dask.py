@@ -23,7 +23,7 @@ from odgeo.engine.partitions import plan_input
 from odgeo.errors import ClusterError, ColumnError, DataError, InputFileError, ParameterError
 from odgeo.incidents.read import read_incidents
 
-from .conftest import SAMPLE, SAMPLE_TZ
+from .conftest import SAMPLE, SAMPLE_TZ, message_lines
 
 
 @pytest.fixture
@@ -329,7 +329,7 @@ def test_command_line_engine_errors_are_one_line(tmp_path):
     for args, expected in cases:
         result = CliRunner().invoke(cli, args)
         assert result.exit_code in (1, 2), result.output
-        assert result.stderr.strip().count("\n") == 0 and expected in result.stderr, result.stderr
+        assert len(message_lines(result.stderr)) == 1 and expected in result.stderr, result.stderr
 
 
 def test_a_file_named_like_a_pattern_is_a_file(client, tmp_path):
@@ -392,7 +392,6 @@ def test_a_part_that_fails_validation_prints_only_odgeo_s_line(tmp_path):
                            "--workers", "1", "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
-    # A step slower than 2 s says so on its own line ("odgeo: reading incidents..."): progress, not a log.
-    lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("odgeo: ")]
+    lines = message_lines(done.stderr)  # a slow step's progress line is not a log
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"Error: {folder / 'b.csv'}: no date column found"), done.stderr

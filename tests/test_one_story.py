@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 
-from .conftest import SAMPLE, SAMPLE_TZ
+from .conftest import SAMPLE, SAMPLE_TZ, message_lines
 
 
 def _page_text(path) -> str:
@@ -554,7 +554,7 @@ def test_where_keeps_the_rows_an_analyst_asks_for(tmp_path, engine):
                              ("drug == 'x'", "names column 'drug', which is not in the file")):
         bad = CliRunner().invoke(cli, [*args, "--overwrite", "--where", condition])
         assert bad.exit_code in (1, 2) and words in bad.output and "Traceback" not in bad.output, bad.output
-        assert len(bad.output.strip().splitlines()) == 1, bad.output
+        assert len(message_lines(bad.output)) == 1, bad.output
 
 
 def test_one_geopackage_holds_every_layer_styled_for_qgis(tmp_path, sample_run, restricted_run):

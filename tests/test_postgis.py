@@ -26,7 +26,7 @@ from odgeo.io.postgis import PostgisDestination, database_label
 from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
 from odgeo.schema import INCIDENT_ID, OCCURRED_AT
 
-from .conftest import SAMPLE, SAMPLE_TZ
+from .conftest import SAMPLE, SAMPLE_TZ, message_lines
 from .pg_server import PASSWORD, ThrowawayServer
 
 PRODUCTS = ("hexes.geojson", "hotspots.geojson", "clusters.geojson", "gistar.geojson", "rejects.csv", "density.tif")
@@ -250,7 +250,8 @@ def test_a_url_libpq_cannot_read_is_never_echoed_with_its_password(tmp_path, url
     result = CliRunner().invoke(cli, ["hotspots", *given, "--timezone", SAMPLE_TZ, "--out", str(tmp_path / "o")])
     assert result.exit_code != 0
     assert secret not in result.output and "SuperSecret" not in result.output
-    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("Error: "), result.output
+    assert len(message_lines(result.output)) == 1 and message_lines(result.output)[0].startswith("Error: "), \
+        result.output
 
 
 def test_alerts_and_scan_from_and_to_the_database_every_morning(city, tmp_path):
