@@ -14,8 +14,10 @@ paths inside the repository are written relative to it (a clone elsewhere gives 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -80,12 +82,26 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def _own_geocoder_cache(folder: Path):
+    """An empty geocoder cache for these runs: a cache another run left (or damaged) would add a warning to log.txt."""
+    before = os.environ.get("ODGEO_CACHE")
+    os.environ["ODGEO_CACHE"] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("ODGEO_CACHE", None)
+        else:
+            os.environ["ODGEO_CACHE"] = before
+
+
 def product_hashes() -> dict[str, str]:
     """Run every sample command into a temporary folder; "run/file" to the first 16 hex digits of its SHA-256."""
     from odgeo_cli.main import cli
 
     hashes = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _own_geocoder_cache(Path(tmp) / "cache"):
         for name, args in RUNS.items():
             out = Path(tmp) / name
             result = CliRunner().invoke(cli, [*args, "--out", str(out)])
