@@ -30,10 +30,19 @@ def _even_sample(x, size, replace=True):
     return cells[np.linspace(0, len(cells) - 1, size).astype(int)]
 
 
+def _first_items(seq, k):
+    """Dask's sample of a long list, made the same on every call: its first items."""
+    return list(seq)[:k]
+
+
 @pytest.fixture(autouse=True)
 def same_cells_every_time(monkeypatch):
-    """Dask estimates text columns from 100 random cells; two such estimates of one frame differ by chance."""
+    """Dask estimates text columns from 100 random cells and long lists from 10 random items (``random.sample``);
+    two such estimates of one object differ by chance. Both draws are made fixed here."""
+    import random
+
     monkeypatch.setattr(np.random, "choice", _even_sample)
+    monkeypatch.setattr(random, "sample", _first_items)
 
 
 def test_dask_counts_the_bytes_of_a_validated_part():
