@@ -271,6 +271,19 @@ input_options = _stack(
                  help="Keep only rows meeting a condition on a column of the input, e.g. \"opioid_use == 'Yes'\", "
                       "\"drug in ('fentanyl', 'heroin')\", 'opioid_use != No' (repeat: all must hold); the other "
                       "rows go to rejects.csv as where_filtered."),
+    click.option("--drug", multiple=True, metavar="GROUP",
+                 help="Keep only the incidents involving these drug groups (repeat or comma-separate): opioid, "
+                      "fentanyl, heroin, rx_opioid, methadone, nitazene, stimulant, cocaine, methamphetamine, "
+                      "xylazine, benzodiazepine, alcohol, or a group of --drug-terms. Read from the suspected-drug "
+                      "column unless --drug-columns says; the others go to rejects.csv as drug_filtered "
+                      "(docs/drugs.md)."),
+    click.option("--drug-columns", metavar="COL,COL",
+                 help="With --drug: the columns that say what was taken, each read as what it holds: a cause "
+                      "of death or drug text, yes/no columns named after a drug (Heroin, Fentanyl), ICD-10 codes. "
+                      "E.g. COD,Heroin,Fentanyl,Cocaine."),
+    click.option("--drug-terms", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+                 help="With --drug: a CSV of term,group[,match] rows extending odgeo's drug terms (a new drug "
+                      "name, a local abbreviation, a new group)."),
     click.option("--assume-outcome", type=click.Choice(ASSUMED_OUTCOMES),
                  help="The outcome of every incident, for a file without an outcome column: fatal for a "
                       "medical examiner's deaths (default: unknown, shown as 'outcome not recorded')."),
@@ -387,6 +400,8 @@ def columns_from(kwargs: dict) -> dict[str, str | None]:
 _CONVERT = {
     "outcomes": lambda values: split_outcomes(values),
     "where": lambda values: tuple(values) or None,
+    "drug": lambda values: tuple(g.strip().lower() for v in values for g in v.split(",") if g.strip()) or None,
+    "drug_columns": lambda text: tuple(c.strip() for c in text.split(",") if c.strip()) if text else None,
     "reference": lambda files: tuple(files or ()),
     "reference_columns": lambda mapping: mapping or {},
     "blocksize": lambda mb: None if mb is None else mb * 1024 * 1024,  # the flag is in MB, the setting in bytes

@@ -168,3 +168,82 @@ def test_the_docs_list_every_term_and_mask():
     with (ROOT / "odgeo" / "drugs" / "masks.csv").open() as handle:
         missing += [r["phrase"] for r in csv.DictReader(handle) if f"`{r['phrase']}`" not in text]
     assert not missing, f"docs/drugs.md does not list {missing}"
+
+
+#: Suspected-drug texts and, by hand, whether each involves xylazine, and why a row without it is left out.
+DRUG_TEXTS = {
+    "Fentanyl + xylazine": "kept", "tranq dope": "kept", "FENT/TRANQ": "kept", "xylazine wounds": "kept",
+    "fentanyl": "other", "heroin": "other", "cocaine": "other", "not xylazine; fentanyl": "other",
+    "unknown": "no group", "pills": "no group", "": "blank",
+}
+
+
+def _drug_csv(path, n=660, seed=46):
+    rng = np.random.default_rng(seed)
+    texts = list(DRUG_TEXTS)
+    pick = rng.integers(0, len(texts), n)
+    frame = pd.DataFrame({
+        "incident_id": [f"D{i}" for i in range(n)],
+        "occurred_at": pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 90 * 24, n), unit="h"),
+        "longitude": -97.41 + rng.normal(0, 0.01, n), "latitude": 38.21 + rng.normal(0, 0.01, n),
+        "outcome": rng.choice(["fatal", "nonfatal"], n), "suspected_drug": [texts[k] for k in pick],
+        "cause": np.where(pick % 2 == 0, "Acute medetomidine and fentanyl toxicity", "Acute fentanyl toxicity"),
+    })
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_drug_keeps_a_group_and_rejects_the_rest_with_reasons_on_both_engines(tmp_path):
+    from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
+
+    frame = _drug_csv(tmp_path / "calls.csv")
+    kind = frame["suspected_drug"].map(DRUG_TEXTS)
+    common = {"timezone": "America/Chicago", "audience": "restricted", "drug": ("xylazine",)}
+    memory = run_hotspots(tmp_path / "calls.csv", tmp_path / "memory", HotspotSettings(**common))
+    counts = memory.record.sections["counts"]
+    assert counts["n_used"] == (kind == "kept").sum()
+    assert counts["n_used"] + counts["n_rejected"] + counts["n_unlocated"] == len(frame)
+    rejects = pd.read_csv(tmp_path / "memory" / "rejects.csv", keep_default_na=False)
+    by_reason = rejects[rejects["code"] == "drug_filtered"]["reason"].value_counts()
+    assert by_reason["not xylazine (--drug xylazine)"] == (kind == "other").sum()
+    assert by_reason["suspected_drug name no drug group (--drug xylazine)"] == (kind == "no group").sum()
+    assert by_reason["no drug recorded in suspected_drug (--drug xylazine)"] == (kind == "blank").sum()
+    assert memory.record.parameters["drug"].value == ["xylazine"]
+    assert memory.record.sections["drug_definition"]["digest"] == load_terms().digest
+    assert "Suspected overdoses involving xylazine: calls.csv" in (tmp_path / "memory" / "map.html").read_text()
+    on_dask = run_hotspots(tmp_path / "calls.csv", tmp_path / "dask",
+                           HotspotSettings(**common, engine="dask", workers=2, blocksize=16384))
+    assert on_dask.record.sections["dask"]["parts"] > 2
+    assert (tmp_path / "dask" / "rejects.csv").read_bytes() == (tmp_path / "memory" / "rejects.csv").read_bytes()
+    assert on_dask.record.sections["counts"] == counts
+
+
+def test_drug_reads_named_columns_with_a_users_terms(tmp_path):
+    from odgeo.jobs.hotspots import HotspotSettings, run_hotspots
+
+    frame = _drug_csv(tmp_path / "deaths.csv")
+    terms = tmp_path / "terms.csv"
+    terms.write_text("term,group\nmedetomidine,medetomidine\n")
+    settings = HotspotSettings(timezone="America/Chicago", audience="restricted", drug=("medetomidine",),
+                               drug_columns=("cause",), drug_terms=str(terms))
+    run = run_hotspots(tmp_path / "deaths.csv", tmp_path / "out", settings)
+    assert run.record.sections["counts"]["n_used"] == frame["cause"].str.contains("medetomidine").sum()
+    assert run.record.sections["drug_definition"]["groups"][-1] == "medetomidine"
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--drug", "xylazin"], 2, "Error: --drug 'xylazin' is not a drug group (did you mean xylazine?)"),
+    (["--drug", "fentanyl", "--drug-columns", "COD"], 1, "--drug-columns: no column 'COD' in the input"),
+    (["--drug-columns", "cause"], 2, "Error: --drug-columns and --drug-terms say how to read --drug"),
+])
+def test_drug_options_fail_in_one_line(tmp_path, args, code, message):
+    from click.testing import CliRunner
+    from odgeo_cli.main import cli
+
+    from .conftest import message_lines
+
+    _drug_csv(tmp_path / "calls.csv", n=50)
+    result = CliRunner().invoke(cli, ["hotspots", str(tmp_path / "calls.csv"), "--out", str(tmp_path / "o"), *args])
+    assert result.exit_code == code
+    lines = message_lines(result.output)
+    assert len(lines) == 1 and message in lines[0], result.output

@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from ..arrowtext import text_by_code
+from ..drugs.selection import DrugSelection
 from ..errors import ClusterError, ColumnError, DataError, ParameterError
 from ..incidents.coordtext import parse_location_text
 from ..incidents.dates import OrderEvidence, decide_order, order_evidence, order_name
@@ -293,7 +294,8 @@ def _read(plan: InputPlan, client, options: ReadOptions) -> IncidentParts:
     settings = {"columns": options.columns, "crs": options.crs, "timezone": options.timezone,
                 "date_format": date_format, "accept_implausible_dates": options.accept_implausible_dates}
     raws = client.map(read_part, plan.parts, layer=options.layer, pure=False)
-    started = client.map(_start, raws, columns=options.columns, where=options.where, pure=False)
+    started = client.map(_start, raws, columns=options.columns, where=options.where, drugs=options.drugs,
+                         pure=False)
     del raws  # each part's text is now held by its validation only
     facts = client.gather(client.map(_part_facts, started, pure=False))
     wholes = _whole_facts(plan, client, started, facts, date_format)
@@ -320,8 +322,9 @@ def _settle_blocks(plan: InputPlan, client) -> InputPlan:
     return replace(plan, parts=join_quoted_blocks(plan.parts, all_facts))
 
 
-def _start(raw: RawTable, columns: dict[str, str | None] | None, where: tuple[str, ...]) -> StartedValidation:
-    return start_validation(raw, columns, part=True, where=where).held()
+def _start(raw: RawTable, columns: dict[str, str | None] | None, where: tuple[str, ...],
+           drugs: DrugSelection | None) -> StartedValidation:
+    return start_validation(raw, columns, part=True, where=where, drugs=drugs).held()
 
 
 def _part_facts(started: StartedValidation) -> _Facts:

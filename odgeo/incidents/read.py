@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from ..arrowtext import release_unused, text_by_code
+from ..drugs.selection import DRUG_CODE, DrugSelection
 from ..errors import ColumnError, DataError, ParameterError
 from ..projection import haversine_km
 from ..schema import (
@@ -196,7 +197,8 @@ def read_source(source: InputSource) -> IncidentRead:
     options = source.read
     read = validate_table(_raw_table(source), columns=options.columns, crs=options.crs, timezone=options.timezone,
                           date_format=options.date_format,
-                          accept_implausible_dates=options.accept_implausible_dates, where=options.where)
+                          accept_implausible_dates=options.accept_implausible_dates, where=options.where,
+                          drugs=options.drugs)
     release_unused()  # validation's own
     return read
 
@@ -221,7 +223,7 @@ def _validation_options(source: InputSource) -> dict:
     options = source.read
     return {"columns": options.columns, "crs": options.crs, "timezone": options.timezone,
             "date_format": options.date_format, "accept_implausible_dates": options.accept_implausible_dates,
-            "where": options.where}
+            "where": options.where, "drugs": options.drugs}
 
 
 def _raw_table(source: InputSource) -> RawTable:
@@ -269,6 +271,7 @@ def validate_table(
     date_format: str | None = None,
     accept_implausible_dates: bool = False,
     where: tuple[str, ...] = (),
+    drugs: DrugSelection | None = None,
 ) -> IncidentRead:
     """Validate the rows of a :class:`~odgeo.incidents.tables.RawTable` (see :func:`read_incidents`).
 
@@ -276,7 +279,7 @@ def validate_table(
     parsed; a table handed over (no other reference to it) is let go then.
     """
     part = begin_validation(table, columns=columns, crs=crs, timezone=timezone, date_format=date_format,
-                            accept_implausible_dates=accept_implausible_dates, where=where).held()
+                            accept_implausible_dates=accept_implausible_dates, where=where, drugs=drugs).held()
     del table
     release_unused()  # the raw text's Arrow buffers, before the points need the room
     lon, lat = part.coordinate_sample()
@@ -296,6 +299,7 @@ def begin_validation(
     whole: WholeInput | None = None,
     started: StartedValidation | None = None,
     where: tuple[str, ...] = (),
+    drugs: DrugSelection | None = None,
 ) -> PartValidation:
     """The checks of :func:`validate_table` up to those that need every row's coordinates.
 
@@ -307,7 +311,7 @@ def begin_validation(
     larger input (:mod:`odgeo.engine.dask_read`) send theirs to one place and finish with the answer.
     """
     whole = whole or WholeInput()
-    begun = started or start_validation(table, columns, where=where)
+    begun = started or start_validation(table, columns, where=where, drugs=drugs)
     rows, roles = begun.rows, begun.roles
     if whole.location_text is not None and begun.location_candidate is not None:
         roles["location"] = begun.location_candidate if whole.location_text else None
@@ -343,14 +347,15 @@ class StartedValidation:
         return replace(self, table=_without_rows(self.table))
 
 
-def start_validation(table: RawTable, columns: dict[str, str | None] | None, *,
-                     part: bool = False, where: tuple[str, ...] = ()) -> StartedValidation:
+def start_validation(table: RawTable, columns: dict[str, str | None] | None, *, part: bool = False,
+                     where: tuple[str, ...] = (), drugs: DrugSelection | None = None) -> StartedValidation:
     """The checks of :func:`validate_table` that come before the ids' (roles, row problems, empty rows).
 
     With ``part``, the table is a part of a larger input (:mod:`odgeo.engine.dask_read`): rival
     columns are not warned of (the whole is, once), and whether a "location" column holds
     coordinates is left for :class:`WholeInput` to say. ``where``: conditions rows must meet
-    (:mod:`odgeo.incidents.where`); the others become ``where_filtered`` rejects.
+    (:mod:`odgeo.incidents.where`); the others become ``where_filtered`` rejects. ``drugs``: the
+    drug groups to keep (:mod:`odgeo.drugs.selection`); the others become ``drug_filtered`` rejects.
     """
     data = table.data
     overrides: dict[str, str | None] = {role: col for role, col in (columns or {}).items() if col is not None}
@@ -384,6 +389,9 @@ def start_validation(table: RawTable, columns: dict[str, str | None] | None, *,
     for condition in filters:  # after a row's structural faults; a row left out is not checked further
         rows.reject(condition.leaves_out(data[condition.column]), WHERE_CODE, condition.column,
                     f"not matching --where {condition.text}")
+    if drugs is not None:
+        for leaves_out, column, reason in drugs.leaves_out(data, roles[SUSPECTED_DRUG], str(table.path)):
+            rows.reject(leaves_out, DRUG_CODE, column, reason)
     return StartedValidation(table, roles, rows, also, candidate)
 
 

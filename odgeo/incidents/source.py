@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ParameterError
 from ..io.postgis import is_database_url
+
+if TYPE_CHECKING:
+    from ..drugs.selection import DrugSelection
 
 __all__ = ["SOURCE_KINDS", "InputSource", "ReadOptions", "is_partitioned"]
 
@@ -47,6 +51,8 @@ class ReadOptions:
         Keep dates before 1990 or after today.
     where
         Conditions every row must meet (:mod:`odgeo.incidents.where`), e.g. ``"opioid_use == 'Yes'"``.
+    drugs
+        The drug groups to keep, read from the drug columns (:mod:`odgeo.drugs.selection`).
     """
 
     columns: dict[str, str | None] | None = None
@@ -56,6 +62,7 @@ class ReadOptions:
     date_format: str | None = None
     accept_implausible_dates: bool = False
     where: tuple[str, ...] = ()
+    drugs: DrugSelection | None = None
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from ..schema import OCCURRED_AT
 from ..vocabulary import plural
 from .common import (
     JobSettings,
+    involving,
     latest_time,
     open_gate,
     parse_as_of,
@@ -245,7 +246,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     record.sections["thresholds"] = files.thresholds
     fmap = _map(settings, read, alerts, areas, files, gate, as_of)
     page = summary_page(alerts=files.alerts, series=series, files=files, areas=areas, gate=gate, as_of=as_of,
-                        backtest=test, title=settings.title or "Overdose spike alerts",
+                        backtest=test, title=settings.title or f"Overdose spike alerts{involving(settings)}",
                         source=read.source_name)
     return AlertRun(read, used, areas, series, as_of, alerts, files, test, history, fmap, page, record, audience,
                     gate, rows)
@@ -391,7 +392,7 @@ def _map(settings: AlertSettings, read, alerts: pd.DataFrame, areas: AlertAreas,
                                    alert_areas=gpd.GeoDataFrame(frame, geometry="geometry", crs=frame.crs),
                                    extent=tuple(areas.outlines.total_bounds)))
     source = read.source_name
-    title = settings.title or f"Overdose spike alerts: {source}"
+    title = settings.title or f"Overdose spike alerts{involving(settings)}: {source}"
     n_live = int((alerts["status"] != "ended").sum())
     subtitle = f"as of {moment_text(as_of, files.time_format)} · {plural(n_live, 'alert')}"
     return build_map(products, title=title, subtitle=subtitle,

@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..drugs.selection import DrugSelection
 from ..engine.dask_read import IncidentParts
 from ..engine.partitions import DEFAULT_BLOCKSIZE
 from ..errors import DataError, NoDataError, ParameterError
@@ -59,6 +60,10 @@ class JobSettings:
     where
         Conditions on the input's own columns every row must meet (``"opioid_use == 'Yes'"``,
         :mod:`odgeo.incidents.where`); the others are left out as ``where_filtered``.
+    drug, drug_columns, drug_terms
+        Keep the incidents of these drug groups (``("xylazine",)``, :data:`odgeo.drugs.DRUG_GROUPS`),
+        read from these columns (default: the suspected-drug column) with the packaged terms
+        extended by this CSV (see docs/drugs.md); the others are left out as ``drug_filtered``.
     date_format, accept_implausible_dates
         strftime format of the dates (default: guessed, with the day/month order
         decided from every value); keep dates before 1990 or after today.
@@ -95,6 +100,9 @@ class JobSettings:
     outcomes: tuple[str, ...] | None = None
     assume_outcome: str | None = None
     where: tuple[str, ...] | None = None
+    drug: tuple[str, ...] | None = None
+    drug_columns: tuple[str, ...] | None = None
+    drug_terms: str | None = None
     date_format: str | None = None
     accept_implausible_dates: bool | None = None
     drop_outliers: bool | None = None
@@ -238,8 +246,27 @@ def input_source(path: str | Path | InputSource, settings: JobSettings) -> Input
     options = ReadOptions(columns=settings.columns, crs=settings.crs, timezone=settings.timezone or "UTC",
                           layer=settings.layer, date_format=settings.date_format,
                           accept_implausible_dates=bool(settings.accept_implausible_dates),
-                          where=tuple(settings.where or ()))
+                          where=tuple(settings.where or ()), drugs=drug_selection(settings))
     return InputSource.of(path, table=settings.table, sql=settings.sql, read=options)
+
+
+def drug_selection(settings: JobSettings) -> DrugSelection | None:
+    """The drug groups to keep, checked now (an unknown group or a bad terms file before the input is read)."""
+    if not settings.drug:
+        if settings.drug_columns or settings.drug_terms:
+            raise ParameterError("`drug_columns` and `drug_terms` say how to read `drug`; give the drug groups "
+                                 "to keep with `drug` (for example xylazine)")
+        return None
+    selection = DrugSelection(groups=tuple(settings.drug), columns=tuple(settings.drug_columns or ()),
+                              terms=settings.drug_terms)
+    selection.table()
+    return selection
+
+
+def involving(settings: JobSettings) -> str:
+    """The drug groups of ``drug`` for a page's title: " involving xylazine" (nothing without ``drug``)."""
+    selection = drug_selection(settings)
+    return f" involving {selection.label()}" if selection is not None else ""
 
 
 def _engine(source: InputSource, settings: JobSettings, record: RunRecord) -> str:
@@ -298,6 +325,12 @@ def record_filters(settings: JobSettings, record: RunRecord) -> None:
     record.param("outcomes", list(settings.outcomes) if settings.outcomes else None,
                  "given" if settings.outcomes else "default")
     record.param("where", list(settings.where) if settings.where else None, "given" if settings.where else "default")
+    selection = drug_selection(settings)
+    if selection is not None:
+        record.param("drug", list(selection.groups), "given")
+        record.param("drug_columns", list(selection.columns) or None, "given" if selection.columns else "default",
+                     None if selection.columns else "the suspected-drug column")
+        record.sections["drug_definition"] = selection.table().record()
     record.param("assume_outcome", settings.assume_outcome, "given" if settings.assume_outcome else "default",
                  None if settings.assume_outcome else "outcomes as the outcome column gives them (none: unknown)")
     record.param("date_format", settings.date_format, "given" if settings.date_format else "default",

@@ -31,6 +31,7 @@ from ..vocabulary import STEPS
 from .common import (
     JobSettings,
     date_span,
+    involving,
     open_gate,
     pick_audience,
     run_job,
@@ -252,7 +253,7 @@ def _periods(times: pd.Series, step: str) -> tuple[list[str], np.ndarray]:
 def _map(settings: EmergingSettings, read, used, rows: RowCounts, layer: gpd.GeoDataFrame,
          gate: Gate) -> folium.Map:
     source = read.source_name
-    title = settings.title or f"Emerging overdose hot spots: {source}"
+    title = settings.title or f"Emerging overdose hot spots{involving(settings)}: {source}"
     totals = gate.totals(rows.as_record())
     count = gate.count
     products = gate.label(Products(gate.audience, hexes=None, grid=None, hotspots=None, clusters=None,

@@ -40,6 +40,7 @@ from .cluster_steps import ClusterPlan, cluster_labels, plan_clusters
 from .common import (
     JobSettings,
     date_span,
+    involving,
     open_gate,
     pick_audience,
     select_incidents,
@@ -481,7 +482,7 @@ def _clusters(record: RunRecord, plan: ResolvedHotspotSettings, used, x, y, lon,
 def _map(settings: HotspotSettings, plan: ResolvedHotspotSettings, read: IncidentRead, used: LocatedIncidents,
          rows: RowCounts, products: Products, record: RunRecord, gate: Gate) -> tuple[folium.Map, dict]:
     source = read.source_name
-    title = settings.title or f"Suspected overdoses: {source}"
+    title = settings.title or f"Suspected overdoses{involving(settings)}: {source}"
     totals = gate.totals(rows.as_record())
     count = gate.count
     span = date_span(_all_dates(read, used))

@@ -33,6 +33,7 @@ from ..schema import OCCURRED_AT
 from ..vocabulary import LOCATION_KINDS
 from .common import (
     JobSettings,
+    involving,
     latest_time,
     open_gate,
     parse_as_of,
@@ -252,7 +253,7 @@ def _map(settings: ScanJobSettings, read, used: gpd.GeoDataFrame, files: gpd.Geo
     products = gate.label(Products(gate.audience, hexes=hexes, grid=None, hotspots=None, clusters=None,
                                    scan_clusters=files))
     source = read.source_name
-    title = settings.title or f"Space-time clusters: {source}"
+    title = settings.title or f"Space-time clusters{involving(settings)}: {source}"
     kind = "retrospective" if options.retrospective else "prospective"
     n = f"{len(files)} cluster{'' if len(files) == 1 else 's'}"
     return build_map(products, title=title,
