@@ -49,3 +49,16 @@ def r_earsc(counts: np.ndarray, method: str, z: float, min_sd: float,
     shape = (-1, counts.shape[1])
     return (np.loadtxt(upper, delimiter=",", ndmin=2).reshape(shape),
             np.loadtxt(alarm, delimiter=",", ndmin=2).reshape(shape).astype(bool), float(z_used.read_text()))
+
+
+def r_numbers(code: str, work: Path) -> np.ndarray:
+    """Run R ``code`` that ends by printing numbers (``cat(sprintf("%.17g", x), sep = "\\n")``); those numbers.
+
+    ``Inf`` and ``NaN`` come back as numpy's.
+    """
+    script = work / "numbers.R"
+    script.write_text(code, encoding="utf-8")
+    done = subprocess.run([rscript(), str(script)], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise AssertionError(f"Rscript failed: {done.stderr}")
+    return np.array([float(v) for v in done.stdout.split()])

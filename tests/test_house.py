@@ -108,7 +108,7 @@ SHARED_WORDS = {"__init__", "_exports", "_version", "arrowtext", "defaults", "er
                 "projection", "runrecord", "schema", "vocabulary"}
 #: Layers from the top: a module imports its own package, the shared words and the layers below its own.
 LAYERS = [("cli",), ("jobs",), ("maps",),
-          ("density", "gistar", "clusters", "alerts", "scan", "sites", "outreach", "geocode"),
+          ("density", "gistar", "clusters", "alerts", "scan", "sites", "outreach", "report", "geocode"),
           ("boundaries",), ("publish",), ("engine",), ("incidents",), ("drugs",), ("io",)]
 #: The command modules of odgeo/jobs (the others are steps they share).
 COMMANDS = {"alerts", "emerging", "geocode", "hotspots", "outreach", "scan", "sites"}
