@@ -1,0 +1,239 @@
+"""The report's tables: the period reported, counts and rates per area beside the same period a year earlier, the trend.
+
+Rates are per 100,000 residents per year: a quarter's count is divided by a quarter of a year of
+person-time, so a quarter, a month and a year read on one scale (and a year-earlier period has the
+same length, so the rate ratio is the count ratio when the population is the same). Changes are
+year over year only (NCHS warns against comparing overlapping 12-month windows, and seasons make
+adjacent quarters unlike). Periods ending within ``provisional_months`` of the report's date are
+provisional: deaths are still being certified (NCHS's provisional counts average 83% complete at
+six months).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..errors import NoDataError, ParameterError
+from ..schema import OCCURRED_AT, OUTCOME, WGS84, has_location
+from .rates import Trend, annual_percent_change, crude_rates, rate_ratio, reliability
+
+__all__ = [
+    "REPORT_PERIODS",
+    "TOTAL_AREA",
+    "ReportPeriod",
+    "area_of_incidents",
+    "rate_table",
+    "report_period",
+    "trend_table",
+]
+
+#: The lengths of a report's period.
+REPORT_PERIODS = ("quarter", "month", "year")
+#: The name of the row of the whole input in rates.csv.
+TOTAL_AREA = "all"
+_FREQ = {"quarter": "Q", "month": "M", "year": "Y"}
+_YEARS = {"quarter": 0.25, "month": 1 / 12, "year": 1.0}
+
+
+@dataclass(frozen=True)
+class ReportPeriod:
+    """The period reported and the one it is compared with, as pandas Periods (dates, no times)."""
+
+    length: str
+    current: pd.Period
+    earlier: pd.Period
+
+    @property
+    def years(self) -> float:
+        """The period's length in years (the person-time of one resident)."""
+        return _YEARS[self.length]
+
+    def label(self, period: pd.Period | None = None) -> str:
+        """A reader's name for a period: "2024 Q3", "March 2024", "2024"."""
+        p = self.current if period is None else period
+        if self.length == "quarter":
+            return f"{p.year} Q{p.quarter}"
+        return p.strftime("%B %Y") if self.length == "month" else str(p.year)
+
+
+def report_period(times: pd.Series, length: str, as_of: pd.Timestamp | str | None = None) -> ReportPeriod:
+    """The last whole period ending on or before ``as_of`` (default: the last incident's date).
+
+    Parameters
+    ----------
+    times : Series
+        The incidents' times (tz-aware or naive).
+    length : str
+        ``quarter``, ``month`` or ``year``.
+    as_of : Timestamp or str, optional
+        The date the report is made for; a period that has not ended by then is not reported.
+
+    Returns
+    -------
+    ReportPeriod
+    """
+    if length not in REPORT_PERIODS:
+        raise ParameterError(f"`period` must be one of {', '.join(REPORT_PERIODS)}, not {length!r}")
+    dates = _dates(times).dropna()
+    if dates.empty:
+        raise NoDataError("no dated incidents to report")
+    day = pd.Timestamp(as_of).tz_localize(None).normalize() if as_of is not None else dates.max()
+    period = pd.Period(day, freq=_FREQ[length])
+    if day < period.end_time.normalize():  # not over yet: the one before
+        period -= 1
+    if period.end_time < dates.min():
+        raise NoDataError(f"no incidents before the end of the last whole {length} ({period}); the first is "
+                          f"{dates.min():%Y-%m-%d}")
+    return ReportPeriod(length, period, period - {"quarter": 4, "month": 12, "year": 1}[length])
+
+
+def _dates(times: pd.Series) -> pd.Series:
+    """Local calendar dates (naive midnight) of tz-aware or naive times."""
+    t = pd.to_datetime(times)
+    if getattr(t.dt, "tz", None) is not None:
+        t = t.dt.tz_localize(None)
+    return t.dt.normalize()
+
+
+def area_of_incidents(incidents: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> np.ndarray:
+    """Each incident's area (index into ``areas``), -1 outside every area or without a place.
+
+    An incident on a shared edge counts in the first area listed, so no incident counts twice.
+    """
+    out = np.full(len(incidents), -1, dtype=np.int64)
+    placed = has_location(incidents.geometry)
+    points = gpd.GeoDataFrame(geometry=incidents.geometry[placed].to_numpy(), crs=WGS84)
+    hits = gpd.sjoin(points, areas.reset_index(drop=True)[[areas.geometry.name]].to_crs(WGS84), how="inner",
+                     predicate="intersects")
+    first = hits.groupby(level=0)["index_right"].min()
+    out[np.flatnonzero(placed)[first.index.to_numpy()]] = first.to_numpy()
+    return out
+
+
+def rate_table(incidents: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, period: ReportPeriod, *,
+               min_count: int, per: float = 100_000) -> pd.DataFrame:
+    """One row per area and the whole input (``all``): the period's count, rate, interval, reliability and change.
+
+    Parameters
+    ----------
+    incidents : GeoDataFrame
+        The incidents used, with ``occurred_at``, ``outcome`` and points.
+    areas : GeoDataFrame
+        Jurisdictions with ``name`` and ``population`` (NaN: counts and changes, no rate).
+    period : ReportPeriod
+        From :func:`report_period`.
+    min_count : int
+        The smallest count published, for the reliability label (the gate hides what is under it).
+    per : float, default 100,000
+
+    Returns
+    -------
+    DataFrame
+        ``area, period_start, period_end, count, fatal, population, rate, rate_low, rate_high,
+        reliability, earlier_count, earlier_rate, rate_ratio, ratio_low, ratio_high, change_p,
+        change``. Rates are per ``per`` residents per year.
+    """
+    dates = _dates(incidents[OCCURRED_AT])
+    now = _in(dates, period.current)
+    before = _in(dates, period.earlier)
+    where = area_of_incidents(incidents, areas)
+    n = len(areas)
+    fatal = (incidents[OUTCOME] == "fatal").to_numpy()
+    count = np.append(np.bincount(where[now & (where >= 0)], minlength=n), now.sum())
+    dead = np.append(np.bincount(where[now & fatal & (where >= 0)], minlength=n), (now & fatal).sum())
+    earlier = np.append(np.bincount(where[before & (where >= 0)], minlength=n), before.sum())
+    population = np.append(areas["population"].to_numpy(dtype=float), _total_population(areas))
+    years = period.years
+    rates = crude_rates(count, population * years, per=per)
+    was = crude_rates(earlier, population * years, per=per)
+    table = pd.DataFrame({
+        "area": [*areas["name"].astype(str), TOTAL_AREA],
+        "period_start": period.current.start_time.strftime("%Y-%m-%d"),
+        "period_end": period.current.end_time.strftime("%Y-%m-%d"),
+        "count": count, "fatal": dead, "population": population,
+        "rate": rates["rate"], "rate_low": rates["rate_low"], "rate_high": rates["rate_high"],
+    })
+    table["reliability"] = np.where(np.isfinite(table["rate"]),
+                                    reliability(count, rates["rate"], rates["rate_low"], rates["rate_high"],
+                                                min_count=min_count), "no population")
+    table["earlier_count"] = earlier
+    table["earlier_rate"] = was["rate"]
+    changes = [rate_ratio(c, p * years, e, p * years) if np.isfinite(p) and p > 0 else None
+               for c, e, p in zip(count, earlier, population)]
+    table["rate_ratio"] = [c.ratio if c else np.nan for c in changes]
+    table["ratio_low"] = [c.low if c else np.nan for c in changes]
+    table["ratio_high"] = [c.high if c else np.nan for c in changes]
+    table["change_p"] = [c.p_value if c else np.nan for c in changes]
+    table["change"] = [c.in_words() if c else "no population" for c in changes]
+    return table
+
+
+def _in(dates: pd.Series, period: pd.Period) -> np.ndarray:
+    return ((dates >= period.start_time) & (dates <= period.end_time)).to_numpy()
+
+
+def _total_population(areas: gpd.GeoDataFrame) -> float:
+    """The areas' residents together, or NaN when one area's are unknown (a partial sum is not the whole's)."""
+    pop = areas["population"].to_numpy(dtype=float)
+    return float(pop.sum()) if len(pop) and np.isfinite(pop).all() else np.nan
+
+
+def trend_table(incidents: gpd.GeoDataFrame, period: ReportPeriod, *, population: float,
+                provisional_months: int, as_of: pd.Timestamp | None = None,
+                per: float = 100_000) -> tuple[pd.DataFrame, Trend | None]:
+    """Every period of the input up to the one reported, with 12-month-ending counts, and the trend.
+
+    Parameters
+    ----------
+    incidents : GeoDataFrame
+        The incidents used.
+    period : ReportPeriod
+        The period reported: the table ends with it.
+    population : float
+        Residents of the whole area (NaN: counts only, no rates or trend).
+    provisional_months : int
+        Periods ending within this many months of ``as_of`` are provisional.
+    as_of : Timestamp, optional
+        The report's date (default: the end of the period reported).
+    per : float, default 100,000
+
+    Returns
+    -------
+    table : DataFrame
+        ``period, period_start, period_end, count, fatal, rate, rate_low, rate_high,
+        count_12_months_ending, provisional``.
+    trend : Trend or None
+        The annual percent change over the periods that are not provisional, the period reported
+        included when it is final (None with fewer than 3 such periods, no population, or no event).
+    """
+    dates = _dates(incidents[OCCURRED_AT])
+    first = pd.Period(dates.min(), freq=_FREQ[period.length])
+    periods = pd.period_range(first, period.current, freq=_FREQ[period.length])
+    of = dates.dt.to_period(_FREQ[period.length])
+    fatal = (incidents[OUTCOME] == "fatal").to_numpy()
+    count = np.array([(of == p).sum() for p in periods], dtype=np.int64)
+    dead = np.array([((of == p).to_numpy() & fatal).sum() for p in periods], dtype=np.int64)
+    rates = crude_rates(count, np.full(len(periods), population * period.years), per=per)
+    per_year = {"quarter": 4, "month": 12, "year": 1}[period.length]
+    rolling = pd.Series(count).rolling(per_year).sum().to_numpy()
+    reference = _dates(pd.Series([pd.Timestamp(as_of)])).iloc[0] if as_of is not None else period.current.end_time
+    cut = reference - pd.DateOffset(months=provisional_months)
+    provisional = np.array([p.end_time > cut for p in periods])
+    table = pd.DataFrame({
+        "period": [period.label(p) for p in periods],
+        "period_start": [p.start_time.strftime("%Y-%m-%d") for p in periods],
+        "period_end": [p.end_time.strftime("%Y-%m-%d") for p in periods],
+        "count": count, "fatal": dead, "rate": rates["rate"], "rate_low": rates["rate_low"],
+        "rate_high": rates["rate_high"], "count_12_months_ending": rolling, "provisional": provisional,
+    })
+    final = ~provisional
+    trend = None
+    if np.isfinite(population) and population > 0 and final.sum() >= 3 and count[final].sum() > 0:
+        middle = np.array([p.start_time.year + (p.start_time.day_of_year - 1) / 365.25 for p in periods])
+        trend = annual_percent_change(count[final], np.full(final.sum(), population * period.years),
+                                      middle[final] + period.years / 2)
+    return table, trend
