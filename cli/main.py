@@ -172,10 +172,11 @@ def _register() -> None:
     from .hotspots import hotspots
     from .leakscan import leakscan
     from .outreach import outreach
+    from .report import report
     from .scan import scan
     from .sites import sites
 
-    for command in (hotspots, emerging, alerts, scan, sites, outreach, geocode, leakscan):
+    for command in (hotspots, emerging, alerts, scan, sites, outreach, report, geocode, leakscan):
         command.params.extend(_verbosity_options())
         cli.add_command(command)
 

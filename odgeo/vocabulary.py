@@ -8,23 +8,24 @@ other; importing this module costs nothing, so ``odgeo --help`` stays instant.
 from __future__ import annotations
 
 __all__ = [
-           "ASSUMED_OUTCOMES",
-           "AUDIENCES",
-           "CLASSIFIERS",
-           "CLUSTER_METHODS",
-           "CORRECTIONS",
-           "EARS_METHODS",
-           "ENGINES",
-           "KERNELS",
-           "LOCATION_KINDS",
-           "METHODS",
-           "OUTCOMES",
-           "PERIODS",
-           "POSTGIS_MODES",
-           "SERVICES",
-           "STEPS",
-           "near_words",
-           "plural",
+    "ASSUMED_OUTCOMES",
+    "AUDIENCES",
+    "CLASSIFIERS",
+    "CLUSTER_METHODS",
+    "CORRECTIONS",
+    "EARS_METHODS",
+    "ENGINES",
+    "KERNELS",
+    "LOCATION_KINDS",
+    "METHODS",
+    "OUTCOMES",
+    "PERIODS",
+    "POSTGIS_MODES",
+    "REPORT_PERIODS",
+    "SERVICES",
+    "STEPS",
+    "near_words",
+    "plural",
 ]
 
 #: Who a run's products are for: aggregates for anyone, or every detail for the analysts' team.
@@ -47,6 +48,8 @@ POSTGIS_MODES = ("replace", "append")
 ENGINES = ("memory", "dask", "auto")
 #: Time breakdowns of hexagon counts.
 PERIODS = ("month", "week", "none")
+#: The period an ``odgeo report`` covers: the last whole one before its date.
+REPORT_PERIODS = ("quarter", "month", "year")
 #: Time steps of the emerging hot spot cube.
 STEPS = ("auto", "week", "month")
 #: Online geocoding services (used only when asked).

@@ -97,31 +97,41 @@ def every_public_output_is_scanned():
     from odgeo.jobs import hotspot_analysis
     from odgeo.jobs import hotspots as pipeline
     from odgeo.jobs import outreach as outreachjob
+    from odgeo.jobs import report as reportjob
     from odgeo.jobs import scan as scanjob
     from odgeo.jobs import sites as sitesjob
     from odgeo.publish.leakscan import scan_public_outputs
 
     used_by_record: dict[int, object] = {}
     folders: list[tuple[Path, object, int]] = []
-    real_select, real_save = jobs.select_incidents, jobs.save_map_and_record
+    real_select, real_save, real_record = jobs.select_incidents, jobs.save_map_and_record, jobs.save_record
 
     def select(read, settings, record, **kwargs):
         read, used, rows = real_select(read, settings, record, **kwargs)
         used_by_record[id(record)] = used
         return read, used, rows
 
-    def save(fmap, record, out_dir, written, gate):
-        out = real_save(fmap, record, out_dir, written, gate)
+    def note(record, out_dir):
         audience = record.parameters.get("audience")
         if audience is not None and audience.value == "public" and id(record) in used_by_record:
             min_count = record.parameters["min_count"].value if "min_count" in record.parameters else 10
             folders.append((Path(getattr(out_dir, "final", out_dir)), used_by_record[id(record)], min_count))
+
+    def save(fmap, record, out_dir, written, gate):
+        out = real_save(fmap, record, out_dir, written, gate)
+        note(record, out_dir)
+        return out
+
+    def save_record(record, out_dir, written, gate):
+        out = real_record(record, out_dir, written, gate)
+        note(record, out_dir)
         return out
 
     patches = [mock.patch.object(module, "select_incidents", select)
-               for module in (hotspot_analysis, emergingjob, alertsjob, scanjob, outreachjob)]
+               for module in (hotspot_analysis, emergingjob, alertsjob, scanjob, outreachjob, reportjob)]
     patches += [mock.patch.object(module, "save_map_and_record", save)
                 for module in (pipeline, emergingjob, sitesjob, alertsjob, scanjob, outreachjob)]
+    patches.append(mock.patch.object(reportjob, "save_record", save_record))
     for patch in patches:
         patch.start()
     yield folders

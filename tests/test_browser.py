@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,8 @@ import pytest
 from click.testing import CliRunner
 from odgeo_cli.main import cli
 from scipy.spatial import cKDTree
+
+from odgeo.io.pdf import find_chromium
 
 from .conftest import ROOT
 from .test_leakscan import PAYLOADS, _payload_csv
@@ -28,7 +29,7 @@ TILE_HOSTS = ("tile.openstreetmap.org",)
 
 
 def _chromium() -> str:
-    path = os.environ.get("ODGEO_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    path = find_chromium()
     if path:
         return path
     message = ("Chromium is needed for the browser tests: run `sh scripts/install-chromium.sh` "

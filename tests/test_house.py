@@ -111,7 +111,7 @@ LAYERS = [("cli",), ("jobs",), ("maps",),
           ("density", "gistar", "clusters", "alerts", "scan", "sites", "outreach", "report", "geocode"),
           ("boundaries",), ("publish",), ("engine",), ("incidents",), ("drugs",), ("io",)]
 #: The command modules of odgeo/jobs (the others are steps they share).
-COMMANDS = {"alerts", "emerging", "geocode", "hotspots", "outreach", "scan", "sites"}
+COMMANDS = {"alerts", "emerging", "geocode", "hotspots", "outreach", "report", "scan", "sites"}
 #: ``odgeo sites`` chooses sites over the hotspots analysis and draws them on its map: the one job
 #: that imports another, until that analysis lives in its stage.
 COMMAND_IMPORTS_ALLOWED: set[tuple[str, str]] = set()

@@ -457,10 +457,18 @@ def save_map_and_record(fmap, record: RunRecord, folder: OutputFolder, written: 
     The gate finishes last (a ledger is staged). At commit the products are copied into
     ``--to-postgis`` in one transaction, then the staged state and the folder are put in place.
     """
+    fmap.save(str(folder.path("map.html")))
+    return save_record(record, folder, [*written, folder.path("map.html")], gate)
+
+
+def save_record(record: RunRecord, folder: OutputFolder, written: list[Path], gate: Gate) -> list[Path]:
+    """Write log.txt and run.json (through the gate) listing every file written; return their final paths.
+
+    For a command whose page is not a map (``odgeo report``); :func:`save_map_and_record` ends here too.
+    """
     from ..io.writers import write_json, write_text
 
-    fmap.save(str(folder.path("map.html")))
-    written = [*written, folder.path("map.html"), write_text(gate.log_text(record.messages), folder.path("log.txt"))]
+    written = [*written, write_text(gate.log_text(record.messages), folder.path("log.txt"))]
     doc = gate.run_record(record.as_dict())
     doc["outputs"] = sorted(p.name for p in [*written, folder.path("run.json")])
     written.append(write_json(doc, folder.path("run.json")))

@@ -66,7 +66,11 @@ MAP_PROPERTIES = frozenset({"months", "sentence", "artefact", "km2", "per_km2"})
 #: Count columns of the public tables (checked here, and compared across releases by :mod:`.release_diff`).
 CSV_COUNTS = COUNT_PROPERTIES | {"n_rows", "prior_count"} | {
     # odgeo outreach's funnel.csv: people at each step (the public file shows only the eligible and shares)
-    "eligible", "attempted", "reached", "engaged", "referred", "started_care", "tried_within_72h"}
+    "eligible", "attempted", "reached", "engaged", "referred", "started_care", "tried_within_72h",
+    # odgeo report's rates.csv and trend.csv
+    "earlier_count", "count_12_months_ending"}
+#: Columns computed from a count (a rate and its exact interval give the count back): never beside a hidden one.
+FROM_COUNT = {"rate": "count", "rate_low": "count", "rate_high": "count", "earlier_rate": "earlier_count"}
 #: Files only a restricted run writes: each row is a person or a record (odgeo outreach).
 RESTRICTED_FILES = frozenset({"worklist.csv", "linkage.csv", "practice_checks.csv", "attempts_rejects.csv"})
 _SENTENCE_COUNT = re.compile(r"(\d[\d,]*) (?:overdoses?|incidents?|fatal)\b")
@@ -271,6 +275,13 @@ def _csv_problems(path: Path, min_count: int):
                            f"({table.loc[month_only & dated, 'sentence'].iloc[0][:80]!r})")
     columns = {str(c): [None if pd.isna(v) else v for v in table[c]] for c in counts}
     yield from (("zero beside hidden", d) for d in _zeros_beside_hidden(columns))
+    for derived, source in FROM_COUNT.items():
+        if derived in table.columns and source in table.columns:
+            count = pd.to_numeric(table[source], errors="coerce")
+            beside = pd.to_numeric(table[derived], errors="coerce").notna() & (count.isna() | (count < min_count)
+                                                                               & (count > 0))
+            if beside.any():
+                yield "small count", f"{derived} shown where {source} is hidden or under {min_count}"
     if "eligible" in table.columns and ({"month", "area"} & set(table.columns)):
         yield from _funnel_problems(table, min_count)
     for col in (c for c in table.columns if c in BOUND_COLUMNS):

@@ -38,6 +38,8 @@ COUNT_PATHS = (
     "geocoding.by_status.*",       # addresses per match kind
     "attempts.practice_checks.*",  # outreach: tries per broken practice rule
     "backtest.orderings*.reached_in_time",  # outreach: people reached before their next overdose
+    "report.drugs.groups.*",       # report: the period's overdoses per drug group (public_drugs hides them)
+    "report.drugs.records",        # report: the period's overdoses the drug groups were read from
 )
 
 #: Numbers declared safe to publish, with why.
@@ -71,6 +73,9 @@ PUBLIC_NUMBERS = (
     "linkage.minutes", "linkage.metres", "linkage.pairs*.share_matched*", "priority.*.weight",
     # The outreach backtest: its settings, and shares public.backtest_view hides under min_count repeats.
     "backtest.n_mornings", "backtest.capacity", "backtest.horizon_days", "backtest.orderings*.share",
+    # The report's trend: a fit over every final period (one small period does not move it to a count).
+    "report.trend.annual_percent_change", "report.trend.low", "report.trend.high", "report.trend.periods",
+    "report.trend.dispersion", "boundaries.n_areas", "boundaries.n_areas_without_population",
 )
 
 #: Public in one release, but counts of incidents' places from one release to the next: H3 alert areas

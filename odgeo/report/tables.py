@@ -17,8 +17,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..drugs.definitions import DrugTerms
+from ..drugs.text import flag_text
 from ..errors import NoDataError, ParameterError
-from ..schema import OCCURRED_AT, OUTCOME, WGS84, has_location
+from ..schema import OCCURRED_AT, OUTCOME, SUSPECTED_DRUG, WGS84, has_location
+from ..vocabulary import REPORT_PERIODS
 from .rates import Trend, annual_percent_change, crude_rates, rate_ratio, reliability
 
 __all__ = [
@@ -26,13 +29,13 @@ __all__ = [
     "TOTAL_AREA",
     "ReportPeriod",
     "area_of_incidents",
+    "drug_counts",
+    "in_period",
     "rate_table",
     "report_period",
     "trend_table",
 ]
 
-#: The lengths of a report's period.
-REPORT_PERIODS = ("quarter", "month", "year")
 #: The name of the row of the whole input in rates.csv.
 TOTAL_AREA = "all"
 _FREQ = {"quarter": "Q", "month": "M", "year": "Y"}
@@ -176,6 +179,28 @@ def _in(dates: pd.Series, period: pd.Period) -> np.ndarray:
     return ((dates >= period.start_time) & (dates <= period.end_time)).to_numpy()
 
 
+def in_period(incidents: gpd.GeoDataFrame, period: pd.Period) -> np.ndarray:
+    """Which incidents' local dates fall in ``period``."""
+    return _in(_dates(incidents[OCCURRED_AT]), period)
+
+
+def drug_counts(incidents: gpd.GeoDataFrame, period: pd.Period, terms: DrugTerms) -> dict | None:
+    """The period's incidents per drug group, from the suspected-drug column (None when there is none).
+
+    Returns
+    -------
+    dict or None
+        ``groups`` (group: records, in :data:`odgeo.drugs.DRUG_GROUPS` order), ``records``,
+        ``no_drug_recorded`` and ``matching_no_term``.
+    """
+    if SUSPECTED_DRUG not in incidents.columns or incidents[SUSPECTED_DRUG].isna().all():
+        return None
+    now = in_period(incidents, period)
+    read = flag_text(incidents.loc[now, SUSPECTED_DRUG].reset_index(drop=True), terms)
+    return {"groups": {g: int(read.flags[g].sum()) for g in terms.groups}, "records": int(now.sum()),
+            "no_drug_recorded": read.empty, "matching_no_term": read.matched_none}
+
+
 def _total_population(areas: gpd.GeoDataFrame) -> float:
     """The areas' residents together, or NaN when one area's are unknown (a partial sum is not the whole's)."""
     pop = areas["population"].to_numpy(dtype=float)
@@ -222,7 +247,7 @@ def trend_table(incidents: gpd.GeoDataFrame, period: ReportPeriod, *, population
     rolling = pd.Series(count).rolling(per_year).sum().to_numpy()
     reference = _dates(pd.Series([pd.Timestamp(as_of)])).iloc[0] if as_of is not None else period.current.end_time
     cut = reference - pd.DateOffset(months=provisional_months)
-    provisional = np.array([p.end_time > cut for p in periods])
+    provisional = np.array([p.end_time.normalize() > cut for p in periods])
     table = pd.DataFrame({
         "period": [period.label(p) for p in periods],
         "period_start": [p.start_time.strftime("%Y-%m-%d") for p in periods],

@@ -1,0 +1,152 @@
+"""What each audience sees of the report: the team every count; the public no count under ``min_count``, anywhere.
+
+For the public:
+
+- **rates.csv**: an area's count under ``min_count`` is hidden, and with it the smallest others
+  until the hidden ones are not a single area and hold 0 or at least ``min_count`` together
+  (the incidents outside every area count as hidden: the whole's count minus the shown areas
+  then gives a sum, never one area). A hidden count hides its rate and interval (an exact
+  interval is a function of the count), the year-ago count hides the same way, and a change is
+  shown only where both counts are. Fatal counts per area are the team's; the public sees the
+  whole's fatal and non-fatal counts in the headline, where they are shown only if every part
+  of the whole (fatal, non-fatal, unknown) is 0 or at least ``min_count``;
+- **trend.csv**: each period's count under ``min_count`` hidden with its rate, and a
+  12-month-ending sum hidden when one of its periods is (else the sum minus the shown
+  periods gives the hidden one);
+- **drug groups**: the groups that nest no other (fentanyl, heroin, cocaine, ...), each shown
+  only when it and the rest of the period's incidents are 0 or at least ``min_count``; the
+  parents (any opioid, any stimulant) are the team's, since a parent minus its children is a
+  count of the records with two drugs;
+- **dates**: months, never days.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..drugs.definitions import PARENTS
+from ..publish.privacy import hidden_counts
+from ..publish.public import PublicGate
+from ..publish.restricted import Gate
+from ..vocabulary import OUTCOMES
+from .tables import TOTAL_AREA
+
+__all__ = ["public_drugs", "public_outcomes", "public_rates", "public_trend", "shows_everything", "smallest_count"]
+
+_RATE_COLUMNS = ["rate", "rate_low", "rate_high"]
+_CHANGE_COLUMNS = ["earlier_rate", "rate_ratio", "ratio_low", "ratio_high", "change_p"]
+
+
+def smallest_count(gate: Gate) -> int:
+    """The smallest count the audience may see (0: every count)."""
+    return gate.limit
+
+
+def shows_everything(gate: Gate) -> bool:
+    """Whether this audience gets every count (the team) or the gate's view (the public)."""
+    return not isinstance(gate, PublicGate)
+
+
+def _hidden_parts(values: np.ndarray, outside: int, limit: int) -> np.ndarray:
+    """Which of an area table's counts to hide; ``outside`` (never published) takes part as hidden."""
+    parts = np.append(values, outside).astype(np.int64)
+    return hidden_counts(parts, min_count=limit, force=np.append(np.zeros(len(values), bool), outside > 0))[:-1]
+
+
+def _month(text: pd.Series) -> pd.Series:
+    return text.astype(str).str.slice(0, 7)
+
+
+def public_rates(gate: Gate, table: pd.DataFrame, *, outside: int, earlier_outside: int) -> pd.DataFrame:
+    """rates.csv for the audience (restricted: the table as computed).
+
+    Parameters
+    ----------
+    gate : Gate
+    table : DataFrame
+        From :func:`odgeo.report.tables.rate_table` (the areas, then ``all``).
+    outside, earlier_outside : int
+        Incidents of the period, and of the year-ago one, in no area.
+
+    Returns
+    -------
+    DataFrame
+    """
+    if shows_everything(gate):
+        return table
+    limit = gate.limit
+    areas = table["area"] != TOTAL_AREA
+    out = table.drop(columns=["fatal"]).copy()
+    for column, spill in (("count", outside), ("earlier_count", earlier_outside)):
+        hide = np.zeros(len(table), dtype=bool)
+        hide[areas.to_numpy()] = _hidden_parts(table.loc[areas, column].to_numpy(), spill, limit)
+        total = table.loc[~areas, column].to_numpy()
+        hide[(~areas).to_numpy()] = (total > 0) & (total < limit)
+        if hide.any():  # a zero shown beside "fewer than" says each hidden one is at least 1
+            hide |= table[column].to_numpy() == 0
+        out[column] = pd.array(np.where(hide, pd.NA, table[column]), dtype="Int64")
+        if column == "count":
+            out[_RATE_COLUMNS] = out[_RATE_COLUMNS].astype(float)
+            out.loc[hide, _RATE_COLUMNS] = np.nan
+            out["reliability"] = np.where(hide & (table["reliability"] != "no population"), "suppressed",
+                                          table["reliability"])
+    both = out["count"].notna() & out["earlier_count"].notna()
+    out[_CHANGE_COLUMNS] = out[_CHANGE_COLUMNS].astype(float)
+    out.loc[~both.to_numpy(), _CHANGE_COLUMNS] = np.nan
+    out["change"] = np.where(both, table["change"], "not shown: a count is hidden")
+    out["period_start"], out["period_end"] = _month(out["period_start"]), _month(out["period_end"])
+    return out
+
+
+def public_trend(gate: Gate, table: pd.DataFrame, *, periods_per_year: int) -> pd.DataFrame:
+    """trend.csv for the audience: hidden small periods, and the 12-month sums that hold one."""
+    if shows_everything(gate):
+        return table
+    limit = gate.limit
+    out = table.copy()
+    hide = ((table["count"] > 0) & (table["count"] < limit)).to_numpy()
+    if hide.any():  # a zero shown beside "fewer than" says each hidden one is at least 1
+        hide |= table["count"].to_numpy() == 0
+    out["count"] = pd.array(np.where(hide, pd.NA, table["count"]), dtype="Int64")
+    fatal = table["fatal"].to_numpy()
+    fatal_hidden = hide | ((fatal > 0) & (fatal < limit)) | _complement_small(table, limit)
+    if fatal_hidden.any():
+        fatal_hidden |= fatal == 0
+    out["fatal"] = pd.array(np.where(fatal_hidden, pd.NA, fatal), dtype="Int64")
+    out[_RATE_COLUMNS] = out[_RATE_COLUMNS].astype(float)
+    out.loc[hide, _RATE_COLUMNS] = np.nan
+    holds_hidden = pd.Series(hide.astype(float)).rolling(periods_per_year, min_periods=1).sum().to_numpy() > 0
+    rolling = table["count_12_months_ending"].to_numpy(dtype=float)
+    out["count_12_months_ending"] = np.where(holds_hidden | ((rolling > 0) & (rolling < limit)), np.nan, rolling)
+    out["period_start"], out["period_end"] = _month(out["period_start"]), _month(out["period_end"])
+    return out
+
+
+def _complement_small(table: pd.DataFrame, limit: int) -> np.ndarray:
+    """Periods whose non-fatal remainder (count minus fatal) is under ``limit``: their fatal count would give it."""
+    rest = (table["count"] - table["fatal"]).to_numpy()
+    return (rest > 0) & (rest < limit)
+
+
+def public_outcomes(gate: Gate, fatal: int, nonfatal: int, unknown: int) -> dict[str, int | None]:
+    """The period's fatal, non-fatal and unknown-outcome counts, each None when the audience may not see it."""
+    values = np.array([fatal, nonfatal, unknown], dtype=np.int64)
+    names = OUTCOMES
+    if shows_everything(gate):
+        return dict(zip(names, map(int, values)))
+    hide = hidden_counts(values, min_count=gate.limit)
+    return {n: (None if h else int(v)) for n, v, h in zip(names, values, hide)}
+
+
+def public_drugs(gate: Gate, counts: dict[str, int], total: int) -> dict[str, int | None]:
+    """The period's records per drug group for the audience (see the module's rules); None where hidden."""
+    if shows_everything(gate):
+        return dict(counts)
+    limit = gate.limit
+    parents = set(PARENTS.values())
+    out: dict[str, int | None] = {}
+    for group, n in counts.items():
+        small = 0 < n < limit or 0 < total - n < limit
+        out[group] = None if group in parents or small else int(n)
+    return out
