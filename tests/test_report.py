@@ -134,3 +134,22 @@ def test_report_errors_are_one_line(tmp_path, args, code, message):
     assert result.exit_code == code, result.output
     errors = [line for line in message_lines(result.output) if not line.startswith("WARNING")]
     assert message in result.output and (code == 2 or len(errors) == 1), result.output
+
+
+def test_the_scanner_reads_the_pdf(reports, tmp_path):
+    from odgeo.io.pdf import find_chromium, print_pdf
+
+    folder = tmp_path / "doctored"
+    shutil.copytree(reports["public"][0], folder)
+    page = folder / "report.html"
+    page.write_text(page.read_text().replace("In brief", "In brief: 3 fatal overdoses at the shelter"))
+    chromium = find_chromium()
+    assert chromium is not None
+    print_pdf(page, folder / "report.pdf", chromium=chromium)
+    page.write_text((reports["public"][0] / "report.html").read_text())  # the HTML is clean: only the PDF says it
+    import geopandas as gpd
+
+    empty = gpd.GeoDataFrame({"incident_id": pd.Series([], dtype=str),
+                              "occurred_at": pd.Series([], dtype="datetime64[ns]")}, geometry=[], crs="EPSG:4326")
+    found = [(leak.file, leak.detail) for leak in scan_public_outputs(folder, empty, min_count=10)]
+    assert ("report.pdf", "'3 fatal' in the page") in found, found

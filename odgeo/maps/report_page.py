@@ -206,11 +206,11 @@ def _map(c: ReportContent, w: int = 480, h: int = 360) -> list[str]:
     edges = [f"{b:.1f}" for b in breaks]
     classes = " ".join(f"<span style='color:{col}'>&#9632;</span> {lab}" for col, lab in zip(
         _CLASS_COLOURS, _class_labels(edges))) if len(finite) else ""
-    return ["<h2>Map of rates</h2>",  # hidden and "no population" differ from each other and from any rate
+    return ["<div class='keep'><h2>Map of rates</h2>",  # hidden and "no population" differ from any rate
             f"<svg viewBox='0 0 {w} {h}' class='map' role='img' aria-label='rates by area'>{pattern}"
             + "".join(paths) + "".join(labels) + "</svg>",
             f"<p class='key'>Rate per 100,000 a year: {classes} · <span style='color:{_SUPPRESSED}'>&#9636;</span> "
-            "hidden · &#9633; no population given</p>"]
+            "hidden · &#9633; no population given</p></div>"]
 
 
 def _class_labels(edges: list[str]) -> list[str]:
@@ -284,7 +284,7 @@ svg.map {{ width: 100%; max-width: 480px; height: auto; border: 1px solid #ddd; 
 table {{ border-collapse: collapse; font-size: 0.8em; break-inside: avoid; }}
 td, th {{ border: 1px solid #ddd; padding: 2px 5px; }} th {{ font-weight: 600; vertical-align: bottom; }}
 td.num {{ text-align: right; }}
-svg, table, ul {{ break-inside: avoid; }}
+svg, table, ul, .keep {{ break-inside: avoid; }}
 text.label {{ paint-order: stroke; stroke: #fff; stroke-width: 3px; fill: #222; }}
 </style></head>
 <body>

@@ -20,6 +20,7 @@ It fails on what a reader of the files could use to single someone out:
   measured on the incidents (standard distances, the farthest incident);
 - in a CSV, a row-number column or a count in (0, min_count);
 - in log.txt, any number that is not part of a date, a time or a name (the warnings' counts are exact);
+- in a page (HTML, or a PDF's text read by poppler's pdftotext), a count of overdoses in (0, min_count);
 - a count column (the monthly ones taken together) showing 0 beside hidden values,
   which says that each hidden one is at least 1;
 - a threshold, EARS baseline or upper bound in (0, min_count): it bounds the counts
@@ -188,7 +189,7 @@ class _FileChecks:
             leaks += [Leak(name, kind, d) for kind, d in _feature_problems(collection, self.min_count)
                       if not (kind == "date" and name in DAILY_PRODUCTS)]
             leaks += [Leak(name, "zero beside hidden", d) for d in _zeros_beside_hidden(_feature_counts(collection))]
-        if path.suffix.lower() in (".html", ".htm"):  # counts written as words on the page
+        if path.suffix.lower() in (".html", ".htm", ".pdf"):  # counts written as words on the page
             leaks += [Leak(name, "small count", f"'{m.group(0)}' in the page") for m in _SENTENCE_COUNT.finditer(text)
                       if 0 < int(m.group(1).replace(",", "")) < self.min_count]
         leaks += [Leak(name, "date", d) for d in _dates(text, path, self.days) if d.split()[-1] not in self.alert_days]
@@ -378,7 +379,23 @@ def _as_word(value: str) -> re.Pattern:
     return re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
 
 
+def _pdf_text(path: Path) -> str:
+    """A PDF's words, by poppler's pdftotext (a PDF's text is compressed; odgeo report's is printed from its HTML)."""
+    import shutil
+    import subprocess
+
+    program = shutil.which("pdftotext")
+    if program is None:
+        raise OSError(f"cannot read {path.name}'s text without pdftotext: install poppler-utils")
+    done = subprocess.run([program, "-layout", str(path), "-"], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise ValueError(f"pdftotext: {done.stderr.strip()[:200]}")
+    return done.stdout
+
+
 def _text_of(path: Path) -> str:
+    if path.suffix.lower() == ".pdf":
+        return _pdf_text(path)
     if path.suffix.lower() in (".tif", ".tiff"):
         return _geotiff_text(path)
     if path.suffix.lower() == ".gpkg":
