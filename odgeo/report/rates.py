@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special  # not scipy.stats: its import costs about a second on every run
 
 from ..errors import ParameterError
 
@@ -48,8 +48,9 @@ def poisson_interval(count, *, confidence: float = 0.95) -> tuple[np.ndarray, np
     """
     x = np.asarray(count, dtype=float)
     alpha = 1 - confidence
-    low = np.where(x > 0, stats.chi2.ppf(alpha / 2, 2 * np.maximum(x, 1e-300)) / 2, 0.0)
-    high = stats.chi2.ppf(1 - alpha / 2, 2 * x + 2) / 2
+    # chi2.ppf(q, 2k) / 2 is the inverse of the regularised incomplete gamma function of k at q
+    low = np.where(x > 0, special.gammaincinv(np.maximum(x, 1e-300), alpha / 2), 0.0)
+    high = special.gammaincinv(x + 1, 1 - alpha / 2)
     return low, high
 
 
@@ -114,9 +115,9 @@ def age_adjusted_rate(count, population, *, standard: pd.Series | np.ndarray = U
     variance = float((w ** 2 * x / n ** 2).sum())
     w_max = float((w / n).max())
     alpha = 1 - confidence
-    low = stats.gamma.ppf(alpha / 2, rate ** 2 / variance, scale=variance / rate) if rate > 0 else 0.0
+    low = special.gammaincinv(rate ** 2 / variance, alpha / 2) * (variance / rate) if rate > 0 else 0.0
     shape_high = (rate + w_max) ** 2 / (variance + w_max ** 2)
-    high = stats.gamma.ppf(1 - alpha / 2, shape_high, scale=(variance + w_max ** 2) / (rate + w_max))
+    high = special.gammaincinv(shape_high, 1 - alpha / 2) * (variance + w_max ** 2) / (rate + w_max)
     return {"crude_rate": float(x.sum() / n.sum() * per), "adjusted_rate": rate * per,
             "adjusted_low": float(low) * per, "adjusted_high": float(high) * per}
 
@@ -170,12 +171,35 @@ def rate_ratio(count: int, person_time: float, earlier: int, earlier_person_time
     total = x1 + x2
     if total == 0:
         return Change(ratio=np.nan, low=np.nan, high=np.nan, p_value=1.0, percent_change=np.nan)
-    test = stats.binomtest(x1, total, t1 / (t1 + t2))
-    ci = test.proportion_ci(confidence_level=confidence, method="exact")
+    p = t1 / (t1 + t2)
+    alpha = 1 - confidence
+    low = special.betaincinv(x1, total - x1 + 1, alpha / 2) if x1 > 0 else 0.0  # Clopper-Pearson
+    high = special.betaincinv(x1 + 1, total - x1, 1 - alpha / 2) if x1 < total else 1.0
     ratio = (x1 / t1) / (x2 / t2) if x2 > 0 else np.inf
-    return Change(ratio=ratio, low=_odds_to_ratio(ci.low, t1, t2), high=_odds_to_ratio(ci.high, t1, t2),
-                  p_value=float(test.pvalue),
+    return Change(ratio=ratio, low=_odds_to_ratio(low, t1, t2), high=_odds_to_ratio(high, t1, t2),
+                  p_value=_binomial_two_sided(x1, total, p),
                   percent_change=100 * (ratio - 1) if np.isfinite(ratio) else np.nan)
+
+
+def _binomial_pmf(k, n: int, p: float) -> np.ndarray:
+    k = np.asarray(k, dtype=float)
+    return np.exp(special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
+                  + k * np.log(p) + (n - k) * np.log1p(-p))
+
+
+def _binomial_two_sided(x: int, n: int, p: float) -> float:
+    """The exact binomial test's two-sided p-value, as R's ``binom.test``: the outcomes no likelier than ``x``."""
+    d = float(_binomial_pmf(x, n, p)) * (1 + 1e-7)  # R's relative tolerance for ties
+    m = n * p
+    if x == m:
+        return 1.0
+    if x < m:
+        y = int((_binomial_pmf(np.arange(np.ceil(m), n + 1), n, p) <= d).sum())
+        value = special.bdtr(x, n, p) + (special.bdtrc(n - y, n, p) if n - y >= 0 else 1.0)
+    else:
+        y = int((_binomial_pmf(np.arange(0, np.floor(m) + 1), n, p) <= d).sum())
+        value = (special.bdtr(y - 1, n, p) if y >= 1 else 0.0) + special.bdtrc(x - 1, n, p)
+    return float(min(1.0, value))
 
 
 def _odds_to_ratio(p: float, t1: float, t2: float) -> float:
@@ -244,7 +268,7 @@ def annual_percent_change(count, person_time, years, *, confidence: float = 0.95
     cov = np.linalg.inv(design.T @ (mu[:, None] * design))
     dispersion = float(((y - mu) ** 2 / mu).sum() / (len(y) - 2)) if len(y) > 2 else 1.0
     se = np.sqrt(cov[1, 1] * max(dispersion, 1.0))
-    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    z = special.ndtri(1 - (1 - confidence) / 2)
     apc = 100 * (np.exp(beta[1] + np.array([0.0, -z * se, z * se])) - 1)
     return Trend(apc=float(apc[0]), low=float(apc[1]), high=float(apc[2]), dispersion=dispersion, periods=len(y))
 
