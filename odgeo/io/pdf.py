@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import OutputError
 
-__all__ = ["CHROMIUM_NAMES", "find_chromium", "print_pdf"]
+__all__ = ["CHROMIUM_NAMES", "find_chromium", "pdf_text", "print_pdf"]
 
 #: Program names of a Chromium or Chrome, tried in order after ``ODGEO_CHROMIUM``.
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -52,3 +52,22 @@ def print_pdf(page: Path, pdf: Path, *, chromium: str) -> None:
                     done.stderr.strip()[:200])
         raise OutputError(f"{pdf.name}: {chromium} did not print the report (exit {done.returncode}: {said}); "
                           "open report.html in a browser and print it, or set ODGEO_CHROMIUM to another Chromium")
+
+
+def pdf_text(path: Path) -> str:
+    """A PDF's words, by poppler's pdftotext (a PDF's text is compressed; odgeo report's is printed from its HTML).
+
+    Raises
+    ------
+    OSError
+        Without pdftotext (poppler-utils), so a PDF is never passed unread.
+    ValueError
+        When pdftotext cannot read the file.
+    """
+    program = shutil.which("pdftotext")
+    if program is None:
+        raise OSError(f"cannot read {path.name}'s text without pdftotext: install poppler-utils")
+    done = subprocess.run([program, "-layout", str(path), "-"], capture_output=True, text=True, timeout=_TIMEOUT_S)
+    if done.returncode != 0:
+        raise ValueError(f"pdftotext: {done.stderr.strip()[:200]}")
+    return done.stdout

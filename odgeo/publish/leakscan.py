@@ -379,23 +379,11 @@ def _as_word(value: str) -> re.Pattern:
     return re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
 
 
-def _pdf_text(path: Path) -> str:
-    """A PDF's words, by poppler's pdftotext (a PDF's text is compressed; odgeo report's is printed from its HTML)."""
-    import shutil
-    import subprocess
-
-    program = shutil.which("pdftotext")
-    if program is None:
-        raise OSError(f"cannot read {path.name}'s text without pdftotext: install poppler-utils")
-    done = subprocess.run([program, "-layout", str(path), "-"], capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise ValueError(f"pdftotext: {done.stderr.strip()[:200]}")
-    return done.stdout
-
-
 def _text_of(path: Path) -> str:
     if path.suffix.lower() == ".pdf":
-        return _pdf_text(path)
+        from ..io.pdf import pdf_text
+
+        return pdf_text(path)
     if path.suffix.lower() in (".tif", ".tiff"):
         return _geotiff_text(path)
     if path.suffix.lower() == ".gpkg":
