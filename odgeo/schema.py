@@ -19,6 +19,7 @@ from .vocabulary import OUTCOMES
 
 __all__ = [
     "ADDRESS",
+    "AGE_ALIASES",
     "CITY",
     "GEOCODE_SCORE",
     "GEOCODE_STATUS",
@@ -31,6 +32,8 @@ __all__ = [
     "OUTCOME_ALIASES",
     "ROLE_ALIASES",
     "ROLE_OPTIONS",
+    "SEX_ALIASES",
+    "SEX_COLUMN_ALIASES",
     "SOURCE_ROW",
     "SUSPECTED_DRUG",
     "WGS84",
@@ -40,6 +43,7 @@ __all__ = [
     "located",
     "normalise_name",
     "other_candidates",
+    "sex_of",
     "unlocated",
     "validate_incident_frame",
 ]
@@ -73,6 +77,14 @@ INCIDENT_COLUMNS = [
     GEOCODE_SCORE,
 ]
 
+
+#: Names (normalised) of a column giving a person's age in years, and their sex, best first.
+AGE_ALIASES = ("age", "patientage", "ageyears", "ageatevent")
+SEX_COLUMN_ALIASES = ("sex", "gender", "patientsex", "patientgender")
+
+#: Values (normalised with :func:`normalise_name`) read as each sex; any other is unknown ("").
+SEX_ALIASES: dict[str, str] = {**dict.fromkeys(["m", "male", "man", "boy"], "M"),
+                               **dict.fromkeys(["f", "female", "woman", "girl"], "F")}
 
 #: Values (normalised with :func:`normalise_name`) read as each outcome.
 OUTCOME_ALIASES: dict[str, str] = {
@@ -113,6 +125,11 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def sex_of(value: object) -> str:
+    """"M", "F", or "" when the value says neither ("U", "unknown", empty)."""
+    return SEX_ALIASES.get(normalise_name(value), "")
 
 
 def normalise_name(name: object) -> str:

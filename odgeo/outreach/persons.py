@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ColumnError
-from ..schema import normalise_name
+from ..schema import AGE_ALIASES, SEX_COLUMN_ALIASES, normalise_name, sex_of
 
 __all__ = [
     "PERSON_ALIASES",
@@ -32,8 +32,8 @@ __all__ = [
 PERSON_ALIASES: dict[str, tuple[str, ...]] = {
     "person_id": ("personid", "patientid", "clientid", "subjectid", "mrn", "medicalrecordnumber", "patientnumber"),
     "birth_date": ("dob", "dateofbirth", "birthdate", "patientdob", "birthday"),
-    "age": ("age", "patientage", "ageyears", "ageatevent"),
-    "sex": ("sex", "gender", "patientsex", "patientgender"),
+    "age": AGE_ALIASES,
+    "sex": SEX_COLUMN_ALIASES,
     "first_name": ("firstname", "fname", "givenname", "patientfirstname", "forename"),
     "last_name": ("lastname", "lname", "surname", "familyname", "patientlastname"),
     "residence": ("homeaddress", "residenceaddress", "residence", "patientaddress", "residentialaddress",
@@ -106,22 +106,13 @@ def person_fields(data: pd.DataFrame, roles: dict[str, str | None], source_rows:
         "person_id": picked["person_id"],
         "birth_date": born.dt.normalize(),
         "age": age.astype(float),
-        "sex": picked["sex"].map(_sex),
+        "sex": picked["sex"].map(sex_of),
         "name_key": [name_key(f, last) for f, last in zip(picked["first_name"], picked["last_name"])],
         "residence": picked["residence"],
         "unhoused": picked["living_situation"].map(_unhoused).astype(bool),
         "refused_transport": picked["disposition"].map(_refused).astype(bool),
         "unreadable_birth_date": (picked["birth_date"] != "").to_numpy() & born.isna().to_numpy(),
     })
-
-
-def _sex(value: str) -> str:
-    word = normalise_name(value)
-    if word in ("m", "male", "man", "boy"):
-        return "M"
-    if word in ("f", "female", "woman", "girl"):
-        return "F"
-    return ""
 
 
 def _unhoused(value: str) -> bool:
