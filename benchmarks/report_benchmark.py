@@ -93,7 +93,7 @@ def main() -> int:
 
     from odgeo.boundaries.counts import read_boundaries
     from odgeo.incidents.read import read_incidents
-    from odgeo.report.tables import rate_table, report_period, trend_table
+    from odgeo.report.tables import area_of_incidents, rate_table, report_period, trend_table
     from odgeo.schema import located
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,7 +113,7 @@ def main() -> int:
         areas, _ = read_boundaries(counties)
         period = report_period(used["occurred_at"], "quarter", "2025-12-31")
         start = time.perf_counter()
-        rates = rate_table(used, areas, period, min_count=10)
+        rates = rate_table(used, areas, period, where=area_of_incidents(used, areas), min_count=10)
         trend_table(used, period, population=float(areas["population"].sum()), provisional_months=6)
         ours_s = time.perf_counter() - start
         start = time.perf_counter()

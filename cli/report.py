@@ -21,8 +21,16 @@ from .options import (
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=IncidentSource())
 @output_options
-@click.option("--boundaries", required=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+@click.option("--boundaries", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="The jurisdictions: polygons with a name and a population column (towns, counties, districts).")
+@click.option("--area-col", metavar="COL",
+              help="Instead of --boundaries: the incident column naming each one's town or county.")
+@click.option("--area-population", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="A CSV of residents per jurisdiction: a name column and a population column.")
+@click.option("--population-by-age", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="A CSV of residents per name and age group (15-24, 65+ ...), for age-adjusted rates.")
+@click.option("--age-col", metavar="COL", help="The incidents' age column, years or bands (default: detected).")
+@click.option("--sex-col", metavar="COL", help="The incidents' sex column (default: detected).")
 @click.option("--boundary-name-col", metavar="COL", help="Name column of --boundaries (default: detected).")
 @click.option("--boundary-population-col", metavar="COL",
               help="Population column of --boundaries (default: detected, e.g. population, POP100).")
@@ -43,12 +51,15 @@ from .options import (
 def report(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, **options) -> None:
     """Write the periodic report: counts, rates, change from a year earlier, trend, drugs.
 
-    For each jurisdiction of --boundaries and for the whole input: the period's
+    For each jurisdiction (polygons of --boundaries, or the names of --area-col)
+    and for the whole input: the period's
     count, its rate per 100,000 residents per year with an exact 95% interval
     and a reliability label (suppressed, unreliable, unstable, reliable), the
     same period a year earlier and the change with its exact test in words;
     every period before it with 12-month-ending counts, and the annual percent
-    change over the final ones. Public (the default): no count under
+    change over the final ones. With --population-by-age and an age column,
+    age-adjusted rates (US 2000 standard); with age or sex columns, the
+    period's overdoses by age group and sex. Public (the default): no count under
     --min-count anywhere, and a hidden area's count cannot be had by
     subtraction.
 
@@ -66,6 +77,8 @@ def report(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
       odgeo report incidents.csv --boundaries neighbourhoods.geojson --out q3/ --timezone America/Chicago
       odgeo report deaths.csv --boundaries towns.gpkg --period year --assume-outcome fatal --out 2024/
       odgeo report ems.csv --boundaries districts.gpkg --drug fentanyl --as-of 2025-06-30 --out fentanyl-q2/
+      odgeo report deaths.csv --area-col DeathCounty --area-population counties.csv \\
+          --population-by-age counties_by_age.csv --period year --out 2018/
     """
     from pathlib import Path
 
@@ -82,7 +95,7 @@ def report(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
     count = run.gate.count(None if whole["count"] is None or whole["count"] != whole["count"] else int(whole["count"]))
     earlier = whole["earlier_count"]
     earlier_text = run.gate.count(None if earlier is None or earlier != earlier else int(earlier))
-    click.echo(f"{run.period.label()}: {count} suspected overdoses; a year earlier "
+    click.echo(f"{run.period.label()}: {count} {run.what}; a year earlier "
                f"({run.period.label(run.period.earlier)}): {earlier_text}; {whole['change']}")
     if run.trend_fit is not None:
         t = run.trend_fit

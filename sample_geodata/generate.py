@@ -463,6 +463,24 @@ def neighbourhoods(rng):
     return feats
 
 
+#: Residents' age groups and their shares (roughly the US 2020 census's), for age-adjusted rates.
+AGE_SHARES = {"0-14": 0.182, "15-24": 0.130, "25-34": 0.139, "35-44": 0.129, "45-54": 0.122, "55-64": 0.129,
+              "65+": 0.169}
+
+
+def population_by_age(hoods):
+    """Each neighbourhood's residents split into age groups (largest remainders, so each adds up to its total)."""
+    rows = []
+    for feat in hoods:
+        name, total = feat["properties"]["name"], feat["properties"]["population"]
+        exact = {group: total * share for group, share in AGE_SHARES.items()}
+        counts = {group: int(v) for group, v in exact.items()}
+        for group in sorted(exact, key=lambda g: counts[g] - exact[g])[:total - sum(counts.values())]:
+            counts[group] += 1
+        rows += [[name, group, counts[group]] for group in AGE_SHARES]
+    return rows
+
+
 def sites(rng, addresses):
     kinds = [("pharmacy", 24), ("library", 6), ("fire station", 8)]
     rows = []
@@ -517,7 +535,9 @@ def main(out_dir: Path) -> None:
               "city", "zip", "longitude", "latitude", "age_band", "sex", "narrative"]
     write_csv(out_dir / "incidents.csv", header, [[r[h] for h in header] for r in incidents])
 
-    write_geojson(out_dir / "neighbourhoods.geojson", neighbourhoods(rng))
+    hoods = neighbourhoods(rng)
+    write_geojson(out_dir / "neighbourhoods.geojson", hoods)
+    write_csv(out_dir / "neighbourhoods_by_age.csv", ["name", "age_group", "population"], population_by_age(hoods))
     site_rows = sites(rng, addresses)
     site_header = ["site_id", "name", "kind", "existing", "capacity_per_month", "longitude", "latitude",
                    "address"]

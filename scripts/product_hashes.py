@@ -50,7 +50,8 @@ OUTREACH_RUNS = {
 #: odgeo report takes no --tiles, and its PDF holds the moment it was printed: hashed without it.
 REPORT_RUNS = {
     "report-public": ["report", str(SAMPLE / "incidents.csv"), "--timezone", "America/Chicago", "--boundaries",
-                      str(SAMPLE / "neighbourhoods.geojson"), "--as-of", "2025-12-31", "--no-pdf"],
+                      str(SAMPLE / "neighbourhoods.geojson"), "--as-of", "2025-12-31", "--no-pdf",
+                      "--population-by-age", str(SAMPLE / "neighbourhoods_by_age.csv")],
 }
 
 RECORD = ROOT / "tests" / "product_hashes.json"

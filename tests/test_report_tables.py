@@ -44,7 +44,8 @@ def test_the_period_is_the_last_whole_one(length, as_of, current, earlier):
 def test_counts_rates_and_changes_equal_brute_force_and_r(tmp_path):
     incidents, areas = _incidents(), _areas()
     period = report_period(incidents["occurred_at"], "quarter", "2024-10-01")
-    table = rate_table(incidents, areas, period, min_count=10).set_index("area")
+    table = rate_table(incidents, areas, period, where=area_of_incidents(incidents, areas),
+                       min_count=10).set_index("area")
     local = incidents["occurred_at"].dt.tz_localize(None)
     for name, box in zip(areas["name"], areas.geometry):
         # by hand: the first area listed whose box holds the point (edges included), in the quarter's dates

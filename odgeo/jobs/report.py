@@ -6,26 +6,40 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from .. import __version__
 from ..boundaries.counts import dissolve_by_name, read_boundaries
 from ..drugs.definitions import load_terms
 from ..errors import OutputError, ParameterError
-from ..incidents.read import IncidentRead
+from ..incidents.read import IncidentRead, read_source_keeping
 from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
 from ..io.pdf import find_chromium, print_pdf
 from ..io.writers import write_csv, write_text
 from ..maps.report_page import ReportContent, report_page
 from ..publish.restricted import Gate
+from ..report.populations import (
+    AGE,
+    AREA_NAME,
+    DEFAULT_AGE_GROUPS,
+    SEX,
+    AgeGroups,
+    name_key,
+    read_population_by_age,
+    read_populations,
+    report_columns,
+)
 from ..report.public import (
+    public_demographics,
     public_drugs,
     public_outcomes,
+    public_part,
     public_rates,
     public_trend,
     shows_everything,
@@ -36,7 +50,10 @@ from ..report.tables import (
     REPORT_PERIODS,
     TOTAL_AREA,
     ReportPeriod,
+    age_adjusted_rates,
     area_of_incidents,
+    area_of_names,
+    demographic_counts,
     drug_counts,
     in_period,
     rate_table,
@@ -44,8 +61,19 @@ from ..report.tables import (
     trend_table,
 )
 from ..runrecord import RunRecord
-from ..schema import OCCURRED_AT, OUTCOME
-from .common import JobSettings, involving, open_gate, pick_audience, run_job, save_record, select_incidents
+from ..schema import OCCURRED_AT, OUTCOME, SOURCE_ROW, detect_columns, sex_of
+from .common import (
+    JobSettings,
+    input_source,
+    involving,
+    locate_addresses,
+    open_gate,
+    pick_audience,
+    read_job_input,
+    run_job,
+    save_record,
+    select_incidents,
+)
 
 __all__ = ["ReportRun", "ReportSettings", "analyse_report", "run_report"]
 
@@ -67,6 +95,10 @@ class ReportSettings(JobSettings):
     as_of: the report's date (default: the last incident's). provisional_months: periods
     ending within this many months of it are provisional (default 6). pdf: also print
     report.pdf with a headless Chromium (default True; said and skipped when there is none).
+    area_col: the incident column naming each one's jurisdiction (instead of ``boundaries``).
+    area_population: a CSV of residents per jurisdiction name (overrides the boundaries' column).
+    population_by_age: a CSV of residents per name and age group, for age-adjusted rates.
+    age_col, sex_col: the incidents' age (years or band) and sex columns (default: detected).
     """
 
     boundaries: str | None = None
@@ -77,6 +109,11 @@ class ReportSettings(JobSettings):
     as_of: str | None = None
     provisional_months: int | None = None
     pdf: bool | None = None
+    area_col: str | None = None
+    area_population: str | None = None
+    population_by_age: str | None = None
+    age_col: str | None = None
+    sex_col: str | None = None
 
 
 @dataclass
@@ -89,6 +126,8 @@ class ReportRun:
         The incidents read (with their rejects) and the located ones used.
     period
         The period reported and the one it is compared with.
+    what
+        What is counted, in words: "suspected overdoses", or "overdose deaths" when every incident is one.
     rates, trend
         rates.csv and trend.csv as computed (the restricted view); ``shown_rates`` and
         ``shown_trend`` are what the audience's files hold.
@@ -114,6 +153,7 @@ class ReportRun:
     gate: Gate
     rows: RowCounts
     pdf: bool
+    what: str = "suspected overdoses"
 
 
 def run_report(path, out_dir, settings: ReportSettings | None = None, *, overwrite: bool = False,
@@ -138,11 +178,61 @@ def run_report(path, out_dir, settings: ReportSettings | None = None, *, overwri
     ReportRun
     """
     settings = settings or ReportSettings()
-    if not settings.boundaries:
-        raise ParameterError("`boundaries` is required: the jurisdictions to report on (polygons with a name and "
-                             "a population column)")
-    return run_job("report", path, out_dir, settings, overwrite=overwrite, progress=progress,
-                   analyse=lambda read, **kw: analyse_report(read, settings, **kw), write=_write_products)
+    _check_jurisdiction_settings(settings)
+    return run_job("report", path, out_dir, _selection_settings(settings), overwrite=overwrite, progress=progress,
+                   analyse=lambda read, **kw: analyse_report(read, settings, **kw), write=_write_products,
+                   read_input=lambda record, say: read_report_input(path, settings, record, say))
+
+
+def _selection_settings(settings: ReportSettings) -> ReportSettings:
+    """The settings that choose the incidents: without `drug`, the drug columns feed the drug panel only."""
+    return settings if settings.drug else replace(settings, drug_columns=None, drug_terms=None)
+
+
+def _check_jurisdiction_settings(settings: ReportSettings) -> None:
+    if bool(settings.boundaries) == bool(settings.area_col):
+        raise ParameterError("give the jurisdictions either as polygons with `boundaries` or as an incident column "
+                             "naming each one's town or county with `area_col`" +
+                             (", not both" if settings.boundaries else ""))
+    if settings.area_col and (settings.boundary_name_col or settings.boundary_population_col
+                              or settings.dissolve_boundaries):
+        raise ParameterError("`boundary_name_col`, `boundary_population_col` and `dissolve_boundaries` apply with "
+                             "`boundaries`; with `area_col` give residents per name with `area_population`")
+
+
+def read_report_input(path, settings: ReportSettings, record: RunRecord,
+                      say: Callable[[str], None] = lambda step: None) -> IncidentRead:
+    """Read the incidents with the columns only the report reads: jurisdiction name, age and sex.
+
+    They are carried on the incidents as ``area_name``, ``age`` and ``sex`` (text; absent when the
+    file has no such column). A folder or glob is read as every command reads it, without them.
+    """
+    selecting = _selection_settings(settings)
+    source = input_source(path, selecting)
+    if source.kind == "parts":
+        if settings.area_col or settings.age_col or settings.sex_col or settings.drug_columns:
+            raise ParameterError(f"{path}: `area_col`, `age_col`, `sex_col` and `drug_columns` read one file or "
+                                 "table; combine the parts into one file")
+        whole = read_job_input(path, selecting, record, say)
+        assert isinstance(whole, IncidentRead)  # without a cluster to keep them, the parts come gathered
+        return whole
+    found: dict[str, str | None] = {}
+
+    def pick(columns: list[str]) -> list[str]:
+        taken = {c for c in detect_columns(columns, settings.columns).values() if c}
+        found.update(report_columns(columns, area_col=settings.area_col, age_col=settings.age_col,
+                                    sex_col=settings.sex_col, taken=taken, path=path,
+                                    drug_columns=tuple(settings.drug_columns or ())))
+        return sorted({c for c in found.values() if c})
+
+    say("reading incidents")
+    with record.timed("read"):
+        read, kept = read_source_keeping(source, pick)
+    record.sections["input"] = {**read.source, "report_columns": {k: v for k, v in found.items() if v}}
+    read = locate_addresses(read, selecting, record, say)
+    rows = read.incidents[SOURCE_ROW].to_numpy(dtype=np.int64) - 1
+    extra = {role: kept[col].iloc[rows].to_numpy(dtype=object) for role, col in found.items() if col}
+    return replace(read, incidents=read.incidents.assign(**extra))
 
 
 def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None = None,
@@ -167,7 +257,8 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     record = record or RunRecord("report")
     say = progress or (lambda step: None)
     audience = pick_audience(record, settings)
-    read, used, rows = select_incidents(read, settings, record, require_dates="a report by period")
+    read, used, rows = select_incidents(read, _selection_settings(settings), record,
+                                        require_dates="a report by period")
     gate = open_gate(record, settings, audience)
     length = record.pick("period", settings.period, "quarter")
     if length not in REPORT_PERIODS:
@@ -179,37 +270,90 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     record.param("as_of", shown_as_of, "given" if settings.as_of else "default",
                  None if settings.as_of else "the last incident's date")
     say(f"counting {period.label()} by area")
-    areas = _jurisdictions(settings, record)
+    areas, where = _jurisdictions(settings, record, used, gate)
+    now, before = in_period(used, period.current), in_period(used, period.earlier)
+    ages, groups, by_age = _ages(settings, record, used)
     with record.timed("report"):
-        rates = rate_table(used, areas, period, min_count=smallest_count(gate) or 1)
+        rates = rate_table(used, areas, period, where=where, min_count=smallest_count(gate) or 1)
+        if by_age is not None:
+            rates = pd.concat([rates, age_adjusted_rates(ages, where, now, by_age, groups, areas, period)], axis=1)
         population = float(rates.loc[rates["area"] == TOTAL_AREA, "population"].iloc[0])
         trend, fit = trend_table(used, period, population=population, provisional_months=provisional_months,
                                  as_of=settings.as_of or period.current.end_time)
-    now, before = in_period(used, period.current), in_period(used, period.earlier)
-    where = area_of_incidents(used, areas)
     shown_rates = public_rates(gate, rates, outside=int((now & (where < 0)).sum()),
                                earlier_outside=int((before & (where < 0)).sum()))
     shown_trend = public_trend(gate, trend, periods_per_year=_PER_YEAR[length])
     outcome = used.loc[now, OUTCOME].value_counts()
     outcomes = public_outcomes(gate, int(outcome.get("fatal", 0)), int(outcome.get("nonfatal", 0)),
                                int(outcome.get("unknown", 0)))
-    drugs = drug_counts(used, period.current, load_terms(settings.drug_terms))
+    people = demographic_counts(ages, _sexes(used), now, groups if AGE in used.columns else None)
+    shown_people = public_demographics(gate, people)
+    drugs = drug_counts(used, period.current, load_terms(settings.drug_terms), tuple(settings.drug_columns or ()))
     shown_drugs = None if drugs is None else {**drugs, "groups": public_drugs(gate, drugs["groups"],
-                                                                             drugs["records"])}
+                                                                             drugs["records"]),
+                                              "pending": public_part(gate, drugs["pending"], drugs["records"]),
+                                              "read_from": ", ".join(settings.drug_columns or ())}
     provisional = bool(trend["provisional"].iloc[-1])
-    record.sections["report"] = _report_section(period, rates, fit, provisional, drugs, settings, read)
-    gate.view_section("report", lambda section: _public_section(section, shown_drugs))
+    what = "overdose deaths" if bool((used[OUTCOME] == "fatal").all()) else "suspected overdoses"
+    record.sections["report"] = _report_section(period, rates, fit, provisional, drugs, settings, read, people)
+    gate.view_section("report", lambda section: _public_section(section, shown_drugs, shown_people))
     content = ReportContent(
-        title=settings.title or f"Suspected overdoses{involving(settings)}: {period.label()}",
+        title=settings.title or f"{what.capitalize()}{involving(_selection_settings(settings))}: {period.label()}",
+        what=what,
         period_label=period.label(), earlier_label=period.label(period.earlier), period_words=length,
         made=_made(gate, settings.as_of, period), rates=shown_rates, trend=shown_trend, trend_fit=fit,
-        areas=areas, outcomes=outcomes, drugs=shown_drugs, provisional=provisional,
-        notes=_notes(read, settings, drugs, gate), run_id=_run_id(record), version=__version__)
+        areas=areas, outcomes=outcomes, drugs=shown_drugs, provisional=provisional, people=shown_people,
+        notes=_notes(read, settings, drugs, gate, rates, shown_drugs), run_id=_run_id(record), version=__version__)
     return ReportRun(read, used, period, rates, trend, shown_rates, shown_trend, fit, report_page(content, gate),
-                     record, audience, gate, rows, pdf=settings.pdf is not False)
+                     record, audience, gate, rows, pdf=settings.pdf is not False, what=what)
 
 
-def _jurisdictions(settings: ReportSettings, record: RunRecord) -> gpd.GeoDataFrame:
+def _jurisdictions(settings: ReportSettings, record: RunRecord, used: gpd.GeoDataFrame,
+                   gate: Gate) -> tuple[pd.DataFrame, np.ndarray]:
+    """The jurisdictions (``name``, ``population``, polygons when given) and each incident's (-1: none)."""
+    populations = read_populations(settings.area_population) if settings.area_population else None
+    if settings.area_col:
+        areas = _named_areas(settings, used, populations, gate)
+        where = area_of_names(used[AREA_NAME], areas)
+        record.sections["boundaries"] = {
+            "area_col": settings.area_col, "n_areas": len(areas),
+            "names_from": "area_population" if populations is not None else "the incidents"}
+    else:
+        areas = _polygon_areas(settings, record)
+        where = area_of_incidents(used, areas)
+    if populations is not None:
+        given = pd.Series(populations["population"].to_numpy(), index=name_key(populations["name"]).to_numpy())
+        areas = areas.assign(population=given.reindex(name_key(areas["name"]).to_numpy()).to_numpy())
+        record.sections["boundaries"]["population"] = Path(str(settings.area_population)).name
+    elif settings.population_by_age and areas["population"].isna().all():
+        by_age, _ = read_population_by_age(settings.population_by_age)
+        total = pd.Series(by_age.drop(columns="name").sum(axis=1).to_numpy(), index=name_key(by_age["name"]).to_numpy())
+        areas = areas.assign(population=total.reindex(name_key(areas["name"]).to_numpy()).to_numpy())
+        record.sections["boundaries"]["population"] = f"{Path(str(settings.population_by_age)).name}, summed over ages"
+    record.sections["boundaries"]["n_areas_without_population"] = int(areas["population"].isna().sum())
+    if areas["population"].isna().all():
+        log.warning("no residents per jurisdiction, so the report has counts and changes but no rates; give them "
+                    "with `area_population` (or the boundaries' `boundary_population_col`)")
+    return areas, where
+
+
+def _named_areas(settings: ReportSettings, used: gpd.GeoDataFrame, populations: pd.DataFrame | None,
+                 gate: Gate) -> pd.DataFrame:
+    """Jurisdictions named by ``area_col``: those of ``population``, else every name the incidents give."""
+    if AREA_NAME not in used.columns:
+        raise ParameterError(f"`area_col` {settings.area_col}: the input has no such column")
+    if populations is not None:
+        return pd.DataFrame({"name": populations["name"], "population": np.nan})
+    if not shows_everything(gate):
+        raise ParameterError(f"`area_col` {settings.area_col}: a public report lists its jurisdictions from "
+                             "`area_population` FILE; names found only in the incidents would tell that each had an "
+                             "overdose (or make a restricted report with `audience` restricted)")
+    names = pd.Series(used[AREA_NAME], dtype=object).fillna("").astype(str).str.strip()
+    first = names[names != ""].groupby(name_key(names[names != ""]).to_numpy(), sort=True).first()
+    return pd.DataFrame({"name": first.to_numpy(), "population": np.nan})
+
+
+def _polygon_areas(settings: ReportSettings, record: RunRecord) -> gpd.GeoDataFrame:
     assert settings.boundaries is not None
     areas, columns = read_boundaries(settings.boundaries, name_col=settings.boundary_name_col,
                                      population_col=settings.boundary_population_col)
@@ -221,16 +365,39 @@ def _jurisdictions(settings: ReportSettings, record: RunRecord) -> gpd.GeoDataFr
                              "names with `boundary_name_col`, or count each name as one area with "
                              "`dissolve_boundaries`")
     record.sections["boundaries"] = {"path": Path(settings.boundaries).name, "columns": columns,
-                                     "n_areas": len(areas),
-                                     "n_areas_without_population": int(areas["population"].isna().sum())}
-    if columns.get("population") is None:
-        log.warning(f"{Path(settings.boundaries).name}: no population column, so the report has counts and "
-                    "changes but no rates; name it with `boundary_population_col`")
+                                     "n_areas": len(areas)}
     return areas
 
 
+def _ages(settings: ReportSettings, record: RunRecord,
+          used: gpd.GeoDataFrame) -> tuple[np.ndarray, AgeGroups, pd.DataFrame | None]:
+    """Each incident's age group (-1 unknown), the groups, and residents by age when given."""
+    by_age, groups = (read_population_by_age(settings.population_by_age) if settings.population_by_age
+                      else (None, DEFAULT_AGE_GROUPS))
+    if AGE not in used.columns:
+        if by_age is not None:
+            raise ParameterError("`population_by_age` needs each incident's age, and the input has no age column; "
+                                 "name it with `age_col`")
+        return np.full(len(used), -1, dtype=np.int64), groups, None
+    ages = groups.of_ages(pd.Series(used[AGE], dtype=object))
+    if by_age is not None and len(ages) and (ages < 0).all():
+        column = record.sections.get("input", {}).get("report_columns", {}).get(AGE)
+        raise ParameterError(f"`population_by_age`: no value of the age column {column!r} reads as an age in years "
+                             f"or an age group of {Path(str(settings.population_by_age)).name} "
+                             f"({', '.join(groups.labels)}); name the age column with `age_col`")
+    if by_age is not None:
+        record.sections["age_adjustment"] = {
+            "population_by_age": Path(str(settings.population_by_age)).name, "standard": "US 2000 (NCHS)",
+            "groups": dict(zip(groups.labels, groups.weights.astype(int).tolist()))}
+    return ages, groups, by_age
+
+
+def _sexes(used: gpd.GeoDataFrame) -> pd.Series | None:
+    return None if SEX not in used.columns else pd.Series(used[SEX], dtype=object).map(sex_of)
+
+
 def _report_section(period: ReportPeriod, rates: pd.DataFrame, fit: Trend | None, provisional: bool,
-                    drugs: dict | None, settings: ReportSettings, read: IncidentRead) -> dict:
+                    drugs: dict | None, settings: ReportSettings, read: IncidentRead, people: pd.DataFrame) -> dict:
     whole = rates[rates["area"] == TOTAL_AREA].iloc[0]
     return {
         "period": str(period.current), "compared_with": str(period.earlier), "period_length": period.length,
@@ -244,15 +411,25 @@ def _report_section(period: ReportPeriod, rates: pd.DataFrame, fit: Trend | None
                                            "high": round(fit.high, 2), "direction": fit.direction,
                                            "periods": fit.periods, "dispersion": round(fit.dispersion, 3)},
         "drugs": drugs,
+        "drugs_read_from": list(settings.drug_columns or ()) or "the suspected-drug column",
+        "demographics": _people_record(people),
     }
 
 
-def _public_section(section: dict, shown_drugs: dict | None) -> dict:
-    """run.json's report section for the public: the drug counts as the page shows them, no matching tallies."""
+def _people_record(people: pd.DataFrame) -> dict:
+    """{dimension: {group: count or None}}: the demographics table as run.json holds it."""
+    return {dimension: {g: (None if pd.isna(n) else int(n)) for g, n in zip(part["group"], part["count"])}
+            for dimension, part in people.groupby("dimension", sort=False)}
+
+
+def _public_section(section: dict, shown_drugs: dict | None, shown_people: pd.DataFrame) -> dict:
+    """run.json's report section for the public: drugs and people as the page shows them, no matching tallies."""
     out = {**section}
     out.pop("n_fatal", None)
     if shown_drugs is not None:
-        out["drugs"] = {"groups": shown_drugs["groups"], "records": shown_drugs["records"]}
+        out["drugs"] = {"groups": shown_drugs["groups"], "records": shown_drugs["records"],
+                        "pending": shown_drugs["pending"]}
+    out["demographics"] = _people_record(shown_people)
     return out
 
 
@@ -262,8 +439,18 @@ def _made(gate: Gate, as_of: str | None, period: ReportPeriod) -> str:
     return f"{stamp:%d %B %Y}" if shows_everything(gate) else f"{stamp:%B %Y}"
 
 
-def _notes(read: IncidentRead, settings: ReportSettings, drugs: dict | None, gate: Gate) -> list[str]:
+def _notes(read: IncidentRead, settings: ReportSettings, drugs: dict | None, gate: Gate, rates: pd.DataFrame,
+           shown_drugs: dict | None) -> list[str]:
     notes = []
+    if "unknown_age" in rates.columns:
+        unknown = int(rates["unknown_age"].iloc[-1])
+        notes.append("Age-adjusted rates use the US 2000 standard population (NCHS) over the age groups of "
+                     "--population-by-age, with Fay and Feuer's interval"
+                     + (f"; {unknown:,} of the period's overdoses have no age and are left out of them."
+                        if shows_everything(gate) else "; overdoses without an age are left out of them."))
+    if shown_drugs is not None and shown_drugs["pending"]:
+        notes.append(f"{shown_drugs['pending']:,} of the period's records have a cause still pending "
+                     "investigation; their drugs are not yet known.")
     if settings.drug:
         notes.append(f"Only overdoses involving {', '.join(settings.drug)} are counted (--drug; docs/drugs.md).")
     if drugs is not None and shows_everything(gate):

@@ -27,6 +27,7 @@ __all__ = ["ReportContent", "report_page"]
 
 _CLASS_COLOURS = ("#fee5d9", "#fcae91", "#fb6a4a", "#cb181d")
 _SUPPRESSED = "#bdbdbd"
+_ADJUSTED = ("age_adjusted_rate", "age_adjusted_low", "age_adjusted_high")
 
 
 @dataclass
@@ -41,11 +42,13 @@ class ReportContent:
     rates: pd.DataFrame
     trend: pd.DataFrame
     trend_fit: Trend | None
-    areas: gpd.GeoDataFrame  # the jurisdictions' polygons, in the order of rates' rows
+    areas: pd.DataFrame  # the jurisdictions, in the order of rates' rows (polygons, when given)
     outcomes: dict[str, int | None]
     drugs: dict | None
     provisional: bool
+    people: pd.DataFrame | None = None  # dimension, group, count (see odgeo.report.tables.demographic_counts)
     notes: list[str] = field(default_factory=list)
+    what: str = "suspected overdoses"  # or "overdose deaths", when every incident is one
     run_id: str = ""
     version: str = ""
 
@@ -57,10 +60,10 @@ def _n(gate: Gate, value) -> str:
     return f"{int(value):,}"
 
 
-def _rate(row) -> str:
-    if pd.isna(row["rate"]):
+def _rate(row, rate: str = "rate", low: str = "rate_low", high: str = "rate_high") -> str:
+    if pd.isna(row[rate]):
         return "—"
-    return f"{row['rate']:,.1f} ({row['rate_low']:,.1f}–{row['rate_high']:,.1f})"
+    return f"{row[rate]:,.1f} ({row[low]:,.1f}–{row[high]:,.1f})"
 
 
 def report_page(content: ReportContent, gate: Gate) -> str:
@@ -74,8 +77,10 @@ def report_page(content: ReportContent, gate: Gate) -> str:
     parts += _headline(c, gate)
     parts += _trend(c, gate)
     parts += _table(c, gate)
-    parts += _map(c)
+    if isinstance(c.areas, gpd.GeoDataFrame):
+        parts += _map(c)
     parts += _drugs(c, gate)
+    parts += _people(c, gate)
     parts += _notes(c, gate)
     return PAGE.format(title=html.escape(c.title), body="\n".join(parts))
 
@@ -86,7 +91,7 @@ def _headline(c: ReportContent, gate: Gate) -> list[str]:
     parts = [f"{_n(gate, c.outcomes[k])} {w}" for k, w in (("fatal", "fatal"), ("nonfatal", "non-fatal"),
                                                            ("unknown", "of unknown outcome"))
              if c.outcomes.get(k) != 0]
-    out.append(f"<p class='big'>{_n(gate, whole['count'])} suspected overdoses in {html.escape(c.period_label)}"
+    out.append(f"<p class='big'>{_n(gate, whole['count'])} {c.what} in {html.escape(c.period_label)}"
                + (f" ({', '.join(parts)})" if parts else "") + ".</p>")
     out.append(f"<p>The same {c.period_words} a year earlier ({html.escape(c.earlier_label)}): "
                f"{_n(gate, whole['earlier_count'])}. Change: {html.escape(str(whole['change']))}.</p>")
@@ -159,13 +164,17 @@ def _line(trend: pd.DataFrame, period_words: str, w: int = 640, h: int = 140) ->
 
 
 def _table(c: ReportContent, gate: Gate) -> list[str]:
-    head = ("<tr><th>Area</th><th>Overdoses</th><th>Rate per 100,000 a year (95% interval)</th><th>Reliability</th>"
+    adjusted = "age_adjusted_rate" in c.rates.columns
+    head = ("<tr><th>Area</th><th>Overdoses</th><th>Rate per 100,000 a year (95% interval)</th>"
+            + ("<th>Age-adjusted rate (95% interval)</th>" if adjusted else "") + "<th>Reliability</th>"
             f"<th>{html.escape(c.earlier_label)}</th><th>Change</th></tr>")
     rows = []
     for _, r in c.rates.iterrows():
         name = "All areas" if r["area"] == TOTAL_AREA else str(r["area"])
         rows.append(f"<tr><td>{html.escape(name)}</td><td class='num'>{_n(gate, r['count'])}</td>"
-                    f"<td class='num'>{_rate(r)}</td><td>{html.escape(str(r['reliability']))}</td>"
+                    f"<td class='num'>{_rate(r)}</td>"
+                    + (f"<td class='num'>{_rate(r, *_ADJUSTED)}</td>" if adjusted else "")
+                    + f"<td>{html.escape(str(r['reliability']))}</td>"
                     f"<td class='num'>{_n(gate, r['earlier_count'])}</td><td>{html.escape(str(r['change']))}</td></tr>")
     hidden = (f" Hidden: a count under {smallest_count(gate)}, or one hidden with it so that the total cannot give it "
               "back." if smallest_count(gate) else "")
@@ -233,16 +242,37 @@ def _drugs(c: ReportContent, gate: Gate) -> list[str]:
         rows.append(f"<tr><td>{label}</td><td class='num'>{html.escape(_drug_count(gate, n))}</td></tr>")
     return ["<h2>Drugs involved</h2>",
             "<table><tr><th>Drug group</th><th>Overdoses</th></tr>" + "".join(rows) + "</table>",
-            "<p class='key'>From the suspected-drug column, read by odgeo's drug terms (docs/drugs.md). An overdose "
+            f"<p class='key'>From {_read_from(c.drugs)}, read by odgeo's drug terms (docs/drugs.md). An overdose "
             "can involve several drugs, so the groups do not add up. "
             + ("Groups that hold others (any opioid, any stimulant) are shown to the team only: the difference "
                "with the groups inside them would count the overdoses with two drugs." if smallest_count(gate) else "")
             + "</p>"]
 
 
+def _read_from(drugs: dict) -> str:
+    columns = drugs.get("read_from")
+    return f"the columns {html.escape(columns)}" if columns else "the suspected-drug column"
+
+
 def _drug_count(gate: Gate, n: int | None) -> str:
     """A group's count: hidden ones, and zeros beside them, as the gate says small counts."""
     return gate.count(n) if smallest_count(gate) else f"{int(n or 0):,}"
+
+
+def _people(c: ReportContent, gate: Gate) -> list[str]:
+    """The period's overdoses by age group and by sex, side by side."""
+    if c.people is None or c.people.empty:
+        return []
+    tables = []
+    for dimension, part in c.people.groupby("dimension", sort=False):
+        rows = "".join(f"<tr><td>{html.escape(str(g))}</td><td class='num'>{_n(gate, n)}</td></tr>"
+                       for g, n in zip(part["group"], part["count"]))
+        tables.append(f"<table class='side'><tr><th>{'Age' if dimension == 'age' else 'Sex'}</th><th>Overdoses</th>"
+                      f"</tr>{rows}</table>")
+    return [f"<div class='keep'><h2>Who: {html.escape(c.period_label)}</h2>", "".join(tables),
+            "<p class='key'>Each column adds up to the period's overdoses."
+            + (" A small count is hidden with the next smallest, so that the total cannot give it back."
+               if smallest_count(gate) else "") + "</p></div>"]
 
 
 def _notes(c: ReportContent, gate: Gate) -> list[str]:
@@ -284,6 +314,7 @@ svg.map {{ width: 100%; max-width: 480px; height: auto; border: 1px solid #ddd; 
 table {{ border-collapse: collapse; font-size: 0.8em; break-inside: avoid; }}
 td, th {{ border: 1px solid #ddd; padding: 2px 5px; }} th {{ font-weight: 600; vertical-align: bottom; }}
 td.num {{ text-align: right; }}
+table.side {{ display: inline-table; margin-right: 1.5em; vertical-align: top; }}
 svg, table, ul, .keep {{ break-inside: avoid; }}
 text.label {{ paint-order: stroke; stroke: #fff; stroke-width: 3px; fill: #222; }}
 </style></head>

@@ -69,9 +69,10 @@ CSV_COUNTS = COUNT_PROPERTIES | {"n_rows", "prior_count"} | {
     # odgeo outreach's funnel.csv: people at each step (the public file shows only the eligible and shares)
     "eligible", "attempted", "reached", "engaged", "referred", "started_care", "tried_within_72h",
     # odgeo report's rates.csv and trend.csv
-    "earlier_count", "count_12_months_ending"}
+    "earlier_count", "count_12_months_ending", "unknown_age"}
 #: Columns computed from a count (a rate and its exact interval give the count back): never beside a hidden one.
-FROM_COUNT = {"rate": "count", "rate_low": "count", "rate_high": "count", "earlier_rate": "earlier_count"}
+FROM_COUNT = {"rate": "count", "rate_low": "count", "rate_high": "count", "earlier_rate": "earlier_count",
+              "age_adjusted_rate": "count", "age_adjusted_low": "count", "age_adjusted_high": "count"}
 #: Files only a restricted run writes: each row is a person or a record (odgeo outreach).
 RESTRICTED_FILES = frozenset({"worklist.csv", "linkage.csv", "practice_checks.csv", "attempts_rejects.csv"})
 _SENTENCE_COUNT = re.compile(r"(\d[\d,]*) (?:overdoses?|incidents?|fatal)\b")
@@ -223,8 +224,27 @@ def _bound(where: str, value: float, min_count: int) -> str | None:
     return None
 
 
+def _parts_problems(doc: dict, min_count: int):
+    """A report's breakdowns of its period's total (age groups, sexes) whose hidden parts the total gives back."""
+    report = doc.get("report") if isinstance(doc.get("report"), dict) else {}
+    total = report.get("n_incidents")
+    for dimension, parts in (report.get("demographics") or {}).items():
+        if not isinstance(total, int) or not isinstance(parts, dict):
+            continue
+        hidden = [k for k, v in parts.items() if v is None]
+        rest = total - sum(v for v in parts.values() if isinstance(v, int))
+        where = f"run.json report.demographics.{dimension}"
+        if len(hidden) == 1 and rest:
+            yield "complement", f"{where}: {hidden[0]} is hidden alone, and the total minus the others gives {rest}"
+        elif hidden and 0 < rest < min_count:
+            yield "complement", f"{where}: the hidden parts hold {rest} together (total minus the shown)"
+        elif hidden and any(v == 0 for v in parts.values()):
+            yield "shown zero", f"{where}: a zero shown beside hidden counts says each holds at least 1"
+
+
 def _record_problems(doc: dict, min_count: int):
     """Small counts, bounds, and figures measured on single incidents, anywhere in a run record."""
+    yield from _parts_problems(doc, min_count)
     text = json.dumps(doc)
     for key in _MEASURED:
         if f'"{key}"' in text:

@@ -40,6 +40,8 @@ COUNT_PATHS = (
     "backtest.orderings*.reached_in_time",  # outreach: people reached before their next overdose
     "report.drugs.groups.*",       # report: the period's overdoses per drug group (public_drugs hides them)
     "report.drugs.records",        # report: the period's overdoses the drug groups were read from
+    "report.drugs.pending",        # report: the period's records whose cause is pending (public_part)
+    "report.demographics.*.*",     # report: the period's overdoses per age group and sex (public_demographics)
 )
 
 #: Numbers declared safe to publish, with why.

@@ -32,9 +32,11 @@ from ..publish.restricted import Gate
 from ..vocabulary import OUTCOMES
 from .tables import TOTAL_AREA
 
-__all__ = ["public_drugs", "public_outcomes", "public_rates", "public_trend", "shows_everything", "smallest_count"]
+__all__ = ["public_demographics", "public_drugs", "public_outcomes", "public_part", "public_rates", "public_trend",
+           "shows_everything", "smallest_count"]
 
 _RATE_COLUMNS = ["rate", "rate_low", "rate_high"]
+_ADJUSTED_COLUMNS = ["age_adjusted_rate", "age_adjusted_low", "age_adjusted_high"]
 _CHANGE_COLUMNS = ["earlier_rate", "rate_ratio", "ratio_low", "ratio_high", "change_p"]
 
 
@@ -87,8 +89,9 @@ def public_rates(gate: Gate, table: pd.DataFrame, *, outside: int, earlier_outsi
             hide |= table[column].to_numpy() == 0
         out[column] = pd.array(np.where(hide, pd.NA, table[column]), dtype="Int64")
         if column == "count":
-            out[_RATE_COLUMNS] = out[_RATE_COLUMNS].astype(float)
-            out.loc[hide, _RATE_COLUMNS] = np.nan
+            rate_columns = _RATE_COLUMNS + [c for c in _ADJUSTED_COLUMNS if c in out.columns]
+            out[rate_columns] = out[rate_columns].astype(float)
+            out.loc[hide, rate_columns] = np.nan
             out["reliability"] = np.where(hide & (table["reliability"] != "no population"), "suppressed",
                                           table["reliability"])
     both = out["count"].notna() & out["earlier_count"].notna()
@@ -96,6 +99,10 @@ def public_rates(gate: Gate, table: pd.DataFrame, *, outside: int, earlier_outsi
     out.loc[~both.to_numpy(), _CHANGE_COLUMNS] = np.nan
     out["change"] = np.where(both, table["change"], "not shown: a count is hidden")
     out["period_start"], out["period_end"] = _month(out["period_start"]), _month(out["period_end"])
+    if "unknown_age" in out.columns:  # a count of its own: shown with the area's count, if not small
+        unknown = table["unknown_age"].to_numpy()
+        out["unknown_age"] = pd.array(np.where(out["count"].isna() | ((unknown > 0) & (unknown < limit)), pd.NA,
+                                               unknown), dtype="Int64")
     return out
 
 
@@ -139,14 +146,37 @@ def public_outcomes(gate: Gate, fatal: int, nonfatal: int, unknown: int) -> dict
     return {n: (None if h else int(v)) for n, v, h in zip(names, values, hide)}
 
 
+def public_demographics(gate: Gate, table: pd.DataFrame) -> pd.DataFrame:
+    """The period's incidents by age group and by sex for the audience: each dimension as a set of parts.
+
+    Within a dimension (whose counts add up to the period's total) a count under ``min_count`` is
+    hidden with the smallest others until the hidden ones are not one and hold 0 or at least
+    ``min_count`` together; a zero beside a hidden count is hidden too.
+    """
+    if shows_everything(gate):
+        return table
+    out = table.copy()
+    shown = []
+    for _, part in table.groupby("dimension", sort=False):
+        values = part["count"].to_numpy(dtype=np.int64)
+        hide = hidden_counts(values, min_count=gate.limit)
+        if hide.any():
+            hide |= values == 0
+        shown.append(pd.Series(np.where(hide, pd.NA, values), index=part.index))
+    out["count"] = pd.array(pd.concat(shown).reindex(table.index) if shown else [], dtype="Int64")
+    return out
+
+
+def public_part(gate: Gate, part: int, total: int) -> int | None:
+    """A count of some of ``total`` records, None when it or the rest is under ``min_count`` (and not 0)."""
+    if shows_everything(gate):
+        return part
+    return None if 0 < part < gate.limit or 0 < total - part < gate.limit else part
+
+
 def public_drugs(gate: Gate, counts: dict[str, int], total: int) -> dict[str, int | None]:
     """The period's records per drug group for the audience (see the module's rules); None where hidden."""
     if shows_everything(gate):
         return dict(counts)
-    limit = gate.limit
     parents = set(PARENTS.values())
-    out: dict[str, int | None] = {}
-    for group, n in counts.items():
-        small = 0 < n < limit or 0 < total - n < limit
-        out[group] = None if group in parents or small else int(n)
-    return out
+    return {group: None if group in parents else public_part(gate, int(n), total) for group, n in counts.items()}

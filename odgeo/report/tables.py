@@ -17,18 +17,23 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..drugs.columns import DrugFlags, flag_columns
 from ..drugs.definitions import DrugTerms
-from ..drugs.text import flag_text
+from ..drugs.text import TextFlags, flag_text
 from ..errors import NoDataError, ParameterError
 from ..schema import OCCURRED_AT, OUTCOME, SUSPECTED_DRUG, WGS84, has_location
 from ..vocabulary import REPORT_PERIODS
-from .rates import Trend, annual_percent_change, crude_rates, rate_ratio, reliability
+from .populations import AgeGroups, drug_column, name_key
+from .rates import Trend, age_adjusted_rate, annual_percent_change, crude_rates, rate_ratio, reliability
 
 __all__ = [
     "REPORT_PERIODS",
     "TOTAL_AREA",
     "ReportPeriod",
+    "age_adjusted_rates",
     "area_of_incidents",
+    "area_of_names",
+    "demographic_counts",
     "drug_counts",
     "in_period",
     "rate_table",
@@ -39,6 +44,7 @@ __all__ = [
 #: The name of the row of the whole input in rates.csv.
 TOTAL_AREA = "all"
 _FREQ = {"quarter": "Q", "month": "M", "year": "Y"}
+_PENDING = r"(?i)\bpending\b"
 _YEARS = {"quarter": 0.25, "month": 1 / 12, "year": 1.0}
 
 
@@ -117,18 +123,32 @@ def area_of_incidents(incidents: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> n
     return out
 
 
-def rate_table(incidents: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, period: ReportPeriod, *,
+def area_of_names(names: pd.Series, areas: pd.DataFrame) -> np.ndarray:
+    """Each incident's area (index into ``areas``) by the name it gives, -1 when it names none of them.
+
+    Names are compared without case or surrounding space.
+    """
+    index = pd.Series(np.arange(len(areas)), index=name_key(areas["name"]).to_numpy())
+    index = index[~index.index.duplicated()]
+    found = pd.Series(index.reindex(name_key(names).to_numpy()).to_numpy())
+    return found.fillna(-1).to_numpy(dtype=np.int64)
+
+
+def rate_table(incidents: gpd.GeoDataFrame, areas: pd.DataFrame, period: ReportPeriod, *, where: np.ndarray,
                min_count: int, per: float = 100_000) -> pd.DataFrame:
     """One row per area and the whole input (``all``): the period's count, rate, interval, reliability and change.
 
     Parameters
     ----------
     incidents : GeoDataFrame
-        The incidents used, with ``occurred_at``, ``outcome`` and points.
-    areas : GeoDataFrame
+        The incidents used, with ``occurred_at`` and ``outcome``.
+    areas : DataFrame
         Jurisdictions with ``name`` and ``population`` (NaN: counts and changes, no rate).
     period : ReportPeriod
         From :func:`report_period`.
+    where : array of int
+        Each incident's area (index into ``areas``; -1 in none), from :func:`area_of_incidents`
+        or :func:`area_of_names`.
     min_count : int
         The smallest count published, for the reliability label (the gate hides what is under it).
     per : float, default 100,000
@@ -143,7 +163,6 @@ def rate_table(incidents: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, period: Rep
     dates = _dates(incidents[OCCURRED_AT])
     now = _in(dates, period.current)
     before = _in(dates, period.earlier)
-    where = area_of_incidents(incidents, areas)
     n = len(areas)
     fatal = (incidents[OUTCOME] == "fatal").to_numpy()
     count = np.append(np.bincount(where[now & (where >= 0)], minlength=n), now.sum())
@@ -184,21 +203,43 @@ def in_period(incidents: gpd.GeoDataFrame, period: pd.Period) -> np.ndarray:
     return _in(_dates(incidents[OCCURRED_AT]), period)
 
 
-def drug_counts(incidents: gpd.GeoDataFrame, period: pd.Period, terms: DrugTerms) -> dict | None:
-    """The period's incidents per drug group, from the suspected-drug column (None when there is none).
+def drug_counts(incidents: gpd.GeoDataFrame, period: pd.Period, terms: DrugTerms,
+                columns: tuple[str, ...] = ()) -> dict | None:
+    """The period's incidents per drug group (None when nothing says which drugs).
+
+    Parameters
+    ----------
+    incidents : GeoDataFrame
+        The incidents used; with ``columns``, carrying each as :func:`odgeo.report.populations.drug_column`.
+    period : Period
+    terms : DrugTerms
+    columns : tuple of str
+        The input's drug columns (``drug_columns``: cause-of-death text, yes/no drug columns, ICD-10
+        codes); empty: the suspected-drug column.
 
     Returns
     -------
     dict or None
         ``groups`` (group: records, in :data:`odgeo.drugs.DRUG_GROUPS` order), ``records``,
-        ``no_drug_recorded`` and ``matching_no_term``.
+        ``no_drug_recorded``, ``matching_no_term`` and ``pending`` (a cause still under
+        investigation: "PENDING", "pending investigation", "pending tox").
     """
-    if SUSPECTED_DRUG not in incidents.columns or incidents[SUSPECTED_DRUG].isna().all():
-        return None
     now = in_period(incidents, period)
-    read = flag_text(incidents.loc[now, SUSPECTED_DRUG].reset_index(drop=True), terms)
+    read: DrugFlags | TextFlags
+    if columns:
+        frame = pd.DataFrame({c: incidents[drug_column(c)].to_numpy()[now] for c in columns})
+        read = flag_columns(frame, list(columns), terms)
+    elif SUSPECTED_DRUG in incidents.columns and not incidents[SUSPECTED_DRUG].isna().all():
+        frame = pd.DataFrame({SUSPECTED_DRUG: incidents[SUSPECTED_DRUG].to_numpy()[now]})
+        read = flag_text(frame[SUSPECTED_DRUG], terms)
+    else:
+        return None
+    pending = np.zeros(len(frame), dtype=bool)
+    for column in frame.columns:
+        pending |= frame[column].fillna("").astype(str).str.contains(_PENDING).to_numpy()
     return {"groups": {g: int(read.flags[g].sum()) for g in terms.groups}, "records": int(now.sum()),
-            "no_drug_recorded": read.empty, "matching_no_term": read.matched_none}
+            "no_drug_recorded": int(read.empty), "matching_no_term": int(read.matched_none),
+            "pending": int(pending.sum())}
 
 
 def _total_population(areas: gpd.GeoDataFrame) -> float:
@@ -262,3 +303,91 @@ def trend_table(incidents: gpd.GeoDataFrame, period: ReportPeriod, *, population
         trend = annual_percent_change(count[final], np.full(final.sum(), population * period.years),
                                       middle[final] + period.years / 2)
     return table, trend
+
+
+def age_adjusted_rates(ages: np.ndarray, where: np.ndarray, now: np.ndarray, by_age: pd.DataFrame,
+                       groups: AgeGroups, areas: pd.DataFrame, period: ReportPeriod,
+                       per: float = 100_000) -> pd.DataFrame:
+    """Each area's and the whole's age-adjusted rate (US 2000 standard) for the period, with its interval.
+
+    Parameters
+    ----------
+    ages : array of int
+        Each incident's age group (index into ``groups``; -1 unknown), from :meth:`AgeGroups.of_ages`.
+    where : array of int
+        Each incident's area (index into ``areas``; -1 in none).
+    now : array of bool
+        The incidents of the period.
+    by_age : DataFrame
+        Residents per name and age group, from :func:`odgeo.report.populations.read_population_by_age`.
+    groups : AgeGroups
+    areas : DataFrame
+        The jurisdictions (``name``), in the order of the rate table's rows.
+    period : ReportPeriod
+    per : float, default 100,000
+
+    Returns
+    -------
+    DataFrame
+        One row per area and then the whole: ``age_adjusted_rate``, ``age_adjusted_low``,
+        ``age_adjusted_high`` (per ``per`` residents per year; NaN where the residents by age
+        are not all known) and ``unknown_age`` (the period's incidents left out for want of an age).
+    """
+    k = len(groups.labels)
+    rows = pd.Series(np.arange(len(by_age)), index=name_key(by_age["name"]).to_numpy())
+    matched = rows.reindex(name_key(areas["name"]).to_numpy()).to_numpy()
+    residents = by_age[list(groups.labels)].to_numpy(dtype=float)
+    person_time = np.full((len(areas) + 1, k), np.nan)
+    has = np.isfinite(matched)
+    person_time[:-1][has] = residents[matched[has].astype(np.int64)] * period.years
+    if has.all():
+        person_time[-1] = person_time[:-1].sum(axis=0)
+    known = now & (ages >= 0)
+    counts = np.zeros((len(areas) + 1, k), dtype=np.int64)
+    inside = known & (where >= 0)
+    np.add.at(counts, (where[inside], ages[inside]), 1)
+    counts[-1] = np.bincount(ages[known], minlength=k)
+    unknown = now & (ages < 0)
+    out: dict[str, list[float]] = {"age_adjusted_rate": [], "age_adjusted_low": [], "age_adjusted_high": []}
+    for count, time in zip(counts, person_time):
+        fine = np.isfinite(time).all() and (time > 0).all()
+        got = age_adjusted_rate(count, time, standard=groups.weights, per=per) if fine else {}
+        out["age_adjusted_rate"].append(got.get("adjusted_rate", np.nan))
+        out["age_adjusted_low"].append(got.get("adjusted_low", np.nan))
+        out["age_adjusted_high"].append(got.get("adjusted_high", np.nan))
+    table = pd.DataFrame(out)
+    table["unknown_age"] = np.append(np.bincount(where[unknown & (where >= 0)], minlength=len(areas)),
+                                     unknown.sum())
+    return table
+
+
+def demographic_counts(ages: np.ndarray, sexes: pd.Series | None, now: np.ndarray,
+                       groups: AgeGroups | None) -> pd.DataFrame:
+    """The period's incidents by age group and by sex (each with its unknowns).
+
+    Parameters
+    ----------
+    ages : array of int
+        Each incident's age group (index into ``groups``; -1 unknown); ignored without ``groups``.
+    sexes : Series, optional
+        Each incident's sex as :func:`odgeo.schema.sex_of` reads it ("M", "F" or "").
+    now : array of bool
+        The incidents of the period.
+    groups : AgeGroups, optional
+
+    Returns
+    -------
+    DataFrame
+        ``dimension`` ("age" or "sex"), ``group`` and ``count``; each dimension's counts add up to
+        the period's incidents.
+    """
+    rows = []
+    if groups is not None:
+        counts = np.bincount(ages[now & (ages >= 0)], minlength=len(groups.labels))
+        rows += [("age", label, int(n)) for label, n in zip(groups.labels, counts)]
+        rows.append(("age", "unknown", int((now & (ages < 0)).sum())))
+    if sexes is not None:
+        s = sexes.to_numpy()[now]
+        rows += [("sex", "female", int((s == "F").sum())), ("sex", "male", int((s == "M").sum())),
+                 ("sex", "unknown", int(((s != "F") & (s != "M")).sum()))]
+    return pd.DataFrame(rows, columns=["dimension", "group", "count"])
