@@ -44,6 +44,10 @@ from .options import (
 @click.option("--pdf/--no-pdf", default=None,
               help="Also print report.pdf with a headless Chromium (default: yes, when one is found).")
 @click.option("--title", help="The report's title (default: 'Suspected overdoses: <period>').")
+@click.option("--ledger", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Public: a release ledger shared by every report of a series (each quarter's, and a quarter "
+                   "reissued); created by the first. Holds each period's counts back until they move by "
+                   "--min-count, so late records cannot be had by subtraction. Keep it private, outside --out.")
 @input_options
 @reference_options
 @config_option
@@ -77,6 +81,7 @@ def report(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
       odgeo report incidents.csv --boundaries neighbourhoods.geojson --out q3/ --timezone America/Chicago
       odgeo report deaths.csv --boundaries towns.gpkg --period year --assume-outcome fatal --out 2024/
       odgeo report ems.csv --boundaries districts.gpkg --drug fentanyl --as-of 2025-06-30 --out fentanyl-q2/
+      odgeo report ems.csv --boundaries districts.gpkg --ledger private/report-series.json --out 2025-q4/
       odgeo report deaths.csv --area-col DeathCounty --area-population counties.csv \\
           --population-by-age counties_by_age.csv --period year --out 2018/
     """

@@ -54,10 +54,11 @@ def test_one_story_across_terminal_csvs_record_and_page(reports):
     local = pd.to_datetime(used["occurred_at"], format="mixed")
     in_q4 = (local >= "2025-10-01") & (local < "2026-01-01")
     whole = rates[rates["area"] == "all"].iloc[0]
-    assert whole["count"] == in_q4.sum() == trend["count"].iloc[-1] == record["report"]["n_incidents"]
+    periods = record["report"]["by_period"]
+    assert whole["count"] == in_q4.sum() == trend["count"].iloc[-1] == periods["2025Q4"]["n_incidents"]
     assert whole["fatal"] == (in_q4 & (used["outcome"] == "fatal")).sum()
     earlier = ((local >= "2024-10-01") & (local < "2025-01-01")).sum()
-    assert whole["earlier_count"] == earlier == record["report"]["n_incidents_year_earlier"]
+    assert whole["earlier_count"] == earlier == periods["2024Q4"]["n_incidents"]
     assert f"{int(whole['count']):,} suspected overdoses in 2025 Q4" in page
     assert f"2025 Q4: {int(whole['count']):,} suspected overdoses; a year earlier (2024 Q4): {earlier:,}" in output
     names = [f["properties"]["name"] for f in json.loads(Path(AREAS).read_text())["features"]]
@@ -124,7 +125,7 @@ def test_the_pdf_has_pages_that_are_not_blank(reports, tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--ledger", "l.json"], 2, "--ledger"),
+    (["--ledger", "l.json", "--audience", "restricted"], 2, "--ledger applies to --audience public"),
     (["--period", "week"], 2, "'week' is not one of"),
     (["--as-of", "2023-01-01"], 1, "no incidents before the end of the last whole quarter"),
 ])

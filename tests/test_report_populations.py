@@ -135,7 +135,7 @@ def test_people_add_up_and_the_public_cannot_subtract_a_small_one(tmp_path):
                                           "--boundaries", str(AREAS), "--out", str(out), "--no-pdf",
                                           "--audience", audience])
         assert result.exit_code == 0, result.output
-        records[audience] = json.loads((out / "run.json").read_text())["report"]["demographics"]
+        records[audience] = json.loads((out / "run.json").read_text())["report"]["by_period"]["2025Q4"]["demographics"]
     used = _quarter(team)
     assert records["restricted"]["sex"] == {"female": 3, "male": len(used) - 3, "unknown": 0}
     ages = used["age_band"].replace("", "unknown").value_counts()
@@ -159,7 +159,7 @@ def test_drug_columns_feed_the_panel_and_pending_causes_are_counted(tmp_path):
                                       "--boundaries", str(AREAS), "--drug-columns", "cause,Cocaine",
                                       "--out", str(out), "--no-pdf", "--audience", "restricted"])
     assert result.exit_code == 0, result.output
-    drugs = json.loads((out / "run.json").read_text())["report"]["drugs"]
+    drugs = json.loads((out / "run.json").read_text())["report"]["by_period"]["2025Q4"]["drugs"]
     used = raw.loc[_quarter(out).index]
     pending = (used.index % 5 == 0).sum()
     assert drugs["pending"] == pending > 0
@@ -222,9 +222,23 @@ def test_leakscan_finds_what_the_adversary_finds_in_the_people(tmp_path, doctor,
     assert not [leak for leak in scan_public_outputs(tmp_path / "public", empty, min_count=10)
                 if leak.file == "run.json"]
     doc = docs["public"]
-    doctor(doc["report"]["demographics"]["sex"], docs["restricted"]["report"]["demographics"]["sex"])
+    doctor(doc["report"]["by_period"]["2025Q4"]["demographics"]["sex"],
+           docs["restricted"]["report"]["by_period"]["2025Q4"]["demographics"]["sex"])
     doctored = tmp_path / "doctored"
     shutil.copytree(tmp_path / "public", doctored)
     (doctored / "run.json").write_text(json.dumps(doc))
     found = [(leak.kind, leak.detail) for leak in scan_public_outputs(doctored, empty, min_count=10)]
     assert any(kind == finding for kind, _ in found), found
+
+
+def test_the_public_sees_age_adjusted_rates_only_beside_shown_counts(tmp_path):
+    folder, result = _report(tmp_path, "--boundaries", str(AREAS), "--population-by-age", str(BY_AGE),
+                             audience="public")
+    assert result.exit_code == 0, result.output
+    rates = pd.read_csv(folder / "rates.csv")
+    hidden = rates["count"].isna()
+    assert hidden.any() and rates.loc[hidden, "age_adjusted_rate"].isna().all()
+    assert rates.loc[~hidden, "age_adjusted_rate"].notna().all() and "unknown_age" not in rates.columns
+    empty = gpd.GeoDataFrame({"incident_id": pd.Series([], dtype=str),
+                              "occurred_at": pd.Series([], dtype="datetime64[ns]")}, geometry=[], crs="EPSG:4326")
+    assert scan_public_outputs(folder, empty, min_count=10) == []

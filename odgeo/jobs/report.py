@@ -36,6 +36,7 @@ from ..report.populations import (
     report_columns,
 )
 from ..report.public import (
+    in_series,
     public_demographics,
     public_drugs,
     public_outcomes,
@@ -189,6 +190,12 @@ def _selection_settings(settings: ReportSettings) -> ReportSettings:
     return settings if settings.drug else replace(settings, drug_columns=None, drug_terms=None)
 
 
+def _ledger_settings(settings: ReportSettings, length: str) -> dict:
+    """What every release of a report series keeps: the period's length and the jurisdictions."""
+    where = Path(settings.boundaries).name if settings.boundaries else f"area_col {settings.area_col}"
+    return {"command": "report", "period": length, "jurisdictions": where}
+
+
 def _check_jurisdiction_settings(settings: ReportSettings) -> None:
     if bool(settings.boundaries) == bool(settings.area_col):
         raise ParameterError("give the jurisdictions either as polygons with `boundaries` or as an incident column "
@@ -259,10 +266,10 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     audience = pick_audience(record, settings)
     read, used, rows = select_incidents(read, _selection_settings(settings), record,
                                         require_dates="a report by period")
-    gate = open_gate(record, settings, audience)
     length = record.pick("period", settings.period, "quarter")
     if length not in REPORT_PERIODS:
         raise ParameterError(f"`period` must be one of {', '.join(REPORT_PERIODS)}, not {length!r}")
+    gate = open_gate(record, settings, audience, ledger_settings=_ledger_settings(settings, length))
     provisional_months = int(record.pick("provisional_months", settings.provisional_months, PROVISIONAL_MONTHS))
     period = report_period(used[OCCURRED_AT], length, settings.as_of)
     shown_as_of = None if not settings.as_of else (
@@ -280,23 +287,25 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
         population = float(rates.loc[rates["area"] == TOTAL_AREA, "population"].iloc[0])
         trend, fit = trend_table(used, period, population=population, provisional_months=provisional_months,
                                  as_of=settings.as_of or period.current.end_time)
+    key = str(period.current)  # a series holds each count by the period it counts
     shown_rates = public_rates(gate, rates, outside=int((now & (where < 0)).sum()),
-                               earlier_outside=int((before & (where < 0)).sum()))
-    shown_trend = public_trend(gate, trend, periods_per_year=_PER_YEAR[length])
+                               earlier_outside=int((before & (where < 0)).sum()),
+                               earlier_start=period.earlier.start_time.strftime("%Y-%m-%d"), years=period.years)
+    shown_trend = public_trend(gate, trend, periods_per_year=_PER_YEAR[length], person_time=population * period.years)
     outcome = used.loc[now, OUTCOME].value_counts()
     outcomes = public_outcomes(gate, int(outcome.get("fatal", 0)), int(outcome.get("nonfatal", 0)),
-                               int(outcome.get("unknown", 0)))
+                               int(outcome.get("unknown", 0)), period=key)
     people = demographic_counts(ages, _sexes(used), now, groups if AGE in used.columns else None)
-    shown_people = public_demographics(gate, people)
+    shown_people = public_demographics(gate, people, period=key)
     drugs = drug_counts(used, period.current, load_terms(settings.drug_terms), tuple(settings.drug_columns or ()))
-    shown_drugs = None if drugs is None else {**drugs, "groups": public_drugs(gate, drugs["groups"],
-                                                                             drugs["records"]),
-                                              "pending": public_part(gate, drugs["pending"], drugs["records"]),
-                                              "read_from": ", ".join(settings.drug_columns or ())}
+    shown_drugs = None if drugs is None else {
+        **drugs, "groups": public_drugs(gate, drugs["groups"], drugs["records"], period=key),
+        "pending": public_part(gate, drugs["pending"], drugs["records"], key=f"{key}|pending"),
+        "read_from": ", ".join(settings.drug_columns or ())}
     provisional = bool(trend["provisional"].iloc[-1])
     what = "overdose deaths" if bool((used[OUTCOME] == "fatal").all()) else "suspected overdoses"
     record.sections["report"] = _report_section(period, rates, fit, provisional, drugs, settings, read, people)
-    gate.view_section("report", lambda section: _public_section(section, shown_drugs, shown_people))
+    gate.view_section("report", lambda section: _public_section(section, shown_rates, shown_drugs, shown_people))
     content = ReportContent(
         title=settings.title or f"{what.capitalize()}{involving(_selection_settings(settings))}: {period.label()}",
         what=what,
@@ -398,6 +407,7 @@ def _sexes(used: gpd.GeoDataFrame) -> pd.Series | None:
 
 def _report_section(period: ReportPeriod, rates: pd.DataFrame, fit: Trend | None, provisional: bool,
                     drugs: dict | None, settings: ReportSettings, read: IncidentRead, people: pd.DataFrame) -> dict:
+    """run.json's report section; the counts sit under the period they count (``by_period``), as a series holds them."""
     whole = rates[rates["area"] == TOTAL_AREA].iloc[0]
     return {
         "period": str(period.current), "compared_with": str(period.earlier), "period_length": period.length,
@@ -405,14 +415,15 @@ def _report_section(period: ReportPeriod, rates: pd.DataFrame, fit: Trend | None
         "date_used": f"the {read.columns.get(OCCURRED_AT) or OCCURRED_AT} column (incident date; "
                      "for deaths, give the date of death with --date-col, as NCHS counts them)",
         "rate_unit": "per 100,000 residents per year",
-        "n_incidents": int(whole["count"]), "n_fatal": int(whole["fatal"]),
-        "n_incidents_year_earlier": int(whole["earlier_count"]),
         "trend": None if fit is None else {"annual_percent_change": round(fit.apc, 2), "low": round(fit.low, 2),
                                            "high": round(fit.high, 2), "direction": fit.direction,
                                            "periods": fit.periods, "dispersion": round(fit.dispersion, 3)},
-        "drugs": drugs,
         "drugs_read_from": list(settings.drug_columns or ()) or "the suspected-drug column",
-        "demographics": _people_record(people),
+        "by_period": {
+            str(period.current): {"n_incidents": int(whole["count"]), "n_fatal": int(whole["fatal"]),
+                                  "drugs": drugs, "demographics": _people_record(people)},
+            str(period.earlier): {"n_incidents": int(whole["earlier_count"])},
+        },
     }
 
 
@@ -422,15 +433,21 @@ def _people_record(people: pd.DataFrame) -> dict:
             for dimension, part in people.groupby("dimension", sort=False)}
 
 
-def _public_section(section: dict, shown_drugs: dict | None, shown_people: pd.DataFrame) -> dict:
-    """run.json's report section for the public: drugs and people as the page shows them, no matching tallies."""
-    out = {**section}
-    out.pop("n_fatal", None)
-    if shown_drugs is not None:
-        out["drugs"] = {"groups": shown_drugs["groups"], "records": shown_drugs["records"],
-                        "pending": shown_drugs["pending"]}
-    out["demographics"] = _people_record(shown_people)
-    return out
+def _public_section(section: dict, shown_rates: pd.DataFrame, shown_drugs: dict | None,
+                    shown_people: pd.DataFrame) -> dict:
+    """run.json's report section for the public: every count as the page and rates.csv show it."""
+    whole = shown_rates[shown_rates["area"] == TOTAL_AREA].iloc[0]
+    now, earlier = section["period"], section["compared_with"]
+    drugs = None if shown_drugs is None else {k: shown_drugs[k] for k in ("groups", "records", "pending")}
+    if drugs is not None:
+        drugs["records"] = _shown(whole["count"])
+    return {**section, "by_period": {
+        now: {"n_incidents": _shown(whole["count"]), "drugs": drugs, "demographics": _people_record(shown_people)},
+        earlier: {"n_incidents": _shown(whole["earlier_count"])}}}
+
+
+def _shown(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
 
 
 def _made(gate: Gate, as_of: str | None, period: ReportPeriod) -> str:
@@ -448,6 +465,10 @@ def _notes(read: IncidentRead, settings: ReportSettings, drugs: dict | None, gat
                      "--population-by-age, with Fay and Feuer's interval"
                      + (f"; {unknown:,} of the period's overdoses have no age and are left out of them."
                         if shows_everything(gate) else "; overdoses without an age are left out of them."))
+    if in_series(gate):
+        notes.append(f"One report of a series (--ledger): each count is shown as first published until it has moved "
+                     f"by {smallest_count(gate)} or more, so late records appear in steps of at least "
+                     f"{smallest_count(gate)}, and parts may not add up exactly to their totals.")
     if shown_drugs is not None and shown_drugs["pending"]:
         notes.append(f"{shown_drugs['pending']:,} of the period's records have a cause still pending "
                      "investigation; their drugs are not yet known.")

@@ -225,21 +225,24 @@ def _bound(where: str, value: float, min_count: int) -> str | None:
 
 
 def _parts_problems(doc: dict, min_count: int):
-    """A report's breakdowns of its period's total (age groups, sexes) whose hidden parts the total gives back."""
-    report = doc.get("report") if isinstance(doc.get("report"), dict) else {}
-    total = report.get("n_incidents")
-    for dimension, parts in (report.get("demographics") or {}).items():
-        if not isinstance(total, int) or not isinstance(parts, dict):
-            continue
-        hidden = [k for k, v in parts.items() if v is None]
-        rest = total - sum(v for v in parts.values() if isinstance(v, int))
-        where = f"run.json report.demographics.{dimension}"
-        if len(hidden) == 1 and rest:
-            yield "complement", f"{where}: {hidden[0]} is hidden alone, and the total minus the others gives {rest}"
-        elif hidden and 0 < rest < min_count:
-            yield "complement", f"{where}: the hidden parts hold {rest} together (total minus the shown)"
-        elif hidden and any(v == 0 for v in parts.values()):
-            yield "shown zero", f"{where}: a zero shown beside hidden counts says each holds at least 1"
+    """A report's breakdowns of a period's total (age groups, sexes) whose hidden parts the total gives back."""
+    report = doc.get("report")
+    periods = report.get("by_period") if isinstance(report, dict) else None
+    for period, figures in (periods.items() if isinstance(periods, dict) else ()):
+        total = figures.get("n_incidents") if isinstance(figures, dict) else None
+        breakdowns = (figures.get("demographics") if isinstance(figures, dict) else None) or {}
+        for dimension, parts in breakdowns.items():
+            if not isinstance(total, int) or not isinstance(parts, dict):
+                continue
+            hidden = [k for k, v in parts.items() if v is None]
+            rest = total - sum(v for v in parts.values() if isinstance(v, int))
+            where = f"run.json report.by_period.{period}.demographics.{dimension}"
+            if len(hidden) == 1 and rest:
+                yield "complement", f"{where}: {hidden[0]} is hidden alone, and the total minus the others gives {rest}"
+            elif hidden and 0 < rest < min_count:
+                yield "complement", f"{where}: the hidden parts hold {rest} together (total minus the shown)"
+            elif hidden and any(v == 0 for v in parts.values()):
+                yield "shown zero", f"{where}: a zero shown beside hidden counts says each holds at least 1"
 
 
 def _record_problems(doc: dict, min_count: int):

@@ -71,7 +71,7 @@ class Ledger:
     min_count: int
     settings: dict
     partition: list[dict] = field(default_factory=list)
-    held: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    held: dict[str, dict[str, dict]] = field(default_factory=dict)
     releases: list[dict] = field(default_factory=list)
 
     @classmethod
@@ -130,16 +130,27 @@ class Ledger:
 
     # --- held values -----------------------------------------------------------------------------
 
-    def hold(self, table: str, key: str, values: dict[str, int]) -> dict[str, int]:
-        """The values to publish for one row: each as last published unless it moved by ``min_count`` or more."""
+    def hold(self, table: str, key: str, values: dict[str, int], riders: dict[str, float] | None = None) -> dict:
+        """The values to publish for one row: each as last published unless it moved by ``min_count`` or more.
+
+        ``riders``: figures computed from the same records (an age-adjusted rate beside its count),
+        published as they are when a value is republished, else as they were then.
+        """
         row = self.held.setdefault(table, {}).setdefault(key, {})
-        out = {}
+        out: dict = {}
+        moved = False
         for column, value in values.items():
             value = int(value)
             last = row.get(column)
             if last is None or abs(value - last) >= self.min_count:
+                moved = moved or last != value
                 row[column] = last = value
             out[column] = last
+        for column, figure in (riders or {}).items():
+            if moved or f"rider:{column}" not in row:
+                row[f"rider:{column}"] = None if figure != figure else float(figure)  # NaN: JSON null
+            kept = row[f"rider:{column}"]
+            out[column] = float("nan") if kept is None else kept
         return out
 
     def fixed(self, name: str, values: dict) -> dict:

@@ -157,9 +157,15 @@ class PublicGate(Gate):
         """Values chosen from the data (a bandwidth, a scale): a series keeps those of its first release."""
         return values if self.ledger is None else self.ledger.fixed(name, values)
 
-    def hold(self, kind: str, key: str, values: dict) -> dict:
-        """Figures of one area: under a ledger, each republished only once it has moved by ``min_count``."""
-        return values if self.ledger is None else self.ledger.hold(kind, key, values)
+    def hold(self, kind: str, key: str, values: dict, riders: dict | None = None) -> dict:
+        """Figures of one area: under a ledger, each republished only once it has moved by ``min_count``.
+
+        ``riders`` (figures computed from the same records) are republished with them (see
+        :meth:`odgeo.publish.ledger.Ledger.hold`); the result holds both.
+        """
+        if self.ledger is None:
+            return {**values, **(riders or {})}
+        return self.ledger.hold(kind, key, values, riders)
 
     @property
     def n_suppressed(self) -> int:

@@ -38,10 +38,10 @@ COUNT_PATHS = (
     "geocoding.by_status.*",       # addresses per match kind
     "attempts.practice_checks.*",  # outreach: tries per broken practice rule
     "backtest.orderings*.reached_in_time",  # outreach: people reached before their next overdose
-    "report.drugs.groups.*",       # report: the period's overdoses per drug group (public_drugs hides them)
-    "report.drugs.records",        # report: the period's overdoses the drug groups were read from
-    "report.drugs.pending",        # report: the period's records whose cause is pending (public_part)
-    "report.demographics.*.*",     # report: the period's overdoses per age group and sex (public_demographics)
+    # report: a period's overdoses per drug group (public_drugs hides them), the records they were read
+    # from, those whose cause is pending (public_part), and per age group and sex (public_demographics)
+    "report.by_period.*.drugs.groups.*", "report.by_period.*.drugs.records", "report.by_period.*.drugs.pending",
+    "report.by_period.*.demographics.*.*",
 )
 
 #: Numbers declared safe to publish, with why.

@@ -137,7 +137,8 @@ def _chosen_from_data(doc: dict) -> dict[str, float]:
 
 #: What names a row of a public table from one release to the next (other tables: their text columns).
 CSV_ROW_KEYS = {"rejects.csv": ("code",), "alerts.csv": ("area", "kind"), "ears.csv": ("area", "method"),
-                "funnel.csv": ("month",), "funnel_by_area.csv": ("area",)}
+                "funnel.csv": ("month",), "funnel_by_area.csv": ("area",),
+                "rates.csv": ("area", "period_start"), "trend.csv": ("period_start",)}
 
 
 def _csv_differences(previous: Path, current: Path, min_count: int) -> list[Leak]:

@@ -17,7 +17,13 @@ For the public:
   only when it and the rest of the period's incidents are 0 or at least ``min_count``; the
   parents (any opioid, any stimulant) are the team's, since a parent minus its children is a
   count of the records with two drugs;
-- **dates**: months, never days.
+- **dates**: months, never days;
+- **a series** (``--ledger``): every count is held per period (an area's count of 2025 Q3, the
+  fatal count of 2025 Q3, the women of 2025 Q3 ...) and republished only once it has moved by
+  ``min_count`` since it was last published, so that a quarter revised by late records, or
+  shown again as the year-earlier quarter, gives nothing away by subtraction; rates, intervals,
+  changes and 12-month sums are computed from the held counts, and an age-adjusted rate is
+  republished only with its count. The rules above then apply to the held counts.
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ from ..publish.privacy import hidden_counts
 from ..publish.public import PublicGate
 from ..publish.restricted import Gate
 from ..vocabulary import OUTCOMES
-from .tables import TOTAL_AREA
+from .rates import crude_rates
+from .tables import TOTAL_AREA, rates_of_counts
 
-__all__ = ["public_demographics", "public_drugs", "public_outcomes", "public_part", "public_rates", "public_trend",
-           "shows_everything", "smallest_count"]
+__all__ = ["in_series", "public_demographics", "public_drugs", "public_outcomes", "public_part", "public_rates",
+           "public_trend", "shows_everything", "smallest_count"]
 
 _RATE_COLUMNS = ["rate", "rate_low", "rate_high"]
 _ADJUSTED_COLUMNS = ["age_adjusted_rate", "age_adjusted_low", "age_adjusted_high"]
@@ -60,7 +67,27 @@ def _month(text: pd.Series) -> pd.Series:
     return text.astype(str).str.slice(0, 7)
 
 
-def public_rates(gate: Gate, table: pd.DataFrame, *, outside: int, earlier_outside: int) -> pd.DataFrame:
+def in_series(gate: Gate) -> bool:
+    """Whether this release is one of a series held by a ledger (its counts are as last published)."""
+    return isinstance(gate, PublicGate) and gate.is_series
+
+
+def _held_rates(gate: PublicGate, table: pd.DataFrame, earlier_start: str, years: float) -> pd.DataFrame:
+    """Each area's count of a period as the series last published it, and the rates computed from those."""
+    out = table.copy()
+    adjusted = [c for c in _ADJUSTED_COLUMNS if c in out.columns]
+    for i, row in out.iterrows():
+        now = gate.hold("report areas", f"{row['area']}|{row['period_start']}", {"count": int(row["count"])},
+                        riders={c: float(row[c]) for c in adjusted})
+        was = gate.hold("report areas", f"{row['area']}|{earlier_start}", {"count": int(row["earlier_count"])})
+        out.at[i, "count"], out.at[i, "earlier_count"] = now["count"], was["count"]
+        for c in adjusted:
+            out.at[i, c] = now[c]
+    return rates_of_counts(out, years, min_count=gate.limit)
+
+
+def public_rates(gate: Gate, table: pd.DataFrame, *, outside: int, earlier_outside: int, earlier_start: str = "",
+                 years: float = 0.25) -> pd.DataFrame:
     """rates.csv for the audience (restricted: the table as computed).
 
     Parameters
@@ -70,6 +97,10 @@ def public_rates(gate: Gate, table: pd.DataFrame, *, outside: int, earlier_outsi
         From :func:`odgeo.report.tables.rate_table` (the areas, then ``all``).
     outside, earlier_outside : int
         Incidents of the period, and of the year-ago one, in no area.
+    earlier_start : str
+        The first day of the year-earlier period (the key of its counts in a series).
+    years : float
+        The period's length in years (rates are recomputed from a series' held counts).
 
     Returns
     -------
@@ -77,6 +108,9 @@ def public_rates(gate: Gate, table: pd.DataFrame, *, outside: int, earlier_outsi
     """
     if shows_everything(gate):
         return table
+    if in_series(gate):
+        assert isinstance(gate, PublicGate)
+        table = _held_rates(gate, table, earlier_start, years)
     limit = gate.limit
     areas = table["area"] != TOTAL_AREA
     out = table.drop(columns=["fatal"]).copy()
@@ -99,17 +133,36 @@ def public_rates(gate: Gate, table: pd.DataFrame, *, outside: int, earlier_outsi
     out.loc[~both.to_numpy(), _CHANGE_COLUMNS] = np.nan
     out["change"] = np.where(both, table["change"], "not shown: a count is hidden")
     out["period_start"], out["period_end"] = _month(out["period_start"]), _month(out["period_end"])
-    if "unknown_age" in out.columns:  # a count of its own: shown with the area's count, if not small
-        unknown = table["unknown_age"].to_numpy()
-        out["unknown_age"] = pd.array(np.where(out["count"].isna() | ((unknown > 0) & (unknown < limit)), pd.NA,
-                                               unknown), dtype="Int64")
+    # Each area's incidents without an age: small counts of their own, and hidden with a hidden count
+    # (a zero beside those would bound them); the team's only.
+    return out.drop(columns=["unknown_age"], errors="ignore")
+
+
+def _held_trend(gate: PublicGate, table: pd.DataFrame, periods_per_year: int, person_time: float) -> pd.DataFrame:
+    """Each period's counts as the series last published them, and its rate and 12-month sum from those."""
+    out = table.copy()
+    for i, row in out.iterrows():
+        held = gate.hold("report periods", str(row["period_start"]),
+                         {"count": int(row["count"]), "fatal": int(row["fatal"])})
+        out.at[i, "count"], out.at[i, "fatal"] = held["count"], held["fatal"]
+    rates = crude_rates(out["count"].to_numpy(dtype=np.int64), np.full(len(out), person_time))
+    out[_RATE_COLUMNS] = rates[_RATE_COLUMNS].to_numpy()
+    out["count_12_months_ending"] = out["count"].astype(float).rolling(periods_per_year).sum().to_numpy()
     return out
 
 
-def public_trend(gate: Gate, table: pd.DataFrame, *, periods_per_year: int) -> pd.DataFrame:
-    """trend.csv for the audience: hidden small periods, and the 12-month sums that hold one."""
+def public_trend(gate: Gate, table: pd.DataFrame, *, periods_per_year: int,
+                 person_time: float = float("nan")) -> pd.DataFrame:
+    """trend.csv for the audience: hidden small periods, and the 12-month sums that hold one.
+
+    ``person_time``: the whole's residents times the period's length in years (rates are recomputed
+    from a series' held counts).
+    """
     if shows_everything(gate):
         return table
+    if in_series(gate):
+        assert isinstance(gate, PublicGate)
+        table = _held_trend(gate, table, periods_per_year, person_time)
     limit = gate.limit
     out = table.copy()
     hide = ((table["count"] > 0) & (table["count"] < limit)).to_numpy()
@@ -136,17 +189,26 @@ def _complement_small(table: pd.DataFrame, limit: int) -> np.ndarray:
     return (rest > 0) & (rest < limit)
 
 
-def public_outcomes(gate: Gate, fatal: int, nonfatal: int, unknown: int) -> dict[str, int | None]:
+def _held(gate: Gate, kind: str, key: str, values: dict[str, int]) -> dict[str, int]:
+    """``values`` as a series last published them (as they are outside a series)."""
+    if not in_series(gate):
+        return values
+    assert isinstance(gate, PublicGate)
+    return gate.hold(kind, key, values)
+
+
+def public_outcomes(gate: Gate, fatal: int, nonfatal: int, unknown: int, *, period: str = "") -> dict[str, int | None]:
     """The period's fatal, non-fatal and unknown-outcome counts, each None when the audience may not see it."""
-    values = np.array([fatal, nonfatal, unknown], dtype=np.int64)
     names = OUTCOMES
     if shows_everything(gate):
-        return dict(zip(names, map(int, values)))
+        return dict(zip(names, (fatal, nonfatal, unknown)))
+    held = _held(gate, "report outcomes", period, dict(zip(names, (fatal, nonfatal, unknown))))
+    values = np.array([held[n] for n in names], dtype=np.int64)
     hide = hidden_counts(values, min_count=gate.limit)
     return {n: (None if h else int(v)) for n, v, h in zip(names, values, hide)}
 
 
-def public_demographics(gate: Gate, table: pd.DataFrame) -> pd.DataFrame:
+def public_demographics(gate: Gate, table: pd.DataFrame, *, period: str = "") -> pd.DataFrame:
     """The period's incidents by age group and by sex for the audience: each dimension as a set of parts.
 
     Within a dimension (whose counts add up to the period's total) a count under ``min_count`` is
@@ -156,8 +218,10 @@ def public_demographics(gate: Gate, table: pd.DataFrame) -> pd.DataFrame:
     if shows_everything(gate):
         return table
     out = table.copy()
+    out["count"] = [_held(gate, "report people", f"{period}|{d}|{g}", {"count": int(n)})["count"]
+                    for d, g, n in zip(table["dimension"], table["group"], table["count"])]
     shown = []
-    for _, part in table.groupby("dimension", sort=False):
+    for _, part in out.groupby("dimension", sort=False):
         values = part["count"].to_numpy(dtype=np.int64)
         hide = hidden_counts(values, min_count=gate.limit)
         if hide.any():
@@ -167,16 +231,22 @@ def public_demographics(gate: Gate, table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def public_part(gate: Gate, part: int, total: int) -> int | None:
-    """A count of some of ``total`` records, None when it or the rest is under ``min_count`` (and not 0)."""
+def public_part(gate: Gate, part: int, total: int, *, key: str = "") -> int | None:
+    """A count of some of ``total`` records, None when it or the rest is under ``min_count`` (and not 0).
+
+    ``key``: what the count is, in a series (``2025Q4|pending``).
+    """
     if shows_everything(gate):
         return part
+    held = _held(gate, "report parts", key, {"part": part, "total": total})
+    part, total = held["part"], held["total"]
     return None if 0 < part < gate.limit or 0 < total - part < gate.limit else part
 
 
-def public_drugs(gate: Gate, counts: dict[str, int], total: int) -> dict[str, int | None]:
+def public_drugs(gate: Gate, counts: dict[str, int], total: int, *, period: str = "") -> dict[str, int | None]:
     """The period's records per drug group for the audience (see the module's rules); None where hidden."""
     if shows_everything(gate):
         return dict(counts)
     parents = set(PARENTS.values())
-    return {group: None if group in parents else public_part(gate, int(n), total) for group, n in counts.items()}
+    return {group: None if group in parents else public_part(gate, int(n), total, key=f"{period}|drug|{group}")
+            for group, n in counts.items()}

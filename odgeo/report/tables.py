@@ -27,6 +27,7 @@ from .populations import AgeGroups, drug_column, name_key
 from .rates import Trend, age_adjusted_rate, annual_percent_change, crude_rates, rate_ratio, reliability
 
 __all__ = [
+    "RATE_COLUMNS",
     "REPORT_PERIODS",
     "TOTAL_AREA",
     "ReportPeriod",
@@ -37,6 +38,7 @@ __all__ = [
     "drug_counts",
     "in_period",
     "rate_table",
+    "rates_of_counts",
     "report_period",
     "trend_table",
 ]
@@ -169,29 +171,63 @@ def rate_table(incidents: gpd.GeoDataFrame, areas: pd.DataFrame, period: ReportP
     dead = np.append(np.bincount(where[now & fatal & (where >= 0)], minlength=n), (now & fatal).sum())
     earlier = np.append(np.bincount(where[before & (where >= 0)], minlength=n), before.sum())
     population = np.append(areas["population"].to_numpy(dtype=float), _total_population(areas))
-    years = period.years
-    rates = crude_rates(count, population * years, per=per)
-    was = crude_rates(earlier, population * years, per=per)
     table = pd.DataFrame({
         "area": [*areas["name"].astype(str), TOTAL_AREA],
         "period_start": period.current.start_time.strftime("%Y-%m-%d"),
         "period_end": period.current.end_time.strftime("%Y-%m-%d"),
         "count": count, "fatal": dead, "population": population,
-        "rate": rates["rate"], "rate_low": rates["rate_low"], "rate_high": rates["rate_high"],
     })
-    table["reliability"] = np.where(np.isfinite(table["rate"]),
-                                    reliability(count, rates["rate"], rates["rate_low"], rates["rate_high"],
-                                                min_count=min_count), "no population")
     table["earlier_count"] = earlier
-    table["earlier_rate"] = was["rate"]
+    return rates_of_counts(table, period.years, min_count=min_count, per=per)
+
+
+#: The columns :func:`rates_of_counts` computes, in rates.csv's order.
+RATE_COLUMNS = ["rate", "rate_low", "rate_high", "reliability", "earlier_rate", "rate_ratio", "ratio_low",
+                "ratio_high", "change_p", "change"]
+
+
+def rates_of_counts(table: pd.DataFrame, years: float, *, min_count: int, per: float = 100_000) -> pd.DataFrame:
+    """The rates, intervals, reliability and change of a table's ``count``, ``earlier_count`` and ``population``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per area, with those three columns (and any others, kept in front).
+    years : float
+        The period's length in years.
+    min_count : int
+        The smallest count published, for the reliability label.
+    per : float, default 100,000
+
+    Returns
+    -------
+    DataFrame
+        ``table`` with :data:`RATE_COLUMNS` (re)computed after ``population``'s and ``earlier_count``'s.
+    """
+    count = table["count"].to_numpy(dtype=np.int64)
+    earlier = table["earlier_count"].to_numpy(dtype=np.int64)
+    population = table["population"].to_numpy(dtype=float)
+    rates = crude_rates(count, population * years, per=per)
+    was = crude_rates(earlier, population * years, per=per)
+    out = table.drop(columns=[c for c in RATE_COLUMNS if c in table.columns]).copy()
+    at = out.columns.get_loc("population") + 1
+    for k, column in enumerate(["rate", "rate_low", "rate_high"]):
+        out.insert(at + k, column, rates[column].to_numpy())
+    out.insert(at + 3, "reliability", np.where(np.isfinite(rates["rate"]), reliability(
+        count, rates["rate"], rates["rate_low"], rates["rate_high"], min_count=min_count), "no population"))
+    out = out[[c for c in out.columns if c != "earlier_count"]]
+    out.insert(at + 4, "earlier_count", earlier)
     changes = [rate_ratio(c, p * years, e, p * years) if np.isfinite(p) and p > 0 else None
                for c, e, p in zip(count, earlier, population)]
-    table["rate_ratio"] = [c.ratio if c else np.nan for c in changes]
-    table["ratio_low"] = [c.low if c else np.nan for c in changes]
-    table["ratio_high"] = [c.high if c else np.nan for c in changes]
-    table["change_p"] = [c.p_value if c else np.nan for c in changes]
-    table["change"] = [c.in_words() if c else "no population" for c in changes]
-    return table
+    after = {"earlier_rate": was["rate"].to_numpy(),
+             "rate_ratio": [c.ratio if c else np.nan for c in changes],
+             "ratio_low": [c.low if c else np.nan for c in changes],
+             "ratio_high": [c.high if c else np.nan for c in changes],
+             "change_p": [c.p_value if c else np.nan for c in changes],
+             "change": [c.in_words() if c else "no population" for c in changes]}
+    for k, (column, values) in enumerate(after.items()):
+        out.insert(at + 5 + k, column, values)
+    return out
 
 
 def _in(dates: pd.Series, period: pd.Period) -> np.ndarray:
