@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import ArrayLike
 
-__all__ = ["DECIMAL", "codes_in", "has_repeats", "release_unused", "row_ids", "text_by_code", "to_float"]
+__all__ = ["DECIMAL", "codes_in", "distinct_stripped", "extract_numbers", "has_repeats", "matches", "release_unused",
+           "row_ids", "text_by_code", "to_float"]
 
 
 def release_unused() -> None:
@@ -45,6 +46,36 @@ def has_repeats(text: pd.Series, keep: np.ndarray | None = None) -> bool:
     repeats = len(pc.unique(kept)) < len(kept)
     release_unused()
     return repeats
+
+
+def distinct_stripped(text: ArrayLike) -> tuple[np.ndarray, pd.Series]:
+    """Each value's code (-1: missing or blank) and the distinct stripped values, in order of first appearance.
+
+    ``pd.factorize(text.str.strip())`` by Arrow's hash table, without a Python string per row.
+    """
+    stripped = pc.utf8_trim_whitespace(pa.array(text, type=pa.string(), from_pandas=True))
+    stripped = pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
+    if isinstance(stripped, pa.ChunkedArray):  # pandas 3's text columns arrive in chunks
+        stripped = stripped.combine_chunks()
+    encoded = pc.dictionary_encode(stripped)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, pd.Series(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def matches(text: ArrayLike, pattern: str, *, ignore_case: bool = False) -> np.ndarray:
+    """Which values hold a match of ``pattern`` (RE2 syntax: no look-behind), False where missing."""
+    found = pc.match_substring_regex(pa.array(text, type=pa.string(), from_pandas=True), pattern,
+                                     ignore_case=ignore_case)
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def extract_numbers(text: ArrayLike, pattern: str) -> pd.DataFrame:
+    """The named groups of ``pattern`` (RE2) in each value, as float (NaN where it does not match)."""
+    parts = pc.extract_regex(pa.array(text, type=pa.string(), from_pandas=True), pattern)
+    names = [parts.type.field(k).name for k in range(parts.type.num_fields)]
+    # struct_field keeps a value's null where it does not match (its children hold "" there)
+    return pd.DataFrame({name: pc.cast(pc.struct_field(parts, [k]), pa.float64()).to_numpy(zero_copy_only=False)
+                         for k, name in enumerate(names)})
 
 
 def codes_in(text: ArrayLike, vocabulary: Sequence[str]) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
+from ..arrowtext import distinct_stripped, extract_numbers, matches
 from ..errors import DataError, ParameterError
 
 __all__ = [
@@ -42,6 +43,7 @@ PLAUSIBLE_SINCE = pd.Timestamp("1990-01-01")
 _NS_MIN, _NS_MAX = pd.Timestamp("1677-09-22"), pd.Timestamp("2262-04-10")
 # A date written with two numbers before the year: 03/04/2024, 3.4.24, 03-04-2024 09:15.
 _NUMERIC_DMY = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})\b")
+_NUMERIC_DMY_RE2 = r"^\s*(?P<first>\d{1,2})[/.\-](?P<second>\d{1,2})[/.\-](?:\d{2}|\d{4})\b"
 
 
 @dataclass
@@ -155,7 +157,9 @@ MIDNIGHT_OFFSET_SHARE = 0.5
 #: (Tempe's calls from July 2021, written to the hour in UTC) keeps its midnights as times.
 MIDNIGHT_MONTH_SHARE = 0.9
 _MIDNIGHT_OFFSET = re.compile(r"(?<=[ T])00:00(?::00(?:\.0+)?)?\s*(?:Z|UTC|[+-]00(?::?00)?)$", re.IGNORECASE)
-_OFFSET = re.compile(r"\d\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+# The same, for Arrow's RE2 (no look-behind: the separator is matched instead), case ignored.
+_MIDNIGHT_OFFSET_RE2 = r"[ T]00:00(?::00(?:\.0+)?)?\s*(?:Z|UTC|[+-]00(?::?00)?)$"
+_OFFSET_RE2 = r"\d\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
 
 
 def _midnight_offsets_as_dates(uniques: pd.Series, codes: np.ndarray) -> tuple[pd.Series, np.ndarray | None]:
@@ -168,8 +172,8 @@ def _midnight_offsets_as_dates(uniques: pd.Series, codes: np.ndarray) -> tuple[p
     if not len(uniques):
         return uniques, None
     text = uniques.astype(str)
-    midnight = text.str.contains(_MIDNIGHT_OFFSET).to_numpy().copy()
-    offset = text.str.contains(_OFFSET).to_numpy()
+    midnight = matches(text, _MIDNIGHT_OFFSET_RE2, ignore_case=True)
+    offset = matches(text, _OFFSET_RE2, ignore_case=True)
     rows = np.bincount(codes[codes >= 0], minlength=len(uniques))
     if not midnight.any() or rows[midnight].sum() < MIDNIGHT_OFFSET_SHARE * rows[offset].sum():
         return uniques, None
@@ -271,16 +275,8 @@ def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
 
 
 def _distinct_dates(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Each value's code (-1: no date) and the distinct stripped values, in order of first appearance.
-
-    Spaces are stripped from the distinct values only, not from every row.
-    """
-    raw_codes, raw = pd.factorize(text)  # missing values: -1
-    raw = np.asarray(raw, dtype=object)
-    present = np.array([str(v).strip() != "" for v in raw], dtype=bool)
-    stripped_codes, uniques = pd.factorize(pd.Series(raw, dtype=object).where(present).str.strip())
-    codes = np.r_[stripped_codes, -1][raw_codes]  # code -1 stays -1 through the sentinel
-    return codes, pd.Series(np.asarray(uniques, dtype=object))
+    """Each value's code (-1: no date) and the distinct stripped values, in order of first appearance."""
+    return distinct_stripped(text)
 
 
 def default_window(now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -330,11 +326,11 @@ def order_evidence(text: pd.Series) -> OrderEvidence:
 
 
 def _evidence(uniques: pd.Series, codes: np.ndarray) -> OrderEvidence:
-    parts = uniques.str.extract(_NUMERIC_DMY)
-    if parts.empty or parts[0].isna().all():
+    parts = extract_numbers(uniques.astype(str), _NUMERIC_DMY_RE2)
+    if parts.empty or parts["first"].isna().all():
         return OrderEvidence()
-    first = pd.to_numeric(parts[0], errors="coerce").to_numpy()
-    second = pd.to_numeric(parts[1], errors="coerce").to_numpy()
+    first = parts["first"].to_numpy()
+    second = parts["second"].to_numpy()
     proves_day = np.isin(codes, np.flatnonzero(first > 12))
     proves_month = np.isin(codes, np.flatnonzero(second > 12))
     return OrderEvidence(True, int(proves_day.sum()), int(proves_month.sum()),
