@@ -53,10 +53,16 @@ def state(folder: Path, n: int, counties: int, years: float, seed: int = 45) -> 
                           "longitude": lon.round(5), "latitude": lat.round(5),
                           "outcome": rng.choice(["fatal", "nonfatal"], n, p=[0.15, 0.85]),
                           "suspected_drug": rng.choice(["fentanyl", "heroin", "cocaine", "fentanyl and xylazine",
-                                                        "methamphetamine", ""], n)})
+                                                        "methamphetamine", ""], n),
+                          "age": rng.integers(15, 80, n), "sex": rng.choice(["M", "F", "U"], n, p=[0.6, 0.38, 0.02])})
     incidents, counties_file = folder / "state.csv", folder / "counties.geojson"
     frame.to_csv(incidents, index=False)
     areas.to_file(counties_file)
+    shares = {"0-14": 0.182, "15-24": 0.130, "25-34": 0.139, "35-44": 0.129, "45-54": 0.122, "55-64": 0.129,
+              "65+": 0.169}
+    pd.DataFrame([(name, group, round(pop * share)) for name, pop in zip(areas["name"], population)
+                  for group, share in shares.items()],
+                 columns=["name", "age_group", "population"]).to_csv(folder / "counties_by_age.csv", index=False)
     return incidents, counties_file
 
 
@@ -102,7 +108,8 @@ def main() -> int:
         odgeo = str(Path(sys.executable).with_name("odgeo"))
         start = time.perf_counter()
         done = subprocess.run([odgeo, "report", str(incidents_csv), "--boundaries", str(counties), "--out",
-                               str(folder / "out"), "--as-of", "2025-12-31", "-q"], capture_output=True, text=True)
+                               str(folder / "out"), "--as-of", "2025-12-31", "-q", "--population-by-age",
+                               str(folder / "counties_by_age.csv")], capture_output=True, text=True)
         whole_s = time.perf_counter() - start
         if done.returncode != 0:
             print(done.stdout, done.stderr)
@@ -122,7 +129,7 @@ def main() -> int:
         same = bool((rates["count"].to_numpy()[:-1] == counts).all())
     table(f"odgeo report: {args.incidents:,} incidents, {args.counties} counties, {args.years:g} years",
           ["what", "odgeo", "peer (same run)", "ratio", "target"],
-          [["whole report, PDF included" if pdf else "whole report (no Chromium: no PDF)", f"{whole_s:.1f} s",
+          [["whole report, populations by age, PDF" if pdf else "whole report (no Chromium: no PDF)", f"{whole_s:.1f} s",
             "—", "—", "<= 10 s"],
            ["statistics (rates, change, trend)", f"{ours_s:.2f} s", f"{loop_s:.1f} s (pandas/scipy loop)",
             f"{loop_s / ours_s:.0f}x", "—"]])

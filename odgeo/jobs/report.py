@@ -402,7 +402,12 @@ def _ages(settings: ReportSettings, record: RunRecord,
 
 
 def _sexes(used: gpd.GeoDataFrame) -> pd.Series | None:
-    return None if SEX not in used.columns else pd.Series(used[SEX], dtype=object).map(sex_of)
+    """Each incident's sex as :func:`odgeo.schema.sex_of` reads it, read once per distinct value."""
+    if SEX not in used.columns:
+        return None
+    codes, values = pd.factorize(pd.Series(used[SEX], dtype=object))
+    read = np.array([sex_of(v) for v in values] + [""], dtype=object)
+    return pd.Series(read[codes], index=used.index)  # code -1 (missing): the last, ""
 
 
 def _report_section(period: ReportPeriod, rates: pd.DataFrame, fit: Trend | None, provisional: bool,
