@@ -129,8 +129,8 @@ def main() -> int:
         same = bool((rates["count"].to_numpy()[:-1] == counts).all())
     table(f"odgeo report: {args.incidents:,} incidents, {args.counties} counties, {args.years:g} years",
           ["what", "odgeo", "peer (same run)", "ratio", "target"],
-          [["whole report, populations by age, PDF" if pdf else "whole report (no Chromium: no PDF)", f"{whole_s:.1f} s",
-            "—", "—", "<= 10 s"],
+          [["whole report, populations by age, PDF" if pdf else "whole report (no Chromium: no PDF)",
+            f"{whole_s:.1f} s", "—", "—", "<= 10 s"],
            ["statistics (rates, change, trend)", f"{ours_s:.2f} s", f"{loop_s:.1f} s (pandas/scipy loop)",
             f"{loop_s / ours_s:.0f}x", "—"]])
     print(f"\nthe loop's county counts equal odgeo's: {same}")
