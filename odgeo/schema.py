@@ -30,6 +30,7 @@ __all__ = [
     "OUTCOME",
     "OUTCOMES",
     "OUTCOME_ALIASES",
+    "PLACE",
     "ROLE_ALIASES",
     "ROLE_OPTIONS",
     "SEX_ALIASES",
@@ -61,6 +62,8 @@ ZIP = "zip"
 SOURCE_ROW = "source_row"
 GEOCODE_STATUS = "geocode_status"
 GEOCODE_SCORE = "geocode_score"
+#: The role of a column naming each incident's place, when one stands for coordinates (``odgeo report --area-col``).
+PLACE = "place"
 
 #: The columns of an IncidentFrame, in order (geometry comes last).
 INCIDENT_COLUMNS = [
@@ -207,7 +210,7 @@ def other_candidates(columns: list[str], chosen: dict[str, str | None],
     used = {c for c in chosen.values() if c is not None}
     out: dict[str, list[str]] = {}
     for role, col in chosen.items():
-        if col is None or overrides.get(role):
+        if col is None or overrides.get(role) or role not in ROLE_ALIASES:  # a role given, not detected
             continue
         aliases = set(ROLE_ALIASES[role])
         others = [c for c in columns if c not in used and normalise_name(c) in aliases]

@@ -104,8 +104,14 @@ def test_jurisdictions_by_name_count_as_the_names_say(tmp_path):
     by_name = pd.read_csv(out / "rates.csv").set_index("area")
     by_polygon = pd.read_csv(_report(tmp_path, "--boundaries", str(AREAS), name="by_polygon")[0] / "rates.csv")
     by_polygon = by_polygon.set_index("area")
-    pd.testing.assert_series_equal(by_name["count"], by_polygon["count"])
-    pd.testing.assert_series_equal(by_name["rate"], by_polygon["rate"])
+    pd.testing.assert_series_equal(by_name["count"].drop("all"), by_polygon["count"].drop("all"))
+    pd.testing.assert_series_equal(by_name["rate"].drop("all"), by_polygon["rate"].drop("all"))
+    # by name, an incident without coordinates counts too (in all: it names no neighbourhood here)
+    rejected = set(pd.read_csv(out / "rejects.csv")["row"] - 1)
+    dated = named[~named.index.isin(rejected)]
+    when = pd.to_datetime(dated["occurred_at"], format="mixed")
+    assert by_name.loc["all", "count"] == ((when >= "2025-10-01") & (when < "2026-01-01")).sum()
+    assert by_name.loc["all", "count"] > by_polygon.loc["all", "count"]
     assert "<svg" in (out / "report.html").read_text() and "Map of rates" not in (out / "report.html").read_text()
     public = CliRunner().invoke(cli, ["report", str(source), "--timezone", SAMPLE_TZ, "--area-col", "hood",
                                       "--out", str(tmp_path / "p"), "--no-pdf"])
@@ -242,3 +248,32 @@ def test_the_public_sees_age_adjusted_rates_only_beside_shown_counts(tmp_path):
     empty = gpd.GeoDataFrame({"incident_id": pd.Series([], dtype=str),
                               "occurred_at": pd.Series([], dtype="datetime64[ns]")}, geometry=[], crs="EPSG:4326")
     assert scan_public_outputs(folder, empty, min_count=10) == []
+
+
+def test_a_file_of_town_names_without_coordinates_is_counted_by_name(tmp_path):
+    raw = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False)
+    located = raw[(raw["longitude"] != "") & (raw["latitude"] != "")]
+    towns = raw.assign(town=_neighbourhood_of(located).reindex(raw.index).fillna(""))
+    towns = towns.drop(columns=["longitude", "latitude", "address"])  # a medical examiner's file: places by name
+    source = tmp_path / "towns.csv"
+    towns.to_csv(source, index=False)
+    pops = tmp_path / "pops.csv"
+    features = json.loads(AREAS.read_text())["features"]
+    pd.DataFrame({"name": [f["properties"]["name"] for f in features],
+                  "population": [f["properties"]["population"] for f in features]}).to_csv(pops, index=False)
+    out = tmp_path / "towns"
+    result = CliRunner().invoke(cli, ["report", str(source), "--timezone", SAMPLE_TZ, "--as-of", "2025-12-31",
+                                      "--area-col", "town", "--area-population", str(pops), "--out", str(out),
+                                      "--no-pdf", "--audience", "restricted"])
+    assert result.exit_code == 0, result.output
+    rates = pd.read_csv(out / "rates.csv").set_index("area")
+    counts = json.loads((out / "run.json").read_text())["counts"]
+    rejects = pd.read_csv(out / "rejects.csv")
+    nameless = rejects[rejects["code"] == "no_location"]
+    assert (nameless["reason"] == "no coordinates, no address and no place name").all()
+    assert counts["n_unlocated"] == 0 and counts["n_used"] + counts["n_rejected"] == counts["n_input"] == len(raw)
+    other_faults = set(rejects.loc[rejects["code"] != "no_location", "row"])
+    without_town = {k + 1 for k in np.flatnonzero((towns["town"] == "").to_numpy())} - other_faults
+    assert set(nameless["row"]) == without_town and len(without_town) > 1000
+    polygons = pd.read_csv(_report(tmp_path, "--boundaries", str(AREAS), name="by_polygon")[0] / "rates.csv")
+    pd.testing.assert_series_equal(rates["count"].drop("all"), polygons.set_index("area")["count"].drop("all"))

@@ -33,6 +33,7 @@ from ..schema import (
     NALOXONE_DOSES,
     OCCURRED_AT,
     OUTCOME,
+    PLACE,
     ROLE_OPTIONS,
     SOURCE_ROW,
     SUSPECTED_DRUG,
@@ -198,7 +199,7 @@ def read_source(source: InputSource) -> IncidentRead:
     read = validate_table(_raw_table(source), columns=options.columns, crs=options.crs, timezone=options.timezone,
                           date_format=options.date_format,
                           accept_implausible_dates=options.accept_implausible_dates, where=options.where,
-                          drugs=options.drugs)
+                          drugs=options.drugs, place_column=options.place_column)
     release_unused()  # validation's own
     return read
 
@@ -223,7 +224,7 @@ def _validation_options(source: InputSource) -> dict:
     options = source.read
     return {"columns": options.columns, "crs": options.crs, "timezone": options.timezone,
             "date_format": options.date_format, "accept_implausible_dates": options.accept_implausible_dates,
-            "where": options.where, "drugs": options.drugs}
+            "where": options.where, "drugs": options.drugs, "place_column": options.place_column}
 
 
 def _raw_table(source: InputSource) -> RawTable:
@@ -272,6 +273,7 @@ def validate_table(
     accept_implausible_dates: bool = False,
     where: tuple[str, ...] = (),
     drugs: DrugSelection | None = None,
+    place_column: str | None = None,
 ) -> IncidentRead:
     """Validate the rows of a :class:`~odgeo.incidents.tables.RawTable` (see :func:`read_incidents`).
 
@@ -279,7 +281,8 @@ def validate_table(
     parsed; a table handed over (no other reference to it) is let go then.
     """
     part = begin_validation(table, columns=columns, crs=crs, timezone=timezone, date_format=date_format,
-                            accept_implausible_dates=accept_implausible_dates, where=where, drugs=drugs).held()
+                            accept_implausible_dates=accept_implausible_dates, where=where, drugs=drugs,
+                            place_column=place_column).held()
     del table
     release_unused()  # the raw text's Arrow buffers, before the points need the room
     lon, lat = part.coordinate_sample()
@@ -300,6 +303,7 @@ def begin_validation(
     started: StartedValidation | None = None,
     where: tuple[str, ...] = (),
     drugs: DrugSelection | None = None,
+    place_column: str | None = None,
 ) -> PartValidation:
     """The checks of :func:`validate_table` up to those that need every row's coordinates.
 
@@ -311,7 +315,7 @@ def begin_validation(
     larger input (:mod:`odgeo.engine.dask_read`) send theirs to one place and finish with the answer.
     """
     whole = whole or WholeInput()
-    begun = started or start_validation(table, columns, where=where, drugs=drugs)
+    begun = started or start_validation(table, columns, where=where, drugs=drugs, place_column=place_column)
     rows, roles = begun.rows, begun.roles
     if whole.location_text is not None and begun.location_candidate is not None:
         roles["location"] = begun.location_candidate if whole.location_text else None
@@ -348,7 +352,8 @@ class StartedValidation:
 
 
 def start_validation(table: RawTable, columns: dict[str, str | None] | None, *, part: bool = False,
-                     where: tuple[str, ...] = (), drugs: DrugSelection | None = None) -> StartedValidation:
+                     where: tuple[str, ...] = (), drugs: DrugSelection | None = None,
+                     place_column: str | None = None) -> StartedValidation:
     """The checks of :func:`validate_table` that come before the ids' (roles, row problems, empty rows).
 
     With ``part``, the table is a part of a larger input (:mod:`odgeo.engine.dask_read`): rival
@@ -356,6 +361,7 @@ def start_validation(table: RawTable, columns: dict[str, str | None] | None, *, 
     coordinates is left for :class:`WholeInput` to say. ``where``: conditions rows must meet
     (:mod:`odgeo.incidents.where`); the others become ``where_filtered`` rejects. ``drugs``: the
     drug groups to keep (:mod:`odgeo.drugs.selection`); the others become ``drug_filtered`` rejects.
+    ``place_column``: a column naming each row's place, standing for coordinates (the role ``place``).
     """
     data = table.data
     overrides: dict[str, str | None] = {role: col for role, col in (columns or {}).items() if col is not None}
@@ -370,6 +376,11 @@ def start_validation(table: RawTable, columns: dict[str, str | None] | None, *, 
     for role, col in table.role_hints.items():  # a database's primary key, its only timestamp column
         if roles.get(role) is None:
             roles[role] = col
+    if place_column is not None:
+        if place_column not in data.columns:
+            raise ColumnError(f"{table.path}: no column {place_column!r} (`area_col`); columns are "
+                              f"{', '.join(map(str, data.columns))}")
+        roles[PLACE] = place_column
     candidate = None
     if roles["longitude"] is not None:
         roles["location"] = None  # coordinate columns win
@@ -416,7 +427,7 @@ class PartValidation:
 
         The parsed ids, dates and coordinates, and the text of the columns finish reads.
         """
-        self.rows.hold_only([OUTCOME, NALOXONE_DOSES, SUSPECTED_DRUG, ADDRESS, CITY, ZIP])
+        self.rows.hold_only([OUTCOME, NALOXONE_DOSES, SUSPECTED_DRUG, ADDRESS, CITY, ZIP, PLACE])
         return replace(self, table=_without_rows(self.table))
 
     def coordinate_sample(self) -> tuple[np.ndarray, np.ndarray]:
@@ -528,7 +539,7 @@ def _require_columns(roles: dict[str, str | None], table: RawTable) -> None:
         problems.append("no date column found (looked for names like date, datetime, incident_date, "
                         'occurred_at); name it with `columns["occurred_at"]`')
     has_lon, has_lat = roles["longitude"] is not None, roles["latitude"] is not None
-    if not has_lon and not has_lat and roles[ADDRESS] is None and roles["location"] is None:
+    if not has_lon and not has_lat and roles[ADDRESS] is None and roles["location"] is None and not roles.get(PLACE):
         problems.append('no coordinate columns (longitude/latitude, lon/lat, x/y), no location column '
                         'and no address column found; name them with `columns["longitude"]` and '
                         '`columns["latitude"]` (or `columns["location"]` for text like "(41.30, -72.92)")')

@@ -23,6 +23,7 @@ from ..schema import (
     OCCURRED_AT,
     OUTCOME,
     OUTCOME_ALIASES,
+    PLACE,
     WGS84,
     normalise_name,
 )
@@ -185,7 +186,12 @@ class RowChecker:
             lon, lat, empty = np.full(n, np.nan), np.full(n, np.nan), np.ones(n, dtype=bool)
             lon_col = lat_col = self.roles[ADDRESS]
         no_address = self.raw(ADDRESS).to_numpy(dtype=object) == ""
-        self.reject(empty & no_address, "no_location", lon_col, "no coordinates and no address")
+        if self.roles.get(PLACE):  # a named place stands for coordinates (odgeo report --area-col)
+            no_place = self.raw(PLACE).to_numpy(dtype=object) == ""
+            self.reject(empty & no_address & no_place, "no_location", lon_col or self.roles[PLACE],
+                        "no coordinates, no address and no place name")
+        else:
+            self.reject(empty & no_address, "no_location", lon_col, "no coordinates and no address")
         if crs is not None and not is_wgs84(crs):
             lon, lat = _transform_to_wgs84(lon, lat, crs)
         return lon, lat, (lon_col, lat_col)

@@ -244,10 +244,16 @@ class RowCounts:
     n_used_fatal: int = 0
 
     @classmethod
-    def of(cls, read: IncidentRead, n_used: int, n_undated: int = 0, n_fatal: int = 0) -> RowCounts:
-        """The counts of ``read`` (its rejects and unlocated rows) with ``n_used`` incidents used."""
+    def of(cls, read: IncidentRead, n_used: int, n_undated: int = 0, n_fatal: int = 0, *,
+           unlocated_used: bool = False) -> RowCounts:
+        """The counts of ``read`` (its rejects and unlocated rows) with ``n_used`` incidents used.
+
+        ``unlocated_used``: the incidents without coordinates are among the used (counted by a
+        place name, ``odgeo report --area-col``), so none is left unlocated.
+        """
         by_code = read.rejects["code"].value_counts().sort_index()
-        rows = cls(int(read.n_input), int(n_used), int(read.n_unlocated), int(read.n_rejected),
+        unlocated = 0 if unlocated_used else int(read.n_unlocated)
+        rows = cls(int(read.n_input), int(n_used), unlocated, int(read.n_rejected),
                    {str(k): int(v) for k, v in by_code.items()}, int(n_undated), int(n_fatal))
         if rows.n_used + rows.n_unlocated + rows.n_rejected != rows.n_input:
             raise AssertionError(f"row counts do not add up: {rows}")  # a bug, never user error

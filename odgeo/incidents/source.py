@@ -53,6 +53,9 @@ class ReadOptions:
         Conditions every row must meet (:mod:`odgeo.incidents.where`), e.g. ``"opioid_use == 'Yes'"``.
     drugs
         The drug groups to keep, read from the drug columns (:mod:`odgeo.drugs.selection`).
+    place_column
+        A column naming each incident's place (its town or county) that stands for coordinates: a
+        row with it is kept without coordinates or an address (``odgeo report --area-col``).
     """
 
     columns: dict[str, str | None] | None = None
@@ -63,6 +66,7 @@ class ReadOptions:
     accept_implausible_dates: bool = False
     where: tuple[str, ...] = ()
     drugs: DrugSelection | None = None
+    place_column: str | None = None
 
 
 @dataclass(frozen=True)

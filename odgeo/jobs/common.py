@@ -299,21 +299,22 @@ def _read_on_dask(source: InputSource, settings: JobSettings, record: RunRecord,
 
 
 def select_incidents(read: IncidentRead, settings: JobSettings, record: RunRecord, *,
-                     require_dates: str | None = None,
-                     as_of: pd.Timestamp | None = None) -> tuple[IncidentRead, gpd.GeoDataFrame, RowCounts]:
+                     require_dates: str | None = None, as_of: pd.Timestamp | None = None,
+                     unlocated_used: bool = False) -> tuple[IncidentRead, gpd.GeoDataFrame, RowCounts]:
     """Apply the date and outcome filters; return the read, the located incidents used and the row counts.
 
     Records the filters, the columns and the row counts (which must add up);
     no located incident left is a NoDataError that says where the rows went.
+    ``unlocated_used``: the incidents without coordinates are used too (counted by a place name).
     """
     validate_incident_frame(read.incidents)  # frames from notebooks enter here as well as files
     record_filters(settings, record)
     read = filter_incidents(assume_outcome(read, settings.assume_outcome), since=settings.since,
                             until=settings.until, outcomes=settings.outcomes, require_dates=require_dates, as_of=as_of)
     read = _set_aside_outliers(read, settings, record)
-    used = located(read.incidents).reset_index(drop=True)
+    used = (read.incidents if unlocated_used else located(read.incidents)).reset_index(drop=True)
     rows = record_selection(record, read, len(used), int(used[OCCURRED_AT].isna().sum()),
-                            int((used[OUTCOME] == "fatal").sum()))
+                            int((used[OUTCOME] == "fatal").sum()), unlocated_used=unlocated_used)
     return read, used, rows
 
 
@@ -340,13 +341,14 @@ def record_filters(settings: JobSettings, record: RunRecord) -> None:
                  None if settings.accept_implausible_dates else "dates before 1990 or after today are rejected")
 
 
-def record_selection(record: RunRecord, read: IncidentRead, n_used: int, n_undated: int, n_fatal: int) -> RowCounts:
+def record_selection(record: RunRecord, read: IncidentRead, n_used: int, n_undated: int, n_fatal: int, *,
+                     unlocated_used: bool = False) -> RowCounts:
     """Record the columns, the row counts (which must add up, returned) and the notes of the incidents selected.
 
     No located incident left is a NoDataError that says where the rows went. ``read``
     holds the rejects and the unlocated incidents (and, in memory, the used ones).
     """
-    rows = RowCounts.of(read, n_used, n_undated, n_fatal)
+    rows = RowCounts.of(read, n_used, n_undated, n_fatal, unlocated_used=unlocated_used)
     warn_about_notes(read)
     record.sections["columns"] = read.columns
     record.sections["counts"] = rows.as_record()

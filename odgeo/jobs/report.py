@@ -216,6 +216,8 @@ def read_report_input(path, settings: ReportSettings, record: RunRecord,
     """
     selecting = _selection_settings(settings)
     source = input_source(path, selecting)
+    if settings.area_col:  # a place name stands for coordinates: rows with a town and no point are kept
+        source = replace(source, read=replace(source.read, place_column=settings.area_col))
     if source.kind == "parts":
         if settings.area_col or settings.age_col or settings.sex_col or settings.drug_columns:
             raise ParameterError(f"{path}: `area_col`, `age_col`, `sex_col` and `drug_columns` read one file or "
@@ -265,7 +267,7 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     say = progress or (lambda step: None)
     audience = pick_audience(record, settings)
     read, used, rows = select_incidents(read, _selection_settings(settings), record,
-                                        require_dates="a report by period")
+                                        require_dates="a report by period", unlocated_used=bool(settings.area_col))
     length = record.pick("period", settings.period, "quarter")
     if length not in REPORT_PERIODS:
         raise ParameterError(f"`period` must be one of {', '.join(REPORT_PERIODS)}, not {length!r}")
