@@ -85,6 +85,21 @@ def test_age_adjusted_rates_equal_epitools_on_counts_by_hand(tmp_path):
     assert "Age-adjusted rate" in (folder / "report.html").read_text()
 
 
+def _report_by_name(tmp_path, source, area_col: str, name: str, *, name_col: str = "name",
+                    population_col: str = "population"):
+    """A team report of ``source`` by its column ``area_col``, residents from the sample's neighbourhoods."""
+    pops = tmp_path / f"{name}-pops.csv"
+    features = json.loads(AREAS.read_text())["features"]
+    pd.DataFrame({name_col: [f["properties"]["name"] for f in features],
+                  population_col: [f"{f['properties']['population']:,}" for f in features]}).to_csv(pops, index=False)
+    out = tmp_path / name
+    result = CliRunner().invoke(cli, ["report", str(source), "--timezone", SAMPLE_TZ, "--as-of", "2025-12-31",
+                                      "--area-col", area_col, "--area-population", str(pops), "--out", str(out),
+                                      "--no-pdf", "--audience", "restricted"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
 def test_jurisdictions_by_name_count_as_the_names_say(tmp_path):
     raw = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False)
     where = _neighbourhood_of(raw[(raw["longitude"] != "") & (raw["latitude"] != "")])
@@ -92,15 +107,7 @@ def test_jurisdictions_by_name_count_as_the_names_say(tmp_path):
     named.loc[named.index % 7 == 0, "hood"] = named.loc[named.index % 7 == 0, "hood"].str.upper()  # case differs
     source = tmp_path / "named.csv"
     named.to_csv(source, index=False)
-    pops = tmp_path / "pops.csv"
-    features = json.loads(AREAS.read_text())["features"]
-    pd.DataFrame({"Town": [f["properties"]["name"] for f in features],
-                  "POP100": [f"{f['properties']['population']:,}" for f in features]}).to_csv(pops, index=False)
-    out = tmp_path / "by_name"
-    result = CliRunner().invoke(cli, ["report", str(source), "--timezone", SAMPLE_TZ, "--as-of", "2025-12-31",
-                                      "--area-col", "hood", "--area-population", str(pops), "--out", str(out),
-                                      "--no-pdf", "--audience", "restricted"])
-    assert result.exit_code == 0, result.output
+    out = _report_by_name(tmp_path, source, "hood", "by_name", name_col="Town", population_col="POP100")
     by_name = pd.read_csv(out / "rates.csv").set_index("area")
     by_polygon = pd.read_csv(_report(tmp_path, "--boundaries", str(AREAS), name="by_polygon")[0] / "rates.csv")
     by_polygon = by_polygon.set_index("area")
@@ -257,15 +264,7 @@ def test_a_file_of_town_names_without_coordinates_is_counted_by_name(tmp_path):
     towns = towns.drop(columns=["longitude", "latitude", "address"])  # a medical examiner's file: places by name
     source = tmp_path / "towns.csv"
     towns.to_csv(source, index=False)
-    pops = tmp_path / "pops.csv"
-    features = json.loads(AREAS.read_text())["features"]
-    pd.DataFrame({"name": [f["properties"]["name"] for f in features],
-                  "population": [f["properties"]["population"] for f in features]}).to_csv(pops, index=False)
-    out = tmp_path / "towns"
-    result = CliRunner().invoke(cli, ["report", str(source), "--timezone", SAMPLE_TZ, "--as-of", "2025-12-31",
-                                      "--area-col", "town", "--area-population", str(pops), "--out", str(out),
-                                      "--no-pdf", "--audience", "restricted"])
-    assert result.exit_code == 0, result.output
+    out = _report_by_name(tmp_path, source, "town", "towns")
     rates = pd.read_csv(out / "rates.csv").set_index("area")
     counts = json.loads((out / "run.json").read_text())["counts"]
     rejects = pd.read_csv(out / "rejects.csv")
