@@ -38,6 +38,9 @@ from .options import (
               help="Count the polygons of --boundaries that share a name as one jurisdiction.")
 @click.option("--period", type=click.Choice(REPORT_PERIODS),
               help="The period reported: the last whole one before --as-of (default quarter).")
+@click.option("--compare", type=click.Choice(["previous-year"]),
+              help="What the period is compared with: the same period a year earlier (the default and the only "
+                   "choice: adjacent quarters differ by season, and NCHS compares year over year).")
 @click.option("--as-of", metavar="DATE", help="The report's date, YYYY-MM-DD (default: the last incident's date).")
 @click.option("--provisional-months", type=click.IntRange(0, 36), metavar="N",
               help="Periods ending within N months of --as-of are provisional (default 6, as NCHS).")

@@ -181,6 +181,8 @@ def test_drug_columns_feed_the_panel_and_pending_causes_are_counted(tmp_path):
     page = html.unescape((out / "report.html").read_text())
     assert f"{pending:,} of the period's records have a cause still pending" in page
     assert "From the columns cause, Cocaine" in page
+    share = (len(used) - pending) / len(used)
+    assert f"<td class='num'>{len(used) - pending:,}</td><td class='num'>{share:.0%}</td>" in page
 
 
 def test_population_tables_name_the_row_that_is_wrong(tmp_path):

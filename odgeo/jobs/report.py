@@ -93,6 +93,7 @@ class ReportSettings(JobSettings):
     boundary_name_col, boundary_population_col: their columns (default: detected).
     dissolve_boundaries: count polygons sharing a name as one jurisdiction.
     period: "quarter" (default), "month" or "year": the last whole one before ``as_of``.
+    compare: "previous-year" (default, the only comparison): the same period a year earlier.
     as_of: the report's date (default: the last incident's). provisional_months: periods
     ending within this many months of it are provisional (default 6). pdf: also print
     report.pdf with a headless Chromium (default True; said and skipped when there is none).
@@ -107,6 +108,7 @@ class ReportSettings(JobSettings):
     boundary_population_col: str | None = None
     dissolve_boundaries: bool | None = None
     period: str | None = None
+    compare: str | None = None
     as_of: str | None = None
     provisional_months: int | None = None
     pdf: bool | None = None
@@ -272,6 +274,9 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     if length not in REPORT_PERIODS:
         raise ParameterError(f"`period` must be one of {', '.join(REPORT_PERIODS)}, not {length!r}")
     gate = open_gate(record, settings, audience, ledger_settings=_ledger_settings(settings, length))
+    if record.pick("compare", settings.compare, "previous-year") != "previous-year":
+        raise ParameterError(f"`compare` {settings.compare!r}: a report compares a period with the same period a "
+                             "year earlier (previous-year); adjacent periods differ by season")
     provisional_months = int(record.pick("provisional_months", settings.provisional_months, PROVISIONAL_MONTHS))
     period = report_period(used[OCCURRED_AT], length, settings.as_of)
     shown_as_of = None if not settings.as_of else (

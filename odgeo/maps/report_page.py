@@ -232,6 +232,7 @@ def _drugs(c: ReportContent, gate: Gate) -> list[str]:
     if c.drugs is None:
         return ["<h2>Drugs involved</h2>", "<p>The input has no suspected-drug column.</p>"]
     groups = c.drugs["groups"]
+    total = c.rates.loc[c.rates["area"] == TOTAL_AREA, "count"].iloc[0]
     rows = []
     for group, n in groups.items():
         if smallest_count(gate) and group in set(PARENTS.values()):
@@ -239,9 +240,13 @@ def _drugs(c: ReportContent, gate: Gate) -> list[str]:
         if n == 0 and group not in ("fentanyl", "xylazine", "cocaine", "methamphetamine"):
             continue
         label = html.escape(GROUP_LABELS.get(group, group))
-        rows.append(f"<tr><td>{label}</td><td class='num'>{html.escape(_drug_count(gate, n))}</td></tr>")
+        shown = n is not None and n >= smallest_count(gate)  # the gate says a small count (0 too) in words
+        share = f"{n / total:.0%}" if shown and pd.notna(total) and total else "—"
+        rows.append(f"<tr><td>{label}</td><td class='num'>{html.escape(_drug_count(gate, n))}</td>"
+                    f"<td class='num'>{share}</td></tr>")
     return ["<h2>Drugs involved</h2>",
-            "<table><tr><th>Drug group</th><th>Overdoses</th></tr>" + "".join(rows) + "</table>",
+            f"<table><tr><th>Drug group</th><th>Overdoses</th><th>Share of the {html.escape(c.period_label)} "
+            "total</th></tr>" + "".join(rows) + "</table>",
             f"<p class='key'>From {_read_from(c.drugs)}, read by odgeo's drug terms (docs/drugs.md). An overdose "
             "can involve several drugs, so the groups do not add up. "
             + ("Groups that hold others (any opioid, any stimulant) are shown to the team only: the difference "
