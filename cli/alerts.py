@@ -54,6 +54,13 @@ from .options import (
 @click.option("--scan-max-p", type=FiniteFloat(0.0001, 1), metavar="P",
               help=f"Largest p-value of a scan alert (default {defaults.SCAN_MAX_P}: a recurrence interval of "
                    "100 days, NYC).")
+@click.option("--watch-drugs", metavar="GROUP,GROUP",
+              help="Also watch these drug groups of the suspected-drug column (e.g. xylazine,nitazene,fentanyl): "
+                   "each one's own spikes, its first appearance, and its share of overdoses rising (kinds "
+                   "threshold:GROUP, ears:GROUP, first:GROUP, share:GROUP).")
+@click.option("--new-drug-months", type=click.IntRange(1, 120), metavar="N",
+              help="With --watch-drugs: a group unseen for N months before the window appears for the first "
+                   "time (default 12).")
 @click.option("--notify", metavar="smtp://HOST:PORT", help="Send summary.html by e-mail through this SMTP server.")
 @click.option("--to", "recipients", multiple=True, metavar="ADDRESS", help="Recipient of --notify (repeat).")
 @click.option("--from", "sender", metavar="ADDRESS", help=f"Sender of --notify (default {defaults.SENDER}).")
@@ -68,7 +75,9 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
     An area is in alert when its incidents in the last 24 hours (to --as-of)
     reach its threshold; the areas next to it get a neighbour alert; EARS
     compares the last day with the week before; --scan adds odgeo scan's
-    space-time clusters (kind scan). With --history, a rerun the
+    space-time clusters (kind scan); --watch-drugs adds, per drug group,
+    its own spikes, its first appearance in an area or anywhere, and its
+    share rising (docs/drugs.md). With --history, a rerun the
     next day marks alerts ongoing or ended instead of new.
 
     \b
@@ -85,6 +94,7 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
     Examples:
       odgeo alerts ems.csv --out today/ --timezone America/Chicago --history alerts-history.csv
       odgeo alerts deaths.csv --out today/ --areas counties.geojson --area-name-col NAME --backtest
+      odgeo alerts ems.csv --out today/ --watch-drugs xylazine,nitazene --history alerts-history.csv
     """
     from pathlib import Path
 

@@ -14,7 +14,10 @@ The public sees:
   days reaching a threshold, and no count of H3 areas;
 - where the areas are H3 cells (which exist because incidents fell in them),
   only the cells in alert and ``all`` are listed, so the files do not draw
-  where incidents happened.
+  where incidents happened;
+- drug alerts (``--watch-drugs``) only where their count is at least ``min_count``:
+  a rare drug is where small counts hide, and "the first xylazine overdose in an area"
+  says its count is 1 or more whatever the table hides.
 """
 
 from __future__ import annotations
@@ -27,8 +30,15 @@ from ..publish.gate import AlertFiles, Gate
 from ..publish.privacy import hidden_counts
 from ..publish.public import PublicGate
 
-__all__ = ["alert_files", "public_alert_section", "public_alert_table", "public_daily_hidden", "public_ears_table",
-           "public_thresholds"]
+__all__ = [
+    "alert_files",
+    "public_alert_section",
+    "public_alert_table",
+    "public_daily_hidden",
+    "public_drug_alerts",
+    "public_ears_table",
+    "public_thresholds",
+]
 
 
 def alert_files(gate: Gate, alerts: pd.DataFrame, ears: pd.DataFrame, counts: np.ndarray, names: list[str],
@@ -60,9 +70,19 @@ def alert_files(gate: Gate, alerts: pd.DataFrame, ears: pd.DataFrame, counts: np
         return AlertFiles(alerts, ears, thresholds, None, None, "%d %b %H:%M")
     shown = {*alerts["area"], names[-1]} if cells_are_areas else None
     gate.view_section("alerts", public_alert_section)
+    gate.view_section("drug_alerts", public_drug_section)
     hidden = public_daily_hidden(counts, len(names) - 1, gate.limit)
     return AlertFiles(public_alert_table(alerts, gate.limit), public_ears_table(ears, days[-1], shown),
                       public_thresholds(thresholds, gate.limit, shown), shown, hidden, "%d %b")
+
+
+def public_drug_alerts(gate: Gate, alerts: pd.DataFrame) -> pd.DataFrame:
+    """The alerts the audience may know of: for the public, no drug alert with a count under ``min_count``."""
+    if not isinstance(gate, PublicGate) or alerts.empty:
+        return alerts
+    drug = alerts["kind"].astype(str).str.contains(":", regex=False)
+    small = pd.to_numeric(alerts["count"], errors="coerce").fillna(0) < gate.limit
+    return alerts[~(drug & small)].reset_index(drop=True)
 
 
 def public_alert_table(alerts: pd.DataFrame, min_count: int) -> pd.DataFrame:
@@ -108,6 +128,15 @@ def public_ears_table(table: pd.DataFrame, alert_day: str, shown_areas: set[str]
     if shown_areas is not None:
         out = out[out["area"].isin(shown_areas)]
     return out[["area", "date", "method", "alarm"]].reset_index(drop=True)
+
+
+def public_drug_section(section: dict) -> dict:
+    """run.json's drug_alerts for the public: what is watched and how, not what was found per group.
+
+    The groups' counts, shares and first appearances are the team's: a first appearance the
+    alerts table withholds (a count under ``min_count``) would be told here.
+    """
+    return {k: v for k, v in section.items() if k != "by_group"}
 
 
 def public_alert_section(section: dict) -> dict:

@@ -20,10 +20,12 @@ from ..alerts.areas import (
     read_neighbour_pairs,
 )
 from ..alerts.backtest import Backtest, backtest
+from ..alerts.drugs import NEW_DRUG_MONTHS, DrugWatch, drug_alerts
 from ..alerts.ears import DEFAULT_Z, EARS_METHODS
 from ..alerts.history import AlertHistory, history_key
-from ..alerts.public import alert_files
+from ..alerts.public import alert_files, public_drug_alerts
 from ..alerts.spikes import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
+from ..drugs.definitions import load_terms
 from ..engine.compiled import compiling_note
 from ..errors import ParameterError
 from ..incidents.dates import calendar_day
@@ -38,7 +40,7 @@ from ..publish.restricted import Gate
 from ..runrecord import RunRecord
 from ..scan.cases import scan_cases
 from ..scan.statistic import DEFAULT_SCAN, scan
-from ..schema import OCCURRED_AT
+from ..schema import OCCURRED_AT, SUSPECTED_DRUG
 from ..vocabulary import plural
 from .common import (
     JobSettings,
@@ -50,6 +52,7 @@ from .common import (
     run_job,
     save_map_and_record,
     select_incidents,
+    selection_settings,
 )
 
 __all__ = ["AlertRun", "AlertSettings", "analyse_alerts", "run_alerts"]
@@ -65,7 +68,9 @@ class AlertSettings(JobSettings):
     window_hours: the alert window (24). scan / scan_max_p: add the clusters of
     ``odgeo scan`` (its defaults) with a p-value up to scan_max_p (0.01). ears: methods ("c1", "c2", "c3"); ears_z:
     z per method; ears_min_sd: the EARS minimum SD (0.5). history: the alert
-    history file. backtest: replay the methods over the history.
+    history file. backtest: replay the methods over the history. watch_drugs: drug groups
+    watched for spikes, first appearances and rising shares (:mod:`odgeo.alerts.drugs`);
+    new_drug_months: how long a group must be absent to appear "for the first time" (12).
     """
 
     as_of: str | None = None
@@ -82,6 +87,8 @@ class AlertSettings(JobSettings):
     backtest: bool | None = None
     scan: bool | None = None
     scan_max_p: float | None = None
+    watch_drugs: tuple[str, ...] | None = None
+    new_drug_months: int | None = None
 
     def state_files(self) -> dict[str, str]:
         """The ledger and the alert history (see :meth:`JobSettings.state_files`)."""
@@ -156,7 +163,7 @@ def run_alerts(path, out_dir, settings: AlertSettings | None = None, *, overwrit
         What was computed and written.
     """
     settings = settings or AlertSettings()
-    return run_job("alerts", path, out_dir, settings, overwrite=overwrite, progress=progress,
+    return run_job("alerts", path, out_dir, selection_settings(settings), overwrite=overwrite, progress=progress,
                    analyse=lambda read, **kw: analyse_alerts(read, settings, **kw), write=_write_products)
 
 
@@ -202,7 +209,8 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     audience = pick_audience(record, settings)
     tz = str(read.incidents[OCCURRED_AT].dt.tz or settings.timezone or "UTC")
     given_as_of = parse_as_of(settings.as_of, tz, read.incidents[OCCURRED_AT])
-    read, used, rows = select_incidents(read, settings, record, require_dates="odgeo alerts", as_of=given_as_of)
+    read, used, rows = select_incidents(read, selection_settings(settings), record, require_dates="odgeo alerts",
+                                        as_of=given_as_of)
     gate = open_gate(record, settings, audience, daily=True)  # run every morning
     times = used[OCCURRED_AT]
     as_of = given_as_of if given_as_of is not None else latest_time(times)
@@ -220,15 +228,19 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     alerts, derivation, ears_table = current_alerts(series, areas, rule=rule, fixed=fixed, methods=methods,
                                                     ears_z=ears_z, min_sd=min_sd)
     scan_rows, rarity = _scan_alerts(settings, used, areas, as_of, record, say)
-    if len(scan_rows):
-        alerts = pd.concat([alerts, scan_rows], ignore_index=True)
+    drug_rows, watch = _drug_alerts(settings, used, areas, series, as_of, record, window_hours=window_hours,
+                                    rule=rule, fixed=fixed, methods=methods, ears_z=ears_z, min_sd=min_sd)
+    for extra in (scan_rows, drug_rows):
+        if len(extra):
+            alerts = pd.concat([alerts, extra], ignore_index=True)
     history = _history(settings, areas, read, tz)
-    alerts = (history or AlertHistory.single_run()).update(alerts, as_of)
+    alerts = public_drug_alerts(gate, (history or AlertHistory.single_run()).update(alerts, as_of))
     files = alert_files(gate, alerts, ears_table, series.counts, series.names, series.days, derivation,
                              cells_are_areas=areas.source["kind"] == "h3")
     record.param("as_of", files.moment(as_of), "given" if given_as_of is not None else "default",
                  None if given_as_of is not None else "the latest incident (the end of its day when it has no time)")
-    sentences = [alert_sentence(row, gate, files.time_format, window_hours, rarity, place=areas.place)
+    sentences = [alert_sentence(row, gate, files.time_format, window_hours, rarity, place=areas.place,
+                                new_drug_months=watch.new_drug_months if watch else NEW_DRUG_MONTHS)
                  for row in alerts.itertuples(index=False)]
     files.alerts.insert(len(files.alerts.columns), "sentence", sentences)
     test = None
@@ -245,13 +257,38 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     record.sections["alerts"] = section
     record.sections["thresholds"] = files.thresholds
     fmap = _map(settings, read, alerts, areas, files, gate, as_of)
+    title = settings.title or f"Overdose spike alerts{involving(selection_settings(settings))}"
     page = summary_page(alerts=files.alerts, series=series, files=files, areas=areas, gate=gate, as_of=as_of,
-                        backtest=test, title=settings.title or f"Overdose spike alerts{involving(settings)}",
-                        source=read.source_name)
+                        backtest=test, title=title, source=read.source_name)
     return AlertRun(read, used, areas, series, as_of, alerts, files, test, history, fmap, page, record, audience,
                     gate, rows)
 
 
+
+
+def _drug_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAreas, series, as_of: pd.Timestamp,
+                 record: RunRecord, **rules) -> tuple[pd.DataFrame, DrugWatch | None]:
+    """Alerts per drug group watched (:mod:`odgeo.alerts.drugs`), read from the suspected-drug column."""
+    if not settings.watch_drugs:
+        if settings.new_drug_months is not None:
+            raise ParameterError("`new_drug_months` applies with `watch_drugs`")
+        return pd.DataFrame(), None
+    terms = load_terms(settings.drug_terms)
+    unknown = [g for g in settings.watch_drugs if g not in terms.groups]
+    if unknown:
+        raise ParameterError(f"`watch_drugs` {unknown[0]!r} is not a drug group; the groups are "
+                             f"{', '.join(terms.groups)}, or add one with `drug_terms`")
+    if SUSPECTED_DRUG not in used.columns or used[SUSPECTED_DRUG].isna().all():
+        raise ParameterError("`watch_drugs` reads the incidents' suspected-drug column, and the input has none "
+                             "(or it is empty); name it with --drug-col")
+    months = int(record.pick("new_drug_months", settings.new_drug_months, NEW_DRUG_MONTHS))
+    if months < 1:
+        raise ParameterError(f"`new_drug_months` must be 1 or more, not {months}")
+    record.param("watch_drugs", list(settings.watch_drugs), "given")
+    watch = DrugWatch(tuple(settings.watch_drugs), new_drug_months=months)
+    rows, section = drug_alerts(used[SUSPECTED_DRUG], used[OCCURRED_AT], areas, series, as_of, terms, watch, **rules)
+    record.sections["drug_alerts"] = section
+    return rows, watch
 
 
 def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAreas, as_of: pd.Timestamp,

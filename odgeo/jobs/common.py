@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -261,6 +261,18 @@ def drug_selection(settings: JobSettings) -> DrugSelection | None:
                               terms=settings.drug_terms)
     selection.table()
     return selection
+
+
+S = TypeVar("S", bound="JobSettings")
+
+
+def selection_settings(settings: S) -> S:
+    """The settings that choose the incidents.
+
+    Without `drug`, `drug_columns` and `drug_terms` serve another reading (the report's drug
+    panel, the alerts' watched drugs) and leave every incident in.
+    """
+    return settings if settings.drug else replace(settings, drug_columns=None, drug_terms=None)
 
 
 def involving(settings: JobSettings) -> str:

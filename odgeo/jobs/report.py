@@ -74,6 +74,7 @@ from .common import (
     run_job,
     save_record,
     select_incidents,
+    selection_settings,
 )
 
 __all__ = ["ReportRun", "ReportSettings", "analyse_report", "run_report"]
@@ -182,14 +183,9 @@ def run_report(path, out_dir, settings: ReportSettings | None = None, *, overwri
     """
     settings = settings or ReportSettings()
     _check_jurisdiction_settings(settings)
-    return run_job("report", path, out_dir, _selection_settings(settings), overwrite=overwrite, progress=progress,
+    return run_job("report", path, out_dir, selection_settings(settings), overwrite=overwrite, progress=progress,
                    analyse=lambda read, **kw: analyse_report(read, settings, **kw), write=_write_products,
                    read_input=lambda record, say: read_report_input(path, settings, record, say))
-
-
-def _selection_settings(settings: ReportSettings) -> ReportSettings:
-    """The settings that choose the incidents: without `drug`, the drug columns feed the drug panel only."""
-    return settings if settings.drug else replace(settings, drug_columns=None, drug_terms=None)
 
 
 def _ledger_settings(settings: ReportSettings, length: str) -> dict:
@@ -216,7 +212,7 @@ def read_report_input(path, settings: ReportSettings, record: RunRecord,
     They are carried on the incidents as ``area_name``, ``age`` and ``sex`` (text; absent when the
     file has no such column). A folder or glob is read as every command reads it, without them.
     """
-    selecting = _selection_settings(settings)
+    selecting = selection_settings(settings)
     source = input_source(path, selecting)
     if settings.area_col:  # a place name stands for coordinates: rows with a town and no point are kept
         source = replace(source, read=replace(source.read, place_column=settings.area_col))
@@ -268,7 +264,7 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     record = record or RunRecord("report")
     say = progress or (lambda step: None)
     audience = pick_audience(record, settings)
-    read, used, rows = select_incidents(read, _selection_settings(settings), record,
+    read, used, rows = select_incidents(read, selection_settings(settings), record,
                                         require_dates="a report by period", unlocated_used=bool(settings.area_col))
     length = record.pick("period", settings.period, "quarter")
     if length not in REPORT_PERIODS:
@@ -314,7 +310,7 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     record.sections["report"] = _report_section(period, rates, fit, provisional, drugs, settings, read, people)
     gate.view_section("report", lambda section: _public_section(section, shown_rates, shown_drugs, shown_people))
     content = ReportContent(
-        title=settings.title or f"{what.capitalize()}{involving(_selection_settings(settings))}: {period.label()}",
+        title=settings.title or f"{what.capitalize()}{involving(selection_settings(settings))}: {period.label()}",
         what=what,
         period_label=period.label(), earlier_label=period.label(period.earlier), period_words=length,
         made=_made(gate, settings.as_of, period), rates=shown_rates, trend=shown_trend, trend_fit=fit,

@@ -9,12 +9,14 @@ alert only, since daily counts are small), and the backtest when there is one.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from ..alerts.areas import ALL_AREAS
+from ..alerts.drugs import NEW_DRUG_MONTHS, drug_label, drug_of_kind
 from ..alerts.spikes import DailySeries
 from ..incidents.dates import end_day, is_day_start
 from ..publish.gate import AlertFiles
@@ -22,7 +24,8 @@ from ..publish.gate import AlertFiles
 __all__ = ["CHART_DAYS", "alert_sentence", "area_heading", "chance_phrase", "scan_sentence", "summary_page"]
 
 CHART_DAYS = 90
-KIND_WORDS = {"threshold": "spike", "neighbour": "neighbouring spike", "ears": "EARS", "scan": "space-time cluster"}
+KIND_WORDS = {"threshold": "spike", "neighbour": "neighbouring spike", "ears": "EARS", "scan": "space-time cluster",
+              "first": "first appearance", "share": "rising share"}
 STATUS_COLOURS = {"new": "#b2182b", "ongoing": "#ef8a62", "ended": "#878787"}
 
 
@@ -74,13 +77,17 @@ def scan_sentence(row, gate, max_days: int, permutations: int) -> str:
 
 
 def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, str] | None = None,
-                   place: Callable[[str], str] | None = None) -> str:
+                   place: Callable[[str], str] | None = None, new_drug_months: int = NEW_DRUG_MONTHS) -> str:
     """One alert in words, with counts as the audience may see them.
 
     ``rarity``: :func:`chance_phrase` by area; ``place``: an area's name in words
-    (:meth:`odgeo.alerts.areas.AlertAreas.place`; default: the name, "the whole input" for ``all``).
+    (:meth:`odgeo.alerts.areas.AlertAreas.place`; default: the name, "the whole input" for ``all``);
+    ``new_drug_months``: how far back a drug's first appearance looked.
     """
     place = place or (lambda name: "the whole input" if name == ALL_AREAS else name)
+    kind, group = drug_of_kind(row.kind)
+    if group is not None and row.status != "ended":
+        return _drug_sentence(row, kind, group, gate, fmt, window_hours, rarity, place, new_drug_months)
     area = place(str(row.area))
     when = moment_text(row.window_end, fmt)
     limit = row.threshold_or_expected
@@ -123,13 +130,40 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
     return f"{n.capitalize()} {_overdoses(n)} in {area} on the day to {when}{bound} ({kind_words(row)}).{more}"
 
 
+def _drug_sentence(row, kind: str, group: str, gate, fmt: str, window_hours: float, rarity, place,
+                   new_drug_months: int) -> str:
+    """A drug alert in words: the drug named in the sentence."""
+    label = drug_label(group)
+    area = place(str(row.area))
+    when = moment_text(row.window_end, fmt)
+    n = gate.count(int(row.count))
+    if kind == "first":
+        where = "anywhere" if row.area == ALL_AREAS else "there"
+        return (f"{n.capitalize()} {_overdoses(n)} involving {label} in {area} in the {window_hours:g} hours to "
+                f"{when}: the first {where} in at least {new_drug_months} months.")
+    if kind == "share":
+        days = max(1, round((pd.Timestamp(row.window_end) - pd.Timestamp(row.window_start)) / pd.Timedelta(days=1)))
+        expected = (f", where its share of the weeks before leads to expect {float(row.threshold_or_expected):.1f}"
+                    if gate.shows(row.threshold_or_expected) else "")
+        return (f"{label[0].upper()}{label[1:]} was involved in {n} of the overdoses of the {days} days to {when}"
+                f"{expected}: its share is rising.")
+    plain = alert_sentence(row._replace(kind=kind), gate, fmt, window_hours, rarity, place)
+    return _OVERDOSES.sub(lambda m: f"{m.group(0)} involving {label}", plain, count=1)
+
+
+_OVERDOSES = re.compile(r"\boverdoses?\b")
+
+
 def kind_words(row) -> str:
-    """An alert's kind for a reader: "spike", "EARS C1 and C2"."""
+    """An alert's kind for a reader: "spike", "EARS C1 and C2", "xylazine spike"."""
+    kind, group = drug_of_kind(row.kind)
     methods = [m.strip() for m in str(getattr(row, "methods", "") or "").split(",") if m.strip()]
-    if row.kind != "ears" or not methods:
-        return KIND_WORDS[row.kind]
-    listed = methods[0] if len(methods) == 1 else f"{', '.join(methods[:-1])} and {methods[-1]}"
-    return f"EARS {listed}"
+    if kind != "ears" or not methods:
+        words = KIND_WORDS[kind]
+    else:
+        listed = methods[0] if len(methods) == 1 else f"{', '.join(methods[:-1])} and {methods[-1]}"
+        words = f"EARS {listed}"
+    return words if group is None else f"{drug_label(group)} {words}"
 
 
 def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles, areas, gate, as_of,

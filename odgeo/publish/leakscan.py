@@ -248,6 +248,10 @@ def _parts_problems(doc: dict, min_count: int):
 def _record_problems(doc: dict, min_count: int):
     """Small counts, bounds, and figures measured on single incidents, anywhere in a run record."""
     yield from _parts_problems(doc, min_count)
+    drugs = doc.get("drug_alerts")
+    if isinstance(drugs, dict) and drugs.get("by_group"):
+        yield "drug findings", ("run.json drug_alerts.by_group says which drugs appeared where and how often, "
+                                "beside an alerts table that withholds the small ones")
     text = json.dumps(doc)
     for key in _MEASURED:
         if f'"{key}"' in text:

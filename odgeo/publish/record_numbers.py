@@ -76,6 +76,9 @@ PUBLIC_NUMBERS = (
     # The outreach backtest: its settings, and shares public.backtest_view hides under min_count repeats.
     "backtest.n_mornings", "backtest.capacity", "backtest.horizon_days", "backtest.orderings*.share",
     # The report's trend: a fit over every final period (one small period does not move it to a count).
+    # odgeo alerts --watch-drugs: how far back a first appearance looks, the share test's days and p.
+    "drug_alerts.new_drug_months", "drug_alerts.share.recent_days", "drug_alerts.share.baseline_days",
+    "drug_alerts.share.max_p",
     "report.trend.annual_percent_change", "report.trend.low", "report.trend.high", "report.trend.periods",
     "report.trend.dispersion", "boundaries.n_areas", "boundaries.n_areas_without_population",
 )
