@@ -81,6 +81,8 @@ def test_a_first_appearance_and_a_rising_share_are_announced(tmp_path):
     assert "2 suspected overdoses involving xylazine in Westgate" in output
     assert "the first there in at least 12 months" in output
     assert "Methamphetamine and other stimulants was involved in 12 of the overdoses of the 7 days" in output
+    page = (tmp_path / "team" / "summary.html").read_text()
+    assert "Drugs watched" in page and f"12 of 23 ({12 / 23:.0%})" in page and "first appearance" in page
 
 
 def test_nothing_is_announced_without_the_history_or_the_rise(tmp_path):
@@ -102,6 +104,8 @@ def test_the_public_hears_of_a_drug_only_from_min_count(tmp_path):
     empty = gpd.GeoDataFrame({"incident_id": pd.Series([], dtype=str),
                               "occurred_at": pd.Series([], dtype="datetime64[ns]")}, geometry=[], crs="EPSG:4326")
     assert scan_public_outputs(tmp_path / "public", empty, min_count=10) == []
+    page = (tmp_path / "public" / "summary.html").read_text()
+    assert "Drugs watched" in page and "of 23" not in page and "rising share" in page
     record = json.loads((tmp_path / "public" / "run.json").read_text())
     assert "by_group" not in record["drug_alerts"] and "withheld_numbers" not in record
     # the adversary reads run.json: put the team's findings back, and the scanner says so

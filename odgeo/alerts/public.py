@@ -130,6 +130,13 @@ def public_ears_table(table: pd.DataFrame, alert_day: str, shown_areas: set[str]
     return out[["area", "date", "method", "alarm"]].reset_index(drop=True)
 
 
+def drug_panel(gate: Gate, section: dict | None) -> dict | None:
+    """What summary.html's drug panel may say: the team every figure, the public what is watched."""
+    if section is None or not isinstance(gate, PublicGate):
+        return section
+    return public_drug_section(section)
+
+
 def public_drug_section(section: dict) -> dict:
     """run.json's drug_alerts for the public: what is watched and how, not what was found per group.
 

@@ -23,7 +23,7 @@ from ..alerts.backtest import Backtest, backtest
 from ..alerts.drugs import NEW_DRUG_MONTHS, DrugWatch, drug_alerts
 from ..alerts.ears import DEFAULT_Z, EARS_METHODS
 from ..alerts.history import AlertHistory, history_key
-from ..alerts.public import alert_files, public_drug_alerts
+from ..alerts.public import alert_files, drug_panel, public_drug_alerts
 from ..alerts.spikes import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
 from ..drugs.definitions import load_terms
 from ..engine.compiled import compiling_note
@@ -259,7 +259,8 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     fmap = _map(settings, read, alerts, areas, files, gate, as_of)
     title = settings.title or f"Overdose spike alerts{involving(selection_settings(settings))}"
     page = summary_page(alerts=files.alerts, series=series, files=files, areas=areas, gate=gate, as_of=as_of,
-                        backtest=test, title=title, source=read.source_name)
+                        backtest=test, title=title, source=read.source_name,
+                        drugs=drug_panel(gate, record.sections.get("drug_alerts")))
     return AlertRun(read, used, areas, series, as_of, alerts, files, test, history, fmap, page, record, audience,
                     gate, rows)
 

@@ -167,7 +167,7 @@ def kind_words(row) -> str:
 
 
 def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles, areas, gate, as_of,
-                 backtest, title: str, source: str) -> str:
+                 backtest, title: str, source: str, drugs: dict | None = None) -> str:
     """summary.html: the alerts in words, a map of the areas and the recent days' counts.
 
     Self-contained: inline CSS and SVG, no script, no external resource.
@@ -190,6 +190,9 @@ def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles
         The backtest's summary, or None.
     title, source
         The page's title and the input's name.
+    drugs
+        run.json's drug_alerts as the audience may read it (:func:`odgeo.alerts.public.drug_panel`),
+        or None when no drug is watched.
 
     Returns
     -------
@@ -211,6 +214,8 @@ def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles
             f"<li><span class='badge' style='background:{STATUS_COLOURS[r.status]}'>{html.escape(r.status)}</span> "
             f"<b>{html.escape(kind_words(r))}</b>: {html.escape(r.sentence)}</li>" for r in alerts.itertuples())
         parts.append(f"<h2>Alerts ({len(live)} live)</h2><ul class='alerts'>{items}</ul>")
+    if drugs is not None:
+        parts.append(_drug_panel(drugs, live))
     parts.append("<h2>Areas</h2>" + _svg_map(areas, live, files.shown_areas))
     charts = [_chart(series, name, files, alerts, area_heading(areas, name)) for name in dict.fromkeys(live["area"])]
     if charts:
@@ -219,6 +224,34 @@ def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles
         parts.append("<h2>Backtest</h2>" + _backtest_svg(backtest.table) + _backtest_table(backtest.table))
     parts.append("<p class='foot'>What each alert means: docs/alerts.md. Every setting: run.json.</p>")
     return PAGE.format(title=html.escape(title), body="\n".join(parts))
+
+
+def _drug_panel(drugs: dict, live: pd.DataFrame) -> str:
+    """The drugs watched: each one's live alerts, and (for the team) its window's count and its shares."""
+    kinds = [drug_of_kind(k) for k in live["kind"]]
+    figures = drugs.get("by_group") or {}
+    head = "<tr><th>Drug group</th><th>Live alerts</th>" + (
+        "<th>In the window</th><th>Share, last 7 days</th><th>Share, 8 weeks before</th>" if figures else "") + "</tr>"
+    rows = []
+    for group in drugs["groups"]:
+        mine = sorted({KIND_WORDS[k] for k, g in kinds if g == group})
+        cells = f"<td>{html.escape(drug_label(group))}</td><td>{html.escape(', '.join(mine) or 'none')}</td>"
+        if figures:
+            found = figures.get(group, {})
+            share = found.get("share", {})
+            cells += (f"<td class='num'>{found.get('n_in_window', 0):,}</td>"
+                      f"<td class='num'>{_share(share.get('recent'))}</td>"
+                      f"<td class='num'>{_share(share.get('baseline'))}</td>")
+        rows.append(f"<tr>{cells}</tr>")
+    return ("<h2>Drugs watched</h2><table class='drugs'>" + head + "".join(rows) + "</table>"
+            "<p class='key'>From the suspected-drug column (docs/drugs.md): each group's own spikes, its first "
+            "appearance, and its share of all overdoses rising.</p>")
+
+
+def _share(pair) -> str:
+    if not pair or not pair[1]:
+        return "—"
+    return f"{pair[0]:,} of {pair[1]:,} ({pair[0] / pair[1]:.0%})"
 
 
 def _svg_map(areas, live: pd.DataFrame, shown: set[str] | None, width: int = 320, height: int = 240) -> str:
@@ -340,7 +373,7 @@ ul.alerts {{ padding-left: 1em; }} ul.alerts li {{ margin-bottom: 0.5em; }}
 svg.map, svg.chart {{ width: 100%; max-width: 320px; height: auto; background: #fff; border: 1px solid #ddd; }}
 .wide {{ overflow-x: auto; max-width: 100%; }}
 table {{ border-collapse: collapse; font-size: 0.75em; }} td, th {{ border: 1px solid #ddd; padding: 2px 4px; }}
-th {{ font-weight: 600; vertical-align: bottom; }}
+th {{ font-weight: 600; vertical-align: bottom; }} td.num {{ text-align: right; }}
 </style></head>
 <body>
 {body}
