@@ -50,7 +50,8 @@ _SETTING = re.compile(r'`([A-Za-z_]\w*(?:\["\w+"\])?)`')
 #: Settings of the library whose flag is not their name.
 _COLUMN_FLAGS = {f'columns["{role}"]': flag for role, flag in (
     ("longitude", "--lon-col"), ("latitude", "--lat-col"), ("occurred_at", "--date-col"),
-    ("incident_id", "--id-col"), ("outcome", "--outcome-col"), ("location", "--location-col"))}
+    ("incident_id", "--id-col"), ("outcome", "--outcome-col"), ("location", "--location-col"),
+    ("suspected_drug", "--drug-col"))}
 
 
 def _flags() -> dict[str, str]:

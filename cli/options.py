@@ -239,6 +239,9 @@ column_options = _stack(
     click.option("--location-col", metavar="COL",
                  help="One column holding both coordinates, as '(41.30, -72.92)' or 'POINT (-72.92 41.30)' "
                       "(used when there are no longitude/latitude columns)."),
+    click.option("--drug-col", metavar="COL",
+                 help="Suspected drug or cause-of-death text column (default: detected: suspected_drug, drug, "
+                      "substance, cause_of_death, COD ...)."),
 )
 
 input_options = _stack(
@@ -393,6 +396,7 @@ def columns_from(kwargs: dict) -> dict[str, str | None]:
         "incident_id": kwargs.pop("id_col", None),
         "outcome": kwargs.pop("outcome_col", None),
         "location": kwargs.pop("location_col", None),
+        "suspected_drug": kwargs.pop("drug_col", None),
     }
 
 

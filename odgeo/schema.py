@@ -116,7 +116,7 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "naloxonedoses", "narcandoses", "naloxone", "narcan", "naloxonegiven", "narcangiven",
         "naloxoneadministered", "narcanadministered",
     ),
-    SUSPECTED_DRUG: ("suspecteddrug", "drug", "suspectedsubstance", "substance", "drugtype"),
+    SUSPECTED_DRUG: ("suspecteddrug", "drug", "suspectedsubstance", "substance", "drugtype", "causeofdeath", "cod"),
     ADDRESS: ("address", "fulladdress", "streetaddress", "incidentaddress", "addr"),
     # One text column holding both coordinates ("(lat, lon)" or WKT); used only when
     # there are no longitude/latitude columns, and when auto-detected only if most
@@ -196,7 +196,7 @@ def detect_columns(
 
 #: How a message names each role's column setting (the command line says its flag: --lon-col).
 ROLE_OPTIONS = {role: f'`columns["{role}"]`' for role in ("longitude", "latitude", OCCURRED_AT, INCIDENT_ID, OUTCOME,
-                                                            "location")}
+                                                            "location", SUSPECTED_DRUG)}
 
 
 def other_candidates(columns: list[str], chosen: dict[str, str | None],

@@ -468,6 +468,74 @@ AGE_SHARES = {"0-14": 0.182, "15-24": 0.130, "25-34": 0.139, "35-44": 0.129, "45
               "65+": 0.169}
 
 
+# ----------------------------------------------------------------------------- deaths
+
+DEATHS_SEED = 4646
+#: Cause-of-death text as a medical examiner writes it, by the incident's suspected drug (misspellings included).
+CAUSES = {"fentanyl": ["ACUTE FENTANYL TOXICITY", "FENTANYL INTOXICATION", "ACUTE FENTANLY TOXICITY",
+                       "ACUTE INTOXICATION DUE TO THE COMBINED EFFECTS OF FENTANYL AND COCAINE"],
+          "heroin": ["ACUTE HEROIN INTOXICATION", "ACUTE HEROIN AND FENTANYL TOXICITY", "HEROIN AND ETOH TOXICITY"],
+          "opioid, unspecified": ["OPIATE TOXICITY", "ACUTE OPIOID INTOXICATION"],
+          "oxycodone": ["OXYCODONE TOXICITY", "ACUTE OXYCODONE AND ETOH INTOXICATION"],
+          "methamphetamine and opioid": ["COMBINED DRUG (FENTANYL, METHAMPHETAMINE) TOXICITY",
+                                         "ACUTE METH AND FENTANYL TOXICITY"],
+          "unknown": ["PENDING", "MIXED DRUG TOXICITY", "PENDING TOXICOLOGY"]}
+#: The planted new drug: xylazine in Eastside's deaths from five weeks before the end, more of them in
+#: the last week, and on the last day the first in Westgate (a first appearance and a rising share).
+XYLAZINE = {"baseline": ["2025-11-28 03:10", "2025-12-06 22:40", "2025-12-15 14:05"], "last_week": "2025-12-25",
+            "n_last_week": 6, "area_xy": ((1000, 3000), (-1000, 1000)), "first_in": "Westgate",
+            "first_xy": ((-3000, -1000), (1000, 3000)), "first_at": "2025-12-31 10:20"}
+
+
+def deaths(out_dir: Path, incidents: list[dict]) -> None:
+    """deaths.csv: the medical examiner's view of the fatal incidents, with cause-of-death text and xylazine planted."""
+    rng = np.random.default_rng(DEATHS_SEED)
+    rows = []
+    for r in incidents:
+        if r.get("outcome") != "fatal" or not r.get("longitude") or r.get("_kind") is None:
+            continue
+        when = _iso_time(r["occurred_at"])
+        if when is None:
+            continue
+        cause = str(rng.choice(CAUSES.get(r["suspected_drug"], CAUSES["unknown"])))
+        rows.append([when, r["longitude"], r["latitude"], _age(rng, r["age_band"]), r["sex"], cause])
+    (x0, x1), (y0, y1) = XYLAZINE["area_xy"]
+    days = [f"{np.datetime64(XYLAZINE['last_week']) + np.timedelta64(k, 'D')} {int(rng.integers(0, 24)):02d}:"
+            f"{int(rng.integers(0, 60)):02d}" for k in range(XYLAZINE["n_last_week"])]
+    for when in XYLAZINE["baseline"] + days:
+        lon, lat = to_lonlat(rng.uniform(x0 + 200, x1 - 200), rng.uniform(y0 + 200, y1 - 200))
+        rows.append([when, f"{lon:.6f}",
+                     f"{lat:.6f}", int(rng.integers(22, 60)), str(rng.choice(["M", "F"])),
+                     str(rng.choice(["ACUTE FENTANYL AND XYLAZINE TOXICITY", "FENTANYL, XYLAZINE TOXICITY",
+                                     "COMBINED DRUG (FENTANYL, XYLAZINE, COCAINE) TOXICITY"]))])
+    (x0, x1), (y0, y1) = XYLAZINE["first_xy"]
+    lon, lat = to_lonlat(rng.uniform(x0 + 200, x1 - 200), rng.uniform(y0 + 200, y1 - 200))
+    rows.append([XYLAZINE["first_at"], f"{lon:.6f}", f"{lat:.6f}", 41, "M", "ACUTE FENTANYL AND XYLAZINE TOXICITY"])
+    rows.sort(key=lambda row: row[0])
+    write_csv(out_dir / "deaths.csv", ["case_number", "date_of_death", "longitude", "latitude", "age", "sex",
+                                       "cause_of_death", "manner_of_death"],
+              [[f"ME-{row[0][2:4]}-{k + 1:04d}", *row, "Accident"] for k, row in enumerate(rows)])
+
+
+def _iso_time(text: str) -> str | None:
+    """An incident's time as YYYY-MM-DD HH:MM, from the formats the incident table mixes (None: unreadable)."""
+    for pattern, order in ((r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})", "ymd"),
+                           (r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})", "mdy")):
+        m = re.match(pattern, text)
+        if m:
+            a, b, c, hh, mm = m.groups()
+            y, mo, d = (a, b, c) if order == "ymd" else (c, a, b)
+            return f"{int(y):04d}-{int(mo):02d}-{int(d):02d} {int(hh):02d}:{mm}"
+    return None
+
+
+def _age(rng, band: str) -> int | str:
+    if not band:
+        return ""
+    low, _, high = band.partition("-")
+    return int(rng.integers(int(low.rstrip("+")), int(high or 80) + 1))
+
+
 def population_by_age(hoods):
     """Each neighbourhood's residents split into age groups (largest remainders, so each adds up to its total)."""
     rows = []
@@ -550,6 +618,7 @@ def main(out_dir: Path) -> None:
 
     write_truth(out_dir, incidents, faults, truth_unlocated)
     outreach_feeds(out_dir, addresses)
+    deaths(out_dir, incidents)
 
 
 def write_truth(out_dir, incidents, faults, truth_unlocated):

@@ -117,3 +117,22 @@ def test_the_public_hears_of_a_drug_only_from_min_count(tmp_path):
     (doctored / "run.json").write_text(json.dumps(record))
     found = [leak.kind for leak in scan_public_outputs(doctored, empty, min_count=10)]
     assert "drug findings" in found, found
+
+
+def test_the_sample_deaths_announce_xylazine_as_new_and_rising(tmp_path):
+    """The sample city's medical examiner file: xylazine planted (sample_geodata/generate.py, XYLAZINE)."""
+    out = tmp_path / "deaths"
+    result = CliRunner().invoke(cli, ["alerts", str(SAMPLE / "deaths.csv"), "--areas", str(AREAS),
+                                      "--assume-outcome", "fatal", "--as-of", "2025-12-31", "--timezone",
+                                      "America/Chicago", "--watch-drugs", "xylazine", "--audience", "restricted",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    alerts = pd.read_csv(out / "alerts.csv")
+    first = alerts[alerts["kind"] == "first:xylazine"]
+    assert first["area"].tolist() == ["Westgate"] and first["count"].tolist() == [1]
+    share = alerts[alerts["kind"] == "share:xylazine"]
+    deaths = pd.read_csv(SAMPLE / "deaths.csv")
+    when = pd.to_datetime(deaths["date_of_death"])
+    recent = deaths[(when >= "2025-12-25") & (when < "2026-01-01")]
+    assert share["count"].tolist() == [recent["cause_of_death"].str.contains("XYLAZINE").sum()] == [7]
+    assert "Xylazine was involved in 7 of the overdoses of the 7 days" in result.output

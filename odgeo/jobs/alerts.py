@@ -281,7 +281,7 @@ def _drug_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
                              f"{', '.join(terms.groups)}, or add one with `drug_terms`")
     if SUSPECTED_DRUG not in used.columns or used[SUSPECTED_DRUG].isna().all():
         raise ParameterError("`watch_drugs` reads the incidents' suspected-drug column, and the input has none "
-                             "(or it is empty); name it with --drug-col")
+                             "(or it is empty); name it with `columns[\"suspected_drug\"]`")
     months = int(record.pick("new_drug_months", settings.new_drug_months, NEW_DRUG_MONTHS))
     if months < 1:
         raise ParameterError(f"`new_drug_months` must be 1 or more, not {months}")
