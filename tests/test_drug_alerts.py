@@ -136,3 +136,8 @@ def test_the_sample_deaths_announce_xylazine_as_new_and_rising(tmp_path):
     recent = deaths[(when >= "2025-12-25") & (when < "2026-01-01")]
     assert share["count"].tolist() == [recent["cause_of_death"].str.contains("XYLAZINE").sum()] == [7]
     assert "Xylazine was involved in 7 of the overdoses of the 7 days" in result.output
+    section = json.loads((out / "run.json").read_text())["drug_alerts"]
+    no_term = ~deaths["cause_of_death"].str.contains(
+        "FENTAN|HEROIN|OPI|OXYCODONE|METH|COCAINE|XYLAZINE|ETOH", regex=True)
+    assert section["records_matching_no_term"] == no_term.sum() > 0  # MIXED DRUG TOXICITY, PENDING ...
+    assert section["unmatched_words"] == {}  # the examiners' own words (toxicity, mixed, pending) are known

@@ -113,16 +113,20 @@ def drug_alerts(text: pd.Series, times: pd.Series, areas: AlertAreas, series: Da
     alerts : DataFrame
         Rows as :func:`current_alerts` makes them, kinds carrying their group.
     section : dict
-        Per group: the window's count, the share test's figures, and what was not said and why.
+        Per group: the window's count, the share test's figures, and what was not said and why;
+        the records whose drug text names no group, and the words that matched no term.
     """
-    flags = flag_text(text.reset_index(drop=True), terms).flags
+    read = flag_text(text.reset_index(drop=True), terms)
+    flags = read.flags
     end = series.day_ends[-1]
     start = end - pd.Timedelta(hours=window_hours)
     rows: list[dict] = []
     section: dict = {"groups": list(watch.groups), "new_drug_months": watch.new_drug_months,
                      "share": {"recent_days": watch.share_days, "baseline_days": watch.baseline_days,
                                "max_p": watch.share_p, "test": "exact one-sided binomial (binom.test, greater)"},
-                     "by_group": {}}
+                     "by_group": {}, "records_without_drug_text": int(read.empty),
+                     "records_matching_no_term": int(read.matched_none),  # a new drug's name is a signal
+                     "unmatched_words": {w: int(n) for w, n in read.unmatched_words.head(20).items()}}
     for group in watch.groups:
         flagged = flags[group].to_numpy()
         found: dict = {"n_in_window": 0}

@@ -143,7 +143,7 @@ def public_drug_section(section: dict) -> dict:
     The groups' counts, shares and first appearances are the team's: a first appearance the
     alerts table withholds (a count under ``min_count``) would be told here.
     """
-    return {k: v for k, v in section.items() if k != "by_group"}
+    return {k: v for k, v in section.items() if k in ("groups", "new_drug_months", "share")}
 
 
 def public_alert_section(section: dict) -> dict:
