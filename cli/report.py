@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from odgeo.vocabulary import REPORT_PERIODS
+from odgeo.vocabulary import REPORT_COMPARISONS, REPORT_PERIODS
 
 from .options import (
     IncidentSource,
@@ -38,7 +38,7 @@ from .options import (
               help="Count the polygons of --boundaries that share a name as one jurisdiction.")
 @click.option("--period", type=click.Choice(REPORT_PERIODS),
               help="The period reported: the last whole one before --as-of (default quarter).")
-@click.option("--compare", type=click.Choice(["previous-year"]),
+@click.option("--compare", type=click.Choice(REPORT_COMPARISONS),
               help="What the period is compared with: the same period a year earlier (the default and the only "
                    "choice: adjacent quarters differ by season, and NCHS compares year over year).")
 @click.option("--as-of", metavar="DATE", help="The report's date, YYYY-MM-DD (default: the last incident's date).")

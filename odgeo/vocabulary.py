@@ -21,6 +21,7 @@ __all__ = [
     "OUTCOMES",
     "PERIODS",
     "POSTGIS_MODES",
+    "REPORT_COMPARISONS",
     "REPORT_PERIODS",
     "SERVICES",
     "STEPS",
@@ -50,6 +51,8 @@ ENGINES = ("memory", "dask", "auto")
 PERIODS = ("month", "week", "none")
 #: The period an ``odgeo report`` covers: the last whole one before its date.
 REPORT_PERIODS = ("quarter", "month", "year")
+#: What a report compares its period with: the same period a year earlier only (NCHS; seasons).
+REPORT_COMPARISONS = ("previous-year",)
 #: Time steps of the emerging hot spot cube.
 STEPS = ("auto", "week", "month")
 #: Online geocoding services (used only when asked).

@@ -95,7 +95,7 @@ def test_cli_choices_are_the_library_vocabulary():
 
 #: Options that are not a setting of the library: where to write, how to run, whom to tell.
 CLI_ONLY = {"input_path", "out_dir", "overwrite", "config", "notify", "recipients", "sender", "verbose", "quiet",
-            "lon_col", "lat_col", "date_col", "id_col", "outcome_col", "location_col",  # -> columns
+            "lon_col", "lat_col", "date_col", "id_col", "outcome_col", "location_col", "drug_col",  # -> columns
             "mask_points", "mask_seed", "population", "population_col"}  # refused where no points are drawn
 
 

@@ -63,6 +63,7 @@ from ..report.tables import (
 )
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, OUTCOME, SOURCE_ROW, detect_columns, sex_of
+from ..vocabulary import REPORT_COMPARISONS
 from .common import (
     JobSettings,
     input_source,
@@ -270,7 +271,7 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     if length not in REPORT_PERIODS:
         raise ParameterError(f"`period` must be one of {', '.join(REPORT_PERIODS)}, not {length!r}")
     gate = open_gate(record, settings, audience, ledger_settings=_ledger_settings(settings, length))
-    if record.pick("compare", settings.compare, "previous-year") != "previous-year":
+    if record.pick("compare", settings.compare, REPORT_COMPARISONS[0]) not in REPORT_COMPARISONS:
         raise ParameterError(f"`compare` {settings.compare!r}: a report compares a period with the same period a "
                              "year earlier (previous-year); adjacent periods differ by season")
     provisional_months = int(record.pick("provisional_months", settings.provisional_months, PROVISIONAL_MONTHS))
