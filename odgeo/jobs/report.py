@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..boundaries.counts import dissolve_by_name, read_boundaries
 from ..drugs.definitions import load_terms
 from ..errors import OutputError, ParameterError
 from ..incidents.read import IncidentRead, read_source_keeping
@@ -24,15 +23,9 @@ from ..io.pdf import find_chromium, print_pdf
 from ..io.writers import write_csv, write_text
 from ..maps.report_page import ReportContent, report_page
 from ..publish.restricted import Gate
+from ..report.jurisdictions import incident_ages, incident_sexes, jurisdictions
 from ..report.populations import (
     AGE,
-    AREA_NAME,
-    DEFAULT_AGE_GROUPS,
-    SEX,
-    AgeGroups,
-    name_key,
-    read_population_by_age,
-    read_populations,
     report_columns,
 )
 from ..report.public import (
@@ -52,8 +45,6 @@ from ..report.tables import (
     TOTAL_AREA,
     ReportPeriod,
     age_adjusted_rates,
-    area_of_incidents,
-    area_of_names,
     demographic_counts,
     drug_counts,
     in_period,
@@ -62,7 +53,7 @@ from ..report.tables import (
     trend_table,
 )
 from ..runrecord import RunRecord
-from ..schema import OCCURRED_AT, OUTCOME, SOURCE_ROW, detect_columns, sex_of
+from ..schema import OCCURRED_AT, OUTCOME, SOURCE_ROW, detect_columns
 from ..vocabulary import REPORT_COMPARISONS
 from .common import (
     JobSettings,
@@ -281,9 +272,9 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     record.param("as_of", shown_as_of, "given" if settings.as_of else "default",
                  None if settings.as_of else "the last incident's date")
     say(f"counting {period.label()} by area")
-    areas, where = _jurisdictions(settings, record, used, gate)
+    areas, where = jurisdictions(settings, record, used, gate)
     now, before = in_period(used, period.current), in_period(used, period.earlier)
-    ages, groups, by_age = _ages(settings, record, used)
+    ages, groups, by_age = incident_ages(settings, record, used)
     with record.timed("report"):
         rates = rate_table(used, areas, period, where=where, min_count=smallest_count(gate) or 1)
         if by_age is not None:
@@ -299,7 +290,7 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     outcome = used.loc[now, OUTCOME].value_counts()
     outcomes = public_outcomes(gate, int(outcome.get("fatal", 0)), int(outcome.get("nonfatal", 0)),
                                int(outcome.get("unknown", 0)), period=key)
-    people = demographic_counts(ages, _sexes(used), now, groups if AGE in used.columns else None)
+    people = demographic_counts(ages, incident_sexes(used), now, groups if AGE in used.columns else None)
     shown_people = public_demographics(gate, people, period=key)
     drugs = drug_counts(used, period.current, load_terms(settings.drug_terms), tuple(settings.drug_columns or ()))
     shown_drugs = None if drugs is None else {
@@ -319,99 +310,6 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
         notes=_notes(read, settings, drugs, gate, rates, shown_drugs), run_id=_run_id(record), version=__version__)
     return ReportRun(read, used, period, rates, trend, shown_rates, shown_trend, fit, report_page(content, gate),
                      record, audience, gate, rows, pdf=settings.pdf is not False, what=what)
-
-
-def _jurisdictions(settings: ReportSettings, record: RunRecord, used: gpd.GeoDataFrame,
-                   gate: Gate) -> tuple[pd.DataFrame, np.ndarray]:
-    """The jurisdictions (``name``, ``population``, polygons when given) and each incident's (-1: none)."""
-    populations = read_populations(settings.area_population) if settings.area_population else None
-    if settings.area_col:
-        areas = _named_areas(settings, used, populations, gate)
-        where = area_of_names(used[AREA_NAME], areas)
-        record.sections["boundaries"] = {
-            "area_col": settings.area_col, "n_areas": len(areas),
-            "names_from": "area_population" if populations is not None else "the incidents"}
-    else:
-        areas = _polygon_areas(settings, record)
-        where = area_of_incidents(used, areas)
-    if populations is not None:
-        given = pd.Series(populations["population"].to_numpy(), index=name_key(populations["name"]).to_numpy())
-        areas = areas.assign(population=given.reindex(name_key(areas["name"]).to_numpy()).to_numpy())
-        record.sections["boundaries"]["population"] = Path(str(settings.area_population)).name
-    elif settings.population_by_age and areas["population"].isna().all():
-        by_age, _ = read_population_by_age(settings.population_by_age)
-        total = pd.Series(by_age.drop(columns="name").sum(axis=1).to_numpy(), index=name_key(by_age["name"]).to_numpy())
-        areas = areas.assign(population=total.reindex(name_key(areas["name"]).to_numpy()).to_numpy())
-        record.sections["boundaries"]["population"] = f"{Path(str(settings.population_by_age)).name}, summed over ages"
-    record.sections["boundaries"]["n_areas_without_population"] = int(areas["population"].isna().sum())
-    if areas["population"].isna().all():
-        log.warning("no residents per jurisdiction, so the report has counts and changes but no rates; give them "
-                    "with `area_population` (or the boundaries' `boundary_population_col`)")
-    return areas, where
-
-
-def _named_areas(settings: ReportSettings, used: gpd.GeoDataFrame, populations: pd.DataFrame | None,
-                 gate: Gate) -> pd.DataFrame:
-    """Jurisdictions named by ``area_col``: those of ``population``, else every name the incidents give."""
-    if AREA_NAME not in used.columns:
-        raise ParameterError(f"`area_col` {settings.area_col}: the input has no such column")
-    if populations is not None:
-        return pd.DataFrame({"name": populations["name"], "population": np.nan})
-    if not shows_everything(gate):
-        raise ParameterError(f"`area_col` {settings.area_col}: a public report lists its jurisdictions from "
-                             "`area_population` FILE; names found only in the incidents would tell that each had an "
-                             "overdose (or make a restricted report with `audience` restricted)")
-    names = pd.Series(used[AREA_NAME], dtype=object).fillna("").astype(str).str.strip()
-    first = names[names != ""].groupby(name_key(names[names != ""]).to_numpy(), sort=True).first()
-    return pd.DataFrame({"name": first.to_numpy(), "population": np.nan})
-
-
-def _polygon_areas(settings: ReportSettings, record: RunRecord) -> gpd.GeoDataFrame:
-    assert settings.boundaries is not None
-    areas, columns = read_boundaries(settings.boundaries, name_col=settings.boundary_name_col,
-                                     population_col=settings.boundary_population_col)
-    if settings.dissolve_boundaries:
-        areas = dissolve_by_name(areas)
-    elif areas["name"].duplicated().any():
-        raise ParameterError(f"`boundaries` {settings.boundaries}: column {columns['name']!r} names "
-                             f"{areas['name'].nunique()} areas for {len(areas)} polygons; choose a column of unique "
-                             "names with `boundary_name_col`, or count each name as one area with "
-                             "`dissolve_boundaries`")
-    record.sections["boundaries"] = {"path": Path(settings.boundaries).name, "columns": columns,
-                                     "n_areas": len(areas)}
-    return areas
-
-
-def _ages(settings: ReportSettings, record: RunRecord,
-          used: gpd.GeoDataFrame) -> tuple[np.ndarray, AgeGroups, pd.DataFrame | None]:
-    """Each incident's age group (-1 unknown), the groups, and residents by age when given."""
-    by_age, groups = (read_population_by_age(settings.population_by_age) if settings.population_by_age
-                      else (None, DEFAULT_AGE_GROUPS))
-    if AGE not in used.columns:
-        if by_age is not None:
-            raise ParameterError("`population_by_age` needs each incident's age, and the input has no age column; "
-                                 "name it with `age_col`")
-        return np.full(len(used), -1, dtype=np.int64), groups, None
-    ages = groups.of_ages(pd.Series(used[AGE], dtype=object))
-    if by_age is not None and len(ages) and (ages < 0).all():
-        column = record.sections.get("input", {}).get("report_columns", {}).get(AGE)
-        raise ParameterError(f"`population_by_age`: no value of the age column {column!r} reads as an age in years "
-                             f"or an age group of {Path(str(settings.population_by_age)).name} "
-                             f"({', '.join(groups.labels)}); name the age column with `age_col`")
-    if by_age is not None:
-        record.sections["age_adjustment"] = {
-            "population_by_age": Path(str(settings.population_by_age)).name, "standard": "US 2000 (NCHS)",
-            "groups": dict(zip(groups.labels, groups.weights.astype(int).tolist()))}
-    return ages, groups, by_age
-
-
-def _sexes(used: gpd.GeoDataFrame) -> pd.Series | None:
-    """Each incident's sex as :func:`odgeo.schema.sex_of` reads it, read once per distinct value."""
-    if SEX not in used.columns:
-        return None
-    codes, values = pd.factorize(pd.Series(used[SEX], dtype=object))
-    read = np.array([sex_of(v) for v in values] + [""], dtype=object)
-    return pd.Series(read[codes], index=used.index)  # code -1 (missing): the last, ""
 
 
 def _report_section(period: ReportPeriod, rates: pd.DataFrame, fit: Trend | None, provisional: bool,
