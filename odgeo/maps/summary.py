@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..alerts.areas import ALL_AREAS
-from ..alerts.drugs import NEW_DRUG_MONTHS, drug_label, drug_of_kind
+from ..alerts.drugs import NEW_DRUG_MONTHS, SHARE_AMONG, drug_label, drug_of_kind
 from ..alerts.spikes import DailySeries
 from ..incidents.dates import end_day, is_day_start
 from ..publish.gate import AlertFiles
@@ -141,12 +141,13 @@ def _drug_sentence(row, kind: str, group: str, gate, fmt: str, window_hours: flo
         where = "anywhere" if row.area == ALL_AREAS else "there"
         return (f"{n.capitalize()} {_overdoses(n)} involving {label} in {area} in the {window_hours:g} hours to "
                 f"{when}: the first {where} in at least {new_drug_months} months.")
-    if kind == "share":
+    if kind == "share" or kind.startswith(SHARE_AMONG):
         days = max(1, round((pd.Timestamp(row.window_end) - pd.Timestamp(row.window_start)) / pd.Timedelta(days=1)))
         expected = (f", where its share of the weeks before leads to expect {float(row.threshold_or_expected):.1f}"
                     if gate.shows(row.threshold_or_expected) else "")
-        return (f"{label[0].upper()}{label[1:]} was involved in {n} of the overdoses of the {days} days to {when}"
-                f"{expected}: its share is rising.")
+        among = "" if kind == "share" else f" involving {drug_label(kind[len(SHARE_AMONG):])}"
+        return (f"{label[0].upper()}{label[1:]} was involved in {n} of the overdoses{among} of the {days} days to "
+                f"{when}{expected}: its share{' among them' if among else ''} is rising.")
     plain = alert_sentence(row._replace(kind=kind), gate, fmt, window_hours, rarity, place)
     return _OVERDOSES.sub(lambda m: f"{m.group(0)} involving {label}", plain, count=1)
 
@@ -154,12 +155,19 @@ def _drug_sentence(row, kind: str, group: str, gate, fmt: str, window_hours: flo
 _OVERDOSES = re.compile(r"\boverdoses?\b")
 
 
+def _base_kind_words(kind: str) -> str:
+    """A kind without its drug in words: "spike", "rising share among fentanyl and analogues"."""
+    if kind.startswith(SHARE_AMONG):
+        return f"rising share among {drug_label(kind[len(SHARE_AMONG):])}"
+    return KIND_WORDS[kind]
+
+
 def kind_words(row) -> str:
     """An alert's kind for a reader: "spike", "EARS C1 and C2", "xylazine spike"."""
     kind, group = drug_of_kind(row.kind)
     methods = [m.strip() for m in str(getattr(row, "methods", "") or "").split(",") if m.strip()]
     if kind != "ears" or not methods:
-        words = KIND_WORDS[kind]
+        words = _base_kind_words(kind)
     else:
         listed = methods[0] if len(methods) == 1 else f"{', '.join(methods[:-1])} and {methods[-1]}"
         words = f"EARS {listed}"
@@ -234,7 +242,7 @@ def _drug_panel(drugs: dict, live: pd.DataFrame) -> str:
         "<th>In the window</th><th>Share, last 7 days</th><th>Share, 8 weeks before</th>" if figures else "") + "</tr>"
     rows = []
     for group in drugs["groups"]:
-        mine = sorted({KIND_WORDS[k] for k, g in kinds if g == group})
+        mine = sorted({_base_kind_words(k) for k, g in kinds if g == group})
         cells = f"<td>{html.escape(drug_label(group))}</td><td>{html.escape(', '.join(mine) or 'none')}</td>"
         if figures:
             found = figures.get(group, {})
