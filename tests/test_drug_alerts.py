@@ -147,3 +147,21 @@ def test_the_sample_deaths_announce_xylazine_as_new_and_rising(tmp_path):
         "FENTAN|HEROIN|OPI|OXYCODONE|METH|COCAINE|XYLAZINE|ETOH", regex=True)
     assert section["records_matching_no_term"] == no_term.sum() > 0  # MIXED DRUG TOXICITY, PENDING ...
     assert section["unmatched_words"] == {}  # the examiners' own words (toxicity, mixed, pending) are known
+
+
+def test_watched_drugs_are_read_from_the_drug_columns(tmp_path):
+    """The cause text under a name nothing detects, given with --drug-columns: the same alerts."""
+    deaths = pd.read_csv(SAMPLE / "deaths.csv").rename(columns={"cause_of_death": "examiner_finding"})
+    source = tmp_path / "renamed.csv"
+    deaths.to_csv(source, index=False)
+    out = tmp_path / "columns"
+    result = CliRunner().invoke(cli, ["alerts", str(source), "--areas", str(AREAS), "--assume-outcome", "fatal",
+                                      "--as-of", "2025-12-31", "--timezone", "America/Chicago", "--watch-drugs",
+                                      "xylazine", "--drug-columns", "examiner_finding", "--audience", "restricted",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    kinds = set(pd.read_csv(out / "alerts.csv")["kind"])
+    assert {"first:xylazine", "share:xylazine", "share-among-fentanyl:xylazine"} <= kinds
+    record = json.loads((out / "run.json").read_text())
+    assert record["drug_alerts"]["read_from"] == ["examiner_finding"]
+    assert record["counts"]["n_used"] == len(deaths)  # drug columns without --drug leave every incident in

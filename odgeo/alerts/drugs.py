@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from ..drugs.definitions import GROUP_LABELS, DrugTerms
-from ..drugs.text import flag_text
+from ..drugs.columns import DrugFlags
+from ..drugs.definitions import GROUP_LABELS
+from ..drugs.text import TextFlags
 from ..incidents.dates import shift_days
 from .areas import ALL_AREAS, AlertAreas
 from .spikes import ALERT_COLUMNS, DailySeries, alert_row, current_alerts, daily_series
@@ -96,22 +97,22 @@ def share_p_value(count: int, total: int, baseline_share: float) -> float:
     return float(special.bdtrc(count - 1, total, baseline_share))
 
 
-def drug_alerts(text: pd.Series, times: pd.Series, areas: AlertAreas, series: DailySeries, as_of: pd.Timestamp,
-                terms: DrugTerms, watch: DrugWatch, *, window_hours: float, rule, fixed, methods, ears_z,
+def drug_alerts(read: DrugFlags | TextFlags, times: pd.Series, areas: AlertAreas, series: DailySeries,
+                as_of: pd.Timestamp, watch: DrugWatch, *, window_hours: float, rule, fixed, methods, ears_z,
                 min_sd) -> tuple[pd.DataFrame, dict]:
     """The drug alerts of the alert day, and run.json's account of what was watched.
 
     Parameters
     ----------
-    text : Series
-        Each incident's suspected drug (in the order of ``areas.members``' incident index).
+    read : DrugFlags or TextFlags
+        Each incident's drug groups (in the order of ``areas.members``' incident index), from
+        :func:`odgeo.drugs.flag_columns` or :func:`odgeo.drugs.flag_text`.
     times : Series
         The incidents' times (tz-aware).
     areas : AlertAreas
     series : DailySeries
         Every incident's daily series (its window gives the window's bounds).
     as_of : Timestamp
-    terms : DrugTerms
     watch : DrugWatch
     window_hours, rule, fixed, methods, ears_z, min_sd
         As for :func:`odgeo.alerts.spikes.current_alerts`.
@@ -124,7 +125,6 @@ def drug_alerts(text: pd.Series, times: pd.Series, areas: AlertAreas, series: Da
         Per group: the window's count, the share test's figures, and what was not said and why;
         the records whose drug text names no group, and the words that matched no term.
     """
-    read = flag_text(text.reset_index(drop=True), terms)
     flags = read.flags
     end = series.day_ends[-1]
     start = end - pd.Timedelta(hours=window_hours)

@@ -13,7 +13,7 @@ from .definitions import DrugTerms
 from .icd10 import flag_icd10
 from .text import flag_text
 
-__all__ = ["COLUMN_KINDS", "DrugFlags", "flag_columns"]
+__all__ = ["COLUMN_KINDS", "DrugFlags", "carried", "flag_columns"]
 
 #: How a drug column is read.
 COLUMN_KINDS = ("text", "flag", "icd10")
@@ -86,6 +86,11 @@ def column_kind(values: pd.Series) -> str:
 def _camel_words(name: str) -> str:
     """A column name as words: ``Morphine_NotHeroin`` gives ``Morphine Not Heroin``."""
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ")
+
+
+def carried(name: str) -> str:
+    """The incidents' column carrying the input's drug column ``name`` beside their roles (``drug:COD``)."""
+    return f"drug:{name}"
 
 
 def flag_columns(frame: pd.DataFrame, columns: list[str], terms: DrugTerms, *, fuzzy: bool = True) -> DrugFlags:

@@ -25,7 +25,9 @@ from ..alerts.ears import DEFAULT_Z, EARS_METHODS
 from ..alerts.history import AlertHistory, history_key
 from ..alerts.public import alert_files, drug_panel, public_drug_alerts
 from ..alerts.spikes import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
+from ..drugs.columns import DrugFlags, carried, flag_columns
 from ..drugs.definitions import load_terms
+from ..drugs.text import TextFlags, flag_text
 from ..engine.compiled import compiling_note
 from ..errors import ParameterError
 from ..incidents.dates import calendar_day
@@ -40,7 +42,7 @@ from ..publish.restricted import Gate
 from ..runrecord import RunRecord
 from ..scan.cases import scan_cases
 from ..scan.statistic import DEFAULT_SCAN, scan
-from ..schema import OCCURRED_AT, SUSPECTED_DRUG
+from ..schema import OCCURRED_AT, SUSPECTED_DRUG, find_column
 from ..vocabulary import plural
 from .common import (
     JobSettings,
@@ -49,6 +51,7 @@ from .common import (
     open_gate,
     parse_as_of,
     pick_audience,
+    read_carrying,
     run_job,
     save_map_and_record,
     select_incidents,
@@ -163,8 +166,20 @@ def run_alerts(path, out_dir, settings: AlertSettings | None = None, *, overwrit
         What was computed and written.
     """
     settings = settings or AlertSettings()
+    read_input = None
+    if settings.watch_drugs and settings.drug_columns:  # the watched groups are read from those columns
+        columns = tuple(settings.drug_columns)
+
+        def pick(names: list[str], taken: set[str]) -> dict[str, str | None]:
+            return {carried(c): find_column(names, (), c, path=path, option="`drug_columns`") for c in columns}
+
+        def read_input(record: RunRecord, say: Callable[[str], None]) -> IncidentRead:
+            return read_carrying(path, selection_settings(settings), record, say, pick,
+                                 wanted={"drug_columns": columns}, section="drug_columns")
+
     return run_job("alerts", path, out_dir, selection_settings(settings), overwrite=overwrite, progress=progress,
-                   analyse=lambda read, **kw: analyse_alerts(read, settings, **kw), write=_write_products)
+                   analyse=lambda read, **kw: analyse_alerts(read, settings, **kw), write=_write_products,
+                   read_input=read_input)
 
 
 def _write_products(run: AlertRun, folder: OutputFolder) -> list[Path]:
@@ -257,7 +272,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     record.sections["alerts"] = section
     record.sections["thresholds"] = files.thresholds
     fmap = _map(settings, read, alerts, areas, files, gate, as_of)
-    title = settings.title or f"Overdose spike alerts{involving(selection_settings(settings))}"
+    title = settings.title or f"Overdose spike alerts{involving(settings)}"
     page = summary_page(alerts=files.alerts, series=series, files=files, areas=areas, gate=gate, as_of=as_of,
                         backtest=test, title=title, source=read.source_name,
                         drugs=drug_panel(gate, record.sections.get("drug_alerts")))
@@ -279,15 +294,25 @@ def _drug_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
     if unknown:
         raise ParameterError(f"`watch_drugs` {unknown[0]!r} is not a drug group; the groups are "
                              f"{', '.join(terms.groups)}, or add one with `drug_terms`")
-    if SUSPECTED_DRUG not in used.columns or used[SUSPECTED_DRUG].isna().all():
+    columns = tuple(settings.drug_columns or ())
+    if columns and not all(carried(c) in used.columns for c in columns):
+        raise ParameterError("`watch_drugs` with `drug_columns` reads one file or table, with `run_alerts`")
+    if not columns and (SUSPECTED_DRUG not in used.columns or used[SUSPECTED_DRUG].isna().all()):
         raise ParameterError("`watch_drugs` reads the incidents' suspected-drug column, and the input has none "
-                             "(or it is empty); name it with `columns[\"suspected_drug\"]`")
+                             "(or it is empty); name it with `columns[\"suspected_drug\"]`, or give the drug "
+                             "columns with `drug_columns`")
     months = int(record.pick("new_drug_months", settings.new_drug_months, NEW_DRUG_MONTHS))
     if months < 1:
         raise ParameterError(f"`new_drug_months` must be 1 or more, not {months}")
     record.param("watch_drugs", list(settings.watch_drugs), "given")
     watch = DrugWatch(tuple(settings.watch_drugs), new_drug_months=months)
-    rows, section = drug_alerts(used[SUSPECTED_DRUG], used[OCCURRED_AT], areas, series, as_of, terms, watch, **rules)
+    read: DrugFlags | TextFlags
+    if columns:
+        read = flag_columns(pd.DataFrame({c: used[carried(c)].to_numpy() for c in columns}), list(columns), terms)
+    else:
+        read = flag_text(used[SUSPECTED_DRUG].reset_index(drop=True), terms)
+    rows, section = drug_alerts(read, used[OCCURRED_AT], areas, series, as_of, watch, **rules)
+    section["read_from"] = list(columns) or "the suspected-drug column"
     record.sections["drug_alerts"] = section
     return rows, watch
 

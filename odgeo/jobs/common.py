@@ -20,7 +20,7 @@ from ..errors import DataError, NoDataError, ParameterError
 from ..geocode.public import show_geocoding
 from ..incidents.dates import option_time, wall_clock
 from ..incidents.extent import PLACE_LEVEL_WORDS, check_spread, place_level
-from ..incidents.read import IncidentRead, read_source
+from ..incidents.read import IncidentRead, read_source, read_source_keeping
 from ..incidents.selection import RowCounts, assume_outcome, filter_incidents, move_to_rejects, warn_about_notes
 from ..incidents.source import InputSource, ReadOptions
 from ..incidents.where import parse_where
@@ -31,7 +31,7 @@ from ..publish import audience as audience_mod
 from ..publish.gate import Gate
 from ..publish.geomask import DonutMask
 from ..runrecord import RunRecord
-from ..schema import OCCURRED_AT, OUTCOME, has_location, located, validate_incident_frame
+from ..schema import OCCURRED_AT, OUTCOME, SOURCE_ROW, detect_columns, has_location, located, validate_incident_frame
 
 __all__ = ["QUIET_DAYS", "JobSettings", "check_outside_out", "date_span", "input_source", "latest_time", "open_gate",
            "parse_as_of", "pick_audience", "read_job_input", "run_job", "save_map_and_record", "select_incidents",
@@ -216,6 +216,61 @@ def read_job_input(path, settings: JobSettings, record: RunRecord, say: Callable
     return locate_addresses(read, settings, record, say)
 
 
+def read_carrying(path, settings: JobSettings, record: RunRecord, say: Callable[[str], None],
+                  pick: Callable[[list[str], set[str]], dict[str, str | None]], *, wanted: dict,
+                  place_column: str | None = None, section: str = "carried_columns") -> IncidentRead:
+    """Read the incidents carrying other columns of the file beside their roles (one command's own).
+
+    Parameters
+    ----------
+    path
+        The incident file or database URL (a folder or glob is read as :func:`read_job_input`
+        reads it, without the columns: refused when any of ``wanted`` is given).
+    settings
+        The read settings (filters, columns).
+    record, say
+        The run record (its ``input`` section gets ``section``: what was carried from where) and progress.
+    pick
+        ``pick(columns, taken)``: the name each carried column takes on the incidents, and the
+        file's column it comes from (None: absent); ``taken`` are the columns serving a role.
+    wanted
+        The settings that ask for columns, by name, for the message that refuses a folder.
+    place_column
+        A column naming each incident's place that stands for coordinates (the role ``place``).
+    section
+        The key of the carried columns in run.json's ``input`` section.
+
+    Returns
+    -------
+    IncidentRead
+        The incidents with the carried columns as text.
+    """
+    source = input_source(path, settings)
+    if place_column:  # a place name stands for coordinates: rows with a name and no point are kept
+        source = replace(source, read=replace(source.read, place_column=place_column))
+    if source.kind == "parts":
+        given = [f"`{name}`" for name, value in wanted.items() if value]
+        if given:
+            raise ParameterError(f"{path}: {', '.join(given)} read one file or table; combine the parts into one file")
+        whole = read_job_input(path, settings, record, say)
+        assert isinstance(whole, IncidentRead)  # without a cluster to keep them, the parts come gathered
+        return whole
+    found: dict[str, str | None] = {}
+
+    def columns_of(columns: list[str]) -> list[str]:
+        found.update(pick(columns, {c for c in detect_columns(columns, settings.columns).values() if c}))
+        return sorted({c for c in found.values() if c})
+
+    say("reading incidents")
+    with record.timed("read"):
+        read, kept = read_source_keeping(source, columns_of)
+    record.sections["input"] = {**read.source, section: {k: v for k, v in found.items() if v}}
+    read = locate_addresses(read, settings, record, say)
+    rows = read.incidents[SOURCE_ROW].to_numpy(dtype=np.int64) - 1
+    extra = {name: kept[col].iloc[rows].to_numpy(dtype=object) for name, col in found.items() if col}
+    return replace(read, incidents=read.incidents.assign(**extra))
+
+
 def locate_addresses(read: IncidentRead, settings: JobSettings, record: RunRecord,
                      say: Callable[[str], None] = lambda step: None) -> IncidentRead:
     """Geocode the incidents that have an address and no coordinates, when ``settings`` give references."""
@@ -277,7 +332,7 @@ def selection_settings(settings: S) -> S:
 
 def involving(settings: JobSettings) -> str:
     """The drug groups of ``drug`` for a page's title: " involving xylazine" (nothing without ``drug``)."""
-    selection = drug_selection(settings)
+    selection = drug_selection(selection_settings(settings))
     return f" involving {selection.label()}" if selection is not None else ""
 
 

@@ -6,17 +6,16 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from .. import __version__
 from ..drugs.definitions import load_terms
 from ..errors import OutputError, ParameterError
-from ..incidents.read import IncidentRead, read_source_keeping
+from ..incidents.read import IncidentRead
 from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
 from ..io.pdf import find_chromium, print_pdf
@@ -53,16 +52,14 @@ from ..report.tables import (
     trend_table,
 )
 from ..runrecord import RunRecord
-from ..schema import OCCURRED_AT, OUTCOME, SOURCE_ROW, detect_columns
+from ..schema import OCCURRED_AT, OUTCOME
 from ..vocabulary import REPORT_COMPARISONS
 from .common import (
     JobSettings,
-    input_source,
     involving,
-    locate_addresses,
     open_gate,
     pick_audience,
-    read_job_input,
+    read_carrying,
     run_job,
     save_record,
     select_incidents,
@@ -202,36 +199,17 @@ def read_report_input(path, settings: ReportSettings, record: RunRecord,
     """Read the incidents with the columns only the report reads: jurisdiction name, age and sex.
 
     They are carried on the incidents as ``area_name``, ``age`` and ``sex`` (text; absent when the
-    file has no such column). A folder or glob is read as every command reads it, without them.
+    file has no such column), and each drug column as :func:`odgeo.drugs.columns.carried`. A
+    folder or glob is read as every command reads it, without them.
     """
-    selecting = selection_settings(settings)
-    source = input_source(path, selecting)
-    if settings.area_col:  # a place name stands for coordinates: rows with a town and no point are kept
-        source = replace(source, read=replace(source.read, place_column=settings.area_col))
-    if source.kind == "parts":
-        if settings.area_col or settings.age_col or settings.sex_col or settings.drug_columns:
-            raise ParameterError(f"{path}: `area_col`, `age_col`, `sex_col` and `drug_columns` read one file or "
-                                 "table; combine the parts into one file")
-        whole = read_job_input(path, selecting, record, say)
-        assert isinstance(whole, IncidentRead)  # without a cluster to keep them, the parts come gathered
-        return whole
-    found: dict[str, str | None] = {}
+    def pick(columns: list[str], taken: set[str]) -> dict[str, str | None]:
+        return report_columns(columns, area_col=settings.area_col, age_col=settings.age_col, sex_col=settings.sex_col,
+                              taken=taken, path=path, drug_columns=tuple(settings.drug_columns or ()))
 
-    def pick(columns: list[str]) -> list[str]:
-        taken = {c for c in detect_columns(columns, settings.columns).values() if c}
-        found.update(report_columns(columns, area_col=settings.area_col, age_col=settings.age_col,
-                                    sex_col=settings.sex_col, taken=taken, path=path,
-                                    drug_columns=tuple(settings.drug_columns or ())))
-        return sorted({c for c in found.values() if c})
-
-    say("reading incidents")
-    with record.timed("read"):
-        read, kept = read_source_keeping(source, pick)
-    record.sections["input"] = {**read.source, "report_columns": {k: v for k, v in found.items() if v}}
-    read = locate_addresses(read, selecting, record, say)
-    rows = read.incidents[SOURCE_ROW].to_numpy(dtype=np.int64) - 1
-    extra = {role: kept[col].iloc[rows].to_numpy(dtype=object) for role, col in found.items() if col}
-    return replace(read, incidents=read.incidents.assign(**extra))
+    wanted = {"area_col": settings.area_col, "age_col": settings.age_col, "sex_col": settings.sex_col,
+              "drug_columns": settings.drug_columns}
+    return read_carrying(path, selection_settings(settings), record, say, pick, wanted=wanted,
+                         place_column=settings.area_col, section="report_columns")
 
 
 def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None = None,
@@ -302,7 +280,7 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     record.sections["report"] = _report_section(period, rates, fit, provisional, drugs, settings, read, people)
     gate.view_section("report", lambda section: _public_section(section, shown_rates, shown_drugs, shown_people))
     content = ReportContent(
-        title=settings.title or f"{what.capitalize()}{involving(selection_settings(settings))}: {period.label()}",
+        title=settings.title or f"{what.capitalize()}{involving(settings)}: {period.label()}",
         what=what,
         period_label=period.label(), earlier_label=period.label(period.earlier), period_words=length,
         made=_made(gate, settings.as_of, period), rates=shown_rates, trend=shown_trend, trend_fit=fit,

@@ -24,11 +24,12 @@ import pandas as pd
 
 from ..boundaries.counts import NAME_ALIASES
 from ..boundaries.population import POPULATION_ALIASES
+from ..drugs.columns import carried
 from ..errors import ColumnError, InputFileError, ParameterError
 from ..schema import AGE_ALIASES, SEX_COLUMN_ALIASES, find_column
 from .rates import US_2000_STANDARD
 
-__all__ = ["AGE", "AREA_NAME", "DEFAULT_AGE_GROUPS", "SEX", "AgeGroups", "age_groups", "drug_column", "name_key",
+__all__ = ["AGE", "AREA_NAME", "DEFAULT_AGE_GROUPS", "SEX", "AgeGroups", "age_groups", "name_key",
            "read_population_by_age", "read_populations", "report_columns"]
 
 #: The columns the report carries on the incidents beyond their roles: jurisdiction name, age, sex.
@@ -50,11 +51,6 @@ def name_key(names) -> pd.Series:
     return pd.Series(names, dtype=object).fillna("").astype(str).str.strip().str.casefold()
 
 
-def drug_column(name: str) -> str:
-    """The incidents' column carrying the input's drug column ``name`` (the report reads it for its drug panel)."""
-    return f"drug:{name}"
-
-
 def report_columns(columns: list[str], *, area_col: str | None, age_col: str | None, sex_col: str | None,
                    taken: set[str], path, drug_columns: tuple[str, ...] = ()) -> dict[str, str | None]:
     """The incident columns of the jurisdiction's name, the age and the sex (None where absent).
@@ -70,16 +66,17 @@ def report_columns(columns: list[str], *, area_col: str | None, age_col: str | N
     path
         The incident file, for messages.
     drug_columns : tuple of str
-        The drug columns (``drug_columns``), each carried as :func:`drug_column`.
+        The drug columns (``drug_columns``), each carried as :func:`odgeo.drugs.columns.carried`.
 
     Returns
     -------
     dict
-        ``area_name``, ``age``, ``sex`` and each drug column's carrier to a column or None.
+        ``area_name``, ``age``, ``sex`` and each drug column's carrier (:func:`odgeo.drugs.columns.carried`)
+        to a column or None.
     """
     free = [c for c in columns if c not in taken]
     return {
-        **{drug_column(c): find_column(columns, (), c, path=path, option="`drug_columns`") for c in drug_columns},
+        **{carried(c): find_column(columns, (), c, path=path, option="`drug_columns`") for c in drug_columns},
         AREA_NAME: find_column(columns, (), area_col, path=path, option="`area_col`"),
         AGE: find_column(columns if age_col else free, _AGE_COLUMN_ALIASES, age_col, path=path, option="`age_col`"),
         SEX: find_column(columns if sex_col else free, SEX_COLUMN_ALIASES, sex_col, path=path, option="`sex_col`"),

@@ -17,13 +17,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..drugs.columns import DrugFlags, flag_columns
+from ..drugs.columns import DrugFlags, carried, flag_columns
 from ..drugs.definitions import DrugTerms
 from ..drugs.text import TextFlags, flag_text
 from ..errors import NoDataError, ParameterError
 from ..schema import OCCURRED_AT, OUTCOME, SUSPECTED_DRUG, WGS84, has_location
 from ..vocabulary import REPORT_PERIODS
-from .populations import AgeGroups, drug_column, name_key
+from .populations import AgeGroups, name_key
 from .rates import Trend, age_adjusted_rate, annual_percent_change, crude_rates, rate_ratio, reliability
 
 __all__ = [
@@ -246,7 +246,7 @@ def drug_counts(incidents: gpd.GeoDataFrame, period: pd.Period, terms: DrugTerms
     Parameters
     ----------
     incidents : GeoDataFrame
-        The incidents used; with ``columns``, carrying each as :func:`odgeo.report.populations.drug_column`.
+        The incidents used; with ``columns``, carrying each as :func:`odgeo.drugs.columns.carried`.
     period : Period
     terms : DrugTerms
     columns : tuple of str
@@ -263,7 +263,7 @@ def drug_counts(incidents: gpd.GeoDataFrame, period: pd.Period, terms: DrugTerms
     now = in_period(incidents, period)
     read: DrugFlags | TextFlags
     if columns:
-        frame = pd.DataFrame({c: incidents[drug_column(c)].to_numpy()[now] for c in columns})
+        frame = pd.DataFrame({c: incidents[carried(c)].to_numpy()[now] for c in columns})
         read = flag_columns(frame, list(columns), terms)
     elif SUSPECTED_DRUG in incidents.columns and not incidents[SUSPECTED_DRUG].isna().all():
         frame = pd.DataFrame({SUSPECTED_DRUG: incidents[SUSPECTED_DRUG].to_numpy()[now]})
