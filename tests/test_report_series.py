@@ -15,11 +15,12 @@ from .conftest import SAMPLE, SAMPLE_TZ
 AREAS = str(SAMPLE / "neighbourhoods.geojson")
 
 
-def _with_late_records(tmp_path, n: int, name: str):
-    """The sample and ``n`` records of 2025 Q2 that arrived late (copies of real ones, new ids, one place)."""
+def _with_late_records(tmp_path, n: int, name: str, month: str = "2025-05"):
+    """The sample and ``n`` records of ``month`` that arrived late (copies of a real one, new ids, one place)."""
     raw = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False)
     when = pd.to_datetime(raw["occurred_at"], format="mixed", errors="coerce")
-    donor = raw[(when >= "2025-05-01") & (when < "2025-06-01") & (raw["longitude"] != "")].iloc[:1]
+    start = pd.Timestamp(f"{month}-01")
+    donor = raw[(when >= start) & (when < start + pd.DateOffset(months=1)) & (raw["longitude"] != "")].iloc[:1]
     late = pd.concat([donor] * n, ignore_index=True)
     late["incident_id"] = [f"LATE-{k}" for k in range(n)]
     path = tmp_path / name
@@ -77,3 +78,18 @@ def test_a_series_keeps_its_period_and_jurisdictions(tmp_path):
                                       "--period", "month", "--out", str(tmp_path / "m"), "--no-pdf",
                                       "--ledger", str(ledger)])
     assert result.exit_code == 2 and "was made with period 'quarter'" in result.output, result.output
+
+
+def test_a_quarter_is_one_number_in_the_trend_and_as_the_year_earlier(tmp_path):
+    """2024 Q4 is first published in the trend (release 1), then shown again as the year earlier (release 2)."""
+    ledger = tmp_path / "series.json"
+    first = _release(SAMPLE / "incidents.csv", tmp_path / "q3", "--as-of", "2025-09-30", "--ledger", str(ledger))
+    late = _with_late_records(tmp_path, 3, "late.csv", month="2024-11")
+    second = _release(late, tmp_path / "q4", "--as-of", "2025-12-31", "--ledger", str(ledger))
+    whole = pd.read_csv(second / "rates.csv").set_index("area").loc["all"]
+    assert whole["earlier_count"] == _trend(second)["2024 Q4"] == _trend(first)["2024 Q4"]
+    before = json.loads((first / "run.json").read_text())["report"]["by_period"]
+    assert before.get("2024Q4") is None  # first published in release 1's trend only
+    after = json.loads((second / "run.json").read_text())["report"]["by_period"]
+    assert after["2024Q4"]["n_incidents"] == _trend(first)["2024 Q4"]
+    assert difference_releases(first, second) == []

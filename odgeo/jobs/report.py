@@ -267,7 +267,8 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
     shown_trend = public_trend(gate, trend, periods_per_year=_PER_YEAR[length], person_time=population * period.years)
     outcome = used.loc[now, OUTCOME].value_counts()
     outcomes = public_outcomes(gate, int(outcome.get("fatal", 0)), int(outcome.get("nonfatal", 0)),
-                               int(outcome.get("unknown", 0)), period=key)
+                               int(outcome.get("unknown", 0)),
+                               period_start=period.current.start_time.strftime("%Y-%m-%d"))
     people = demographic_counts(ages, incident_sexes(used), now, groups if AGE in used.columns else None)
     shown_people = public_demographics(gate, people, period=key)
     drugs = drug_counts(used, period.current, load_terms(settings.drug_terms), tuple(settings.drug_columns or ()))

@@ -72,14 +72,21 @@ def in_series(gate: Gate) -> bool:
     return isinstance(gate, PublicGate) and gate.is_series
 
 
+def _count_key(area: str, period_start: str) -> tuple[str, str]:
+    """Where a series holds an area's count of a period; the whole's is its trend row's (one number, one key)."""
+    if area == TOTAL_AREA:
+        return "report periods", str(period_start)
+    return "report areas", f"{area}|{period_start}"
+
+
 def _held_rates(gate: PublicGate, table: pd.DataFrame, earlier_start: str, years: float) -> pd.DataFrame:
     """Each area's count of a period as the series last published it, and the rates computed from those."""
     out = table.copy()
     adjusted = [c for c in _ADJUSTED_COLUMNS if c in out.columns]
     for i, row in out.iterrows():
-        now = gate.hold("report areas", f"{row['area']}|{row['period_start']}", {"count": int(row["count"])},
+        now = gate.hold(*_count_key(row["area"], row["period_start"]), {"count": int(row["count"])},
                         riders={c: float(row[c]) for c in adjusted})
-        was = gate.hold("report areas", f"{row['area']}|{earlier_start}", {"count": int(row["earlier_count"])})
+        was = gate.hold(*_count_key(row["area"], earlier_start), {"count": int(row["earlier_count"])})
         out.at[i, "count"], out.at[i, "earlier_count"] = now["count"], was["count"]
         for c in adjusted:
             out.at[i, c] = now[c]
@@ -197,12 +204,16 @@ def _held(gate: Gate, kind: str, key: str, values: dict[str, int]) -> dict[str, 
     return gate.hold(kind, key, values)
 
 
-def public_outcomes(gate: Gate, fatal: int, nonfatal: int, unknown: int, *, period: str = "") -> dict[str, int | None]:
-    """The period's fatal, non-fatal and unknown-outcome counts, each None when the audience may not see it."""
+def public_outcomes(gate: Gate, fatal: int, nonfatal: int, unknown: int, *,
+                    period_start: str = "") -> dict[str, int | None]:
+    """The period's fatal, non-fatal and unknown-outcome counts, each None when the audience may not see it.
+
+    In a series they are held on the period's trend row (its fatal count is trend.csv's).
+    """
     names = OUTCOMES
     if shows_everything(gate):
         return dict(zip(names, (fatal, nonfatal, unknown)))
-    held = _held(gate, "report outcomes", period, dict(zip(names, (fatal, nonfatal, unknown))))
+    held = _held(gate, "report periods", period_start, dict(zip(names, (fatal, nonfatal, unknown))))
     values = np.array([held[n] for n in names], dtype=np.int64)
     hide = hidden_counts(values, min_count=gate.limit)
     return {n: (None if h else int(v)) for n, v, h in zip(names, values, hide)}
