@@ -247,9 +247,9 @@ def _drug_panel(drugs: dict, live: pd.DataFrame) -> str:
         if figures:
             found = figures.get(group, {})
             share = found.get("share", {})
-            cells += (f"<td class='num'>{found.get('n_in_window', 0):,}</td>"
-                      f"<td class='num'>{_share(share.get('recent'))}</td>"
-                      f"<td class='num'>{_share(share.get('baseline'))}</td>")
+            right = "<td style='text-align:right'>"  # summary.html's style is shared with other pages
+            cells += (f"{right}{found.get('n_in_window', 0):,}</td>{right}{_share(share.get('recent'))}</td>"
+                      f"{right}{_share(share.get('baseline'))}</td>")
         rows.append(f"<tr>{cells}</tr>")
     return ("<h2>Drugs watched</h2><table class='drugs'>" + head + "".join(rows) + "</table>"
             "<p class='key'>From the suspected-drug column (docs/drugs.md): each group's own spikes, its first "
@@ -381,7 +381,7 @@ ul.alerts {{ padding-left: 1em; }} ul.alerts li {{ margin-bottom: 0.5em; }}
 svg.map, svg.chart {{ width: 100%; max-width: 320px; height: auto; background: #fff; border: 1px solid #ddd; }}
 .wide {{ overflow-x: auto; max-width: 100%; }}
 table {{ border-collapse: collapse; font-size: 0.75em; }} td, th {{ border: 1px solid #ddd; padding: 2px 4px; }}
-th {{ font-weight: 600; vertical-align: bottom; }} td.num {{ text-align: right; }}
+th {{ font-weight: 600; vertical-align: bottom; }}
 </style></head>
 <body>
 {body}
