@@ -30,6 +30,9 @@ from .options import (
 @click.option("--areas", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Polygons to watch (counties, ZIP areas, districts); default: H3 cells at --resolution.")
 @click.option("--area-name-col", metavar="COL", help="Name column of --areas (default: detected: name, zip ...).")
+@click.option("--area-col", metavar="COL",
+              help="Records without coordinates (ED visits): the column naming each one's area of --areas "
+                   "(a patient ZIP or county); matched by name, never drawn as points.")
 @click.option("--resolution", type=click.IntRange(0, 15),
               help=f"H3 resolution without --areas (default {defaults.ALERT_RESOLUTION}, ~5 km2).")
 @click.option("--neighbours", metavar="auto|none|FILE",
@@ -94,6 +97,7 @@ def alerts(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
     Examples:
       odgeo alerts ems.csv --out today/ --timezone America/Chicago --history alerts-history.csv
       odgeo alerts deaths.csv --out today/ --areas counties.geojson --area-name-col NAME --backtest
+      odgeo alerts ed_visits.csv --out ed-today/ --areas zip_areas.geojson --area-col ZipCode
       odgeo alerts ems.csv --out today/ --watch-drugs xylazine,nitazene --history alerts-history.csv
     """
     from pathlib import Path

@@ -31,6 +31,9 @@ from .options import (
               help="A CSV of residents per name and age group (15-24, 65+ ...), for age-adjusted rates.")
 @click.option("--age-col", metavar="COL", help="The incidents' age column, years or bands (default: detected).")
 @click.option("--sex-col", metavar="COL", help="The incidents' sex column (default: detected).")
+@click.option("--ed-visits", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="All emergency-department visits per day (an ESSENCE Table Builder CSV, daily): rates per "
+                   "10,000 ED visits and each facility's days with visits (ed_completeness.csv).")
 @click.option("--boundary-name-col", metavar="COL", help="Name column of --boundaries (default: detected).")
 @click.option("--boundary-population-col", metavar="COL",
               help="Population column of --boundaries (default: detected, e.g. population, POP100).")
@@ -76,6 +79,7 @@ def report(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
       report.pdf   the same pages, printed by a headless Chromium
       rates.csv    one row per area and 'all': count, rate, interval, reliability, change
       trend.csv    one row per period: count, rate, 12-month-ending count, provisional
+      ed_completeness.csv  with --ed-visits: each facility's days with visits per period
       rejects.csv  every row left out, with the reason
       run.json     every setting and the numbers behind every figure
 
@@ -87,6 +91,8 @@ def report(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
       odgeo report ems.csv --boundaries districts.gpkg --ledger private/report-series.json --out 2025-q4/
       odgeo report deaths.csv --area-col DeathCounty --area-population counties.csv \\
           --population-by-age counties_by_age.csv --period year --out 2018/
+      odgeo report ed_visits.csv --area-col ZipCode --area-population zip_population.csv \
+          --ed-visits ed_all_visits.csv --out ed-q4/
     """
     from pathlib import Path
 
@@ -109,4 +115,10 @@ def report(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool, *
         t = run.trend_fit
         click.echo(f"Trend over {t.periods} final {run.period.length}s: {t.apc:+.1f}% a year "
                    f"({t.low:+.1f}% to {t.high:+.1f}%), {t.direction}")
+    if "per_10k_ed_visits" in run.shown_rates.columns:
+        rate = whole["per_10k_ed_visits"]
+        click.echo(f"Per 10,000 emergency-department visits: {'not shown' if rate != rate else f'{rate:,.1f}'}"
+                   + ("" if run.ed_completeness is None else
+                      f"; facilities complete: {run.shown_trend['ed_facilities_complete'].iloc[-1]} "
+                      f"(details in {out / 'ed_completeness.csv'})"))
     click.echo(f"Every setting and count: {out / 'run.json'}")

@@ -42,6 +42,7 @@ __all__ = [
     "detect_columns",
     "has_location",
     "located",
+    "name_key",
     "normalise_name",
     "other_candidates",
     "sex_of",
@@ -109,14 +110,15 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
     ),
     INCIDENT_ID: (
         "incidentid", "incidentnumber", "incidentno", "casenumber", "caseno", "caseid", "id",
-        "recordid", "objectid", "fid", "reportnumber",
+        "recordid", "objectid", "fid", "reportnumber", "cbiosenseid", "visitid",
     ),
-    OUTCOME: ("outcome", "fatal", "fatality", "fatalnonfatal", "isfatal", "fatalornonfatal"),
+    OUTCOME: ("outcome", "fatal", "fatality", "fatalnonfatal", "isfatal", "fatalornonfatal", "cdeath"),
     NALOXONE_DOSES: (
         "naloxonedoses", "narcandoses", "naloxone", "narcan", "naloxonegiven", "narcangiven",
         "naloxoneadministered", "narcanadministered",
     ),
-    SUSPECTED_DRUG: ("suspecteddrug", "drug", "suspectedsubstance", "substance", "drugtype", "causeofdeath", "cod"),
+    SUSPECTED_DRUG: ("suspecteddrug", "drug", "suspectedsubstance", "substance", "drugtype", "causeofdeath", "cod",
+                     "ccddcategoryflat", "ccddcategory"),  # ESSENCE Data Details
     ADDRESS: ("address", "fulladdress", "streetaddress", "incidentaddress", "addr"),
     # One text column holding both coordinates ("(lat, lon)" or WKT); used only when
     # there are no longitude/latitude columns, and when auto-detected only if most
@@ -128,6 +130,11 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def name_key(names) -> pd.Series:
+    """Place names compared without case or surrounding space ("NEW HAVEN", "New Haven ")."""
+    return pd.Series(names, dtype=object).fillna("").astype(str).str.strip().str.casefold()
 
 
 def sex_of(value: object) -> str:

@@ -517,6 +517,84 @@ def deaths(out_dir: Path, incidents: list[dict]) -> None:
               [[f"ME-{row[0][2:4]}-{k + 1:04d}", *row, "Accident"] for k, row in enumerate(rows)])
 
 
+# ----------------------------------------------------------------------------- emergency departments
+
+ED_SEED = 4647
+#: The city's emergency departments (facility ids as ESSENCE's C_Biosense_Facility_ID).
+HOSPITALS = {"KS-Sampleton General Hospital": 101, "KS-St Luke Medical Center": 102, "KS-Mercy Hospital": 103}
+#: Mercy sends nothing from 1 Nov to 15 Dec 2025: 46 of the fourth quarter's 92 days, so that quarter is incomplete.
+ED_GAP = ("KS-Mercy Hospital", "2025-11-01", "2025-12-15")
+#: Suspected drug to the CCDD categories ESSENCE gives the visit (CDC's definitions; All Drug on every one).
+CCDD = {"fentanyl": "CDC Opioid Overdose v3;CDC Fentanyl Overdose v2 Parsed",
+        "heroin": "CDC Opioid Overdose v3;CDC Heroin Overdose v4",
+        "opioid, unspecified": "CDC Opioid Overdose v3", "oxycodone": "CDC Opioid Overdose v3",
+        "methamphetamine and opioid": "CDC Opioid Overdose v3;CDC Stimulant Overdose v3;"
+                                      "CDC Methamphetamine Overdose v1 Parsed"}
+NCHS_AGE = [(0, 10, "00-10"), (11, 14, "11-14"), (15, 24, "15-24"), (25, 34, "25-34"), (35, 44, "35-44"),
+            (45, 54, "45-54"), (55, 64, "55-64"), (65, 74, "65-74"), (75, 84, "75-84"), (85, 200, "85+")]
+
+
+def _in_gap(hospital: str, day: str) -> bool:
+    return hospital == ED_GAP[0] and ED_GAP[1] <= day <= ED_GAP[2]
+
+
+def ed_feeds(out_dir: Path, incidents: list[dict]) -> None:
+    """ESSENCE exports of the city's EDs: visit details (Data Details) and all visits per day (Table Builder).
+
+    ed_visits.csv: the nonfatal overdoses taken to an ED (two in three of those with coordinates), one row per
+    visit with ESSENCE's Data Details columns; 2% of visits come twice (an updated message, same C_BioSense_ID).
+    ed_all_visits.csv: every ED visit per day, hospital and patient ZIP, as Table Builder writes a query of
+    CDC All Drug v2 with its percentage (its Data Count and All Count; the Percent column is left out).
+    """
+    rng = np.random.default_rng(ED_SEED)
+    names = list(HOSPITALS)
+    rows, overdoses = [], {}
+    for r in incidents:
+        if r.get("outcome") != "nonfatal" or not r.get("longitude") or r.get("_kind") is None:
+            continue
+        when = _iso_time(r["occurred_at"])
+        if when is None or rng.random() > 2 / 3:
+            continue
+        day, hospital = when[:10], names[int(rng.integers(0, 3))]
+        if _in_gap(hospital, day):
+            continue
+        age = _age(rng, r["age_band"])
+        group = next((g for lo, hi, g in NCHS_AGE if age != "" and lo <= int(age) <= hi), "Unknown")
+        disposition = str(rng.choice(["01", "07", "09"], p=[0.7, 0.2, 0.1]))  # HL7: home, left AMA, admitted
+        zip_code = r["zip"] if r["zip"] in ZIPS.values() else "67401"
+        categories = f";CDC All Drug v2;{CCDD.get(r['suspected_drug'], '')};".replace(";;", ";")
+        visit = [f"{day[5:7]}/{day[8:10]}/{day[:4]}", f"{HOSPITALS[hospital]}_{len(rows) + 1:06d}", hospital,
+                 zip_code, age, group, r["sex"] or "U", categories, disposition, "No"]
+        rows.append(visit)
+        if rng.random() < 0.02:
+            rows.append(list(visit))
+        key = (day, hospital, zip_code)
+        overdoses[key] = overdoses.get(key, 0) + 1
+    write_csv(out_dir / "ed_visits.csv", ["Date", "C_BioSense_ID", "HospitalName", "ZipCode", "Age", "AgeGroup",
+                                          "Sex", "CCDDCategory_flat", "DischargeDisposition", "C_Death"], rows)
+    all_rows = []
+    for day in np.arange(START, END, np.timedelta64(1, "D")).astype(str):
+        for hospital in names:
+            if _in_gap(hospital, day):
+                continue
+            for zip_code in sorted(ZIPS.values()):
+                data = overdoses.get((day, hospital, zip_code), 0)
+                visits = int(rng.poisson(30)) + data
+                all_rows.append([day, hospital, zip_code, data, visits])
+    write_csv(out_dir / "ed_all_visits.csv", ["timeResolution", "hospital", "zipCode", "CDC All Drug v2 Data Count",
+                                              "CDC All Drug v2 All Count"], all_rows)
+    write_csv(out_dir / "zip_population.csv", ["zip", "population"],
+              [[z, int(rng.integers(9000, 16000))] for z in sorted(ZIPS.values())])
+    quadrants = []
+    for (east, north), zip_code in sorted(ZIPS.items(), key=lambda item: item[1]):
+        x0, x1 = (0, HALF + 100) if east else (-HALF - 100, 0)
+        y0, y1 = (0, HALF + 100) if north else (-HALF - 100, 0)
+        quadrants.append({"type": "Feature", "properties": {"ZCTA5CE20": zip_code},
+                          "geometry": {"type": "Polygon", "coordinates": [
+                              lonlat_list([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])]}})
+    write_geojson(out_dir / "zip_areas.geojson", quadrants)
+
+
 def _iso_time(text: str) -> str | None:
     """An incident's time as YYYY-MM-DD HH:MM, from the formats the incident table mixes (None: unreadable)."""
     for pattern, order in ((r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})", "ymd"),
@@ -619,6 +697,7 @@ def main(out_dir: Path) -> None:
     write_truth(out_dir, incidents, faults, truth_unlocated)
     outreach_feeds(out_dir, addresses)
     deaths(out_dir, incidents)
+    ed_feeds(out_dir, incidents)
 
 
 def write_truth(out_dir, incidents, faults, truth_unlocated):

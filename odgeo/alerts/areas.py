@@ -23,10 +23,11 @@ from ..errors import InputFileError
 from ..hexes import cell_centres, cell_disks, cell_strs, cells_to_polygons, points_to_cells
 from ..incidents.tables import read_table
 from ..projection import lonlat_of
-from ..schema import WGS84
+from ..schema import WGS84, name_key
 from ..vocabulary import near_words
 
-__all__ = ["ALL_AREAS", "DEFAULT_ALERT_RESOLUTION", "AlertAreas", "h3_areas", "polygon_areas", "read_neighbour_pairs"]
+__all__ = ["ALL_AREAS", "DEFAULT_ALERT_RESOLUTION", "AlertAreas", "h3_areas", "named_areas", "polygon_areas",
+           "read_neighbour_pairs"]
 
 #: The series of the whole input, always watched.
 ALL_AREAS = "all"
@@ -100,6 +101,42 @@ def polygon_areas(path: str | Path, incidents: gpd.GeoDataFrame, *, name_col: st
     source = {"kind": "polygons", "file": Path(path).name, "name_column": columns["name"], "n_areas": len(names),
               **{k: v for k, v in columns.items() if k == "repaired_polygons"}}
     return AlertAreas(names, outlines, source, members, neighbours)
+
+
+def named_areas(path: str | Path, names: pd.Series, *, name_col: str | None = None, column: str = "",
+                layer: str | None = None) -> AlertAreas:
+    """Areas of a polygon file, each incident in the one its own column names (a ZIP code, a county).
+
+    For records without coordinates (an emergency department's visits by patient ZIP or county): the
+    polygons give the outlines and the neighbours; names are compared without case or surrounding space,
+    and an incident naming no polygon counts only in the whole input's series.
+
+    Parameters
+    ----------
+    path
+        The polygon file.
+    names
+        Each incident's area name, in the incidents' order.
+    name_col
+        The polygons' name column (None: detected).
+    column
+        The incident column the names come from, for run.json.
+    layer
+        The layer of a multi-layer file.
+
+    Returns
+    -------
+    AlertAreas
+    """
+    empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=WGS84))
+    areas = polygon_areas(path, empty, name_col=name_col, layer=layer)
+    index = pd.Series(np.arange(len(areas.names)), index=name_key(areas.names).to_numpy())
+    found = index[~index.index.duplicated()].reindex(name_key(names).to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
+    inside = np.flatnonzero(found >= 0)
+    areas.members = (inside.astype(np.int64), found[inside])
+    # (How many name no polygon is the series' n_incidents_outside_areas; the source stays the history's key.)
+    areas.source = {**areas.source, "kind": "names", "area_column": column}
+    return areas
 
 
 def h3_areas(incidents: gpd.GeoDataFrame, resolution: int = DEFAULT_ALERT_RESOLUTION) -> AlertAreas:

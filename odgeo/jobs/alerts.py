@@ -16,6 +16,7 @@ from ..alerts.areas import (
     ALL_AREAS,
     AlertAreas,
     h3_areas,
+    named_areas,
     polygon_areas,
     read_neighbour_pairs,
 )
@@ -39,6 +40,7 @@ from ..maps.summary import alert_sentence, area_heading, chance_phrase, moment_t
 from ..maps.webmap import basemap, build_map
 from ..publish.gate import AlertFiles, Products
 from ..publish.restricted import Gate
+from ..report.populations import AREA_NAME
 from ..runrecord import RunRecord
 from ..scan.cases import scan_cases
 from ..scan.statistic import DEFAULT_SCAN, scan
@@ -74,6 +76,8 @@ class AlertSettings(JobSettings):
     history file. backtest: replay the methods over the history. watch_drugs: drug groups
     watched for spikes, first appearances and rising shares (:mod:`odgeo.alerts.drugs`);
     new_drug_months: how long a group must be absent to appear "for the first time" (12).
+    area_col: the incident column naming each one's area among the polygons of ``areas`` (ZIP or
+    county), for records without coordinates such as ESSENCE's ED visits.
     """
 
     as_of: str | None = None
@@ -92,6 +96,7 @@ class AlertSettings(JobSettings):
     scan_max_p: float | None = None
     watch_drugs: tuple[str, ...] | None = None
     new_drug_months: int | None = None
+    area_col: str | None = None
 
     def state_files(self) -> dict[str, str]:
         """The ledger and the alert history (see :meth:`JobSettings.state_files`)."""
@@ -167,15 +172,21 @@ def run_alerts(path, out_dir, settings: AlertSettings | None = None, *, overwrit
     """
     settings = settings or AlertSettings()
     read_input = None
-    if settings.watch_drugs and settings.drug_columns:  # the watched groups are read from those columns
-        columns = tuple(settings.drug_columns)
+    # The watched groups are read from the drug columns; an area column names each incident's area.
+    columns = tuple(settings.drug_columns or ()) if settings.watch_drugs else ()
+    if columns or settings.area_col:
 
         def pick(names: list[str], taken: set[str]) -> dict[str, str | None]:
-            return {carried(c): find_column(names, (), c, path=path, option="`drug_columns`") for c in columns}
+            found = {carried(c): find_column(names, (), c, path=path, option="`drug_columns`") for c in columns}
+            if settings.area_col:
+                found[AREA_NAME] = find_column(names, (), settings.area_col, path=path, option="`area_col`")
+            return found
 
         def read_input(record: RunRecord, say: Callable[[str], None]) -> IncidentRead:
             return read_carrying(path, selection_settings(settings), record, say, pick,
-                                 wanted={"drug_columns": columns}, section="drug_columns")
+                                 wanted={"drug_columns": columns, "area_col": settings.area_col},
+                                 place_column=settings.area_col,
+                                 section="carried_columns" if settings.area_col else "drug_columns")
 
     return run_job("alerts", path, out_dir, selection_settings(settings), overwrite=overwrite, progress=progress,
                    analyse=lambda read, **kw: analyse_alerts(read, settings, **kw), write=_write_products,
@@ -225,7 +236,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     tz = str(read.incidents[OCCURRED_AT].dt.tz or settings.timezone or "UTC")
     given_as_of = parse_as_of(settings.as_of, tz, read.incidents[OCCURRED_AT])
     read, used, rows = select_incidents(read, selection_settings(settings), record, require_dates="odgeo alerts",
-                                        as_of=given_as_of)
+                                        as_of=given_as_of, unlocated_used=bool(settings.area_col))
     gate = open_gate(record, settings, audience, daily=True)  # run every morning
     times = used[OCCURRED_AT]
     as_of = given_as_of if given_as_of is not None else latest_time(times)
@@ -363,7 +374,16 @@ def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
 
 
 def _areas(settings: AlertSettings, used: gpd.GeoDataFrame, record: RunRecord) -> AlertAreas:
-    if settings.areas:
+    if settings.area_col:
+        if not settings.areas:
+            raise ParameterError("`area_col` names each incident's area among the polygons of `areas`; give "
+                                 "`areas` FILE (ZIP or county polygons)")
+        if settings.scan:
+            raise ParameterError("`scan` looks for circles of points; with `area_col` the incidents have no points")
+        areas = named_areas(settings.areas, used[AREA_NAME], name_col=settings.area_name_col,
+                            column=settings.area_col)
+        record.param("areas", Path(settings.areas).name, "given")
+    elif settings.areas:
         if settings.resolution is not None:
             raise ParameterError("`resolution` applies to H3 areas; with `areas` the polygons are the areas")
         areas = polygon_areas(settings.areas, used, name_col=settings.area_name_col)

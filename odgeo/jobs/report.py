@@ -22,6 +22,16 @@ from ..io.pdf import find_chromium, print_pdf
 from ..io.writers import write_csv, write_text
 from ..maps.report_page import ReportContent, report_page
 from ..publish.restricted import Gate
+from ..report.ed_visits import (
+    COMPLETE_SHARE,
+    PER_VISITS,
+    complete_facilities,
+    completeness,
+    period_visits,
+    read_ed_visits,
+    trend_visits,
+    with_ed_rates,
+)
 from ..report.jurisdictions import incident_ages, incident_sexes, jurisdictions
 from ..report.populations import (
     AGE,
@@ -91,6 +101,8 @@ class ReportSettings(JobSettings):
     area_population: a CSV of residents per jurisdiction name (overrides the boundaries' column).
     population_by_age: a CSV of residents per name and age group, for age-adjusted rates.
     age_col, sex_col: the incidents' age (years or band) and sex columns (default: detected).
+    ed_visits: an ESSENCE Table Builder CSV of all ED visits per day (:mod:`odgeo.report.ed_visits`):
+    rates per 10,000 ED visits and each facility's completeness.
     """
 
     boundaries: str | None = None
@@ -107,6 +119,7 @@ class ReportSettings(JobSettings):
     population_by_age: str | None = None
     age_col: str | None = None
     sex_col: str | None = None
+    ed_visits: str | None = None
 
 
 @dataclass
@@ -147,6 +160,7 @@ class ReportRun:
     rows: RowCounts
     pdf: bool
     what: str = "suspected overdoses"
+    ed_completeness: pd.DataFrame | None = None
 
 
 def run_report(path, out_dir, settings: ReportSettings | None = None, *, overwrite: bool = False,
@@ -265,6 +279,11 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
                                earlier_outside=int((before & (where < 0)).sum()),
                                earlier_start=period.earlier.start_time.strftime("%Y-%m-%d"), years=period.years)
     shown_trend = public_trend(gate, trend, periods_per_year=_PER_YEAR[length], person_time=population * period.years)
+    ed_completeness = None
+    if settings.ed_visits:
+        say("reading the emergency-department visits")
+        rates, shown_rates, trend, shown_trend, ed_completeness = _ed_rates(
+            settings.ed_visits, record, gate, period, areas, (rates, shown_rates), (trend, shown_trend))
     outcome = used.loc[now, OUTCOME].value_counts()
     outcomes = public_outcomes(gate, int(outcome.get("fatal", 0)), int(outcome.get("nonfatal", 0)),
                                int(outcome.get("unknown", 0)),
@@ -286,9 +305,55 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
         period_label=period.label(), earlier_label=period.label(period.earlier), period_words=length,
         made=_made(gate, settings.as_of, period), rates=shown_rates, trend=shown_trend, trend_fit=fit,
         areas=areas, outcomes=outcomes, drugs=shown_drugs, provisional=provisional, people=shown_people,
-        notes=_notes(read, settings, drugs, gate, rates, shown_drugs), run_id=_run_id(record), version=__version__)
+        notes=[*_notes(read, settings, drugs, gate, rates, shown_drugs),
+               *_ed_notes(shown_rates, shown_trend, period, what)],
+        run_id=_run_id(record), version=__version__)
     return ReportRun(read, used, period, rates, trend, shown_rates, shown_trend, fit, report_page(content, gate),
-                     record, audience, gate, rows, pdf=settings.pdf is not False, what=what)
+                     record, audience, gate, rows, pdf=settings.pdf is not False, what=what,
+                     ed_completeness=ed_completeness)
+
+
+def _ed_rates(path: str, record: RunRecord, gate: Gate, period: ReportPeriod, areas: pd.DataFrame,
+              rates: tuple[pd.DataFrame, pd.DataFrame], trends: tuple[pd.DataFrame, pd.DataFrame]):
+    """Rates per 10,000 ED visits beside each count (exact and shown), and each facility's completeness."""
+    ed = read_ed_visits(path)
+    visits = period_visits(ed, period.current, [str(n) for n in areas["name"]])
+    by_area = visits.reindex(rates[0]["area"].to_numpy()).to_numpy()
+    exact_rates, shown_rates = (with_ed_rates(table, by_area) for table in rates)
+    by_period = trend_visits(ed, trends[0])
+    exact_trend, shown_trend = (with_ed_rates(table, by_period) for table in trends)
+    table = None
+    if ed.has_facilities:
+        freq = period.current.freqstr
+        periods = [pd.Period(start, freq=freq) for start in trends[0]["period_start"]]
+        table = completeness(ed, periods)
+        for trend in (exact_trend, shown_trend):
+            trend["ed_facilities_complete"] = complete_facilities(table, [str(p) for p in periods])
+    now = str(period.current)
+    incomplete = [] if table is None else sorted(table.loc[~table["complete"] & (table["period"] == now), "facility"])
+    missing = [a for a in areas["name"] if pd.isna(visits.get(a))] if ed.has_areas else "no patient area in the export"
+    record.sections["ed_visits"] = {**ed.source, "rate_unit": f"per {PER_VISITS:,} ED visits",
+                                    "complete_share": f"{COMPLETE_SHARE:.0%} of a period's days",
+                                    "incomplete_facilities": incomplete, "areas_without_visits": missing}
+    gate.view_section("ed_visits", lambda section: {k: v for k, v in section.items()
+                                                    if k not in ("n_rows", "n_visits")})
+    return exact_rates, shown_rates, exact_trend, shown_trend, table
+
+
+def _ed_notes(shown_rates: pd.DataFrame, shown_trend: pd.DataFrame, period: ReportPeriod, what: str) -> list[str]:
+    """What the ED denominator says, in words: the whole's rate and the period's completeness."""
+    if "ed_visits" not in shown_rates.columns:
+        return []
+    whole = shown_rates[shown_rates["area"] == TOTAL_AREA].iloc[0]
+    rate = whole[f"per_{PER_VISITS // 1000}k_ed_visits"]
+    said = (f"{rate:,.1f} {what} per {PER_VISITS:,} emergency-department visits" if pd.notna(rate)
+            else "a rate per emergency-department visit is not shown (its count is hidden)")
+    note = f"Emergency departments ({period.label()}): {said}, of {int(whole['ed_visits']):,} visits in all."
+    if "ed_facilities_complete" in shown_trend.columns:
+        note += (f" {shown_trend['ed_facilities_complete'].iloc[-1]} facilities sent visits on at least "
+                 f"{COMPLETE_SHARE:.0%} of the period's days; a period in which one sent on fewer is incomplete: "
+                 "compare it with care (ed_completeness.csv).")
+    return [note]
 
 
 def _report_section(period: ReportPeriod, rates: pd.DataFrame, fit: Trend | None, provisional: bool,
@@ -380,6 +445,8 @@ def _write_products(run: ReportRun, folder: OutputFolder) -> list[Path]:
                write_csv(run.shown_trend, folder.path("trend.csv")),
                write_csv(run.gate.rejects(run.read.rejects, totals), folder.path("rejects.csv")),
                write_text(run.page, page)]
+    if run.ed_completeness is not None:
+        written.append(write_csv(run.ed_completeness, folder.path("ed_completeness.csv")))
     if run.pdf:
         chromium = find_chromium()
         if chromium is None:

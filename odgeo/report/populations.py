@@ -26,10 +26,10 @@ from ..boundaries.counts import NAME_ALIASES
 from ..boundaries.population import POPULATION_ALIASES
 from ..drugs.columns import carried
 from ..errors import ColumnError, InputFileError, ParameterError
-from ..schema import AGE_ALIASES, SEX_COLUMN_ALIASES, find_column
+from ..schema import AGE_ALIASES, SEX_COLUMN_ALIASES, find_column, name_key
 from .rates import US_2000_STANDARD
 
-__all__ = ["AGE", "AREA_NAME", "DEFAULT_AGE_GROUPS", "SEX", "AgeGroups", "age_groups", "name_key",
+__all__ = ["AGE", "AREA_NAME", "DEFAULT_AGE_GROUPS", "SEX", "AgeGroups", "age_groups",
            "read_population_by_age", "read_populations", "report_columns"]
 
 #: The columns the report carries on the incidents beyond their roles: jurisdiction name, age, sex.
@@ -44,11 +44,6 @@ _STANDARD_BOUNDS = [(0, 1), (1, 5), (5, 15), (15, 25), (25, 35), (35, 45), (45, 
 _RANGE = re.compile(r"^(\d+)\s*(?:-|–|to)\s*(\d+)(?:\s*years?)?$")
 _OPEN = re.compile(r"^(\d+)\s*(?:\+|years?\s*(?:and|&)\s*(?:over|older)|and\s*(?:over|older)|or\s*older|plus)$")
 _UNDER = re.compile(r"^(?:<|under|less\s*than)\s*(\d+)(?:\s*years?)?$")
-
-
-def name_key(names) -> pd.Series:
-    """Names compared without case or surrounding space ("NEW HAVEN", "New Haven ")."""
-    return pd.Series(names, dtype=object).fillna("").astype(str).str.strip().str.casefold()
 
 
 def report_columns(columns: list[str], *, area_col: str | None, age_col: str | None, sex_col: str | None,

@@ -21,9 +21,9 @@ from ..drugs.columns import DrugFlags, carried, flag_columns
 from ..drugs.definitions import DrugTerms
 from ..drugs.text import TextFlags, flag_text
 from ..errors import NoDataError, ParameterError
-from ..schema import OCCURRED_AT, OUTCOME, SUSPECTED_DRUG, WGS84, has_location
+from ..schema import OCCURRED_AT, OUTCOME, SUSPECTED_DRUG, WGS84, has_location, name_key
 from ..vocabulary import REPORT_PERIODS
-from .populations import AgeGroups, name_key
+from .populations import AgeGroups
 from .rates import Trend, age_adjusted_rate, annual_percent_change, crude_rates, rate_ratio, reliability
 
 __all__ = [
