@@ -135,13 +135,16 @@ def test_the_sample_deaths_announce_xylazine_as_new_and_rising(tmp_path):
     when = pd.to_datetime(deaths["date_of_death"])
     recent = deaths[(when >= "2025-12-25") & (when < "2026-01-01")]
     assert share["count"].tolist() == [recent["cause_of_death"].str.contains("XYLAZINE").sum()] == [7]
-    assert "Xylazine was involved in 7 of the overdoses of the 7 days" in result.output
+    assert "Xylazine was involved in 7 of the overdose deaths of the 7 days" in result.output
+    # A file of deaths says so (issue 46): not "suspected overdoses", and the drug beside the noun, not inside it.
+    assert "1 overdose death involving xylazine in Westgate" in result.output
+    assert "suspected" not in result.output
     among = alerts[alerts["kind"] == "share-among-fentanyl:xylazine"]
     fentanyl = recent["cause_of_death"].str.contains("FENTAN")
     assert among["count"].tolist() == [(fentanyl & recent["cause_of_death"].str.contains("XYLAZINE")).sum()]
     found = json.loads((out / "run.json").read_text())["drug_alerts"]["by_group"]["xylazine"]
     assert found["share_among_fentanyl"]["recent"] == [7, int(fentanyl.sum())]
-    assert "of the overdoses involving fentanyl and analogues of the 7 days" in result.output
+    assert "of the overdose deaths involving fentanyl and analogues of the 7 days" in result.output
     section = json.loads((out / "run.json").read_text())["drug_alerts"]
     no_term = ~deaths["cause_of_death"].str.contains(
         "FENTAN|HEROIN|OPI|OXYCODONE|METH|COCAINE|XYLAZINE|ETOH", regex=True)

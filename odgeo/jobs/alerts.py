@@ -48,6 +48,7 @@ from ..schema import OCCURRED_AT, SUSPECTED_DRUG, find_column
 from ..vocabulary import plural
 from .common import (
     JobSettings,
+    counted_words,
     involving,
     latest_time,
     open_gate,
@@ -266,7 +267,8 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     record.param("as_of", files.moment(as_of), "given" if given_as_of is not None else "default",
                  None if given_as_of is not None else "the latest incident (the end of its day when it has no time)")
     sentences = [alert_sentence(row, gate, files.time_format, window_hours, rarity, place=areas.place,
-                                new_drug_months=watch.new_drug_months if watch else NEW_DRUG_MONTHS)
+                                new_drug_months=watch.new_drug_months if watch else NEW_DRUG_MONTHS,
+                                what=counted_words(used))
                  for row in alerts.itertuples(index=False)]
     files.alerts.insert(len(files.alerts.columns), "sentence", sentences)
     test = None
@@ -286,7 +288,7 @@ def analyse_alerts(read, settings: AlertSettings, *, record: RunRecord | None = 
     title = settings.title or f"Overdose spike alerts{involving(settings)}"
     page = summary_page(alerts=files.alerts, series=series, files=files, areas=areas, gate=gate, as_of=as_of,
                         backtest=test, title=title, source=read.source_name,
-                        drugs=drug_panel(gate, record.sections.get("drug_alerts")))
+                        drugs=drug_panel(gate, record.sections.get("drug_alerts")), what=counted_words(used))
     return AlertRun(read, used, areas, series, as_of, alerts, files, test, history, fmap, page, record, audience,
                     gate, rows)
 

@@ -33,9 +33,9 @@ from ..publish.geomask import DonutMask
 from ..runrecord import RunRecord
 from ..schema import OCCURRED_AT, OUTCOME, SOURCE_ROW, detect_columns, has_location, located, validate_incident_frame
 
-__all__ = ["QUIET_DAYS", "JobSettings", "check_outside_out", "date_span", "input_source", "latest_time", "open_gate",
-           "parse_as_of", "pick_audience", "read_job_input", "run_job", "save_map_and_record", "select_incidents",
-           "set_aside_before"]
+__all__ = ["QUIET_DAYS", "JobSettings", "check_outside_out", "counted_words", "date_span", "input_source",
+           "latest_time", "open_gate", "parse_as_of", "pick_audience", "read_job_input", "run_job",
+           "save_map_and_record", "select_incidents", "set_aside_before"]
 
 log = logging.getLogger(__name__)
 
@@ -573,3 +573,8 @@ def latest_time(times: pd.Series) -> pd.Timestamp:
     date_only = local == local.dt.normalize()
     latest = pd.Timestamp((local + pd.to_timedelta(date_only.astype(int), unit="D")).max())
     return wall_clock(latest, times.dt.tz)[0]
+
+
+def counted_words(used: pd.DataFrame) -> str:
+    """What a product counts, in words: "overdose deaths" when every incident is fatal, else "suspected overdoses"."""
+    return "overdose deaths" if len(used) and bool((used[OUTCOME] == "fatal").all()) else "suspected overdoses"

@@ -66,6 +66,7 @@ from ..schema import OCCURRED_AT, OUTCOME
 from ..vocabulary import REPORT_COMPARISONS
 from .common import (
     JobSettings,
+    counted_words,
     involving,
     open_gate,
     pick_audience,
@@ -296,7 +297,7 @@ def analyse_report(read, settings: ReportSettings, *, record: RunRecord | None =
         "pending": public_part(gate, drugs["pending"], drugs["records"], key=f"{key}|pending"),
         "read_from": ", ".join(settings.drug_columns or ())}
     provisional = bool(trend["provisional"].iloc[-1])
-    what = "overdose deaths" if bool((used[OUTCOME] == "fatal").all()) else "suspected overdoses"
+    what = counted_words(used)
     record.sections["report"] = _report_section(period, rates, fit, provisional, drugs, settings, read, people)
     gate.view_section("report", lambda section: _public_section(section, shown_rates, shown_drugs, shown_people))
     content = ReportContent(

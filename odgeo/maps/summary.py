@@ -43,9 +43,9 @@ def moment_text(value, fmt: str) -> str:
     return (stamp if "%H" in fmt else end_day(stamp)).strftime(fmt).lstrip("0")
 
 
-def _overdoses(count_text: str) -> str:
-    """The noun after a count as a sentence writes it ("1", "12", "fewer than 10")."""
-    return "suspected overdose" if count_text == "1" else "suspected overdoses"
+def _overdoses(count_text: str, what: str = "suspected overdoses") -> str:
+    """The noun after a count as a sentence writes it ("1", "12", "fewer than 10"); ``what`` is the plural."""
+    return what[:-1] if count_text == "1" else what
 
 
 def as_of_words(stamp) -> str:
@@ -77,17 +77,19 @@ def scan_sentence(row, gate, max_days: int, permutations: int) -> str:
 
 
 def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, str] | None = None,
-                   place: Callable[[str], str] | None = None, new_drug_months: int = NEW_DRUG_MONTHS) -> str:
+                   place: Callable[[str], str] | None = None, new_drug_months: int = NEW_DRUG_MONTHS,
+                   what: str = "suspected overdoses") -> str:
     """One alert in words, with counts as the audience may see them.
 
     ``rarity``: :func:`chance_phrase` by area; ``place``: an area's name in words
     (:meth:`odgeo.alerts.areas.AlertAreas.place`; default: the name, "the whole input" for ``all``);
-    ``new_drug_months``: how far back a drug's first appearance looked.
+    ``new_drug_months``: how far back a drug's first appearance looked; ``what``: what is counted,
+    plural ("overdose deaths" when every incident is a death).
     """
     place = place or (lambda name: "the whole input" if name == ALL_AREAS else name)
     kind, group = drug_of_kind(row.kind)
     if group is not None and row.status != "ended":
-        return _drug_sentence(row, kind, group, gate, fmt, window_hours, rarity, place, new_drug_months)
+        return _drug_sentence(row, kind, group, gate, fmt, window_hours, rarity, place, new_drug_months, what)
     area = place(str(row.area))
     when = moment_text(row.window_end, fmt)
     limit = row.threshold_or_expected
@@ -111,11 +113,11 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
     if row.kind == "threshold":
         rule = (f"; the alert threshold there is {int(limit)}" if shown_limit else
                 ", which reached the area's alert threshold")
-        return f"{n.capitalize()} {_overdoses(n)} in {area} in the {hours} to {when}{rule}.{more}"
+        return f"{n.capitalize()} {_overdoses(n, what)} in {area} in the {hours} to {when}{rule}.{more}"
     if row.kind == "neighbour":
         related = " and ".join(place(a.strip()) for a in str(row.related_areas).split(",") if a.strip())
         return (f"{area[0].upper()}{area[1:]} borders {related}, in spike alert in the {hours} to {when}; "
-                f"it had {n} {_overdoses(n)} itself.{more}")
+                f"it had {n} {_overdoses(n, what)} itself.{more}")
     if row.kind == "scan":
         days = max(1, round((pd.Timestamp(row.window_end) - pd.Timestamp(row.window_start)) / pd.Timedelta(days=1)))
         # A small cluster's first day dates its first incidents (its public row shows the month only).
@@ -123,15 +125,15 @@ def alert_sentence(row, gate, fmt: str, window_hours: float, rarity: dict[str, s
                 else f"in the days to {when}")
         expected = f"where {float(limit):.1f} were expected" if shown_limit else "more than expected"
         chance = f" that chance gives {rarity[row.area]}" if rarity and row.area in rarity else ""
-        return (f"{n.capitalize()} {_overdoses(n)} in and around {area} {span}, {expected}: "
+        return (f"{n.capitalize()} {_overdoses(n, what)} in and around {area} {span}, {expected}: "
                 f"a space-time cluster{chance}.{more}")
     bound = (f", above the expected upper bound of {float(limit):.1f}" if shown_limit
              else ", above what the week before leads to expect")
-    return f"{n.capitalize()} {_overdoses(n)} in {area} on the day to {when}{bound} ({kind_words(row)}).{more}"
+    return f"{n.capitalize()} {_overdoses(n, what)} in {area} on the day to {when}{bound} ({kind_words(row)}).{more}"
 
 
 def _drug_sentence(row, kind: str, group: str, gate, fmt: str, window_hours: float, rarity, place,
-                   new_drug_months: int) -> str:
+                   new_drug_months: int, what: str) -> str:
     """A drug alert in words: the drug named in the sentence."""
     label = drug_label(group)
     area = place(str(row.area))
@@ -139,20 +141,21 @@ def _drug_sentence(row, kind: str, group: str, gate, fmt: str, window_hours: flo
     n = gate.count(int(row.count))
     if kind == "first":
         where = "anywhere" if row.area == ALL_AREAS else "there"
-        return (f"{n.capitalize()} {_overdoses(n)} involving {label} in {area} in the {window_hours:g} hours to "
+        return (f"{n.capitalize()} {_overdoses(n, what)} involving {label} in {area} in the {window_hours:g} hours to "
                 f"{when}: the first {where} in at least {new_drug_months} months.")
     if kind == "share" or kind.startswith(SHARE_AMONG):
         days = max(1, round((pd.Timestamp(row.window_end) - pd.Timestamp(row.window_start)) / pd.Timedelta(days=1)))
         expected = (f", where its share of the weeks before leads to expect {float(row.threshold_or_expected):.1f}"
                     if gate.shows(row.threshold_or_expected) else "")
         among = "" if kind == "share" else f" involving {drug_label(kind[len(SHARE_AMONG):])}"
-        return (f"{label[0].upper()}{label[1:]} was involved in {n} of the overdoses{among} of the {days} days to "
-                f"{when}{expected}: its share{' among them' if among else ''} is rising.")
-    plain = alert_sentence(row._replace(kind=kind), gate, fmt, window_hours, rarity, place)
+        counted = what.removeprefix("suspected ")
+        return (f"{label[0].upper()}{label[1:]} was involved in {n} of the {counted}{among} of the {days} days "
+                f"to {when}{expected}: its share{' among them' if among else ''} is rising.")
+    plain = alert_sentence(row._replace(kind=kind), gate, fmt, window_hours, rarity, place, what=what)
     return _OVERDOSES.sub(lambda m: f"{m.group(0)} involving {label}", plain, count=1)
 
 
-_OVERDOSES = re.compile(r"\boverdoses?\b")
+_OVERDOSES = re.compile(r"\b(?:overdose deaths?|overdoses?)\b")
 
 
 def _base_kind_words(kind: str) -> str:
@@ -175,7 +178,8 @@ def kind_words(row) -> str:
 
 
 def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles, areas, gate, as_of,
-                 backtest, title: str, source: str, drugs: dict | None = None) -> str:
+                 backtest, title: str, source: str, drugs: dict | None = None,
+                 what: str = "suspected overdoses") -> str:
     """summary.html: the alerts in words, a map of the areas and the recent days' counts.
 
     Self-contained: inline CSS and SVG, no script, no external resource.
@@ -201,6 +205,8 @@ def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles
     drugs
         run.json's drug_alerts as the audience may read it (:func:`odgeo.alerts.public.drug_panel`),
         or None when no drug is watched.
+    what
+        What is counted, plural ("overdose deaths" when every incident is a death).
 
     Returns
     -------
@@ -225,7 +231,8 @@ def summary_page(*, alerts: pd.DataFrame, series: DailySeries, files: AlertFiles
     if drugs is not None:
         parts.append(_drug_panel(drugs, live))
     parts.append("<h2>Areas</h2>" + _svg_map(areas, live, files.shown_areas))
-    charts = [_chart(series, name, files, alerts, area_heading(areas, name)) for name in dict.fromkeys(live["area"])]
+    charts = [_chart(series, name, files, alerts, area_heading(areas, name), what)
+              for name in dict.fromkeys(live["area"])]
     if charts:
         parts.append(f"<h2>Last {CHART_DAYS} days</h2>" + "".join(charts))
     if backtest is not None:
@@ -291,7 +298,8 @@ def area_heading(areas, name: str) -> str:
     return words[0].upper() + words[1:]
 
 
-def _chart(series: DailySeries, name: str, files: AlertFiles, alerts: pd.DataFrame, heading: str) -> str:
+def _chart(series: DailySeries, name: str, files: AlertFiles, alerts: pd.DataFrame, heading: str,
+           what: str = "suspected overdoses") -> str:
     """Daily counts of the last 90 days with the threshold, or (public) the days in alert.
 
     The y axis is labelled at 0 and at its top (the highest day, or the threshold when higher).
@@ -323,8 +331,8 @@ def _chart(series: DailySeries, name: str, files: AlertFiles, alerts: pd.DataFra
                    f"height='{c / top * (h - 10):.1f}' fill='#4d4d4d'><title>{d}: {c}</title></rect>"
                    for i, (d, c) in enumerate(zip(days, counts.tolist())))
     return (f"<h3>{html.escape(heading)}</h3><svg viewBox='0 0 {w} {h}' class='chart' role='img' "
-            f"aria-label='suspected overdoses a day'>{axis}{bars}{line}</svg>"
-            f"<p class='key'>Suspected overdoses a day, {html.escape(days[0])} to {html.escape(days[-1])}; "
+            f"aria-label='{what} a day'>{axis}{bars}{line}</svg>"
+            f"<p class='key'>{what.capitalize()} a day, {html.escape(days[0])} to {html.escape(days[-1])}; "
             f"highest day {int(counts.max(initial=0))}"
             + (f"; dashed: the threshold ({threshold:g})" if line else "") + "</p>")
 
