@@ -30,6 +30,9 @@ from .options import (
               help=f"H3 resolution of the hex counts (default {defaults.HEX_RESOLUTION}, ~0.74 km²; 7 for counties).")
 @click.option("--period", type=click.Choice(PERIODS),
               help=f"Time breakdown columns in hexes.geojson (default {defaults.PERIOD}).")
+@click.option("--by-drug", metavar="GROUP,GROUP",
+              help="A hexes.geojson column per drug group of the suspected-drug column (drug_fentanyl ...): "
+                   "its incidents; public only where it and the rest of the count are both at least --min-count.")
 @click.option("--bandwidth", "bandwidth_m", type=Metres(allow_auto=True), metavar="METRES|auto",
               help="Kernel radius in metres, or auto (default: ArcGIS spatial Silverman rule).")
 @click.option("--cell-size", "cell_size_m", type=Metres(), metavar="METRES",
@@ -99,7 +102,7 @@ def hotspots(ctx: click.Context, input_path: str, out_dir: str, overwrite: bool,
     \b
     Writes into --out:
       map.html          the map (open it in a browser)
-      hexes.geojson     counts per H3 hexagon, by outcome and by month
+      hexes.geojson     counts per H3 hexagon, by outcome and by month (and by drug: --by-drug)
       density.tif       kernel density, incidents per km² (GeoTIFF)
       hotspots.geojson  areas above the density percentile
       gistar.geojson    Getis-Ord Gi* per H3 cell (public: the confidence bin only)

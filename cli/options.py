@@ -406,6 +406,7 @@ _CONVERT = {
     "where": lambda values: tuple(values) or None,
     "drug": lambda values: tuple(g.strip().lower() for v in values for g in v.split(",") if g.strip()) or None,
     "watch_drugs": lambda text: tuple(g.strip().lower() for g in (text or "").split(",") if g.strip()) or None,
+    "by_drug": lambda text: tuple(g.strip().lower() for g in (text or "").split(",") if g.strip()) or None,
     "drug_columns": lambda text: tuple(c.strip() for c in text.split(",") if c.strip()) if text else None,
     "reference": lambda files: tuple(files or ()),
     "reference_columns": lambda mapping: mapping or {},

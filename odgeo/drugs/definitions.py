@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..errors import InputFileError, ParameterError
 
-__all__ = ["DRUG_GROUPS", "GROUP_LABELS", "PARENTS", "DrugTerms", "load_terms", "normalise_term"]
+__all__ = ["DRUG_GROUPS", "GROUP_LABELS", "PARENTS", "PART_PREFIX", "DrugTerms", "load_terms", "normalise_term",
+           "part_column", "part_parents"]
 
 #: The drug groups, in the order products list them (DOSE's and SUDORS' groups, plus xylazine and nitazenes).
 DRUG_GROUPS = ("opioid", "fentanyl", "heroin", "rx_opioid", "methadone", "nitazene", "stimulant", "cocaine",
@@ -34,6 +35,20 @@ GROUP_LABELS = {
 PARENTS = {"fentanyl": "opioid", "heroin": "opioid", "rx_opioid": "opioid", "methadone": "opioid",
            "nitazene": "opioid", "cocaine": "stimulant", "methamphetamine": "stimulant"}
 MATCHES = ("substring", "word")
+#: An area table's column counting one group's incidents (``drug_fentanyl``): a part of ``count``, not a partition.
+PART_PREFIX = "drug_"
+
+
+def part_column(group: str) -> str:
+    """The column counting a group's incidents in an area table (``drug_xylazine``)."""
+    return f"{PART_PREFIX}{group}"
+
+
+def part_parents(columns: list[str]) -> dict[str, str]:
+    """Each group column's parent group column among ``columns`` (``drug_fentanyl`` in ``drug_opioid``)."""
+    present = set(columns)
+    return {part_column(c): part_column(p) for c, p in PARENTS.items()
+            if part_column(c) in present and part_column(p) in present}
 _PACKAGED = Path(__file__).with_name("terms.csv")
 _MASKS = Path(__file__).with_name("masks.csv")
 _GROUP_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")

@@ -26,9 +26,7 @@ from ..alerts.ears import DEFAULT_Z, EARS_METHODS
 from ..alerts.history import AlertHistory, history_key
 from ..alerts.public import alert_files, drug_panel, public_drug_alerts
 from ..alerts.spikes import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
-from ..drugs.columns import DrugFlags, carried, flag_columns
-from ..drugs.definitions import load_terms
-from ..drugs.text import TextFlags, flag_text
+from ..drugs.columns import carried
 from ..engine.compiled import compiling_note
 from ..errors import ParameterError
 from ..incidents.dates import calendar_day
@@ -44,11 +42,12 @@ from ..report.populations import AREA_NAME
 from ..runrecord import RunRecord
 from ..scan.cases import scan_cases
 from ..scan.statistic import DEFAULT_SCAN, scan
-from ..schema import OCCURRED_AT, SUSPECTED_DRUG, find_column
+from ..schema import OCCURRED_AT, find_column
 from ..vocabulary import plural
 from .common import (
     JobSettings,
     counted_words,
+    incident_drug_flags,
     involving,
     latest_time,
     open_gate,
@@ -302,29 +301,14 @@ def _drug_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
         if settings.new_drug_months is not None:
             raise ParameterError("`new_drug_months` applies with `watch_drugs`")
         return pd.DataFrame(), None
-    terms = load_terms(settings.drug_terms)
-    unknown = [g for g in settings.watch_drugs if g not in terms.groups]
-    if unknown:
-        raise ParameterError(f"`watch_drugs` {unknown[0]!r} is not a drug group; the groups are "
-                             f"{', '.join(terms.groups)}, or add one with `drug_terms`")
-    columns = tuple(settings.drug_columns or ())
-    if columns and not all(carried(c) in used.columns for c in columns):
-        raise ParameterError("`watch_drugs` with `drug_columns` reads one file or table, with `run_alerts`")
-    if not columns and (SUSPECTED_DRUG not in used.columns or used[SUSPECTED_DRUG].isna().all()):
-        raise ParameterError("`watch_drugs` reads the incidents' suspected-drug column, and the input has none "
-                             "(or it is empty); name it with `columns[\"suspected_drug\"]`, or give the drug "
-                             "columns with `drug_columns`")
+    flags = incident_drug_flags(used, settings, tuple(settings.watch_drugs), "watch_drugs")
     months = int(record.pick("new_drug_months", settings.new_drug_months, NEW_DRUG_MONTHS))
     if months < 1:
         raise ParameterError(f"`new_drug_months` must be 1 or more, not {months}")
     record.param("watch_drugs", list(settings.watch_drugs), "given")
     watch = DrugWatch(tuple(settings.watch_drugs), new_drug_months=months)
-    read: DrugFlags | TextFlags
-    if columns:
-        read = flag_columns(pd.DataFrame({c: used[carried(c)].to_numpy() for c in columns}), list(columns), terms)
-    else:
-        read = flag_text(used[SUSPECTED_DRUG].reset_index(drop=True), terms)
-    rows, section = drug_alerts(read, used[OCCURRED_AT], areas, series, as_of, watch, **rules)
+    columns = tuple(settings.drug_columns or ())
+    rows, section = drug_alerts(flags, used[OCCURRED_AT], areas, series, as_of, watch, **rules)
     section["read_from"] = list(columns) or "the suspected-drug column"
     record.sections["drug_alerts"] = section
     return rows, watch

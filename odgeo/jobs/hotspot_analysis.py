@@ -23,6 +23,7 @@ from ..boundaries.population import read_population
 from ..clusters import dbscan as clusters_mod
 from ..density.hotspot_areas import hotspot_polygons
 from ..density.kernel import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, nice_below
+from ..drugs.definitions import part_column
 from ..engine.compiled import compiling_note
 from ..engine.dask_read import IncidentParts
 from ..errors import NoDataError, ParameterError
@@ -40,6 +41,7 @@ from .cluster_steps import ClusterPlan, cluster_labels, plan_clusters
 from .common import (
     JobSettings,
     date_span,
+    incident_drug_flags,
     involving,
     open_gate,
     pick_audience,
@@ -106,6 +108,11 @@ class HotspotSettings(JobSettings):
         10,000 residents when they carry a population (see :mod:`odgeo.boundaries.counts`);
         ``dissolve_boundaries``: polygons sharing a name are counted as one area (needed
         with a ledger when names repeat).
+    by_drug
+        Drug groups (``("fentanyl", "xylazine")``) that each get a column of the hexagons: the
+        incidents involving the group, read from the suspected-drug column (``drug_fentanyl``; a
+        part of ``count``, not a partition: the public sees it only where it and what it leaves of
+        the count are both at least ``min_count``).
     """
 
     resolution: int | None = None
@@ -137,6 +144,7 @@ class HotspotSettings(JobSettings):
     boundary_name_col: str | None = None
     boundary_population_col: str | None = None
     dissolve_boundaries: bool | None = None
+    by_drug: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -295,6 +303,8 @@ def analyse_hotspots(
                                   by_outcome=outcomes_recorded(read))
         if settings.assume_outcome:  # every incident has it: the other outcomes' columns are zeros by construction
             counts = counts.drop(columns=[o for o in OUTCOMES if o != settings.assume_outcome and o in counts])
+        if settings.by_drug:
+            counts = _with_drug_parts(counts, used, settings, record, plan.resolution)
         hexes = gpd.GeoDataFrame(counts.reset_index(), geometry=hexes_mod.cells_to_polygons(counts.index).values,
                                  crs="EPSG:4326")
 
@@ -375,6 +385,23 @@ def _areas(record: RunRecord, settings: HotspotSettings, used: LocatedIncidents,
                      "given" if settings.dissolve_boundaries else "default")
         areas = area_counts(boundaries, used.frame)
         return areas if by_outcome else areas.drop(columns="fatal")
+
+
+def _with_drug_parts(counts: pd.DataFrame, used: LocatedIncidents, settings: HotspotSettings, record: RunRecord,
+                     resolution: int) -> pd.DataFrame:
+    """The cell counts with a column per drug group of ``by_drug`` (each cell's incidents involving it)."""
+    if not isinstance(used, InMemoryIncidents):
+        raise ParameterError("`by_drug` reads each incident's drugs in this process; give one file with "
+                             "`engine` memory")
+    groups = tuple(dict.fromkeys(settings.by_drug or ()))
+    flags = incident_drug_flags(used.used, settings, groups, "by_drug").flags
+    record.param("by_drug", list(groups), "given", "a hexagon column per group: its incidents (a part of count, "
+                 "not a partition; docs/drugs.md)")
+    out = counts.copy()
+    for group in groups:
+        part = used.count_cells(resolution=resolution, by_outcome=False, keep=flags[group].to_numpy(dtype=bool))
+        out[part_column(group)] = part["count"].reindex(out.index, fill_value=0).astype(np.int64)
+    return out
 
 
 def _population(record: RunRecord, settings: HotspotSettings):

@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..drugs.definitions import PART_PREFIX
 from ..hexes import (
     H3_CELL,
     cell_centres,
@@ -27,7 +28,8 @@ from ..hexes import (
 from ..projection import project_points
 from ..schema import OUTCOMES
 
-__all__ = ["SPREAD_LEVELS", "cluster_resolution", "coarse_extent", "period_columns", "spread_counts", "values_at"]
+__all__ = ["SPREAD_LEVELS", "cluster_resolution", "coarse_extent", "drug_part_columns", "period_columns",
+           "spread_counts", "values_at"]
 
 #: Finer H3 levels over which a published area's count is spread for the public density.
 SPREAD_LEVELS = 2
@@ -36,7 +38,12 @@ SPREAD_LEVELS = 2
 def period_columns(table: pd.DataFrame) -> list[str]:
     """The month or week columns of an area table."""
     fixed = {H3_CELL, "h3_resolution", "merged", "n_fine_cells", "count", *OUTCOMES, "geometry"}
-    return [c for c in table.columns if c not in fixed]
+    return [c for c in table.columns if c not in fixed and not str(c).startswith(PART_PREFIX)]
+
+
+def drug_part_columns(table: pd.DataFrame) -> list[str]:
+    """The drug group columns of an area table (``drug_fentanyl``): overlapping parts of ``count``."""
+    return [c for c in table.columns if str(c).startswith(PART_PREFIX)]
 
 
 def values_at(kept: gpd.GeoDataFrame, cells_of: dict[str, list[int]], resolution: int) -> pd.Series:

@@ -48,6 +48,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
+from ..drugs.definitions import PART_PREFIX, part_parents
 from ..errors import InputFileError
 from ..hexes import PERIOD_COLUMN
 from ..projection import lonlat_of
@@ -463,10 +464,11 @@ def _feature_problems(collection: dict, min_count: int):
         properties = feature.get("properties") if isinstance(feature, dict) else None
         for key, value in (properties if isinstance(properties, dict) else {}).items():
             periodic = bool(PERIOD_COLUMN.match(str(key)))
-            if key not in allowed and not periodic:
+            part = str(key).startswith(PART_PREFIX)
+            if key not in allowed and not periodic and not part:
                 yield "property", f"{key!r} is not a public property"
             numbers = []
-            if key in COUNT_PROPERTIES or periodic:
+            if key in COUNT_PROPERTIES or periodic or part:
                 numbers = [value]
             elif key == "months" and isinstance(value, list):
                 numbers = value
@@ -479,6 +481,19 @@ def _feature_problems(collection: dict, min_count: int):
                     break
             if isinstance(value, str) and _DAY.search(value):
                 yield "date", f"{key} = {value!r}"
+        yield from _part_problems(properties if isinstance(properties, dict) else {}, min_count)
+
+
+def _part_problems(properties: dict, min_count: int):
+    """A drug group's count beside the feature's (or its parent group's): their difference is a count too."""
+    parts = [k for k in properties if str(k).startswith(PART_PREFIX)]
+    parents = part_parents(parts)
+    for key in parts:
+        part = _as_count(properties[key])
+        for whole_key in ("count", parents.get(key)):
+            whole = _as_count(properties.get(whole_key)) if whole_key else None
+            if part is not None and whole is not None and 0 < whole - part < min_count:
+                yield "complement", f"{whole_key} = {whole} and {key} = {part} leave {whole - part}"
 
 
 def _feature_counts(collection: dict) -> dict[str, list]:
@@ -493,7 +508,7 @@ def _feature_counts(collection: dict) -> dict[str, list]:
         for key, value in (properties if isinstance(properties, dict) else {}).items():
             if PERIOD_COLUMN.match(str(key)):
                 columns.setdefault("months", []).append(value)
-            elif key in COUNT_PROPERTIES:
+            elif key in COUNT_PROPERTIES or str(key).startswith(PART_PREFIX):
                 columns.setdefault(str(key), []).append(value)
             elif key == "months" and isinstance(value, list):
                 columns.setdefault("months", []).extend(value)

@@ -50,6 +50,7 @@ __all__ = [
     "partition_cells",
     "shown_count",
     "suppress_breakdowns",
+    "suppress_parts",
 ]
 
 #: Counts below this are never published for the public audience.
@@ -244,6 +245,37 @@ def suppress_breakdowns(table: pd.DataFrame, groups: dict[str, list[str]], *,
         for j, col in enumerate(columns):
             out[col] = pd.array(np.where(hidden[:, j], 0, values[:, j]), dtype="Int64")
             out.loc[hidden[:, j], col] = pd.NA
+    return out, report
+
+
+def suppress_parts(table: pd.DataFrame, columns: list[str], *, parents: dict[str, str] | None = None,
+                   min_count: int = DEFAULT_MIN_COUNT) -> tuple[pd.DataFrame, dict]:
+    """Hide each row's overlapping parts of its ``count`` (drug groups) that are, or leave, a small number.
+
+    Unlike :func:`suppress_breakdowns`' groups, parts need not add up (an overdose may involve
+    fentanyl and xylazine), so each is judged alone: hidden when under ``min_count`` (zero included,
+    as a breakdown's), or when what it leaves of the count (``count`` minus it) is 1 to ``min_count`` - 1:
+    "12 overdoses, 10 involving fentanyl" says 2 did not. A part nested in another (``parents``:
+    fentanyl in any opioid) is hidden too when it leaves 1 to ``min_count`` - 1 of its parent.
+    Returns the table (hidden values as pandas NA) and how many values were hidden, as
+    :func:`suppress_breakdowns` counts them (small, zero, and hidden for what they leave).
+    """
+    out = table.copy()
+    total = table["count"].to_numpy(dtype=np.int64)
+    report = {"hidden": 0, "hidden_to_protect_others": 0, "hidden_zeros": 0}
+    for column in [c for c in columns if c in table.columns]:
+        values = table[column].to_numpy(dtype=np.int64)
+        small = values < min_count
+        rest = total - values
+        leaves = (rest > 0) & (rest < min_count)
+        parent = (parents or {}).get(column)
+        if parent in table.columns:
+            left = table[parent].to_numpy(dtype=np.int64) - values
+            leaves |= (left > 0) & (left < min_count)
+        report["hidden"] += int((small & (values > 0)).sum())
+        report["hidden_zeros"] += int((values == 0).sum())
+        report["hidden_to_protect_others"] += int((leaves & ~small).sum())
+        out[column] = pd.array(np.where(small | leaves, pd.NA, values), dtype="Int64")
     return out, report
 
 

@@ -16,9 +16,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..drugs.definitions import part_parents
 from ..hexes import H3_CELL
 from ..schema import OUTCOMES
-from .areas import period_columns
+from .areas import drug_part_columns, period_columns
 from .gate import Gate, Products
 from .ledger import Ledger
 from .privacy import (
@@ -30,6 +31,7 @@ from .privacy import (
     masked_log,
     partition_cells,
     suppress_breakdowns,
+    suppress_parts,
 )
 from .record_numbers import number_kind, plain_path
 
@@ -129,6 +131,10 @@ class PublicGate(Gate):
         self._n_published = int(kept["count"].sum())
         groups = {"outcome": [c for c in OUTCOMES if c in kept.columns], "period": period_columns(kept)}
         shown, hidden = suppress_breakdowns(kept, groups, min_count=m)
+        parts = drug_part_columns(kept)
+        if parts:  # overlapping parts of the count: each judged alone, with what it leaves (docs/drugs.md)
+            shown, hidden["drug"] = suppress_parts(shown.assign(**{c: kept[c] for c in parts}), parts,
+                                                    parents=part_parents(parts), min_count=m)
         return kept, shown, hidden
 
     def count_hexes(self, counts: pd.DataFrame) -> gpd.GeoDataFrame:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from ..drugs.definitions import PART_PREFIX
 from ..hexes import PERIOD_COLUMN
 from .leakscan import COUNT_PROPERTIES, CSV_COUNTS, Leak, feature_collections, first_line, numbers_in_record
 from .record_numbers import SERIES_COUNT_PATHS, number_kind, plain_path
@@ -80,7 +81,7 @@ def _area_differences(previous: Path, current: Path, key: str, min_count: int) -
         if props.get("n_fine_cells") != before["properties"].get("n_fine_cells"):
             leaks.append(Leak(name, "difference", f"area {label} changed shape"))
         for column, value in props.items():
-            if column in COUNT_PROPERTIES or PERIOD_COLUMN.match(str(column)):
+            if column in COUNT_PROPERTIES or PERIOD_COLUMN.match(str(column)) or str(column).startswith(PART_PREFIX):
                 earlier = before["properties"].get(column)
                 if isinstance(value, int) and isinstance(earlier, int) and 0 < abs(value - earlier) < min_count:
                     leaks.append(Leak(name, "difference", f"{label} {column}: {earlier} -> {value}"))
