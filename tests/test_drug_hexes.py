@@ -13,6 +13,7 @@ import h3
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from click.testing import CliRunner
 from odgeo_cli.main import cli
 
@@ -77,18 +78,20 @@ def test_the_public_rule_by_hand():
 def test_no_public_hexagon_gives_a_small_count_by_subtraction(tmp_path):
     out = tmp_path / "public"
     result = CliRunner().invoke(cli, ["hotspots", str(SAMPLE / "incidents.csv"), "--out", str(out), "--timezone",
-                                      SAMPLE_TZ, "--by-drug", "opioid,fentanyl,heroin"])
+                                      SAMPLE_TZ, "--by-drug", "opioid,fentanyl,heroin", "--boundaries",
+                                      str(SAMPLE / "neighbourhoods.geojson")])
     assert result.exit_code == 0, result.output
-    hexes = gpd.read_file(out / "hexes.geojson")
-    shown_any = False
-    for part, whole in (("drug_fentanyl", "count"), ("drug_heroin", "count"), ("drug_opioid", "count"),
-                        ("drug_fentanyl", "drug_opioid"), ("drug_heroin", "drug_opioid")):
-        both = hexes[part].notna() & hexes[whole].notna()
-        left = hexes.loc[both, whole] - hexes.loc[both, part]
-        assert ((left == 0) | (left >= 10)).all(), f"{whole} - {part}"
-        assert (hexes[part].dropna() >= 10).all()
-        shown_any |= bool(hexes[part].notna().any())
-    assert shown_any
+    for layer in ("hexes.geojson", "areas.geojson"):
+        table = gpd.read_file(out / layer)
+        shown_any = False
+        for part, whole in (("drug_fentanyl", "count"), ("drug_heroin", "count"), ("drug_opioid", "count"),
+                            ("drug_fentanyl", "drug_opioid"), ("drug_heroin", "drug_opioid")):
+            both = table[part].notna() & table[whole].notna()
+            left = table.loc[both, whole] - table.loc[both, part]
+            assert ((left == 0) | (left >= 10)).all(), f"{layer}: {whole} - {part}"
+            assert (table[part].dropna() >= 10).all()
+            shown_any |= bool(table[part].notna().any())
+        assert shown_any, layer
 
 
 def test_the_leak_scanner_finds_a_group_beside_its_count(tmp_path):
@@ -131,3 +134,23 @@ def test_one_more_fentanyl_overdose_cannot_be_had_by_differencing(tmp_path):
     found = [leak.detail for leak in difference_releases(runs["n1"], runs["n2"])]
     assert any("drug_fentanyl" in detail for detail in found), found
     assert difference_releases(runs["l1"], runs["l2"]) == []
+
+
+def test_boundary_areas_count_each_group_inside_them(tmp_path):
+    path, frame = _hand_file(tmp_path)
+    west = shapely.box(-97.45, 38.15, -97.40, 38.25)
+    east = shapely.box(-97.40, 38.15, -97.35, 38.25)
+    polygons = gpd.GeoDataFrame({"name": ["West", "East"], "population": [5000, 6000]}, geometry=[west, east],
+                                crs="EPSG:4326")
+    boundaries = tmp_path / "areas.geojson"
+    polygons.to_file(boundaries)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["hotspots", str(path), "--out", str(out), "--audience", "restricted",
+                                      "--by-drug", "fentanyl,xylazine", "--boundaries", str(boundaries)])
+    assert result.exit_code == 0, result.output
+    areas = gpd.read_file(out / "areas.geojson").set_index("name")
+    points = shapely.points(frame["longitude"].to_numpy(), frame["latitude"].to_numpy())
+    for group in ("fentanyl", "xylazine"):
+        involved = frame["suspected_drug"].map(lambda t, g=group: g in TEXTS[t]).to_numpy()
+        for name, shape in (("West", west), ("East", east)):
+            assert areas.loc[name, f"drug_{group}"] == int((shapely.intersects(shape, points) & involved).sum())

@@ -118,7 +118,8 @@ def dissolve_by_name(boundaries: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                             geometry=shapely.make_valid(merged.geometry.to_numpy()), crs=WGS84)
 
 
-def area_counts(boundaries: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def area_counts(boundaries: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame, *,
+                parts: dict[str, np.ndarray] | None = None) -> gpd.GeoDataFrame:
     """Incidents per boundary polygon, with rates where a population is known.
 
     Parameters
@@ -127,6 +128,9 @@ def area_counts(boundaries: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> gp
         From :func:`read_boundaries`.
     incidents
         The located incidents (any CRS), with ``outcome``.
+    parts
+        Column name to a mask over ``incidents`` (the incidents of a drug group): each becomes a column
+        counting the masked incidents per polygon.
 
     Returns
     -------
@@ -134,7 +138,8 @@ def area_counts(boundaries: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> gp
         The polygons with ``count``, ``fatal`` and, with a population, ``rate_per_10k``
         (per 10,000 residents) and ``unstable`` (fewer than 20 incidents).
     """
-    located = incidents[has_location(incidents.geometry)]
+    where = has_location(incidents.geometry)
+    located = incidents[where]
     points = gpd.GeoDataFrame({"fatal": (located[OUTCOME] == "fatal").to_numpy()},
                               geometry=located.geometry.to_numpy(), crs=WGS84)
     areas = boundaries.reset_index(drop=True)
@@ -145,6 +150,9 @@ def area_counts(boundaries: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> gp
     out = areas[["name", "population"]].copy()
     out["count"] = count
     out["fatal"] = fatal
+    for column, mask in (parts or {}).items():
+        inside = np.asarray(mask, dtype=bool)[where][hits.index.to_numpy()]
+        out[column] = np.bincount(hits["index_right"].to_numpy()[inside], minlength=len(areas)).astype(np.int64)
     pop = out["population"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["rate_per_10k"] = np.where(pop > 0, np.round(count / pop * RATE_PER, 2), np.nan)

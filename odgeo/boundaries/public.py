@@ -6,7 +6,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..publish.privacy import hidden_counts
+from ..drugs.definitions import part_parents
+from ..publish.areas import drug_part_columns
+from ..publish.privacy import hidden_counts, suppress_parts
 from ..publish.public import PublicGate
 
 __all__ = ["public_boundaries"]
@@ -32,7 +34,8 @@ def public_boundaries(gate: PublicGate, areas: gpd.GeoDataFrame | None) -> tuple
     if areas is None:
         return None, None
     out = areas.copy()
-    held_columns = [c for c in ("count", "fatal") if c in out]  # no fatal without an outcome column
+    parts = drug_part_columns(out)  # odgeo hotspots --by-drug: overlapping parts of count
+    held_columns = [c for c in ("count", "fatal") if c in out] + parts  # no fatal without an outcome column
     if gate.is_series:
         for i, row in out.iterrows():
             held = gate.hold("boundaries", str(row["name"]), {c: row[c] for c in held_columns})
@@ -50,6 +53,11 @@ def public_boundaries(gate: PublicGate, areas: gpd.GeoDataFrame | None) -> tuple
         fatal_hidden = hidden | (fatal < m)
         out["fatal"] = pd.array(np.where(fatal_hidden, 0, fatal), dtype="Int64")
         out.loc[fatal_hidden, "fatal"] = pd.NA
+    if parts:  # judged against the exact (or held) count, then hidden wherever the count is
+        shown_parts, _ = suppress_parts(out, parts, parents=part_parents(parts), min_count=m)
+        for column in parts:
+            out[column] = shown_parts[column]
+            out.loc[hidden, column] = pd.NA
     out["count"] = pd.array(np.where(hidden, 0, counts), dtype="Int64")
     out.loc[hidden, "count"] = pd.NA
     if "rate_per_10k" in out:

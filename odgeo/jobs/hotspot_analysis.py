@@ -303,8 +303,9 @@ def analyse_hotspots(
                                   by_outcome=outcomes_recorded(read))
         if settings.assume_outcome:  # every incident has it: the other outcomes' columns are zeros by construction
             counts = counts.drop(columns=[o for o in OUTCOMES if o != settings.assume_outcome and o in counts])
-        if settings.by_drug:
-            counts = _with_drug_parts(counts, used, settings, record, plan.resolution)
+        drug_masks = _drug_masks(used, settings, record)
+        if drug_masks:
+            counts = _with_drug_parts(counts, used, drug_masks, plan.resolution)
         hexes = gpd.GeoDataFrame(counts.reset_index(), geometry=hexes_mod.cells_to_polygons(counts.index).values,
                                  crs="EPSG:4326")
 
@@ -326,7 +327,7 @@ def analyse_hotspots(
     with record.timed("gistar"):
         gistar = hotspot_statistics(plan.gistar, used, counts, plan.resolution)
     record.sections["gistar"] = gistar.settings
-    areas = _areas(record, settings, used, by_outcome=outcomes_recorded(read))
+    areas = _areas(record, settings, used, by_outcome=outcomes_recorded(read), drug_masks=drug_masks)
     population = _population(record, settings)
     say(f"preparing {audience} products")
     with record.timed("privacy"):
@@ -364,7 +365,7 @@ def select_located(read: IncidentRead | IncidentParts, settings: HotspotSettings
 
 
 def _areas(record: RunRecord, settings: HotspotSettings, used: LocatedIncidents,
-           by_outcome: bool) -> gpd.GeoDataFrame | None:
+           by_outcome: bool, drug_masks: dict[str, np.ndarray]) -> gpd.GeoDataFrame | None:
     if not settings.boundaries:
         return None
     with record.timed("areas"):
@@ -383,23 +384,30 @@ def _areas(record: RunRecord, settings: HotspotSettings, used: LocatedIncidents,
         record.param("boundaries", str(settings.boundaries), "given", {"columns": columns})
         record.param("dissolve_boundaries", bool(settings.dissolve_boundaries),
                      "given" if settings.dissolve_boundaries else "default")
-        areas = area_counts(boundaries, used.frame)
+        areas = area_counts(boundaries, used.frame, parts={part_column(g): m for g, m in drug_masks.items()})
         return areas if by_outcome else areas.drop(columns="fatal")
 
 
-def _with_drug_parts(counts: pd.DataFrame, used: LocatedIncidents, settings: HotspotSettings, record: RunRecord,
-                     resolution: int) -> pd.DataFrame:
-    """The cell counts with a column per drug group of ``by_drug`` (each cell's incidents involving it)."""
+def _drug_masks(used: LocatedIncidents, settings: HotspotSettings, record: RunRecord) -> dict[str, np.ndarray]:
+    """Which incidents involve each drug group of ``by_drug`` ({} without it)."""
+    if not settings.by_drug:
+        return {}
     if not isinstance(used, InMemoryIncidents):
         raise ParameterError("`by_drug` reads each incident's drugs in this process; give one file with "
                              "`engine` memory")
-    groups = tuple(dict.fromkeys(settings.by_drug or ()))
+    groups = tuple(dict.fromkeys(settings.by_drug))
     flags = incident_drug_flags(used.used, settings, groups, "by_drug").flags
-    record.param("by_drug", list(groups), "given", "a hexagon column per group: its incidents (a part of count, "
-                 "not a partition; docs/drugs.md)")
+    record.param("by_drug", list(groups), "given", "a column per group in hexagons and boundaries: its incidents "
+                 "(a part of count, not a partition; docs/drugs.md)")
+    return {g: flags[g].to_numpy(dtype=bool) for g in groups}
+
+
+def _with_drug_parts(counts: pd.DataFrame, used: LocatedIncidents, masks: dict[str, np.ndarray],
+                     resolution: int) -> pd.DataFrame:
+    """The cell counts with a column per drug group (each cell's incidents involving it)."""
     out = counts.copy()
-    for group in groups:
-        part = used.count_cells(resolution=resolution, by_outcome=False, keep=flags[group].to_numpy(dtype=bool))
+    for group, mask in masks.items():
+        part = used.count_cells(resolution=resolution, by_outcome=False, keep=mask)
         out[part_column(group)] = part["count"].reindex(out.index, fill_value=0).astype(np.int64)
     return out
 
