@@ -343,6 +343,8 @@ reference_options = _stack(
 
 def reference_columns_option(value: str | None) -> dict[str, tuple[str, ...]]:
     """--reference-columns as {role: columns}; a bad value is a usage error naming the option."""
+    if not value:  # the geocoder's module (half a second of imports) only when the option is given
+        return {}
     from odgeo.errors import ParameterError
     from odgeo.geocode.index import parse_reference_columns
 

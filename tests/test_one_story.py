@@ -606,3 +606,22 @@ def test_one_geopackage_holds_every_layer_styled_for_qgis(tmp_path, sample_run, 
     incidents = read_incidents(SAMPLE / "incidents.csv", timezone=SAMPLE_TZ).incidents
     kinds = {leak.kind for leak in scan_public_outputs(planted, incidents) if leak.file == "odgeo.gpkg"}
     assert {"point", "coordinate"} <= kinds
+
+
+def test_place_level_counts_shared_points_as_a_brute_force_does():
+    """The integer key of odgeo.incidents.extent.place_level groups points as rounding to 6 decimals does."""
+    from collections import Counter
+
+    import numpy as np
+
+    from odgeo.incidents.extent import SHARED_MIN, place_level
+
+    rng = np.random.default_rng(47)
+    centres = rng.uniform([-180, -90], [180, 90], (40, 2)).round(6)
+    pick = rng.integers(0, 40, 3000)
+    lon = np.r_[centres[pick, 0] + rng.uniform(-4e-7, 4e-7, 3000), rng.uniform(-180, 180, 500)]
+    lat = np.r_[centres[pick, 1] + rng.uniform(-4e-7, 4e-7, 3000), rng.uniform(-90, 90, 500)]
+    sizes = Counter((round(float(x), 6), round(float(y), 6)) for x, y in zip(lon, lat))
+    shared = [n for n in sizes.values() if n >= SHARED_MIN]
+    assert place_level(lon, lat) == (sum(shared), len(shared))
+    assert place_level(lon[3000:], lat[3000:]) is None
