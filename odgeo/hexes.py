@@ -22,8 +22,6 @@ from numpy.typing import ArrayLike
 from . import defaults
 from .arrowtext import codes_in
 from .errors import ParameterError
-from .h3_lattice import cell_index as lattice_cell_index
-from .h3_lattice import points_to_cells_lattice
 from .schema import OCCURRED_AT, OUTCOME, OUTCOMES, WGS84, has_location
 
 __all__ = [
@@ -102,10 +100,25 @@ def points_to_cells(lon: np.ndarray, lat: np.ndarray, resolution: int = DEFAULT_
     lat = np.asarray(lat, dtype=float)
     valid = np.isfinite(lon) & np.isfinite(lat)
     if valid.all():
-        return points_to_cells_lattice(lon.ravel(), lat.ravel(), resolution).reshape(lon.shape)
+        return _located_cells(lon.ravel(), lat.ravel(), resolution).reshape(lon.shape)
     out = np.zeros(lon.shape, dtype=np.uint64)
-    out[valid] = points_to_cells_lattice(lon[valid], lat[valid], resolution)
+    out[valid] = _located_cells(lon[valid], lat[valid], resolution)
     return out
+
+
+#: Below this many points h3 itself finds their cells: a county's morning (2,000 points, a few
+#: milliseconds) should not load the compiled lattice (numba and its cache: a third of a second).
+FEW_POINTS = 20_000
+
+
+def _located_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
+    """Each finite point's cell: h3 per point for a few, the compiled lattice (the same cells) for many."""
+    if len(lon) < FEW_POINTS:
+        return np.fromiter((h3i.latlng_to_cell(y, x, resolution) for x, y in zip(lon.tolist(), lat.tolist())),
+                           dtype=np.uint64, count=len(lon))
+    from .h3_lattice import points_to_cells_lattice
+
+    return points_to_cells_lattice(lon, lat, resolution)
 
 
 def cell_index(lon: np.ndarray, lat: np.ndarray, resolution: int = DEFAULT_RESOLUTION) -> tuple[np.ndarray, np.ndarray]:
@@ -117,9 +130,11 @@ def cell_index(lon: np.ndarray, lat: np.ndarray, resolution: int = DEFAULT_RESOL
     resolution = _check_resolution(resolution)
     lon = np.asarray(lon, dtype=float).ravel()
     lat = np.asarray(lat, dtype=float).ravel()
-    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+    if len(lon) < FEW_POINTS or not (np.isfinite(lon).all() and np.isfinite(lat).all()):
         codes, index = np.unique(points_to_cells(lon, lat, resolution), return_inverse=True)
         return codes, index.reshape(-1)
+    from .h3_lattice import cell_index as lattice_cell_index
+
     return lattice_cell_index(lon, lat, resolution)
 
 

@@ -84,3 +84,15 @@ def test_cell_index_is_numpys_unique_of_the_cells(where):
     ref_codes, ref_index = np.unique(points_to_cells(lon, lat, 8), return_inverse=True)
     assert np.array_equal(codes, ref_codes) and np.array_equal(index, ref_index.reshape(-1))
     assert np.array_equal(codes[index][np.isfinite(lon)], _reference(lon[np.isfinite(lon)], lat[np.isfinite(lon)], 8))
+
+
+def test_few_points_take_h3_and_many_the_lattice_with_the_same_cells():
+    """A county's morning (under FEW_POINTS) asks h3 itself; the cells are the lattice's, both sides of the line."""
+    from odgeo.hexes import FEW_POINTS, cell_index, points_to_cells
+
+    lon, lat = _sphere(FEW_POINTS, 9)
+    few = points_to_cells(lon[:-1], lat[:-1], 9)
+    assert np.array_equal(few, points_to_cells_lattice(lon[:-1], lat[:-1], 9))
+    assert np.array_equal(points_to_cells(lon, lat, 9)[:-1], few)
+    codes, index = cell_index(lon[:-1], lat[:-1], 9)
+    assert np.array_equal(codes[index], few)

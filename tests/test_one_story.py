@@ -388,8 +388,9 @@ def test_the_first_run_of_compiled_code_is_said_to_compile(tmp_path):
     import sys
 
     code = ("from odgeo.engine.compiled import uncompiled; import numpy as np; "
-            "from odgeo.hexes import COMPILED_MODULES, points_to_cells; "
-            "before = uncompiled(*COMPILED_MODULES); points_to_cells(np.array([-97.4]), np.array([38.2]), 8); "
+            "from odgeo.hexes import COMPILED_MODULES, FEW_POINTS, points_to_cells; "
+            "before = uncompiled(*COMPILED_MODULES); "
+            "points_to_cells(np.full(FEW_POINTS, -97.4), np.full(FEW_POINTS, 38.2), 8); "
             "print(len(before), len(uncompiled(*COMPILED_MODULES)))")
     env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

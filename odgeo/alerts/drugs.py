@@ -28,7 +28,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from ..drugs.columns import DrugFlags
 from ..drugs.definitions import GROUP_LABELS
@@ -94,6 +93,8 @@ def share_p_value(count: int, total: int, baseline_share: float) -> float:
         return 1.0
     if baseline_share <= 0:
         return 0.0
+    from scipy import special  # a tenth of a second of imports, for the mornings that watch a drug
+
     return float(special.bdtrc(count - 1, total, baseline_share))
 
 

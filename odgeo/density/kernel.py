@@ -16,10 +16,8 @@ import math
 import os
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import pyproj
-import scipy.fft
 from affine import Affine
 
 from ..errors import NoDataError, ParameterError
@@ -279,7 +277,7 @@ class DensityLayout:
         if self.kernel == "gaussian":
             return n_cols
         stencil_cols = _kernel_stencil(self.bandwidth_m, self.step, self.kernel).shape[1]  # what surface convolves
-        return 2 * (scipy.fft.next_fast_len(n_cols + stencil_cols - 1, True) // 2 + 1)  # fft_convolve_same's rows
+        return 2 * (_fft().next_fast_len(n_cols + stencil_cols - 1, True) // 2 + 1)  # fft_convolve_same's rows
 
     def surface(self, binned: np.ndarray, *, n_points: int, crs: pyproj.CRS) -> DensityGrid:
         """The density of the binned points (:meth:`binned`, or the sum of several parts' binned nodes).
@@ -287,7 +285,7 @@ class DensityLayout:
         ``binned`` is used up: an FFT kernel's transform may overwrite it.
         """
         bandwidth_m, step, sub, reach = self.bandwidth_m, self.step, self.sub, self.reach
-        with scipy.fft.set_workers(_FFT_WORKERS):  # pocketfft splits the rows and columns: the same bits
+        with _fft().set_workers(_FFT_WORKERS):  # pocketfft splits the rows and columns: the same bits
             if self.kernel == "gaussian":  # separable: one 1-D convolution per axis
                 profile = _gaussian_profile(bandwidth_m, step, reach)
                 fine = _convolve_rows(_convolve_rows(binned.T, profile).T, profile).astype(float)
@@ -368,54 +366,14 @@ def _linear_binning(x, y, w, x0, y0, step, n_cols, n_rows, row_room=None) -> np.
     more than the points. With ``row_room`` (>= n_cols), the nodes are the first
     ``n_cols`` values of rows that long (a view of a padded array).
     """
+    from .binning import bin_corners  # numba and its cache load here, not on every import of the density
+
     row_room = n_cols if row_room is None else int(row_room)
     grid = np.zeros((n_rows, row_room))
-    _bin_corners(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64),
+    bin_corners(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64),
                  np.ascontiguousarray(w, dtype=np.float64), float(x0), float(y0), float(step),
                  int(n_cols), int(n_rows), row_room, grid.reshape(-1))
     return grid if row_room == n_cols else grid[:, :n_cols]
-
-
-@numba.njit(cache=True)
-def _bin_corners(x, y, w, x0, y0, step, n_cols, n_rows, row_room, grid):  # pragma: no cover - compiled
-    # Per cell touched (its lower-left node), four sums in point order, one per corner; a node's
-    # value gathers its corner of each cell around it. One random write per point, not four.
-    slot_of = np.full(n_rows * n_cols, -1, dtype=np.int32)  # at most 40M nodes (_MAX_FINE_CELLS)
-    most = min(len(x), n_rows * n_cols)
-    sums = np.zeros((most, 4))
-    n_slots = 0
-    max_col = n_cols - 2 if n_cols > 1 else 0
-    max_row = n_rows - 2 if n_rows > 1 else 0
-    for p in range(len(x)):
-        fx = (x[p] - x0) / step
-        fy = (y[p] - y0) / step
-        ix = min(max(int(np.floor(fx)), 0), max_col)
-        iy = min(max(int(np.floor(fy)), 0), max_row)
-        tx = min(max(fx - ix, 0.0), 1.0)
-        ty = min(max(fy - iy, 0.0), 1.0)
-        cell = iy * n_cols + ix
-        s = slot_of[cell]
-        if s < 0:
-            s = n_slots
-            slot_of[cell] = np.int32(s)
-            n_slots += 1
-        sums[s, 0] += w[p] * (1.0 - tx) * (1.0 - ty)
-        sums[s, 1] += w[p] * tx * (1.0 - ty)
-        sums[s, 2] += w[p] * (1.0 - tx) * ty
-        sums[s, 3] += w[p] * tx * ty
-    for node_row in range(n_rows):  # every node in memory order: slot_of is read as a stream
-        for node_col in range(n_cols):
-            total = 0.0
-            for source in range(4):  # the cell whose corner ``source`` is this node, if any
-                src_row = node_row - source // 2 if n_rows > 1 else node_row
-                src_col = node_col - source % 2 if n_cols > 1 else node_col
-                part = 0.0
-                if 0 <= src_row <= max_row and 0 <= src_col <= max_col:
-                    t = slot_of[src_row * n_cols + src_col]
-                    if t >= 0:
-                        part = sums[t, source]
-                total += part
-            grid[node_row * row_room + node_col] = total
 
 
 def _kernel_stencil(bandwidth_m: float, step: float, kernel: str) -> np.ndarray:
@@ -423,6 +381,13 @@ def _kernel_stencil(bandwidth_m: float, step: float, kernel: str) -> np.ndarray:
     half = math.ceil(bandwidth_m / step)
     d = np.arange(-half, half + 1) * step
     return kernel_values(np.hypot(*np.meshgrid(d, d)), bandwidth_m, kernel)
+
+
+def _fft():
+    """scipy.fft, imported when a density is computed (half a second that a map or an alert need not pay)."""
+    import scipy.fft
+
+    return scipy.fft
 
 
 def fft_convolve_same(grid: np.ndarray, kernel: np.ndarray, every: int = 1, *,
@@ -447,24 +412,24 @@ def fft_convolve_same(grid: np.ndarray, kernel: np.ndarray, every: int = 1, *,
     if axes != [0, 1]:
         if not axes:
             return (grid * kernel)[rows, cols].copy()
-        sizes = [scipy.fft.next_fast_len(full[a], True) for a in axes]
-        spectrum = scipy.fft.rfftn(grid, sizes, axes=axes) * scipy.fft.rfftn(kernel, sizes, axes=axes)
-        return scipy.fft.irfftn(spectrum, sizes, axes=axes)[: full[0], : full[1]][rows, cols].copy()
-    sizes = [scipy.fft.next_fast_len(n, True) for n in full]
+        sizes = [_fft().next_fast_len(full[a], True) for a in axes]
+        spectrum = _fft().rfftn(grid, sizes, axes=axes) * _fft().rfftn(kernel, sizes, axes=axes)
+        return _fft().irfftn(spectrum, sizes, axes=axes)[: full[0], : full[1]][rows, cols].copy()
+    sizes = [_fft().next_fast_len(n, True) for n in full]
     # rfftn and irfftn in pocketfft's own steps (the same transforms, so the same bits), a block of
     # rows or columns at a time: neither the padded grid nor the kernel's padded spectrum is made whole.
     spectrum = _row_spectra(grid, sizes[1], overwrite_grid)
-    kernel_rows = scipy.fft.rfft(kernel, sizes[1], axis=1)
+    kernel_rows = _fft().rfft(kernel, sizes[1], axis=1)
     kept_rows = np.empty((len(range(*rows.indices(sizes[0]))), spectrum.shape[1]), dtype=complex)
     for start in range(0, spectrum.shape[1], FFT_BLOCK):
         block = slice(start, start + FFT_BLOCK)
-        columns = scipy.fft.fft(spectrum[:, block], sizes[0], axis=0)  # rfftn's second step: down the columns
-        columns *= scipy.fft.fft(kernel_rows[:, block], sizes[0], axis=0)
+        columns = _fft().fft(spectrum[:, block], sizes[0], axis=0)  # rfftn's second step: down the columns
+        columns *= _fft().fft(kernel_rows[:, block], sizes[0], axis=0)
         # irfftn: a complex transform down the columns, unscaled, then a real one along each kept row
         # scaled by 1 / (rows x columns) (pocketfft's c2r)
-        kept_rows[:, block] = scipy.fft.ifft(columns, axis=0, norm="forward", overwrite_x=True)[rows]
+        kept_rows[:, block] = _fft().ifft(columns, axis=0, norm="forward", overwrite_x=True)[rows]
     del spectrum
-    kept = scipy.fft.irfft(kept_rows, sizes[1], axis=1, norm="forward")[:, cols]
+    kept = _fft().irfft(kept_rows, sizes[1], axis=1, norm="forward")[:, cols]
     return kept * _pocketfft_scale(sizes[0] * sizes[1])
 
 
@@ -484,7 +449,7 @@ FFT_BLOCK = 64
 
 
 def _row_spectra(grid: np.ndarray, length: int, in_place: bool) -> np.ndarray:
-    """``scipy.fft.rfft(grid, length, axis=1)``, a block of rows at a time (the zero-padded copy stays small).
+    """``_fft().rfft(grid, length, axis=1)``, a block of rows at a time (the zero-padded copy stays small).
 
     ``in_place``: written over the grid where its rows have room (each block is read whole before it is written).
     """
@@ -492,7 +457,7 @@ def _row_spectra(grid: np.ndarray, length: int, in_place: bool) -> np.ndarray:
     if out is None:
         out = np.empty((grid.shape[0], length // 2 + 1), dtype=complex)
     for start in range(0, grid.shape[0], FFT_BLOCK):
-        out[start:start + FFT_BLOCK] = scipy.fft.rfft(grid[start:start + FFT_BLOCK], length, axis=1)
+        out[start:start + FFT_BLOCK] = _fft().rfft(grid[start:start + FFT_BLOCK], length, axis=1)
     return out
 
 
@@ -515,10 +480,10 @@ def _convolve_rows(grid: np.ndarray, profile: np.ndarray) -> np.ndarray:
         return out
     lo, hi = int(occupied[0]), int(occupied[-1]) + 1
     half = len(profile) // 2
-    n = scipy.fft.next_fast_len(hi - lo + 2 * half, real=True)
-    spectrum = scipy.fft.rfft(np.ascontiguousarray(grid[:, lo:hi], dtype=np.float32), n=n, axis=1)
-    spectrum *= scipy.fft.rfft(profile.astype(np.float32), n=n)
-    full = scipy.fft.irfft(spectrum, n=n, axis=1)  # column j of full is column lo - half + j of the output
+    n = _fft().next_fast_len(hi - lo + 2 * half, real=True)
+    spectrum = _fft().rfft(np.ascontiguousarray(grid[:, lo:hi], dtype=np.float32), n=n, axis=1)
+    spectrum *= _fft().rfft(profile.astype(np.float32), n=n)
+    full = _fft().irfft(spectrum, n=n, axis=1)  # column j of full is column lo - half + j of the output
     first, last = max(lo - half, 0), min(hi + half, cols)
     out[:, first:last] = full[:, first - (lo - half):last - (lo - half)]
     return out

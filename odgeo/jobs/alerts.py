@@ -40,8 +40,6 @@ from ..publish.gate import AlertFiles, Products
 from ..publish.restricted import Gate
 from ..report.populations import AREA_NAME
 from ..runrecord import RunRecord
-from ..scan.cases import scan_cases
-from ..scan.statistic import DEFAULT_SCAN, scan
 from ..schema import OCCURRED_AT, find_column
 from ..vocabulary import plural
 from .common import (
@@ -328,6 +326,10 @@ def _scan_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
     max_p = float(record.pick("scan_max_p", settings.scan_max_p, defaults.SCAN_MAX_P))
     if not 0 < max_p <= 1:
         raise ParameterError(f"`scan_max_p` must be in (0, 1], not {max_p}")
+    # The scan's compiled statistic, imported when a morning asks for it (not on every run's start).
+    from ..scan.cases import scan_cases
+    from ..scan.statistic import DEFAULT_SCAN, scan
+
     options = replace(DEFAULT_SCAN, report_p=max_p)
     last_day = calendar_day(as_of - pd.Timedelta(1, "ns"))
     first_day = calendar_day(last_day, -(options.window_days - 1))

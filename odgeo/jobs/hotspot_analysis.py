@@ -309,7 +309,7 @@ def analyse_hotspots(
         hexes = gpd.GeoDataFrame(counts.reset_index(), geometry=hexes_mod.cells_to_polygons(counts.index).values,
                                  crs="EPSG:4326")
 
-    say("computing kernel density" + compiling_note("odgeo.density.kernel"))
+    say("computing kernel density" + compiling_note("odgeo.density.binning"))
     with record.timed("density"):
         grid = used.kernel_density(x, y, crs=metric_crs, bandwidth_m=plan.bandwidth_m,
                                    cell_size_m=plan.cell_size_m, kernel=plan.kernel)
