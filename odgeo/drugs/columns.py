@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import ColumnError
-from .definitions import DrugTerms
+from ..errors import ColumnError, ParameterError
+from ..schema import SUSPECTED_DRUG
+from .definitions import DrugTerms, load_terms
 from .icd10 import flag_icd10
-from .text import flag_text
+from .text import TextFlags, flag_text
 
-__all__ = ["COLUMN_KINDS", "DrugFlags", "carried", "flag_columns"]
+__all__ = ["COLUMN_KINDS", "DrugFlags", "carried", "flag_columns", "incident_flags"]
 
 #: How a drug column is read.
 COLUMN_KINDS = ("text", "flag", "icd10")
@@ -152,3 +153,44 @@ def flag_columns(frame: pd.DataFrame, columns: list[str], terms: DrugTerms, *, f
     none = any_filled & ~flags.to_numpy().any(axis=1)
     return DrugFlags(flags=flags, columns=kinds, empty=int((~any_filled).sum()), matched_none=int(none.sum()),
                      unmatched_words=unmatched, fuzzy=fuzzy_read, unnamed_flags=unnamed)
+
+
+def incident_flags(incidents: pd.DataFrame, groups: tuple[str, ...], *, columns: tuple[str, ...] = (),
+                   terms_file: str | None = None, option: str = "drug") -> DrugFlags | TextFlags:
+    """The drug groups of each incident, for the groups a setting (``option``) names.
+
+    Parameters
+    ----------
+    incidents
+        The incidents used, with the drug ``columns`` carried on them (:func:`carried`) or a
+        suspected-drug column.
+    groups
+        The groups asked for; an unknown one is refused before anything is read.
+    columns
+        The drug columns (``drug_columns``); none: the suspected-drug column.
+    terms_file
+        A CSV of the user's own terms (``drug_terms``).
+    option
+        The setting that asks, for the messages (``watch_drugs``, ``by_drug``).
+
+    Returns
+    -------
+    DrugFlags or TextFlags
+        One row of group flags per incident, in order.
+    """
+    terms = load_terms(terms_file)
+    unknown = [g for g in groups if g not in terms.groups]
+    if unknown:
+        raise ParameterError(f"`{option}` {unknown[0]!r} is not a drug group; the groups are "
+                             f"{', '.join(terms.groups)}, or add one with `drug_terms`")
+    if columns and not all(carried(c) in incidents.columns for c in columns):
+        raise ParameterError(f"`{option}` with `drug_columns` reads one file or table, with the command's run_ "
+                             "function (the columns are carried as the file is read)")
+    if columns:
+        return flag_columns(pd.DataFrame({c: incidents[carried(c)].to_numpy() for c in columns}), list(columns),
+                            terms)
+    if SUSPECTED_DRUG not in incidents.columns or incidents[SUSPECTED_DRUG].isna().all():
+        raise ParameterError(f"`{option}` reads the incidents' suspected-drug column, and the input has none "
+                             "(or it is empty); name it with `columns[\"suspected_drug\"]`, or give the drug "
+                             "columns with `drug_columns`")
+    return flag_text(incidents[SUSPECTED_DRUG].reset_index(drop=True), terms)

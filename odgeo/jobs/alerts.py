@@ -26,7 +26,7 @@ from ..alerts.ears import DEFAULT_Z, EARS_METHODS
 from ..alerts.history import AlertHistory, history_key
 from ..alerts.public import alert_files, drug_panel, public_drug_alerts
 from ..alerts.spikes import DailySeries, ThresholdRule, alert_row, current_alerts, daily_series, rule_record
-from ..drugs.columns import carried
+from ..drugs.columns import carried, incident_flags
 from ..engine.compiled import compiling_note
 from ..errors import ParameterError
 from ..incidents.dates import calendar_day
@@ -45,7 +45,6 @@ from ..vocabulary import plural
 from .common import (
     JobSettings,
     counted_words,
-    incident_drug_flags,
     involving,
     latest_time,
     open_gate,
@@ -299,7 +298,8 @@ def _drug_alerts(settings: AlertSettings, used: gpd.GeoDataFrame, areas: AlertAr
         if settings.new_drug_months is not None:
             raise ParameterError("`new_drug_months` applies with `watch_drugs`")
         return pd.DataFrame(), None
-    flags = incident_drug_flags(used, settings, tuple(settings.watch_drugs), "watch_drugs")
+    flags = incident_flags(used, tuple(settings.watch_drugs), columns=tuple(settings.drug_columns or ()),
+                           terms_file=settings.drug_terms, option="watch_drugs")
     months = int(record.pick("new_drug_months", settings.new_drug_months, NEW_DRUG_MONTHS))
     if months < 1:
         raise ParameterError(f"`new_drug_months` must be 1 or more, not {months}")

@@ -13,10 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..drugs.columns import DrugFlags, carried, flag_columns
-from ..drugs.definitions import load_terms
 from ..drugs.selection import DrugSelection
-from ..drugs.text import TextFlags, flag_text
 from ..engine.dask_read import IncidentParts
 from ..engine.partitions import DEFAULT_BLOCKSIZE
 from ..errors import DataError, NoDataError, ParameterError
@@ -38,15 +35,13 @@ from ..schema import (
     OCCURRED_AT,
     OUTCOME,
     SOURCE_ROW,
-    SUSPECTED_DRUG,
     detect_columns,
     has_location,
     located,
     validate_incident_frame,
 )
 
-__all__ = ["QUIET_DAYS", "JobSettings", "check_outside_out", "counted_words", "date_span", "incident_drug_flags",
-           "input_source",
+__all__ = ["QUIET_DAYS", "JobSettings", "check_outside_out", "counted_words", "date_span", "input_source",
            "latest_time", "open_gate", "parse_as_of", "pick_audience", "read_job_input", "run_job",
            "save_map_and_record", "select_incidents", "set_aside_before"]
 
@@ -592,27 +587,3 @@ def counted_words(used: pd.DataFrame) -> str:
     """What a product counts, in words: "overdose deaths" when every incident is fatal, else "suspected overdoses"."""
     return "overdose deaths" if len(used) and bool((used[OUTCOME] == "fatal").all()) else "suspected overdoses"
 
-
-def incident_drug_flags(used: pd.DataFrame, settings: JobSettings, groups: tuple[str, ...],
-                        option: str) -> DrugFlags | TextFlags:
-    """The drug groups of each incident used, for the groups a setting (``option``) names.
-
-    Read from the carried ``drug_columns`` when given (:func:`read_carrying` put them on the
-    incidents), else from the suspected-drug column; unknown groups are refused before reading.
-    """
-    terms = load_terms(settings.drug_terms)
-    unknown = [g for g in groups if g not in terms.groups]
-    if unknown:
-        raise ParameterError(f"`{option}` {unknown[0]!r} is not a drug group; the groups are "
-                             f"{', '.join(terms.groups)}, or add one with `drug_terms`")
-    columns = tuple(settings.drug_columns or ())
-    if columns and not all(carried(c) in used.columns for c in columns):
-        raise ParameterError(f"`{option}` with `drug_columns` reads one file or table, with the command's run_ "
-                             "function (the columns are carried as the file is read)")
-    if columns:
-        return flag_columns(pd.DataFrame({c: used[carried(c)].to_numpy() for c in columns}), list(columns), terms)
-    if SUSPECTED_DRUG not in used.columns or used[SUSPECTED_DRUG].isna().all():
-        raise ParameterError(f"`{option}` reads the incidents' suspected-drug column, and the input has none "
-                             "(or it is empty); name it with `columns[\"suspected_drug\"]`, or give the drug "
-                             "columns with `drug_columns`")
-    return flag_text(used[SUSPECTED_DRUG].reset_index(drop=True), terms)

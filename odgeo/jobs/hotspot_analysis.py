@@ -23,6 +23,7 @@ from ..boundaries.population import read_population
 from ..clusters import dbscan as clusters_mod
 from ..density.hotspot_areas import hotspot_polygons
 from ..density.kernel import KERNELS, DensityGrid, auto_bandwidth, default_cell_size, nice_below
+from ..drugs.columns import incident_flags
 from ..drugs.definitions import part_column
 from ..engine.compiled import compiling_note
 from ..engine.dask_read import IncidentParts
@@ -41,7 +42,6 @@ from .cluster_steps import ClusterPlan, cluster_labels, plan_clusters
 from .common import (
     JobSettings,
     date_span,
-    incident_drug_flags,
     involving,
     open_gate,
     pick_audience,
@@ -396,7 +396,8 @@ def _drug_masks(used: LocatedIncidents, settings: HotspotSettings, record: RunRe
         raise ParameterError("`by_drug` reads each incident's drugs in this process; give one file with "
                              "`engine` memory")
     groups = tuple(dict.fromkeys(settings.by_drug))
-    flags = incident_drug_flags(used.used, settings, groups, "by_drug").flags
+    flags = incident_flags(used.used, groups, columns=tuple(settings.drug_columns or ()),
+                           terms_file=settings.drug_terms, option="by_drug").flags
     record.param("by_drug", list(groups), "given", "a column per group in hexagons and boundaries: its incidents "
                  "(a part of count, not a partition; docs/drugs.md)")
     return {g: flags[g].to_numpy(dtype=bool) for g in groups}
