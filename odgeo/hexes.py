@@ -43,6 +43,7 @@ __all__ = [
     "cells_area_km2",
     "cells_outline",
     "cells_to_polygons",
+    "compiled_for",
     "count_cells",
     "count_points",
     "points_to_cells",
@@ -104,6 +105,11 @@ def points_to_cells(lon: np.ndarray, lat: np.ndarray, resolution: int = DEFAULT_
     out = np.zeros(lon.shape, dtype=np.uint64)
     out[valid] = _located_cells(lon[valid], lat[valid], resolution)
     return out
+
+
+def compiled_for(n_points: int) -> tuple[str, ...]:
+    """The compiled modules counting ``n_points`` points runs (none under :data:`FEW_POINTS`), for its note."""
+    return COMPILED_MODULES if n_points >= FEW_POINTS else ()
 
 
 #: Below this many points h3 itself finds their cells: a county's morning (2,000 points, a few

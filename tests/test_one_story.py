@@ -398,6 +398,20 @@ def test_the_first_run_of_compiled_code_is_said_to_compile(tmp_path):
     assert before > 0 and after == 0, out.stdout
 
 
+def test_a_small_file_is_not_told_it_compiles_what_it_does_not_run(tmp_path):
+    # Under FEW_POINTS h3 counts the cells: the lattice never compiles, so saying so would repeat every run.
+    import subprocess
+    import sys
+
+    small = tmp_path / "small.csv"
+    small.write_text("".join((SAMPLE / "incidents.csv").read_text().splitlines(keepends=True)[:501]))
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    out = subprocess.run([sys.executable, "-m", "odgeo_cli", "hotspots", str(small), "--out", str(tmp_path / "o"),
+                          "--timezone", SAMPLE_TZ], env=env, capture_output=True, text=True, check=True)
+    assert "hexagon (compiling" not in out.stderr
+    assert "computing kernel density (compiling, first run only)" in out.stderr  # the density's binning does
+
+
 @pytest.mark.parametrize("audience", ["public", "restricted"])
 def test_the_warnings_of_a_run_are_kept_in_log_txt(tmp_path, audience):
     # Issue 43, item 9: warnings scrolled away (or, with -q, were never shown); log.txt keeps them,

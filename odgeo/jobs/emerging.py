@@ -17,7 +17,7 @@ from ..errors import NoDataError, ParameterError
 from ..gistar.emerging import MIN_STEPS, EmergingResult, emerging_hot_spots
 from ..gistar.public import emerging_layer
 from ..gistar.statistic import CORRECTIONS, neighbours, ring_distance_m, study_cells
-from ..hexes import COMPILED_MODULES, DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, points_to_cells
+from ..hexes import DEFAULT_RESOLUTION, H3_CELL, cell_strs, cells_to_polygons, compiled_for, points_to_cells
 from ..incidents.read import IncidentRead
 from ..incidents.selection import RowCounts
 from ..io.outputs import OutputFolder
@@ -188,7 +188,7 @@ def analyse_emerging(read, settings: EmergingSettings, *, record: RunRecord | No
     gate = open_gate(record, settings, audience)
     plan = resolve_settings(settings, record, used[OCCURRED_AT])
     resolution, rings, step = plan.resolution, plan.rings, plan.step
-    say(f"building the space-time cube ({step}s)" + compiling_note(*COMPILED_MODULES))
+    say(f"building the space-time cube ({step}s)" + compiling_note(*compiled_for(len(used))))
     lon, lat = lonlat_of(used.geometry)
     occupied_of = points_to_cells(lon, lat, resolution)
     boundary = read_study_area(settings.study_area) if settings.study_area else None

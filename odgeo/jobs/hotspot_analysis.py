@@ -296,7 +296,7 @@ def analyse_hotspots(
     record.sections["metric_crs"] = metric_crs.to_string()
     plan = resolve_settings(settings, record, audience, x, y, lon, lat)
 
-    say("counting incidents per H3 hexagon" + compiling_note(*hexes_mod.COMPILED_MODULES))
+    say("counting incidents per H3 hexagon" + compiling_note(*hexes_mod.compiled_for(len(used))))
     with record.timed("hexes"):
         # Without an outcome column every outcome is unknown: no fatal/nonfatal columns saying "0 fatal".
         counts = used.count_cells(resolution=plan.resolution, period=None if plan.period == "none" else plan.period,
